@@ -1,0 +1,14 @@
+//! The processes that sit between `cradled` and the kernel.
+//!
+//! - [`shim`]: `cradle-shim`, one per container (and one per pod, running the
+//!   built-in pause process). It outlives daemon restarts, owns the container's
+//!   stdio and CRI log file, reaps the init as a child subreaper, records how it
+//!   exited, and answers the daemon over [`cradle_proto::shim`].
+//! - [`oci`]: `cradle-oci`, a runc-compatible OCI runtime: namespaces, mounts,
+//!   pivot_root, cgroups, capabilities and exec.
+//!
+//! Both are synchronous and small: no async runtime, nothing linked from the daemon.
+
+pub mod cgroups;
+pub mod oci;
+pub mod shim;

@@ -1,0 +1,130 @@
+//! The daemon ↔ shim protocol.
+//!
+//! Each shim listens on a Unix stream socket (`/run/cradle/shims/<id>/shim.sock`
+//! by default). A client writes one [`Request`] as a single line of JSON and
+//! reads one [`Response`] line back; a connection may carry several request /
+//! response pairs in sequence. [`Request::Wait`] blocks until the container's
+//! init process has exited, so the daemon keeps one connection per container
+//! parked on it.
+//!
+//! The shim also records the exit in `<state-dir>/exit.json` (an [`ExitRecord`],
+//! written atomically), so a daemon that restarts after the shim is gone still
+//! learns how the container ended.
+
+use serde::{Deserialize, Serialize};
+
+/// File name of the shim's socket inside its state directory.
+pub const SOCKET_FILE: &str = "shim.sock";
+/// File name of the exit record inside the shim's state directory.
+pub const EXIT_FILE: &str = "exit.json";
+/// File name holding the shim's own pid inside its state directory.
+pub const SHIM_PID_FILE: &str = "shim.pid";
+/// File name holding the container init (or pause) pid inside its state directory.
+pub const INIT_PID_FILE: &str = "init.pid";
+
+/// A request from the daemon to a shim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Report the current [`ShimState`].
+    State,
+    /// Start the created container (`<runtime> start <id>`).
+    Start,
+    /// Send `signal` to the init process (`all`: to every process of the container).
+    Kill { signal: i32, all: bool },
+    /// Block until the init process exits, then answer [`Response::Exited`].
+    /// Answers at once if it has already exited.
+    Wait,
+    /// Reopen the log file (after the kubelet rotated it).
+    ReopenLog,
+    /// Delete the container from the OCI runtime (`<runtime> delete --force <id>`),
+    /// answer, then exit the shim. The init must have exited, or `force` kills it first.
+    Delete { force: bool },
+}
+
+/// A shim's answer to one [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    Ok,
+    State(ShimState),
+    Exited(ExitRecord),
+    Error { message: String },
+}
+
+/// Lifecycle of the process a shim watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessStatus {
+    /// `create` succeeded; the init waits for `start`.
+    Created,
+    Running,
+    Exited,
+}
+
+/// What a shim knows about its process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShimState {
+    /// Pid of the container init (or pause) process, in the host pid namespace.
+    pub pid: u32,
+    pub status: ProcessStatus,
+    /// Nanoseconds since the epoch at which `start` succeeded.
+    pub started_at_ns: Option<i64>,
+    pub exit: Option<ExitRecord>,
+}
+
+/// How the watched process ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitRecord {
+    /// The exit status, or 128 + signal number when killed by a signal (as a shell reports it).
+    pub exit_code: i32,
+    /// The signal that killed the process, if any.
+    pub signal: Option<i32>,
+    /// Nanoseconds since the epoch.
+    pub exited_at_ns: i64,
+    /// The kernel's OOM killer ended the process (cgroup `oom_kill` counter rose).
+    pub oom_killed: bool,
+}
+
+/// Errors of decoding a protocol line.
+pub type DecodeError = serde_json::Error;
+
+/// Encode a message as one protocol line (JSON followed by `\n`).
+pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
+    // Serializing these plain enums and structs into memory cannot fail.
+    let mut line = serde_json::to_vec(message).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+/// Decode one protocol line (with or without its trailing newline).
+pub fn decode<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, DecodeError> {
+    serde_json::from_slice(line.strip_suffix(b"\n").unwrap_or(line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_round_trips_as_one_line() {
+        let request = Request::Kill {
+            signal: 15,
+            all: false,
+        };
+        let line = encode(&request);
+        assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1);
+        assert_eq!(decode::<Request>(&line).unwrap(), request);
+    }
+
+    #[test]
+    fn exited_response_round_trips() {
+        let response = Response::Exited(ExitRecord {
+            exit_code: 137,
+            signal: Some(9),
+            exited_at_ns: 1,
+            oom_killed: false,
+        });
+        assert_eq!(decode::<Response>(&encode(&response)).unwrap(), response);
+    }
+}
