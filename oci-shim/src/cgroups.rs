@@ -1,1 +1,316 @@
-//! TODO
+//! The cgroup library shared by `cradle-oci` (containers) and `cradle-shim`
+//! (the pod's pause process).
+//!
+//! A [`Cgroup`] is a path relative to the cgroup root (`/kubepods/pod1/abc`)
+//! plus the hierarchy detected on this host: unified v2 when
+//! `/sys/fs/cgroup` is a cgroup2 mount, otherwise v1 with one mount per
+//! controller under `/sys/fs/cgroup/<name>`. In v1 (and hybrid) mode the
+//! cgroup2 mount at `/sys/fs/cgroup/unified` carries no controllers and is
+//! ignored, both by [`Cgroup::create`] and [`Cgroup::remove`].
+//!
+//! The library only writes cgroup files; it never kills processes or logs.
+
+mod convert;
+mod fs;
+mod v1;
+mod v2;
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxResources;
+
+pub use convert::{shares_to_weight, swap_v2};
+
+/// The root every hierarchy is mounted under.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// Errors of the cgroup library; each names the path it failed on.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// The cgroup path is not usable (relative, `..`, systemd slice syntax).
+    #[error("invalid cgroup path {path:?}: {reason}")]
+    InvalidPath {
+        /// The path as given.
+        path: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// No cgroup v1 controller and no cgroup2 root were found.
+    #[error("no cgroup hierarchy found under {CGROUP_ROOT}")]
+    NoHierarchy,
+    /// Reading, writing or creating a cgroup file or directory failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done ("write", "read", "mkdir", "rmdir").
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A cgroup file held something unexpected.
+    #[error("unexpected content in {path}: {content:?}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What it held.
+        content: String,
+    },
+    /// The leaf still had processes (or children) after retrying rmdir.
+    #[error("cgroup {path} is still busy after retries")]
+    Busy {
+        /// The directory.
+        path: PathBuf,
+    },
+}
+
+/// Which cgroup hierarchy this host runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hierarchy {
+    /// One mount per controller (or co-mounted group), e.g. `cpu,cpuacct`.
+    V1 {
+        /// `(mount directory name, mount path)`, e.g. `("memory", "/sys/fs/cgroup/memory")`.
+        mounts: Vec<(String, PathBuf)>,
+    },
+    /// The unified hierarchy mounted at `root`.
+    V2 {
+        /// Usually `/sys/fs/cgroup`.
+        root: PathBuf,
+    },
+}
+
+impl Hierarchy {
+    /// Detects the hierarchy under [`CGROUP_ROOT`].
+    pub fn detect() -> Result<Self, CgroupError> {
+        Self::detect_at(Path::new(CGROUP_ROOT))
+    }
+
+    /// Detects the hierarchy under `root` (tests point this elsewhere).
+    pub fn detect_at(root: &Path) -> Result<Self, CgroupError> {
+        if fs::is_cgroup2(root) {
+            return Ok(Hierarchy::V2 {
+                root: root.to_path_buf(),
+            });
+        }
+        let mounts = v1::controller_mounts(root)?;
+        if mounts.is_empty() {
+            return Err(CgroupError::NoHierarchy);
+        }
+        Ok(Hierarchy::V1 { mounts })
+    }
+
+    /// True for the unified (v2) hierarchy.
+    pub fn is_v2(&self) -> bool {
+        matches!(self, Hierarchy::V2 { .. })
+    }
+}
+
+/// One cgroup (a directory in every v1 controller, or one v2 directory).
+#[derive(Debug, Clone)]
+pub struct Cgroup {
+    path: String,
+    hierarchy: Hierarchy,
+}
+
+impl Cgroup {
+    /// A handle on `path` (absolute, no `..`) in the host's hierarchy.
+    /// Nothing is created until [`Cgroup::create`].
+    pub fn new(path: &str) -> Result<Self, CgroupError> {
+        Self::with_hierarchy(path, Hierarchy::detect()?)
+    }
+
+    /// A handle on `path` in an explicitly given hierarchy.
+    pub fn with_hierarchy(path: &str, hierarchy: Hierarchy) -> Result<Self, CgroupError> {
+        Ok(Cgroup {
+            path: validate_path(path)?,
+            hierarchy,
+        })
+    }
+
+    /// The normalised path, always starting with `/`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The hierarchy this handle writes to.
+    pub fn hierarchy(&self) -> &Hierarchy {
+        &self.hierarchy
+    }
+
+    /// The directories that make up this cgroup (one per v1 mount, one in v2).
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        let rel = self.path.trim_start_matches('/');
+        match &self.hierarchy {
+            Hierarchy::V1 { mounts } => mounts.iter().map(|(_, m)| m.join(rel)).collect(),
+            Hierarchy::V2 { root } => vec![root.join(rel)],
+        }
+    }
+
+    /// Creates the cgroup (and missing parents). v1: in every controller,
+    /// copying `cpuset.cpus`/`cpuset.mems` down into each new cpuset
+    /// directory; v2: enabling the available controllers along the path.
+    pub fn create(&self) -> Result<(), CgroupError> {
+        match &self.hierarchy {
+            Hierarchy::V1 { mounts } => v1::create(mounts, &self.path),
+            Hierarchy::V2 { root } => v2::create(root, &self.path),
+        }
+    }
+
+    /// Moves `pid` (and its threads) into the cgroup.
+    pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+        for dir in self.dirs() {
+            fs::write(&dir.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Applies the OCI resource limits that this library supports:
+    /// memory (limit, swap, reservation, swappiness), cpu (shares, quota,
+    /// period, cpus, mems), pids, and v1 device rules. v2 device rules need
+    /// eBPF and are not enforced; hugepages, blkio and rdma are not written.
+    pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        match &self.hierarchy {
+            Hierarchy::V1 { mounts } => v1::apply(mounts, &self.path, resources),
+            Hierarchy::V2 { root } => {
+                v2::apply(&root.join(self.path.trim_start_matches('/')), resources)
+            }
+        }
+    }
+
+    /// The pids in the cgroup (empty when it does not exist).
+    pub fn processes(&self) -> Result<Vec<i32>, CgroupError> {
+        let dir = match &self.hierarchy {
+            Hierarchy::V1 { mounts } => {
+                let rel = self.path.trim_start_matches('/');
+                let pick = mounts
+                    .iter()
+                    .find(|(n, _)| v1::has_controller(n, "pids"))
+                    .or_else(|| mounts.iter().find(|(n, _)| v1::has_controller(n, "memory")))
+                    .or(mounts.first());
+                match pick {
+                    Some((_, m)) => m.join(rel),
+                    None => return Err(CgroupError::NoHierarchy),
+                }
+            }
+            Hierarchy::V2 { root } => root.join(self.path.trim_start_matches('/')),
+        };
+        let file = dir.join("cgroup.procs");
+        let Some(content) = fs::read_optional(&file)? else {
+            return Ok(Vec::new());
+        };
+        content
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                l.trim().parse::<i32>().map_err(|_| CgroupError::Parse {
+                    path: file.clone(),
+                    content: l.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// How many times the kernel's OOM killer killed a process of this
+    /// cgroup (0 when the cgroup or the counter does not exist).
+    pub fn oom_kill_count(&self) -> Result<u64, CgroupError> {
+        let rel = self.path.trim_start_matches('/');
+        let file = match &self.hierarchy {
+            Hierarchy::V1 { mounts } => {
+                match mounts.iter().find(|(n, _)| v1::has_controller(n, "memory")) {
+                    Some((_, m)) => m.join(rel).join("memory.oom_control"),
+                    None => return Ok(0),
+                }
+            }
+            Hierarchy::V2 { root } => root.join(rel).join("memory.events"),
+        };
+        match fs::read_optional(&file)? {
+            Some(content) => Ok(convert::keyed_value(&content, "oom_kill").unwrap_or(0)),
+            None => Ok(0),
+        }
+    }
+
+    /// Removes the leaf directory everywhere, retrying briefly while the
+    /// kernel still counts exiting processes. Absent directories are fine.
+    pub fn remove(&self) -> Result<(), CgroupError> {
+        let mut first_err = None;
+        for dir in self.dirs() {
+            if let Err(e) = fs::rmdir_retry(&dir)
+                && first_err.is_none()
+            {
+                first_err = Some(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+/// Normalises and checks a cgroup path: absolute, no `..`, no `:` (the
+/// systemd driver's `slice:prefix:name` form is not supported here).
+fn validate_path(path: &str) -> Result<String, CgroupError> {
+    let bad = |reason| CgroupError::InvalidPath {
+        path: path.to_string(),
+        reason,
+    };
+    if !path.starts_with('/') {
+        return Err(bad("must be absolute"));
+    }
+    if path.contains(':') {
+        return Err(bad(
+            "systemd slice paths are not supported by the cgroupfs driver",
+        ));
+    }
+    if path.contains('\0') {
+        return Err(bad("contains a NUL byte"));
+    }
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return Err(bad("must not contain .."));
+    }
+    if parts.is_empty() {
+        return Err(bad("must not be the root cgroup"));
+    }
+    Ok(format!("/{}", parts.join("/")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_is_normalised() {
+        assert_eq!(validate_path("/a//b/./c/").unwrap(), "/a/b/c");
+    }
+
+    #[test]
+    fn relative_dotdot_root_and_slice_paths_are_refused() {
+        assert!(validate_path("a/b").is_err());
+        assert!(validate_path("/a/../b").is_err());
+        assert!(validate_path("/").is_err());
+        assert!(validate_path("kubepods.slice:cri:abc").is_err());
+    }
+
+    #[test]
+    fn v1_dirs_cover_every_mount() {
+        let h = Hierarchy::V1 {
+            mounts: vec![
+                ("memory".into(), PathBuf::from("/sys/fs/cgroup/memory")),
+                (
+                    "cpu,cpuacct".into(),
+                    PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"),
+                ),
+            ],
+        };
+        let cg = Cgroup::with_hierarchy("/k/p", h).unwrap();
+        assert_eq!(
+            cg.dirs(),
+            vec![
+                PathBuf::from("/sys/fs/cgroup/memory/k/p"),
+                PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/k/p")
+            ]
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! Pure mappings between OCI resource values and cgroup file contents,
+//! kept apart so they are unit-tested without root.
+
+/// cgroup v1 `cpu.shares` (2..262144) to v2 `cpu.weight` (1..10000), the
+/// formula runc, crun and the kubelet agree on.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 0;
+    }
+    let shares = shares.clamp(2, 262_144);
+    1 + ((shares - 2) * 9999) / 262_142
+}
+
+/// OCI `memory.swap` is memory+swap; v2 `memory.swap.max` is swap alone.
+/// Returns the value to write, `None` when nothing should be written.
+pub fn swap_v2(limit: Option<i64>, swap: Option<i64>) -> Option<String> {
+    match (limit, swap) {
+        (_, None) => None,
+        (_, Some(-1)) => Some("max".into()),
+        (Some(l), Some(s)) if l > 0 && s >= l => Some((s - l).to_string()),
+        (None, Some(_)) | (Some(-1), Some(_)) => None,
+        (Some(_), Some(s)) => Some(s.max(0).to_string()),
+    }
+}
+
+/// A memory or pids limit as a v2 value: negative means `max`.
+pub(super) fn limit_v2(v: i64) -> String {
+    if v < 0 { "max".into() } else { v.to_string() }
+}
+
+/// v2 `cpu.max`: `"<quota|max> <period>"`.
+pub(super) fn cpu_max(quota: Option<i64>, period: Option<u64>) -> Option<String> {
+    if quota.is_none() && period.is_none() {
+        return None;
+    }
+    let q = match quota {
+        Some(q) if q > 0 => q.to_string(),
+        _ => "max".to_string(),
+    };
+    Some(format!("{q} {}", period.unwrap_or(100_000)))
+}
+
+/// Finds `key N` in a flat keyed file (memory.events, memory.oom_control).
+pub(super) fn keyed_value(content: &str, key: &str) -> Option<u64> {
+    content.lines().find_map(|l| {
+        let mut it = l.split_whitespace();
+        (it.next() == Some(key)).then(|| it.next()?.parse().ok())?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_map_to_weight_like_runc() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(shares_to_weight(0), 0);
+    }
+
+    #[test]
+    fn swap_is_swap_minus_memory_on_v2() {
+        assert_eq!(swap_v2(Some(100), Some(300)), Some("200".into()));
+        assert_eq!(swap_v2(Some(100), Some(-1)), Some("max".into()));
+        assert_eq!(swap_v2(Some(100), None), None);
+    }
+
+    #[test]
+    fn cpu_max_defaults_period_and_unlimited_quota() {
+        assert_eq!(cpu_max(Some(50_000), None), Some("50000 100000".into()));
+        assert_eq!(cpu_max(Some(-1), Some(20_000)), Some("max 20000".into()));
+        assert_eq!(cpu_max(None, None), None);
+    }
+
+    #[test]
+    fn keyed_value_finds_oom_kill() {
+        let c = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+        assert_eq!(keyed_value(c, "oom_kill"), Some(3));
+        assert_eq!(keyed_value(c, "missing"), None);
+    }
+
+    #[test]
+    fn negative_limits_are_max() {
+        assert_eq!(limit_v2(-1), "max");
+        assert_eq!(limit_v2(4096), "4096");
+    }
+}

@@ -1,0 +1,83 @@
+//! Small file helpers that turn I/O errors into [`CgroupError`]s naming the path.
+
+use std::io::ErrorKind;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::CgroupError;
+
+/// True when `path` is a cgroup2 mount.
+pub(super) fn is_cgroup2(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path)
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
+}
+
+/// True when `path` is a cgroup v1 mount.
+pub(super) fn is_cgroup1(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path)
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP_SUPER_MAGIC)
+        .unwrap_or(false)
+}
+
+/// Writes `value` to a cgroup file (no truncation semantics matter for cgroupfs).
+pub(super) fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
+    std::fs::write(path, value).map_err(|source| CgroupError::Io {
+        op: "write",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a cgroup file; `None` when it does not exist.
+pub(super) fn read_optional(path: &Path) -> Result<Option<String>, CgroupError> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(CgroupError::Io {
+            op: "read",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Creates one directory; an existing one is fine.
+pub(super) fn mkdir(path: &Path) -> Result<bool, CgroupError> {
+    match std::fs::create_dir(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+        Err(source) => Err(CgroupError::Io {
+            op: "mkdir",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Removes a cgroup directory, retrying on EBUSY for up to a second (the
+/// kernel keeps a cgroup busy for a moment after its last task exits).
+pub(super) fn rmdir_retry(path: &Path) -> Result<(), CgroupError> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        match std::fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                if Instant::now() >= deadline {
+                    return Err(CgroupError::Busy {
+                        path: path.to_path_buf(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(source) => {
+                return Err(CgroupError::Io {
+                    op: "rmdir",
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+}
