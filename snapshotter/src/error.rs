@@ -1,4 +1,9 @@
 //! Errors of the image store.
+//!
+//! One enum for the whole crate: the daemon maps it to gRPC statuses, so every
+//! message names the object (reference, digest, layer, path) and the cause.
+
+use std::path::PathBuf;
 
 /// Everything that can go wrong while pulling, storing or mounting images.
 #[derive(Debug, thiserror::Error)]
@@ -11,7 +16,91 @@ pub enum Error {
     Unimplemented(&'static str),
     #[error("I/O error at {path}: {source}")]
     Io {
-        path: std::path::PathBuf,
+        path: PathBuf,
         source: std::io::Error,
     },
+    /// The registry refused or failed a request.
+    #[error("registry error pulling {reference}: {source}")]
+    Registry {
+        reference: String,
+        source: oci_client::errors::OciDistributionError,
+    },
+    /// A manifest, index or config that cannot be used (bad JSON, no
+    /// linux/amd64 entry, unsupported media type...).
+    #[error("unusable {what} of {reference}: {reason}")]
+    BadImage {
+        reference: String,
+        what: &'static str,
+        reason: String,
+    },
+    /// A blob's content does not hash to its digest; nothing was stored.
+    #[error("digest mismatch for {object}: expected {expected}, got {actual}")]
+    DigestMismatch {
+        object: String,
+        expected: String,
+        actual: String,
+    },
+    /// A digest string that is not `sha256:<64 hex>`.
+    #[error("unsupported or malformed digest {0:?} (only sha256 is supported)")]
+    BadDigest(String),
+    /// A layer tar entry that would land outside the layer root.
+    #[error("layer {layer}: refusing entry {entry:?}: {reason}")]
+    UnsafeLayerEntry {
+        layer: String,
+        entry: String,
+        reason: String,
+    },
+    /// A layer that cannot be read or unpacked (corrupt tar or compression).
+    #[error("layer {layer}: cannot unpack entry {entry:?}: {source}")]
+    Unpack {
+        layer: String,
+        entry: String,
+        source: std::io::Error,
+    },
+    /// The image metadata database failed.
+    #[error("image database error while {action}: {source}")]
+    Database {
+        action: &'static str,
+        source: redb::Error,
+    },
+    /// A record in the database that does not parse.
+    #[error("corrupt image record {key:?}: {source}")]
+    CorruptRecord {
+        key: String,
+        source: serde_json::Error,
+    },
+    /// Mounting or unmounting a container rootfs failed.
+    #[error("cannot {action} overlay at {target}: {source}")]
+    Mount {
+        action: &'static str,
+        target: PathBuf,
+        source: nix::Error,
+    },
+    /// The image still backs a container's rootfs.
+    #[error("image {image} is in use by container {container}")]
+    ImageInUse { image: String, container: String },
+    /// An id that cannot be used as a directory name.
+    #[error("invalid container id {0:?}")]
+    InvalidContainerId(String),
+    /// A blocking task panicked or was cancelled.
+    #[error("background task for {0} failed")]
+    Task(String),
+}
+
+impl Error {
+    /// Shorthand for [`Error::Io`].
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for [`Error::Database`].
+    pub(crate) fn db(action: &'static str, source: impl Into<redb::Error>) -> Self {
+        Error::Database {
+            action,
+            source: source.into(),
+        }
+    }
 }

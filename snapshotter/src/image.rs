@@ -29,3 +29,105 @@ pub struct ImageConfig {
     pub stop_signal: Option<String>,
     pub labels: std::collections::BTreeMap<String, String>,
 }
+
+/// The parts of an image config blob (OCI or Docker schema 2) the node uses.
+#[derive(Debug, Deserialize)]
+struct ConfigBlob {
+    architecture: Option<String>,
+    os: Option<String>,
+    config: Option<ConfigSection>,
+    rootfs: RootFs,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConfigSection {
+    user: Option<String>,
+    env: Option<Vec<String>>,
+    entrypoint: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+    working_dir: Option<String>,
+    stop_signal: Option<String>,
+    labels: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RootFs {
+    diff_ids: Vec<String>,
+}
+
+/// An image config blob, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParsedConfig {
+    pub config: ImageConfig,
+    /// Uncompressed layer digests, bottom first.
+    pub diff_ids: Vec<crate::digest::Digest>,
+}
+
+/// Parses the config blob of `reference`, refusing images for another
+/// platform than linux/amd64.
+pub(crate) fn parse_config(reference: &str, bytes: &[u8]) -> Result<ParsedConfig, crate::Error> {
+    let bad = |reason: String| crate::Error::BadImage {
+        reference: reference.to_string(),
+        what: "config",
+        reason,
+    };
+    let blob: ConfigBlob = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    if let Some(os) = blob.os.as_deref().filter(|os| *os != "linux") {
+        return Err(bad(format!("image is for os {os:?}, this node runs linux")));
+    }
+    if let Some(arch) = blob.architecture.as_deref().filter(|a| *a != "amd64") {
+        return Err(bad(format!(
+            "image is for architecture {arch:?}, this node runs amd64"
+        )));
+    }
+    let diff_ids = blob
+        .rootfs
+        .diff_ids
+        .iter()
+        .map(|d| crate::digest::Digest::parse(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(e.to_string()))?;
+    let c = blob.config.unwrap_or_default();
+    let non_empty = |s: Option<String>| s.filter(|s| !s.is_empty());
+    Ok(ParsedConfig {
+        config: ImageConfig {
+            user: non_empty(c.user),
+            env: c.env.unwrap_or_default(),
+            entrypoint: c.entrypoint.unwrap_or_default(),
+            cmd: c.cmd.unwrap_or_default(),
+            working_dir: non_empty(c.working_dir),
+            stop_signal: non_empty(c.stop_signal),
+            labels: c.labels.unwrap_or_default(),
+        },
+        diff_ids,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_style_config_section_is_read() {
+        let blob = br#"{"architecture":"amd64","os":"linux",
+            "config":{"User":"1000","Env":["PATH=/bin"],"Entrypoint":null,"Cmd":["sh"],
+                      "WorkingDir":"","StopSignal":"SIGQUIT","Labels":{"a":"b"}},
+            "rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000000"]}}"#;
+        let parsed = parse_config("x", blob).unwrap();
+        assert_eq!(parsed.config.user.as_deref(), Some("1000"));
+        assert_eq!(parsed.config.env, vec!["PATH=/bin"]);
+        assert!(parsed.config.entrypoint.is_empty());
+        assert_eq!(parsed.config.cmd, vec!["sh"]);
+        assert_eq!(parsed.config.working_dir, None);
+        assert_eq!(parsed.config.stop_signal.as_deref(), Some("SIGQUIT"));
+        assert_eq!(parsed.diff_ids.len(), 1);
+    }
+
+    #[test]
+    fn config_for_another_architecture_is_refused() {
+        let blob =
+            br#"{"architecture":"arm64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        assert!(parse_config("x", blob).is_err());
+    }
+}

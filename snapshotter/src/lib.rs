@@ -9,14 +9,32 @@
 //! per container. Records live in tables of the daemon's redb database, handed in
 //! by the caller. It knows nothing of CRI, pods or shims.
 
+mod content;
+mod digest;
 mod error;
 mod image;
+mod reference;
+mod registry;
+mod rootfs;
+mod snapshots;
+mod store;
+mod unpack;
 
+pub use digest::Digest;
 pub use error::Error;
 pub use image::{Image, ImageConfig};
+pub use reference::ImageRef;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use content::ContentStore;
+use rootfs::Rootfs;
+use snapshots::LayerSnapshots;
+use store::{ImageRecord, Records, SnapshotRecord};
+
+/// Layers unpacked at the same time by one pull (the machine has few cores).
+const MAX_CONCURRENT_UNPACKS: usize = 2;
 
 /// Where and how to pull.
 #[derive(Debug, Clone, Default)]
@@ -35,47 +53,165 @@ pub struct Credentials {
 
 /// The image store: content, snapshots and image records under one root.
 pub struct ImageStore {
-    _private: (),
+    root: PathBuf,
+    registries: RegistryConfig,
+    content: ContentStore,
+    layers: LayerSnapshots,
+    rootfs: Rootfs,
+    records: Records,
+    /// Pulls hold it shared for their whole run, removals exclusively: a
+    /// removal never deletes a blob or snapshot an in-flight pull relies on.
+    gc: tokio::sync::RwLock<()>,
 }
 
 impl ImageStore {
     /// Opens (creating if needed) the store under `root` (e.g. `/var/lib/cradle`),
-    /// keeping its records in `db`.
+    /// keeping its records in `db`. Sweeps leftovers of interrupted pulls and
+    /// removals (temp files, unreferenced blobs and snapshots).
     pub fn open(
         root: &Path,
         db: Arc<redb::Database>,
         registries: RegistryConfig,
     ) -> Result<Self, Error> {
-        let _ = (root, db, registries);
-        Err(Error::Unimplemented("ImageStore::open"))
+        let snapshots = root.join("snapshots");
+        let store = ImageStore {
+            root: root.to_path_buf(),
+            registries,
+            content: ContentStore::open(root)?,
+            layers: LayerSnapshots::open(&snapshots)?,
+            rootfs: Rootfs::open(&snapshots)?,
+            records: Records::load(db)?,
+            gc: tokio::sync::RwLock::new(()),
+        };
+        store.content.sweep_ingest()?;
+        store.layers.sweep_tmp()?;
+        let orphans = store
+            .records
+            .unreferenced(store.content.list()?, store.layers.list()?);
+        store.delete(&orphans);
+        Ok(store)
     }
 
     /// Pulls `reference` (e.g. `127.0.0.1:5000/busybox:latest`, a short name, or
     /// `name@sha256:…`) for linux/amd64, stores and unpacks it, records it, and
     /// returns the image (its `id` is `sha256:<config digest>`).
     pub async fn pull(&self, reference: &str, auth: Option<Credentials>) -> Result<Image, Error> {
-        let _ = (reference, auth);
-        Err(Error::Unimplemented("ImageStore::pull"))
+        let image_ref = ImageRef::parse(reference)?;
+        let _gc = self.gc.read().await;
+        let fetched = registry::fetch(&self.content, &image_ref, &self.registries, auth).await?;
+        let config_bytes = self.content.read(&fetched.config_digest)?;
+        let parsed = image::parse_config(&image_ref.to_string(), &config_bytes)?;
+        if parsed.diff_ids.len() != fetched.layers.len() {
+            return Err(Error::BadImage {
+                reference: image_ref.to_string(),
+                what: "config",
+                reason: format!(
+                    "{} diff ids for {} layers",
+                    parsed.diff_ids.len(),
+                    fetched.layers.len()
+                ),
+            });
+        }
+        let snapshots = self.unpack_all(&fetched.layers, &parsed.diff_ids).await?;
+        let size = fetched.config_size + fetched.layers.iter().map(|(_, s)| s).sum::<u64>();
+        let record = ImageRecord {
+            image: Image {
+                id: fetched.config_digest.to_string(),
+                repo_tags: image_ref.tagged().into_iter().collect(),
+                repo_digests: vec![image_ref.with_digest(&fetched.top_digest)],
+                size,
+                layers: parsed.diff_ids.iter().map(|d| d.to_string()).collect(),
+                config: parsed.config,
+            },
+            config_digest: fetched.config_digest,
+            manifest_digests: fetched.manifest_digests,
+            layer_blobs: fetched.layers.into_iter().map(|(d, _)| d).collect(),
+        };
+        let image = self.records.commit_pull(record, snapshots)?;
+        tracing::info!(reference, id = %image.id, "image pulled");
+        Ok(image)
+    }
+
+    /// Unpacks the layers that have no snapshot yet; returns records of the
+    /// snapshots this pull created.
+    async fn unpack_all(
+        &self,
+        blobs: &[(Digest, u64)],
+        diff_ids: &[Digest],
+    ) -> Result<Vec<SnapshotRecord>, Error> {
+        use futures::{StreamExt, TryStreamExt};
+        let jobs = blobs
+            .iter()
+            .zip(diff_ids)
+            .filter_map(|((blob, _), diff_id)| {
+                if self.layers.contains(diff_id) && self.records.snapshot(diff_id).is_some() {
+                    return None;
+                }
+                let layers = self.layers.clone();
+                let blob_path = self.content.path(blob);
+                let (blob, diff_id) = (blob.clone(), diff_id.clone());
+                Some(async move {
+                    let task = tokio::task::spawn_blocking(move || {
+                        let size = layers.unpack(&blob_path, &blob, &diff_id)?;
+                        Ok::<_, Error>(SnapshotRecord { diff_id, size })
+                    });
+                    task.await
+                        .map_err(|e| Error::Task(format!("unpack: {e}")))?
+                })
+            });
+        futures::stream::iter(jobs)
+            .buffer_unordered(MAX_CONCURRENT_UNPACKS)
+            .try_collect()
+            .await
     }
 
     /// All images, from memory.
     pub fn list(&self) -> Vec<Image> {
-        Vec::new()
+        self.records.images()
     }
 
-    /// Finds an image by id (`sha256:<hex>` or the bare hex), by a tag reference
-    /// (normalized: `busybox` finds `docker.io/library/busybox:latest`) or by a
-    /// digest reference (`name@sha256:…`). `None` when absent.
+    /// Finds an image by id (`sha256:<hex>` or the bare hex, or a unique prefix
+    /// of at least 12 hex digits), by a tag reference (normalized: `busybox`
+    /// finds `docker.io/library/busybox:latest`) or by a digest reference
+    /// (`name@sha256:…`). `None` when absent.
     pub fn resolve(&self, reference_or_id: &str) -> Option<Image> {
-        let _ = reference_or_id;
-        None
+        self.records.find(reference_or_id).map(|r| r.image)
     }
 
     /// Removes the image (by anything [`ImageStore::resolve`] accepts) with its
     /// records and the content and snapshots no other image uses. Absent: `Ok`.
+    /// Refused with [`Error::ImageInUse`] while a container rootfs is built on it.
     pub async fn remove(&self, reference_or_id: &str) -> Result<(), Error> {
-        let _ = reference_or_id;
-        Err(Error::Unimplemented("ImageStore::remove"))
+        let _gc = self.gc.write().await;
+        let Some(record) = self.records.find(reference_or_id) else {
+            return Ok(());
+        };
+        let id = record.image.id;
+        if let Some((container, _)) = self.rootfs.list()?.into_iter().find(|(_, img)| *img == id) {
+            return Err(Error::ImageInUse {
+                image: id,
+                container,
+            });
+        }
+        let freed = self.records.commit_remove(&id)?;
+        self.delete(&freed);
+        tracing::info!(id, "image removed");
+        Ok(())
+    }
+
+    /// Deletes freed files. Failures are logged, not returned: the records are
+    /// already gone, and the next open sweeps what is left.
+    fn delete(&self, freed: &store::Freed) {
+        for d in &freed.snapshots {
+            if let Err(e) = self.layers.remove(d) {
+                tracing::warn!(error = %e, "cannot delete snapshot");
+            }
+        }
+        for d in &freed.blobs {
+            if let Err(e) = self.content.remove(d) {
+                tracing::warn!(error = %e, "cannot delete blob");
+            }
+        }
     }
 
     /// Creates the writable layer of container `container_id` on top of image
@@ -86,19 +222,43 @@ impl ImageStore {
         image_id: &str,
         target: &Path,
     ) -> Result<(), Error> {
-        let _ = (container_id, image_id, target);
-        Err(Error::Unimplemented("ImageStore::mount_rootfs"))
+        let record = self
+            .records
+            .find(image_id)
+            .ok_or_else(|| Error::NotFound(image_id.to_string()))?;
+        // overlay wants the top layer first.
+        let lowers: Vec<PathBuf> = record
+            .diff_ids()
+            .iter()
+            .rev()
+            .map(|d| self.layers.fs_dir(d))
+            .collect();
+        if let Some(missing) = lowers.iter().find(|p| !p.is_dir()) {
+            return Err(Error::io(
+                missing,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "layer snapshot missing"),
+            ));
+        }
+        self.rootfs
+            .mount(container_id, &record.image.id, &lowers, target)
     }
 
     /// Unmounts `target` (if mounted) and deletes the writable layer of
     /// `container_id`. Idempotent.
     pub fn remove_rootfs(&self, container_id: &str, target: &Path) -> Result<(), Error> {
-        let _ = (container_id, target);
-        Err(Error::Unimplemented("ImageStore::remove_rootfs"))
+        self.rootfs.unmount(container_id, target)
     }
 
-    /// The directory that holds this store's snapshots (for leak checks and GC).
+    /// The directory that holds this store's snapshots (for leak checks and GC):
+    /// `layers/<diff id hex>/fs` per layer, `containers/<id>/{upper,work}` per
+    /// container.
     pub fn snapshots_dir(&self) -> PathBuf {
-        PathBuf::new()
+        self.root.join("snapshots")
+    }
+
+    /// Bytes used by the unpacked layers of all images, from the records (for
+    /// `ImageFsInfo`); container upper dirs are not counted.
+    pub fn snapshots_usage(&self) -> u64 {
+        self.records.snapshot_usage()
     }
 }

@@ -1,0 +1,169 @@
+//! Container root filesystems: one overlay mount per container.
+//!
+//! Layout: `<root>/snapshots/containers/<container id>/{upper,work,image}`.
+//! `image` records which image the rootfs is built on, so the store can refuse
+//! to remove an image a container still stands on, even after a restart.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+
+use crate::Error;
+use crate::snapshots::remove_dir_if_exists;
+
+/// The kernel refuses mount data longer than a page.
+const MAX_MOUNT_DATA: usize = 4095;
+
+/// The writable layers of the containers of one store.
+#[derive(Debug, Clone)]
+pub struct Rootfs {
+    containers: PathBuf,
+}
+
+impl Rootfs {
+    /// Creates `<snapshots>/containers` if needed.
+    pub fn open(snapshots: &Path) -> Result<Self, Error> {
+        let containers = snapshots.join("containers");
+        fs::create_dir_all(&containers).map_err(|e| Error::io(&containers, e))?;
+        Ok(Rootfs { containers })
+    }
+
+    fn dir(&self, container_id: &str) -> Result<PathBuf, Error> {
+        let valid = !container_id.is_empty()
+            && container_id.len() <= 128
+            && container_id != "."
+            && container_id != ".."
+            && container_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !valid {
+            return Err(Error::InvalidContainerId(container_id.to_string()));
+        }
+        Ok(self.containers.join(container_id))
+    }
+
+    /// Creates the container's upper and work dirs and mounts
+    /// `overlay(lowers (top first) + upper)` at `target`. Undoes everything on
+    /// failure.
+    pub fn mount(
+        &self,
+        container_id: &str,
+        image_id: &str,
+        lowers: &[PathBuf],
+        target: &Path,
+    ) -> Result<(), Error> {
+        let dir = self.dir(container_id)?;
+        if lowers.is_empty() {
+            return Err(Error::BadImage {
+                reference: image_id.to_string(),
+                what: "layer list",
+                reason: "image has no layers".into(),
+            });
+        }
+        fs::create_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        let result = self.mount_in(&dir, image_id, lowers, target);
+        if result.is_err()
+            && let Err(e) = remove_dir_if_exists(&dir)
+        {
+            tracing::warn!(error = %e, "cannot undo container snapshot dir");
+        }
+        result
+    }
+
+    fn mount_in(
+        &self,
+        dir: &Path,
+        image_id: &str,
+        lowers: &[PathBuf],
+        target: &Path,
+    ) -> Result<(), Error> {
+        let upper = dir.join("upper");
+        let work = dir.join("work");
+        for d in [&upper, &work] {
+            fs::create_dir(d).map_err(|e| Error::io(d, e))?;
+        }
+        let image_file = dir.join("image");
+        fs::write(&image_file, image_id).map_err(|e| Error::io(&image_file, e))?;
+        let mut paths: Vec<&Path> = lowers.iter().map(PathBuf::as_path).collect();
+        paths.extend([upper.as_path(), work.as_path()]);
+        for p in &paths {
+            let s = p.to_string_lossy();
+            if s.contains([',', ':']) || s.contains('\\') {
+                return Err(Error::io(
+                    *p,
+                    io::Error::other("path unusable in overlay options"),
+                ));
+            }
+        }
+        let lowerdir = lowers
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(":");
+        let data = format!(
+            "lowerdir={lowerdir},upperdir={},workdir={}",
+            upper.display(),
+            work.display()
+        );
+        if data.len() > MAX_MOUNT_DATA {
+            return Err(Error::Mount {
+                action: "mount",
+                target: target.to_path_buf(),
+                source: Errno::E2BIG,
+            });
+        }
+        mount(
+            Some("overlay"),
+            target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(data.as_str()),
+        )
+        .map_err(|source| Error::Mount {
+            action: "mount",
+            target: target.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Unmounts `target` if mounted (lazily if busy) and deletes the
+    /// container's writable layer. Idempotent.
+    pub fn unmount(&self, container_id: &str, target: &Path) -> Result<(), Error> {
+        let dir = self.dir(container_id)?;
+        match umount2(target, MntFlags::empty()) {
+            // EINVAL: not a mount point; ENOENT: target gone. Both: nothing mounted.
+            Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+            Err(Errno::EBUSY) => {
+                tracing::warn!(target = %target.display(), "rootfs busy, detaching lazily");
+                umount2(target, MntFlags::MNT_DETACH).map_err(|source| Error::Mount {
+                    action: "unmount",
+                    target: target.to_path_buf(),
+                    source,
+                })?;
+            }
+            Err(source) => {
+                return Err(Error::Mount {
+                    action: "unmount",
+                    target: target.to_path_buf(),
+                    source,
+                });
+            }
+        }
+        remove_dir_if_exists(&dir)
+    }
+
+    /// `(container id, image id)` of every container rootfs on disk.
+    pub fn list(&self) -> Result<Vec<(String, String)>, Error> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.containers).map_err(|e| Error::io(&self.containers, e))? {
+            let entry = entry.map_err(|e| Error::io(&self.containers, e))?;
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let image = fs::read_to_string(entry.path().join("image")).unwrap_or_default();
+            out.push((id, image));
+        }
+        Ok(out)
+    }
+}
