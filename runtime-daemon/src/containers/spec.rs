@@ -1,0 +1,150 @@
+//! The OCI spec builder: CRI container config + image config → `config.json`.
+//!
+//! A pure function (no I/O, no host probing) so that every rule is unit-tested:
+//! the bundle the shim hands to the OCI runtime is exactly what this module
+//! returns. It follows containerd's CRI plugin for non-privileged containers:
+//! the process (args, env, cwd, user, capabilities) in [`process`], the mounts
+//! in [`mounts`], namespaces, cgroups, resources and masked paths in [`linux`].
+//! What it cannot honour yet (privileged, devices, seccomp profiles other than
+//! the unenforced default, image volumes…) is refused with [`SpecError::Build`]
+//! rather than silently dropped.
+
+mod linux;
+mod mounts;
+mod process;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use cradle_proto::cri;
+use oci_spec::runtime::{RootBuilder, Spec};
+
+/// The sandbox namespaces a container joins, as pinned files
+/// (`<state-dir>/ns/<sandbox-id>/{net,ipc,uts}`). `None` means the host's
+/// namespace: the namespace is left out of the spec entirely.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SandboxNamespaces {
+    pub net: Option<PathBuf>,
+    pub ipc: Option<PathBuf>,
+    pub uts: Option<PathBuf>,
+}
+
+/// Everything the builder needs; borrowed from the container manager.
+pub struct SpecInput<'a> {
+    pub container_id: &'a str,
+    pub config: &'a cri::ContainerConfig,
+    pub sandbox: &'a cri::PodSandboxConfig,
+    pub image: &'a cradle_snapshotter::ImageConfig,
+    /// Absolute path of the mounted overlay.
+    pub rootfs: &'a Path,
+    pub namespaces: &'a SandboxNamespaces,
+    /// e.g. `/kubepods/pod1/<container-id>`.
+    pub cgroups_path: &'a str,
+}
+
+/// Why a spec could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("container has no command: neither config.command/args nor the image's entrypoint/cmd")]
+    NoCommand,
+    #[error("{0}")]
+    Build(String),
+}
+
+impl SpecError {
+    fn build(message: impl Into<String>) -> Self {
+        SpecError::Build(message.into())
+    }
+}
+
+/// The OCI runtime spec version we write.
+const OCI_VERSION: &str = "1.1.0";
+
+/// CRI annotation keys, as containerd writes them (tools such as cAdvisor and
+/// NRI plugins read them).
+pub const ANNOTATION_CONTAINER_TYPE: &str = "io.kubernetes.cri.container-type";
+pub const ANNOTATION_CONTAINER_NAME: &str = "io.kubernetes.cri.container-name";
+pub const ANNOTATION_SANDBOX_NAME: &str = "io.kubernetes.cri.sandbox-name";
+pub const ANNOTATION_SANDBOX_NAMESPACE: &str = "io.kubernetes.cri.sandbox-namespace";
+pub const ANNOTATION_SANDBOX_UID: &str = "io.kubernetes.cri.sandbox-uid";
+pub const ANNOTATION_IMAGE_NAME: &str = "io.kubernetes.cri.image-name";
+
+/// Builds the OCI runtime spec of one container.
+pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
+    if !input.rootfs.is_absolute() {
+        return Err(SpecError::build(format!(
+            "container {}: rootfs path {} is not absolute",
+            input.container_id,
+            input.rootfs.display()
+        )));
+    }
+    let security = input
+        .config
+        .linux
+        .as_ref()
+        .and_then(|l| l.security_context.as_ref());
+    if security.is_some_and(|s| s.privileged) {
+        return Err(SpecError::build(
+            "privileged containers are not supported yet",
+        ));
+    }
+    if !input.config.devices.is_empty() || !input.config.cdi_devices.is_empty() {
+        return Err(SpecError::build(
+            "container devices (config.devices, cdi_devices) are not supported yet",
+        ));
+    }
+
+    let process = process::build_process(input)?;
+    let (mounts, rootfs_propagation) = mounts::build_mounts(&input.config.mounts)?;
+    let linux = linux::build_linux(input, rootfs_propagation)?;
+
+    let root = RootBuilder::default()
+        .path(input.rootfs.to_path_buf())
+        .readonly(security.is_some_and(|s| s.readonly_rootfs))
+        .build()
+        .map_err(|e| SpecError::build(format!("root: {e}")))?;
+
+    let mut spec = Spec::default();
+    spec.set_version(OCI_VERSION.to_string());
+    spec.set_root(Some(root));
+    spec.set_mounts(Some(mounts));
+    spec.set_process(Some(process));
+    // A hostname can only be set in a private UTS namespace (runc refuses it
+    // otherwise); with the host's UTS namespace the container sees the node's.
+    let hostname = &input.sandbox.hostname;
+    spec.set_hostname(
+        (input.namespaces.uts.is_some() && !hostname.is_empty()).then(|| hostname.clone()),
+    );
+    spec.set_domainname(None);
+    spec.set_hooks(None);
+    spec.set_annotations(Some(annotations(input)));
+    spec.set_linux(Some(linux));
+    Ok(spec)
+}
+
+/// The container's own annotations plus the CRI ones containerd adds.
+fn annotations(input: &SpecInput<'_>) -> HashMap<String, String> {
+    let mut out: HashMap<String, String> = input
+        .config
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    // TODO: `io.kubernetes.cri.sandbox-id` needs the sandbox id, which
+    // SpecInput does not carry yet (contract change for the daemon).
+    out.insert(ANNOTATION_CONTAINER_TYPE.into(), "container".into());
+    if let Some(meta) = &input.config.metadata {
+        out.insert(ANNOTATION_CONTAINER_NAME.into(), meta.name.clone());
+    }
+    if let Some(meta) = &input.sandbox.metadata {
+        out.insert(ANNOTATION_SANDBOX_NAME.into(), meta.name.clone());
+        out.insert(ANNOTATION_SANDBOX_NAMESPACE.into(), meta.namespace.clone());
+        out.insert(ANNOTATION_SANDBOX_UID.into(), meta.uid.clone());
+    }
+    if let Some(image) = &input.config.image {
+        out.insert(ANNOTATION_IMAGE_NAME.into(), image.image.clone());
+    }
+    out
+}

@@ -1,0 +1,242 @@
+//! The `linux` section: namespaces, cgroup path and resources, the device
+//! cgroup allow list, masked and read-only paths.
+
+use std::path::Path;
+
+use cradle_proto::cri;
+use oci_spec::runtime::{
+    Linux, LinuxCpuBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+    LinuxHugepageLimitBuilder, LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder,
+    LinuxNamespaceType, LinuxResources, LinuxResourcesBuilder,
+};
+
+use super::{SpecError, SpecInput};
+
+/// containerd's default masked paths.
+pub const DEFAULT_MASKED_PATHS: [&str; 12] = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// containerd's default read-only paths.
+pub const DEFAULT_READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Character devices every container may use (containerd's
+/// `WithDefaultUnixDevices`): type, major, minor (`None` = any), access.
+const ALLOWED_DEVICES: [(i64, Option<i64>, &str); 10] = [
+    (1, Some(3), "rwm"),    // /dev/null
+    (1, Some(8), "rwm"),    // /dev/random
+    (1, Some(7), "rwm"),    // /dev/full
+    (5, Some(0), "rwm"),    // /dev/tty
+    (1, Some(5), "rwm"),    // /dev/zero
+    (1, Some(9), "rwm"),    // /dev/urandom
+    (5, Some(1), "rwm"),    // /dev/console
+    (136, None, "rwm"),     // /dev/pts/*
+    (5, Some(2), "rwm"),    // /dev/ptmx
+    (10, Some(200), "rwm"), // /dev/net/tun
+];
+
+pub(super) fn build_linux(
+    input: &SpecInput<'_>,
+    rootfs_propagation: Option<String>,
+) -> Result<Linux, SpecError> {
+    let linux_config = input.config.linux.as_ref();
+    let security = linux_config.and_then(|l| l.security_context.as_ref());
+
+    let mut linux = Linux::default();
+    linux.set_namespaces(Some(namespaces(input, security)?));
+    linux.set_cgroups_path(Some(cgroups_path(input.cgroups_path)?.into()));
+    linux.set_resources(Some(resources(
+        linux_config.and_then(|l| l.resources.as_ref()),
+    )?));
+    linux.set_devices(None);
+    linux.set_rootfs_propagation(rootfs_propagation);
+    linux.set_masked_paths(Some(paths(
+        security.map(|s| &s.masked_paths),
+        &DEFAULT_MASKED_PATHS,
+    )));
+    linux.set_readonly_paths(Some(paths(
+        security.map(|s| &s.readonly_paths),
+        &DEFAULT_READONLY_PATHS,
+    )));
+    linux.set_sysctl(None);
+    linux.set_uid_mappings(None);
+    linux.set_gid_mappings(None);
+    // TODO: the RuntimeDefault seccomp profile (containerd's default profile)
+    // and Localhost profiles, once cradle-oci enforces `linux.seccomp`.
+    linux.set_seccomp(None);
+    Ok(linux)
+}
+
+/// The kubelet's list when it sends one, else containerd's defaults.
+fn paths(given: Option<&Vec<String>>, defaults: &[&str]) -> Vec<String> {
+    match given {
+        Some(list) if !list.is_empty() => list.clone(),
+        _ => defaults.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+fn cgroups_path(path: &str) -> Result<&str, SpecError> {
+    let p = Path::new(path);
+    if !p.is_absolute() || path.split('/').any(|c| c == "..") {
+        return Err(SpecError::build(format!(
+            "cgroups path {path:?} must be absolute without \"..\""
+        )));
+    }
+    Ok(path)
+}
+
+/// pid: new unless NODE; mount: new; net/ipc/uts: the sandbox's pins, or the
+/// host's (left out) when the sandbox has none.
+pub(super) fn namespaces(
+    input: &SpecInput<'_>,
+    security: Option<&cri::LinuxContainerSecurityContext>,
+) -> Result<Vec<LinuxNamespace>, SpecError> {
+    let pid_mode = security
+        .and_then(|s| s.namespace_options.as_ref())
+        .map(|o| o.pid)
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    match cri::NamespaceMode::try_from(pid_mode) {
+        Ok(cri::NamespaceMode::Node) => {}
+        // TODO: POD must join the pause process's pid namespace (shared
+        // process namespace); until the sandbox exposes it, POD gets its own
+        // like CONTAINER.
+        Ok(cri::NamespaceMode::Container) | Ok(cri::NamespaceMode::Pod) => {
+            out.push(ns(LinuxNamespaceType::Pid, None)?)
+        }
+        Ok(cri::NamespaceMode::Target) => {
+            return Err(SpecError::build(
+                "pid namespace mode TARGET is not supported yet",
+            ));
+        }
+        Err(_) => {
+            return Err(SpecError::build(format!(
+                "unknown pid namespace mode {pid_mode}"
+            )));
+        }
+    }
+    out.push(ns(LinuxNamespaceType::Mount, None)?);
+    let joined = [
+        (LinuxNamespaceType::Network, &input.namespaces.net),
+        (LinuxNamespaceType::Ipc, &input.namespaces.ipc),
+        (LinuxNamespaceType::Uts, &input.namespaces.uts),
+    ];
+    for (typ, path) in joined {
+        if let Some(path) = path {
+            out.push(ns(typ, Some(path))?);
+        }
+    }
+    Ok(out)
+}
+
+fn ns(typ: LinuxNamespaceType, path: Option<&Path>) -> Result<LinuxNamespace, SpecError> {
+    let builder = LinuxNamespaceBuilder::default().typ(typ);
+    let builder = match path {
+        Some(p) => builder.path(p.to_path_buf()),
+        None => builder,
+    };
+    builder
+        .build()
+        .map_err(|e| SpecError::build(format!("namespace {typ}: {e}")))
+}
+
+/// The device allow list and the CRI resources (zero means unset).
+pub(super) fn resources(
+    r: Option<&cri::LinuxContainerResources>,
+) -> Result<LinuxResources, SpecError> {
+    let err = |what: &str, e: oci_spec::OciSpecError| SpecError::build(format!("{what}: {e}"));
+    let mut builder = LinuxResourcesBuilder::default().devices(devices()?);
+    if let Some(r) = r {
+        let mut cpu = LinuxCpuBuilder::default();
+        if r.cpu_shares > 0 {
+            cpu = cpu.shares(positive(r.cpu_shares, "cpu_shares")?);
+        }
+        if r.cpu_quota != 0 {
+            cpu = cpu.quota(r.cpu_quota);
+        }
+        if r.cpu_period > 0 {
+            cpu = cpu.period(positive(r.cpu_period, "cpu_period")?);
+        }
+        if !r.cpuset_cpus.is_empty() {
+            cpu = cpu.cpus(r.cpuset_cpus.clone());
+        }
+        if !r.cpuset_mems.is_empty() {
+            cpu = cpu.mems(r.cpuset_mems.clone());
+        }
+        builder = builder.cpu(cpu.build().map_err(|e| err("cpu", e))?);
+
+        let mut memory = LinuxMemoryBuilder::default();
+        if r.memory_limit_in_bytes > 0 {
+            memory = memory.limit(r.memory_limit_in_bytes);
+        }
+        if r.memory_swap_limit_in_bytes > 0 {
+            memory = memory.swap(r.memory_swap_limit_in_bytes);
+        }
+        builder = builder.memory(memory.build().map_err(|e| err("memory", e))?);
+
+        if !r.hugepage_limits.is_empty() {
+            let limits = r
+                .hugepage_limits
+                .iter()
+                .map(|h| {
+                    LinuxHugepageLimitBuilder::default()
+                        .page_size(h.page_size.clone())
+                        .limit(i64::try_from(h.limit).unwrap_or(i64::MAX))
+                        .build()
+                        .map_err(|e| err("hugepage limit", e))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            builder = builder.hugepage_limits(limits);
+        }
+        if !r.unified.is_empty() {
+            builder = builder.unified(r.unified.clone());
+        }
+    }
+    builder.build().map_err(|e| err("resources", e))
+}
+
+fn positive(value: i64, field: &str) -> Result<u64, SpecError> {
+    u64::try_from(value).map_err(|_| SpecError::build(format!("{field} {value} is negative")))
+}
+
+/// Deny everything, then allow the default character devices.
+fn devices() -> Result<Vec<LinuxDeviceCgroup>, SpecError> {
+    let err = |e: oci_spec::OciSpecError| SpecError::build(format!("device rule: {e}"));
+    let mut out = vec![
+        LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .map_err(err)?,
+    ];
+    for (major, minor, access) in ALLOWED_DEVICES {
+        let rule = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .major(major)
+            .access(access);
+        let rule = match minor {
+            Some(minor) => rule.minor(minor),
+            None => rule,
+        };
+        out.push(rule.build().map_err(err)?);
+    }
+    Ok(out)
+}
