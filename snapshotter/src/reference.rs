@@ -36,6 +36,9 @@ impl ImageRef {
         let parsed: oci_client::Reference = reference
             .parse()
             .map_err(|e: oci_client::ParseError| invalid(e.to_string()))?;
+        if parsed.repository().bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(invalid("repository name must be lowercase".into()));
+        }
         let digest = parsed
             .digest()
             .map(|d| Digest::parse(d).map_err(|e| invalid(e.to_string())))

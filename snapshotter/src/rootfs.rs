@@ -167,3 +167,111 @@ impl Rootfs {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_mounted(target: &Path) -> bool {
+        let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let t = target.to_string_lossy();
+        info.lines().any(|l| l.split(' ').nth(4) == Some(&*t))
+    }
+
+    /// Unmounts on drop, so a failed assertion leaves nothing mounted.
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = umount2(&self.0, MntFlags::MNT_DETACH);
+        }
+    }
+
+    #[test]
+    fn overlay_shows_lowers_keeps_writes_in_upper_and_unmounts_cleanly() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipping: needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (bottom, top, target) = (
+            dir.path().join("bottom"),
+            dir.path().join("top"),
+            dir.path().join("rootfs"),
+        );
+        for d in [&bottom, &top, &target] {
+            fs::create_dir(d).unwrap();
+        }
+        fs::write(bottom.join("from-bottom"), "b").unwrap();
+        fs::write(bottom.join("shadowed"), "bottom").unwrap();
+        fs::write(bottom.join("deleted"), "gone").unwrap();
+        fs::write(top.join("shadowed"), "top").unwrap();
+        // An overlay whiteout, as unpack writes them.
+        nix::sys::stat::mknod(
+            &top.join("deleted"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::empty(),
+            0,
+        )
+        .unwrap();
+        let rootfs = Rootfs::open(&dir.path().join("snapshots")).unwrap();
+        let _guard = Unmount(target.clone());
+
+        rootfs
+            .mount(
+                "ctr-1",
+                "sha256:img",
+                &[top.clone(), bottom.clone()],
+                &target,
+            )
+            .unwrap();
+        assert!(is_mounted(&target));
+        assert_eq!(fs::read_to_string(target.join("from-bottom")).unwrap(), "b");
+        assert_eq!(fs::read_to_string(target.join("shadowed")).unwrap(), "top");
+        assert!(!target.join("deleted").exists());
+        fs::write(target.join("new"), "w").unwrap();
+        let upper = dir.path().join("snapshots/containers/ctr-1/upper");
+        assert_eq!(fs::read_to_string(upper.join("new")).unwrap(), "w");
+        assert!(!top.join("new").exists() && !bottom.join("new").exists());
+        assert_eq!(
+            rootfs.list().unwrap(),
+            vec![("ctr-1".to_string(), "sha256:img".to_string())]
+        );
+
+        rootfs.unmount("ctr-1", &target).unwrap();
+        assert!(!is_mounted(&target));
+        assert!(!dir.path().join("snapshots/containers/ctr-1").exists());
+        assert_eq!(fs::read_dir(&target).unwrap().count(), 0);
+        // Idempotent.
+        rootfs.unmount("ctr-1", &target).unwrap();
+    }
+
+    #[test]
+    fn failed_mount_leaves_no_container_dir() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipping: needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let rootfs = Rootfs::open(&dir.path().join("snapshots")).unwrap();
+        let missing_target = dir.path().join("no-such-target");
+        let lower = dir.path().join("lower");
+        fs::create_dir(&lower).unwrap();
+        let err = rootfs
+            .mount("ctr-2", "sha256:img", &[lower], &missing_target)
+            .unwrap_err();
+        assert!(matches!(err, Error::Mount { .. }), "{err}");
+        assert!(rootfs.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn container_ids_that_are_not_plain_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let rootfs = Rootfs::open(dir.path()).unwrap();
+        for bad in ["", "..", "a/b", "../x"] {
+            assert!(matches!(
+                rootfs.unmount(bad, dir.path()),
+                Err(Error::InvalidContainerId(_))
+            ));
+        }
+    }
+}

@@ -333,3 +333,103 @@ fn to_json<T: Serialize>(value: &T) -> String {
     // Records are plain structs of strings and numbers: serializing cannot fail.
     serde_json::to_string(value).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(n: u8) -> Digest {
+        Digest::parse(&format!("sha256:{}", hex::encode([n; 32]))).unwrap()
+    }
+
+    fn record(config: u8, tag: &str, layers: &[u8]) -> ImageRecord {
+        ImageRecord {
+            image: Image {
+                id: digest(config).to_string(),
+                repo_tags: vec![tag.to_string()],
+                repo_digests: vec![format!("docker.io/library/x@{}", digest(config + 100))],
+                size: 1,
+                layers: layers.iter().map(|l| digest(*l).to_string()).collect(),
+                config: Default::default(),
+            },
+            config_digest: digest(config),
+            manifest_digests: vec![digest(config + 100)],
+            layer_blobs: layers.iter().map(|l| digest(l + 50)).collect(),
+        }
+    }
+
+    fn snaps(layers: &[u8]) -> Vec<SnapshotRecord> {
+        layers
+            .iter()
+            .map(|l| SnapshotRecord {
+                diff_id: digest(*l),
+                size: 10,
+            })
+            .collect()
+    }
+
+    fn open(dir: &tempfile::TempDir) -> Records {
+        let db = Arc::new(Database::create(dir.path().join("db.redb")).unwrap());
+        Records::load(db).unwrap()
+    }
+
+    #[test]
+    fn repull_moves_the_tag_and_records_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let tag = "docker.io/library/x:latest";
+        {
+            let recs = open(&dir);
+            recs.commit_pull(record(1, tag, &[10]), snaps(&[10]))
+                .unwrap();
+            recs.commit_pull(record(2, tag, &[10, 11]), snaps(&[11]))
+                .unwrap();
+            assert_eq!(recs.find("x").unwrap().image.id, digest(2).to_string());
+        }
+        let recs = open(&dir);
+        let old = recs.find(&digest(1).to_string()).unwrap();
+        assert!(old.image.repo_tags.is_empty());
+        assert_eq!(
+            recs.find("x:latest").unwrap().image.id,
+            digest(2).to_string()
+        );
+        assert_eq!(recs.snapshot_usage(), 20);
+    }
+
+    #[test]
+    fn images_resolve_by_id_prefix_and_digest_reference() {
+        let dir = tempfile::tempdir().unwrap();
+        let recs = open(&dir);
+        recs.commit_pull(record(1, "docker.io/library/x:v1", &[10]), snaps(&[10]))
+            .unwrap();
+        let hex = digest(1).hex().to_string();
+        assert!(recs.find(&hex).is_some());
+        assert!(recs.find(&hex[..12]).is_some());
+        assert!(recs.find(&hex[..11]).is_none());
+        assert!(recs.find(&format!("x@{}", digest(101))).is_some());
+        assert!(recs.find("x:v2").is_none());
+    }
+
+    #[test]
+    fn remove_frees_only_what_no_other_image_uses() {
+        let dir = tempfile::tempdir().unwrap();
+        let recs = open(&dir);
+        recs.commit_pull(
+            record(1, "docker.io/library/a:latest", &[10, 11]),
+            snaps(&[10, 11]),
+        )
+        .unwrap();
+        recs.commit_pull(record(2, "docker.io/library/b:latest", &[10]), vec![])
+            .unwrap();
+        let freed = recs.commit_remove(&digest(1).to_string()).unwrap();
+        assert_eq!(freed.snapshots, vec![digest(11)]);
+        assert!(freed.blobs.contains(&digest(1)) && freed.blobs.contains(&digest(61)));
+        assert!(!freed.blobs.contains(&digest(60)));
+        assert!(recs.snapshot(&digest(10)).is_some() && recs.snapshot(&digest(11)).is_none());
+        assert!(
+            recs.commit_remove(&digest(1).to_string())
+                .unwrap()
+                .blobs
+                .is_empty()
+        );
+    }
+}

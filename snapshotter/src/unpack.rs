@@ -460,3 +460,7 @@ pub(crate) fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()>
         Err(io::Error::last_os_error())
     }
 }
+
+#[cfg(test)]
+#[path = "unpack_tests.rs"]
+mod tests;
