@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs the system packages Cradle's build, daemon and tests need.
+# Idempotent: only missing packages are installed, and the package index is
+# refreshed at most once per run. Quiet unless something fails. Run as root.
+set -euo pipefail
+
+PACKAGES=(
+  protobuf-compiler          # protoc, for the CRI bindings (k8s-cri build script)
+  runc                       # the "runc" runtime handler
+  docker-registry            # the local registry of the end-to-end tests
+  skopeo                     # pushes the test image into it
+  busybox-static             # the test image's only binary
+  iproute2                   # ip, for netns and link inspection
+  containernetworking-plugins # CNI plugins (bridge, host-local, loopback…)
+  util-linux                 # unshare, nsenter, mount
+  curl                       # registry readiness probe
+  python3                    # JSON in hack/build-test-image.sh
+  gzip tar coreutils
+)
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps.sh: must run as root" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+# python3 may come from elsewhere (pyenv); only the command matters.
+if command -v python3 >/dev/null 2>&1; then
+  filtered=()
+  for p in "${missing[@]}"; do [[ $p == python3 ]] || filtered+=("$p"); done
+  missing=("${filtered[@]}")
+fi
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "install-deps.sh: failed to install: ${missing[*]}" >&2
+  exit 1
+fi

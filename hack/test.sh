@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Everything CI checks, in order: dependencies, formatting, lints, build, and
+# all tests including the end-to-end ones (which need root, a loopback
+# registry and the built binaries). Exits non-zero on the first failure.
+#
+#   sudo hack/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+if [[ $(id -u) -eq 0 ]]; then
+  step "install dependencies"
+  hack/install-deps.sh
+else
+  echo "test.sh: not root: skipping hack/install-deps.sh; the end-to-end tests will skip" >&2
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo build (binaries for the end-to-end tests)"
+cargo build --workspace --bins
+
+step "cargo test"
+cargo test --workspace
+
+step "all checks passed"
