@@ -1,0 +1,42 @@
+//! The shim's error type: every variant names what was being done.
+
+use std::io;
+
+/// Errors of the shim's set-up and request handling.
+#[derive(Debug, thiserror::Error)]
+pub enum ShimError {
+    /// A file or socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A system call made through `nix` failed.
+    #[error("{what}: {source}")]
+    Sys {
+        what: String,
+        #[source]
+        source: nix::Error,
+    },
+    /// The OCI runtime refused a command.
+    #[error("{command} failed: {message}")]
+    Runtime { command: String, message: String },
+    /// A request that the current state does not allow.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ShimError {
+    /// An `Io` error builder, for `map_err(ShimError::io("opening x"))`.
+    pub fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> ShimError {
+        let what = what.into();
+        move |source| ShimError::Io { what, source }
+    }
+
+    /// A `Sys` error builder, for `map_err(ShimError::sys("setns"))`.
+    pub fn sys(what: impl Into<String>) -> impl FnOnce(nix::Error) -> ShimError {
+        let what = what.into();
+        move |source| ShimError::Sys { what, source }
+    }
+}

@@ -1,0 +1,230 @@
+//! The shim's answers to the daemon's requests, and what happens at exit.
+
+use std::fs;
+use std::path::PathBuf;
+
+use cradle_proto::shim::{
+    ExitRecord, INIT_PID_FILE, ProcessStatus, Request, Response, SHIM_PID_FILE,
+};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use super::ShimError;
+use super::cgroup::SandboxCgroup;
+use super::logger::CriLog;
+use super::reaper;
+use super::runtime::Runtime;
+use super::server::{ConnId, Handler};
+use super::state::Watched;
+use super::stdio::ContainerStdio;
+
+/// What the shim watches, with what is specific to each mode.
+#[derive(Debug)]
+pub enum Kind {
+    /// A container created through an OCI runtime.
+    Container { id: String, runtime: Runtime },
+    /// The built-in pause process, with the pod cgroup it may have created.
+    Sandbox { cgroup: Option<SandboxCgroup> },
+}
+
+/// A request answered only once the watched process has exited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Parked {
+    Wait,
+    Delete,
+}
+
+/// The shim's state and request handling (everything but the sockets).
+#[derive(Debug)]
+pub struct Shim {
+    kind: Kind,
+    watched: Watched,
+    state_dir: PathBuf,
+    log: CriLog,
+    stdio: ContainerStdio,
+    parked: Vec<(ConnId, Parked)>,
+    shutdown: bool,
+}
+
+impl Shim {
+    pub fn new(
+        kind: Kind,
+        watched: Watched,
+        state_dir: PathBuf,
+        log: CriLog,
+        stdio: ContainerStdio,
+    ) -> Shim {
+        Shim {
+            kind,
+            watched,
+            state_dir,
+            log,
+            stdio,
+            parked: Vec::new(),
+            shutdown: false,
+        }
+    }
+
+    /// True once `Delete` has been carried out: the shim should exit.
+    pub fn shutting_down(&self) -> bool {
+        self.shutdown
+    }
+
+    /// The container's open output pipes, for the poll loop.
+    pub fn stdio_poll_set(&self) -> Vec<(super::logger::Stream, std::os::fd::BorrowedFd<'_>)> {
+        self.stdio.poll_set()
+    }
+
+    /// Copy whatever the container wrote to the log.
+    pub fn pump_stdio(&mut self, which: super::logger::Stream) {
+        self.stdio.pump(which, &mut self.log);
+    }
+
+    /// After SIGCHLD: reap; if the watched process exited, drain its output,
+    /// record the exit, and return the answers for parked requests.
+    pub fn on_child_exit(&mut self) -> Vec<(ConnId, Response)> {
+        if self.watched.exit().is_some() {
+            // Only orphans left to reap.
+            let _ = reaper::reap(Pid::from_raw(-1));
+            return Vec::new();
+        }
+        let Some(record) = reaper::reap(self.pid()) else {
+            return Vec::new();
+        };
+        crate::diag!("process {} exited: {record:?}", self.watched.pid());
+        // Everything the init wrote is in the pipes now: log it before the exit.
+        self.stdio.drain(&mut self.log);
+        if let Err(error) = reaper::write_exit_file(&self.state_dir, &record) {
+            crate::diag!("{error}");
+        }
+        self.watched.mark_exited(record.clone());
+        let parked = std::mem::take(&mut self.parked);
+        parked
+            .into_iter()
+            .map(|(conn, what)| match what {
+                Parked::Wait => (conn, Response::Exited(record.clone())),
+                Parked::Delete => (conn, self.delete_now()),
+            })
+            .collect()
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.watched.pid() as i32)
+    }
+
+    fn exited(&self) -> Option<&ExitRecord> {
+        self.watched.exit()
+    }
+
+    fn start(&mut self) -> Result<(), ShimError> {
+        match (&self.kind, self.watched.status()) {
+            (Kind::Sandbox { .. }, _) => Ok(()),
+            (Kind::Container { id, runtime }, ProcessStatus::Created) => {
+                runtime.start(id)?;
+                self.watched.mark_started();
+                Ok(())
+            }
+            (Kind::Container { id, .. }, status) => Err(ShimError::Invalid(format!(
+                "container {id} cannot start: it is {status:?}"
+            ))),
+        }
+    }
+
+    fn kill(&mut self, signal: i32, all: bool) -> Result<(), ShimError> {
+        if self.exited().is_some() {
+            return Ok(());
+        }
+        let direct = |pid: Pid| {
+            let signal =
+                Signal::try_from(signal).map_err(ShimError::sys(format!("signal {signal}")))?;
+            // The pid is an unreaped child of this subreaper: it cannot have been reused.
+            kill(pid, signal).map_err(ShimError::sys(format!("kill {pid}")))
+        };
+        match &self.kind {
+            Kind::Sandbox { .. } => direct(self.pid()),
+            Kind::Container { id, runtime } => match runtime.kill(id, signal, all) {
+                Ok(()) => Ok(()),
+                Err(error) => {
+                    crate::diag!("{error}; signalling the init directly");
+                    direct(self.pid())
+                }
+            },
+        }
+    }
+
+    /// `Delete` once the process has exited: runtime delete, cgroup removal.
+    fn delete_now(&mut self) -> Response {
+        let result = match &self.kind {
+            Kind::Container { id, runtime } => runtime.delete(id),
+            Kind::Sandbox { cgroup } => {
+                if let Some(cgroup) = cgroup {
+                    cgroup.remove();
+                }
+                Ok(())
+            }
+        };
+        match result {
+            Ok(()) => {
+                self.shutdown = true;
+                for file in [SHIM_PID_FILE, INIT_PID_FILE] {
+                    let _ = fs::remove_file(self.state_dir.join(file));
+                }
+                Response::Ok
+            }
+            Err(error) => Response::Error {
+                message: error.to_string(),
+            },
+        }
+    }
+
+    fn delete(&mut self, conn: ConnId, force: bool) -> Option<Response> {
+        if self.exited().is_some() {
+            return Some(self.delete_now());
+        }
+        if !force {
+            return Some(Response::Error {
+                message: "the process is still running; stop it first or delete with force".into(),
+            });
+        }
+        if let Err(error) = kill(self.pid(), Signal::SIGKILL) {
+            return Some(Response::Error {
+                message: format!("killing {}: {error}", self.pid()),
+            });
+        }
+        self.parked.push((conn, Parked::Delete));
+        None
+    }
+}
+
+fn answer(result: Result<(), ShimError>) -> Response {
+    match result {
+        Ok(()) => Response::Ok,
+        Err(error) => Response::Error {
+            message: error.to_string(),
+        },
+    }
+}
+
+impl Handler for Shim {
+    fn handle(&mut self, conn: ConnId, request: Request) -> Option<Response> {
+        if self.shutdown {
+            return Some(Response::Error {
+                message: "the shim is exiting after Delete".into(),
+            });
+        }
+        match request {
+            Request::State => Some(Response::State(self.watched.snapshot())),
+            Request::Start => Some(answer(self.start())),
+            Request::Kill { signal, all } => Some(answer(self.kill(signal, all))),
+            Request::ReopenLog => Some(answer(self.log.reopen())),
+            Request::Wait => match self.exited() {
+                Some(record) => Some(Response::Exited(record.clone())),
+                None => {
+                    self.parked.push((conn, Parked::Wait));
+                    None
+                }
+            },
+            Request::Delete { force } => self.delete(conn, force),
+        }
+    }
+}

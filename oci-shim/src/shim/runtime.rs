@@ -1,0 +1,139 @@
+//! Running the OCI runtime's verbs (`create`, `start`, `kill`, `delete`).
+//!
+//! Every verb is `<runtime> --root <root> <verb> …`, the runc command line
+//! that `cradle-oci`, runc and crun share. Each runs to completion before the
+//! shim goes on; their output is captured for error messages.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use super::ShimError;
+
+/// An OCI runtime binary and its state root.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    binary: PathBuf,
+    root: PathBuf,
+}
+
+impl Runtime {
+    pub fn new(binary: PathBuf, root: PathBuf) -> Runtime {
+        Runtime { binary, root }
+    }
+
+    fn command(&self, verb: &str) -> Command {
+        let mut command = Command::new(&self.binary);
+        command.arg("--root").arg(&self.root).arg(verb);
+        command.stdin(Stdio::null());
+        command
+    }
+
+    /// `create --bundle B --pid-file P ID`, with the container's stdout and
+    /// stderr pipes as the runtime's own (it hands them to the init). On
+    /// failure the runtime's message is on the stderr pipe, which the caller reads.
+    pub fn create(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    ) -> Result<(), ShimError> {
+        let mut command = self.command("create");
+        command
+            .arg("--bundle")
+            .arg(bundle)
+            .arg("--pid-file")
+            .arg(pid_file)
+            .arg(id)
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr));
+        let status = command.status().map_err(ShimError::io(format!(
+            "running {} create",
+            self.binary.display()
+        )))?;
+        // Dropping the command closes the shim's copies of the pipes' write ends,
+        // so the pipes reach EOF when the container's processes are gone.
+        drop(command);
+        if status.success() {
+            Ok(())
+        } else {
+            Err(ShimError::Runtime {
+                command: format!("{} create {id}", self.binary.display()),
+                message: status.to_string(),
+            })
+        }
+    }
+
+    /// `start ID`.
+    pub fn start(&self, id: &str) -> Result<(), ShimError> {
+        let mut command = self.command("start");
+        command.arg(id);
+        self.run(command, "start", id)
+    }
+
+    /// `kill [--all] ID SIGNAL`.
+    pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), ShimError> {
+        let mut command = self.command("kill");
+        if all {
+            command.arg("--all");
+        }
+        command.arg(id).arg(signal.to_string());
+        self.run(command, "kill", id)
+    }
+
+    /// `delete --force ID`.
+    pub fn delete(&self, id: &str) -> Result<(), ShimError> {
+        let mut command = self.command("delete");
+        command.arg("--force").arg(id);
+        self.run(command, "delete", id)
+    }
+
+    fn run(&self, mut command: Command, verb: &str, id: &str) -> Result<(), ShimError> {
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = command.output().map_err(ShimError::io(format!(
+            "running {} {verb}",
+            self.binary.display()
+        )))?;
+        if status.success() {
+            return Ok(());
+        }
+        let mut message = String::from_utf8_lossy(&stderr).trim().to_string();
+        if message.is_empty() {
+            message = String::from_utf8_lossy(&stdout).trim().to_string();
+        }
+        if message.is_empty() {
+            message = status.to_string();
+        }
+        Err(ShimError::Runtime {
+            command: format!("{} {verb} {id}", self.binary.display()),
+            message,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failing_runtime_reports_its_stderr() {
+        let runtime = Runtime::new(PathBuf::from("/bin/sh"), PathBuf::from("/nonexistent"));
+        // `/bin/sh --root …` fails with a message about the unknown option.
+        let error = runtime.start("abc").unwrap_err();
+        assert!(matches!(error, ShimError::Runtime { .. }), "{error}");
+    }
+
+    #[test]
+    fn missing_runtime_binary_is_an_io_error() {
+        let runtime = Runtime::new(PathBuf::from("/nonexistent/runc"), PathBuf::from("/tmp"));
+        assert!(matches!(
+            runtime.delete("abc").unwrap_err(),
+            ShimError::Io { .. }
+        ));
+    }
+}

@@ -1,0 +1,66 @@
+//! Setting up sandbox mode: socket, pid file, pod cgroup and the pause
+//! process. Every step registers its undo, so a failed set-up leaves nothing
+//! behind: no pause process, no cgroup directories, no socket, no pid files.
+
+use cradle_proto::shim::{INIT_PID_FILE, SHIM_PID_FILE, SOCKET_FILE};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::waitpid;
+
+use super::ShimError;
+use super::args::SandboxArgs;
+use super::cgroup::SandboxCgroup;
+use super::container::write_pid_file;
+use super::logger::CriLog;
+use super::monitor::Monitor;
+use super::pause::{self, PodNamespaces};
+use super::requests::{Kind, Shim};
+use super::rollback::Rollback;
+use super::server::Server;
+use super::signals::Signals;
+use super::state::Watched;
+use super::stdio::ContainerStdio;
+
+/// Start the pause process and return the monitor that watches it.
+pub fn setup(args: &SandboxArgs) -> Result<Monitor, ShimError> {
+    let state_dir = args.state_dir.as_path();
+    let mut rollback = Rollback::new();
+    let namespaces = PodNamespaces::open(&args.netns, &args.ipcns, &args.utsns)?;
+    let signals = Signals::install()?;
+    let server = Server::bind(&state_dir.join(SOCKET_FILE))?;
+    write_pid_file(state_dir, SHIM_PID_FILE, std::process::id(), &mut rollback)?;
+
+    let cgroup = match &args.cgroup {
+        Some(path) => {
+            let cgroup = SandboxCgroup::create(path)?;
+            let undo = cgroup.clone();
+            rollback.push(format!("removing cgroup {path}"), move || undo.remove());
+            Some(cgroup)
+        }
+        None => None,
+    };
+
+    let forked = pause::spawn(&namespaces)?;
+    let pid = forked.pid;
+    rollback.push(format!("killing pause process {pid}"), move || {
+        let _ = kill(pid, Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+    });
+    if let Some(cgroup) = &cgroup {
+        cgroup.add(pid)?;
+    }
+    let pid = forked.wait_ready()?;
+    let pid = u32::try_from(pid.as_raw())
+        .map_err(|_| ShimError::Invalid(format!("pause pid {pid} is negative")))?;
+    write_pid_file(state_dir, INIT_PID_FILE, pid, &mut rollback)?;
+    crate::diag!("sandbox {} pause process {pid} running", args.id);
+
+    let shim = Shim::new(
+        Kind::Sandbox { cgroup },
+        Watched::running(pid),
+        state_dir.to_path_buf(),
+        CriLog::open(None)?,
+        ContainerStdio::none(),
+    );
+    rollback.commit();
+    Ok(Monitor::new(server, shim, signals))
+}

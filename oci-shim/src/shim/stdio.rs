@@ -1,0 +1,108 @@
+//! The read ends of the container's stdout and stderr pipes.
+//!
+//! The container init got the write ends from the runtime; the shim reads
+//! them without blocking and hands every chunk to the CRI log writer.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+
+use super::ShimError;
+use super::logger::{CriLog, Stream};
+
+const CHUNK: usize = 32 * 1024;
+
+/// The container's output pipes; a pipe is dropped once it reaches EOF.
+#[derive(Debug, Default)]
+pub struct ContainerStdio {
+    stdout: Option<File>,
+    stderr: Option<File>,
+}
+
+impl ContainerStdio {
+    /// No pipes (sandbox mode).
+    pub fn none() -> ContainerStdio {
+        ContainerStdio::default()
+    }
+
+    /// Wrap the read ends, switching them to non-blocking.
+    pub fn new(stdout: OwnedFd, stderr: OwnedFd) -> Result<ContainerStdio, ShimError> {
+        for fd in [&stdout, &stderr] {
+            fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+                .map_err(ShimError::sys("making a stdio pipe non-blocking"))?;
+        }
+        Ok(ContainerStdio {
+            stdout: Some(File::from(stdout)),
+            stderr: Some(File::from(stderr)),
+        })
+    }
+
+    /// The open pipes, to poll for input.
+    pub fn poll_set(&self) -> Vec<(Stream, BorrowedFd<'_>)> {
+        let mut set = Vec::new();
+        if let Some(file) = &self.stdout {
+            set.push((Stream::Stdout, file.as_fd()));
+        }
+        if let Some(file) = &self.stderr {
+            set.push((Stream::Stderr, file.as_fd()));
+        }
+        set
+    }
+
+    /// Read one chunk of `which` into the log; true while more may follow.
+    pub fn pump(&mut self, which: Stream, log: &mut CriLog) -> bool {
+        let slot = match which {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        };
+        let Some(file) = slot.as_mut() else {
+            return false;
+        };
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => {
+                    *slot = None;
+                    return false;
+                }
+                Ok(n) => {
+                    if let Err(error) = log.write_chunk(which, &buf[..n]) {
+                        crate::diag!("{error}");
+                    }
+                    return true;
+                }
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(error) if error.kind() == ErrorKind::WouldBlock => return false,
+                Err(error) => {
+                    crate::diag!("reading container {}: {error}", which.tag());
+                    *slot = None;
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Read everything available now on both pipes (used when the init exits).
+    pub fn drain(&mut self, log: &mut CriLog) {
+        for which in [Stream::Stdout, Stream::Stderr] {
+            while self.pump(which, log) {}
+        }
+    }
+
+    /// Everything available now on stderr, as text (the runtime's message after a failed create).
+    pub fn take_stderr_text(&mut self) -> String {
+        let mut text = Vec::new();
+        if let Some(file) = self.stderr.as_mut() {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = file.read(&mut buf) {
+                if n == 0 || text.len() > 64 * 1024 {
+                    break;
+                }
+                text.extend_from_slice(&buf[..n]);
+            }
+        }
+        String::from_utf8_lossy(&text).trim().to_string()
+    }
+}
