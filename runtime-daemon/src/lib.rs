@@ -1,1 +1,30 @@
-//! cradled
+//! `cradled`, Cradle's CRI runtime daemon.
+//!
+//! This crate owns the node-facing side of Cradle: the CRI v1 gRPC services the
+//! kubelet calls ([`cri`]), the pod sandbox and container managers that hold the
+//! lifecycle state machines ([`pods`], [`containers`]), the crash-safe metadata
+//! store ([`store`]), the client of the per-container shims ([`shim_client`]) and
+//! the recovery that reattaches to live shims after a restart ([`recovery`]).
+//! It never runs container processes itself: every container and every pod's
+//! pause process is owned by a `cradle-shim`, which outlives the daemon. Images
+//! come from `cradle-snapshotter`, network configuration from `cradle-cni`.
+//! The CRI handlers are thin (validation and status mapping); the managers hold
+//! the logic and are driven directly by the tests.
+
+pub mod config;
+pub mod containers;
+pub mod cri;
+pub mod error;
+pub mod ids;
+pub mod images;
+pub mod index;
+pub mod names;
+pub mod pods;
+pub mod recovery;
+pub mod runtime;
+pub mod server;
+pub mod shim_client;
+pub mod store;
+pub mod time;
+
+pub use error::Error;

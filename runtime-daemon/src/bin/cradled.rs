@@ -1,1 +1,114 @@
-fn main() {}
+//! `cradled`: the CRI daemon. Parses flags, loads the configuration, recovers
+//! state, serves the CRI socket until SIGTERM/SIGINT. Containers and their
+//! shims keep running when it exits.
+
+use anyhow::Context as _;
+use clap::Parser;
+use cradle_daemon::config::{Config, DEFAULT_CONFIG_FILE, Overrides};
+use cradle_daemon::cri::CriService;
+use cradle_daemon::runtime::Runtime;
+use std::path::PathBuf;
+
+/// Cradle's CRI runtime daemon.
+#[derive(Debug, Parser)]
+#[command(name = "cradled", version, about)]
+struct Args {
+    /// Configuration file (TOML); a missing default file means built-in defaults.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// CRI socket path [default: /run/cradle/cradle.sock].
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Persistent state directory [default: /var/lib/cradle].
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Volatile state directory [default: /run/cradle].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// CNI configuration directory [default: /etc/cni/net.d].
+    #[arg(long, value_name = "DIR")]
+    cni_conf_dir: Option<PathBuf>,
+    /// CNI plugin directories, `:`-separated [default: /opt/cni/bin:/usr/lib/cni].
+    #[arg(long, value_name = "DIRS")]
+    cni_bin_dir: Option<String>,
+    /// A registry (`host[:port]`) spoken to over plain HTTP; repeatable.
+    #[arg(long, value_name = "HOST")]
+    insecure_registry: Vec<String>,
+    /// Log filter, e.g. `info`, `debug`, `cradle_daemon=trace` [default: info].
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
+}
+
+fn load_config(args: Args) -> anyhow::Result<Config> {
+    let (path, explicit) = match args.config {
+        Some(path) => (path, true),
+        None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+    };
+    let mut config = Config::load(&path, explicit)?;
+    config.apply(Overrides {
+        socket: args.socket,
+        root: args.root,
+        state_dir: args.state_dir,
+        cni_conf_dir: args.cni_conf_dir,
+        cni_bin_dir: args.cni_bin_dir,
+        insecure_registries: args.insecure_registry,
+        log_level: args.log_level,
+    });
+    Ok(config)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(term), Ok(int)) => (term, int),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!("installing signal handlers: {e}");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let config = load_config(Args::parse())?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .with_context(|| format!("invalid log level {:?}", config.log_level))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(config))
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let socket = config.socket.clone();
+    tracing::info!(
+        socket = %socket.display(),
+        root = %config.root.display(),
+        state_dir = %config.state_dir.display(),
+        "cradled {} starting",
+        env!("CARGO_PKG_VERSION")
+    );
+    let runtime = Runtime::start(config).await.context("recovering state")?;
+    let listener = cradle_daemon::server::bind(&socket)?;
+    tracing::info!("serving CRI on {}", socket.display());
+    cradle_daemon::server::serve(
+        CriService::new(runtime),
+        listener,
+        &socket,
+        shutdown_signal(),
+    )
+    .await?;
+    tracing::info!("stopped; containers keep running");
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! Daemon configuration: built-in defaults, then `/etc/cradle/config.toml`,
+//! then command-line flags, each overriding the one before.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Default location of the configuration file.
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/cradle/config.toml";
+
+/// Errors of loading the configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("parsing config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+}
+
+/// The effective configuration of `cradled`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// CRI socket path.
+    pub socket: PathBuf,
+    /// Persistent state: metadata store, content, snapshots, bundles.
+    pub root: PathBuf,
+    /// Volatile state: shim state dirs, namespace pins, OCI runtime state.
+    pub state_dir: PathBuf,
+    /// CNI configuration directory.
+    pub cni_conf_dir: PathBuf,
+    /// CNI plugin directories, searched in order.
+    pub cni_bin_dirs: Vec<PathBuf>,
+    /// Registries spoken to over plain HTTP.
+    pub insecure_registries: Vec<String>,
+    /// `tracing` filter, e.g. `info` or `cradle_daemon=debug`.
+    pub log_level: String,
+    /// The `cradle-shim` binary; `None`: next to the daemon's executable.
+    pub shim_path: Option<PathBuf>,
+    /// The `cradle-oci` binary; `None`: next to the daemon's executable.
+    pub oci_runtime_path: Option<PathBuf>,
+    /// Cgroup parent of pods whose config names none.
+    pub default_cgroup_parent: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            socket: PathBuf::from("/run/cradle/cradle.sock"),
+            root: PathBuf::from("/var/lib/cradle"),
+            state_dir: PathBuf::from("/run/cradle"),
+            cni_conf_dir: PathBuf::from("/etc/cni/net.d"),
+            cni_bin_dirs: vec![PathBuf::from("/opt/cni/bin"), PathBuf::from("/usr/lib/cni")],
+            insecure_registries: Vec::new(),
+            log_level: "info".to_string(),
+            shim_path: None,
+            oci_runtime_path: None,
+            default_cgroup_parent: "/cradle".to_string(),
+        }
+    }
+}
+
+/// Values given on the command line; each `Some` overrides the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub socket: Option<PathBuf>,
+    pub root: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub cni_conf_dir: Option<PathBuf>,
+    /// A `:`-separated list, as `--cni-bin-dir` takes it.
+    pub cni_bin_dir: Option<String>,
+    /// Added to the file's list.
+    pub insecure_registries: Vec<String>,
+    pub log_level: Option<String>,
+}
+
+impl Config {
+    /// Parses a TOML document; absent keys keep their defaults.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Loads the file at `path`. `explicit`: the user named it, so a missing file is
+    /// an error; otherwise a missing default file means built-in defaults.
+    pub fn load(path: &Path, explicit: bool) -> Result<Self, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::from_toml(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                Ok(Config::default())
+            }
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Applies command-line overrides.
+    pub fn apply(&mut self, flags: Overrides) {
+        if let Some(v) = flags.socket {
+            self.socket = v;
+        }
+        if let Some(v) = flags.root {
+            self.root = v;
+        }
+        if let Some(v) = flags.state_dir {
+            self.state_dir = v;
+        }
+        if let Some(v) = flags.cni_conf_dir {
+            self.cni_conf_dir = v;
+        }
+        if let Some(v) = flags.cni_bin_dir {
+            self.cni_bin_dirs = std::env::split_paths(&v).collect();
+        }
+        for registry in flags.insecure_registries {
+            if !self.insecure_registries.contains(&registry) {
+                self.insecure_registries.push(registry);
+            }
+        }
+        if let Some(v) = flags.log_level {
+            self.log_level = v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_default_file_gives_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load(&dir.path().join("absent.toml"), false).unwrap();
+        assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            Config::load(&dir.path().join("absent.toml"), true),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_flags_override_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "root = \"/srv/cradle\"\nstate_dir = \"/run/c\"\ninsecure_registries = [\"reg:5000\"]\n",
+        )
+        .unwrap();
+        let mut config = Config::load(&path, true).unwrap();
+        assert_eq!(config.root, PathBuf::from("/srv/cradle"));
+        assert_eq!(config.socket, PathBuf::from("/run/cradle/cradle.sock"));
+        config.apply(Overrides {
+            state_dir: Some("/tmp/state".into()),
+            cni_bin_dir: Some("/a:/b".into()),
+            insecure_registries: vec!["other:1".into(), "reg:5000".into()],
+            ..Overrides::default()
+        });
+        assert_eq!(config.root, PathBuf::from("/srv/cradle"));
+        assert_eq!(config.state_dir, PathBuf::from("/tmp/state"));
+        assert_eq!(
+            config.cni_bin_dirs,
+            vec![PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(config.insecure_registries, vec!["reg:5000", "other:1"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(Config::from_toml("sockett = \"/x\"", Path::new("c.toml")).is_err());
+    }
+}

@@ -1,0 +1,217 @@
+//! CreateContainer: image → rootfs → bundle → shim, undone in reverse on failure.
+
+use super::spec::{SandboxNamespaces, SpecInput, build_spec};
+use super::{ContainerManager, ContainerRecord, ContainerState, parse_stop_signal};
+use crate::error::{Error, Result};
+use crate::index::Entry;
+use crate::pods::{SandboxRecord, SandboxState, remove_dir};
+use crate::shim_client::ShimClient;
+use crate::store::Kind;
+use cradle_proto::cri;
+use cradle_snapshotter::ImageStore;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+impl ContainerManager {
+    /// CreateContainer in `sandbox`.
+    pub async fn create(
+        &self,
+        sandbox: &SandboxRecord,
+        config: cri::ContainerConfig,
+    ) -> Result<String> {
+        let metadata = config
+            .metadata
+            .as_ref()
+            .ok_or_else(|| Error::InvalidArgument("config.metadata is required".into()))?;
+        if metadata.name.is_empty() {
+            return Err(Error::InvalidArgument(
+                "config.metadata.name must not be empty".into(),
+            ));
+        }
+        let image_name = config
+            .image
+            .as_ref()
+            .map(|i| i.image.clone())
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| Error::InvalidArgument("config.image.image is required".into()))?;
+        if sandbox.state != SandboxState::Ready {
+            return Err(Error::FailedPrecondition(format!(
+                "pod sandbox {} is not ready",
+                sandbox.id
+            )));
+        }
+        let (handler_name, handler_bin) = self.ctx.runtime_handler(&sandbox.runtime_handler)?;
+        let id = crate::ids::generate();
+        let name = ContainerRecord::name_key(&sandbox.id, &config).unwrap_or_default();
+        let reservation = self.names.reserve(&name, &id)?;
+        let images = self.ctx.images()?;
+        let image = images
+            .resolve(&image_name)
+            .ok_or_else(|| Error::ImageNotFound(image_name.clone()))?;
+
+        let log_path = match (
+            sandbox.config.log_directory.as_str(),
+            config.log_path.as_str(),
+        ) {
+            ("", _) | (_, "") => None,
+            (dir, file) => Some(Path::new(dir).join(file)),
+        };
+        let record = ContainerRecord {
+            id: id.clone(),
+            sandbox_id: sandbox.id.clone(),
+            image_name,
+            image_id: image.id.clone(),
+            state: ContainerState::Created,
+            created_at: crate::time::now_ns(),
+            started_at: 0,
+            finished_at: 0,
+            exit_code: 0,
+            reason: String::new(),
+            message: String::new(),
+            log_path,
+            dir: self.ctx.container_dir(&id),
+            shim_dir: self.ctx.shim_dir(&id),
+            runtime_handler: handler_name.clone(),
+            stop_signal: parse_stop_signal(image.config.stop_signal.as_deref()),
+            config,
+        };
+        let mut undo = Undo::default();
+        let built = self
+            .build(
+                &record,
+                sandbox,
+                &image,
+                &images,
+                &handler_name,
+                &handler_bin,
+                &mut undo,
+            )
+            .await;
+        let persisted =
+            built.and_then(|()| Ok(self.ctx.store.put(Kind::Container, &id, &record)?));
+        if let Err(e) = persisted {
+            tracing::warn!(container = %id, name, "CreateContainer failed: {e}");
+            undo.run(&id, &images).await;
+            return Err(e);
+        }
+        self.index.insert(&id, Entry::new(record));
+        reservation.commit();
+        tracing::info!(container = %id, name, "container created");
+        Ok(id)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn build(
+        &self,
+        record: &ContainerRecord,
+        sandbox: &SandboxRecord,
+        image: &cradle_snapshotter::Image,
+        images: &Arc<ImageStore>,
+        handler_name: &str,
+        handler_bin: &Path,
+        undo: &mut Undo,
+    ) -> Result<()> {
+        let id = record.id.as_str();
+        let rootfs = record.rootfs();
+        undo.dir = Some(record.dir.clone());
+        std::fs::create_dir_all(&rootfs).map_err(|e| Error::io(&rootfs, e))?;
+        // remove_rootfs is idempotent, so it also cleans up a half-done mount.
+        undo.rootfs = Some(rootfs.clone());
+        {
+            let (images, id, image_id, rootfs) = (
+                Arc::clone(images),
+                id.to_string(),
+                image.id.clone(),
+                rootfs.clone(),
+            );
+            tokio::task::spawn_blocking(move || images.mount_rootfs(&id, &image_id, &rootfs))
+                .await
+                .map_err(|e| Error::Internal(format!("rootfs task: {e}")))??;
+        }
+
+        let namespaces = SandboxNamespaces {
+            net: sandbox.pins.net.clone(),
+            ipc: sandbox.pins.ipc.clone(),
+            uts: sandbox.pins.uts.clone(),
+        };
+        let cgroups_path = format!("{}/{}", self.ctx.cgroup_parent(&sandbox.config), id);
+        let spec = build_spec(&SpecInput {
+            container_id: id,
+            config: &record.config,
+            sandbox: &sandbox.config,
+            image: &image.config,
+            rootfs: &rootfs,
+            namespaces: &namespaces,
+            cgroups_path: &cgroups_path,
+        })?;
+        let config_path = record.bundle().join("config.json");
+        let json = serde_json::to_vec_pretty(&spec)
+            .map_err(|e| Error::Internal(format!("serializing the OCI spec: {e}")))?;
+        std::fs::write(&config_path, json).map_err(|e| Error::io(&config_path, e))?;
+
+        std::fs::create_dir_all(&record.shim_dir).map_err(|e| Error::io(&record.shim_dir, e))?;
+        undo.shim_dir = Some(record.shim_dir.clone());
+        let runtime_root = self.ctx.config.state_dir.join("runtime").join(handler_name);
+        std::fs::create_dir_all(&runtime_root).map_err(|e| Error::io(&runtime_root, e))?;
+        let mut args: Vec<OsString> = vec![
+            "container".into(),
+            "--id".into(),
+            id.into(),
+            "--bundle".into(),
+            record.bundle().into(),
+            "--runtime".into(),
+            handler_bin.into(),
+            "--runtime-root".into(),
+            runtime_root.into(),
+            "--state-dir".into(),
+            record.shim_dir.clone().into(),
+        ];
+        if let Some(log_path) = &record.log_path {
+            args.push("--log-path".into());
+            args.push(log_path.into());
+        }
+        let shim = ShimClient::spawn(id, &self.ctx.shim_bin, &record.shim_dir, args).await?;
+        undo.shim = Some(shim);
+        Ok(())
+    }
+}
+
+/// What a failing CreateContainer has to take back, newest first.
+#[derive(Default)]
+struct Undo {
+    dir: Option<PathBuf>,
+    rootfs: Option<PathBuf>,
+    shim_dir: Option<PathBuf>,
+    shim: Option<ShimClient>,
+}
+
+impl Undo {
+    async fn run(self, id: &str, images: &Arc<ImageStore>) {
+        if let Some(shim) = self.shim
+            && let Err(e) = shim.delete(true).await
+        {
+            tracing::warn!(container = %id, "undo: deleting shim: {e}");
+        }
+        if let Some(dir) = self.shim_dir
+            && let Err(e) = remove_dir(&dir)
+        {
+            tracing::warn!(container = %id, "undo: {e}");
+        }
+        if let Some(rootfs) = self.rootfs {
+            let (images, cid) = (Arc::clone(images), id.to_string());
+            let result =
+                tokio::task::spawn_blocking(move || images.remove_rootfs(&cid, &rootfs)).await;
+            if !matches!(result, Ok(Ok(()))) {
+                // Never delete the bundle through a still-mounted overlay.
+                tracing::error!(container = %id, "undo: removing rootfs failed, keeping the bundle: {result:?}");
+                return;
+            }
+        }
+        if let Some(dir) = self.dir
+            && let Err(e) = remove_dir(&dir)
+        {
+            tracing::warn!(container = %id, "undo: {e}");
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The container manager.
+//!
+//! A container is an overlay rootfs from the image store, a bundle
+//! (`<root>/containers/<id>/bundle/{config.json,rootfs}`) and a `cradle-shim`
+//! that created it with the OCI runtime and watches it. Create builds them in
+//! that order and unwinds in reverse on failure; Start asks the shim to start
+//! it and parks a [`monitor`] on the shim's `Wait`; Stop signals and waits;
+//! Remove deletes the shim, the rootfs and the bundle.
+
+mod create;
+pub mod monitor;
+mod record;
+pub mod spec;
+
+pub use record::{ContainerRecord, ContainerState};
+
+use crate::error::{Error, Result};
+use crate::index::{Entry, Index};
+use crate::names::NameIndex;
+use crate::pods::remove_dir;
+use crate::runtime::Context;
+use crate::shim_client::ShimClient;
+use crate::store::Kind;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a SIGKILLed container may take to be reaped.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+
+/// Owns every container.
+pub struct ContainerManager {
+    ctx: Arc<Context>,
+    index: Arc<Index<ContainerRecord>>,
+    names: Arc<NameIndex>,
+}
+
+impl ContainerManager {
+    pub fn new(ctx: Arc<Context>) -> Self {
+        ContainerManager {
+            ctx,
+            index: Arc::new(Index::new("container")),
+            names: NameIndex::new("container"),
+        }
+    }
+
+    /// A snapshot of one container.
+    pub fn get(&self, id_or_prefix: &str) -> Result<ContainerRecord> {
+        self.index.get(id_or_prefix).map(|(_, e)| e.snapshot())
+    }
+
+    /// Snapshots of every container (from memory).
+    pub fn list(&self) -> Vec<ContainerRecord> {
+        self.index.all().iter().map(|e| e.snapshot()).collect()
+    }
+
+    /// Ids of the containers of one sandbox.
+    pub fn ids_in_sandbox(&self, sandbox_id: &str) -> Vec<String> {
+        self.list()
+            .into_iter()
+            .filter(|c| c.sandbox_id == sandbox_id)
+            .map(|c| c.id)
+            .collect()
+    }
+
+    /// Whether any container uses image `image_id`.
+    pub fn uses_image(&self, image_id: &str) -> bool {
+        self.list().iter().any(|c| c.image_id == image_id)
+    }
+
+    /// Re-registers a loaded record (recovery) and returns its entry.
+    pub fn restore(&self, record: ContainerRecord) -> Arc<Entry<ContainerRecord>> {
+        if let Some(name) = ContainerRecord::name_key(&record.sandbox_id, &record.config) {
+            self.names.restore(&name, &record.id);
+        }
+        let entry = Entry::new(record.clone());
+        self.index.insert(&record.id, Arc::clone(&entry));
+        entry
+    }
+
+    /// Writes the entry's record through to the store unless it was removed.
+    fn persist(&self, entry: &Entry<ContainerRecord>) -> Result<()> {
+        persist(&self.ctx, entry)
+    }
+
+    /// Starts the exit monitor of a running container.
+    pub fn watch(&self, entry: Arc<Entry<ContainerRecord>>) {
+        tokio::spawn(monitor::watch(Arc::clone(&self.ctx), entry));
+    }
+
+    /// StartContainer: only a created container can start.
+    pub async fn start(&self, id: &str) -> Result<()> {
+        let (id, entry) = self.index.get(id)?;
+        let _op = entry.op.lock().await;
+        let record = entry.snapshot();
+        if record.state != ContainerState::Created {
+            return Err(Error::FailedPrecondition(format!(
+                "container {id} is {:?}, not Created",
+                record.state
+            )));
+        }
+        let shim = ShimClient::new(&id, &record.shim_dir);
+        shim.start().await?;
+        entry.update(|r| {
+            r.state = ContainerState::Running;
+            r.started_at = crate::time::now_ns();
+        });
+        self.persist(&entry)?;
+        self.watch(Arc::clone(&entry));
+        tracing::info!(container = %id, "container started");
+        Ok(())
+    }
+
+    /// StopContainer: the stop signal, up to `timeout` seconds, then SIGKILL.
+    /// Unknown or already exited: Ok.
+    pub async fn stop(&self, id: &str, timeout: i64) -> Result<()> {
+        let Ok((id, entry)) = self.index.get(id) else {
+            return Ok(());
+        };
+        let _op = entry.op.lock().await;
+        self.stop_locked(&id, &entry, timeout).await
+    }
+
+    async fn stop_locked(
+        &self,
+        id: &str,
+        entry: &Arc<Entry<ContainerRecord>>,
+        timeout: i64,
+    ) -> Result<()> {
+        let record = entry.snapshot();
+        if matches!(
+            record.state,
+            ContainerState::Exited | ContainerState::Unknown
+        ) {
+            return Ok(());
+        }
+        let shim = ShimClient::new(id, &record.shim_dir);
+        if !shim.is_alive().await {
+            lost(&self.ctx, entry, &shim, "the shim is gone");
+            return Ok(());
+        }
+        if record.state == ContainerState::Running && timeout > 0 {
+            shim.kill(record.stop_signal, false).await?;
+            let grace = Duration::from_secs(timeout.unsigned_abs());
+            if let Ok(exit) = shim.wait(Some(grace)).await {
+                entry.update(|r| r.apply_exit(&exit));
+                return self.persist(entry);
+            }
+            tracing::info!(container = %id, "stop signal ignored for {grace:?}, killing");
+        }
+        shim.kill(libc::SIGKILL, false).await?;
+        if record.state == ContainerState::Created {
+            // Never started: nothing to wait on beyond the runtime's own cleanup.
+            entry.update(|r| {
+                r.apply_exit(&cradle_proto::shim::ExitRecord {
+                    exit_code: 128 + libc::SIGKILL,
+                    signal: Some(libc::SIGKILL),
+                    exited_at_ns: crate::time::now_ns(),
+                    oom_killed: false,
+                })
+            });
+            return self.persist(entry);
+        }
+        let exit = shim.wait(Some(KILL_WAIT)).await?;
+        entry.update(|r| r.apply_exit(&exit));
+        self.persist(entry)
+    }
+
+    /// RemoveContainer: stop if needed, delete the shim, rootfs and bundle, forget
+    /// the container. Unknown: Ok.
+    pub async fn remove(&self, id: &str) -> Result<()> {
+        let Ok((id, entry)) = self.index.get(id) else {
+            return Ok(());
+        };
+        let _op = entry.op.lock().await;
+        self.stop_locked(&id, &entry, 0).await?;
+        let record = entry.snapshot();
+        let shim = ShimClient::new(&id, &record.shim_dir);
+        if shim.is_alive().await {
+            shim.delete(true).await?;
+        }
+        let images = self.ctx.images()?;
+        let rootfs = record.rootfs();
+        let cid = id.clone();
+        tokio::task::spawn_blocking(move || images.remove_rootfs(&cid, &rootfs))
+            .await
+            .map_err(|e| Error::Internal(format!("rootfs task: {e}")))??;
+        remove_dir(&record.dir)?;
+        remove_dir(&record.shim_dir)?;
+        self.ctx.store.delete(Kind::Container, &id)?;
+        entry.mark_removed();
+        self.index.remove(&id);
+        if let Some(name) = ContainerRecord::name_key(&record.sandbox_id, &record.config) {
+            self.names.release(&name, &id);
+        }
+        tracing::info!(container = %id, "container removed");
+        Ok(())
+    }
+}
+
+/// Writes the entry's record through unless the container was removed meanwhile.
+pub(crate) fn persist(ctx: &Context, entry: &Entry<ContainerRecord>) -> Result<()> {
+    if entry.is_removed() {
+        return Ok(());
+    }
+    let record = entry.snapshot();
+    ctx.store.put(Kind::Container, &record.id, &record)?;
+    Ok(())
+}
+
+/// The shim is gone: take its exit record if it left one, else mark the exit unknown.
+pub(crate) fn lost(ctx: &Context, entry: &Entry<ContainerRecord>, shim: &ShimClient, why: &str) {
+    match shim.exit_record() {
+        Some(exit) => entry.update(|r| r.apply_exit(&exit)),
+        None => entry.update(|r| r.apply_lost(why)),
+    };
+    if let Err(e) = persist(ctx, entry) {
+        tracing::error!("persisting exit: {e}");
+    }
+}
+
+/// Parses an image STOPSIGNAL (`SIGTERM`, `TERM`, `15`); SIGTERM when absent or unknown.
+pub fn parse_stop_signal(value: Option<&str>) -> i32 {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return libc::SIGTERM;
+    };
+    if let Ok(n) = value.parse::<i32>() {
+        return n;
+    }
+    let upper = value.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|s| s as i32)
+        .unwrap_or(libc::SIGTERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_signal_accepts_names_and_numbers() {
+        assert_eq!(parse_stop_signal(None), libc::SIGTERM);
+        assert_eq!(parse_stop_signal(Some("SIGINT")), libc::SIGINT);
+        assert_eq!(parse_stop_signal(Some("quit")), libc::SIGQUIT);
+        assert_eq!(parse_stop_signal(Some("9")), 9);
+        assert_eq!(parse_stop_signal(Some("SIGBOGUS")), libc::SIGTERM);
+    }
+}

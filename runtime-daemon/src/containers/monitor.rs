@@ -1,0 +1,30 @@
+//! The exit monitor: one task per running container, parked on the shim's `Wait`.
+
+use super::{ContainerRecord, lost, persist};
+use crate::index::Entry;
+use crate::runtime::Context;
+use crate::shim_client::ShimClient;
+use std::sync::Arc;
+
+/// Waits for the container's exit and records it. If the connection breaks
+/// (the shim died or was deleted), falls back to the shim's exit record.
+pub async fn watch(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
+    let record = entry.snapshot();
+    let shim = ShimClient::new(&record.id, &record.shim_dir);
+    match shim.wait(None).await {
+        Ok(exit) => {
+            entry.update(|r| r.apply_exit(&exit));
+            tracing::info!(container = %record.id, code = exit.exit_code, "container exited");
+            if let Err(e) = persist(&ctx, &entry) {
+                tracing::error!(container = %record.id, "persisting exit: {e}");
+            }
+        }
+        Err(e) => {
+            if entry.is_removed() {
+                return;
+            }
+            tracing::warn!(container = %record.id, "lost the shim while waiting: {e}");
+            lost(&ctx, &entry, &shim, &format!("lost the shim: {e}"));
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The persisted record of one container.
+
+use cradle_proto::cri;
+use cradle_proto::shim::ExitRecord;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// CRI container states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContainerState {
+    Created,
+    Running,
+    Exited,
+    Unknown,
+}
+
+impl ContainerState {
+    pub fn to_cri(self) -> cri::ContainerState {
+        match self {
+            ContainerState::Created => cri::ContainerState::ContainerCreated,
+            ContainerState::Running => cri::ContainerState::ContainerRunning,
+            ContainerState::Exited => cri::ContainerState::ContainerExited,
+            ContainerState::Unknown => cri::ContainerState::ContainerUnknown,
+        }
+    }
+}
+
+/// Everything the daemon keeps about a container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub sandbox_id: String,
+    pub config: cri::ContainerConfig,
+    /// The image as the kubelet named it.
+    pub image_name: String,
+    /// `sha256:<config digest>`.
+    pub image_id: String,
+    pub state: ContainerState,
+    pub created_at: i64,
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub exit_code: i32,
+    pub reason: String,
+    pub message: String,
+    /// Full path of the CRI log file, if the kubelet asked for one.
+    pub log_path: Option<PathBuf>,
+    /// `<root>/containers/<id>`; the bundle is `bundle/` below it.
+    pub dir: PathBuf,
+    pub shim_dir: PathBuf,
+    /// Handler name (`cradle-oci`, `runc`).
+    pub runtime_handler: String,
+    /// Signal number StopContainer sends first.
+    pub stop_signal: i32,
+}
+
+impl ContainerRecord {
+    /// The reserved name: one container per (sandbox, name, attempt).
+    pub fn name_key(sandbox_id: &str, config: &cri::ContainerConfig) -> Option<String> {
+        let m = config.metadata.as_ref()?;
+        Some(format!("{sandbox_id}_{}_{}", m.name, m.attempt))
+    }
+
+    pub fn bundle(&self) -> PathBuf {
+        self.dir.join("bundle")
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.bundle().join("rootfs")
+    }
+
+    /// Records how the process ended (idempotent: the first exit wins).
+    pub fn apply_exit(&mut self, exit: &ExitRecord) {
+        if self.state == ContainerState::Exited {
+            return;
+        }
+        self.state = ContainerState::Exited;
+        self.exit_code = exit.exit_code;
+        self.finished_at = exit.exited_at_ns;
+        self.reason = if exit.oom_killed {
+            "OOMKilled"
+        } else if exit.exit_code == 0 {
+            "Completed"
+        } else {
+            "Error"
+        }
+        .to_string();
+    }
+
+    /// Marks the container exited when nobody knows how it ended.
+    pub fn apply_lost(&mut self, message: &str) {
+        if self.state == ContainerState::Exited {
+            return;
+        }
+        self.state = ContainerState::Exited;
+        self.exit_code = 255;
+        self.finished_at = crate::time::now_ns();
+        self.reason = "Unknown".to_string();
+        self.message = message.to_string();
+    }
+
+    fn image_spec(&self) -> cri::ImageSpec {
+        let mut spec = self.config.image.clone().unwrap_or_default();
+        spec.image = self.image_name.clone();
+        spec
+    }
+
+    /// ContainerStatus.status.
+    pub fn to_status(&self) -> cri::ContainerStatus {
+        cri::ContainerStatus {
+            id: self.id.clone(),
+            metadata: self.config.metadata.clone(),
+            state: self.state.to_cri() as i32,
+            created_at: self.created_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            exit_code: self.exit_code,
+            image: Some(self.image_spec()),
+            image_ref: self.image_id.clone(),
+            image_id: self.image_id.clone(),
+            reason: self.reason.clone(),
+            message: self.message.clone(),
+            labels: self.config.labels.clone(),
+            annotations: self.config.annotations.clone(),
+            mounts: self.config.mounts.clone(),
+            log_path: self
+                .log_path
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            resources: None,
+            user: None,
+        }
+    }
+
+    /// ListContainers item.
+    pub fn to_list_item(&self) -> cri::Container {
+        cri::Container {
+            id: self.id.clone(),
+            pod_sandbox_id: self.sandbox_id.clone(),
+            metadata: self.config.metadata.clone(),
+            image: Some(self.image_spec()),
+            image_ref: self.image_id.clone(),
+            image_id: self.image_id.clone(),
+            state: self.state.to_cri() as i32,
+            created_at: self.created_at,
+            labels: self.config.labels.clone(),
+            annotations: self.config.annotations.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> ContainerRecord {
+        ContainerRecord {
+            id: "c".into(),
+            sandbox_id: "s".into(),
+            config: cri::ContainerConfig::default(),
+            image_name: "busybox".into(),
+            image_id: "sha256:00".into(),
+            state: ContainerState::Running,
+            created_at: 1,
+            started_at: 2,
+            finished_at: 0,
+            exit_code: 0,
+            reason: String::new(),
+            message: String::new(),
+            log_path: None,
+            dir: PathBuf::from("/x"),
+            shim_dir: PathBuf::from("/y"),
+            runtime_handler: "cradle-oci".into(),
+            stop_signal: 15,
+        }
+    }
+
+    fn exit(code: i32, oom: bool) -> ExitRecord {
+        ExitRecord {
+            exit_code: code,
+            signal: None,
+            exited_at_ns: 5,
+            oom_killed: oom,
+        }
+    }
+
+    #[test]
+    fn exit_reasons_follow_code_and_oom() {
+        let mut r = record();
+        r.apply_exit(&exit(0, false));
+        assert_eq!(
+            (r.state, r.reason.as_str(), r.finished_at),
+            (ContainerState::Exited, "Completed", 5)
+        );
+        let mut r = record();
+        r.apply_exit(&exit(3, false));
+        assert_eq!((r.exit_code, r.reason.as_str()), (3, "Error"));
+        let mut r = record();
+        r.apply_exit(&exit(137, true));
+        assert_eq!(r.reason, "OOMKilled");
+    }
+
+    #[test]
+    fn first_exit_wins() {
+        let mut r = record();
+        r.apply_exit(&exit(3, false));
+        r.apply_exit(&exit(0, false));
+        r.apply_lost("gone");
+        assert_eq!((r.exit_code, r.reason.as_str()), (3, "Error"));
+    }
+}

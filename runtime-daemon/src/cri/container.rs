@@ -1,0 +1,101 @@
+//! CreateContainer, StartContainer, StopContainer, RemoveContainer,
+//! ContainerStatus, ListContainers, ReopenContainerLog.
+
+use super::filter::{id_matches, labels_match};
+use super::{CriService, required};
+use crate::shim_client::ShimClient;
+use cradle_proto::cri;
+use tonic::Status;
+
+impl CriService {
+    pub(crate) async fn create_container_impl(
+        &self,
+        req: cri::CreateContainerRequest,
+    ) -> Result<cri::CreateContainerResponse, Status> {
+        let sandbox_id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
+        let config = req
+            .config
+            .ok_or_else(|| Status::invalid_argument("config is required"))?;
+        if config.metadata.is_none() {
+            return Err(Status::invalid_argument("config.metadata is required"));
+        }
+        if config.image.as_ref().is_none_or(|i| i.image.is_empty()) {
+            return Err(Status::invalid_argument("config.image.image is required"));
+        }
+        let id = self.runtime.create_container(sandbox_id, config).await?;
+        Ok(cri::CreateContainerResponse { container_id: id })
+    }
+
+    pub(crate) async fn start_container_impl(
+        &self,
+        req: cri::StartContainerRequest,
+    ) -> Result<(), Status> {
+        let id = required(&req.container_id, "container_id")?;
+        Ok(self.runtime.containers.start(id).await?)
+    }
+
+    pub(crate) async fn stop_container_impl(
+        &self,
+        req: cri::StopContainerRequest,
+    ) -> Result<(), Status> {
+        let id = required(&req.container_id, "container_id")?;
+        Ok(self.runtime.containers.stop(id, req.timeout).await?)
+    }
+
+    pub(crate) async fn remove_container_impl(
+        &self,
+        req: cri::RemoveContainerRequest,
+    ) -> Result<(), Status> {
+        let id = required(&req.container_id, "container_id")?;
+        Ok(self.runtime.containers.remove(id).await?)
+    }
+
+    pub(crate) fn container_status_impl(
+        &self,
+        req: cri::ContainerStatusRequest,
+    ) -> Result<cri::ContainerStatusResponse, Status> {
+        let id = required(&req.container_id, "container_id")?;
+        let record = self.runtime.containers.get(id)?;
+        Ok(cri::ContainerStatusResponse {
+            status: Some(record.to_status()),
+            info: Default::default(),
+        })
+    }
+
+    pub(crate) fn list_containers_impl(
+        &self,
+        req: cri::ListContainersRequest,
+    ) -> cri::ListContainersResponse {
+        let filter = req.filter.unwrap_or_default();
+        let mut containers: Vec<cri::Container> = self
+            .runtime
+            .containers
+            .list()
+            .iter()
+            .map(|r| r.to_list_item())
+            .filter(|c| id_matches(&c.id, &filter.id))
+            .filter(|c| id_matches(&c.pod_sandbox_id, &filter.pod_sandbox_id))
+            .filter(|c| filter.state.as_ref().is_none_or(|s| s.state == c.state))
+            .filter(|c| labels_match(&c.labels, &filter.label_selector))
+            .collect();
+        containers.sort_by_key(|c| c.created_at);
+        cri::ListContainersResponse { containers }
+    }
+
+    pub(crate) async fn reopen_container_log_impl(
+        &self,
+        req: cri::ReopenContainerLogRequest,
+    ) -> Result<(), Status> {
+        let id = required(&req.container_id, "container_id")?;
+        let record = self.runtime.containers.get(id)?;
+        if record.state != crate::containers::ContainerState::Running {
+            return Err(Status::failed_precondition(format!(
+                "container {} is not running",
+                record.id
+            )));
+        }
+        let shim = ShimClient::new(&record.id, &record.shim_dir);
+        shim.reopen_log().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,45 @@
+//! The CRI v1 gRPC services: validation and status mapping only.
+//!
+//! One module per RPC family, as containerd's `internal/cri/server`:
+//! [`runtime_info`] (Version, Status, RuntimeConfig), [`sandbox`], [`container`],
+//! [`image`]. The trait impls in [`runtime_service`] and [`image_service`] only
+//! dispatch; every RPC not built yet answers `Unimplemented` by name.
+
+pub mod container;
+pub mod filter;
+pub mod image;
+pub mod image_service;
+pub mod runtime_info;
+pub mod runtime_service;
+pub mod sandbox;
+
+use crate::runtime::Runtime;
+use std::sync::Arc;
+
+/// The CRI server: both services over one [`Runtime`].
+#[derive(Clone)]
+pub struct CriService {
+    pub runtime: Arc<Runtime>,
+}
+
+impl CriService {
+    pub fn new(runtime: Arc<Runtime>) -> Self {
+        CriService { runtime }
+    }
+}
+
+/// The standard answer of an RPC that is not built yet.
+pub(crate) fn unimplemented(rpc: &str) -> tonic::Status {
+    tonic::Status::unimplemented(format!("{rpc} is not implemented yet"))
+}
+
+/// A required string field: `InvalidArgument` naming it when empty.
+pub(crate) fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, tonic::Status> {
+    if value.is_empty() {
+        Err(tonic::Status::invalid_argument(format!(
+            "{field} is required"
+        )))
+    } else {
+        Ok(value)
+    }
+}

@@ -1,0 +1,94 @@
+//! Version, Status and RuntimeConfig.
+
+use super::CriService;
+use cradle_proto::cri;
+use std::collections::HashMap;
+
+/// The CRI API version we speak.
+pub const RUNTIME_API_VERSION: &str = "v1";
+/// Our runtime name.
+pub const RUNTIME_NAME: &str = "cradle";
+
+impl CriService {
+    pub(crate) fn version_impl(&self) -> cri::VersionResponse {
+        cri::VersionResponse {
+            version: "0.1.0".to_string(),
+            runtime_name: RUNTIME_NAME.to_string(),
+            runtime_version: env!("CARGO_PKG_VERSION").to_string(),
+            runtime_api_version: RUNTIME_API_VERSION.to_string(),
+        }
+    }
+
+    pub(crate) fn status_impl(&self, verbose: bool) -> cri::StatusResponse {
+        let config = &self.runtime.ctx.config;
+        let network = cradle_cni::config::find_network_config(&config.cni_conf_dir);
+        let network_condition = match &network {
+            Ok(Some(_)) => condition("NetworkReady", true, "", ""),
+            Ok(None) => condition(
+                "NetworkReady",
+                false,
+                "NetworkPluginNotReady",
+                "Network plugin returns error: cni plugin not initialized",
+            ),
+            Err(e) => condition(
+                "NetworkReady",
+                false,
+                "NetworkPluginNotReady",
+                &format!("Network plugin returns error: {e}"),
+            ),
+        };
+        let mut info = HashMap::new();
+        if verbose {
+            info.insert(
+                "config".to_string(),
+                serde_json::to_string(config).unwrap_or_default(),
+            );
+            let cni = match &network {
+                Ok(Some(net)) => serde_json::to_string(net).unwrap_or_default(),
+                Ok(None) => "null".to_string(),
+                Err(e) => serde_json::json!({ "error": e.to_string() }).to_string(),
+            };
+            info.insert("cniconfig".to_string(), cni);
+            if let Err(e) = self.runtime.ctx.images() {
+                info.insert(
+                    "imageStore".to_string(),
+                    serde_json::json!({ "error": e.to_string() }).to_string(),
+                );
+            }
+        }
+        let handler = |name: &str| cri::RuntimeHandler {
+            name: name.to_string(),
+            features: Some(cri::RuntimeHandlerFeatures {
+                recursive_read_only_mounts: false,
+                user_namespaces: false,
+            }),
+        };
+        cri::StatusResponse {
+            status: Some(cri::RuntimeStatus {
+                conditions: vec![condition("RuntimeReady", true, "", ""), network_condition],
+            }),
+            info,
+            runtime_handlers: vec![handler(""), handler("cradle-oci"), handler("runc")],
+            features: Some(cri::RuntimeFeatures {
+                supplemental_groups_policy: false,
+            }),
+        }
+    }
+
+    pub(crate) fn runtime_config_impl(&self) -> cri::RuntimeConfigResponse {
+        cri::RuntimeConfigResponse {
+            linux: Some(cri::LinuxRuntimeConfiguration {
+                cgroup_driver: cri::CgroupDriver::Cgroupfs as i32,
+            }),
+        }
+    }
+}
+
+fn condition(kind: &str, status: bool, reason: &str, message: &str) -> cri::RuntimeCondition {
+    cri::RuntimeCondition {
+        r#type: kind.to_string(),
+        status,
+        reason: reason.to_string(),
+        message: message.to_string(),
+    }
+}

@@ -1,0 +1,82 @@
+//! RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus, ListPodSandbox.
+
+use super::filter::{id_matches, labels_match};
+use super::{CriService, required};
+use cradle_proto::cri;
+use tonic::Status;
+
+impl CriService {
+    pub(crate) async fn run_pod_sandbox_impl(
+        &self,
+        req: cri::RunPodSandboxRequest,
+    ) -> Result<cri::RunPodSandboxResponse, Status> {
+        let config = req
+            .config
+            .ok_or_else(|| Status::invalid_argument("config is required"))?;
+        if config.metadata.is_none() {
+            return Err(Status::invalid_argument("config.metadata is required"));
+        }
+        let id = self
+            .runtime
+            .run_pod_sandbox(config, &req.runtime_handler)
+            .await?;
+        Ok(cri::RunPodSandboxResponse { pod_sandbox_id: id })
+    }
+
+    pub(crate) async fn stop_pod_sandbox_impl(
+        &self,
+        req: cri::StopPodSandboxRequest,
+    ) -> Result<(), Status> {
+        let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
+        Ok(self.runtime.stop_pod_sandbox(id).await?)
+    }
+
+    pub(crate) async fn remove_pod_sandbox_impl(
+        &self,
+        req: cri::RemovePodSandboxRequest,
+    ) -> Result<(), Status> {
+        let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
+        Ok(self.runtime.remove_pod_sandbox(id).await?)
+    }
+
+    pub(crate) fn pod_sandbox_status_impl(
+        &self,
+        req: cri::PodSandboxStatusRequest,
+    ) -> Result<cri::PodSandboxStatusResponse, Status> {
+        let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
+        let record = self.runtime.pods.get(id)?;
+        let containers_statuses = self
+            .runtime
+            .containers
+            .list()
+            .into_iter()
+            .filter(|c| c.sandbox_id == record.id)
+            .map(|c| c.to_status())
+            .collect();
+        Ok(cri::PodSandboxStatusResponse {
+            status: Some(record.to_status()),
+            info: Default::default(),
+            containers_statuses,
+            timestamp: crate::time::now_ns(),
+        })
+    }
+
+    pub(crate) fn list_pod_sandbox_impl(
+        &self,
+        req: cri::ListPodSandboxRequest,
+    ) -> cri::ListPodSandboxResponse {
+        let filter = req.filter.unwrap_or_default();
+        let mut items: Vec<cri::PodSandbox> = self
+            .runtime
+            .pods
+            .list()
+            .iter()
+            .map(|r| r.to_list_item())
+            .filter(|p| id_matches(&p.id, &filter.id))
+            .filter(|p| filter.state.as_ref().is_none_or(|s| s.state == p.state))
+            .filter(|p| labels_match(&p.labels, &filter.label_selector))
+            .collect();
+        items.sort_by_key(|p| p.created_at);
+        cri::ListPodSandboxResponse { items }
+    }
+}

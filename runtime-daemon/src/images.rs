@@ -1,0 +1,63 @@
+//! Image operations at the runtime level: the image store plus the one rule
+//! that needs the container manager (an image in use cannot be removed).
+
+use crate::error::{Error, Result};
+use crate::runtime::Runtime;
+use cradle_snapshotter::{Credentials, Image};
+
+impl Runtime {
+    /// PullImage: returns the image id (`sha256:<config digest>`).
+    pub async fn pull_image(&self, reference: &str, auth: Option<Credentials>) -> Result<Image> {
+        if reference.is_empty() {
+            return Err(Error::InvalidArgument("image.image is required".into()));
+        }
+        let images = self.ctx.images()?;
+        // The store's pull future is not provably Send (closures over borrowed
+        // descriptors), so it cannot be awaited inside a gRPC handler, which must
+        // be Send. It runs on a blocking thread of its own, driven by block_on.
+        let handle = tokio::runtime::Handle::current();
+        let owned = reference.to_string();
+        let image = tokio::task::spawn_blocking(move || handle.block_on(images.pull(&owned, auth)))
+            .await
+            .map_err(|e| Error::Internal(format!("pull task: {e}")))??;
+        tracing::info!(reference, id = %image.id, "image pulled");
+        Ok(image)
+    }
+
+    /// All images, or the one `filter` resolves to.
+    pub fn list_images(&self, filter: Option<&str>) -> Result<Vec<Image>> {
+        let images = self.ctx.images()?;
+        Ok(match filter.filter(|f| !f.is_empty()) {
+            Some(reference) => images.resolve(reference).into_iter().collect(),
+            None => images.list(),
+        })
+    }
+
+    /// ImageStatus: `None` when absent.
+    pub fn image_status(&self, reference: &str) -> Result<Option<Image>> {
+        if reference.is_empty() {
+            return Err(Error::InvalidArgument("image.image is required".into()));
+        }
+        Ok(self.ctx.images()?.resolve(reference))
+    }
+
+    /// RemoveImage: absent is Ok; an image a container uses is refused.
+    pub async fn remove_image(&self, reference: &str) -> Result<()> {
+        if reference.is_empty() {
+            return Err(Error::InvalidArgument("image.image is required".into()));
+        }
+        let images = self.ctx.images()?;
+        let Some(image) = images.resolve(reference) else {
+            return Ok(());
+        };
+        if self.containers.uses_image(&image.id) {
+            return Err(Error::FailedPrecondition(format!(
+                "image {reference} ({}) is in use by a container",
+                image.id
+            )));
+        }
+        images.remove(&image.id).await?;
+        tracing::info!(reference, id = %image.id, "image removed");
+        Ok(())
+    }
+}

@@ -1,0 +1,91 @@
+//! The persisted record of one pod sandbox.
+
+use super::namespaces::Pins;
+use cradle_proto::cri;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// CRI sandbox states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SandboxState {
+    Ready,
+    NotReady,
+}
+
+impl SandboxState {
+    pub fn to_cri(self) -> cri::PodSandboxState {
+        match self {
+            SandboxState::Ready => cri::PodSandboxState::SandboxReady,
+            SandboxState::NotReady => cri::PodSandboxState::SandboxNotready,
+        }
+    }
+}
+
+/// Everything the daemon keeps about a sandbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SandboxRecord {
+    pub id: String,
+    pub config: cri::PodSandboxConfig,
+    pub runtime_handler: String,
+    pub state: SandboxState,
+    /// Nanoseconds since the epoch.
+    pub created_at: i64,
+    pub pins: Pins,
+    /// State dir of the pause shim.
+    pub shim_dir: PathBuf,
+    /// Cgroup of the pause process.
+    pub cgroup_path: String,
+}
+
+impl SandboxRecord {
+    /// The reserved name: one sandbox per (name, namespace, uid, attempt).
+    pub fn name_key(config: &cri::PodSandboxConfig) -> Option<String> {
+        let m = config.metadata.as_ref()?;
+        Some(format!(
+            "{}_{}_{}_{}",
+            m.name, m.namespace, m.uid, m.attempt
+        ))
+    }
+
+    /// The namespace options the kubelet asked for.
+    pub fn namespace_options(&self) -> Option<cri::NamespaceOption> {
+        self.config
+            .linux
+            .as_ref()
+            .and_then(|l| l.security_context.as_ref())
+            .and_then(|s| s.namespace_options.clone())
+    }
+
+    /// PodSandboxStatus.status.
+    pub fn to_status(&self) -> cri::PodSandboxStatus {
+        cri::PodSandboxStatus {
+            id: self.id.clone(),
+            metadata: self.config.metadata.clone(),
+            state: self.state.to_cri() as i32,
+            created_at: self.created_at,
+            // TODO(networking): the pod IP comes with CNI ADD.
+            network: Some(cri::PodSandboxNetworkStatus::default()),
+            linux: Some(cri::LinuxPodSandboxStatus {
+                namespaces: Some(cri::Namespace {
+                    options: self.namespace_options(),
+                }),
+            }),
+            labels: self.config.labels.clone(),
+            annotations: self.config.annotations.clone(),
+            runtime_handler: self.runtime_handler.clone(),
+        }
+    }
+
+    /// ListPodSandbox item.
+    pub fn to_list_item(&self) -> cri::PodSandbox {
+        cri::PodSandbox {
+            id: self.id.clone(),
+            metadata: self.config.metadata.clone(),
+            state: self.state.to_cri() as i32,
+            created_at: self.created_at,
+            labels: self.config.labels.clone(),
+            annotations: self.config.annotations.clone(),
+            runtime_handler: self.runtime_handler.clone(),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Restart recovery: rebuild memory from the store and reattach to live shims.
+//!
+//! Shims outlive the daemon. At start every record is loaded; a sandbox whose
+//! pause shim no longer answers is NOTREADY; a container whose shim answers is
+//! resumed (its exit monitor relaunched); one whose shim is gone is EXITED,
+//! with the exit the shim recorded in `exit.json` or, failing that, reason
+//! `Unknown` and exit code 255.
+
+use crate::containers::{ContainerRecord, ContainerState};
+use crate::error::Result;
+use crate::pods::{SandboxRecord, SandboxState};
+use crate::runtime::Runtime;
+use crate::shim_client::ShimClient;
+use crate::store::Kind;
+use cradle_proto::shim::ProcessStatus;
+
+/// Loads and reconciles every sandbox and container.
+pub async fn recover(runtime: &Runtime) -> Result<()> {
+    let ctx = &runtime.ctx;
+    let sandboxes: Vec<(String, SandboxRecord)> = ctx.store.load_all(Kind::Sandbox)?;
+    for (id, mut record) in sandboxes {
+        if record.state == SandboxState::Ready {
+            let shim = ShimClient::new(&id, &record.shim_dir);
+            if !shim.is_alive().await {
+                tracing::warn!(sandbox = %id, "pause shim is gone: sandbox not ready");
+                record.state = SandboxState::NotReady;
+                ctx.store.put(Kind::Sandbox, &id, &record)?;
+            }
+        }
+        runtime.pods.restore(record);
+    }
+
+    let containers: Vec<(String, ContainerRecord)> = ctx.store.load_all(Kind::Container)?;
+    let count = containers.len();
+    for (id, record) in containers {
+        let live = matches!(
+            record.state,
+            ContainerState::Created | ContainerState::Running
+        );
+        let entry = runtime.containers.restore(record.clone());
+        if !live {
+            continue;
+        }
+        let shim = ShimClient::new(&id, &record.shim_dir);
+        match shim.state().await {
+            Ok(state) => match state.status {
+                ProcessStatus::Created => {}
+                ProcessStatus::Running => {
+                    entry.update(|r| {
+                        r.state = ContainerState::Running;
+                        if let Some(started) = state.started_at_ns {
+                            r.started_at = started;
+                        }
+                    });
+                    crate::containers::persist(ctx, &entry)?;
+                    runtime.containers.watch(entry);
+                }
+                ProcessStatus::Exited => {
+                    if let Some(exit) = &state.exit {
+                        entry.update(|r| r.apply_exit(exit));
+                    } else {
+                        entry.update(|r| r.apply_lost("the shim reports no exit record"));
+                    }
+                    crate::containers::persist(ctx, &entry)?;
+                }
+            },
+            Err(e) => {
+                tracing::warn!(container = %id, "shim is gone: {e}");
+                crate::containers::lost(ctx, &entry, &shim, "the shim was gone at daemon start");
+            }
+        }
+    }
+    tracing::info!(
+        sandboxes = runtime.pods.list().len(),
+        containers = count,
+        "recovered state"
+    );
+    Ok(())
+}

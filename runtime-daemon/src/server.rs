@@ -1,0 +1,63 @@
+//! The CRI socket: a Unix listener serving both CRI services until shutdown.
+
+use crate::cri::CriService;
+use cradle_proto::cri::image_service_server::ImageServiceServer;
+use cradle_proto::cri::runtime_service_server::RuntimeServiceServer;
+use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Errors of binding or serving the socket.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("serving gRPC: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ServerError + use<> {
+    let path = path.to_path_buf();
+    move |source| ServerError::Io { op, path, source }
+}
+
+/// Binds `socket` (creating its directory, replacing a stale socket, mode 0660).
+pub fn bind(socket: &Path) -> Result<tokio::net::UnixListener, ServerError> {
+    if let Some(parent) = socket.parent() {
+        std::fs::create_dir_all(parent).map_err(io("creating", parent))?;
+    }
+    match std::fs::remove_file(socket) {
+        Ok(()) => tracing::info!("removed stale socket {}", socket.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("removing stale socket", socket)(e)),
+    }
+    let listener = tokio::net::UnixListener::bind(socket).map_err(io("binding", socket))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
+        .map_err(io("setting mode of", socket))?;
+    Ok(listener)
+}
+
+/// Serves the CRI on `listener` until `shutdown` resolves, then removes the socket.
+pub async fn serve(
+    service: CriService,
+    listener: tokio::net::UnixListener,
+    socket: &Path,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+    let result = tonic::transport::Server::builder()
+        .add_service(RuntimeServiceServer::new(service.clone()))
+        .add_service(ImageServiceServer::new(service))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await;
+    if let Err(e) = std::fs::remove_file(socket)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!("removing socket {}: {e}", socket.display());
+    }
+    result.map_err(ServerError::from)
+}
