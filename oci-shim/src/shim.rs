@@ -22,6 +22,7 @@ pub mod daemonize;
 pub mod error;
 pub mod logger;
 pub mod monitor;
+pub mod oom;
 pub mod pause;
 pub mod reaper;
 pub mod requests;

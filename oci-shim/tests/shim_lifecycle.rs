@@ -307,6 +307,57 @@ fn running_container_is_killed_by_forced_delete() {
 }
 
 #[test]
+fn oom_killed_container_is_recorded_as_oom_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    let root = dir.path().join("runc-root");
+    let state_dir = dir.path().join("state");
+    let id = unique("shimoom");
+    // busybox `tail` keeps the newline-free stream of /dev/zero in memory.
+    make_bundle(&bundle, &["/bin/busybox", "tail", "/dev/zero"]);
+    let path = bundle.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    config["linux"]["cgroupsPath"] = serde_json::json!(format!("/{id}"));
+    config["linux"]["resources"]["memory"] = serde_json::json!({"limit": 32 << 20});
+    fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    let _runc = RuncGuard {
+        root: root.clone(),
+        id: id.clone(),
+    };
+    let mut shim = ShimGuard {
+        state_dir: state_dir.clone(),
+        shim_pid: None,
+    };
+    let output = run_shim(&[
+        "container".as_ref(),
+        "--id".as_ref(),
+        id.as_ref(),
+        "--bundle".as_ref(),
+        bundle.as_os_str(),
+        "--runtime".as_ref(),
+        RUNC.as_ref(),
+        "--runtime-root".as_ref(),
+        root.as_os_str(),
+        "--state-dir".as_ref(),
+        state_dir.as_os_str(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    shim.shim_pid = shim_pid(&state_dir);
+    let mut client = Client::connect(&state_dir);
+    assert_eq!(client.call(Request::Start), Response::Ok);
+    let record = client.wait();
+    assert_eq!(record.exit_code, 137);
+    assert!(record.oom_killed, "{record:?}");
+    assert_eq!(client.call(Request::Delete { force: false }), Response::Ok);
+    eventually("the socket to go", || !state_dir.join(SOCKET_FILE).exists());
+}
+
+#[test]
 fn failed_create_reports_the_error_and_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("empty-bundle");
@@ -441,7 +492,7 @@ fn sandbox_pause_joins_pinned_namespaces_and_cgroup_and_stops_on_term() {
     eventually("the socket to go", || !state_dir.join(SOCKET_FILE).exists());
     let leftovers: Vec<String> = cgroups
         .lines()
-        .filter_map(|line| line.splitn(3, ':').nth(1))
+        .filter_map(|line| line.split(':').nth(1))
         .filter(|controllers| !controllers.is_empty())
         .map(|controllers| {
             let name = controllers.trim_start_matches("name=");

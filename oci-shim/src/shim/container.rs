@@ -13,6 +13,7 @@ use super::ShimError;
 use super::args::ContainerArgs;
 use super::logger::{self, CriLog};
 use super::monitor::Monitor;
+use super::oom::OomWatch;
 use super::requests::{Kind, Shim};
 use super::rollback::Rollback;
 use super::runtime::Runtime;
@@ -76,9 +77,14 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
     let pid = read_pid_file(&pid_file)?;
     crate::diag!("container {} created, init pid {pid}", args.id);
 
+    let oom = OomWatch::for_bundle(&args.bundle);
+    if oom.is_none() {
+        crate::diag!("no memory cgroup counter found: OOM kills will not be detected");
+    }
     let kind = Kind::Container {
         id: args.id.clone(),
         runtime,
+        oom,
     };
     let shim = Shim::new(
         kind,

@@ -104,6 +104,8 @@ fn wait_for_verdict(read_end: OwnedFd) -> Forked {
 /// New session, child subreaper, stdin/stdout to `/dev/null`, stderr to `shim.log`.
 fn detach(state_dir: &Path) -> Result<(), ShimError> {
     unistd::setsid().map_err(ShimError::sys("setsid"))?;
+    // Hold no mount busy through the daemon's working directory.
+    unistd::chdir("/").map_err(ShimError::sys("chdir /"))?;
     prctl::set_child_subreaper(true).map_err(ShimError::sys("becoming a child subreaper"))?;
     let null = OpenOptions::new()
         .read(true)

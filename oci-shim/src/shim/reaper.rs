@@ -27,8 +27,7 @@ pub fn exit_record(status: WaitStatus, exited_at_ns: i64) -> Option<ExitRecord> 
             exit_code: code,
             signal: None,
             exited_at_ns,
-            // TODO(oom): read memory.oom_control (v1) / memory.events oom_kill (v2)
-            // of the container cgroup and compare with the count at start.
+            // Filled in from the container's memory cgroup (see `oom`).
             oom_killed: false,
         }),
         WaitStatus::Signaled(_, signal, _) => Some(ExitRecord {

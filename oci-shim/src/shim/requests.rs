@@ -12,6 +12,7 @@ use nix::unistd::Pid;
 use super::ShimError;
 use super::cgroup::SandboxCgroup;
 use super::logger::CriLog;
+use super::oom::OomWatch;
 use super::reaper;
 use super::runtime::Runtime;
 use super::server::{ConnId, Handler};
@@ -22,7 +23,11 @@ use super::stdio::ContainerStdio;
 #[derive(Debug)]
 pub enum Kind {
     /// A container created through an OCI runtime.
-    Container { id: String, runtime: Runtime },
+    Container {
+        id: String,
+        runtime: Runtime,
+        oom: Option<OomWatch>,
+    },
     /// The built-in pause process, with the pod cgroup it may have created.
     Sandbox { cgroup: Option<SandboxCgroup> },
 }
@@ -88,9 +93,12 @@ impl Shim {
             let _ = reaper::reap(Pid::from_raw(-1));
             return Vec::new();
         }
-        let Some(record) = reaper::reap(self.pid()) else {
+        let Some(mut record) = reaper::reap(self.pid()) else {
             return Vec::new();
         };
+        if let Kind::Container { oom: Some(oom), .. } = &self.kind {
+            record.oom_killed = oom.oom_killed();
+        }
         crate::diag!("process {} exited: {record:?}", self.watched.pid());
         // Everything the init wrote is in the pipes now: log it before the exit.
         self.stdio.drain(&mut self.log);
@@ -119,7 +127,7 @@ impl Shim {
     fn start(&mut self) -> Result<(), ShimError> {
         match (&self.kind, self.watched.status()) {
             (Kind::Sandbox { .. }, _) => Ok(()),
-            (Kind::Container { id, runtime }, ProcessStatus::Created) => {
+            (Kind::Container { id, runtime, .. }, ProcessStatus::Created) => {
                 runtime.start(id)?;
                 self.watched.mark_started();
                 Ok(())
@@ -142,7 +150,7 @@ impl Shim {
         };
         match &self.kind {
             Kind::Sandbox { .. } => direct(self.pid()),
-            Kind::Container { id, runtime } => match runtime.kill(id, signal, all) {
+            Kind::Container { id, runtime, .. } => match runtime.kill(id, signal, all) {
                 Ok(()) => Ok(()),
                 Err(error) => {
                     crate::diag!("{error}; signalling the init directly");
@@ -155,7 +163,7 @@ impl Shim {
     /// `Delete` once the process has exited: runtime delete, cgroup removal.
     fn delete_now(&mut self) -> Response {
         let result = match &self.kind {
-            Kind::Container { id, runtime } => runtime.delete(id),
+            Kind::Container { id, runtime, .. } => runtime.delete(id),
             Kind::Sandbox { cgroup } => {
                 if let Some(cgroup) = cgroup {
                     cgroup.remove();
