@@ -1,1 +1,78 @@
-//! Shared harness for the end-to-end tests.
+//! Shared harness for Cradle's end-to-end tests.
+//!
+//! The tests drive a real `cradled` (the binary built in this workspace's
+//! target directory) over its CRI socket, pull from a real registry on
+//! 127.0.0.1, and run real pods. This crate owns the pieces every such test
+//! needs, each a guard that cleans up on drop, even when the test fails:
+//! [`Registry`] (docker-registry + the busybox test image), [`Daemon`]
+//! (cradled in a fresh temp dir, restartable on the same dirs), [`Cri`] (the
+//! gRPC clients over the unix socket), [`CgroupParent`] and [`leaks`] (what a
+//! test left behind: mounts, namespace pins, state paths, cgroups, processes).
+//! It never talks to anything but loopback.
+
+mod cgroup;
+mod client;
+mod daemon;
+pub mod leaks;
+mod registry;
+
+pub use cgroup::CgroupParent;
+pub use client::Cri;
+pub use daemon::Daemon;
+pub use registry::Registry;
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (for `hack/` scripts).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// `target/<profile>/`, where cargo put the binaries this test runs against:
+/// the test executable lives in `target/<profile>/deps/`.
+pub fn target_bin_dir() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .ok_or_else(|| anyhow::anyhow!("cannot locate the target dir from {}", exe.display()))
+}
+
+/// Why the end-to-end tests cannot run here, if they cannot: they need root
+/// (namespaces, mounts, cgroups) and, when `needs_registry`, docker-registry
+/// and skopeo. In CI everything is installed, so nothing is skipped there.
+pub fn skip_reason(needs_registry: bool) -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("end-to-end tests need root".into());
+    }
+    if needs_registry {
+        for tool in [registry::DOCKER_REGISTRY, registry::SKOPEO] {
+            if !Path::new(tool).exists() {
+                return Some(format!("{tool} is missing (run hack/install-deps.sh)"));
+            }
+        }
+    }
+    None
+}
+
+/// Skips the calling test (returns early) with a message when
+/// [`skip_reason`] says so.
+#[macro_export]
+macro_rules! skip_unless_ready {
+    ($needs_registry:expr) => {
+        if let Some(reason) = $crate::skip_reason($needs_registry) {
+            eprintln!("SKIPPED: {reason}");
+            return;
+        }
+    };
+}
+
+/// A random lowercase hex string, for unique names.
+pub fn random_suffix() -> String {
+    use rand::Rng;
+    let n: u32 = rand::rng().random();
+    format!("{n:08x}")
+}

@@ -1,0 +1,162 @@
+//! `cradled` in a fresh temp dir, restartable on the same dirs.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::Cri;
+
+/// A running `cradled` with its own root, state dir, socket and (empty) CNI
+/// config dir, all under one temp dir. SIGTERM on drop; the temp dir is then
+/// removed (unmounting nothing: a leftover mount is a leak the test reports).
+pub struct Daemon {
+    // Short on purpose: shim sockets live at <state>/shims/<64 hex>/shim.sock
+    // and a unix socket path has at most 107 bytes.
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Starts `target/<profile>/cradled` and waits for its socket.
+    pub fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("ce-").tempdir_in("/tmp")?;
+        for sub in ["r", "s", "cni", "logs"] {
+            std::fs::create_dir_all(dir.path().join(sub))?;
+        }
+        // An explicit, empty config file: the host's /etc/cradle/config.toml
+        // must not leak into the test.
+        std::fs::write(dir.path().join("config.toml"), "")?;
+        let mut daemon = Daemon { dir, child: None };
+        daemon.spawn()?;
+        Ok(daemon)
+    }
+
+    /// The temp dir holding everything of this daemon.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn socket(&self) -> PathBuf {
+        self.dir().join("cri.sock")
+    }
+    pub fn root(&self) -> PathBuf {
+        self.dir().join("r")
+    }
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir().join("s")
+    }
+    /// A place for pod log directories (what the kubelet's /var/log/pods is).
+    pub fn logs_dir(&self) -> PathBuf {
+        self.dir().join("logs")
+    }
+    pub fn pid(&self) -> Option<i32> {
+        self.child.as_ref().and_then(|c| i32::try_from(c.id()).ok())
+    }
+
+    /// The daemon's stderr so far (to print when a test fails).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir().join("cradled.log")).unwrap_or_default()
+    }
+
+    /// Connects the CRI clients to the socket.
+    pub async fn connect(&self) -> anyhow::Result<Cri> {
+        Cri::connect(&self.socket()).await
+    }
+
+    /// SIGTERM, then waits for the exit (SIGKILL after 15 s). Containers and
+    /// shims keep running, as on a real node.
+    pub fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let pid = Pid::from_raw(i32::try_from(child.id())?);
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                if !status.success() {
+                    bail!("cradled exited with {status} after SIGTERM");
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("cradled did not exit within 15 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the daemon and starts it again on the same dirs.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop()?;
+        self.spawn()
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let bin = crate::target_bin_dir()?.join("cradled");
+        if !bin.exists() {
+            bail!(
+                "{} is missing: build the workspace first (cargo build --workspace --bins)",
+                bin.display()
+            );
+        }
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir().join("cradled.log"))?;
+        let child = Command::new(&bin)
+            .arg("--config")
+            .arg(self.dir().join("config.toml"))
+            .arg("--socket")
+            .arg(self.socket())
+            .arg("--root")
+            .arg(self.root())
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .arg("--cni-conf-dir")
+            .arg(self.dir().join("cni"))
+            .arg("--log-level")
+            .arg("debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        self.child = Some(child);
+        self.wait_for_socket()
+    }
+
+    fn wait_for_socket(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::os::unix::net::UnixStream::connect(self.socket()).is_ok() {
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                self.child = None;
+                bail!("cradled exited early with {status}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("cradled socket did not appear within 20 s:\n{}", self.log())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            eprintln!("cradled stop: {e:#}\n{}", self.log());
+        }
+        if std::thread::panicking() {
+            eprintln!("---- cradled log ----\n{}", self.log());
+        }
+    }
+}

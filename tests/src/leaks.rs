@@ -1,0 +1,113 @@
+//! What a test left behind on the machine.
+//!
+//! After a test removed everything it created, nothing may remain that its
+//! temp dirs or object ids name: no mount (overlay rootfs, namespace pin, bind
+//! mount), no path under its dirs named by an id (bundles, snapshots, shim and
+//! runtime state, namespace pin files), no cgroup dir named by an id in any
+//! hierarchy, and no process whose command line mentions them.
+
+use std::path::{Path, PathBuf};
+
+/// What to look for.
+#[derive(Debug, Default, Clone)]
+pub struct Scope {
+    /// The test's temp dirs (daemon root, state dir…).
+    pub dirs: Vec<PathBuf>,
+    /// Pod sandbox and container ids.
+    pub ids: Vec<String>,
+    /// Processes allowed to mention them (the running daemon itself).
+    pub exclude_pids: Vec<i32>,
+}
+
+/// Every leak found, one human-readable line each; empty when clean.
+pub fn find(scope: &Scope) -> Vec<String> {
+    let mut leaks = Vec::new();
+    leaks.extend(mounts(scope));
+    for dir in &scope.dirs {
+        walk(dir, 0, 12, &mut |path| {
+            if names_an_id(path, &scope.ids) {
+                leaks.push(format!("path left behind: {}", path.display()));
+            }
+        });
+    }
+    for hierarchy in crate::cgroup::hierarchies() {
+        walk(&hierarchy, 0, 8, &mut |path| {
+            if path.is_dir() && names_an_id(path, &scope.ids) {
+                leaks.push(format!("cgroup left behind: {}", path.display()));
+            }
+        });
+    }
+    leaks.extend(processes(scope));
+    leaks
+}
+
+/// Panics with the list when [`find`] reports anything.
+pub fn assert_none(scope: &Scope) {
+    let leaks = find(scope);
+    assert!(leaks.is_empty(), "leaks:\n  {}", leaks.join("\n  "));
+}
+
+fn mentions(text: &str, scope: &Scope) -> bool {
+    scope
+        .dirs
+        .iter()
+        .any(|d| text.contains(d.to_string_lossy().as_ref()))
+        || scope.ids.iter().any(|id| !id.is_empty() && text.contains(id.as_str()))
+}
+
+fn mounts(scope: &Scope) -> Vec<String> {
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return vec!["cannot read /proc/self/mountinfo".into()];
+    };
+    mountinfo
+        .lines()
+        .filter(|line| mentions(line, scope))
+        .map(|line| format!("mount left behind: {line}"))
+        .collect()
+}
+
+fn processes(scope: &Scope) -> Vec<String> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return vec!["cannot read /proc".into()];
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if u32::try_from(pid).ok() == Some(me) || scope.exclude_pids.contains(&pid) {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue; // exited meanwhile
+        };
+        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if mentions(&cmdline, scope) {
+            out.push(format!("process left behind: pid {pid}: {}", cmdline.trim_end()));
+        }
+    }
+    out
+}
+
+fn names_an_id(path: &Path, ids: &[String]) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    ids.iter().any(|id| !id.is_empty() && name.contains(id.as_str()))
+}
+
+/// Depth-first over `dir`, not following symlinks nor crossing into /proc.
+fn walk(dir: &Path, depth: usize, max_depth: usize, visit: &mut dyn FnMut(&Path)) {
+    if depth > max_depth {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        visit(&path);
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            walk(&path, depth + 1, max_depth, visit);
+        }
+    }
+}
