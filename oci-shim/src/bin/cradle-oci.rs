@@ -1,1 +1,174 @@
-fn main() {}
+//! `cradle-oci`: Cradle's runc-compatible OCI runtime command line.
+//! The verbs live in `cradle_shim::oci`; this file only parses arguments,
+//! sets up logging and turns errors into a message and exit status 1.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use cradle_shim::oci::{self, create::CreateOptions, log};
+
+#[derive(Parser)]
+#[command(
+    name = "cradle-oci",
+    version,
+    about = "Cradle's OCI runtime (runc-compatible CLI)"
+)]
+struct Cli {
+    /// Directory for container state.
+    #[arg(long, global = true, default_value = oci::DEFAULT_ROOT)]
+    root: PathBuf,
+    /// Write warnings and errors to this file instead of stderr.
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Format of the log file.
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Accepted for runc compatibility (cgroupfs is the only driver).
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Accepted for runc compatibility.
+    #[arg(long, global = true)]
+    debug: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a container (its process waits for `start`).
+    Create {
+        /// Bundle directory holding config.json.
+        #[arg(long, short = 'b', default_value = ".")]
+        bundle: PathBuf,
+        /// Write the init's pid here.
+        #[arg(long = "pid-file")]
+        pid_file: Option<PathBuf>,
+        /// Terminal mode (not supported yet).
+        #[arg(long = "console-socket")]
+        console_socket: Option<PathBuf>,
+        /// Use MS_MOVE + chroot instead of pivot_root.
+        #[arg(long = "no-pivot")]
+        no_pivot: bool,
+        /// Container id.
+        id: String,
+    },
+    /// Start a created container.
+    Start { id: String },
+    /// Print the OCI state JSON.
+    State { id: String },
+    /// Send a signal (default TERM) to the container.
+    Kill {
+        /// Signal every process of the container's cgroup.
+        #[arg(long, short = 'a')]
+        all: bool,
+        id: String,
+        #[arg(default_value = "TERM")]
+        signal: String,
+    },
+    /// Delete a stopped container (or any with --force).
+    Delete {
+        #[arg(long, short = 'f')]
+        force: bool,
+        id: String,
+    },
+    /// Print the OCI features JSON.
+    Features,
+    /// List containers in --root.
+    List,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let file = cli.log.as_ref().and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
+    let format = match cli.log_format {
+        LogFormat::Text => log::Format::Text,
+        LogFormat::Json => log::Format::Json,
+    };
+    let to_file = file.is_some();
+    log::init(file, format);
+    if let Err(e) = run(cli) {
+        let msg = format!("{e:#}");
+        log::error(&msg);
+        if to_file {
+            eprintln!("cradle-oci: {msg}");
+        }
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let _ = (cli.systemd_cgroup, cli.debug);
+    let root = cli.root;
+    match cli.cmd {
+        Cmd::Create {
+            bundle,
+            pid_file,
+            console_socket,
+            no_pivot,
+            id,
+        } => oci::create::create(&CreateOptions {
+            root,
+            id: id.clone(),
+            bundle,
+            pid_file,
+            console_socket,
+            no_pivot,
+        })
+        .with_context(|| format!("create {id}"))?,
+        Cmd::Start { id } => {
+            oci::start::start(&root, &id).with_context(|| format!("start {id}"))?
+        }
+        Cmd::State { id } => {
+            let st = oci::state::ContainerState::load(&root, &id)?;
+            let status = st.status(&root)?;
+            println!("{}", serde_json::to_string_pretty(&st.oci_json(status))?);
+        }
+        Cmd::Kill { all, id, signal } => {
+            let sig = oci::kill::parse_signal(&signal)?;
+            oci::kill::kill(&root, &id, sig, all).with_context(|| format!("kill {id}"))?;
+        }
+        Cmd::Delete { force, id } => {
+            oci::delete::delete(&root, &id, force).with_context(|| format!("delete {id}"))?
+        }
+        Cmd::Features => println!(
+            "{}",
+            serde_json::to_string_pretty(&oci::features::features())?
+        ),
+        Cmd::List => list(&root)?,
+    }
+    Ok(())
+}
+
+fn list(root: &std::path::Path) -> Result<()> {
+    println!("{:<64} {:<8} {:<8} BUNDLE", "ID", "PID", "STATUS");
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let id = e.file_name().to_string_lossy().into_owned();
+        if let Ok(st) = oci::state::ContainerState::load(root, &id) {
+            let status = st.status(root)?;
+            println!(
+                "{:<64} {:<8} {:<8} {}",
+                id,
+                st.pid,
+                status.as_str(),
+                st.bundle.display()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! `cradle-oci create`: everything up to a container whose init waits on
+//! the exec FIFO. Each side effect (state directory, cgroup, init process)
+//! is registered in a [`Rollback`] as it happens, so a failure anywhere
+//! leaves nothing behind.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{OFlag, open};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::{ForkResult, Pid, fork};
+use oci_spec::runtime::Spec;
+
+use super::error::{OciError, Result};
+use super::init::{self, InitConfig};
+use super::mounts::CgroupTarget;
+use super::state::{self, ContainerState, FIFO_FILE};
+use super::sync::{Channel, Msg};
+use super::{log, namespaces};
+use crate::cgroups::Cgroup;
+
+/// The arguments of `create`.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// `--root`.
+    pub root: PathBuf,
+    /// The container id.
+    pub id: String,
+    /// `--bundle` (holds config.json).
+    pub bundle: PathBuf,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `--console-socket` (terminal mode; not implemented yet).
+    pub console_socket: Option<PathBuf>,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+}
+
+/// Undo list for a create in progress; disarmed on success.
+#[derive(Default)]
+struct Rollback {
+    dir: Option<PathBuf>,
+    cgroup: Option<Cgroup>,
+    pid: Option<Pid>,
+}
+
+impl Rollback {
+    /// Forgets every undo (assigning a fresh value would run Drop).
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.pid = None;
+    }
+}
+
+impl Drop for Rollback {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            for pid in cg.processes().unwrap_or_default() {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            if let Err(e) = cg.remove() {
+                log::warn(&format!("rollback: {e}"));
+            }
+        }
+        if let Some(dir) = self.dir.take()
+            && let Err(e) = std::fs::remove_dir_all(&dir)
+        {
+            log::warn(&format!("rollback: remove {}: {e}", dir.display()));
+        }
+    }
+}
+
+/// Loads and checks `<bundle>/config.json`.
+pub fn load_spec(bundle: &Path) -> Result<Spec> {
+    let path = bundle.join("config.json");
+    let spec = Spec::load(&path).map_err(|e| OciError::Spec {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    let bad = |reason: &str| OciError::Spec {
+        path: path.clone(),
+        reason: reason.to_string(),
+    };
+    let process = spec.process().as_ref().ok_or_else(|| bad("no process"))?;
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(bad("process.args is empty"));
+    }
+    if process.terminal().unwrap_or(false) {
+        return Err(OciError::Unsupported(
+            "process.terminal (terminal mode)".into(),
+        ));
+    }
+    if spec.root().is_none() {
+        return Err(bad("no root"));
+    }
+    if let Some(h) = spec.hooks()
+        && serde_json::to_value(h).is_ok_and(|v| {
+            v.as_object().is_some_and(|o| {
+                o.values()
+                    .any(|l| l.as_array().is_some_and(|a| !a.is_empty()))
+            })
+        })
+    {
+        return Err(OciError::Unsupported("OCI hooks".into()));
+    }
+    Ok(spec)
+}
+
+/// The cgroup path for the container: the spec's, made absolute, or `/cradle-oci/<id>`.
+pub fn cgroup_path(spec: &Spec, id: &str) -> String {
+    match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+    {
+        Some(p) if !p.as_os_str().is_empty() => {
+            let s = p.to_string_lossy();
+            if s.starts_with('/') {
+                s.into_owned()
+            } else {
+                format!("/{s}")
+            }
+        }
+        _ => format!("/cradle-oci/{id}"),
+    }
+}
+
+/// Runs `create`; on success the init waits on the exec FIFO.
+pub fn create(opts: &CreateOptions) -> Result<()> {
+    state::validate_id(&opts.id)?;
+    if opts.console_socket.is_some() {
+        return Err(OciError::Unsupported(
+            "--console-socket (terminal mode)".into(),
+        ));
+    }
+    let bundle =
+        std::fs::canonicalize(&opts.bundle).map_err(|e| OciError::io("bundle", &opts.bundle, e))?;
+    let spec = load_spec(&bundle)?;
+    let linux = spec.linux().clone().unwrap_or_default();
+    if linux.seccomp().is_some() {
+        log::warn("linux.seccomp is present but seccomp is not enforced yet by cradle-oci");
+    }
+    let root_path = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .unwrap_or_default();
+    let rootfs_raw = if root_path.is_absolute() {
+        root_path
+    } else {
+        bundle.join(root_path)
+    };
+    let rootfs =
+        std::fs::canonicalize(&rootfs_raw).map_err(|e| OciError::io("rootfs", &rootfs_raw, e))?;
+    let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[]))?;
+    let cgroup = Cgroup::new(&cgroup_path(&spec, &opts.id))?;
+
+    let mut rb = Rollback::default();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o711)
+        .create(&opts.root)
+        .map_err(|e| OciError::io("mkdir", &opts.root, e))?;
+    let dir = state::container_dir(&opts.root, &opts.id)?;
+    match std::fs::DirBuilder::new().mode(0o711).create(&dir) {
+        Ok(()) => rb.dir = Some(dir.clone()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(OciError::AlreadyExists(opts.id.clone()));
+        }
+        Err(e) => return Err(OciError::io("mkdir", &dir, e)),
+    }
+    let fifo_path = dir.join(FIFO_FILE);
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
+        .map_err(|e| OciError::sys(format!("mkfifo {}", fifo_path.display()), e))?;
+    // mkfifo is subject to the umask; the init may run as any user.
+    std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .map_err(|e| OciError::io("chmod", &fifo_path, e))?;
+    let fifo: OwnedFd = open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| OciError::sys(format!("open {}", fifo_path.display()), e))?;
+
+    let cfg = InitConfig {
+        spec: spec.clone(),
+        rootfs,
+        ns,
+        cgroup: CgroupTarget {
+            hierarchy: cgroup.hierarchy().clone(),
+            path: cgroup.path().to_string(),
+        },
+        no_pivot: opts.no_pivot,
+        fifo,
+    };
+    let (mut parent_end, child_end) = Channel::pair()?;
+    let pid = spawn(&cfg, &mut parent_end, child_end)?;
+    rb.pid = Some(pid);
+
+    cgroup.create()?;
+    rb.cgroup = Some(cgroup.clone());
+    if let Some(res) = linux.resources() {
+        cgroup.apply(res)?;
+    }
+    cgroup.add_process(pid.as_raw())?;
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        write_oom_score_adj(pid, adj)?;
+    }
+    parent_end.send(&Msg::Go)?;
+    match parent_end.recv()? {
+        Msg::Ready => {}
+        Msg::Error(e) => return Err(OciError::Init(e)),
+        other => return Err(OciError::Init(format!("unexpected message {other:?}"))),
+    }
+
+    let start = state::read_proc_stat(pid.as_raw())
+        .map(|(_, t)| t)
+        .ok_or_else(|| OciError::Init("the container process exited during create".into()))?;
+    let st = ContainerState {
+        id: opts.id.clone(),
+        pid: pid.as_raw(),
+        init_start_time: start,
+        bundle,
+        cgroup_path: cgroup.path().to_string(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+    };
+    st.save(&opts.root)?;
+    if let Some(pf) = &opts.pid_file {
+        write_pid_file(pf, pid.as_raw())?;
+    }
+    rb.disarm();
+    Ok(())
+}
+
+/// Forks the intermediate process, which enters the namespaces and forks
+/// the init; returns the init's host pid.
+fn spawn(cfg: &InitConfig, parent: &mut Channel, child_end: Channel) -> Result<Pid> {
+    let mut child_end = child_end;
+    // SAFETY: cradle-oci is single-threaded (no async runtime, no threads
+    // spawned), so the child is a complete copy and may run Rust code.
+    match unsafe { fork() }.map_err(|e| OciError::sys("fork intermediate", e))? {
+        ForkResult::Child => intermediate(cfg, &mut child_end),
+        ForkResult::Parent { child } => {
+            // Our copy must go, so EOF means the children died.
+            drop(child_end);
+            let msg = parent.recv();
+            // The intermediate's only job is to report; reap it now.
+            let _ = waitpid(child, None);
+            match msg? {
+                Msg::Pid(p) => Ok(Pid::from_raw(p)),
+                Msg::Error(e) => Err(OciError::Init(e)),
+                other => Err(OciError::Init(format!("unexpected message {other:?}"))),
+            }
+        }
+    }
+}
+
+fn intermediate(cfg: &InitConfig, chan: &mut Channel) -> ! {
+    let exit = |code| -> ! {
+        // SAFETY: _exit ends the forked intermediate without running
+        // destructors that belong to the `create` process (its rollback).
+        unsafe { libc::_exit(code) }
+    };
+    if let Err(e) = namespaces::enter(&cfg.ns) {
+        let _ = chan.send(&Msg::Error(e.to_string()));
+        exit(1);
+    }
+    // SAFETY: still single-threaded; see `spawn`.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => init::run(cfg, chan),
+        Ok(ForkResult::Parent { child }) => {
+            let code = if chan.send(&Msg::Pid(child.as_raw())).is_ok() {
+                0
+            } else {
+                1
+            };
+            exit(code)
+        }
+        Err(e) => {
+            let _ = chan.send(&Msg::Error(format!("fork init: {e}")));
+            exit(1)
+        }
+    }
+}
+
+/// Writes oom_score_adj; lowering it needs CAP_SYS_RESOURCE, so a refused
+/// lower value keeps the current one with a warning instead of failing.
+fn write_oom_score_adj(pid: Pid, adj: i32) -> Result<()> {
+    let path = format!("/proc/{pid}/oom_score_adj");
+    match std::fs::write(&path, adj.to_string()) {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) => {
+            let current = std::fs::read_to_string(&path).unwrap_or_default();
+            log::warn(&format!(
+                "oom_score_adj {adj} refused ({e}); keeping {}",
+                current.trim()
+            ));
+            Ok(())
+        }
+        Err(e) => Err(OciError::io("write", path, e)),
+    }
+}
+
+/// Writes the pid file atomically, as runc does (callers poll for it).
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension("tmp-cradle-oci");
+    std::fs::write(&tmp, pid.to_string()).map_err(|e| OciError::io("write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| OciError::io("rename", path, e))
+}

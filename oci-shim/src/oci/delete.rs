@@ -1,0 +1,76 @@
+//! `cradle-oci delete`: remove a stopped container's cgroup and state;
+//! with `--force`, SIGKILL everything in it first and wait until it is gone.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use super::error::{OciError, Result};
+use super::state::{self, ContainerState, Status};
+use crate::cgroups::Cgroup;
+
+/// How long `--force` waits for killed processes to disappear.
+const KILL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Deletes the container. An unknown id is an error unless `force`
+/// (callers use `--force` to make delete idempotent, as with runc).
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let dir = state::container_dir(root, id)?;
+    let st = match ContainerState::load(root, id) {
+        Ok(st) => st,
+        Err(OciError::NotFound(_)) => {
+            // A create that died before writing state.json may leave the
+            // directory; it holds nothing running, so remove it.
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| OciError::io("remove", &dir, e))?;
+                return Ok(());
+            }
+            return if force {
+                Ok(())
+            } else {
+                Err(OciError::NotFound(id.to_string()))
+            };
+        }
+        Err(e) => return Err(e),
+    };
+    let status = st.status(root)?;
+    let cg = Cgroup::new(&st.cgroup_path)?;
+    if status != Status::Stopped {
+        if !force {
+            return Err(OciError::WrongStatus {
+                id: id.to_string(),
+                status: status.as_str(),
+                what: "cannot delete without --force",
+            });
+        }
+        kill_all(&st, &cg)?;
+    }
+    cg.remove()?;
+    std::fs::remove_dir_all(&dir).map_err(|e| OciError::io("remove", &dir, e))
+}
+
+/// SIGKILLs the init and every process of the cgroup until none is left.
+fn kill_all(st: &ContainerState, cg: &Cgroup) -> Result<()> {
+    let deadline = Instant::now() + KILL_TIMEOUT;
+    loop {
+        let mut left = cg.processes()?;
+        if st.init_alive() {
+            left.push(st.pid);
+        }
+        if left.is_empty() {
+            return Ok(());
+        }
+        for pid in &left {
+            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+        }
+        if Instant::now() >= deadline {
+            return Err(OciError::Timeout(format!(
+                "processes {left:?} of container {} survive SIGKILL",
+                st.id
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,101 @@
+//! `/dev` inside the container when it is a fresh tmpfs: the default
+//! device nodes bind-mounted from the host (mknod fails in user namespaces,
+//! a bind works everywhere), the spec's `linux.devices`, and the usual
+//! symlinks.
+
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+use nix::mount::{MsFlags, mount};
+use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+
+use super::error::{OciError, Result};
+use super::mounts::resolve_in_root;
+
+/// The nodes every container gets.
+const DEFAULT_DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// The symlinks every container gets: `(link in /dev, target)`.
+const DEFAULT_LINKS: [(&str, &str); 6] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+    ("core", "/proc/kcore"),
+];
+
+/// Populates `<rootfs>/dev` (already mounted as a tmpfs by the spec).
+pub(crate) fn setup_dev(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
+    let dev = rootfs.join("dev");
+    for name in DEFAULT_DEVICES {
+        let host = Path::new("/dev").join(name);
+        if host.exists() {
+            bind_device(&host, &dev.join(name))?;
+        }
+    }
+    for d in devices {
+        create_device(rootfs, d)?;
+    }
+    for (link, target) in DEFAULT_LINKS {
+        let path = dev.join(link);
+        if std::fs::symlink_metadata(&path).is_err() {
+            symlink(target, &path).map_err(|e| OciError::io("symlink", &path, e))?;
+        }
+    }
+    Ok(())
+}
+
+fn bind_device(host: &Path, target: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(target).is_err() {
+        std::fs::File::create(target)
+            .map_err(|e| OciError::io("create device placeholder", target, e))?;
+    }
+    mount(
+        Some(host),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| {
+        OciError::sys(
+            format!("bind device {} onto {}", host.display(), target.display()),
+            e,
+        )
+    })
+}
+
+/// mknod with the spec's mode and owner; falls back to bind-mounting the
+/// host's node of the same path when mknod is not permitted.
+fn create_device(rootfs: &Path, d: &LinuxDevice) -> Result<()> {
+    let target = resolve_in_root(rootfs, d.path())?;
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| OciError::io("mkdir", parent, e))?;
+    }
+    let kind = match d.typ() {
+        LinuxDeviceType::B => SFlag::S_IFBLK,
+        LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+        LinuxDeviceType::P => SFlag::S_IFIFO,
+        LinuxDeviceType::A => {
+            return Err(OciError::Unsupported(format!(
+                "device {} of type a",
+                d.path().display()
+            )));
+        }
+    };
+    let perm = Mode::from_bits_truncate(d.file_mode().unwrap_or(0o666));
+    let dev = makedev(d.major() as u64, d.minor() as u64);
+    let _ = std::fs::remove_file(&target);
+    match mknod(&target, kind, perm, dev) {
+        Ok(()) => {
+            let uid = d.uid().map(nix::unistd::Uid::from_raw);
+            let gid = d.gid().map(nix::unistd::Gid::from_raw);
+            nix::unistd::chown(&target, uid, gid)
+                .map_err(|e| OciError::sys(format!("chown {}", target.display()), e))
+        }
+        Err(nix::Error::EPERM) if d.path().exists() => bind_device(d.path(), &target),
+        Err(e) => Err(OciError::sys(format!("mknod {}", target.display()), e)),
+    }
+}

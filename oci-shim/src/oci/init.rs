@@ -1,0 +1,172 @@
+//! The container's init process, from "go" to execve. Every step runs in
+//! the new mount namespace; the order follows runc: mounts, /dev, pivot,
+//! hardening, kernel settings, then credentials and capabilities last (they
+//! take away the power to do the rest).
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl, open};
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+use oci_spec::runtime::{LinuxCapabilities, Spec};
+
+use super::error::{OciError, Result};
+use super::mounts::CgroupTarget;
+use super::namespaces::NsPlan;
+use super::process::{self, ExecArgs};
+use super::sync::{Channel, Msg};
+use super::{devices, log, mounts, rootfs};
+
+/// Everything the init needs, prepared by `create` before forking.
+pub(crate) struct InitConfig {
+    /// The parsed bundle config.
+    pub spec: Spec,
+    /// Absolute host path of the rootfs.
+    pub rootfs: PathBuf,
+    /// Namespaces decided by `create`.
+    pub ns: NsPlan,
+    /// The container's cgroup, for `cgroup` mounts.
+    pub cgroup: CgroupTarget,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// An O_PATH descriptor of the exec FIFO, opened before pivot_root.
+    pub fifo: OwnedFd,
+}
+
+/// Runs the init; never returns. Exits 1 on a setup failure (after telling
+/// `create` why) and 127 when execve itself fails.
+pub(crate) fn run(cfg: &InitConfig, chan: &mut Channel) -> ! {
+    match chan.recv() {
+        Ok(Msg::Go) => {}
+        _ => exit(1),
+    }
+    let exec = match setup(cfg) {
+        Ok(exec) => exec,
+        Err(e) => {
+            let _ = chan.send(&Msg::Error(e.to_string()));
+            exit(1);
+        }
+    };
+    if chan.send(&Msg::Ready).is_err() {
+        exit(1);
+    }
+    if let Err(e) = wait_for_start(&cfg.fifo) {
+        log::error(&e.to_string());
+        exit(1);
+    }
+    let err = exec.exec();
+    log::error(&err.to_string());
+    exit(127)
+}
+
+fn exit(code: i32) -> ! {
+    // SAFETY: _exit ends this forked process without running the parent's
+    // atexit handlers or destructors, which belong to the `create` process.
+    unsafe { libc::_exit(code) }
+}
+
+/// Blocks in open(2) until `start` opens the FIFO for reading, then writes
+/// the byte that tells `start` we are about to exec.
+fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let fd = open(
+        path.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| OciError::sys("open exec fifo", e))?;
+    nix::unistd::write(&fd, b"0").map_err(|e| OciError::sys("write exec fifo", e))?;
+    Ok(())
+}
+
+fn setup(cfg: &InitConfig) -> Result<ExecArgs> {
+    let spec = &cfg.spec;
+    let linux = spec.linux().clone().unwrap_or_default();
+    let proc_ = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| OciError::Unsupported("spec without process".into()))?;
+
+    if cfg.ns.new_cgroup {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| OciError::sys("unshare cgroup", e))?;
+    }
+    rootfs::prepare(&cfg.rootfs, linux.rootfs_propagation().as_deref())?;
+    let spec_mounts = spec.mounts().clone().unwrap_or_default();
+    mounts::mount_all(&cfg.rootfs, &spec_mounts, &cfg.cgroup)?;
+    let dev_is_tmpfs = spec_mounts
+        .iter()
+        .any(|m| m.destination().as_os_str() == "/dev" && m.typ().as_deref() == Some("tmpfs"));
+    if dev_is_tmpfs {
+        devices::setup_dev(&cfg.rootfs, linux.devices().as_deref().unwrap_or(&[]))?;
+    }
+    if cfg.ns.new_uts
+        && let Some(h) = spec.hostname()
+    {
+        nix::unistd::sethostname(h).map_err(|e| OciError::sys(format!("sethostname {h}"), e))?;
+    }
+    if cfg.no_pivot {
+        rootfs::move_root(&cfg.rootfs)?;
+    } else {
+        rootfs::pivot(&cfg.rootfs)?;
+    }
+    if let Some(sysctls) = linux.sysctl() {
+        process::apply_sysctls(sysctls)?;
+    }
+    rootfs::mask_paths(linux.masked_paths().as_deref().unwrap_or(&[]))?;
+    rootfs::readonly_paths(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        rootfs::readonly_root()?;
+    }
+    process::apply_rlimits(proc_.rlimits().as_deref().unwrap_or(&[]))?;
+
+    let cwd = proc_.cwd();
+    nix::unistd::chdir(cwd)
+        .map_err(|e| OciError::sys(format!("chdir to cwd {}", cwd.display()), e))?;
+    let args = proc_.args().clone().unwrap_or_default();
+    let arg0 = args
+        .first()
+        .ok_or_else(|| OciError::Unsupported("process.args is empty".into()))?;
+    let env = proc_.env().clone().unwrap_or_default();
+    let exe = process::find_executable(arg0, &process::env_path(&env))?;
+    let exec = ExecArgs::new(&exe, &args, &env)?;
+
+    let empty: LinuxCapabilities =
+        serde_json::from_str("{}").map_err(|e| OciError::Unsupported(e.to_string()))?;
+    let caps = proc_.capabilities().clone().unwrap_or(empty);
+    process::drop_bounding(&caps)?;
+    process::switch_user(proc_.user())?;
+    process::set_capabilities(&caps)?;
+    if proc_.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| OciError::sys("PR_SET_NO_NEW_PRIVS", e))?;
+    }
+    close_fds_on_exec(cfg.fifo.as_raw_fd());
+    Ok(exec)
+}
+
+/// Marks every descriptor above stderr close-on-exec, so nothing of the
+/// caller's (sockets, log files) leaks into the container. `keep` stays
+/// open until exec anyway (it is the FIFO, already O_CLOEXEC).
+fn close_fds_on_exec(keep: i32) {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2 && *fd != keep)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_SETFD only changes the close-on-exec flag of a
+        // descriptor number; an fd that was already closed (the directory
+        // handle above) makes fcntl fail with EBADF, which we ignore.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let _ = fcntl(borrowed, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    }
+}

@@ -1,0 +1,343 @@
+//! The spec's `mounts`, performed in order inside the container's mount
+//! namespace before pivot_root: option parsing (pure, unit-tested),
+//! destination resolution confined to the rootfs, and the mount calls.
+
+use std::path::{Component, Path, PathBuf};
+
+use nix::mount::{MsFlags, mount};
+use oci_spec::runtime::Mount;
+
+use super::error::{OciError, Result};
+use crate::cgroups::Hierarchy;
+
+/// A mount's options split into flags, propagation and filesystem data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MountOptions {
+    /// Flags for mount(2) (MS_RDONLY, MS_NOSUID…), without bind/propagation.
+    pub flags: MsFlags,
+    /// Propagation flags, applied by a separate mount(2) call.
+    pub propagation: MsFlags,
+    /// Everything else, passed as the data string (`mode=755,size=…`).
+    pub data: Vec<String>,
+    /// `bind` or `rbind` was given.
+    pub bind: bool,
+    /// `rbind`.
+    pub recursive: bool,
+}
+
+/// Splits OCI mount options the way runc does.
+pub(crate) fn parse_options(options: &[String]) -> MountOptions {
+    let mut o = MountOptions {
+        flags: MsFlags::empty(),
+        propagation: MsFlags::empty(),
+        data: Vec::new(),
+        bind: false,
+        recursive: false,
+    };
+    for opt in options {
+        let (set, clear) = match opt.as_str() {
+            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
+            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
+            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
+            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
+            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
+            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
+            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
+            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
+            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
+            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
+            "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty()),
+            "mand" => (MsFlags::MS_MANDLOCK, MsFlags::empty()),
+            "nomand" => (MsFlags::empty(), MsFlags::MS_MANDLOCK),
+            "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
+            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
+            "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
+            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
+            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
+            "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
+            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
+            "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
+            "remount" => (MsFlags::MS_REMOUNT, MsFlags::empty()),
+            "bind" => {
+                o.bind = true;
+                continue;
+            }
+            "rbind" => {
+                o.bind = true;
+                o.recursive = true;
+                continue;
+            }
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
+            | "runbindable" => {
+                o.propagation |= propagation_flag(opt).unwrap_or(MsFlags::empty());
+                continue;
+            }
+            // Options runc knows but that have no mount(2) meaning here.
+            "tmpcopyup" | "idmap" | "ridmap" => continue,
+            _ => {
+                o.data.push(opt.clone());
+                continue;
+            }
+        };
+        o.flags = (o.flags | set) & !clear;
+    }
+    o
+}
+
+/// `rprivate` → MS_PRIVATE|MS_REC, etc.; `None` for anything else.
+pub(crate) fn propagation_flag(name: &str) -> Option<MsFlags> {
+    let (rec, base) = match name.strip_prefix('r') {
+        Some(b) => (true, b),
+        None => (false, name),
+    };
+    let f = match base {
+        "private" => MsFlags::MS_PRIVATE,
+        "shared" => MsFlags::MS_SHARED,
+        "slave" => MsFlags::MS_SLAVE,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        _ => return None,
+    };
+    Some(if rec { f | MsFlags::MS_REC } else { f })
+}
+
+/// Resolves `dest` (an absolute container path) inside `rootfs`, following
+/// symlinks as if `rootfs` were `/`, so no link can point outside it.
+pub(crate) fn resolve_in_root(rootfs: &Path, dest: &Path) -> Result<PathBuf> {
+    let mut pending: Vec<PathBuf> = vec![dest.to_path_buf()];
+    let mut out = rootfs.to_path_buf();
+    let mut links = 0;
+    while let Some(p) = pending.pop() {
+        let mut comps: Vec<Component> = p.components().collect();
+        comps.reverse();
+        while let Some(c) = comps.pop() {
+            match c {
+                Component::RootDir => out = rootfs.to_path_buf(),
+                Component::CurDir | Component::Prefix(_) => {}
+                Component::ParentDir => {
+                    if out != rootfs {
+                        out.pop();
+                    }
+                }
+                Component::Normal(name) => {
+                    let next = out.join(name);
+                    match std::fs::symlink_metadata(&next) {
+                        Ok(m) if m.file_type().is_symlink() => {
+                            links += 1;
+                            if links > 40 {
+                                return Err(OciError::Unsupported(format!(
+                                    "too many symlinks resolving {}",
+                                    dest.display()
+                                )));
+                            }
+                            let target = std::fs::read_link(&next)
+                                .map_err(|e| OciError::io("readlink", &next, e))?;
+                            let rest: PathBuf = comps.iter().rev().collect();
+                            comps.clear();
+                            pending.push(rest);
+                            pending.push(target);
+                        }
+                        _ => out = next,
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Performs every spec mount in order under `rootfs`.
+pub(crate) fn mount_all(rootfs: &Path, mounts: &[Mount], cgroup: &CgroupTarget) -> Result<()> {
+    for m in mounts {
+        mount_one(rootfs, m, cgroup)?;
+    }
+    Ok(())
+}
+
+/// What a `cgroup` mount shows: the container's own cgroup directories.
+pub(crate) struct CgroupTarget {
+    /// The host's hierarchy.
+    pub hierarchy: Hierarchy,
+    /// The container's cgroup path.
+    pub path: String,
+}
+
+fn sys(what: &str, dest: &Path, e: nix::Error) -> OciError {
+    OciError::sys(format!("{what} {}", dest.display()), e)
+}
+
+fn mount_one(rootfs: &Path, m: &Mount, cgroup: &CgroupTarget) -> Result<()> {
+    let dest = resolve_in_root(rootfs, m.destination())?;
+    let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+    let typ = m.typ().as_deref().unwrap_or("");
+    let data = (!opts.data.is_empty()).then(|| opts.data.join(","));
+
+    if opts.bind || typ == "bind" {
+        let source = m.source().as_ref().ok_or_else(|| {
+            OciError::Unsupported(format!(
+                "bind mount to {} without source",
+                m.destination().display()
+            ))
+        })?;
+        let src_is_dir = std::fs::metadata(source)
+            .map_err(|e| OciError::io("bind source", source, e))?
+            .is_dir();
+        create_target(&dest, src_is_dir)?;
+        let mut flags = MsFlags::MS_BIND;
+        if opts.recursive {
+            flags |= MsFlags::MS_REC;
+        }
+        mount(Some(source), &dest, None::<&str>, flags, None::<&str>)
+            .map_err(|e| sys("bind mount onto", &dest, e))?;
+        let remount = opts.flags & !MsFlags::MS_REMOUNT;
+        if !remount.is_empty() {
+            mount(
+                None::<&str>,
+                &dest,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount,
+                None::<&str>,
+            )
+            .map_err(|e| sys("remount bind", &dest, e))?;
+        }
+    } else if typ == "cgroup" {
+        create_target(&dest, true)?;
+        mount_cgroup(&dest, opts.flags, cgroup)?;
+    } else {
+        create_target(&dest, true)?;
+        let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+        mount(Some(&source), &dest, Some(typ), opts.flags, data.as_deref())
+            .map_err(|e| sys(&format!("mount {typ}"), &dest, e))?;
+    }
+    if !opts.propagation.is_empty() {
+        mount(
+            None::<&str>,
+            &dest,
+            None::<&str>,
+            opts.propagation,
+            None::<&str>,
+        )
+        .map_err(|e| sys("set propagation of", &dest, e))?;
+    }
+    Ok(())
+}
+
+/// A directory (or, for file bind mounts, an empty file) at `dest`.
+fn create_target(dest: &Path, dir: bool) -> Result<()> {
+    if dest.exists() {
+        return Ok(());
+    }
+    if dir {
+        std::fs::create_dir_all(dest).map_err(|e| OciError::io("mkdir", dest, e))
+    } else {
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| OciError::io("mkdir", parent, e))?;
+        }
+        std::fs::File::create(dest)
+            .map(drop)
+            .map_err(|e| OciError::io("create", dest, e))
+    }
+}
+
+/// v2: a cgroup2 mount. v1: a tmpfs with one bind mount per controller of
+/// the container's own cgroup directory, read-only when asked.
+fn mount_cgroup(dest: &Path, flags: MsFlags, cgroup: &CgroupTarget) -> Result<()> {
+    match &cgroup.hierarchy {
+        Hierarchy::V2 { .. } => mount(Some("cgroup"), dest, Some("cgroup2"), flags, None::<&str>)
+            .map_err(|e| sys("mount cgroup2", dest, e)),
+        Hierarchy::V1 { mounts } => {
+            let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+            mount(Some("tmpfs"), dest, Some("tmpfs"), base, Some("mode=755"))
+                .map_err(|e| sys("mount cgroup tmpfs", dest, e))?;
+            let rel = cgroup.path.trim_start_matches('/');
+            for (name, host) in mounts {
+                let target = dest.join(name);
+                create_target(&target, true)?;
+                let src = host.join(rel);
+                mount(
+                    Some(&src),
+                    &target,
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .map_err(|e| sys("bind cgroup", &target, e))?;
+                mount(
+                    None::<&str>,
+                    &target,
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | flags,
+                    None::<&str>,
+                )
+                .map_err(|e| sys("remount cgroup", &target, e))?;
+            }
+            if flags.contains(MsFlags::MS_RDONLY) {
+                mount(
+                    None::<&str>,
+                    dest,
+                    None::<&str>,
+                    MsFlags::MS_REMOUNT | base | MsFlags::MS_RDONLY,
+                    Some("mode=755"),
+                )
+                .map_err(|e| sys("remount cgroup tmpfs", dest, e))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(list: &[&str]) -> MountOptions {
+        parse_options(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn flags_data_and_propagation_are_split() {
+        let o = opts(&["nosuid", "strictatime", "mode=755", "size=65536k"]);
+        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
+        assert_eq!(o.data, vec!["mode=755", "size=65536k"]);
+        let o = opts(&["rbind", "ro", "rprivate"]);
+        assert!(o.bind && o.recursive);
+        assert_eq!(o.flags, MsFlags::MS_RDONLY);
+        assert_eq!(o.propagation, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
+    }
+
+    #[test]
+    fn later_options_override_earlier_ones() {
+        assert_eq!(opts(&["ro", "rw"]).flags, MsFlags::empty());
+        assert_eq!(opts(&["rw", "ro"]).flags, MsFlags::MS_RDONLY);
+    }
+
+    #[test]
+    fn propagation_names_map_with_and_without_rec() {
+        assert_eq!(propagation_flag("slave"), Some(MsFlags::MS_SLAVE));
+        assert_eq!(
+            propagation_flag("rshared"),
+            Some(MsFlags::MS_SHARED | MsFlags::MS_REC)
+        );
+        assert_eq!(propagation_flag("ro"), None);
+    }
+
+    #[test]
+    fn symlinks_cannot_escape_the_rootfs() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("run")).unwrap();
+        std::os::unix::fs::symlink("../../../../run", root.join("varrun")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("abs")).unwrap();
+        assert_eq!(
+            resolve_in_root(root, Path::new("/varrun/x")).unwrap(),
+            root.join("run/x")
+        );
+        assert_eq!(
+            resolve_in_root(root, Path::new("/abs")).unwrap(),
+            root.join("etc/passwd")
+        );
+        assert_eq!(
+            resolve_in_root(root, Path::new("/../../proc")).unwrap(),
+            root.join("proc")
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! Which namespaces the container joins (by path) and which it creates.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
+
+use super::error::{OciError, Result};
+
+/// The namespace part of a spec, decided before any fork.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NsPlan {
+    /// Namespaces to join, user namespace first, mount namespace last.
+    pub join: Vec<(LinuxNamespaceType, PathBuf)>,
+    /// Namespaces to create in the intermediate process (all but cgroup).
+    pub unshare: CloneFlags,
+    /// A new cgroup namespace, created by the init once it is in its cgroup.
+    pub new_cgroup: bool,
+    /// A new UTS namespace (the init may set the hostname).
+    pub new_uts: bool,
+    /// A new pid namespace (or a joined one) : the init is pid 1 there.
+    pub has_pid_ns: bool,
+}
+
+fn flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        // nix has no constant for CLONE_NEWTIME.
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+fn order(t: LinuxNamespaceType) -> u8 {
+    match t {
+        LinuxNamespaceType::User => 0,
+        LinuxNamespaceType::Mount => 2,
+        _ => 1,
+    }
+}
+
+/// Builds the plan; refuses what is not implemented (new user and time
+/// namespaces need id mappings / offsets written from outside) and a
+/// mount namespace that is not new (the rootfs setup needs its own).
+pub(crate) fn plan(namespaces: &[LinuxNamespace]) -> Result<NsPlan> {
+    let mut p = NsPlan {
+        join: Vec::new(),
+        unshare: CloneFlags::empty(),
+        new_cgroup: false,
+        new_uts: false,
+        has_pid_ns: false,
+    };
+    let mut seen = Vec::new();
+    for ns in namespaces {
+        let t = ns.typ();
+        if seen.contains(&t) {
+            return Err(OciError::Unsupported(format!("namespace {t} listed twice")));
+        }
+        seen.push(t);
+        match ns.path() {
+            Some(path) => p.join.push((t, path.clone())),
+            None => match t {
+                LinuxNamespaceType::User => {
+                    return Err(OciError::Unsupported(
+                        "new user namespaces (id mappings)".into(),
+                    ));
+                }
+                LinuxNamespaceType::Time => {
+                    return Err(OciError::Unsupported("new time namespaces".into()));
+                }
+                LinuxNamespaceType::Cgroup => p.new_cgroup = true,
+                other => p.unshare |= flag(other),
+            },
+        }
+        match t {
+            LinuxNamespaceType::Uts => p.new_uts = ns.path().is_none(),
+            LinuxNamespaceType::Pid => p.has_pid_ns = true,
+            _ => {}
+        }
+    }
+    if !p.unshare.contains(CloneFlags::CLONE_NEWNS) {
+        return Err(OciError::Unsupported(
+            "a container without a new mount namespace".into(),
+        ));
+    }
+    p.join.sort_by_key(|(t, _)| order(*t));
+    Ok(p)
+}
+
+/// Joins the namespaces of the plan (opening every path first, since a
+/// joined mount namespace may hide the others) and unshares the new ones.
+/// Runs in the intermediate process.
+pub(crate) fn enter(plan: &NsPlan) -> Result<()> {
+    let mut files = Vec::new();
+    for (t, path) in &plan.join {
+        let f = File::open(path).map_err(|e| OciError::io("open namespace", path, e))?;
+        files.push((*t, path, f));
+    }
+    for (t, path, f) in &files {
+        nix::sched::setns(f, flag(*t))
+            .map_err(|e| OciError::sys(format!("setns {t} {}", path.display()), e))?;
+    }
+    if !plan.unshare.is_empty() {
+        nix::sched::unshare(plan.unshare)
+            .map_err(|e| OciError::sys(format!("unshare {:?}", plan.unshare), e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(json: &str) -> Vec<LinuxNamespace> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn joined_namespaces_are_ordered_user_first_mount_last() {
+        let p = plan(&ns(r#"[{"type":"mount"},{"type":"network","path":"/n"},
+            {"type":"ipc","path":"/i"},{"type":"pid"},{"type":"cgroup"},{"type":"uts"}]"#))
+        .unwrap();
+        assert_eq!(p.join.len(), 2);
+        assert!(p.unshare.contains(
+            CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUTS
+        ));
+        assert!(!p.unshare.contains(CloneFlags::CLONE_NEWCGROUP));
+        assert!(!p.unshare.contains(CloneFlags::CLONE_NEWNET));
+        assert!(p.new_cgroup && p.new_uts && p.has_pid_ns);
+    }
+
+    #[test]
+    fn new_user_namespace_and_missing_mount_namespace_are_refused() {
+        assert!(plan(&ns(r#"[{"type":"mount"},{"type":"user"}]"#)).is_err());
+        assert!(plan(&ns(r#"[{"type":"pid"}]"#)).is_err());
+    }
+}

@@ -1,0 +1,275 @@
+//! The last steps of the init, in the order runc takes them: hostname,
+//! sysctls, rlimits, working directory, executable lookup, credentials,
+//! capabilities, no_new_privs, and finally execve.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::CString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use caps::{CapSet, Capability as Cap};
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::{Capability, LinuxCapabilities, PosixRlimit, PosixRlimitType, User};
+
+use super::error::{OciError, Result};
+use super::log;
+
+/// Writes each sysctl under `/proc/sys` (`net.ipv4.ip_forward` → `net/ipv4/ip_forward`).
+pub(crate) fn apply_sysctls(sysctls: &HashMap<String, String>) -> Result<()> {
+    for (key, value) in sysctls {
+        if key.contains("..") || key.starts_with('/') || key.is_empty() {
+            return Err(OciError::Unsupported(format!("sysctl key {key:?}")));
+        }
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value).map_err(|e| OciError::io("write sysctl", path, e))?;
+    }
+    Ok(())
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
+    match t {
+        PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
+        PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
+        PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
+        PosixRlimitType::RlimitStack => libc::RLIMIT_STACK,
+        PosixRlimitType::RlimitCore => libc::RLIMIT_CORE,
+        PosixRlimitType::RlimitRss => libc::RLIMIT_RSS,
+        PosixRlimitType::RlimitNproc => libc::RLIMIT_NPROC,
+        PosixRlimitType::RlimitNofile => libc::RLIMIT_NOFILE,
+        PosixRlimitType::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        PosixRlimitType::RlimitAs => libc::RLIMIT_AS,
+        PosixRlimitType::RlimitLocks => libc::RLIMIT_LOCKS,
+        PosixRlimitType::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        PosixRlimitType::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
+        PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
+    }
+}
+
+/// Sets each rlimit; a hard limit above what this process may raise to
+/// (no CAP_SYS_RESOURCE) is clamped to the current hard limit, with a warning.
+pub(crate) fn apply_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
+    for r in rlimits {
+        let res = rlimit_resource(r.typ());
+        let want = libc::rlimit {
+            rlim_cur: r.soft(),
+            rlim_max: r.hard(),
+        };
+        // SAFETY: `want` is a valid rlimit struct that outlives the call.
+        if unsafe { libc::setrlimit(res, &want) } == 0 {
+            continue;
+        }
+        let err = nix::Error::last();
+        if err != nix::Error::EPERM {
+            return Err(OciError::sys(format!("setrlimit {:?}", r.typ()), err));
+        }
+        let mut cur = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `cur` is a valid, writable rlimit struct.
+        if unsafe { libc::getrlimit(res, &mut cur) } != 0 {
+            return Err(OciError::sys(
+                format!("getrlimit {:?}", r.typ()),
+                nix::Error::last(),
+            ));
+        }
+        let clamped = libc::rlimit {
+            rlim_cur: r.soft().min(cur.rlim_max),
+            rlim_max: r.hard().min(cur.rlim_max),
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(res, &clamped) } != 0 {
+            return Err(OciError::sys(
+                format!("setrlimit {:?}", r.typ()),
+                nix::Error::last(),
+            ));
+        }
+        log::warn(&format!(
+            "rlimit {:?}: cannot raise to {}/{}, clamped to {}/{}",
+            r.typ(),
+            r.soft(),
+            r.hard(),
+            clamped.rlim_cur,
+            clamped.rlim_max
+        ));
+    }
+    Ok(())
+}
+
+/// The value of `PATH` in the spec's environment (runc's default otherwise).
+pub(crate) fn env_path(env: &[String]) -> String {
+    env.iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .to_string()
+}
+
+/// Resolves `arg0` like execvp: a name with `/` is taken as is (relative
+/// to the cwd), otherwise the first executable regular file on `path`.
+pub(crate) fn find_executable(arg0: &str, path: &str) -> Result<PathBuf> {
+    let is_exec = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if arg0.contains('/') {
+        let p = PathBuf::from(arg0);
+        return if is_exec(&p) {
+            Ok(p)
+        } else {
+            Err(OciError::Setup(format!(
+                "exec: {arg0:?}: no such executable file"
+            )))
+        };
+    }
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(arg0))
+        .find(|p| is_exec(p))
+        .ok_or_else(|| {
+            OciError::Setup(format!(
+                "exec: {arg0:?}: executable file not found in $PATH"
+            ))
+        })
+}
+
+/// Converts OCI capability names to the caps crate's type.
+pub(crate) fn to_caps(set: Option<&HashSet<Capability>>) -> Result<HashSet<Cap>> {
+    let mut out = HashSet::new();
+    for c in set.into_iter().flatten() {
+        let name = format!("CAP_{c}");
+        let cap = name
+            .parse::<Cap>()
+            .map_err(|_| OciError::Unsupported(format!("capability {name}")))?;
+        out.insert(cap);
+    }
+    Ok(out)
+}
+
+/// Drops from the bounding set every capability the spec does not keep
+/// (needs CAP_SETPCAP, so it runs before the uid change).
+pub(crate) fn drop_bounding(caps: &LinuxCapabilities) -> Result<()> {
+    let keep = to_caps(caps.bounding().as_ref())?;
+    for cap in caps::all() {
+        if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(|e| OciError::Setup(format!("drop {cap} from bounding set: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// setgroups, setgid, setuid (keeping the permitted capabilities across the
+/// uid change) and umask.
+pub(crate) fn switch_user(user: &User) -> Result<()> {
+    let gids: Vec<Gid> = user
+        .additional_gids()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    nix::unistd::setgroups(&gids).map_err(|e| OciError::sys("setgroups", e))?;
+    nix::sys::prctl::set_keepcaps(true).map_err(|e| OciError::sys("PR_SET_KEEPCAPS", e))?;
+    let gid = Gid::from_raw(user.gid());
+    nix::unistd::setresgid(gid, gid, gid).map_err(|e| OciError::sys(format!("setgid {gid}"), e))?;
+    let uid = Uid::from_raw(user.uid());
+    nix::unistd::setresuid(uid, uid, uid).map_err(|e| OciError::sys(format!("setuid {uid}"), e))?;
+    nix::sys::prctl::set_keepcaps(false).map_err(|e| OciError::sys("PR_SET_KEEPCAPS", e))?;
+    if let Some(mask) = user.umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
+    Ok(())
+}
+
+/// Sets effective, permitted, inheritable and ambient sets after the uid
+/// change (effective first, so it never exceeds permitted).
+pub(crate) fn set_capabilities(caps: &LinuxCapabilities) -> Result<()> {
+    let effective = to_caps(caps.effective().as_ref())?;
+    let permitted = to_caps(caps.permitted().as_ref())?;
+    let inheritable = to_caps(caps.inheritable().as_ref())?;
+    let ambient = to_caps(caps.ambient().as_ref())?;
+    let set = |which: CapSet, v: &HashSet<Cap>| {
+        caps::set(None, which, v)
+            .map_err(|e| OciError::Setup(format!("set {which:?} capabilities: {e}")))
+    };
+    set(CapSet::Effective, &effective)?;
+    set(CapSet::Permitted, &permitted)?;
+    set(CapSet::Inheritable, &inheritable)?;
+    caps::clear(None, CapSet::Ambient)
+        .map_err(|e| OciError::Setup(format!("clear ambient: {e}")))?;
+    // Like runc, an ambient capability that cannot be raised (it must be
+    // permitted and inheritable) is a warning, not a failure.
+    for cap in ambient {
+        if let Err(e) = caps::raise(None, CapSet::Ambient, cap) {
+            log::warn(&format!("cannot raise ambient capability {cap}: {e}"));
+        }
+    }
+    Ok(())
+}
+
+/// Prepared argv/envp, built before the point of no return so exec itself
+/// cannot fail on a NUL byte.
+pub(crate) struct ExecArgs {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+impl ExecArgs {
+    /// Builds the C strings.
+    pub(crate) fn new(path: &Path, args: &[String], env: &[String]) -> Result<Self> {
+        let c = |s: &str| {
+            CString::new(s).map_err(|_| OciError::Unsupported(format!("NUL byte in {s:?}")))
+        };
+        Ok(ExecArgs {
+            path: c(&path.to_string_lossy())?,
+            argv: args.iter().map(|a| c(a)).collect::<Result<_>>()?,
+            envp: env.iter().map(|e| c(e)).collect::<Result<_>>()?,
+        })
+    }
+
+    /// Replaces the process image; returns only on failure.
+    pub(crate) fn exec(&self) -> OciError {
+        match nix::unistd::execve(&self.path, &self.argv, &self.envp) {
+            Err(e) => OciError::sys(format!("exec {:?}", self.path), e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oci_capability_names_convert() {
+        let set: HashSet<Capability> = [
+            Capability::Chown,
+            Capability::NetBindService,
+            Capability::SysAdmin,
+        ]
+        .into();
+        let caps = to_caps(Some(&set)).unwrap();
+        assert!(caps.contains(&Cap::CAP_CHOWN));
+        assert!(caps.contains(&Cap::CAP_NET_BIND_SERVICE));
+        assert!(caps.contains(&Cap::CAP_SYS_ADMIN));
+    }
+
+    #[test]
+    fn executable_lookup_uses_path_and_reports_missing() {
+        assert_eq!(
+            find_executable("sh", "/nonexistent:/bin").unwrap(),
+            PathBuf::from("/bin/sh")
+        );
+        let err = find_executable("no-such-binary-xyz", "/bin").unwrap_err();
+        assert!(err.to_string().contains("executable file not found"));
+    }
+
+    #[test]
+    fn path_comes_from_env_or_default() {
+        assert_eq!(env_path(&["A=1".into(), "PATH=/x".into()]), "/x");
+        assert!(env_path(&[]).contains("/usr/bin"));
+    }
+}
