@@ -200,10 +200,11 @@ impl Unpacker<'_> {
             entry: name.to_string(),
             source: e,
         };
-        let mode = header.mode().map_err(io_err)? & 0o7777;
-        let uid = header.uid().map_err(io_err)?;
-        let gid = header.gid().map_err(io_err)?;
-        let mtime = header.mtime().map_err(io_err)?;
+        let old = header.as_old();
+        let mode = numeric(header.mode(), &old.mode).map_err(io_err)? & 0o7777;
+        let uid = numeric(header.uid(), &old.uid).map_err(io_err)?;
+        let gid = numeric(header.gid(), &old.gid).map_err(io_err)?;
+        let mtime = numeric(header.mtime(), &old.mtime).map_err(io_err)?;
         match kind {
             EntryType::Directory => {
                 let keep = fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir());
@@ -391,6 +392,15 @@ impl Unpacker<'_> {
                 format!("hardlink target {} is not in this layer", link.display()),
             )),
         }
+    }
+}
+
+/// A numeric header field; an all-blank field reads as 0, as Go's
+/// archive/tar (which built most images) reads it.
+fn numeric<T: Default>(parsed: io::Result<T>, raw: &[u8]) -> io::Result<T> {
+    match parsed {
+        Err(_) if raw.iter().all(|b| matches!(b, 0 | b' ')) => Ok(T::default()),
+        other => other,
     }
 }
 

@@ -1,0 +1,376 @@
+//! End to end against a real registry: a `docker-registry` on 127.0.0.1, an
+//! OCI image built here (busybox from the host), pushed with skopeo, pulled
+//! through `ImageStore`, mounted as a rootfs, run with chroot, removed.
+//! Needs root, docker-registry and skopeo; skips with a message otherwise.
+
+use std::fs;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cradle_snapshotter::{Error, ImageStore, RegistryConfig};
+use sha2::{Digest as _, Sha256};
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+fn usable() -> bool {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: needs root");
+        return false;
+    }
+    for tool in [
+        "/usr/bin/docker-registry",
+        "/usr/bin/skopeo",
+        "/usr/bin/busybox",
+    ] {
+        if !Path::new(tool).exists() {
+            eprintln!("skipping: {tool} not installed");
+            return false;
+        }
+    }
+    true
+}
+
+/// A registry process, killed on drop.
+struct Registry {
+    child: Child,
+    port: u16,
+}
+
+impl Registry {
+    fn start(dir: &Path) -> Registry {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let storage = dir.join("registry-storage");
+        fs::create_dir(&storage).unwrap();
+        let config = dir.join("registry.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                storage.display()
+            ),
+        )
+        .unwrap();
+        let log = fs::File::create(dir.join("registry.log")).unwrap();
+        let child = Command::new("/usr/bin/docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let registry = Registry { child, port };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "registry did not start: {}",
+                fs::read_to_string(dir.join("registry.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Detaches a mount on drop, so a failing test leaves nothing mounted.
+struct Unmount(PathBuf);
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// A gzip layer: returns (compressed blob, diff id).
+fn layer(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> (Vec<u8>, String) {
+    let mut b = tar::Builder::new(Vec::new());
+    build(&mut b);
+    let tar = b.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    (gz.finish().unwrap(), sha256(&tar))
+}
+
+fn append(
+    b: &mut tar::Builder<Vec<u8>>,
+    path: &str,
+    kind: tar::EntryType,
+    mode: u32,
+    data: &[u8],
+    link: Option<&str>,
+) {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_mtime(1_700_000_000);
+    h.set_size(data.len() as u64);
+    if let Some(l) = link {
+        h.set_link_name(l).unwrap();
+    }
+    b.append_data(&mut h, path, data).unwrap();
+}
+
+struct Built {
+    config_digest: String,
+    diff_ids: Vec<String>,
+    size: u64,
+}
+
+/// Writes an OCI image layout with two layers: busybox, then a file that
+/// replaces one of the first layer's.
+fn build_layout(dir: &Path) -> Built {
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let d = sha256(bytes);
+        fs::write(blobs.join(&d[7..]), bytes).unwrap();
+        d
+    };
+    let busybox = fs::read("/usr/bin/busybox").unwrap();
+    let (l1, d1) = layer(|b| {
+        append(b, "bin/", tar::EntryType::Directory, 0o755, b"", None);
+        append(
+            b,
+            "bin/busybox",
+            tar::EntryType::Regular,
+            0o755,
+            &busybox,
+            None,
+        );
+        append(
+            b,
+            "bin/sh",
+            tar::EntryType::Symlink,
+            0o777,
+            b"",
+            Some("busybox"),
+        );
+        append(b, "etc/", tar::EntryType::Directory, 0o755, b"", None);
+        append(
+            b,
+            "etc/version",
+            tar::EntryType::Regular,
+            0o644,
+            b"1\n",
+            None,
+        );
+        append(
+            b,
+            "etc/obsolete",
+            tar::EntryType::Regular,
+            0o644,
+            b"old\n",
+            None,
+        );
+    });
+    let (l2, d2) = layer(|b| {
+        append(b, "etc/", tar::EntryType::Directory, 0o755, b"", None);
+        append(
+            b,
+            "etc/version",
+            tar::EntryType::Regular,
+            0o644,
+            b"2\n",
+            None,
+        );
+        append(
+            b,
+            "etc/.wh.obsolete",
+            tar::EntryType::Regular,
+            0o644,
+            b"",
+            None,
+        );
+    });
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"], "WorkingDir": "/",
+                   "User": "0:0", "StopSignal": "SIGTERM", "Labels": {"test": "cradle"}},
+        "rootfs": {"type": "layers", "diff_ids": [d1, d2]},
+    })
+    .to_string();
+    let desc = |media: &str, bytes: &[u8], digest: &str| serde_json::json!({"mediaType": media, "digest": digest, "size": bytes.len()});
+    let config_digest = put(config.as_bytes());
+    let (l1d, l2d) = (put(&l1), put(&l2));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": desc("application/vnd.oci.image.config.v1+json", config.as_bytes(), &config_digest),
+        "layers": [desc("application/vnd.oci.image.layer.v1.tar+gzip", &l1, &l1d),
+                   desc("application/vnd.oci.image.layer.v1.tar+gzip", &l2, &l2d)],
+    })
+    .to_string();
+    let manifest_digest = put(manifest.as_bytes());
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "digest": manifest_digest, "size": manifest.len(),
+                       "annotations": {"org.opencontainers.image.ref.name": "latest"}}],
+    });
+    fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    Built {
+        config_digest,
+        diff_ids: vec![d1, d2],
+        size: (config.len() + l1.len() + l2.len()) as u64,
+    }
+}
+
+fn count(dir: &Path) -> usize {
+    fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_mount_run_and_remove_an_image_from_a_local_registry() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::start(tmp.path());
+    let layout = tmp.path().join("layout");
+    let built = build_layout(&layout);
+    let reference = format!("127.0.0.1:{}/busybox:latest", registry.port);
+    let digest_file = tmp.path().join("pushed-digest");
+    let push = Command::new("/usr/bin/skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            "--digestfile",
+        ])
+        .arg(&digest_file)
+        .arg(format!("oci:{}:latest", layout.display()))
+        .arg(format!("docker://{reference}"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    let manifest_digest = fs::read_to_string(&digest_file).unwrap().trim().to_string();
+
+    let root = tmp.path().join("root");
+    let db = Arc::new(redb::Database::create(tmp.path().join("meta.redb")).unwrap());
+    let store = ImageStore::open(&root, db.clone(), RegistryConfig::default()).unwrap();
+    let image = store.pull(&reference, None).await.unwrap();
+
+    assert_eq!(image.id, built.config_digest);
+    assert_eq!(image.repo_tags, vec![reference.clone()]);
+    assert_eq!(
+        image.repo_digests,
+        vec![format!(
+            "127.0.0.1:{}/busybox@{manifest_digest}",
+            registry.port
+        )]
+    );
+    assert_eq!(image.layers, built.diff_ids);
+    assert_eq!(image.size, built.size);
+    assert_eq!(image.config.cmd, vec!["/bin/sh"]);
+    assert_eq!(image.config.env, vec!["PATH=/bin"]);
+    assert_eq!(image.config.user.as_deref(), Some("0:0"));
+    assert_eq!(
+        image.config.labels.get("test").map(String::as_str),
+        Some("cradle")
+    );
+    let layer1 = store
+        .snapshots_dir()
+        .join("layers")
+        .join(&built.diff_ids[0][7..])
+        .join("fs");
+    assert!(layer1.join("bin/busybox").is_file());
+
+    // Pulling again changes nothing; every way of naming it resolves.
+    assert_eq!(store.pull(&reference, None).await.unwrap(), image);
+    assert_eq!(store.list(), vec![image.clone()]);
+    for name in [
+        image.id.clone(),
+        image.id[7..].to_string(),
+        image.id[7..19].to_string(),
+        image.repo_digests[0].clone(),
+    ] {
+        assert_eq!(
+            store.resolve(&name).as_ref(),
+            Some(&image),
+            "resolve({name})"
+        );
+    }
+
+    // Mount and run it.
+    let target = tmp.path().join("rootfs");
+    fs::create_dir(&target).unwrap();
+    let _unmount = Unmount(target.clone());
+    store.mount_rootfs("ctr-e2e", &image.id, &target).unwrap();
+    let run = Command::new("/usr/sbin/chroot")
+        .arg(&target)
+        .args([
+            "/bin/sh",
+            "-c",
+            "/bin/busybox cat /etc/version && /bin/busybox ls /etc && echo written > /new",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "2\nversion\n");
+    assert!(!layer1.join("new").exists());
+    let removal = store.remove(&image.id).await;
+    assert!(
+        matches!(removal, Err(Error::ImageInUse { .. })),
+        "{removal:?}"
+    );
+    store.remove_rootfs("ctr-e2e", &target).unwrap();
+    assert_eq!(count(&target), 0);
+
+    // Records survive a reopen.
+    drop(store);
+    let store = ImageStore::open(&root, db, RegistryConfig::default()).unwrap();
+    assert_eq!(store.resolve(&reference), Some(image.clone()));
+
+    store.remove(&reference).await.unwrap();
+    assert!(store.list().is_empty());
+    assert_eq!(count(&root.join("content/blobs/sha256")), 0);
+    assert_eq!(count(&store.snapshots_dir().join("layers")), 0);
+    assert_eq!(count(&store.snapshots_dir().join("containers")), 0);
+    store.remove(&reference).await.unwrap();
+}
+
+#[tokio::test]
+async fn pull_of_a_missing_tag_is_a_registry_error_and_leaves_nothing() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::start(tmp.path());
+    let root = tmp.path().join("root");
+    let db = Arc::new(redb::Database::create(tmp.path().join("meta.redb")).unwrap());
+    let store = ImageStore::open(&root, db, RegistryConfig::default()).unwrap();
+    let err = store
+        .pull(&format!("127.0.0.1:{}/nothing:here", registry.port), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Registry { .. }), "{err}");
+    assert!(store.list().is_empty());
+    assert_eq!(count(&root.join("content/blobs/sha256")), 0);
+}
