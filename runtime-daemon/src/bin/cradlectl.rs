@@ -1,0 +1,340 @@
+//! `cradlectl`: a small CRI client for poking at a running `cradled` (or any
+//! CRI runtime) without crictl. Answers print as JSON.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use cradle_proto::cri;
+use cradle_proto::cri::image_service_client::ImageServiceClient;
+use cradle_proto::cri::runtime_service_client::RuntimeServiceClient;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use tonic::transport::{Channel, Endpoint};
+
+/// A CRI client for cradled.
+#[derive(Debug, Parser)]
+#[command(name = "cradlectl", version, about)]
+struct Args {
+    /// CRI socket path.
+    #[arg(long, default_value = "/run/cradle/cradle.sock")]
+    socket: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runtime name and versions.
+    Version,
+    /// Runtime conditions (verbose).
+    Info,
+    /// Pull an image; prints its id.
+    Pull { image: String },
+    /// List images.
+    Images,
+    /// Image status.
+    Inspecti { image: String },
+    /// Remove an image.
+    Rmi { image: String },
+    /// Run a pod sandbox; prints its id.
+    Runp {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        #[arg(long, default_value = "")]
+        uid: String,
+        #[arg(long, default_value_t = 0)]
+        attempt: u32,
+        #[arg(long, default_value = "")]
+        hostname: String,
+        #[arg(long, default_value = "")]
+        log_dir: String,
+        #[arg(long, default_value = "")]
+        cgroup_parent: String,
+        /// Use the node's network namespace.
+        #[arg(long)]
+        host_network: bool,
+        #[arg(long, default_value = "")]
+        runtime_handler: String,
+        /// `key=value`, repeatable.
+        #[arg(long = "label")]
+        labels: Vec<String>,
+    },
+    /// List pod sandboxes.
+    Pods,
+    /// Pod sandbox status.
+    Inspectp { id: String },
+    /// Stop a pod sandbox.
+    Stopp { id: String },
+    /// Remove a pod sandbox.
+    Rmp { id: String },
+    /// Create a container in a pod; prints its id. The pod's config is read back
+    /// from the runtime (its status), so only the pod id is needed.
+    Create {
+        pod: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        image: String,
+        #[arg(long, default_value = "")]
+        log_path: String,
+        /// The pod's log directory (CRI passes the sandbox config again).
+        #[arg(long, default_value = "")]
+        log_dir: String,
+        /// `KEY=VALUE`, repeatable.
+        #[arg(long = "env")]
+        envs: Vec<String>,
+        /// The command (replaces the image entrypoint).
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// Start a container.
+    Start { id: String },
+    /// Stop a container.
+    Stop {
+        id: String,
+        #[arg(long, short, default_value_t = 10)]
+        timeout: i64,
+    },
+    /// Remove a container.
+    Rm { id: String },
+    /// List containers.
+    Ps,
+    /// Container status.
+    Inspect { id: String },
+}
+
+async fn connect(socket: PathBuf) -> anyhow::Result<Channel> {
+    // The URI is a placeholder: the connector ignores it and dials the socket.
+    Endpoint::try_from("http://[::1]:50051")?
+        .connect_with_connector(tower::service_fn(move |_| {
+            let socket = socket.clone();
+            async move {
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                    tokio::net::UnixStream::connect(socket).await?,
+                ))
+            }
+        }))
+        .await
+        .context("connecting to the CRI socket")
+}
+
+fn print<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    line(&serde_json::to_string_pretty(value)?)
+}
+
+/// Writes one line to stdout; a closed pipe (`| head`) is an error, not a panic.
+fn line(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    writeln!(std::io::stdout().lock(), "{text}").context("writing to stdout")
+}
+
+fn pairs(items: &[String]) -> anyhow::Result<HashMap<String, String>> {
+    items
+        .iter()
+        .map(|item| {
+            item.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .with_context(|| format!("{item:?} is not key=value"))
+        })
+        .collect()
+}
+
+fn image_spec(image: String) -> Option<cri::ImageSpec> {
+    Some(cri::ImageSpec {
+        image,
+        ..Default::default()
+    })
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let channel = connect(args.socket).await?;
+    let mut rt = RuntimeServiceClient::new(channel.clone());
+    let mut img = ImageServiceClient::new(channel);
+    match args.command {
+        Command::Version => print(
+            &rt.version(cri::VersionRequest::default())
+                .await?
+                .into_inner(),
+        ),
+        Command::Info => print(
+            &rt.status(cri::StatusRequest { verbose: true })
+                .await?
+                .into_inner(),
+        ),
+        Command::Pull { image } => {
+            let request = cri::PullImageRequest {
+                image: image_spec(image),
+                ..Default::default()
+            };
+            line(&img.pull_image(request).await?.into_inner().image_ref)
+        }
+        Command::Images => print(
+            &img.list_images(cri::ListImagesRequest::default())
+                .await?
+                .into_inner(),
+        ),
+        Command::Inspecti { image } => {
+            let request = cri::ImageStatusRequest {
+                image: image_spec(image),
+                verbose: false,
+            };
+            print(&img.image_status(request).await?.into_inner())
+        }
+        Command::Rmi { image } => {
+            img.remove_image(cri::RemoveImageRequest {
+                image: image_spec(image),
+            })
+            .await?;
+            Ok(())
+        }
+        Command::Runp {
+            name,
+            namespace,
+            uid,
+            attempt,
+            hostname,
+            log_dir,
+            cgroup_parent,
+            host_network,
+            runtime_handler,
+            labels,
+        } => {
+            let uid = if uid.is_empty() {
+                format!("{name}-uid")
+            } else {
+                uid
+            };
+            let network = if host_network {
+                cri::NamespaceMode::Node
+            } else {
+                cri::NamespaceMode::Pod
+            };
+            let config = cri::PodSandboxConfig {
+                metadata: Some(cri::PodSandboxMetadata {
+                    name,
+                    uid,
+                    namespace,
+                    attempt,
+                }),
+                hostname,
+                log_directory: log_dir,
+                labels: pairs(&labels)?,
+                linux: Some(cri::LinuxPodSandboxConfig {
+                    cgroup_parent,
+                    security_context: Some(cri::LinuxSandboxSecurityContext {
+                        namespace_options: Some(cri::NamespaceOption {
+                            network: network as i32,
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let request = cri::RunPodSandboxRequest {
+                config: Some(config),
+                runtime_handler,
+            };
+            line(
+                &rt.run_pod_sandbox(request)
+                    .await?
+                    .into_inner()
+                    .pod_sandbox_id,
+            )
+        }
+        Command::Pods => print(
+            &rt.list_pod_sandbox(cri::ListPodSandboxRequest::default())
+                .await?
+                .into_inner(),
+        ),
+        Command::Inspectp { id } => {
+            let request = cri::PodSandboxStatusRequest {
+                pod_sandbox_id: id,
+                verbose: false,
+            };
+            print(&rt.pod_sandbox_status(request).await?.into_inner())
+        }
+        Command::Stopp { id } => {
+            rt.stop_pod_sandbox(cri::StopPodSandboxRequest { pod_sandbox_id: id })
+                .await?;
+            Ok(())
+        }
+        Command::Rmp { id } => {
+            rt.remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: id })
+                .await?;
+            Ok(())
+        }
+        Command::Create {
+            pod,
+            name,
+            image,
+            log_path,
+            log_dir,
+            envs,
+            command,
+        } => {
+            let envs = pairs(&envs)?
+                .into_iter()
+                .map(|(key, value)| cri::KeyValue { key, value })
+                .collect();
+            let config = cri::ContainerConfig {
+                metadata: Some(cri::ContainerMetadata { name, attempt: 0 }),
+                image: image_spec(image),
+                command,
+                envs,
+                log_path,
+                ..Default::default()
+            };
+            let sandbox_config = cri::PodSandboxConfig {
+                log_directory: log_dir,
+                ..Default::default()
+            };
+            let request = cri::CreateContainerRequest {
+                pod_sandbox_id: pod,
+                config: Some(config),
+                sandbox_config: Some(sandbox_config),
+            };
+            line(
+                &rt.create_container(request)
+                    .await?
+                    .into_inner()
+                    .container_id,
+            )
+        }
+        Command::Start { id } => {
+            rt.start_container(cri::StartContainerRequest { container_id: id })
+                .await?;
+            Ok(())
+        }
+        Command::Stop { id, timeout } => {
+            rt.stop_container(cri::StopContainerRequest {
+                container_id: id,
+                timeout,
+            })
+            .await?;
+            Ok(())
+        }
+        Command::Rm { id } => {
+            rt.remove_container(cri::RemoveContainerRequest { container_id: id })
+                .await?;
+            Ok(())
+        }
+        Command::Ps => print(
+            &rt.list_containers(cri::ListContainersRequest::default())
+                .await?
+                .into_inner(),
+        ),
+        Command::Inspect { id } => {
+            let request = cri::ContainerStatusRequest {
+                container_id: id,
+                verbose: false,
+            };
+            print(&rt.container_status(request).await?.into_inner())
+        }
+    }
+}
