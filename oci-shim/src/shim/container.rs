@@ -22,6 +22,9 @@ use super::signals::Signals;
 use super::state::Watched;
 use super::stdio::ContainerStdio;
 
+/// File name of the runtime's own log (`--log`) inside the shim's state directory.
+pub const RUNTIME_LOG_FILE: &str = "runtime.log";
+
 /// Create the container and return the monitor that watches it.
 pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
     let state_dir = args.state_dir.as_path();
@@ -44,7 +47,8 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
         unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the stderr pipe"))?;
     let mut stdio = ContainerStdio::new(stdout_read, stderr_read)?;
 
-    let runtime = Runtime::new(args.runtime.clone(), args.runtime_root.clone());
+    let runtime = Runtime::new(args.runtime.clone(), args.runtime_root.clone())
+        .with_log(state_dir.join(RUNTIME_LOG_FILE));
     let pid_file = state_dir.join(INIT_PID_FILE);
     {
         let runtime = runtime.clone();
@@ -64,7 +68,10 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
         stdout_write,
         stderr_write,
     ) {
-        let said = stdio.take_stderr_text();
+        let mut said = stdio.take_stderr_text();
+        if said.is_empty() {
+            said = last_lines(&state_dir.join(RUNTIME_LOG_FILE), 5);
+        }
         return Err(if said.is_empty() {
             error
         } else {
@@ -111,6 +118,13 @@ pub fn write_pid_file(
         let _ = fs::remove_file(&path);
     });
     Ok(())
+}
+
+/// The last `count` lines of a text file ("" when unreadable).
+fn last_lines(path: &Path, count: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
 }
 
 /// Read the pid the runtime wrote with `--pid-file`.

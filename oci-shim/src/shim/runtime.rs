@@ -15,16 +15,34 @@ use super::ShimError;
 pub struct Runtime {
     binary: PathBuf,
     root: PathBuf,
+    log: Option<PathBuf>,
 }
 
 impl Runtime {
     pub fn new(binary: PathBuf, root: PathBuf) -> Runtime {
-        Runtime { binary, root }
+        Runtime {
+            binary,
+            root,
+            log: None,
+        }
+    }
+
+    /// Send the runtime's own warnings to `log` (its global `--log`, which runc
+    /// and cradle-oci share) instead of its stderr, which during `create` is the
+    /// container's stderr: they would otherwise land in the container log.
+    /// Errors are still printed on stderr by both.
+    pub fn with_log(mut self, log: PathBuf) -> Runtime {
+        self.log = Some(log);
+        self
     }
 
     fn command(&self, verb: &str) -> Command {
         let mut command = Command::new(&self.binary);
-        command.arg("--root").arg(&self.root).arg(verb);
+        command.arg("--root").arg(&self.root);
+        if let Some(log) = &self.log {
+            command.arg("--log").arg(log);
+        }
+        command.arg(verb);
         command.stdin(Stdio::null());
         command
     }
