@@ -11,7 +11,9 @@ pub struct CgroupParent {
 
 impl CgroupParent {
     pub fn new() -> Self {
-        CgroupParent { name: format!("/cradle-e2e-{}", crate::random_suffix()) }
+        CgroupParent {
+            name: format!("/cradle-e2e-{}", crate::random_suffix()),
+        }
     }
 
     /// The cgroup path to put in `LinuxPodSandboxConfig.cgroup_parent`.
@@ -83,6 +85,15 @@ fn remove_tree(dir: &Path) -> std::io::Result<()> {
             if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 remove_tree(&entry.path())?;
             }
+        }
+    }
+    // Whatever still runs in it is a leak already reported: end it.
+    if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
     // rmdir of a cgroup fails with EBUSY for a moment after its last task exits.

@@ -22,13 +22,16 @@ impl Cri {
     pub async fn connect(socket: &Path) -> anyhow::Result<Self> {
         let socket: PathBuf = socket.to_path_buf();
         // The URI is required by tonic but unused: the connector dials the socket.
-        let channel = Endpoint::try_from("http://[::1]:50051")?
-            .timeout(Duration::from_secs(60))
-            .connect_with_connector(tower::service_fn(move |_: Uri| {
-                let socket = socket.clone();
-                async move { Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(socket).await?)) }
-            }))
-            .await?;
+        let channel =
+            Endpoint::try_from("http://[::1]:50051")?
+                .timeout(Duration::from_secs(60))
+                .connect_with_connector(tower::service_fn(move |_: Uri| {
+                    let socket = socket.clone();
+                    async move {
+                        Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(socket).await?))
+                    }
+                }))
+                .await?;
         Ok(Cri {
             runtime: RuntimeServiceClient::new(channel.clone()),
             image: ImageServiceClient::new(channel),

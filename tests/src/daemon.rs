@@ -158,5 +158,32 @@ impl Drop for Daemon {
         if std::thread::panicking() {
             eprintln!("---- cradled log ----\n{}", self.log());
         }
+        // A failed test may leave shims and mounts behind: the leak check
+        // has reported them by now; clear them so the machine stays usable.
+        force_cleanup(self.dir());
+    }
+}
+
+/// Kills every process whose command line mentions `dir` (shims, pause
+/// processes) and lazily unmounts everything under it, newest first.
+fn force_cleanup(dir: &Path) {
+    let scope = crate::leaks::Scope {
+        dirs: vec![dir.to_path_buf()],
+        ..Default::default()
+    };
+    for pid in crate::leaks::mentioning_processes(&scope) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    let prefix = dir.to_string_lossy().to_string();
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let points: Vec<&str> = mountinfo
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|p| p.starts_with(prefix.as_str()))
+        .collect();
+    for point in points.into_iter().rev() {
+        let _ = nix::mount::umount2(point, nix::mount::MntFlags::MNT_DETACH);
     }
 }

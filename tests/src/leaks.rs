@@ -52,7 +52,10 @@ fn mentions(text: &str, scope: &Scope) -> bool {
         .dirs
         .iter()
         .any(|d| text.contains(d.to_string_lossy().as_ref()))
-        || scope.ids.iter().any(|id| !id.is_empty() && text.contains(id.as_str()))
+        || scope
+            .ids
+            .iter()
+            .any(|id| !id.is_empty() && text.contains(id.as_str()))
 }
 
 fn mounts(scope: &Scope) -> Vec<String> {
@@ -67,13 +70,30 @@ fn mounts(scope: &Scope) -> Vec<String> {
 }
 
 fn processes(scope: &Scope) -> Vec<String> {
+    let pids = mentioning_processes(scope);
+    pids.into_iter()
+        .map(|pid| {
+            let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+            format!("process left behind: pid {pid}: {}", cmdline.trim_end())
+        })
+        .collect()
+}
+
+/// Pids (other than ours and the excluded ones) whose command line mentions
+/// the scope's dirs or ids.
+pub fn mentioning_processes(scope: &Scope) -> Vec<i32> {
     let me = std::process::id();
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return vec!["cannot read /proc".into()];
+        return Vec::new();
     };
     let mut out = Vec::new();
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         if u32::try_from(pid).ok() == Some(me) || scope.exclude_pids.contains(&pid) {
@@ -84,15 +104,19 @@ fn processes(scope: &Scope) -> Vec<String> {
         };
         let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
         if mentions(&cmdline, scope) {
-            out.push(format!("process left behind: pid {pid}: {}", cmdline.trim_end()));
+            out.push(pid);
         }
     }
     out
 }
 
 fn names_an_id(path: &Path, ids: &[String]) -> bool {
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-    ids.iter().any(|id| !id.is_empty() && name.contains(id.as_str()))
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    ids.iter()
+        .any(|id| !id.is_empty() && name.contains(id.as_str()))
 }
 
 /// Depth-first over `dir`, not following symlinks nor crossing into /proc.

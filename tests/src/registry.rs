@@ -31,10 +31,16 @@ impl Registry {
             let dir = tempfile::Builder::new().prefix("cradle-reg-").tempdir()?;
             let port = free_port()?;
             let registry = Registry { dir, port };
-            match registry.run_script("registry.sh", &["start", &registry.state(), &port.to_string()]) {
+            match registry.run_script(
+                "registry.sh",
+                &["start", &registry.state(), &port.to_string()],
+            ) {
                 Ok(()) => {
                     let layout = layout.display().to_string();
-                    registry.run_script("push-test-image.sh", &[&layout, &registry.host(), TEST_IMAGE])?;
+                    registry.run_script(
+                        "push-test-image.sh",
+                        &[&layout, &registry.host(), TEST_IMAGE],
+                    )?;
                     return Ok(registry);
                 }
                 Err(e) => last_err = Some(e),
@@ -105,14 +111,19 @@ fn build_layout() -> anyhow::Result<PathBuf> {
         .context("target dir")?
         .join("cradle-e2e");
     std::fs::create_dir_all(&base)?;
-    let tmp = tempfile::Builder::new().prefix("busybox-oci-").tempdir_in(&base)?;
+    let tmp = tempfile::Builder::new()
+        .prefix("busybox-oci-")
+        .tempdir_in(&base)?;
     let script = crate::repo_root().join("hack/build-test-image.sh");
     let out = Command::new(&script)
         .arg(tmp.path())
         .output()
         .with_context(|| format!("running {}", script.display()))?;
     if !out.status.success() {
-        bail!("build-test-image.sh: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "build-test-image.sh: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let layout = base.join("busybox-oci");
     // Replace atomically enough: another test binary may be doing the same.

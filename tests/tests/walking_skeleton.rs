@@ -1,0 +1,641 @@
+//! The walking skeleton, end to end over the CRI socket: a real daemon, a
+//! real registry on 127.0.0.1, real namespaces, overlay rootfs and shims.
+//! Root only; skipped with a message elsewhere.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use cradle_proto::cri;
+use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, random_suffix, skip_unless_ready};
+use tonic::Code;
+
+// ---- configs, as the kubelet would send them --------------------------------
+
+fn pod_config(daemon: &Daemon, cgroup: &CgroupParent) -> anyhow::Result<cri::PodSandboxConfig> {
+    let name = format!("e2e-{}", random_suffix());
+    let log_directory = daemon.logs_dir().join(&name);
+    std::fs::create_dir_all(&log_directory)?;
+    Ok(cri::PodSandboxConfig {
+        metadata: Some(cri::PodSandboxMetadata {
+            name,
+            uid: random_suffix(),
+            namespace: "cradle-e2e".into(),
+            attempt: 0,
+        }),
+        hostname: "e2e-pod".into(),
+        log_directory: log_directory.display().to_string(),
+        linux: Some(cri::LinuxPodSandboxConfig {
+            cgroup_parent: cgroup.path().to_string(),
+            security_context: Some(cri::LinuxSandboxSecurityContext {
+                namespace_options: Some(cri::NamespaceOption {
+                    network: cri::NamespaceMode::Pod as i32,
+                    pid: cri::NamespaceMode::Container as i32,
+                    ipc: cri::NamespaceMode::Pod as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+fn container_config(image: &str, name: &str, command: &[&str]) -> cri::ContainerConfig {
+    cri::ContainerConfig {
+        metadata: Some(cri::ContainerMetadata {
+            name: name.into(),
+            attempt: 0,
+        }),
+        image: Some(cri::ImageSpec {
+            image: image.into(),
+            ..Default::default()
+        }),
+        command: command.iter().map(|s| s.to_string()).collect(),
+        log_path: format!("{name}.log"),
+        linux: Some(cri::LinuxContainerConfig {
+            security_context: Some(cri::LinuxContainerSecurityContext {
+                namespace_options: Some(cri::NamespaceOption {
+                    network: cri::NamespaceMode::Pod as i32,
+                    pid: cri::NamespaceMode::Container as i32,
+                    ipc: cri::NamespaceMode::Pod as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+// ---- small steps ----------------------------------------------------------
+
+async fn pull(cri: &mut Cri, image: &str) -> anyhow::Result<String> {
+    let resp = cri
+        .image
+        .pull_image(cri::PullImageRequest {
+            image: Some(cri::ImageSpec {
+                image: image.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("PullImage {image}"))?
+        .into_inner();
+    Ok(resp.image_ref)
+}
+
+async fn run_pod(cri: &mut Cri, config: &cri::PodSandboxConfig) -> anyhow::Result<String> {
+    let resp = cri
+        .runtime
+        .run_pod_sandbox(cri::RunPodSandboxRequest {
+            config: Some(config.clone()),
+            runtime_handler: String::new(),
+        })
+        .await
+        .context("RunPodSandbox")?;
+    Ok(resp.into_inner().pod_sandbox_id)
+}
+
+async fn create_and_start(
+    cri: &mut Cri,
+    pod_id: &str,
+    pod: &cri::PodSandboxConfig,
+    config: cri::ContainerConfig,
+) -> anyhow::Result<String> {
+    let id = cri
+        .runtime
+        .create_container(cri::CreateContainerRequest {
+            pod_sandbox_id: pod_id.into(),
+            config: Some(config),
+            sandbox_config: Some(pod.clone()),
+        })
+        .await
+        .context("CreateContainer")?
+        .into_inner()
+        .container_id;
+    cri.runtime
+        .start_container(cri::StartContainerRequest {
+            container_id: id.clone(),
+        })
+        .await
+        .context("StartContainer")?;
+    Ok(id)
+}
+
+async fn container_status(cri: &mut Cri, id: &str) -> anyhow::Result<cri::ContainerStatus> {
+    cri.runtime
+        .container_status(cri::ContainerStatusRequest {
+            container_id: id.into(),
+            verbose: false,
+        })
+        .await
+        .context("ContainerStatus")?
+        .into_inner()
+        .status
+        .context("ContainerStatus without status")
+}
+
+/// Polls ContainerStatus until `state`, for at most `timeout`.
+async fn wait_for_state(
+    cri: &mut Cri,
+    id: &str,
+    state: cri::ContainerState,
+    timeout: Duration,
+) -> anyhow::Result<cri::ContainerStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let status = container_status(cri, id).await?;
+        if status.state == state as i32 {
+            return Ok(status);
+        }
+        if Instant::now() > deadline {
+            bail!("container {id} not {state:?} after {timeout:?}: {status:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn stop_and_remove_container(cri: &mut Cri, id: &str) -> anyhow::Result<()> {
+    for _ in 0..2 {
+        // The second round checks idempotence.
+        cri.runtime
+            .stop_container(cri::StopContainerRequest {
+                container_id: id.into(),
+                timeout: 0,
+            })
+            .await
+            .context("StopContainer")?;
+        cri.runtime
+            .remove_container(cri::RemoveContainerRequest {
+                container_id: id.into(),
+            })
+            .await
+            .context("RemoveContainer")?;
+    }
+    Ok(())
+}
+
+async fn stop_and_remove_pod(cri: &mut Cri, id: &str) -> anyhow::Result<()> {
+    for _ in 0..2 {
+        cri.runtime
+            .stop_pod_sandbox(cri::StopPodSandboxRequest {
+                pod_sandbox_id: id.into(),
+            })
+            .await
+            .context("StopPodSandbox")?;
+        cri.runtime
+            .remove_pod_sandbox(cri::RemovePodSandboxRequest {
+                pod_sandbox_id: id.into(),
+            })
+            .await
+            .context("RemovePodSandbox")?;
+    }
+    Ok(())
+}
+
+/// Best effort after a failure, so the leak report shows what removal
+/// could not clean, not what the failed test never got to remove.
+async fn remove_everything(cri: &mut Cri) {
+    if let Ok(pods) = cri
+        .runtime
+        .list_pod_sandbox(cri::ListPodSandboxRequest::default())
+        .await
+    {
+        for pod in pods.into_inner().items {
+            let _ = stop_and_remove_pod(cri, &pod.id).await;
+        }
+    }
+}
+
+/// Finds the CRI log line `<timestamp> <stream> F <text>` in `path`.
+fn has_log_line(path: &Path, stream: &str, text: &str) -> anyhow::Result<bool> {
+    let content =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(content.lines().any(|line| {
+        let mut fields = line.splitn(4, ' ');
+        let (Some(ts), Some(s), Some(tag), Some(rest)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return false;
+        };
+        // RFC 3339 with nanoseconds, e.g. 2026-01-02T15:04:05.000000000Z.
+        let ts_ok = ts.len() >= 20 && ts.as_bytes()[4] == b'-' && ts.as_bytes()[10] == b'T';
+        ts_ok && s == stream && tag == "F" && rest == text
+    }))
+}
+
+fn leak_scope(daemon: &Daemon, ids: &[&str]) -> leaks::Scope {
+    leaks::Scope {
+        dirs: vec![daemon.root(), daemon.state_dir()],
+        ids: ids.iter().map(|s| s.to_string()).collect(),
+        exclude_pids: daemon.pid().into_iter().collect(),
+    }
+}
+
+// ---- the tests ------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pod_runs_a_container_logs_its_output_and_leaves_nothing_behind() {
+    skip_unless_ready!(true);
+    let cgroup = CgroupParent::new();
+    let registry = Registry::start().expect("registry");
+    let daemon = Daemon::start().expect("cradled");
+    let mut cri = daemon.connect().await.expect("connect");
+    if let Err(e) = walking_skeleton(&mut cri, &daemon, &registry, &cgroup).await {
+        remove_everything(&mut cri).await;
+        panic!("{e:#}");
+    }
+    let errors = cgroup.remove();
+    assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
+}
+
+async fn walking_skeleton(
+    cri: &mut Cri,
+    daemon: &Daemon,
+    registry: &Registry,
+    cgroup: &CgroupParent,
+) -> anyhow::Result<()> {
+    // Version, Status, RuntimeConfig.
+    let version = cri
+        .runtime
+        .version(cri::VersionRequest::default())
+        .await?
+        .into_inner();
+    ensure!(
+        version.version == "0.1.0",
+        "Version.version {:?}",
+        version.version
+    );
+    ensure!(
+        version.runtime_name == "cradle",
+        "runtime_name {:?}",
+        version.runtime_name
+    );
+    ensure!(
+        version.runtime_api_version == "v1",
+        "runtime_api_version {:?}",
+        version.runtime_api_version
+    );
+    let status = cri
+        .runtime
+        .status(cri::StatusRequest::default())
+        .await?
+        .into_inner();
+    let conditions = status.status.context("Status without status")?.conditions;
+    let condition = |t: &str| conditions.iter().find(|c| c.r#type == t).cloned();
+    ensure!(
+        condition("RuntimeReady").is_some_and(|c| c.status),
+        "RuntimeReady: {conditions:?}"
+    );
+    let network = condition("NetworkReady").context("no NetworkReady condition")?;
+    ensure!(
+        !network.status && network.reason == "NetworkPluginNotReady",
+        "NetworkReady with an empty CNI dir: {network:?}"
+    );
+    let runtime_config = cri
+        .runtime
+        .runtime_config(cri::RuntimeConfigRequest::default())
+        .await?
+        .into_inner();
+    ensure!(
+        runtime_config
+            .linux
+            .is_some_and(|l| l.cgroup_driver == cri::CgroupDriver::Cgroupfs as i32),
+        "RuntimeConfig cgroup driver is not CGROUPFS"
+    );
+
+    // Images: pull, list, status of an absent one.
+    let image = registry.image_ref();
+    let image_ref = pull(cri, &image).await?;
+    ensure!(
+        image_ref.starts_with("sha256:") && image_ref.len() == 71,
+        "image_ref {image_ref:?}"
+    );
+    let images = cri
+        .image
+        .list_images(cri::ListImagesRequest::default())
+        .await?
+        .into_inner()
+        .images;
+    let listed = images
+        .iter()
+        .find(|i| i.id == image_ref)
+        .context("pulled image not listed")?;
+    ensure!(
+        listed.repo_tags.contains(&image),
+        "repo_tags {:?} lack {image}",
+        listed.repo_tags
+    );
+    let absent = cri
+        .image
+        .image_status(cri::ImageStatusRequest {
+            image: Some(cri::ImageSpec {
+                image: format!("{}/absent:latest", registry.host()),
+                ..Default::default()
+            }),
+            verbose: false,
+        })
+        .await
+        .context("ImageStatus of an absent image must be OK")?
+        .into_inner();
+    ensure!(
+        absent.image.is_none(),
+        "ImageStatus of an absent image: {:?}",
+        absent.image
+    );
+
+    // A pod and a container that prints to stdout and stderr, then exits 0.
+    let pod = pod_config(daemon, cgroup)?;
+    let pod_id = run_pod(cri, &pod).await?;
+    ensure!(pod_id.len() == 64, "pod id {pod_id:?}");
+    let command = ["sh", "-c", "echo hello from cradle; echo err >&2"];
+    let started = Instant::now();
+    let id = create_and_start(cri, &pod_id, &pod, container_config(&image, "c1", &command)).await?;
+    eprintln!("create + start took {:?}", started.elapsed());
+    let status = wait_for_state(
+        cri,
+        &id,
+        cri::ContainerState::ContainerExited,
+        Duration::from_secs(30),
+    )
+    .await?;
+    ensure!(status.exit_code == 0, "exit code {}", status.exit_code);
+    ensure!(status.reason == "Completed", "reason {:?}", status.reason);
+    ensure!(
+        status.created_at > 0
+            && status.started_at >= status.created_at
+            && status.finished_at >= status.started_at,
+        "timestamps: created {} started {} finished {}",
+        status.created_at,
+        status.started_at,
+        status.finished_at
+    );
+    ensure!(
+        status.image_ref == image_ref,
+        "status image_ref {:?}",
+        status.image_ref
+    );
+    let log = Path::new(&pod.log_directory).join("c1.log");
+    ensure!(
+        status.log_path == log.display().to_string(),
+        "log_path {:?}",
+        status.log_path
+    );
+    ensure!(
+        has_log_line(&log, "stdout", "hello from cradle")?,
+        "no stdout line in {}",
+        std::fs::read_to_string(&log)?
+    );
+    ensure!(
+        has_log_line(&log, "stderr", "err")?,
+        "no stderr line in {}",
+        std::fs::read_to_string(&log)?
+    );
+
+    // Teardown, each step twice (idempotent), then nothing may be left.
+    stop_and_remove_container(cri, &id).await?;
+    stop_and_remove_pod(cri, &pod_id).await?;
+    cri.image
+        .remove_image(cri::RemoveImageRequest {
+            image: Some(cri::ImageSpec {
+                image: image_ref.clone(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .context("RemoveImage")?;
+    let images = cri
+        .image
+        .list_images(cri::ListImagesRequest::default())
+        .await?
+        .into_inner()
+        .images;
+    ensure!(
+        images.iter().all(|i| i.id != image_ref),
+        "image still listed after RemoveImage"
+    );
+    let found = leaks::find(&leak_scope(daemon, &[&pod_id, &id]));
+    ensure!(found.is_empty(), "leaks:\n  {}", found.join("\n  "));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_container_survives_a_daemon_restart() {
+    skip_unless_ready!(true);
+    let cgroup = CgroupParent::new();
+    let registry = Registry::start().expect("registry");
+    let mut daemon = Daemon::start().expect("cradled");
+    let mut cri = daemon.connect().await.expect("connect");
+    let result = survives_restart(&mut cri, &mut daemon, &registry, &cgroup).await;
+    if let Err(e) = result {
+        if let Ok(mut cri) = daemon.connect().await {
+            remove_everything(&mut cri).await;
+        }
+        panic!("{e:#}");
+    }
+}
+
+async fn survives_restart(
+    cri: &mut Cri,
+    daemon: &mut Daemon,
+    registry: &Registry,
+    cgroup: &CgroupParent,
+) -> anyhow::Result<()> {
+    let image = registry.image_ref();
+    let image_ref = pull(cri, &image).await?;
+    let pod = pod_config(daemon, cgroup)?;
+    let pod_id = run_pod(cri, &pod).await?;
+    let id = create_and_start(
+        cri,
+        &pod_id,
+        &pod,
+        container_config(&image, "sleeper", &["sleep", "3600"]),
+    )
+    .await?;
+    wait_for_state(
+        cri,
+        &id,
+        cri::ContainerState::ContainerRunning,
+        Duration::from_secs(10),
+    )
+    .await?;
+
+    daemon.restart()?;
+    let mut cri = daemon.connect().await?;
+    let pods = cri
+        .runtime
+        .list_pod_sandbox(cri::ListPodSandboxRequest::default())
+        .await?
+        .into_inner()
+        .items;
+    let listed = pods
+        .iter()
+        .find(|p| p.id == pod_id)
+        .context("pod not listed after restart")?;
+    ensure!(
+        listed.state == cri::PodSandboxState::SandboxReady as i32,
+        "pod state after restart: {listed:?}"
+    );
+    let containers = cri
+        .runtime
+        .list_containers(cri::ListContainersRequest::default())
+        .await?
+        .into_inner()
+        .containers;
+    let listed = containers
+        .iter()
+        .find(|c| c.id == id)
+        .context("container not listed after restart")?;
+    ensure!(
+        listed.state == cri::ContainerState::ContainerRunning as i32,
+        "container after restart: {listed:?}"
+    );
+
+    // sleep as pid 1 ignores SIGTERM: the stop must escalate to SIGKILL.
+    cri.runtime
+        .stop_container(cri::StopContainerRequest {
+            container_id: id.clone(),
+            timeout: 2,
+        })
+        .await
+        .context("StopContainer")?;
+    let status = wait_for_state(
+        &mut cri,
+        &id,
+        cri::ContainerState::ContainerExited,
+        Duration::from_secs(10),
+    )
+    .await?;
+    ensure!(
+        matches!(status.exit_code, 137 | 143),
+        "exit code after stop: {}",
+        status.exit_code
+    );
+    stop_and_remove_container(&mut cri, &id).await?;
+    stop_and_remove_pod(&mut cri, &pod_id).await?;
+    cri.image
+        .remove_image(cri::RemoveImageRequest {
+            image: Some(cri::ImageSpec {
+                image: image_ref,
+                ..Default::default()
+            }),
+        })
+        .await
+        .context("RemoveImage")?;
+    let found = leaks::find(&leak_scope(daemon, &[&pod_id, &id]));
+    ensure!(found.is_empty(), "leaks:\n  {}", found.join("\n  "));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cri_errors_carry_the_status_codes_the_kubelet_expects() {
+    skip_unless_ready!(false);
+    let cgroup = CgroupParent::new();
+    let daemon = Daemon::start().expect("cradled");
+    let mut cri = daemon.connect().await.expect("connect");
+    if let Err(e) = error_codes(&mut cri, &daemon, &cgroup).await {
+        remove_everything(&mut cri).await;
+        panic!("{e:#}");
+    }
+}
+
+fn expect_code<T: std::fmt::Debug>(
+    what: &str,
+    result: Result<T, tonic::Status>,
+    code: Code,
+) -> anyhow::Result<()> {
+    match result {
+        Err(status) if status.code() == code => Ok(()),
+        Err(status) => bail!(
+            "{what}: expected {code:?}, got {:?}: {}",
+            status.code(),
+            status.message()
+        ),
+        Ok(v) => bail!("{what}: expected {code:?}, got OK: {v:?}"),
+    }
+}
+
+async fn error_codes(cri: &mut Cri, daemon: &Daemon, cgroup: &CgroupParent) -> anyhow::Result<()> {
+    let unknown = "0".repeat(64);
+    let r = cri
+        .runtime
+        .container_status(cri::ContainerStatusRequest {
+            container_id: unknown.clone(),
+            verbose: false,
+        })
+        .await;
+    expect_code("ContainerStatus of an unknown id", r, Code::NotFound)?;
+    let r = cri
+        .runtime
+        .pod_sandbox_status(cri::PodSandboxStatusRequest {
+            pod_sandbox_id: unknown.clone(),
+            verbose: false,
+        })
+        .await;
+    expect_code("PodSandboxStatus of an unknown id", r, Code::NotFound)?;
+    let r = cri
+        .runtime
+        .run_pod_sandbox(cri::RunPodSandboxRequest {
+            config: Some(cri::PodSandboxConfig::default()),
+            runtime_handler: String::new(),
+        })
+        .await;
+    expect_code("RunPodSandbox without metadata", r, Code::InvalidArgument)?;
+    let r = cri
+        .runtime
+        .exec_sync(cri::ExecSyncRequest {
+            container_id: unknown.clone(),
+            cmd: vec!["true".into()],
+            timeout: 1,
+        })
+        .await;
+    expect_code("ExecSync (not built yet)", r, Code::Unimplemented)?;
+
+    // Stop/Remove of unknown objects succeed (idempotence).
+    cri.runtime
+        .stop_container(cri::StopContainerRequest {
+            container_id: unknown.clone(),
+            timeout: 0,
+        })
+        .await?;
+    cri.runtime
+        .remove_container(cri::RemoveContainerRequest {
+            container_id: unknown.clone(),
+        })
+        .await?;
+    cri.runtime
+        .stop_pod_sandbox(cri::StopPodSandboxRequest {
+            pod_sandbox_id: unknown.clone(),
+        })
+        .await?;
+    cri.runtime
+        .remove_pod_sandbox(cri::RemovePodSandboxRequest {
+            pod_sandbox_id: unknown,
+        })
+        .await?;
+
+    // The same pod twice.
+    let pod = pod_config(daemon, cgroup)?;
+    let pod_id = run_pod(cri, &pod).await?;
+    let again = cri
+        .runtime
+        .run_pod_sandbox(cri::RunPodSandboxRequest {
+            config: Some(pod.clone()),
+            runtime_handler: String::new(),
+        })
+        .await;
+    let duplicate = expect_code(
+        "RunPodSandbox of the same pod twice",
+        again,
+        Code::AlreadyExists,
+    );
+    stop_and_remove_pod(cri, &pod_id).await?;
+    duplicate?;
+    let found = leaks::find(&leak_scope(daemon, &[&pod_id]));
+    ensure!(found.is_empty(), "leaks:\n  {}", found.join("\n  "));
+    Ok(())
+}
