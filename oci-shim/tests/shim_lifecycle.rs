@@ -477,6 +477,15 @@ fn sandbox_pause_joins_pinned_namespaces_and_cgroup_and_stops_on_term() {
     let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     assert!(cgroups.contains(&cgroup), "cgroups: {cgroups}");
     assert_eq!(client.call(Request::Start), Response::Ok);
+    // The shim outlives a SIGTERM meant for a stopping daemon's process group.
+    let shim = shim_pid(&state_dir).unwrap();
+    // SAFETY: signalling the shim this test started.
+    unsafe {
+        libc::kill(shim, libc::SIGTERM);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(alive(shim), "the shim died of SIGTERM");
+    assert_eq!(client.state().status, ProcessStatus::Running);
 
     assert_eq!(
         client.call(Request::Kill {
@@ -501,4 +510,34 @@ fn sandbox_pause_joins_pinned_namespaces_and_cgroup_and_stops_on_term() {
         .filter(|path| Path::new(path).exists())
         .collect();
     assert!(leftovers.is_empty(), "cgroup dirs left: {leftovers:?}");
+}
+
+#[test]
+fn sandbox_with_a_missing_namespace_fails_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("state");
+    let missing = dir.path().join("no-such-netns");
+    let _shim = ShimGuard {
+        state_dir: state_dir.clone(),
+        shim_pid: None,
+    };
+    let output = run_shim(&[
+        "sandbox".as_ref(),
+        "--id".as_ref(),
+        "sandbox-fail".as_ref(),
+        "--state-dir".as_ref(),
+        state_dir.as_os_str(),
+        "--netns".as_ref(),
+        missing.as_os_str(),
+        "--ipcns".as_ref(),
+        "/proc/self/ns/ipc".as_ref(),
+        "--utsns".as_ref(),
+        "/proc/self/ns/uts".as_ref(),
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no-such-netns"), "stderr: {stderr}");
+    for file in [SOCKET_FILE, SHIM_PID_FILE, INIT_PID_FILE] {
+        assert!(!state_dir.join(file).exists(), "{file} left behind");
+    }
 }
