@@ -163,7 +163,14 @@ impl Shim {
     /// `Delete` once the process has exited: runtime delete, cgroup removal.
     fn delete_now(&mut self) -> Response {
         let result = match &self.kind {
-            Kind::Container { id, runtime, .. } => runtime.delete(id),
+            Kind::Container { id, runtime, .. } => match runtime.delete(id) {
+                // Already gone from the runtime (deleted by hand, or a retry): done.
+                Err(error) if !runtime.knows(id) => {
+                    crate::diag!("{error}; the runtime no longer knows {id}");
+                    Ok(())
+                }
+                result => result,
+            },
             Kind::Sandbox { cgroup } => {
                 if let Some(cgroup) = cgroup {
                     cgroup.remove();

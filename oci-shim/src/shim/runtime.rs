@@ -108,6 +108,13 @@ impl Runtime {
         self.run(command, "delete", id)
     }
 
+    /// True when the runtime still knows the container (`state ID` succeeds).
+    pub fn knows(&self, id: &str) -> bool {
+        let mut command = self.command("state");
+        command.arg(id);
+        self.run(command, "state", id).is_ok()
+    }
+
     fn run(&self, mut command: Command, verb: &str, id: &str) -> Result<(), ShimError> {
         let Output {
             status,
