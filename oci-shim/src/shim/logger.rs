@@ -32,6 +32,10 @@ impl Stream {
     }
 }
 
+/// Longest content of one record; longer lines are split into `P` records,
+/// as containerd does (its `max_container_log_line_size` default).
+pub const MAX_RECORD: usize = 16 * 1024;
+
 /// Format one chunk as CRI log records, stamped with `now`.
 pub fn format_chunk(stream: Stream, chunk: &[u8], now: DateTime<Utc>) -> Vec<u8> {
     let stamp = now.to_rfc3339_opts(SecondsFormat::Nanos, true);
@@ -39,8 +43,9 @@ pub fn format_chunk(stream: Stream, chunk: &[u8], now: DateTime<Utc>) -> Vec<u8>
     let mut rest = chunk;
     while !rest.is_empty() {
         let (content, tag, next) = match rest.iter().position(|b| *b == b'\n') {
-            Some(end) => (&rest[..end], "F", &rest[end + 1..]),
-            None => (rest, "P", &rest[rest.len()..]),
+            Some(end) if end <= MAX_RECORD => (&rest[..end], "F", &rest[end + 1..]),
+            _ if rest.len() > MAX_RECORD => (&rest[..MAX_RECORD], "P", &rest[MAX_RECORD..]),
+            _ => (rest, "P", &rest[rest.len()..]),
         };
         out.extend_from_slice(stamp.as_bytes());
         out.push(b' ');
@@ -153,6 +158,24 @@ mod tests {
         assert_eq!(
             text(Stream::Stdout, b"\n"),
             "2026-01-02T15:04:05.123456789Z stdout F \n"
+        );
+    }
+
+    #[test]
+    fn long_line_is_split_into_partial_records() {
+        let mut chunk = vec![b'a'; MAX_RECORD + 10];
+        chunk.push(b'\n');
+        let out = text(Stream::Stdout, &chunk);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("2026-01-02T15:04:05.123456789Z stdout P aaa"));
+        assert_eq!(
+            lines[0].len(),
+            "2026-01-02T15:04:05.123456789Z stdout P ".len() + MAX_RECORD
+        );
+        assert_eq!(
+            lines[1],
+            format!("2026-01-02T15:04:05.123456789Z stdout F {}", "a".repeat(10))
         );
     }
 
