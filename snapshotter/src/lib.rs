@@ -8,6 +8,15 @@
 //! entries confined to the layer root), the image records, and one overlay mount
 //! per container. Records live in tables of the daemon's redb database, handed in
 //! by the caller. It knows nothing of CRI, pods or shims.
+//!
+//! On-disk layout under the root: `content/blobs/sha256/<hex>` (verified blobs),
+//! `content/ingest/` (downloads in progress), `snapshots/layers/<diff id hex>/fs`
+//! (one read-only overlay lower dir per layer, shared by every image that has
+//! the layer), `snapshots/containers/<id>/{upper,work,image}` (one writable
+//! layer per container). Records: redb tables `snapshotter.images` and
+//! `snapshotter.snapshots`. Deciding whether a container may still use an
+//! image is the caller's business, except that an image under a mounted
+//! container rootfs is never removed.
 
 mod content;
 mod digest;

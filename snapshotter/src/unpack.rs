@@ -146,6 +146,11 @@ impl Unpacker<'_> {
         }
         // Deepest first, so setting a parent's mtime is the last touch on it.
         for dir in self.dirs.iter().rev() {
+            // A later entry may have replaced the directory or one of its
+            // parents with a symlink; chmod would follow it out of the layer.
+            if !plain_dir_path(self.root, &dir.path) {
+                continue;
+            }
             fs::set_permissions(&dir.path, fs::Permissions::from_mode(dir.mode))
                 .map_err(|e| Error::io(&dir.path, e))?;
             set_mtime(&dir.path, dir.mtime).map_err(|e| Error::io(&dir.path, e))?;
@@ -402,6 +407,18 @@ fn numeric<T: Default>(parsed: io::Result<T>, raw: &[u8]) -> io::Result<T> {
         Err(_) if raw.iter().all(|b| matches!(b, 0 | b' ')) => Ok(T::default()),
         other => other,
     }
+}
+
+/// True when `path` (under `root`) is a directory reached without any symlink.
+fn plain_dir_path(root: &Path, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(root) else {
+        return false;
+    };
+    let mut here = root.to_path_buf();
+    rel.components().all(|c| {
+        here.push(c);
+        fs::symlink_metadata(&here).is_ok_and(|m| m.is_dir())
+    })
 }
 
 fn join_all(root: &Path, comps: &[OsString]) -> PathBuf {

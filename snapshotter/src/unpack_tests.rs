@@ -297,3 +297,25 @@ fn symlink_file_entry_is_replaced_not_written_through() {
     assert!(!target.exists());
     assert_eq!(fs::read(fx.root().join("f")).unwrap(), b"new");
 }
+
+#[test]
+fn directory_replaced_by_escaping_symlink_does_not_get_its_metadata_applied_outside() {
+    if !is_root() {
+        return;
+    }
+    let fx = Fixture::new();
+    let victim = fx.dir.path().join("sandbox/b");
+    fs::create_dir(&victim).unwrap();
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o700)).unwrap();
+    let mut tar = Tar::new().dir("a/");
+    tar.push("a/b/", EntryType::Directory, 0o777, None, b"");
+    let tar = tar.symlink("a", "..").finish();
+    fx.unpack(&tar).unwrap();
+    assert_eq!(fs::metadata(&victim).unwrap().mode() & 0o7777, 0o700);
+    assert!(
+        fs::symlink_metadata(fx.root().join("a"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
