@@ -25,6 +25,7 @@ pub mod runtime;
 pub mod server;
 pub mod shim_client;
 pub mod store;
+pub mod sweep;
 pub mod time;
 
 pub use error::Error;

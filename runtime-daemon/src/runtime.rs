@@ -24,6 +24,8 @@ pub struct Context {
     pub shim_bin: PathBuf,
     /// The `cradle-oci` binary (the default runtime handler).
     pub oci_bin: PathBuf,
+    /// The node's pod CIDR, from UpdateRuntimeConfig (for CNI config templates).
+    pub pod_cidr: std::sync::RwLock<String>,
 }
 
 impl Context {
@@ -63,6 +65,7 @@ impl Context {
             images,
             shim_bin,
             oci_bin,
+            pod_cidr: std::sync::RwLock::new(String::new()),
         })
     }
 
@@ -127,7 +130,8 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Opens the stores and recovers the state of every known object.
+    /// Opens the stores, recovers the state of every known object and sweeps
+    /// what no record owns.
     pub async fn start(config: Config) -> Result<Arc<Self>> {
         let ctx = Arc::new(Context::open(config)?);
         let runtime = Arc::new(Runtime {
@@ -136,6 +140,7 @@ impl Runtime {
             ctx,
         });
         crate::recovery::recover(&runtime).await?;
+        crate::sweep::sweep(&runtime).await;
         Ok(runtime)
     }
 

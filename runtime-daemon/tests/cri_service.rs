@@ -589,3 +589,53 @@ async fn pods_survive_a_restart_and_a_dead_pause_means_not_ready() {
     .unwrap();
     assert!(h.mounts_below().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn start_sweeps_pins_shim_dirs_and_container_dirs_no_record_owns() {
+    if !is_root() {
+        eprintln!("skipping: needs root");
+        return;
+    }
+    let h = Harness::new();
+    let shim = h.fake_shim("silent-shim", 0, "");
+    let kept = {
+        let svc = h.service(&shim).await;
+        svc.run_pod_sandbox(run_request(pod_config("kept")))
+            .await
+            .unwrap()
+            .into_inner()
+            .pod_sandbox_id
+    };
+    // What a crash in the middle of a create leaves: no record, but pins, dirs.
+    let orphan = "0".repeat(64);
+    let request = cradle_daemon::pods::namespaces::PinRequest {
+        net: true,
+        ipc: true,
+        uts: true,
+        hostname: String::new(),
+    };
+    cradle_daemon::pods::namespaces::pin(&h.path().join("state/ns").join(&orphan), &request)
+        .unwrap();
+    std::fs::create_dir_all(h.path().join("state/shims").join(&orphan)).unwrap();
+    std::fs::create_dir_all(
+        h.path()
+            .join("root/containers")
+            .join(&orphan)
+            .join("bundle/rootfs"),
+    )
+    .unwrap();
+    assert_eq!(h.mounts_below().len(), 6);
+
+    let svc = h.service(&shim).await;
+    assert_eq!(h.mounts_below().len(), 3, "only the kept pod's pins remain");
+    assert!(!h.path().join("state/ns").join(&orphan).exists());
+    assert!(!h.path().join("state/shims").join(&orphan).exists());
+    assert!(!h.path().join("root/containers").join(&orphan).exists());
+    assert!(h.path().join("state/ns").join(&kept).exists());
+    svc.remove_pod_sandbox(Request::new(cri::RemovePodSandboxRequest {
+        pod_sandbox_id: kept,
+    }))
+    .await
+    .unwrap();
+    assert!(h.mounts_below().is_empty());
+}

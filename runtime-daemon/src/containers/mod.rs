@@ -148,19 +148,20 @@ impl ContainerManager {
             tracing::info!(container = %id, "stop signal ignored for {grace:?}, killing");
         }
         shim.kill(libc::SIGKILL, false).await?;
-        if record.state == ContainerState::Created {
-            // Never started: nothing to wait on beyond the runtime's own cleanup.
-            entry.update(|r| {
-                r.apply_exit(&cradle_proto::shim::ExitRecord {
+        let exit = match shim.wait(Some(KILL_WAIT)).await {
+            Ok(exit) => exit,
+            // A never-started init may not be reported by every runtime: record the kill.
+            Err(e) if record.state == ContainerState::Created => {
+                tracing::warn!(container = %id, "no exit reported after killing a created container: {e}");
+                cradle_proto::shim::ExitRecord {
                     exit_code: 128 + libc::SIGKILL,
                     signal: Some(libc::SIGKILL),
                     exited_at_ns: crate::time::now_ns(),
                     oom_killed: false,
-                })
-            });
-            return self.persist(entry);
-        }
-        let exit = shim.wait(Some(KILL_WAIT)).await?;
+                }
+            }
+            Err(e) => return Err(e),
+        };
         entry.update(|r| r.apply_exit(&exit));
         self.persist(entry)
     }

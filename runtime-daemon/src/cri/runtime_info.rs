@@ -49,6 +49,14 @@ impl CriService {
                 Err(e) => serde_json::json!({ "error": e.to_string() }).to_string(),
             };
             info.insert("cniconfig".to_string(), cni);
+            let cidr = self
+                .runtime
+                .ctx
+                .pod_cidr
+                .read()
+                .map(|c| c.clone())
+                .unwrap_or_default();
+            info.insert("podCIDR".to_string(), serde_json::json!(cidr).to_string());
             if let Err(e) = self.runtime.ctx.images() {
                 info.insert(
                     "imageStore".to_string(),
@@ -73,6 +81,27 @@ impl CriService {
                 supplemental_groups_policy: false,
             }),
         }
+    }
+
+    /// UpdateRuntimeConfig: the kubelet hands over the node's pod CIDR. Nothing
+    /// consumes it until CNI config templating exists; it is kept and shown by
+    /// `Status(verbose)`.
+    pub(crate) fn update_runtime_config_impl(&self, req: cri::UpdateRuntimeConfigRequest) {
+        let cidr = req
+            .runtime_config
+            .and_then(|c| c.network_config)
+            .map(|n| n.pod_cidr)
+            .unwrap_or_default();
+        if cidr.is_empty() {
+            return;
+        }
+        tracing::info!(pod_cidr = %cidr, "pod CIDR updated");
+        *self
+            .runtime
+            .ctx
+            .pod_cidr
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = cidr;
     }
 
     pub(crate) fn runtime_config_impl(&self) -> cri::RuntimeConfigResponse {

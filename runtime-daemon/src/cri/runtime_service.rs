@@ -232,8 +232,8 @@ impl RuntimeService for CriService {
         &self,
         request: Request<cri::UpdateRuntimeConfigRequest>,
     ) -> Result<Response<cri::UpdateRuntimeConfigResponse>, Status> {
-        let _ = request;
-        Err(unimplemented("UpdateRuntimeConfig"))
+        self.update_runtime_config_impl(request.into_inner());
+        Ok(Response::new(cri::UpdateRuntimeConfigResponse {}))
     }
 
     async fn version(

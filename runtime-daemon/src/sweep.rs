@@ -1,0 +1,97 @@
+//! The orphan sweep at start: what a crash left behind that no record owns.
+//!
+//! Records are written only once an object is complete, so a daemon that dies
+//! mid-create leaves pieces without a record: namespace pins under
+//! `<state-dir>/ns/`, shims and their state under `<state-dir>/shims/`, and
+//! container dirs (with a mounted rootfs) under `<root>/containers/`. After
+//! recovery has loaded every record, anything there that no record names is
+//! taken apart, each piece with its own undo.
+
+use crate::pods::namespaces::{self, Pins};
+use crate::pods::remove_dir;
+use crate::runtime::Runtime;
+use crate::shim_client::ShimClient;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// Subdirectories of `dir` whose names are not in `known`.
+fn orphans(dir: &Path, known: &HashSet<String>) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (!known.contains(&name)).then(|| (name, e.path()))
+        })
+        .collect()
+}
+
+/// Removes every orphan; failures are logged, never fatal.
+pub async fn sweep(runtime: &Runtime) {
+    let ctx = &runtime.ctx;
+    let sandboxes: HashSet<String> = runtime.pods.list().into_iter().map(|s| s.id).collect();
+    let containers: HashSet<String> = runtime
+        .containers
+        .list()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let everything: HashSet<String> = sandboxes.union(&containers).cloned().collect();
+
+    for (id, dir) in orphans(&ctx.config.state_dir.join("shims"), &everything) {
+        tracing::warn!(id, "sweeping orphan shim state {}", dir.display());
+        let shim = ShimClient::new(&id, &dir);
+        if shim.is_alive().await
+            && let Err(e) = shim.delete(true).await
+        {
+            tracing::error!(id, "sweep: deleting orphan shim: {e}");
+            continue;
+        }
+        if let Err(e) = remove_dir(&dir) {
+            tracing::error!(id, "sweep: {e}");
+        }
+    }
+
+    for (id, dir) in orphans(&ctx.config.state_dir.join("ns"), &sandboxes) {
+        tracing::warn!(id, "sweeping orphan namespace pins {}", dir.display());
+        let pin = |kind: &str| Some(dir.join(kind)).filter(|p| p.exists());
+        let pins = Pins {
+            net: pin("net"),
+            ipc: pin("ipc"),
+            uts: pin("uts"),
+            dir,
+        };
+        let result = tokio::task::spawn_blocking(move || namespaces::unpin(&pins)).await;
+        if !matches!(result, Ok(Ok(()))) {
+            tracing::error!(id, "sweep: unpinning failed: {result:?}");
+        }
+    }
+
+    let images = match ctx.images() {
+        Ok(images) => images,
+        Err(e) => {
+            tracing::warn!("sweep: container dirs left alone: {e}");
+            return;
+        }
+    };
+    for (id, dir) in orphans(&ctx.config.root.join("containers"), &containers) {
+        tracing::warn!(id, "sweeping orphan container dir {}", dir.display());
+        let rootfs = dir.join("bundle").join("rootfs");
+        let (store, cid) = (std::sync::Arc::clone(&images), id.clone());
+        let result = tokio::task::spawn_blocking(move || store.remove_rootfs(&cid, &rootfs)).await;
+        if !matches!(result, Ok(Ok(()))) {
+            // Never delete through a mounted overlay.
+            tracing::error!(
+                id,
+                "sweep: removing rootfs failed, keeping {}: {result:?}",
+                dir.display()
+            );
+            continue;
+        }
+        if let Err(e) = remove_dir(&dir) {
+            tracing::error!(id, "sweep: {e}");
+        }
+    }
+}
