@@ -149,25 +149,20 @@ impl ImageStore {
         diff_ids: &[Digest],
     ) -> Result<Vec<SnapshotRecord>, Error> {
         use futures::{StreamExt, TryStreamExt};
-        let jobs = blobs
-            .iter()
-            .zip(diff_ids)
-            .filter_map(|((blob, _), diff_id)| {
-                if self.layers.contains(diff_id) && self.records.snapshot(diff_id).is_some() {
-                    return None;
-                }
-                let layers = self.layers.clone();
-                let blob_path = self.content.path(blob);
-                let (blob, diff_id) = (blob.clone(), diff_id.clone());
-                Some(async move {
-                    let task = tokio::task::spawn_blocking(move || {
-                        let size = layers.unpack(&blob_path, &blob, &diff_id)?;
-                        Ok::<_, Error>(SnapshotRecord { diff_id, size })
-                    });
-                    task.await
-                        .map_err(|e| Error::Task(format!("unpack: {e}")))?
-                })
-            });
+        // Owned futures in a Vec, no closure in the stream type: keeps the
+        // pull future provably Send for the daemon's gRPC handlers.
+        let mut jobs = Vec::new();
+        for ((blob, _), diff_id) in blobs.iter().zip(diff_ids) {
+            if self.layers.contains(diff_id) && self.records.snapshot(diff_id).is_some() {
+                continue;
+            }
+            jobs.push(unpack_one(
+                self.layers.clone(),
+                self.content.path(blob),
+                blob.clone(),
+                diff_id.clone(),
+            ));
+        }
         futures::stream::iter(jobs)
             .buffer_unordered(MAX_CONCURRENT_UNPACKS)
             .try_collect()
@@ -269,5 +264,34 @@ impl ImageStore {
     /// `ImageFsInfo`); container upper dirs are not counted.
     pub fn snapshots_usage(&self) -> u64 {
         self.records.snapshot_usage()
+    }
+}
+
+/// Unpacks one layer on a blocking thread.
+async fn unpack_one(
+    layers: LayerSnapshots,
+    blob_path: PathBuf,
+    blob: Digest,
+    diff_id: Digest,
+) -> Result<SnapshotRecord, Error> {
+    tokio::task::spawn_blocking(move || {
+        let size = layers.unpack(&blob_path, &blob, &diff_id)?;
+        Ok(SnapshotRecord { diff_id, size })
+    })
+    .await
+    .map_err(|e| Error::Task(format!("unpack: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The daemon awaits these inside gRPC handlers, which must be Send.
+    #[allow(dead_code)]
+    fn store_futures_are_send(store: &ImageStore) {
+        assert_send(&store.pull("x", None));
+        assert_send(&store.remove("x"));
     }
 }

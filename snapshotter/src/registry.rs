@@ -131,8 +131,14 @@ pub async fn fetch(
             ));
         }
     }
-    let layers = futures::stream::iter(manifest.layers.iter())
+    // Futures collected first: a closure inside the stream type would make the
+    // pull future not provably Send.
+    let downloads: Vec<_> = manifest
+        .layers
+        .iter()
         .map(|desc| fetch_blob(&client, content, &reference, desc, image))
+        .collect();
+    let layers = futures::stream::iter(downloads)
         .buffered(MAX_CONCURRENT_LAYERS)
         .try_collect::<Vec<_>>()
         .await?;
