@@ -18,6 +18,7 @@
 pub mod create;
 pub mod delete;
 pub mod error;
+pub mod exec;
 pub mod features;
 pub mod kill;
 pub mod log;

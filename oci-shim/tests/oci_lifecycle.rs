@@ -425,3 +425,54 @@ fn features_and_bad_arguments() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
     let _ = Path::new("/");
 }
+
+#[test]
+fn exec_runs_in_the_containers_namespaces_and_returns_its_status() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("exec", &["sleep", "100"]);
+    assert!(b.create().status.success());
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    wait_status(&b, "running");
+
+    let out = b.oci(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        "-e",
+        "X=42",
+        &b.id,
+        "sh",
+        "-c",
+        "hostname; id -u; echo $X; readlink /proc/self/ns/pid; cat /proc/1/cmdline",
+    ]);
+    assert!(
+        out.status.success(),
+        "exec: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "cradle-test");
+    assert_eq!(lines[1], "1000");
+    assert_eq!(lines[2], "42");
+    assert_eq!(lines[3], ns_link(&format!("/proc/{pid}/ns/pid")));
+    assert!(lines[4].starts_with("sleep"), "{stdout}");
+
+    let out = b.oci(&["exec", &b.id, "sh", "-c", "exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+    let out = b.oci(&["exec", &b.id, "no-such-command"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("executable file not found"));
+
+    assert!(b.oci(&["delete", "--force", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 128 + 9);
+    let out = b.oci(&["exec", &b.id, "true"]);
+    assert!(
+        !out.status.success(),
+        "exec in a deleted container must fail"
+    );
+}

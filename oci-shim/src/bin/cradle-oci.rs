@@ -78,6 +78,35 @@ enum Cmd {
         force: bool,
         id: String,
     },
+    /// Run a process in a running container; exits with its status.
+    Exec {
+        /// A full OCI process JSON (instead of COMMAND).
+        #[arg(long, short = 'p')]
+        process: Option<PathBuf>,
+        /// Terminal mode (not supported yet).
+        #[arg(long, short = 't')]
+        tty: bool,
+        /// Return once the process runs.
+        #[arg(long, short = 'd')]
+        detach: bool,
+        /// Write the process's pid here.
+        #[arg(long = "pid-file")]
+        pid_file: Option<PathBuf>,
+        /// Working directory inside the container.
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// Extra environment variables (K=V), repeatable.
+        #[arg(long, short = 'e')]
+        env: Vec<String>,
+        /// UID[:GID] to run as.
+        #[arg(long, short = 'u')]
+        user: Option<String>,
+        /// Container id.
+        id: String,
+        /// The command and its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// Print the OCI features JSON.
     Features,
     /// List containers in --root.
@@ -142,6 +171,34 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Delete { force, id } => {
             oci::delete::delete(&root, &id, force).with_context(|| format!("delete {id}"))?
+        }
+        Cmd::Exec {
+            process,
+            tty,
+            detach,
+            pid_file,
+            cwd,
+            env,
+            user,
+            id,
+            command,
+        } => {
+            let code = oci::exec::exec(&oci::exec::ExecOptions {
+                root,
+                id: id.clone(),
+                process,
+                args: command,
+                env,
+                cwd,
+                user,
+                tty,
+                detach,
+                pid_file,
+            })
+            .with_context(|| format!("exec in {id}"))?;
+            if code != 0 {
+                std::process::exit(code);
+            }
         }
         Cmd::Features => println!(
             "{}",

@@ -1,0 +1,257 @@
+//! `cradle-oci exec`: run another process in a running container. It joins
+//! the init's namespaces (those that differ from ours), its cgroup, and
+//! takes the container process's user, capabilities and no_new_privs unless
+//! a `--process` file says otherwise. Like runc, a non-detached exec is the
+//! process's subreaper and exits with its status.
+
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork};
+use oci_spec::runtime::{LinuxCapabilities, Process};
+
+use super::create::load_spec;
+use super::error::{OciError, Result};
+use super::process::{self, ExecArgs};
+use super::state::{ContainerState, Status};
+use super::sync::{Channel, Msg};
+use crate::cgroups::Cgroup;
+
+/// The arguments of `exec`.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// `--root`.
+    pub root: PathBuf,
+    /// The container id.
+    pub id: String,
+    /// `--process FILE`: a full OCI process JSON (overrides the rest).
+    pub process: Option<PathBuf>,
+    /// The command (when no `--process`).
+    pub args: Vec<String>,
+    /// `--env K=V`, appended to the container's environment.
+    pub env: Vec<String>,
+    /// `--cwd`.
+    pub cwd: Option<PathBuf>,
+    /// `--user UID[:GID]`.
+    pub user: Option<String>,
+    /// `--tty` (terminal mode; not supported yet).
+    pub tty: bool,
+    /// `--detach`: return once the process runs.
+    pub detach: bool,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+}
+
+/// Namespace kinds in join order (mount last: it changes our root).
+const NAMESPACES: [(&str, CloneFlags); 6] = [
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+/// Runs the exec; returns the process's exit code (0 when detached).
+pub fn exec(opts: &ExecOptions) -> Result<i32> {
+    if opts.tty {
+        return Err(OciError::Unsupported("exec --tty (terminal mode)".into()));
+    }
+    let st = ContainerState::load(&opts.root, &opts.id)?;
+    let status = st.status(&opts.root)?;
+    if status == Status::Stopped {
+        return Err(OciError::NotRunning(opts.id.clone()));
+    }
+    let proc_ = build_process(opts, &st)?;
+    let cgroup = Cgroup::new(&st.cgroup_path)?;
+
+    // Open the init's namespaces before forking; skip those we share.
+    let mut joins = Vec::new();
+    for (name, flag) in NAMESPACES {
+        let theirs = PathBuf::from(format!("/proc/{}/ns/{name}", st.pid));
+        let ours = PathBuf::from(format!("/proc/self/ns/{name}"));
+        let (Ok(t), Ok(o)) = (std::fs::metadata(&theirs), std::fs::metadata(&ours)) else {
+            continue;
+        };
+        if t.ino() != o.ino() || t.dev() != o.dev() {
+            let f = File::open(&theirs).map_err(|e| OciError::io("open namespace", &theirs, e))?;
+            joins.push((flag, f));
+        }
+    }
+    if !opts.detach {
+        nix::sys::prctl::set_child_subreaper(true)
+            .map_err(|e| OciError::sys("PR_SET_CHILD_SUBREAPER", e))?;
+    }
+
+    let (mut parent, mut child_end) = Channel::pair()?;
+    // SAFETY: cradle-oci is single-threaded, so the forked child is a
+    // complete copy and may run Rust code until it execs or _exits.
+    let intermediate = match unsafe { fork() }.map_err(|e| OciError::sys("fork", e))? {
+        ForkResult::Child => exec_intermediate(&joins, &proc_, &mut child_end),
+        ForkResult::Parent { child } => child,
+    };
+    drop(child_end);
+    let first = parent.recv();
+    let _ = waitpid(intermediate, None);
+    let pid = match first? {
+        Msg::Pid(p) => Pid::from_raw(p),
+        Msg::Error(e) => return Err(OciError::Init(e)),
+        other => return Err(OciError::Init(format!("unexpected message {other:?}"))),
+    };
+    let placed = cgroup.add_process(pid.as_raw());
+    if let Err(e) = placed {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        return Err(e.into());
+    }
+    parent.send(&Msg::Go)?;
+    // The process closes its end at execve (close-on-exec): EOF is success.
+    match parent.recv() {
+        Ok(Msg::Error(e)) => {
+            let _ = waitpid(pid, None);
+            return Err(OciError::Init(e));
+        }
+        Ok(other) => return Err(OciError::Init(format!("unexpected message {other:?}"))),
+        Err(_) => {}
+    }
+    if let Some(pf) = &opts.pid_file {
+        let tmp = pf.with_extension("tmp-cradle-oci");
+        std::fs::write(&tmp, pid.to_string()).map_err(|e| OciError::io("write", &tmp, e))?;
+        std::fs::rename(&tmp, pf).map_err(|e| OciError::io("rename", pf, e))?;
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) | Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(OciError::sys(format!("wait for {pid}"), e)),
+        }
+    }
+}
+
+/// The process to run: `--process` as given, or the container's process
+/// with args, env, cwd and user overridden from the command line.
+fn build_process(opts: &ExecOptions, st: &ContainerState) -> Result<Process> {
+    if let Some(path) = &opts.process {
+        let data = std::fs::read(path).map_err(|e| OciError::io("read", path, e))?;
+        return serde_json::from_slice(&data).map_err(|e| OciError::Spec {
+            path: path.clone(),
+            reason: e.to_string(),
+        });
+    }
+    if opts.args.is_empty() {
+        return Err(OciError::Unsupported("exec without a command".into()));
+    }
+    let spec = load_spec(&st.bundle)?;
+    let mut p = spec.process().clone().unwrap_or_default();
+    p.set_args(Some(opts.args.clone()));
+    let mut env = p.env().clone().unwrap_or_default();
+    env.extend(opts.env.iter().cloned());
+    p.set_env(Some(env));
+    if let Some(cwd) = &opts.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    if let Some(u) = &opts.user {
+        let (uid, gid) = parse_user(u)?;
+        let mut user = p.user().clone();
+        user.set_uid(uid);
+        user.set_gid(gid);
+        p.set_user(user);
+    }
+    Ok(p)
+}
+
+/// `UID` or `UID:GID` (names are not resolved).
+pub fn parse_user(s: &str) -> Result<(u32, u32)> {
+    let bad = || OciError::Unsupported(format!("--user {s:?} (numeric UID[:GID] only)"));
+    let (u, g) = s.split_once(':').unwrap_or((s, "0"));
+    Ok((u.parse().map_err(|_| bad())?, g.parse().map_err(|_| bad())?))
+}
+
+fn exit(code: i32) -> ! {
+    // SAFETY: _exit ends a forked child without running destructors that
+    // belong to the parent `cradle-oci exec` process.
+    unsafe { libc::_exit(code) }
+}
+
+/// Joins the namespaces, forks the process (so it lands in the pid
+/// namespace) and reports its pid.
+fn exec_intermediate(joins: &[(CloneFlags, File)], p: &Process, chan: &mut Channel) -> ! {
+    for (flag, f) in joins {
+        if let Err(e) = nix::sched::setns(f, *flag) {
+            let _ = chan.send(&Msg::Error(format!("setns {flag:?}: {e}")));
+            exit(1);
+        }
+    }
+    // SAFETY: still single-threaded; see `exec`.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => exec_process(p, chan),
+        Ok(ForkResult::Parent { child }) => {
+            let ok = chan.send(&Msg::Pid(child.as_raw())).is_ok();
+            exit(if ok { 0 } else { 1 })
+        }
+        Err(e) => {
+            let _ = chan.send(&Msg::Error(format!("fork: {e}")));
+            exit(1)
+        }
+    }
+}
+
+fn exec_process(p: &Process, chan: &mut Channel) -> ! {
+    match chan.recv() {
+        Ok(Msg::Go) => {}
+        _ => exit(1),
+    }
+    match prepare(p) {
+        Ok(args) => {
+            let err = args.exec();
+            let _ = chan.send(&Msg::Error(err.to_string()));
+            exit(127)
+        }
+        Err(e) => {
+            let _ = chan.send(&Msg::Error(e.to_string()));
+            exit(1)
+        }
+    }
+}
+
+fn prepare(p: &Process) -> Result<ExecArgs> {
+    process::apply_rlimits(p.rlimits().as_deref().unwrap_or(&[]))?;
+    let cwd: &Path = p.cwd();
+    nix::unistd::chdir(cwd)
+        .map_err(|e| OciError::sys(format!("chdir to cwd {}", cwd.display()), e))?;
+    let args = p.args().clone().unwrap_or_default();
+    let arg0 = args
+        .first()
+        .ok_or_else(|| OciError::Unsupported("process.args is empty".into()))?;
+    let env = p.env().clone().unwrap_or_default();
+    let exe = process::find_executable(arg0, &process::env_path(&env))?;
+    let exec = ExecArgs::new(&exe, &args, &env)?;
+    let empty: LinuxCapabilities =
+        serde_json::from_str("{}").map_err(|e| OciError::Unsupported(e.to_string()))?;
+    let caps = p.capabilities().clone().unwrap_or(empty);
+    process::drop_bounding(&caps)?;
+    process::switch_user(p.user())?;
+    process::set_capabilities(&caps)?;
+    if p.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| OciError::sys("PR_SET_NO_NEW_PRIVS", e))?;
+    }
+    Ok(exec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_parses_uid_and_optional_gid() {
+        assert_eq!(parse_user("1000").unwrap(), (1000, 0));
+        assert_eq!(parse_user("1000:2000").unwrap(), (1000, 2000));
+        assert!(parse_user("nobody").is_err());
+    }
+}
