@@ -122,7 +122,7 @@ impl Daemon {
             .arg("--cni-conf-dir")
             .arg(self.dir().join("cni"))
             .arg("--log-level")
-            .arg("debug")
+            .arg("info")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -19,7 +19,7 @@ mod registry;
 pub use cgroup::CgroupParent;
 pub use client::Cri;
 pub use daemon::Daemon;
-pub use registry::Registry;
+pub use registry::{Registry, TEST_IMAGE, test_image_layout};
 
 use std::path::{Path, PathBuf};
 

@@ -96,7 +96,7 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// The OCI layout of the test image, built once per process into
 /// `target/cradle-e2e/busybox-oci` (deterministic, so rebuilding is harmless).
-fn test_image_layout() -> anyhow::Result<PathBuf> {
+pub fn test_image_layout() -> anyhow::Result<PathBuf> {
     static LAYOUT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     LAYOUT
         .get_or_init(|| build_layout().map_err(|e| format!("{e:#}")))
