@@ -215,3 +215,42 @@ fn is_layer_type(media_type: &str) -> bool {
             | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_and_manifest_media_types_are_told_apart() {
+        assert!(is_index(
+            br#"{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#
+        ));
+        assert!(is_index(br#"{"schemaVersion":2,"manifests":[]}"#));
+        assert!(!is_index(
+            br#"{"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#
+        ));
+        assert!(!is_layer_type(
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        ));
+    }
+
+    /// The HTTPS path must have a TLS provider: a connection error, not a panic.
+    #[tokio::test]
+    async fn https_client_reports_connection_errors() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = Client::new(ClientConfig {
+            protocol: ClientProtocol::Https,
+            ..Default::default()
+        });
+        let reference: oci_client::Reference =
+            format!("127.0.0.1:{port}/x:latest").parse().unwrap();
+        let result = client
+            .pull_manifest_raw(&reference, &RegistryAuth::Anonymous, MANIFEST_TYPES)
+            .await;
+        assert!(result.is_err());
+    }
+}

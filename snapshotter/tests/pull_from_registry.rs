@@ -134,7 +134,9 @@ struct Built {
 
 /// Writes an OCI image layout with two layers: busybox, then a file that
 /// replaces one of the first layer's.
-fn build_layout(dir: &Path) -> Built {
+/// With `multi_platform`, `latest` is an image index whose linux/amd64 entry
+/// is that image (next to a linux/arm64 decoy).
+fn build_layout(dir: &Path, multi_platform: bool) -> Built {
     let blobs = dir.join("blobs/sha256");
     fs::create_dir_all(&blobs).unwrap();
     let put = |bytes: &[u8]| {
@@ -217,12 +219,37 @@ fn build_layout(dir: &Path) -> Built {
     })
     .to_string();
     let manifest_digest = put(manifest.as_bytes());
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-                       "digest": manifest_digest, "size": manifest.len(),
-                       "annotations": {"org.opencontainers.image.ref.name": "latest"}}],
-    });
+    let mut top = serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                     "digest": manifest_digest, "size": manifest.len()});
+    if multi_platform {
+        let arm_config = config.replace("amd64", "arm64");
+        let arm_config_digest = put(arm_config.as_bytes());
+        let arm_manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": desc("application/vnd.oci.image.config.v1+json", arm_config.as_bytes(), &arm_config_digest),
+            "layers": [desc("application/vnd.oci.image.layer.v1.tar+gzip", &l1, &l1d),
+                       desc("application/vnd.oci.image.layer.v1.tar+gzip", &l2, &l2d)],
+        })
+        .to_string();
+        let arm_digest = put(arm_manifest.as_bytes());
+        let image_index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm_digest,
+                 "size": arm_manifest.len(), "platform": {"architecture": "arm64", "os": "linux"}},
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
+                 "size": manifest.len(), "platform": {"architecture": "amd64", "os": "linux"}},
+            ],
+        })
+        .to_string();
+        let index_digest = put(image_index.as_bytes());
+        top = serde_json::json!({"mediaType": "application/vnd.oci.image.index.v1+json",
+                                 "digest": index_digest, "size": image_index.len()});
+    }
+    top["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "latest"});
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [top]});
     fs::write(dir.join("index.json"), index.to_string()).unwrap();
     fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
     Built {
@@ -230,6 +257,33 @@ fn build_layout(dir: &Path) -> Built {
         diff_ids: vec![d1, d2],
         size: (config.len() + l1.len() + l2.len()) as u64,
     }
+}
+
+/// Pushes `layout:latest` to `reference` with skopeo (all platforms); returns
+/// the digest the registry has for it.
+fn push(tmp: &Path, layout: &Path, reference: &str) -> String {
+    let digest_file = tmp.join("pushed-digest");
+    let push = Command::new("/usr/bin/skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--all",
+            "--quiet",
+            "--dest-tls-verify=false",
+        ])
+        .arg("--digestfile")
+        .arg(&digest_file)
+        .arg(format!("oci:{}:latest", layout.display()))
+        .arg(format!("docker://{reference}"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    fs::read_to_string(&digest_file).unwrap().trim().to_string()
 }
 
 fn count(dir: &Path) -> usize {
@@ -244,29 +298,9 @@ async fn pull_mount_run_and_remove_an_image_from_a_local_registry() {
     let tmp = tempfile::tempdir().unwrap();
     let registry = Registry::start(tmp.path());
     let layout = tmp.path().join("layout");
-    let built = build_layout(&layout);
+    let built = build_layout(&layout, false);
     let reference = format!("127.0.0.1:{}/busybox:latest", registry.port);
-    let digest_file = tmp.path().join("pushed-digest");
-    let push = Command::new("/usr/bin/skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--dest-tls-verify=false",
-            "--digestfile",
-        ])
-        .arg(&digest_file)
-        .arg(format!("oci:{}:latest", layout.display()))
-        .arg(format!("docker://{reference}"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        push.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&push.stderr)
-    );
-    let manifest_digest = fs::read_to_string(&digest_file).unwrap().trim().to_string();
+    let manifest_digest = push(tmp.path(), &layout, &reference);
 
     let root = tmp.path().join("root");
     let db = Arc::new(redb::Database::create(tmp.path().join("meta.redb")).unwrap());
@@ -372,5 +406,44 @@ async fn pull_of_a_missing_tag_is_a_registry_error_and_leaves_nothing() {
         .unwrap_err();
     assert!(matches!(err, Error::Registry { .. }), "{err}");
     assert!(store.list().is_empty());
+    assert_eq!(count(&root.join("content/blobs/sha256")), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_by_digest_through_an_index_picks_linux_amd64() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::start(tmp.path());
+    let layout = tmp.path().join("layout");
+    let built = build_layout(&layout, true);
+    let name = format!("127.0.0.1:{}/multi", registry.port);
+    let index_digest = push(tmp.path(), &layout, &format!("{name}:latest"));
+
+    let root = tmp.path().join("root");
+    let db = Arc::new(redb::Database::create(tmp.path().join("meta.redb")).unwrap());
+    let store = ImageStore::open(&root, db, RegistryConfig::default()).unwrap();
+    let by_digest = format!("{name}@{index_digest}");
+    let image = store.pull(&by_digest, None).await.unwrap();
+    assert_eq!(
+        image.id, built.config_digest,
+        "the amd64 config, not the arm64 one"
+    );
+    assert!(image.repo_tags.is_empty());
+    assert_eq!(image.repo_digests, vec![by_digest.clone()]);
+    assert_eq!(store.resolve(&by_digest), Some(image.clone()));
+
+    // A later pull by tag adds the tag to the same image.
+    let tagged = store.pull(&format!("{name}:latest"), None).await.unwrap();
+    assert_eq!(tagged.id, image.id);
+    assert_eq!(tagged.repo_tags, vec![format!("{name}:latest")]);
+    assert_eq!(store.list().len(), 1);
+
+    // A wrong pinned digest is refused.
+    let wrong = format!("{name}@sha256:{}", "0".repeat(64));
+    assert!(store.pull(&wrong, None).await.is_err());
+
+    store.remove(&image.id).await.unwrap();
     assert_eq!(count(&root.join("content/blobs/sha256")), 0);
 }
