@@ -476,3 +476,45 @@ fn exec_runs_in_the_containers_namespaces_and_returns_its_status() {
         "exec in a deleted container must fail"
     );
 }
+
+#[test]
+fn bind_mounts_with_propagation_and_read_only_files_work() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(
+        "binds",
+        &[
+            "sh",
+            "-c",
+            "cat /data/f /etc/injected; echo x > /data/g || echo ro-ok; echo y > /etc/injected || echo ro-file-ok",
+        ],
+    );
+    let host = b.dir.path().join("hostdata");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("f"), "from-host\n").unwrap();
+    let file = b.dir.path().join("injected");
+    std::fs::write(&file, "injected-file\n").unwrap();
+    let mut cfg = b.config();
+    cfg["linux"]["rootfsPropagation"] = json!("rshared");
+    cfg["mounts"].as_array_mut().unwrap().extend([
+        json!({"destination": "/data", "type": "bind", "source": host, "options": ["rbind", "rshared", "ro"]}),
+        json!({"destination": "/etc/injected", "type": "bind", "source": file, "options": ["rbind", "rprivate", "ro"]}),
+    ]);
+    b.write_config(cfg);
+
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0);
+    let stdout = b.container_stdout();
+    assert_eq!(stdout, "from-host\ninjected-file\nro-ok\nro-file-ok\n");
+    assert!(!host.join("g").exists());
+    assert!(b.oci(&["delete", &b.id]).status.success());
+}

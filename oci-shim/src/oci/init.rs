@@ -111,6 +111,7 @@ fn setup(cfg: &InitConfig) -> Result<ExecArgs> {
     } else {
         rootfs::pivot(&cfg.rootfs)?;
     }
+    rootfs::apply_root_propagation(linux.rootfs_propagation().as_deref())?;
     if let Some(sysctls) = linux.sysctl() {
         process::apply_sysctls(sysctls)?;
     }

@@ -41,6 +41,8 @@ pub(crate) fn prepare(rootfs: &Path, propagation: Option<&str>) -> Result<()> {
         None::<&str>,
     )
     .map_err(|e| sys("set propagation of", Path::new("/"), e))?;
+    // Before the bind, so the new root mount is private too.
+    parent_mount_private(rootfs)?;
     mount(
         Some(rootfs),
         rootfs,
@@ -49,6 +51,73 @@ pub(crate) fn prepare(rootfs: &Path, propagation: Option<&str>) -> Result<()> {
         None::<&str>,
     )
     .map_err(|e| sys("bind rootfs", rootfs, e))
+}
+
+/// After pivot: apply a shared or slave `rootfsPropagation` to the new `/`
+/// (the rootfs mount itself had to stay private for pivot_root).
+pub(crate) fn apply_root_propagation(propagation: Option<&str>) -> Result<()> {
+    let Some(p) = propagation else { return Ok(()) };
+    let flags = propagation_flag(p)
+        .ok_or_else(|| OciError::Unsupported(format!("rootfsPropagation {p:?}")))?;
+    if flags.contains(MsFlags::MS_PRIVATE) {
+        return Ok(());
+    }
+    mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+        .map_err(|e| sys("set propagation of", Path::new("/"), e))
+}
+
+/// pivot_root refuses a new root whose parent mount is shared (as with a
+/// `rshared` rootfs propagation); like runc, make just that mount private.
+fn parent_mount_private(rootfs: &Path) -> Result<()> {
+    let Some(parent) = rootfs.parent() else {
+        return Ok(());
+    };
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| OciError::io("read", "/proc/self/mountinfo", e))?;
+    let Some(mount_point) = longest_mount_prefix(&info, parent) else {
+        return Ok(());
+    };
+    mount(
+        None::<&str>,
+        mount_point.as_str(),
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| sys("make private", Path::new(&mount_point), e))
+}
+
+/// The mount point (field 5 of mountinfo) that is the longest prefix of `path`.
+pub(crate) fn longest_mount_prefix(mountinfo: &str, path: &Path) -> Option<String> {
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .filter(|mp| path.starts_with(mp))
+        .max_by_key(|mp| mp.len())
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo` (octal).
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// pivot_root into `rootfs` with the `pivot_root(".", ".")` idiom: the old
@@ -154,4 +223,28 @@ pub(crate) fn readonly_paths(paths: &[String]) -> Result<()> {
             .map_err(|e| sys("remount read-only", path, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_mount_is_the_longest_prefix() {
+        let info = "22 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n\
+                    30 22 0:5 / /var/lib rw shared:2 - tmpfs tmpfs rw\n\
+                    31 22 0:6 / /var/lib\\040x rw - tmpfs tmpfs rw\n";
+        assert_eq!(
+            longest_mount_prefix(info, Path::new("/var/lib/cradle/b")).as_deref(),
+            Some("/var/lib")
+        );
+        assert_eq!(
+            longest_mount_prefix(info, Path::new("/var/lib x/b")).as_deref(),
+            Some("/var/lib x")
+        );
+        assert_eq!(
+            longest_mount_prefix(info, Path::new("/tmp")).as_deref(),
+            Some("/")
+        );
+    }
 }
