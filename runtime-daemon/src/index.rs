@@ -18,6 +18,9 @@ pub struct Entry<R> {
     record: RwLock<R>,
     /// Held across one lifecycle operation of this object.
     pub op: tokio::sync::Mutex<()>,
+    /// For sandboxes: held shared while a container is created in it, exclusive
+    /// while it is stopped or removed, so no container slips in past a stop.
+    pub members: tokio::sync::RwLock<()>,
     removed: AtomicBool,
 }
 
@@ -26,6 +29,7 @@ impl<R: Clone> Entry<R> {
         Arc::new(Entry {
             record: RwLock::new(record),
             op: tokio::sync::Mutex::new(()),
+            members: tokio::sync::RwLock::new(()),
             removed: AtomicBool::new(false),
         })
     }

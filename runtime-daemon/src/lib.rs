@@ -24,6 +24,7 @@ pub mod recovery;
 pub mod runtime;
 pub mod server;
 pub mod shim_client;
+pub mod stats;
 pub mod store;
 pub mod sweep;
 pub mod time;

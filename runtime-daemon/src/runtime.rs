@@ -127,6 +127,8 @@ pub struct Runtime {
     pub ctx: Arc<Context>,
     pub pods: SandboxManager,
     pub containers: ContainerManager,
+    /// Previous CPU samples, for usage rates.
+    pub cpu: crate::stats::CpuTracker,
 }
 
 impl Runtime {
@@ -137,6 +139,7 @@ impl Runtime {
         let runtime = Arc::new(Runtime {
             pods: SandboxManager::new(Arc::clone(&ctx)),
             containers: ContainerManager::new(Arc::clone(&ctx)),
+            cpu: crate::stats::CpuTracker::default(),
             ctx,
         });
         crate::recovery::recover(&runtime).await?;
@@ -155,11 +158,13 @@ impl Runtime {
 
     /// StopPodSandbox: its containers first, then the pause process. Unknown: Ok.
     pub async fn stop_pod_sandbox(&self, id: &str) -> Result<()> {
-        let id = match self.pods.resolve(id) {
-            Ok(id) => id,
+        let entry = match self.pods.entry(id) {
+            Ok(entry) => entry,
             Err(Error::NotFound { .. }) => return Ok(()),
             Err(e) => return Err(e),
         };
+        let _members = entry.members.write().await;
+        let id = entry.snapshot().id;
         for container in self.containers.ids_in_sandbox(&id) {
             self.containers.stop(&container, 0).await?;
         }
@@ -168,18 +173,20 @@ impl Runtime {
 
     /// RemovePodSandbox: stop, remove its containers, then the pod. Unknown: Ok.
     pub async fn remove_pod_sandbox(&self, id: &str) -> Result<()> {
-        let id = match self.pods.resolve(id) {
-            Ok(id) => id,
+        let entry = match self.pods.entry(id) {
+            Ok(entry) => entry,
             Err(Error::NotFound { .. }) => return Ok(()),
             Err(e) => return Err(e),
         };
+        let _members = entry.members.write().await;
+        let id = entry.snapshot().id;
         for container in self.containers.ids_in_sandbox(&id) {
             self.containers.remove(&container).await?;
         }
         self.pods.remove(&id).await
     }
 
-    /// CreateContainer in a ready sandbox.
+    /// CreateContainer in a ready sandbox; the sandbox cannot be stopped meanwhile.
     pub async fn create_container(
         &self,
         sandbox_id: &str,
@@ -190,7 +197,15 @@ impl Runtime {
                 "pod_sandbox_id must not be empty".into(),
             ));
         }
-        let sandbox = self.pods.get(sandbox_id)?;
+        let entry = self.pods.entry(sandbox_id)?;
+        let _members = entry.members.read().await;
+        let sandbox = entry.snapshot();
+        if entry.is_removed() {
+            return Err(Error::NotFound {
+                kind: "sandbox",
+                id: sandbox.id,
+            });
+        }
         self.containers.create(&sandbox, config).await
     }
 }

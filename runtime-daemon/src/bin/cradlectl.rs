@@ -103,6 +103,8 @@ enum Command {
     Ps,
     /// Container status.
     Inspect { id: String },
+    /// Resource usage of running containers.
+    Stats,
 }
 
 async fn connect(socket: PathBuf) -> anyhow::Result<Channel> {
@@ -326,6 +328,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Ps => print(
             &rt.list_containers(cri::ListContainersRequest::default())
+                .await?
+                .into_inner(),
+        ),
+        Command::Stats => print(
+            &rt.list_container_stats(cri::ListContainerStatsRequest::default())
                 .await?
                 .into_inner(),
         ),

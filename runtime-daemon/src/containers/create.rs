@@ -74,6 +74,7 @@ impl ContainerManager {
             shim_dir: self.ctx.shim_dir(&id),
             runtime_handler: handler_name.clone(),
             stop_signal: parse_stop_signal(image.config.stop_signal.as_deref()),
+            cgroup_path: format!("{}/{}", self.ctx.cgroup_parent(&sandbox.config), id),
             config,
         };
         let mut undo = Undo::default();
@@ -135,7 +136,6 @@ impl ContainerManager {
             ipc: sandbox.pins.ipc.clone(),
             uts: sandbox.pins.uts.clone(),
         };
-        let cgroups_path = format!("{}/{}", self.ctx.cgroup_parent(&sandbox.config), id);
         let spec = build_spec(&SpecInput {
             container_id: id,
             config: &record.config,
@@ -143,7 +143,7 @@ impl ContainerManager {
             image: &image.config,
             rootfs: &rootfs,
             namespaces: &namespaces,
-            cgroups_path: &cgroups_path,
+            cgroups_path: &record.cgroup_path,
         })?;
         let config_path = record.bundle().join("config.json");
         let json = serde_json::to_vec_pretty(&spec)

@@ -51,6 +51,9 @@ pub struct ContainerRecord {
     pub runtime_handler: String,
     /// Signal number StopContainer sends first.
     pub stop_signal: i32,
+    /// The container's cgroup (`<parent>/<id>`), relative to each hierarchy's root.
+    #[serde(default)]
+    pub cgroup_path: String,
 }
 
 impl ContainerRecord {
@@ -172,6 +175,7 @@ mod tests {
             shim_dir: PathBuf::from("/y"),
             runtime_handler: "cradle-oci".into(),
             stop_signal: 15,
+            cgroup_path: "/cradle/c".into(),
         }
     }
 

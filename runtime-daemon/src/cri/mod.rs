@@ -12,6 +12,7 @@ pub mod image_service;
 pub mod runtime_info;
 pub mod runtime_service;
 pub mod sandbox;
+pub mod stats;
 
 use crate::runtime::Runtime;
 use std::sync::Arc;

@@ -35,8 +35,8 @@ impl RuntimeService for CriService {
         &self,
         request: Request<cri::ContainerStatsRequest>,
     ) -> Result<Response<cri::ContainerStatsResponse>, Status> {
-        let _ = request;
-        Err(unimplemented("ContainerStats"))
+        self.container_stats_impl(request.into_inner())
+            .map(Response::new)
     }
 
     async fn container_status(
@@ -76,8 +76,9 @@ impl RuntimeService for CriService {
         &self,
         request: Request<cri::ListContainerStatsRequest>,
     ) -> Result<Response<cri::ListContainerStatsResponse>, Status> {
-        let _ = request;
-        Err(unimplemented("ListContainerStats"))
+        Ok(Response::new(
+            self.list_container_stats_impl(request.into_inner()),
+        ))
     }
 
     async fn list_containers(

@@ -49,6 +49,11 @@ impl SandboxManager {
         self.index.get(id_or_prefix).map(|(id, _)| id)
     }
 
+    /// The entry of one sandbox (for its membership lock).
+    pub fn entry(&self, id_or_prefix: &str) -> Result<Arc<Entry<SandboxRecord>>> {
+        self.index.get(id_or_prefix).map(|(_, e)| e)
+    }
+
     /// A snapshot of one sandbox.
     pub fn get(&self, id_or_prefix: &str) -> Result<SandboxRecord> {
         self.index.get(id_or_prefix).map(|(_, e)| e.snapshot())

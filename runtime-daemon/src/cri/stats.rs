@@ -1,0 +1,84 @@
+//! ContainerStats and ListContainerStats, from cgroup files.
+
+use super::filter::{id_matches, labels_match};
+use super::{CriService, required};
+use crate::containers::ContainerRecord;
+use crate::stats::{CGROUP_ROOT, read_cgroup};
+use cradle_proto::cri;
+use std::path::Path;
+use tonic::Status;
+
+fn value(v: Option<u64>) -> Option<cri::UInt64Value> {
+    v.map(|value| cri::UInt64Value { value })
+}
+
+impl CriService {
+    fn stats_of(&self, record: &ContainerRecord) -> cri::ContainerStats {
+        let now = crate::time::now_ns();
+        // Records from before cgroup paths were kept have none: report nothing
+        // rather than the root cgroup's usage.
+        let sample = if record.cgroup_path.is_empty() {
+            Default::default()
+        } else {
+            read_cgroup(Path::new(CGROUP_ROOT), &record.cgroup_path)
+        };
+        let nano_cores = sample
+            .cpu_usage_ns
+            .and_then(|usage| self.runtime.cpu.rate(&record.id, now, usage));
+        cri::ContainerStats {
+            attributes: Some(cri::ContainerAttributes {
+                id: record.id.clone(),
+                metadata: record.config.metadata.clone(),
+                labels: record.config.labels.clone(),
+                annotations: record.config.annotations.clone(),
+            }),
+            cpu: Some(cri::CpuUsage {
+                timestamp: now,
+                usage_core_nano_seconds: value(sample.cpu_usage_ns),
+                usage_nano_cores: value(nano_cores),
+            }),
+            memory: Some(cri::MemoryUsage {
+                timestamp: now,
+                working_set_bytes: value(sample.working_set),
+                available_bytes: None,
+                usage_bytes: value(sample.memory_usage),
+                rss_bytes: value(sample.rss),
+                page_faults: value(sample.page_faults),
+                major_page_faults: value(sample.major_page_faults),
+            }),
+            // TODO(stats): writable layer usage from the snapshotter.
+            writable_layer: None,
+            swap: None,
+        }
+    }
+
+    pub(crate) fn container_stats_impl(
+        &self,
+        req: cri::ContainerStatsRequest,
+    ) -> Result<cri::ContainerStatsResponse, Status> {
+        let id = required(&req.container_id, "container_id")?;
+        let record = self.runtime.containers.get(id)?;
+        Ok(cri::ContainerStatsResponse {
+            stats: Some(self.stats_of(&record)),
+        })
+    }
+
+    pub(crate) fn list_container_stats_impl(
+        &self,
+        req: cri::ListContainerStatsRequest,
+    ) -> cri::ListContainerStatsResponse {
+        let filter = req.filter.unwrap_or_default();
+        let records = self.runtime.containers.list();
+        let live: std::collections::HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        self.runtime.cpu.retain(&|id| live.contains(id));
+        let stats = records
+            .iter()
+            .filter(|r| r.state == crate::containers::ContainerState::Running)
+            .filter(|r| id_matches(&r.id, &filter.id))
+            .filter(|r| id_matches(&r.sandbox_id, &filter.pod_sandbox_id))
+            .filter(|r| labels_match(&r.config.labels, &filter.label_selector))
+            .map(|r| self.stats_of(r))
+            .collect();
+        cri::ListContainerStatsResponse { stats }
+    }
+}

@@ -1,0 +1,170 @@
+//! Container resource usage, read from the container's cgroup files.
+//!
+//! cgroup v1 (per-controller hierarchies under `/sys/fs/cgroup/<controller>`)
+//! and v2 (one hierarchy, recognized by `cgroup.controllers` at the root) are
+//! both read. CPU usage in nano-cores needs two samples, so the last sample of
+//! every container is kept ([`CpuTracker`]), as containerd does.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The cgroup filesystem root.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// One reading of a cgroup; `None` where a file was missing or unreadable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CgroupSample {
+    /// Cumulative CPU time, nanoseconds.
+    pub cpu_usage_ns: Option<u64>,
+    pub memory_usage: Option<u64>,
+    /// Usage minus inactive file cache: what the kubelet evicts on.
+    pub working_set: Option<u64>,
+    pub rss: Option<u64>,
+    pub page_faults: Option<u64>,
+    pub major_page_faults: Option<u64>,
+}
+
+fn read_u64(path: PathBuf) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// `key value` lines (memory.stat, cpu.stat) as a map.
+fn read_keyed(path: PathBuf) -> HashMap<String, u64> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let (key, value) = line.split_once(' ')?;
+            Some((key.to_string(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Reads the cgroup at `cgroup_path` (e.g. `/kubepods/pod1/<id>`) under `root`.
+pub fn read_cgroup(root: &Path, cgroup_path: &str) -> CgroupSample {
+    let rel = cgroup_path.trim_start_matches('/');
+    if root.join("cgroup.controllers").exists() {
+        let dir = root.join(rel);
+        let cpu = read_keyed(dir.join("cpu.stat"));
+        let mem = read_keyed(dir.join("memory.stat"));
+        let usage = read_u64(dir.join("memory.current"));
+        CgroupSample {
+            cpu_usage_ns: cpu.get("usage_usec").map(|u| u.saturating_mul(1000)),
+            memory_usage: usage,
+            working_set: usage
+                .map(|u| u.saturating_sub(mem.get("inactive_file").copied().unwrap_or(0))),
+            rss: mem.get("anon").copied(),
+            page_faults: mem.get("pgfault").copied(),
+            major_page_faults: mem.get("pgmajfault").copied(),
+        }
+    } else {
+        let mem_dir = root.join("memory").join(rel);
+        let mem = read_keyed(mem_dir.join("memory.stat"));
+        let usage = read_u64(mem_dir.join("memory.usage_in_bytes"));
+        CgroupSample {
+            cpu_usage_ns: read_u64(root.join("cpuacct").join(rel).join("cpuacct.usage")),
+            memory_usage: usage,
+            working_set: usage
+                .map(|u| u.saturating_sub(mem.get("total_inactive_file").copied().unwrap_or(0))),
+            rss: mem.get("total_rss").copied(),
+            page_faults: mem.get("total_pgfault").copied(),
+            major_page_faults: mem.get("total_pgmajfault").copied(),
+        }
+    }
+}
+
+/// The previous CPU sample of each container, to turn cumulative usage into a rate.
+#[derive(Debug, Default)]
+pub struct CpuTracker {
+    last: Mutex<HashMap<String, (i64, u64)>>,
+}
+
+impl CpuTracker {
+    /// Records `(timestamp_ns, usage_ns)` for `id` and returns the rate since the
+    /// previous sample in nano-cores (`None` on the first sample).
+    pub fn rate(&self, id: &str, timestamp_ns: i64, usage_ns: u64) -> Option<u64> {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let previous = last.insert(id.to_string(), (timestamp_ns, usage_ns));
+        let (t0, u0) = previous?;
+        let elapsed = u64::try_from(timestamp_ns.checked_sub(t0)?)
+            .ok()
+            .filter(|e| *e > 0)?;
+        let used = usage_ns.checked_sub(u0)?;
+        // nano-cores = used CPU ns per wall ns, times 1e9.
+        Some(
+            u64::try_from(u128::from(used) * 1_000_000_000 / u128::from(elapsed))
+                .unwrap_or(u64::MAX),
+        )
+    }
+
+    /// Forgets containers that no longer exist.
+    pub fn retain(&self, live: &dyn Fn(&str) -> bool) {
+        self.last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|id, _| live(id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_files_are_read_and_working_set_excludes_inactive_file() {
+        let root = tempfile::tempdir().unwrap();
+        let mem = root.path().join("memory/pods/c1");
+        let cpu = root.path().join("cpuacct/pods/c1");
+        std::fs::create_dir_all(&mem).unwrap();
+        std::fs::create_dir_all(&cpu).unwrap();
+        std::fs::write(mem.join("memory.usage_in_bytes"), "1000\n").unwrap();
+        std::fs::write(
+            mem.join("memory.stat"),
+            "cache 5\ntotal_inactive_file 300\ntotal_rss 600\ntotal_pgfault 7\ntotal_pgmajfault 1\n",
+        )
+        .unwrap();
+        std::fs::write(cpu.join("cpuacct.usage"), "123456\n").unwrap();
+        let sample = read_cgroup(root.path(), "/pods/c1");
+        assert_eq!(sample.cpu_usage_ns, Some(123456));
+        assert_eq!(sample.memory_usage, Some(1000));
+        assert_eq!(sample.working_set, Some(700));
+        assert_eq!(sample.rss, Some(600));
+        assert_eq!(sample.page_faults, Some(7));
+        assert_eq!(sample.major_page_faults, Some(1));
+    }
+
+    #[test]
+    fn v2_files_are_read() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("cgroup.controllers"), "cpu memory\n").unwrap();
+        let dir = root.path().join("pods/c1");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cpu.stat"), "usage_usec 50\nuser_usec 40\n").unwrap();
+        std::fs::write(dir.join("memory.current"), "2000\n").unwrap();
+        std::fs::write(dir.join("memory.stat"), "anon 900\ninactive_file 500\n").unwrap();
+        let sample = read_cgroup(root.path(), "/pods/c1");
+        assert_eq!(sample.cpu_usage_ns, Some(50_000));
+        assert_eq!(sample.working_set, Some(1500));
+        assert_eq!(sample.rss, Some(900));
+    }
+
+    #[test]
+    fn missing_cgroup_gives_empty_sample() {
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(read_cgroup(root.path(), "/absent"), CgroupSample::default());
+    }
+
+    #[test]
+    fn cpu_rate_needs_two_samples() {
+        let tracker = CpuTracker::default();
+        assert_eq!(tracker.rate("c", 1_000_000_000, 0), None);
+        // Half a core over one second.
+        assert_eq!(
+            tracker.rate("c", 2_000_000_000, 500_000_000),
+            Some(500_000_000)
+        );
+        tracker.retain(&|_| false);
+        assert_eq!(tracker.rate("c", 3_000_000_000, 600_000_000), None);
+    }
+}
