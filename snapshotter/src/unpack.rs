@@ -300,9 +300,21 @@ impl Unpacker<'_> {
         };
         for ext in exts {
             let ext = ext.map_err(|e| self.err(name, e))?;
-            if let Ok(Some(attr)) = ext.key().map(|k| k.strip_prefix("SCHILY.xattr.")) {
-                set_xattr(target, attr, ext.value_bytes()).map_err(|e| self.err(name, e))?;
+            let Ok(Some(attr)) = ext.key().map(|k| k.strip_prefix("SCHILY.xattr.")) else {
+                continue;
+            };
+            // overlay's own attributes (redirects, metacopy, opacity) come only
+            // from whiteout conversion, never from layer content.
+            if attr.starts_with("trusted.overlay.") {
+                tracing::warn!(
+                    layer = self.layer,
+                    entry = name,
+                    attr,
+                    "ignoring overlay xattr in layer"
+                );
+                continue;
             }
+            set_xattr(target, attr, ext.value_bytes()).map_err(|e| self.err(name, e))?;
         }
         Ok(())
     }

@@ -319,3 +319,29 @@ fn directory_replaced_by_escaping_symlink_does_not_get_its_metadata_applied_outs
             .is_symlink()
     );
 }
+
+#[test]
+fn pax_xattrs_are_applied_but_overlay_xattrs_from_the_layer_are_not() {
+    if !is_root() {
+        return;
+    }
+    let fx = Fixture::new();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_pax_extensions([
+        ("SCHILY.xattr.user.note", b"hi".as_slice()),
+        ("SCHILY.xattr.trusted.overlay.redirect", b"/etc".as_slice()),
+    ])
+    .unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(EntryType::Regular);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_size(1);
+    b.append_data(&mut h, "f", b"x".as_slice()).unwrap();
+    fx.unpack(&b.into_inner().unwrap()).unwrap();
+    let f = fx.root().join("f");
+    assert_eq!(get_xattr(&f, "user.note"), Some(b"hi".to_vec()));
+    assert_eq!(get_xattr(&f, "trusted.overlay.redirect"), None);
+}
