@@ -12,14 +12,7 @@ impl Runtime {
             return Err(Error::InvalidArgument("image.image is required".into()));
         }
         let images = self.ctx.images()?;
-        // The store's pull future is not provably Send (closures over borrowed
-        // descriptors), so it cannot be awaited inside a gRPC handler, which must
-        // be Send. It runs on a blocking thread of its own, driven by block_on.
-        let handle = tokio::runtime::Handle::current();
-        let owned = reference.to_string();
-        let image = tokio::task::spawn_blocking(move || handle.block_on(images.pull(&owned, auth)))
-            .await
-            .map_err(|e| Error::Internal(format!("pull task: {e}")))??;
+        let image = images.pull(reference, auth).await?;
         tracing::info!(reference, id = %image.id, "image pulled");
         Ok(image)
     }
