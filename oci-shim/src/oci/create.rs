@@ -213,7 +213,13 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         write_oom_score_adj(pid, adj)?;
     }
     parent_end.send(&Msg::Go)?;
-    match parent_end.recv()? {
+    let reply = loop {
+        match parent_end.recv()? {
+            Msg::Warn(w) => log::warn(&w),
+            other => break other,
+        }
+    };
+    match reply {
         Msg::Ready => {}
         Msg::Error(e) => return Err(OciError::Init(e)),
         other => return Err(OciError::Init(format!("unexpected message {other:?}"))),

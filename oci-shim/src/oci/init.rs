@@ -41,7 +41,12 @@ pub(crate) fn run(cfg: &InitConfig, chan: &mut Channel) -> ! {
         Ok(Msg::Go) => {}
         _ => exit(1),
     }
-    let exec = match setup(cfg) {
+    log::capture();
+    let result = setup(cfg);
+    for w in log::take_captured() {
+        let _ = chan.send(&Msg::Warn(w));
+    }
+    let exec = match result {
         Ok(exec) => exec,
         Err(e) => {
             let _ = chan.send(&Msg::Error(e.to_string()));

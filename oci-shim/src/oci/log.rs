@@ -22,6 +22,27 @@ struct Sink {
 
 static SINK: OnceLock<Sink> = OnceLock::new();
 
+/// Warnings held back instead of written (see [`capture`]).
+static CAPTURED: Mutex<Option<Vec<String>>> = Mutex::new(None);
+
+/// From now on, keep warnings in memory instead of writing them. The
+/// container's init does this: its stderr is the container's, so its
+/// warnings travel to `create` over the sync socket instead.
+pub fn capture() {
+    if let Ok(mut c) = CAPTURED.lock() {
+        *c = Some(Vec::new());
+    }
+}
+
+/// Returns (and clears) the captured warnings.
+pub fn take_captured() -> Vec<String> {
+    CAPTURED
+        .lock()
+        .ok()
+        .and_then(|mut c| c.as_mut().map(std::mem::take))
+        .unwrap_or_default()
+}
+
 /// Sets the log destination once, at start-up; `None` means stderr.
 pub fn init(file: Option<File>, format: Format) {
     let _ = SINK.set(Sink {
@@ -32,6 +53,12 @@ pub fn init(file: Option<File>, format: Format) {
 
 /// Logs a warning (never fails).
 pub fn warn(msg: &str) {
+    if let Ok(mut c) = CAPTURED.lock()
+        && let Some(list) = c.as_mut()
+    {
+        list.push(msg.to_string());
+        return;
+    }
     write("warning", msg);
 }
 

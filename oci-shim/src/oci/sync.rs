@@ -19,6 +19,8 @@ pub(crate) enum Msg {
     Ready,
     /// Setup failed (intermediate or init → create).
     Error(String),
+    /// A warning for `create` to log (init → create).
+    Warn(String),
 }
 
 impl Msg {
@@ -28,6 +30,7 @@ impl Msg {
             Msg::Go => "go\n".into(),
             Msg::Ready => "ready\n".into(),
             Msg::Error(e) => format!("error {}\n", e.replace('\n', " ")),
+            Msg::Warn(e) => format!("warn {}\n", e.replace('\n', " ")),
         }
     }
 
@@ -39,6 +42,7 @@ impl Msg {
             "go" => Some(Msg::Go),
             "ready" => Some(Msg::Ready),
             "error" => Some(Msg::Error(rest.to_string())),
+            "warn" => Some(Msg::Warn(rest.to_string())),
             _ => None,
         }
     }
