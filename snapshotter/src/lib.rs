@@ -148,7 +148,7 @@ impl ImageStore {
         blobs: &[(Digest, u64)],
         diff_ids: &[Digest],
     ) -> Result<Vec<SnapshotRecord>, Error> {
-        use futures::{StreamExt, TryStreamExt};
+        use futures::StreamExt;
         // Owned futures in a Vec, no closure in the stream type: keeps the
         // pull future provably Send for the daemon's gRPC handlers.
         let mut jobs = Vec::new();
@@ -163,10 +163,14 @@ impl ImageStore {
                 diff_id.clone(),
             ));
         }
-        futures::stream::iter(jobs)
+        // Every job runs to its end even after one failed: an unpack is a
+        // blocking task that dropping its handle would not stop, and it must
+        // not outlive the pull (and its hold on the gc lock).
+        let results: Vec<Result<SnapshotRecord, Error>> = futures::stream::iter(jobs)
             .buffer_unordered(MAX_CONCURRENT_UNPACKS)
-            .try_collect()
-            .await
+            .collect()
+            .await;
+        results.into_iter().collect()
     }
 
     /// All images, from memory.
@@ -260,11 +264,38 @@ impl ImageStore {
         self.root.join("snapshots")
     }
 
-    /// Bytes used by the unpacked layers of all images, from the records (for
-    /// `ImageFsInfo`); container upper dirs are not counted.
-    pub fn snapshots_usage(&self) -> u64 {
-        self.records.snapshot_usage()
+    /// What the images occupy, from the records, never by walking the tree
+    /// (for `ImageFsInfo`): unpacked layers plus the compressed blobs kept in
+    /// the content store. Container upper dirs are not counted.
+    pub fn fs_usage(&self) -> FsUsage {
+        let (layer_bytes, layer_inodes) = self.records.snapshot_usage();
+        let images = self.records.images();
+        FsUsage {
+            mountpoint: self.root.clone(),
+            used_bytes: layer_bytes + images.iter().map(|i| i.size).sum::<u64>(),
+            inodes_used: layer_inodes,
+        }
     }
+
+    /// Deletes blobs and layer snapshots no image references (left by failed
+    /// or interrupted pulls). Waits for running pulls to finish first.
+    pub async fn gc(&self) -> Result<(), Error> {
+        let _gc = self.gc.write().await;
+        let orphans = self
+            .records
+            .unreferenced(self.content.list()?, self.layers.list()?);
+        self.delete(&orphans);
+        Ok(())
+    }
+}
+
+/// Disk usage of the image store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsUsage {
+    /// The store's root directory (the CRI `FilesystemIdentifier`).
+    pub mountpoint: PathBuf,
+    pub used_bytes: u64,
+    pub inodes_used: u64,
 }
 
 /// Unpacks one layer on a blocking thread.
@@ -275,8 +306,12 @@ async fn unpack_one(
     diff_id: Digest,
 ) -> Result<SnapshotRecord, Error> {
     tokio::task::spawn_blocking(move || {
-        let size = layers.unpack(&blob_path, &blob, &diff_id)?;
-        Ok(SnapshotRecord { diff_id, size })
+        let unpacked = layers.unpack(&blob_path, &blob, &diff_id)?;
+        Ok(SnapshotRecord {
+            diff_id,
+            size: unpacked.size,
+            inodes: unpacked.inodes,
+        })
     })
     .await
     .map_err(|e| Error::Task(format!("unpack: {e}")))?
@@ -293,5 +328,6 @@ mod tests {
     fn store_futures_are_send(store: &ImageStore) {
         assert_send(&store.pull("x", None));
         assert_send(&store.remove("x"));
+        assert_send(&store.gc());
     }
 }

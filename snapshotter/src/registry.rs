@@ -22,6 +22,9 @@ use crate::{Credentials, Error, RegistryConfig};
 
 /// Layers downloaded at the same time by one pull.
 const MAX_CONCURRENT_LAYERS: usize = 3;
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+/// Longest silence between two reads of a response.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 const MANIFEST_TYPES: &[&str] = &[
     OCI_IMAGE_MEDIA_TYPE,
@@ -58,6 +61,9 @@ pub async fn fetch(
     let client = Client::new(ClientConfig {
         protocol: ClientProtocol::HttpsExcept(plain_http),
         platform_resolver: Some(Box::new(oci_client::client::linux_amd64_resolver)),
+        // A registry that stops answering fails the pull instead of hanging it.
+        connect_timeout: Some(CONNECT_TIMEOUT),
+        read_timeout: Some(READ_TIMEOUT),
         ..Default::default()
     });
     let auth = match auth {

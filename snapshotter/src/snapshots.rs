@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::Error;
 use crate::content::unique_suffix;
 use crate::digest::Digest;
-use crate::unpack::unpack_layer;
+use crate::unpack::{Unpacked, unpack_layer};
 
 const TMP_PREFIX: &str = ".tmp-";
 
@@ -43,15 +43,15 @@ impl LayerSnapshots {
     }
 
     /// Unpacks blob `blob` (layer `layer_digest`) as snapshot `diff_id`,
-    /// verifying the uncompressed stream against `diff_id`. Returns the bytes
-    /// of file content. If another pull committed the same snapshot meanwhile,
+    /// verifying the uncompressed stream against `diff_id`. Returns what was
+    /// unpacked (sizes). If another pull committed the same snapshot meanwhile,
     /// that one is kept.
     pub fn unpack(
         &self,
         blob: &Path,
         layer_digest: &Digest,
         diff_id: &Digest,
-    ) -> Result<u64, Error> {
+    ) -> Result<Unpacked, Error> {
         let tmp = TempDir::create(&self.layers.join(format!(
             "{TMP_PREFIX}{}-{}-{}",
             diff_id.hex(),
@@ -72,10 +72,10 @@ impl LayerSnapshots {
         match fs::rename(&tmp.path, &dest) {
             Ok(()) => {
                 tmp.keep();
-                Ok(unpacked.size)
+                Ok(unpacked)
             }
             // Someone else finished first; theirs is identical by digest.
-            Err(_) if dest.join("fs").is_dir() => Ok(unpacked.size),
+            Err(_) if dest.join("fs").is_dir() => Ok(unpacked),
             Err(e) => Err(Error::io(dest, e)),
         }
     }

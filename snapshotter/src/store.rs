@@ -57,6 +57,9 @@ pub struct SnapshotRecord {
     pub diff_id: Digest,
     /// Bytes of file content, recorded at unpack so usage never walks the tree.
     pub size: u64,
+    /// Inodes the layer created (0 in records written before this was kept).
+    #[serde(default)]
+    pub inodes: u64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -138,9 +141,12 @@ impl Records {
         self.read().snapshots.get(diff_id).cloned()
     }
 
-    /// Bytes of all recorded snapshots.
-    pub fn snapshot_usage(&self) -> u64 {
-        self.read().snapshots.values().map(|s| s.size).sum()
+    /// Bytes and inodes of all recorded snapshots.
+    pub fn snapshot_usage(&self) -> (u64, u64) {
+        let index = self.read();
+        let bytes = index.snapshots.values().map(|s| s.size).sum();
+        let inodes = index.snapshots.values().map(|s| s.inodes).sum();
+        (bytes, inodes)
     }
 
     /// Finds an image by id, unique id prefix, tag or digest reference.
@@ -364,6 +370,7 @@ mod tests {
             .map(|l| SnapshotRecord {
                 diff_id: digest(*l),
                 size: 10,
+                inodes: 1,
             })
             .collect()
     }
@@ -392,7 +399,7 @@ mod tests {
             recs.find("x:latest").unwrap().image.id,
             digest(2).to_string()
         );
-        assert_eq!(recs.snapshot_usage(), 20);
+        assert_eq!(recs.snapshot_usage(), (20, 2));
     }
 
     #[test]

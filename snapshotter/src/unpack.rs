@@ -37,6 +37,8 @@ pub struct Unpacked {
     pub diff_id: Digest,
     /// Bytes of regular file content written.
     pub size: u64,
+    /// Inodes created (files, dirs, links, devices, whiteouts; not hardlinks).
+    pub inodes: u64,
 }
 
 const WHITEOUT_PREFIX: &str = ".wh.";
@@ -69,6 +71,7 @@ pub fn unpack_layer(blob: &Path, layer: &str, dest: &Path) -> Result<Unpacked, E
         root: dest,
         dirs: Vec::new(),
         size: 0,
+        inodes: 0,
     };
     unpacker.run(&mut hashing)?;
     // The tar trailer and padding belong to the diff id too.
@@ -76,6 +79,7 @@ pub fn unpack_layer(blob: &Path, layer: &str, dest: &Path) -> Result<Unpacked, E
     Ok(Unpacked {
         diff_id: Digest::from_hasher(hashing.hasher),
         size: unpacker.size,
+        inodes: unpacker.inodes,
     })
 }
 
@@ -116,6 +120,7 @@ struct Unpacker<'a> {
     root: &'a Path,
     dirs: Vec<DirMeta>,
     size: u64,
+    inodes: u64,
 }
 
 impl Unpacker<'_> {
@@ -196,6 +201,7 @@ impl Unpacker<'_> {
             remove_existing(&target).map_err(|e| self.err(name, e))?;
             mknod(&target, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
                 .map_err(|e| self.err(name, e.into()))?;
+            self.inodes += 1;
             return Ok(());
         }
         let target = parent.join(base);
@@ -216,6 +222,7 @@ impl Unpacker<'_> {
                 if !keep {
                     remove_existing(&target).map_err(io_err)?;
                     fs::create_dir(&target).map_err(io_err)?;
+                    self.inodes += 1;
                 }
                 chown(&target, uid, gid).map_err(io_err)?;
                 self.dirs.push(DirMeta {
@@ -243,6 +250,7 @@ impl Unpacker<'_> {
                     .ok_or_else(|| self.unsafe_entry(name, "symlink without target"))?;
                 remove_existing(&target).map_err(io_err)?;
                 std::os::unix::fs::symlink(link.as_ref(), &target).map_err(io_err)?;
+                self.inodes += 1;
                 chown(&target, uid, gid).map_err(io_err)?;
                 set_mtime(&target, mtime).map_err(io_err)?;
                 return Ok(());
@@ -281,6 +289,7 @@ impl Unpacker<'_> {
                 return Ok(());
             }
         }
+        self.inodes += 1;
         chown(&target, uid, gid).map_err(io_err)?;
         // After chown, which clears setuid/setgid bits.
         fs::set_permissions(&target, fs::Permissions::from_mode(mode)).map_err(io_err)?;

@@ -137,6 +137,11 @@ struct Built {
 /// With `multi_platform`, `latest` is an image index whose linux/amd64 entry
 /// is that image (next to a linux/arm64 decoy).
 fn build_layout(dir: &Path, multi_platform: bool) -> Built {
+    build_layout_with(dir, multi_platform, false)
+}
+
+/// With `wrong_diff_id`, the config names a diff id the second layer does not have.
+fn build_layout_with(dir: &Path, multi_platform: bool, wrong_diff_id: bool) -> Built {
     let blobs = dir.join("blobs/sha256");
     fs::create_dir_all(&blobs).unwrap();
     let put = |bytes: &[u8]| {
@@ -204,7 +209,7 @@ fn build_layout(dir: &Path, multi_platform: bool) -> Built {
         "architecture": "amd64", "os": "linux",
         "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"], "WorkingDir": "/",
                    "User": "0:0", "StopSignal": "SIGTERM", "Labels": {"test": "cradle"}},
-        "rootfs": {"type": "layers", "diff_ids": [d1, d2]},
+        "rootfs": {"type": "layers", "diff_ids": [d1, if wrong_diff_id { d1.clone() } else { d2.clone() }]},
     })
     .to_string();
     let desc = |media: &str, bytes: &[u8], digest: &str| serde_json::json!({"mediaType": media, "digest": digest, "size": bytes.len()});
@@ -325,6 +330,11 @@ async fn pull_mount_run_and_remove_an_image_from_a_local_registry() {
         image.config.labels.get("test").map(String::as_str),
         Some("cradle")
     );
+    let usage = store.fs_usage();
+    assert!(
+        usage.used_bytes > built.size && usage.inodes_used >= 7,
+        "{usage:?}"
+    );
     let layer1 = store
         .snapshots_dir()
         .join("layers")
@@ -384,6 +394,7 @@ async fn pull_mount_run_and_remove_an_image_from_a_local_registry() {
 
     store.remove(&reference).await.unwrap();
     assert!(store.list().is_empty());
+    assert_eq!(store.fs_usage().used_bytes, 0);
     assert_eq!(count(&root.join("content/blobs/sha256")), 0);
     assert_eq!(count(&store.snapshots_dir().join("layers")), 0);
     assert_eq!(count(&store.snapshots_dir().join("containers")), 0);
@@ -446,4 +457,34 @@ async fn pull_by_digest_through_an_index_picks_linux_amd64() {
 
     store.remove(&image.id).await.unwrap();
     assert_eq!(count(&root.join("content/blobs/sha256")), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layer_not_matching_its_diff_id_fails_the_pull_and_gc_clears_the_downloads() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::start(tmp.path());
+    let layout = tmp.path().join("layout");
+    build_layout_with(&layout, false, true);
+    let reference = format!("127.0.0.1:{}/liar:latest", registry.port);
+    push(tmp.path(), &layout, &reference);
+
+    let root = tmp.path().join("root");
+    let db = Arc::new(redb::Database::create(tmp.path().join("meta.redb")).unwrap());
+    let store = ImageStore::open(&root, db, RegistryConfig::default()).unwrap();
+    let err = store.pull(&reference, None).await.unwrap_err();
+    assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
+    assert!(store.list().is_empty());
+    assert_eq!(store.fs_usage().used_bytes, 0);
+    // No half-unpacked layer is visible under a final name.
+    let layers = store.snapshots_dir().join("layers");
+    for entry in fs::read_dir(&layers).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with(".tmp-"), "temp dir {name} left behind");
+    }
+    store.gc().await.unwrap();
+    assert_eq!(count(&root.join("content/blobs/sha256")), 0);
+    assert_eq!(count(&layers), 0);
 }
