@@ -91,7 +91,17 @@ impl ShimClient {
                 format!("shim start failed ({status}): {reason}"),
             ));
         }
-        Ok(ShimClient::new(id, state_dir))
+        // The contract says exit 0 means "listening"; check it, so a shim that
+        // lied (or a stand-in binary) fails here with a clear message rather
+        // than leaving a pod or container that no shim serves.
+        let shim = ShimClient::new(id, state_dir);
+        if let Err(e) = shim.state().await {
+            return Err(Error::shim(
+                id,
+                format!("shim exited 0 but does not answer on its socket: {e}"),
+            ));
+        }
+        Ok(shim)
     }
 
     /// Sends one request and reads one response, within `timeout` (`None`: unbounded).

@@ -6,6 +6,7 @@
 use cradle_daemon::config::Config;
 use cradle_daemon::cri::CriService;
 use cradle_daemon::runtime::Runtime;
+use cradle_daemon::shim_client::ShimClient;
 use cradle_proto::cri;
 use cradle_proto::cri::image_service_server::ImageService;
 use cradle_proto::cri::runtime_service_server::RuntimeService;
@@ -40,6 +41,11 @@ impl Harness {
         .unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         path
+    }
+
+    /// A stand-in that serves the shim protocol (tests/fake_shim.py).
+    fn serving_shim(&self) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fake_shim.py")
     }
 
     fn config(&self, shim: &Path) -> Config {
@@ -78,6 +84,21 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
+        // Stand-in shims still running (a failed test): their argv names our dir.
+        let root = self.path().to_string_lossy().into_owned();
+        for proc_dir in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = proc_dir.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(proc_dir.path().join("cmdline")).unwrap_or_default();
+            if pid != std::process::id() as i32 && String::from_utf8_lossy(&cmdline).contains(&root)
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
         for mount in self.mounts_below().into_iter().rev() {
             let _ = nix::mount::umount2(mount.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
@@ -403,7 +424,7 @@ async fn pod_lifecycle_with_duplicates_filters_and_idempotent_removal() {
     }
     let h = Harness::new();
     // Exits 0 without serving: the pod runs, its pause process is simply absent.
-    let shim = h.fake_shim("silent-shim", 0, "");
+    let shim = h.serving_shim();
     let svc = h.service(&shim).await;
     let id = svc
         .run_pod_sandbox(run_request(pod_config("p")))
@@ -518,7 +539,7 @@ async fn create_with_an_absent_image_is_not_found_and_releases_the_name() {
         return;
     }
     let h = Harness::new();
-    let shim = h.fake_shim("silent-shim", 0, "");
+    let shim = h.serving_shim();
     let svc = h.service(&shim).await;
     let pod = svc
         .run_pod_sandbox(run_request(pod_config("p")))
@@ -554,7 +575,7 @@ async fn pods_survive_a_restart_and_a_dead_pause_means_not_ready() {
         return;
     }
     let h = Harness::new();
-    let shim = h.fake_shim("silent-shim", 0, "");
+    let shim = h.serving_shim();
     let id = {
         let svc = h.service(&shim).await;
         svc.run_pod_sandbox(run_request(pod_config("p")))
@@ -563,6 +584,11 @@ async fn pods_survive_a_restart_and_a_dead_pause_means_not_ready() {
             .into_inner()
             .pod_sandbox_id
     };
+    // The pause shim dies while the daemon is down.
+    ShimClient::new(&id, &h.path().join("state/shims").join(&id))
+        .delete(true)
+        .await
+        .unwrap();
     let svc = h.service(&shim).await;
     let items = svc
         .list_pod_sandbox(Request::new(Default::default()))
@@ -597,7 +623,7 @@ async fn start_sweeps_pins_shim_dirs_and_container_dirs_no_record_owns() {
         return;
     }
     let h = Harness::new();
-    let shim = h.fake_shim("silent-shim", 0, "");
+    let shim = h.serving_shim();
     let kept = {
         let svc = h.service(&shim).await;
         svc.run_pod_sandbox(run_request(pod_config("kept")))
@@ -638,4 +664,66 @@ async fn start_sweeps_pins_shim_dirs_and_container_dirs_no_record_owns() {
     .await
     .unwrap();
     assert!(h.mounts_below().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shim_that_exits_0_without_serving_is_an_error_and_leaves_nothing() {
+    if !is_root() {
+        eprintln!("skipping: needs root");
+        return;
+    }
+    let h = Harness::new();
+    let shim = h.fake_shim("silent-shim", 0, "");
+    let svc = h.service(&shim).await;
+    let err = svc
+        .run_pod_sandbox(run_request(pod_config("p")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Internal);
+    assert!(
+        err.message().contains("does not answer"),
+        "{}",
+        err.message()
+    );
+    assert!(h.mounts_below().is_empty());
+    assert_eq!(h.entries("state/ns"), 0);
+    assert_eq!(h.entries("state/shims"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_pod_kills_the_pause_shim_and_remove_deletes_it() {
+    if !is_root() {
+        eprintln!("skipping: needs root");
+        return;
+    }
+    let h = Harness::new();
+    let shim = h.serving_shim();
+    let svc = h.service(&shim).await;
+    let id = svc
+        .run_pod_sandbox(run_request(pod_config("p")))
+        .await
+        .unwrap()
+        .into_inner()
+        .pod_sandbox_id;
+    let client = ShimClient::new(&id, &h.path().join("state/shims").join(&id));
+    assert!(client.is_alive().await);
+    svc.stop_pod_sandbox(Request::new(cri::StopPodSandboxRequest {
+        pod_sandbox_id: id.clone(),
+    }))
+    .await
+    .unwrap();
+    let state = client.state().await.unwrap();
+    assert_eq!(
+        state.exit.map(|e| e.signal),
+        Some(Some(9)),
+        "the pause process got SIGKILL"
+    );
+    svc.remove_pod_sandbox(Request::new(cri::RemovePodSandboxRequest {
+        pod_sandbox_id: id,
+    }))
+    .await
+    .unwrap();
+    assert!(!client.is_alive().await, "the shim was deleted");
+    assert!(h.mounts_below().is_empty());
+    assert_eq!(h.entries("state/shims"), 0);
 }
