@@ -15,13 +15,15 @@ use oci_client::manifest::{
 };
 use oci_client::secrets::RegistryAuth;
 
-use crate::content::ContentStore;
+use crate::content::{ContentStore, Ingest};
 use crate::digest::Digest;
 use crate::reference::{ImageRef, is_loopback_registry};
 use crate::{Credentials, Error, RegistryConfig};
 
 /// Layers downloaded at the same time by one pull.
 const MAX_CONCURRENT_LAYERS: usize = 3;
+/// Bytes gathered before one disk write.
+const WRITE_BATCH: usize = 1 << 20;
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 /// Longest silence between two reads of a response.
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -179,14 +181,33 @@ async fn fetch_blob(
         .pull_blob_stream(reference, desc)
         .await
         .map_err(registry_err)?;
+    // Disk writes (and the final fsync) run on blocking threads, a batch at a
+    // time, so a slow disk does not stall the runtime's workers.
     let mut ingest = content.ingest(&digest)?;
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| Error::io(content.path(&digest), e))?;
-        ingest.write(&chunk)?;
+        batch.extend_from_slice(&chunk);
+        if batch.len() >= WRITE_BATCH {
+            ingest = write_batch(ingest, std::mem::take(&mut batch), &digest).await?;
+        }
     }
-    ingest.commit()?;
+    ingest = write_batch(ingest, batch, &digest).await?;
+    tokio::task::spawn_blocking(move || ingest.commit())
+        .await
+        .map_err(|e| Error::Task(format!("commit of {digest}: {e}")))??;
     tracing::debug!(%digest, size, "layer downloaded");
     Ok((digest, size))
+}
+
+/// Appends `batch` to `ingest` on a blocking thread.
+async fn write_batch(mut ingest: Ingest, batch: Vec<u8>, digest: &Digest) -> Result<Ingest, Error> {
+    if batch.is_empty() {
+        return Ok(ingest);
+    }
+    tokio::task::spawn_blocking(move || ingest.write(&batch).map(|()| ingest))
+        .await
+        .map_err(|e| Error::Task(format!("download of {digest}: {e}")))?
 }
 
 /// True when the manifest bytes are an OCI index or a Docker manifest list.
