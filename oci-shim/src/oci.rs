@@ -32,6 +32,7 @@ mod namespaces;
 mod process;
 mod rootfs;
 mod sync;
+mod terminal;
 
 pub use error::OciError;
 

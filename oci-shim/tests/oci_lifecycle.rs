@@ -73,6 +73,11 @@ impl Bundle {
 
     /// `create` with the container's stdio going to files in the bundle.
     fn create(&self) -> Output {
+        self.create_with(&[])
+    }
+
+    /// `create` with extra arguments before the id.
+    fn create_with(&self, extra: &[&str]) -> Output {
         let out = std::fs::File::create(self.dir.path().join("stdout")).unwrap();
         let err = std::fs::File::create(self.dir.path().join("stderr")).unwrap();
         let status = Command::new(BIN)
@@ -82,6 +87,7 @@ impl Bundle {
             .arg(self.dir.path())
             .arg("--pid-file")
             .arg(self.dir.path().join("pid"))
+            .args(extra)
             .arg(&self.id)
             .stdout(out)
             .stderr(err)
@@ -167,7 +173,16 @@ fn base_config(args: &[&str], cgroup: &str) -> Value {
         "linux": {
             "cgroupsPath": cgroup,
             "resources": {
-                "devices": [{"allow": false, "access": "rwm"}],
+                "devices": [
+                    {"allow": false, "access": "rwm"},
+                    {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+                    {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+                    {"allow": true, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
+                    {"allow": true, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
+                    {"allow": true, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+                    {"allow": true, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
+                    {"allow": true, "type": "c", "major": 136, "access": "rwm"}
+                ],
                 "memory": {"limit": 134217728},
                 "pids": {"limit": 100}
             },
@@ -517,4 +532,87 @@ fn bind_mounts_with_propagation_and_read_only_files_work() {
     assert_eq!(stdout, "from-host\ninjected-file\nro-ok\nro-file-ok\n");
     assert!(!host.join("g").exists());
     assert!(b.oci(&["delete", &b.id]).status.success());
+}
+
+/// Accepts one connection on a console socket, takes the pty master sent
+/// with SCM_RIGHTS and reads it until the container side closes.
+fn console_receiver(path: &Path) -> std::thread::JoinHandle<String> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, UnixAddr, recvmsg};
+    use std::io::{IoSliceMut, Read};
+    use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 128];
+        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<UnixAddr>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .unwrap();
+        let fd = msg
+            .cmsgs()
+            .unwrap()
+            .find_map(|c| match c {
+                ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                _ => None,
+            })
+            .unwrap();
+        // SAFETY: the fd was just received and is owned by nobody else.
+        let mut master = unsafe { std::fs::File::from_raw_fd(fd) };
+        let mut out = Vec::new();
+        let mut b = [0u8; 1024];
+        // EIO once every slave descriptor is closed.
+        while let Ok(n) = master.read(&mut b) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&b[..n]);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
+#[test]
+fn terminal_mode_hands_the_pty_master_to_the_console_socket() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("tty", &["sh", "-c", "tty; echo hi-from-tty"]);
+    let mut cfg = b.config();
+    cfg["process"]["terminal"] = json!(true);
+    cfg["process"]["consoleSize"] = json!({"height": 40, "width": 100});
+    b.write_config(cfg);
+    let sock = b.dir.path().join("console.sock");
+    let reader = console_receiver(&sock);
+
+    let out = b.create_with(&["--console-socket", sock.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0);
+    let text = reader.join().unwrap();
+    assert!(text.contains("/dev/pts/0"), "{text:?}");
+    assert!(text.contains("hi-from-tty"), "{text:?}");
+    assert!(b.oci(&["delete", &b.id]).status.success());
+
+    let b2 = Bundle::new("tty2", &["true"]);
+    let mut cfg = b2.config();
+    cfg["process"]["terminal"] = json!(true);
+    b2.write_config(cfg);
+    let out = b2.create();
+    assert!(
+        !out.status.success(),
+        "terminal without --console-socket must fail"
+    );
+    assert!(!b2.root.join(&b2.id).exists());
 }

@@ -50,7 +50,7 @@ enum Cmd {
         /// Write the init's pid here.
         #[arg(long = "pid-file")]
         pid_file: Option<PathBuf>,
-        /// Terminal mode (not supported yet).
+        /// Unix socket that receives the pty master (process.terminal).
         #[arg(long = "console-socket")]
         console_socket: Option<PathBuf>,
         /// Use MS_MOVE + chroot instead of pivot_root.
@@ -83,9 +83,12 @@ enum Cmd {
         /// A full OCI process JSON (instead of COMMAND).
         #[arg(long, short = 'p')]
         process: Option<PathBuf>,
-        /// Terminal mode (not supported yet).
+        /// Run on a new pty, sent to --console-socket.
         #[arg(long, short = 't')]
         tty: bool,
+        /// Unix socket that receives the pty master in terminal mode.
+        #[arg(long = "console-socket")]
+        console_socket: Option<PathBuf>,
         /// Return once the process runs.
         #[arg(long, short = 'd')]
         detach: bool,
@@ -175,6 +178,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Exec {
             process,
             tty,
+            console_socket,
             detach,
             pid_file,
             cwd,
@@ -192,6 +196,7 @@ fn run(cli: Cli) -> Result<()> {
                 cwd,
                 user,
                 tty,
+                console_socket,
                 detach,
                 pid_file,
             })

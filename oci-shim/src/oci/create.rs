@@ -19,7 +19,7 @@ use super::init::{self, InitConfig};
 use super::mounts::CgroupTarget;
 use super::state::{self, ContainerState, FIFO_FILE};
 use super::sync::{Channel, Msg};
-use super::{log, namespaces};
+use super::{log, namespaces, terminal};
 use crate::cgroups::Cgroup;
 
 /// The arguments of `create`.
@@ -92,11 +92,6 @@ pub fn load_spec(bundle: &Path) -> Result<Spec> {
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(bad("process.args is empty"));
     }
-    if process.terminal().unwrap_or(false) {
-        return Err(OciError::Unsupported(
-            "process.terminal (terminal mode)".into(),
-        ));
-    }
     if spec.root().is_none() {
         return Err(bad("no root"));
     }
@@ -135,15 +130,29 @@ pub fn cgroup_path(spec: &Spec, id: &str) -> String {
 /// Runs `create`; on success the init waits on the exec FIFO.
 pub fn create(opts: &CreateOptions) -> Result<()> {
     state::validate_id(&opts.id)?;
-    if opts.console_socket.is_some() {
-        return Err(OciError::Unsupported(
-            "--console-socket (terminal mode)".into(),
-        ));
-    }
     let bundle =
         std::fs::canonicalize(&opts.bundle).map_err(|e| OciError::io("bundle", &opts.bundle, e))?;
     let spec = load_spec(&bundle)?;
     let linux = spec.linux().clone().unwrap_or_default();
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let console = match (terminal, &opts.console_socket) {
+        (true, Some(path)) => Some(terminal::connect(path)?),
+        (true, None) => {
+            return Err(OciError::Unsupported(
+                "process.terminal without --console-socket".into(),
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(OciError::Unsupported(
+                "--console-socket without process.terminal".into(),
+            ));
+        }
+        (false, None) => None,
+    };
     if linux.seccomp().is_some() {
         log::warn("linux.seccomp is present but seccomp is not enforced yet by cradle-oci");
     }
@@ -198,6 +207,7 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         },
         no_pivot: opts.no_pivot,
         fifo,
+        console,
     };
     let (mut parent_end, child_end) = Channel::pair()?;
     let pid = spawn(&cfg, &mut parent_end, child_end)?;

@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
@@ -18,6 +19,7 @@ use super::error::{OciError, Result};
 use super::process::{self, ExecArgs};
 use super::state::{ContainerState, Status};
 use super::sync::{Channel, Msg};
+use super::terminal;
 use crate::cgroups::Cgroup;
 
 /// The arguments of `exec`.
@@ -37,8 +39,10 @@ pub struct ExecOptions {
     pub cwd: Option<PathBuf>,
     /// `--user UID[:GID]`.
     pub user: Option<String>,
-    /// `--tty` (terminal mode; not supported yet).
+    /// `--tty`: run on a new pty (needs `console_socket`).
     pub tty: bool,
+    /// `--console-socket`: where the pty master is sent in terminal mode.
+    pub console_socket: Option<PathBuf>,
     /// `--detach`: return once the process runs.
     pub detach: bool,
     /// `--pid-file`.
@@ -57,15 +61,24 @@ const NAMESPACES: [(&str, CloneFlags); 6] = [
 
 /// Runs the exec; returns the process's exit code (0 when detached).
 pub fn exec(opts: &ExecOptions) -> Result<i32> {
-    if opts.tty {
-        return Err(OciError::Unsupported("exec --tty (terminal mode)".into()));
-    }
     let st = ContainerState::load(&opts.root, &opts.id)?;
     let status = st.status(&opts.root)?;
     if status == Status::Stopped {
         return Err(OciError::NotRunning(opts.id.clone()));
     }
     let proc_ = build_process(opts, &st)?;
+    let console = match (
+        opts.tty || proc_.terminal().unwrap_or(false),
+        &opts.console_socket,
+    ) {
+        (true, Some(path)) => Some(terminal::connect(path)?),
+        (true, None) => {
+            return Err(OciError::Unsupported(
+                "exec --tty without --console-socket".into(),
+            ));
+        }
+        (false, _) => None,
+    };
     let cgroup = Cgroup::new(&st.cgroup_path)?;
 
     // Open the init's namespaces before forking; skip those we share.
@@ -90,7 +103,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     // SAFETY: cradle-oci is single-threaded, so the forked child is a
     // complete copy and may run Rust code until it execs or _exits.
     let intermediate = match unsafe { fork() }.map_err(|e| OciError::sys("fork", e))? {
-        ForkResult::Child => exec_intermediate(&joins, &proc_, &mut child_end),
+        ForkResult::Child => exec_intermediate(&joins, &proc_, console.as_ref(), &mut child_end),
         ForkResult::Parent { child } => child,
     };
     drop(child_end);
@@ -181,7 +194,12 @@ fn exit(code: i32) -> ! {
 
 /// Joins the namespaces, forks the process (so it lands in the pid
 /// namespace) and reports its pid.
-fn exec_intermediate(joins: &[(CloneFlags, File)], p: &Process, chan: &mut Channel) -> ! {
+fn exec_intermediate(
+    joins: &[(CloneFlags, File)],
+    p: &Process,
+    console: Option<&UnixStream>,
+    chan: &mut Channel,
+) -> ! {
     for (flag, f) in joins {
         if let Err(e) = nix::sched::setns(f, *flag) {
             let _ = chan.send(&Msg::Error(format!("setns {flag:?}: {e}")));
@@ -190,7 +208,7 @@ fn exec_intermediate(joins: &[(CloneFlags, File)], p: &Process, chan: &mut Chann
     }
     // SAFETY: still single-threaded; see `exec`.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => exec_process(p, chan),
+        Ok(ForkResult::Child) => exec_process(p, console, chan),
         Ok(ForkResult::Parent { child }) => {
             let ok = chan.send(&Msg::Pid(child.as_raw())).is_ok();
             exit(if ok { 0 } else { 1 })
@@ -202,12 +220,12 @@ fn exec_intermediate(joins: &[(CloneFlags, File)], p: &Process, chan: &mut Chann
     }
 }
 
-fn exec_process(p: &Process, chan: &mut Channel) -> ! {
+fn exec_process(p: &Process, console: Option<&UnixStream>, chan: &mut Channel) -> ! {
     match chan.recv() {
         Ok(Msg::Go) => {}
         _ => exit(1),
     }
-    match prepare(p) {
+    match prepare(p, console) {
         Ok(args) => {
             let err = args.exec();
             let _ = chan.send(&Msg::Error(err.to_string()));
@@ -220,7 +238,11 @@ fn exec_process(p: &Process, chan: &mut Channel) -> ! {
     }
 }
 
-fn prepare(p: &Process) -> Result<ExecArgs> {
+fn prepare(p: &Process, console: Option<&UnixStream>) -> Result<ExecArgs> {
+    if let Some(sock) = console {
+        nix::unistd::setsid().map_err(|e| OciError::sys("setsid", e))?;
+        terminal::setup(sock, None)?;
+    }
     process::apply_rlimits(p.rlimits().as_deref().unwrap_or(&[]))?;
     let cwd: &Path = p.cwd();
     nix::unistd::chdir(cwd)

@@ -56,6 +56,6 @@ pub fn features() -> Value {
             "intelRdt": { "enabled": false },
             "mountExtensions": { "idmap": { "enabled": false } }
         },
-        "annotations": { "io.cradle.oci.terminal": "unsupported" }
+        "annotations": {}
     })
 }

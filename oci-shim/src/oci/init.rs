@@ -4,6 +4,7 @@
 //! take away the power to do the rest).
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
 use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl, open};
@@ -16,7 +17,7 @@ use super::mounts::CgroupTarget;
 use super::namespaces::NsPlan;
 use super::process::{self, ExecArgs};
 use super::sync::{Channel, Msg};
-use super::{devices, log, mounts, rootfs};
+use super::{devices, log, mounts, rootfs, terminal};
 
 /// Everything the init needs, prepared by `create` before forking.
 pub(crate) struct InitConfig {
@@ -32,6 +33,8 @@ pub(crate) struct InitConfig {
     pub no_pivot: bool,
     /// An O_PATH descriptor of the exec FIFO, opened before pivot_root.
     pub fifo: OwnedFd,
+    /// The connected console socket in terminal mode.
+    pub console: Option<UnixStream>,
 }
 
 /// Runs the init; never returns. Exits 1 on a setup failure (after telling
@@ -93,6 +96,9 @@ fn setup(cfg: &InitConfig) -> Result<ExecArgs> {
         .as_ref()
         .ok_or_else(|| OciError::Unsupported("spec without process".into()))?;
 
+    // A session of its own, like runc: no terminal of the caller's, and the
+    // right to take the pty as controlling terminal in terminal mode.
+    nix::unistd::setsid().map_err(|e| OciError::sys("setsid", e))?;
     if cfg.ns.new_cgroup {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| OciError::sys("unshare cgroup", e))?;
@@ -117,6 +123,12 @@ fn setup(cfg: &InitConfig) -> Result<ExecArgs> {
         rootfs::pivot(&cfg.rootfs)?;
     }
     rootfs::apply_root_propagation(linux.rootfs_propagation().as_deref())?;
+    if let Some(sock) = &cfg.console {
+        let size = proc_
+            .console_size()
+            .map(|b| (clamp_u16(b.height()), clamp_u16(b.width())));
+        terminal::setup(sock, size)?;
+    }
     if let Some(sysctls) = linux.sysctl() {
         process::apply_sysctls(sysctls)?;
     }
@@ -175,4 +187,8 @@ fn close_fds_on_exec(keep: i32) {
         let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         let _ = fcntl(borrowed, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     }
+}
+
+fn clamp_u16(v: u64) -> u16 {
+    u16::try_from(v).unwrap_or(u16::MAX)
 }
