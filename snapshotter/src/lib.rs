@@ -49,7 +49,8 @@ const MAX_CONCURRENT_UNPACKS: usize = 2;
 #[derive(Debug, Clone, Default)]
 pub struct RegistryConfig {
     /// Registry hosts (`host` or `host:port`) spoken to over plain HTTP.
-    /// Loopback registries (`127.0.0.1`, `localhost`, `[::1]`) always are.
+    /// Loopback registries (`127.0.0.1`, `localhost`) always are. (IPv6
+    /// literal hosts such as `[::1]:5000` are not accepted in references yet.)
     pub insecure_registries: Vec<String>,
 }
 
@@ -255,6 +256,13 @@ impl ImageStore {
     /// `container_id`. Idempotent.
     pub fn remove_rootfs(&self, container_id: &str, target: &Path) -> Result<(), Error> {
         self.rootfs.unmount(container_id, target)
+    }
+
+    /// Ids of the containers that have a writable layer on disk, for the
+    /// daemon's restart sweep (any it does not know can go through
+    /// [`ImageStore::remove_rootfs`]).
+    pub fn rootfs_containers(&self) -> Result<Vec<String>, Error> {
+        Ok(self.rootfs.list()?.into_iter().map(|(id, _)| id).collect())
     }
 
     /// The directory that holds this store's snapshots (for leak checks and GC):
