@@ -23,6 +23,8 @@ pub enum Error {
     },
     #[error("{0}")]
     FailedPrecondition(String),
+    #[error("{0}")]
+    DeadlineExceeded(String),
     #[error("image {0:?} not found")]
     ImageNotFound(String),
     #[error("image store: {0}")]
@@ -77,6 +79,7 @@ impl From<Error> for tonic::Status {
             Error::NotFound { .. } | Error::ImageNotFound(_) => tonic::Status::not_found(message),
             Error::AlreadyExists { .. } => tonic::Status::already_exists(message),
             Error::FailedPrecondition(_) => tonic::Status::failed_precondition(message),
+            Error::DeadlineExceeded(_) => tonic::Status::deadline_exceeded(message),
             Error::ImagesUnavailable(_) => tonic::Status::unavailable(message),
             Error::Image(cradle_snapshotter::Error::NotFound(_)) => {
                 tonic::Status::not_found(message)

@@ -105,6 +105,14 @@ enum Command {
     Inspect { id: String },
     /// Resource usage of running containers.
     Stats,
+    /// Run a command in a container and print its output.
+    Exec {
+        id: String,
+        #[arg(long, default_value_t = 0)]
+        timeout: i64,
+        #[arg(last = true)]
+        cmd: Vec<String>,
+    },
 }
 
 async fn connect(socket: PathBuf) -> anyhow::Result<Channel> {
@@ -336,6 +344,17 @@ async fn main() -> anyhow::Result<()> {
                 .await?
                 .into_inner(),
         ),
+        Command::Exec { id, timeout, cmd } => {
+            let request = cri::ExecSyncRequest {
+                container_id: id,
+                cmd,
+                timeout,
+            };
+            let out = rt.exec_sync(request).await?.into_inner();
+            line(&String::from_utf8_lossy(&out.stdout))?;
+            line(&format!("stderr: {}", String::from_utf8_lossy(&out.stderr)))?;
+            line(&format!("exit code: {}", out.exit_code))
+        }
         Command::Inspect { id } => {
             let request = cri::ContainerStatusRequest {
                 container_id: id,

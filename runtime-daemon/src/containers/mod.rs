@@ -8,6 +8,7 @@
 //! Remove deletes the shim, the rootfs and the bundle.
 
 mod create;
+pub mod exec;
 pub mod monitor;
 mod record;
 pub mod spec;
