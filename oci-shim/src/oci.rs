@@ -31,6 +31,7 @@ mod mounts;
 mod namespaces;
 mod process;
 mod rootfs;
+mod seccomp;
 mod sync;
 mod terminal;
 

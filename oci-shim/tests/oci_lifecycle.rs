@@ -616,3 +616,61 @@ fn terminal_mode_hands_the_pty_master_to_the_console_socket() {
     );
     assert!(!b2.root.join(&b2.id).exists());
 }
+
+#[test]
+fn seccomp_profile_is_enforced_in_init_and_exec() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let checks = "grep Seccomp: /proc/self/status; mkdir /tmp/d && echo mkdir-allowed || echo mkdir-denied; \
+                  touch /tmp/f; chmod 755 /tmp/f && echo chmod-ok; chmod 4755 /tmp/f || echo setuid-denied";
+    let b = Bundle::new(
+        "seccomp",
+        &["sh", "-c", &format!("{checks}; exec sleep 100")],
+    );
+    let mut cfg = b.config();
+    let setuid = |name: &str, index: u32| {
+        json!({"names": [name], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+               "args": [{"index": index, "value": 0o4000, "valueTwo": 0o4000, "op": "SCMP_CMP_MASKED_EQ"}]})
+    };
+    cfg["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"},
+            setuid("chmod", 1), setuid("fchmodat", 2), setuid("fchmodat2", 2)
+        ]
+    });
+    b.write_config(cfg);
+
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(b.oci(&["start", &b.id]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !b.container_stdout().contains("setuid-denied") {
+        assert!(
+            Instant::now() < deadline,
+            "no result: {:?}",
+            b.container_stdout()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stdout = b.container_stdout();
+    assert!(stdout.contains("Seccomp:\t2"), "{stdout}");
+    assert!(stdout.contains("mkdir-denied"), "{stdout}");
+    assert!(stdout.contains("chmod-ok"), "{stdout}");
+
+    let out = b.oci(&["exec", &b.id, "mkdir", "/tmp/e"]);
+    assert!(
+        !out.status.success(),
+        "exec must run under the container's filter"
+    );
+    let out = b.oci(&["exec", &b.id, "grep", "Seccomp:", "/proc/self/status"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Seccomp:\t2");
+    assert!(b.oci(&["delete", "--force", &b.id]).status.success());
+}

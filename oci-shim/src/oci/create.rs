@@ -19,7 +19,7 @@ use super::init::{self, InitConfig};
 use super::mounts::CgroupTarget;
 use super::state::{self, ContainerState, FIFO_FILE};
 use super::sync::{Channel, Msg};
-use super::{log, namespaces, terminal};
+use super::{log, namespaces, seccomp, terminal};
 use crate::cgroups::Cgroup;
 
 /// The arguments of `create`.
@@ -153,9 +153,9 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         }
         (false, None) => None,
     };
-    if linux.seccomp().is_some() {
-        log::warn("linux.seccomp is present but seccomp is not enforced yet by cradle-oci");
-    }
+    // Compiled here, so a bad profile fails before anything is created.
+    let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
+
     let root_path = spec
         .root()
         .as_ref()
@@ -208,6 +208,7 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         no_pivot: opts.no_pivot,
         fifo,
         console,
+        seccomp,
     };
     let (mut parent_end, child_end) = Channel::pair()?;
     let pid = spawn(&cfg, &mut parent_end, child_end)?;

@@ -19,7 +19,7 @@ use super::error::{OciError, Result};
 use super::process::{self, ExecArgs};
 use super::state::{ContainerState, Status};
 use super::sync::{Channel, Msg};
-use super::terminal;
+use super::{seccomp, terminal};
 use crate::cgroups::Cgroup;
 
 /// The arguments of `exec`.
@@ -80,6 +80,14 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         (false, _) => None,
     };
     let cgroup = Cgroup::new(&st.cgroup_path)?;
+    // The container's seccomp profile applies to exec'd processes too.
+    let spec = load_spec(&st.bundle)?;
+    let filter = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(seccomp::compile)
+        .transpose()?;
 
     // Open the init's namespaces before forking; skip those we share.
     let mut joins = Vec::new();
@@ -103,7 +111,13 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     // SAFETY: cradle-oci is single-threaded, so the forked child is a
     // complete copy and may run Rust code until it execs or _exits.
     let intermediate = match unsafe { fork() }.map_err(|e| OciError::sys("fork", e))? {
-        ForkResult::Child => exec_intermediate(&joins, &proc_, console.as_ref(), &mut child_end),
+        ForkResult::Child => exec_intermediate(
+            &joins,
+            &proc_,
+            console.as_ref(),
+            filter.as_ref(),
+            &mut child_end,
+        ),
         ForkResult::Parent { child } => child,
     };
     drop(child_end);
@@ -198,6 +212,7 @@ fn exec_intermediate(
     joins: &[(CloneFlags, File)],
     p: &Process,
     console: Option<&UnixStream>,
+    filter: Option<&seccomp::Program>,
     chan: &mut Channel,
 ) -> ! {
     for (flag, f) in joins {
@@ -208,7 +223,7 @@ fn exec_intermediate(
     }
     // SAFETY: still single-threaded; see `exec`.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => exec_process(p, console, chan),
+        Ok(ForkResult::Child) => exec_process(p, console, filter, chan),
         Ok(ForkResult::Parent { child }) => {
             let ok = chan.send(&Msg::Pid(child.as_raw())).is_ok();
             exit(if ok { 0 } else { 1 })
@@ -220,12 +235,17 @@ fn exec_intermediate(
     }
 }
 
-fn exec_process(p: &Process, console: Option<&UnixStream>, chan: &mut Channel) -> ! {
+fn exec_process(
+    p: &Process,
+    console: Option<&UnixStream>,
+    filter: Option<&seccomp::Program>,
+    chan: &mut Channel,
+) -> ! {
     match chan.recv() {
         Ok(Msg::Go) => {}
         _ => exit(1),
     }
-    match prepare(p, console) {
+    match prepare(p, console, filter) {
         Ok(args) => {
             let err = args.exec();
             let _ = chan.send(&Msg::Error(err.to_string()));
@@ -238,7 +258,11 @@ fn exec_process(p: &Process, console: Option<&UnixStream>, chan: &mut Channel) -
     }
 }
 
-fn prepare(p: &Process, console: Option<&UnixStream>) -> Result<ExecArgs> {
+fn prepare(
+    p: &Process,
+    console: Option<&UnixStream>,
+    filter: Option<&seccomp::Program>,
+) -> Result<ExecArgs> {
     if let Some(sock) = console {
         nix::unistd::setsid().map_err(|e| OciError::sys("setsid", e))?;
         terminal::setup(sock, None)?;
@@ -257,12 +281,7 @@ fn prepare(p: &Process, console: Option<&UnixStream>) -> Result<ExecArgs> {
     let empty: LinuxCapabilities =
         serde_json::from_str("{}").map_err(|e| OciError::Unsupported(e.to_string()))?;
     let caps = p.capabilities().clone().unwrap_or(empty);
-    process::drop_bounding(&caps)?;
-    process::switch_user(p.user())?;
-    process::set_capabilities(&caps)?;
-    if p.no_new_privileges().unwrap_or(false) {
-        nix::sys::prctl::set_no_new_privs().map_err(|e| OciError::sys("PR_SET_NO_NEW_PRIVS", e))?;
-    }
+    process::finish_credentials(p, &caps, filter)?;
     Ok(exec)
 }
 

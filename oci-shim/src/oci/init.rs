@@ -17,7 +17,7 @@ use super::mounts::CgroupTarget;
 use super::namespaces::NsPlan;
 use super::process::{self, ExecArgs};
 use super::sync::{Channel, Msg};
-use super::{devices, log, mounts, rootfs, terminal};
+use super::{devices, log, mounts, rootfs, seccomp, terminal};
 
 /// Everything the init needs, prepared by `create` before forking.
 pub(crate) struct InitConfig {
@@ -35,6 +35,8 @@ pub(crate) struct InitConfig {
     pub fifo: OwnedFd,
     /// The connected console socket in terminal mode.
     pub console: Option<UnixStream>,
+    /// The compiled `linux.seccomp` filter.
+    pub seccomp: Option<seccomp::Program>,
 }
 
 /// Runs the init; never returns. Exits 1 on a setup failure (after telling
@@ -158,12 +160,7 @@ fn setup(cfg: &InitConfig) -> Result<ExecArgs> {
     let empty: LinuxCapabilities =
         serde_json::from_str("{}").map_err(|e| OciError::Unsupported(e.to_string()))?;
     let caps = proc_.capabilities().clone().unwrap_or(empty);
-    process::drop_bounding(&caps)?;
-    process::switch_user(proc_.user())?;
-    process::set_capabilities(&caps)?;
-    if proc_.no_new_privileges().unwrap_or(false) {
-        nix::sys::prctl::set_no_new_privs().map_err(|e| OciError::sys("PR_SET_NO_NEW_PRIVS", e))?;
-    }
+    process::finish_credentials(proc_, &caps, cfg.seccomp.as_ref())?;
     close_fds_on_exec(cfg.fifo.as_raw_fd());
     Ok(exec)
 }

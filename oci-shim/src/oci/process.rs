@@ -9,10 +9,12 @@ use std::path::{Path, PathBuf};
 
 use caps::{CapSet, Capability as Cap};
 use nix::unistd::{Gid, Uid};
-use oci_spec::runtime::{Capability, LinuxCapabilities, PosixRlimit, PosixRlimitType, User};
+use oci_spec::runtime::{
+    Capability, LinuxCapabilities, PosixRlimit, PosixRlimitType, Process, User,
+};
 
 use super::error::{OciError, Result};
-use super::log;
+use super::{log, seccomp};
 
 /// Writes each sysctl under `/proc/sys` (`net.ipv4.ip_forward` → `net/ipv4/ip_forward`).
 pub(crate) fn apply_sysctls(sysctls: &HashMap<String, String>) -> Result<()> {
@@ -205,6 +207,31 @@ pub(crate) fn set_capabilities(caps: &LinuxCapabilities) -> Result<()> {
     for cap in ambient {
         if let Err(e) = caps::raise(None, CapSet::Ambient, cap) {
             log::warn(&format!("cannot raise ambient capability {cap}: {e}"));
+        }
+    }
+    Ok(())
+}
+
+/// Bounding set, user, capabilities, no_new_privs and the seccomp filter,
+/// in runc's order: with no_new_privs the filter goes in last (only the
+/// exec FIFO and execve follow); without it, the filter must go in first,
+/// while the process still holds CAP_SYS_ADMIN.
+pub(crate) fn finish_credentials(
+    p: &Process,
+    caps: &LinuxCapabilities,
+    filter: Option<&seccomp::Program>,
+) -> Result<()> {
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    if !nnp && let Some(f) = filter {
+        seccomp::install(f)?;
+    }
+    drop_bounding(caps)?;
+    switch_user(p.user())?;
+    set_capabilities(caps)?;
+    if nnp {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| OciError::sys("PR_SET_NO_NEW_PRIVS", e))?;
+        if let Some(f) = filter {
+            seccomp::install(f)?;
         }
     }
     Ok(())
