@@ -87,6 +87,11 @@ impl Context {
         self.config.state_dir.join("ns").join(id)
     }
 
+    /// Persistent directory of sandbox `id` (hostname, hosts, resolv.conf).
+    pub fn sandbox_dir(&self, id: &str) -> PathBuf {
+        self.config.root.join("sandboxes").join(id)
+    }
+
     /// Persistent directory of container `id` (its bundle lives below).
     pub fn container_dir(&self, id: &str) -> PathBuf {
         self.config.root.join("containers").join(id)

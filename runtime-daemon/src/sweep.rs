@@ -2,8 +2,8 @@
 //!
 //! Records are written only once an object is complete, so a daemon that dies
 //! mid-create leaves pieces without a record: namespace pins under
-//! `<state-dir>/ns/`, shims and their state under `<state-dir>/shims/`, and
-//! container dirs (with a mounted rootfs) under `<root>/containers/`. After
+//! `<state-dir>/ns/`, shims and their state under `<state-dir>/shims/`,
+//! sandbox files under `<root>/sandboxes/`, and container dirs (with a mounted rootfs) under `<root>/containers/`. After
 //! recovery has loaded every record, anything there that no record names is
 //! taken apart, each piece with its own undo.
 
@@ -66,6 +66,13 @@ pub async fn sweep(runtime: &Runtime) {
         let result = tokio::task::spawn_blocking(move || namespaces::unpin(&pins)).await;
         if !matches!(result, Ok(Ok(()))) {
             tracing::error!(id, "sweep: unpinning failed: {result:?}");
+        }
+    }
+
+    for (id, dir) in orphans(&ctx.config.root.join("sandboxes"), &sandboxes) {
+        tracing::warn!(id, "sweeping orphan sandbox files {}", dir.display());
+        if let Err(e) = remove_dir(&dir) {
+            tracing::error!(id, "sweep: {e}");
         }
     }
 

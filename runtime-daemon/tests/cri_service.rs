@@ -408,6 +408,7 @@ async fn failed_run_releases_the_name_and_leaves_nothing_behind() {
     );
     assert_eq!(h.entries("state/ns"), 0);
     assert_eq!(h.entries("state/shims"), 0);
+    assert_eq!(h.entries("root/sandboxes"), 0);
     let list = svc
         .list_pod_sandbox(Request::new(Default::default()))
         .await
@@ -518,6 +519,7 @@ async fn pod_lifecycle_with_duplicates_filters_and_idempotent_removal() {
     );
     assert_eq!(h.entries("state/ns"), 0);
     assert_eq!(h.entries("state/shims"), 0);
+    assert_eq!(h.entries("root/sandboxes"), 0);
     // The name is free again.
     let again = svc
         .run_pod_sandbox(run_request(pod_config("p")))

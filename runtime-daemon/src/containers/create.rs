@@ -136,9 +136,13 @@ impl ContainerManager {
             ipc: sandbox.pins.ipc.clone(),
             uts: sandbox.pins.uts.clone(),
         };
+        // The pod's hostname, hosts and resolv.conf, as extra CRI mounts.
+        let mut config = record.config.clone();
+        let extra = crate::pods::files::sandbox_mounts(&self.ctx.sandbox_dir(&sandbox.id), &config);
+        config.mounts.extend(extra);
         let spec = build_spec(&SpecInput {
             container_id: id,
-            config: &record.config,
+            config: &config,
             sandbox: &sandbox.config,
             image: &image.config,
             rootfs: &rootfs,

@@ -7,6 +7,7 @@
 //! container manager's business: [`crate::runtime::Runtime`] stops and removes
 //! them before it calls in here.
 
+pub mod files;
 pub mod namespaces;
 mod record;
 
@@ -160,6 +161,11 @@ impl SandboxManager {
             })?;
         undo.pins = Some(pins.clone());
 
+        let files_dir = self.ctx.sandbox_dir(id);
+        undo.files_dir = Some(files_dir.clone());
+        files::write_sandbox_files(&files_dir, config, host_network)
+            .map_err(|e| Error::io(&files_dir, e))?;
+
         let shim_dir = self.ctx.shim_dir(id);
         std::fs::create_dir_all(&shim_dir).map_err(|e| Error::io(&shim_dir, e))?;
         undo.shim_dir = Some(shim_dir.clone());
@@ -225,6 +231,7 @@ impl SandboxManager {
         }
         remove_pins(&id, &record.pins).await?;
         remove_dir(&record.shim_dir)?;
+        remove_dir(&self.ctx.sandbox_dir(&id))?;
         self.ctx.store.delete(Kind::Sandbox, &id)?;
         entry.mark_removed();
         self.index.remove(&id);
@@ -260,6 +267,7 @@ pub(crate) fn remove_dir(path: &Path) -> Result<()> {
 #[derive(Default)]
 struct Undo {
     pins: Option<Pins>,
+    files_dir: Option<std::path::PathBuf>,
     shim_dir: Option<std::path::PathBuf>,
     shim: Option<ShimClient>,
 }
@@ -272,6 +280,11 @@ impl Undo {
             tracing::warn!(sandbox = %id, "undo: deleting pause shim: {e}");
         }
         if let Some(dir) = self.shim_dir
+            && let Err(e) = remove_dir(&dir)
+        {
+            tracing::warn!(sandbox = %id, "undo: {e}");
+        }
+        if let Some(dir) = self.files_dir
             && let Err(e) = remove_dir(&dir)
         {
             tracing::warn!(sandbox = %id, "undo: {e}");
