@@ -25,6 +25,40 @@ pub enum Error {
         reference: String,
         source: oci_client::errors::OciDistributionError,
     },
+    /// The registry refused the credentials, or asked for some and got none.
+    #[error(
+        "registry {host} refused access to {reference} (credentials missing or wrong): {reason}"
+    )]
+    Unauthorized {
+        reference: String,
+        host: String,
+        reason: String,
+    },
+    /// Credentials that cannot be used (bad base64 `auth`, malformed file).
+    #[error("unusable registry credentials: {0}")]
+    BadCredentials(String),
+    /// A download received nothing for the configured stall timeout.
+    #[error(
+        "download of {digest} for {reference} stalled: no data for {secs}s after {received} bytes; cancelled"
+    )]
+    Stalled {
+        reference: String,
+        digest: String,
+        received: u64,
+        secs: u64,
+    },
+    /// The connection failed in the middle of a blob.
+    #[error("download of {digest} for {reference} failed after {received} bytes: {source}")]
+    Download {
+        reference: String,
+        digest: String,
+        received: u64,
+        source: std::io::Error,
+    },
+    /// An archive to import that is neither an OCI layout nor a docker archive,
+    /// or names content it does not contain.
+    #[error("cannot import {source_name}: {reason}")]
+    BadArchive { source_name: String, reason: String },
     /// A manifest, index or config that cannot be used (bad JSON, no
     /// linux/amd64 entry, unsupported media type...).
     #[error("unusable {what} of {reference}: {reason}")]

@@ -65,7 +65,7 @@ pub(crate) struct ParsedConfig {
 }
 
 /// Parses the config blob of `reference`, refusing images for another
-/// platform than linux/amd64.
+/// platform than linux on this node's architecture.
 pub(crate) fn parse_config(reference: &str, bytes: &[u8]) -> Result<ParsedConfig, crate::Error> {
     let bad = |reason: String| crate::Error::BadImage {
         reference: reference.to_string(),
@@ -76,9 +76,10 @@ pub(crate) fn parse_config(reference: &str, bytes: &[u8]) -> Result<ParsedConfig
     if let Some(os) = blob.os.as_deref().filter(|os| *os != "linux") {
         return Err(bad(format!("image is for os {os:?}, this node runs linux")));
     }
-    if let Some(arch) = blob.architecture.as_deref().filter(|a| *a != "amd64") {
+    let host = crate::platform::host_arch();
+    if let Some(arch) = blob.architecture.as_deref().filter(|a| *a != host) {
         return Err(bad(format!(
-            "image is for architecture {arch:?}, this node runs amd64"
+            "image is for architecture {arch:?}, this node runs {host}"
         )));
     }
     let diff_ids = blob

@@ -18,10 +18,14 @@
 //! image is the caller's business, except that an image under a mounted
 //! container rootfs is never removed.
 
+mod auth;
 mod content;
 mod digest;
 mod error;
+mod hosts;
 mod image;
+mod inflight;
+mod platform;
 mod reference;
 mod registry;
 mod rootfs;
@@ -29,8 +33,10 @@ mod snapshots;
 mod store;
 mod unpack;
 
+pub use auth::{AuthConfig, CredentialsFile};
 pub use digest::Digest;
 pub use error::Error;
+pub use hosts::{Endpoint, HostConfig, RegistrySettings};
 pub use image::{Image, ImageConfig};
 pub use reference::ImageRef;
 
@@ -45,7 +51,8 @@ use store::{ImageRecord, Records, SnapshotRecord};
 /// Layers unpacked at the same time by one pull (the machine has few cores).
 const MAX_CONCURRENT_UNPACKS: usize = 2;
 
-/// Where and how to pull.
+/// Where and how to pull: the original, minimal form of
+/// [`RegistrySettings`] (which [`ImageStore::open`] also accepts).
 #[derive(Debug, Clone, Default)]
 pub struct RegistryConfig {
     /// Registry hosts (`host` or `host:port`) spoken to over plain HTTP.
@@ -54,7 +61,8 @@ pub struct RegistryConfig {
     pub insecure_registries: Vec<String>,
 }
 
-/// Credentials for one pull, from the CRI `AuthConfig`.
+/// Username and password for one pull; [`AuthConfig`] carries every field
+/// of the CRI `AuthConfig` (see [`ImageStore::pull_with_auth`]).
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
     pub username: String,
@@ -64,8 +72,12 @@ pub struct Credentials {
 /// The image store: content, snapshots and image records under one root.
 pub struct ImageStore {
     root: PathBuf,
-    registries: RegistryConfig,
+    registries: RegistrySettings,
     content: ContentStore,
+    /// Blob downloads in progress, shared by concurrent pulls.
+    downloads: inflight::InFlight,
+    /// Layer unpacks in progress, shared by concurrent pulls.
+    unpacks: inflight::InFlight,
     layers: LayerSnapshots,
     rootfs: Rootfs,
     records: Records,
@@ -81,13 +93,15 @@ impl ImageStore {
     pub fn open(
         root: &Path,
         db: Arc<redb::Database>,
-        registries: RegistryConfig,
+        registries: impl Into<RegistrySettings>,
     ) -> Result<Self, Error> {
         let snapshots = root.join("snapshots");
         let store = ImageStore {
             root: root.to_path_buf(),
-            registries,
+            registries: registries.into(),
             content: ContentStore::open(root)?,
+            downloads: inflight::InFlight::default(),
+            unpacks: inflight::InFlight::default(),
             layers: LayerSnapshots::open(&snapshots)?,
             rootfs: Rootfs::open(&snapshots)?,
             records: Records::load(db)?,
@@ -103,17 +117,57 @@ impl ImageStore {
     }
 
     /// Pulls `reference` (e.g. `127.0.0.1:5000/busybox:latest`, a short name, or
-    /// `name@sha256:…`) for linux/amd64, stores and unpacks it, records it, and
-    /// returns the image (its `id` is `sha256:<config digest>`).
+    /// `name@sha256:…`) for this node's platform, stores and unpacks it,
+    /// records it, and returns the image (its `id` is `sha256:<config
+    /// digest>`). Same as [`ImageStore::pull_with_auth`] with only a username
+    /// and password.
     pub async fn pull(&self, reference: &str, auth: Option<Credentials>) -> Result<Image, Error> {
+        self.pull_with_auth(reference, auth.map(AuthConfig::from))
+            .await
+    }
+
+    /// Pulls `reference` with the request's credentials (all the CRI
+    /// `AuthConfig` fields; the configured credentials file covers hosts they
+    /// do not), through the configured mirrors. Concurrent pulls of the same
+    /// content share its downloads and unpacks.
+    pub async fn pull_with_auth(
+        &self,
+        reference: &str,
+        auth: Option<AuthConfig>,
+    ) -> Result<Image, Error> {
         let image_ref = ImageRef::parse(reference)?;
         let _gc = self.gc.read().await;
-        let fetched = registry::fetch(&self.content, &image_ref, &self.registries, auth).await?;
+        let pull = registry::Pull {
+            content: &self.content,
+            settings: &self.registries,
+            auth: auth.as_ref(),
+            inflight: &self.downloads,
+        };
+        let fetched = registry::fetch(&pull, &image_ref).await?;
+        let names = Names {
+            tags: image_ref.tagged().into_iter().collect(),
+            digests: vec![image_ref.with_digest(&fetched.top_digest)],
+        };
+        let image = self
+            .commit_fetched(&image_ref.to_string(), names, fetched)
+            .await?;
+        tracing::info!(reference, id = %image.id, "image pulled");
+        Ok(image)
+    }
+
+    /// Unpacks and records an image whose blobs are all in the content store
+    /// (after a pull or an import). The caller holds the gc lock shared.
+    async fn commit_fetched(
+        &self,
+        reference: &str,
+        names: Names,
+        fetched: registry::Fetched,
+    ) -> Result<Image, Error> {
         let config_bytes = self.content.read(&fetched.config_digest)?;
-        let parsed = image::parse_config(&image_ref.to_string(), &config_bytes)?;
+        let parsed = image::parse_config(reference, &config_bytes)?;
         if parsed.diff_ids.len() != fetched.layers.len() {
             return Err(Error::BadImage {
-                reference: image_ref.to_string(),
+                reference: reference.to_string(),
                 what: "config",
                 reason: format!(
                     "{} diff ids for {} layers",
@@ -127,8 +181,8 @@ impl ImageStore {
         let record = ImageRecord {
             image: Image {
                 id: fetched.config_digest.to_string(),
-                repo_tags: image_ref.tagged().into_iter().collect(),
-                repo_digests: vec![image_ref.with_digest(&fetched.top_digest)],
+                repo_tags: names.tags,
+                repo_digests: names.digests,
                 size,
                 layers: parsed.diff_ids.iter().map(|d| d.to_string()).collect(),
                 config: parsed.config,
@@ -137,9 +191,7 @@ impl ImageStore {
             manifest_digests: fetched.manifest_digests,
             layer_blobs: fetched.layers.into_iter().map(|(d, _)| d).collect(),
         };
-        let image = self.records.commit_pull(record, snapshots)?;
-        tracing::info!(reference, id = %image.id, "image pulled");
-        Ok(image)
+        self.records.commit_pull(record, snapshots)
     }
 
     /// Unpacks the layers that have no snapshot yet; returns records of the
@@ -159,6 +211,7 @@ impl ImageStore {
             }
             jobs.push(unpack_one(
                 self.layers.clone(),
+                self.unpacks.clone(),
                 self.content.path(blob),
                 blob.clone(),
                 diff_id.clone(),
@@ -306,13 +359,31 @@ pub struct FsUsage {
     pub inodes_used: u64,
 }
 
-/// Unpacks one layer on a blocking thread.
+/// Names an image gets when it is committed.
+struct Names {
+    tags: Vec<String>,
+    digests: Vec<String>,
+}
+
+/// Unpacks one layer on a blocking thread, unless another pull is unpacking
+/// it (then waits and reuses that snapshot).
 async fn unpack_one(
     layers: LayerSnapshots,
+    unpacks: inflight::InFlight,
     blob_path: PathBuf,
     blob: Digest,
     diff_id: Digest,
 ) -> Result<SnapshotRecord, Error> {
+    let _claim = unpacks.claim(&diff_id).await;
+    if layers.contains(&diff_id)
+        && let Some((size, inodes)) = layers.usage(&diff_id, &blob)
+    {
+        return Ok(SnapshotRecord {
+            diff_id,
+            size,
+            inodes,
+        });
+    }
     tokio::task::spawn_blocking(move || {
         let unpacked = layers.unpack(&blob_path, &blob, &diff_id)?;
         Ok(SnapshotRecord {
@@ -335,6 +406,7 @@ mod tests {
     #[allow(dead_code)]
     fn store_futures_are_send(store: &ImageStore) {
         assert_send(&store.pull("x", None));
+        assert_send(&store.pull_with_auth("x", None));
         assert_send(&store.remove("x"));
         assert_send(&store.gc());
     }

@@ -4,29 +4,37 @@
 //! this module decides what to fetch and verifies every byte: the manifest
 //! (and index) against the pinned digest, every blob against its descriptor
 //! while it streams into the content store. Blobs already present are not
-//! downloaded again; layers download concurrently, a few at a time.
+//! downloaded again; layers download concurrently, a few at a time, and a
+//! blob another pull is downloading is waited for, not fetched twice. Each
+//! endpoint (mirrors first, then the registry) gets its own client, because
+//! protocol, CA and credentials are per host. A download that receives
+//! nothing for the stall timeout is cancelled, and its ingest file deleted.
+
+use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use oci_client::Client;
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{
     IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
     OCI_IMAGE_MEDIA_TYPE, OciDescriptor, OciImageIndex, OciImageManifest,
 };
 use oci_client::secrets::RegistryAuth;
 
+use crate::auth::{self, AuthConfig, CredentialsFile};
 use crate::content::{ContentStore, Ingest};
 use crate::digest::Digest;
-use crate::reference::{ImageRef, is_loopback_registry};
-use crate::{Credentials, Error, RegistryConfig};
+use crate::hosts::{Endpoint, RegistrySettings};
+use crate::inflight::InFlight;
+use crate::reference::ImageRef;
+use crate::{Error, platform};
 
-/// Layers downloaded at the same time by one pull.
-const MAX_CONCURRENT_LAYERS: usize = 3;
 /// Bytes gathered before one disk write.
 const WRITE_BATCH: usize = 1 << 20;
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
-/// Longest silence between two reads of a response.
-const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often a running download logs its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 const MANIFEST_TYPES: &[&str] = &[
     OCI_IMAGE_MEDIA_TYPE,
@@ -49,34 +57,116 @@ pub struct Fetched {
     pub layers: Vec<(Digest, u64)>,
 }
 
-/// Fetches `image` for linux/amd64 into `content`.
-pub async fn fetch(
-    content: &ContentStore,
-    image: &ImageRef,
-    registries: &RegistryConfig,
-    auth: Option<Credentials>,
-) -> Result<Fetched, Error> {
-    let mut plain_http = registries.insecure_registries.clone();
-    if is_loopback_registry(&image.registry) {
-        plain_http.push(image.registry.clone());
+/// What one pull needs besides the image reference.
+pub struct Pull<'a> {
+    pub content: &'a ContentStore,
+    pub settings: &'a RegistrySettings,
+    pub auth: Option<&'a AuthConfig>,
+    /// Shared by all pulls of the store: one download per digest at a time.
+    pub inflight: &'a InFlight,
+}
+
+/// Fetches `image` for this node's platform into the content store, from
+/// the first of its endpoints (mirrors, then the registry) that serves it.
+pub async fn fetch(pull: &Pull<'_>, image: &ImageRef) -> Result<Fetched, Error> {
+    let file = match &pull.settings.credentials_file {
+        Some(path) => Some(CredentialsFile::load(path)?),
+        None => None,
+    };
+    let endpoints = pull.settings.endpoints(&image.registry);
+    let mut last = None;
+    for endpoint in &endpoints {
+        let auth = auth::for_host(pull.auth, file.as_ref(), &endpoint.host, &image.registry)?;
+        match fetch_from(pull, image, endpoint, &auth).await {
+            Ok(fetched) => {
+                if endpoint.is_mirror {
+                    tracing::info!(image = %image, mirror = %endpoint.host, "pulled through mirror");
+                }
+                return Ok(fetched);
+            }
+            Err(e) if endpoint.is_mirror => {
+                tracing::warn!(image = %image, mirror = %endpoint.host, error = %e, "mirror failed, trying the next endpoint");
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
     }
-    let client = Client::new(ClientConfig {
-        protocol: ClientProtocol::HttpsExcept(plain_http),
-        platform_resolver: Some(Box::new(oci_client::client::linux_amd64_resolver)),
+    // The registry itself is always the last endpoint, so this is unreachable
+    // in practice; answer with what the last mirror said.
+    Err(last.unwrap_or_else(|| Error::Task(format!("pull of {image}: no endpoint"))))
+}
+
+/// One client per endpoint: protocol, CA and verification are per host.
+fn client_for(endpoint: &Endpoint, settings: &RegistrySettings) -> Result<Client, Error> {
+    let mut extra_root_certificates = Vec::new();
+    if let Some(ca) = &endpoint.ca {
+        let data = std::fs::read(ca).map_err(|e| Error::io(ca, e))?;
+        extra_root_certificates.push(Certificate {
+            encoding: CertificateEncoding::Pem,
+            data,
+        });
+    }
+    let config = ClientConfig {
+        protocol: if endpoint.plain_http {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        },
+        extra_root_certificates,
+        accept_invalid_certificates: endpoint.skip_verify,
+        platform_resolver: Some(Box::new(platform::choose_for_host)),
         // A registry that stops answering fails the pull instead of hanging it.
         connect_timeout: Some(CONNECT_TIMEOUT),
-        read_timeout: Some(READ_TIMEOUT),
+        read_timeout: Some(settings.stall_timeout()),
         ..Default::default()
-    });
-    let auth = match auth {
-        Some(c) if !c.username.is_empty() => RegistryAuth::Basic(c.username, c.password),
-        _ => RegistryAuth::Anonymous,
     };
-    let reference = image.to_client_ref();
-    let registry_err = |source| Error::Registry {
-        reference: image.to_string(),
+    Client::try_from(config).map_err(|source| Error::Registry {
+        reference: endpoint.host.clone(),
         source,
-    };
+    })
+}
+
+/// Maps a registry failure, calling out refused credentials.
+fn registry_error(image: &ImageRef, host: &str, source: OciDistributionError) -> Error {
+    match source {
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => Error::Unauthorized {
+            reference: image.to_string(),
+            host: host.to_string(),
+            reason: source.to_string(),
+        },
+        OciDistributionError::RegistryError { ref envelope, .. }
+            if envelope
+                .errors
+                .iter()
+                .any(|e| format!("{:?}", e.code).contains("Unauthorized")) =>
+        {
+            Error::Unauthorized {
+                reference: image.to_string(),
+                host: host.to_string(),
+                reason: source.to_string(),
+            }
+        }
+        source => Error::Registry {
+            reference: image.to_string(),
+            source,
+        },
+    }
+}
+
+async fn fetch_from(
+    pull: &Pull<'_>,
+    image: &ImageRef,
+    endpoint: &Endpoint,
+    auth: &RegistryAuth,
+) -> Result<Fetched, Error> {
+    let client = client_for(endpoint, pull.settings)?;
+    let content = pull.content;
+    let mut reference = image.to_client_ref();
+    if endpoint.is_mirror {
+        reference.set_mirror_registry(endpoint.host.clone());
+    }
+    let registry_err = |source| registry_error(image, &endpoint.host, source);
     let bad = |what: &'static str, reason: String| Error::BadImage {
         reference: image.to_string(),
         what,
@@ -85,7 +175,7 @@ pub async fn fetch(
 
     // The manifest the reference names: an image manifest or an index.
     let (top_bytes, _) = client
-        .pull_manifest_raw(&reference, &auth, MANIFEST_TYPES)
+        .pull_manifest_raw(&reference, auth, MANIFEST_TYPES)
         .await
         .map_err(registry_err)?;
     let top_digest = Digest::of(&top_bytes);
@@ -104,12 +194,16 @@ pub async fn fetch(
     let manifest_bytes = if is_index(&top_bytes) {
         let index: OciImageIndex =
             serde_json::from_slice(&top_bytes).map_err(|e| bad("index", e.to_string()))?;
-        let chosen = oci_client::client::linux_amd64_resolver(&index.manifests)
-            .ok_or_else(|| bad("index", "no linux/amd64 manifest".into()))?;
+        let chosen = platform::choose_for_host(&index.manifests).ok_or_else(|| {
+            bad(
+                "index",
+                format!("no linux/{} manifest", platform::host_arch()),
+            )
+        })?;
         let chosen = Digest::parse(&chosen)?;
         let by_digest = reference.clone_with_digest(chosen.to_string());
         let (bytes, _) = client
-            .pull_manifest_raw(&by_digest, &auth, MANIFEST_TYPES)
+            .pull_manifest_raw(&by_digest, auth, MANIFEST_TYPES)
             .await
             .map_err(registry_err)?;
         content.write_all(&chosen, &bytes)?;
@@ -144,10 +238,10 @@ pub async fn fetch(
     let downloads: Vec<_> = manifest
         .layers
         .iter()
-        .map(|desc| fetch_blob(&client, content, &reference, desc, image))
+        .map(|desc| fetch_blob(&client, pull, &reference, desc, image, &endpoint.host))
         .collect();
     let layers = futures::stream::iter(downloads)
-        .buffered(MAX_CONCURRENT_LAYERS)
+        .buffered(pull.settings.max_concurrent_downloads.max(1))
         .try_collect::<Vec<_>>()
         .await?;
 
@@ -160,44 +254,75 @@ pub async fn fetch(
     })
 }
 
-/// Streams one blob into the content store unless it is already there.
+/// Streams one blob into the content store unless it is already there (or
+/// another pull is fetching it: then this one waits and reuses it).
 async fn fetch_blob(
     client: &Client,
-    content: &ContentStore,
+    pull: &Pull<'_>,
     reference: &oci_client::Reference,
     desc: &OciDescriptor,
     image: &ImageRef,
+    host: &str,
 ) -> Result<(Digest, u64), Error> {
+    let content = pull.content;
     let digest = Digest::parse(&desc.digest)?;
     let size = u64::try_from(desc.size).unwrap_or(0);
+    let _claim = pull.inflight.claim(&digest).await;
     if content.contains(&digest) {
         return Ok((digest, size));
     }
-    let registry_err = |source| Error::Registry {
-        reference: image.to_string(),
-        source,
-    };
+    let stall = pull.settings.stall_timeout();
     let mut stream = client
         .pull_blob_stream(reference, desc)
         .await
-        .map_err(registry_err)?;
+        .map_err(|e| registry_error(image, host, e))?;
     // Disk writes (and the final fsync) run on blocking threads, a batch at a
-    // time, so a slow disk does not stall the runtime's workers.
+    // time, so a slow disk does not stall the runtime's workers. The ingest
+    // file is deleted if anything below fails or the pull is dropped.
     let mut ingest = content.ingest(&digest)?;
     let mut batch = Vec::with_capacity(WRITE_BATCH);
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Error::io(content.path(&digest), e))?;
+    let started = Instant::now();
+    let mut last_report = started;
+    let mut received: u64 = 0;
+    loop {
+        let next = tokio::time::timeout(stall, stream.next())
+            .await
+            .map_err(|_| Error::Stalled {
+                reference: image.to_string(),
+                digest: digest.to_string(),
+                received,
+                secs: stall.as_secs(),
+            })?;
+        let Some(chunk) = next else { break };
+        let chunk = chunk.map_err(|e| Error::Download {
+            reference: image.to_string(),
+            digest: digest.to_string(),
+            received,
+            source: e,
+        })?;
+        received += chunk.len() as u64;
         batch.extend_from_slice(&chunk);
         if batch.len() >= WRITE_BATCH {
             ingest = write_batch(ingest, std::mem::take(&mut batch), &digest).await?;
         }
+        if last_report.elapsed() >= PROGRESS_EVERY {
+            last_report = Instant::now();
+            tracing::info!(image = %image, layer = %digest, received, size, rate_mib_s = rate(received, started), "downloading");
+        }
     }
     ingest = write_batch(ingest, batch, &digest).await?;
+    let d = digest.clone();
     tokio::task::spawn_blocking(move || ingest.commit())
         .await
-        .map_err(|e| Error::Task(format!("commit of {digest}: {e}")))??;
-    tracing::debug!(%digest, size, "layer downloaded");
+        .map_err(|e| Error::Task(format!("commit of {d}: {e}")))??;
+    tracing::info!(image = %image, layer = %digest, bytes = received, secs = started.elapsed().as_secs_f64(), rate_mib_s = rate(received, started), "layer downloaded");
     Ok((digest, size))
+}
+
+/// MiB/s since `started`, rounded to 0.1.
+fn rate(bytes: u64, started: Instant) -> f64 {
+    let secs = started.elapsed().as_secs_f64().max(0.001);
+    (bytes as f64 / (1024.0 * 1024.0) / secs * 10.0).round() / 10.0
 }
 
 /// Appends `batch` to `ingest` on a blocking thread.
@@ -211,7 +336,7 @@ async fn write_batch(mut ingest: Ingest, batch: Vec<u8>, digest: &Digest) -> Res
 }
 
 /// True when the manifest bytes are an OCI index or a Docker manifest list.
-fn is_index(bytes: &[u8]) -> bool {
+pub(crate) fn is_index(bytes: &[u8]) -> bool {
     #[derive(serde::Deserialize)]
     struct Probe {
         #[serde(rename = "mediaType")]
@@ -229,16 +354,22 @@ fn is_index(bytes: &[u8]) -> bool {
     }
 }
 
-/// Tar layers, compressed with gzip or not (what `unpack` reads).
-fn is_layer_type(media_type: &str) -> bool {
+/// Tar layers, uncompressed or compressed with gzip or zstd (what `unpack`
+/// reads), including the non-distributable ("foreign") kinds, which are
+/// fetched from the registry like any other layer.
+pub(crate) fn is_layer_type(media_type: &str) -> bool {
     matches!(
         media_type,
         "application/vnd.oci.image.layer.v1.tar"
             | "application/vnd.oci.image.layer.v1.tar+gzip"
+            | "application/vnd.oci.image.layer.v1.tar+zstd"
             | "application/vnd.oci.image.layer.nondistributable.v1.tar"
             | "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
             | "application/vnd.docker.image.rootfs.diff.tar"
             | "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            | "application/vnd.docker.image.rootfs.diff.tar.zstd"
+            | "application/vnd.docker.image.rootfs.foreign.diff.tar"
             | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
     )
 }
@@ -256,9 +387,8 @@ mod tests {
         assert!(!is_index(
             br#"{"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#
         ));
-        assert!(!is_layer_type(
-            "application/vnd.oci.image.layer.v1.tar+zstd"
-        ));
+        assert!(is_layer_type("application/vnd.oci.image.layer.v1.tar+zstd"));
+        assert!(!is_layer_type("application/vnd.oci.image.config.v1+json"));
     }
 
     /// The HTTPS path must have a TLS provider: a connection error, not a panic.

@@ -6,6 +6,8 @@
 
 use std::fs;
 use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -98,16 +100,21 @@ impl Rootfs {
                 ));
             }
         }
-        let lowerdir = lowers
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(":");
-        let data = format!(
-            "lowerdir={lowerdir},upperdir={},workdir={}",
-            upper.display(),
-            work.display()
-        );
+        let upper_work = format!(",upperdir={},workdir={}", upper.display(), work.display());
+        let long = format!("lowerdir={}{upper_work}", join_lowers(lowers));
+        // Many layers overflow the one page the kernel copies of the mount
+        // data: name each lower dir by a short /proc/self/fd link instead
+        // (overlay resolves them at mount time; the fds close right after).
+        let (data, _fds) = if long.len() <= MAX_MOUNT_DATA {
+            (long, Vec::new())
+        } else {
+            let fds = open_lowers(lowers)?;
+            let short: Vec<PathBuf> = fds
+                .iter()
+                .map(|fd| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())))
+                .collect();
+            (format!("lowerdir={}{upper_work}", join_lowers(&short)), fds)
+        };
         if data.len() > MAX_MOUNT_DATA {
             return Err(Error::Mount {
                 action: "mount",
@@ -166,6 +173,30 @@ impl Rootfs {
         }
         Ok(out)
     }
+}
+
+/// `a:b:c`, top first, as overlay's `lowerdir` wants.
+fn join_lowers(lowers: &[PathBuf]) -> String {
+    lowers
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Opens every lower dir as an `O_PATH` descriptor (no permission needed on
+/// content, never follows a final symlink out of the store).
+fn open_lowers(lowers: &[PathBuf]) -> Result<Vec<fs::File>, Error> {
+    lowers
+        .iter()
+        .map(|p| {
+            fs::File::options()
+                .read(true)
+                .custom_flags(nix::libc::O_PATH | nix::libc::O_DIRECTORY | nix::libc::O_NOFOLLOW)
+                .open(p)
+                .map_err(|e| Error::io(p, e))
+        })
+        .collect()
 }
 
 #[cfg(test)]

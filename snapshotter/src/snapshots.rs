@@ -17,6 +17,10 @@ use crate::digest::Digest;
 use crate::unpack::{Unpacked, unpack_layer};
 
 const TMP_PREFIX: &str = ".tmp-";
+/// Beside `fs`: "<bytes> <inodes> <blob digest>" of the unpacked layer, so a
+/// pull that finds the layer another pull unpacked from the same blob can
+/// record its usage without a walk.
+const USAGE_FILE: &str = "usage";
 
 /// The layer snapshot directories of one store.
 #[derive(Debug, Clone)]
@@ -68,6 +72,12 @@ impl LayerSnapshots {
                 actual: unpacked.diff_id.to_string(),
             });
         }
+        let usage = tmp.path.join(USAGE_FILE);
+        fs::write(
+            &usage,
+            format!("{} {} {layer_digest}", unpacked.size, unpacked.inodes),
+        )
+        .map_err(|e| Error::io(&usage, e))?;
         let dest = self.layers.join(diff_id.hex());
         match fs::rename(&tmp.path, &dest) {
             Ok(()) => {
@@ -78,6 +88,18 @@ impl LayerSnapshots {
             Err(_) if dest.join("fs").is_dir() => Ok(unpacked),
             Err(e) => Err(Error::io(dest, e)),
         }
+    }
+
+    /// `(bytes, inodes)` recorded when snapshot `diff_id` was unpacked from
+    /// blob `blob` (and verified against `diff_id`), if it was.
+    pub fn usage(&self, diff_id: &Digest, blob: &Digest) -> Option<(u64, u64)> {
+        let text = fs::read_to_string(self.layers.join(diff_id.hex()).join(USAGE_FILE)).ok()?;
+        let mut fields = text.split_whitespace();
+        let (size, inodes) = (fields.next()?, fields.next()?);
+        if fields.next()? != blob.as_str() {
+            return None;
+        }
+        Some((size.parse().ok()?, inodes.parse().ok()?))
     }
 
     /// Deletes snapshot `diff_id`; absent is fine.

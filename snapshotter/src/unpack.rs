@@ -1,4 +1,5 @@
-//! Layer unpacking: one (optionally gzip-compressed) tar into one directory.
+//! Layer unpacking: one tar (plain, gzip or zstd, told apart by magic bytes)
+//! into one directory.
 //!
 //! The output is an overlayfs lower directory, so OCI whiteouts are converted
 //! on the way: `.wh.NAME` becomes a 0:0 character device `NAME`, and
@@ -53,13 +54,13 @@ pub fn unpack_layer(blob: &Path, layer: &str, dest: &Path) -> Result<Unpacked, E
     let magic = peek_magic(&mut buffered).map_err(|e| Error::io(blob, e))?;
     let decompressed: Box<dyn Read> = match magic {
         [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
-        [0x28, 0xb5, 0x2f, 0xfd] => {
-            return Err(Error::Unpack {
+        [0x28, 0xb5, 0x2f, 0xfd] => Box::new(
+            zstd::stream::read::Decoder::with_buffer(buffered).map_err(|e| Error::Unpack {
                 layer: layer.to_string(),
                 entry: String::new(),
-                source: io::Error::other("zstd-compressed layers are not supported"),
-            });
-        }
+                source: e,
+            })?,
+        ),
         _ => Box::new(buffered),
     };
     let mut hashing = HashingReader {

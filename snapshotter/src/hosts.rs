@@ -1,0 +1,199 @@
+//! Registry settings: per-host mirrors, plain HTTP, custom CAs, credentials
+//! file, download limits.
+//!
+//! Modelled on containerd's `hosts.toml`, flattened into the daemon's TOML:
+//!
+//! ```toml
+//! [registry]
+//! credentials_file = "/etc/cradle/auth.json"   # docker config.json format
+//! stall_timeout_secs = 60
+//! max_concurrent_downloads = 3
+//! [registry.hosts."docker.io"]
+//! mirrors = ["mirror.local:5000"]              # tried in order, then docker.io
+//! [registry.hosts."mirror.local:5000"]
+//! plain_http = true
+//! [registry.hosts."registry.corp:443"]
+//! ca = "/etc/cradle/certs/corp-ca.pem"         # PEM, trusted for this host only
+//! ```
+//!
+//! This module only turns settings into the ordered list of [`Endpoint`]s a
+//! pull tries; speaking to them is `registry`'s job.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::reference::is_loopback_registry;
+
+/// Default for [`RegistrySettings::max_concurrent_downloads`].
+pub const DEFAULT_MAX_CONCURRENT_DOWNLOADS: usize = 3;
+/// Default for [`RegistrySettings::stall_timeout_secs`].
+pub const DEFAULT_STALL_TIMEOUT_SECS: u64 = 60;
+
+/// Everything about where and how to pull: the daemon's `[registry]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrySettings {
+    /// Hosts spoken to over plain HTTP (same as `plain_http` in `hosts`).
+    /// Loopback registries always are.
+    pub insecure_registries: Vec<String>,
+    /// A docker `config.json` whose `auths` supply credentials for hosts the
+    /// request's `AuthConfig` does not cover. Read at each pull, so edits
+    /// apply without a restart.
+    pub credentials_file: Option<PathBuf>,
+    /// Per registry host (`host` or `host:port`, `docker.io` for Docker Hub).
+    pub hosts: BTreeMap<String, HostConfig>,
+    /// Layers one pull downloads at the same time.
+    pub max_concurrent_downloads: usize,
+    /// A download that receives no byte for this long is cancelled.
+    pub stall_timeout_secs: u64,
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        RegistrySettings {
+            insecure_registries: Vec::new(),
+            credentials_file: None,
+            hosts: BTreeMap::new(),
+            max_concurrent_downloads: DEFAULT_MAX_CONCURRENT_DOWNLOADS,
+            stall_timeout_secs: DEFAULT_STALL_TIMEOUT_SECS,
+        }
+    }
+}
+
+impl From<crate::RegistryConfig> for RegistrySettings {
+    fn from(c: crate::RegistryConfig) -> Self {
+        RegistrySettings {
+            insecure_registries: c.insecure_registries,
+            ..Default::default()
+        }
+    }
+}
+
+/// Settings of one registry host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostConfig {
+    /// Hosts serving the same content, tried in order before this one. A
+    /// mirror's own connection settings come from its own `hosts` entry.
+    pub mirrors: Vec<String>,
+    /// Speak plain HTTP to this host.
+    pub plain_http: bool,
+    /// A PEM file of CA certificates trusted (in addition to the system's)
+    /// for this host.
+    pub ca: Option<PathBuf>,
+    /// Accept any certificate (testing only).
+    pub skip_verify: bool,
+}
+
+/// One place to pull from, with how to connect to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `host` or `host:port`.
+    pub host: String,
+    pub plain_http: bool,
+    pub ca: Option<PathBuf>,
+    pub skip_verify: bool,
+    /// False for the image's own registry.
+    pub is_mirror: bool,
+}
+
+impl RegistrySettings {
+    /// The stall timeout as a duration (at least one second).
+    pub fn stall_timeout(&self) -> Duration {
+        Duration::from_secs(self.stall_timeout_secs.max(1))
+    }
+
+    /// Where to pull images of `registry` from: its mirrors in order, then
+    /// the registry itself.
+    pub fn endpoints(&self, registry: &str) -> Vec<Endpoint> {
+        let mut out: Vec<Endpoint> = self
+            .host(registry)
+            .map(|h| h.mirrors.clone())
+            .unwrap_or_default()
+            .iter()
+            .filter(|m| m.as_str() != registry)
+            .map(|m| self.endpoint(m, true))
+            .collect();
+        out.push(self.endpoint(registry, false));
+        out
+    }
+
+    fn host(&self, host: &str) -> Option<&HostConfig> {
+        self.hosts.get(host).or_else(|| {
+            let hub = ["docker.io", "index.docker.io", "registry-1.docker.io"];
+            if hub.contains(&host) {
+                hub.iter().find_map(|h| self.hosts.get(*h))
+            } else {
+                None
+            }
+        })
+    }
+
+    fn endpoint(&self, host: &str, is_mirror: bool) -> Endpoint {
+        let cfg = self.host(host).cloned().unwrap_or_default();
+        Endpoint {
+            host: host.to_string(),
+            plain_http: cfg.plain_http
+                || is_loopback_registry(host)
+                || self.insecure_registries.iter().any(|h| h == host),
+            ca: cfg.ca,
+            skip_verify: cfg.skip_verify,
+            is_mirror,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_load_from_the_daemon_toml_shape() {
+        #[derive(Deserialize)]
+        struct Daemon {
+            registry: RegistrySettings,
+        }
+        let d: Daemon = toml::from_str(
+            r#"
+            [registry]
+            credentials_file = "/etc/cradle/auth.json"
+            stall_timeout_secs = 5
+            [registry.hosts."docker.io"]
+            mirrors = ["m1:5000", "m2"]
+            [registry.hosts."m1:5000"]
+            plain_http = true
+            [registry.hosts."m2"]
+            ca = "/ca.pem"
+            "#,
+        )
+        .unwrap();
+        let s = d.registry;
+        assert_eq!(s.max_concurrent_downloads, DEFAULT_MAX_CONCURRENT_DOWNLOADS);
+        assert_eq!(s.stall_timeout(), Duration::from_secs(5));
+        let eps = s.endpoints("docker.io");
+        let hosts: Vec<_> = eps.iter().map(|e| e.host.as_str()).collect();
+        assert_eq!(hosts, ["m1:5000", "m2", "docker.io"]);
+        assert!(eps[0].plain_http && eps[0].is_mirror);
+        assert_eq!(eps[1].ca.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        assert!(!eps[1].plain_http);
+        assert!(!eps[2].is_mirror && !eps[2].plain_http);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<RegistrySettings>("mirorrs = []").is_err());
+    }
+
+    #[test]
+    fn loopback_and_insecure_hosts_are_plain_http() {
+        let s = RegistrySettings::from(crate::RegistryConfig {
+            insecure_registries: vec!["reg.lan:5000".into()],
+        });
+        assert!(s.endpoints("reg.lan:5000")[0].plain_http);
+        assert!(s.endpoints("127.0.0.1:5000")[0].plain_http);
+        assert!(!s.endpoints("quay.io")[0].plain_http);
+    }
+}
