@@ -24,6 +24,7 @@ pub mod kill;
 pub mod log;
 pub mod start;
 pub mod state;
+pub mod update;
 
 mod devices;
 mod init;

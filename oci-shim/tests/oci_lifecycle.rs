@@ -140,6 +140,30 @@ fn running_container_is_killed_and_force_deleted() {
         !b.oci(&["start", &b.id]).status.success(),
         "second start must fail"
     );
+
+    let out = b.oci(&["ps", "--format", "json", &b.id]);
+    let pids: Vec<i32> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(pids, vec![pid]);
+    let res = b.dir.path().join("resources.json");
+    std::fs::write(&res, r#"{"pids":{"limit":42}}"#).unwrap();
+    let out = b.oci(&["update", "--resources", res.to_str().unwrap(), &b.id]);
+    assert!(
+        out.status.success(),
+        "update: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for dir in b
+        .cgroup_dirs()
+        .iter()
+        .filter(|d| d.starts_with("/sys/fs/cgroup/pids"))
+    {
+        assert_eq!(
+            std::fs::read_to_string(dir.join("pids.max"))
+                .unwrap()
+                .trim(),
+            "42"
+        );
+    }
     let out = b.oci(&["delete", &b.id]);
     assert!(
         !out.status.success(),

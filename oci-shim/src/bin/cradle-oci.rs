@@ -110,6 +110,19 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
+    /// Apply new resource limits (an OCI LinuxResources JSON) to the container's cgroup.
+    Update {
+        /// The JSON file, or `-` for stdin.
+        #[arg(long, short = 'r')]
+        resources: PathBuf,
+        id: String,
+    },
+    /// List the pids of the container's processes (as JSON with --format json).
+    Ps {
+        #[arg(long, short = 'f', default_value = "table")]
+        format: String,
+        id: String,
+    },
     /// Print the OCI features JSON.
     Features,
     /// List containers in --root.
@@ -203,6 +216,20 @@ fn run(cli: Cli) -> Result<()> {
             .with_context(|| format!("exec in {id}"))?;
             if code != 0 {
                 std::process::exit(code);
+            }
+        }
+        Cmd::Update { resources, id } => {
+            oci::update::update(&root, &id, &resources).with_context(|| format!("update {id}"))?
+        }
+        Cmd::Ps { format, id } => {
+            let pids = oci::update::processes(&root, &id).with_context(|| format!("ps {id}"))?;
+            if format == "json" {
+                println!("{}", serde_json::to_string(&pids)?);
+            } else {
+                println!("PID");
+                for p in pids {
+                    println!("{p}");
+                }
             }
         }
         Cmd::Features => println!(
