@@ -37,7 +37,7 @@ pub const DEFAULT_STALL_TIMEOUT_SECS: u64 = 60;
 #[serde(default, deny_unknown_fields)]
 pub struct RegistrySettings {
     /// Hosts spoken to over plain HTTP (same as `plain_http` in `hosts`).
-    /// Loopback registries always are.
+    /// Loopback registries are too, unless they have a `hosts` entry.
     pub insecure_registries: Vec<String>,
     /// A docker `config.json` whose `auths` supply credentials for hosts the
     /// request's `AuthConfig` does not cover. Read at each pull, so edits
@@ -132,12 +132,15 @@ impl RegistrySettings {
         })
     }
 
+    /// A host with its own `hosts` entry is spoken to as that entry says;
+    /// without one, loopback hosts and `insecure_registries` are plain HTTP.
     fn endpoint(&self, host: &str, is_mirror: bool) -> Endpoint {
-        let cfg = self.host(host).cloned().unwrap_or_default();
+        let configured = self.host(host);
+        let cfg = configured.cloned().unwrap_or_default();
         Endpoint {
             host: host.to_string(),
             plain_http: cfg.plain_http
-                || is_loopback_registry(host)
+                || (configured.is_none() && is_loopback_registry(host))
                 || self.insecure_registries.iter().any(|h| h == host),
             ca: cfg.ca,
             skip_verify: cfg.skip_verify,
@@ -195,5 +198,15 @@ mod tests {
         assert!(s.endpoints("reg.lan:5000")[0].plain_http);
         assert!(s.endpoints("127.0.0.1:5000")[0].plain_http);
         assert!(!s.endpoints("quay.io")[0].plain_http);
+        // An explicit entry (e.g. a CA for a loopback TLS registry) wins.
+        let mut s = s;
+        s.hosts.insert(
+            "127.0.0.1:5443".into(),
+            HostConfig {
+                ca: Some("/ca.pem".into()),
+                ..Default::default()
+            },
+        );
+        assert!(!s.endpoints("127.0.0.1:5443")[0].plain_http);
     }
 }

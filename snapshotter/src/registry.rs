@@ -117,7 +117,8 @@ fn client_for(endpoint: &Endpoint, settings: &RegistrySettings) -> Result<Client
         platform_resolver: Some(Box::new(platform::choose_for_host)),
         // A registry that stops answering fails the pull instead of hanging it.
         connect_timeout: Some(CONNECT_TIMEOUT),
-        read_timeout: Some(settings.stall_timeout()),
+        // Longer than the stall timeout, so a stalled blob reports as such.
+        read_timeout: Some(settings.stall_timeout() + Duration::from_secs(5)),
         ..Default::default()
     };
     Client::try_from(config).map_err(|source| Error::Registry {
