@@ -1,0 +1,121 @@
+//! Hosts settings against real registries on 127.0.0.1: mirrors tried in
+//! order with fallback to the registry itself, and HTTPS trusted through a
+//! per-host CA file. Needs root and docker-registry.
+
+mod common;
+
+use common::*;
+use cradle_snapshotter::{Error, HostConfig, RegistrySettings};
+
+fn image(content: &[u8]) -> TestImage {
+    TestImage::new(
+        vec![gzip_layer(&tar_of(&[("etc/content", content)]))],
+        "amd64",
+        false,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirrors_are_tried_in_order_then_the_registry_itself() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let upstream = Registry::start(tmp.path());
+    let mirror = Registry::start(tmp.path());
+    let dead = format!("127.0.0.1:{}", free_port());
+    let only_on_mirror = image(b"mirror");
+    push(&mirror.host(), "app", "v1", &only_on_mirror, false, false).await;
+    let only_upstream = image(b"upstream");
+    push(
+        &upstream.host(),
+        "other",
+        "v1",
+        &only_upstream,
+        false,
+        false,
+    )
+    .await;
+
+    let mut settings = RegistrySettings::default();
+    settings.hosts.insert(
+        upstream.host(),
+        HostConfig {
+            mirrors: vec![dead.clone(), mirror.host()],
+            plain_http: true,
+            ..Default::default()
+        },
+    );
+    for m in [&dead, &mirror.host()] {
+        settings.hosts.insert(
+            m.clone(),
+            HostConfig {
+                plain_http: true,
+                ..Default::default()
+            },
+        );
+    }
+    let store = open_store(tmp.path(), settings);
+
+    // Served by the second mirror (the first is down), named after upstream.
+    let reference = format!("{}/app:v1", upstream.host());
+    let pulled = store.pull(&reference, None).await.unwrap();
+    assert_eq!(pulled.id, only_on_mirror.config_digest);
+    assert_eq!(pulled.repo_tags, vec![reference]);
+
+    // Not on any mirror: the registry itself serves it.
+    let pulled = store
+        .pull(&format!("{}/other:v1", upstream.host()), None)
+        .await
+        .unwrap();
+    assert_eq!(pulled.id, only_upstream.config_digest);
+
+    // Nowhere: the registry's own answer is the error.
+    let err = store
+        .pull(&format!("{}/missing:v1", upstream.host()), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Registry { .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_registry_is_trusted_only_through_its_configured_ca() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::start_with(
+        tmp.path(),
+        Options {
+            tls: true,
+            ..Default::default()
+        },
+    );
+    let img = image(b"tls");
+    push(&registry.host(), "secure", "v1", &img, true, false).await;
+    let reference = format!("{}/secure:v1", registry.host());
+
+    // An entry without a CA: HTTPS against an unknown issuer fails.
+    let mut settings = RegistrySettings::default();
+    settings
+        .hosts
+        .insert(registry.host(), HostConfig::default());
+    let untrusting = open_store(&tmp.path().join("a"), {
+        std::fs::create_dir(tmp.path().join("a")).unwrap();
+        settings.clone()
+    });
+    let err = untrusting.pull(&reference, None).await.unwrap_err();
+    assert!(matches!(err, Error::Registry { .. }), "{err}");
+    assert!(untrusting.list().is_empty());
+
+    settings.hosts.insert(
+        registry.host(),
+        HostConfig {
+            ca: registry.ca.clone(),
+            ..Default::default()
+        },
+    );
+    let store = open_store(tmp.path(), settings);
+    let pulled = store.pull(&reference, None).await.unwrap();
+    assert_eq!(pulled.id, img.config_digest);
+}
