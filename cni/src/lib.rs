@@ -1,12 +1,28 @@
 //! Pod networking for Cradle.
 //!
-//! This crate owns the node's side of the Container Network Interface. Today
-//! that is finding and validating the network configuration in the CNI config
-//! directory (`/etc/cni/net.d`, see [`config`]), which decides the CRI
-//! `NetworkReady` condition. Running plugins (ADD/DEL/CHECK/STATUS with the
-//! result cache) and Cradle's own bridge plugin come with the networking issue;
-//! the pod namespaces themselves are created and pinned by the daemon
-//! (`cradle-daemon`'s `pods::namespaces`). It knows nothing of CRI or
+//! This crate owns the node's side of the Container Network Interface:
+//! finding the network configuration in the CNI config directory
+//! (`/etc/cni/net.d`, see [`config`]), which decides the CRI `NetworkReady`
+//! condition; running its plugins against a pod's network namespace
+//! ([`CniNetwork`]: ADD with `prevResult` chaining and `runtimeConfig`
+//! capabilities, DEL from the on-disk [`cache`], CHECK, STATUS, GC, each
+//! plugin call with a deadline); and Cradle's own plugin, `cradle-bridge`
+//! ([`plugin`], a separate binary any CNI runtime can use: bridge, veth
+//! pairs, host-local compatible IPAM, masquerade).
+//!
+//! The client is synchronous and links no async runtime into its callers'
+//! paths (only the plugin binary runs rtnetlink on a one-thread runtime).
+//! The pod namespaces themselves are created and pinned by the daemon
+//! (`cradle-daemon`'s `pods::namespaces`). The crate knows nothing of CRI or
 //! containers beyond the identity the CNI spec passes to plugins.
 
+pub mod cache;
 pub mod config;
+pub mod exec;
+pub mod network;
+pub mod plugin;
+pub mod types;
+pub mod version;
+
+pub use network::{Attachment, CniError, CniNetwork, DEFAULT_PLUGIN_TIMEOUT, teardown_cached};
+pub use types::{Bandwidth, CniResult, DnsConfig, NetworkResult, PodNetwork, PortMapping};

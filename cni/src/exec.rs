@@ -1,0 +1,172 @@
+//! Running one plugin binary the way the CNI spec says: configuration on
+//! stdin, parameters in `CNI_*` environment variables, result or error JSON
+//! on stdout, all within a deadline.
+//!
+//! The plugin runs in its own process group so a timeout kills it together
+//! with anything it spawned (iptables, IPAM helpers), and the runtime's own
+//! environment is not passed on beyond `PATH`.
+
+use serde::Deserialize;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Why a plugin call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("plugin {plugin:?} not found in {dirs:?}")]
+    NotFound { plugin: String, dirs: Vec<PathBuf> },
+    #[error("starting {}: {source}", binary.display())]
+    Spawn {
+        binary: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} did not finish within {timeout:?} and was killed", binary.display())]
+    Timeout { binary: PathBuf, timeout: Duration },
+    /// The plugin reported an error in the spec's error format.
+    #[error("{msg}{}", if details.is_empty() { String::new() } else { format!(": {details}") })]
+    Plugin {
+        code: u32,
+        msg: String,
+        details: String,
+    },
+    /// The plugin failed without a parseable error.
+    #[error("{} exited with {status}: {output}", binary.display())]
+    Failed {
+        binary: PathBuf,
+        status: String,
+        output: String,
+    },
+}
+
+/// The spec's error object.
+#[derive(Debug, Deserialize)]
+struct PluginError {
+    #[serde(default)]
+    code: u32,
+    #[serde(default)]
+    msg: String,
+    #[serde(default)]
+    details: String,
+}
+
+/// The first executable named `plugin` in `dirs`. Plugin types with a path
+/// separator are refused: a configuration must not run arbitrary binaries.
+pub fn find_plugin(plugin: &str, dirs: &[PathBuf]) -> Result<PathBuf, ExecError> {
+    let not_found = || ExecError::NotFound {
+        plugin: plugin.to_string(),
+        dirs: dirs.to_vec(),
+    };
+    if plugin.is_empty() || plugin.contains('/') || plugin == "." || plugin == ".." {
+        return Err(not_found());
+    }
+    dirs.iter()
+        .map(|dir| dir.join(plugin))
+        .find(|path| is_executable(path))
+        .ok_or_else(not_found)
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Runs `binary` with exactly `env` (plus `PATH`) and `stdin`; returns its
+/// stdout on success. A non-zero exit becomes [`ExecError::Plugin`] when
+/// stdout holds the spec's error JSON, [`ExecError::Failed`] otherwise.
+pub fn run(
+    binary: &Path,
+    env: &[(String, String)],
+    stdin: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>, ExecError> {
+    let mut command = Command::new(binary);
+    command
+        .env_clear()
+        .env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into()),
+        )
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let spawn_error = |source| ExecError::Spawn {
+        binary: binary.to_path_buf(),
+        source,
+    };
+    let mut child = command.spawn().map_err(spawn_error)?;
+    let pid = child.id();
+    let (input, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    // Writing happens on its own thread so a plugin that never reads its
+    // stdin cannot block us past the deadline.
+    let input_bytes = stdin.to_vec();
+    std::thread::spawn(move || {
+        if let Some(mut input) = input {
+            let _ = input.write_all(&input_bytes);
+        }
+    });
+    let err_reader = std::thread::spawn(move || read_all(stderr));
+    // The waiter owns the child: it reads stdout to its end, then reaps.
+    // Until it has reaped, the pid (and process group) cannot be reused, so
+    // a timeout may kill it safely from here.
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let out = read_all(stdout);
+        let status = child.wait();
+        let _ = done_tx.send((out, status));
+    });
+    let (out, status) = match done_rx.recv_timeout(timeout) {
+        Ok(done) => done,
+        Err(_) => {
+            kill_group(pid);
+            // The group is dead, so the waiter finishes promptly.
+            let _ = done_rx.recv_timeout(Duration::from_secs(5));
+            return Err(ExecError::Timeout {
+                binary: binary.to_path_buf(),
+                timeout,
+            });
+        }
+    };
+    let status = status.map_err(spawn_error)?;
+    let err = err_reader.join().unwrap_or_default();
+    if status.success() {
+        return Ok(out);
+    }
+    if let Ok(e) = serde_json::from_slice::<PluginError>(&out)
+        && !e.msg.is_empty()
+    {
+        return Err(ExecError::Plugin {
+            code: e.code,
+            msg: e.msg,
+            details: e.details,
+        });
+    }
+    let text = if out.is_empty() { err } else { out };
+    Err(ExecError::Failed {
+        binary: binary.to_path_buf(),
+        status: status.to_string(),
+        output: String::from_utf8_lossy(&text).trim().to_string(),
+    })
+}
+
+fn read_all<R: Read>(reader: Option<R>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Some(mut r) = reader {
+        let _ = r.read_to_end(&mut buf);
+    }
+    buf
+}
+
+fn kill_group(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}

@@ -1,0 +1,599 @@
+//! The CNI client: one network configuration, run against pods.
+//!
+//! [`CniNetwork`] drives a configuration list the way libcni does: ADD runs
+//! the plugins in order, each getting the previous one's result as
+//! `prevResult`; DEL runs them in reverse from the cached result; CHECK,
+//! STATUS and GC run where the list's `cniVersion` allows them. Every call
+//! is synchronous (the daemon calls from a blocking thread) and each plugin
+//! call has a deadline.
+
+use crate::cache::{CacheEntry, CacheError, KIND, ResultCache};
+use crate::config::{self, ConfigError, InvalidConfig, NetworkConfig, PluginConfig};
+use crate::exec::{self, ExecError};
+use crate::types::{NetworkResult, PodNetwork};
+use crate::version;
+use serde_json::{Map, Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Errors of the CNI client.
+#[derive(Debug, thiserror::Error)]
+pub enum CniError {
+    #[error(transparent)]
+    ConfigDir(#[from] ConfigError),
+    #[error("network config {}: {reason}", origin.display())]
+    InvalidConfig {
+        origin: PathBuf,
+        reason: InvalidConfig,
+    },
+    #[error("network {network:?}: cniVersion {version:?} is not supported (need 0.4.0 or newer)")]
+    UnsupportedVersion { network: String, version: String },
+    #[error("network {network:?}: cniVersion {version} does not support {command}")]
+    UnsupportedCommand {
+        network: String,
+        version: String,
+        command: &'static str,
+    },
+    /// A plugin failed; the message is the plugin's own.
+    #[error("plugin type={plugin:?} name={network:?} failed ({command}): {source}")]
+    Plugin {
+        plugin: String,
+        network: String,
+        command: &'static str,
+        source: Box<ExecError>,
+    },
+    #[error(
+        "plugin type={plugin:?} name={network:?} ({command}) returned an unusable result: {reason}"
+    )]
+    BadResult {
+        plugin: String,
+        network: String,
+        command: &'static str,
+        reason: String,
+    },
+    #[error("network {network:?}: no cached result for {container_id} ({ifname})")]
+    NotAttached {
+        network: String,
+        container_id: String,
+        ifname: String,
+    },
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+/// The default deadline of one plugin call.
+pub const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One attachment that is still in use, for GC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub container_id: String,
+    pub ifname: String,
+}
+
+/// A loaded network configuration with where to find its plugins and where
+/// to cache results.
+#[derive(Debug, Clone)]
+pub struct CniNetwork {
+    config: NetworkConfig,
+    bin_dirs: Vec<PathBuf>,
+    cache: ResultCache,
+    timeout: Duration,
+}
+
+impl CniNetwork {
+    /// The lexically first valid configuration in `conf_dir`, or `None`.
+    /// Cheap (a directory read and a few small parses), so the daemon may
+    /// call it on every `Status` to notice a configuration appearing.
+    pub fn load(
+        conf_dir: &Path,
+        bin_dirs: &[PathBuf],
+        cache_dir: &Path,
+    ) -> Result<Option<Self>, CniError> {
+        match config::find_network_config(conf_dir)? {
+            Some(config) => Ok(Some(Self::from_config(config, bin_dirs, cache_dir)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Wraps an already parsed configuration.
+    pub fn from_config(
+        config: NetworkConfig,
+        bin_dirs: &[PathBuf],
+        cache_dir: &Path,
+    ) -> Result<Self, CniError> {
+        if !version::is_supported(&config.cni_version) {
+            return Err(CniError::UnsupportedVersion {
+                network: config.name,
+                version: config.cni_version,
+            });
+        }
+        Ok(CniNetwork {
+            config,
+            bin_dirs: bin_dirs.to_vec(),
+            cache: ResultCache::new(cache_dir),
+            timeout: DEFAULT_PLUGIN_TIMEOUT,
+        })
+    }
+
+    /// Sets the deadline of each plugin call.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn config(&self) -> &NetworkConfig {
+        &self.config
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// CNI ADD: attaches the pod. On any failure the plugins that ran are
+    /// undone with a DEL before the error returns, so nothing is left behind.
+    pub fn setup(&self, pod: &PodNetwork) -> Result<NetworkResult, CniError> {
+        let caps = pod.capability_args();
+        let args = pod.cni_args();
+        let netns = pod.netns.to_string_lossy().into_owned();
+        let mut prev: Option<Value> = None;
+        for plugin in &self.config.plugins {
+            let run = self.invoke(&Call {
+                command: "ADD",
+                plugin,
+                prev: prev.as_ref(),
+                caps: &caps,
+                args: &args,
+                pod,
+                netns: &netns,
+            });
+            match run.and_then(|out| parse_result(&out, plugin, self.name(), "ADD")) {
+                Ok(result) => prev = Some(result),
+                Err(e) => {
+                    self.undo_failed_add(pod, prev.as_ref(), &caps, &args, &netns);
+                    return Err(e);
+                }
+            }
+        }
+        let result = prev.unwrap_or_else(|| json!({"cniVersion": self.config.cni_version}));
+        let entry = CacheEntry {
+            kind: KIND.to_string(),
+            container_id: pod.sandbox_id.clone(),
+            if_name: pod.ifname.clone(),
+            network_name: self.config.name.clone(),
+            netns: netns.clone(),
+            config: list_json(&self.config),
+            cni_args: args.clone(),
+            capability_args: caps.clone(),
+            result: result.clone(),
+        };
+        if let Err(e) = self.cache.write(&entry) {
+            self.undo_failed_add(pod, Some(&result), &caps, &args, &netns);
+            return Err(e.into());
+        }
+        Ok(NetworkResult::from_raw(result))
+    }
+
+    fn undo_failed_add(
+        &self,
+        pod: &PodNetwork,
+        prev: Option<&Value>,
+        caps: &Map<String, Value>,
+        args: &[(String, String)],
+        netns: &str,
+    ) {
+        if let Err(e) = del_chain(self, &self.config, pod, prev, caps, args, netns) {
+            tracing::warn!(
+                "network {}: DEL after a failed ADD of {}: {e}",
+                self.name(),
+                pod.sandbox_id
+            );
+        }
+    }
+
+    /// CNI DEL: detaches the pod, from the cached ADD (its configuration,
+    /// arguments and result) when there is one. Deleting an attachment that
+    /// is already gone succeeds; errors keep the cache entry so a retry can
+    /// finish the job.
+    pub fn teardown(&self, pod: &PodNetwork) -> Result<(), CniError> {
+        let cached = self.cache.read(self.name(), &pod.sandbox_id, &pod.ifname)?;
+        let netns = netns_if_present(&pod.netns);
+        match cached {
+            Some(entry) => del_cached(self, &entry, pod, &netns),
+            None => {
+                let result = del_chain(
+                    self,
+                    &self.config,
+                    pod,
+                    None,
+                    &pod.capability_args(),
+                    &pod.cni_args(),
+                    &netns,
+                );
+                match result {
+                    Err(e) if netns.is_empty() => {
+                        // Nothing was cached and the namespace is gone: the
+                        // attachment never completed or is long gone.
+                        tracing::debug!("network {}: DEL without cache or netns: {e}", self.name());
+                        Ok(())
+                    }
+                    other => other,
+                }
+            }
+        }
+    }
+
+    /// CNI CHECK: asks every plugin to verify the cached attachment.
+    pub fn check(&self, pod: &PodNetwork) -> Result<(), CniError> {
+        self.require("CHECK", version::supports_check)?;
+        let entry = self
+            .cache
+            .read(self.name(), &pod.sandbox_id, &pod.ifname)?
+            .ok_or_else(|| CniError::NotAttached {
+                network: self.name().to_string(),
+                container_id: pod.sandbox_id.clone(),
+                ifname: pod.ifname.clone(),
+            })?;
+        let netns = pod.netns.to_string_lossy().into_owned();
+        for plugin in &self.config.plugins {
+            self.invoke(&Call {
+                command: "CHECK",
+                plugin,
+                prev: Some(&entry.result),
+                caps: &entry.capability_args,
+                args: &entry.cni_args,
+                pod,
+                netns: &netns,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// CNI STATUS (1.1.0+): whether every plugin is ready for ADDs.
+    pub fn status(&self) -> Result<(), CniError> {
+        self.require("STATUS", version::supports_status_and_gc)?;
+        for plugin in &self.config.plugins {
+            let stdin = plugin_stdin(&self.config, plugin, None, &Map::new(), None);
+            self.exec(plugin, "STATUS", &self.base_env("STATUS"), &stdin)?;
+        }
+        Ok(())
+    }
+
+    /// Garbage collection: DELs every cached attachment of this network not
+    /// in `valid`, then (1.1.0+) sends GC with `cni.dev/valid-attachments`
+    /// so plugins drop resources of attachments the runtime forgot.
+    pub fn gc(&self, valid: &[Attachment]) -> Result<(), CniError> {
+        let is_valid = |e: &CacheEntry| {
+            valid
+                .iter()
+                .any(|a| a.container_id == e.container_id && a.ifname == e.if_name)
+        };
+        let mut first_error = None;
+        for entry in self.cache.list()? {
+            if entry.network_name != self.config.name || is_valid(&entry) {
+                continue;
+            }
+            let mut pod = PodNetwork::new(entry.container_id.clone(), entry.netns.clone());
+            pod.ifname = entry.if_name.clone();
+            let netns = netns_if_present(&pod.netns);
+            if let Err(e) = del_cached(self, &entry, &pod, &netns) {
+                first_error.get_or_insert(e);
+            }
+        }
+        if version::supports_status_and_gc(&self.config.cni_version) {
+            let attachments: Vec<Value> = valid
+                .iter()
+                .map(|a| json!({"containerID": a.container_id, "ifname": a.ifname}))
+                .collect();
+            for plugin in &self.config.plugins {
+                let stdin = plugin_stdin(
+                    &self.config,
+                    plugin,
+                    None,
+                    &Map::new(),
+                    Some(Value::Array(attachments.clone())),
+                );
+                if let Err(e) = self.exec(plugin, "GC", &self.base_env("GC"), &stdin) {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The cached ADD result of a pod (for `PodSandboxStatus` after a
+    /// restart), `None` when the pod is not attached.
+    pub fn cached_result(&self, pod: &PodNetwork) -> Result<Option<NetworkResult>, CniError> {
+        Ok(self
+            .cache
+            .read(self.name(), &pod.sandbox_id, &pod.ifname)?
+            .map(|e| NetworkResult::from_raw(e.result)))
+    }
+
+    fn require(&self, command: &'static str, allowed: fn(&str) -> bool) -> Result<(), CniError> {
+        if allowed(&self.config.cni_version) {
+            Ok(())
+        } else {
+            Err(CniError::UnsupportedCommand {
+                network: self.config.name.clone(),
+                version: self.config.cni_version.clone(),
+                command,
+            })
+        }
+    }
+
+    fn base_env(&self, command: &str) -> Vec<(String, String)> {
+        let path = std::env::join_paths(&self.bin_dirs)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        vec![
+            ("CNI_COMMAND".to_string(), command.to_string()),
+            ("CNI_PATH".to_string(), path),
+        ]
+    }
+
+    fn invoke(&self, call: &Call<'_>) -> Result<Vec<u8>, CniError> {
+        let mut env = self.base_env(call.command);
+        env.extend([
+            ("CNI_CONTAINERID".to_string(), call.pod.sandbox_id.clone()),
+            ("CNI_NETNS".to_string(), call.netns.to_string()),
+            ("CNI_IFNAME".to_string(), call.pod.ifname.clone()),
+            ("CNI_ARGS".to_string(), join_args(call.args)),
+        ]);
+        let stdin = plugin_stdin(&self.config, call.plugin, call.prev, call.caps, None);
+        self.exec(call.plugin, call.command, &env, &stdin)
+    }
+
+    fn exec(
+        &self,
+        plugin: &PluginConfig,
+        command: &'static str,
+        env: &[(String, String)],
+        stdin: &[u8],
+    ) -> Result<Vec<u8>, CniError> {
+        let fail = |source| CniError::Plugin {
+            plugin: plugin.plugin_type.clone(),
+            network: self.config.name.clone(),
+            command,
+            source: Box::new(source),
+        };
+        let binary = exec::find_plugin(&plugin.plugin_type, &self.bin_dirs).map_err(fail)?;
+        exec::run(&binary, env, stdin, self.timeout).map_err(fail)
+    }
+}
+
+/// DEL of a pod from the cache alone, for when no configuration is loaded
+/// (the directory was emptied after the pod was attached): each cached
+/// attachment of `pod` in any network is deleted with the configuration it
+/// was added with. Returns whether any was found.
+pub fn teardown_cached(
+    bin_dirs: &[PathBuf],
+    cache_dir: &Path,
+    pod: &PodNetwork,
+    timeout: Duration,
+) -> Result<bool, CniError> {
+    let cache = ResultCache::new(cache_dir);
+    let entries = cache.find(&pod.sandbox_id, &pod.ifname)?;
+    let netns = netns_if_present(&pod.netns);
+    for entry in &entries {
+        let bytes = serde_json::to_vec(&entry.config).unwrap_or_default();
+        let source = PathBuf::from(format!("cache:{}", entry.network_name));
+        let config =
+            config::parse(&bytes, true, &source).map_err(|reason| CniError::InvalidConfig {
+                origin: source,
+                reason,
+            })?;
+        let network = CniNetwork::from_config(config, bin_dirs, cache_dir)?.with_timeout(timeout);
+        del_cached(&network, entry, pod, &netns)?;
+    }
+    Ok(!entries.is_empty())
+}
+
+/// The arguments of one per-container plugin call.
+struct Call<'a> {
+    command: &'static str,
+    plugin: &'a PluginConfig,
+    prev: Option<&'a Value>,
+    caps: &'a Map<String, Value>,
+    args: &'a [(String, String)],
+    pod: &'a PodNetwork,
+    netns: &'a str,
+}
+
+/// DEL of a cached attachment with the configuration it was added with.
+fn del_cached(
+    network: &CniNetwork,
+    entry: &CacheEntry,
+    pod: &PodNetwork,
+    netns: &str,
+) -> Result<(), CniError> {
+    let bytes = serde_json::to_vec(&entry.config).unwrap_or_default();
+    let source = PathBuf::from(format!("cache:{}", entry.network_name));
+    let config =
+        config::parse(&bytes, true, &source).map_err(|reason| CniError::InvalidConfig {
+            origin: source,
+            reason,
+        })?;
+    del_chain(
+        network,
+        &config,
+        pod,
+        Some(&entry.result),
+        &entry.capability_args,
+        &entry.cni_args,
+        netns,
+    )?;
+    network
+        .cache
+        .remove(&entry.network_name, &entry.container_id, &entry.if_name)?;
+    Ok(())
+}
+
+/// Runs DEL through `config`'s plugins in reverse order. Every plugin runs
+/// even if one fails (so one broken plugin does not leak the others'
+/// resources); the first error is returned.
+fn del_chain(
+    network: &CniNetwork,
+    config: &NetworkConfig,
+    pod: &PodNetwork,
+    prev: Option<&Value>,
+    caps: &Map<String, Value>,
+    args: &[(String, String)],
+    netns: &str,
+) -> Result<(), CniError> {
+    let mut first_error = None;
+    for plugin in config.plugins.iter().rev() {
+        let mut env = network.base_env("DEL");
+        env.extend([
+            ("CNI_CONTAINERID".to_string(), pod.sandbox_id.clone()),
+            ("CNI_NETNS".to_string(), netns.to_string()),
+            ("CNI_IFNAME".to_string(), pod.ifname.clone()),
+            ("CNI_ARGS".to_string(), join_args(args)),
+        ]);
+        let stdin = plugin_stdin(config, plugin, prev, caps, None);
+        if let Err(e) = network.exec(plugin, "DEL", &env, &stdin) {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// The netns path when it still exists, else empty (the spec's "no netns").
+fn netns_if_present(netns: &Path) -> String {
+    if !netns.as_os_str().is_empty() && netns.exists() {
+        netns.to_string_lossy().into_owned()
+    } else {
+        String::new()
+    }
+}
+
+fn join_args(args: &[(String, String)]) -> String {
+    args.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// The configuration list as JSON (for the cache).
+fn list_json(config: &NetworkConfig) -> Value {
+    json!({
+        "cniVersion": config.cni_version,
+        "name": config.name,
+        "plugins": config.plugins.iter().map(|p| p.config.clone()).collect::<Vec<_>>(),
+    })
+}
+
+/// One plugin's stdin, as libcni builds it: the plugin's own object with the
+/// list's `name` and `cniVersion`, the previous result, and `runtimeConfig`
+/// holding the capability arguments the plugin declared in `capabilities`.
+pub(crate) fn plugin_stdin(
+    config: &NetworkConfig,
+    plugin: &PluginConfig,
+    prev: Option<&Value>,
+    caps: &Map<String, Value>,
+    valid_attachments: Option<Value>,
+) -> Vec<u8> {
+    let mut object = plugin.config.as_object().cloned().unwrap_or_default();
+    object.insert("name".into(), Value::String(config.name.clone()));
+    object.insert(
+        "cniVersion".into(),
+        Value::String(config.cni_version.clone()),
+    );
+    if let Some(prev) = prev {
+        object.insert("prevResult".into(), prev.clone());
+    }
+    let declared = object
+        .get("capabilities")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut runtime = Map::new();
+    for (name, value) in caps {
+        if declared.get(name).and_then(Value::as_bool) == Some(true) {
+            runtime.insert(name.clone(), value.clone());
+        }
+    }
+    if !runtime.is_empty() {
+        object.insert("runtimeConfig".into(), Value::Object(runtime));
+    }
+    if let Some(valid) = valid_attachments {
+        object.insert("cni.dev/valid-attachments".into(), valid);
+    }
+    serde_json::to_vec(&Value::Object(object)).unwrap_or_default()
+}
+
+fn parse_result(
+    out: &[u8],
+    plugin: &PluginConfig,
+    network: &str,
+    command: &'static str,
+) -> Result<Value, CniError> {
+    let bad = |reason: String| CniError::BadResult {
+        plugin: plugin.plugin_type.clone(),
+        network: network.to_string(),
+        command,
+        reason,
+    };
+    let value: Value = serde_json::from_slice(out).map_err(|e| bad(format!("not JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(bad("not a JSON object".into()));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(plugins: Value) -> NetworkConfig {
+        let text = json!({"cniVersion":"1.0.0","name":"net","plugins":plugins}).to_string();
+        config::parse(text.as_bytes(), true, Path::new("t")).unwrap()
+    }
+
+    #[test]
+    fn plugin_stdin_carries_name_version_prev_result_and_declared_capabilities_only() {
+        let config = list(json!([{"type":"portmap","capabilities":{"portMappings":true}}]));
+        let mut caps = Map::new();
+        caps.insert("portMappings".into(), json!([{"hostPort":1}]));
+        caps.insert("bandwidth".into(), json!({"ingressRate":1}));
+        let prev = json!({"ips":[]});
+        let stdin = plugin_stdin(&config, &config.plugins[0], Some(&prev), &caps, None);
+        let value: Value = serde_json::from_slice(&stdin).unwrap();
+        assert_eq!(value["name"], "net");
+        assert_eq!(value["cniVersion"], "1.0.0");
+        assert_eq!(value["prevResult"], prev);
+        assert_eq!(
+            value["runtimeConfig"],
+            json!({"portMappings":[{"hostPort":1}]})
+        );
+    }
+
+    #[test]
+    fn old_spec_versions_are_refused_and_verbs_are_gated() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = list(json!([{"type":"x"}]));
+        config.cni_version = "0.3.1".into();
+        assert!(matches!(
+            CniNetwork::from_config(config.clone(), &[], tmp.path()),
+            Err(CniError::UnsupportedVersion { .. })
+        ));
+        config.cni_version = "1.0.0".into();
+        let network = CniNetwork::from_config(config, &[], tmp.path()).unwrap();
+        assert!(matches!(
+            network.status(),
+            Err(CniError::UnsupportedCommand {
+                command: "STATUS",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn cni_args_are_semicolon_separated_pairs() {
+        let args = vec![
+            ("A".to_string(), "1".to_string()),
+            ("B".to_string(), "x".to_string()),
+        ];
+        assert_eq!(join_args(&args), "A=1;B=x");
+    }
+}

@@ -1,0 +1,129 @@
+//! `cradle-bridge`, Cradle's own CNI plugin, usable by any CNI runtime.
+//!
+//! It attaches a pod to a Linux bridge on the host: the bridge (created on
+//! first use, up, with the gateway address), a veth pair per pod (host end
+//! on the bridge, pod end moved into the pod's namespace and renamed to
+//! `CNI_IFNAME`), the MTU, addresses from a host-local compatible store
+//! ([`ipam`]), the default route via the gateway, optional masquerade
+//! ([`masq`]) and hairpin mode. DEL undoes all of it and is idempotent;
+//! CHECK verifies it. Each module has one job: [`conf`] reads input,
+//! [`link`] speaks netlink, [`ops`] sequences the verbs with their undo.
+
+pub mod cidr;
+pub mod conf;
+pub mod ipam;
+pub mod link;
+pub mod masq;
+pub mod netns;
+pub mod ops;
+
+use serde_json::json;
+
+/// The spec versions the plugin speaks.
+pub const SUPPORTED_VERSIONS: [&str; 6] = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0", "0.2.0"];
+
+/// A failure in the spec's error shape: a code, a message and details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginError {
+    pub code: u32,
+    pub msg: String,
+    pub details: String,
+}
+
+/// The spec's well-known error codes.
+pub mod code {
+    pub const INCOMPATIBLE_VERSION: u32 = 1;
+    pub const UNSUPPORTED_FIELD: u32 = 2;
+    pub const INVALID_ENVIRONMENT: u32 = 4;
+    pub const IO_FAILURE: u32 = 5;
+    pub const DECODE_FAILURE: u32 = 6;
+    pub const INVALID_CONFIG: u32 = 7;
+    /// Plugin-specific codes start at 100.
+    pub const NETLINK: u32 = 100;
+    pub const CHECK_FAILED: u32 = 101;
+    pub const IPTABLES: u32 = 102;
+}
+
+impl PluginError {
+    pub fn new(code: u32, msg: impl Into<String>) -> Self {
+        PluginError {
+            code,
+            msg: msg.into(),
+            details: String::new(),
+        }
+    }
+    pub fn config(msg: impl Into<String>) -> Self {
+        Self::new(code::INVALID_CONFIG, msg)
+    }
+    pub fn decode(msg: impl Into<String>) -> Self {
+        Self::new(code::DECODE_FAILURE, msg)
+    }
+    pub fn env(msg: impl Into<String>) -> Self {
+        Self::new(code::INVALID_ENVIRONMENT, msg)
+    }
+    pub fn io_msg(msg: impl Into<String>) -> Self {
+        Self::new(code::IO_FAILURE, msg)
+    }
+    pub fn io(what: String, e: std::io::Error) -> Self {
+        Self::new(code::IO_FAILURE, format!("{what}: {e}"))
+    }
+    pub fn check(msg: impl Into<String>) -> Self {
+        Self::new(code::CHECK_FAILED, msg)
+    }
+
+    /// The error JSON printed on stdout.
+    pub fn to_json(&self, cni_version: &str) -> String {
+        let version = if cni_version.is_empty() {
+            "1.1.0"
+        } else {
+            cni_version
+        };
+        json!({"cniVersion": version, "code": self.code, "msg": self.msg, "details": self.details})
+            .to_string()
+    }
+}
+
+impl std::fmt::Display for PluginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.msg)
+    }
+}
+
+impl std::error::Error for PluginError {}
+
+/// Runs one plugin invocation: `env` reads `CNI_*` variables, `stdin` is
+/// the configuration. Returns what to print on stdout on success (possibly
+/// nothing), or the error (the caller prints its JSON and exits non-zero).
+pub fn run(
+    env: impl Fn(&str) -> Option<String>,
+    stdin: &[u8],
+) -> Result<String, (PluginError, String)> {
+    let command = env("CNI_COMMAND").unwrap_or_default();
+    if command == "VERSION" {
+        return Ok(
+            json!({"cniVersion": "1.1.0", "supportedVersions": SUPPORTED_VERSIONS}).to_string(),
+        );
+    }
+    let conf = conf::BridgeConf::parse(stdin).map_err(|e| (e, String::new()))?;
+    let version = conf.cni_version.clone();
+    let fail = |e: PluginError| (e, version.clone());
+    if !version.is_empty() && !SUPPORTED_VERSIONS.contains(&version.as_str()) {
+        return Err(fail(PluginError::new(
+            code::INCOMPATIBLE_VERSION,
+            format!("cradle-bridge does not support cniVersion {version}"),
+        )));
+    }
+    let env = conf::Env::from_vars(env).map_err(fail)?;
+    match env.command.as_str() {
+        "ADD" => ops::add(&conf, &env).map(|r| r.to_string()).map_err(fail),
+        "DEL" => ops::del(&conf, &env).map(|()| String::new()).map_err(fail),
+        "CHECK" => ops::check(&conf, &env)
+            .map(|()| String::new())
+            .map_err(fail),
+        "STATUS" => ops::status(&conf).map(|()| String::new()).map_err(fail),
+        "GC" => ops::gc(&conf).map(|()| String::new()).map_err(fail),
+        other => Err(fail(PluginError::env(format!(
+            "unknown CNI_COMMAND {other:?}"
+        )))),
+    }
+}
