@@ -35,6 +35,8 @@ pub enum Error {
     Spec(#[from] crate::containers::spec::SpecError),
     #[error("shim {id}: {message}")]
     Shim { id: String, message: String },
+    #[error("pod network of sandbox {id}: {message}")]
+    Network { id: String, message: String },
     #[error("namespaces of sandbox {id}: {message}")]
     Namespaces { id: String, message: String },
     #[error("metadata store: {0}")]

@@ -87,6 +87,15 @@ impl Context {
         self.config.state_dir.join("ns").join(id)
     }
 
+    /// CNI configuration, plugin and result-cache locations.
+    pub fn cni_paths(&self) -> crate::pods::network::CniPaths {
+        crate::pods::network::CniPaths {
+            conf_dir: self.config.cni_conf_dir.clone(),
+            bin_dirs: self.config.cni_bin_dirs.clone(),
+            cache_dir: self.config.root.join("cni"),
+        }
+    }
+
     /// Persistent directory of sandbox `id` (hostname, hosts, resolv.conf).
     pub fn sandbox_dir(&self, id: &str) -> PathBuf {
         self.config.root.join("sandboxes").join(id)

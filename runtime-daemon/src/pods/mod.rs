@@ -9,6 +9,7 @@
 
 pub mod files;
 pub mod namespaces;
+pub mod network;
 mod record;
 
 pub use record::{SandboxRecord, SandboxState};
@@ -102,16 +103,18 @@ impl SandboxManager {
         let cgroup_path = format!("{}/{}", self.ctx.cgroup_parent(&config), id);
         let mut undo = Undo::default();
         match self.build(&id, &config, &cgroup_path, &mut undo).await {
-            Ok((pins, shim_dir)) => {
+            Ok(built) => {
                 let record = SandboxRecord {
                     id: id.clone(),
                     config,
                     runtime_handler: handler.to_string(),
                     state: SandboxState::Ready,
                     created_at: crate::time::now_ns(),
-                    pins,
-                    shim_dir,
+                    pins: built.pins,
+                    shim_dir: built.shim_dir,
                     cgroup_path,
+                    network_attached: built.ips.is_some(),
+                    ips: built.ips.unwrap_or_default(),
                 };
                 if let Err(e) = self.ctx.store.put(Kind::Sandbox, &id, &record) {
                     undo.run(&id).await;
@@ -136,7 +139,7 @@ impl SandboxManager {
         config: &cri::PodSandboxConfig,
         cgroup_path: &str,
         undo: &mut Undo,
-    ) -> Result<(Pins, std::path::PathBuf)> {
+    ) -> Result<Built> {
         let ns_options = config
             .linux
             .as_ref()
@@ -166,6 +169,28 @@ impl SandboxManager {
         files::write_sandbox_files(&files_dir, config, host_network)
             .map_err(|e| Error::io(&files_dir, e))?;
 
+        let ips = match &pins.net {
+            Some(netns) => {
+                let net_err = |message: String| Error::Network {
+                    id: id.to_string(),
+                    message,
+                };
+                let pod =
+                    network::pod_network(id, netns, config).map_err(|e| net_err(e.to_string()))?;
+                let paths = self.ctx.cni_paths();
+                let (p, q) = (paths.clone(), pod.clone());
+                let ips = tokio::task::spawn_blocking(move || network::attach(&p, &q))
+                    .await
+                    .map_err(|e| Error::Internal(format!("network task: {e}")))?
+                    .map_err(|e| net_err(e.to_string()))?;
+                if ips.is_some() {
+                    undo.network = Some((paths, pod));
+                }
+                ips
+            }
+            None => None,
+        };
+
         let shim_dir = self.ctx.shim_dir(id);
         std::fs::create_dir_all(&shim_dir).map_err(|e| Error::io(&shim_dir, e))?;
         undo.shim_dir = Some(shim_dir.clone());
@@ -192,7 +217,11 @@ impl SandboxManager {
         ];
         let shim = ShimClient::spawn(id, &self.ctx.shim_bin, &shim_dir, args).await?;
         undo.shim = Some(shim);
-        Ok((pins, shim_dir))
+        Ok(Built {
+            pins,
+            shim_dir,
+            ips,
+        })
     }
 
     /// StopPodSandbox (its containers are already stopped): kill the pause process.
@@ -202,6 +231,11 @@ impl SandboxManager {
         };
         let _op = entry.op.lock().await;
         let record = entry.snapshot();
+        if record.network_attached {
+            self.detach_network(&record).await?;
+            let record = entry.update(|r| r.network_attached = false);
+            self.ctx.store.put(Kind::Sandbox, &id, &record)?;
+        }
         if record.state == SandboxState::NotReady {
             return Ok(());
         }
@@ -213,6 +247,26 @@ impl SandboxManager {
         let record = entry.update(|r| r.state = SandboxState::NotReady);
         self.ctx.store.put(Kind::Sandbox, &id, &record)?;
         tracing::info!(sandbox = %id, "pod sandbox stopped");
+        Ok(())
+    }
+
+    /// CNI DEL of a sandbox (from the cache when the configuration is gone).
+    async fn detach_network(&self, record: &SandboxRecord) -> Result<()> {
+        let Some(netns) = &record.pins.net else {
+            return Ok(());
+        };
+        let net_err = |message: String| Error::Network {
+            id: record.id.clone(),
+            message,
+        };
+        let pod = network::pod_network(&record.id, netns, &record.config)
+            .map_err(|e| net_err(e.to_string()))?;
+        let paths = self.ctx.cni_paths();
+        tokio::task::spawn_blocking(move || network::detach(&paths, &pod))
+            .await
+            .map_err(|e| Error::Internal(format!("network task: {e}")))?
+            .map_err(|e| net_err(e.to_string()))?;
+        tracing::info!(sandbox = %record.id, "pod network detached");
         Ok(())
     }
 
@@ -263,10 +317,19 @@ pub(crate) fn remove_dir(path: &Path) -> Result<()> {
     }
 }
 
+/// What RunPodSandbox built.
+struct Built {
+    pins: Pins,
+    shim_dir: std::path::PathBuf,
+    /// `Some`: attached to the CNI network with these IPs.
+    ips: Option<Vec<String>>,
+}
+
 /// What a failing RunPodSandbox has to take back, newest first.
 #[derive(Default)]
 struct Undo {
     pins: Option<Pins>,
+    network: Option<(network::CniPaths, cradle_cni::PodNetwork)>,
     files_dir: Option<std::path::PathBuf>,
     shim_dir: Option<std::path::PathBuf>,
     shim: Option<ShimClient>,
@@ -283,6 +346,12 @@ impl Undo {
             && let Err(e) = remove_dir(&dir)
         {
             tracing::warn!(sandbox = %id, "undo: {e}");
+        }
+        if let Some((paths, pod)) = self.network {
+            let result = tokio::task::spawn_blocking(move || network::detach(&paths, &pod)).await;
+            if !matches!(result, Ok(Ok(()))) {
+                tracing::warn!(sandbox = %id, "undo: CNI DEL failed: {result:?}");
+            }
         }
         if let Some(dir) = self.files_dir
             && let Err(e) = remove_dir(&dir)

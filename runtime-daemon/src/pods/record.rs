@@ -35,6 +35,12 @@ pub struct SandboxRecord {
     pub shim_dir: PathBuf,
     /// Cgroup of the pause process.
     pub cgroup_path: String,
+    /// Pod IPs from CNI ADD, primary first; empty without a network.
+    #[serde(default)]
+    pub ips: Vec<String>,
+    /// CNI ADD succeeded and no DEL has run since.
+    #[serde(default)]
+    pub network_attached: bool,
 }
 
 impl SandboxRecord {
@@ -63,8 +69,15 @@ impl SandboxRecord {
             metadata: self.config.metadata.clone(),
             state: self.state.to_cri() as i32,
             created_at: self.created_at,
-            // TODO(networking): the pod IP comes with CNI ADD.
-            network: Some(cri::PodSandboxNetworkStatus::default()),
+            network: Some(cri::PodSandboxNetworkStatus {
+                ip: self.ips.first().cloned().unwrap_or_default(),
+                additional_ips: self
+                    .ips
+                    .iter()
+                    .skip(1)
+                    .map(|ip| cri::PodIp { ip: ip.clone() })
+                    .collect(),
+            }),
             linux: Some(cri::LinuxPodSandboxStatus {
                 namespaces: Some(cri::Namespace {
                     options: self.namespace_options(),
