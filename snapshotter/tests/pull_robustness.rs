@@ -1,0 +1,131 @@
+//! Pull robustness through a fault-injecting proxy in front of a real
+//! registry on 127.0.0.1: concurrent pulls share one download; a stalled
+//! download is cancelled after the stall timeout; a connection cut mid-layer
+//! fails cleanly; both leave no partial blob and a later pull succeeds.
+//! Needs root and docker-registry.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use common::*;
+use cradle_snapshotter::{Error, HostConfig, RegistrySettings};
+
+/// A layer of incompressible bytes (so its blob is as big as its content).
+fn big_image(bytes: usize) -> TestImage {
+    let mut data = vec![0u8; bytes];
+    let mut x: u32 = 0x1234_5678;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    TestImage::new(
+        vec![gzip_layer(&tar_of(&[("blob", &data)]))],
+        "amd64",
+        false,
+    )
+}
+
+/// Settings that reach `proxy_host` over plain HTTP (it has its own entry).
+fn settings(proxy_host: &str, stall_secs: u64) -> RegistrySettings {
+    let mut s = RegistrySettings {
+        stall_timeout_secs: stall_secs,
+        ..Default::default()
+    };
+    s.hosts.insert(
+        proxy_host.to_string(),
+        HostConfig {
+            plain_http: true,
+            ..Default::default()
+        },
+    );
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pulls_of_one_image_share_its_download() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::start(tmp.path());
+    let img = big_image(4 << 20);
+    push(&registry.host(), "big", "v1", &img, false, false).await;
+    let proxy = Proxy::start(registry.port);
+    let store = open_store(tmp.path(), settings(&proxy.host(), 30));
+    let reference = format!("{}/big:v1", proxy.host());
+
+    let (a, b) = tokio::join!(store.pull(&reference, None), store.pull(&reference, None));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b);
+    let layer = img.layers[0].blob.len() as u64;
+    let carried = proxy.bytes.load(Ordering::SeqCst);
+    assert!(
+        carried > layer && carried < layer + layer / 2,
+        "{carried} bytes carried for a {layer}-byte layer: downloaded twice?"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_download_is_cancelled_and_a_later_pull_restarts_cleanly() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::start(tmp.path());
+    let img = big_image(2 << 20);
+    push(&registry.host(), "big", "v1", &img, false, false).await;
+    let proxy = Proxy::start(registry.port);
+    *proxy.fault.lock().unwrap() = Some((256 << 10, Fault::Stall));
+    let store = open_store(tmp.path(), settings(&proxy.host(), 1));
+    let reference = format!("{}/big:v1", proxy.host());
+
+    let started = Instant::now();
+    let err = store.pull(&reference, None).await.unwrap_err();
+    assert!(matches!(err, Error::Stalled { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_no_partial_layer(tmp.path(), &img);
+    assert!(store.list().is_empty());
+
+    *proxy.fault.lock().unwrap() = None;
+    let pulled = store.pull(&reference, None).await.unwrap();
+    assert_eq!(pulled.id, img.config_digest);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_cut_mid_layer_fails_cleanly_and_a_later_pull_restarts() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::start(tmp.path());
+    let img = big_image(2 << 20);
+    push(&registry.host(), "big", "v1", &img, false, false).await;
+    let proxy = Proxy::start(registry.port);
+    *proxy.fault.lock().unwrap() = Some((256 << 10, Fault::Cut));
+    let store = open_store(tmp.path(), settings(&proxy.host(), 30));
+    let reference = format!("{}/big:v1", proxy.host());
+
+    let err = store.pull(&reference, None).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Download { .. } | Error::Registry { .. }),
+        "{err}"
+    );
+    assert_no_partial_layer(tmp.path(), &img);
+    assert!(store.list().is_empty());
+
+    *proxy.fault.lock().unwrap() = None;
+    let pulled = store.pull(&reference, None).await.unwrap();
+    assert_eq!(pulled.id, img.config_digest);
+}
+
+/// Neither the layer blob nor any ingest file is on disk.
+fn assert_no_partial_layer(dir: &std::path::Path, img: &TestImage) {
+    let root = dir.join("root/content");
+    let layer = sha256(&img.layers[0].blob);
+    assert!(!root.join("blobs/sha256").join(&layer[7..]).exists());
+    assert_eq!(count(&root.join("ingest")), 0, "ingest file left behind");
+}
