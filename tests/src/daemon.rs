@@ -100,12 +100,7 @@ impl Daemon {
 
     fn spawn(&mut self) -> anyhow::Result<()> {
         let bin = crate::target_bin_dir()?.join("cradled");
-        if !bin.exists() {
-            bail!(
-                "{} is missing: build the workspace first (cargo build --workspace --bins)",
-                bin.display()
-            );
-        }
+        check_binaries_are_fresh()?;
         let log = File::options()
             .create(true)
             .append(true)
@@ -162,6 +157,59 @@ impl Drop for Daemon {
         // has reported them by now; clear them so the machine stays usable.
         force_cleanup(self.dir());
     }
+}
+
+/// `cargo test -p cradle-tests` does not rebuild the daemon's and shim's
+/// binaries: refuse to test stale ones (a confusing failure otherwise).
+fn check_binaries_are_fresh() -> anyhow::Result<()> {
+    let bins = crate::target_bin_dir()?;
+    let inputs: [(&str, &[&str]); 3] = [
+        (
+            "cradled",
+            &["proto", "runtime-daemon", "snapshotter", "cni"],
+        ),
+        ("cradle-shim", &["proto", "oci-shim"]),
+        ("cradle-oci", &["proto", "oci-shim"]),
+    ];
+    for (name, crates) in inputs {
+        let bin = bins.join(name);
+        let built = std::fs::metadata(&bin)
+            .and_then(|m| m.modified())
+            .with_context(|| {
+                format!(
+                    "{} is missing: run cargo build --workspace --bins",
+                    bin.display()
+                )
+            })?;
+        let newest_source = crates
+            .iter()
+            .filter_map(|c| newest_mtime(&crate::repo_root().join(c).join("src")))
+            .max();
+        if newest_source.is_some_and(|src| src > built) {
+            bail!(
+                "{} is older than its sources: run cargo build --workspace --bins",
+                bin.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        let path = entry.path();
+        let t = if meta.is_dir() {
+            newest_mtime(&path)
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            meta.modified().ok()
+        } else {
+            None // cargo only rebuilds for the files it compiles
+        };
+        newest = newest.max(t);
+    }
+    newest
 }
 
 /// Kills every process whose command line mentions `dir` (shims, pause
