@@ -126,7 +126,14 @@ enum Cmd {
     /// Print the OCI features JSON.
     Features,
     /// List containers in --root.
-    List,
+    List {
+        /// Print only the ids.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+        /// `table` or `json`.
+        #[arg(long, short = 'f', default_value = "table")]
+        format: String,
+    },
 }
 
 fn main() {
@@ -236,24 +243,45 @@ fn run(cli: Cli) -> Result<()> {
             "{}",
             serde_json::to_string_pretty(&oci::features::features())?
         ),
-        Cmd::List => list(&root)?,
+        Cmd::List { quiet, format } => list(&root, quiet, &format)?,
     }
     Ok(())
 }
 
-fn list(root: &std::path::Path) -> Result<()> {
-    println!("{:<64} {:<8} {:<8} BUNDLE", "ID", "PID", "STATUS");
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return Ok(());
-    };
-    for e in entries.flatten() {
-        let id = e.file_name().to_string_lossy().into_owned();
-        if let Ok(st) = oci::state::ContainerState::load(root, &id) {
-            let status = st.status(root)?;
+fn list(root: &std::path::Path, quiet: bool, format: &str) -> Result<()> {
+    let mut states = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for e in entries.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            if let Ok(st) = oci::state::ContainerState::load(root, &id) {
+                let status = st.status(root)?;
+                states.push((st, status));
+            }
+        }
+    }
+    states.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    if quiet {
+        for (st, _) in &states {
+            println!("{}", st.id);
+        }
+    } else if format == "json" {
+        let all: Vec<_> = states
+            .iter()
+            .map(|(st, status)| st.oci_json(*status))
+            .collect();
+        println!("{}", serde_json::to_string(&all)?);
+    } else {
+        println!("{:<64} {:<8} {:<8} BUNDLE", "ID", "PID", "STATUS");
+        for (st, status) in &states {
+            let pid = if *status == oci::state::Status::Stopped {
+                0
+            } else {
+                st.pid
+            };
             println!(
                 "{:<64} {:<8} {:<8} {}",
-                id,
-                st.pid,
+                st.id,
+                pid,
                 status.as_str(),
                 st.bundle.display()
             );

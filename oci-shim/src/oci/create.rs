@@ -19,7 +19,7 @@ use super::init::{self, InitConfig};
 use super::mounts::CgroupTarget;
 use super::state::{self, ContainerState, FIFO_FILE};
 use super::sync::{Channel, Msg};
-use super::{log, namespaces, seccomp, terminal};
+use super::{devices, log, namespaces, seccomp, terminal};
 use crate::cgroups::Cgroup;
 
 /// The arguments of `create`.
@@ -219,6 +219,11 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
     if let Some(res) = linux.resources() {
         cgroup.apply(res)?;
     }
+    // Like runc, the standard devices (and the spec's own device nodes)
+    // are always allowed, whatever the spec's device rules say.
+    cgroup.apply(&devices::always_allowed(
+        linux.devices().as_deref().unwrap_or(&[]),
+    ))?;
     cgroup.add_process(pid.as_raw())?;
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         write_oom_score_adj(pid, adj)?;

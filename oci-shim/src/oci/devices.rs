@@ -8,7 +8,7 @@ use std::path::Path;
 
 use nix::mount::{MsFlags, mount};
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 use super::error::{OciError, Result};
 use super::mounts::resolve_in_root;
@@ -98,4 +98,41 @@ fn create_device(rootfs: &Path, d: &LinuxDevice) -> Result<()> {
         Err(nix::Error::EPERM) if d.path().exists() => bind_device(d.path(), &target),
         Err(e) => Err(OciError::sys(format!("mknod {}", target.display()), e)),
     }
+}
+
+/// runc's always-allowed device rules: mknod of anything, the standard
+/// nodes, ptys; plus an allow rule for each device of the spec.
+pub(crate) fn always_allowed(spec_devices: &[LinuxDevice]) -> LinuxResources {
+    let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut r = LinuxDeviceCgroup::default();
+        r.set_allow(true);
+        r.set_typ(Some(typ));
+        r.set_major(major);
+        r.set_minor(minor);
+        r.set_access(Some(access.to_string()));
+        r
+    };
+    let c = LinuxDeviceType::C;
+    let mut rules = vec![
+        rule(c, None, None, "m"),
+        rule(LinuxDeviceType::B, None, None, "m"),
+        rule(c, Some(1), Some(3), "rwm"), // null
+        rule(c, Some(1), Some(5), "rwm"), // zero
+        rule(c, Some(1), Some(7), "rwm"), // full
+        rule(c, Some(1), Some(8), "rwm"), // random
+        rule(c, Some(1), Some(9), "rwm"), // urandom
+        rule(c, Some(5), Some(0), "rwm"), // tty
+        rule(c, Some(5), Some(2), "rwm"), // ptmx
+        rule(c, Some(136), None, "rwm"),  // pts/*
+    ];
+    for d in spec_devices {
+        let typ = match d.typ() {
+            LinuxDeviceType::U => c,
+            t => t,
+        };
+        rules.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
+    }
+    let mut res = LinuxResources::default();
+    res.set_devices(Some(rules));
+    res
 }
