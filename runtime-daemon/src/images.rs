@@ -3,16 +3,16 @@
 
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
-use cradle_snapshotter::{Credentials, Image};
+use cradle_snapshotter::{AuthConfig, FsUsage, Image};
 
 impl Runtime {
     /// PullImage: returns the image id (`sha256:<config digest>`).
-    pub async fn pull_image(&self, reference: &str, auth: Option<Credentials>) -> Result<Image> {
+    pub async fn pull_image(&self, reference: &str, auth: Option<AuthConfig>) -> Result<Image> {
         if reference.is_empty() {
             return Err(Error::InvalidArgument("image.image is required".into()));
         }
         let images = self.ctx.images()?;
-        let image = images.pull(reference, auth).await?;
+        let image = images.pull_with_auth(reference, auth).await?;
         tracing::info!(reference, id = %image.id, "image pulled");
         Ok(image)
     }
@@ -52,5 +52,12 @@ impl Runtime {
         images.remove(&image.id).await?;
         tracing::info!(reference, id = %image.id, "image removed");
         Ok(())
+    }
+}
+
+impl Runtime {
+    /// ImageFsInfo: what the image store occupies, from its records.
+    pub fn image_fs_usage(&self) -> Result<FsUsage> {
+        Ok(self.ctx.images()?.fs_usage())
     }
 }

@@ -83,6 +83,26 @@ pub async fn sweep(runtime: &Runtime) {
             return;
         }
     };
+    // Writable layers of containers that have no directory left either.
+    match images.rootfs_containers() {
+        Ok(ids) => {
+            for id in ids.into_iter().filter(|id| !containers.contains(id)) {
+                let rootfs = ctx.container_dir(&id).join("bundle").join("rootfs");
+                if rootfs.exists() {
+                    continue; // handled with its directory below
+                }
+                tracing::warn!(id, "sweeping orphan writable layer");
+                let (store, cid) = (std::sync::Arc::clone(&images), id.clone());
+                let result =
+                    tokio::task::spawn_blocking(move || store.remove_rootfs(&cid, &rootfs)).await;
+                if !matches!(result, Ok(Ok(()))) {
+                    tracing::error!(id, "sweep: removing writable layer failed: {result:?}");
+                }
+            }
+        }
+        Err(e) => tracing::error!("sweep: listing writable layers: {e}"),
+    }
+
     for (id, dir) in orphans(&ctx.config.root.join("containers"), &containers) {
         tracing::warn!(id, "sweeping orphan container dir {}", dir.display());
         let rootfs = dir.join("bundle").join("rootfs");

@@ -364,16 +364,35 @@ async fn unbuilt_rpcs_answer_unimplemented_by_name() {
     let h = Harness::new();
     let svc = h.service(Path::new("/bin/false")).await;
     let err = svc
-        .exec_sync(Request::new(Default::default()))
+        .port_forward(Request::new(Default::default()))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
-    assert!(err.message().contains("ExecSync"));
+    assert!(err.message().contains("PortForward"));
     let err = svc
-        .image_fs_info(Request::new(Default::default()))
+        .checkpoint_container(Request::new(Default::default()))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_sync_validates_and_needs_a_known_container() {
+    let h = Harness::new();
+    let svc = h.service(Path::new("/bin/false")).await;
+    let request = |id: &str, cmd: &[&str]| {
+        Request::new(cri::ExecSyncRequest {
+            container_id: id.into(),
+            cmd: cmd.iter().map(|c| c.to_string()).collect(),
+            timeout: 1,
+        })
+    };
+    let err = svc.exec_sync(request("", &["true"])).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = svc.exec_sync(request("abc", &[])).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = svc.exec_sync(request("abc", &["true"])).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,10 +5,6 @@
 //! container and passes its stdio through. On timeout the process inside the
 //! container (whose pid the runtime wrote to P) is SIGKILLed along with the
 //! runtime, so nothing is left behind.
-//!
-//! Not yet reachable through the CRI: `ExecSync` still answers Unimplemented
-//! (see `cri::runtime_service`) while the end-to-end suite uses it as its
-//! example of an unbuilt RPC. `cradlectl exec` calls the RPC.
 
 use super::{ContainerManager, ContainerState};
 use crate::error::{Error, Result};

@@ -100,10 +100,13 @@ impl ContainerManager {
             )));
         }
         let shim = ShimClient::new(&id, &record.shim_dir);
+        // Taken before the start: a process that exits at once must not look
+        // as if it finished before it started.
+        let started_at = crate::time::now_ns();
         shim.start().await?;
         entry.update(|r| {
             r.state = ContainerState::Running;
-            r.started_at = crate::time::now_ns();
+            r.started_at = started_at;
         });
         self.persist(&entry)?;
         self.watch(Arc::clone(&entry));

@@ -99,3 +99,23 @@ impl CriService {
         Ok(())
     }
 }
+
+impl CriService {
+    pub(crate) async fn exec_sync_impl(
+        &self,
+        req: cri::ExecSyncRequest,
+    ) -> Result<cri::ExecSyncResponse, Status> {
+        let id = required(&req.container_id, "container_id")?;
+        let timeout = std::time::Duration::from_secs(req.timeout.max(0).unsigned_abs());
+        let output = self
+            .runtime
+            .containers
+            .exec_sync(id, &req.cmd, timeout)
+            .await?;
+        Ok(cri::ExecSyncResponse {
+            stdout: output.stdout,
+            stderr: output.stderr,
+            exit_code: output.exit_code,
+        })
+    }
+}

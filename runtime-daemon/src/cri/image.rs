@@ -2,7 +2,7 @@
 
 use super::{CriService, required};
 use cradle_proto::cri;
-use cradle_snapshotter::{Credentials, Image};
+use cradle_snapshotter::{AuthConfig, Image};
 use tonic::Status;
 
 /// The CRI view of an image record.
@@ -35,14 +35,14 @@ impl CriService {
         req: cri::PullImageRequest,
     ) -> Result<cri::PullImageResponse, Status> {
         let reference = image_name(&req.image)?;
-        // TODO(auth): the base64 `auth` field and identity tokens.
-        let auth = req
-            .auth
-            .filter(|a| !a.username.is_empty() || !a.password.is_empty())
-            .map(|a| Credentials {
-                username: a.username,
-                password: a.password,
-            });
+        let auth = req.auth.map(|a| AuthConfig {
+            username: a.username,
+            password: a.password,
+            auth: a.auth,
+            server_address: a.server_address,
+            identity_token: a.identity_token,
+            registry_token: a.registry_token,
+        });
         let image = self.runtime.pull_image(reference, auth).await?;
         Ok(cri::PullImageResponse {
             image_ref: image.id,
@@ -78,5 +78,28 @@ impl CriService {
     ) -> Result<(), Status> {
         let reference = image_name(&req.image)?;
         Ok(self.runtime.remove_image(reference).await?)
+    }
+}
+
+impl CriService {
+    pub(crate) fn image_fs_info_impl(&self) -> Result<cri::ImageFsInfoResponse, Status> {
+        let usage = self.runtime.image_fs_usage()?;
+        let fs = cri::FilesystemUsage {
+            timestamp: crate::time::now_ns(),
+            fs_id: Some(cri::FilesystemIdentifier {
+                mountpoint: usage.mountpoint.to_string_lossy().into_owned(),
+            }),
+            used_bytes: Some(cri::UInt64Value {
+                value: usage.used_bytes,
+            }),
+            inodes_used: Some(cri::UInt64Value {
+                value: usage.inodes_used,
+            }),
+        };
+        Ok(cri::ImageFsInfoResponse {
+            image_filesystems: vec![fs],
+            // Containers' writable layers live on the same filesystem.
+            container_filesystems: Vec::new(),
+        })
     }
 }

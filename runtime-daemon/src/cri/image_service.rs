@@ -1,6 +1,6 @@
 //! `impl ImageService`: dispatch only.
 
-use super::{CriService, unimplemented};
+use super::CriService;
 use cradle_proto::cri;
 use cradle_proto::cri::image_service_server::ImageService;
 use tonic::{Request, Response, Status};
@@ -45,6 +45,6 @@ impl ImageService for CriService {
         request: Request<cri::ImageFsInfoRequest>,
     ) -> Result<Response<cri::ImageFsInfoResponse>, Status> {
         let _ = request;
-        Err(unimplemented("ImageFsInfo"))
+        self.image_fs_info_impl().map(Response::new)
     }
 }

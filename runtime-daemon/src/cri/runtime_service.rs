@@ -68,10 +68,9 @@ impl RuntimeService for CriService {
         &self,
         request: Request<cri::ExecSyncRequest>,
     ) -> Result<Response<cri::ExecSyncResponse>, Status> {
-        // ContainerManager::exec_sync is built; it is wired here once the e2e
-        // suite no longer uses ExecSync as its example of an unbuilt RPC.
-        let _ = request;
-        Err(unimplemented("ExecSync"))
+        self.exec_sync_impl(request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn list_container_stats(
