@@ -230,12 +230,13 @@ impl Cgroup {
         }
     }
 
-    /// Removes the leaf directory everywhere, retrying briefly while the
-    /// kernel still counts exiting processes. Absent directories are fine.
+    /// Removes the directory everywhere (with any child cgroups made under
+    /// it), retrying briefly while the kernel still counts exiting
+    /// processes. Absent directories are fine.
     pub fn remove(&self) -> Result<(), CgroupError> {
         let mut first_err = None;
         for dir in self.dirs() {
-            if let Err(e) = fs::rmdir_retry(&dir)
+            if let Err(e) = fs::remove_tree(&dir)
                 && first_err.is_none()
             {
                 first_err = Some(e);

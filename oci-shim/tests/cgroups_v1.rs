@@ -61,6 +61,10 @@ fn create_apply_add_and_remove_a_real_cgroup() {
     child.kill().unwrap();
     child.wait().unwrap();
 
+    // A child cgroup made by the container goes with it.
+    for dir in cg.dirs() {
+        std::fs::create_dir(dir.join("child")).unwrap();
+    }
     cg.remove().unwrap();
     for dir in cg.dirs() {
         assert!(!dir.exists(), "{} left behind", dir.display());

@@ -55,6 +55,28 @@ pub(super) fn mkdir(path: &Path) -> Result<bool, CgroupError> {
     }
 }
 
+/// Removes a cgroup directory and any child cgroups the container made
+/// (deepest first), each with [`rmdir_retry`].
+pub(super) fn remove_tree(path: &Path) -> Result<(), CgroupError> {
+    let entries = match std::fs::read_dir(path) {
+        Ok(e) => e,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(CgroupError::Io {
+                op: "read",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_tree(&entry.path())?;
+        }
+    }
+    rmdir_retry(path)
+}
+
 /// Removes a cgroup directory, retrying on EBUSY for up to a second (the
 /// kernel keeps a cgroup busy for a moment after its last task exits).
 pub(super) fn rmdir_retry(path: &Path) -> Result<(), CgroupError> {
