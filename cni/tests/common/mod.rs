@@ -175,3 +175,32 @@ pub fn assert_no_host_leaks(own_netns: &[&str]) {
         );
     }
 }
+
+/// `GET /` on `addr` from inside `netns` (the calling thread's namespace
+/// when `None`), with one-second connect and two-second read deadlines.
+pub fn http_get(netns: Option<&Netns>, addr: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let addr: std::net::SocketAddr = addr.parse().ok()?;
+    let target = netns.map(|n| n.path.clone());
+    let current = File::open("/proc/thread-self/ns/net").ok()?;
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                let ns = match &target {
+                    Some(path) => File::open(path).ok()?,
+                    None => current,
+                };
+                nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).ok()?;
+                let timeout = std::time::Duration::from_secs(1);
+                let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
+                stream.set_read_timeout(Some(timeout * 2)).ok()?;
+                stream.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+                let mut body = String::new();
+                stream.read_to_string(&mut body).ok()?;
+                Some(body)
+            })
+            .join()
+            .ok()
+            .flatten()
+    })
+}
