@@ -108,13 +108,23 @@ impl ContentStore {
         Ok(out)
     }
 
-    /// Removes leftovers of interrupted downloads. Only safe when no pull runs,
-    /// i.e. at open.
+    /// The directory of work in progress (downloads, import scratch dirs).
+    pub fn ingest_dir(&self) -> &Path {
+        &self.ingest
+    }
+
+    /// Removes leftovers of interrupted downloads and imports. Only safe when
+    /// no pull runs, i.e. at open.
     pub fn sweep_ingest(&self) -> Result<(), Error> {
         let entries = fs::read_dir(&self.ingest).map_err(|e| Error::io(&self.ingest, e))?;
         for entry in entries.flatten() {
             let path = entry.path();
-            if let Err(e) = fs::remove_file(&path) {
+            let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            if let Err(e) = removed {
                 tracing::warn!(path = %path.display(), error = %e, "cannot remove stale ingest file");
             }
         }

@@ -18,12 +18,15 @@
 //! image is the caller's business, except that an image under a mounted
 //! container rootfs is never removed.
 
+mod archive;
 mod auth;
 mod content;
 mod digest;
 mod error;
+mod export;
 mod hosts;
 mod image;
+mod import;
 mod inflight;
 mod platform;
 mod reference;
