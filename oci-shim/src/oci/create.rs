@@ -214,8 +214,10 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
     let pid = spawn(&cfg, &mut parent_end, child_end)?;
     rb.pid = Some(pid);
 
-    cgroup.create()?;
+    // Registered first: a create that fails half-way (one controller of
+    // several) must still be undone.
     rb.cgroup = Some(cgroup.clone());
+    cgroup.create()?;
     if let Some(res) = linux.resources() {
         cgroup.apply(res)?;
     }
