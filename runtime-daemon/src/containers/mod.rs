@@ -11,6 +11,7 @@ mod create;
 pub mod exec;
 pub mod monitor;
 mod record;
+mod runtime_cmd;
 pub mod spec;
 
 pub use record::{ContainerRecord, ContainerState};
@@ -182,6 +183,13 @@ impl ContainerManager {
         let shim = ShimClient::new(&id, &record.shim_dir);
         if shim.is_alive().await {
             shim.delete(true).await?;
+        } else {
+            // No shim to ask: delete the runtime's state (and cgroup) ourselves.
+            let (handler, binary) = self.ctx.runtime_handler(&record.runtime_handler)?;
+            let root = self.ctx.config.state_dir.join("runtime").join(handler);
+            runtime_cmd::force_delete(&binary, &root, &id)
+                .await
+                .map_err(|message| Error::shim(&id, message))?;
         }
         let images = self.ctx.images()?;
         let rootfs = record.rootfs();
