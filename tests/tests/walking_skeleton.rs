@@ -352,7 +352,11 @@ async fn walking_skeleton(
     let pod = pod_config(daemon, cgroup)?;
     let pod_id = run_pod(cri, &pod).await?;
     ensure!(pod_id.len() == 64, "pod id {pod_id:?}");
-    let command = ["sh", "-c", "echo hello from cradle; echo err >&2"];
+    let command = [
+        "sh",
+        "-c",
+        "echo hello from cradle; echo err >&2; hostname; grep CapEff /proc/self/status",
+    ];
     let started = Instant::now();
     let id = create_and_start(cri, &pod_id, &pod, container_config(&image, "c1", &command)).await?;
     eprintln!("create + start took {:?}", started.elapsed());
@@ -392,6 +396,17 @@ async fn walking_skeleton(
     ensure!(
         has_log_line(&log, "stdout", "hello from cradle")?,
         "no stdout line in {}",
+        std::fs::read_to_string(&log)?
+    );
+    // The sandbox's UTS namespace and containerd's 14 default capabilities.
+    ensure!(
+        has_log_line(&log, "stdout", "e2e-pod")?,
+        "no hostname line in {}",
+        std::fs::read_to_string(&log)?
+    );
+    ensure!(
+        has_log_line(&log, "stdout", "CapEff:\t00000000a80425fb")?,
+        "no default CapEff line in {}",
         std::fs::read_to_string(&log)?
     );
     ensure!(
