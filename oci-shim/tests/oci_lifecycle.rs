@@ -19,11 +19,13 @@ fn busybox_container_runs_through_create_start_state_delete() {
         &[
             "sh",
             "-c",
-            "echo hello; id -u; id -g; hostname; grep -E 'CapEff|NoNewPrivs' /proc/self/status; readlink /proc/self/ns/pid; echo pid=$$",
+            "echo hello; id -u; id -g; hostname; grep -E 'CapEff|NoNewPrivs' /proc/self/status; readlink /proc/self/ns/pid; echo pid=$$; id -G; pwd",
         ],
     );
     let mut cfg = b.config();
     cfg["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [1001]});
+    cfg["process"]["cwd"] = json!("/work/dir");
+    cfg["root"]["readonly"] = json!(false);
     // A non-root user keeps capabilities across execve only through the
     // ambient set (which needs them inheritable too), as with runc.
     cfg["process"]["capabilities"]["inheritable"] = json!(["CAP_CHOWN", "CAP_KILL"]);
@@ -70,6 +72,8 @@ fn busybox_container_runs_through_create_start_state_delete() {
     assert_eq!(lines[1], "1000");
     assert_eq!(lines[2], "1000");
     assert_eq!(lines[3], "cradle-test");
+    assert_eq!(lines[8], "1000 1001", "supplementary groups");
+    assert_eq!(lines[9], "/work/dir", "created working directory");
     assert!(stdout.contains("CapEff:\t0000000000000021"), "{stdout}");
     assert!(stdout.contains("NoNewPrivs:\t1"), "{stdout}");
     assert_ne!(

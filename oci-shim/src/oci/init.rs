@@ -119,6 +119,13 @@ fn setup(cfg: &InitConfig) -> Result<ExecArgs> {
     {
         nix::unistd::sethostname(h).map_err(|e| OciError::sys(format!("sethostname {h}"), e))?;
     }
+    // Like runc, a missing working directory is created (images often
+    // name a WORKDIR their layers never made).
+    let cwd_in_root = mounts::resolve_in_root(&cfg.rootfs, proc_.cwd())?;
+    if !cwd_in_root.exists() {
+        std::fs::create_dir_all(&cwd_in_root)
+            .map_err(|e| OciError::io("create cwd", &cwd_in_root, e))?;
+    }
     if cfg.no_pivot {
         rootfs::move_root(&cfg.rootfs)?;
     } else {
