@@ -26,7 +26,7 @@ pub enum CniError {
         origin: PathBuf,
         reason: InvalidConfig,
     },
-    #[error("network {network:?}: cniVersion {version:?} is not supported (need 0.4.0 or newer)")]
+    #[error("network {network:?}: cniVersion {version:?} is not supported (need 0.3.0 or newer)")]
     UnsupportedVersion { network: String, version: String },
     #[error("network {network:?}: cniVersion {version} does not support {command}")]
     UnsupportedCommand {
@@ -572,7 +572,7 @@ mod tests {
     fn old_spec_versions_are_refused_and_verbs_are_gated() {
         let tmp = tempfile::tempdir().unwrap();
         let mut config = list(json!([{"type":"x"}]));
-        config.cni_version = "0.3.1".into();
+        config.cni_version = "0.2.0".into();
         assert!(matches!(
             CniNetwork::from_config(config.clone(), &[], tmp.path()),
             Err(CniError::UnsupportedVersion { .. })

@@ -25,8 +25,10 @@ impl SpecVersion {
     }
 }
 
-/// The oldest version this client speaks.
-pub const OLDEST: SpecVersion = SpecVersion(0, 4, 0);
+/// The oldest version this client speaks: 0.3.x results have the 0.4.0
+/// shape, and many deployed configurations still declare 0.3.1 (they get
+/// ADD and DEL, not CHECK).
+pub const OLDEST: SpecVersion = SpecVersion(0, 3, 0);
 const CHECK_SINCE: SpecVersion = SpecVersion(0, 4, 0);
 const STATUS_GC_SINCE: SpecVersion = SpecVersion(1, 1, 0);
 
@@ -64,7 +66,8 @@ mod tests {
         assert!(supports_check("1.0.0"));
         assert!(!supports_status_and_gc("1.0.0"));
         assert!(supports_status_and_gc("1.1.0"));
-        assert!(!is_supported("0.3.1"));
+        assert!(is_supported("0.3.1"));
+        assert!(!is_supported("0.2.0"));
         assert!(is_supported("1.1.0"));
     }
 }
