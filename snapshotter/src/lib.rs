@@ -2,15 +2,21 @@
 //!
 //! This crate owns everything between an image reference and a container's root
 //! filesystem: resolving references, pulling manifests and blobs from registries
-//! (through `oci-client`), the content store (`<root>/content/blobs/sha256/<hex>`,
-//! every blob verified by digest before it becomes visible), unpacking layers into
-//! their own snapshot directories (whiteouts converted to overlay whiteouts,
-//! entries confined to the layer root), the image records, and one overlay mount
-//! per container. Records live in tables of the daemon's redb database, handed in
-//! by the caller. It knows nothing of CRI, pods or shims.
+//! (through `oci-client`: Basic and Bearer auth with the request's or a docker
+//! `config.json`'s credentials, per-host mirrors, plain HTTP and CAs as
+//! [`RegistrySettings`] says), the content store
+//! (`<root>/content/blobs/sha256/<hex>`, every blob verified by digest before
+//! it becomes visible; concurrent pulls share one download per blob), unpacking
+//! layers (plain, gzip, zstd) into their own snapshot directories (whiteouts
+//! converted to overlay whiteouts, entries confined to the layer root), the
+//! image records, import and export of image archives, and one overlay mount
+//! per container. Records live in tables of the daemon's redb database, handed
+//! in by the caller. It knows nothing of CRI, pods or shims, and never reads
+//! the daemon's config file: settings are handed in at open.
 //!
 //! On-disk layout under the root: `content/blobs/sha256/<hex>` (verified blobs),
-//! `content/ingest/` (downloads in progress), `snapshots/layers/<diff id hex>/fs`
+//! `content/ingest/` (downloads and import scratch dirs in progress, swept at
+//! open), `snapshots/layers/<diff id hex>/{fs,usage}`
 //! (one read-only overlay lower dir per layer, shared by every image that has
 //! the layer), `snapshots/containers/<id>/{upper,work,image}` (one writable
 //! layer per container). Records: redb tables `snapshotter.images` and

@@ -356,8 +356,10 @@ pub(crate) fn is_index(bytes: &[u8]) -> bool {
 }
 
 /// Tar layers, uncompressed or compressed with gzip or zstd (what `unpack`
-/// reads), including the non-distributable ("foreign") kinds, which are
-/// fetched from the registry like any other layer.
+/// reads), including the non-distributable ("foreign") kinds: those are
+/// asked of the registry first and, if it lacks them, of the descriptor's
+/// `urls` (oci-client does this, sending no credentials there, as the spec
+/// and CVE-2020-15157 require).
 pub(crate) fn is_layer_type(media_type: &str) -> bool {
     matches!(
         media_type,

@@ -31,6 +31,7 @@ async fn zstd_gzip_and_plain_layers_unpack_into_one_rootfs() {
         diff_id: sha256(&plain_tar),
         blob: plain_tar,
         media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+        urls: Vec::new(),
     };
     let img = TestImage::new(
         vec![
@@ -151,4 +152,44 @@ async fn image_of_64_layers_mounts_as_one_overlay() {
     store.remove_rootfs("ctr-tall", &target).unwrap();
     assert_eq!(count(&target), 0);
     assert_eq!(count(&store.snapshots_dir().join("containers")), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_distributable_layer_missing_from_the_registry_comes_from_its_urls() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::start_with(
+        tmp.path(),
+        Options {
+            allow_urls: true,
+            ..Default::default()
+        },
+    );
+    // The foreign blob lives only on another server.
+    let elsewhere = Registry::start(tmp.path());
+    let mut foreign = gzip_layer(&tar_of(&[("licensed", b"base")]));
+    let holder = TestImage::new(vec![foreign.clone()], "amd64", false);
+    push(&elsewhere.host(), "base", "v1", &holder, false, false).await;
+    foreign.media_type = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip".into();
+    foreign.urls = vec![format!(
+        "http://{}/v2/base/blobs/{}",
+        elsewhere.host(),
+        sha256(&foreign.blob)
+    )];
+    let img = TestImage::new(
+        vec![foreign, gzip_layer(&tar_of(&[("app", b"a")]))],
+        "amd64",
+        false,
+    );
+    push(&registry.host(), "app", "v1", &img, false, false).await;
+
+    let store = open_store(tmp.path(), RegistrySettings::default());
+    let pulled = store
+        .pull(&format!("{}/app:v1", registry.host()), None)
+        .await
+        .unwrap();
+    assert_eq!(pulled.id, img.config_digest);
+    assert_eq!(pulled.layers.len(), 2);
 }

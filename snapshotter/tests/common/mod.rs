@@ -71,6 +71,8 @@ pub struct Options {
     /// Serve HTTPS with a certificate for 127.0.0.1 signed by a fresh CA;
     /// the CA's PEM is written to `<dir>/ca.pem`.
     pub tls: bool,
+    /// Accept manifests whose layers name `http://127.0.0.1…` URLs.
+    pub allow_urls: bool,
 }
 
 /// A registry process, killed on drop.
@@ -115,6 +117,9 @@ impl Registry {
                 "auth:\n  htpasswd:\n    realm: cradle-test\n    path: {}\n",
                 dir.join("htpasswd").display()
             );
+        }
+        if opts.allow_urls {
+            config += "validation:\n  manifests:\n    urls:\n      allow:\n        - ^http://127\\.0\\.0\\.1\n";
         }
         let config_path = dir.join("registry.yml");
         fs::write(&config_path, config).unwrap();
@@ -165,6 +170,9 @@ pub struct Layer {
     pub blob: Vec<u8>,
     pub media_type: String,
     pub diff_id: String,
+    /// Where else the blob can be fetched (foreign layers); a layer with
+    /// URLs is not pushed to the registry.
+    pub urls: Vec<String>,
 }
 
 /// A tar of regular files `(path, content)` (parents created as needed).
@@ -188,6 +196,7 @@ pub fn gzip_layer(tar: &[u8]) -> Layer {
         blob: gz.finish().unwrap(),
         media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
         diff_id: sha256(tar),
+        urls: Vec::new(),
     }
 }
 
@@ -196,6 +205,7 @@ pub fn zstd_layer(tar: &[u8]) -> Layer {
         blob: zstd::encode_all(tar, 3).unwrap(),
         media_type: "application/vnd.oci.image.layer.v1.tar+zstd".into(),
         diff_id: sha256(tar),
+        urls: Vec::new(),
     }
 }
 
@@ -233,8 +243,12 @@ impl TestImage {
             "schemaVersion": 2,
             "mediaType": manifest_type,
             "config": {"mediaType": config_type, "digest": config_digest, "size": config.len()},
-            "layers": layers.iter().map(|l| serde_json::json!({
-                "mediaType": l.media_type, "digest": sha256(&l.blob), "size": l.blob.len()})).collect::<Vec<_>>(),
+            "layers": layers.iter().map(|l| {
+                let mut d = serde_json::json!({
+                    "mediaType": l.media_type, "digest": sha256(&l.blob), "size": l.blob.len()});
+                if !l.urls.is_empty() { d["urls"] = serde_json::json!(l.urls); }
+                d
+            }).collect::<Vec<_>>(),
         })
         .to_string()
         .into_bytes();
@@ -287,7 +301,13 @@ pub async fn push(host: &str, repo: &str, tag: &str, image: &TestImage, tls: boo
         .await
         .unwrap();
     let mut blobs = vec![image.config.clone()];
-    blobs.extend(image.layers.iter().map(|l| l.blob.clone()));
+    blobs.extend(
+        image
+            .layers
+            .iter()
+            .filter(|l| l.urls.is_empty())
+            .map(|l| l.blob.clone()),
+    );
     for blob in blobs {
         client
             .push_blob(&reference, blob.clone(), &sha256(&blob))
