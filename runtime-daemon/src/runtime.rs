@@ -158,6 +158,12 @@ impl Runtime {
         });
         crate::recovery::recover(&runtime).await?;
         crate::sweep::sweep(&runtime).await;
+        // Content and layers left by interrupted pulls (none run yet).
+        if let Ok(images) = runtime.ctx.images()
+            && let Err(e) = images.gc().await
+        {
+            tracing::warn!("image store gc: {e}");
+        }
         Ok(runtime)
     }
 

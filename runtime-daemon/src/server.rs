@@ -50,6 +50,8 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
     let result = tonic::transport::Server::builder()
+        // Every log line of a request carries its RPC.
+        .trace_fn(|request| tracing::info_span!("cri", rpc = %request.uri().path()))
         .add_service(RuntimeServiceServer::new(service.clone()))
         .add_service(ImageServiceServer::new(service))
         .serve_with_incoming_shutdown(incoming, shutdown)
