@@ -294,6 +294,80 @@ mod tests {
         assert!(validate_path("kubepods.slice:cri:abc").is_err());
     }
 
+    fn resources(json: &str) -> LinuxResources {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn read(dir: &Path, file: &str) -> String {
+        std::fs::read_to_string(dir.join(file)).unwrap()
+    }
+
+    #[test]
+    fn v2_apply_writes_unified_files() {
+        let root = tempfile::tempdir().unwrap();
+        let h = Hierarchy::V2 {
+            root: root.path().to_path_buf(),
+        };
+        let cg = Cgroup::with_hierarchy("/pod/c1", h).unwrap();
+        cg.create().unwrap();
+        cg.apply(&resources(
+            r#"{"memory":{"limit":1048576,"swap":3145728,"reservation":524288},
+                "cpu":{"shares":1024,"quota":50000,"period":100000,"cpus":"0-1","mems":"0"},
+                "pids":{"limit":-1}}"#,
+        ))
+        .unwrap();
+        let d = root.path().join("pod/c1");
+        assert_eq!(read(&d, "memory.max"), "1048576");
+        assert_eq!(read(&d, "memory.swap.max"), "2097152");
+        assert_eq!(read(&d, "memory.low"), "524288");
+        assert_eq!(read(&d, "cpu.weight"), "39");
+        assert_eq!(read(&d, "cpu.max"), "50000 100000");
+        assert_eq!(read(&d, "cpuset.cpus"), "0-1");
+        assert_eq!(read(&d, "pids.max"), "max");
+    }
+
+    #[test]
+    fn v1_apply_writes_each_controller_and_device_rules() {
+        let root = tempfile::tempdir().unwrap();
+        let names = ["memory", "cpu,cpuacct", "pids", "devices", "cpuset"];
+        let mounts: Vec<(String, PathBuf)> = names
+            .iter()
+            .map(|n| (n.to_string(), root.path().join(n)))
+            .collect();
+        for (_, m) in &mounts {
+            std::fs::create_dir_all(m).unwrap();
+        }
+        std::fs::write(root.path().join("cpuset/cpuset.cpus"), "0-3\n").unwrap();
+        std::fs::write(root.path().join("cpuset/cpuset.mems"), "0\n").unwrap();
+        let cg = Cgroup::with_hierarchy("/k/c", Hierarchy::V1 { mounts }).unwrap();
+        cg.create().unwrap();
+        let mem = root.path().join("memory/k/c");
+        std::fs::write(mem.join("memory.memsw.limit_in_bytes"), "").unwrap();
+        cg.apply(&resources(
+            r#"{"memory":{"limit":1048576,"swap":2097152},"cpu":{"shares":512,"quota":20000},
+                "pids":{"limit":10},"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3}]}"#,
+        ))
+        .unwrap();
+        assert_eq!(read(&mem, "memory.limit_in_bytes"), "1048576");
+        assert_eq!(read(&mem, "memory.memsw.limit_in_bytes"), "2097152");
+        let cpu = root.path().join("cpu,cpuacct/k/c");
+        assert_eq!(read(&cpu, "cpu.shares"), "512");
+        assert_eq!(read(&cpu, "cpu.cfs_quota_us"), "20000");
+        assert_eq!(read(&root.path().join("pids/k/c"), "pids.max"), "10");
+        // A plain file keeps only the last write: the allow rule.
+        assert_eq!(
+            read(&root.path().join("devices/k/c"), "devices.allow"),
+            "c 1:3 rwm"
+        );
+        assert_eq!(
+            read(&root.path().join("devices/k/c"), "devices.deny"),
+            "a *:* rwm"
+        );
+        // New cpuset directories inherit cpus and mems from their parent.
+        assert_eq!(read(&root.path().join("cpuset/k"), "cpuset.cpus"), "0-3");
+        assert_eq!(read(&root.path().join("cpuset/k/c"), "cpuset.mems"), "0");
+    }
+
     #[test]
     fn v1_dirs_cover_every_mount() {
         let h = Hierarchy::V1 {
