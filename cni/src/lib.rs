@@ -8,7 +8,9 @@
 //! capabilities, DEL from the on-disk [`cache`], CHECK, STATUS, GC, each
 //! plugin call with a deadline); and Cradle's own plugin, `cradle-bridge`
 //! ([`plugin`], a separate binary any CNI runtime can use: bridge, veth
-//! pairs, host-local compatible IPAM, masquerade).
+//! pairs, host-local compatible IPAM, masquerade), plus applying a pod's
+//! `net.*` sysctls in its namespace ([`sysctl`]). `conf/10-cradle.conflist`
+//! is the default network the quick start installs.
 //!
 //! The client is synchronous and links no async runtime into its callers'
 //! paths (only the plugin binary runs rtnetlink on a one-thread runtime).
@@ -21,6 +23,7 @@ pub mod config;
 pub mod exec;
 pub mod network;
 pub mod plugin;
+pub mod sysctl;
 pub mod types;
 pub mod version;
 

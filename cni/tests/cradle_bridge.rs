@@ -82,12 +82,16 @@ fn cache_survives_a_new_client_and_the_config_going_away() {
     // With no config left, the cache alone is enough to DEL.
     std::fs::remove_file(lab.conf_dir.join("10-test.conflist")).unwrap();
     assert!(
-        CniNetwork::load(&lab.conf_dir, &[lab.bin.clone()], &lab.cache_dir)
-            .unwrap()
-            .is_none()
+        CniNetwork::load(
+            &lab.conf_dir,
+            std::slice::from_ref(&lab.bin),
+            &lab.cache_dir
+        )
+        .unwrap()
+        .is_none()
     );
     let found = cradle_cni::teardown_cached(
-        &[lab.bin.clone()],
+        std::slice::from_ref(&lab.bin),
         &lab.cache_dir,
         &lab.pod(&b),
         cradle_cni::DEFAULT_PLUGIN_TIMEOUT,

@@ -286,6 +286,23 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_default_conflist_is_valid() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/10-cradle.conflist");
+        let list = crate::config::load_file(&path).unwrap();
+        let types: Vec<_> = list
+            .plugins
+            .iter()
+            .map(|p| p.plugin_type.as_str())
+            .collect();
+        assert_eq!(types, ["loopback", "cradle-bridge", "portmap"]);
+        let bridge = BridgeConf::parse(list.plugins[1].config.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            bridge.range_sets().unwrap()[0][0].gateway.to_string(),
+            "10.88.0.1"
+        );
+    }
+
+    #[test]
     fn legacy_subnet_and_bad_ranges() {
         let conf = BridgeConf::parse(
             br#"{"name":"n","ipam":{"subnet":"10.1.0.0/16","gateway":"10.1.0.254"}}"#,
