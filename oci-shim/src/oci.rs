@@ -34,6 +34,7 @@ mod process;
 mod rootfs;
 mod seccomp;
 mod sync;
+mod syscall;
 mod terminal;
 
 pub use error::OciError;

@@ -17,7 +17,7 @@ use super::mounts::CgroupTarget;
 use super::namespaces::NsPlan;
 use super::process::{self, ExecArgs};
 use super::sync::{Channel, Msg};
-use super::{devices, log, mounts, rootfs, seccomp, terminal};
+use super::{devices, log, mounts, rootfs, seccomp, syscall, terminal};
 
 /// Everything the init needs, prepared by `create` before forking.
 pub(crate) struct InitConfig {
@@ -107,7 +107,7 @@ fn setup(cfg: &InitConfig) -> Result<ExecArgs> {
     }
     rootfs::prepare(&cfg.rootfs, linux.rootfs_propagation().as_deref())?;
     let spec_mounts = spec.mounts().clone().unwrap_or_default();
-    mounts::mount_all(&cfg.rootfs, &spec_mounts, &cfg.cgroup)?;
+    mounts::mount_all(&syscall::Kernel, &cfg.rootfs, &spec_mounts, &cfg.cgroup)?;
     let dev_is_tmpfs = spec_mounts
         .iter()
         .any(|m| m.destination().as_os_str() == "/dev" && m.typ().as_deref() == Some("tmpfs"));

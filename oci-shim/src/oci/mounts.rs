@@ -4,10 +4,11 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use nix::mount::{MsFlags, mount};
+use nix::mount::MsFlags;
 use oci_spec::runtime::Mount;
 
 use super::error::{OciError, Result};
+use super::syscall::Syscall;
 use crate::cgroups::Hierarchy;
 
 /// A mount's options split into flags, propagation and filesystem data.
@@ -146,9 +147,14 @@ pub(crate) fn resolve_in_root(rootfs: &Path, dest: &Path) -> Result<PathBuf> {
 }
 
 /// Performs every spec mount in order under `rootfs`.
-pub(crate) fn mount_all(rootfs: &Path, mounts: &[Mount], cgroup: &CgroupTarget) -> Result<()> {
+pub(crate) fn mount_all(
+    sys: &dyn Syscall,
+    rootfs: &Path,
+    mounts: &[Mount],
+    cgroup: &CgroupTarget,
+) -> Result<()> {
     for m in mounts {
-        mount_one(rootfs, m, cgroup)?;
+        mount_one(sys, rootfs, m, cgroup)?;
     }
     Ok(())
 }
@@ -161,11 +167,11 @@ pub(crate) struct CgroupTarget {
     pub path: String,
 }
 
-fn sys(what: &str, dest: &Path, e: nix::Error) -> OciError {
+fn err(what: &str, dest: &Path, e: nix::Error) -> OciError {
     OciError::sys(format!("{what} {}", dest.display()), e)
 }
 
-fn mount_one(rootfs: &Path, m: &Mount, cgroup: &CgroupTarget) -> Result<()> {
+fn mount_one(sys: &dyn Syscall, rootfs: &Path, m: &Mount, cgroup: &CgroupTarget) -> Result<()> {
     let dest = resolve_in_root(rootfs, m.destination())?;
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");
@@ -186,37 +192,26 @@ fn mount_one(rootfs: &Path, m: &Mount, cgroup: &CgroupTarget) -> Result<()> {
         if opts.recursive {
             flags |= MsFlags::MS_REC;
         }
-        mount(Some(source), &dest, None::<&str>, flags, None::<&str>)
-            .map_err(|e| sys("bind mount onto", &dest, e))?;
+        sys.mount(Some(source), &dest, None, flags, None)
+            .map_err(|e| err("bind mount onto", &dest, e))?;
         let remount = opts.flags & !MsFlags::MS_REMOUNT;
         if !remount.is_empty() {
-            mount(
-                None::<&str>,
-                &dest,
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount,
-                None::<&str>,
-            )
-            .map_err(|e| sys("remount bind", &dest, e))?;
+            let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount;
+            sys.mount(None, &dest, None, flags, None)
+                .map_err(|e| err("remount bind", &dest, e))?;
         }
     } else if typ == "cgroup" {
         create_target(&dest, true)?;
-        mount_cgroup(&dest, opts.flags, cgroup)?;
+        mount_cgroup(sys, &dest, opts.flags, cgroup)?;
     } else {
         create_target(&dest, true)?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-        mount(Some(&source), &dest, Some(typ), opts.flags, data.as_deref())
-            .map_err(|e| sys(&format!("mount {typ}"), &dest, e))?;
+        sys.mount(Some(&source), &dest, Some(typ), opts.flags, data.as_deref())
+            .map_err(|e| err(&format!("mount {typ}"), &dest, e))?;
     }
     if !opts.propagation.is_empty() {
-        mount(
-            None::<&str>,
-            &dest,
-            None::<&str>,
-            opts.propagation,
-            None::<&str>,
-        )
-        .map_err(|e| sys("set propagation of", &dest, e))?;
+        sys.mount(None, &dest, None, opts.propagation, None)
+            .map_err(|e| err("set propagation of", &dest, e))?;
     }
     Ok(())
 }
@@ -240,45 +235,47 @@ fn create_target(dest: &Path, dir: bool) -> Result<()> {
 
 /// v2: a cgroup2 mount. v1: a tmpfs with one bind mount per controller of
 /// the container's own cgroup directory, read-only when asked.
-fn mount_cgroup(dest: &Path, flags: MsFlags, cgroup: &CgroupTarget) -> Result<()> {
+fn mount_cgroup(
+    sys: &dyn Syscall,
+    dest: &Path,
+    flags: MsFlags,
+    cgroup: &CgroupTarget,
+) -> Result<()> {
     match &cgroup.hierarchy {
-        Hierarchy::V2 { .. } => mount(Some("cgroup"), dest, Some("cgroup2"), flags, None::<&str>)
-            .map_err(|e| sys("mount cgroup2", dest, e)),
+        Hierarchy::V2 { .. } => sys
+            .mount(
+                Some(Path::new("cgroup")),
+                dest,
+                Some("cgroup2"),
+                flags,
+                None,
+            )
+            .map_err(|e| err("mount cgroup2", dest, e)),
         Hierarchy::V1 { mounts } => {
             let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-            mount(Some("tmpfs"), dest, Some("tmpfs"), base, Some("mode=755"))
-                .map_err(|e| sys("mount cgroup tmpfs", dest, e))?;
+            sys.mount(
+                Some(Path::new("tmpfs")),
+                dest,
+                Some("tmpfs"),
+                base,
+                Some("mode=755"),
+            )
+            .map_err(|e| err("mount cgroup tmpfs", dest, e))?;
             let rel = cgroup.path.trim_start_matches('/');
             for (name, host) in mounts {
                 let target = dest.join(name);
                 create_target(&target, true)?;
                 let src = host.join(rel);
-                mount(
-                    Some(&src),
-                    &target,
-                    None::<&str>,
-                    MsFlags::MS_BIND,
-                    None::<&str>,
-                )
-                .map_err(|e| sys("bind cgroup", &target, e))?;
-                mount(
-                    None::<&str>,
-                    &target,
-                    None::<&str>,
-                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | flags,
-                    None::<&str>,
-                )
-                .map_err(|e| sys("remount cgroup", &target, e))?;
+                sys.mount(Some(&src), &target, None, MsFlags::MS_BIND, None)
+                    .map_err(|e| err("bind cgroup", &target, e))?;
+                let remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | flags;
+                sys.mount(None, &target, None, remount, None)
+                    .map_err(|e| err("remount cgroup", &target, e))?;
             }
             if flags.contains(MsFlags::MS_RDONLY) {
-                mount(
-                    None::<&str>,
-                    dest,
-                    None::<&str>,
-                    MsFlags::MS_REMOUNT | base | MsFlags::MS_RDONLY,
-                    Some("mode=755"),
-                )
-                .map_err(|e| sys("remount cgroup tmpfs", dest, e))?;
+                let remount = MsFlags::MS_REMOUNT | base | MsFlags::MS_RDONLY;
+                sys.mount(None, dest, None, remount, Some("mode=755"))
+                    .map_err(|e| err("remount cgroup tmpfs", dest, e))?;
             }
             Ok(())
         }
@@ -339,5 +336,110 @@ mod tests {
             resolve_in_root(root, Path::new("/../../proc")).unwrap(),
             root.join("proc")
         );
+    }
+
+    #[test]
+    fn spec_mounts_become_the_expected_mount_calls() {
+        use crate::oci::syscall::{MountCall, Recorder};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("rootfs");
+        std::fs::create_dir_all(&root).unwrap();
+        let host_file = dir.path().join("hosts");
+        std::fs::write(&host_file, "").unwrap();
+        let mounts: Vec<Mount> = serde_json::from_value(serde_json::json!([
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755"]},
+            {"destination": "/etc/hosts", "type": "bind", "source": host_file, "options": ["rbind", "rprivate", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "ro"]}
+        ]))
+        .unwrap();
+        let cgroup = CgroupTarget {
+            hierarchy: Hierarchy::V1 {
+                mounts: vec![("memory".into(), PathBuf::from("/sys/fs/cgroup/memory"))],
+            },
+            path: "/pod/c".into(),
+        };
+        let rec = Recorder::new(&root);
+        mount_all(&rec, &root, &mounts, &cgroup).unwrap();
+        let call = |source: Option<&str>,
+                    target: &str,
+                    fstype: Option<&str>,
+                    flags: MsFlags,
+                    data: Option<&str>| MountCall {
+            source: source.map(str::to_string),
+            target: target.to_string(),
+            fstype: fstype.map(str::to_string),
+            flags,
+            data: data.map(str::to_string),
+        };
+        let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        let hosts = host_file.display().to_string();
+        assert_eq!(
+            *rec.calls.borrow(),
+            vec![
+                call(Some("proc"), "/proc", Some("proc"), MsFlags::empty(), None),
+                call(
+                    Some("tmpfs"),
+                    "/dev",
+                    Some("tmpfs"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+                    Some("mode=755")
+                ),
+                call(
+                    Some(&hosts),
+                    "/etc/hosts",
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None
+                ),
+                call(
+                    None,
+                    "/etc/hosts",
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                    None
+                ),
+                call(
+                    None,
+                    "/etc/hosts",
+                    None,
+                    MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+                    None
+                ),
+                call(
+                    Some("tmpfs"),
+                    "/sys/fs/cgroup",
+                    Some("tmpfs"),
+                    base,
+                    Some("mode=755")
+                ),
+                call(
+                    Some("/sys/fs/cgroup/memory/pod/c"),
+                    "/sys/fs/cgroup/memory",
+                    None,
+                    MsFlags::MS_BIND,
+                    None
+                ),
+                call(
+                    None,
+                    "/sys/fs/cgroup/memory",
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | MsFlags::MS_RDONLY,
+                    None
+                ),
+                call(
+                    None,
+                    "/sys/fs/cgroup",
+                    None,
+                    MsFlags::MS_REMOUNT | base | MsFlags::MS_RDONLY,
+                    Some("mode=755")
+                ),
+            ]
+        );
+        assert!(
+            root.join("etc/hosts").is_file(),
+            "file bind target is a file"
+        );
+        assert!(root.join("sys/fs/cgroup/memory").is_dir());
     }
 }
