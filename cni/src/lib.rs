@@ -26,6 +26,7 @@ pub mod plugin;
 pub mod sysctl;
 pub mod types;
 pub mod version;
+mod wire;
 
 pub use network::{Attachment, CniError, CniNetwork, DEFAULT_PLUGIN_TIMEOUT, teardown_cached};
 pub use types::{Bandwidth, CniResult, DnsConfig, NetworkResult, PodNetwork, PortMapping};

@@ -253,3 +253,17 @@ fn gc_deletes_stale_cached_attachments_on_any_version() {
     assert!(s.read("order").ends_with("DEL rec-a\n"));
     assert!(network.cached_result(&pod).unwrap().is_none());
 }
+
+#[test]
+fn a_second_add_of_an_attached_pod_is_refused_without_touching_it() {
+    let s = Setup::new();
+    let network = s.network("1.0.0", json!([{"type": "rec-a"}]));
+    let pod = s.pod();
+    network.setup(&pod).unwrap();
+    assert!(matches!(
+        network.setup(&pod),
+        Err(CniError::AlreadyAttached { .. })
+    ));
+    assert_eq!(s.read("order"), "ADD rec-a\n");
+    assert!(network.cached_result(&pod).unwrap().is_some());
+}
