@@ -93,6 +93,10 @@ pub struct ImageStore {
     /// Pulls hold it shared for their whole run, removals exclusively: a
     /// removal never deletes a blob or snapshot an in-flight pull relies on.
     gc: tokio::sync::RwLock<()>,
+    /// Held by `mount_rootfs` for its whole run and by `remove` from its
+    /// in-use check to its commit: an image cannot be removed between a
+    /// mount finding it and the mount recording that it stands on it.
+    mounts: std::sync::Mutex<()>,
 }
 
 impl ImageStore {
@@ -115,6 +119,7 @@ impl ImageStore {
             rootfs: Rootfs::open(&snapshots)?,
             records: Records::load(db)?,
             gc: tokio::sync::RwLock::new(()),
+            mounts: std::sync::Mutex::new(()),
         };
         store.content.sweep_ingest()?;
         store.layers.sweep_tmp()?;
@@ -258,13 +263,18 @@ impl ImageStore {
             return Ok(());
         };
         let id = record.image.id;
-        if let Some((container, _)) = self.rootfs.list()?.into_iter().find(|(_, img)| *img == id) {
-            return Err(Error::ImageInUse {
-                image: id,
-                container,
-            });
-        }
-        let freed = self.records.commit_remove(&id)?;
+        let freed = {
+            let _mounts = self.mounts.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((container, _)) =
+                self.rootfs.list()?.into_iter().find(|(_, img)| *img == id)
+            {
+                return Err(Error::ImageInUse {
+                    image: id,
+                    container,
+                });
+            }
+            self.records.commit_remove(&id)?
+        };
         self.delete(&freed);
         tracing::info!(id, "image removed");
         Ok(())
@@ -293,6 +303,7 @@ impl ImageStore {
         image_id: &str,
         target: &Path,
     ) -> Result<(), Error> {
+        let _mounts = self.mounts.lock().unwrap_or_else(|p| p.into_inner());
         let record = self
             .records
             .find(image_id)

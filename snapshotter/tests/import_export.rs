@@ -72,6 +72,7 @@ async fn oci_layout_imports_exports_and_imports_again_with_the_same_digests() {
         .export("registry.example/team/app:v1", Vec::new())
         .await
         .unwrap();
+    skopeo_reads(tmp.path(), &exported, &img);
     let b = tmp.path().join("b");
     fs::create_dir(&b).unwrap();
     let other = open_store(&b, RegistrySettings::default());
@@ -179,4 +180,25 @@ async fn archive_that_is_no_image_is_refused_and_leaves_nothing() {
     assert_eq!(count(&tmp.path().join("root/content/ingest")), 0);
     let err = store.export("missing:v1", Vec::new()).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err}");
+}
+
+/// skopeo, an independent reader, accepts the export and finds the image.
+fn skopeo_reads(dir: &Path, exported: &[u8], img: &TestImage) {
+    if !Path::new("/usr/bin/skopeo").exists() {
+        eprintln!("skopeo not installed: interop check skipped");
+        return;
+    }
+    let file = dir.join("export.tar");
+    fs::write(&file, exported).unwrap();
+    let out = std::process::Command::new("/usr/bin/skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci-archive:{}", file.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, img.manifest);
 }

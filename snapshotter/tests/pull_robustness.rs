@@ -129,3 +129,48 @@ fn assert_no_partial_layer(dir: &std::path::Path, img: &TestImage) {
     assert!(!root.join("blobs/sha256").join(&layer[7..]).exists());
     assert_eq!(count(&root.join("ingest")), 0, "ingest file left behind");
 }
+
+/// Unmounts on drop, so a failing test leaves nothing mounted.
+struct Unmount(std::path::PathBuf);
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_fails_the_pull_with_enospc_and_leaves_nothing_after_gc() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::start(tmp.path());
+    let img = big_image(3 << 20);
+    push(&registry.host(), "big", "v1", &img, false, false).await;
+    let small = tmp.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &small,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=1m"),
+    )
+    .unwrap();
+    let _unmount = Unmount(small.clone());
+    let db = std::sync::Arc::new(redb::Database::create(tmp.path().join("meta.redb")).unwrap());
+    let root = small.join("root");
+    let store =
+        cradle_snapshotter::ImageStore::open(&root, db, RegistrySettings::default()).unwrap();
+
+    let err = store
+        .pull(&format!("{}/big:v1", registry.host()), None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("No space left on device"), "{err}");
+    assert!(store.list().is_empty());
+    assert_eq!(count(&root.join("content/ingest")), 0);
+    store.gc().await.unwrap();
+    assert_eq!(count(&root.join("content/blobs/sha256")), 0);
+    assert_eq!(count(&root.join("snapshots/layers")), 0);
+}
