@@ -15,6 +15,7 @@ pub mod config;
 pub mod containers;
 pub mod cri;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod images;
 pub mod index;

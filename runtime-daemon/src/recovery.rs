@@ -56,12 +56,12 @@ pub async fn recover(runtime: &Runtime) -> Result<()> {
                     runtime.containers.watch(entry);
                 }
                 ProcessStatus::Exited => {
-                    if let Some(exit) = &state.exit {
-                        entry.update(|r| r.apply_exit(exit));
-                    } else {
-                        entry.update(|r| r.apply_lost("the shim reports no exit record"));
-                    }
-                    crate::containers::persist(ctx, &entry)?;
+                    crate::containers::record_exit(
+                        ctx,
+                        &entry,
+                        state.exit.as_ref(),
+                        "the shim reports no exit record",
+                    )?;
                 }
             },
             Err(e) => {

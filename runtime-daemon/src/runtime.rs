@@ -24,6 +24,8 @@ pub struct Context {
     pub shim_bin: PathBuf,
     /// The `cradle-oci` binary (the default runtime handler).
     pub oci_bin: PathBuf,
+    /// Container lifecycle events for GetContainerEvents.
+    pub events: crate::events::Events,
     /// The node's pod CIDR, from UpdateRuntimeConfig (for CNI config templates).
     pub pod_cidr: std::sync::RwLock<String>,
 }
@@ -65,6 +67,7 @@ impl Context {
             images,
             shim_bin,
             oci_bin,
+            events: crate::events::Events::default(),
             pod_cidr: std::sync::RwLock::new(String::new()),
         })
     }

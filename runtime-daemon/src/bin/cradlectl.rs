@@ -105,6 +105,8 @@ enum Command {
     Inspect { id: String },
     /// Resource usage of running containers.
     Stats,
+    /// Follow container lifecycle events (one JSON line each) until interrupted.
+    Events,
     /// Run a command in a container and print its output.
     Exec {
         id: String,
@@ -344,6 +346,16 @@ async fn main() -> anyhow::Result<()> {
                 .await?
                 .into_inner(),
         ),
+        Command::Events => {
+            let mut stream = rt
+                .get_container_events(cri::GetEventsRequest {})
+                .await?
+                .into_inner();
+            while let Some(event) = stream.message().await? {
+                line(&serde_json::to_string(&event)?)?;
+            }
+            Ok(())
+        }
         Command::Exec { id, timeout, cmd } => {
             let request = cri::ExecSyncRequest {
                 container_id: id,

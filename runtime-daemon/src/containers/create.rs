@@ -96,6 +96,10 @@ impl ContainerManager {
             undo.run(&id, &images).await;
             return Err(e);
         }
+        self.ctx.events.emit(
+            cradle_proto::cri::ContainerEventType::ContainerCreatedEvent,
+            &record,
+        );
         self.index.insert(&id, Entry::new(record));
         reservation.commit();
         tracing::info!(container = %id, name, "container created");

@@ -23,6 +23,8 @@ use crate::pods::remove_dir;
 use crate::runtime::Context;
 use crate::shim_client::ShimClient;
 use crate::store::Kind;
+use cradle_proto::cri;
+use cradle_proto::shim::ExitRecord;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,6 +112,10 @@ impl ContainerManager {
             r.started_at = started_at;
         });
         self.persist(&entry)?;
+        self.ctx.events.emit(
+            cri::ContainerEventType::ContainerStartedEvent,
+            &entry.snapshot(),
+        );
         self.watch(Arc::clone(&entry));
         tracing::info!(container = %id, "container started");
         Ok(())
@@ -147,8 +153,7 @@ impl ContainerManager {
             shim.kill(record.stop_signal, false).await?;
             let grace = Duration::from_secs(timeout.unsigned_abs());
             if let Ok(exit) = shim.wait(Some(grace)).await {
-                entry.update(|r| r.apply_exit(&exit));
-                return self.persist(entry);
+                return record_exit(&self.ctx, entry, Some(&exit), "");
             }
             tracing::info!(container = %id, "stop signal ignored for {grace:?}, killing");
         }
@@ -167,8 +172,7 @@ impl ContainerManager {
             }
             Err(e) => return Err(e),
         };
-        entry.update(|r| r.apply_exit(&exit));
-        self.persist(entry)
+        record_exit(&self.ctx, entry, Some(&exit), "")
     }
 
     /// RemoveContainer: stop if needed, delete the shim, rootfs and bundle, forget
@@ -205,6 +209,9 @@ impl ContainerManager {
         if let Some(name) = ContainerRecord::name_key(&record.sandbox_id, &record.config) {
             self.names.release(&name, &id);
         }
+        self.ctx
+            .events
+            .emit(cri::ContainerEventType::ContainerDeletedEvent, &record);
         tracing::info!(container = %id, "container removed");
         Ok(())
     }
@@ -220,13 +227,35 @@ pub(crate) fn persist(ctx: &Context, entry: &Entry<ContainerRecord>) -> Result<(
     Ok(())
 }
 
+/// Records how the container ended (`None`: nobody knows, see
+/// [`ContainerRecord::apply_lost`]), persists it and, on the transition to
+/// EXITED, publishes the stopped event. Idempotent.
+pub(crate) fn record_exit(
+    ctx: &Context,
+    entry: &Entry<ContainerRecord>,
+    exit: Option<&ExitRecord>,
+    why: &str,
+) -> Result<()> {
+    let mut changed = false;
+    let record = entry.update(|r| {
+        changed = r.state != ContainerState::Exited;
+        match exit {
+            Some(exit) => r.apply_exit(exit),
+            None => r.apply_lost(why),
+        }
+    });
+    persist(ctx, entry)?;
+    if changed && !entry.is_removed() {
+        ctx.events
+            .emit(cri::ContainerEventType::ContainerStoppedEvent, &record);
+    }
+    Ok(())
+}
+
 /// The shim is gone: take its exit record if it left one, else mark the exit unknown.
 pub(crate) fn lost(ctx: &Context, entry: &Entry<ContainerRecord>, shim: &ShimClient, why: &str) {
-    match shim.exit_record() {
-        Some(exit) => entry.update(|r| r.apply_exit(&exit)),
-        None => entry.update(|r| r.apply_lost(why)),
-    };
-    if let Err(e) = persist(ctx, entry) {
+    let exit = shim.exit_record();
+    if let Err(e) = record_exit(ctx, entry, exit.as_ref(), why) {
         tracing::error!("persisting exit: {e}");
     }
 }

@@ -1,6 +1,6 @@
 //! The exit monitor: one task per running container, parked on the shim's `Wait`.
 
-use super::{ContainerRecord, lost, persist};
+use super::{ContainerRecord, lost, record_exit};
 use crate::index::Entry;
 use crate::runtime::Context;
 use crate::shim_client::ShimClient;
@@ -13,9 +13,8 @@ pub async fn watch(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
     let shim = ShimClient::new(&record.id, &record.shim_dir);
     match shim.wait(None).await {
         Ok(exit) => {
-            entry.update(|r| r.apply_exit(&exit));
             tracing::info!(container = %record.id, code = exit.exit_code, "container exited");
-            if let Err(e) = persist(&ctx, &entry) {
+            if let Err(e) = record_exit(&ctx, &entry, Some(&exit), "") {
                 tracing::error!(container = %record.id, "persisting exit: {e}");
             }
         }

@@ -6,6 +6,7 @@
 //! dispatch; every RPC not built yet answers `Unimplemented` by name.
 
 pub mod container;
+pub mod events;
 pub mod filter;
 pub mod image;
 pub mod image_service;

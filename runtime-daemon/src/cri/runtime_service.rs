@@ -4,17 +4,11 @@
 use super::{CriService, unimplemented};
 use cradle_proto::cri;
 use cradle_proto::cri::runtime_service_server::RuntimeService;
-use std::pin::Pin;
-use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
-
-/// The (not yet produced) container event stream.
-pub type EventStream =
-    Pin<Box<dyn Stream<Item = Result<cri::ContainerEventResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl RuntimeService for CriService {
-    type GetContainerEventsStream = EventStream;
+    type GetContainerEventsStream = super::events::EventStream;
     async fn attach(
         &self,
         request: Request<cri::AttachRequest>,
@@ -251,6 +245,6 @@ impl RuntimeService for CriService {
         request: Request<cri::GetEventsRequest>,
     ) -> Result<Response<Self::GetContainerEventsStream>, Status> {
         let _ = request;
-        Err(unimplemented("GetContainerEvents"))
+        Ok(Response::new(self.container_events_impl()))
     }
 }

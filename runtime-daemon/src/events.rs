@@ -1,0 +1,87 @@
+//! Container lifecycle events for `GetContainerEvents` (the kubelet's evented
+//! PLEG): created, started, stopped, deleted, broadcast to every open stream.
+//! A stream that falls behind loses events (and the kubelet relists), it never
+//! slows the managers down.
+
+use cradle_proto::cri;
+use tokio::sync::broadcast;
+
+/// Events kept for slow subscribers before they start losing some.
+const CAPACITY: usize = 1024;
+
+/// One lifecycle transition of a container.
+#[derive(Debug, Clone)]
+pub struct ContainerEvent {
+    pub container_id: String,
+    pub sandbox_id: String,
+    pub kind: cri::ContainerEventType,
+    /// Nanoseconds since the epoch.
+    pub at: i64,
+    /// The container's status right after the transition.
+    pub status: cri::ContainerStatus,
+}
+
+/// The broadcast side, held by the daemon's context.
+#[derive(Debug, Clone)]
+pub struct Events {
+    sender: broadcast::Sender<ContainerEvent>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events {
+            sender: broadcast::channel(CAPACITY).0,
+        }
+    }
+}
+
+impl Events {
+    /// Publishes an event; nobody listening is fine.
+    pub fn emit(&self, kind: cri::ContainerEventType, record: &crate::containers::ContainerRecord) {
+        let _ = self.sender.send(ContainerEvent {
+            container_id: record.id.clone(),
+            sandbox_id: record.sandbox_id.clone(),
+            kind,
+            at: crate::time::now_ns(),
+            status: record.to_status(),
+        });
+    }
+
+    /// A new subscription, seeing events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<ContainerEvent> {
+        self.sender.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn subscribers_see_events_emitted_after_they_subscribe() {
+        let events = Events::default();
+        let record: crate::containers::ContainerRecord =
+            serde_json::from_value(serde_json::json!({
+                "id": "c1", "sandbox_id": "s1", "config": cri::ContainerConfig::default(),
+                "image_name": "busybox", "image_id": "sha256:00", "state": "Running",
+                "created_at": 1, "started_at": 2, "finished_at": 0, "exit_code": 0,
+                "reason": "", "message": "", "log_path": null, "dir": "/d", "shim_dir": "/s",
+                "runtime_handler": "cradle-oci", "stop_signal": 15
+            }))
+            .unwrap();
+        events.emit(cri::ContainerEventType::ContainerCreatedEvent, &record);
+        let mut rx = events.subscribe();
+        events.emit(cri::ContainerEventType::ContainerStartedEvent, &record);
+        let event = rx.recv().await.unwrap();
+        assert_eq!(event.kind, cri::ContainerEventType::ContainerStartedEvent);
+        assert_eq!(
+            (event.container_id.as_str(), event.sandbox_id.as_str()),
+            ("c1", "s1")
+        );
+        assert_eq!(
+            event.status.state,
+            cri::ContainerState::ContainerRunning as i32
+        );
+        assert!(rx.try_recv().is_err(), "nothing else was emitted");
+    }
+}
