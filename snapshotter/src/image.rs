@@ -30,6 +30,31 @@ pub struct ImageConfig {
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
+/// Who an image runs as, as `ImageStatus` reports it (`uid` or `username`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageUser {
+    /// No user or a numeric one (`1000`, `1000:1000`): the CRI `uid`.
+    Uid(i64),
+    /// A name (`nobody`, `nobody:nogroup`): the CRI `username`.
+    Name(String),
+}
+
+impl ImageConfig {
+    /// The image's user the way containerd reports it: the part before `:`,
+    /// numeric → uid, anything else → username; no user → `None` (leave both
+    /// CRI fields empty).
+    pub fn image_user(&self) -> Option<ImageUser> {
+        let user = self.user.as_deref()?.split(':').next()?.trim();
+        if user.is_empty() {
+            return None;
+        }
+        Some(match user.parse::<i64>() {
+            Ok(uid) => ImageUser::Uid(uid),
+            Err(_) => ImageUser::Name(user.to_string()),
+        })
+    }
+}
+
 /// The parts of an image config blob (OCI or Docker schema 2) the node uses.
 #[derive(Debug, Deserialize)]
 struct ConfigBlob {
@@ -123,6 +148,23 @@ mod tests {
         assert_eq!(parsed.config.working_dir, None);
         assert_eq!(parsed.config.stop_signal.as_deref(), Some("SIGQUIT"));
         assert_eq!(parsed.diff_ids.len(), 1);
+    }
+
+    #[test]
+    fn image_user_is_a_uid_when_numeric_and_a_name_otherwise() {
+        let user = |u: Option<&str>| {
+            ImageConfig {
+                user: u.map(str::to_string),
+                ..Default::default()
+            }
+            .image_user()
+        };
+        assert_eq!(user(None), None);
+        assert_eq!(user(Some("")), None);
+        assert_eq!(user(Some("1000")), Some(ImageUser::Uid(1000)));
+        assert_eq!(user(Some("1000:50")), Some(ImageUser::Uid(1000)));
+        assert_eq!(user(Some("nobody")), Some(ImageUser::Name("nobody".into())));
+        assert_eq!(user(Some("www:www")), Some(ImageUser::Name("www".into())));
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub use auth::{AuthConfig, CredentialsFile};
 pub use digest::Digest;
 pub use error::Error;
 pub use hosts::{Endpoint, HostConfig, RegistrySettings};
-pub use image::{Image, ImageConfig};
+pub use image::{Image, ImageConfig, ImageUser};
 pub use reference::ImageRef;
 
 use std::path::{Path, PathBuf};
