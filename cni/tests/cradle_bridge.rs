@@ -218,3 +218,37 @@ fn status_and_gc_on_spec_1_1_0() {
     client.teardown(&pa).unwrap();
     lab.assert_clean();
 }
+
+#[test]
+fn dual_stack_pods_get_one_address_per_family_and_reach_each_other() {
+    if !is_root("dual_stack_pods_get_one_address_per_family_and_reach_each_other") {
+        return;
+    }
+    let lab = Lab::new(18, &["cradle-bridge"]);
+    let ipam = json!({
+        "type": "host-local",
+        "ranges": [[{"subnet": lab.subnet}], [{"subnet": "fd00:244:18::/64"}]],
+        "dataDir": lab.data_dir,
+    });
+    lab.write_conflist(
+        "1.0.0",
+        "crtest",
+        json!([{"type": "cradle-bridge", "bridge": lab.bridge, "ipam": ipam}]),
+    );
+    let (a, b) = (Netns::new(), Netns::new());
+    let _in = lab.host.enter();
+    let client = lab.client();
+    let (pa, pb) = (lab.pod(&a), lab.pod(&b));
+    let ra = client.setup(&pa).unwrap();
+    let rb = client.setup(&pb).unwrap();
+    assert_eq!(ra.ips.len(), 2, "{:?}", ra.ips);
+    assert!(ra.ips[0].is_ipv4() && ra.ips[1].is_ipv6(), "{:?}", ra.ips);
+    assert!(a.ping(&rb.ips[1].to_string()), "a cannot reach b over IPv6");
+    assert!(a.ping("fd00:244:18::1"), "a cannot reach the IPv6 gateway");
+    let (_, route) = a.exec(&["ip", "-6", "route", "show", "default"]);
+    assert!(route.contains("fd00:244:18::1"), "{route}");
+    client.check(&pa).unwrap();
+    client.teardown(&pa).unwrap();
+    client.teardown(&pb).unwrap();
+    lab.assert_clean();
+}

@@ -8,7 +8,7 @@
 use super::PluginError;
 use super::code;
 use futures::TryStreamExt;
-use netlink_packet_route::address::AddressAttribute;
+use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkUnspec, LinkVeth, RouteMessageBuilder};
@@ -178,9 +178,15 @@ impl Netlink {
         }
     }
 
-    /// Adds `ip/prefix` to link `index`; already present is fine.
+    /// Adds `ip/prefix` to link `index`; already present is fine. IPv6
+    /// addresses skip duplicate address detection (the IPAM already made
+    /// them unique), so they are usable at once instead of "tentative".
     pub async fn add_address(&self, index: u32, ip: IpAddr, prefix: u8) -> Result<(), PluginError> {
-        match self.handle.address().add(index, ip, prefix).execute().await {
+        let mut request = self.handle.address().add(index, ip, prefix);
+        if ip.is_ipv6() {
+            request.message_mut().header.flags |= AddressHeaderFlags::Nodad;
+        }
+        match request.execute().await {
             Ok(()) => Ok(()),
             Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
             Err(e) => Err(nl_err(
