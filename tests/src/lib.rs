@@ -15,6 +15,7 @@ mod client;
 mod daemon;
 pub mod leaks;
 mod registry;
+pub mod steps;
 
 pub use cgroup::CgroupParent;
 pub use client::Cri;
