@@ -203,6 +203,11 @@ impl Runtime {
         };
         let _members = entry.members.write().await;
         let id = entry.snapshot().id;
+        // Stop the whole pod first (containers, network, pause), as StopPodSandbox.
+        for container in self.containers.ids_in_sandbox(&id) {
+            self.containers.stop(&container, 0).await?;
+        }
+        self.pods.stop(&id).await?;
         for container in self.containers.ids_in_sandbox(&id) {
             self.containers.remove(&container).await?;
         }
