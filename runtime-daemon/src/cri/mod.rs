@@ -1,9 +1,13 @@
 //! The CRI v1 gRPC services: validation and status mapping only.
 //!
 //! One module per RPC family, as containerd's `internal/cri/server`:
-//! [`runtime_info`] (Version, Status, RuntimeConfig), [`sandbox`], [`container`],
-//! [`image`]. The trait impls in [`runtime_service`] and [`image_service`] only
-//! dispatch; every RPC not built yet answers `Unimplemented` by name.
+//! [`runtime_info`] (Version, Status, RuntimeConfig, UpdateRuntimeConfig),
+//! [`sandbox`], [`container`] (with ExecSync and ReopenContainerLog),
+//! [`stats`] (ContainerStats, ListContainerStats), [`events`]
+//! (GetContainerEvents) and [`image`] (with ImageFsInfo). The trait impls in
+//! [`runtime_service`] and [`image_service`] only dispatch; every RPC not
+//! built yet (Exec, Attach, PortForward, pod stats, metrics, checkpoint,
+//! UpdateContainerResources) answers `Unimplemented` by name.
 
 pub mod container;
 pub mod events;
