@@ -288,6 +288,17 @@ mod tests {
     }
 
     #[test]
+    fn a_profile_naming_every_syscall_fits_the_kernel_limit() {
+        let names: Vec<&str> = SYSCALLS.iter().map(|(n, _)| *n).collect();
+        let json = serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]});
+        let p = compile(&serde_json::from_value(json).unwrap()).unwrap();
+        assert!(p.filter.len() < 1024, "{} instructions", p.filter.len());
+        assert_eq!(run(&p, "mseal", [0; 6]), ALLOW);
+        assert_eq!(bpf::run(&p.filter, 9999, AUDIT_ARCH, [0; 6]), EPERM);
+    }
+
+    #[test]
     fn notify_is_refused() {
         let r = compile(&serde_json::from_str(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#).unwrap());
         assert!(r.is_err());
