@@ -748,3 +748,44 @@ async fn stop_pod_kills_the_pause_shim_and_remove_deletes_it() {
     assert!(h.mounts_below().is_empty());
     assert_eq!(h.entries("state/shims"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_abandoned_by_its_client_still_unwinds_and_frees_the_name() {
+    if !is_root() {
+        eprintln!("skipping: needs root");
+        return;
+    }
+    let h = Harness::new();
+    let shim = h.path().join("slow-failing-shim");
+    std::fs::write(&shim, "#!/bin/sh\nsleep 1\necho 'too slow' >&2\nexit 1\n").unwrap();
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let svc = h.service(&shim).await;
+    // The client gives up while the pause shim is still starting.
+    let abandoned = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        svc.run_pod_sandbox(run_request(pod_config("p"))),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the call should still be running");
+    // The operation finishes on its own and unwinds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while (h.entries("state/ns") > 0 || !h.mounts_below().is_empty())
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        h.mounts_below().is_empty(),
+        "pins left: {:?}",
+        h.mounts_below()
+    );
+    assert_eq!(h.entries("state/shims"), 0);
+    let err = svc
+        .run_pod_sandbox(run_request(pod_config("p")))
+        .await
+        .unwrap_err();
+    assert!(
+        err.message().contains("too slow"),
+        "the retry runs again: {err:?}"
+    );
+}

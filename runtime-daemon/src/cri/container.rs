@@ -2,9 +2,10 @@
 //! ContainerStatus, ListContainers, ReopenContainerLog.
 
 use super::filter::{id_matches, labels_match};
-use super::{CriService, required};
+use super::{CriService, detached, required};
 use crate::shim_client::ShimClient;
 use cradle_proto::cri;
+use std::sync::Arc;
 use tonic::Status;
 
 impl CriService {
@@ -22,7 +23,9 @@ impl CriService {
         if config.image.as_ref().is_none_or(|i| i.image.is_empty()) {
             return Err(Status::invalid_argument("config.image.image is required"));
         }
-        let id = self.runtime.create_container(sandbox_id, config).await?;
+        let (runtime, sandbox_id) = (Arc::clone(&self.runtime), sandbox_id.to_string());
+        let id =
+            detached(async move { runtime.create_container(&sandbox_id, config).await }).await?;
         Ok(cri::CreateContainerResponse { container_id: id })
     }
 
@@ -31,7 +34,8 @@ impl CriService {
         req: cri::StartContainerRequest,
     ) -> Result<(), Status> {
         let id = required(&req.container_id, "container_id")?;
-        Ok(self.runtime.containers.start(id).await?)
+        let (runtime, id) = (Arc::clone(&self.runtime), id.to_string());
+        detached(async move { runtime.containers.start(&id).await }).await
     }
 
     pub(crate) async fn stop_container_impl(
@@ -39,7 +43,8 @@ impl CriService {
         req: cri::StopContainerRequest,
     ) -> Result<(), Status> {
         let id = required(&req.container_id, "container_id")?;
-        Ok(self.runtime.containers.stop(id, req.timeout).await?)
+        let (runtime, id, timeout) = (Arc::clone(&self.runtime), id.to_string(), req.timeout);
+        detached(async move { runtime.containers.stop(&id, timeout).await }).await
     }
 
     pub(crate) async fn remove_container_impl(
@@ -47,7 +52,8 @@ impl CriService {
         req: cri::RemoveContainerRequest,
     ) -> Result<(), Status> {
         let id = required(&req.container_id, "container_id")?;
-        Ok(self.runtime.containers.remove(id).await?)
+        let (runtime, id) = (Arc::clone(&self.runtime), id.to_string());
+        detached(async move { runtime.containers.remove(&id).await }).await
     }
 
     pub(crate) fn container_status_impl(

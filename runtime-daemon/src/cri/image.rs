@@ -1,8 +1,9 @@
 //! PullImage, ListImages, ImageStatus, RemoveImage.
 
-use super::{CriService, required};
+use super::{CriService, detached, required};
 use cradle_proto::cri;
 use cradle_snapshotter::{AuthConfig, Image};
+use std::sync::Arc;
 use tonic::Status;
 
 /// The CRI view of an image record.
@@ -43,7 +44,8 @@ impl CriService {
             identity_token: a.identity_token,
             registry_token: a.registry_token,
         });
-        let image = self.runtime.pull_image(reference, auth).await?;
+        let (runtime, reference) = (Arc::clone(&self.runtime), reference.to_string());
+        let image = detached(async move { runtime.pull_image(&reference, auth).await }).await?;
         Ok(cri::PullImageResponse {
             image_ref: image.id,
         })
@@ -77,7 +79,8 @@ impl CriService {
         req: cri::RemoveImageRequest,
     ) -> Result<(), Status> {
         let reference = image_name(&req.image)?;
-        Ok(self.runtime.remove_image(reference).await?)
+        let (runtime, reference) = (Arc::clone(&self.runtime), reference.to_string());
+        detached(async move { runtime.remove_image(&reference).await }).await
     }
 }
 

@@ -49,3 +49,18 @@ pub(crate) fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, tonic
         Ok(value)
     }
 }
+
+/// Runs a lifecycle operation to completion on its own task. When the client
+/// gives up (deadline, disconnect), tonic drops the handler's future; the
+/// operation must still finish or unwind, or it would leave mounts, shims and
+/// name reservations behind.
+pub(crate) async fn detached<T, F>(operation: F) -> Result<T, tonic::Status>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = crate::error::Result<T>> + Send + 'static,
+{
+    tokio::spawn(operation)
+        .await
+        .map_err(|e| tonic::Status::internal(format!("operation task failed: {e}")))?
+        .map_err(tonic::Status::from)
+}

@@ -1,8 +1,9 @@
 //! RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus, ListPodSandbox.
 
 use super::filter::{id_matches, labels_match};
-use super::{CriService, required};
+use super::{CriService, detached, required};
 use cradle_proto::cri;
+use std::sync::Arc;
 use tonic::Status;
 
 impl CriService {
@@ -16,10 +17,9 @@ impl CriService {
         if config.metadata.is_none() {
             return Err(Status::invalid_argument("config.metadata is required"));
         }
-        let id = self
-            .runtime
-            .run_pod_sandbox(config, &req.runtime_handler)
-            .await?;
+        let runtime = Arc::clone(&self.runtime);
+        let handler = req.runtime_handler;
+        let id = detached(async move { runtime.run_pod_sandbox(config, &handler).await }).await?;
         Ok(cri::RunPodSandboxResponse { pod_sandbox_id: id })
     }
 
@@ -28,7 +28,8 @@ impl CriService {
         req: cri::StopPodSandboxRequest,
     ) -> Result<(), Status> {
         let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
-        Ok(self.runtime.stop_pod_sandbox(id).await?)
+        let (runtime, id) = (Arc::clone(&self.runtime), id.to_string());
+        detached(async move { runtime.stop_pod_sandbox(&id).await }).await
     }
 
     pub(crate) async fn remove_pod_sandbox_impl(
@@ -36,7 +37,8 @@ impl CriService {
         req: cri::RemovePodSandboxRequest,
     ) -> Result<(), Status> {
         let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
-        Ok(self.runtime.remove_pod_sandbox(id).await?)
+        let (runtime, id) = (Arc::clone(&self.runtime), id.to_string());
+        detached(async move { runtime.remove_pod_sandbox(&id).await }).await
     }
 
     pub(crate) fn pod_sandbox_status_impl(
