@@ -88,6 +88,33 @@ fn exec_runs_in_the_containers_namespaces_and_returns_its_status() {
     assert_eq!(lines[3], ns_link(&format!("/proc/{pid}/ns/pid")));
     assert!(lines[4].starts_with("sleep"), "{stdout}");
 
+    // A signal to `cradle-oci exec` reaches the process (ExecSync timeouts).
+    let mut execer = Command::new(BIN)
+        .arg("--root")
+        .arg(&b.root)
+        .args(["exec", &b.id, "sleep", "100"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = b.oci(&["ps", "--format", "json", &b.id]);
+        let pids: Vec<i32> = serde_json::from_slice(&out.stdout).unwrap();
+        if pids.len() == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "exec'd process never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(execer.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(execer.wait().unwrap().code(), Some(128 + 15));
+    let out = b.oci(&["ps", "--format", "json", &b.id]);
+    let pids: Vec<i32> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(pids, vec![pid], "the exec'd process is gone");
+
     let out = b.oci(&["exec", &b.id, "sh", "-c", "exit 7"]);
     assert_eq!(out.status.code(), Some(7));
     let out = b.oci(&["exec", &b.id, "no-such-command"]);

@@ -10,7 +10,9 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 use oci_spec::runtime::{LinuxCapabilities, Process};
 
@@ -102,9 +104,20 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
             joins.push((flag, f));
         }
     }
+    // Non-detached, like runc: be the process's reaper and pass on the
+    // signals we get (a caller's timeout kills the process, not just us).
+    // They are blocked now and read from a signalfd later; the children
+    // restore the old mask.
+    let mut old_mask = SigSet::empty();
     if !opts.detach {
         nix::sys::prctl::set_child_subreaper(true)
             .map_err(|e| OciError::sys("PR_SET_CHILD_SUBREAPER", e))?;
+        sigprocmask(
+            SigmaskHow::SIG_BLOCK,
+            Some(&forwarded()),
+            Some(&mut old_mask),
+        )
+        .map_err(|e| OciError::sys("block signals", e))?;
     }
 
     let (mut parent, mut child_end) = Channel::pair()?;
@@ -112,6 +125,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     // complete copy and may run Rust code until it execs or _exits.
     let intermediate = match unsafe { fork() }.map_err(|e| OciError::sys("fork", e))? {
         ForkResult::Child => exec_intermediate(
+            &old_mask,
             &joins,
             &proc_,
             console.as_ref(),
@@ -130,7 +144,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     };
     let placed = cgroup.add_process(pid.as_raw());
     if let Err(e) = placed {
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = kill(pid, Signal::SIGKILL);
         return Err(e.into());
     }
     parent.send(&Msg::Go)?;
@@ -151,12 +165,51 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     if opts.detach {
         return Ok(0);
     }
+    wait_forwarding(pid)
+}
+
+/// The signals a non-detached exec passes on, plus SIGCHLD to notice the exit.
+fn forwarded() -> SigSet {
+    let mut set = SigSet::empty();
+    for sig in [
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGTERM,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+        Signal::SIGCONT,
+        Signal::SIGCHLD,
+    ] {
+        set.add(sig);
+    }
+    set
+}
+
+/// Waits for `pid`, forwarding every blocked signal but SIGCHLD to it;
+/// returns its exit code (128 + signal when killed).
+fn wait_forwarding(pid: Pid) -> Result<i32> {
+    let sfd = SignalFd::with_flags(&forwarded(), SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| OciError::sys("signalfd", e))?;
     loop {
-        match waitpid(pid, None) {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code),
             Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
-            Ok(_) | Err(nix::Error::EINTR) => continue,
+            Ok(_) | Err(nix::Error::EINTR) => {}
             Err(e) => return Err(OciError::sys(format!("wait for {pid}"), e)),
+        }
+        match sfd.read_signal() {
+            Ok(Some(info)) => {
+                let signo = info.ssi_signo as i32;
+                if signo != libc::SIGCHLD
+                    && let Ok(sig) = Signal::try_from(signo)
+                {
+                    let _ = kill(pid, sig);
+                }
+            }
+            Ok(None) | Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(OciError::sys("read signalfd", e)),
         }
     }
 }
@@ -209,12 +262,17 @@ fn exit(code: i32) -> ! {
 /// Joins the namespaces, forks the process (so it lands in the pid
 /// namespace) and reports its pid.
 fn exec_intermediate(
+    old_mask: &SigSet,
     joins: &[(CloneFlags, File)],
     p: &Process,
     console: Option<&UnixStream>,
     filter: Option<&seccomp::Program>,
     chan: &mut Channel,
 ) -> ! {
+    if let Err(e) = sigprocmask(SigmaskHow::SIG_SETMASK, Some(old_mask), None) {
+        let _ = chan.send(&Msg::Error(format!("restore signal mask: {e}")));
+        exit(1);
+    }
     for (flag, f) in joins {
         if let Err(e) = nix::sched::setns(f, *flag) {
             let _ = chan.send(&Msg::Error(format!("setns {flag:?}: {e}")));
