@@ -28,6 +28,7 @@ mod archive;
 mod auth;
 mod content;
 mod digest;
+mod download;
 mod error;
 mod export;
 mod hosts;
@@ -156,6 +157,8 @@ impl ImageStore {
             settings: &self.registries,
             auth: auth.as_ref(),
             inflight: &self.downloads,
+            layers: &self.layers,
+            unpacks: &self.unpacks,
         };
         let fetched = registry::fetch(&pull, &image_ref).await?;
         let names = Names {

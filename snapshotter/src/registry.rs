@@ -10,7 +10,7 @@
 //! protocol, CA and credentials are per host. A download that receives
 //! nothing for the stall timeout is cancelled, and its ingest file deleted.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use oci_client::Client;
@@ -18,23 +18,21 @@ use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientP
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{
     IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
-    OCI_IMAGE_MEDIA_TYPE, OciDescriptor, OciImageIndex, OciImageManifest,
+    OCI_IMAGE_MEDIA_TYPE, OciImageIndex, OciImageManifest,
 };
 use oci_client::secrets::RegistryAuth;
 
 use crate::auth::{self, AuthConfig, CredentialsFile};
-use crate::content::{ContentStore, Ingest};
+use crate::content::ContentStore;
 use crate::digest::Digest;
+use crate::download::{Blob, fetch_blob};
 use crate::hosts::{Endpoint, RegistrySettings};
 use crate::inflight::InFlight;
 use crate::reference::ImageRef;
+use crate::snapshots::LayerSnapshots;
 use crate::{Error, platform};
 
-/// Bytes gathered before one disk write.
-const WRITE_BATCH: usize = 1 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-/// How often a running download logs its progress.
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 const MANIFEST_TYPES: &[&str] = &[
     OCI_IMAGE_MEDIA_TYPE,
@@ -64,6 +62,10 @@ pub struct Pull<'a> {
     pub auth: Option<&'a AuthConfig>,
     /// Shared by all pulls of the store: one download per digest at a time.
     pub inflight: &'a InFlight,
+    /// Where layers unpack while they download.
+    pub layers: &'a LayerSnapshots,
+    /// Shared by all pulls of the store: one unpack per diff id at a time.
+    pub unpacks: &'a InFlight,
 }
 
 /// Fetches `image` for this node's platform into the content store, from
@@ -128,7 +130,7 @@ fn client_for(endpoint: &Endpoint, settings: &RegistrySettings) -> Result<Client
 }
 
 /// Maps a registry failure, calling out refused credentials.
-fn registry_error(image: &ImageRef, host: &str, source: OciDistributionError) -> Error {
+pub(crate) fn registry_error(image: &ImageRef, host: &str, source: OciDistributionError) -> Error {
     match source {
         OciDistributionError::UnauthorizedError { .. }
         | OciDistributionError::AuthenticationFailure(_) => Error::Unauthorized {
@@ -225,6 +227,15 @@ async fn fetch_from(
             .map_err(registry_err)?;
         content.write_all(&config_digest, &bytes)?;
     }
+    // Known before the layers arrive, so each layer unpacks while it
+    // downloads (and an image for another platform is refused up front).
+    let config = crate::image::parse_config(&image.to_string(), &content.read(&config_digest)?)?;
+    let diff_ids: Vec<Option<Digest>> = if config.diff_ids.len() == manifest.layers.len() {
+        config.diff_ids.into_iter().map(Some).collect()
+    } else {
+        // The commit reports the mismatch; download without unpacking.
+        vec![None; manifest.layers.len()]
+    };
 
     for layer in &manifest.layers {
         if !is_layer_type(&layer.media_type) {
@@ -239,7 +250,20 @@ async fn fetch_from(
     let downloads: Vec<_> = manifest
         .layers
         .iter()
-        .map(|desc| fetch_blob(&client, pull, &reference, desc, image, &endpoint.host))
+        .zip(diff_ids)
+        .map(|(desc, diff_id)| {
+            fetch_blob(
+                pull,
+                Blob {
+                    client: &client,
+                    reference: &reference,
+                    desc,
+                    image,
+                    host: &endpoint.host,
+                },
+                diff_id,
+            )
+        })
         .collect();
     let layers = futures::stream::iter(downloads)
         .buffered(pull.settings.max_concurrent_downloads.max(1))
@@ -253,87 +277,6 @@ async fn fetch_from(
         config_size: u64::try_from(manifest.config.size).unwrap_or(0),
         layers,
     })
-}
-
-/// Streams one blob into the content store unless it is already there (or
-/// another pull is fetching it: then this one waits and reuses it).
-async fn fetch_blob(
-    client: &Client,
-    pull: &Pull<'_>,
-    reference: &oci_client::Reference,
-    desc: &OciDescriptor,
-    image: &ImageRef,
-    host: &str,
-) -> Result<(Digest, u64), Error> {
-    let content = pull.content;
-    let digest = Digest::parse(&desc.digest)?;
-    let size = u64::try_from(desc.size).unwrap_or(0);
-    let _claim = pull.inflight.claim(&digest).await;
-    if content.contains(&digest) {
-        return Ok((digest, size));
-    }
-    let stall = pull.settings.stall_timeout();
-    let mut stream = client
-        .pull_blob_stream(reference, desc)
-        .await
-        .map_err(|e| registry_error(image, host, e))?;
-    // Disk writes (and the final fsync) run on blocking threads, a batch at a
-    // time, so a slow disk does not stall the runtime's workers. The ingest
-    // file is deleted if anything below fails or the pull is dropped.
-    let mut ingest = content.ingest(&digest)?;
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
-    let started = Instant::now();
-    let mut last_report = started;
-    let mut received: u64 = 0;
-    loop {
-        let next = tokio::time::timeout(stall, stream.next())
-            .await
-            .map_err(|_| Error::Stalled {
-                reference: image.to_string(),
-                digest: digest.to_string(),
-                received,
-                secs: stall.as_secs(),
-            })?;
-        let Some(chunk) = next else { break };
-        let chunk = chunk.map_err(|e| Error::Download {
-            reference: image.to_string(),
-            digest: digest.to_string(),
-            received,
-            source: e,
-        })?;
-        received += chunk.len() as u64;
-        batch.extend_from_slice(&chunk);
-        if batch.len() >= WRITE_BATCH {
-            ingest = write_batch(ingest, std::mem::take(&mut batch), &digest).await?;
-        }
-        if last_report.elapsed() >= PROGRESS_EVERY {
-            last_report = Instant::now();
-            tracing::info!(image = %image, layer = %digest, received, size, rate_mib_s = rate(received, started), "downloading");
-        }
-    }
-    ingest = write_batch(ingest, batch, &digest).await?;
-    let d = digest.clone();
-    tokio::task::spawn_blocking(move || ingest.commit())
-        .await
-        .map_err(|e| Error::Task(format!("commit of {d}: {e}")))??;
-    tracing::info!(image = %image, layer = %digest, bytes = received, secs = started.elapsed().as_secs_f64(), rate_mib_s = rate(received, started), "layer downloaded");
-    Ok((digest, size))
-}
-
-/// MiB/s since `started`, rounded to 0.1.
-fn rate(bytes: u64, started: Instant) -> f64 {
-    let secs = started.elapsed().as_secs_f64().max(0.001);
-    (bytes as f64 / (1024.0 * 1024.0) / secs * 10.0).round() / 10.0
-}
-
-/// Appends `batch` to `ingest` on a blocking thread.
-async fn write_batch(mut ingest: Ingest, batch: Vec<u8>, digest: &Digest) -> Result<Ingest, Error> {
-    if batch.is_empty() {
-        return Ok(ingest);
-    }
-    tokio::task::spawn_blocking(move || ingest.write(&batch).map(|()| ingest))
-        .await
-        .map_err(|e| Error::Task(format!("download of {digest}: {e}")))?
 }
 
 /// True when the manifest bytes are an OCI index or a Docker manifest list.

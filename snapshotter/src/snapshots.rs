@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::Error;
 use crate::content::unique_suffix;
 use crate::digest::Digest;
-use crate::unpack::{Unpacked, unpack_layer};
+use crate::unpack::{Unpacked, unpack_reader};
 
 const TMP_PREFIX: &str = ".tmp-";
 /// Beside `fs`: "<bytes> <inodes> <blob digest>" of the unpacked layer, so a
@@ -56,6 +56,18 @@ impl LayerSnapshots {
         layer_digest: &Digest,
         diff_id: &Digest,
     ) -> Result<Unpacked, Error> {
+        let file = fs::File::open(blob).map_err(|e| Error::io(blob, e))?;
+        self.unpack_from(file, layer_digest, diff_id)
+    }
+
+    /// [`LayerSnapshots::unpack`] from a stream of the blob's bytes (e.g. as
+    /// they download).
+    pub fn unpack_from(
+        &self,
+        blob: impl std::io::Read,
+        layer_digest: &Digest,
+        diff_id: &Digest,
+    ) -> Result<Unpacked, Error> {
         let tmp = TempDir::create(&self.layers.join(format!(
             "{TMP_PREFIX}{}-{}-{}",
             diff_id.hex(),
@@ -64,7 +76,7 @@ impl LayerSnapshots {
         )))?;
         let fs_dir = tmp.path.join("fs");
         fs::create_dir(&fs_dir).map_err(|e| Error::io(&fs_dir, e))?;
-        let unpacked = unpack_layer(blob, layer_digest.as_str(), &fs_dir)?;
+        let unpacked = unpack_reader(blob, layer_digest.as_str(), &fs_dir)?;
         if &unpacked.diff_id != diff_id {
             return Err(Error::DigestMismatch {
                 object: format!("uncompressed layer {layer_digest}"),

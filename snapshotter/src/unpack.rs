@@ -48,19 +48,27 @@ const MAX_SYMLINK_HOPS: usize = 40;
 
 /// Unpacks the layer blob at `blob` into the existing, empty directory `dest`.
 /// `layer` names the layer in errors (its digest).
+#[cfg(test)]
 pub fn unpack_layer(blob: &Path, layer: &str, dest: &Path) -> Result<Unpacked, Error> {
     let file = File::open(blob).map_err(|e| Error::io(blob, e))?;
-    let mut buffered = BufReader::new(file);
-    let magic = peek_magic(&mut buffered).map_err(|e| Error::io(blob, e))?;
+    unpack_reader(file, layer, dest)
+}
+
+/// Unpacks the layer blob read from `reader` (plain, gzip or zstd) into the
+/// existing, empty directory `dest`.
+pub fn unpack_reader(reader: impl Read, layer: &str, dest: &Path) -> Result<Unpacked, Error> {
+    let read_err = |e: io::Error| Error::Unpack {
+        layer: layer.to_string(),
+        entry: String::new(),
+        source: e,
+    };
+    let mut buffered = BufReader::with_capacity(256 * 1024, reader);
+    let magic = peek_magic(&mut buffered).map_err(read_err)?;
     let decompressed: Box<dyn Read> = match magic {
         [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
-        [0x28, 0xb5, 0x2f, 0xfd] => Box::new(
-            zstd::stream::read::Decoder::with_buffer(buffered).map_err(|e| Error::Unpack {
-                layer: layer.to_string(),
-                entry: String::new(),
-                source: e,
-            })?,
-        ),
+        [0x28, 0xb5, 0x2f, 0xfd] => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(read_err)?)
+        }
         _ => Box::new(buffered),
     };
     let mut hashing = HashingReader {
@@ -85,7 +93,7 @@ pub fn unpack_layer(blob: &Path, layer: &str, dest: &Path) -> Result<Unpacked, E
 }
 
 /// Reads the first bytes without consuming them.
-fn peek_magic(reader: &mut BufReader<File>) -> io::Result<[u8; 4]> {
+fn peek_magic<R: Read>(reader: &mut BufReader<R>) -> io::Result<[u8; 4]> {
     use std::io::BufRead;
     let buf = reader.fill_buf()?;
     let mut magic = [0u8; 4];

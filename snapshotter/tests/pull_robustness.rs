@@ -1,7 +1,8 @@
 //! Pull robustness through a fault-injecting proxy in front of a real
 //! registry on 127.0.0.1: concurrent pulls share one download; a stalled
 //! download is cancelled after the stall timeout; a connection cut mid-layer
-//! fails cleanly; both leave no partial blob and a later pull succeeds.
+//! fails cleanly; both leave no partial blob or half-unpacked layer, and a
+//! later pull succeeds; a full disk fails with ENOSPC and leaves nothing.
 //! Needs root and docker-registry.
 
 mod common;
@@ -128,6 +129,8 @@ fn assert_no_partial_layer(dir: &std::path::Path, img: &TestImage) {
     let layer = sha256(&img.layers[0].blob);
     assert!(!root.join("blobs/sha256").join(&layer[7..]).exists());
     assert_eq!(count(&root.join("ingest")), 0, "ingest file left behind");
+    // The unpack that ran alongside the download left no temp snapshot.
+    assert_eq!(count(&dir.join("root/snapshots/layers")), 0);
 }
 
 /// Unmounts on drop, so a failing test leaves nothing mounted.
