@@ -9,7 +9,7 @@ use super::PluginError;
 use super::code;
 use futures::TryStreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags};
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkUnspec, LinkVeth, RouteMessageBuilder};
 use std::net::IpAddr;
@@ -95,42 +95,34 @@ impl Netlink {
         Ok(bridge)
     }
 
-    /// Creates a veth pair; `peer` is the end that will move to the pod.
-    pub async fn add_veth(&self, host: &str, peer: &str, mtu: u32) -> Result<(), PluginError> {
-        let msg = LinkVeth::new(host, peer).mtu(mtu).build();
-        self.handle
-            .link()
-            .add(msg)
-            .execute()
-            .await
-            .map_err(|e| nl_err(format!("creating veth pair {host}/{peer}"), e))
-    }
-
-    /// Moves link `index` into the namespace open as `netns_fd`.
-    pub async fn move_to_netns(&self, index: u32, netns_fd: RawFd) -> Result<(), PluginError> {
-        let msg = LinkUnspec::new_with_index(index)
+    /// Creates a veth pair whose `peer` end is born inside the namespace
+    /// open as `netns_fd` under its final name: no move between namespaces
+    /// (which waits for an RCU grace period) and no rename.
+    pub async fn add_veth(
+        &self,
+        host: &str,
+        peer: &str,
+        mtu: u32,
+        netns_fd: RawFd,
+    ) -> Result<(), PluginError> {
+        let peer_msg = LinkUnspec::new_with_name(peer)
+            .mtu(mtu)
             .setns_by_fd(netns_fd)
             .build();
-        self.handle
-            .link()
-            .set(msg)
-            .execute()
-            .await
-            .map_err(|e| nl_err("moving the veth into the pod netns", e))
-    }
-
-    /// Renames a (down) link and sets its MTU.
-    pub async fn rename(&self, index: u32, name: &str, mtu: u32) -> Result<(), PluginError> {
-        let msg = LinkUnspec::new_with_index(index)
-            .name(name.to_string())
+        let msg = LinkVeth::new(host, peer)
             .mtu(mtu)
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
             .build();
-        self.handle
-            .link()
-            .set(msg)
-            .execute()
-            .await
-            .map_err(|e| nl_err(format!("renaming link {index} to {name}"), e))
+        match self.handle.link().add(msg).execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if errno(&e) == Some(libc::EEXIST) => Err(PluginError::new(
+                code::NETLINK,
+                format!(
+                    "creating veth pair {host}/{peer}: an interface of that name already exists"
+                ),
+            )),
+            Err(e) => Err(nl_err(format!("creating veth pair {host}/{peer}"), e)),
+        }
     }
 
     pub async fn set_up(&self, index: u32) -> Result<(), PluginError> {

@@ -2,7 +2,7 @@
 //!
 //! It attaches a pod to a Linux bridge on the host: the bridge (created on
 //! first use, up, with the gateway address), a veth pair per pod (host end
-//! on the bridge, pod end moved into the pod's namespace and renamed to
+//! on the bridge, pod end created directly inside the pod's namespace as
 //! `CNI_IFNAME`), the MTU, addresses from a host-local compatible store
 //! ([`ipam`]), the default route via the gateway, optional masquerade
 //! ([`masq`]) and hairpin mode. DEL undoes all of it and is idempotent;

@@ -21,11 +21,6 @@ pub fn host_veth_name(network: &str, id: &str, ifname: &str) -> String {
     format!("crv{:08x}", fnv(&[network, id, ifname]) as u32)
 }
 
-/// The temporary name of the pod end before it moves into the namespace.
-fn peer_temp_name(network: &str, id: &str, ifname: &str) -> String {
-    format!("crp{:08x}", fnv(&[network, id, ifname]) as u32)
-}
-
 /// FNV-1a: stable across builds and releases (std's hasher is not).
 fn fnv(parts: &[&str]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -100,23 +95,18 @@ async fn attach(
         enable_forwarding(allocations);
     }
     let host_name = host_veth_name(&conf.name, &env.container_id, &env.ifname);
-    let peer_name = peer_temp_name(&conf.name, &env.container_id, &env.ifname);
-    // Leftovers of an interrupted earlier ADD of the same attachment.
+    // A leftover of an interrupted earlier ADD of the same attachment.
     host.delete(&host_name).await?;
-    host.delete(&peer_name).await?;
-    host.add_veth(&host_name, &peer_name, conf.mtu).await?;
-    let peer = host.require(&peer_name).await?;
-    host.move_to_netns(peer.index, ns.as_raw_fd()).await?;
-
-    let moved = pod.require(&peer_name).await?;
-    pod.rename(moved.index, &env.ifname, conf.mtu).await?;
-    pod.set_up(moved.index).await?;
+    host.add_veth(&host_name, &env.ifname, conf.mtu, ns.as_raw_fd())
+        .await?;
+    let pod_end = pod.require(&env.ifname).await?;
+    pod.set_up(pod_end.index).await?;
     for a in allocations {
-        pod.add_address(moved.index, a.ip, a.prefix).await?;
+        pod.add_address(pod_end.index, a.ip, a.prefix).await?;
     }
     let routes = routes(conf, allocations);
     for (dst, gw) in &routes {
-        pod.add_route(dst.addr, dst.prefix, *gw, moved.index)
+        pod.add_route(dst.addr, dst.prefix, *gw, pod_end.index)
             .await?;
     }
     let pod_link = pod.require(&env.ifname).await?;
@@ -270,8 +260,6 @@ pub fn del(conf: &BridgeConf, env: &Env) -> Result<(), PluginError> {
         let host = Netlink::connect()?;
         host.delete(&host_veth_name(&conf.name, &env.container_id, &env.ifname))
             .await?;
-        host.delete(&peer_temp_name(&conf.name, &env.container_id, &env.ifname))
-            .await?;
         Ok(())
     })?;
     if dir.exists() {
@@ -411,7 +399,6 @@ mod tests {
         let a = host_veth_name("net", "c1", "eth0");
         assert_eq!(a, host_veth_name("net", "c1", "eth0"));
         assert_ne!(a, host_veth_name("net", "c2", "eth0"));
-        assert_ne!(a, peer_temp_name("net", "c1", "eth0"));
         assert!(a.len() <= 15);
     }
 
