@@ -214,3 +214,34 @@ fn features_and_bad_arguments() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 }
+
+#[test]
+fn every_capability_the_runtime_holds_is_granted_and_the_rest_ignored() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("allcaps", &["grep", "CapEff", "/proc/self/status"]);
+    let all: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+    let mut cfg = b.config();
+    for set in ["bounding", "effective", "permitted"] {
+        cfg["process"]["capabilities"][set] = json!(all);
+    }
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0);
+    // Everything this (root) test process holds, which may be less than
+    // the kernel's full set (this host's root lacks CAP_SYS_RESOURCE).
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let held = status.lines().find(|l| l.starts_with("CapPrm:")).unwrap();
+    let held = held.trim_start_matches("CapPrm:").trim();
+    assert_eq!(b.container_stdout().trim(), format!("CapEff:\t{held}"));
+    assert!(b.oci(&["delete", &b.id]).status.success());
+}

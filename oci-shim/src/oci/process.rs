@@ -137,15 +137,23 @@ pub(crate) fn find_executable(arg0: &str, path: &str) -> Result<PathBuf> {
         })
 }
 
-/// Converts OCI capability names to the caps crate's type.
+/// Converts OCI capability names to the caps crate's type, leaving out
+/// (with a warning, as runc does) those this kernel does not know.
 pub(crate) fn to_caps(set: Option<&HashSet<Capability>>) -> Result<HashSet<Cap>> {
+    let known = caps::runtime::thread_all_supported();
     let mut out = HashSet::new();
     for c in set.into_iter().flatten() {
         let name = format!("CAP_{c}");
         let cap = name
             .parse::<Cap>()
             .map_err(|_| OciError::Unsupported(format!("capability {name}")))?;
-        out.insert(cap);
+        if known.contains(&cap) {
+            out.insert(cap);
+        } else {
+            log::warn(&format!(
+                "capability {name} is not supported by this kernel; ignored"
+            ));
+        }
     }
     Ok(out)
 }
@@ -189,10 +197,29 @@ pub(crate) fn switch_user(user: &User) -> Result<()> {
 /// Sets effective, permitted, inheritable and ambient sets after the uid
 /// change (effective first, so it never exceeds permitted).
 pub(crate) fn set_capabilities(caps: &LinuxCapabilities) -> Result<()> {
-    let effective = to_caps(caps.effective().as_ref())?;
-    let permitted = to_caps(caps.permitted().as_ref())?;
-    let inheritable = to_caps(caps.inheritable().as_ref())?;
-    let ambient = to_caps(caps.ambient().as_ref())?;
+    // What this process may hold: a capability the runtime itself lacks
+    // (root without CAP_SYS_RESOURCE, say) cannot be granted; warn and go on.
+    let held = caps::read(None, CapSet::Permitted)
+        .map_err(|e| OciError::Setup(format!("read permitted capabilities: {e}")))?;
+    let mut missing: Vec<String> = Vec::new();
+    let mut limit = |set: HashSet<Cap>| -> HashSet<Cap> {
+        let (ok, lacking): (HashSet<Cap>, HashSet<Cap>) =
+            set.into_iter().partition(|c| held.contains(c));
+        missing.extend(lacking.iter().map(|c| c.to_string()));
+        ok
+    };
+    let effective = limit(to_caps(caps.effective().as_ref())?);
+    let permitted = limit(to_caps(caps.permitted().as_ref())?);
+    let inheritable = limit(to_caps(caps.inheritable().as_ref())?);
+    let ambient = limit(to_caps(caps.ambient().as_ref())?);
+    missing.sort();
+    missing.dedup();
+    if !missing.is_empty() {
+        log::warn(&format!(
+            "capabilities the runtime does not hold are not granted: {}",
+            missing.join(", ")
+        ));
+    }
     let set = |which: CapSet, v: &HashSet<Cap>| {
         caps::set(None, which, v)
             .map_err(|e| OciError::Setup(format!("set {which:?} capabilities: {e}")))
