@@ -3,8 +3,9 @@
 //! on stdout, all within a deadline.
 //!
 //! The plugin runs in its own process group so a timeout kills it together
-//! with anything it spawned (iptables, IPAM helpers), and the runtime's own
-//! environment is not passed on beyond `PATH`.
+//! with anything it spawned (iptables, IPAM helpers). Like libcni, the
+//! runtime's environment is passed on (some plugins read their own settings
+//! from it), except inherited `CNI_*` variables, which only the call sets.
 
 use serde::Deserialize;
 use std::io::{Read, Write};
@@ -84,12 +85,15 @@ pub fn run(
     timeout: Duration,
 ) -> Result<Vec<u8>, ExecError> {
     let mut command = Command::new(binary);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("CNI_") {
+            command.env_remove(key);
+        }
+    }
+    if std::env::var_os("PATH").is_none() {
+        command.env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    }
     command
-        .env_clear()
-        .env(
-            "PATH",
-            std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into()),
-        )
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

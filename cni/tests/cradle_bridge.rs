@@ -154,8 +154,8 @@ fn failed_add_unwinds_completely() {
 }
 
 #[test]
-fn ip_masq_rules_follow_the_pod() {
-    if !is_root("ip_masq_rules_follow_the_pod") {
+fn ip_masq_hairpin_and_mtu_follow_the_config() {
+    if !is_root("ip_masq_hairpin_and_mtu_follow_the_config") {
         return;
     }
     let lab = Lab::new(16, &["cradle-bridge"]);

@@ -20,7 +20,7 @@ pub mod ops;
 use serde_json::json;
 
 /// The spec versions the plugin speaks.
-pub const SUPPORTED_VERSIONS: [&str; 6] = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0", "0.2.0"];
+pub const SUPPORTED_VERSIONS: [&str; 5] = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 
 /// A failure in the spec's error shape: a code, a message and details.
 #[derive(Debug, Clone, PartialEq, Eq)]
