@@ -5,6 +5,8 @@
 //! store helpers. Everything is cleaned up on drop.
 #![allow(dead_code)]
 
+pub mod token;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -73,6 +75,8 @@ pub struct Options {
     pub tls: bool,
     /// Accept manifests whose layers name `http://127.0.0.1…` URLs.
     pub allow_urls: bool,
+    /// Require tokens from this realm, signed by the cert in this bundle.
+    pub token: Option<(String, PathBuf)>,
 }
 
 /// A registry process, killed on drop.
@@ -116,6 +120,14 @@ impl Registry {
             config += &format!(
                 "auth:\n  htpasswd:\n    realm: cradle-test\n    path: {}\n",
                 dir.join("htpasswd").display()
+            );
+        }
+        if let Some((realm, bundle)) = &opts.token {
+            config += &format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                token::SERVICE,
+                token::ISSUER,
+                bundle.display()
             );
         }
         if opts.allow_urls {
