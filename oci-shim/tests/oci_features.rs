@@ -312,3 +312,35 @@ fn seccomp_profile_is_enforced_in_init_and_exec() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Seccomp:\t2");
     assert!(b.oci(&["delete", "--force", &b.id]).status.success());
 }
+
+#[test]
+fn spec_devices_are_created_with_mode_and_owner() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(
+        "devices",
+        &[
+            "sh",
+            "-c",
+            "test -c /dev/extra/null2 && echo char; echo x > /dev/extra/null2 && echo wrote; stat -c '%a %u:%g %t:%T' /dev/extra/null2",
+        ],
+    );
+    let mut cfg = b.config();
+    cfg["linux"]["devices"] = json!([
+        {"path": "/dev/extra/null2", "type": "c", "major": 1, "minor": 3, "fileMode": 0o662, "uid": 1000, "gid": 5}
+    ]);
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0);
+    assert_eq!(b.container_stdout(), "char\nwrote\n662 1000:5 1:3\n");
+    assert!(b.oci(&["delete", &b.id]).status.success());
+}

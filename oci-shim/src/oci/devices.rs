@@ -3,7 +3,7 @@
 //! a bind works everywhere), the spec's `linux.devices`, and the usual
 //! symlinks.
 
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
 use nix::mount::{MsFlags, mount};
@@ -90,6 +90,9 @@ fn create_device(rootfs: &Path, d: &LinuxDevice) -> Result<()> {
     let _ = std::fs::remove_file(&target);
     match mknod(&target, kind, perm, dev) {
         Ok(()) => {
+            // mknod applies the umask; the spec's mode is meant exactly.
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(perm.bits()))
+                .map_err(|e| OciError::io("chmod", &target, e))?;
             let uid = d.uid().map(nix::unistd::Uid::from_raw);
             let gid = d.gid().map(nix::unistd::Gid::from_raw);
             nix::unistd::chown(&target, uid, gid)
