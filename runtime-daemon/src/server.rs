@@ -41,7 +41,12 @@ pub fn bind(socket: &Path) -> Result<tokio::net::UnixListener, ServerError> {
     Ok(listener)
 }
 
-/// Serves the CRI on `listener` until `shutdown` resolves, then removes the socket.
+/// How long in-flight requests and open streams (GetContainerEvents) may run
+/// on after the shutdown signal before the server stops anyway.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Serves the CRI on `listener` until `shutdown` resolves (plus at most
+/// [`SHUTDOWN_GRACE`] for open calls), then removes the socket.
 pub async fn serve(
     service: CriService,
     listener: tokio::net::UnixListener,
@@ -49,17 +54,35 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
-    let result = tonic::transport::Server::builder()
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    };
+    let server = tonic::transport::Server::builder()
         // Every log line of a request carries its RPC.
         .trace_fn(|request| tracing::info_span!("cri", rpc = %request.uri().path()))
         .add_service(RuntimeServiceServer::new(service.clone()))
         .add_service(ImageServiceServer::new(service))
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await;
+        .serve_with_incoming_shutdown(incoming, signal);
+    let grace = async move {
+        if stopped.wait_for(|s| *s).await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        result = server => result.map_err(ServerError::from),
+        () = grace => {
+            tracing::warn!("calls still open {SHUTDOWN_GRACE:?} after shutdown: stopping anyway");
+            Ok(())
+        }
+    };
     if let Err(e) = std::fs::remove_file(socket)
         && e.kind() != std::io::ErrorKind::NotFound
     {
         tracing::warn!("removing socket {}: {e}", socket.display());
     }
-    result.map_err(ServerError::from)
+    result
 }
