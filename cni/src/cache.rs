@@ -56,6 +56,7 @@ pub struct CacheEntry {
 /// The cache directory (`<dir>/results`).
 #[derive(Debug, Clone)]
 pub struct ResultCache {
+    root: PathBuf,
     dir: PathBuf,
 }
 
@@ -64,8 +65,14 @@ impl ResultCache {
     /// created until the first write.
     pub fn new(dir: &Path) -> Self {
         ResultCache {
+            root: dir.to_path_buf(),
             dir: dir.join("results"),
         }
+    }
+
+    /// The directory the cache was opened with.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The file of one attachment.

@@ -217,11 +217,18 @@ impl CniNetwork {
     /// arguments and result) when there is one. Deleting an attachment that
     /// is already gone succeeds; errors keep the cache entry so a retry can
     /// finish the job.
+    ///
+    /// When the configuration changed since the ADD (another network name
+    /// now comes first), the attachments cached under the old name are
+    /// deleted with their own configuration instead.
     pub fn teardown(&self, pod: &PodNetwork) -> Result<(), CniError> {
         let cached = self.cache.read(self.name(), &pod.sandbox_id, &pod.ifname)?;
         let netns = netns_if_present(&pod.netns);
         match cached {
             Some(entry) => del_cached(self, &entry, pod, &netns),
+            None if teardown_cached(&self.bin_dirs, self.cache.root(), pod, self.timeout)? => {
+                Ok(())
+            }
             None => {
                 let result = del_chain(
                     self,

@@ -267,3 +267,23 @@ fn a_second_add_of_an_attached_pod_is_refused_without_touching_it() {
     assert_eq!(s.read("order"), "ADD rec-a\n");
     assert!(network.cached_result(&pod).unwrap().is_some());
 }
+
+#[test]
+fn del_after_the_config_changed_uses_the_cached_network() {
+    let s = Setup::new();
+    let old = s.network("1.0.0", json!([{"type": "rec-a"}]));
+    let pod = s.pod();
+    old.setup(&pod).unwrap();
+    // A new file now comes first, with another name and plugin.
+    let conf = s.tmp.path().join("net.d");
+    let list = json!({"cniVersion": "1.0.0", "name": "newnet", "plugins": [{"type": "rec-b"}]});
+    std::fs::write(conf.join("00-new.conflist"), list.to_string()).unwrap();
+    let bins = [plugins().to_path_buf()];
+    let new = CniNetwork::load(&conf, &bins, &s.tmp.path().join("cache"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(new.name(), "newnet");
+    new.teardown(&pod).unwrap();
+    assert_eq!(s.read("order"), "ADD rec-a\nDEL rec-a\n");
+    assert!(old.cached_result(&pod).unwrap().is_none());
+}
