@@ -3,20 +3,16 @@
 //! through `ImageStore`, mounted as a rootfs, run with chroot, removed.
 //! Needs root, docker-registry and skopeo; skips with a message otherwise.
 
+mod common;
+
 use std::fs;
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+use common::{Registry, count, sha256};
 use cradle_snapshotter::{Error, ImageStore, RegistryConfig};
-use sha2::{Digest as _, Sha256};
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
 
 fn usable() -> bool {
     if !nix::unistd::geteuid().is_root() {
@@ -34,59 +30,6 @@ fn usable() -> bool {
         }
     }
     true
-}
-
-/// A registry process, killed on drop.
-struct Registry {
-    child: Child,
-    port: u16,
-}
-
-impl Registry {
-    fn start(dir: &Path) -> Registry {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let storage = dir.join("registry-storage");
-        fs::create_dir(&storage).unwrap();
-        let config = dir.join("registry.yml");
-        fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                storage.display()
-            ),
-        )
-        .unwrap();
-        let log = fs::File::create(dir.join("registry.log")).unwrap();
-        let child = Command::new("/usr/bin/docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let registry = Registry { child, port };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "registry did not start: {}",
-                fs::read_to_string(dir.join("registry.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        registry
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Detaches a mount on drop, so a failing test leaves nothing mounted.
@@ -289,10 +232,6 @@ fn push(tmp: &Path, layout: &Path, reference: &str) -> String {
         String::from_utf8_lossy(&push.stderr)
     );
     fs::read_to_string(&digest_file).unwrap().trim().to_string()
-}
-
-fn count(dir: &Path) -> usize {
-    fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
