@@ -344,3 +344,33 @@ fn spec_devices_are_created_with_mode_and_owner() {
     assert_eq!(b.container_stdout(), "char\nwrote\n662 1000:5 1:3\n");
     assert!(b.oci(&["delete", &b.id]).status.success());
 }
+
+#[test]
+fn sysctls_rlimits_masked_and_read_only_paths_apply() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let script = "cat /proc/sys/net/ipv4/ip_forward; ulimit -n; \
+                  echo 0 > /proc/sys/net/ipv4/ip_forward 2>/dev/null || echo sys-ro; \
+                  touch /newfile 2>/dev/null || echo root-ro; \
+                  wc -c < /proc/timer_list; ls -A /sys/firmware | wc -l; touch /tmp/ok && echo tmp-rw";
+    let b = Bundle::new("hardening", &["sh", "-c", script]);
+    let mut cfg = b.config();
+    cfg["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0);
+    assert_eq!(
+        b.container_stdout(),
+        "1\n1024\nsys-ro\nroot-ro\n0\n0\ntmp-rw\n"
+    );
+    assert!(b.oci(&["delete", &b.id]).status.success());
+}
