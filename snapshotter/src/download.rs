@@ -129,6 +129,7 @@ async fn receive(
     let started = Instant::now();
     let mut last_report = started;
     let mut received: u64 = 0;
+    let row = pull.progress.start(&image.to_string(), digest, size);
     loop {
         let next = tokio::time::timeout(stall, stream.next())
             .await
@@ -146,6 +147,7 @@ async fn receive(
             source: e,
         })?;
         received += chunk.len() as u64;
+        row.update(received);
         batch.extend_from_slice(&chunk);
         // A closed channel means the unpack failed; the download still
         // completes, and the caller reports the unpack's error.

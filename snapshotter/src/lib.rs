@@ -36,6 +36,7 @@ mod image;
 mod import;
 mod inflight;
 mod platform;
+mod progress;
 mod reference;
 mod registry;
 mod rootfs;
@@ -48,6 +49,7 @@ pub use digest::Digest;
 pub use error::Error;
 pub use hosts::{Endpoint, HostConfig, RegistrySettings};
 pub use image::{Image, ImageConfig, ImageUser};
+pub use progress::DownloadProgress;
 pub use reference::ImageRef;
 
 use std::path::{Path, PathBuf};
@@ -86,6 +88,8 @@ pub struct ImageStore {
     content: ContentStore,
     /// Blob downloads in progress, shared by concurrent pulls.
     downloads: inflight::InFlight,
+    /// What the running downloads have received.
+    progress: progress::Progress,
     /// Layer unpacks in progress, shared by concurrent pulls.
     unpacks: inflight::InFlight,
     layers: LayerSnapshots,
@@ -115,6 +119,7 @@ impl ImageStore {
             registries: registries.into(),
             content: ContentStore::open(root)?,
             downloads: inflight::InFlight::default(),
+            progress: progress::Progress::default(),
             unpacks: inflight::InFlight::default(),
             layers: LayerSnapshots::open(&snapshots)?,
             rootfs: Rootfs::open(&snapshots)?,
@@ -157,6 +162,7 @@ impl ImageStore {
             settings: &self.registries,
             auth: auth.as_ref(),
             inflight: &self.downloads,
+            progress: &self.progress,
             layers: &self.layers,
             unpacks: &self.unpacks,
         };
@@ -242,6 +248,11 @@ impl ImageStore {
             .collect()
             .await;
         results.into_iter().collect()
+    }
+
+    /// The blob downloads running now (for progress displays), from memory.
+    pub fn downloads(&self) -> Vec<DownloadProgress> {
+        self.progress.snapshot()
     }
 
     /// All images, from memory.

@@ -62,6 +62,8 @@ pub struct Pull<'a> {
     pub auth: Option<&'a AuthConfig>,
     /// Shared by all pulls of the store: one download per digest at a time.
     pub inflight: &'a InFlight,
+    /// The live download table.
+    pub progress: &'a crate::progress::Progress,
     /// Where layers unpack while they download.
     pub layers: &'a LayerSnapshots,
     /// Shared by all pulls of the store: one unpack per diff id at a time.

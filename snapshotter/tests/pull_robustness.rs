@@ -71,7 +71,7 @@ async fn concurrent_pulls_of_one_image_share_its_download() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stalled_download_is_cancelled_and_a_later_pull_restarts_cleanly() {
+async fn stalled_download_shows_its_progress_is_cancelled_and_a_later_pull_restarts_cleanly() {
     if !usable() {
         return;
     }
@@ -85,9 +85,31 @@ async fn stalled_download_is_cancelled_and_a_later_pull_restarts_cleanly() {
     let reference = format!("{}/big:v1", proxy.host());
 
     let started = Instant::now();
-    let err = store.pull(&reference, None).await.unwrap_err();
+    let pulling = store.pull(&reference, None);
+    tokio::pin!(pulling);
+    // While it stalls, the download shows what it has received.
+    let layer = sha256(&img.layers[0].blob);
+    let seen = loop {
+        tokio::select! {
+            r = &mut pulling => panic!("pull ended before progress was seen: {r:?}"),
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+        if let Some(row) = store.downloads().into_iter().find(|d| d.layer == layer)
+            && row.received > 0
+        {
+            break row;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no progress seen"
+        );
+    };
+    assert_eq!(seen.size, img.layers[0].blob.len() as u64);
+    assert!(seen.received <= 256 << 10, "{seen:?}");
+    let err = pulling.await.unwrap_err();
     assert!(matches!(err, Error::Stalled { .. }), "{err}");
     assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(store.downloads().is_empty());
     assert_no_partial_layer(tmp.path(), &img);
     assert!(store.list().is_empty());
 
