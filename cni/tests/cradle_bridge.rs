@@ -252,3 +252,45 @@ fn dual_stack_pods_get_one_address_per_family_and_reach_each_other() {
     client.teardown(&pb).unwrap();
     lab.assert_clean();
 }
+
+#[test]
+fn plugin_gc_removes_attachments_the_runtime_forgot_even_without_cache() {
+    if !is_root("plugin_gc_removes_attachments_the_runtime_forgot_even_without_cache") {
+        return;
+    }
+    let lab = Lab::new(19, &["cradle-bridge"]);
+    lab.write_conflist(
+        "1.1.0",
+        "crtest",
+        json!([bridge_plugin(&lab, json!({"ipMasq": true}))]),
+    );
+    let (a, b) = (Netns::new(), Netns::new());
+    let _in = lab.host.enter();
+    let client = lab.client();
+    let (pa, pb) = (lab.pod(&a), lab.pod(&b));
+    client.setup(&pa).unwrap();
+    client.setup(&pb).unwrap();
+    // The runtime lost b's cache entry (say, a crash before it was synced).
+    std::fs::remove_file(
+        lab.cache_dir
+            .join(format!("results/crtest-{}-eth0", pb.sandbox_id)),
+    )
+    .unwrap();
+    client
+        .gc(&[Attachment {
+            container_id: pa.sandbox_id.clone(),
+            ifname: "eth0".into(),
+        }])
+        .unwrap();
+    assert_eq!(ipam_files(&lab.data_dir).len(), 1);
+    assert_eq!(lab.host_ports().len(), 1, "b's veth was deleted");
+    assert!(!b.links().contains(&"eth0".to_string()));
+    let rules = lab
+        .host
+        .exec(&["iptables", "-t", "nat", "-S", "POSTROUTING"])
+        .1;
+    assert_eq!(rules.matches("MASQUERADE").count(), 1, "{rules}");
+    client.check(&pa).unwrap();
+    client.teardown(&pa).unwrap();
+    lab.assert_clean();
+}

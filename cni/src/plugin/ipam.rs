@@ -214,19 +214,23 @@ impl Store {
         Ok(held)
     }
 
-    /// Releases every allocation whose attachment is not in `keep`.
-    pub fn release_all_but(&self, keep: &[(String, String)]) -> Result<Vec<IpAddr>, PluginError> {
-        let mut released = Vec::new();
-        for (ip, id, ifname) in self.entries()? {
+    /// The attachments (container id, ifname) holding addresses that are
+    /// not in `keep`, each once.
+    pub fn stale_attachments(
+        &self,
+        keep: &[(String, String)],
+    ) -> Result<Vec<(String, String)>, PluginError> {
+        let mut stale: Vec<(String, String)> = Vec::new();
+        for (_, id, ifname) in self.entries()? {
             let kept = keep
                 .iter()
                 .any(|(k_id, k_if)| *k_id == id && (ifname.is_empty() || *k_if == ifname));
-            if !kept {
-                let _ = std::fs::remove_file(self.dir.join(ip.to_string()));
-                released.push(ip);
+            let attachment = (id, ifname);
+            if !kept && !stale.contains(&attachment) {
+                stale.push(attachment);
             }
         }
-        Ok(released)
+        Ok(stale)
     }
 }
 
@@ -334,15 +338,15 @@ mod tests {
     }
 
     #[test]
-    fn gc_releases_attachments_not_kept() {
+    fn gc_finds_the_attachments_not_kept() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::lock(tmp.path()).unwrap();
         let sets = vec![set("10.244.9.0/24", None, None)];
         store.allocate(&sets, "c1", "eth0", &[]).unwrap();
-        let b = store.allocate(&sets, "c2", "eth0", &[]).unwrap();
-        let released = store
-            .release_all_but(&[("c1".into(), "eth0".into())])
+        store.allocate(&sets, "c2", "eth0", &[]).unwrap();
+        let stale = store
+            .stale_attachments(&[("c1".into(), "eth0".into())])
             .unwrap();
-        assert_eq!(released, vec![b[0].ip]);
+        assert_eq!(stale, vec![("c2".to_string(), "eth0".to_string())]);
     }
 }

@@ -372,7 +372,9 @@ pub fn status(conf: &BridgeConf) -> Result<(), PluginError> {
     Store::lock(&conf.data_dir()).map(|_| ())
 }
 
-/// GC: releases allocations of attachments the runtime no longer knows.
+/// GC: every attachment holding addresses that the runtime no longer lists
+/// in `cni.dev/valid-attachments` gets the DEL treatment without a netns
+/// (masquerade rules, host veth, addresses).
 pub fn gc(conf: &BridgeConf) -> Result<(), PluginError> {
     let dir = conf.data_dir();
     if !dir.exists() {
@@ -383,9 +385,16 @@ pub fn gc(conf: &BridgeConf) -> Result<(), PluginError> {
         .iter()
         .map(|a| (a.container_id.clone(), a.ifname.clone()))
         .collect();
-    let released = Store::lock(&dir)?.release_all_but(&keep)?;
-    if !released.is_empty() {
-        tracing::info!("GC released {released:?}");
+    // The lock is released before the DELs, which take it themselves.
+    let stale = Store::lock(&dir)?.stale_attachments(&keep)?;
+    for (container_id, ifname) in stale {
+        let env = Env {
+            command: "DEL".into(),
+            container_id,
+            netns: String::new(),
+            ifname,
+        };
+        del(conf, &env)?;
     }
     Ok(())
 }
