@@ -75,8 +75,8 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Runs `binary` with exactly `env` (plus `PATH`) and `stdin`; returns its
-/// stdout on success. A non-zero exit becomes [`ExecError::Plugin`] when
+/// Runs `binary` with `env` added to the runtime's environment (stale
+/// `CNI_*` removed) and `stdin`; returns its stdout on success. A non-zero exit becomes [`ExecError::Plugin`] when
 /// stdout holds the spec's error JSON, [`ExecError::Failed`] otherwise.
 pub fn run(
     binary: &Path,
@@ -114,7 +114,13 @@ pub fn run(
             let _ = input.write_all(&input_bytes);
         }
     });
-    let err_reader = std::thread::spawn(move || read_all(stderr));
+    // stderr is only read for failures; a plugin's daemonized helper may
+    // hold it open long after the plugin exits, so it is never waited on
+    // for long.
+    let (err_tx, err_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = err_tx.send(read_all(stderr));
+    });
     // The waiter owns the child: it reads stdout to its end, then reaps.
     // Until it has reaped, the pid (and process group) cannot be reused, so
     // a timeout may kill it safely from here.
@@ -137,10 +143,10 @@ pub fn run(
         }
     };
     let status = status.map_err(spawn_error)?;
-    let err = err_reader.join().unwrap_or_default();
     if status.success() {
         return Ok(out);
     }
+    let err = err_rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
     if let Ok(e) = serde_json::from_slice::<PluginError>(&out)
         && !e.msg.is_empty()
     {

@@ -17,6 +17,16 @@
 //! The pod namespaces themselves are created and pinned by the daemon
 //! (`cradle-daemon`'s `pods::namespaces`). The crate knows nothing of CRI or
 //! containers beyond the identity the CNI spec passes to plugins.
+//!
+//! Using it from the daemon (all calls block; run them on a blocking
+//! thread): [`CniNetwork::load`] on every `Status` and before each ADD/DEL
+//! (cheap; `None` means NetworkReady=false); [`CniNetwork::setup`] in
+//! RunPodSandbox (it undoes itself on failure and caches the result);
+//! [`CniNetwork::teardown`] in StopPodSandbox, or [`teardown_cached`] when no
+//! configuration is loaded (both succeed for pods already detached);
+//! [`CniNetwork::cached_result`] for PodSandboxStatus after a restart;
+//! [`CniNetwork::gc`] with the live sandboxes at start-up to sweep orphans;
+//! [`sysctl::apply_net_sysctls`] for the pod's `net.*` sysctls.
 
 pub mod cache;
 pub mod config;
