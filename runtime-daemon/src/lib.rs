@@ -22,6 +22,7 @@ pub mod index;
 pub mod names;
 pub mod pods;
 pub mod recovery;
+pub mod resources;
 pub mod runtime;
 pub mod server;
 pub mod shim_client;

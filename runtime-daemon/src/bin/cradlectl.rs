@@ -105,6 +105,16 @@ enum Command {
     Inspect { id: String },
     /// Resource usage of running containers.
     Stats,
+    /// Change a container's CPU and memory limits.
+    Update {
+        id: String,
+        #[arg(long, default_value_t = 0)]
+        memory: i64,
+        #[arg(long, default_value_t = 0)]
+        cpu_shares: i64,
+        #[arg(long, default_value_t = 0)]
+        cpu_quota: i64,
+    },
     /// Follow container lifecycle events (one JSON line each) until interrupted.
     Events,
     /// Run a command in a container and print its output.
@@ -346,6 +356,25 @@ async fn main() -> anyhow::Result<()> {
                 .await?
                 .into_inner(),
         ),
+        Command::Update {
+            id,
+            memory,
+            cpu_shares,
+            cpu_quota,
+        } => {
+            let request = cri::UpdateContainerResourcesRequest {
+                container_id: id,
+                linux: Some(cri::LinuxContainerResources {
+                    memory_limit_in_bytes: memory,
+                    cpu_shares,
+                    cpu_quota,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            rt.update_container_resources(request).await?;
+            Ok(())
+        }
         Command::Events => {
             let mut stream = rt
                 .get_container_events(cri::GetEventsRequest {})

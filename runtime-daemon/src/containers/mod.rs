@@ -121,6 +121,43 @@ impl ContainerManager {
         Ok(())
     }
 
+    /// UpdateContainerResources: writes the new limits into the container's
+    /// cgroup and keeps them in its config.
+    pub async fn update_resources(
+        &self,
+        id: &str,
+        resources: cri::LinuxContainerResources,
+    ) -> Result<()> {
+        let (id, entry) = self.index.get(id)?;
+        let _op = entry.op.lock().await;
+        let record = entry.snapshot();
+        if !matches!(
+            record.state,
+            ContainerState::Created | ContainerState::Running
+        ) {
+            return Err(Error::FailedPrecondition(format!(
+                "container {id} is {:?}: its resources cannot change",
+                record.state
+            )));
+        }
+        let root = std::path::Path::new(crate::stats::CGROUP_ROOT);
+        let writes = crate::resources::plan(root, &record.cgroup_path, &resources)
+            .map_err(|e| Error::InvalidArgument(format!("resources of container {id}: {e}")))?;
+        tokio::task::spawn_blocking(move || crate::resources::apply(&writes))
+            .await
+            .map_err(|e| Error::Internal(format!("resources task: {e}")))?
+            .map_err(|e| Error::Internal(format!("resources of container {id}: {e}")))?;
+        entry.update(|r| {
+            r.config
+                .linux
+                .get_or_insert_with(Default::default)
+                .resources = Some(resources);
+        });
+        self.persist(&entry)?;
+        tracing::info!(container = %id, "resources updated");
+        Ok(())
+    }
+
     /// StopContainer: the stop signal, up to `timeout` seconds, then SIGKILL.
     /// Unknown or already exited: Ok.
     pub async fn stop(&self, id: &str, timeout: i64) -> Result<()> {

@@ -130,7 +130,15 @@ impl ContainerRecord {
                 .as_ref()
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            resources: None,
+            resources: self
+                .config
+                .linux
+                .as_ref()
+                .and_then(|l| l.resources.clone())
+                .map(|linux| cri::ContainerResources {
+                    linux: Some(linux),
+                    windows: None,
+                }),
             user: None,
         }
     }

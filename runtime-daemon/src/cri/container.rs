@@ -125,3 +125,17 @@ impl CriService {
         })
     }
 }
+
+impl CriService {
+    pub(crate) async fn update_container_resources_impl(
+        &self,
+        req: cri::UpdateContainerResourcesRequest,
+    ) -> Result<(), Status> {
+        let id = required(&req.container_id, "container_id")?;
+        let resources = req
+            .linux
+            .ok_or_else(|| Status::invalid_argument("linux resources are required"))?;
+        let (runtime, id) = (Arc::clone(&self.runtime), id.to_string());
+        detached(async move { runtime.containers.update_resources(&id, resources).await }).await
+    }
+}

@@ -220,8 +220,9 @@ impl RuntimeService for CriService {
         &self,
         request: Request<cri::UpdateContainerResourcesRequest>,
     ) -> Result<Response<cri::UpdateContainerResourcesResponse>, Status> {
-        let _ = request;
-        Err(unimplemented("UpdateContainerResources"))
+        self.update_container_resources_impl(request.into_inner())
+            .await?;
+        Ok(Response::new(cri::UpdateContainerResourcesResponse {}))
     }
 
     async fn update_runtime_config(
