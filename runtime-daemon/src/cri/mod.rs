@@ -2,12 +2,13 @@
 //!
 //! One module per RPC family, as containerd's `internal/cri/server`:
 //! [`runtime_info`] (Version, Status, RuntimeConfig, UpdateRuntimeConfig),
-//! [`sandbox`], [`container`] (with ExecSync and ReopenContainerLog),
+//! [`sandbox`], [`container`] (with ExecSync, ReopenContainerLog and
+//! UpdateContainerResources),
 //! [`stats`] (ContainerStats, ListContainerStats), [`events`]
 //! (GetContainerEvents) and [`image`] (with ImageFsInfo). The trait impls in
 //! [`runtime_service`] and [`image_service`] only dispatch; every RPC not
-//! built yet (Exec, Attach, PortForward, pod stats, metrics, checkpoint,
-//! UpdateContainerResources) answers `Unimplemented` by name.
+//! built yet (Exec, Attach, PortForward, pod stats, metrics, checkpoint)
+//! answers `Unimplemented` by name.
 
 pub mod container;
 pub mod events;
