@@ -146,7 +146,9 @@ pub fn run(
     if status.success() {
         return Ok(out);
     }
-    let err = err_rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
+    let err = err_rx
+        .recv_timeout(Duration::from_secs(1))
+        .unwrap_or_default();
     if let Ok(e) = serde_json::from_slice::<PluginError>(&out)
         && !e.msg.is_empty()
     {

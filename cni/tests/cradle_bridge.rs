@@ -294,3 +294,49 @@ fn plugin_gc_removes_attachments_the_runtime_forgot_even_without_cache() {
     client.teardown(&pa).unwrap();
     lab.assert_clean();
 }
+
+#[test]
+fn ip_masq_without_iptables_is_a_clear_error_and_leaves_nothing() {
+    if !is_root("ip_masq_without_iptables_is_a_clear_error_and_leaves_nothing") {
+        return;
+    }
+    use std::io::Write;
+    let lab = Lab::new(20, &["cradle-bridge"]);
+    let a = Netns::new();
+    let empty = lab.tmp.path().join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let conf = bridge_plugin(
+        &lab,
+        json!({"cniVersion": "1.0.0", "name": "crtest", "ipMasq": true}),
+    );
+    let _in = lab.host.enter();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cradle-bridge"))
+        .env_clear()
+        .env("PATH", &empty)
+        .env("CNI_COMMAND", "ADD")
+        .env("CNI_CONTAINERID", "c1")
+        .env("CNI_NETNS", &a.path)
+        .env("CNI_IFNAME", "eth0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(conf.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        error["msg"]
+            .as_str()
+            .unwrap()
+            .contains("ipMasq needs iptables"),
+        "{error}"
+    );
+    assert!(!a.links().contains(&"eth0".to_string()));
+    lab.assert_clean();
+}

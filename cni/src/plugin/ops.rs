@@ -228,7 +228,9 @@ fn result_json(
 
 /// DEL: removes masquerade rules, the veth pair and the allocations.
 /// Every step tolerates "already gone", so DEL is idempotent and also
-/// serves as the undo of a partial ADD.
+/// serves as the undo of a partial ADD. A failed masquerade removal does not
+/// stop the rest; a failed link removal keeps the addresses allocated (so
+/// they are not handed to another pod while the old veth still holds them).
 pub fn del(conf: &BridgeConf, env: &Env) -> Result<(), PluginError> {
     let dir = conf.data_dir();
     let held = if dir.exists() {
@@ -236,11 +238,14 @@ pub fn del(conf: &BridgeConf, env: &Env) -> Result<(), PluginError> {
     } else {
         Vec::new()
     };
+    let mut first_error = None;
     if conf.ip_masq {
         let sets = conf.range_sets()?;
         for ip in &held {
-            if let Ok(subnet) = subnet_of(&sets, *ip) {
-                masq::del(*ip, &subnet, &conf.name, &env.container_id)?;
+            if let Ok(subnet) = subnet_of(&sets, *ip)
+                && let Err(e) = masq::del(*ip, &subnet, &conf.name, &env.container_id)
+            {
+                first_error.get_or_insert(e);
             }
         }
     }
@@ -265,7 +270,7 @@ pub fn del(conf: &BridgeConf, env: &Env) -> Result<(), PluginError> {
     if dir.exists() {
         Store::lock(&dir)?.release(&env.container_id, &env.ifname)?;
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }
 
 /// CHECK: the pod interface is up with its addresses and routes, the host
