@@ -16,7 +16,6 @@
 //! It never links the daemon and never runs an async runtime.
 
 pub mod args;
-pub mod cgroup;
 pub mod container;
 pub mod daemonize;
 pub mod error;

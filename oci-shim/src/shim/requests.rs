@@ -10,7 +10,6 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::ShimError;
-use super::cgroup::SandboxCgroup;
 use super::logger::CriLog;
 use super::oom::OomWatch;
 use super::reaper;
@@ -18,6 +17,7 @@ use super::runtime::Runtime;
 use super::server::{ConnId, Handler};
 use super::state::Watched;
 use super::stdio::ContainerStdio;
+use crate::cgroups::Cgroup;
 
 /// What the shim watches, with what is specific to each mode.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ pub enum Kind {
         oom: Option<OomWatch>,
     },
     /// The built-in pause process, with the pod cgroup it may have created.
-    Sandbox { cgroup: Option<SandboxCgroup> },
+    Sandbox { cgroup: Option<Cgroup> },
 }
 
 /// A request answered only once the watched process has exited.
@@ -172,8 +172,10 @@ impl Shim {
                 result => result,
             },
             Kind::Sandbox { cgroup } => {
-                if let Some(cgroup) = cgroup {
-                    cgroup.remove();
+                if let Some(cgroup) = cgroup
+                    && let Err(error) = cgroup.remove()
+                {
+                    crate::diag!("{error}");
                 }
                 Ok(())
             }

@@ -8,7 +8,6 @@ use nix::sys::wait::waitpid;
 
 use super::ShimError;
 use super::args::SandboxArgs;
-use super::cgroup::SandboxCgroup;
 use super::container::write_pid_file;
 use super::logger::CriLog;
 use super::monitor::Monitor;
@@ -19,6 +18,7 @@ use super::server::Server;
 use super::signals::Signals;
 use super::state::Watched;
 use super::stdio::ContainerStdio;
+use crate::cgroups::Cgroup;
 
 /// Start the pause process and return the monitor that watches it.
 pub fn setup(args: &SandboxArgs) -> Result<Monitor, ShimError> {
@@ -29,11 +29,19 @@ pub fn setup(args: &SandboxArgs) -> Result<Monitor, ShimError> {
     let server = Server::bind(&state_dir.join(SOCKET_FILE))?;
     write_pid_file(state_dir, SHIM_PID_FILE, std::process::id(), &mut rollback)?;
 
+    // The pod cgroup `<parent>/<sandbox-id>` is a leaf: the pod's containers
+    // get sibling cgroups `<parent>/<container-id>`, so on cgroup v2 the pause
+    // process never shares a directory with enabled subtree controllers.
     let cgroup = match &args.cgroup {
         Some(path) => {
-            let cgroup = SandboxCgroup::create(path)?;
+            let cgroup = Cgroup::new(&absolute(path)).map_err(cgroup_error)?;
             let undo = cgroup.clone();
-            rollback.push(format!("removing cgroup {path}"), move || undo.remove());
+            rollback.push(format!("removing cgroup {path}"), move || {
+                if let Err(error) = undo.remove() {
+                    crate::diag!("{error}");
+                }
+            });
+            cgroup.create().map_err(cgroup_error)?;
             Some(cgroup)
         }
         None => None,
@@ -46,7 +54,7 @@ pub fn setup(args: &SandboxArgs) -> Result<Monitor, ShimError> {
         let _ = waitpid(pid, None);
     });
     if let Some(cgroup) = &cgroup {
-        cgroup.add(pid)?;
+        cgroup.add_process(pid.as_raw()).map_err(cgroup_error)?;
     }
     let pid = forked.wait_ready()?;
     let pid = u32::try_from(pid.as_raw())
@@ -63,4 +71,18 @@ pub fn setup(args: &SandboxArgs) -> Result<Monitor, ShimError> {
     );
     rollback.commit();
     Ok(Monitor::new(server, shim, signals))
+}
+
+/// The daemon passes the pod cgroup relative to each hierarchy root, with or
+/// without a leading `/`; the cgroup library wants it absolute.
+fn absolute(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    }
+}
+
+fn cgroup_error(error: crate::cgroups::CgroupError) -> ShimError {
+    ShimError::Invalid(format!("pod cgroup: {error}"))
 }
