@@ -130,3 +130,43 @@ fn cradle_bridge_with_loopback_and_portmap_works_through_the_client() {
         |lab| json!({"type": "cradle-bridge", "bridge": lab.bridge, "hairpinMode": true, "ipam": lab.ipam()}),
     );
 }
+
+#[test]
+fn bandwidth_capability_reaches_debians_bandwidth_plugin() {
+    if !is_root("bandwidth_capability_reaches_debians_bandwidth_plugin") {
+        return;
+    }
+    if !has_debian_plugin("bandwidth") {
+        eprintln!("skipping: no bandwidth plugin");
+        return;
+    }
+    let lab = Lab::new(23, &["cradle-bridge", "bandwidth"]);
+    lab.write_conflist(
+        "1.0.0",
+        "crbw",
+        json!([
+            {"type": "cradle-bridge", "bridge": lab.bridge, "ipam": lab.ipam()},
+            {"type": "bandwidth", "capabilities": {"bandwidth": true}}
+        ]),
+    );
+    let a = Netns::new();
+    let _in = lab.host.enter();
+    let client = lab.client();
+    let mut pod = lab.pod(&a);
+    pod.bandwidth = Some(cradle_cni::Bandwidth {
+        ingress_rate: 1_000_000,
+        ingress_burst: 100_000,
+        egress_rate: 1_000_000,
+        egress_burst: 100_000,
+    });
+    client.setup(&pod).unwrap();
+    let veth = lab
+        .host_ports()
+        .into_iter()
+        .find(|l| l.starts_with("crv"))
+        .unwrap();
+    let (_, qdisc) = lab.host.exec(&["tc", "qdisc", "show", "dev", &veth]);
+    assert!(qdisc.contains("tbf"), "no shaping on {veth}: {qdisc}");
+    client.teardown(&pod).unwrap();
+    lab.assert_clean();
+}
