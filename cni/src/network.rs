@@ -487,9 +487,14 @@ fn del_chain(
     first_error.map_or(Ok(()), Err)
 }
 
-/// The netns path when it still exists, else empty (the spec's "no netns").
+/// The netns path when it still names a network namespace, else empty
+/// (the spec's "no netns"). A pin that was unmounted leaves an empty file
+/// behind, which plugins could not enter: that counts as gone too.
 fn netns_if_present(netns: &Path) -> String {
-    if !netns.as_os_str().is_empty() && netns.exists() {
+    let is_ns = !netns.as_os_str().is_empty()
+        && nix::sys::statfs::statfs(netns)
+            .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::NSFS_MAGIC);
+    if is_ns {
         netns.to_string_lossy().into_owned()
     } else {
         String::new()

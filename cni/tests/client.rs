@@ -177,6 +177,11 @@ fn del_runs_in_reverse_from_the_cached_result_and_removes_it() {
     assert!(!cache.exists());
     // The netns does not exist in this test: DEL passes an empty CNI_NETNS.
     assert!(s.read("env-DEL-rec-a").contains("CNI_NETNS=\n"));
+    // Nor does an unmounted pin (an empty file) count as a namespace.
+    network.setup(&pod).unwrap();
+    std::fs::write(&pod.netns, "").unwrap();
+    network.teardown(&pod).unwrap();
+    assert!(s.read("env-DEL-rec-a").contains("CNI_NETNS=\n"));
 }
 
 #[test]
