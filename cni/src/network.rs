@@ -222,11 +222,22 @@ impl CniNetwork {
     /// now comes first), the attachments cached under the old name are
     /// deleted with their own configuration instead.
     pub fn teardown(&self, pod: &PodNetwork) -> Result<(), CniError> {
-        let cached = self.cache.read(self.name(), &pod.sandbox_id, &pod.ifname)?;
+        let (cached, corrupt) = match self.cache.read(self.name(), &pod.sandbox_id, &pod.ifname) {
+            Ok(entry) => (entry, false),
+            // A torn entry (crash while writing) must not make the pod
+            // impossible to delete: DEL with the current config instead.
+            Err(e @ CacheError::Corrupt { .. }) => {
+                tracing::warn!("{e}; deleting with the current configuration");
+                (None, true)
+            }
+            Err(e) => return Err(e.into()),
+        };
         let netns = netns_if_present(&pod.netns);
         match cached {
             Some(entry) => del_cached(self, &entry, pod, &netns),
-            None if teardown_cached(&self.bin_dirs, self.cache.root(), pod, self.timeout)? => {
+            None if !corrupt
+                && teardown_cached(&self.bin_dirs, self.cache.root(), pod, self.timeout)? =>
+            {
                 Ok(())
             }
             None => {
@@ -244,10 +255,15 @@ impl CniNetwork {
                         // Nothing was cached and the namespace is gone: the
                         // attachment never completed or is long gone.
                         tracing::debug!("network {}: DEL without cache or netns: {e}", self.name());
-                        Ok(())
                     }
-                    other => other,
+                    Err(e) => return Err(e),
+                    Ok(()) => {}
                 }
+                if corrupt {
+                    self.cache
+                        .remove(self.name(), &pod.sandbox_id, &pod.ifname)?;
+                }
+                Ok(())
             }
         }
     }

@@ -292,3 +292,20 @@ fn del_after_the_config_changed_uses_the_cached_network() {
     assert_eq!(s.read("order"), "ADD rec-a\nDEL rec-a\n");
     assert!(old.cached_result(&pod).unwrap().is_none());
 }
+
+#[test]
+fn a_torn_cache_entry_does_not_block_del() {
+    let s = Setup::new();
+    let network = s.network("1.0.0", json!([{"type": "rec-a"}]));
+    let pod = s.pod();
+    network.setup(&pod).unwrap();
+    let cache = s
+        .tmp
+        .path()
+        .join("cache/results")
+        .join(format!("recnet-{}-eth0", pod.sandbox_id));
+    std::fs::write(&cache, "{\"kind\":").unwrap();
+    network.teardown(&pod).unwrap();
+    assert!(s.read("order").ends_with("DEL rec-a\n"));
+    assert!(!cache.exists());
+}
