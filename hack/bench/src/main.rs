@@ -1,5 +1,231 @@
-//! cradle-bench: measures CRI runtimes and OCI launchers side by side.
-fn main() {
-    eprintln!("cradle-bench: no benchmark is built yet");
-    std::process::exit(2);
+//! cradle-bench: measures CRI runtimes and OCI launchers side by side, so
+//! that Cradle and containerd (or runc, crun and cradle-oci) are compared in
+//! one run on one machine. Speed and memory live here, never in timed tests.
+//!
+//! - `cri`: pod lifecycle latencies over any CRI socket, and the memory of
+//!   the runtime's daemon, shims and pause processes from /proc;
+//! - `oci`: create+start+wait+delete of a busybox `true` bundle per launcher,
+//!   with the peak RSS of each short-lived launcher process;
+//! - `pull`: PullImage time and throughput of one image.
+//!
+//! `hack/bench.sh` runs all three against cradled and containerd.
+
+mod client;
+mod cri_bench;
+mod cri_steps;
+mod oci_bench;
+mod oci_bundle;
+mod procmem;
+mod pull_bench;
+mod reap;
+mod stats;
+mod table;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(version, about = "Benchmarks of CRI runtimes and OCI launchers")]
+struct Cli {
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Pod lifecycle latencies and runtime memory over a CRI socket.
+    Cri {
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long)]
+        image: String,
+        #[arg(long, default_value_t = 20)]
+        iterations: usize,
+        /// Pods run in parallel.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// Untimed iterations first (one-time costs such as a pause image pull).
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
+        /// Pull the image even if the runtime has it.
+        #[arg(long)]
+        pull: bool,
+        /// The container's command.
+        #[arg(long, num_args = 1.., default_values_t = ["true".to_string()])]
+        command: Vec<String>,
+        /// Pods share the host network namespace (no CNI needed).
+        #[arg(long)]
+        host_network: bool,
+        /// RuntimeClass handler ("" = default).
+        #[arg(long, default_value = "")]
+        handler: String,
+        /// ContainerStatus polling interval while waiting for EXITED, ms.
+        #[arg(long, default_value_t = 5)]
+        poll_ms: u64,
+        /// Pods with a running `sleep` container for the memory figures (0: skip).
+        #[arg(long, default_value_t = 10)]
+        memory_pods: usize,
+        /// The daemon's pid (default: the owner of the socket).
+        #[arg(long)]
+        daemon_pid: Option<i32>,
+        /// comm prefixes of shim processes.
+        #[arg(long, default_values_t = ["cradle-shim".to_string(), "containerd-shim".to_string()])]
+        shim_name: Vec<String>,
+        /// A shim's command line must contain this (default: the socket's directory).
+        #[arg(long)]
+        shim_match: Option<String>,
+        /// `cgroup_parent` of the pods.
+        #[arg(long)]
+        cgroup_parent: Option<String>,
+    },
+    /// create+start+wait+delete of a busybox `true` bundle, per OCI launcher.
+    Oci {
+        /// A launcher: binary, optionally followed by global flags in the
+        /// same argument ("/usr/bin/crun --cgroup-manager=disabled"). Repeat.
+        #[arg(long = "runtime", required = true)]
+        runtimes: Vec<String>,
+        #[arg(long, default_value_t = 50)]
+        iterations: usize,
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// The runc used to write the bundle's config (`runc spec`).
+        #[arg(long, default_value = "runc")]
+        runc: PathBuf,
+    },
+    /// PullImage time and throughput (RemoveImage between pulls).
+    Pull {
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long)]
+        image: String,
+        #[arg(long, default_value_t = 3)]
+        iterations: usize,
+        /// Bytes one pull moves (sum of compressed blobs), for the throughput.
+        #[arg(long)]
+        bytes: Option<u64>,
+        /// Pause after each RemoveImage, ms.
+        #[arg(long, default_value_t = 500)]
+        settle_ms: u64,
+    },
+}
+
+fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    table: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        print!("{}", table(value));
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let timeout = Duration::from_secs(300);
+    match cli.cmd {
+        Cmd::Cri {
+            endpoint,
+            image,
+            iterations,
+            concurrency,
+            warmup,
+            pull,
+            command,
+            host_network,
+            handler,
+            poll_ms,
+            memory_pods,
+            daemon_pid,
+            shim_name,
+            shim_match,
+            cgroup_parent,
+        } => {
+            let socket = client::socket_path(&endpoint)?;
+            let shim_match =
+                shim_match.or_else(|| socket.parent().map(|p| format!("{}/", p.display())));
+            let logs = tempfile::Builder::new()
+                .prefix("cradle-bench-logs-")
+                .tempdir_in("/tmp")?;
+            let cgroup_parent =
+                cgroup_parent.unwrap_or_else(|| format!("/cradle-bench-{}", std::process::id()));
+            let options = cri_bench::Options {
+                endpoint,
+                template: cri_steps::PodTemplate {
+                    image,
+                    command,
+                    host_network,
+                    handler,
+                    log_root: logs.path().to_path_buf(),
+                    cgroup_parent: cgroup_parent.clone(),
+                    poll: Duration::from_millis(poll_ms),
+                    exit_timeout: Duration::from_secs(60),
+                },
+                iterations,
+                concurrency,
+                warmup,
+                pull,
+                memory_pods,
+                daemon_pid,
+                shim_names: shim_name,
+                shim_match,
+                call_timeout: timeout,
+            };
+            let rt = tokio::runtime::Runtime::new()?;
+            let report = rt.block_on(cri_bench::run(&options));
+            remove_cgroup_parent(&cgroup_parent);
+            print(cli.json, &report?, table::cri)
+        }
+        Cmd::Oci {
+            runtimes,
+            iterations,
+            warmup,
+            runc,
+        } => {
+            let launchers: Vec<oci_bench::Launcher> = runtimes
+                .iter()
+                .filter_map(|r| oci_bench::Launcher::parse(r))
+                .collect();
+            let reports = oci_bench::run(&launchers, &runc, iterations, warmup)?;
+            print(cli.json, &reports, |r| table::oci(r))
+        }
+        Cmd::Pull {
+            endpoint,
+            image,
+            iterations,
+            bytes,
+            settle_ms,
+        } => {
+            let options = pull_bench::Options {
+                endpoint,
+                image,
+                iterations,
+                bytes,
+                call_timeout: timeout,
+                settle: Duration::from_millis(settle_ms),
+            };
+            let rt = tokio::runtime::Runtime::new()?;
+            let report = rt.block_on(pull_bench::run(&options))?;
+            print(cli.json, &report, table::pull)
+        }
+    }
+}
+
+/// Removes the pods' (now empty) cgroup parent in every hierarchy; best effort.
+fn remove_cgroup_parent(parent: &str) {
+    let rel = parent.trim_start_matches('/');
+    let Ok(mounts) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for m in mounts.flatten() {
+        let _ = std::fs::remove_dir(m.path().join(rel));
+    }
+    let _ = std::fs::remove_dir(PathBuf::from("/sys/fs/cgroup").join(rel));
 }
