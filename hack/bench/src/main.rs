@@ -11,6 +11,7 @@
 //! `hack/bench.sh` runs all three against cradled and containerd.
 
 mod client;
+mod compare;
 mod cri_bench;
 mod cri_steps;
 mod oci_bench;
@@ -32,6 +33,9 @@ struct Cli {
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
+    /// Also write the JSON report to this file (the table still prints).
+    #[arg(long, global = true, value_name = "FILE")]
+    json_out: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -97,6 +101,8 @@ enum Cmd {
         #[arg(long, default_value = "runc")]
         runc: PathBuf,
     },
+    /// One side-by-side table from JSON reports (written with --json-out).
+    Compare { files: Vec<PathBuf> },
     /// PullImage time and throughput (RemoveImage between pulls).
     Pull {
         #[arg(long)]
@@ -114,12 +120,21 @@ enum Cmd {
     },
 }
 
-fn print<T: serde::Serialize>(
+/// Where reports go: a table or JSON on stdout, and optionally a JSON file.
+struct Output {
     json: bool,
+    json_out: Option<PathBuf>,
+}
+
+fn print<T: serde::Serialize>(
+    out: &Output,
     value: &T,
     table: impl FnOnce(&T) -> String,
 ) -> anyhow::Result<()> {
-    if json {
+    if let Some(path) = &out.json_out {
+        std::fs::write(path, serde_json::to_string_pretty(value)?)?;
+    }
+    if out.json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {
         print!("{}", table(value));
@@ -130,6 +145,10 @@ fn print<T: serde::Serialize>(
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let timeout = Duration::from_secs(300);
+    let out = Output {
+        json: cli.json,
+        json_out: cli.json_out,
+    };
     match cli.cmd {
         Cmd::Cri {
             endpoint,
@@ -181,7 +200,11 @@ fn main() -> anyhow::Result<()> {
             let rt = tokio::runtime::Runtime::new()?;
             let report = rt.block_on(cri_bench::run(&options));
             remove_cgroup_parent(&cgroup_parent);
-            print(cli.json, &report?, table::cri)
+            print(&out, &report?, table::cri)
+        }
+        Cmd::Compare { files } => {
+            print!("{}", compare::run(&files)?);
+            Ok(())
         }
         Cmd::Oci {
             runtimes,
@@ -194,7 +217,7 @@ fn main() -> anyhow::Result<()> {
                 .filter_map(|r| oci_bench::Launcher::parse(r))
                 .collect();
             let reports = oci_bench::run(&launchers, &runc, iterations, warmup)?;
-            print(cli.json, &reports, |r| table::oci(r))
+            print(&out, &reports, |r| table::oci(r))
         }
         Cmd::Pull {
             endpoint,
@@ -213,7 +236,7 @@ fn main() -> anyhow::Result<()> {
             };
             let rt = tokio::runtime::Runtime::new()?;
             let report = rt.block_on(pull_bench::run(&options))?;
-            print(cli.json, &report, table::pull)
+            print(&out, &report, table::pull)
         }
     }
 }

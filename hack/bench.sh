@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Cradle vs containerd, cradle-oci vs runc vs crun, side by side in one run.
+#
+#   hack/bench.sh [--quick] [--json DIR]
+#
+# Builds release binaries; starts a loopback registry holding busybox, a
+# pause image and a >= 200 MiB multi-layer image (hack/bench-image.sh);
+# starts cradled and Debian's containerd (apt-get installs containerd and
+# crun when missing), each on its own temp root/state/socket, both with the
+# same loopback-only CNI conflist; runs `cradle-bench cri`, `cradle-bench
+# pull` against both sockets and `cradle-bench oci` for cradle-oci, runc and
+# crun; prints the reports; stops and removes everything on exit. Nothing
+# leaves loopback. Root only. Env: ITER (pod iterations, 30), CONC (parallel
+# pods for the concurrent run, 4), PULLS (3), OCI_ITER (50), LAYERS (8),
+# LAYER_MIB (26), PORT (registry, 5099), BIN_DIR (use the cradled, cradle-shim,
+# cradle-oci and cradle-bench found there instead of building release ones).
+set -euo pipefail
+
+quick=0
+json_dir=
+while [[ $# -gt 0 ]]; do
+  case $1 in
+  --quick) quick=1 ;;
+  --json) json_dir=$2; shift ;;
+  *) echo "usage: $0 [--quick] [--json DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [[ $(id -u) -ne 0 ]]; then
+  echo "bench.sh: must run as root" >&2
+  exit 1
+fi
+ITER=${ITER:-30}
+CONC=${CONC:-4}
+PULLS=${PULLS:-3}
+OCI_ITER=${OCI_ITER:-50}
+LAYERS=${LAYERS:-8}
+LAYER_MIB=${LAYER_MIB:-26}
+PORT=${PORT:-5099}
+if [[ $quick == 1 ]]; then
+  ITER=5 CONC=2 PULLS=1 OCI_ITER=5 LAYERS=2 LAYER_MIB=4
+fi
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+rel=${BIN_DIR:-$repo/target/release}
+log() { echo "== $*" >&2; }
+
+# --- extra packages, only for the benchmark ---------------------------------
+need=()
+command -v containerd >/dev/null || need+=(containerd)
+command -v crun >/dev/null || need+=(crun)
+if [[ ${#need[@]} -gt 0 ]]; then
+  log "installing ${need[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null ||
+    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null; }
+fi
+
+if [[ -z ${BIN_DIR:-} ]]; then
+  log "building release binaries"
+  (cd "$repo" && cargo build --release -q -p cradle-daemon -p cradle-shim -p cradle-bench)
+fi
+for b in cradled cradle-shim cradle-oci cradle-bench; do
+  [[ -x $rel/$b ]] || { echo "bench.sh: $rel/$b missing" >&2; exit 1; }
+done
+bench=$rel/cradle-bench
+
+# Short base path: cradled's shim sockets live under it (108-byte limit).
+base=$(mktemp -d /tmp/cb-XXXXXX)
+cradled_pid=
+containerd_pid=
+bridge=cbr$(($$ % 100000)) # the bench network's bridge (NET=bridge)
+cleanup() {
+  set +e
+  for pid in $cradled_pid $containerd_pid; do
+    kill "$pid" 2>/dev/null
+  done
+  for pid in $cradled_pid $containerd_pid; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null
+  done
+  # Shims of either runtime that outlived their pods (none if all went well).
+  for pid in $(pgrep -f "$base/" 2>/dev/null); do
+    [[ $pid != "$$" ]] && kill -9 "$pid" 2>/dev/null
+  done
+  "$here/registry.sh" stop "$base/reg" >/dev/null 2>&1
+  ip link del "$bridge" 2>/dev/null
+  # Leftover mounts under the base, deepest first.
+  awk -v b="$base/" 'index($2, b) == 1 {print $2}' /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  rm -rf "$base"
+}
+trap cleanup EXIT INT TERM
+
+# --- registry and images ----------------------------------------------------
+reg=127.0.0.1:$PORT
+log "registry on $reg, images"
+"$here/registry.sh" start "$base/reg" "$PORT"
+"$here/build-test-image.sh" "$base/img-busybox" >/dev/null
+"$here/push-test-image.sh" "$base/img-busybox" "$reg" busybox:latest
+"$here/bench-image.sh" pause "$base/img-pause" >/dev/null
+"$here/push-test-image.sh" "$base/img-pause" "$reg" pause:latest
+big_bytes=$("$here/bench-image.sh" big "$base/img-big" "$LAYERS" "$LAYER_MIB" | tail -1)
+"$here/push-test-image.sh" "$base/img-big" "$reg" bench-big:latest
+rm -rf "$base"/img-*
+
+# --- the same CNI network for both runtimes -----------------------------------
+# NET=bridge (default): Debian's bridge + host-local on a private /24, no
+# gateway, no masquerade: pods get an eth0 that reaches only the bridge (a
+# loopback-only conflist is not enough: containerd refuses a sandbox whose
+# CNI result has no eth0 address). NET=host: pods share the host network
+# namespace and no CNI runs at all.
+NET=${NET:-bridge}
+host_net=()
+mkdir -p "$base/cni"
+if [[ $NET == host ]]; then
+  host_net=(--host-network)
+  cat >"$base/cni/10-loopback.conflist" <<'JSON'
+{"cniVersion": "0.4.0", "name": "bench-lo", "plugins": [{"type": "loopback"}]}
+JSON
+else
+  cat >"$base/cni/10-bench.conflist" <<JSON
+{"cniVersion": "0.4.0", "name": "bench", "plugins": [
+  {"type": "bridge", "bridge": "$bridge", "isGateway": false, "ipMasq": false,
+   "ipam": {"type": "host-local", "subnet": "10.251.$(($$ % 250)).0/24", "dataDir": "$base/ipam"}}]}
+JSON
+fi
+cni_bin=/usr/lib/cni
+[[ -d /opt/cni/bin ]] && cni_bin=/opt/cni/bin:/usr/lib/cni
+
+wait_socket() { # SOCKET PID NAME LOG
+  for _ in $(seq 200); do
+    [[ -S $1 ]] && return 0
+    kill -0 "$2" 2>/dev/null || { echo "$3 exited:" >&2; tail -20 "$4" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "$3: no socket after 20 s" >&2; tail -20 "$4" >&2; return 1
+}
+
+# --- cradled ----------------------------------------------------------------
+log "starting cradled"
+mkdir -p "$base/cr/r" "$base/cr/s"
+: >"$base/cr/config.toml"
+setsid "$rel/cradled" --config "$base/cr/config.toml" --socket "$base/cr/cri.sock" \
+  --root "$base/cr/r" --state-dir "$base/cr/s" --cni-conf-dir "$base/cni" --cni-bin-dir "$cni_bin" \
+  --insecure-registry "$reg" --log-level warn >"$base/cradled.log" 2>&1 </dev/null &
+cradled_pid=$!
+wait_socket "$base/cr/cri.sock" "$cradled_pid" cradled "$base/cradled.log"
+
+# --- containerd -------------------------------------------------------------
+log "starting containerd"
+mkdir -p "$base/ctd/root" "$base/ctd/state" "$base/ctd/certs.d/$reg"
+cat >"$base/ctd/certs.d/$reg/hosts.toml" <<TOML
+server = "http://$reg"
+[host."http://$reg"]
+  capabilities = ["pull", "resolve"]
+TOML
+cat >"$base/ctd/config.toml" <<TOML
+version = 2
+root = "$base/ctd/root"
+state = "$base/ctd/state"
+disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp"]
+[grpc]
+  address = "$base/ctd/c.sock"
+[ttrpc]
+  address = "$base/ctd/c.sock.ttrpc"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$reg/pause:latest"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  # Root here lacks CAP_SYS_RESOURCE: never ask for a lower oom_score_adj.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "${cni_bin%%:*}"
+    conf_dir = "$base/cni"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$base/ctd/certs.d"
+TOML
+setsid containerd --config "$base/ctd/config.toml" --log-level warn >"$base/containerd.log" 2>&1 </dev/null &
+containerd_pid=$!
+wait_socket "$base/ctd/c.sock" "$containerd_pid" containerd "$base/containerd.log"
+
+# --- the runs ---------------------------------------------------------------
+reports=()
+report() { # NAME CMD…: runs cradle-bench CMD, prints its table, keeps its JSON
+  local name=$1; shift
+  if "$bench" --json-out "$base/$name.json" "$@"; then
+    reports+=("$base/$name.json")
+    if [[ -n $json_dir ]]; then mkdir -p "$json_dir" && cp "$base/$name.json" "$json_dir/"; fi
+  else
+    echo "!! $name failed" >&2
+  fi
+}
+
+declare -A sock=([cradled]="unix://$base/cr/cri.sock" [containerd]="unix://$base/ctd/c.sock")
+declare -A pid=([cradled]=$cradled_pid [containerd]=$containerd_pid)
+for rt in cradled containerd; do
+  log "cri $rt: $ITER pods one at a time"
+  report "cri-$rt" cri --endpoint "${sock[$rt]}" --image "$reg/busybox:latest" --pull "${host_net[@]}" \
+    --iterations "$ITER" --daemon-pid "${pid[$rt]}" --memory-pods 10
+  log "cri $rt: $ITER pods, $CONC in parallel"
+  report "cri-$rt-c$CONC" cri --endpoint "${sock[$rt]}" --image "$reg/busybox:latest" "${host_net[@]}" \
+    --iterations "$ITER" --concurrency "$CONC" --daemon-pid "${pid[$rt]}" --memory-pods 0
+done
+for rt in cradled containerd; do
+  log "pull $rt: $reg/bench-big:latest x $PULLS"
+  report "pull-$rt" pull --endpoint "${sock[$rt]}" --image "$reg/bench-big:latest" \
+    --iterations "$PULLS" --bytes "$big_bytes"
+done
+log "oci: cradle-oci, runc, crun x $OCI_ITER"
+launchers=(--runtime "$rel/cradle-oci")
+command -v runc >/dev/null && launchers+=(--runtime "$(command -v runc)")
+command -v crun >/dev/null && launchers+=(--runtime "$(command -v crun)")
+report oci oci "${launchers[@]}" --iterations "$OCI_ITER"
+
+log "side by side"
+[[ ${#reports[@]} -gt 0 ]] && "$bench" compare "${reports[@]}"

@@ -1,0 +1,215 @@
+//! `cradle-bench compare FILE…`: one side-by-side table from the JSON
+//! reports of several runs (what `hack/bench.sh` prints at the end). Reads
+//! the JSON generically, so reports from older builds still compare.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde_json::Value;
+
+fn f(v: &Value, path: &[&str]) -> Option<f64> {
+    path.iter().try_fold(v, |v, k| v.get(*k))?.as_f64()
+}
+
+fn mib(kib: Option<f64>) -> String {
+    kib.map_or("-".into(), |k| format!("{:.1}", k / 1024.0))
+}
+
+/// Median / p95 of the phase called `name` in a `phases` list of [name, summary].
+fn phase(report: &Value, name: &str) -> String {
+    let found = report["phases"].as_array().and_then(|ps| {
+        ps.iter()
+            .find(|p| p[0].as_str() == Some(name))
+            .map(|p| (f(&p[1], &["median_ms"]), f(&p[1], &["p95_ms"])))
+    });
+    match found {
+        Some((Some(m), Some(p))) => format!("{m:.1} / {p:.1}"),
+        _ => "-".into(),
+    }
+}
+
+fn row(out: &mut String, label: &str, cells: &[String]) {
+    let _ = write!(out, "{label:<34}");
+    for c in cells {
+        let _ = write!(out, " {c:>22}");
+    }
+    out.push('\n');
+}
+
+/// The CRI section: one column per run.
+pub fn cri_table(runs: &[Value]) -> String {
+    let mut out = String::new();
+    let heads: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            let name = r["runtime"]
+                .as_str()
+                .unwrap_or("?")
+                .split_whitespace()
+                .next()
+                .unwrap_or("?")
+                .to_string();
+            format!("{name} x{}", r["concurrency"].as_u64().unwrap_or(1))
+        })
+        .collect();
+    row(&mut out, "CRI, ms median / p95", &heads);
+    for name in [
+        "pod start (RunPodSandbox)",
+        "container create",
+        "container start",
+        "start -> exited",
+        "create -> exited",
+        "teardown (stop+remove both)",
+        "whole pod lifecycle",
+    ] {
+        let cells: Vec<String> = runs.iter().map(|r| phase(r, name)).collect();
+        row(&mut out, name, &cells);
+    }
+    let cells: Vec<String> = runs
+        .iter()
+        .map(|r| format!("{:.2}", f(r, &["pods_per_s"]).unwrap_or(0.0)))
+        .collect();
+    row(&mut out, "pods/s", &cells);
+    let cells: Vec<String> = runs.iter().map(|r| r["failures"].to_string()).collect();
+    row(&mut out, "failed iterations", &cells);
+    type Mem = (&'static str, &'static [&'static str]);
+    let mems: [Mem; 6] = [
+        (
+            "daemon RSS idle, MiB",
+            &["memory", "idle_at_start", "daemon", "mem", "rss_kib"],
+        ),
+        (
+            "daemon RSS idle after runs, MiB",
+            &["memory", "idle_after_runs", "daemon", "mem", "rss_kib"],
+        ),
+        (
+            "daemon RSS, 10 pods, MiB",
+            &["memory", "with_pods", "daemon", "mem", "rss_kib"],
+        ),
+        (
+            "daemon PSS, 10 pods, MiB",
+            &["memory", "with_pods", "daemon", "mem", "pss_kib"],
+        ),
+        (
+            "per pod PSS (shim+pause+ctr), MiB",
+            &["memory", "per_pod", "pss_kib"],
+        ),
+        (
+            "per pod RSS (shim+pause+ctr), MiB",
+            &["memory", "per_pod", "rss_kib"],
+        ),
+    ];
+    if runs.iter().any(|r| !r["memory"].is_null()) {
+        for (label, path) in mems {
+            let cells: Vec<String> = runs.iter().map(|r| mib(f(r, path))).collect();
+            row(&mut out, label, &cells);
+        }
+    }
+    out
+}
+
+pub fn pull_table(runs: &[Value]) -> String {
+    let mut out = String::new();
+    row(
+        &mut out,
+        "PULL",
+        &[
+            "median ms".into(),
+            "p95 ms".into(),
+            "MiB/s (median)".into(),
+            "MiB".into(),
+        ],
+    );
+    for r in runs {
+        let cells = vec![
+            format!("{:.0}", f(r, &["pull", "median_ms"]).unwrap_or(0.0)),
+            format!("{:.0}", f(r, &["pull", "p95_ms"]).unwrap_or(0.0)),
+            format!("{:.1}", f(r, &["median_mib_s"]).unwrap_or(0.0)),
+            format!("{:.1}", f(r, &["bytes"]).unwrap_or(0.0) / 1048576.0),
+        ];
+        row(&mut out, r["runtime"].as_str().unwrap_or("?"), &cells);
+    }
+    out
+}
+
+pub fn oci_table(runtimes: &[Value]) -> String {
+    let mut out = String::new();
+    row(
+        &mut out,
+        "OCI create+start+wait+delete",
+        &["median ms".into(), "p95 ms".into(), "peak RSS MiB".into()],
+    );
+    for r in runtimes {
+        let name = r["runtime"]
+            .as_str()
+            .unwrap_or("?")
+            .rsplit('/')
+            .next()
+            .unwrap_or("?")
+            .to_string();
+        if let Some(e) = r["error"].as_str() {
+            let short: String = e.chars().take(60).collect();
+            row(&mut out, &name, &[format!("FAILED: {short}")]);
+            continue;
+        }
+        let total = "create+start+wait+delete";
+        let peak = ["rss_create", "rss_start", "rss_delete", "rss_init"]
+            .iter()
+            .filter_map(|k| f(r, &[k, "max_kib"]))
+            .fold(0.0, f64::max);
+        let p = phase(r, total);
+        let (m, p95) = p.split_once(" / ").unwrap_or(("-", "-"));
+        row(&mut out, &name, &[m.into(), p95.into(), mib(Some(peak))]);
+    }
+    out
+}
+
+/// Reads the files and prints one section per kind.
+pub fn run(files: &[PathBuf]) -> anyhow::Result<String> {
+    let (mut cri, mut pull, mut oci) = (Vec::new(), Vec::new(), Vec::new());
+    for file in files {
+        let text = std::fs::read_to_string(file).with_context(|| format!("{}", file.display()))?;
+        let v: Value =
+            serde_json::from_str(&text).with_context(|| format!("{}", file.display()))?;
+        match &v {
+            Value::Array(items) => oci.extend(items.iter().cloned()),
+            _ if v.get("bytes_source").is_some() => pull.push(v),
+            _ => cri.push(v),
+        }
+    }
+    let mut out = String::new();
+    if !cri.is_empty() {
+        out += &cri_table(&cri);
+        out.push('\n');
+    }
+    if !pull.is_empty() {
+        out += &pull_table(&pull);
+        out.push('\n');
+    }
+    if !oci.is_empty() {
+        out += &oci_table(&oci);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_cell_shows_median_and_p95_or_a_dash() {
+        let r = serde_json::json!({"phases": [["container start", {"median_ms": 1.25, "p95_ms": 3.0}]]});
+        assert_eq!(phase(&r, "container start"), "1.2 / 3.0");
+        assert_eq!(phase(&r, "container create"), "-");
+    }
+
+    #[test]
+    fn failed_launcher_is_shown_with_its_error() {
+        let t = oci_table(&[
+            serde_json::json!({"runtime": "/usr/bin/crun", "error": "cgroups in hybrid mode not supported"}),
+        ]);
+        assert!(t.contains("crun"));
+        assert!(t.contains("FAILED: cgroups in hybrid mode"));
+    }
+}
