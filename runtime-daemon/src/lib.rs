@@ -28,6 +28,7 @@ pub mod server;
 pub mod shim_client;
 pub mod stats;
 pub mod store;
+pub mod streaming;
 pub mod sweep;
 pub mod time;
 

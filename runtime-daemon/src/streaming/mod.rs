@@ -1,0 +1,60 @@
+//! The streaming server behind the CRI `Exec`, `Attach` and `PortForward` RPCs.
+//!
+//! Those RPCs only mint a URL ([`StreamingServer::get_exec_url`] and friends);
+//! the client (crictl, or the kubelet proxying kubectl) then connects to that
+//! URL and upgrades the HTTP/1.1 connection to SPDY/3.1 ([`spdy`]) or WebSocket
+//! ([`websocket`]), speaking Kubernetes' remotecommand or portforward protocol
+//! on top. Each URL carries a one-time token ([`tokens`]) that decides what
+//! runs: query parameters the client adds are ignored.
+//!
+//! This module never runs processes or touches namespaces of containers
+//! itself: it moves bytes between the client and a [`StreamingBackend`] that
+//! the daemon provides (exec and attach through the container's shim,
+//! port-forward through [`netns::connect_in_netns`]).
+
+pub mod backend;
+pub mod handshake;
+pub mod netns;
+pub mod pump;
+pub mod remotecommand;
+pub mod server;
+pub mod spdy;
+pub mod status;
+pub mod tokens;
+pub mod websocket;
+
+pub use backend::{
+    AttachRequest, BoxedReader, BoxedWriter, ExecRequest, StreamIo, StreamingBackend, TerminalSize,
+};
+pub use netns::connect_in_netns;
+pub use server::{StreamingConfig, StreamingServer};
+
+/// Errors of the streaming server and of its backends.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The CRI request cannot be streamed (maps to gRPC InvalidArgument).
+    #[error("invalid streaming request: {0}")]
+    InvalidRequest(String),
+    /// Binding or serving the listener.
+    #[error("streaming server on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    /// The container, sandbox or port the request names does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Connecting to a port inside a network namespace.
+    #[error("connecting to port {port} in network namespace {netns}: {source}")]
+    PortForward {
+        netns: String,
+        port: u16,
+        source: std::io::Error,
+    },
+    /// Anything else a backend reports; the text reaches the client.
+    #[error("{0}")]
+    Backend(String),
+    /// Moving bytes failed.
+    #[error("stream i/o: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,420 @@
+//! The server side of one SPDY/3.1 connection: a reader task that parses
+//! frames and routes them, a writer task that owns the socket's write half and
+//! the header compressor, and per-stream handles for the protocol handlers.
+//!
+//! Flow control: incoming DATA is acknowledged with WINDOW_UPDATE (stream and
+//! session) only when the handler has taken it, so a flow-controlling client is
+//! throttled by our consumer. Outgoing DATA honours the peer's windows once the
+//! peer shows it does flow control (it sent a WINDOW_UPDATE or an initial
+//! window SETTING); spdystream, the library of kubectl, crictl and the kubelet,
+//! never sends WINDOW_UPDATE and ignores windows, so holding it to the 64 KiB
+//! initial window would stall every large transfer.
+
+use super::frame::{self, FLAG_FIN, Frame};
+use super::headers::{Compressor, Decompressor, HeaderList};
+use bytes::{Bytes, BytesMut};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{Notify, mpsc, watch};
+
+/// SPDY/3.1's initial stream and session window.
+const INITIAL_WINDOW: i64 = 65536;
+/// Largest DATA payload we send in one frame.
+const MAX_DATA: usize = 32 * 1024;
+/// Frames queued for the writer before senders wait (bounds memory).
+const OUT_QUEUE: usize = 64;
+
+/// The connection is gone (peer closed, reset, or I/O error).
+#[derive(Debug, thiserror::Error)]
+#[error("SPDY stream {0} closed")]
+pub struct Closed(pub u32);
+
+enum Out {
+    Frame(Frame),
+    Reply { stream_id: u32 },
+    Shutdown,
+}
+
+#[derive(Default)]
+struct Flow {
+    enforced: bool,
+    initial: i64,
+    session: i64,
+    streams: HashMap<u32, i64>,
+}
+
+struct Shared {
+    out: mpsc::Sender<Out>,
+    flow: Mutex<Flow>,
+    window_grew: Notify,
+    closed: watch::Sender<bool>,
+}
+
+/// A stream the client opened, with its (decompressed) SYN_STREAM headers.
+pub struct IncomingStream {
+    pub headers: HeaderList,
+    pub reader: StreamReader,
+    pub writer: StreamWriter,
+}
+
+/// Receives a stream's DATA; `None` after the client's FIN or a reset.
+pub struct StreamReader {
+    id: u32,
+    rx: mpsc::UnboundedReceiver<Bytes>,
+    shared: Arc<Shared>,
+}
+
+impl StreamReader {
+    /// The next chunk, acknowledging it to the peer's flow control.
+    pub async fn read(&mut self) -> Option<Bytes> {
+        let data = self.rx.recv().await?;
+        let delta = data.len() as u32;
+        if delta > 0 {
+            for stream_id in [self.id, 0] {
+                let _ = self
+                    .shared
+                    .out
+                    .send(Out::Frame(Frame::WindowUpdate { stream_id, delta }))
+                    .await;
+            }
+        }
+        Some(data)
+    }
+}
+
+/// Sends DATA on a stream; cheap to clone.
+#[derive(Clone)]
+pub struct StreamWriter {
+    id: u32,
+    shared: Arc<Shared>,
+}
+
+impl StreamWriter {
+    /// Sends all of `data`, waiting for window and queue space.
+    pub async fn write(&self, mut data: &[u8]) -> Result<(), Closed> {
+        while !data.is_empty() {
+            let n = self.reserve(data.len().min(MAX_DATA)).await?;
+            let (chunk, rest) = data.split_at(n);
+            data = rest;
+            self.send(Frame::Data {
+                stream_id: self.id,
+                flags: 0,
+                data: Bytes::copy_from_slice(chunk),
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Half-closes the stream (DATA with FIN).
+    pub async fn close(&self) -> Result<(), Closed> {
+        self.send(Frame::Data {
+            stream_id: self.id,
+            flags: FLAG_FIN,
+            data: Bytes::new(),
+        })
+        .await
+    }
+
+    /// Aborts the stream (RST_STREAM).
+    pub async fn reset(&self, status: u32) -> Result<(), Closed> {
+        self.send(Frame::RstStream {
+            stream_id: self.id,
+            status,
+        })
+        .await
+    }
+
+    async fn send(&self, frame: Frame) -> Result<(), Closed> {
+        self.shared
+            .out
+            .send(Out::Frame(frame))
+            .await
+            .map_err(|_| Closed(self.id))
+    }
+
+    /// Takes up to `want` bytes of send window (all of it when the peer does
+    /// no flow control).
+    async fn reserve(&self, want: usize) -> Result<usize, Closed> {
+        let want = want as i64;
+        loop {
+            let grew = self.shared.window_grew.notified();
+            tokio::pin!(grew);
+            grew.as_mut().enable();
+            {
+                let mut flow = self.shared.flow.lock().unwrap_or_else(|e| e.into_inner());
+                let session = flow.session;
+                let enforced = flow.enforced;
+                let Some(stream) = flow.streams.get_mut(&self.id) else {
+                    return Err(Closed(self.id));
+                };
+                let n = if enforced {
+                    want.min(*stream).min(session)
+                } else {
+                    want
+                };
+                if n > 0 {
+                    *stream -= n;
+                    flow.session -= n;
+                    return Ok(n as usize);
+                }
+            }
+            if *self.shared.closed.borrow() {
+                return Err(Closed(self.id));
+            }
+            grew.await;
+        }
+    }
+}
+
+/// The connection as a whole.
+#[derive(Clone)]
+pub struct Connection {
+    shared: Arc<Shared>,
+}
+
+impl Connection {
+    /// Resolves when the peer has gone away.
+    pub async fn closed(&self) {
+        let mut rx = self.shared.closed.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+
+    /// Sends GOAWAY after everything queued so far, then closes our side.
+    pub async fn shutdown(&self) {
+        let _ = self.shared.out.send(Out::Shutdown).await;
+    }
+}
+
+/// Starts serving `io` as a SPDY server; new client streams arrive on the
+/// returned receiver (which ends when the connection does).
+pub fn serve<IO>(io: IO) -> (Connection, mpsc::UnboundedReceiver<IncomingStream>)
+where
+    IO: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (read_half, write_half) = tokio::io::split(io);
+    let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE);
+    let (closed, _) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        out: out_tx,
+        flow: Mutex::new(Flow {
+            enforced: false,
+            initial: INITIAL_WINDOW,
+            session: INITIAL_WINDOW,
+            streams: HashMap::new(),
+        }),
+        window_grew: Notify::new(),
+        closed,
+    });
+    let (accept_tx, accept_rx) = mpsc::unbounded_channel();
+    tokio::spawn(write_loop(write_half, out_rx, shared.clone()));
+    tokio::spawn(read_loop(read_half, accept_tx, shared.clone()));
+    (Connection { shared }, accept_rx)
+}
+
+async fn write_loop<W: AsyncWrite>(
+    write_half: W,
+    mut out: mpsc::Receiver<Out>,
+    shared: Arc<Shared>,
+) {
+    tokio::pin!(write_half);
+    let mut compressor = Compressor::new();
+    let mut buf = BytesMut::with_capacity(MAX_DATA + 64);
+    let mut last_good = 0;
+    'outer: while let Some(first) = out.recv().await {
+        let mut next = Some(first);
+        let mut shutdown = false;
+        // Coalesce what is already queued into one write.
+        while let Some(item) = next.take() {
+            match item {
+                Out::Frame(f) => frame::encode(&f, &mut buf),
+                Out::Reply { stream_id } => {
+                    last_good = stream_id;
+                    match compressor.compress(&[]) {
+                        Ok(header_block) => frame::encode(
+                            &Frame::SynReply {
+                                stream_id,
+                                flags: 0,
+                                header_block,
+                            },
+                            &mut buf,
+                        ),
+                        Err(e) => {
+                            tracing::warn!("SPDY reply: {e}");
+                            break 'outer;
+                        }
+                    }
+                }
+                Out::Shutdown => {
+                    frame::encode(
+                        &Frame::GoAway {
+                            last_good_id: last_good,
+                            status: 0,
+                        },
+                        &mut buf,
+                    );
+                    shutdown = true;
+                    break;
+                }
+            }
+            if buf.len() < 256 * 1024 {
+                next = out.try_recv().ok();
+            }
+        }
+        if write_half.write_all(&buf).await.is_err() {
+            break;
+        }
+        buf.clear();
+        if shutdown {
+            let _ = write_half.flush().await;
+            let _ = write_half.shutdown().await;
+            break;
+        }
+    }
+    let _ = shared.closed.send(true);
+    shared.window_grew.notify_waiters();
+}
+
+async fn read_loop<R: AsyncRead>(
+    read_half: R,
+    accept: mpsc::UnboundedSender<IncomingStream>,
+    shared: Arc<Shared>,
+) {
+    tokio::pin!(read_half);
+    let mut decompressor = Decompressor::new();
+    let mut inbound: HashMap<u32, mpsc::UnboundedSender<Bytes>> = HashMap::new();
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    'read: loop {
+        loop {
+            let frame = match frame::decode(&mut buf) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!("SPDY protocol error: {e}");
+                    break 'read;
+                }
+            };
+            match frame {
+                Frame::SynStream {
+                    stream_id,
+                    flags,
+                    header_block,
+                    ..
+                } => {
+                    let headers = match decompressor.decompress(&header_block) {
+                        Ok(h) => h,
+                        Err(e) => {
+                            tracing::debug!("SPDY headers: {e}");
+                            break 'read;
+                        }
+                    };
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    if flags & FLAG_FIN == 0 {
+                        inbound.insert(stream_id, tx);
+                    }
+                    {
+                        let mut flow = shared.flow.lock().unwrap_or_else(|e| e.into_inner());
+                        let initial = flow.initial;
+                        flow.streams.insert(stream_id, initial);
+                    }
+                    if shared.out.send(Out::Reply { stream_id }).await.is_err() {
+                        break 'read;
+                    }
+                    let stream = IncomingStream {
+                        headers,
+                        reader: StreamReader {
+                            id: stream_id,
+                            rx,
+                            shared: shared.clone(),
+                        },
+                        writer: StreamWriter {
+                            id: stream_id,
+                            shared: shared.clone(),
+                        },
+                    };
+                    let _ = accept.send(stream);
+                }
+                Frame::Data {
+                    stream_id,
+                    flags,
+                    data,
+                } => {
+                    if let Some(tx) = inbound.get(&stream_id)
+                        && !data.is_empty()
+                    {
+                        let _ = tx.send(data);
+                    }
+                    if flags & FLAG_FIN != 0 {
+                        inbound.remove(&stream_id);
+                    }
+                }
+                Frame::SynReply { header_block, .. } | Frame::Headers { header_block, .. } => {
+                    // Keep the zlib stream in step even though we need no headers.
+                    if decompressor.decompress(&header_block).is_err() {
+                        break 'read;
+                    }
+                }
+                Frame::RstStream { stream_id, .. } => {
+                    inbound.remove(&stream_id);
+                    let mut flow = shared.flow.lock().unwrap_or_else(|e| e.into_inner());
+                    flow.streams.remove(&stream_id);
+                    drop(flow);
+                    shared.window_grew.notify_waiters();
+                }
+                Frame::Settings { entries, .. } => {
+                    let mut flow = shared.flow.lock().unwrap_or_else(|e| e.into_inner());
+                    for (_, id, value) in entries {
+                        if id == frame::SETTINGS_INITIAL_WINDOW_SIZE {
+                            let delta = value as i64 - flow.initial;
+                            flow.initial = value as i64;
+                            flow.enforced = true;
+                            flow.streams.values_mut().for_each(|w| *w += delta);
+                        }
+                    }
+                    drop(flow);
+                    shared.window_grew.notify_waiters();
+                }
+                Frame::WindowUpdate { stream_id, delta } => {
+                    let mut flow = shared.flow.lock().unwrap_or_else(|e| e.into_inner());
+                    flow.enforced = true;
+                    if stream_id == 0 {
+                        flow.session += delta as i64;
+                    } else if let Some(w) = flow.streams.get_mut(&stream_id) {
+                        *w += delta as i64;
+                    }
+                    drop(flow);
+                    shared.window_grew.notify_waiters();
+                }
+                Frame::Ping { id } => {
+                    // Echo the client's (odd) pings; ours would be even.
+                    if id % 2 == 1
+                        && shared
+                            .out
+                            .send(Out::Frame(Frame::Ping { id }))
+                            .await
+                            .is_err()
+                    {
+                        break 'read;
+                    }
+                }
+                Frame::GoAway { .. } => break 'read,
+                Frame::Unknown { .. } => {}
+            }
+        }
+        match read_half.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    // Everything inbound ends; writers fail; handlers see `closed`.
+    drop(inbound);
+    shared
+        .flow
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .streams
+        .clear();
+    let _ = shared.closed.send(true);
+    shared.window_grew.notify_waiters();
+}

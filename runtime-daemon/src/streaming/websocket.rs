@@ -1,0 +1,327 @@
+//! Kubernetes' WebSocket channel protocols: every message starts with a
+//! channel byte (binary) or channel digit (base64 text). remotecommand uses
+//! 0 stdin, 1 stdout, 2 stderr, 3 error, 4 resize, and v5 adds 255 "close
+//! channel N"; portforward uses 2n for port n's data and 2n+1 for its errors,
+//! each opened by a server frame carrying the port as little-endian u16.
+
+use super::backend::{StreamIo, StreamingBackend};
+use super::pump::{self, CHUNK};
+use super::remotecommand::{self, Command};
+use super::status;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, frame::coding::CloseCode};
+
+const STDIN: u8 = 0;
+const STDOUT: u8 = 1;
+const STDERR: u8 = 2;
+const ERROR: u8 = 3;
+const RESIZE: u8 = 4;
+/// v5: "the channel in the next byte is closed".
+const CLOSE: u8 = 255;
+
+/// How a negotiated subprotocol frames channels.
+#[derive(Clone, Copy)]
+struct Framing {
+    base64: bool,
+}
+
+impl Framing {
+    fn encode(self, channel: u8, data: &[u8]) -> Message {
+        if self.base64 {
+            let mut text = String::with_capacity(1 + data.len() * 4 / 3 + 4);
+            text.push(char::from(b'0' + channel));
+            B64.encode_string(data, &mut text);
+            Message::text(text)
+        } else {
+            let mut buf = Vec::with_capacity(1 + data.len());
+            buf.push(channel);
+            buf.extend_from_slice(data);
+            Message::binary(buf)
+        }
+    }
+
+    /// Channel and payload of a client message; `None` for control messages.
+    fn decode(self, msg: Message) -> Option<(u8, Bytes)> {
+        match msg {
+            Message::Binary(b) if !b.is_empty() => Some((b[0], b.slice(1..))),
+            Message::Text(t) if self.base64 && !t.is_empty() => {
+                let t = t.as_str();
+                let channel = t.as_bytes()[0].checked_sub(b'0')?;
+                B64.decode(&t[1..]).ok().map(|d| (channel, Bytes::from(d)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Ports from a `ports=80,8080` query (used when the CRI request named none).
+pub fn query_ports(query: &str) -> Vec<u16> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k == "ports" || *k == "port")
+        .flat_map(|(_, v)| {
+            v.replace("%2C", ",")
+                .replace("%2c", ",")
+                .split(',')
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|p| p.trim().parse().ok())
+        .collect()
+}
+
+/// Outgoing messages go through one writer task; it ends with a Close frame.
+fn writer<S>(mut sink: S) -> (mpsc::Sender<Message>, tokio::task::JoinHandle<()>)
+where
+    S: futures::Sink<Message> + Unpin + Send + 'static,
+{
+    let (tx, mut rx) = mpsc::channel::<Message>(64);
+    let task = tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            let close = matches!(msg, Message::Close(_));
+            if sink.send(msg).await.is_err() || close {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    (tx, task)
+}
+
+fn close_normal() -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    }))
+}
+
+/// Serves exec/attach over WebSocket to its end.
+pub async fn exec<IO, B>(io: IO, protocol: Option<String>, command: Command, backend: &B)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    B: StreamingBackend,
+{
+    let protocol = protocol.unwrap_or_else(|| "channel.k8s.io".into());
+    let framing = Framing {
+        base64: protocol.contains("base64"),
+    };
+    let json_status = protocol.starts_with("v4.") || protocol.starts_with("v5.");
+    let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+    let (sink, mut stream) = ws.split();
+    let (out, write_task) = writer(sink);
+    let wanted = command.wanted();
+    let mut io = StreamIo::default();
+    let mut stdin_pipe = None;
+    if wanted.stdin {
+        let (backend_end, ours) = pump::pipe();
+        io.stdin = Some(Box::new(backend_end));
+        stdin_pipe = Some(ours);
+    }
+    let mut pumps = Vec::new();
+    for (channel, on) in [(STDOUT, wanted.stdout), (STDERR, wanted.stderr)] {
+        if on {
+            let (backend_end, ours) = pump::pipe();
+            pumps.push(tokio::spawn(drain(ours, channel, framing, out.clone())));
+            let w: super::BoxedWriter = Box::new(backend_end);
+            if channel == STDOUT {
+                io.stdout = Some(w);
+            } else {
+                io.stderr = Some(w);
+            }
+        }
+    }
+    let (resize_tx, resize_rx) = mpsc::channel(8);
+    if wanted.tty {
+        io.resize = Some(resize_rx);
+    }
+    let (gone_tx, mut gone_rx) = watch::channel(false);
+    // Client → stdin / resize; flags `gone` when the client closes or drops.
+    tokio::spawn(async move {
+        let mut resize_buf = Vec::new();
+        while let Some(Ok(msg)) = stream.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+            let Some((channel, data)) = framing.decode(msg) else {
+                continue;
+            };
+            match channel {
+                STDIN => {
+                    if let Some(pipe) = stdin_pipe.as_mut()
+                        && pipe.write_all(&data).await.is_err()
+                    {
+                        stdin_pipe = None;
+                    }
+                }
+                RESIZE => {
+                    resize_buf.extend_from_slice(&data);
+                    for size in pump::take_resizes(&mut resize_buf) {
+                        let _ = resize_tx.try_send(size);
+                    }
+                }
+                CLOSE if data.first() == Some(&STDIN) => {
+                    if let Some(mut pipe) = stdin_pipe.take() {
+                        let _ = pipe.shutdown().await;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let _ = gone_tx.send(true);
+    });
+    let gone = async move {
+        let _ = gone_rx.wait_for(|g| *g).await;
+    };
+    let Some(outcome) = remotecommand::run(backend, command, io, gone).await else {
+        tracing::debug!("websocket exec: client went away; backend cancelled");
+        return;
+    };
+    for p in pumps {
+        let _ = p.await;
+    }
+    let payload = if json_status {
+        Some(status::v4_status(&outcome))
+    } else {
+        status::v1_status(&outcome)
+    };
+    if let Some(payload) = payload {
+        let _ = out.send(framing.encode(ERROR, &payload)).await;
+    }
+    let _ = out.send(close_normal()).await;
+    drop(out);
+    let _ = tokio::time::timeout(Duration::from_secs(2), write_task).await;
+}
+
+/// Backend pipe → channel messages.
+async fn drain(
+    mut pipe: tokio::io::DuplexStream,
+    channel: u8,
+    framing: Framing,
+    out: mpsc::Sender<Message>,
+) {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if out.send(framing.encode(channel, &buf[..n])).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Serves port-forward over WebSocket: one connection per requested port.
+pub async fn portforward<IO, B>(
+    io: IO,
+    protocol: Option<String>,
+    sandbox_id: String,
+    ports: Vec<u16>,
+    backend: Arc<B>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    B: StreamingBackend,
+{
+    let framing = Framing {
+        base64: protocol.as_deref().is_some_and(|p| p.contains("base64")),
+    };
+    let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+    let (sink, mut stream) = ws.split();
+    let (out, write_task) = writer(sink);
+    let mut uploads: Vec<Option<mpsc::Sender<Bytes>>> = Vec::new();
+    let mut conns = tokio::task::JoinSet::new();
+    for (i, port) in ports.iter().copied().enumerate() {
+        let (data_ch, err_ch) = ((2 * i) as u8, (2 * i + 1) as u8);
+        for ch in [data_ch, err_ch] {
+            let _ = out.send(framing.encode(ch, &port.to_le_bytes())).await;
+        }
+        let (tx, rx) = mpsc::channel::<Bytes>(16);
+        uploads.push(Some(tx));
+        let backend = backend.clone();
+        let sandbox_id = sandbox_id.clone();
+        let out = out.clone();
+        conns.spawn(async move {
+            match backend.port_forward(&sandbox_id, port).await {
+                Ok(tcp) => forward(tcp, rx, data_ch, framing, out).await,
+                Err(e) => {
+                    let msg = format!("error forwarding port {port} to pod {sandbox_id}: {e}");
+                    let _ = out.send(framing.encode(err_ch, msg.as_bytes())).await;
+                }
+            }
+        });
+    }
+    let reader = async {
+        while let Some(Ok(msg)) = stream.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+            let Some((channel, data)) = framing.decode(msg) else {
+                continue;
+            };
+            let idx = usize::from(channel / 2);
+            if channel % 2 == 0
+                && let Some(slot) = uploads.get_mut(idx)
+                && let Some(tx) = slot
+                && tx.send(data).await.is_err()
+            {
+                *slot = None;
+            }
+        }
+    };
+    tokio::select! {
+        () = reader => conns.shutdown().await,
+        () = async { while conns.join_next().await.is_some() {} } => {}
+    }
+    let _ = out.send(close_normal()).await;
+    drop(out);
+    let _ = tokio::time::timeout(Duration::from_secs(2), write_task).await;
+}
+
+async fn forward(
+    tcp: tokio::net::TcpStream,
+    mut upload: mpsc::Receiver<Bytes>,
+    channel: u8,
+    framing: Framing,
+    out: mpsc::Sender<Message>,
+) {
+    let (mut tcp_read, mut tcp_write) = tcp.into_split();
+    let up = async {
+        while let Some(data) = upload.recv().await {
+            if tcp_write.write_all(&data).await.is_err() {
+                break;
+            }
+        }
+        let _ = tcp_write.shutdown().await;
+    };
+    let down = async {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            match tcp_read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if out.send(framing.encode(channel, &buf[..n])).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    tokio::pin!(up, down);
+    tokio::select! {
+        () = &mut down => {
+            let _ = tokio::time::timeout(Duration::from_secs(1), up).await;
+        }
+        () = &mut up => down.await,
+    }
+}
