@@ -4,11 +4,12 @@
 //! pause shim no longer answers is NOTREADY; a container whose shim answers is
 //! resumed (its exit monitor relaunched); one whose shim is gone is EXITED,
 //! with the exit the shim recorded in `exit.json` or, failing that, reason
-//! `Unknown` and exit code 255.
+//! `Unknown` and exit code 255. A network-attached sandbox whose record has
+//! no IPs gets them from the CNI result cache.
 
 use crate::containers::{ContainerRecord, ContainerState};
 use crate::error::Result;
-use crate::pods::{SandboxRecord, SandboxState};
+use crate::pods::{SandboxRecord, SandboxState, network};
 use crate::runtime::Runtime;
 use crate::shim_client::ShimClient;
 use crate::store::Kind;
@@ -25,6 +26,18 @@ pub async fn recover(runtime: &Runtime) -> Result<()> {
                 tracing::warn!(sandbox = %id, "pause shim is gone: sandbox not ready");
                 record.state = SandboxState::NotReady;
                 ctx.store.put(Kind::Sandbox, &id, &record)?;
+            }
+        }
+        if record.network_attached && record.ips.is_empty() {
+            // Attached by a daemon that did not record the IPs: the CNI cache has them.
+            let (paths, sid) = (ctx.cni_paths(), id.clone());
+            match tokio::task::spawn_blocking(move || network::cached_ips(&paths, &sid)).await {
+                Ok(Ok(Some(ips))) => {
+                    record.ips = ips;
+                    ctx.store.put(Kind::Sandbox, &id, &record)?;
+                }
+                Ok(Ok(None)) => {}
+                other => tracing::warn!(sandbox = %id, "reading cached pod IPs: {other:?}"),
             }
         }
         runtime.pods.restore(record);

@@ -2,12 +2,13 @@
 //!
 //! Records are written only once an object is complete, so a daemon that dies
 //! mid-create leaves pieces without a record: namespace pins under
-//! `<state-dir>/ns/`, shims and their state under `<state-dir>/shims/`,
+//! `<state-dir>/ns/`, CNI attachments (collected with CNI GC), shims and their state under `<state-dir>/shims/`,
 //! sandbox files under `<root>/sandboxes/`, and container dirs (with a mounted rootfs) under `<root>/containers/`. After
 //! recovery has loaded every record, anything there that no record names is
 //! taken apart, each piece with its own undo.
 
 use crate::pods::namespaces::{self, Pins};
+use crate::pods::network;
 use crate::pods::remove_dir;
 use crate::runtime::Runtime;
 use crate::shim_client::ShimClient;
@@ -52,6 +53,21 @@ pub async fn sweep(runtime: &Runtime) {
         if let Err(e) = remove_dir(&dir) {
             tracing::error!(id, "sweep: {e}");
         }
+    }
+
+    // CNI attachments of pods that no record owns (or that were detached
+    // without the DEL finishing), while their namespace pins still exist.
+    let attached: Vec<String> = runtime
+        .pods
+        .list()
+        .into_iter()
+        .filter(|s| s.network_attached)
+        .map(|s| s.id)
+        .collect();
+    let paths = ctx.cni_paths();
+    let result = tokio::task::spawn_blocking(move || network::gc(&paths, &attached)).await;
+    if !matches!(result, Ok(Ok(()))) {
+        tracing::error!("sweep: CNI GC failed: {result:?}");
     }
 
     for (id, dir) in orphans(&ctx.config.state_dir.join("ns"), &sandboxes) {

@@ -19,11 +19,17 @@ impl CriService {
         }
     }
 
-    pub(crate) fn status_impl(&self, verbose: bool) -> cri::StatusResponse {
+    /// Status: NetworkReady from the CNI configuration and, for 1.1.0+
+    /// configurations, the plugins' own CNI STATUS answer.
+    pub(crate) async fn status_impl(&self, verbose: bool) -> cri::StatusResponse {
         let config = &self.runtime.ctx.config;
-        let network = cradle_cni::config::find_network_config(&config.cni_conf_dir);
-        let network_condition = match &network {
-            Ok(Some(_)) => condition("NetworkReady", true, "", ""),
+        let paths = self.runtime.ctx.cni_paths();
+        let ready = tokio::task::spawn_blocking(move || crate::pods::network::status(&paths))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        let network_condition = match &ready {
+            Ok(Some(())) => condition("NetworkReady", true, "", ""),
             Ok(None) => condition(
                 "NetworkReady",
                 false,
@@ -39,6 +45,7 @@ impl CriService {
         };
         let mut info = HashMap::new();
         if verbose {
+            let network = cradle_cni::config::find_network_config(&config.cni_conf_dir);
             info.insert(
                 "config".to_string(),
                 serde_json::to_string(config).unwrap_or_default(),

@@ -196,7 +196,7 @@ impl RuntimeService for CriService {
         request: Request<cri::StatusRequest>,
     ) -> Result<Response<cri::StatusResponse>, Status> {
         Ok(Response::new(
-            self.status_impl(request.into_inner().verbose),
+            self.status_impl(request.into_inner().verbose).await,
         ))
     }
 

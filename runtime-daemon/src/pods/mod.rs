@@ -147,6 +147,16 @@ impl SandboxManager {
             .and_then(|s| s.namespace_options.clone())
             .unwrap_or_default();
         let host_network = ns_options.network == cri::NamespaceMode::Node as i32;
+        let sysctls = network::net_sysctls(config);
+        if host_network && !sysctls.is_empty() {
+            return Err(Error::InvalidArgument(
+                "net.* sysctls need the pod's own network namespace, not the node's".into(),
+            ));
+        }
+        for (key, _) in &sysctls {
+            cradle_cni::sysctl::proc_path(key)
+                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        }
         let request = PinRequest {
             net: !host_network,
             ipc: ns_options.ipc != cri::NamespaceMode::Node as i32,
@@ -190,6 +200,16 @@ impl SandboxManager {
             }
             None => None,
         };
+        if let (Some(netns), false) = (&pins.net, sysctls.is_empty()) {
+            let netns = netns.clone();
+            tokio::task::spawn_blocking(move || network::apply_sysctls(&netns, &sysctls))
+                .await
+                .map_err(|e| Error::Internal(format!("sysctl task: {e}")))?
+                .map_err(|e| Error::Network {
+                    id: id.to_string(),
+                    message: e.to_string(),
+                })?;
+        }
 
         let shim_dir = self.ctx.shim_dir(id);
         std::fs::create_dir_all(&shim_dir).map_err(|e| Error::io(&shim_dir, e))?;

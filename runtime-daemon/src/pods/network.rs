@@ -24,6 +24,10 @@ pub enum NetworkError {
     Cni(#[from] cradle_cni::CniError),
     #[error("port mapping {0}: {1}")]
     Port(String, String),
+    #[error("sysctls: {0}")]
+    Sysctl(#[from] cradle_cni::sysctl::SysctlError),
+    #[error("reading the CNI result cache: {0}")]
+    Cache(#[from] cradle_cni::cache::CacheError),
 }
 
 /// The CNI view of a pod: identity, netns, port mappings and DNS.
@@ -99,6 +103,85 @@ pub fn detach(paths: &CniPaths, pod: &PodNetwork) -> Result<(), NetworkError> {
     }
 }
 
+/// The pod's `net.*` sysctls (`linux.sysctls`), sorted by key so the order
+/// is stable. The others (`kernel.shm*`, `fs.mqueue.*`…) belong to the IPC
+/// namespace and go into each container's spec instead.
+pub fn net_sysctls(config: &cri::PodSandboxConfig) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = config
+        .linux
+        .iter()
+        .flat_map(|l| &l.sysctls)
+        .filter(|(k, _)| is_net_sysctl(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Whether `key` (dotted or slashed) is a `net.*` sysctl.
+pub fn is_net_sysctl(key: &str) -> bool {
+    key.starts_with("net.") || key.starts_with("net/")
+}
+
+/// Writes the pod's `net.*` sysctls inside its network namespace. Run after
+/// CNI ADD, so per-interface keys (`net.ipv4.conf.eth0.*`) find `eth0`.
+/// Nothing to undo: the values die with the namespace.
+pub fn apply_sysctls(netns: &Path, sysctls: &[(String, String)]) -> Result<(), NetworkError> {
+    Ok(cradle_cni::sysctl::apply_net_sysctls(netns, sysctls)?)
+}
+
+/// The pod IPs of a sandbox from the CNI result cache (whatever network it
+/// was added to), primary first; `None` when nothing is cached. For
+/// `PodSandboxStatus` of pods attached before a restart whose record lacks
+/// them.
+pub fn cached_ips(paths: &CniPaths, sandbox_id: &str) -> Result<Option<Vec<String>>, NetworkError> {
+    let cache = cradle_cni::cache::ResultCache::new(&paths.cache_dir);
+    let entries = cache.find(sandbox_id, cradle_cni::types::DEFAULT_IFNAME)?;
+    Ok(entries.into_iter().next().map(|entry| {
+        cradle_cni::NetworkResult::from_raw(entry.result)
+            .ips
+            .iter()
+            .map(|ip| ip.to_string())
+            .collect()
+    }))
+}
+
+/// CNI GC at start: DEL of every cached attachment that belongs to no live
+/// sandbox, then (1.1.0+) GC so plugins drop what the runtime forgot.
+/// Without a configuration there is nothing to collect with.
+pub fn gc(paths: &CniPaths, live_sandboxes: &[String]) -> Result<(), NetworkError> {
+    let Some(network) = CniNetwork::load(&paths.conf_dir, &paths.bin_dirs, &paths.cache_dir)?
+    else {
+        return Ok(());
+    };
+    let valid: Vec<cradle_cni::Attachment> = live_sandboxes
+        .iter()
+        .map(|id| cradle_cni::Attachment {
+            container_id: id.clone(),
+            ifname: cradle_cni::types::DEFAULT_IFNAME.to_string(),
+        })
+        .collect();
+    Ok(network.gc(&valid)?)
+}
+
+/// How long `Status` waits for a plugin's STATUS (the kubelet polls Status
+/// every few seconds; a hung plugin must not hang it).
+const STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The network's readiness for `Status`: `Ok(None)` without a configuration,
+/// `Ok(Some(()))` when it is loaded and (for 1.1.0+ configurations) every
+/// plugin answers CNI STATUS; the error carries the plugin's message.
+pub fn status(paths: &CniPaths) -> Result<Option<()>, NetworkError> {
+    let Some(network) = CniNetwork::load(&paths.conf_dir, &paths.bin_dirs, &paths.cache_dir)?
+    else {
+        return Ok(None);
+    };
+    if cradle_cni::version::supports_status_and_gc(&network.config().cni_version) {
+        network.with_timeout(STATUS_TIMEOUT).status()?;
+    }
+    Ok(Some(()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +254,41 @@ mod tests {
         let pod = PodNetwork::new("sb", dir.path().join("netns"));
         assert_eq!(attach(&paths, &pod).unwrap(), None);
         detach(&paths, &pod).unwrap();
+    }
+
+    #[test]
+    fn cached_ips_come_from_the_result_cache_primary_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = CniPaths {
+            conf_dir: dir.path().join("net.d"),
+            bin_dirs: vec![],
+            cache_dir: dir.path().join("cache"),
+        };
+        assert_eq!(cached_ips(&paths, "sb").unwrap(), None);
+        let cache = cradle_cni::cache::ResultCache::new(&paths.cache_dir);
+        cache
+            .write(&cradle_cni::cache::CacheEntry {
+                kind: cradle_cni::cache::KIND.to_string(),
+                container_id: "sb".into(),
+                if_name: "eth0".into(),
+                network_name: "net".into(),
+                netns: "/x".into(),
+                config: serde_json::json!({"cniVersion": "1.0.0", "name": "net", "plugins": []}),
+                cni_args: vec![],
+                capability_args: Default::default(),
+                result: serde_json::json!({
+                    "cniVersion": "1.0.0",
+                    "interfaces": [{"name": "eth0", "sandbox": "/x"}],
+                    "ips": [
+                        {"address": "fd00::5/64", "interface": 0},
+                        {"address": "10.1.0.5/24", "interface": 0}
+                    ]
+                }),
+            })
+            .unwrap();
+        assert_eq!(
+            cached_ips(&paths, "sb").unwrap(),
+            Some(vec!["10.1.0.5".to_string(), "fd00::5".to_string()])
+        );
     }
 }
