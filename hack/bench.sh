@@ -220,6 +220,9 @@ launchers=(--runtime "$rel/cradle-oci")
 command -v runc >/dev/null && launchers+=(--runtime "$(command -v runc)")
 command -v crun >/dev/null && launchers+=(--runtime "$(command -v crun)")
 report oci oci "${launchers[@]}" --iterations "$OCI_ITER"
+# crun refuses this hybrid host; hidden cgroup2 (private mount ns), all three again.
+log "oci, cgroup v1 only: cradle-oci, runc, crun x $OCI_ITER"
+report oci-v1 oci --legacy-cgroups "${launchers[@]}" --iterations "$OCI_ITER"
 
 log "side by side"
 [[ ${#reports[@]} -gt 0 ]] && "$bench" compare "${reports[@]}"

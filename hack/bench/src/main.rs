@@ -14,6 +14,7 @@ mod client;
 mod compare;
 mod cri_bench;
 mod cri_steps;
+mod legacy_cgroups;
 mod oci_bench;
 mod oci_bundle;
 mod procmem;
@@ -97,6 +98,10 @@ enum Cmd {
         iterations: usize,
         #[arg(long, default_value_t = 3)]
         warmup: usize,
+        /// Hide the hybrid host's cgroup2 mount from the launchers (a private
+        /// mount namespace), so they all see pure cgroup v1 (crun needs it here).
+        #[arg(long)]
+        legacy_cgroups: bool,
         /// The runc used to write the bundle's config (`runc spec`).
         #[arg(long, default_value = "runc")]
         runc: PathBuf,
@@ -210,13 +215,23 @@ fn main() -> anyhow::Result<()> {
             runtimes,
             iterations,
             warmup,
+            legacy_cgroups,
             runc,
         } => {
+            if legacy_cgroups {
+                legacy_cgroups::enter()?;
+            }
             let launchers: Vec<oci_bench::Launcher> = runtimes
                 .iter()
                 .filter_map(|r| oci_bench::Launcher::parse(r))
                 .collect();
-            let reports = oci_bench::run(&launchers, &runc, iterations, warmup)?;
+            let reports = oci_bench::run(
+                &launchers,
+                &runc,
+                iterations,
+                warmup,
+                if legacy_cgroups { "v1" } else { "host" },
+            )?;
             print(&out, &reports, |r| table::oci(r))
         }
         Cmd::Pull {

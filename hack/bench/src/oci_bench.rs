@@ -38,6 +38,8 @@ impl PeakRss {
 pub struct RuntimeReport {
     pub runtime: String,
     pub version: String,
+    /// The cgroup layout the launcher saw: "host" or "v1" (unified hidden).
+    pub cgroups: String,
     pub error: Option<String>,
     pub iterations: usize,
     pub phases: Vec<(String, Summary)>,
@@ -167,6 +169,7 @@ pub fn measure(
     bundle: &Bundle,
     iterations: usize,
     warmup: usize,
+    cgroups: &str,
 ) -> RuntimeReport {
     let mut name = runtime.program.display().to_string();
     for a in &runtime.global_args {
@@ -175,6 +178,7 @@ pub fn measure(
     let mut report = RuntimeReport {
         runtime: name.clone(),
         version: first_line_of_version(&runtime.program),
+        cgroups: cgroups.to_string(),
         error: None,
         iterations,
         phases: Vec::new(),
@@ -235,6 +239,7 @@ pub fn run(
     runc_for_spec: &Path,
     iterations: usize,
     warmup: usize,
+    cgroups: &str,
 ) -> anyhow::Result<Vec<RuntimeReport>> {
     reap::become_subreaper()?;
     let busybox = crate::oci_bundle::find_busybox().ok_or_else(|| {
@@ -243,7 +248,7 @@ pub fn run(
     let bundle = crate::oci_bundle::build(runc_for_spec, &busybox)?;
     Ok(runtimes
         .iter()
-        .map(|r| measure(r, &bundle, iterations, warmup))
+        .map(|r| measure(r, &bundle, iterations, warmup, cgroups))
         .collect())
 }
 

@@ -92,7 +92,11 @@ pub fn cri(r: &cri_bench::Report) -> String {
 pub fn oci(reports: &[oci_bench::RuntimeReport]) -> String {
     let mut out = String::new();
     for r in reports {
-        let _ = writeln!(out, "OCI {} ({})", r.runtime, r.version);
+        let _ = writeln!(
+            out,
+            "OCI {} ({}), cgroups: {}",
+            r.runtime, r.version, r.cgroups
+        );
         if let Some(e) = &r.error {
             let _ = writeln!(out, "  FAILED: {e}");
         }
