@@ -26,7 +26,9 @@ pub mod start;
 pub mod state;
 pub mod update;
 
+mod confined;
 mod devices;
+mod hardening;
 mod init;
 mod mounts;
 mod namespaces;

@@ -19,7 +19,7 @@ use super::init::{self, InitConfig};
 use super::mounts::CgroupTarget;
 use super::state::{self, ContainerState, FIFO_FILE};
 use super::sync::{Channel, Msg};
-use super::{devices, log, namespaces, seccomp, terminal};
+use super::{devices, hardening, log, namespaces, seccomp, terminal};
 use crate::cgroups::Cgroup;
 
 /// The arguments of `create`.
@@ -292,6 +292,12 @@ fn intermediate(cfg: &InitConfig, chan: &mut Channel) -> ! {
         // destructors that belong to the `create` process (its rollback).
         unsafe { libc::_exit(code) }
     };
+    // Before joining anything: the host binary behind our /proc/<pid>/exe
+    // must not be reachable from the container (CVE-2019-5736 class).
+    if let Err(e) = hardening::make_non_dumpable() {
+        let _ = chan.send(&Msg::Error(e.to_string()));
+        exit(1);
+    }
     if let Err(e) = namespaces::enter(&cfg.ns) {
         let _ = chan.send(&Msg::Error(e.to_string()));
         exit(1);

@@ -21,7 +21,7 @@ use super::error::{OciError, Result};
 use super::process::{self, ExecArgs};
 use super::state::{ContainerState, Status};
 use super::sync::{Channel, Msg};
-use super::{seccomp, terminal};
+use super::{hardening, seccomp, terminal};
 use crate::cgroups::Cgroup;
 
 /// The arguments of `exec`.
@@ -269,6 +269,12 @@ fn exec_intermediate(
     filter: Option<&seccomp::Program>,
     chan: &mut Channel,
 ) -> ! {
+    // Before joining the container's pid namespace (CVE-2019-5736 class;
+    // see `hardening`).
+    if let Err(e) = hardening::make_non_dumpable() {
+        let _ = chan.send(&Msg::Error(e.to_string()));
+        exit(1);
+    }
     if let Err(e) = sigprocmask(SigmaskHow::SIG_SETMASK, Some(old_mask), None) {
         let _ = chan.send(&Msg::Error(format!("restore signal mask: {e}")));
         exit(1);
@@ -321,6 +327,7 @@ fn prepare(
     console: Option<&UnixStream>,
     filter: Option<&seccomp::Program>,
 ) -> Result<ExecArgs> {
+    hardening::mark_fds_cloexec()?;
     if let Some(sock) = console {
         nix::unistd::setsid().map_err(|e| OciError::sys("setsid", e))?;
         terminal::setup(sock, None)?;
@@ -329,6 +336,7 @@ fn prepare(
     let cwd: &Path = p.cwd();
     nix::unistd::chdir(cwd)
         .map_err(|e| OciError::sys(format!("chdir to cwd {}", cwd.display()), e))?;
+    hardening::check_cwd_in_root()?;
     let args = p.args().clone().unwrap_or_default();
     let arg0 = args
         .first()

@@ -7,17 +7,18 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
-use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl, open};
+use nix::fcntl::{OFlag, open};
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxCapabilities, Spec};
 
+use super::confined::RootDir;
 use super::error::{OciError, Result};
 use super::mounts::CgroupTarget;
 use super::namespaces::NsPlan;
 use super::process::{self, ExecArgs};
 use super::sync::{Channel, Msg};
-use super::{devices, log, mounts, rootfs, seccomp, syscall, terminal};
+use super::{devices, hardening, log, mounts, rootfs, seccomp, syscall, terminal};
 
 /// Everything the init needs, prepared by `create` before forking.
 pub(crate) struct InitConfig {
@@ -79,6 +80,9 @@ fn exit(code: i32) -> ! {
 /// Blocks in open(2) until `start` opens the FIFO for reading, then writes
 /// the byte that tells `start` we are about to exec.
 fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
+    // /proc is the container's by now: make sure it is a real procfs
+    // before trusting its magic link to the FIFO.
+    hardening::ensure_procfs(std::path::Path::new("/proc/self/fd"))?;
     let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
     let fd = open(
         path.as_str(),
@@ -101,13 +105,18 @@ fn setup(cfg: &InitConfig) -> Result<ExecArgs> {
     // A session of its own, like runc: no terminal of the caller's, and the
     // right to take the pty as controlling terminal in terminal mode.
     nix::unistd::setsid().map_err(|e| OciError::sys("setsid", e))?;
+    // First, before any path is opened: nothing inherited from the caller
+    // may survive execve (CVE-2024-21626 class).
+    hardening::mark_fds_cloexec()?;
     if cfg.ns.new_cgroup {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| OciError::sys("unshare cgroup", e))?;
     }
     rootfs::prepare(&cfg.rootfs, linux.rootfs_propagation().as_deref())?;
+    // Opened after the self-bind, so lookups see the rootfs mount.
+    let root = RootDir::open(&cfg.rootfs)?;
     let spec_mounts = spec.mounts().clone().unwrap_or_default();
-    mounts::mount_all(&syscall::Kernel, &cfg.rootfs, &spec_mounts, &cfg.cgroup)?;
+    mounts::mount_all(&syscall::Kernel, &root, &spec_mounts, &cfg.cgroup)?;
     let dev_is_tmpfs = spec_mounts
         .iter()
         .any(|m| m.destination().as_os_str() == "/dev" && m.typ().as_deref() == Some("tmpfs"));
@@ -121,11 +130,9 @@ fn setup(cfg: &InitConfig) -> Result<ExecArgs> {
     }
     // Like runc, a missing working directory is created (images often
     // name a WORKDIR their layers never made).
-    let cwd_in_root = mounts::resolve_in_root(&cfg.rootfs, proc_.cwd())?;
-    if !cwd_in_root.exists() {
-        std::fs::create_dir_all(&cwd_in_root)
-            .map_err(|e| OciError::io("create cwd", &cwd_in_root, e))?;
-    }
+    // name a WORKDIR their layers never made), confined to the rootfs.
+    drop(root.mkdir_all(proc_.cwd())?);
+    drop(root);
     if cfg.no_pivot {
         rootfs::move_root(&cfg.rootfs)?;
     } else {
@@ -156,6 +163,7 @@ fn setup(cfg: &InitConfig) -> Result<ExecArgs> {
     let cwd = proc_.cwd();
     nix::unistd::chdir(cwd)
         .map_err(|e| OciError::sys(format!("chdir to cwd {}", cwd.display()), e))?;
+    hardening::check_cwd_in_root()?;
     let args = proc_.args().clone().unwrap_or_default();
     let arg0 = args
         .first()
@@ -168,29 +176,10 @@ fn setup(cfg: &InitConfig) -> Result<ExecArgs> {
         serde_json::from_str("{}").map_err(|e| OciError::Unsupported(e.to_string()))?;
     let caps = proc_.capabilities().clone().unwrap_or(empty);
     process::finish_credentials(proc_, &caps, cfg.seccomp.as_ref())?;
-    close_fds_on_exec(cfg.fifo.as_raw_fd());
+    // Again at the end: descriptors opened during set-up (none should
+    // lack O_CLOEXEC, but this is the last word before execve).
+    hardening::mark_fds_cloexec()?;
     Ok(exec)
-}
-
-/// Marks every descriptor above stderr close-on-exec, so nothing of the
-/// caller's (sockets, log files) leaks into the container. `keep` stays
-/// open until exec anyway (it is the FIFO, already O_CLOEXEC).
-fn close_fds_on_exec(keep: i32) {
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    let fds: Vec<i32> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2 && *fd != keep)
-        .collect();
-    for fd in fds {
-        // SAFETY: F_SETFD only changes the close-on-exec flag of a
-        // descriptor number; an fd that was already closed (the directory
-        // handle above) makes fcntl fail with EBADF, which we ignore.
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let _ = fcntl(borrowed, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
-    }
 }
 
 fn clamp_u16(v: u64) -> u16 {

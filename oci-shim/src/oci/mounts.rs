@@ -2,11 +2,13 @@
 //! namespace before pivot_root: option parsing (pure, unit-tested),
 //! destination resolution confined to the rootfs, and the mount calls.
 
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
 use nix::mount::MsFlags;
 use oci_spec::runtime::Mount;
 
+use super::confined::{RootDir, fd_path};
 use super::error::{OciError, Result};
 use super::syscall::Syscall;
 use crate::cgroups::Hierarchy;
@@ -146,15 +148,15 @@ pub(crate) fn resolve_in_root(rootfs: &Path, dest: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// Performs every spec mount in order under `rootfs`.
+/// Performs every spec mount in order under the rootfs.
 pub(crate) fn mount_all(
     sys: &dyn Syscall,
-    rootfs: &Path,
+    root: &RootDir,
     mounts: &[Mount],
     cgroup: &CgroupTarget,
 ) -> Result<()> {
     for m in mounts {
-        mount_one(sys, rootfs, m, cgroup)?;
+        mount_one(sys, root, m, cgroup)?;
     }
     Ok(())
 }
@@ -171,8 +173,16 @@ fn err(what: &str, dest: &Path, e: nix::Error) -> OciError {
     OciError::sys(format!("{what} {}", dest.display()), e)
 }
 
-fn mount_one(sys: &dyn Syscall, rootfs: &Path, m: &Mount, cgroup: &CgroupTarget) -> Result<()> {
-    let dest = resolve_in_root(rootfs, m.destination())?;
+/// Reopens `dest` after a mount onto it: the old descriptor still names
+/// the covered inode, while remounts and propagation changes must reach
+/// the new mount on top.
+fn reopen(root: &RootDir, dest: &Path) -> Result<OwnedFd> {
+    root.open_path(dest)
+        .map_err(|e| err("reopen mount target", dest, e))
+}
+
+fn mount_one(sys: &dyn Syscall, root: &RootDir, m: &Mount, cgroup: &CgroupTarget) -> Result<()> {
+    let dest = m.destination();
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");
     let data = (!opts.data.is_empty()).then(|| opts.data.join(","));
@@ -187,49 +197,54 @@ fn mount_one(sys: &dyn Syscall, rootfs: &Path, m: &Mount, cgroup: &CgroupTarget)
         let src_is_dir = std::fs::metadata(source)
             .map_err(|e| OciError::io("bind source", source, e))?
             .is_dir();
-        create_target(&dest, src_is_dir)?;
+        let target = create_target(root, dest, src_is_dir)?;
         let mut flags = MsFlags::MS_BIND;
         if opts.recursive {
             flags |= MsFlags::MS_REC;
         }
-        sys.mount(Some(source), &dest, None, flags, None)
-            .map_err(|e| err("bind mount onto", &dest, e))?;
+        sys.mount(Some(source), &fd_path(&target), None, flags, None)
+            .map_err(|e| err("bind mount onto", dest, e))?;
         let remount = opts.flags & !MsFlags::MS_REMOUNT;
         if !remount.is_empty() {
             let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount;
-            sys.mount(None, &dest, None, flags, None)
-                .map_err(|e| err("remount bind", &dest, e))?;
+            sys.mount(None, &fd_path(&reopen(root, dest)?), None, flags, None)
+                .map_err(|e| err("remount bind", dest, e))?;
         }
     } else if typ == "cgroup" {
-        create_target(&dest, true)?;
-        mount_cgroup(sys, &dest, opts.flags, cgroup)?;
+        let target = create_target(root, dest, true)?;
+        mount_cgroup(sys, root, dest, &target, opts.flags, cgroup)?;
     } else {
-        create_target(&dest, true)?;
+        let target = create_target(root, dest, true)?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-        sys.mount(Some(&source), &dest, Some(typ), opts.flags, data.as_deref())
-            .map_err(|e| err(&format!("mount {typ}"), &dest, e))?;
+        sys.mount(
+            Some(&source),
+            &fd_path(&target),
+            Some(typ),
+            opts.flags,
+            data.as_deref(),
+        )
+        .map_err(|e| err(&format!("mount {typ}"), dest, e))?;
     }
     if !opts.propagation.is_empty() {
-        sys.mount(None, &dest, None, opts.propagation, None)
-            .map_err(|e| err("set propagation of", &dest, e))?;
+        sys.mount(
+            None,
+            &fd_path(&reopen(root, dest)?),
+            None,
+            opts.propagation,
+            None,
+        )
+        .map_err(|e| err("set propagation of", dest, e))?;
     }
     Ok(())
 }
 
-/// A directory (or, for file bind mounts, an empty file) at `dest`.
-fn create_target(dest: &Path, dir: bool) -> Result<()> {
-    if dest.exists() {
-        return Ok(());
-    }
+/// A directory (or, for file bind mounts, an empty file) at `dest`,
+/// created and opened inside the rootfs.
+fn create_target(root: &RootDir, dest: &Path, dir: bool) -> Result<OwnedFd> {
     if dir {
-        std::fs::create_dir_all(dest).map_err(|e| OciError::io("mkdir", dest, e))
+        root.mkdir_all(dest)
     } else {
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| OciError::io("mkdir", parent, e))?;
-        }
-        std::fs::File::create(dest)
-            .map(drop)
-            .map_err(|e| OciError::io("create", dest, e))
+        root.create_file(dest)
     }
 }
 
@@ -237,7 +252,9 @@ fn create_target(dest: &Path, dir: bool) -> Result<()> {
 /// the container's own cgroup directory, read-only when asked.
 fn mount_cgroup(
     sys: &dyn Syscall,
+    root: &RootDir,
     dest: &Path,
+    target: &OwnedFd,
     flags: MsFlags,
     cgroup: &CgroupTarget,
 ) -> Result<()> {
@@ -245,7 +262,7 @@ fn mount_cgroup(
         Hierarchy::V2 { .. } => sys
             .mount(
                 Some(Path::new("cgroup")),
-                dest,
+                &fd_path(target),
                 Some("cgroup2"),
                 flags,
                 None,
@@ -255,7 +272,7 @@ fn mount_cgroup(
             let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
             sys.mount(
                 Some(Path::new("tmpfs")),
-                dest,
+                &fd_path(target),
                 Some("tmpfs"),
                 base,
                 Some("mode=755"),
@@ -263,19 +280,25 @@ fn mount_cgroup(
             .map_err(|e| err("mount cgroup tmpfs", dest, e))?;
             let rel = cgroup.path.trim_start_matches('/');
             for (name, host) in mounts {
-                let target = dest.join(name);
-                create_target(&target, true)?;
+                let sub = dest.join(name);
+                let target = create_target(root, &sub, true)?;
                 let src = host.join(rel);
-                sys.mount(Some(&src), &target, None, MsFlags::MS_BIND, None)
-                    .map_err(|e| err("bind cgroup", &target, e))?;
+                sys.mount(Some(&src), &fd_path(&target), None, MsFlags::MS_BIND, None)
+                    .map_err(|e| err("bind cgroup", &sub, e))?;
                 let remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | flags;
-                sys.mount(None, &target, None, remount, None)
-                    .map_err(|e| err("remount cgroup", &target, e))?;
+                sys.mount(None, &fd_path(&reopen(root, &sub)?), None, remount, None)
+                    .map_err(|e| err("remount cgroup", &sub, e))?;
             }
             if flags.contains(MsFlags::MS_RDONLY) {
                 let remount = MsFlags::MS_REMOUNT | base | MsFlags::MS_RDONLY;
-                sys.mount(None, dest, None, remount, Some("mode=755"))
-                    .map_err(|e| err("remount cgroup tmpfs", dest, e))?;
+                sys.mount(
+                    None,
+                    &fd_path(&reopen(root, dest)?),
+                    None,
+                    remount,
+                    Some("mode=755"),
+                )
+                .map_err(|e| err("remount cgroup tmpfs", dest, e))?;
             }
             Ok(())
         }
@@ -338,6 +361,67 @@ mod tests {
         );
     }
 
+    /// A fake kernel that, at the moment of the mount, swaps the resolved
+    /// directory for a symlink to the host (the attacker winning the race).
+    struct Swapper {
+        root: PathBuf,
+        host: PathBuf,
+        rec: crate::oci::syscall::Recorder,
+    }
+
+    impl Syscall for Swapper {
+        fn mount(
+            &self,
+            source: Option<&Path>,
+            target: &Path,
+            fstype: Option<&str>,
+            flags: MsFlags,
+            data: Option<&str>,
+        ) -> nix::Result<()> {
+            if !self.root.join("data-old").exists() {
+                std::fs::rename(self.root.join("data"), self.root.join("data-old")).unwrap();
+                std::os::unix::fs::symlink(&self.host, self.root.join("data")).unwrap();
+            }
+            self.rec.mount(source, target, fstype, flags, data)
+        }
+    }
+
+    #[test]
+    fn a_target_swapped_for_a_host_symlink_after_resolution_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("rootfs");
+        let host = dir.path().join("host");
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        std::fs::create_dir_all(&host).unwrap();
+        let mounts: Vec<Mount> = serde_json::from_value(serde_json::json!([
+            {"destination": "/data/x", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "rprivate"]}
+        ]))
+        .unwrap();
+        let cgroup = CgroupTarget {
+            hierarchy: Hierarchy::V2 { root: "/x".into() },
+            path: "/c".into(),
+        };
+        let sys = Swapper {
+            root: root.clone(),
+            host: host.clone(),
+            rec: crate::oci::syscall::Recorder::new(&root),
+        };
+        let result = mount_all(&sys, &RootDir::open(&root).unwrap(), &mounts, &cgroup);
+        assert!(result.is_err(), "the reopen must not find /data/x");
+        let calls = sys.rec.calls.borrow();
+        assert_eq!(calls.len(), 1);
+        // The mount lands on the inode that was opened (now /data-old/x);
+        // the reopen for propagation resolves /data inside the rootfs and,
+        // finding no /data/x there, fails instead of reaching the host.
+        assert_eq!(calls[0].target, "/data-old/x");
+        assert!(
+            calls
+                .iter()
+                .all(|c| !c.target.starts_with(host.to_str().unwrap()))
+        );
+        assert!(!host.join("x").exists());
+    }
+
     #[test]
     fn spec_mounts_become_the_expected_mount_calls() {
         use crate::oci::syscall::{MountCall, Recorder};
@@ -360,7 +444,7 @@ mod tests {
             path: "/pod/c".into(),
         };
         let rec = Recorder::new(&root);
-        mount_all(&rec, &root, &mounts, &cgroup).unwrap();
+        mount_all(&rec, &RootDir::open(&root).unwrap(), &mounts, &cgroup).unwrap();
         let call = |source: Option<&str>,
                     target: &str,
                     fstype: Option<&str>,

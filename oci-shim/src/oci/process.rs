@@ -14,7 +14,7 @@ use oci_spec::runtime::{
 };
 
 use super::error::{OciError, Result};
-use super::{log, seccomp};
+use super::{hardening, log, seccomp};
 
 /// Writes each sysctl under `/proc/sys` (`net.ipv4.ip_forward` → `net/ipv4/ip_forward`).
 pub(crate) fn apply_sysctls(sysctls: &HashMap<String, String>) -> Result<()> {
@@ -23,7 +23,7 @@ pub(crate) fn apply_sysctls(sysctls: &HashMap<String, String>) -> Result<()> {
             return Err(OciError::Unsupported(format!("sysctl key {key:?}")));
         }
         let path = Path::new("/proc/sys").join(key.replace('.', "/"));
-        std::fs::write(&path, value).map_err(|e| OciError::io("write sysctl", path, e))?;
+        hardening::write_proc_file(&path, value)?;
     }
     Ok(())
 }

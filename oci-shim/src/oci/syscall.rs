@@ -74,6 +74,12 @@ impl Syscall for Recorder {
         data: Option<&str>,
     ) -> nix::Result<()> {
         let rel = |p: &Path| {
+            // Targets are `/proc/self/fd/<n>` of a confined descriptor:
+            // record the path that descriptor names.
+            let p = match p.strip_prefix("/proc/self/fd") {
+                Ok(_) => std::fs::read_link(p).unwrap_or_else(|_| p.to_path_buf()),
+                Err(_) => p.to_path_buf(),
+            };
             p.strip_prefix(&self.root)
                 .map(|r| format!("/{}", r.display()))
                 .unwrap_or_else(|_| p.display().to_string())

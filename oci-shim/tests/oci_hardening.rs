@@ -1,0 +1,199 @@
+//! Root integration tests that try the known container escapes against
+//! `cradle-oci` and check that each fails: reaching the runtime binary
+//! through `/proc/<pid>/exe` (CVE-2019-5736 class), leaked host
+//! descriptors and a cwd through one (CVE-2024-21626 class), mount
+//! targets through symlinks to the host (CVE-2021-30465 class), and a
+//! `/proc` that is not a procfs.
+
+mod oci_harness;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use oci_harness::*;
+use serde_json::json;
+
+fn root_or_skip(test: &str) -> bool {
+    if !is_root() {
+        eprintln!("{test}: skipped, needs root");
+    }
+    is_root()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `create`, from a shell that first opens `leak` as fd 7 without
+/// close-on-exec, as a careless caller would.
+fn create_leaking_fd7(b: &Bundle, leak: &Path) -> Output {
+    let script = format!(
+        "exec 7<'{}' && exec '{}' --root '{}' create --bundle '{}' --pid-file '{}' '{}' >'{}' 2>'{}'",
+        leak.display(),
+        BIN,
+        b.root.display(),
+        b.dir.path().display(),
+        b.dir.path().join("pid").display(),
+        b.id,
+        b.dir.path().join("stdout").display(),
+        b.dir.path().join("stderr").display(),
+    );
+    let status = Command::new("sh").arg("-c").arg(script).status().unwrap();
+    Output {
+        status,
+        stdout: std::fs::read(b.dir.path().join("stdout")).unwrap_or_default(),
+        stderr: std::fs::read(b.dir.path().join("stderr")).unwrap_or_default(),
+    }
+}
+
+#[test]
+fn runtime_binary_is_not_reachable_from_a_shared_pid_namespace() {
+    if !root_or_skip("runtime_binary_is_not_reachable_from_a_shared_pid_namespace") {
+        return;
+    }
+    become_subreaper();
+    let a = Bundle::new("exe-a", &["sleep", "30"]);
+    assert!(a.create().status.success());
+    assert!(a.oci(&["start", &a.id]).status.success());
+    // B joins A's pid namespace and stays `created`: its init is a fork of
+    // cradle-oci, waiting on the exec FIFO, visible to A's processes.
+    let b = Bundle::new("exe-b", &["true"]);
+    let mut cfg = b.config();
+    cfg["linux"]["namespaces"][0] =
+        json!({"type": "pid", "path": format!("/proc/{}/ns/pid", a.pid())});
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(out.status.success(), "create b: {}", text(&out));
+
+    let probe = "for p in /proc/[0-9]*; do \
+        echo \"PID ${p#/proc/} EXE $(readlink $p/exe)\"; \
+        cat $p/exe >/dev/null 2>&1 && echo \"READ ${p#/proc/}\"; \
+        (echo x >>$p/exe) 2>/dev/null && echo \"WROTE ${p#/proc/}\"; \
+        done; true";
+    let out = a.oci(&["exec", &a.id, "sh", "-c", probe]);
+    let seen = text(&out);
+    assert!(out.status.success(), "exec: {seen}");
+    let pids = seen.lines().filter(|l| l.starts_with("PID ")).count();
+    assert!(pids >= 3, "B's init should be visible: {seen}");
+    assert!(
+        seen.lines()
+            .any(|l| l.starts_with("PID ") && l.ends_with("EXE ")),
+        "some process (B's init) should hide its exe: {seen}"
+    );
+    assert!(
+        !seen.contains("cradle-oci"),
+        "runtime binary exposed: {seen}"
+    );
+    assert!(
+        !seen.contains("WROTE"),
+        "an exe was opened for writing: {seen}"
+    );
+    // Only A's own busybox processes may be readable.
+    for line in seen.lines().filter(|l| l.starts_with("READ ")) {
+        let pid = line.trim_start_matches("READ ");
+        assert!(
+            seen.contains(&format!("PID {pid} EXE /bin/busybox")),
+            "read a non-container exe: {seen}"
+        );
+    }
+    // Started, B's init is the user's binary. It is reaped here (we are
+    // its subreaper), or A's pid namespace could not finish dying.
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(b.pid()), 0);
+}
+
+#[test]
+fn leaked_host_fd_is_not_visible_in_the_container() {
+    if !root_or_skip("leaked_host_fd_is_not_visible_in_the_container") {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(
+        "fdleak",
+        &["sh", "-c", "[ -e /proc/self/fd/7 ] && echo LEAK; echo done"],
+    );
+    let host_dir = tempfile::tempdir().unwrap();
+    let out = create_leaking_fd7(&b, host_dir.path());
+    assert!(out.status.success(), "create: {}", text(&out));
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0);
+    assert_eq!(b.container_stdout().trim(), "done");
+}
+
+#[test]
+fn cwd_through_a_leaked_host_fd_is_refused() {
+    if !root_or_skip("cwd_through_a_leaked_host_fd_is_refused") {
+        return;
+    }
+    let b = Bundle::new("fdcwd", &["sh", "-c", "ls /; pwd"]);
+    let mut cfg = b.config();
+    cfg["process"]["cwd"] = json!("/proc/self/fd/7");
+    b.write_config(cfg);
+    let host_dir = tempfile::tempdir().unwrap();
+    let out = create_leaking_fd7(&b, host_dir.path());
+    assert!(!out.status.success(), "create must fail: {}", text(&out));
+    assert!(!b.root.join(&b.id).exists(), "state left behind");
+    assert!(b.cgroup_dirs().iter().all(|d| !d.exists()), "cgroup left");
+}
+
+#[test]
+fn mount_targets_through_symlinks_to_the_host_stay_in_the_rootfs() {
+    if !root_or_skip("mount_targets_through_symlinks_to_the_host_stay_in_the_rootfs") {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(
+        "symlink",
+        &["sh", "-c", "echo hi >/evil/sub/f && cat /evil/hosts"],
+    );
+    let host = tempfile::tempdir().unwrap();
+    let rootfs = b.dir.path().join("rootfs");
+    std::os::unix::fs::symlink(host.path(), rootfs.join("evil")).unwrap();
+    let hosts = b.dir.path().join("hosts-src");
+    std::fs::write(&hosts, "from-bundle\n").unwrap();
+    let mut cfg = b.config();
+    let mounts = cfg["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/evil/sub", "type": "tmpfs", "source": "tmpfs"}));
+    mounts.push(json!({"destination": "/evil/hosts", "type": "bind", "source": hosts, "options": ["bind", "ro"]}));
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(out.status.success(), "create: {}", text(&out));
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0);
+    assert_eq!(b.container_stdout().trim(), "from-bundle");
+    assert!(
+        !host.path().join("sub").exists(),
+        "mount target made on the host"
+    );
+    assert!(
+        !host.path().join("hosts").exists(),
+        "bind target made on the host"
+    );
+}
+
+#[test]
+fn sysctl_through_a_proc_that_is_not_procfs_is_refused() {
+    if !root_or_skip("sysctl_through_a_proc_that_is_not_procfs_is_refused") {
+        return;
+    }
+    let b = Bundle::new("fakeproc", &["true"]);
+    let fake = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(fake.path().join("sys/kernel")).unwrap();
+    let file = fake.path().join("sys/kernel/shmmax");
+    std::fs::write(&file, "untouched").unwrap();
+    let mut cfg = b.config();
+    cfg["mounts"][0] = json!({"destination": "/proc", "type": "bind", "source": fake.path(), "options": ["rbind"]});
+    cfg["linux"]["sysctl"] = json!({"kernel.shmmax": "1000000"});
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(!out.status.success(), "create must fail");
+    assert!(text(&out).contains("not on a procfs"), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "untouched");
+    assert!(!b.root.join(&b.id).exists(), "state left behind");
+}
