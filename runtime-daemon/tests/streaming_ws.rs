@@ -1,0 +1,170 @@
+//! The streaming server driven by an independent WebSocket client (Python's
+//! websocket-client, tests/clients/ws_client.py), plus the HTTP-level answers
+//! for bad tokens and missing upgrades.
+
+mod streaming_support;
+
+use std::process::Stdio;
+use std::time::Duration;
+use streaming_support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+async fn run(script: &std::path::Path, args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    tokio::spawn(async move {
+        let _ = input.write_all(&data).await;
+    });
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("client timed out")
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn websocket_exec_exit_codes_across_subprotocols() {
+    let Some(client) = ws_client() else { return };
+    let (server, _) = server(None).await;
+    for protocol in ["v5.channel.k8s.io", "v4.channel.k8s.io", "base64.channel.k8s.io", "channel.k8s.io"] {
+        for (script, want) in [("echo hi", 0), ("echo hi; exit 42", 42)] {
+            let url = server
+                .get_exec_url(&exec_req(&["sh", "-c", script], false, false))
+                .unwrap();
+            let (code, out, err) = run(&client, &["exec", &url, protocol], b"").await;
+            assert_eq!(out, b"hi\n", "{protocol}: {err}");
+            let json = protocol.starts_with('v');
+            match (want, json) {
+                (0, _) => assert_eq!(code, 0, "{protocol}: {err}"),
+                (_, true) => {
+                    assert_eq!(code, 42, "{protocol}: {err}");
+                    assert!(err.contains(r#""reason":"NonZeroExitCode""#), "{err}");
+                }
+                (_, false) => {
+                    assert_eq!(code, 1, "{protocol}: {err}");
+                    assert!(err.contains("non-zero exit code: exit status 42"), "{err}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_v5_stdin_round_trips_and_close_ends_stdin() {
+    let Some(client) = ws_client() else { return };
+    let (server, _) = server(None).await;
+    let url = server
+        .get_exec_url(&exec_req(&["sh", "-c", "cat; exit 3"], true, false))
+        .unwrap();
+    let input: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_be_bytes()).collect();
+    let (code, out, err) = run(&client, &["exec", &url, "v5.channel.k8s.io", "--stdin"], &input).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(out == input, "echo differs: {} of {} bytes", out.len(), input.len());
+}
+
+#[tokio::test]
+async fn websocket_portforward_echoes_mebibytes() {
+    if !is_root() {
+        eprintln!("SKIP: port-forward into a netns needs root");
+        return;
+    }
+    let Some(client) = ws_client() else { return };
+    let ns = Netns::new();
+    let port = ns.echo_server();
+    let (server, _) = server(Some(ns.path.clone())).await;
+    let url = server
+        .get_portforward_url(&cradle_proto::cri::PortForwardRequest {
+            pod_sandbox_id: "p1".into(),
+            port: vec![port.into()],
+        })
+        .unwrap();
+    let (code, out, err) = run(&client, &["portforward", &url, &port.to_string(), "3145728"], b"").await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, b"ok\n");
+}
+
+/// A raw HTTP/1.1 request; returns the status line and body.
+async fn http(addr: std::net::SocketAddr, path: &str, upgrade: Option<&str>) -> String {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    if let Some(u) = upgrade {
+        req += &format!(
+            "Connection: Upgrade\r\nUpgrade: {u}\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: v4.channel.k8s.io\r\n"
+        );
+    }
+    req += "\r\n";
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn tokens_are_single_use_and_unknown_ones_are_404() {
+    let (server, _) = server(None).await;
+    let url = server
+        .get_exec_url(&exec_req(&["true"], false, false))
+        .unwrap();
+    let path = url.split_once(&server.addr().to_string()).unwrap().1.to_string();
+    assert!(path.starts_with("/exec/"));
+    let first = http(server.addr(), &path, Some("SPDY/3.1")).await;
+    assert!(first.starts_with("HTTP/1.1 101"), "{first}");
+    assert!(first.contains("x-stream-protocol-version: v4.channel.k8s.io"), "{first}");
+    let second = http(server.addr(), &path, Some("SPDY/3.1")).await;
+    assert!(second.starts_with("HTTP/1.1 410"), "{second}");
+    let unknown = http(server.addr(), "/exec/0123456789abcdef", Some("websocket")).await;
+    assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
+    // The token of an exec does not open an attach.
+    let url = server.get_exec_url(&exec_req(&["true"], false, false)).unwrap();
+    let token = url.rsplit('/').next().unwrap();
+    let wrong = http(server.addr(), &format!("/attach/{token}"), Some("websocket")).await;
+    assert!(wrong.starts_with("HTTP/1.1 404"), "{wrong}");
+}
+
+#[tokio::test]
+async fn requests_without_upgrade_are_refused_and_keep_the_token() {
+    let (server, _) = server(None).await;
+    let url = server.get_exec_url(&exec_req(&["true"], false, false)).unwrap();
+    let path = url.split_once(&server.addr().to_string()).unwrap().1.to_string();
+    let plain = http(server.addr(), &path, None).await;
+    assert!(plain.starts_with("HTTP/1.1 400"), "{plain}");
+    let ws = http(server.addr(), &path, Some("websocket")).await;
+    assert!(ws.starts_with("HTTP/1.1 101"), "{ws}");
+    assert!(ws.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{ws}");
+}
+
+#[tokio::test]
+async fn invalid_cri_requests_get_no_url() {
+    let (server, _) = server(None).await;
+    let mut req = exec_req(&["true"], false, true);
+    req.stderr = true;
+    assert!(server.get_exec_url(&req).is_err(), "tty with stderr");
+    req = exec_req(&[], false, false);
+    assert!(server.get_exec_url(&req).is_err(), "empty cmd");
+    req = exec_req(&["true"], false, false);
+    req.stdout = false;
+    req.stderr = false;
+    assert!(server.get_exec_url(&req).is_err(), "no streams");
+    let pf = cradle_proto::cri::PortForwardRequest {
+        pod_sandbox_id: String::new(),
+        port: vec![],
+    };
+    assert!(server.get_portforward_url(&pf).is_err());
+}
