@@ -11,6 +11,7 @@
 //! The library only writes cgroup files; it never kills processes or logs.
 
 mod convert;
+mod freezer;
 mod fs;
 mod v1;
 mod v2;
@@ -176,6 +177,22 @@ impl Cgroup {
                 v2::apply(&root.join(self.path.trim_start_matches('/')), resources)
             }
         }
+    }
+
+    /// Freezes every process of the cgroup (v1 freezer, v2
+    /// `cgroup.freeze`) and waits until the kernel says it is frozen.
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        freezer::set(&self.hierarchy, &self.path, true)
+    }
+
+    /// Thaws the cgroup and waits until it runs again.
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        freezer::set(&self.hierarchy, &self.path, false)
+    }
+
+    /// True when the cgroup is frozen (false when it does not exist).
+    pub fn is_frozen(&self) -> Result<bool, CgroupError> {
+        freezer::is_frozen(&self.hierarchy, &self.path)
     }
 
     /// The pids in the cgroup (empty when it does not exist).

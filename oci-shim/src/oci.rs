@@ -2,7 +2,7 @@
 //! `cradle-oci` binary drives.
 //!
 //! One file per verb ([`create`], [`start`], [`state`], [`kill`],
-//! [`delete`], [`features`]) and one per concern of the container's init
+//! [`delete`], [`pause`], [`features`]) and one per concern of the container's init
 //! process ([`init`] calls [`rootfs`], [`mounts`], [`devices`], [`process`]).
 //!
 //! The process model, as runc's: the `create` process forks an
@@ -22,6 +22,7 @@ pub mod exec;
 pub mod features;
 pub mod kill;
 pub mod log;
+pub mod pause;
 pub mod start;
 pub mod state;
 pub mod update;

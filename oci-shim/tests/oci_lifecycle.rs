@@ -4,6 +4,7 @@
 mod oci_harness;
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use oci_harness::*;
 use serde_json::{Value, json};
@@ -244,4 +245,74 @@ fn every_capability_the_runtime_holds_is_granted_and_the_rest_ignored() {
     let held = held.trim_start_matches("CapPrm:").trim();
     assert_eq!(b.container_stdout().trim(), format!("CapEff:\t{held}"));
     assert!(b.oci(&["delete", &b.id]).status.success());
+}
+
+/// Reads the tick file the container rewrites every 20 ms, through its root.
+fn tick(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/root/tmp/tick")).unwrap_or_default()
+}
+
+#[test]
+fn pause_freezes_every_process_and_resume_thaws_them() {
+    if !is_root() {
+        eprintln!("pause_freezes_every_process_and_resume_thaws_them: skipped, needs root");
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(
+        "pause",
+        &[
+            "sh",
+            "-c",
+            "while true; do echo $$-$RANDOM >/tmp/tick; sleep 0.02; done",
+        ],
+    );
+    assert!(b.create().status.success());
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert!(
+        !b.oci(&["resume", &b.id]).status.success(),
+        "resume of a running container"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tick(pid).is_empty() {
+        assert!(Instant::now() < deadline, "the container never wrote");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    let out = b.oci(&["pause", &b.id]);
+    assert!(
+        out.status.success(),
+        "pause: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(b.state()["status"], "paused");
+    let frozen = tick(pid);
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(tick(pid), frozen, "a paused container kept running");
+    let exec = b.oci(&["exec", &b.id, "true"]);
+    assert!(!exec.status.success(), "exec into a paused container");
+    assert!(!b.oci(&["pause", &b.id]).status.success(), "second pause");
+
+    assert!(b.oci(&["resume", &b.id]).status.success());
+    assert_eq!(b.state()["status"], "running");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tick(pid) == frozen {
+        assert!(
+            Instant::now() < deadline,
+            "resume did not thaw the container"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    // A paused container can still be force-deleted.
+    assert!(b.oci(&["pause", &b.id]).status.success());
+    let out = b.oci(&["delete", "--force", &b.id]);
+    assert!(
+        out.status.success(),
+        "delete: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(wait_exit(pid), 128 + 9);
+    assert!(b.cgroup_dirs().iter().all(|d| !d.exists()));
 }

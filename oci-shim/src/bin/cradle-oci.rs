@@ -61,6 +61,10 @@ enum Cmd {
     },
     /// Start a created container.
     Start { id: String },
+    /// Freeze every process of a running container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
     /// Print the OCI state JSON.
     State { id: String },
     /// Send a signal (default TERM) to the container.
@@ -182,6 +186,12 @@ fn run(cli: Cli) -> Result<()> {
         .with_context(|| format!("create {id}"))?,
         Cmd::Start { id } => {
             oci::start::start(&root, &id).with_context(|| format!("start {id}"))?
+        }
+        Cmd::Pause { id } => {
+            oci::pause::pause(&root, &id).with_context(|| format!("pause {id}"))?
+        }
+        Cmd::Resume { id } => {
+            oci::pause::resume(&root, &id).with_context(|| format!("resume {id}"))?
         }
         Cmd::State { id } => {
             let st = oci::state::ContainerState::load(&root, &id)?;

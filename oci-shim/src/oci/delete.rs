@@ -65,6 +65,10 @@ fn kill_all(st: &ContainerState, cg: &Cgroup) -> Result<()> {
         for pid in &left {
             let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
         }
+        // Frozen tasks only act on SIGKILL once thawed (a paused container).
+        if cg.is_frozen().unwrap_or(false) {
+            let _ = cg.thaw();
+        }
         if Instant::now() >= deadline {
             return Err(OciError::Timeout(format!(
                 "processes {left:?} of container {} survive SIGKILL",

@@ -68,6 +68,13 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     if status == Status::Stopped {
         return Err(OciError::NotRunning(opts.id.clone()));
     }
+    if status == Status::Paused {
+        return Err(OciError::WrongStatus {
+            id: opts.id.clone(),
+            status: status.as_str(),
+            what: "cannot exec in a paused container",
+        });
+    }
     let proc_ = build_process(opts, &st)?;
     let console = match (
         opts.tty || proc_.terminal().unwrap_or(false),

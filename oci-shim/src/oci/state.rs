@@ -44,6 +44,8 @@ pub enum Status {
     Created,
     /// The user's process runs.
     Running,
+    /// The container's cgroup is frozen (`pause`).
+    Paused,
     /// The init has exited.
     Stopped,
 }
@@ -54,6 +56,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -128,10 +131,20 @@ impl ContainerState {
         }
     }
 
-    /// The current status.
+    /// The current status (`paused` when running in a frozen cgroup).
     pub fn status(&self, root: &Path) -> Result<Status> {
         let fifo = container_dir(root, &self.id)?.join(FIFO_FILE);
-        Ok(Status::derive(self.init_alive(), fifo.exists()))
+        let status = Status::derive(self.init_alive(), fifo.exists());
+        if status == Status::Running && self.cgroup().is_ok_and(|c| c.is_frozen().unwrap_or(false))
+        {
+            return Ok(Status::Paused);
+        }
+        Ok(status)
+    }
+
+    /// The container's cgroup.
+    pub fn cgroup(&self) -> Result<crate::cgroups::Cgroup> {
+        Ok(crate::cgroups::Cgroup::new(&self.cgroup_path)?)
     }
 
     /// The OCI state JSON that `cradle-oci state` prints.
