@@ -24,13 +24,19 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `target/<profile>/cradled` and waits for its socket.
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with_config("")
+    }
+
+    /// Starts `cradled` with `config_toml` as its config file (e.g.
+    /// `cni_bin_dirs = [...]`); the flags still set its dirs and socket.
+    pub fn start_with_config(config_toml: &str) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("ce-").tempdir_in("/tmp")?;
         for sub in ["r", "s", "cni", "logs"] {
             std::fs::create_dir_all(dir.path().join(sub))?;
         }
-        // An explicit, empty config file: the host's /etc/cradle/config.toml
-        // must not leak into the test.
-        std::fs::write(dir.path().join("config.toml"), "")?;
+        // An explicit config file (empty by default): the host's
+        // /etc/cradle/config.toml must not leak into the test.
+        std::fs::write(dir.path().join("config.toml"), config_toml)?;
         let mut daemon = Daemon { dir, child: None };
         daemon.spawn()?;
         Ok(daemon)
@@ -52,6 +58,10 @@ impl Daemon {
     /// A place for pod log directories (what the kubelet's /var/log/pods is).
     pub fn logs_dir(&self) -> PathBuf {
         self.dir().join("logs")
+    }
+    /// The CNI configuration directory the daemon watches (empty at start).
+    pub fn cni_conf_dir(&self) -> PathBuf {
+        self.dir().join("cni")
     }
     pub fn pid(&self) -> Option<i32> {
         self.child.as_ref().and_then(|c| i32::try_from(c.id()).ok())

@@ -135,3 +135,41 @@ fn walk(dir: &Path, depth: usize, max_depth: usize, visit: &mut dyn FnMut(&Path)
         }
     }
 }
+
+/// What a test's pod network left behind on the host: ports still enslaved
+/// to the test's bridge, host veths `cradle-bridge` would have made for the
+/// pods (named from network name and pod id, so found even when detached
+/// from the bridge), IP allocation files in the IPAM data dir, and CNI
+/// result cache entries. Netns pins are mounts, which [`find`] reports.
+pub fn network(
+    bridge: &str,
+    network_name: &str,
+    pod_ids: &[&str],
+    ipam_data_dir: &Path,
+    cni_cache_dir: &Path,
+) -> Vec<String> {
+    let mut leaks = Vec::new();
+    let brif = Path::new("/sys/class/net").join(bridge).join("brif");
+    for port in std::fs::read_dir(&brif).into_iter().flatten().flatten() {
+        leaks.push(format!(
+            "bridge port left behind: {} on {bridge}",
+            port.file_name().to_string_lossy()
+        ));
+    }
+    for id in pod_ids {
+        let veth = cradle_cni::plugin::ops::host_veth_name(network_name, id, "eth0");
+        if Path::new("/sys/class/net").join(&veth).exists() {
+            leaks.push(format!("veth left behind: {veth} (pod {id})"));
+        }
+    }
+    walk(ipam_data_dir, 0, 3, &mut |path| {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if name.is_some_and(|n| n.parse::<std::net::IpAddr>().is_ok()) {
+            leaks.push(format!("IP allocation left behind: {}", path.display()));
+        }
+    });
+    walk(&cni_cache_dir.join("results"), 0, 1, &mut |path| {
+        leaks.push(format!("CNI cache entry left behind: {}", path.display()));
+    });
+    leaks
+}

@@ -1,0 +1,305 @@
+//! Pod networking end to end over the CRI socket: a CNI configuration in the
+//! daemon's own conf dir (loopback + cradle-bridge on a bridge and private
+//! subnet only this test uses + Debian's portmap), two pods whose IPs
+//! PodSandboxStatus reports (also after a daemon restart) and which reach
+//! each other (ExecSync `ping` from busybox), a hostPort on 127.0.0.1 that
+//! reaches a busybox httpd in a pod, and afterwards no veth, bridge port,
+//! IP allocation, cache entry or netns pin left; the bridge is removed at
+//! the end. Traffic stays on the test's bridge and the host's loopback.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+use cradle_proto::cri;
+use cradle_tests::steps::{
+    container_config, create_and_start, leak_scope, pod_config, pull, remove_everything, run_pod,
+    stop_and_remove_container, stop_and_remove_pod,
+};
+use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, random_suffix, skip_unless_ready};
+
+/// The test's bridge, deleted on drop (even when the test fails).
+struct Bridge(String);
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.0])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// What the test's network is made of.
+struct Net {
+    name: String,
+    bridge: Bridge,
+    subnet_prefix: String,
+    ipam_dir: PathBuf,
+    bins: tempfile::TempDir,
+}
+
+impl Net {
+    /// A unique bridge and a /24 in 10.213.0.0/16 no route of the host uses.
+    fn new() -> anyhow::Result<Net> {
+        let routes =
+            String::from_utf8_lossy(&Command::new("ip").args(["-4", "route"]).output()?.stdout)
+                .into_owned();
+        let third = (0..50)
+            .map(|_| {
+                let n: u8 = rand::random();
+                n
+            })
+            .find(|n| !routes.contains(&format!("10.213.{n}.")))
+            .context("no free 10.213.x.0/24")?;
+        let bins = tempfile::Builder::new().prefix("cni-bin-").tempdir()?;
+        let bridge_bin = cradle_tests::target_bin_dir()?.join("cradle-bridge");
+        std::os::unix::fs::symlink(&bridge_bin, bins.path().join("cradle-bridge"))?;
+        let suffix = random_suffix();
+        Ok(Net {
+            name: format!("e2enet-{suffix}"),
+            bridge: Bridge(format!("crte{suffix}")),
+            subnet_prefix: format!("10.213.{third}."),
+            ipam_dir: bins.path().join("ipam"),
+            bins,
+        })
+    }
+
+    fn daemon_config(&self) -> String {
+        format!(
+            "cni_bin_dirs = [{:?}, \"/usr/lib/cni\"]\n",
+            self.bins.path().display().to_string()
+        )
+    }
+
+    fn write_conflist(&self, conf_dir: &Path) -> anyhow::Result<()> {
+        let list = serde_json::json!({
+            "cniVersion": "1.0.0",
+            "name": self.name,
+            "plugins": [
+                {"type": "loopback"},
+                {
+                    "type": "cradle-bridge",
+                    "bridge": self.bridge.0,
+                    "isGateway": true,
+                    "ipMasq": false,
+                    "hairpinMode": true,
+                    "ipam": {
+                        "type": "host-local",
+                        "ranges": [[{"subnet": format!("{}0/24", self.subnet_prefix)}]],
+                        "routes": [{"dst": format!("{}0/24", self.subnet_prefix)}],
+                        "dataDir": self.ipam_dir,
+                    }
+                },
+                {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
+            ]
+        });
+        std::fs::write(conf_dir.join("10-e2e.conflist"), list.to_string())?;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_get_ips_reach_each_other_and_a_host_port_and_leave_nothing() {
+    skip_unless_ready!(true);
+    for needed in [
+        "/usr/lib/cni/loopback",
+        "/usr/lib/cni/portmap",
+        "/usr/sbin/iptables",
+    ] {
+        if !Path::new(needed).exists() {
+            eprintln!("SKIPPED: {needed} is missing (run hack/install-deps.sh)");
+            return;
+        }
+    }
+    let cgroup = CgroupParent::new();
+    let registry = Registry::start().expect("registry");
+    let net = Net::new().expect("test network");
+    let mut daemon = Daemon::start_with_config(&net.daemon_config()).expect("cradled");
+    net.write_conflist(&daemon.cni_conf_dir())
+        .expect("conflist");
+    let mut cri = daemon.connect().await.expect("connect");
+    let result = scenario(&mut cri, &mut daemon, &registry, &cgroup, &net).await;
+    if let Err(e) = result {
+        let mut cri = daemon.connect().await.expect("connect");
+        remove_everything(&mut cri).await;
+        panic!("{e:#}");
+    }
+    let bridge = Path::new("/sys/class/net").join(&net.bridge.0);
+    drop(net.bridge);
+    assert!(!bridge.exists(), "bridge {} still exists", bridge.display());
+    let errors = cgroup.remove();
+    assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
+}
+
+async fn scenario(
+    cri: &mut Cri,
+    daemon: &mut Daemon,
+    registry: &Registry,
+    cgroup: &CgroupParent,
+    net: &Net,
+) -> anyhow::Result<()> {
+    let image = registry.image_ref();
+    pull(cri, &image).await?;
+    let host_port: i32 = 20000 + i32::from(rand::random::<u16>() % 10000);
+
+    let mut config_a = pod_config(daemon, cgroup)?;
+    config_a.port_mappings = vec![cri::PortMapping {
+        protocol: cri::Protocol::Tcp as i32,
+        container_port: 80,
+        host_port,
+        host_ip: "127.0.0.1".into(),
+    }];
+    let config_b = pod_config(daemon, cgroup)?;
+    let pod_a = run_pod(cri, &config_a).await?;
+    let pod_b = run_pod(cri, &config_b).await?;
+    let ip_a = pod_ip(cri, &pod_a).await?;
+    let ip_b = pod_ip(cri, &pod_b).await?;
+    ensure!(ip_a != ip_b, "both pods got {ip_a}");
+    for ip in [&ip_a, &ip_b] {
+        ensure!(
+            ip.starts_with(&net.subnet_prefix),
+            "pod IP {ip} is not in {}0/24",
+            net.subnet_prefix
+        );
+    }
+
+    let httpd = container_config(
+        &image,
+        "web",
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /www && echo hello from the pod > /www/index.html && exec httpd -f -p 80 -h /www",
+        ],
+    );
+    let web = create_and_start(cri, &pod_a, &config_a, httpd).await?;
+    let sleeper = container_config(&image, "client", &["sleep", "3600"]);
+    let client = create_and_start(cri, &pod_b, &config_b, sleeper).await?;
+
+    let ping = |ip: &str| {
+        vec![
+            "ping".to_string(),
+            "-c1".into(),
+            "-W1".into(),
+            ip.to_string(),
+        ]
+    };
+    let (code, out) = exec(cri, &client, ping(&ip_a)).await?;
+    ensure!(code == 0, "pod b cannot ping pod a ({ip_a}): {out}");
+    let (code, out) = exec(cri, &web, ping(&ip_b)).await?;
+    ensure!(code == 0, "pod a cannot ping pod b ({ip_b}): {out}");
+
+    let body = http_get_with_retries(&format!("127.0.0.1:{host_port}")).await;
+    ensure!(
+        body.as_deref()
+            .is_some_and(|b| b.contains("hello from the pod")),
+        "hostPort 127.0.0.1:{host_port} → httpd in pod a: {body:?}"
+    );
+
+    // The IPs survive a daemon restart.
+    daemon.restart()?;
+    *cri = daemon.connect().await?;
+    ensure!(
+        pod_ip(cri, &pod_a).await? == ip_a,
+        "pod a's IP changed after a restart"
+    );
+
+    for id in [&web, &client] {
+        stop_and_remove_container(cri, id).await?;
+    }
+    for id in [&pod_a, &pod_b] {
+        stop_and_remove_pod(cri, id).await?;
+    }
+    let ids = [
+        pod_a.as_str(),
+        pod_b.as_str(),
+        web.as_str(),
+        client.as_str(),
+    ];
+    leaks::assert_none(&leak_scope(daemon, &ids));
+    let left = leaks::network(
+        &net.bridge.0,
+        &net.name,
+        &[&pod_a, &pod_b],
+        &net.ipam_dir,
+        &daemon.root().join("cni"),
+    );
+    ensure!(left.is_empty(), "network leaks:\n  {}", left.join("\n  "));
+    let rules = Command::new("iptables-save").args(["-t", "nat"]).output()?;
+    let rules = String::from_utf8_lossy(&rules.stdout);
+    ensure!(
+        !rules.contains(&format!("--dport {host_port}")),
+        "portmap rules left for port {host_port}"
+    );
+    Ok(())
+}
+
+/// PodSandboxStatus's primary IP (an error when empty).
+async fn pod_ip(cri: &mut Cri, id: &str) -> anyhow::Result<String> {
+    let status = cri
+        .runtime
+        .pod_sandbox_status(cri::PodSandboxStatusRequest {
+            pod_sandbox_id: id.into(),
+            verbose: false,
+        })
+        .await
+        .context("PodSandboxStatus")?
+        .into_inner()
+        .status
+        .context("no status")?;
+    let ip = status.network.map(|n| n.ip).unwrap_or_default();
+    if ip.is_empty() {
+        bail!("pod {id} reports no IP");
+    }
+    Ok(ip)
+}
+
+/// ExecSync with a 10 s timeout: (exit code, stdout + stderr).
+async fn exec(cri: &mut Cri, id: &str, cmd: Vec<String>) -> anyhow::Result<(i32, String)> {
+    let resp = cri
+        .runtime
+        .exec_sync(cri::ExecSyncRequest {
+            container_id: id.into(),
+            cmd,
+            timeout: 10,
+        })
+        .await
+        .context("ExecSync")?
+        .into_inner();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&resp.stdout),
+        String::from_utf8_lossy(&resp.stderr)
+    );
+    Ok((resp.exit_code, text))
+}
+
+/// `GET /` with up to 50 tries 100 ms apart (httpd may still be starting).
+async fn http_get_with_retries(addr: &str) -> Option<String> {
+    for _ in 0..50 {
+        let addr = addr.to_string();
+        let got = tokio::task::spawn_blocking(move || http_get(&addr))
+            .await
+            .ok()
+            .flatten();
+        if got.is_some() {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+fn http_get(addr: &str) -> Option<String> {
+    let addr: std::net::SocketAddr = addr.parse().ok()?;
+    let timeout = Duration::from_secs(1);
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout * 2)).ok()?;
+    stream.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).ok()?;
+    body.contains("200").then_some(body)
+}
