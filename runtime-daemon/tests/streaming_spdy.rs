@@ -53,7 +53,10 @@ async fn exec_reports_exit_codes_0_and_42() {
                 "{err}"
             );
         } else {
-            assert!(err.contains(r#"STATUS {"metadata":{},"status":"Success"}"#), "{err}");
+            assert!(
+                err.contains(r#"STATUS {"metadata":{},"status":"Success"}"#),
+                "{err}"
+            );
         }
     }
 }
@@ -105,7 +108,9 @@ async fn exec_with_tty_delivers_the_terminal_size() {
     let url = server
         .get_exec_url(&exec_req(&["echo", "done"], false, true))
         .unwrap();
-    let args = ["exec", &url, "-stdout", "-tty", "-width", "100", "-height", "40"];
+    let args = [
+        "exec", &url, "-stdout", "-tty", "-width", "100", "-height", "40",
+    ];
     let (code, out, err) = run(&client, &args, b"").await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(String::from_utf8_lossy(&out), "40 100\ndone\n");
@@ -118,7 +123,14 @@ async fn older_protocol_gets_a_text_error() {
     let url = server
         .get_exec_url(&exec_req(&["sh", "-c", "exit 42"], false, false))
         .unwrap();
-    let args = ["exec", &url, "-stdout", "-stderr", "-protocol", "v2.channel.k8s.io"];
+    let args = [
+        "exec",
+        &url,
+        "-stdout",
+        "-stderr",
+        "-protocol",
+        "v2.channel.k8s.io",
+    ];
     let (code, _, err) = run(&client, &args, b"").await;
     assert_eq!(code, 1);
     assert!(
@@ -132,7 +144,11 @@ async fn client_dropped_mid_stream_cancels_and_reaps_the_process() {
     let Some(client) = spdy_client() else { return };
     let (server, seen) = server(None).await;
     let url = server
-        .get_exec_url(&exec_req(&["sh", "-c", "echo started; exec sleep 30"], false, false))
+        .get_exec_url(&exec_req(
+            &["sh", "-c", "echo started; exec sleep 30"],
+            false,
+            false,
+        ))
         .unwrap();
     let mut child = Command::new(&client)
         .args(["exec", &url, "-stdout", "-stderr"])
@@ -164,7 +180,11 @@ async fn twenty_parallel_exec_sessions() {
     let mut tasks = Vec::new();
     for i in 0..20 {
         let url = server
-            .get_exec_url(&exec_req(&["sh", "-c", &format!("cat; exit {i}")], true, false))
+            .get_exec_url(&exec_req(
+                &["sh", "-c", &format!("cat; exit {i}")],
+                true,
+                false,
+            ))
             .unwrap();
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
@@ -202,7 +222,16 @@ async fn portforward_echoes_mebibytes_over_concurrent_connections() {
             })
             .unwrap();
         let port = port.to_string();
-        let args = ["portforward", &url, "-port", &port, "-conns", conns, "-size", size];
+        let args = [
+            "portforward",
+            &url,
+            "-port",
+            &port,
+            "-conns",
+            conns,
+            "-size",
+            size,
+        ];
         let (code, out, err) = run(&client, &args, b"").await;
         assert_eq!(code, 0, "{err}");
         assert_eq!(String::from_utf8_lossy(&out), format!("ok {conns}\n"));
@@ -228,4 +257,28 @@ async fn portforward_to_a_closed_port_reports_on_the_error_stream() {
     assert_eq!(code, 1);
     assert!(err.contains("error forwarding port 7 to pod p1"), "{err}");
     assert!(err.contains("Connection refused"), "{err}");
+}
+
+#[tokio::test]
+async fn attach_streams_stdin_to_the_main_process_and_back() {
+    let Some(client) = spdy_client() else { return };
+    let (server, _) = server(None).await;
+    let url = server
+        .get_attach_url(&cradle_proto::cri::AttachRequest {
+            container_id: "c1".into(),
+            stdin: true,
+            tty: false,
+            stdout: true,
+            stderr: true,
+        })
+        .unwrap();
+    assert!(url.contains("/attach/"));
+    let (code, out, err) = run(
+        &client,
+        &["exec", &url, "-stdin", "-stdout", "-stderr"],
+        b"hello attach\n",
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, b"hello attach\n");
 }

@@ -40,7 +40,12 @@ async fn run(script: &std::path::Path, args: &[&str], stdin: &[u8]) -> (i32, Vec
 async fn websocket_exec_exit_codes_across_subprotocols() {
     let Some(client) = ws_client() else { return };
     let (server, _) = server(None).await;
-    for protocol in ["v5.channel.k8s.io", "v4.channel.k8s.io", "base64.channel.k8s.io", "channel.k8s.io"] {
+    for protocol in [
+        "v5.channel.k8s.io",
+        "v4.channel.k8s.io",
+        "base64.channel.k8s.io",
+        "channel.k8s.io",
+    ] {
         for (script, want) in [("echo hi", 0), ("echo hi; exit 42", 42)] {
             let url = server
                 .get_exec_url(&exec_req(&["sh", "-c", script], false, false))
@@ -71,9 +76,19 @@ async fn websocket_v5_stdin_round_trips_and_close_ends_stdin() {
         .get_exec_url(&exec_req(&["sh", "-c", "cat; exit 3"], true, false))
         .unwrap();
     let input: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_be_bytes()).collect();
-    let (code, out, err) = run(&client, &["exec", &url, "v5.channel.k8s.io", "--stdin"], &input).await;
+    let (code, out, err) = run(
+        &client,
+        &["exec", &url, "v5.channel.k8s.io", "--stdin"],
+        &input,
+    )
+    .await;
     assert_eq!(code, 3, "{err}");
-    assert!(out == input, "echo differs: {} of {} bytes", out.len(), input.len());
+    assert!(
+        out == input,
+        "echo differs: {} of {} bytes",
+        out.len(),
+        input.len()
+    );
 }
 
 #[tokio::test]
@@ -92,7 +107,12 @@ async fn websocket_portforward_echoes_mebibytes() {
             port: vec![port.into()],
         })
         .unwrap();
-    let (code, out, err) = run(&client, &["portforward", &url, &port.to_string(), "3145728"], b"").await;
+    let (code, out, err) = run(
+        &client,
+        &["portforward", &url, &port.to_string(), "3145728"],
+        b"",
+    )
+    .await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, b"ok\n");
 }
@@ -122,32 +142,55 @@ async fn tokens_are_single_use_and_unknown_ones_are_404() {
     let url = server
         .get_exec_url(&exec_req(&["true"], false, false))
         .unwrap();
-    let path = url.split_once(&server.addr().to_string()).unwrap().1.to_string();
+    let path = url
+        .split_once(&server.addr().to_string())
+        .unwrap()
+        .1
+        .to_string();
     assert!(path.starts_with("/exec/"));
     let first = http(server.addr(), &path, Some("SPDY/3.1")).await;
     assert!(first.starts_with("HTTP/1.1 101"), "{first}");
-    assert!(first.contains("x-stream-protocol-version: v4.channel.k8s.io"), "{first}");
+    assert!(
+        first.contains("x-stream-protocol-version: v4.channel.k8s.io"),
+        "{first}"
+    );
     let second = http(server.addr(), &path, Some("SPDY/3.1")).await;
     assert!(second.starts_with("HTTP/1.1 410"), "{second}");
     let unknown = http(server.addr(), "/exec/0123456789abcdef", Some("websocket")).await;
     assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
     // The token of an exec does not open an attach.
-    let url = server.get_exec_url(&exec_req(&["true"], false, false)).unwrap();
+    let url = server
+        .get_exec_url(&exec_req(&["true"], false, false))
+        .unwrap();
     let token = url.rsplit('/').next().unwrap();
-    let wrong = http(server.addr(), &format!("/attach/{token}"), Some("websocket")).await;
+    let wrong = http(
+        server.addr(),
+        &format!("/attach/{token}"),
+        Some("websocket"),
+    )
+    .await;
     assert!(wrong.starts_with("HTTP/1.1 404"), "{wrong}");
 }
 
 #[tokio::test]
 async fn requests_without_upgrade_are_refused_and_keep_the_token() {
     let (server, _) = server(None).await;
-    let url = server.get_exec_url(&exec_req(&["true"], false, false)).unwrap();
-    let path = url.split_once(&server.addr().to_string()).unwrap().1.to_string();
+    let url = server
+        .get_exec_url(&exec_req(&["true"], false, false))
+        .unwrap();
+    let path = url
+        .split_once(&server.addr().to_string())
+        .unwrap()
+        .1
+        .to_string();
     let plain = http(server.addr(), &path, None).await;
     assert!(plain.starts_with("HTTP/1.1 400"), "{plain}");
     let ws = http(server.addr(), &path, Some("websocket")).await;
     assert!(ws.starts_with("HTTP/1.1 101"), "{ws}");
-    assert!(ws.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{ws}");
+    assert!(
+        ws.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "{ws}"
+    );
 }
 
 #[tokio::test]
