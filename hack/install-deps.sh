@@ -14,6 +14,7 @@ PACKAGES=(
   containernetworking-plugins # CNI plugins (bridge, host-local, loopback…)
   util-linux                 # unshare, nsenter, mount
   curl                       # registry readiness probe
+  iptables                   # masquerade and hostPort rules of the default pod network
   python3                    # JSON in hack/build-test-image.sh
   gzip tar coreutils
 )
