@@ -282,3 +282,54 @@ async fn attach_streams_stdin_to_the_main_process_and_back() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, b"hello attach\n");
 }
+
+#[tokio::test]
+async fn exec_over_tls_with_a_configured_certificate() {
+    let Some(client) = spdy_client() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let files = cradle_daemon::streaming::TlsFiles {
+        cert: dir.path().join("cert.pem"),
+        key: dir.path().join("key.pem"),
+    };
+    std::fs::write(&files.cert, ck.cert.pem()).unwrap();
+    std::fs::write(&files.key, ck.signing_key.serialize_pem()).unwrap();
+    let config = cradle_daemon::streaming::StreamingConfig {
+        tls: Some(files),
+        ..Default::default()
+    };
+    let (server, _) = server_with(config, None).await;
+    let url = server
+        .get_exec_url(&exec_req(
+            &["sh", "-c", "echo secure; exit 42"],
+            false,
+            false,
+        ))
+        .unwrap();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let (code, out, err) = run(&client, &["exec", &url, "-stdout", "-stderr"], b"").await;
+    assert_eq!(code, 42, "{err}");
+    assert_eq!(out, b"secure\n");
+}
+
+#[tokio::test]
+async fn a_bad_tls_key_file_is_a_clear_start_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = cradle_daemon::streaming::TlsFiles {
+        cert: dir.path().join("missing-cert.pem"),
+        key: dir.path().join("missing-key.pem"),
+    };
+    let config = cradle_daemon::streaming::StreamingConfig {
+        tls: Some(files),
+        ..Default::default()
+    };
+    let backend = FakeBackend {
+        seen: Default::default(),
+        netns: None,
+    };
+    let err = cradle_daemon::streaming::StreamingServer::start(config, backend)
+        .await
+        .err()
+        .expect("start must fail");
+    assert!(err.to_string().contains("missing-cert.pem"), "{err}");
+}

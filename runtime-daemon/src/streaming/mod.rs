@@ -20,6 +20,7 @@ pub mod remotecommand;
 pub mod server;
 pub mod spdy;
 pub mod status;
+pub mod tls;
 pub mod tokens;
 pub mod websocket;
 
@@ -28,6 +29,7 @@ pub use backend::{
 };
 pub use netns::connect_in_netns;
 pub use server::{StreamingConfig, StreamingServer};
+pub use tls::TlsFiles;
 
 /// Errors of the streaming server and of its backends.
 #[derive(Debug, thiserror::Error)]

@@ -20,12 +20,15 @@ use std::sync::Arc;
 pub struct StreamingConfig {
     /// Listen address; port 0 picks a free one. Default 127.0.0.1:0.
     pub addr: SocketAddr,
+    /// Serve HTTPS with this certificate and key (URLs then say `https`).
+    pub tls: Option<super::TlsFiles>,
 }
 
 impl Default for StreamingConfig {
     fn default() -> Self {
         Self {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            tls: None,
         }
     }
 }
@@ -39,6 +42,7 @@ struct Inner<B> {
 /// (sessions already upgraded run to their end).
 pub struct StreamingServer {
     addr: SocketAddr,
+    scheme: &'static str,
     tokens: Arc<TokenStore>,
     accept_task: tokio::task::JoinHandle<()>,
 }
@@ -57,6 +61,8 @@ impl StreamingServer {
         config: StreamingConfig,
         backend: B,
     ) -> Result<Self, StreamError> {
+        let tls = config.tls.as_ref().map(super::tls::acceptor).transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|source| StreamError::Listen {
@@ -77,10 +83,11 @@ impl StreamingServer {
             tokens: tokens.clone(),
             backend: Arc::new(backend),
         });
-        let accept_task = tokio::spawn(accept_loop(listener, inner));
-        tracing::info!("streaming server listening on http://{addr}");
+        let accept_task = tokio::spawn(accept_loop(listener, tls, inner));
+        tracing::info!("streaming server listening on {scheme}://{addr}");
         Ok(Self {
             addr,
+            scheme,
             tokens,
             accept_task,
         })
@@ -94,7 +101,7 @@ impl StreamingServer {
     fn url(&self, pending: Pending) -> String {
         let kind = pending.kind();
         let token = self.tokens.mint(pending);
-        format!("http://{}/{kind}/{token}", self.addr)
+        format!("{}://{}/{kind}/{token}", self.scheme, self.addr)
     }
 
     /// Validates an Exec request and returns its one-time URL.
@@ -162,7 +169,11 @@ fn check_streams(
     Ok(())
 }
 
-async fn accept_loop<B: StreamingBackend>(listener: tokio::net::TcpListener, inner: Arc<Inner<B>>) {
+async fn accept_loop<B: StreamingBackend>(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    inner: Arc<Inner<B>>,
+) {
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -174,19 +185,34 @@ async fn accept_loop<B: StreamingBackend>(listener: tokio::net::TcpListener, inn
         };
         let _ = tcp.set_nodelay(true);
         let inner = inner.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let inner = inner.clone();
-                async move { Ok::<_, std::convert::Infallible>(route(req, inner)) }
-            });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
-                .with_upgrades()
-                .await
-            {
-                tracing::debug!("streaming connection from {peer}: {e}");
+            match tls {
+                None => serve_http(tcp, peer, inner).await,
+                Some(acceptor) => match acceptor.accept(tcp).await {
+                    Ok(stream) => serve_http(stream, peer, inner).await,
+                    Err(e) => tracing::debug!("streaming TLS handshake from {peer}: {e}"),
+                },
             }
         });
+    }
+}
+
+async fn serve_http<B, IO>(io: IO, peer: SocketAddr, inner: Arc<Inner<B>>)
+where
+    B: StreamingBackend,
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let inner = inner.clone();
+        async move { Ok::<_, std::convert::Infallible>(route(req, inner)) }
+    });
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades()
+        .await
+    {
+        tracing::debug!("streaming connection from {peer}: {e}");
     }
 }
 

@@ -126,14 +126,20 @@ impl StreamingBackend for FakeBackend {
 
 /// A server with a fake backend.
 pub async fn server(netns: Option<PathBuf>) -> (StreamingServer, Arc<Seen>) {
+    server_with(StreamingConfig::default(), netns).await
+}
+
+/// A server with a fake backend and `config`.
+pub async fn server_with(
+    config: StreamingConfig,
+    netns: Option<PathBuf>,
+) -> (StreamingServer, Arc<Seen>) {
     let seen = Arc::new(Seen::default());
     let backend = FakeBackend {
         seen: seen.clone(),
         netns,
     };
-    let server = StreamingServer::start(StreamingConfig::default(), backend)
-        .await
-        .unwrap();
+    let server = StreamingServer::start(config, backend).await.unwrap();
     (server, seen)
 }
 
