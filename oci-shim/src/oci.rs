@@ -13,6 +13,11 @@
 //! credentials and capabilities, then blocks opening the exec FIFO until
 //! `start` reads it, and execs the user's program.
 //!
+//! With hooks, the init stops after its mounts and asks `create` to run
+//! the prestart and createRuntime hooks before it runs createContainer
+//! and pivots ([`hooks`] has the whole schedule). The defences against
+//! known escapes live in [`hardening`] and [`confined`].
+//!
 //! Everything here is synchronous and single-threaded, so `fork` is sound.
 
 pub mod create;
@@ -30,6 +35,7 @@ pub mod update;
 mod confined;
 mod devices;
 mod hardening;
+mod hooks;
 mod init;
 mod mounts;
 mod namespaces;

@@ -15,6 +15,7 @@ use nix::unistd::{ForkResult, Pid, fork};
 use oci_spec::runtime::Spec;
 
 use super::error::{OciError, Result};
+use super::hooks::{self, Phase};
 use super::init::{self, InitConfig};
 use super::mounts::CgroupTarget;
 use super::state::{self, ContainerState, FIFO_FILE};
@@ -94,16 +95,6 @@ pub fn load_spec(bundle: &Path) -> Result<Spec> {
     }
     if spec.root().is_none() {
         return Err(bad("no root"));
-    }
-    if let Some(h) = spec.hooks()
-        && serde_json::to_value(h).is_ok_and(|v| {
-            v.as_object().is_some_and(|o| {
-                o.values()
-                    .any(|l| l.as_array().is_some_and(|a| !a.is_empty()))
-            })
-        })
-    {
-        return Err(OciError::Unsupported("OCI hooks".into()));
     }
     Ok(spec)
 }
@@ -230,10 +221,20 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         write_oom_score_adj(pid, adj)?;
     }
+    let creating = hooks::state_json(&opts.id, "creating", pid.as_raw(), &bundle, &spec);
+    if hooks::any_at_create(&spec) || !hooks::of(&spec, Phase::StartContainer).is_empty() {
+        parent_end.send(&Msg::State(creating.clone()))?;
+    }
     parent_end.send(&Msg::Go)?;
     let reply = loop {
         match parent_end.recv()? {
             Msg::Warn(w) => log::warn(&w),
+            Msg::Hooks => {
+                // The init has mounted everything and waits before pivot_root.
+                hooks::run(&spec, Phase::Prestart, &creating)?;
+                hooks::run(&spec, Phase::CreateRuntime, &creating)?;
+                parent_end.send(&Msg::Go)?;
+            }
             other => break other,
         }
     };

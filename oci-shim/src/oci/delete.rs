@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use super::create::load_spec;
 use super::error::{OciError, Result};
+use super::hooks::{self, Phase};
+use super::log;
 use super::state::{self, ContainerState, Status};
 use crate::cgroups::Cgroup;
 
@@ -48,7 +51,21 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         kill_all(&st, &cg)?;
     }
     cg.remove()?;
-    std::fs::remove_dir_all(&dir).map_err(|e| OciError::io("remove", &dir, e))
+    std::fs::remove_dir_all(&dir).map_err(|e| OciError::io("remove", &dir, e))?;
+    poststop(&st);
+    Ok(())
+}
+
+/// Runs the poststop hooks; failures (and a bundle gone meanwhile) are
+/// only warnings, as the spec says.
+fn poststop(st: &ContainerState) {
+    match load_spec(&st.bundle) {
+        Ok(spec) => {
+            let state = hooks::state_json(&st.id, "stopped", st.pid, &st.bundle, &spec);
+            hooks::run_warn(&spec, Phase::Poststop, &state);
+        }
+        Err(e) => log::warn(&format!("poststop hooks not run: {e}")),
+    }
 }
 
 /// SIGKILLs the init and every process of the cgroup until none is left.

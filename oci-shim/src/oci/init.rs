@@ -14,6 +14,7 @@ use oci_spec::runtime::{LinuxCapabilities, Spec};
 
 use super::confined::RootDir;
 use super::error::{OciError, Result};
+use super::hooks::{self, Phase};
 use super::mounts::CgroupTarget;
 use super::namespaces::NsPlan;
 use super::process::{self, ExecArgs};
@@ -43,12 +44,17 @@ pub(crate) struct InitConfig {
 /// Runs the init; never returns. Exits 1 on a setup failure (after telling
 /// `create` why) and 127 when execve itself fails.
 pub(crate) fn run(cfg: &InitConfig, chan: &mut Channel) -> ! {
-    match chan.recv() {
-        Ok(Msg::Go) => {}
-        _ => exit(1),
+    // The hooks' state JSON comes first when the spec has hooks.
+    let mut state = String::new();
+    loop {
+        match chan.recv() {
+            Ok(Msg::Go) => break,
+            Ok(Msg::State(s)) => state = s,
+            _ => exit(1),
+        }
     }
     log::capture();
-    let result = setup(cfg);
+    let result = setup(cfg, chan, &state);
     for w in log::take_captured() {
         let _ = chan.send(&Msg::Warn(w));
     }
@@ -62,7 +68,7 @@ pub(crate) fn run(cfg: &InitConfig, chan: &mut Channel) -> ! {
     if chan.send(&Msg::Ready).is_err() {
         exit(1);
     }
-    if let Err(e) = wait_for_start(&cfg.fifo) {
+    if let Err(e) = wait_for_start(&cfg.fifo, &cfg.spec, &state) {
         log::error(&e.to_string());
         exit(1);
     }
@@ -77,9 +83,11 @@ fn exit(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Blocks in open(2) until `start` opens the FIFO for reading, then writes
-/// the byte that tells `start` we are about to exec.
-fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
+/// Blocks in open(2) until `start` opens the FIFO for reading, runs the
+/// startContainer hooks, then writes the byte that tells `start` we are
+/// about to exec (a failing hook makes us exit without it, so `start`
+/// fails).
+fn wait_for_start(fifo: &OwnedFd, spec: &Spec, creating: &str) -> Result<()> {
     // /proc is the container's by now: make sure it is a real procfs
     // before trusting its magic link to the FIFO.
     hardening::ensure_procfs(std::path::Path::new("/proc/self/fd"))?;
@@ -90,11 +98,13 @@ fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
         Mode::empty(),
     )
     .map_err(|e| OciError::sys("open exec fifo", e))?;
+    let created = creating.replacen("\"creating\"", "\"created\"", 1);
+    hooks::run(spec, Phase::StartContainer, &created)?;
     nix::unistd::write(&fd, b"0").map_err(|e| OciError::sys("write exec fifo", e))?;
     Ok(())
 }
 
-fn setup(cfg: &InitConfig) -> Result<ExecArgs> {
+fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> {
     let spec = &cfg.spec;
     let linux = spec.linux().clone().unwrap_or_default();
     let proc_ = spec
@@ -133,6 +143,15 @@ fn setup(cfg: &InitConfig) -> Result<ExecArgs> {
     // name a WORKDIR their layers never made), confined to the rootfs.
     drop(root.mkdir_all(proc_.cwd())?);
     drop(root);
+    if hooks::any_at_create(spec) {
+        // prestart and createRuntime run in `create`, while we wait.
+        chan.send(&Msg::Hooks)?;
+        match chan.recv()? {
+            Msg::Go => {}
+            other => return Err(OciError::Init(format!("unexpected message {other:?}"))),
+        }
+        hooks::run(spec, Phase::CreateContainer, state)?;
+    }
     if cfg.no_pivot {
         rootfs::move_root(&cfg.rootfs)?;
     } else {

@@ -6,7 +6,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::create::load_spec;
 use super::error::{OciError, Result};
+use super::hooks::{self, Phase};
 use super::state::{self, ContainerState, FIFO_FILE, Status};
 
 /// How long `start` waits for the init to write its byte.
@@ -53,5 +55,24 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    std::fs::remove_file(&fifo).map_err(|e| OciError::io("remove", &fifo, e))
+    std::fs::remove_file(&fifo).map_err(|e| OciError::io("remove", &fifo, e))?;
+    poststart(&st)
+}
+
+/// Runs the poststart hooks; like runc, a failure kills the container and
+/// fails `start`.
+fn poststart(st: &ContainerState) -> Result<()> {
+    let spec = load_spec(&st.bundle)?;
+    if hooks::of(&spec, Phase::Poststart).is_empty() {
+        return Ok(());
+    }
+    let state = hooks::state_json(&st.id, "running", st.pid, &st.bundle, &spec);
+    if let Err(e) = hooks::run(&spec, Phase::Poststart, &state) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(st.pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        return Err(e);
+    }
+    Ok(())
 }

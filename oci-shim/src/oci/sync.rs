@@ -21,6 +21,12 @@ pub(crate) enum Msg {
     Error(String),
     /// A warning for `create` to log (init → create).
     Warn(String),
+    /// Mounts are done: run the prestart and createRuntime hooks, then
+    /// answer `go` (init → create).
+    Hooks,
+    /// The OCI state JSON for the init's own hooks, sent before the first
+    /// `go` when the spec has hooks (create → init).
+    State(String),
 }
 
 impl Msg {
@@ -31,6 +37,8 @@ impl Msg {
             Msg::Ready => "ready\n".into(),
             Msg::Error(e) => format!("error {}\n", e.replace('\n', " ")),
             Msg::Warn(e) => format!("warn {}\n", e.replace('\n', " ")),
+            Msg::Hooks => "hooks\n".into(),
+            Msg::State(json) => format!("state {}\n", json.replace('\n', " ")),
         }
     }
 
@@ -43,6 +51,8 @@ impl Msg {
             "ready" => Some(Msg::Ready),
             "error" => Some(Msg::Error(rest.to_string())),
             "warn" => Some(Msg::Warn(rest.to_string())),
+            "hooks" => Some(Msg::Hooks),
+            "state" => Some(Msg::State(rest.to_string())),
             _ => None,
         }
     }
@@ -100,9 +110,13 @@ mod tests {
         a.send(&Msg::Pid(42)).unwrap();
         a.send(&Msg::Error("bad\nthing".into())).unwrap();
         a.send(&Msg::Ready).unwrap();
+        a.send(&Msg::State("{\"id\":\"x y\"}".into())).unwrap();
+        a.send(&Msg::Hooks).unwrap();
         assert_eq!(b.recv().unwrap(), Msg::Pid(42));
         assert_eq!(b.recv().unwrap(), Msg::Error("bad thing".into()));
         assert_eq!(b.recv().unwrap(), Msg::Ready);
+        assert_eq!(b.recv().unwrap(), Msg::State("{\"id\":\"x y\"}".into()));
+        assert_eq!(b.recv().unwrap(), Msg::Hooks);
         drop(a);
         assert!(b.recv().is_err());
     }

@@ -1,0 +1,238 @@
+//! OCI lifecycle hooks: which run when, in which namespaces, with what.
+//!
+//! Following runtime-spec 1.2 and runc:
+//! - `prestart` (deprecated) and `createRuntime`: run by `create`, in the
+//!   runtime's namespaces, once the init has done its mounts and before it
+//!   pivots (the init asks for them over the sync socket and waits);
+//! - `createContainer`: run by the init itself, in the container's
+//!   namespaces, right after that, still before pivot_root;
+//! - `startContainer`: run by the init after `start` released it, after
+//!   pivot_root and with the process's credentials, just before execve;
+//! - `poststart`: run by `start` once the process runs;
+//! - `poststop`: run by `delete` after the container is gone.
+//!
+//! Each hook gets the OCI state JSON on stdin, exactly its `env`, `args`
+//! (with `args[0]` as argv0) and, when given, a `timeout` in seconds after
+//! which it is killed. A failing hook fails its verb, except `poststop`,
+//! whose failures are only logged. Output goes to a memfd (never a pipe
+//! that a chatty hook could fill) and is quoted in the error.
+
+use std::io::{Read, Seek, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::memfd::{MFdFlags, memfd_create};
+use oci_spec::runtime::{Hook, Spec};
+
+use super::error::{OciError, Result};
+use super::log;
+
+/// The points of the lifecycle where hooks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Prestart,
+    CreateRuntime,
+    CreateContainer,
+    StartContainer,
+    Poststart,
+    Poststop,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Prestart => "prestart",
+            Phase::CreateRuntime => "createRuntime",
+            Phase::CreateContainer => "createContainer",
+            Phase::StartContainer => "startContainer",
+            Phase::Poststart => "poststart",
+            Phase::Poststop => "poststop",
+        }
+    }
+}
+
+/// The spec's hooks of one phase (empty when none).
+pub(crate) fn of(spec: &Spec, phase: Phase) -> Vec<Hook> {
+    let Some(h) = spec.hooks() else {
+        return Vec::new();
+    };
+    #[allow(deprecated)]
+    let list = match phase {
+        Phase::Prestart => h.prestart(),
+        Phase::CreateRuntime => h.create_runtime(),
+        Phase::CreateContainer => h.create_container(),
+        Phase::StartContainer => h.start_container(),
+        Phase::Poststart => h.poststart(),
+        Phase::Poststop => h.poststop(),
+    };
+    list.clone().unwrap_or_default()
+}
+
+/// True when the spec has hooks that `create` must stop for.
+pub(crate) fn any_at_create(spec: &Spec) -> bool {
+    [
+        Phase::Prestart,
+        Phase::CreateRuntime,
+        Phase::CreateContainer,
+    ]
+    .iter()
+    .any(|p| !of(spec, *p).is_empty())
+}
+
+/// Runs the phase's hooks in order; the first failure stops the rest.
+pub(crate) fn run(spec: &Spec, phase: Phase, state: &str) -> Result<()> {
+    for (i, hook) in of(spec, phase).iter().enumerate() {
+        run_one(hook, state).map_err(|e| {
+            OciError::Setup(format!(
+                "{} hook #{i} ({}): {e}",
+                phase.name(),
+                hook.path().display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs the phase's hooks, logging failures instead of stopping (poststop).
+pub(crate) fn run_warn(spec: &Spec, phase: Phase, state: &str) {
+    for (i, hook) in of(spec, phase).iter().enumerate() {
+        if let Err(e) = run_one(hook, state) {
+            log::warn(&format!(
+                "{} hook #{i} ({}) failed: {e}",
+                phase.name(),
+                hook.path().display()
+            ));
+        }
+    }
+}
+
+fn run_one(hook: &Hook, state: &str) -> std::result::Result<(), String> {
+    let output = memfd_create("cradle-oci-hook", MFdFlags::MFD_CLOEXEC)
+        .map_err(|e| format!("memfd_create: {e}"))?;
+    let mut output = std::fs::File::from(output);
+    let args = hook.args().clone().unwrap_or_default();
+    let mut cmd = Command::new(hook.path());
+    if let Some(argv0) = args.first() {
+        cmd.arg0(argv0);
+    }
+    cmd.args(args.iter().skip(1)).env_clear();
+    for kv in hook.env().as_deref().unwrap_or(&[]) {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    let out = output.try_clone().map_err(|e| e.to_string())?;
+    let err = output.try_clone().map_err(|e| e.to_string())?;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("spawn: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its state closes the pipe: not an error.
+        let _ = stdin.write_all(state.as_bytes());
+    }
+    let status = match hook.timeout().filter(|t| *t > 0) {
+        None => child.wait().map_err(|e| e.to_string())?,
+        Some(secs) => {
+            let deadline = Instant::now() + Duration::from_secs(secs.unsigned_abs());
+            loop {
+                if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+                    break status;
+                }
+                if Instant::now() >= deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("timed out after {secs}s"));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let mut text = String::new();
+    let _ = output.rewind();
+    let _ = Read::by_ref(&mut output)
+        .take(1024)
+        .read_to_string(&mut text);
+    Err(format!("{status}: {}", text.trim()))
+}
+
+/// The state JSON a hook reads: as `state` prints it, with the status and
+/// pid of the moment.
+pub(crate) fn state_json(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &std::path::Path,
+    spec: &Spec,
+) -> String {
+    serde_json::json!({
+        "ociVersion": "1.2.0",
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+        "annotations": spec.annotations().clone().unwrap_or_default(),
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(hooks: serde_json::Value) -> Spec {
+        let mut s = Spec::default();
+        s.set_hooks(Some(serde_json::from_value(hooks).unwrap()));
+        s
+    }
+
+    #[test]
+    fn hooks_get_state_args_env_and_run_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        // argv0 shows in /proc/self/cmdline; $0 and $1 are the extra args.
+        let script = format!(
+            "cat >>{0}; echo \" $(cut -d '' -f1 /proc/$$/cmdline) $0 $1 $X $HOME\" >>{0}",
+            out.display()
+        );
+        let s = spec(serde_json::json!({"createRuntime": [
+            {"path": "/bin/sh", "args": ["first", "-c", script, "one", "1"], "env": ["X=a"]},
+            {"path": "/bin/sh", "args": ["second", "-c", script, "two", "2"], "env": ["X=b"]}
+        ]}));
+        run(&s, Phase::CreateRuntime, "{\"id\":\"c\"}").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "{\"id\":\"c\"} first one 1 a \n{\"id\":\"c\"} second two 2 b \n"
+        );
+    }
+
+    #[test]
+    fn failing_and_slow_hooks_are_errors_with_their_output() {
+        let s = spec(serde_json::json!({"poststart": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "echo broken >&2; exit 3"]}
+        ]}));
+        let e = run(&s, Phase::Poststart, "{}").unwrap_err().to_string();
+        assert!(
+            e.contains("poststart hook #0") && e.contains("broken"),
+            "{e}"
+        );
+        let s = spec(serde_json::json!({"createContainer": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "sleep 5"], "timeout": 1}
+        ]}));
+        let started = Instant::now();
+        let e = run(&s, Phase::CreateContainer, "{}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("timed out"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(4));
+        // poststop failures are only warnings.
+        let s = spec(serde_json::json!({"poststop": [{"path": "/nonexistent"}]}));
+        run_warn(&s, Phase::Poststop, "{}");
+    }
+}
