@@ -14,6 +14,7 @@ use super::frame::{self, FLAG_FIN, Frame};
 use super::headers::{Compressor, Decompressor, HeaderList};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc, watch};
@@ -24,6 +25,10 @@ const INITIAL_WINDOW: i64 = 65536;
 const MAX_DATA: usize = 32 * 1024;
 /// Frames queued for the writer before senders wait (bounds memory).
 const OUT_QUEUE: usize = 64;
+/// Unconsumed inbound bytes one stream may hold. A flow-controlling peer
+/// stays within its 64 KiB window; spdystream ignores windows, so this cap is
+/// what bounds our memory when a handler stops reading (the stream is reset).
+const MAX_BUFFERED: usize = 16 << 20;
 
 /// The connection is gone (peer closed, reset, or I/O error).
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +67,7 @@ pub struct IncomingStream {
 pub struct StreamReader {
     id: u32,
     rx: mpsc::UnboundedReceiver<Bytes>,
+    buffered: Arc<AtomicUsize>,
     shared: Arc<Shared>,
 }
 
@@ -69,6 +75,7 @@ impl StreamReader {
     /// The next chunk, acknowledging it to the peer's flow control.
     pub async fn read(&mut self) -> Option<Bytes> {
         let data = self.rx.recv().await?;
+        self.buffered.fetch_sub(data.len(), Ordering::Relaxed);
         let delta = data.len() as u32;
         if delta > 0 {
             for stream_id in [self.id, 0] {
@@ -283,7 +290,8 @@ async fn read_loop<R: AsyncRead>(
 ) {
     tokio::pin!(read_half);
     let mut decompressor = Decompressor::new();
-    let mut inbound: HashMap<u32, mpsc::UnboundedSender<Bytes>> = HashMap::new();
+    let mut inbound: HashMap<u32, (mpsc::UnboundedSender<Bytes>, Arc<AtomicUsize>)> =
+        HashMap::new();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     'read: loop {
         loop {
@@ -310,8 +318,9 @@ async fn read_loop<R: AsyncRead>(
                         }
                     };
                     let (tx, rx) = mpsc::unbounded_channel();
+                    let buffered = Arc::new(AtomicUsize::new(0));
                     if flags & FLAG_FIN == 0 {
-                        inbound.insert(stream_id, tx);
+                        inbound.insert(stream_id, (tx, buffered.clone()));
                     }
                     {
                         let mut flow = shared.flow.lock().unwrap_or_else(|e| e.into_inner());
@@ -326,6 +335,7 @@ async fn read_loop<R: AsyncRead>(
                         reader: StreamReader {
                             id: stream_id,
                             rx,
+                            buffered,
                             shared: shared.clone(),
                         },
                         writer: StreamWriter {
@@ -340,12 +350,27 @@ async fn read_loop<R: AsyncRead>(
                     flags,
                     data,
                 } => {
-                    if let Some(tx) = inbound.get(&stream_id)
+                    let mut overflow = false;
+                    if let Some((tx, buffered)) = inbound.get(&stream_id)
                         && !data.is_empty()
                     {
+                        let held = buffered.fetch_add(data.len(), Ordering::Relaxed) + data.len();
+                        overflow = held > MAX_BUFFERED;
                         let _ = tx.send(data);
                     }
-                    if flags & FLAG_FIN != 0 {
+                    if overflow {
+                        tracing::debug!(
+                            "SPDY stream {stream_id}: unread input over the cap, reset"
+                        );
+                        inbound.remove(&stream_id);
+                        let rst = Frame::RstStream {
+                            stream_id,
+                            status: frame::RST_FLOW_CONTROL_ERROR,
+                        };
+                        if shared.out.send(Out::Frame(rst)).await.is_err() {
+                            break 'read;
+                        }
+                    } else if flags & FLAG_FIN != 0 {
                         inbound.remove(&stream_id);
                     }
                 }
@@ -420,161 +445,5 @@ async fn read_loop<R: AsyncRead>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::streaming::spdy::headers;
-    use std::time::Duration;
-
-    /// The test's side of the wire, with the same codec (its own zlib streams).
-    struct Peer {
-        io: tokio::io::DuplexStream,
-        buf: BytesMut,
-        compressor: Compressor,
-        decompressor: Decompressor,
-    }
-
-    impl Peer {
-        async fn send(&mut self, f: Frame) {
-            let mut out = BytesMut::new();
-            frame::encode(&f, &mut out);
-            self.io.write_all(&out).await.unwrap();
-        }
-
-        async fn open(&mut self, id: u32, stream_type: &str) {
-            let header_block = self
-                .compressor
-                .compress(&[("streamtype".into(), stream_type.into())])
-                .unwrap();
-            self.send(Frame::SynStream {
-                stream_id: id,
-                associated_id: 0,
-                priority: 0,
-                flags: 0,
-                header_block,
-            })
-            .await;
-        }
-
-        /// The next frame, or None if nothing arrives for a while.
-        async fn next(&mut self) -> Option<Frame> {
-            loop {
-                if let Some(f) = frame::decode(&mut self.buf).unwrap() {
-                    if let Frame::SynReply { header_block, .. } = &f {
-                        self.decompressor.decompress(header_block).unwrap();
-                    }
-                    return Some(f);
-                }
-                let read = self.io.read_buf(&mut self.buf);
-                match tokio::time::timeout(Duration::from_millis(200), read).await {
-                    Ok(Ok(n)) if n > 0 => {}
-                    _ => return None,
-                }
-            }
-        }
-
-        /// Sums DATA payload bytes on `id` until nothing more arrives.
-        async fn data_total(&mut self, id: u32) -> usize {
-            let mut total = 0;
-            while let Some(f) = self.next().await {
-                if let Frame::Data {
-                    stream_id, data, ..
-                } = f
-                {
-                    assert_eq!(stream_id, id);
-                    total += data.len();
-                }
-            }
-            total
-        }
-    }
-
-    fn pair() -> (Peer, Connection, mpsc::UnboundedReceiver<IncomingStream>) {
-        let (a, b) = tokio::io::duplex(1 << 20);
-        let (conn, incoming) = serve(b);
-        let peer = Peer {
-            io: a,
-            buf: BytesMut::new(),
-            compressor: Compressor::new(),
-            decompressor: Decompressor::new(),
-        };
-        (peer, conn, incoming)
-    }
-
-    #[tokio::test]
-    async fn streams_get_a_reply_and_peers_without_flow_control_are_not_throttled() {
-        let (mut peer, _conn, mut incoming) = pair();
-        peer.open(1, "stdout").await;
-        let stream = incoming.recv().await.unwrap();
-        assert_eq!(headers::get(&stream.headers, "streamtype"), Some("stdout"));
-        assert!(matches!(
-            peer.next().await,
-            Some(Frame::SynReply { stream_id: 1, .. })
-        ));
-        let writer = stream.writer.clone();
-        tokio::spawn(async move { writer.write(&vec![7u8; 200_000]).await.unwrap() });
-        assert_eq!(peer.data_total(1).await, 200_000);
-    }
-
-    #[tokio::test]
-    async fn window_updates_turn_on_flow_control() {
-        let (mut peer, _conn, mut incoming) = pair();
-        peer.send(Frame::WindowUpdate {
-            stream_id: 0,
-            delta: 1 << 20,
-        })
-        .await;
-        peer.open(1, "stdout").await;
-        let stream = incoming.recv().await.unwrap();
-        let writer = stream.writer.clone();
-        tokio::spawn(async move { writer.write(&vec![1u8; 100_000]).await.unwrap() });
-        // Exactly the initial stream window, then nothing until it grows.
-        assert_eq!(peer.data_total(1).await, 65536);
-        peer.send(Frame::WindowUpdate {
-            stream_id: 1,
-            delta: 50_000,
-        })
-        .await;
-        assert_eq!(peer.data_total(1).await, 100_000 - 65536);
-    }
-
-    #[tokio::test]
-    async fn consumed_data_is_acknowledged_and_fin_ends_the_stream() {
-        let (mut peer, _conn, mut incoming) = pair();
-        peer.open(3, "stdin").await;
-        let mut stream = incoming.recv().await.unwrap();
-        peer.send(Frame::Data {
-            stream_id: 3,
-            flags: FLAG_FIN,
-            data: Bytes::from_static(b"abc"),
-        })
-        .await;
-        assert_eq!(stream.reader.read().await.as_deref(), Some(&b"abc"[..]));
-        assert_eq!(stream.reader.read().await, None);
-        let mut updates = Vec::new();
-        while let Some(f) = peer.next().await {
-            if let Frame::WindowUpdate { stream_id, delta } = f {
-                updates.push((stream_id, delta));
-            }
-        }
-        assert_eq!(updates, vec![(3, 3), (0, 3)]);
-    }
-
-    #[tokio::test]
-    async fn pings_are_echoed_and_shutdown_sends_goaway() {
-        let (mut peer, conn, _incoming) = pair();
-        peer.send(Frame::Ping { id: 5 }).await;
-        assert_eq!(peer.next().await, Some(Frame::Ping { id: 5 }));
-        conn.shutdown().await;
-        assert!(matches!(peer.next().await, Some(Frame::GoAway { .. })));
-    }
-
-    #[tokio::test]
-    async fn peer_hangup_closes_the_connection_and_fails_writes() {
-        let (peer, conn, mut incoming) = pair();
-        drop(peer);
-        tokio::time::timeout(Duration::from_secs(5), conn.closed())
-            .await
-            .unwrap();
-        assert!(incoming.recv().await.is_none());
-    }
-}
+#[path = "conn_tests.rs"]
+mod tests;

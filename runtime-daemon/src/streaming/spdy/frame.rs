@@ -17,6 +17,7 @@ pub const SETTINGS_INITIAL_WINDOW_SIZE: u32 = 7;
 pub const RST_PROTOCOL_ERROR: u32 = 1;
 pub const RST_REFUSED_STREAM: u32 = 3;
 pub const RST_CANCEL: u32 = 5;
+pub const RST_FLOW_CONTROL_ERROR: u32 = 7;
 
 const TYPE_SYN_STREAM: u16 = 1;
 const TYPE_SYN_REPLY: u16 = 2;
