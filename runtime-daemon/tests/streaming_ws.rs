@@ -211,3 +211,55 @@ async fn invalid_cri_requests_get_no_url() {
     };
     assert!(server.get_portforward_url(&pf).is_err());
 }
+
+#[tokio::test]
+async fn websocket_tty_resize_reaches_the_backend() {
+    let Some(client) = ws_client() else { return };
+    let (server, _) = server(None).await;
+    let url = server
+        .get_exec_url(&exec_req(&["echo", "done"], false, true))
+        .unwrap();
+    let args = ["exec", &url, "v5.channel.k8s.io", "--resize", "120x33"];
+    let (code, out, err) = run(&client, &args, b"").await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out), "33 120\ndone\n");
+}
+
+#[tokio::test]
+async fn websocket_attach_echoes_stdin() {
+    let Some(client) = ws_client() else { return };
+    let (server, _) = server(None).await;
+    let url = server
+        .get_attach_url(&cradle_proto::cri::AttachRequest {
+            container_id: "c1".into(),
+            stdin: true,
+            tty: false,
+            stdout: true,
+            stderr: false,
+        })
+        .unwrap();
+    let args = ["exec", &url, "v5.channel.k8s.io", "--stdin"];
+    let (code, out, err) = run(&client, &args, b"attached\n").await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, b"attached\n");
+}
+
+#[tokio::test]
+async fn websocket_portforward_to_a_closed_port_reports_on_the_error_channel() {
+    if !is_root() {
+        eprintln!("SKIP: port-forward into a netns needs root");
+        return;
+    }
+    let Some(client) = ws_client() else { return };
+    let ns = Netns::new();
+    let (server, _) = server(Some(ns.path.clone())).await;
+    let url = server
+        .get_portforward_url(&cradle_proto::cri::PortForwardRequest {
+            pod_sandbox_id: "p1".into(),
+            port: vec![7],
+        })
+        .unwrap();
+    let (code, _, err) = run(&client, &["portforward", &url, "7", "10"], b"").await;
+    assert_eq!(code, 1);
+    assert!(err.contains("error forwarding port 7 to pod p1"), "{err}");
+}

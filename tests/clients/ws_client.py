@@ -2,7 +2,8 @@
 """Minimal Kubernetes WebSocket streaming client (websocket-client from PyPI),
 independent of Cradle's server code; used by Cradle's streaming tests.
 
-  ws_client.py exec URL PROTOCOL [--stdin]
+  ws_client.py exec URL PROTOCOL [--stdin] [--resize WxH]
+      a terminal size on the resize channel first (if --resize);
       stdin (if --stdin) from our stdin, closed with the v5 close message;
       stdout/stderr to ours; the error channel printed to stderr as
       "STATUS <text>"; exits with the remote exit code (v4/v5 Status).
@@ -46,9 +47,12 @@ def send(ws, b64, channel, payload):
         ws.send_binary(bytes([channel]) + payload)
 
 
-def exec_(url, protocol, with_stdin):
+def exec_(url, protocol, with_stdin, resize=None):
     b64 = "base64" in protocol
     ws = connect(url, protocol)
+    if resize:
+        width, height = (int(v) for v in resize.split("x"))
+        send(ws, b64, 4, json.dumps({"Width": width, "Height": height}).encode())
     if with_stdin:
         data = sys.stdin.buffer.read()
         for i in range(0, len(data), 32768):
@@ -110,7 +114,9 @@ def portforward(url, port, size):
 
 if __name__ == "__main__":
     if sys.argv[1] == "exec":
-        exec_(sys.argv[2], sys.argv[3], "--stdin" in sys.argv[4:])
+        rest = sys.argv[4:]
+        size = rest[rest.index("--resize") + 1] if "--resize" in rest else None
+        exec_(sys.argv[2], sys.argv[3], "--stdin" in rest, size)
     elif sys.argv[1] == "portforward":
         portforward(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
