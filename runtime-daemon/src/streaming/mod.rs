@@ -10,7 +10,9 @@
 //! This module never runs processes or touches namespaces of containers
 //! itself: it moves bytes between the client and a [`StreamingBackend`] that
 //! the daemon provides (exec and attach through the container's shim,
-//! port-forward through [`netns::connect_in_netns`]).
+//! port-forward through [`netns::connect_in_netns`]). The listener is plain
+//! HTTP on loopback by default, HTTPS when a certificate is configured
+//! ([`tls`]).
 
 pub mod backend;
 pub mod handshake;
@@ -59,4 +61,28 @@ pub enum StreamError {
     /// Moving bytes failed.
     #[error("stream i/o: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<StreamError> for tonic::Status {
+    /// How the CRI `Exec`/`Attach`/`PortForward` handlers report a refused URL.
+    fn from(e: StreamError) -> Self {
+        match e {
+            StreamError::InvalidRequest(_) => tonic::Status::invalid_argument(e.to_string()),
+            StreamError::NotFound(_) => tonic::Status::not_found(e.to_string()),
+            _ => tonic::Status::internal(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_errors_map_to_grpc_codes() {
+        let s: tonic::Status = StreamError::InvalidRequest("tty and stderr".into()).into();
+        assert_eq!(s.code(), tonic::Code::InvalidArgument);
+        let s: tonic::Status = StreamError::NotFound("container c1".into()).into();
+        assert_eq!(s.code(), tonic::Code::NotFound);
+    }
 }
