@@ -397,10 +397,21 @@ async fn a_run_abandoned_by_its_client_still_unwinds_and_frees_the_name() {
         h.mounts_below()
     );
     assert_eq!(h.entries("state/shims"), 0);
-    let err = svc
-        .run_pod_sandbox(run_request(pod_config("p")))
-        .await
-        .unwrap_err();
+    // The name is released just after the pins go: retry briefly while the
+    // unwinding finishes.
+    let mut err = None;
+    for _ in 0..50 {
+        let e = svc
+            .run_pod_sandbox(run_request(pod_config("p")))
+            .await
+            .unwrap_err();
+        if e.code() != Code::AlreadyExists {
+            err = Some(e);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let err = err.expect("the name was never released");
     assert!(
         err.message().contains("too slow"),
         "the retry runs again: {err:?}"

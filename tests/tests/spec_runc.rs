@@ -140,7 +140,9 @@ fn run_under_runc(dir: &Path, cgroup: &CgroupParent) -> anyhow::Result<()> {
         uts: Some(pin_dir.join("uts")),
     };
     let cgroups_path = format!("{}/{id}", cgroup.path());
+    let resolved = cradle_daemon::containers::spec::Resolved::default();
     let spec = build_spec(&SpecInput {
+        resolved: &resolved,
         container_id: &id,
         config: &config,
         sandbox: &sandbox,

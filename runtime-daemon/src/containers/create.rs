@@ -1,6 +1,7 @@
 //! CreateContainer: image → rootfs → bundle → shim, undone in reverse on failure.
 
-use super::spec::{SandboxNamespaces, SpecInput, build_spec};
+use super::spec::{Resolved, SandboxNamespaces, SpecInput, build_spec, security};
+use super::users::UserDb;
 use super::{ContainerManager, ContainerRecord, ContainerState, parse_stop_signal};
 use crate::error::{Error, Result};
 use crate::index::Entry;
@@ -57,7 +58,7 @@ impl ContainerManager {
             ("", _) | (_, "") => None,
             (dir, file) => Some(Path::new(dir).join(file)),
         };
-        let record = ContainerRecord {
+        let mut record = ContainerRecord {
             id: id.clone(),
             sandbox_id: sandbox.id.clone(),
             image_name,
@@ -75,6 +76,7 @@ impl ContainerManager {
             runtime_handler: handler_name.clone(),
             stop_signal: parse_stop_signal(image.config.stop_signal.as_deref()),
             cgroup_path: format!("{}/{}", self.ctx.cgroup_parent(&sandbox.config), id),
+            user: None,
             config,
         };
         let mut undo = Undo::default();
@@ -89,8 +91,10 @@ impl ContainerManager {
                 &mut undo,
             )
             .await;
-        let persisted =
-            built.and_then(|()| Ok(self.ctx.store.put(Kind::Container, &id, &record)?));
+        let persisted = built.and_then(|user| {
+            record.user = Some(user);
+            Ok(self.ctx.store.put(Kind::Container, &id, &record)?)
+        });
         if let Err(e) = persisted {
             tracing::warn!(container = %id, name, "CreateContainer failed: {e}");
             undo.run(&id, &images).await;
@@ -116,7 +120,7 @@ impl ContainerManager {
         handler_name: &str,
         handler_bin: &Path,
         undo: &mut Undo,
-    ) -> Result<()> {
+    ) -> Result<cri::ContainerUser> {
         let id = record.id.as_str();
         let rootfs = record.rootfs();
         undo.dir = Some(record.dir.clone());
@@ -144,7 +148,14 @@ impl ContainerManager {
         let mut config = record.config.clone();
         let extra = crate::pods::files::sandbox_mounts(&self.ctx.sandbox_dir(&sandbox.id), &config);
         config.mounts.extend(extra);
+        let resolved = {
+            let (config, rootfs) = (config.clone(), rootfs.clone());
+            tokio::task::spawn_blocking(move || resolve_inputs(&config, &rootfs))
+                .await
+                .map_err(|e| Error::Internal(format!("resolve task: {e}")))??
+        };
         let spec = build_spec(&SpecInput {
+            resolved: &resolved,
             container_id: id,
             config: &config,
             sandbox: &sandbox.config,
@@ -153,6 +164,23 @@ impl ContainerManager {
             namespaces: &namespaces,
             cgroups_path: &record.cgroup_path,
         })?;
+        let user = spec
+            .process()
+            .as_ref()
+            .map(|p| p.user())
+            .map(|u| cri::ContainerUser {
+                linux: Some(cri::LinuxContainerUser {
+                    uid: i64::from(u.uid()),
+                    gid: i64::from(u.gid()),
+                    supplemental_groups: u
+                        .additional_gids()
+                        .iter()
+                        .flatten()
+                        .map(|g| i64::from(*g))
+                        .collect(),
+                }),
+            })
+            .unwrap_or_default();
         let config_path = record.bundle().join("config.json");
         let json = serde_json::to_vec_pretty(&spec)
             .map_err(|e| Error::Internal(format!("serializing the OCI spec: {e}")))?;
@@ -181,8 +209,38 @@ impl ContainerManager {
         }
         let shim = ShimClient::spawn(id, &self.ctx.shim_bin, &record.shim_dir, args).await?;
         undo.shim = Some(shim);
-        Ok(())
+        Ok(user)
     }
+}
+
+/// Reads what the spec builder needs from the node and the image: the
+/// image's users (confined to `rootfs`), a Localhost seccomp profile, the
+/// device nodes.
+fn resolve_inputs(config: &cri::ContainerConfig, rootfs: &Path) -> Result<Resolved> {
+    let security = config
+        .linux
+        .as_ref()
+        .and_then(|l| l.security_context.as_ref());
+    let users = UserDb::read(rootfs).map_err(|e| Error::Internal(e.to_string()))?;
+    let localhost_seccomp = match security::seccomp_choice(security)? {
+        security::SeccompChoice::Localhost(path) => {
+            let bytes = std::fs::read(&path).map_err(|e| {
+                Error::InvalidArgument(format!("seccomp Localhost profile {path}: {e}"))
+            })?;
+            Some(serde_json::from_slice(&bytes).map_err(|e| {
+                Error::InvalidArgument(format!("seccomp Localhost profile {path}: {e}"))
+            })?)
+        }
+        _ => None,
+    };
+    let privileged = security.is_some_and(|s| s.privileged);
+    let devices = super::devices::resolve(config, privileged)
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    Ok(Resolved {
+        users,
+        localhost_seccomp,
+        devices,
+    })
 }
 
 /// What a failing CreateContainer has to take back, newest first.

@@ -8,11 +8,13 @@
 //! Remove deletes the shim, the rootfs and the bundle.
 
 mod create;
+pub mod devices;
 pub mod exec;
 pub mod monitor;
 mod record;
 mod runtime_cmd;
 pub mod spec;
+pub mod users;
 
 pub use record::{ContainerRecord, ContainerState};
 

@@ -54,6 +54,10 @@ pub struct ContainerRecord {
     /// The container's cgroup (`<parent>/<id>`), relative to each hierarchy's root.
     #[serde(default)]
     pub cgroup_path: String,
+    /// The identity the process starts with (uid, gid, groups), as resolved
+    /// at create, for ContainerStatus.user.
+    #[serde(default)]
+    pub user: Option<cri::ContainerUser>,
 }
 
 impl ContainerRecord {
@@ -139,7 +143,7 @@ impl ContainerRecord {
                     linux: Some(linux),
                     windows: None,
                 }),
-            user: None,
+            user: self.user.clone(),
         }
     }
 
@@ -184,6 +188,7 @@ mod tests {
             runtime_handler: "cradle-oci".into(),
             stop_signal: 15,
             cgroup_path: "/cradle/c".into(),
+            user: None,
         }
     }
 

@@ -5,15 +5,22 @@
 //! returns. It follows containerd's CRI plugin for non-privileged containers:
 //! the process (args, env, cwd, user, capabilities) in [`process`], the mounts
 //! in [`mounts`], namespaces, cgroups, resources and masked paths in [`linux`].
-//! What it cannot honour yet (privileged, devices, seccomp profiles other than
-//! the unenforced default, image volumes…) is refused with [`SpecError::Build`]
-//! rather than silently dropped.
+//! Seccomp, AppArmor and SELinux choices are in [`security`] (the
+//! RuntimeDefault profile in [`seccomp_default`]). What the daemon had to
+//! read first (the image's users, a Localhost seccomp file, device nodes)
+//! arrives in [`Resolved`]. What it cannot honour yet (CDI devices, image
+//! volumes…) is refused with [`SpecError::Build`] rather than silently
+//! dropped.
 
 mod linux;
 mod mounts;
 mod process;
+pub mod seccomp_default;
+pub mod security;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_security;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +38,17 @@ pub struct SandboxNamespaces {
     pub uts: Option<PathBuf>,
 }
 
+/// What the daemon read from the node and the image for the builder.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    /// The image's /etc/passwd and /etc/group.
+    pub users: crate::containers::users::UserDb,
+    /// The profile file of a seccomp `Localhost` choice.
+    pub localhost_seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// Device nodes: the CRI devices, plus every host device when privileged.
+    pub devices: Vec<crate::containers::devices::Device>,
+}
+
 /// Everything the builder needs; borrowed from the container manager.
 pub struct SpecInput<'a> {
     pub container_id: &'a str,
@@ -42,6 +60,7 @@ pub struct SpecInput<'a> {
     pub namespaces: &'a SandboxNamespaces,
     /// e.g. `/kubepods/pod1/<container-id>`.
     pub cgroups_path: &'a str,
+    pub resolved: &'a Resolved,
 }
 
 /// Why a spec could not be built.
@@ -85,20 +104,32 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         .linux
         .as_ref()
         .and_then(|l| l.security_context.as_ref());
-    if security.is_some_and(|s| s.privileged) {
+    let privileged = security.is_some_and(|s| s.privileged);
+    if privileged && !sandbox_privileged(input.sandbox) {
         return Err(SpecError::build(
-            "privileged containers are not supported yet",
+            "a privileged container needs a privileged pod sandbox",
         ));
     }
-    if !input.config.devices.is_empty() || !input.config.cdi_devices.is_empty() {
+    security::check_lsm(security)?;
+    if !input.config.cdi_devices.is_empty() {
         return Err(SpecError::build(
-            "container devices (config.devices, cdi_devices) are not supported yet",
+            "CDI devices (config.cdi_devices) are not supported yet",
         ));
     }
 
     let process = process::build_process(input)?;
-    let (mounts, rootfs_propagation) = mounts::build_mounts(&input.config.mounts)?;
-    let linux = linux::build_linux(input, rootfs_propagation)?;
+    let (mounts, rootfs_propagation) = mounts::build_mounts(&input.config.mounts, privileged)?;
+    let mut linux = linux::build_linux(input, rootfs_propagation)?;
+    let effective = process
+        .capabilities()
+        .as_ref()
+        .and_then(|c| c.effective().clone())
+        .unwrap_or_default();
+    linux.set_seccomp(security::seccomp(
+        &security::seccomp_choice(security)?,
+        &effective,
+        input.resolved.localhost_seccomp.as_ref(),
+    )?);
 
     let root = RootBuilder::default()
         .path(input.rootfs.to_path_buf())
@@ -122,6 +153,15 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
     spec.set_annotations(Some(annotations(input)));
     spec.set_linux(Some(linux));
     Ok(spec)
+}
+
+/// Whether the pod sandbox was created privileged.
+fn sandbox_privileged(sandbox: &cri::PodSandboxConfig) -> bool {
+    sandbox
+        .linux
+        .as_ref()
+        .and_then(|l| l.security_context.as_ref())
+        .is_some_and(|s| s.privileged)
 }
 
 /// The container's own annotations plus the CRI ones containerd adds.

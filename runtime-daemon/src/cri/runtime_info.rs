@@ -85,7 +85,8 @@ impl CriService {
             info,
             runtime_handlers: vec![handler(""), handler("cradle-oci"), handler("runc")],
             features: Some(cri::RuntimeFeatures {
-                supplemental_groups_policy: false,
+                // Strict and Merge are both honoured (containers::spec::process).
+                supplemental_groups_policy: true,
             }),
         }
     }

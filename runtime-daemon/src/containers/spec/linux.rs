@@ -62,24 +62,45 @@ pub(super) fn build_linux(
     let mut linux = Linux::default();
     linux.set_namespaces(Some(namespaces(input, security)?));
     linux.set_cgroups_path(Some(cgroups_path(input.cgroups_path)?.into()));
-    linux.set_resources(Some(resources(
-        linux_config.and_then(|l| l.resources.as_ref()),
-    )?));
-    linux.set_devices(None);
+    let privileged = security.is_some_and(|s| s.privileged);
+    let mut resources = resources(linux_config.and_then(|l| l.resources.as_ref()))?;
+    let devices = &input.resolved.devices;
+    let mut rules = resources.devices().clone().unwrap_or_default();
+    if privileged {
+        // Every device, as containerd's WithPrivileged.
+        rules = vec![device_rule(true, None, None, None, "rwm")?];
+    } else {
+        for d in devices {
+            rules.push(device_rule(
+                true,
+                Some(d.node.typ()),
+                Some(d.node.major()),
+                Some(d.node.minor()),
+                &d.access,
+            )?);
+        }
+    }
+    resources.set_devices(Some(rules));
+    linux.set_resources(Some(resources));
+    linux.set_devices(
+        (!devices.is_empty()).then(|| devices.iter().map(|d| d.node.clone()).collect()),
+    );
     linux.set_rootfs_propagation(rootfs_propagation);
-    linux.set_masked_paths(Some(paths(
-        security.map(|s| &s.masked_paths),
-        &DEFAULT_MASKED_PATHS,
-    )));
-    linux.set_readonly_paths(Some(paths(
-        security.map(|s| &s.readonly_paths),
-        &DEFAULT_READONLY_PATHS,
-    )));
+    // A privileged container sees /proc and /sys unmasked and writable.
+    let (masked, readonly) = if privileged {
+        (Vec::new(), Vec::new())
+    } else {
+        (
+            paths(security.map(|s| &s.masked_paths), &DEFAULT_MASKED_PATHS),
+            paths(security.map(|s| &s.readonly_paths), &DEFAULT_READONLY_PATHS),
+        )
+    };
+    linux.set_masked_paths(Some(masked));
+    linux.set_readonly_paths(Some(readonly));
     linux.set_sysctl(None);
     linux.set_uid_mappings(None);
     linux.set_gid_mappings(None);
-    // TODO: the RuntimeDefault seccomp profile (containerd's default profile)
-    // and Localhost profiles, once cradle-oci enforces `linux.seccomp`.
+    // Seccomp is set by the caller (it depends on the final capabilities).
     linux.set_seccomp(None);
     Ok(linux)
 }
@@ -214,6 +235,28 @@ pub(super) fn resources(
 
 fn positive(value: i64, field: &str) -> Result<u64, SpecError> {
     u64::try_from(value).map_err(|_| SpecError::build(format!("{field} {value} is negative")))
+}
+
+/// One device cgroup rule (`None`: any type, major or minor).
+fn device_rule(
+    allow: bool,
+    typ: Option<LinuxDeviceType>,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> Result<LinuxDeviceCgroup, SpecError> {
+    let mut rule = LinuxDeviceCgroupBuilder::default()
+        .allow(allow)
+        .access(access)
+        .typ(typ.unwrap_or(LinuxDeviceType::A));
+    if let Some(major) = major {
+        rule = rule.major(major);
+    }
+    if let Some(minor) = minor {
+        rule = rule.minor(minor);
+    }
+    rule.build()
+        .map_err(|e| SpecError::build(format!("device rule: {e}")))
 }
 
 /// Deny everything, then allow the default character devices.

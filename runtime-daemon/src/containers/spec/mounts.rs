@@ -66,8 +66,10 @@ const DEFAULT_MOUNTS: [DefaultMount; 7] = [
 
 /// The mounts and the rootfs propagation the CRI mounts need (`rshared` for a
 /// bidirectional mount, `rslave` for host-to-container, else none).
+/// A privileged container gets `/sys` and its cgroup mount read-write.
 pub(super) fn build_mounts(
     cri_mounts: &[cri::Mount],
+    privileged: bool,
 ) -> Result<(Vec<Mount>, Option<String>), SpecError> {
     let mut extra = Vec::with_capacity(cri_mounts.len());
     let mut propagation: Option<&str> = None;
@@ -90,12 +92,19 @@ pub(super) fn build_mounts(
         if extra.iter().any(|m| m.destination() == Path::new(dest)) {
             continue;
         }
+        let writable = privileged && dest.starts_with("/sys");
         mounts.push(
             MountBuilder::default()
                 .destination(dest)
                 .typ(typ)
                 .source(source)
-                .options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+                .options(
+                    options
+                        .iter()
+                        .filter(|o| !(writable && **o == "ro"))
+                        .map(|o| o.to_string())
+                        .collect::<Vec<_>>(),
+                )
                 .build()
                 .map_err(|e| SpecError::build(format!("default mount {dest}: {e}")))?,
         );

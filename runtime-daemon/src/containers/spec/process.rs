@@ -91,7 +91,7 @@ pub(super) fn build_process(input: &SpecInput<'_>) -> Result<Process, SpecError>
     process.set_args(Some(args(config, input.image)?));
     process.set_env(Some(env(config, input.image, &input.sandbox.hostname)));
     process.set_cwd(cwd(config, input.image).into());
-    process.set_user(user(input.image, security)?);
+    process.set_user(user(input.image, security, &input.resolved.users)?);
     process.set_capabilities(Some(capabilities(security)?));
     process.set_no_new_privileges(Some(security.is_some_and(|s| s.no_new_privs)));
     // No rlimits: the container inherits the shim's, as with containerd.
@@ -176,50 +176,105 @@ pub(super) fn cwd(
     }
 }
 
-/// uid/gid from the image's User (numeric `uid[:gid]` only), overridden by
-/// the security context's run_as_user/run_as_group; supplemental groups.
+/// The container's identity, containerd's rules: the image's `USER`
+/// (`name`, `uid`, `name:group`, `uid:gid`, names looked up in the image's
+/// /etc/passwd and /etc/group), then run_as_user (gid from its passwd entry,
+/// else 0) or run_as_username (which must exist), then run_as_group. The
+/// additional gids are the primary gid, then (policy Merge) the groups that
+/// list the user as a member in the image's /etc/group, then the
+/// configured supplemental groups; policy Strict skips the image's groups.
 pub(super) fn user(
     image: &cradle_snapshotter::ImageConfig,
     security: Option<&cri::LinuxContainerSecurityContext>,
+    db: &crate::containers::users::UserDb,
 ) -> Result<User, SpecError> {
     let (mut uid, mut gid) = (0u32, 0u32);
+    let mut username: Option<String> = db.user_by_uid(0).map(|u| u.name.clone());
     if let Some(image_user) = image.user.as_deref().filter(|u| !u.is_empty()) {
         let (u, g) = match image_user.split_once(':') {
             Some((u, g)) => (u, Some(g)),
             None => (image_user, None),
         };
-        // TODO: names ("nobody", "www-data:www-data") need a lookup in the
-        // rootfs's /etc/passwd and /etc/group; until then they run as 0.
-        if let Ok(n) = u.parse::<u32>() {
-            uid = n;
-        } else {
-            tracing::warn!(
-                user = image_user,
-                "image user is a name: not resolved yet, using uid 0"
-            );
+        match u.parse::<u32>() {
+            Ok(n) => {
+                uid = n;
+                let entry = db.user_by_uid(n);
+                gid = entry.map_or(0, |e| e.gid);
+                username = entry.map(|e| e.name.clone());
+            }
+            Err(_) => {
+                let entry = db.user_by_name(u).ok_or_else(|| {
+                    SpecError::build(format!(
+                        "image user {u:?} is not in the image's /etc/passwd"
+                    ))
+                })?;
+                (uid, gid) = (entry.uid, entry.gid);
+                username = Some(entry.name.clone());
+            }
         }
-        if let Some(n) = g.and_then(|g| g.parse::<u32>().ok()) {
-            gid = n;
+        if let Some(g) = g.filter(|g| !g.is_empty()) {
+            gid = match g.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => {
+                    db.group_by_name(g)
+                        .ok_or_else(|| {
+                            SpecError::build(format!(
+                                "image group {g:?} is not in the image's /etc/group"
+                            ))
+                        })?
+                        .gid
+                }
+            };
         }
     }
-    let mut additional = Vec::new();
+    let mut strict = false;
+    let mut configured = Vec::new();
     if let Some(security) = security {
         if let Some(v) = &security.run_as_user {
             uid = id(v.value, "run_as_user")?;
+            let entry = db.user_by_uid(uid);
+            gid = entry.map_or(0, |e| e.gid);
+            username = entry.map(|e| e.name.clone());
+        } else if !security.run_as_username.is_empty() {
+            let name = &security.run_as_username;
+            let entry = db.user_by_name(name).ok_or_else(|| {
+                SpecError::build(format!(
+                    "run_as_username {name:?} is not in the image's /etc/passwd"
+                ))
+            })?;
+            (uid, gid) = (entry.uid, entry.gid);
+            username = Some(entry.name.clone());
         }
         if let Some(v) = &security.run_as_group {
             gid = id(v.value, "run_as_group")?;
         }
-        if !security.run_as_username.is_empty() {
-            return Err(SpecError::build(format!(
-                "run_as_username {:?}: user names are not resolved yet",
-                security.run_as_username
-            )));
-        }
+        strict = match cri::SupplementalGroupsPolicy::try_from(security.supplemental_groups_policy)
+        {
+            Ok(cri::SupplementalGroupsPolicy::Merge) => false,
+            Ok(cri::SupplementalGroupsPolicy::Strict) => true,
+            Err(_) => {
+                return Err(SpecError::build(format!(
+                    "unknown supplemental_groups_policy {}",
+                    security.supplemental_groups_policy
+                )));
+            }
+        };
         for g in &security.supplemental_groups {
-            additional.push(id(*g, "supplemental_groups")?);
+            configured.push(id(*g, "supplemental_groups")?);
         }
     }
+    let mut additional = vec![gid];
+    if !strict && let Some(name) = &username {
+        additional.extend(
+            db.groups
+                .iter()
+                .filter(|g| g.name != *name && g.members.iter().any(|m| m == name))
+                .map(|g| g.gid),
+        );
+    }
+    additional.extend(configured);
+    let mut seen = HashSet::new();
+    additional.retain(|g| seen.insert(*g));
     UserBuilder::default()
         .uid(uid)
         .gid(gid)
@@ -271,10 +326,19 @@ pub(super) fn effective_capabilities(
     Ok((set, ambient))
 }
 
+/// A privileged container gets every capability, as with containerd.
 fn capabilities(
     security: Option<&cri::LinuxContainerSecurityContext>,
 ) -> Result<oci_spec::runtime::LinuxCapabilities, SpecError> {
-    let (set, ambient) = effective_capabilities(security.and_then(|s| s.capabilities.as_ref()))?;
+    let (set, ambient) = if security.is_some_and(|s| s.privileged) {
+        let all = ALL_CAPABILITIES
+            .iter()
+            .map(|c| parse_capability(c))
+            .collect::<Result<Capabilities, _>>()?;
+        (all, Default::default())
+    } else {
+        effective_capabilities(security.and_then(|s| s.capabilities.as_ref()))?
+    };
     LinuxCapabilitiesBuilder::default()
         .bounding(set.clone())
         .effective(set.clone())
