@@ -263,3 +263,40 @@ async fn websocket_portforward_to_a_closed_port_reports_on_the_error_channel() {
     assert_eq!(code, 1);
     assert!(err.contains("error forwarding port 7 to pod p1"), "{err}");
 }
+
+#[tokio::test]
+async fn websocket_client_dropped_mid_stream_cancels_and_reaps_the_process() {
+    let Some(client) = ws_client() else { return };
+    let (server, seen) = server(None).await;
+    let url = server
+        .get_exec_url(&exec_req(
+            &["sh", "-c", "echo started; exec sleep 30"],
+            false,
+            false,
+        ))
+        .unwrap();
+    let mut child = Command::new("python3")
+        .args([client.to_str().unwrap(), "exec", &url, "v4.channel.k8s.io"])
+        .env("PYTHONUNBUFFERED", "1")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 8];
+    stdout.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"started\n");
+    child.kill().await.unwrap();
+    let pid = seen.pids.lock().unwrap()[0];
+    let mut gone = false;
+    for _ in 0..100 {
+        if seen.cancelled.load(std::sync::atomic::Ordering::SeqCst) == 1
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "backend not cancelled or process {pid} not reaped");
+}

@@ -62,6 +62,7 @@ def exec_(url, protocol, with_stdin, resize=None):
     for channel, payload in frames(ws, b64):
         if channel == 1:
             sys.stdout.buffer.write(payload)
+            sys.stdout.buffer.flush()
         elif channel == 2:
             sys.stderr.buffer.write(payload)
         elif channel == 3:
