@@ -45,6 +45,7 @@ mod seccomp;
 mod sync;
 mod syscall;
 mod terminal;
+mod userns;
 
 pub use error::OciError;
 

@@ -20,7 +20,7 @@ use super::init::{self, InitConfig};
 use super::mounts::CgroupTarget;
 use super::state::{self, ContainerState, FIFO_FILE};
 use super::sync::{Channel, Msg};
-use super::{devices, hardening, log, namespaces, seccomp, terminal};
+use super::{devices, hardening, log, namespaces, seccomp, terminal, userns};
 use crate::cgroups::Cgroup;
 
 /// The arguments of `create`.
@@ -275,7 +275,22 @@ fn spawn(cfg: &InitConfig, parent: &mut Channel, child_end: Channel) -> Result<P
         ForkResult::Parent { child } => {
             // Our copy must go, so EOF means the children died.
             drop(child_end);
-            let msg = parent.recv();
+            let mut msg = parent.recv();
+            if let Ok(Msg::Maps) = msg {
+                let linux = cfg.spec.linux().clone().unwrap_or_default();
+                msg = match userns::write_for(
+                    child.as_raw(),
+                    &linux,
+                    cfg.ns.new_user,
+                    cfg.ns.new_time,
+                ) {
+                    Ok(()) => parent.send(&Msg::Go).and_then(|()| parent.recv()),
+                    Err(e) => {
+                        let _ = kill(child, Signal::SIGKILL);
+                        Err(e)
+                    }
+                };
+            }
             // The intermediate's only job is to report; reap it now.
             let _ = waitpid(child, None);
             match msg? {
@@ -299,7 +314,16 @@ fn intermediate(cfg: &InitConfig, chan: &mut Channel) -> ! {
         let _ = chan.send(&Msg::Error(e.to_string()));
         exit(1);
     }
-    if let Err(e) = namespaces::enter(&cfg.ns) {
+    let entered = namespaces::join(&cfg.ns)
+        .and_then(|()| namespaces::unshare(&cfg.ns))
+        .and_then(|()| {
+            if cfg.ns.new_user || cfg.ns.new_time {
+                userns::request_maps(chan, cfg.ns.new_user)
+            } else {
+                Ok(())
+            }
+        });
+    if let Err(e) = entered {
         let _ = chan.send(&Msg::Error(e.to_string()));
         exit(1);
     }

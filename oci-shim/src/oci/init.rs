@@ -126,7 +126,13 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
     // Opened after the self-bind, so lookups see the rootfs mount.
     let root = RootDir::open(&cfg.rootfs)?;
     let spec_mounts = spec.mounts().clone().unwrap_or_default();
-    mounts::mount_all(&syscall::Kernel, &root, &spec_mounts, &cfg.cgroup)?;
+    mounts::mount_all(
+        &syscall::Kernel,
+        &root,
+        &spec_mounts,
+        &cfg.cgroup,
+        cfg.ns.new_user,
+    )?;
     let dev_is_tmpfs = spec_mounts
         .iter()
         .any(|m| m.destination().as_os_str() == "/dev" && m.typ().as_deref() == Some("tmpfs"));

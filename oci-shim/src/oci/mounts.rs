@@ -149,16 +149,43 @@ pub(crate) fn resolve_in_root(rootfs: &Path, dest: &Path) -> Result<PathBuf> {
 }
 
 /// Performs every spec mount in order under the rootfs.
+/// In a user namespace (`userns`), bind remounts keep the flags the
+/// kernel locked on the source mount, and sysfs falls back to a bind of
+/// the host's `/sys` when the network namespace is not ours, as runc does.
 pub(crate) fn mount_all(
     sys: &dyn Syscall,
     root: &RootDir,
     mounts: &[Mount],
     cgroup: &CgroupTarget,
+    userns: bool,
 ) -> Result<()> {
     for m in mounts {
-        mount_one(sys, root, m, cgroup)?;
+        mount_one(sys, root, m, cgroup, userns)?;
     }
     Ok(())
+}
+
+/// The flags of the mount `path` is on that a user namespace may not
+/// clear in a bind remount (nosuid, nodev, noexec, atime, read-only).
+pub(crate) fn locked_flags(path: &Path) -> MsFlags {
+    use nix::sys::statvfs::{FsFlags, statvfs};
+    let Ok(st) = statvfs(path) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let pairs = [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ];
+    pairs
+        .iter()
+        .filter(|(st, _)| f.contains(*st))
+        .fold(MsFlags::empty(), |acc, (_, ms)| acc | *ms)
 }
 
 /// What a `cgroup` mount shows: the container's own cgroup directories.
@@ -181,7 +208,13 @@ fn reopen(root: &RootDir, dest: &Path) -> Result<OwnedFd> {
         .map_err(|e| err("reopen mount target", dest, e))
 }
 
-fn mount_one(sys: &dyn Syscall, root: &RootDir, m: &Mount, cgroup: &CgroupTarget) -> Result<()> {
+fn mount_one(
+    sys: &dyn Syscall,
+    root: &RootDir,
+    m: &Mount,
+    cgroup: &CgroupTarget,
+    userns: bool,
+) -> Result<()> {
     let dest = m.destination();
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");
@@ -206,24 +239,48 @@ fn mount_one(sys: &dyn Syscall, root: &RootDir, m: &Mount, cgroup: &CgroupTarget
             .map_err(|e| err("bind mount onto", dest, e))?;
         let remount = opts.flags & !MsFlags::MS_REMOUNT;
         if !remount.is_empty() {
-            let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount;
+            let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount;
+            if userns {
+                flags |= locked_flags(source) & !MsFlags::MS_RDONLY;
+            }
             sys.mount(None, &fd_path(&reopen(root, dest)?), None, flags, None)
                 .map_err(|e| err("remount bind", dest, e))?;
         }
     } else if typ == "cgroup" {
         let target = create_target(root, dest, true)?;
-        mount_cgroup(sys, root, dest, &target, opts.flags, cgroup)?;
+        mount_cgroup(sys, root, dest, &target, opts.flags, cgroup, userns)?;
     } else {
         let target = create_target(root, dest, true)?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-        sys.mount(
+        let mounted = sys.mount(
             Some(&source),
             &fd_path(&target),
             Some(typ),
             opts.flags,
             data.as_deref(),
-        )
-        .map_err(|e| err(&format!("mount {typ}"), dest, e))?;
+        );
+        match mounted {
+            // sysfs belongs to the network namespace's owner: in a user
+            // namespace with a joined network namespace, bind the host's.
+            Err(nix::Error::EPERM) if userns && typ == "sysfs" => {
+                let host = Path::new("/sys");
+                sys.mount(
+                    Some(host),
+                    &fd_path(&target),
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None,
+                )
+                .map_err(|e| err("bind /sys onto", dest, e))?;
+                let flags = MsFlags::MS_BIND
+                    | MsFlags::MS_REMOUNT
+                    | opts.flags
+                    | (locked_flags(host) & !MsFlags::MS_RDONLY);
+                sys.mount(None, &fd_path(&reopen(root, dest)?), None, flags, None)
+                    .map_err(|e| err("remount /sys bind", dest, e))?;
+            }
+            other => other.map_err(|e| err(&format!("mount {typ}"), dest, e))?,
+        }
     }
     if !opts.propagation.is_empty() {
         sys.mount(
@@ -257,6 +314,7 @@ fn mount_cgroup(
     target: &OwnedFd,
     flags: MsFlags,
     cgroup: &CgroupTarget,
+    userns: bool,
 ) -> Result<()> {
     match &cgroup.hierarchy {
         Hierarchy::V2 { .. } => sys
@@ -285,7 +343,10 @@ fn mount_cgroup(
                 let src = host.join(rel);
                 sys.mount(Some(&src), &fd_path(&target), None, MsFlags::MS_BIND, None)
                     .map_err(|e| err("bind cgroup", &sub, e))?;
-                let remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | flags;
+                let mut remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | flags;
+                if userns {
+                    remount |= locked_flags(&src) & !MsFlags::MS_RDONLY;
+                }
                 sys.mount(None, &fd_path(&reopen(root, &sub)?), None, remount, None)
                     .map_err(|e| err("remount cgroup", &sub, e))?;
             }
@@ -406,7 +467,13 @@ mod tests {
             host: host.clone(),
             rec: crate::oci::syscall::Recorder::new(&root),
         };
-        let result = mount_all(&sys, &RootDir::open(&root).unwrap(), &mounts, &cgroup);
+        let result = mount_all(
+            &sys,
+            &RootDir::open(&root).unwrap(),
+            &mounts,
+            &cgroup,
+            false,
+        );
         assert!(result.is_err(), "the reopen must not find /data/x");
         let calls = sys.rec.calls.borrow();
         assert_eq!(calls.len(), 1);
@@ -444,7 +511,14 @@ mod tests {
             path: "/pod/c".into(),
         };
         let rec = Recorder::new(&root);
-        mount_all(&rec, &RootDir::open(&root).unwrap(), &mounts, &cgroup).unwrap();
+        mount_all(
+            &rec,
+            &RootDir::open(&root).unwrap(),
+            &mounts,
+            &cgroup,
+            false,
+        )
+        .unwrap();
         let call = |source: Option<&str>,
                     target: &str,
                     fstype: Option<&str>,

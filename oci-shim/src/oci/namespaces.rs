@@ -21,6 +21,12 @@ pub(crate) struct NsPlan {
     pub new_uts: bool,
     /// A new pid namespace (or a joined one) : the init is pid 1 there.
     pub has_pid_ns: bool,
+    /// A new user namespace: unshared first, then `create` writes its id
+    /// maps while the intermediate waits.
+    pub new_user: bool,
+    /// A new time namespace: `create` writes its offsets before the init
+    /// (the first process to live in it) is forked.
+    pub new_time: bool,
 }
 
 fn flag(t: LinuxNamespaceType) -> CloneFlags {
@@ -45,9 +51,8 @@ fn order(t: LinuxNamespaceType) -> u8 {
     }
 }
 
-/// Builds the plan; refuses what is not implemented (new user and time
-/// namespaces need id mappings / offsets written from outside) and a
-/// mount namespace that is not new (the rootfs setup needs its own).
+/// Builds the plan; refuses a mount namespace that is not new (the rootfs
+/// setup needs its own).
 pub(crate) fn plan(namespaces: &[LinuxNamespace]) -> Result<NsPlan> {
     let mut p = NsPlan {
         join: Vec::new(),
@@ -55,6 +60,8 @@ pub(crate) fn plan(namespaces: &[LinuxNamespace]) -> Result<NsPlan> {
         new_cgroup: false,
         new_uts: false,
         has_pid_ns: false,
+        new_user: false,
+        new_time: false,
     };
     let mut seen = Vec::new();
     for ns in namespaces {
@@ -66,13 +73,10 @@ pub(crate) fn plan(namespaces: &[LinuxNamespace]) -> Result<NsPlan> {
         match ns.path() {
             Some(path) => p.join.push((t, path.clone())),
             None => match t {
-                LinuxNamespaceType::User => {
-                    return Err(OciError::Unsupported(
-                        "new user namespaces (id mappings)".into(),
-                    ));
-                }
+                LinuxNamespaceType::User => p.new_user = true,
                 LinuxNamespaceType::Time => {
-                    return Err(OciError::Unsupported("new time namespaces".into()));
+                    p.new_time = true;
+                    p.unshare |= flag(LinuxNamespaceType::Time);
                 }
                 LinuxNamespaceType::Cgroup => p.new_cgroup = true,
                 other => p.unshare |= flag(other),
@@ -94,9 +98,8 @@ pub(crate) fn plan(namespaces: &[LinuxNamespace]) -> Result<NsPlan> {
 }
 
 /// Joins the namespaces of the plan (opening every path first, since a
-/// joined mount namespace may hide the others) and unshares the new ones.
-/// Runs in the intermediate process.
-pub(crate) fn enter(plan: &NsPlan) -> Result<()> {
+/// joined mount namespace may hide the others). Runs in the intermediate.
+pub(crate) fn join(plan: &NsPlan) -> Result<()> {
     let mut files = Vec::new();
     for (t, path) in &plan.join {
         let f = File::open(path).map_err(|e| OciError::io("open namespace", path, e))?;
@@ -105,6 +108,16 @@ pub(crate) fn enter(plan: &NsPlan) -> Result<()> {
     for (t, path, f) in &files {
         nix::sched::setns(f, flag(*t))
             .map_err(|e| OciError::sys(format!("setns {t} {}", path.display()), e))?;
+    }
+    Ok(())
+}
+
+/// Unshares the new namespaces, the user namespace first so that it owns
+/// the others. Runs in the intermediate, after [`join`].
+pub(crate) fn unshare(plan: &NsPlan) -> Result<()> {
+    if plan.new_user {
+        nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
+            .map_err(|e| OciError::sys("unshare user namespace", e))?;
     }
     if !plan.unshare.is_empty() {
         nix::sched::unshare(plan.unshare)
@@ -136,8 +149,10 @@ mod tests {
     }
 
     #[test]
-    fn new_user_namespace_and_missing_mount_namespace_are_refused() {
-        assert!(plan(&ns(r#"[{"type":"mount"},{"type":"user"}]"#)).is_err());
+    fn new_user_and_time_namespaces_are_planned_and_missing_mount_refused() {
+        let p = plan(&ns(r#"[{"type":"mount"},{"type":"user"},{"type":"time"}]"#)).unwrap();
+        assert!(p.new_user && p.new_time);
+        assert!(!p.unshare.contains(CloneFlags::CLONE_NEWUSER));
         assert!(plan(&ns(r#"[{"type":"pid"}]"#)).is_err());
     }
 }

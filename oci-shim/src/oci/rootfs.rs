@@ -153,13 +153,15 @@ pub(crate) fn move_root(rootfs: &Path) -> Result<()> {
     chdir("/").map_err(|e| sys("chdir", Path::new("/"), e))
 }
 
-/// Remounts `/` read-only (after pivot).
+/// Remounts `/` read-only (after pivot), keeping its other flags (which
+/// a user namespace could not clear anyway).
 pub(crate) fn readonly_root() -> Result<()> {
+    let keep = super::mounts::locked_flags(Path::new("/"));
     mount(
         None::<&str>,
         "/",
         None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | keep,
         None::<&str>,
     )
     .map_err(|e| sys("remount read-only", Path::new("/"), e))

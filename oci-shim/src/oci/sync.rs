@@ -24,6 +24,9 @@ pub(crate) enum Msg {
     /// Mounts are done: run the prestart and createRuntime hooks, then
     /// answer `go` (init → create).
     Hooks,
+    /// New user/time namespaces are unshared: write their maps and
+    /// offsets, then answer `go` (intermediate → create).
+    Maps,
     /// The OCI state JSON for the init's own hooks, sent before the first
     /// `go` when the spec has hooks (create → init).
     State(String),
@@ -38,6 +41,7 @@ impl Msg {
             Msg::Error(e) => format!("error {}\n", e.replace('\n', " ")),
             Msg::Warn(e) => format!("warn {}\n", e.replace('\n', " ")),
             Msg::Hooks => "hooks\n".into(),
+            Msg::Maps => "maps\n".into(),
             Msg::State(json) => format!("state {}\n", json.replace('\n', " ")),
         }
     }
@@ -52,6 +56,7 @@ impl Msg {
             "error" => Some(Msg::Error(rest.to_string())),
             "warn" => Some(Msg::Warn(rest.to_string())),
             "hooks" => Some(Msg::Hooks),
+            "maps" => Some(Msg::Maps),
             "state" => Some(Msg::State(rest.to_string())),
             _ => None,
         }

@@ -1,0 +1,131 @@
+//! Root integration tests of new user namespaces (id maps written by
+//! `create`, root inside mapped to an unprivileged host id) and new time
+//! namespaces (clock offsets).
+
+mod oci_harness;
+
+use std::os::unix::fs::PermissionsExt;
+
+use oci_harness::*;
+use serde_json::json;
+
+const HOST_ID: u32 = 100000;
+
+#[test]
+fn root_in_a_new_user_namespace_is_an_unprivileged_host_id() {
+    if !is_root() {
+        eprintln!("root_in_a_new_user_namespace_is_an_unprivileged_host_id: skipped, needs root");
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(
+        "userns",
+        &[
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map; echo hello >/data/f",
+        ],
+    );
+    // The container's root is host uid 100000: it must be able to reach the bundle.
+    std::fs::set_permissions(b.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Its rootfs is owned by the mapped ids, as a chowned (or id-mapped) image would be.
+    let st = std::process::Command::new("chown")
+        .args(["-hR", &format!("{HOST_ID}:{HOST_ID}")])
+        .arg(b.dir.path().join("rootfs"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let data = tempfile::tempdir().unwrap();
+    nix::unistd::chown(
+        data.path(),
+        Some(nix::unistd::Uid::from_raw(HOST_ID)),
+        Some(nix::unistd::Gid::from_raw(HOST_ID)),
+    )
+    .unwrap();
+    let mut cfg = b.config();
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
+    cfg["linux"]["uidMappings"] = map.clone();
+    cfg["linux"]["gidMappings"] = map;
+    cfg["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/data", "type": "bind", "source": data.path(), "options": ["rbind", "rw"]}));
+    b.write_config(cfg);
+
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    let host_map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    assert_eq!(
+        host_map.split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0, "stdout: {}", b.container_stdout());
+    let stdout = b.container_stdout();
+    let words: Vec<&str> = stdout.split_whitespace().collect();
+    assert_eq!(words, ["0", "0", "100000", "65536"], "{stdout}");
+    let meta = std::fs::metadata(data.path().join("f")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), HOST_ID);
+    assert!(b.oci(&["delete", &b.id]).status.success());
+}
+
+#[test]
+fn a_new_user_namespace_without_maps_is_refused_and_leaves_nothing() {
+    if !is_root() {
+        eprintln!(
+            "a_new_user_namespace_without_maps_is_refused_and_leaves_nothing: skipped, needs root"
+        );
+        return;
+    }
+    let b = Bundle::new("userns-nomap", &["true"]);
+    let mut cfg = b.config();
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("uidMappings"));
+    assert!(!b.root.join(&b.id).exists());
+    assert!(b.cgroup_dirs().iter().all(|d| !d.exists()));
+}
+
+#[test]
+fn a_new_time_namespace_applies_the_boottime_offset() {
+    if !is_root() {
+        eprintln!("a_new_time_namespace_applies_the_boottime_offset: skipped, needs root");
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("timens", &["cat", "/proc/uptime"]);
+    let mut cfg = b.config();
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    cfg["linux"]["timeOffsets"] = json!({"boottime": {"secs": 10_000_000}});
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0);
+    let stdout = b.container_stdout();
+    let uptime: f64 = stdout.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(uptime > 10_000_000.0, "uptime {stdout}");
+    assert!(b.oci(&["delete", &b.id]).status.success());
+}
