@@ -36,8 +36,11 @@ pub struct Config {
     pub cni_conf_dir: PathBuf,
     /// CNI plugin directories, searched in order.
     pub cni_bin_dirs: Vec<PathBuf>,
-    /// Registries spoken to over plain HTTP.
+    /// Registries spoken to over plain HTTP (shorthand for the same list in `[registry]`).
     pub insecure_registries: Vec<String>,
+    /// The `[registry]` table: credentials file, per-host mirrors, plain HTTP and CAs,
+    /// download concurrency and stall timeout.
+    pub registry: cradle_snapshotter::RegistrySettings,
     /// `tracing` filter, e.g. `info` or `cradle_daemon=debug`.
     pub log_level: String,
     /// The `cradle-shim` binary; `None`: next to the daemon's executable.
@@ -57,6 +60,7 @@ impl Default for Config {
             cni_conf_dir: PathBuf::from("/etc/cni/net.d"),
             cni_bin_dirs: vec![PathBuf::from("/opt/cni/bin"), PathBuf::from("/usr/lib/cni")],
             insecure_registries: Vec::new(),
+            registry: cradle_snapshotter::RegistrySettings::default(),
             log_level: "info".to_string(),
             shim_path: None,
             oci_runtime_path: None,
@@ -103,6 +107,18 @@ impl Config {
         }
     }
 
+    /// What the image store pulls with: the `[registry]` table plus the top-level
+    /// and command-line insecure registries.
+    pub fn registry_settings(&self) -> cradle_snapshotter::RegistrySettings {
+        let mut settings = self.registry.clone();
+        for host in &self.insecure_registries {
+            if !settings.insecure_registries.contains(host) {
+                settings.insecure_registries.push(host.clone());
+            }
+        }
+        settings
+    }
+
     /// Applies command-line overrides.
     pub fn apply(&mut self, flags: Overrides) {
         if let Some(v) = flags.socket {
@@ -134,6 +150,24 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_table_sets_mirrors_and_merges_insecure_hosts() {
+        let text = "insecure_registries = [\"a:1\"]\n\
+                    [registry]\n\
+                    insecure_registries = [\"b:2\"]\n\
+                    stall_timeout_secs = 5\n\
+                    [registry.hosts.\"docker.io\"]\n\
+                    mirrors = [\"http://127.0.0.1:5000\"]\n";
+        let config = Config::from_toml(text, Path::new("c.toml")).unwrap();
+        let settings = config.registry_settings();
+        assert_eq!(settings.insecure_registries, vec!["b:2", "a:1"]);
+        assert_eq!(settings.stall_timeout_secs, 5);
+        assert_eq!(
+            settings.hosts["docker.io"].mirrors,
+            vec!["http://127.0.0.1:5000"]
+        );
+    }
 
     #[test]
     fn missing_default_file_gives_defaults() {

@@ -86,8 +86,22 @@ impl From<Error> for tonic::Status {
             Error::Image(cradle_snapshotter::Error::NotFound(_)) => {
                 tonic::Status::not_found(message)
             }
-            Error::Image(cradle_snapshotter::Error::InvalidReference { .. }) => {
-                tonic::Status::invalid_argument(message)
+            Error::Image(
+                cradle_snapshotter::Error::InvalidReference { .. }
+                | cradle_snapshotter::Error::BadCredentials(_)
+                | cradle_snapshotter::Error::BadArchive { .. },
+            ) => tonic::Status::invalid_argument(message),
+            Error::Image(cradle_snapshotter::Error::Unauthorized { .. }) => {
+                tonic::Status::permission_denied(message)
+            }
+            Error::Image(cradle_snapshotter::Error::Stalled { .. }) => {
+                tonic::Status::deadline_exceeded(message)
+            }
+            Error::Image(cradle_snapshotter::Error::Download { .. }) => {
+                tonic::Status::unavailable(message)
+            }
+            Error::Image(cradle_snapshotter::Error::ImageInUse { .. }) => {
+                tonic::Status::failed_precondition(message)
             }
             Error::Image(cradle_snapshotter::Error::Unimplemented(_)) => {
                 tonic::Status::unimplemented(message)

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::pods::SandboxManager;
 use crate::store::Store;
 use cradle_proto::cri;
-use cradle_snapshotter::{ImageStore, RegistryConfig};
+use cradle_snapshotter::ImageStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -36,16 +36,14 @@ impl Context {
     /// reason (Unavailable), so pods and status keep working.
     pub fn open(config: Config) -> Result<Self> {
         let store = Store::open(&config.root)?;
-        let registries = RegistryConfig {
-            insecure_registries: config.insecure_registries.clone(),
-        };
-        let images = match ImageStore::open(&config.root, store.database(), registries) {
-            Ok(images) => Ok(Arc::new(images)),
-            Err(e) => {
-                tracing::error!("image store unavailable: {e}");
-                Err(e.to_string())
-            }
-        };
+        let images =
+            match ImageStore::open(&config.root, store.database(), config.registry_settings()) {
+                Ok(images) => Ok(Arc::new(images)),
+                Err(e) => {
+                    tracing::error!("image store unavailable: {e}");
+                    Err(e.to_string())
+                }
+            };
         let exe_dir = std::env::current_exe()
             .ok()
             .and_then(|p| p.parent().map(Path::to_path_buf))

@@ -2,12 +2,18 @@
 
 use super::{CriService, detached, required};
 use cradle_proto::cri;
-use cradle_snapshotter::{AuthConfig, Image};
+use cradle_snapshotter::{AuthConfig, Image, ImageUser};
 use std::sync::Arc;
 use tonic::Status;
 
 /// The CRI view of an image record.
 fn to_cri(image: Image) -> cri::Image {
+    // containerd's rule: a numeric image user is the uid, a name the username.
+    let (uid, username) = match image.config.image_user() {
+        Some(ImageUser::Uid(uid)) => (Some(cri::Int64Value { value: uid }), String::new()),
+        Some(ImageUser::Name(name)) => (None, name),
+        None => (None, String::new()),
+    };
     cri::Image {
         spec: Some(cri::ImageSpec {
             image: image.id.clone(),
@@ -17,8 +23,8 @@ fn to_cri(image: Image) -> cri::Image {
         repo_tags: image.repo_tags,
         repo_digests: image.repo_digests,
         size: image.size,
-        uid: None,
-        username: image.config.user.unwrap_or_default(),
+        uid,
+        username,
         pinned: false,
     }
 }
