@@ -5,6 +5,7 @@
 mod oci_harness;
 
 use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
 
 use oci_harness::*;
 use serde_json::json;
@@ -29,7 +30,7 @@ fn root_in_a_new_user_namespace_is_an_unprivileged_host_id() {
     // The container's root is host uid 100000: it must be able to reach the bundle.
     std::fs::set_permissions(b.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     // Its rootfs is owned by the mapped ids, as a chowned (or id-mapped) image would be.
-    let st = std::process::Command::new("chown")
+    let st = Command::new("chown")
         .args(["-hR", &format!("{HOST_ID}:{HOST_ID}")])
         .arg(b.dir.path().join("rootfs"))
         .status()
@@ -76,6 +77,29 @@ fn root_in_a_new_user_namespace_is_an_unprivileged_host_id() {
     let meta = std::fs::metadata(data.path().join("f")).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), HOST_ID);
     assert!(b.oci(&["delete", &b.id]).status.success());
+
+    // exec joins the user namespace too: root there, not host root.
+    let b2 = Bundle::new("userns-exec", &["sleep", "30"]);
+    let mut cfg2 = b.config();
+    cfg2["process"]["args"] = json!(["sleep", "30"]);
+    cfg2["linux"]["cgroupsPath"] = json!(b2.cgroup);
+    b2.write_config(cfg2);
+    std::fs::remove_dir_all(b2.dir.path().join("rootfs")).unwrap();
+    std::fs::rename(b.dir.path().join("rootfs"), b2.dir.path().join("rootfs")).unwrap();
+    std::fs::set_permissions(b2.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = b2.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(b2.oci(&["start", &b2.id]).status.success());
+    let out = b2.oci(&["exec", &b2.id, "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    let words: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(words, ["0", "0", "100000", "65536"], "{out:?}");
 }
 
 #[test]

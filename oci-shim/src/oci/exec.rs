@@ -51,8 +51,11 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
 }
 
-/// Namespace kinds in join order (mount last: it changes our root).
-const NAMESPACES: [(&str, CloneFlags); 6] = [
+/// Namespace kinds in join order: user first (it grants the rights to
+/// join the others it owns), mount last (it changes our root).
+const NAMESPACES: [(&str, CloneFlags); 8] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("time", CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("net", CloneFlags::CLONE_NEWNET),

@@ -1,0 +1,234 @@
+//! Root-free tests of the mount logic through the Syscall seam.
+
+use super::*;
+
+fn opts(list: &[&str]) -> MountOptions {
+    parse_options(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+}
+
+#[test]
+fn flags_data_and_propagation_are_split() {
+    let o = opts(&["nosuid", "strictatime", "mode=755", "size=65536k"]);
+    assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
+    assert_eq!(o.data, vec!["mode=755", "size=65536k"]);
+    let o = opts(&["rbind", "ro", "rprivate"]);
+    assert!(o.bind && o.recursive);
+    assert_eq!(o.flags, MsFlags::MS_RDONLY);
+    assert_eq!(o.propagation, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
+}
+
+#[test]
+fn later_options_override_earlier_ones() {
+    assert_eq!(opts(&["ro", "rw"]).flags, MsFlags::empty());
+    assert_eq!(opts(&["rw", "ro"]).flags, MsFlags::MS_RDONLY);
+}
+
+#[test]
+fn propagation_names_map_with_and_without_rec() {
+    assert_eq!(propagation_flag("slave"), Some(MsFlags::MS_SLAVE));
+    assert_eq!(
+        propagation_flag("rshared"),
+        Some(MsFlags::MS_SHARED | MsFlags::MS_REC)
+    );
+    assert_eq!(propagation_flag("ro"), None);
+}
+
+#[test]
+fn symlinks_cannot_escape_the_rootfs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("run")).unwrap();
+    std::os::unix::fs::symlink("../../../../run", root.join("varrun")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", root.join("abs")).unwrap();
+    assert_eq!(
+        resolve_in_root(root, Path::new("/varrun/x")).unwrap(),
+        root.join("run/x")
+    );
+    assert_eq!(
+        resolve_in_root(root, Path::new("/abs")).unwrap(),
+        root.join("etc/passwd")
+    );
+    assert_eq!(
+        resolve_in_root(root, Path::new("/../../proc")).unwrap(),
+        root.join("proc")
+    );
+}
+
+/// A fake kernel that, at the moment of the mount, swaps the resolved
+/// directory for a symlink to the host (the attacker winning the race).
+struct Swapper {
+    root: PathBuf,
+    host: PathBuf,
+    rec: crate::oci::syscall::Recorder,
+}
+
+impl Syscall for Swapper {
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()> {
+        if !self.root.join("data-old").exists() {
+            std::fs::rename(self.root.join("data"), self.root.join("data-old")).unwrap();
+            std::os::unix::fs::symlink(&self.host, self.root.join("data")).unwrap();
+        }
+        self.rec.mount(source, target, fstype, flags, data)
+    }
+}
+
+#[test]
+fn a_target_swapped_for_a_host_symlink_after_resolution_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("rootfs");
+    let host = dir.path().join("host");
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::create_dir_all(&host).unwrap();
+    let mounts: Vec<Mount> = serde_json::from_value(serde_json::json!([
+        {"destination": "/data/x", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "rprivate"]}
+    ]))
+    .unwrap();
+    let cgroup = CgroupTarget {
+        hierarchy: Hierarchy::V2 { root: "/x".into() },
+        path: "/c".into(),
+    };
+    let sys = Swapper {
+        root: root.clone(),
+        host: host.clone(),
+        rec: crate::oci::syscall::Recorder::new(&root),
+    };
+    let result = mount_all(
+        &sys,
+        &RootDir::open(&root).unwrap(),
+        &mounts,
+        &cgroup,
+        false,
+    );
+    assert!(result.is_err(), "the reopen must not find /data/x");
+    let calls = sys.rec.calls.borrow();
+    assert_eq!(calls.len(), 1);
+    // The mount lands on the inode that was opened (now /data-old/x);
+    // the reopen for propagation resolves /data inside the rootfs and,
+    // finding no /data/x there, fails instead of reaching the host.
+    assert_eq!(calls[0].target, "/data-old/x");
+    assert!(
+        calls
+            .iter()
+            .all(|c| !c.target.starts_with(host.to_str().unwrap()))
+    );
+    assert!(!host.join("x").exists());
+}
+
+#[test]
+fn spec_mounts_become_the_expected_mount_calls() {
+    use crate::oci::syscall::{MountCall, Recorder};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("rootfs");
+    std::fs::create_dir_all(&root).unwrap();
+    let host_file = dir.path().join("hosts");
+    std::fs::write(&host_file, "").unwrap();
+    let mounts: Vec<Mount> = serde_json::from_value(serde_json::json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755"]},
+        {"destination": "/etc/hosts", "type": "bind", "source": host_file, "options": ["rbind", "rprivate", "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "ro"]}
+    ]))
+    .unwrap();
+    let cgroup = CgroupTarget {
+        hierarchy: Hierarchy::V1 {
+            mounts: vec![("memory".into(), PathBuf::from("/sys/fs/cgroup/memory"))],
+        },
+        path: "/pod/c".into(),
+    };
+    let rec = Recorder::new(&root);
+    mount_all(
+        &rec,
+        &RootDir::open(&root).unwrap(),
+        &mounts,
+        &cgroup,
+        false,
+    )
+    .unwrap();
+    let call = |source: Option<&str>,
+                target: &str,
+                fstype: Option<&str>,
+                flags: MsFlags,
+                data: Option<&str>| MountCall {
+        source: source.map(str::to_string),
+        target: target.to_string(),
+        fstype: fstype.map(str::to_string),
+        flags,
+        data: data.map(str::to_string),
+    };
+    let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let hosts = host_file.display().to_string();
+    assert_eq!(
+        *rec.calls.borrow(),
+        vec![
+            call(Some("proc"), "/proc", Some("proc"), MsFlags::empty(), None),
+            call(
+                Some("tmpfs"),
+                "/dev",
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+                Some("mode=755")
+            ),
+            call(
+                Some(&hosts),
+                "/etc/hosts",
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None
+            ),
+            call(
+                None,
+                "/etc/hosts",
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None
+            ),
+            call(
+                None,
+                "/etc/hosts",
+                None,
+                MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+                None
+            ),
+            call(
+                Some("tmpfs"),
+                "/sys/fs/cgroup",
+                Some("tmpfs"),
+                base,
+                Some("mode=755")
+            ),
+            call(
+                Some("/sys/fs/cgroup/memory/pod/c"),
+                "/sys/fs/cgroup/memory",
+                None,
+                MsFlags::MS_BIND,
+                None
+            ),
+            call(
+                None,
+                "/sys/fs/cgroup/memory",
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | MsFlags::MS_RDONLY,
+                None
+            ),
+            call(
+                None,
+                "/sys/fs/cgroup",
+                None,
+                MsFlags::MS_REMOUNT | base | MsFlags::MS_RDONLY,
+                Some("mode=755")
+            ),
+        ]
+    );
+    assert!(
+        root.join("etc/hosts").is_file(),
+        "file bind target is a file"
+    );
+    assert!(root.join("sys/fs/cgroup/memory").is_dir());
+}
