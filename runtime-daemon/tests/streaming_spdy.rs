@@ -333,3 +333,21 @@ async fn a_bad_tls_key_file_is_a_clear_start_error() {
         .expect("start must fail");
     assert!(err.to_string().contains("missing-cert.pem"), "{err}");
 }
+
+/// The 100 MiB case (about 2 s on the 2-core debug build).
+#[tokio::test]
+async fn exec_streams_100_mib_of_stdout() {
+    let Some(client) = spdy_client() else { return };
+    let (server, _) = server(None).await;
+    let url = server
+        .get_exec_url(&exec_req(
+            &["sh", "-c", "head -c 104857600 /dev/zero | tr '\\0' x"],
+            false,
+            false,
+        ))
+        .unwrap();
+    let (code, out, err) = run(&client, &["exec", &url, "-stdout", "-stderr"], b"").await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.len(), 100 << 20);
+    assert!(out.iter().all(|b| *b == b'x'));
+}
