@@ -1,7 +1,7 @@
 //! `/dev` inside the container when it is a fresh tmpfs: the default
-//! device nodes bind-mounted from the host (mknod fails in user namespaces,
-//! a bind works everywhere), the spec's `linux.devices`, and the usual
-//! symlinks.
+//! device nodes made with mknod like the host's, as runc does (bind-mounted
+//! from the host where mknod is refused, in user namespaces), the spec's
+//! `linux.devices`, and the usual symlinks.
 
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
@@ -32,19 +32,41 @@ pub(crate) fn setup_dev(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
     for name in DEFAULT_DEVICES {
         let host = Path::new("/dev").join(name);
         if host.exists() {
-            bind_device(&host, &dev.join(name))?;
+            copy_device(&host, &dev.join(name))?;
         }
     }
     for d in devices {
         create_device(rootfs, d)?;
     }
     for (link, target) in DEFAULT_LINKS {
+        // Like runc: /dev/core only where the kernel has /proc/kcore (this
+        // runs before pivot_root, so /proc is still the host's).
+        if link == "core" && !Path::new(target).exists() {
+            continue;
+        }
         let path = dev.join(link);
         if std::fs::symlink_metadata(&path).is_err() {
             symlink(target, &path).map_err(|e| OciError::io("symlink", &path, e))?;
         }
     }
     Ok(())
+}
+
+/// mknod of `host`'s node at `target` (mode 0666, root-owned), or a bind
+/// mount of it when mknod is not permitted.
+fn copy_device(host: &Path, target: &Path) -> Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = std::fs::metadata(host).map_err(|e| OciError::io("stat", host, e))?;
+    if !meta.file_type().is_char_device() {
+        return bind_device(host, target);
+    }
+    let perm = Mode::from_bits_truncate(0o666);
+    match mknod(target, SFlag::S_IFCHR, perm, meta.rdev()) {
+        Ok(()) => std::fs::set_permissions(target, std::fs::Permissions::from_mode(0o666))
+            .map_err(|e| OciError::io("chmod", target, e)),
+        Err(nix::Error::EPERM) => bind_device(host, target),
+        Err(e) => Err(OciError::sys(format!("mknod {}", target.display()), e)),
+    }
 }
 
 fn bind_device(host: &Path, target: &Path) -> Result<()> {

@@ -199,7 +199,8 @@ pub(crate) fn mask_paths(paths: &[String]) -> Result<()> {
 }
 
 /// Makes each path read-only with a recursive self-bind and a read-only
-/// remount. Missing paths are skipped.
+/// remount that keeps the mount's other flags (as runc does). Missing
+/// paths are skipped.
 pub(crate) fn readonly_paths(paths: &[String]) -> Result<()> {
     for p in paths {
         let path = Path::new(p);
@@ -218,9 +219,7 @@ pub(crate) fn readonly_paths(paths: &[String]) -> Result<()> {
             | MsFlags::MS_REMOUNT
             | MsFlags::MS_RDONLY
             | MsFlags::MS_REC
-            | MsFlags::MS_NOSUID
-            | MsFlags::MS_NODEV
-            | MsFlags::MS_NOEXEC;
+            | super::mounts::locked_flags(path);
         mount(Some(path), path, None::<&str>, flags, None::<&str>)
             .map_err(|e| sys("remount read-only", path, e))?;
     }
