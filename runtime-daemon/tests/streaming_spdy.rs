@@ -205,7 +205,7 @@ async fn twenty_parallel_exec_sessions() {
 }
 
 #[tokio::test]
-async fn portforward_echoes_mebibytes_over_concurrent_connections() {
+async fn portforward_echoes_100_mib_and_serves_8_concurrent_connections() {
     if !is_root() {
         eprintln!("SKIP: port-forward into a netns needs root");
         return;
@@ -214,7 +214,7 @@ async fn portforward_echoes_mebibytes_over_concurrent_connections() {
     let ns = Netns::new();
     let port = ns.echo_server();
     let (server, _) = server(Some(ns.path.clone())).await;
-    for (conns, size) in [("1", "4194304"), ("8", "262144")] {
+    for (conns, size) in [("1", "104857600"), ("8", "262144")] {
         let url = server
             .get_portforward_url(&cradle_proto::cri::PortForwardRequest {
                 pod_sandbox_id: "p1".into(),

@@ -190,7 +190,17 @@ func portForward(args []string) {
 				payload[j] = byte((j*7 + i) % 251)
 			}
 			go func() {
-				data.Write(payload)
+				// In 32 KiB writes, as io.Copy in kubectl does (a SPDY
+				// frame carries at most 16 MiB).
+				for off := 0; off < len(payload); off += 32 * 1024 {
+					end := off + 32*1024
+					if end > len(payload) {
+						end = len(payload)
+					}
+					if _, err := data.Write(payload[off:end]); err != nil {
+						break
+					}
+				}
 				data.Close()
 			}()
 			got, _ := io.ReadAll(data)

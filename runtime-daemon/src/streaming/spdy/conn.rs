@@ -25,10 +25,11 @@ const INITIAL_WINDOW: i64 = 65536;
 const MAX_DATA: usize = 32 * 1024;
 /// Frames queued for the writer before senders wait (bounds memory).
 const OUT_QUEUE: usize = 64;
-/// Unconsumed inbound bytes one stream may hold. A flow-controlling peer
-/// stays within its 64 KiB window; spdystream ignores windows, so this cap is
-/// what bounds our memory when a handler stops reading (the stream is reset).
-const MAX_BUFFERED: usize = 16 << 20;
+/// Unconsumed inbound bytes one stream may hold before we stop reading the
+/// socket until its handler catches up. A flow-controlling peer stays within
+/// its 64 KiB window; spdystream ignores windows, so TCP backpressure is what
+/// bounds our memory (as spdystream's own bounded frame queues do).
+const HIGH_WATER: usize = 1 << 20;
 
 /// The connection is gone (peer closed, reset, or I/O error).
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,13 @@ struct Shared {
     closed: watch::Sender<bool>,
 }
 
+/// Bytes delivered to a stream's handler but not yet taken by it.
+#[derive(Default)]
+struct Buffered {
+    bytes: AtomicUsize,
+    drained: Notify,
+}
+
 /// A stream the client opened, with its (decompressed) SYN_STREAM headers.
 pub struct IncomingStream {
     pub headers: HeaderList,
@@ -67,7 +75,7 @@ pub struct IncomingStream {
 pub struct StreamReader {
     id: u32,
     rx: mpsc::UnboundedReceiver<Bytes>,
-    buffered: Arc<AtomicUsize>,
+    buffered: Arc<Buffered>,
     shared: Arc<Shared>,
 }
 
@@ -75,7 +83,8 @@ impl StreamReader {
     /// The next chunk, acknowledging it to the peer's flow control.
     pub async fn read(&mut self) -> Option<Bytes> {
         let data = self.rx.recv().await?;
-        self.buffered.fetch_sub(data.len(), Ordering::Relaxed);
+        self.buffered.bytes.fetch_sub(data.len(), Ordering::Relaxed);
+        self.buffered.drained.notify_one();
         let delta = data.len() as u32;
         if delta > 0 {
             for stream_id in [self.id, 0] {
@@ -290,8 +299,7 @@ async fn read_loop<R: AsyncRead>(
 ) {
     tokio::pin!(read_half);
     let mut decompressor = Decompressor::new();
-    let mut inbound: HashMap<u32, (mpsc::UnboundedSender<Bytes>, Arc<AtomicUsize>)> =
-        HashMap::new();
+    let mut inbound: HashMap<u32, (mpsc::UnboundedSender<Bytes>, Arc<Buffered>)> = HashMap::new();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     'read: loop {
         loop {
@@ -318,7 +326,7 @@ async fn read_loop<R: AsyncRead>(
                         }
                     };
                     let (tx, rx) = mpsc::unbounded_channel();
-                    let buffered = Arc::new(AtomicUsize::new(0));
+                    let buffered = Arc::new(Buffered::default());
                     if flags & FLAG_FIN == 0 {
                         inbound.insert(stream_id, (tx, buffered.clone()));
                     }
@@ -350,27 +358,21 @@ async fn read_loop<R: AsyncRead>(
                     flags,
                     data,
                 } => {
-                    let mut overflow = false;
                     if let Some((tx, buffered)) = inbound.get(&stream_id)
                         && !data.is_empty()
                     {
-                        let held = buffered.fetch_add(data.len(), Ordering::Relaxed) + data.len();
-                        overflow = held > MAX_BUFFERED;
+                        buffered.bytes.fetch_add(data.len(), Ordering::Relaxed);
                         let _ = tx.send(data);
-                    }
-                    if overflow {
-                        tracing::debug!(
-                            "SPDY stream {stream_id}: unread input over the cap, reset"
-                        );
-                        inbound.remove(&stream_id);
-                        let rst = Frame::RstStream {
-                            stream_id,
-                            status: frame::RST_FLOW_CONTROL_ERROR,
-                        };
-                        if shared.out.send(Out::Frame(rst)).await.is_err() {
-                            break 'read;
+                        // Backpressure: wait for the handler (or its exit).
+                        while buffered.bytes.load(Ordering::Relaxed) > HIGH_WATER && !tx.is_closed()
+                        {
+                            tokio::select! {
+                                () = buffered.drained.notified() => {}
+                                () = tx.closed() => {}
+                            }
                         }
-                    } else if flags & FLAG_FIN != 0 {
+                    }
+                    if flags & FLAG_FIN != 0 {
                         inbound.remove(&stream_id);
                     }
                 }
