@@ -74,8 +74,23 @@ pub fn resolve(
     Ok(out)
 }
 
+/// Nodes every OCI runtime creates on its own (the spec's default devices,
+/// plus the console and ptmx it sets up); listing them again makes
+/// cradle-oci fail with EEXIST.
+const RUNTIME_DEFAULTS: [&str; 8] = [
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+    "/dev/console",
+    "/dev/ptmx",
+];
+
 /// Every char and block device under `dir`, skipping what the container
-/// gets on its own (`/dev/pts`, `/dev/shm`, `/dev/mqueue`, `/dev/console`).
+/// gets on its own (`/dev/pts`, `/dev/shm`, `/dev/mqueue`, the runtime's
+/// default nodes).
 fn host_devices(dir: &Path, out: &mut Vec<Device>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -95,7 +110,7 @@ fn host_devices(dir: &Path, out: &mut Vec<Device>) {
             }
             continue;
         }
-        if path == Path::new("/dev/console") {
+        if RUNTIME_DEFAULTS.iter().any(|d| path == Path::new(d)) {
             continue;
         }
         if let Some(Ok(node)) = node(&path.to_string_lossy(), &meta) {
@@ -175,7 +190,11 @@ mod tests {
     #[test]
     fn privileged_gets_the_host_devices_without_pts_and_console() {
         let devs = resolve(&cri::ContainerConfig::default(), true).unwrap();
-        assert!(devs.iter().any(|d| d.node.path() == Path::new("/dev/null")));
+        assert!(devs.iter().any(|d| d.node.path() == Path::new("/dev/vda")
+            || d.node.path().starts_with("/dev/loop")
+            || d.node.path() == Path::new("/dev/mem")
+            || d.node.path() == Path::new("/dev/kmsg")));
+        assert!(!devs.iter().any(|d| d.node.path() == Path::new("/dev/null")));
         assert!(!devs.iter().any(|d| d.node.path().starts_with("/dev/pts")));
         assert!(
             !devs

@@ -1,0 +1,205 @@
+//! Security contexts end to end, checked from inside real containers and in
+//! what the CRI reports back: a user name resolved from the image's
+//! /etc/passwd with supplemental groups, seccomp RuntimeDefault (Seccomp: 2
+//! and a denied `unshare`) against an unconfined container, a privileged
+//! container (all capabilities, /proc unmasked, /sys writable), and an OOM
+//! kill reported as OOMKilled with exit code 137. One daemon, one registry,
+//! one privileged pod for all of them.
+
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use cradle_proto::cri;
+use cradle_tests::steps::{
+    container_config, create_and_start, leak_scope, pod_config, pull, remove_everything, run_pod,
+    stop_and_remove_container, stop_and_remove_pod, wait_for_state,
+};
+use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_contexts_take_effect_inside_the_container() {
+    skip_unless_ready!(true);
+    let cgroup = CgroupParent::new();
+    let registry = Registry::start().expect("registry");
+    let daemon = Daemon::start().expect("cradled");
+    let mut cri = daemon.connect().await.expect("connect");
+    if let Err(e) = scenario(&mut cri, &daemon, &registry, &cgroup).await {
+        remove_everything(&mut cri).await;
+        panic!("{e:#}");
+    }
+    let errors = cgroup.remove();
+    assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
+}
+
+fn security(config: &mut cri::ContainerConfig) -> &mut cri::LinuxContainerSecurityContext {
+    config
+        .linux
+        .get_or_insert_with(Default::default)
+        .security_context
+        .get_or_insert_with(Default::default)
+}
+
+async fn scenario(
+    cri: &mut Cri,
+    daemon: &Daemon,
+    registry: &Registry,
+    cgroup: &CgroupParent,
+) -> anyhow::Result<()> {
+    let image = registry.image_ref();
+    pull(cri, &image).await?;
+    let mut pod = pod_config(daemon, cgroup)?;
+    pod.linux
+        .get_or_insert_with(Default::default)
+        .security_context
+        .get_or_insert_with(Default::default)
+        .privileged = true;
+    let pod_id = run_pod(cri, &pod).await?;
+    let sleep = ["sleep", "3600"];
+    let mut ids = Vec::new();
+
+    // Privileged: every capability, /proc unmasked, /sys writable. First in
+    // the pod: sysfs has one superblock per network namespace, so after a
+    // container mounted it read-only every later mount in the pod is too.
+    let mut privileged = container_config(&image, "privileged", &sleep);
+    security(&mut privileged).privileged = true;
+    let privileged = create_and_start(cri, &pod_id, &pod, privileged).await?;
+    ids.push(privileged.clone());
+    let (_, status) = exec(cri, &privileged, &["cat", "/proc/self/status"]).await?;
+    let cap_eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(str::trim)
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .context("no CapEff")?;
+    ensure!(cap_eff & (1 << 21) != 0, "no CAP_SYS_ADMIN: {cap_eff:x}");
+    ensure!(
+        seccomp_mode(cri, &privileged).await? == "0",
+        "privileged has a filter"
+    );
+    let (_, mounts) = exec(cri, &privileged, &["cat", "/proc/mounts"]).await?;
+    ensure!(
+        !mounts.contains(" /proc/keys "),
+        "/proc/keys masked: {mounts}"
+    );
+    ensure!(
+        mounts
+            .lines()
+            .any(|l| l.split(' ').nth(1) == Some("/sys") && l.contains(" rw,")),
+        "/sys is not rw: {mounts}"
+    );
+
+    // A named user with a supplemental group, under RuntimeDefault.
+    let mut restricted = container_config(&image, "restricted", &sleep);
+    security(&mut restricted).run_as_username = "nobody".into();
+    security(&mut restricted).supplemental_groups = vec![1234];
+    security(&mut restricted).seccomp = Some(cri::SecurityProfile::default());
+    let restricted = create_and_start(cri, &pod_id, &pod, restricted).await?;
+    ids.push(restricted.clone());
+    let (_, id_out) = exec(cri, &restricted, &["id"]).await?;
+    ensure!(
+        id_out.contains("uid=65534(nobody) gid=65534(nobody)") && id_out.contains("1234"),
+        "id: {id_out}"
+    );
+    let status = cradle_tests::steps::container_status(cri, &restricted).await?;
+    let user = status
+        .user
+        .and_then(|u| u.linux)
+        .context("no user in ContainerStatus")?;
+    ensure!(
+        (user.uid, user.gid, user.supplemental_groups.clone()) == (65534, 65534, vec![65534, 1234]),
+        "ContainerStatus.user {user:?}"
+    );
+    ensure!(
+        seccomp_mode(cri, &restricted).await? == "2",
+        "RuntimeDefault: no filter"
+    );
+    let (code, out) = exec(cri, &restricted, &["unshare", "-U", "true"]).await?;
+    ensure!(code != 0, "unshare succeeded under RuntimeDefault: {out}");
+
+    // No profile asked: unconfined, and the user namespace can be made.
+    let plain = container_config(&image, "plain", &sleep);
+    let plain = create_and_start(cri, &pod_id, &pod, plain).await?;
+    ids.push(plain.clone());
+    ensure!(
+        seccomp_mode(cri, &plain).await? == "0",
+        "unconfined has a filter"
+    );
+    let (code, out) = exec(cri, &plain, &["unshare", "-U", "true"]).await?;
+    ensure!(code == 0, "unshare -U unconfined: {out}");
+    let (_, plain_mounts) = exec(cri, &plain, &["cat", "/proc/mounts"]).await?;
+    ensure!(
+        plain_mounts.contains(" /proc/keys "),
+        "/proc/keys is not masked in a plain container: {plain_mounts}"
+    );
+
+    // An allocation past the memory limit: OOMKilled, exit code 137.
+    let mut hog = container_config(
+        &image,
+        "hog",
+        &[
+            "sh",
+            "-c",
+            "x=$(head -c 268435456 /dev/zero | tr '\\000' a); echo ${#x}",
+        ],
+    );
+    hog.linux.get_or_insert_with(Default::default).resources = Some(cri::LinuxContainerResources {
+        memory_limit_in_bytes: 16 << 20,
+        ..Default::default()
+    });
+    let hog = create_and_start(cri, &pod_id, &pod, hog).await?;
+    ids.push(hog.clone());
+    let exited = wait_for_state(
+        cri,
+        &hog,
+        cri::ContainerState::ContainerExited,
+        Duration::from_secs(30),
+    )
+    .await?;
+    ensure!(
+        exited.reason == "OOMKilled" && exited.exit_code == 137,
+        "OOM: reason {:?} exit {}",
+        exited.reason,
+        exited.exit_code
+    );
+
+    for id in &ids {
+        stop_and_remove_container(cri, id).await?;
+    }
+    stop_and_remove_pod(cri, &pod_id).await?;
+    let mut all: Vec<&str> = ids.iter().map(String::as_str).collect();
+    all.push(&pod_id);
+    leaks::assert_none(&leak_scope(daemon, &all));
+    Ok(())
+}
+
+/// The `Seccomp:` mode of a process in the container.
+async fn seccomp_mode(cri: &mut Cri, id: &str) -> anyhow::Result<String> {
+    let (_, status) = exec(cri, id, &["cat", "/proc/self/status"]).await?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Seccomp:"))
+        .map(|v| v.trim().to_string())
+        .context("no Seccomp line")
+}
+
+/// ExecSync with a 10 s timeout: (exit code, stdout + stderr).
+async fn exec(cri: &mut Cri, id: &str, cmd: &[&str]) -> anyhow::Result<(i32, String)> {
+    let resp = cri
+        .runtime
+        .exec_sync(cri::ExecSyncRequest {
+            container_id: id.into(),
+            cmd: cmd.iter().map(|s| s.to_string()).collect(),
+            timeout: 10,
+        })
+        .await
+        .with_context(|| format!("ExecSync {cmd:?}"))?
+        .into_inner();
+    Ok((
+        resp.exit_code,
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&resp.stdout),
+            String::from_utf8_lossy(&resp.stderr)
+        ),
+    ))
+}
