@@ -153,3 +153,83 @@ fn a_new_time_namespace_applies_the_boottime_offset() {
     assert!(uptime > 10_000_000.0, "uptime {stdout}");
     assert!(b.oci(&["delete", &b.id]).status.success());
 }
+
+/// A bundle whose container runs in a new user namespace mapping 0 to
+/// [`HOST_ID`], with its rootfs owned by the mapped ids.
+fn userns_bundle(name: &str, args: &[&str]) -> Bundle {
+    let b = Bundle::new(name, args);
+    std::fs::set_permissions(b.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let st = Command::new("chown")
+        .args(["-hR", &format!("{HOST_ID}:{HOST_ID}")])
+        .arg(b.dir.path().join("rootfs"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut cfg = b.config();
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
+    cfg["linux"]["uidMappings"] = map.clone();
+    cfg["linux"]["gidMappings"] = map;
+    b.write_config(cfg);
+    b
+}
+
+/// A network namespace pinned on a file, unmounted and removed on drop.
+struct NetnsPin(std::path::PathBuf);
+impl Drop for NetnsPin {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn sysfs_in_a_user_namespace_with_a_joined_netns_is_the_hosts_bound() {
+    if !is_root() {
+        eprintln!(
+            "sysfs_in_a_user_namespace_with_a_joined_netns_is_the_hosts_bound: skipped, needs root"
+        );
+        return;
+    }
+    become_subreaper();
+    // A sysfs of the joined netns would list only its `lo`; the bound
+    // host /sys lists the host's interfaces.
+    let b = userns_bundle("userns-sysfs", &["sh", "-c", "ls /sys/class/net; id -u"]);
+    std::os::unix::fs::symlink("busybox", b.dir.path().join("rootfs/bin/ls")).unwrap();
+    let pin = NetnsPin(b.dir.path().join("netns"));
+    std::fs::write(&pin.0, "").unwrap();
+    let st = Command::new("unshare")
+        .arg(format!("--net={}", pin.0.display()))
+        .arg("true")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut cfg = b.config();
+    cfg["linux"]["namespaces"][1] = json!({"type": "network", "path": pin.0});
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0);
+    let mut host: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    host.sort();
+    host.push("0".into());
+    let seen: Vec<String> = b
+        .container_stdout()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(seen, host);
+    assert!(b.oci(&["delete", &b.id]).status.success());
+}
