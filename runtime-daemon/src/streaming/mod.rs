@@ -13,6 +13,12 @@
 //! port-forward through [`netns::connect_in_netns`]). The listener is plain
 //! HTTP on loopback by default, HTTPS when a certificate is configured
 //! ([`tls`]).
+//!
+//! Wiring (daemon side): at start-up `StreamingServer::start(config, backend)`
+//! on the daemon's runtime; the CRI handlers answer `Exec`/`Attach`/
+//! `PortForward` with `get_exec_url`/`get_attach_url`/`get_portforward_url`
+//! (after checking the container is running / the sandbox exists), mapping
+//! [`StreamError`] to a gRPC status with `tonic::Status::from`.
 
 pub mod backend;
 pub mod handshake;
