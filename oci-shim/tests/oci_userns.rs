@@ -233,3 +233,85 @@ fn sysfs_in_a_user_namespace_with_a_joined_netns_is_the_hosts_bound() {
     assert_eq!(seen, host);
     assert!(b.oci(&["delete", &b.id]).status.success());
 }
+
+/// A process holding a user namespace that maps 0 to [`HOST_ID`]; killed on drop.
+struct UserNsHolder(std::process::Child);
+impl Drop for UserNsHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl UserNsHolder {
+    fn start() -> UserNsHolder {
+        let child = Command::new("unshare")
+            .args(["--user", "sleep", "30"])
+            .spawn()
+            .unwrap();
+        let holder = UserNsHolder(child);
+        let pid = holder.0.id();
+        let ours = std::fs::read_link("/proc/self/ns/user").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::read_link(format!("/proc/{pid}/ns/user"))
+            .ok()
+            .as_ref()
+            == Some(&ours)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "unshare --user never ran"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let map = format!("0 {HOST_ID} 65536\n");
+        std::fs::write(format!("/proc/{pid}/uid_map"), &map).unwrap();
+        std::fs::write(format!("/proc/{pid}/gid_map"), &map).unwrap();
+        holder
+    }
+
+    fn path(&self) -> String {
+        format!("/proc/{}/ns/user", self.0.id())
+    }
+}
+
+#[test]
+fn a_user_namespace_joined_by_path_maps_root_like_a_new_one() {
+    if !is_root() {
+        eprintln!("a_user_namespace_joined_by_path_maps_root_like_a_new_one: skipped, needs root");
+        return;
+    }
+    become_subreaper();
+    let b = userns_bundle(
+        "userns-join",
+        &["sh", "-c", "id -u; cat /proc/self/uid_map"],
+    );
+    let holder = UserNsHolder::start();
+    let mut cfg = b.config();
+    let ns = cfg["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.pop();
+    ns.push(json!({"type": "user", "path": holder.path()}));
+    cfg["linux"].as_object_mut().unwrap().remove("uidMappings");
+    cfg["linux"].as_object_mut().unwrap().remove("gidMappings");
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap(),
+        std::fs::read_link(holder.path()).unwrap()
+    );
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0);
+    let words: Vec<String> = b
+        .container_stdout()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(words, ["0", "0", "100000", "65536"]);
+    assert!(b.oci(&["delete", &b.id]).status.success());
+}

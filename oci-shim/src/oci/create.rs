@@ -318,7 +318,14 @@ fn intermediate(cfg: &InitConfig, chan: &mut Channel) -> ! {
         .and_then(|()| namespaces::unshare(&cfg.ns))
         .and_then(|()| {
             if cfg.ns.new_user || cfg.ns.new_time {
-                userns::request_maps(chan, cfg.ns.new_user)
+                userns::request_maps(chan)
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| {
+            if cfg.ns.new_user || cfg.ns.join_user {
+                userns::become_root()
             } else {
                 Ok(())
             }

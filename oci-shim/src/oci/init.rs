@@ -131,7 +131,7 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
         &root,
         &spec_mounts,
         &cfg.cgroup,
-        cfg.ns.new_user,
+        cfg.ns.new_user || cfg.ns.join_user,
     )?;
     let dev_is_tmpfs = spec_mounts
         .iter()

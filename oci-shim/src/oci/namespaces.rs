@@ -24,6 +24,8 @@ pub(crate) struct NsPlan {
     /// A new user namespace: unshared first, then `create` writes its id
     /// maps while the intermediate waits.
     pub new_user: bool,
+    /// A user namespace joined by path.
+    pub join_user: bool,
     /// A new time namespace: `create` writes its offsets before the init
     /// (the first process to live in it) is forked.
     pub new_time: bool,
@@ -61,6 +63,7 @@ pub(crate) fn plan(namespaces: &[LinuxNamespace]) -> Result<NsPlan> {
         new_uts: false,
         has_pid_ns: false,
         new_user: false,
+        join_user: false,
         new_time: false,
     };
     let mut seen = Vec::new();
@@ -71,7 +74,10 @@ pub(crate) fn plan(namespaces: &[LinuxNamespace]) -> Result<NsPlan> {
         }
         seen.push(t);
         match ns.path() {
-            Some(path) => p.join.push((t, path.clone())),
+            Some(path) => {
+                p.join_user |= t == LinuxNamespaceType::User;
+                p.join.push((t, path.clone()))
+            }
             None => match t {
                 LinuxNamespaceType::User => p.new_user = true,
                 LinuxNamespaceType::Time => {

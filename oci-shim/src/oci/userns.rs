@@ -73,9 +73,9 @@ pub(crate) fn write_for(pid: i32, linux: &Linux, new_user: bool, new_time: bool)
 }
 
 /// The intermediate's side, after unsharing: become dumpable so `create`
-/// may open our `/proc` files, ask for the maps, wait, turn non-dumpable
-/// again, and become root of the new user namespace.
-pub(crate) fn request_maps(chan: &mut Channel, new_user: bool) -> Result<()> {
+/// may open our `/proc` files, ask for the maps, wait, and turn
+/// non-dumpable again.
+pub(crate) fn request_maps(chan: &mut Channel) -> Result<()> {
     nix::sys::prctl::set_dumpable(true).map_err(|e| OciError::sys("PR_SET_DUMPABLE 1", e))?;
     chan.send(&Msg::Maps)?;
     let reply = chan.recv()?;
@@ -85,13 +85,16 @@ pub(crate) fn request_maps(chan: &mut Channel, new_user: bool) -> Result<()> {
         Msg::Error(e) => return Err(OciError::Init(e)),
         other => return Err(OciError::Init(format!("unexpected message {other:?}"))),
     }
-    if new_user {
-        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
-            .map_err(|e| OciError::sys("setresgid 0 in the user namespace", e))?;
-        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
-            .map_err(|e| OciError::sys("setresuid 0 in the user namespace", e))?;
-    }
     Ok(())
+}
+
+/// In a new or joined user namespace: become its root, as runc does, so
+/// the set-up (mkdir, mknod, chown in the rootfs) acts as a mapped id.
+pub(crate) fn become_root() -> Result<()> {
+    setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+        .map_err(|e| OciError::sys("setresgid 0 in the user namespace", e))?;
+    setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+        .map_err(|e| OciError::sys("setresuid 0 in the user namespace", e))
 }
 
 #[cfg(test)]
