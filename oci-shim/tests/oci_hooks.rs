@@ -117,7 +117,10 @@ fn a_failing_create_runtime_hook_fails_create_and_leaves_nothing() {
     with_hooks(
         &b,
         logdir.path(),
-        json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo no way >&2; exit 7"]}]}),
+        json!({
+            "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo no way >&2; exit 7"]}],
+            "poststop": [hook("poststop", &logdir.path().join("log").display().to_string())]
+        }),
     );
     let out = b.create();
     let err = String::from_utf8_lossy(&out.stderr);

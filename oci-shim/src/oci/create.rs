@@ -231,8 +231,15 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
             Msg::Warn(w) => log::warn(&w),
             Msg::Hooks => {
                 // The init has mounted everything and waits before pivot_root.
-                hooks::run(&spec, Phase::Prestart, &creating)?;
-                hooks::run(&spec, Phase::CreateRuntime, &creating)?;
+                // A failing hook destroys the container; the spec then
+                // continues with the poststop hooks.
+                let ran = hooks::run(&spec, Phase::Prestart, &creating)
+                    .and_then(|()| hooks::run(&spec, Phase::CreateRuntime, &creating));
+                if let Err(e) = ran {
+                    let stopped = creating.replacen("\"creating\"", "\"stopped\"", 1);
+                    hooks::run_warn(&spec, Phase::Poststop, &stopped);
+                    return Err(e);
+                }
                 parent_end.send(&Msg::Go)?;
             }
             other => break other,
