@@ -4,9 +4,12 @@
 //! kubelet calls ([`cri`]), the pod sandbox and container managers that hold the
 //! lifecycle state machines ([`pods`], [`containers`]), the crash-safe metadata
 //! store ([`store`]), the client of the per-container shims ([`shim_client`]) and
-//! the recovery that reattaches to live shims after a restart ([`recovery`]).
-//! It never runs container processes itself: every container and every pod's
-//! pause process is owned by a `cradle-shim`, which outlives the daemon. Images
+//! the recovery that reattaches to live shims after a restart ([`recovery`]),
+//! and the HTTP server that carries exec, attach and port-forward sessions over
+//! SPDY/3.1 and WebSocket ([`streaming`]). Every container and every pod's
+//! pause process is owned by a `cradle-shim`, which outlives the daemon; only
+//! short-lived exec processes (ExecSync, streaming exec) are started by the
+//! daemon itself, through the OCI runtime's `exec`. Images
 //! come from `cradle-snapshotter`, network configuration from `cradle-cni`.
 //! The CRI handlers are thin (validation and status mapping); the managers hold
 //! the logic and are driven directly by the tests.
