@@ -28,6 +28,7 @@ pub mod features;
 pub mod kill;
 pub mod log;
 pub mod pause;
+pub mod run;
 pub mod start;
 pub mod state;
 pub mod update;

@@ -316,3 +316,27 @@ fn pause_freezes_every_process_and_resume_thaws_them() {
     assert_eq!(wait_exit(pid), 128 + 9);
     assert!(b.cgroup_dirs().iter().all(|d| !d.exists()));
 }
+
+#[test]
+fn run_waits_returns_the_exit_status_and_deletes() {
+    if !is_root() {
+        eprintln!("run_waits_returns_the_exit_status_and_deletes: skipped, needs root");
+        return;
+    }
+    let b = Bundle::new("run", &["sh", "-c", "echo hi; exit 3"]);
+    let out = Command::new(BIN)
+        .arg("--root")
+        .arg(&b.root)
+        .args(["run", "--bundle"])
+        .arg(b.dir.path())
+        .arg(&b.id)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+    assert!(
+        !b.root.join(&b.id).exists(),
+        "run must delete the container"
+    );
+    assert!(b.cgroup_dirs().iter().all(|d| !d.exists()));
+}

@@ -59,6 +59,27 @@ enum Cmd {
         /// Container id.
         id: String,
     },
+    /// Create and start a container, then wait for it and delete it
+    /// (exits with its status) unless --detach.
+    Run {
+        /// Bundle directory holding config.json.
+        #[arg(long, short = 'b', default_value = ".")]
+        bundle: PathBuf,
+        /// Write the init's pid here.
+        #[arg(long = "pid-file")]
+        pid_file: Option<PathBuf>,
+        /// Unix socket that receives the pty master (process.terminal).
+        #[arg(long = "console-socket")]
+        console_socket: Option<PathBuf>,
+        /// Use MS_MOVE + chroot instead of pivot_root.
+        #[arg(long = "no-pivot")]
+        no_pivot: bool,
+        /// Return once the container runs.
+        #[arg(long, short = 'd')]
+        detach: bool,
+        /// Container id.
+        id: String,
+    },
     /// Start a created container.
     Start { id: String },
     /// Freeze every process of a running container.
@@ -184,6 +205,30 @@ fn run(cli: Cli) -> Result<()> {
             no_pivot,
         })
         .with_context(|| format!("create {id}"))?,
+        Cmd::Run {
+            bundle,
+            pid_file,
+            console_socket,
+            no_pivot,
+            detach,
+            id,
+        } => {
+            let code = oci::run::run(
+                &CreateOptions {
+                    root,
+                    id: id.clone(),
+                    bundle,
+                    pid_file,
+                    console_socket,
+                    no_pivot,
+                },
+                detach,
+            )
+            .with_context(|| format!("run {id}"))?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+        }
         Cmd::Start { id } => {
             oci::start::start(&root, &id).with_context(|| format!("start {id}"))?
         }

@@ -179,7 +179,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
 }
 
 /// The signals a non-detached exec passes on, plus SIGCHLD to notice the exit.
-fn forwarded() -> SigSet {
+pub(crate) fn forwarded() -> SigSet {
     let mut set = SigSet::empty();
     for sig in [
         Signal::SIGHUP,
@@ -199,7 +199,7 @@ fn forwarded() -> SigSet {
 
 /// Waits for `pid`, forwarding every blocked signal but SIGCHLD to it;
 /// returns its exit code (128 + signal when killed).
-fn wait_forwarding(pid: Pid) -> Result<i32> {
+pub(crate) fn wait_forwarding(pid: Pid) -> Result<i32> {
     let sfd = SignalFd::with_flags(&forwarded(), SfdFlags::SFD_CLOEXEC)
         .map_err(|e| OciError::sys("signalfd", e))?;
     loop {
