@@ -3,7 +3,9 @@
 //! /etc/passwd with supplemental groups, seccomp RuntimeDefault (Seccomp: 2
 //! and a denied `unshare`) against an unconfined container, a privileged
 //! container (all capabilities, /proc unmasked, /sys writable), and an OOM
-//! kill reported as OOMKilled with exit code 137. One daemon, one registry,
+//! kill reported as OOMKilled with exit code 137, pid namespace TARGET, the
+//! termination message in ContainerStatus.message and a missing host path
+//! created as a directory. One daemon, one registry,
 //! one privileged pod for all of them.
 
 use std::time::Duration;
@@ -161,6 +163,73 @@ async fn scenario(
         exited.reason,
         exited.exit_code
     );
+
+    // pid TARGET: the second container sees the first one's processes.
+    let target = container_config(&image, "target", &["sleep", "3601"]);
+    let target = create_and_start(cri, &pod_id, &pod, target).await?;
+    ids.push(target.clone());
+    let mut joiner = container_config(&image, "joiner", &sleep);
+    let options = security(&mut joiner)
+        .namespace_options
+        .get_or_insert_with(Default::default);
+    options.pid = cri::NamespaceMode::Target as i32;
+    options.target_id = target.clone();
+    let joiner = create_and_start(cri, &pod_id, &pod, joiner).await?;
+    ids.push(joiner.clone());
+    let (_, cmdline) = exec(cri, &joiner, &["cat", "/proc/1/cmdline"]).await?;
+    ensure!(
+        cmdline.contains("3601"),
+        "pid 1 of the joiner is not the target's: {cmdline:?}"
+    );
+
+    // The termination message file comes back as ContainerStatus.message,
+    // and a missing host path is created as a directory.
+    let host = daemon.dir().join("term");
+    std::fs::create_dir_all(&host)?;
+    std::fs::write(host.join("termination-log"), "")?;
+    let missing = host.join("made/by/cradle");
+    let mut ending = container_config(
+        &image,
+        "ending",
+        &[
+            "sh",
+            "-c",
+            "ls -d /data && echo goodbye > /dev/termination-log; exit 3",
+        ],
+    );
+    ending.mounts = vec![
+        cri::Mount {
+            container_path: "/dev/termination-log".into(),
+            host_path: host.join("termination-log").display().to_string(),
+            ..Default::default()
+        },
+        cri::Mount {
+            container_path: "/data".into(),
+            host_path: missing.display().to_string(),
+            ..Default::default()
+        },
+    ];
+    let ending = create_and_start(cri, &pod_id, &pod, ending).await?;
+    ids.push(ending.clone());
+    let exited = wait_for_state(
+        cri,
+        &ending,
+        cri::ContainerState::ContainerExited,
+        Duration::from_secs(20),
+    )
+    .await?;
+    ensure!(
+        (
+            exited.exit_code,
+            exited.reason.as_str(),
+            exited.message.as_str()
+        ) == (3, "Error", "goodbye\n"),
+        "exit {} reason {:?} message {:?}",
+        exited.exit_code,
+        exited.reason,
+        exited.message
+    );
+    ensure!(missing.is_dir(), "missing host path was not created");
 
     for id in &ids {
         stop_and_remove_container(cri, id).await?;

@@ -148,12 +148,13 @@ impl ContainerManager {
         let mut config = record.config.clone();
         let extra = crate::pods::files::sandbox_mounts(&self.ctx.sandbox_dir(&sandbox.id), &config);
         config.mounts.extend(extra);
-        let resolved = {
+        let mut resolved = {
             let (config, rootfs) = (config.clone(), rootfs.clone());
             tokio::task::spawn_blocking(move || resolve_inputs(&config, &rootfs))
                 .await
                 .map_err(|e| Error::Internal(format!("resolve task: {e}")))??
         };
+        resolved.pid_ns = self.pid_namespace(&config, sandbox).await?;
         let spec = build_spec(&SpecInput {
             resolved: &resolved,
             container_id: id,
@@ -213,14 +214,76 @@ impl ContainerManager {
     }
 }
 
+impl ContainerManager {
+    /// The pid namespace a container joins: for TARGET the running target
+    /// container's (same pod only), for POD the pause process's when it has
+    /// one of its own (else `None`: a private one, with a warning).
+    async fn pid_namespace(
+        &self,
+        config: &cri::ContainerConfig,
+        sandbox: &SandboxRecord,
+    ) -> Result<Option<PathBuf>> {
+        let options = config
+            .linux
+            .as_ref()
+            .and_then(|l| l.security_context.as_ref())
+            .and_then(|s| s.namespace_options.as_ref());
+        let Some(options) = options else {
+            return Ok(None);
+        };
+        if options.pid == cri::NamespaceMode::Target as i32 {
+            let target = self.get(&options.target_id).map_err(|_| {
+                Error::InvalidArgument(format!(
+                    "pid namespace target {:?} is not a known container",
+                    options.target_id
+                ))
+            })?;
+            if target.sandbox_id != sandbox.id || target.state != ContainerState::Running {
+                return Err(Error::FailedPrecondition(format!(
+                    "pid namespace target {} must be running in pod {}",
+                    target.id, sandbox.id
+                )));
+            }
+            let state = ShimClient::new(&target.id, &target.shim_dir)
+                .state()
+                .await?;
+            return Ok(Some(PathBuf::from(format!("/proc/{}/ns/pid", state.pid))));
+        }
+        if options.pid == cri::NamespaceMode::Pod as i32 {
+            let state = ShimClient::new(&sandbox.id, &sandbox.shim_dir)
+                .state()
+                .await?;
+            let pause = PathBuf::from(format!("/proc/{}/ns/pid", state.pid));
+            let own = std::fs::read_link("/proc/self/ns/pid").ok();
+            if std::fs::read_link(&pause).ok() != own {
+                return Ok(Some(pause));
+            }
+            tracing::warn!(
+                sandbox = %sandbox.id,
+                "the pause process shares the node's pid namespace: pid mode POD gets a private one"
+            );
+        }
+        Ok(None)
+    }
+}
+
 /// Reads what the spec builder needs from the node and the image: the
 /// image's users (confined to `rootfs`), a Localhost seccomp profile, the
-/// device nodes.
+/// device nodes; creates missing host paths of bind mounts.
 fn resolve_inputs(config: &cri::ContainerConfig, rootfs: &Path) -> Result<Resolved> {
     let security = config
         .linux
         .as_ref()
         .and_then(|l| l.security_context.as_ref());
+    // The kubelet expects a missing host path to become a directory (its
+    // DirectoryOrCreate and unset volume types), as containerd does; it
+    // stays, like the kubelet's own volume directories.
+    for m in config.mounts.iter().filter(|m| !m.host_path.is_empty()) {
+        let path = Path::new(&m.host_path);
+        if std::fs::symlink_metadata(path).is_err() {
+            std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
+        }
+    }
     let users = UserDb::read(rootfs).map_err(|e| Error::Internal(e.to_string()))?;
     let localhost_seccomp = match security::seccomp_choice(security)? {
         security::SeccompChoice::Localhost(path) => {
@@ -240,6 +303,7 @@ fn resolve_inputs(config: &cri::ContainerConfig, rootfs: &Path) -> Result<Resolv
         users,
         localhost_seccomp,
         devices,
+        pid_ns: None,
     })
 }
 

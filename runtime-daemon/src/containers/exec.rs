@@ -8,7 +8,8 @@
 
 use super::{ContainerManager, ContainerState};
 use crate::error::{Error, Result};
-use std::path::Path;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -35,6 +36,15 @@ impl ContainerManager {
         if cmd.is_empty() {
             return Err(Error::InvalidArgument("cmd must not be empty".into()));
         }
+        let target = self.exec_target(id)?;
+        let result = run(&target, cmd, timeout).await;
+        let _ = std::fs::remove_file(&target.pid_file);
+        result
+    }
+
+    /// Where and how to exec in container `id` (prefixes resolve): it must be
+    /// running. Shared by ExecSync and the streaming server's Exec.
+    pub(crate) fn exec_target(&self, id: &str) -> Result<ExecTarget> {
         let record = self.get(id)?;
         if record.state != ContainerState::Running {
             return Err(Error::FailedPrecondition(format!(
@@ -47,32 +57,69 @@ impl ContainerManager {
         let pid_file = record
             .shim_dir
             .join(format!("exec-{}.pid", &crate::ids::generate()[..16]));
-        let result = run(&binary, &runtime_root, &record.id, &pid_file, cmd, timeout).await;
-        let _ = std::fs::remove_file(&pid_file);
-        result
+        Ok(ExecTarget {
+            id: record.id,
+            binary,
+            runtime_root,
+            pid_file,
+        })
     }
 }
 
-async fn run(
-    binary: &Path,
-    runtime_root: &Path,
-    id: &str,
-    pid_file: &Path,
-    cmd: &[String],
-    timeout: Duration,
-) -> Result<ExecOutput> {
-    let mut child = tokio::process::Command::new(binary)
-        .arg("--root")
-        .arg(runtime_root)
-        .arg("exec")
-        .arg("--pid-file")
-        .arg(pid_file)
-        .arg(id)
-        .args(cmd)
+/// One `<runtime> exec` in a running container: the runtime binary and root,
+/// and a fresh pid file through which the exec'd process can be killed.
+#[derive(Debug, Clone)]
+pub(crate) struct ExecTarget {
+    pub id: String,
+    pub binary: PathBuf,
+    pub runtime_root: PathBuf,
+    pub pid_file: PathBuf,
+}
+
+impl ExecTarget {
+    /// `<runtime> --root R exec --pid-file P [extra…] <id> <cmd…>`, killed
+    /// when dropped; stdio is the caller's to set.
+    pub(crate) fn command(&self, extra: &[&OsStr], cmd: &[String]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(&self.binary);
+        command
+            .arg("--root")
+            .arg(&self.runtime_root)
+            .arg("exec")
+            .arg("--pid-file")
+            .arg(&self.pid_file)
+            .args(extra)
+            .arg(&self.id)
+            .args(cmd)
+            .kill_on_drop(true);
+        command
+    }
+
+    /// SIGKILLs the exec'd process, if the runtime wrote its pid yet.
+    pub(crate) fn kill_process(&self) {
+        kill_exec_process(&self.pid_file);
+    }
+}
+
+/// The exit code of a finished runtime process (128 + signal when killed).
+pub(crate) fn exit_code(status: std::process::ExitStatus) -> i32 {
+    match (
+        status.code(),
+        std::os::unix::process::ExitStatusExt::signal(&status),
+    ) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        (None, None) => 255,
+    }
+}
+
+async fn run(target: &ExecTarget, cmd: &[String], timeout: Duration) -> Result<ExecOutput> {
+    let binary = &target.binary;
+    let id = &target.id;
+    let mut child = target
+        .command(&[], cmd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .map_err(|e| Error::Internal(format!("running {} exec: {e}", binary.display())))?;
     let stdout = child.stdout.take();
@@ -87,7 +134,7 @@ async fn run(
         match tokio::time::timeout(timeout, collect).await {
             Ok(done) => done,
             Err(_) => {
-                kill_exec_process(pid_file);
+                target.kill_process();
                 let _ = child.kill().await;
                 return Err(Error::DeadlineExceeded(format!(
                     "command {cmd:?} in container {id} timed out after {timeout:?}"
@@ -96,18 +143,10 @@ async fn run(
         }
     };
     let status = status.map_err(|e| Error::Internal(format!("waiting for exec: {e}")))?;
-    let exit_code = match (
-        status.code(),
-        std::os::unix::process::ExitStatusExt::signal(&status),
-    ) {
-        (Some(code), _) => code,
-        (None, Some(signal)) => 128 + signal,
-        (None, None) => 255,
-    };
     Ok(ExecOutput {
         stdout,
         stderr,
-        exit_code,
+        exit_code: exit_code(status),
     })
 }
 

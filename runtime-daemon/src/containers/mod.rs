@@ -276,11 +276,15 @@ pub(crate) fn record_exit(
     why: &str,
 ) -> Result<()> {
     let mut changed = false;
+    let message = termination_message(&entry.snapshot());
     let record = entry.update(|r| {
         changed = r.state != ContainerState::Exited;
         match exit {
             Some(exit) => r.apply_exit(exit),
             None => r.apply_lost(why),
+        }
+        if changed && r.message.is_empty() {
+            r.message = message.unwrap_or_default();
         }
     });
     persist(ctx, entry)?;
@@ -289,6 +293,19 @@ pub(crate) fn record_exit(
             .emit(cri::ContainerEventType::ContainerStoppedEvent, &record);
     }
     Ok(())
+}
+
+/// What the container wrote to its termination message file (at most
+/// 4 KiB, trailing whitespace kept as written), for ContainerStatus.message.
+fn termination_message(record: &ContainerRecord) -> Option<String> {
+    use std::io::Read;
+    let path = record.termination_log()?;
+    let file = std::fs::File::open(&path).ok()?;
+    let mut bytes = Vec::new();
+    file.take(record::MAX_TERMINATION_MESSAGE)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The shim is gone: take its exit record if it left one, else mark the exit unknown.

@@ -5,6 +5,13 @@ use cradle_proto::shim::ExitRecord;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// The annotation carrying the pod spec's terminationMessagePath.
+pub const TERMINATION_PATH_ANNOTATION: &str = "io.kubernetes.container.terminationMessagePath";
+/// The kubelet's default termination message path.
+pub const DEFAULT_TERMINATION_PATH: &str = "/dev/termination-log";
+/// At most this much of the termination message is kept (the kubelet's limit).
+pub const MAX_TERMINATION_MESSAGE: u64 = 4096;
+
 /// CRI container states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ContainerState {
@@ -91,6 +98,23 @@ impl ContainerRecord {
             "Error"
         }
         .to_string();
+    }
+
+    /// The host file behind the container's termination message path (the
+    /// kubelet mounts it at `io.kubernetes.container.terminationMessagePath`,
+    /// `/dev/termination-log` by default).
+    pub fn termination_log(&self) -> Option<PathBuf> {
+        let dest = self
+            .config
+            .annotations
+            .get(TERMINATION_PATH_ANNOTATION)
+            .map(String::as_str)
+            .unwrap_or(DEFAULT_TERMINATION_PATH);
+        self.config
+            .mounts
+            .iter()
+            .find(|m| m.container_path == dest && !m.host_path.is_empty())
+            .map(|m| PathBuf::from(&m.host_path))
     }
 
     /// Marks the container exited when nobody knows how it ended.
@@ -224,5 +248,21 @@ mod tests {
         r.apply_exit(&exit(0, false));
         r.apply_lost("gone");
         assert_eq!((r.exit_code, r.reason.as_str()), (3, "Error"));
+    }
+
+    #[test]
+    fn termination_log_is_the_mount_at_the_annotated_path() {
+        let mut r = record();
+        assert_eq!(r.termination_log(), None);
+        r.config.mounts = vec![cri::Mount {
+            container_path: "/dev/termination-log".into(),
+            host_path: "/pods/x/term".into(),
+            ..Default::default()
+        }];
+        assert_eq!(r.termination_log(), Some(PathBuf::from("/pods/x/term")));
+        r.config
+            .annotations
+            .insert(TERMINATION_PATH_ANNOTATION.into(), "/tmp/msg".into());
+        assert_eq!(r.termination_log(), None);
     }
 }

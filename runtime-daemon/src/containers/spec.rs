@@ -47,6 +47,9 @@ pub struct Resolved {
     pub localhost_seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     /// Device nodes: the CRI devices, plus every host device when privileged.
     pub devices: Vec<crate::containers::devices::Device>,
+    /// The pid namespace to join: the target container's (mode TARGET) or
+    /// the pod's shared one (mode POD, when the pause process has its own).
+    pub pid_ns: Option<PathBuf>,
 }
 
 /// Everything the builder needs; borrowed from the container manager.

@@ -136,17 +136,21 @@ pub(super) fn namespaces(
     let mut out = Vec::new();
     match cri::NamespaceMode::try_from(pid_mode) {
         Ok(cri::NamespaceMode::Node) => {}
-        // TODO: POD must join the pause process's pid namespace (shared
-        // process namespace); until the sandbox exposes it, POD gets its own
-        // like CONTAINER.
-        Ok(cri::NamespaceMode::Container) | Ok(cri::NamespaceMode::Pod) => {
-            out.push(ns(LinuxNamespaceType::Pid, None)?)
-        }
-        Ok(cri::NamespaceMode::Target) => {
-            return Err(SpecError::build(
-                "pid namespace mode TARGET is not supported yet",
-            ));
-        }
+        Ok(cri::NamespaceMode::Container) => out.push(ns(LinuxNamespaceType::Pid, None)?),
+        // POD joins the pod's shared pid namespace when the daemon found one
+        // (the pause process's own); without it each container gets its own.
+        Ok(cri::NamespaceMode::Pod) => out.push(ns(
+            LinuxNamespaceType::Pid,
+            input.resolved.pid_ns.as_deref(),
+        )?),
+        Ok(cri::NamespaceMode::Target) => match &input.resolved.pid_ns {
+            Some(path) => out.push(ns(LinuxNamespaceType::Pid, Some(path))?),
+            None => {
+                return Err(SpecError::build(
+                    "pid namespace mode TARGET: the target container's namespace was not found",
+                ));
+            }
+        },
         Err(_) => {
             return Err(SpecError::build(format!(
                 "unknown pid namespace mode {pid_mode}"

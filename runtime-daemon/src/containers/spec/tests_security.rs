@@ -242,3 +242,38 @@ fn devices_become_nodes_and_cgroup_rules_with_their_permissions() {
         (true, Some(1), Some(3), Some("r"))
     );
 }
+
+#[test]
+fn pid_pod_and_target_join_the_resolved_namespace() {
+    let pid_ns = |f: &Fixture| {
+        f.build()
+            .unwrap()
+            .linux()
+            .as_ref()
+            .unwrap()
+            .namespaces()
+            .clone()
+            .unwrap()
+            .into_iter()
+            .find(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid)
+            .map(|n| n.path().clone())
+    };
+    let mut f = Fixture::new();
+    let options = f
+        .security()
+        .namespace_options
+        .get_or_insert_with(Default::default);
+    options.pid = cri::NamespaceMode::Target as i32;
+    options.target_id = "t".into();
+    assert!(f.build().is_err(), "TARGET needs the target's namespace");
+    f.resolved.pid_ns = Some("/proc/42/ns/pid".into());
+    assert_eq!(pid_ns(&f), Some(Some("/proc/42/ns/pid".into())));
+    f.security().namespace_options.as_mut().unwrap().pid = cri::NamespaceMode::Pod as i32;
+    assert_eq!(pid_ns(&f), Some(Some("/proc/42/ns/pid".into())));
+    f.resolved.pid_ns = None;
+    assert_eq!(
+        pid_ns(&f),
+        Some(None),
+        "POD without a pod namespace: private"
+    );
+}
