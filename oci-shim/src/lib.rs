@@ -4,8 +4,11 @@
 //!   built-in pause process). It outlives daemon restarts, owns the container's
 //!   stdio and CRI log file, reaps the init as a child subreaper, records how it
 //!   exited, and answers the daemon over [`cradle_proto::shim`].
-//! - [`oci`]: `cradle-oci`, a runc-compatible OCI runtime: namespaces, mounts,
-//!   pivot_root, cgroups, capabilities and exec.
+//! - [`oci`]: `cradle-oci`, a runc-compatible OCI runtime: namespaces (user
+//!   and time included), mounts confined to the rootfs, pivot_root, cgroups,
+//!   capabilities, seccomp, hooks, pause/resume, exec and run, hardened
+//!   against the known runc escapes.
+//! - [`cgroups`]: the cgroupfs v1/v2 library both use.
 //!
 //! Both are synchronous and small: no async runtime, nothing linked from the daemon.
 
