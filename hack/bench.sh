@@ -124,8 +124,13 @@ else
    "ipam": {"type": "host-local", "subnet": "10.251.$(($$ % 250)).0/24", "dataDir": "$base/ipam"}}]}
 JSON
 fi
-cni_bin=/usr/lib/cni
-[[ -d /opt/cni/bin ]] && cni_bin=/opt/cni/bin:/usr/lib/cni
+# One plugin dir for both (containerd 1.6 takes a single bin_dir): the first
+# that holds the plugins the conflist names.
+cni_bin=
+for d in /opt/cni/bin /usr/lib/cni; do
+  if [[ -x $d/loopback && -x $d/bridge && -x $d/host-local ]]; then cni_bin=$d; break; fi
+done
+[[ -n $cni_bin ]] || { echo "bench.sh: no CNI plugins (containernetworking-plugins)" >&2; exit 1; }
 
 wait_socket() { # SOCKET PID NAME LOG
   for _ in $(seq 200); do
@@ -179,7 +184,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "${cni_bin%%:*}"
+    bin_dir = "$cni_bin"
     conf_dir = "$base/cni"
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "$base/ctd/certs.d"

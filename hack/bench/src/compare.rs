@@ -141,13 +141,16 @@ pub fn oci_table(runtimes: &[Value]) -> String {
         &["median ms".into(), "p95 ms".into(), "peak RSS MiB".into()],
     );
     for r in runtimes {
-        let name = r["runtime"]
+        let mut name = r["runtime"]
             .as_str()
             .unwrap_or("?")
             .rsplit('/')
             .next()
             .unwrap_or("?")
             .to_string();
+        if let Some(c) = r["cgroups"].as_str() {
+            name = format!("{name} [cgroups {c}]");
+        }
         if let Some(e) = r["error"].as_str() {
             let short: String = e.chars().take(60).collect();
             row(&mut out, &name, &[format!("FAILED: {short}")]);
