@@ -49,6 +49,8 @@ pub struct Config {
     pub oci_runtime_path: Option<PathBuf>,
     /// Cgroup parent of pods whose config names none.
     pub default_cgroup_parent: String,
+    /// The `[streaming]` table: address and TLS of the Exec/PortForward server.
+    pub streaming: crate::streaming::StreamingSettings,
 }
 
 impl Default for Config {
@@ -65,6 +67,7 @@ impl Default for Config {
             shim_path: None,
             oci_runtime_path: None,
             default_cgroup_parent: "/cradle".to_string(),
+            streaming: crate::streaming::StreamingSettings::default(),
         }
     }
 }

@@ -99,11 +99,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
         "cradled {} starting",
         env!("CARGO_PKG_VERSION")
     );
+    let streaming_config = config.streaming.to_config()?;
     let runtime = Runtime::start(config).await.context("recovering state")?;
+    let backend = cradle_daemon::streaming::RuntimeBackend::new(runtime.clone());
+    let streaming =
+        cradle_daemon::streaming::StreamingServer::start(streaming_config, backend).await?;
+    tracing::info!("streaming server on {}", streaming.addr());
     let listener = cradle_daemon::server::bind(&socket)?;
     tracing::info!("serving CRI on {}", socket.display());
     cradle_daemon::server::serve(
-        CriService::new(runtime),
+        CriService::new(runtime).with_streaming(std::sync::Arc::new(streaming)),
         listener,
         &socket,
         shutdown_signal(),

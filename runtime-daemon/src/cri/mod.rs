@@ -5,10 +5,10 @@
 //! [`sandbox`], [`container`] (with ExecSync, ReopenContainerLog and
 //! UpdateContainerResources),
 //! [`stats`] (ContainerStats, ListContainerStats), [`events`]
-//! (GetContainerEvents) and [`image`] (with ImageFsInfo). The trait impls in
+//! (GetContainerEvents), [`streaming`] (Exec, Attach, PortForward: URLs on
+//! the streaming server) and [`image`] (with ImageFsInfo). The trait impls in
 //! [`runtime_service`] and [`image_service`] only dispatch; every RPC not
-//! built yet (Exec, Attach, PortForward, pod stats, metrics, checkpoint)
-//! answers `Unimplemented` by name.
+//! built yet (pod stats, metrics, checkpoint) answers `Unimplemented` by name.
 
 pub mod container;
 pub mod events;
@@ -19,6 +19,7 @@ pub mod runtime_info;
 pub mod runtime_service;
 pub mod sandbox;
 pub mod stats;
+pub mod streaming;
 
 use crate::runtime::Runtime;
 use std::sync::Arc;
@@ -27,11 +28,16 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct CriService {
     pub runtime: Arc<Runtime>,
+    /// Mints the URLs of Exec/PortForward ([`CriService::with_streaming`]).
+    pub streaming: Option<Arc<crate::streaming::StreamingServer>>,
 }
 
 impl CriService {
     pub fn new(runtime: Arc<Runtime>) -> Self {
-        CriService { runtime }
+        CriService {
+            runtime,
+            streaming: None,
+        }
     }
 }
 

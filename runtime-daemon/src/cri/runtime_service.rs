@@ -13,8 +13,9 @@ impl RuntimeService for CriService {
         &self,
         request: Request<cri::AttachRequest>,
     ) -> Result<Response<cri::AttachResponse>, Status> {
-        let _ = request;
-        Err(unimplemented("Attach"))
+        self.attach_impl(request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn checkpoint_container(
@@ -54,8 +55,9 @@ impl RuntimeService for CriService {
         &self,
         request: Request<cri::ExecRequest>,
     ) -> Result<Response<cri::ExecResponse>, Status> {
-        let _ = request;
-        Err(unimplemented("Exec"))
+        self.exec_impl(request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn exec_sync(
@@ -138,8 +140,9 @@ impl RuntimeService for CriService {
         &self,
         request: Request<cri::PortForwardRequest>,
     ) -> Result<Response<cri::PortForwardResponse>, Status> {
-        let _ = request;
-        Err(unimplemented("PortForward"))
+        self.port_forward_impl(request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn remove_container(

@@ -23,9 +23,13 @@
 pub mod backend;
 pub mod handshake;
 pub mod netns;
+pub mod pty;
 pub mod pump;
 pub mod remotecommand;
+pub mod runtime_backend;
+pub mod runtime_exec;
 pub mod server;
+pub mod settings;
 pub mod spdy;
 pub mod status;
 pub mod tls;
@@ -36,7 +40,9 @@ pub use backend::{
     AttachRequest, BoxedReader, BoxedWriter, ExecRequest, StreamIo, StreamingBackend, TerminalSize,
 };
 pub use netns::connect_in_netns;
+pub use runtime_backend::RuntimeBackend;
 pub use server::{StreamingConfig, StreamingServer};
+pub use settings::StreamingSettings;
 pub use tls::TlsFiles;
 
 /// Errors of the streaming server and of its backends.

@@ -1,0 +1,67 @@
+//! Exec, Attach and PortForward: check what the request names, then answer
+//! with a one-time URL on the streaming server (which runs the session when
+//! the client connects, through [`crate::streaming::RuntimeBackend`]).
+
+use super::CriService;
+use crate::containers::ContainerState;
+use crate::streaming::StreamingServer;
+use cradle_proto::cri;
+use std::sync::Arc;
+use tonic::Status;
+
+impl CriService {
+    /// The service with its streaming server (without one, the three RPCs
+    /// answer Unavailable).
+    pub fn with_streaming(mut self, server: Arc<StreamingServer>) -> Self {
+        self.streaming = Some(server);
+        self
+    }
+
+    fn streaming_server(&self) -> Result<&StreamingServer, Status> {
+        self.streaming
+            .as_deref()
+            .ok_or_else(|| Status::unavailable("the streaming server is not running"))
+    }
+
+    /// Exec: the container must exist (prefixes resolve) and be running.
+    pub async fn exec_impl(&self, mut req: cri::ExecRequest) -> Result<cri::ExecResponse, Status> {
+        req.container_id = self.running_container(&req.container_id)?;
+        let url = self.streaming_server()?.get_exec_url(&req)?;
+        Ok(cri::ExecResponse { url })
+    }
+
+    /// Attach: not built yet (see [`crate::streaming::runtime_backend::ATTACH_MISSING`]).
+    pub async fn attach_impl(
+        &self,
+        req: cri::AttachRequest,
+    ) -> Result<cri::AttachResponse, Status> {
+        self.running_container(&req.container_id)?;
+        Err(Status::unimplemented(
+            crate::streaming::runtime_backend::ATTACH_MISSING,
+        ))
+    }
+
+    /// PortForward: the sandbox must exist (prefixes resolve).
+    pub async fn port_forward_impl(
+        &self,
+        mut req: cri::PortForwardRequest,
+    ) -> Result<cri::PortForwardResponse, Status> {
+        super::required(&req.pod_sandbox_id, "pod_sandbox_id")?;
+        req.pod_sandbox_id = self.runtime.pods.get(&req.pod_sandbox_id)?.id;
+        let url = self.streaming_server()?.get_portforward_url(&req)?;
+        Ok(cri::PortForwardResponse { url })
+    }
+
+    /// The full id of a running container: NotFound / FailedPrecondition otherwise.
+    fn running_container(&self, id: &str) -> Result<String, Status> {
+        super::required(id, "container_id")?;
+        let record = self.runtime.containers.get(id)?;
+        if record.state != ContainerState::Running {
+            return Err(Status::failed_precondition(format!(
+                "container {} is not running",
+                record.id
+            )));
+        }
+        Ok(record.id)
+    }
+}

@@ -1,0 +1,58 @@
+//! The daemon's [`StreamingBackend`]: exec through the container's OCI
+//! runtime ([`super::runtime_exec`]), port-forward into the pod's network
+//! namespace pin (or the host's for host-network pods). Attach is not built
+//! yet: the shim has no way to hand out the main process's stdio.
+
+use super::backend::{AttachRequest, ExecRequest, StreamIo, StreamingBackend};
+use super::runtime_exec::{self, daemon_error};
+use super::{StreamError, connect_in_netns};
+use crate::runtime::Runtime;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// What Attach answers until the shim can stream the main process's stdio.
+pub const ATTACH_MISSING: &str = "Attach is not implemented yet: cradle-shim cannot hand out \
+     the container's stdout/stderr/stdin after start (needs an attach socket in the shim and \
+     a --stdin flag for containers created with stdin)";
+
+/// Streams with the daemon's containers and pods.
+#[derive(Clone)]
+pub struct RuntimeBackend {
+    runtime: Arc<Runtime>,
+}
+
+impl RuntimeBackend {
+    pub fn new(runtime: Arc<Runtime>) -> Self {
+        RuntimeBackend { runtime }
+    }
+}
+
+impl StreamingBackend for RuntimeBackend {
+    async fn exec(&self, req: ExecRequest, io: StreamIo) -> Result<i32, StreamError> {
+        runtime_exec::exec(&self.runtime, req, io).await
+    }
+
+    async fn attach(&self, req: AttachRequest, io: StreamIo) -> Result<(), StreamError> {
+        let _ = (req, io);
+        Err(StreamError::Backend(ATTACH_MISSING.into()))
+    }
+
+    async fn port_forward(
+        &self,
+        sandbox_id: &str,
+        port: u16,
+    ) -> Result<tokio::net::TcpStream, StreamError> {
+        let record = self.runtime.pods.get(sandbox_id).map_err(daemon_error)?;
+        match &record.pins.net {
+            Some(netns) => connect_in_netns(netns, port).await,
+            // A host-network pod listens in the daemon's own namespace.
+            None => tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+                .await
+                .map_err(|source| StreamError::PortForward {
+                    netns: "host".into(),
+                    port,
+                    source,
+                }),
+        }
+    }
+}
