@@ -231,6 +231,31 @@ async fn scenario(
     );
     ensure!(missing.is_dir(), "missing host path was not created");
 
+    // A read-only bind mount with host-to-container propagation: a mount
+    // made on the host afterwards shows up inside; writes are refused.
+    let shared = daemon.dir().join("volumes");
+    std::fs::create_dir_all(shared.join("sub"))?;
+    let _shared = SharedMount::new(&shared)?;
+    let mut watcher = container_config(&image, "watcher", &sleep);
+    watcher.mounts = vec![cri::Mount {
+        container_path: "/prop".into(),
+        host_path: shared.display().to_string(),
+        readonly: true,
+        propagation: cri::MountPropagation::PropagationHostToContainer as i32,
+        ..Default::default()
+    }];
+    let watcher = create_and_start(cri, &pod_id, &pod, watcher).await?;
+    ids.push(watcher.clone());
+    let (code, _) = exec(cri, &watcher, &["touch", "/prop/x"]).await?;
+    ensure!(code != 0, "a read-only mount accepted a write");
+    run(&["mount", "-t", "tmpfs", "tmpfs"], &shared.join("sub"))?;
+    let (_, mounts) = exec(cri, &watcher, &["cat", "/proc/mounts"]).await?;
+    run(&["umount"], &shared.join("sub"))?;
+    ensure!(
+        mounts.contains(" /prop/sub tmpfs "),
+        "a host mount did not propagate into the container:\n{mounts}"
+    );
+
     for id in &ids {
         stop_and_remove_container(cri, id).await?;
     }
@@ -271,4 +296,38 @@ async fn exec(cri: &mut Cri, id: &str, cmd: &[&str]) -> anyhow::Result<(i32, Str
             String::from_utf8_lossy(&resp.stderr)
         ),
     ))
+}
+
+/// `dir` bind-mounted on itself and made shared (what the kubelet's
+/// volume dirs are), unmounted on drop.
+struct SharedMount(std::path::PathBuf);
+
+impl SharedMount {
+    fn new(dir: &std::path::Path) -> anyhow::Result<Self> {
+        let dir_arg = dir.display().to_string();
+        run(&["mount", "--bind", &dir_arg], dir).and_then(|()| {
+            let guard = SharedMount(dir.to_path_buf());
+            run(&["mount", "--make-shared"], dir)?;
+            Ok(guard)
+        })
+    }
+}
+
+impl Drop for SharedMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Runs a command whose last argument is `path`.
+fn run(args: &[&str], path: &std::path::Path) -> anyhow::Result<()> {
+    let status = std::process::Command::new(args[0])
+        .args(&args[1..])
+        .arg(path)
+        .status()?;
+    ensure!(status.success(), "{args:?} {} failed", path.display());
+    Ok(())
 }
