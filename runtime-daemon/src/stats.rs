@@ -1,4 +1,5 @@
-//! Container resource usage, read from the container's cgroup files.
+//! Container and pod resource usage, read from cgroup files, and pod
+//! network counters from `/proc/<pid>/net/dev`.
 //!
 //! cgroup v1 (per-controller hierarchies under `/sys/fs/cgroup/<controller>`)
 //! and v2 (one hierarchy, recognized by `cgroup.controllers` at the root) are
@@ -72,6 +73,74 @@ pub fn read_cgroup(root: &Path, cgroup_path: &str) -> CgroupSample {
             major_page_faults: mem.get("total_pgmajfault").copied(),
         }
     }
+}
+
+impl CgroupSample {
+    /// The sum of two samples (a pod's cgroups); `None` only where both are.
+    pub fn add(&self, other: &CgroupSample) -> CgroupSample {
+        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+        };
+        CgroupSample {
+            cpu_usage_ns: sum(self.cpu_usage_ns, other.cpu_usage_ns),
+            memory_usage: sum(self.memory_usage, other.memory_usage),
+            working_set: sum(self.working_set, other.working_set),
+            rss: sum(self.rss, other.rss),
+            page_faults: sum(self.page_faults, other.page_faults),
+            major_page_faults: sum(self.major_page_faults, other.major_page_faults),
+        }
+    }
+}
+
+/// Processes in the cgroup (`pids.current`, v1 `pids` controller or v2).
+pub fn process_count(root: &Path, cgroup_path: &str) -> Option<u64> {
+    let rel = cgroup_path.trim_start_matches('/');
+    if root.join("cgroup.controllers").exists() {
+        read_u64(root.join(rel).join("pids.current"))
+    } else {
+        read_u64(root.join("pids").join(rel).join("pids.current"))
+    }
+}
+
+/// Counters of one network interface.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InterfaceSample {
+    pub name: String,
+    pub rx_bytes: u64,
+    pub rx_errors: u64,
+    pub tx_bytes: u64,
+    pub tx_errors: u64,
+}
+
+/// The interfaces of the network namespace process `pid` is in (its
+/// `/proc/<pid>/net/dev`, so no namespace switch), loopback left out.
+pub fn net_dev(pid: u32) -> Vec<InterfaceSample> {
+    std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
+        .map(|text| parse_net_dev(&text))
+        .unwrap_or_default()
+}
+
+/// Parses `/proc/net/dev` (two header lines, then `name: rx… tx…`).
+pub fn parse_net_dev(text: &str) -> Vec<InterfaceSample> {
+    text.lines()
+        .skip(2)
+        .filter_map(|line| {
+            let (name, counters) = line.split_once(':')?;
+            let name = name.trim();
+            let f: Vec<u64> = counters
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            (name != "lo" && f.len() >= 16).then(|| InterfaceSample {
+                name: name.to_string(),
+                rx_bytes: f[0],
+                rx_errors: f[2],
+                tx_bytes: f[8],
+                tx_errors: f[10],
+            })
+        })
+        .collect()
 }
 
 /// The previous CPU sample of each container, to turn cumulative usage into a rate.
@@ -166,5 +235,43 @@ mod tests {
         );
         tracker.retain(&|_| false);
         assert_eq!(tracker.rate("c", 3_000_000_000, 600_000_000), None);
+    }
+
+    #[test]
+    fn net_dev_skips_loopback_and_reads_rx_tx() {
+        let text = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0\n  eth0:    5000      40    2    0    0     0          0         0     3000      30    1    0    0     0       0          0\n";
+        let got = parse_net_dev(text);
+        assert_eq!(
+            got,
+            vec![InterfaceSample {
+                name: "eth0".into(),
+                rx_bytes: 5000,
+                rx_errors: 2,
+                tx_bytes: 3000,
+                tx_errors: 1,
+            }]
+        );
+    }
+
+    #[test]
+    fn samples_add_up_and_pids_are_read() {
+        let a = CgroupSample {
+            cpu_usage_ns: Some(1),
+            memory_usage: Some(10),
+            ..Default::default()
+        };
+        let b = CgroupSample {
+            cpu_usage_ns: Some(2),
+            ..Default::default()
+        };
+        let sum = a.add(&b);
+        assert_eq!(
+            (sum.cpu_usage_ns, sum.memory_usage, sum.rss),
+            (Some(3), Some(10), None)
+        );
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("pids/pods/p")).unwrap();
+        std::fs::write(root.path().join("pids/pods/p/pids.current"), "4\n").unwrap();
+        assert_eq!(process_count(root.path(), "/pods/p"), Some(4));
     }
 }

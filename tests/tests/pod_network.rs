@@ -3,7 +3,8 @@
 //! subnet only this test uses + Debian's portmap), two pods whose IPs
 //! PodSandboxStatus reports (also after a daemon restart) and which reach
 //! each other (ExecSync `ping` from busybox), a hostPort on 127.0.0.1 that
-//! reaches a busybox httpd in a pod, and afterwards no veth, bridge port,
+//! reaches a busybox httpd in a pod, PodSandboxStats with the pod's
+//! interface counters, and afterwards no veth, bridge port,
 //! IP allocation, cache entry or netns pin left; the bridge is removed at
 //! the end. Traffic stays on the test's bridge and the host's loopback.
 
@@ -197,6 +198,47 @@ async fn scenario(
         body.as_deref()
             .is_some_and(|b| b.contains("hello from the pod")),
         "hostPort 127.0.0.1:{host_port} → httpd in pod a: {body:?}"
+    );
+
+    // PodSandboxStats: the pod's interface counters, processes, containers.
+    let stats = cri
+        .runtime
+        .pod_sandbox_stats(cri::PodSandboxStatsRequest {
+            pod_sandbox_id: pod_a.clone(),
+        })
+        .await
+        .context("PodSandboxStats")?
+        .into_inner()
+        .stats
+        .and_then(|s| s.linux)
+        .context("no linux pod stats")?;
+    let eth0 = stats
+        .network
+        .and_then(|n| n.default_interface)
+        .context("no default interface")?;
+    ensure!(
+        eth0.name == "eth0" && eth0.rx_bytes.is_some_and(|b| b.value > 0),
+        "eth0 counters: {eth0:?}"
+    );
+    let processes = stats.process.and_then(|p| p.process_count).map(|c| c.value);
+    ensure!(
+        processes.is_some_and(|n| n >= 2),
+        "process count {processes:?}"
+    );
+    ensure!(
+        stats.containers.len() == 1 && stats.memory.and_then(|m| m.usage_bytes).is_some(),
+        "containers/memory in pod stats"
+    );
+    let listed = cri
+        .runtime
+        .list_pod_sandbox_stats(cri::ListPodSandboxStatsRequest::default())
+        .await?
+        .into_inner()
+        .stats;
+    ensure!(
+        listed.len() == 2,
+        "ListPodSandboxStats: {} pods",
+        listed.len()
     );
 
     // The IPs survive a daemon restart.

@@ -4,11 +4,12 @@
 //! [`runtime_info`] (Version, Status, RuntimeConfig, UpdateRuntimeConfig),
 //! [`sandbox`], [`container`] (with ExecSync, ReopenContainerLog and
 //! UpdateContainerResources),
-//! [`stats`] (ContainerStats, ListContainerStats), [`events`]
+//! [`stats`] (ContainerStats, ListContainerStats), [`sandbox_stats`]
+//! (PodSandboxStats, ListPodSandboxStats), [`events`]
 //! (GetContainerEvents), [`streaming`] (Exec, Attach, PortForward: URLs on
 //! the streaming server) and [`image`] (with ImageFsInfo). The trait impls in
 //! [`runtime_service`] and [`image_service`] only dispatch; every RPC not
-//! built yet (pod stats, metrics, checkpoint) answers `Unimplemented` by name.
+//! built yet (metrics, checkpoint) answers `Unimplemented` by name.
 
 pub mod container;
 pub mod events;
@@ -18,6 +19,7 @@ pub mod image_service;
 pub mod runtime_info;
 pub mod runtime_service;
 pub mod sandbox;
+pub mod sandbox_stats;
 pub mod stats;
 pub mod streaming;
 

@@ -116,16 +116,18 @@ impl RuntimeService for CriService {
         &self,
         request: Request<cri::ListPodSandboxStatsRequest>,
     ) -> Result<Response<cri::ListPodSandboxStatsResponse>, Status> {
-        let _ = request;
-        Err(unimplemented("ListPodSandboxStats"))
+        Ok(Response::new(
+            self.list_pod_sandbox_stats_impl(request.into_inner()),
+        ))
     }
 
     async fn pod_sandbox_stats(
         &self,
         request: Request<cri::PodSandboxStatsRequest>,
     ) -> Result<Response<cri::PodSandboxStatsResponse>, Status> {
-        let _ = request;
-        Err(unimplemented("PodSandboxStats"))
+        Ok(Response::new(
+            self.pod_sandbox_stats_impl(request.into_inner())?,
+        ))
     }
 
     async fn pod_sandbox_status(

@@ -8,12 +8,12 @@ use cradle_proto::cri;
 use std::path::Path;
 use tonic::Status;
 
-fn value(v: Option<u64>) -> Option<cri::UInt64Value> {
+pub(crate) fn value(v: Option<u64>) -> Option<cri::UInt64Value> {
     v.map(|value| cri::UInt64Value { value })
 }
 
 impl CriService {
-    fn stats_of(&self, record: &ContainerRecord) -> cri::ContainerStats {
+    pub(crate) fn stats_of(&self, record: &ContainerRecord) -> cri::ContainerStats {
         let now = crate::time::now_ns();
         // Records from before cgroup paths were kept have none: report nothing
         // rather than the root cgroup's usage.

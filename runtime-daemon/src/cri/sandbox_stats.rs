@@ -1,0 +1,133 @@
+//! PodSandboxStats and ListPodSandboxStats: the pod's cgroups (the pause
+//! process's plus each container's, summed, since a pod may share its
+//! cgroup parent with others), its processes, the interfaces of its network
+//! namespace (read through the pause process's `/proc/<pid>/net/dev`) and
+//! the stats of its running containers.
+
+use super::filter::{id_matches, labels_match};
+use super::stats::value;
+use super::{CriService, required};
+use crate::containers::ContainerState;
+use crate::pods::{SandboxRecord, SandboxState};
+use crate::stats::{CGROUP_ROOT, InterfaceSample, net_dev, process_count, read_cgroup};
+use cradle_proto::cri;
+use std::path::Path;
+use tonic::Status;
+
+/// The interface the kubelet reports as the pod's (CNI's default name).
+const DEFAULT_INTERFACE: &str = "eth0";
+
+fn interface(i: &InterfaceSample) -> cri::NetworkInterfaceUsage {
+    cri::NetworkInterfaceUsage {
+        name: i.name.clone(),
+        rx_bytes: value(Some(i.rx_bytes)),
+        rx_errors: value(Some(i.rx_errors)),
+        tx_bytes: value(Some(i.tx_bytes)),
+        tx_errors: value(Some(i.tx_errors)),
+    }
+}
+
+impl CriService {
+    fn pod_stats_of(&self, record: &SandboxRecord) -> cri::PodSandboxStats {
+        let now = crate::time::now_ns();
+        let root = Path::new(CGROUP_ROOT);
+        let containers: Vec<_> = self
+            .runtime
+            .containers
+            .list()
+            .into_iter()
+            .filter(|c| c.sandbox_id == record.id && c.state == ContainerState::Running)
+            .collect();
+        let mut cgroups = vec![record.cgroup_path.clone()];
+        cgroups.extend(containers.iter().map(|c| c.cgroup_path.clone()));
+        cgroups.retain(|c| !c.is_empty());
+        let sample = cgroups
+            .iter()
+            .map(|c| read_cgroup(root, c))
+            .fold(Default::default(), |acc: crate::stats::CgroupSample, s| {
+                acc.add(&s)
+            });
+        let processes = cgroups
+            .iter()
+            .filter_map(|c| process_count(root, c))
+            .reduce(|a, b| a + b);
+        let nano_cores = sample
+            .cpu_usage_ns
+            .and_then(|usage| self.runtime.cpu.rate(&record.id, now, usage));
+        let pause_pid =
+            std::fs::read_to_string(record.shim_dir.join(cradle_proto::shim::INIT_PID_FILE))
+                .ok()
+                .and_then(|p| p.trim().parse::<u32>().ok());
+        let interfaces = match (record.pins.net.is_some(), pause_pid) {
+            (true, Some(pid)) if record.state == SandboxState::Ready => net_dev(pid),
+            _ => Vec::new(),
+        };
+        cri::PodSandboxStats {
+            attributes: Some(cri::PodSandboxAttributes {
+                id: record.id.clone(),
+                metadata: record.config.metadata.clone(),
+                labels: record.config.labels.clone(),
+                annotations: record.config.annotations.clone(),
+            }),
+            linux: Some(cri::LinuxPodSandboxStats {
+                cpu: Some(cri::CpuUsage {
+                    timestamp: now,
+                    usage_core_nano_seconds: value(sample.cpu_usage_ns),
+                    usage_nano_cores: value(nano_cores),
+                }),
+                memory: Some(cri::MemoryUsage {
+                    timestamp: now,
+                    working_set_bytes: value(sample.working_set),
+                    available_bytes: None,
+                    usage_bytes: value(sample.memory_usage),
+                    rss_bytes: value(sample.rss),
+                    page_faults: value(sample.page_faults),
+                    major_page_faults: value(sample.major_page_faults),
+                }),
+                network: (!interfaces.is_empty()).then(|| cri::NetworkUsage {
+                    timestamp: now,
+                    default_interface: interfaces
+                        .iter()
+                        .find(|i| i.name == DEFAULT_INTERFACE)
+                        .map(interface),
+                    interfaces: interfaces.iter().map(interface).collect(),
+                }),
+                process: Some(cri::ProcessUsage {
+                    timestamp: now,
+                    process_count: value(processes),
+                }),
+                containers: containers.iter().map(|c| self.stats_of(c)).collect(),
+            }),
+            windows: None,
+        }
+    }
+
+    pub(crate) fn pod_sandbox_stats_impl(
+        &self,
+        req: cri::PodSandboxStatsRequest,
+    ) -> Result<cri::PodSandboxStatsResponse, Status> {
+        let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
+        let record = self.runtime.pods.get(id)?;
+        Ok(cri::PodSandboxStatsResponse {
+            stats: Some(self.pod_stats_of(&record)),
+        })
+    }
+
+    pub(crate) fn list_pod_sandbox_stats_impl(
+        &self,
+        req: cri::ListPodSandboxStatsRequest,
+    ) -> cri::ListPodSandboxStatsResponse {
+        let filter = req.filter.unwrap_or_default();
+        let stats = self
+            .runtime
+            .pods
+            .list()
+            .iter()
+            .filter(|r| r.state == SandboxState::Ready)
+            .filter(|r| id_matches(&r.id, &filter.id))
+            .filter(|r| labels_match(&r.config.labels, &filter.label_selector))
+            .map(|r| self.pod_stats_of(r))
+            .collect();
+        cri::ListPodSandboxStatsResponse { stats }
+    }
+}
