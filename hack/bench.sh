@@ -176,6 +176,9 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
   stream_server_port = "0"
   # Root here lacks CAP_SYS_RESOURCE: never ask for a lower oom_score_adj.
   restrict_oom_score_adj = true
+  # Pod netns pins under the state dir, so the cleanup's unmount of
+  # everything under the base also catches any a failed sandbox left.
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
