@@ -111,6 +111,24 @@ async fn scenario(
         (user.uid, user.gid, user.supplemental_groups.clone()) == (65534, 65534, vec![65534, 1234]),
         "ContainerStatus.user {user:?}"
     );
+    let verbose = cri
+        .runtime
+        .container_status(cri::ContainerStatusRequest {
+            container_id: restricted.clone(),
+            verbose: true,
+        })
+        .await?
+        .into_inner()
+        .info;
+    let info: serde_json::Value =
+        serde_json::from_str(verbose.get("info").context("no verbose info")?)?;
+    ensure!(
+        info["pid"].as_u64().is_some_and(|p| p > 0)
+            && info["runtimeSpec"]["process"]["user"]["uid"] == 65534,
+        "verbose info: pid {} user {}",
+        info["pid"],
+        info["runtimeSpec"]["process"]["user"]
+    );
     ensure!(
         seccomp_mode(cri, &restricted).await? == "2",
         "RuntimeDefault: no filter"

@@ -62,9 +62,13 @@ impl CriService {
     ) -> Result<cri::ContainerStatusResponse, Status> {
         let id = required(&req.container_id, "container_id")?;
         let record = self.runtime.containers.get(id)?;
+        let mut info = std::collections::HashMap::new();
+        if req.verbose {
+            info.insert("info".to_string(), verbose_info(&record).to_string());
+        }
         Ok(cri::ContainerStatusResponse {
             status: Some(record.to_status()),
-            info: Default::default(),
+            info,
         })
     }
 
@@ -138,4 +142,26 @@ impl CriService {
         let (runtime, id) = (Arc::clone(&self.runtime), id.to_string());
         detached(async move { runtime.containers.update_resources(&id, resources).await }).await
     }
+}
+
+/// `ContainerStatus(verbose).info["info"]`, the JSON containerd gives
+/// `crictl inspect`: sandbox, pid (0 when not running), runtime, the OCI
+/// spec of the bundle, the config as created.
+fn verbose_info(record: &crate::containers::ContainerRecord) -> serde_json::Value {
+    let pid = std::fs::read_to_string(record.shim_dir.join(cradle_proto::shim::INIT_PID_FILE))
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+        .filter(|_| record.state == crate::containers::ContainerState::Running)
+        .unwrap_or(0);
+    let spec: serde_json::Value = std::fs::read(record.bundle().join("config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    serde_json::json!({
+        "sandboxID": record.sandbox_id,
+        "pid": pid,
+        "runtimeType": record.runtime_handler,
+        "runtimeSpec": spec,
+        "config": record.config,
+    })
 }
