@@ -16,6 +16,7 @@ mod daemon;
 pub mod leaks;
 mod registry;
 pub mod steps;
+pub mod streaming;
 
 pub use cgroup::CgroupParent;
 pub use client::Cri;

@@ -1,0 +1,431 @@
+//! Exec and PortForward over the CRI socket and the streaming server, with
+//! independent clients (Go SPDY on spdystream, Python websocket-client)
+//! against real containers: exit codes 0 and 42, a stdin echo round trip, a
+//! tty with its size, a client killed mid-exec (the process is killed and
+//! reaped), port-forward to an echo server in the pod (and to a closed port),
+//! the gRPC errors of unknown and stopped containers, and Attach answering
+//! Unimplemented. One daemon, one registry, one pod.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use cradle_proto::cri;
+use cradle_tests::steps::{
+    container_config, create_and_start, leak_scope, pod_config, pull, remove_everything, run_pod,
+    stop_and_remove_container, stop_and_remove_pod, wait_for_state,
+};
+use cradle_tests::streaming::{client, host_processes_with, spdy_client, ws_client};
+use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
+use tonic::Code;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_and_port_forward_work_with_spdy_and_websocket_clients() {
+    skip_unless_ready!(true);
+    let (Some(spdy), Some(ws)) = (spdy_client(), ws_client()) else {
+        eprintln!("SKIPPED: streaming clients missing (tests/clients/setup.sh)");
+        return;
+    };
+    let cgroup = CgroupParent::new();
+    let registry = Registry::start().expect("registry");
+    let daemon = Daemon::start().expect("cradled");
+    let mut cri = daemon.connect().await.expect("connect");
+    let clients = Clients { spdy, ws };
+    if let Err(e) = scenario(&mut cri, &daemon, &registry, &cgroup, &clients).await {
+        remove_everything(&mut cri).await;
+        panic!("{e:#}\ndaemon log:\n{}", daemon.log());
+    }
+    let errors = cgroup.remove();
+    assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
+}
+
+struct Clients {
+    spdy: std::path::PathBuf,
+    ws: std::path::PathBuf,
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+async fn exec_url(
+    cri: &mut Cri,
+    id: &str,
+    cmd: &[&str],
+    stdin: bool,
+    tty: bool,
+) -> anyhow::Result<String> {
+    let resp = cri
+        .runtime
+        .exec(cri::ExecRequest {
+            container_id: id.into(),
+            cmd: args(cmd),
+            tty,
+            stdin,
+            stdout: true,
+            stderr: !tty,
+        })
+        .await
+        .with_context(|| format!("Exec {cmd:?}"))?;
+    Ok(resp.into_inner().url)
+}
+
+async fn forward_url(cri: &mut Cri, pod_id: &str, port: i32) -> anyhow::Result<String> {
+    let resp = cri
+        .runtime
+        .port_forward(cri::PortForwardRequest {
+            pod_sandbox_id: pod_id.into(),
+            port: vec![port],
+        })
+        .await
+        .context("PortForward")?;
+    Ok(resp.into_inner().url)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+async fn scenario(
+    cri: &mut Cri,
+    daemon: &Daemon,
+    registry: &Registry,
+    cgroup: &CgroupParent,
+    clients: &Clients,
+) -> anyhow::Result<()> {
+    let image = registry.image_ref();
+    pull(cri, &image).await?;
+    let pod = pod_config(daemon, cgroup)?;
+    let pod_id = run_pod(cri, &pod).await?;
+    let sleeper = create_and_start(
+        cri,
+        &pod_id,
+        &pod,
+        container_config(&image, "sleeper", &["sleep", "3600"]),
+    )
+    .await?;
+    let echo = create_and_start(
+        cri,
+        &pod_id,
+        &pod,
+        container_config(&image, "echo", &["nc", "-ll", "-p", "8080", "-e", "cat"]),
+    )
+    .await?;
+
+    exec_cases(cri, &sleeper, clients).await?;
+    client_killed_mid_exec(cri, &sleeper, clients).await?;
+    port_forward_cases(cri, &pod_id, clients).await?;
+    error_cases(cri, &sleeper, &pod, &pod_id, &image).await?;
+
+    let scope = leak_scope(daemon, &[&pod_id, &sleeper, &echo]);
+    stop_and_remove_container(cri, &sleeper).await?;
+    stop_and_remove_container(cri, &echo).await?;
+    stop_and_remove_pod(cri, &pod_id).await?;
+    leaks::assert_none(&scope);
+    Ok(())
+}
+
+async fn exec_cases(cri: &mut Cri, id: &str, c: &Clients) -> anyhow::Result<()> {
+    // Exit codes, SPDY v4: 42 is reported exactly, 0 is success.
+    let url = exec_url(
+        cri,
+        id,
+        &["sh", "-c", "echo out; echo err >&2; exit 42"],
+        false,
+        false,
+    )
+    .await?;
+    let out = client(
+        c.spdy.clone(),
+        args(&["exec", &url, "-stdout", "-stderr"]),
+        vec![],
+    )
+    .await?;
+    ensure!(out.status.code() == Some(42), "exit 42 over SPDY: {out:?}");
+    ensure!(text(&out.stdout) == "out\n", "stdout: {out:?}");
+    ensure!(text(&out.stderr).contains("err\n"), "stderr: {out:?}");
+    // A prefix of the id resolves.
+    let url = exec_url(cri, &id[..12], &["true"], false, false).await?;
+    let out = client(
+        c.spdy.clone(),
+        args(&["exec", &url, "-stdout", "-stderr"]),
+        vec![],
+    )
+    .await?;
+    ensure!(out.status.success(), "exit 0 over SPDY: {out:?}");
+
+    // stdin round trip through cat, SPDY and WebSocket v5 (stdin closed by the client).
+    let input: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let url = exec_url(cri, id, &["cat"], true, false).await?;
+    let out = client(
+        c.spdy.clone(),
+        args(&["exec", &url, "-stdin", "-stdout", "-stderr"]),
+        input.clone(),
+    )
+    .await?;
+    ensure!(
+        out.status.success(),
+        "cat over SPDY: {:?}",
+        text(&out.stderr)
+    );
+    ensure!(
+        out.stdout == input,
+        "cat over SPDY echoed {} of {} bytes",
+        out.stdout.len(),
+        input.len()
+    );
+    let url = exec_url(cri, id, &["cat"], true, false).await?;
+    let out = client(
+        "python3".into(),
+        vec![
+            c.ws.display().to_string(),
+            "exec".into(),
+            url,
+            "v5.channel.k8s.io".into(),
+            "--stdin".into(),
+        ],
+        b"hello websocket\n".to_vec(),
+    )
+    .await?;
+    ensure!(
+        out.status.success(),
+        "cat over WebSocket: {:?}",
+        text(&out.stderr)
+    );
+    ensure!(
+        text(&out.stdout) == "hello websocket\n",
+        "WebSocket echo: {out:?}"
+    );
+    let url = exec_url(cri, id, &["sh", "-c", "exit 42"], false, false).await?;
+    let out = client(
+        "python3".into(),
+        vec![
+            c.ws.display().to_string(),
+            "exec".into(),
+            url,
+            "v4.channel.k8s.io".into(),
+        ],
+        vec![],
+    )
+    .await?;
+    ensure!(
+        out.status.code() == Some(42),
+        "exit 42 over WebSocket: {out:?}"
+    );
+
+    // A tty: the process sees a terminal of the size the client sent (the
+    // resize may land just after the start, so the script waits for it).
+    let script = "for i in $(seq 50); do s=$(stty size); [ \"$s\" != '0 0' ] && break; sleep 0.1; done; echo size $s; [ -t 0 ] && echo tty";
+    let url = exec_url(cri, id, &["sh", "-c", script], true, true).await?;
+    let out = client(
+        c.spdy.clone(),
+        args(&[
+            "exec", &url, "-stdin", "-stdout", "-tty", "-width", "91", "-height", "17",
+        ]),
+        vec![],
+    )
+    .await?;
+    ensure!(out.status.success(), "tty exec: {out:?}");
+    let shown = text(&out.stdout);
+    ensure!(
+        shown.contains("size 17 91") && shown.contains("tty"),
+        "tty exec printed {shown:?}"
+    );
+    Ok(())
+}
+
+/// The client is SIGKILLed while `sleep <n>` runs: the exec'd process and the
+/// runtime's exec process must disappear from the host (killed AND reaped).
+async fn client_killed_mid_exec(cri: &mut Cri, id: &str, c: &Clients) -> anyhow::Result<()> {
+    let marker = format!("{}", 100_000 + rand_u16());
+    let url = exec_url(
+        cri,
+        id,
+        &["sh", "-c", &format!("echo started; exec sleep {marker}")],
+        false,
+        false,
+    )
+    .await?;
+    let mut child = std::process::Command::new(&c.spdy)
+        .args(["exec", &url, "-stdout", "-stderr"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let mut stdout = child.stdout.take().context("client stdout")?;
+    let started = tokio::task::spawn_blocking(move || {
+        let mut buf = [0u8; 8];
+        std::io::Read::read(&mut stdout, &mut buf).map(|n| buf[..n].to_vec())
+    });
+    let started = tokio::time::timeout(Duration::from_secs(30), started).await;
+    let pids = host_processes_with(&format!("sleep {marker}"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let started = started.context("exec never started")???;
+    ensure!(started.starts_with(b"started"), "exec printed {started:?}");
+    ensure!(!pids.is_empty(), "sleep {marker} not found on the host");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let alive: Vec<i32> = pids
+            .iter()
+            .copied()
+            .filter(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+            .collect();
+        let runtimes = host_processes_with(&format!("{id} sh -c echo started"));
+        if alive.is_empty() && runtimes.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("after the client died: exec'd {alive:?} / runtime {runtimes:?} still there");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // And the container saw it go: no `sleep <marker>` in its ps.
+    let ps = cri
+        .runtime
+        .exec_sync(cri::ExecSyncRequest {
+            container_id: id.into(),
+            cmd: args(&["ps", "-o", "args"]),
+            timeout: 10,
+        })
+        .await?
+        .into_inner();
+    ensure!(
+        !text(&ps.stdout).contains(&marker),
+        "still in ps:\n{}",
+        text(&ps.stdout)
+    );
+    Ok(())
+}
+
+fn rand_u16() -> u32 {
+    u32::from_str_radix(&cradle_tests::random_suffix()[..4], 16).unwrap_or(0)
+}
+
+async fn port_forward_cases(cri: &mut Cri, pod_id: &str, c: &Clients) -> anyhow::Result<()> {
+    // The echo server may still be starting: retry the first forward (each
+    // URL is one-time), bounded.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let url = forward_url(cri, pod_id, 8080).await?;
+        let out = client(
+            c.spdy.clone(),
+            args(&[
+                "portforward",
+                &url,
+                "-port",
+                "8080",
+                "-conns",
+                "3",
+                "-size",
+                "1048576",
+            ]),
+            vec![],
+        )
+        .await?;
+        if out.status.success() && text(&out.stdout).contains("ok 3") {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("SPDY port-forward to the pod's echo server: {out:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let url = forward_url(cri, &pod_id[..12], 8080).await?;
+    let out = client(
+        "python3".into(),
+        vec![
+            c.ws.display().to_string(),
+            "portforward".into(),
+            url,
+            "8080".into(),
+            "65536".into(),
+        ],
+        vec![],
+    )
+    .await?;
+    ensure!(
+        out.status.success() && text(&out.stdout).contains("ok"),
+        "WebSocket port-forward: {out:?}"
+    );
+    // Nothing listens on 8081: a clear error on the error stream.
+    let url = forward_url(cri, pod_id, 8081).await?;
+    let out = client(
+        c.spdy.clone(),
+        args(&["portforward", &url, "-port", "8081"]),
+        vec![],
+    )
+    .await?;
+    ensure!(
+        !out.status.success(),
+        "port-forward to a closed port succeeded: {out:?}"
+    );
+    ensure!(
+        text(&out.stderr).contains("8081"),
+        "closed port error: {:?}",
+        text(&out.stderr)
+    );
+    Ok(())
+}
+
+async fn error_cases(
+    cri: &mut Cri,
+    running: &str,
+    pod: &cri::PodSandboxConfig,
+    pod_id: &str,
+    image: &str,
+) -> anyhow::Result<()> {
+    let err = exec_url(cri, "0123456789abcdef-none", &["true"], false, false)
+        .await
+        .expect_err("Exec on an unknown container");
+    let code = err.downcast_ref::<tonic::Status>().map(|s| s.code());
+    ensure!(code == Some(Code::NotFound), "unknown container: {err:?}");
+    let done =
+        create_and_start(cri, pod_id, pod, container_config(image, "done", &["true"])).await?;
+    wait_for_state(
+        cri,
+        &done,
+        cri::ContainerState::ContainerExited,
+        Duration::from_secs(10),
+    )
+    .await?;
+    let err = exec_url(cri, &done, &["true"], false, false)
+        .await
+        .expect_err("Exec on an exited container");
+    let code = err.downcast_ref::<tonic::Status>().map(|s| s.code());
+    ensure!(
+        code == Some(Code::FailedPrecondition),
+        "exited container: {err:?}"
+    );
+    let err = cri
+        .runtime
+        .attach(cri::AttachRequest {
+            container_id: done.clone(),
+            stdout: true,
+            ..Default::default()
+        })
+        .await
+        .expect_err("Attach");
+    ensure!(
+        err.code() == Code::FailedPrecondition,
+        "attach to an exited container: {err:?}"
+    );
+    let err = cri
+        .runtime
+        .attach(cri::AttachRequest {
+            container_id: running.into(),
+            stdout: true,
+            ..Default::default()
+        })
+        .await
+        .expect_err("Attach");
+    ensure!(
+        err.code() == Code::Unimplemented,
+        "attach (not built yet): {err:?}"
+    );
+    let err = forward_url(cri, "0123456789abcdef-none", 80)
+        .await
+        .expect_err("PortForward to an unknown pod");
+    let code = err.downcast_ref::<tonic::Status>().map(|s| s.code());
+    ensure!(code == Some(Code::NotFound), "unknown pod: {err:?}");
+    stop_and_remove_container(cri, &done).await?;
+    Ok(())
+}
