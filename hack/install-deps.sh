@@ -16,6 +16,8 @@ PACKAGES=(
   curl                       # registry readiness probe
   iptables                   # masquerade and hostPort rules of the default pod network
   python3                    # JSON in hack/build-test-image.sh
+  python3-pip                # websocket-client, the streaming tests' WebSocket client
+  golang-go golang-github-docker-spdystream-dev # the streaming tests' SPDY client (tests/clients/spdy)
   gzip tar coreutils
 )
 
@@ -38,7 +40,16 @@ if command -v python3 >/dev/null 2>&1; then
   missing=("${filtered[@]}")
 fi
 
+# The streaming tests' WebSocket client (tests/clients/ws_client.py), from PyPI.
+install_websocket_client() {
+  if ! python3 -c 'import websocket' 2>/dev/null; then
+    python3 -m pip install -q websocket-client 2>/dev/null \
+      || python3 -m pip install -q --break-system-packages websocket-client
+  fi
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
+  install_websocket_client
   exit 0
 fi
 
@@ -50,3 +61,4 @@ if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${mis
   echo "install-deps.sh: failed to install: ${missing[*]}" >&2
   exit 1
 fi
+install_websocket_client
