@@ -229,11 +229,11 @@ async fn unbuilt_rpcs_answer_unimplemented_by_name() {
     let h = Harness::new();
     let svc = h.service(Path::new("/bin/false")).await;
     let err = svc
-        .port_forward(Request::new(Default::default()))
+        .list_pod_sandbox_metrics(Request::new(Default::default()))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
-    assert!(err.message().contains("PortForward"));
+    assert!(err.message().contains("ListPodSandboxMetrics"));
     let err = svc
         .checkpoint_container(Request::new(Default::default()))
         .await
