@@ -1,8 +1,10 @@
 //! The pod sandbox manager.
 //!
-//! A sandbox is a set of pinned namespaces (see [`namespaces`]) and a pause
-//! process run by its own `cradle-shim`, inside the pod cgroup. RunPodSandbox
-//! builds them in that order and unwinds in reverse on failure; Stop ends the
+//! A sandbox is a set of pinned namespaces (see [`namespaces`]), a CNI
+//! attachment with the pod's `net.*` sysctls applied after it (see
+//! [`network`]), and a pause process run by its own `cradle-shim`, inside
+//! the pod cgroup. RunPodSandbox builds them in that order and unwinds in
+//! reverse on failure; Stop ends the
 //! pause process; Remove deletes the shim and the pins. Containers are the
 //! container manager's business: [`crate::runtime::Runtime`] stops and removes
 //! them before it calls in here.
