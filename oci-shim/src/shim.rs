@@ -16,6 +16,7 @@
 //! It never links the daemon and never runs an async runtime.
 
 pub mod args;
+pub mod attach;
 pub mod container;
 pub mod daemonize;
 pub mod error;

@@ -21,6 +21,26 @@ pub const EXIT_FILE: &str = "exit.json";
 pub const SHIM_PID_FILE: &str = "shim.pid";
 /// File name holding the container init (or pause) pid inside its state directory.
 pub const INIT_PID_FILE: &str = "init.pid";
+/// File name of the attach socket inside a container shim's state directory:
+/// a client connecting there receives the container's output from then on,
+/// as frames made by [`attach_frame`], until the container exits (EOF).
+pub const ATTACH_SOCKET_FILE: &str = "attach.sock";
+/// Stream id of stdout in an attach frame.
+pub const ATTACH_STDOUT: u8 = 1;
+/// Stream id of stderr in an attach frame.
+pub const ATTACH_STDERR: u8 = 2;
+/// Length of an attach frame's header: stream id, then the payload length
+/// as a big-endian u32.
+pub const ATTACH_HEADER_LEN: usize = 5;
+
+/// One attach frame: `[stream id][u32 BE length][payload]`.
+pub fn attach_frame(stream: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(ATTACH_HEADER_LEN + payload.len());
+    frame.push(stream);
+    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
 
 /// A request from the daemon to a shim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -115,10 +115,12 @@ async fn scenario(
     client_killed_mid_exec(cri, &sleeper, clients).await?;
     port_forward_cases(cri, &pod_id, clients).await?;
     error_cases(cri, &sleeper, &pod, &pod_id, &image).await?;
+    let talker = attach_case(cri, &pod, &pod_id, &image, clients).await?;
 
-    let scope = leak_scope(daemon, &[&pod_id, &sleeper, &echo]);
+    let scope = leak_scope(daemon, &[&pod_id, &sleeper, &echo, &talker]);
     stop_and_remove_container(cri, &sleeper).await?;
     stop_and_remove_container(cri, &echo).await?;
+    stop_and_remove_container(cri, &talker).await?;
     stop_and_remove_pod(cri, &pod_id).await?;
     leaks::assert_none(&scope);
     Ok(())
@@ -412,14 +414,15 @@ async fn error_cases(
         .runtime
         .attach(cri::AttachRequest {
             container_id: running.into(),
+            stdin: true,
             stdout: true,
             ..Default::default()
         })
         .await
-        .expect_err("Attach");
+        .expect_err("Attach with stdin");
     ensure!(
         err.code() == Code::Unimplemented,
-        "attach (not built yet): {err:?}"
+        "attach with stdin (not built yet): {err:?}"
     );
     let err = forward_url(cri, "0123456789abcdef-none", 80)
         .await
@@ -428,4 +431,111 @@ async fn error_cases(
     ensure!(code == Some(Code::NotFound), "unknown pod: {err:?}");
     stop_and_remove_container(cri, &done).await?;
     Ok(())
+}
+
+/// Attach (output only) with the SPDY client to a container that prints
+/// "waiting" until told to go: once the client has seen "waiting" it is
+/// attached; then the container's last words on stdout and stderr reach it,
+/// and its exit ends the session with success.
+async fn attach_case(
+    cri: &mut Cri,
+    pod: &cri::PodSandboxConfig,
+    pod_id: &str,
+    image: &str,
+    c: &Clients,
+) -> anyhow::Result<String> {
+    let script = "i=0; while [ ! -e /tmp/go ] && [ $i -lt 600 ]; do echo waiting; i=$((i+1)); sleep 0.1; done; echo attached out; echo attached err >&2";
+    let talker = create_and_start(
+        cri,
+        pod_id,
+        pod,
+        container_config(image, "talker", &["sh", "-c", script]),
+    )
+    .await?;
+    let url = cri
+        .runtime
+        .attach(cri::AttachRequest {
+            container_id: talker.clone(),
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        })
+        .await
+        .context("Attach")?
+        .into_inner()
+        .url;
+    let mut child = std::process::Command::new(&c.spdy)
+        .args(["exec", &url, "-stdout", "-stderr"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().context("client stdout")?;
+    let stderr = child.stderr.take().context("client stderr")?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let err_text = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut { stderr }, &mut text);
+        text
+    });
+    let outcome = async {
+        let first = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await;
+        ensure!(
+            matches!(&first, Ok(Some(line)) if line == "waiting"),
+            "attach saw {first:?}"
+        );
+        cri.runtime
+            .exec_sync(cri::ExecSyncRequest {
+                container_id: talker.clone(),
+                cmd: args(&["touch", "/tmp/go"]),
+                timeout: 10,
+            })
+            .await
+            .context("ExecSync touch")?;
+        let mut rest = Vec::new();
+        while let Ok(Some(line)) = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await {
+            rest.push(line);
+        }
+        ensure!(
+            rest.last().map(String::as_str) == Some("attached out"),
+            "attach output ended with {:?}",
+            rest.last()
+        );
+        Ok(())
+    }
+    .await;
+    let status = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await?;
+    outcome?;
+    let err_text = err_text.join().unwrap_or_default();
+    ensure!(
+        err_text.contains("attached err"),
+        "attach stderr: {err_text:?}"
+    );
+    ensure!(
+        status.is_some_and(|s| s.success()),
+        "attach client ended with {status:?}: {err_text}"
+    );
+    Ok(talker)
 }

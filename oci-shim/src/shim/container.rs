@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use cradle_proto::shim::{INIT_PID_FILE, SHIM_PID_FILE, SOCKET_FILE};
+use cradle_proto::shim::{ATTACH_SOCKET_FILE, INIT_PID_FILE, SHIM_PID_FILE, SOCKET_FILE};
 use nix::fcntl::OFlag;
 use nix::unistd;
 
@@ -45,7 +45,9 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
         unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the stdout pipe"))?;
     let (stderr_read, stderr_write) =
         unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the stderr pipe"))?;
-    let mut stdio = ContainerStdio::new(stdout_read, stderr_read)?;
+    // The attach socket goes with `stdio` (its Drop removes the file).
+    let attach = super::attach::Attach::bind(&state_dir.join(ATTACH_SOCKET_FILE))?;
+    let mut stdio = ContainerStdio::new(stdout_read, stderr_read)?.with_attach(attach);
 
     let runtime = Runtime::new(args.runtime.clone(), args.runtime_root.clone())
         .with_log(state_dir.join(RUNTIME_LOG_FILE));

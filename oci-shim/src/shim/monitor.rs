@@ -17,6 +17,7 @@ enum Ready {
     Signal,
     Server(Source, PollFlags),
     Pipe(Stream),
+    Attach,
 }
 
 /// A shim that is set up and ready: sockets, state and signals.
@@ -59,6 +60,7 @@ impl Monitor {
                     Ready::Pipe(stream) => {
                         self.shim.pump_stdio(stream);
                     }
+                    Ready::Attach => self.shim.accept_attach(),
                 }
             }
         }
@@ -72,6 +74,10 @@ impl Monitor {
         for (source, fd, events) in &server_set {
             sources.push(Ready::Server(*source, PollFlags::empty()));
             fds.push(PollFd::new(*fd, *events));
+        }
+        if let Some(fd) = self.shim.attach_poll_fd() {
+            sources.push(Ready::Attach);
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
         }
         let pipes = self.shim.stdio_poll_set();
         for (stream, fd) in &pipes {

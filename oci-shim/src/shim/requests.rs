@@ -80,6 +80,16 @@ impl Shim {
         self.stdio.poll_set()
     }
 
+    /// The attach socket's listener, for the poll loop (container mode).
+    pub fn attach_poll_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.stdio.attach_poll_fd()
+    }
+
+    /// Accept clients on the attach socket.
+    pub fn accept_attach(&mut self) {
+        self.stdio.accept_attach();
+    }
+
     /// Copy whatever the container wrote to the log.
     pub fn pump_stdio(&mut self, which: super::logger::Stream) {
         self.stdio.pump(which, &mut self.log);
@@ -102,6 +112,7 @@ impl Shim {
         crate::diag!("process {} exited: {record:?}", self.watched.pid());
         // Everything the init wrote is in the pipes now: log it before the exit.
         self.stdio.drain(&mut self.log);
+        self.stdio.close_attached();
         if let Err(error) = reaper::write_exit_file(&self.state_dir, &record) {
             crate::diag!("{error}");
         }

@@ -10,6 +10,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 
 use super::ShimError;
+use super::attach::Attach;
 use super::logger::{CriLog, Stream};
 
 const CHUNK: usize = 32 * 1024;
@@ -19,6 +20,8 @@ const CHUNK: usize = 32 * 1024;
 pub struct ContainerStdio {
     stdout: Option<File>,
     stderr: Option<File>,
+    /// Attached clients also get every chunk (container mode).
+    attach: Option<Attach>,
 }
 
 impl ContainerStdio {
@@ -36,7 +39,33 @@ impl ContainerStdio {
         Ok(ContainerStdio {
             stdout: Some(File::from(stdout)),
             stderr: Some(File::from(stderr)),
+            attach: None,
         })
+    }
+
+    /// Also send the output to the clients of `attach`.
+    pub fn with_attach(mut self, attach: Attach) -> ContainerStdio {
+        self.attach = Some(attach);
+        self
+    }
+
+    /// The attach socket's listener, for the poll loop.
+    pub fn attach_poll_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.attach.as_ref().map(Attach::poll_fd)
+    }
+
+    /// Accept the clients waiting on the attach socket.
+    pub fn accept_attach(&mut self) {
+        if let Some(attach) = self.attach.as_mut() {
+            attach.accept_all();
+        }
+    }
+
+    /// End the attached clients' streams (the init exited, its output is drained).
+    pub fn close_attached(&mut self) {
+        if let Some(attach) = self.attach.as_mut() {
+            attach.close_all();
+        }
     }
 
     /// The open pipes, to poll for input.
@@ -70,6 +99,9 @@ impl ContainerStdio {
                 Ok(n) => {
                     if let Err(error) = log.write_chunk(which, &buf[..n]) {
                         crate::diag!("{error}");
+                    }
+                    if let Some(attach) = self.attach.as_mut() {
+                        attach.send(which, &buf[..n]);
                     }
                     return true;
                 }

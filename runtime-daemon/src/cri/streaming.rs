@@ -30,15 +30,21 @@ impl CriService {
         Ok(cri::ExecResponse { url })
     }
 
-    /// Attach: not built yet (see [`crate::streaming::runtime_backend::ATTACH_MISSING`]).
+    /// Attach: to a running container's output; stdin and tty are not built
+    /// yet (see [`crate::streaming::runtime_backend::ATTACH_MISSING`]).
     pub async fn attach_impl(
         &self,
-        req: cri::AttachRequest,
+        mut req: cri::AttachRequest,
     ) -> Result<cri::AttachResponse, Status> {
-        self.running_container(&req.container_id)?;
-        Err(Status::unimplemented(
-            crate::streaming::runtime_backend::ATTACH_MISSING,
-        ))
+        req.container_id = self.running_container(&req.container_id)?;
+        let record = self.runtime.containers.get(&req.container_id)?;
+        if req.stdin || req.tty || record.config.tty {
+            return Err(Status::unimplemented(
+                crate::streaming::runtime_backend::ATTACH_MISSING,
+            ));
+        }
+        let url = self.streaming_server()?.get_attach_url(&req)?;
+        Ok(cri::AttachResponse { url })
     }
 
     /// PortForward: the sandbox must exist (prefixes resolve).

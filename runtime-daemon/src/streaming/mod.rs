@@ -26,6 +26,7 @@ pub mod netns;
 pub mod pty;
 pub mod pump;
 pub mod remotecommand;
+pub mod runtime_attach;
 pub mod runtime_backend;
 pub mod runtime_exec;
 pub mod server;

@@ -1,7 +1,7 @@
 //! The daemon's [`StreamingBackend`]: exec through the container's OCI
-//! runtime ([`super::runtime_exec`]), port-forward into the pod's network
-//! namespace pin (or the host's for host-network pods). Attach is not built
-//! yet: the shim has no way to hand out the main process's stdio.
+//! runtime ([`super::runtime_exec`]), attach through the shim's attach socket
+//! ([`super::runtime_attach`]; output only so far), port-forward into the
+//! pod's network namespace pin (or the host's for host-network pods).
 
 use super::backend::{AttachRequest, ExecRequest, StreamIo, StreamingBackend};
 use super::runtime_exec::{self, daemon_error};
@@ -10,10 +10,10 @@ use crate::runtime::Runtime;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-/// What Attach answers until the shim can stream the main process's stdio.
-pub const ATTACH_MISSING: &str = "Attach is not implemented yet: cradle-shim cannot hand out \
-     the container's stdout/stderr/stdin after start (needs an attach socket in the shim and \
-     a --stdin flag for containers created with stdin)";
+/// What Attach answers for what the shim cannot do yet.
+pub const ATTACH_MISSING: &str = "Attach supports stdout/stderr only so far: stdin (a --stdin \
+     pipe kept by cradle-shim for containers created with stdin, stdin_once) and tty \
+     (console-socket support in cradle-shim) are not implemented yet";
 
 /// Streams with the daemon's containers and pods.
 #[derive(Clone)]
@@ -33,8 +33,7 @@ impl StreamingBackend for RuntimeBackend {
     }
 
     async fn attach(&self, req: AttachRequest, io: StreamIo) -> Result<(), StreamError> {
-        let _ = (req, io);
-        Err(StreamError::Backend(ATTACH_MISSING.into()))
+        super::runtime_attach::attach(&self.runtime, req, io).await
     }
 
     async fn port_forward(
