@@ -1,11 +1,12 @@
-//! Exec and PortForward over the CRI socket and the streaming server, with
-//! independent clients (Go SPDY on spdystream, Python websocket-client)
-//! against real containers: exit codes 0 and 42, a stdin echo round trip, a
-//! tty with its size, a client killed mid-exec (the process is killed and
-//! reaped), port-forward to an echo server in the pod (and to a closed port),
-//! the gRPC errors of unknown and stopped containers, and Attach answering
-//! Unimplemented. One daemon, one registry, one pod.
-
+//! Exec, Attach and PortForward over the CRI socket and the streaming
+//! server, with independent clients (Go SPDY on spdystream, Python
+//! websocket-client) against real containers: exit codes 0 and 42, a stdin
+//! echo round trip, a tty with its size, 20 parallel sessions, 20 MB of
+//! stdout, a client killed mid-exec (the process is killed and reaped),
+//! attach to a container's output, port-forward to an echo server in the pod
+//! (and to a closed port), and the gRPC errors of unknown and stopped
+//! containers and of attach with stdin (not built yet). One daemon, one
+//! registry, one pod.
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -19,7 +20,7 @@ use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exec_and_port_forward_work_with_spdy_and_websocket_clients() {
+async fn exec_attach_and_port_forward_work_with_spdy_and_websocket_clients() {
     skip_unless_ready!(true);
     let (Some(spdy), Some(ws)) = (spdy_client(), ws_client()) else {
         eprintln!("SKIPPED: streaming clients missing (tests/clients/setup.sh)");
@@ -112,6 +113,7 @@ async fn scenario(
     .await?;
 
     exec_cases(cri, &sleeper, clients).await?;
+    parallel_and_large_exec(cri, &sleeper, clients).await?;
     client_killed_mid_exec(cri, &sleeper, clients).await?;
     port_forward_cases(cri, &pod_id, clients).await?;
     error_cases(cri, &sleeper, &pod, &pod_id, &image).await?;
@@ -538,4 +540,50 @@ async fn attach_case(
         "attach client ended with {status:?}: {err_text}"
     );
     Ok(talker)
+}
+
+/// 20 exec sessions at once, each with its own output and exit code; then
+/// 20 MB of stdout through one session without loss.
+async fn parallel_and_large_exec(cri: &mut Cri, id: &str, c: &Clients) -> anyhow::Result<()> {
+    let mut sessions = Vec::new();
+    for i in 0..20 {
+        let url = exec_url(
+            cri,
+            id,
+            &["sh", "-c", &format!("echo session {i}; exit {}", 10 + i)],
+            false,
+            false,
+        )
+        .await?;
+        let run = client(
+            c.spdy.clone(),
+            args(&["exec", &url, "-stdout", "-stderr"]),
+            vec![],
+        );
+        sessions.push(tokio::spawn(run));
+    }
+    for (i, session) in sessions.into_iter().enumerate() {
+        let out = session.await??;
+        ensure!(
+            out.status.code() == Some(10 + i as i32)
+                && text(&out.stdout) == format!("session {i}\n"),
+            "parallel session {i}: {out:?}"
+        );
+    }
+    let url = exec_url(cri, id, &["seq", "1", "2500000"], false, false).await?;
+    let out = client(
+        c.spdy.clone(),
+        args(&["exec", &url, "-stdout", "-stderr"]),
+        vec![],
+    )
+    .await?;
+    ensure!(out.status.success(), "seq: {:?}", text(&out.stderr));
+    let want: usize = (1..=2_500_000u32).map(|n| n.to_string().len() + 1).sum();
+    let lines = out.stdout.iter().filter(|b| **b == b'\n').count();
+    ensure!(
+        out.stdout.len() == want && lines == 2_500_000 && out.stdout.ends_with(b"\n2500000\n"),
+        "large stdout: {} bytes, {lines} lines (want {want} bytes)",
+        out.stdout.len()
+    );
+    Ok(())
 }
