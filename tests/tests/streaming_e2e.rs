@@ -7,6 +7,7 @@
 //! (and to a closed port), and the gRPC errors of unknown and stopped
 //! containers and of attach with stdin (not built yet). One daemon, one
 //! registry, one pod.
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};

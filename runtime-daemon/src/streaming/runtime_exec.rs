@@ -73,29 +73,41 @@ impl ExecGuard {
 
 impl Drop for ExecGuard {
     fn drop(&mut self) {
-        if !self.reaped {
-            self.target.kill_process();
-            if let Some(mut child) = self.child.take() {
-                match tokio::runtime::Handle::try_current() {
-                    Ok(handle) => {
-                        handle.spawn(async move {
-                            if tokio::time::timeout(REAP_GRACE, child.wait())
-                                .await
-                                .is_err()
-                            {
-                                let _ = child.kill().await;
-                            }
-                        });
-                    }
-                    // No runtime to reap on: kill_on_drop kills the runtime.
-                    Err(_) => drop(child),
+        let files: Vec<PathBuf> = std::iter::once(self.target.pid_file.clone())
+            .chain(self.files.drain(..))
+            .collect();
+        let child = self.child.take();
+        let (Some(mut child), false) = (child, self.reaped) else {
+            remove_all(&files);
+            return;
+        };
+        self.target.kill_process();
+        let target = self.target.clone();
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            // No runtime to reap on: kill_on_drop kills the runtime.
+            remove_all(&files);
+            return;
+        };
+        handle.spawn(async move {
+            // The runtime may not have written the pid file yet: kill again
+            // until it has reaped its child and exited, then reap it.
+            let deadline = tokio::time::Instant::now() + REAP_GRACE;
+            while !matches!(child.try_wait(), Ok(Some(_)) | Err(_)) {
+                if tokio::time::Instant::now() > deadline {
+                    let _ = child.kill().await;
+                    break;
                 }
+                target.kill_process();
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-        }
-        let _ = std::fs::remove_file(&self.target.pid_file);
-        for file in &self.files {
-            let _ = std::fs::remove_file(file);
-        }
+            remove_all(&files);
+        });
+    }
+}
+
+fn remove_all(files: &[PathBuf]) {
+    for file in files {
+        let _ = std::fs::remove_file(file);
     }
 }
 
