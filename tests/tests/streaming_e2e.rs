@@ -2,9 +2,9 @@
 //! server, with independent clients (Go SPDY on spdystream, Python
 //! websocket-client) against real containers: exit codes 0 and 42, a stdin
 //! echo round trip, a tty with its size, 20 parallel sessions, 20 MB of
-//! stdout, a client killed mid-exec (the process is killed and reaped),
+//! stdout, a tty over WebSocket too, a client killed mid-exec (the process is killed and reaped),
 //! attach to a container's output, port-forward to an echo server in the pod
-//! (and to a closed port), and the gRPC errors of unknown and stopped
+//! (and to a closed port; and in a host-network pod), and the gRPC errors of unknown and stopped
 //! containers and of attach with stdin (not built yet). One daemon, one
 //! registry, one pod.
 
@@ -118,6 +118,7 @@ async fn scenario(
     client_killed_mid_exec(cri, &sleeper, clients).await?;
     port_forward_cases(cri, &pod_id, clients).await?;
     error_cases(cri, &sleeper, &pod, &pod_id, &image).await?;
+    host_network_forward(cri, daemon, cgroup, &image, clients).await?;
     let talker = attach_case(cri, &pod, &pod_id, &image, clients).await?;
 
     let scope = leak_scope(daemon, &[&pod_id, &sleeper, &echo, &talker]);
@@ -231,6 +232,25 @@ async fn exec_cases(cri: &mut Cri, id: &str, c: &Clients) -> anyhow::Result<()> 
     .await?;
     ensure!(out.status.success(), "tty exec: {out:?}");
     let shown = text(&out.stdout);
+    let url = exec_url(cri, id, &["sh", "-c", script], true, true).await?;
+    let out = client(
+        "python3".into(),
+        vec![
+            c.ws.display().to_string(),
+            "exec".into(),
+            url,
+            "v5.channel.k8s.io".into(),
+            "--stdin".into(),
+            "--resize".into(),
+            "100x30".into(),
+        ],
+        vec![],
+    )
+    .await?;
+    ensure!(
+        out.status.success() && text(&out.stdout).contains("size 30 100"),
+        "tty exec over WebSocket: {out:?}"
+    );
     ensure!(
         shown.contains("size 17 91") && shown.contains("tty"),
         "tty exec printed {shown:?}"
@@ -587,4 +607,67 @@ async fn parallel_and_large_exec(cri: &mut Cri, id: &str, c: &Clients) -> anyhow
         out.stdout.len()
     );
     Ok(())
+}
+
+/// A host-network pod listens in the host's namespace: port-forward connects
+/// to 127.0.0.1 there.
+async fn host_network_forward(
+    cri: &mut Cri,
+    daemon: &Daemon,
+    cgroup: &CgroupParent,
+    image: &str,
+    c: &Clients,
+) -> anyhow::Result<()> {
+    let port = 20_000 + rand_u16() % 20_000;
+    let mut pod = pod_config(daemon, cgroup)?;
+    if let Some(ns) = pod
+        .linux
+        .as_mut()
+        .and_then(|l| l.security_context.as_mut())
+        .and_then(|s| s.namespace_options.as_mut())
+    {
+        ns.network = cri::NamespaceMode::Node as i32;
+    }
+    let pod_id = run_pod(cri, &pod).await?;
+    let mut config = container_config(
+        image,
+        "host-echo",
+        &["nc", "-ll", "-p", &port.to_string(), "-e", "cat"],
+    );
+    if let Some(ns) = config
+        .linux
+        .as_mut()
+        .and_then(|l| l.security_context.as_mut())
+        .and_then(|s| s.namespace_options.as_mut())
+    {
+        ns.network = cri::NamespaceMode::Node as i32;
+    }
+    let echo = create_and_start(cri, &pod_id, &pod, config).await?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let result = loop {
+        let url = forward_url(cri, &pod_id, port as i32).await?;
+        let out = client(
+            c.spdy.clone(),
+            args(&[
+                "portforward",
+                &url,
+                "-port",
+                &port.to_string(),
+                "-size",
+                "65536",
+            ]),
+            vec![],
+        )
+        .await?;
+        if out.status.success() {
+            break Ok(());
+        }
+        if Instant::now() > deadline {
+            break Err(anyhow::anyhow!("host-network port-forward: {out:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    stop_and_remove_container(cri, &echo).await?;
+    stop_and_remove_pod(cri, &pod_id).await?;
+    result
 }
