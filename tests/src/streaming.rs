@@ -1,11 +1,15 @@
 //! Streaming (Exec/PortForward/Attach) helpers for the end-to-end tests: the
 //! independent clients of tests/clients (a Go SPDY client on Debian's
 //! spdystream, Python's websocket-client) located or built once, and a bounded
-//! way to run them.
+//! way to run them, and the CRI calls that mint streaming URLs.
 
+use anyhow::Context;
+use cradle_proto::cri;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+
+use crate::Cri;
 use std::time::Duration;
 
 /// The Go SPDY client built by tests/clients/setup.sh (None: cannot build here).
@@ -105,4 +109,55 @@ pub fn host_processes_with(needle: &str) -> Vec<i32> {
             cmdline.contains(needle).then_some(pid)
         })
         .collect()
+}
+
+/// Owned strings of `list`.
+pub fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Exec over the CRI: the streaming URL (stderr unless tty).
+pub async fn exec_url(
+    cri: &mut Cri,
+    id: &str,
+    cmd: &[&str],
+    stdin: bool,
+    tty: bool,
+) -> anyhow::Result<String> {
+    let resp = cri
+        .runtime
+        .exec(cri::ExecRequest {
+            container_id: id.into(),
+            cmd: args(cmd),
+            tty,
+            stdin,
+            stdout: true,
+            stderr: !tty,
+        })
+        .await
+        .with_context(|| format!("Exec {cmd:?}"))?;
+    Ok(resp.into_inner().url)
+}
+
+/// PortForward over the CRI: the streaming URL.
+pub async fn forward_url(cri: &mut Cri, pod_id: &str, port: i32) -> anyhow::Result<String> {
+    let resp = cri
+        .runtime
+        .port_forward(cri::PortForwardRequest {
+            pod_sandbox_id: pod_id.into(),
+            port: vec![port],
+        })
+        .await
+        .context("PortForward")?;
+    Ok(resp.into_inner().url)
+}
+
+/// Bytes as (lossy) text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A random number below 65536.
+pub fn rand_u16() -> u32 {
+    u32::from_str_radix(&crate::random_suffix()[..4], 16).unwrap_or(0)
 }

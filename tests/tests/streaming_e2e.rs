@@ -6,7 +6,7 @@
 //! attach to a container's output, port-forward to an echo server in the pod
 //! (and to a closed port; and in a host-network pod), and the gRPC errors of unknown and stopped
 //! containers and of attach with stdin (not built yet). One daemon, one
-//! registry, one pod.
+//! registry, one pod (and a host-network one).
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,10 @@ use cradle_tests::steps::{
     container_config, create_and_start, leak_scope, pod_config, pull, remove_everything, run_pod,
     stop_and_remove_container, stop_and_remove_pod, wait_for_state,
 };
-use cradle_tests::streaming::{client, host_processes_with, spdy_client, ws_client};
+use cradle_tests::streaming::{
+    args, client, exec_url, forward_url, host_processes_with, rand_u16, spdy_client, text,
+    ws_client,
+};
 use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
 use tonic::Code;
 
@@ -43,48 +46,6 @@ async fn exec_attach_and_port_forward_work_with_spdy_and_websocket_clients() {
 struct Clients {
     spdy: std::path::PathBuf,
     ws: std::path::PathBuf,
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
-async fn exec_url(
-    cri: &mut Cri,
-    id: &str,
-    cmd: &[&str],
-    stdin: bool,
-    tty: bool,
-) -> anyhow::Result<String> {
-    let resp = cri
-        .runtime
-        .exec(cri::ExecRequest {
-            container_id: id.into(),
-            cmd: args(cmd),
-            tty,
-            stdin,
-            stdout: true,
-            stderr: !tty,
-        })
-        .await
-        .with_context(|| format!("Exec {cmd:?}"))?;
-    Ok(resp.into_inner().url)
-}
-
-async fn forward_url(cri: &mut Cri, pod_id: &str, port: i32) -> anyhow::Result<String> {
-    let resp = cri
-        .runtime
-        .port_forward(cri::PortForwardRequest {
-            pod_sandbox_id: pod_id.into(),
-            port: vec![port],
-        })
-        .await
-        .context("PortForward")?;
-    Ok(resp.into_inner().url)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 async fn scenario(
@@ -319,10 +280,6 @@ async fn client_killed_mid_exec(cri: &mut Cri, id: &str, c: &Clients) -> anyhow:
         text(&ps.stdout)
     );
     Ok(())
-}
-
-fn rand_u16() -> u32 {
-    u32::from_str_radix(&cradle_tests::random_suffix()[..4], 16).unwrap_or(0)
 }
 
 async fn port_forward_cases(cri: &mut Cri, pod_id: &str, c: &Clients) -> anyhow::Result<()> {
