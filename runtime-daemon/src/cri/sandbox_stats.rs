@@ -5,7 +5,7 @@
 //! the stats of its running containers.
 
 use super::filter::{id_matches, labels_match};
-use super::stats::value;
+use super::stats::{cpu_usage, memory_usage, value};
 use super::{CriService, required};
 use crate::containers::ContainerState;
 use crate::pods::{SandboxRecord, SandboxState};
@@ -70,20 +70,8 @@ impl CriService {
                 annotations: record.config.annotations.clone(),
             }),
             linux: Some(cri::LinuxPodSandboxStats {
-                cpu: Some(cri::CpuUsage {
-                    timestamp: now,
-                    usage_core_nano_seconds: value(sample.cpu_usage_ns),
-                    usage_nano_cores: value(nano_cores),
-                }),
-                memory: Some(cri::MemoryUsage {
-                    timestamp: now,
-                    working_set_bytes: value(sample.working_set),
-                    available_bytes: None,
-                    usage_bytes: value(sample.memory_usage),
-                    rss_bytes: value(sample.rss),
-                    page_faults: value(sample.page_faults),
-                    major_page_faults: value(sample.major_page_faults),
-                }),
+                cpu: Some(cpu_usage(now, &sample, nano_cores)),
+                memory: Some(memory_usage(now, &sample)),
                 network: (!interfaces.is_empty()).then(|| cri::NetworkUsage {
                     timestamp: now,
                     default_interface: interfaces

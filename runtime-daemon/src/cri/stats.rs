@@ -3,13 +3,35 @@
 use super::filter::{id_matches, labels_match};
 use super::{CriService, required};
 use crate::containers::ContainerRecord;
-use crate::stats::{CGROUP_ROOT, read_cgroup};
+use crate::stats::{CGROUP_ROOT, CgroupSample, read_cgroup};
 use cradle_proto::cri;
 use std::path::Path;
 use tonic::Status;
 
 pub(crate) fn value(v: Option<u64>) -> Option<cri::UInt64Value> {
     v.map(|value| cri::UInt64Value { value })
+}
+
+/// The CRI CPU usage of a cgroup sample, with the rate the tracker derived.
+pub(crate) fn cpu_usage(now: i64, sample: &CgroupSample, nano_cores: Option<u64>) -> cri::CpuUsage {
+    cri::CpuUsage {
+        timestamp: now,
+        usage_core_nano_seconds: value(sample.cpu_usage_ns),
+        usage_nano_cores: value(nano_cores),
+    }
+}
+
+/// The CRI memory usage of a cgroup sample.
+pub(crate) fn memory_usage(now: i64, sample: &CgroupSample) -> cri::MemoryUsage {
+    cri::MemoryUsage {
+        timestamp: now,
+        working_set_bytes: value(sample.working_set),
+        available_bytes: None,
+        usage_bytes: value(sample.memory_usage),
+        rss_bytes: value(sample.rss),
+        page_faults: value(sample.page_faults),
+        major_page_faults: value(sample.major_page_faults),
+    }
 }
 
 impl CriService {
@@ -32,20 +54,8 @@ impl CriService {
                 labels: record.config.labels.clone(),
                 annotations: record.config.annotations.clone(),
             }),
-            cpu: Some(cri::CpuUsage {
-                timestamp: now,
-                usage_core_nano_seconds: value(sample.cpu_usage_ns),
-                usage_nano_cores: value(nano_cores),
-            }),
-            memory: Some(cri::MemoryUsage {
-                timestamp: now,
-                working_set_bytes: value(sample.working_set),
-                available_bytes: None,
-                usage_bytes: value(sample.memory_usage),
-                rss_bytes: value(sample.rss),
-                page_faults: value(sample.page_faults),
-                major_page_faults: value(sample.major_page_faults),
-            }),
+            cpu: Some(cpu_usage(now, &sample, nano_cores)),
+            memory: Some(memory_usage(now, &sample)),
             // TODO(stats): writable layer usage from the snapshotter.
             writable_layer: None,
             swap: None,
