@@ -345,6 +345,41 @@ fn spec_devices_are_created_with_mode_and_owner() {
     assert!(b.oci(&["delete", &b.id]).status.success());
 }
 
+/// Like runc: a spec device at the path of a default node (/dev/null,
+/// /dev/zero …) replaces the default one, with the spec's numbers and owner.
+#[test]
+fn spec_devices_at_default_paths_replace_the_default_nodes() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(
+        "devdefault",
+        &[
+            "sh",
+            "-c",
+            "stat -c '%a %u:%g %t:%T' /dev/null /dev/zero; echo x > /dev/null && echo wrote",
+        ],
+    );
+    let mut cfg = b.config();
+    cfg["linux"]["devices"] = json!([
+        {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o662, "uid": 1000, "gid": 5},
+        {"path": "/dev/zero", "type": "c", "major": 1, "minor": 7, "fileMode": 0o640, "uid": 0, "gid": 0}
+    ]);
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0);
+    assert_eq!(b.container_stdout(), "662 1000:5 1:3\n640 0:0 1:7\nwrote\n");
+    assert!(b.oci(&["delete", &b.id]).status.success());
+}
+
 #[test]
 fn sysctls_rlimits_masked_and_read_only_paths_apply() {
     if !is_root() {

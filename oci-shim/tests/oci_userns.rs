@@ -315,3 +315,40 @@ fn a_user_namespace_joined_by_path_maps_root_like_a_new_one() {
     assert_eq!(words, ["0", "0", "100000", "65536"]);
     assert!(b.oci(&["delete", &b.id]).status.success());
 }
+
+/// In a user namespace mknod is refused and the default nodes are bind
+/// mounts of the host's; a spec device at a default path (what the daemon
+/// may list) must still not fail create with EEXIST: it replaces the
+/// default node, bound from the host's node of that path.
+#[test]
+fn a_spec_device_at_a_default_path_works_in_a_user_namespace() {
+    if !is_root() {
+        eprintln!("a_spec_device_at_a_default_path_works_in_a_user_namespace: skipped, needs root");
+        return;
+    }
+    become_subreaper();
+    let b = userns_bundle(
+        "usernsdev",
+        &[
+            "sh",
+            "-c",
+            "echo x > /dev/null && echo wrote; stat -c '%t:%T' /dev/null",
+        ],
+    );
+    let mut cfg = b.config();
+    cfg["linux"]["devices"] = json!([
+        {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666, "uid": 0, "gid": 0}
+    ]);
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0);
+    assert_eq!(b.container_stdout(), "wrote\n1:3\n");
+    assert!(b.oci(&["delete", &b.id]).status.success());
+}

@@ -31,6 +31,12 @@ pub(crate) fn setup_dev(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
     let dev = rootfs.join("dev");
     for name in DEFAULT_DEVICES {
         let host = Path::new("/dev").join(name);
+        // Like runc, the spec's entry for a default path wins: make only
+        // that one. Making both fails in user namespaces, where the default
+        // is a bind mount that can be neither removed nor mknod'ed over.
+        if devices.iter().any(|d| d.path() == host.as_path()) {
+            continue;
+        }
         if host.exists() {
             copy_device(&host, &dev.join(name))?;
         }
