@@ -111,6 +111,18 @@ impl Drop for ShimGuard {
                 libc::kill(pid, libc::SIGKILL);
             }
         }
+        // A failed test also leaves the shim's child (the pause process)
+        // running: it outlives the shim.
+        let init = fs::read_to_string(self.state_dir.join(INIT_PID_FILE));
+        if std::thread::panicking()
+            && let Some(pid) = init.ok().and_then(|p| p.trim().parse::<i32>().ok())
+            && alive(pid)
+        {
+            // SAFETY: signalling the pid this test's shim wrote for its child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
     }
 }
 
@@ -476,6 +488,7 @@ fn sandbox_pause_joins_pinned_namespaces_and_cgroup_and_stops_on_term() {
     );
     let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     assert!(cgroups.contains(&cgroup), "cgroups: {cgroups}");
+    assert_pause_is_init_of_its_own_pid_namespace(pid, &state_dir);
     assert_eq!(client.call(Request::Start), Response::Ok);
     // The shim outlives a SIGTERM meant for a stopping daemon's process group.
     let shim = shim_pid(&state_dir).unwrap();
@@ -510,6 +523,32 @@ fn sandbox_pause_joins_pinned_namespaces_and_cgroup_and_stops_on_term() {
         .filter(|path| Path::new(path).exists())
         .collect();
     assert!(leftovers.is_empty(), "cgroup dirs left: {leftovers:?}");
+}
+
+/// The pause process (reported by its host pid) is pid 1 of a pid namespace
+/// of its own, which the pod's containers can join, and reaps the orphans
+/// reparented to it there.
+fn assert_pause_is_init_of_its_own_pid_namespace(pid: u32, state_dir: &Path) {
+    let ns = |pid: &str| fs::metadata(format!("/proc/{pid}/ns/pid")).unwrap().ino();
+    let shim = shim_pid(state_dir).unwrap();
+    assert_ne!(ns(&pid.to_string()), ns(&shim.to_string()));
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+    assert!(nspid.ends_with("\t1"), "{nspid}");
+    // A shell entering the pod's pid namespace leaves an orphan behind,
+    // reparented to the pause process, which must reap it.
+    let status = Command::new("nsenter")
+        .arg(format!("--target={pid}"))
+        .args(["--pid", "--", "sh", "-c", "sleep 1 & exit 0"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "nsenter failed");
+    let children = format!("/proc/{pid}/task/{pid}/children");
+    let orphans = fs::read_to_string(&children).unwrap();
+    assert!(!orphans.trim().is_empty(), "the orphan went elsewhere");
+    eventually("the pause process to reap its orphan", || {
+        fs::read_to_string(&children).unwrap().trim().is_empty()
+    });
 }
 
 #[test]

@@ -1,8 +1,11 @@
 //! The built-in pause process of a pod sandbox.
 //!
-//! The shim forks it (no image, no exec): the child joins the pod's pinned
-//! network, IPC and UTS namespaces, names itself `pause`, reports readiness
-//! through a pipe and sleeps until SIGTERM or SIGINT (exit 0) or SIGKILL.
+//! The shim forks it (no image, no exec) into a new pid namespace, where it
+//! is pid 1 and the pod's containers can join it (CRI pid mode POD); the
+//! shim keeps its host pid. The child joins the pod's pinned network, IPC
+//! and UTS namespaces, names itself `pause`, reports readiness through a
+//! pipe, then reaps the orphans reparented to it (it is their init) until
+//! SIGTERM or SIGINT (exit 0) or SIGKILL.
 
 use std::ffi::CStr;
 use std::fs::{self, File};
@@ -10,9 +13,10 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::fcntl::OFlag;
-use nix::sched::{CloneFlags, setns};
+use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::prctl;
 use nix::sys::signal::{SigSet, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{self, ForkResult, Pid};
 
 use super::ShimError;
@@ -81,9 +85,7 @@ impl Forked {
 pub fn spawn(namespaces: &PodNamespaces) -> Result<Forked, ShimError> {
     let (read_end, write_end) =
         unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the pause pipe"))?;
-    // SAFETY: the shim is single-threaded, so the child may run ordinary Rust
-    // code; it never returns into the shim's code and leaves through `_exit`.
-    match unsafe { unistd::fork() }.map_err(ShimError::sys("forking the pause process"))? {
+    match fork_in_new_pid_namespace()? {
         ForkResult::Parent { child } => {
             drop(write_end);
             Ok(Forked {
@@ -101,14 +103,41 @@ pub fn spawn(namespaces: &PodNamespaces) -> Result<Forked, ShimError> {
     }
 }
 
+/// fork(2) with the child as pid 1 of a new pid namespace. The shim's own
+/// namespace for later children is restored before returning, so nothing
+/// else it forks lands in the pod's pid namespace.
+fn fork_in_new_pid_namespace() -> Result<ForkResult, ShimError> {
+    let own = File::open("/proc/self/ns/pid")
+        .map_err(ShimError::io("opening the shim's pid namespace"))?;
+    unshare(CloneFlags::CLONE_NEWPID).map_err(ShimError::sys("unsharing the pid namespace"))?;
+    // SAFETY: the shim is single-threaded, so the child may run ordinary Rust
+    // code; it never returns into the shim's code and leaves through `_exit`.
+    let forked = unsafe { unistd::fork() };
+    if let Ok(ForkResult::Child) = forked {
+        return Ok(ForkResult::Child);
+    }
+    let restored = setns(&own, CloneFlags::CLONE_NEWPID);
+    let forked = forked.map_err(ShimError::sys("forking the pause process"))?;
+    if let Err(error) = restored {
+        if let ForkResult::Parent { child } = forked {
+            let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+        }
+        return Err(ShimError::sys("restoring the shim's pid namespace")(error));
+    }
+    Ok(forked)
+}
+
 /// The pause process's body: returns its exit status.
 fn pause_main(namespaces: &PodNamespaces, verdict: OwnedFd) -> i32 {
     let mut verdict = File::from(verdict);
-    // Keep SIGTERM and SIGINT blocked to take them with sigwait; everything
-    // else the shim blocked (SIGCHLD, SIGHUP) goes back to normal.
+    // Keep SIGTERM, SIGINT and SIGCHLD blocked to take them with sigwait
+    // (blocked, they reach a namespace's init even without a handler);
+    // everything else the shim blocked (SIGHUP) goes back to normal.
     let mut wanted = SigSet::empty();
     wanted.add(Signal::SIGTERM);
     wanted.add(Signal::SIGINT);
+    wanted.add(Signal::SIGCHLD);
     if let Err(error) = wanted.thread_set_mask() {
         let _ = write!(verdict, "setting the signal mask: {error}");
         return 1;
@@ -142,7 +171,19 @@ fn pause_main(namespaces: &PodNamespaces, verdict: OwnedFd) -> i32 {
     loop {
         match wanted.wait() {
             Ok(Signal::SIGTERM | Signal::SIGINT) => return 0,
+            Ok(Signal::SIGCHLD) => reap_orphans(),
             Ok(_) | Err(_) => continue,
+        }
+    }
+}
+
+/// As the pod's init, collect every exited process reparented to the pause
+/// process, so none stays a zombie. Ends when none is left to collect.
+fn reap_orphans() {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(_) => return,
+            Ok(_) => continue,
         }
     }
 }
