@@ -32,6 +32,7 @@ pub mod sandbox;
 pub mod server;
 pub mod signals;
 pub mod state;
+pub mod stdin;
 pub mod stdio;
 
 pub use error::ShimError;

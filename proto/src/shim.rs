@@ -25,6 +25,10 @@ pub const INIT_PID_FILE: &str = "init.pid";
 /// a client connecting there receives the container's output from then on,
 /// as frames made by [`attach_frame`], until the container exits (EOF).
 pub const ATTACH_SOCKET_FILE: &str = "attach.sock";
+/// Stream id of stdin in an attach frame, sent by a client to a shim started
+/// with `--stdin`; an empty stdin frame means the client's stdin ended (with
+/// `--stdin-once` the container's stdin is then closed).
+pub const ATTACH_STDIN: u8 = 0;
 /// Stream id of stdout in an attach frame.
 pub const ATTACH_STDOUT: u8 = 1;
 /// Stream id of stderr in an attach frame.

@@ -1,7 +1,7 @@
 //! The command line, a fixed contract with `cradled`.
 //!
 //! ```text
-//! cradle-shim container --id ID --bundle DIR --runtime PATH --runtime-root DIR --state-dir DIR [--log-path FILE]
+//! cradle-shim container --id ID --bundle DIR --runtime PATH --runtime-root DIR --state-dir DIR [--log-path FILE] [--stdin [--stdin-once]]
 //! cradle-shim sandbox   --id ID --state-dir DIR --netns PATH --ipcns PATH --utsns PATH [--cgroup CGROUP_PATH]
 //! ```
 
@@ -51,6 +51,12 @@ pub struct ContainerArgs {
     /// CRI log file; without it the container's output is drained and dropped.
     #[arg(long)]
     pub log_path: Option<PathBuf>,
+    /// Give the init a stdin pipe that attach clients write to (else /dev/null).
+    #[arg(long)]
+    pub stdin: bool,
+    /// Close that pipe when the first attach that carried stdin ends.
+    #[arg(long, requires = "stdin")]
+    pub stdin_once: bool,
 }
 
 /// Arguments of `cradle-shim sandbox`.

@@ -6,16 +6,29 @@
 //! bytes; [`cradle_proto::shim::attach_frame`]). When the init exits, the
 //! clients are closed after the last output, so they see EOF. A client that
 //! cannot take a frame within [`SEND_TIMEOUT`] is dropped rather than stall
-//! the shim's single-threaded loop. Stdin and tty are not supported yet.
+//! the shim's single-threaded loop.
+//!
+//! With `--stdin` the shim also holds the container's stdin pipe
+//! ([`StdinPipe`]): clients may send frames with stream id
+//! [`cradle_proto::shim::ATTACH_STDIN`], whose bytes go to the pipe; an empty
+//! one means "this client's stdin ended". With `--stdin-once`, the end of the
+//! first client that carried stdin (its empty frame or its hang-up) closes the
+//! pipe, so the container sees EOF, and later clients get no stdin. Tty is not
+//! supported yet.
 
 use std::io::{ErrorKind, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cradle_proto::shim::{ATTACH_HEADER_LEN, ATTACH_STDIN};
+use nix::errno::Errno;
+use nix::sys::socket::{MsgFlags, recv};
+
 use super::ShimError;
 use super::logger::Stream;
+use super::stdin::StdinPipe;
 
 /// Longest a frame may take to reach a client before the client is dropped.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -25,8 +38,22 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Attach {
     path: PathBuf,
     listener: UnixListener,
-    clients: Vec<UnixStream>,
+    clients: Vec<Client>,
+    /// The container's stdin (`--stdin`), until closed.
+    stdin: Option<StdinPipe>,
 }
+
+/// One attached client and the part of a frame it has sent so far.
+#[derive(Debug)]
+struct Client {
+    stream: UnixStream,
+    inbound: Vec<u8>,
+    /// It sent stdin (so, with stdin_once, its end closes the container's stdin).
+    carried_stdin: bool,
+}
+
+/// Largest stdin frame a client may send (the daemon sends at most 32 KiB).
+const MAX_STDIN_FRAME: usize = 1024 * 1024;
 
 impl Attach {
     /// Binds `path` (non-blocking accepts).
@@ -37,12 +64,19 @@ impl Attach {
             path: path.to_path_buf(),
             listener,
             clients: Vec::new(),
+            stdin: None,
         };
         attach
             .listener
             .set_nonblocking(true)
             .map_err(ShimError::io("making the attach socket non-blocking"))?;
         Ok(attach)
+    }
+
+    /// Also carry clients' stdin to `pipe`.
+    pub fn with_stdin(mut self, pipe: StdinPipe) -> Attach {
+        self.stdin = Some(pipe);
+        self
     }
 
     /// The listener, for the poll loop.
@@ -59,7 +93,11 @@ impl Attach {
                         .set_nonblocking(false)
                         .and_then(|()| client.set_write_timeout(Some(SEND_TIMEOUT)));
                     match ready {
-                        Ok(()) => self.clients.push(client),
+                        Ok(()) => self.clients.push(Client {
+                            stream: client,
+                            inbound: Vec::new(),
+                            carried_stdin: false,
+                        }),
                         Err(error) => crate::diag!("attach client: {error}"),
                     }
                 }
@@ -83,14 +121,132 @@ impl Attach {
             Stream::Stderr => cradle_proto::shim::ATTACH_STDERR,
         };
         let frame = cradle_proto::shim::attach_frame(id, chunk);
-        self.clients
-            .retain_mut(|client| client.write_all(&frame).is_ok());
+        let mut gone = Vec::new();
+        self.clients.retain_mut(|client| {
+            let ok = client.stream.write_all(&frame).is_ok();
+            if !ok {
+                gone.push(client.carried_stdin);
+            }
+            ok
+        });
+        for carried in gone {
+            self.client_ended(carried);
+        }
     }
 
-    /// Ends every client's stream (the init exited).
+    /// Ends every client's stream and closes stdin (the init exited).
     pub fn close_all(&mut self) {
         for client in self.clients.drain(..) {
-            let _ = client.shutdown(std::net::Shutdown::Both);
+            let _ = client.stream.shutdown(std::net::Shutdown::Both);
+        }
+        self.stdin = None;
+    }
+
+    /// The clients, to poll for input while stdin is open and not backed up.
+    pub fn client_poll_fds(&self) -> Vec<BorrowedFd<'_>> {
+        match &self.stdin {
+            Some(pipe) if pipe.accepts_more() => {
+                self.clients.iter().map(|c| c.stream.as_fd()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The stdin pipe, to poll for room while bytes wait for it.
+    pub fn stdin_poll_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.stdin.as_ref().and_then(StdinPipe::poll_fd)
+    }
+
+    /// Writes queued stdin bytes (the pipe has room).
+    pub fn flush_stdin(&mut self) {
+        if let Some(pipe) = self.stdin.as_mut()
+            && !pipe.flush()
+        {
+            self.stdin = None;
+        }
+    }
+
+    /// Reads what every client sent, without blocking: stdin frames go to the
+    /// pipe; a client that hung up or broke the protocol is dropped.
+    pub fn read_clients(&mut self) {
+        let mut index = 0;
+        while index < self.clients.len() {
+            match self.read_client(index) {
+                Ok(()) => index += 1,
+                Err(reason) => {
+                    if !reason.is_empty() {
+                        crate::diag!("attach client dropped: {reason}");
+                    }
+                    let client = self.clients.remove(index);
+                    self.client_ended(client.carried_stdin);
+                }
+            }
+        }
+    }
+
+    /// One client's pending input; Err (with a reason, empty for a plain
+    /// hang-up) when the client is gone.
+    fn read_client(&mut self, index: usize) -> Result<(), String> {
+        let mut buf = [0u8; 32 * 1024];
+        loop {
+            if self.stdin.as_ref().is_some_and(|pipe| !pipe.accepts_more()) {
+                return Ok(());
+            }
+            let client = &mut self.clients[index];
+            match recv(client.stream.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
+                Ok(0) => return Err(String::new()),
+                Ok(n) => client.inbound.extend_from_slice(&buf[..n]),
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return Ok(()),
+                Err(error) => return Err(error.to_string()),
+            }
+            self.take_frames(index)?;
+        }
+    }
+
+    /// Handles the complete frames `index` has sent.
+    fn take_frames(&mut self, index: usize) -> Result<(), String> {
+        loop {
+            let inbound = &self.clients[index].inbound;
+            if inbound.len() < ATTACH_HEADER_LEN {
+                return Ok(());
+            }
+            let len = u32::from_be_bytes([inbound[1], inbound[2], inbound[3], inbound[4]]) as usize;
+            if inbound[0] != ATTACH_STDIN || len > MAX_STDIN_FRAME {
+                return Err(format!("bad frame (stream {}, {len} bytes)", inbound[0]));
+            }
+            if inbound.len() < ATTACH_HEADER_LEN + len {
+                return Ok(());
+            }
+            let frame: Vec<u8> = self.clients[index]
+                .inbound
+                .drain(..ATTACH_HEADER_LEN + len)
+                .skip(ATTACH_HEADER_LEN)
+                .collect();
+            let client = &mut self.clients[index];
+            let Some(pipe) = self.stdin.as_mut() else {
+                continue;
+            };
+            client.carried_stdin = true;
+            if frame.is_empty() {
+                // This client's stdin ended: with stdin_once, so does the container's.
+                if pipe.once && !pipe.close_after_flush() {
+                    self.stdin = None;
+                }
+            } else if !pipe.push(&frame) {
+                self.stdin = None;
+            }
+        }
+    }
+
+    /// A client went away: with stdin_once, one that carried stdin closes it.
+    fn client_ended(&mut self, carried_stdin: bool) {
+        if carried_stdin
+            && let Some(pipe) = self.stdin.as_mut()
+            && pipe.once
+            && !pipe.close_after_flush()
+        {
+            self.stdin = None;
         }
     }
 }
@@ -138,9 +294,38 @@ mod tests {
         attach.send(Stream::Stdout, b"a");
         attach.send(Stream::Stdout, b"b");
         assert_eq!(attach.clients.len(), 1);
+        assert!(attach.client_poll_fds().is_empty());
         attach.close_all();
         let mut got = Vec::new();
         stays.read_to_end(&mut got).unwrap();
         assert_eq!(got.len(), 2 * 6);
+    }
+
+    #[test]
+    fn stdin_frames_split_across_reads_reach_the_pipe_and_a_bad_frame_drops_the_client() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("attach.sock");
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let mut attach = Attach::bind(&path)
+            .unwrap()
+            .with_stdin(StdinPipe::new(write, true).unwrap());
+        let mut good = UnixStream::connect(&path).unwrap();
+        let mut bad = UnixStream::connect(&path).unwrap();
+        attach.accept_all();
+        let frame = cradle_proto::shim::attach_frame(ATTACH_STDIN, b"split");
+        good.write_all(&frame[..3]).unwrap();
+        attach.read_clients();
+        good.write_all(&frame[3..]).unwrap();
+        bad.write_all(&cradle_proto::shim::attach_frame(9, b"?"))
+            .unwrap();
+        attach.read_clients();
+        assert_eq!(attach.clients.len(), 1);
+        // The good client hangs up: stdin_once closes the pipe after its bytes.
+        drop(good);
+        attach.read_clients();
+        assert!(attach.stdin.is_none());
+        let mut got = String::new();
+        std::fs::File::from(read).read_to_string(&mut got).unwrap();
+        assert_eq!(got, "split");
     }
 }

@@ -1,6 +1,7 @@
-//! Setting up container mode: socket, pid file, log, stdio pipes and
-//! `<runtime> create`. Every step registers its undo, so a failed set-up
-//! leaves nothing behind: no runtime state, no socket, no pid files.
+//! Setting up container mode: socket, pid file, log, stdio pipes (a stdin
+//! pipe with `--stdin`) and `<runtime> create`. Every step registers its
+//! undo, so a failed set-up leaves nothing behind: no runtime state, no
+//! socket, no pid files.
 
 use std::fs;
 use std::path::Path;
@@ -20,6 +21,7 @@ use super::runtime::Runtime;
 use super::server::Server;
 use super::signals::Signals;
 use super::state::Watched;
+use super::stdin::StdinPipe;
 use super::stdio::ContainerStdio;
 
 /// File name of the runtime's own log (`--log`) inside the shim's state directory.
@@ -46,7 +48,14 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
     let (stderr_read, stderr_write) =
         unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the stderr pipe"))?;
     // The attach socket goes with `stdio` (its Drop removes the file).
-    let attach = super::attach::Attach::bind(&state_dir.join(ATTACH_SOCKET_FILE))?;
+    let mut attach = super::attach::Attach::bind(&state_dir.join(ATTACH_SOCKET_FILE))?;
+    let mut stdin_read = None;
+    if args.stdin {
+        let (read, write) =
+            unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the stdin pipe"))?;
+        attach = attach.with_stdin(StdinPipe::new(write, args.stdin_once)?);
+        stdin_read = Some(read);
+    }
     let mut stdio = ContainerStdio::new(stdout_read, stderr_read)?.with_attach(attach);
 
     let runtime = Runtime::new(args.runtime.clone(), args.runtime_root.clone())
@@ -67,6 +76,7 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
         &args.id,
         &args.bundle,
         &pid_file,
+        stdin_read,
         stdout_write,
         stderr_write,
     ) {

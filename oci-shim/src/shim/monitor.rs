@@ -18,6 +18,8 @@ enum Ready {
     Server(Source, PollFlags),
     Pipe(Stream),
     Attach,
+    AttachInput,
+    StdinRoom,
 }
 
 /// A shim that is set up and ready: sockets, state and signals.
@@ -61,6 +63,8 @@ impl Monitor {
                         self.shim.pump_stdio(stream);
                     }
                     Ready::Attach => self.shim.accept_attach(),
+                    Ready::AttachInput => self.shim.read_attached(),
+                    Ready::StdinRoom => self.shim.flush_stdin(),
                 }
             }
         }
@@ -78,6 +82,15 @@ impl Monitor {
         if let Some(fd) = self.shim.attach_poll_fd() {
             sources.push(Ready::Attach);
             fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        }
+        let (clients, stdin) = self.shim.attach_input_fds();
+        for fd in &clients {
+            sources.push(Ready::AttachInput);
+            fds.push(PollFd::new(*fd, PollFlags::POLLIN));
+        }
+        if let Some(fd) = stdin {
+            sources.push(Ready::StdinRoom);
+            fds.push(PollFd::new(fd, PollFlags::POLLOUT));
         }
         let pipes = self.shim.stdio_poll_set();
         for (stream, fd) in &pipes {
@@ -101,7 +114,11 @@ impl Monitor {
                     other => other,
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        // Several clients may be ready: reading them all once is enough.
+        let mut ready = ready;
+        let mut seen = false;
+        ready.retain(|r| !matches!(r, Ready::AttachInput) || !std::mem::replace(&mut seen, true));
         Ok(ready)
     }
 }

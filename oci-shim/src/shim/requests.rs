@@ -90,6 +90,26 @@ impl Shim {
         self.stdio.accept_attach();
     }
 
+    /// Attached clients to poll for stdin, and the stdin pipe while bytes wait.
+    pub fn attach_input_fds(
+        &self,
+    ) -> (
+        Vec<std::os::fd::BorrowedFd<'_>>,
+        Option<std::os::fd::BorrowedFd<'_>>,
+    ) {
+        self.stdio.attach_input_fds()
+    }
+
+    /// Carry what attached clients sent to the container's stdin.
+    pub fn read_attached(&mut self) {
+        self.stdio.read_attached();
+    }
+
+    /// Write queued stdin bytes to the container.
+    pub fn flush_stdin(&mut self) {
+        self.stdio.flush_stdin();
+    }
+
     /// Copy whatever the container wrote to the log.
     pub fn pump_stdio(&mut self, which: super::logger::Stream) {
         self.stdio.pump(which, &mut self.log);

@@ -47,14 +47,15 @@ impl Runtime {
         command
     }
 
-    /// `create --bundle B --pid-file P ID`, with the container's stdout and
-    /// stderr pipes as the runtime's own (it hands them to the init). On
+    /// `create --bundle B --pid-file P ID`, with the container's stdin (a pipe,
+    /// or /dev/null when `None`), stdout and stderr pipes as the runtime's own (it hands them to the init). On
     /// failure the runtime's message is on the stderr pipe, which the caller reads.
     pub fn create(
         &self,
         id: &str,
         bundle: &Path,
         pid_file: &Path,
+        stdin: Option<OwnedFd>,
         stdout: OwnedFd,
         stderr: OwnedFd,
     ) -> Result<(), ShimError> {
@@ -67,6 +68,9 @@ impl Runtime {
             .arg(id)
             .stdout(Stdio::from(stdout))
             .stderr(Stdio::from(stderr));
+        if let Some(stdin) = stdin {
+            command.stdin(Stdio::from(stdin));
+        }
         let status = command.status().map_err(ShimError::io(format!(
             "running {} create",
             self.binary.display()

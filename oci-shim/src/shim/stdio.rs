@@ -61,6 +61,28 @@ impl ContainerStdio {
         }
     }
 
+    /// Attached clients to poll for stdin, and the stdin pipe when bytes wait for room.
+    pub fn attach_input_fds(&self) -> (Vec<BorrowedFd<'_>>, Option<BorrowedFd<'_>>) {
+        match &self.attach {
+            Some(attach) => (attach.client_poll_fds(), attach.stdin_poll_fd()),
+            None => (Vec::new(), None),
+        }
+    }
+
+    /// Carry what attached clients sent to the container's stdin.
+    pub fn read_attached(&mut self) {
+        if let Some(attach) = self.attach.as_mut() {
+            attach.read_clients();
+        }
+    }
+
+    /// Write queued stdin bytes (the pipe has room).
+    pub fn flush_stdin(&mut self) {
+        if let Some(attach) = self.attach.as_mut() {
+            attach.flush_stdin();
+        }
+    }
+
     /// End the attached clients' streams (the init exited, its output is drained).
     pub fn close_attached(&mut self) {
         if let Some(attach) = self.attach.as_mut() {

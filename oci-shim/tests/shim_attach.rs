@@ -1,0 +1,190 @@
+//! Attach with stdin through the `cradle-shim` binary: a real `cat` under
+//! runc, created with `--stdin` (and `--stdin-once`), fed through the attach
+//! socket. Needs root (skips otherwise); guards clean up even on failure.
+
+mod shim_harness;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cradle_proto::shim::{
+    ATTACH_SOCKET_FILE, ATTACH_STDIN, ATTACH_STDOUT, ProcessStatus, Request, Response, attach_frame,
+};
+use shim_harness::*;
+
+/// A `cat` container under a shim, started, with its guards.
+struct Cat {
+    _dir: tempfile::TempDir,
+    state_dir: PathBuf,
+    log_path: PathBuf,
+    client: Client,
+    _shim: ShimGuard,
+    _runc: RuncGuard,
+}
+
+fn start_cat(extra: &[&str]) -> Option<Cat> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipping: needs root");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    let root = dir.path().join("runc-root");
+    let state_dir = dir.path().join("state");
+    let log_path = dir.path().join("logs/0.log");
+    let id = unique("shimattach");
+    make_bundle(&bundle, &["/bin/busybox", "cat"]);
+    let runc = RuncGuard {
+        runtime: RUNC.to_string(),
+        root: root.clone(),
+        id: id.clone(),
+    };
+    let mut shim = ShimGuard {
+        state_dir: state_dir.clone(),
+        shim_pid: None,
+    };
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "container".as_ref(),
+        "--id".as_ref(),
+        id.as_ref(),
+        "--bundle".as_ref(),
+        bundle.as_os_str(),
+        "--runtime".as_ref(),
+        RUNC.as_ref(),
+        "--runtime-root".as_ref(),
+        root.as_os_str(),
+        "--state-dir".as_ref(),
+        state_dir.as_os_str(),
+        "--log-path".as_ref(),
+        log_path.as_os_str(),
+    ];
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    let output = run_shim(&args);
+    assert!(
+        output.status.success(),
+        "shim failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    shim.shim_pid = shim_pid(&state_dir);
+    let mut client = Client::connect(&state_dir);
+    assert_eq!(client.call(Request::Start), Response::Ok);
+    Some(Cat {
+        _dir: dir,
+        state_dir,
+        log_path,
+        client,
+        _shim: shim,
+        _runc: runc,
+    })
+}
+
+fn attach(state_dir: &Path) -> UnixStream {
+    let conn = UnixStream::connect(state_dir.join(ATTACH_SOCKET_FILE)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn
+}
+
+/// Reads stdout frames until their text contains `want`.
+fn read_stdout_until(conn: &mut UnixStream, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut text = String::new();
+    while !text.contains(want) {
+        assert!(Instant::now() < deadline, "no {want:?} in {text:?}");
+        let mut header = [0u8; 5];
+        conn.read_exact(&mut header).unwrap();
+        let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+        let mut payload = vec![0u8; len];
+        conn.read_exact(&mut payload).unwrap();
+        if header[0] == ATTACH_STDOUT {
+            text.push_str(&String::from_utf8_lossy(&payload));
+        }
+    }
+}
+
+#[test]
+fn stdin_reaches_the_container_and_the_end_of_a_stdin_once_attach_closes_it() {
+    let Some(mut cat) = start_cat(&["--stdin", "--stdin-once"]) else {
+        return;
+    };
+    let mut conn = attach(&cat.state_dir);
+    conn.write_all(&attach_frame(ATTACH_STDIN, b"hello\n"))
+        .unwrap();
+    read_stdout_until(&mut conn, "hello\n");
+    assert_eq!(cat.client.state().status, ProcessStatus::Running);
+    drop(conn);
+    let record = cat.client.wait();
+    assert_eq!(record.exit_code, 0, "cat saw EOF and exited");
+    let log = fs::read_to_string(&cat.log_path).unwrap();
+    assert!(
+        log.lines().any(|l| l.ends_with(" stdout F hello")),
+        "log: {log}"
+    );
+    assert_eq!(
+        cat.client.call(Request::Delete { force: false }),
+        Response::Ok
+    );
+}
+
+#[test]
+fn an_empty_stdin_frame_closes_stdin_once_but_output_keeps_flowing_until_exit() {
+    let Some(mut cat) = start_cat(&["--stdin", "--stdin-once"]) else {
+        return;
+    };
+    let mut conn = attach(&cat.state_dir);
+    let mut frames = attach_frame(ATTACH_STDIN, b"one\n");
+    frames.extend(attach_frame(ATTACH_STDIN, b""));
+    frames.extend(attach_frame(ATTACH_STDIN, b"ignored\n"));
+    conn.write_all(&frames).unwrap();
+    read_stdout_until(&mut conn, "one\n");
+    let mut rest = Vec::new();
+    conn.read_to_end(&mut rest).unwrap();
+    assert_eq!(cat.client.wait().exit_code, 0);
+    let log = fs::read_to_string(&cat.log_path).unwrap();
+    assert!(!log.contains("ignored"), "log: {log}");
+    assert_eq!(
+        cat.client.call(Request::Delete { force: false }),
+        Response::Ok
+    );
+}
+
+#[test]
+fn without_stdin_once_stdin_stays_open_across_attaches() {
+    let Some(mut cat) = start_cat(&["--stdin"]) else {
+        return;
+    };
+    let mut first = attach(&cat.state_dir);
+    first
+        .write_all(&attach_frame(ATTACH_STDIN, b"a\n"))
+        .unwrap();
+    read_stdout_until(&mut first, "a\n");
+    first.write_all(&attach_frame(ATTACH_STDIN, b"")).unwrap();
+    drop(first);
+    let mut second = attach(&cat.state_dir);
+    second
+        .write_all(&attach_frame(ATTACH_STDIN, b"b\n"))
+        .unwrap();
+    read_stdout_until(&mut second, "b\n");
+    assert_eq!(cat.client.state().status, ProcessStatus::Running);
+    assert_eq!(
+        cat.client.call(Request::Delete { force: true }),
+        Response::Ok
+    );
+}
+
+#[test]
+fn a_container_created_without_stdin_gets_none_from_attach() {
+    let Some(mut cat) = start_cat(&[]) else {
+        return;
+    };
+    // cat reads /dev/null: it is done before anyone attaches.
+    assert_eq!(cat.client.wait().exit_code, 0);
+    assert_eq!(
+        cat.client.call(Request::Delete { force: false }),
+        Response::Ok
+    );
+}
