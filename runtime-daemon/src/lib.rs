@@ -6,7 +6,9 @@
 //! store ([`store`]), the client of the per-container shims ([`shim_client`]) and
 //! the recovery that reattaches to live shims after a restart ([`recovery`]),
 //! and the HTTP server that carries exec, attach and port-forward sessions over
-//! SPDY/3.1 and WebSocket ([`streaming`]). Every container and every pod's
+//! SPDY/3.1 and WebSocket ([`streaming`]), and the root-only admin socket
+//! through which `cradlectl` imports and exports image archives and follows
+//! pull progress ([`admin`]). Every container and every pod's
 //! pause process is owned by a `cradle-shim`, which outlives the daemon; only
 //! short-lived exec processes (ExecSync, streaming exec) are started by the
 //! daemon itself, through the OCI runtime's `exec`. Images
@@ -14,6 +16,7 @@
 //! The CRI handlers are thin (validation and status mapping); the managers hold
 //! the logic and are driven directly by the tests.
 
+pub mod admin;
 pub mod config;
 pub mod containers;
 pub mod cri;

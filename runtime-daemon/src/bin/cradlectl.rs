@@ -1,14 +1,17 @@
 //! `cradlectl`: a small CRI client for poking at a running `cradled` (or any
-//! CRI runtime) without crictl. Answers print as JSON.
+//! CRI runtime) without crictl. Answers print as JSON. `images import`,
+//! `images export` and the progress line of `pull` go through cradled's admin
+//! socket (root only), since the image store is not reachable over the CRI.
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use cradle_daemon::admin;
 use cradle_proto::cri;
 use cradle_proto::cri::image_service_client::ImageServiceClient;
 use cradle_proto::cri::runtime_service_client::RuntimeServiceClient;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tonic::transport::{Channel, Endpoint};
 
 /// A CRI client for cradled.
@@ -18,8 +21,22 @@ struct Args {
     /// CRI socket path.
     #[arg(long, default_value = "/run/cradle/cradle.sock")]
     socket: PathBuf,
+    /// cradled's admin socket (`<state-dir>/admin.sock`), for image import,
+    /// export and pull progress.
+    #[arg(long, default_value = "/run/cradle/admin.sock")]
+    admin_socket: PathBuf,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `cradlectl images <action>`; no action lists the images.
+#[derive(Debug, Subcommand)]
+enum ImagesCommand {
+    /// Import the images of an OCI layout directory or an OCI layout /
+    /// docker-archive tarball (plain, gzip or zstd); prints them.
+    Import { file: PathBuf },
+    /// Export an image (reference or id) as an OCI layout tarball.
+    Export { image: String, file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,10 +45,14 @@ enum Command {
     Version,
     /// Runtime conditions (verbose).
     Info,
-    /// Pull an image; prints its id.
+    /// Pull an image; prints its id. Shows download progress on stderr when
+    /// it is a terminal.
     Pull { image: String },
-    /// List images.
-    Images,
+    /// List images, or import / export image archives.
+    Images {
+        #[command(subcommand)]
+        action: Option<ImagesCommand>,
+    },
     /// Image status.
     Inspecti { image: String },
     /// Remove an image.
@@ -170,9 +191,116 @@ fn image_spec(image: String) -> Option<cri::ImageSpec> {
     })
 }
 
+/// Sends one request to the admin socket and returns the answer; an error
+/// answer becomes an error.
+async fn ask_admin(socket: &Path, request: &admin::Request) -> anyhow::Result<admin::Response> {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    let stream = tokio::net::UnixStream::connect(socket)
+        .await
+        .with_context(|| format!("connecting to the admin socket {}", socket.display()))?;
+    let (read, mut write) = stream.into_split();
+    write.write_all(&admin::encode(request)?).await?;
+    let line = tokio::io::BufReader::new(read)
+        .lines()
+        .next_line()
+        .await?
+        .with_context(|| format!("{} closed without answering", socket.display()))?;
+    match admin::decode(&line)? {
+        admin::Response::Error { message } => anyhow::bail!("{message}"),
+        response => Ok(response),
+    }
+}
+
+/// `path` made absolute against our working directory (the daemon's differs).
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))
+}
+
+async fn images_action(admin_socket: &Path, action: ImagesCommand) -> anyhow::Result<()> {
+    match action {
+        ImagesCommand::Import { file } => {
+            let path = absolute(&file)?;
+            anyhow::ensure!(
+                path.exists(),
+                "{}: no such file or directory",
+                path.display()
+            );
+            match ask_admin(admin_socket, &admin::Request::Import { path }).await? {
+                admin::Response::Imported { images } => print(&images),
+                other => anyhow::bail!("unexpected answer {other:?}"),
+            }
+        }
+        ImagesCommand::Export { image, file } => {
+            let path = absolute(&file)?;
+            match ask_admin(admin_socket, &admin::Request::Export { image, path }).await? {
+                admin::Response::Exported { path } => line(&path.display().to_string()),
+                other => anyhow::bail!("unexpected answer {other:?}"),
+            }
+        }
+    }
+}
+
+/// One progress line for the running downloads: layers, bytes, percent.
+fn progress_line(downloads: &[admin::Download]) -> String {
+    let received: u64 = downloads.iter().map(|d| d.received).sum();
+    let size: u64 = downloads.iter().map(|d| d.size).sum();
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let percent = (received * 100).checked_div(size).unwrap_or(0);
+    format!(
+        "downloading {} layer(s): {:.1} / {:.1} MiB ({percent}%)",
+        downloads.len(),
+        mib(received),
+        mib(size)
+    )
+}
+
+/// Runs the pull; when stderr is a terminal, redraws a progress line from
+/// the admin socket every 200 ms meanwhile (silently none if it is out of
+/// reach, e.g. not root).
+async fn pull(
+    img: &mut ImageServiceClient<Channel>,
+    request: cri::PullImageRequest,
+    admin_socket: &Path,
+) -> anyhow::Result<String> {
+    use std::io::{IsTerminal as _, Write as _};
+    let terminal = std::io::stderr().is_terminal();
+    let pull = img.pull_image(request);
+    tokio::pin!(pull);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+    let mut drawn = false;
+    let result = loop {
+        tokio::select! {
+            result = &mut pull => break result,
+            _ = tick.tick(), if terminal => {
+                let asked = tokio::time::timeout(
+                    std::time::Duration::from_secs(1),
+                    ask_admin(admin_socket, &admin::Request::Downloads),
+                )
+                .await;
+                if let Ok(Ok(admin::Response::Downloads { downloads })) = asked
+                    && !downloads.is_empty()
+                {
+                    let _ = write!(std::io::stderr(), "\r\x1b[K{}", progress_line(&downloads));
+                    drawn = true;
+                }
+            }
+        }
+    };
+    if drawn {
+        let _ = write!(std::io::stderr(), "\r\x1b[K");
+    }
+    Ok(result?.into_inner().image_ref)
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Command::Images {
+        action: Some(action),
+    } = args.command
+    {
+        return images_action(&args.admin_socket, action).await;
+    }
     let channel = connect(args.socket).await?;
     let mut rt = RuntimeServiceClient::new(channel.clone());
     let mut img = ImageServiceClient::new(channel);
@@ -192,9 +320,9 @@ async fn main() -> anyhow::Result<()> {
                 image: image_spec(image),
                 ..Default::default()
             };
-            line(&img.pull_image(request).await?.into_inner().image_ref)
+            line(&pull(&mut img, request, &args.admin_socket).await?)
         }
-        Command::Images => print(
+        Command::Images { .. } => print(
             &img.list_images(cri::ListImagesRequest::default())
                 .await?
                 .into_inner(),

@@ -105,15 +105,33 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let streaming =
         cradle_daemon::streaming::StreamingServer::start(streaming_config, backend).await?;
     tracing::info!("streaming server on {}", streaming.addr());
-    let listener = cradle_daemon::server::bind(&socket)?;
+    let admin_socket = runtime
+        .ctx
+        .config
+        .state_dir
+        .join(cradle_daemon::admin::SOCKET_FILE);
+    let admin = cradle_daemon::admin::AdminServer::start(
+        &admin_socket,
+        std::sync::Arc::clone(&runtime.ctx),
+    )?;
+    tracing::info!("admin socket on {}", admin_socket.display());
+    let listener = match cradle_daemon::server::bind(&socket) {
+        Ok(listener) => listener,
+        Err(e) => {
+            admin.stop().await;
+            return Err(e.into());
+        }
+    };
     tracing::info!("serving CRI on {}", socket.display());
-    cradle_daemon::server::serve(
+    let served = cradle_daemon::server::serve(
         CriService::new(runtime).with_streaming(std::sync::Arc::new(streaming)),
         listener,
         &socket,
         shutdown_signal(),
     )
-    .await?;
+    .await;
+    admin.stop().await;
+    served?;
     tracing::info!("stopped; containers keep running");
     Ok(())
 }

@@ -1,0 +1,444 @@
+//! The admin socket: what `cradlectl` needs from the image store that the CRI
+//! does not offer (importing and exporting image archives for air-gapped
+//! nodes, and the progress of running downloads). cradlectl cannot open the
+//! store itself, because cradled holds its database lock.
+//!
+//! The socket is `<state-dir>/admin.sock`, mode 0600 (root only). A client
+//! writes one [`Request`] as a single line of JSON and reads one [`Response`]
+//! line back; a connection may carry several pairs in sequence. Paths in
+//! requests must be absolute: the daemon's working directory is not the
+//! client's.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::runtime::Context;
+
+/// File name of the admin socket inside the daemon's state directory.
+pub const SOCKET_FILE: &str = "admin.sock";
+
+/// A request from cradlectl to the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Import every image of an OCI layout directory or an OCI layout /
+    /// docker-archive tarball at `path` (absolute).
+    Import { path: PathBuf },
+    /// Write `image` (a reference or id) as an OCI layout tar to `path`
+    /// (absolute; its parent must exist).
+    Export { image: String, path: PathBuf },
+    /// The blob downloads running now.
+    Downloads,
+}
+
+/// The daemon's answer to one [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    Imported { images: Vec<ImportedImage> },
+    Exported { path: PathBuf },
+    Downloads { downloads: Vec<Download> },
+    Error { message: String },
+}
+
+/// One image an import stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedImage {
+    pub id: String,
+    pub repo_tags: Vec<String>,
+}
+
+/// One blob download in progress (the wire form of the snapshotter's
+/// `DownloadProgress`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Download {
+    pub image: String,
+    pub layer: String,
+    pub received: u64,
+    pub size: u64,
+}
+
+/// Why the admin server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("admin socket {path}: {source}")]
+    Socket {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Encodes a message as one line of JSON (with its newline).
+pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, serde_json::Error> {
+    let mut line = serde_json::to_vec(message)?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// Decodes one line of JSON.
+pub fn decode<T: for<'de> Deserialize<'de>>(line: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_str(line.trim_end())
+}
+
+/// The running admin server; [`AdminServer::stop`] ends it and removes the socket.
+pub struct AdminServer {
+    path: PathBuf,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AdminServer {
+    /// Binds `path` (replacing a stale socket), restricts it to root and serves
+    /// requests against the image store of `ctx` until stopped.
+    pub fn start(path: &Path, ctx: Arc<Context>) -> Result<Self, AdminError> {
+        let err = |source| AdminError::Socket {
+            path: path.to_path_buf(),
+            source,
+        };
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(err(e)),
+        }
+        let listener = UnixListener::bind(path).map_err(err)?;
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            // Undo the bind: a socket others could reach must not stay.
+            let _ = std::fs::remove_file(path);
+            return Err(err(e));
+        }
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, _)) => {
+                            tokio::spawn(serve_connection(stream, Arc::clone(&ctx)));
+                        }
+                        Err(e) => tracing::warn!("admin socket accept: {e}"),
+                    },
+                }
+            }
+        });
+        Ok(AdminServer {
+            path: path.to_path_buf(),
+            stop,
+            task,
+        })
+    }
+
+    /// Stops accepting and removes the socket.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        if let Err(e) = std::fs::remove_file(&self.path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("removing {}: {e}", self.path.display());
+        }
+    }
+}
+
+async fn serve_connection(stream: UnixStream, ctx: Arc<Context>) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    loop {
+        let line = match lines.next_line().await {
+            Ok(Some(line)) => line,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!("admin connection: {e}");
+                return;
+            }
+        };
+        let response = match decode::<Request>(&line) {
+            Ok(request) => handle(&ctx, request).await,
+            Err(e) => Response::Error {
+                message: format!("malformed request: {e}"),
+            },
+        };
+        let bytes = match encode(&response) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::warn!("encoding an admin response: {e}");
+                return;
+            }
+        };
+        if write.write_all(&bytes).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Answers one request; every failure becomes [`Response::Error`].
+pub async fn handle(ctx: &Context, request: Request) -> Response {
+    let result = match request {
+        Request::Import { path } => import(ctx, &path).await,
+        Request::Export { image, path } => export(ctx, &image, &path).await,
+        Request::Downloads => downloads(ctx),
+    };
+    result.unwrap_or_else(|message| Response::Error { message })
+}
+
+fn require_absolute(path: &Path) -> Result<(), String> {
+    if path.is_absolute() {
+        Ok(())
+    } else {
+        Err(format!("{}: the path must be absolute", path.display()))
+    }
+}
+
+async fn import(ctx: &Context, path: &Path) -> Result<Response, String> {
+    require_absolute(path)?;
+    let store = ctx.images().map_err(|e| e.to_string())?;
+    let images = store
+        .import_path(path)
+        .await
+        .map_err(|e| format!("importing {}: {e}", path.display()))?;
+    tracing::info!(path = %path.display(), count = images.len(), "imported images");
+    Ok(Response::Imported {
+        images: images
+            .into_iter()
+            .map(|i| ImportedImage {
+                id: i.id,
+                repo_tags: i.repo_tags,
+            })
+            .collect(),
+    })
+}
+
+/// Exports into a temporary file next to `path` and renames it into place,
+/// so `path` is never a partial archive; the temporary file is removed on
+/// every failure.
+async fn export(ctx: &Context, image: &str, path: &Path) -> Result<Response, String> {
+    require_absolute(path)?;
+    let (parent, name) = match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) if parent.is_dir() => (parent, name),
+        _ => {
+            return Err(format!(
+                "exporting {image} to {}: the parent directory does not exist",
+                path.display()
+            ));
+        }
+    };
+    let store = ctx.images().map_err(|e| e.to_string())?;
+    let temp = parent.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        crate::ids::generate().get(..12).unwrap_or("0")
+    ));
+    let fail = |what: String| {
+        let _ = std::fs::remove_file(&temp);
+        format!("exporting {image} to {}: {what}", path.display())
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(|e| format!("exporting {image}: creating {}: {e}", temp.display()))?;
+    let file = match store.export(image, file).await {
+        Ok(file) => file,
+        Err(e) => return Err(fail(e.to_string())),
+    };
+    let synced = tokio::task::spawn_blocking(move || file.sync_all()).await;
+    match synced {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(fail(e.to_string())),
+        Err(e) => return Err(fail(e.to_string())),
+    }
+    std::fs::rename(&temp, path).map_err(|e| fail(e.to_string()))?;
+    tracing::info!(image, path = %path.display(), "exported image");
+    Ok(Response::Exported {
+        path: path.to_path_buf(),
+    })
+}
+
+fn downloads(ctx: &Context) -> Result<Response, String> {
+    let store = ctx.images().map_err(|e| e.to_string())?;
+    Ok(Response::Downloads {
+        downloads: store
+            .downloads()
+            .into_iter()
+            .map(|d| Download {
+                image: d.image,
+                layer: d.layer,
+                received: d.received,
+                size: d.size,
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn context(dir: &Path) -> Arc<Context> {
+        let config = Config {
+            root: dir.join("root"),
+            state_dir: dir.join("state"),
+            ..Config::default()
+        };
+        Arc::new(Context::open(config).expect("context"))
+    }
+
+    async fn ask(socket: &Path, request: &Request) -> Response {
+        let stream = UnixStream::connect(socket).await.expect("connect");
+        let (read, mut write) = stream.into_split();
+        write
+            .write_all(&encode(request).expect("encode"))
+            .await
+            .expect("write");
+        let line = BufReader::new(read)
+            .lines()
+            .next_line()
+            .await
+            .expect("read")
+            .expect("a line");
+        decode(&line).expect("decode")
+    }
+
+    #[test]
+    fn requests_and_responses_round_trip_as_one_json_line() {
+        let request = Request::Export {
+            image: "busybox".into(),
+            path: "/tmp/x.tar".into(),
+        };
+        let line = encode(&request).expect("encode");
+        assert_eq!(line.last(), Some(&b'\n'));
+        assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1);
+        let text = String::from_utf8(line).expect("utf8");
+        assert!(text.contains(r#""op":"export""#), "{text}");
+        assert_eq!(decode::<Request>(&text).expect("decode"), request);
+        let response = Response::Downloads {
+            downloads: vec![Download {
+                image: "a".into(),
+                layer: "sha256:0".into(),
+                received: 1,
+                size: 2,
+            }],
+        };
+        let text = String::from_utf8(encode(&response).expect("encode")).expect("utf8");
+        assert_eq!(decode::<Response>(&text).expect("decode"), response);
+    }
+
+    #[tokio::test]
+    async fn socket_is_root_only_answers_and_is_removed_on_stop() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = context(dir.path());
+        let socket = dir.path().join(SOCKET_FILE);
+        std::fs::write(&socket, b"stale").expect("stale file");
+        let server = AdminServer::start(&socket, ctx).expect("start");
+        let mode = std::fs::metadata(&socket)
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(
+            ask(&socket, &Request::Downloads).await,
+            Response::Downloads { downloads: vec![] }
+        );
+        server.stop().await;
+        assert!(!socket.exists(), "socket left behind");
+    }
+
+    #[tokio::test]
+    async fn malformed_request_is_answered_with_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join(SOCKET_FILE);
+        let server = AdminServer::start(&socket, context(dir.path())).expect("start");
+        let stream = UnixStream::connect(&socket).await.expect("connect");
+        let (read, mut write) = stream.into_split();
+        write
+            .write_all(b"{\"op\":\"nope\"}\n")
+            .await
+            .expect("write");
+        let line = BufReader::new(read)
+            .lines()
+            .next_line()
+            .await
+            .expect("read");
+        let response: Response = decode(&line.expect("a line")).expect("decode");
+        assert!(
+            matches!(&response, Response::Error { message } if message.contains("malformed")),
+            "{response:?}"
+        );
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn import_of_a_junk_file_fails_naming_it_and_stores_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = context(dir.path());
+        let junk = dir.path().join("junk.tar");
+        std::fs::write(&junk, b"not an archive at all").expect("junk");
+        let response = handle(&ctx, Request::Import { path: junk.clone() }).await;
+        assert!(
+            matches!(&response, Response::Error { message } if message.contains("junk.tar")),
+            "{response:?}"
+        );
+        assert!(ctx.images().expect("store").list().is_empty());
+    }
+
+    #[tokio::test]
+    async fn relative_paths_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = context(dir.path());
+        let response = handle(
+            &ctx,
+            Request::Import {
+                path: "image.tar".into(),
+            },
+        )
+        .await;
+        assert!(
+            matches!(&response, Response::Error { message } if message.contains("absolute")),
+            "{response:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn export_refuses_a_missing_parent_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = context(dir.path());
+        let missing = dir.path().join("no-such-dir").join("out.tar");
+        let response = handle(
+            &ctx,
+            Request::Export {
+                image: "busybox".into(),
+                path: missing,
+            },
+        )
+        .await;
+        assert!(
+            matches!(&response, Response::Error { message } if message.contains("parent directory")),
+            "{response:?}"
+        );
+        // An unknown image fails after the temporary file was created: it must go.
+        let out = dir.path().join("out").join("image.tar");
+        std::fs::create_dir(dir.path().join("out")).expect("mkdir");
+        let response = handle(
+            &ctx,
+            Request::Export {
+                image: "absent:latest".into(),
+                path: out.clone(),
+            },
+        )
+        .await;
+        assert!(
+            matches!(&response, Response::Error { message } if message.contains("absent")),
+            "{response:?}"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("out"))
+            .expect("read_dir")
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+}

@@ -1,0 +1,172 @@
+//! Air-gapped images through cradled's admin socket, driven with the
+//! `cradlectl` binary: export a pulled image to a tarball, remove it, import
+//! the tarball back (same id, same tag) and run a container from it; a junk
+//! file fails to import with a message naming it and stores nothing.
+//! Root only; skipped with a message elsewhere.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use cradle_proto::cri;
+use cradle_tests::steps::{
+    container_config, create_and_start, has_log_line, pod_config, pull, remove_everything, run_pod,
+    stop_and_remove_container, stop_and_remove_pod, wait_for_state,
+};
+use cradle_tests::{CgroupParent, Cri, Daemon, Registry, skip_unless_ready, target_bin_dir};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exported_image_imports_back_with_its_id_and_tag_and_runs() {
+    skip_unless_ready!(true);
+    let cgroup = CgroupParent::new();
+    let registry = Registry::start().expect("registry");
+    let daemon = Daemon::start().expect("cradled");
+    let mut cri = daemon.connect().await.expect("connect");
+    if let Err(e) = export_import_run(&mut cri, &daemon, &registry, &cgroup).await {
+        remove_everything(&mut cri).await;
+        panic!("{e:#}\n--- cradled log ---\n{}", daemon.log());
+    }
+    let errors = cgroup.remove();
+    assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
+}
+
+/// Runs `cradlectl --socket .. --admin-socket .. <args>` against `daemon`.
+async fn cradlectl(daemon: &Daemon, args: &[&str]) -> anyhow::Result<Output> {
+    let bin = target_bin_dir()?.join("cradlectl");
+    let mut command = tokio::process::Command::new(&bin);
+    command
+        .arg("--socket")
+        .arg(daemon.socket())
+        .arg("--admin-socket")
+        .arg(daemon.state_dir().join("admin.sock"))
+        .args(args)
+        .kill_on_drop(true);
+    tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .with_context(|| format!("cradlectl {args:?} timed out"))?
+        .with_context(|| format!("running {}", bin.display()))
+}
+
+async fn list_images(cri: &mut Cri) -> anyhow::Result<Vec<cri::Image>> {
+    Ok(cri
+        .image
+        .list_images(cri::ListImagesRequest::default())
+        .await?
+        .into_inner()
+        .images)
+}
+
+async fn export_import_run(
+    cri: &mut Cri,
+    daemon: &Daemon,
+    registry: &Registry,
+    cgroup: &CgroupParent,
+) -> anyhow::Result<()> {
+    let image = registry.image_ref();
+    let image_id = pull(cri, &image).await?;
+
+    // Export to a file under the test's temp dir.
+    let archive = daemon.dir().join("exported.tar");
+    let archive_arg = archive.display().to_string();
+    let out = cradlectl(daemon, &["images", "export", &image, &archive_arg]).await?;
+    ensure!(out.status.success(), "export failed: {out:?}");
+    ensure!(
+        std::fs::metadata(&archive)?.len() > 0,
+        "{} is empty",
+        archive.display()
+    );
+
+    // Remove the image; it is gone.
+    cri.image
+        .remove_image(cri::RemoveImageRequest {
+            image: Some(cri::ImageSpec {
+                image: image.clone(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .context("RemoveImage")?;
+    ensure!(
+        !list_images(cri).await?.iter().any(|i| i.id == image_id),
+        "image still listed after RemoveImage"
+    );
+
+    // Import it back: same id, same tag.
+    let out = cradlectl(daemon, &["images", "import", &archive_arg]).await?;
+    ensure!(out.status.success(), "import failed: {out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(stdout.contains(&image_id), "import printed {stdout}");
+    let images = list_images(cri).await?;
+    let listed = images
+        .iter()
+        .find(|i| i.id == image_id)
+        .with_context(|| format!("imported image not listed: {images:?}"))?;
+    ensure!(
+        listed.repo_tags.contains(&image),
+        "repo_tags {:?} lack {image}",
+        listed.repo_tags
+    );
+
+    // A container runs from it (by tag).
+    let pod = pod_config(daemon, cgroup)?;
+    let pod_id = run_pod(cri, &pod).await?;
+    let command = ["echo", "from an imported image"];
+    let id = create_and_start(cri, &pod_id, &pod, container_config(&image, "c1", &command)).await?;
+    let status = wait_for_state(
+        cri,
+        &id,
+        cri::ContainerState::ContainerExited,
+        Duration::from_secs(30),
+    )
+    .await?;
+    ensure!(status.exit_code == 0, "exit code {}", status.exit_code);
+    ensure!(
+        status.image_ref == image_id,
+        "image_ref {:?}",
+        status.image_ref
+    );
+    let log = Path::new(&pod.log_directory).join("c1.log");
+    ensure!(
+        has_log_line(&log, "stdout", "from an imported image")?,
+        "log {log:?} lacks the output"
+    );
+    stop_and_remove_container(cri, &id).await?;
+    stop_and_remove_pod(cri, &pod_id).await?;
+
+    // A junk file fails with a message naming it and adds nothing.
+    let before = list_images(cri).await?.len();
+    let junk = daemon.dir().join("junk.tar");
+    std::fs::write(&junk, b"this is not an image archive")?;
+    let junk_arg = junk.display().to_string();
+    let out = cradlectl(daemon, &["images", "import", &junk_arg]).await?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success(), "junk import succeeded: {out:?}");
+    ensure!(
+        stderr.contains(&junk_arg),
+        "error does not name the file: {stderr}"
+    );
+    let after = list_images(cri).await?.len();
+    ensure!(
+        after == before,
+        "junk import changed the list: {before} -> {after}"
+    );
+
+    // Exporting into a directory that does not exist fails the same way.
+    let missing = daemon.dir().join("no-such-dir").join("x.tar");
+    let missing_arg = missing.display().to_string();
+    let out = cradlectl(daemon, &["images", "export", &image, &missing_arg]).await?;
+    ensure!(!out.status.success(), "export to a missing dir succeeded");
+    ensure!(
+        String::from_utf8_lossy(&out.stderr).contains("parent directory"),
+        "export error: {out:?}"
+    );
+
+    // `cradlectl images` with no action still lists.
+    let out = cradlectl(daemon, &["images"]).await?;
+    ensure!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(&image_id),
+        "images listing: {out:?}"
+    );
+    Ok(())
+}
