@@ -3,7 +3,8 @@
 //! nodes, and the progress of running downloads). cradlectl cannot open the
 //! store itself, because cradled holds its database lock.
 //!
-//! The socket is `<state-dir>/admin.sock`, mode 0600 (root only). A client
+//! The socket is `<state-dir>/admin.sock`, mode 0600 (root only), and peers
+//! of another user are refused. A client
 //! writes one [`Request`] as a single line of JSON and reads one [`Response`]
 //! line back; a connection may carry several pairs in sequence. Paths in
 //! requests must be absolute: the daemon's working directory is not the
@@ -117,9 +118,10 @@ impl AdminServer {
                 tokio::select! {
                     _ = stopped.changed() => break,
                     accepted = listener.accept() => match accepted {
-                        Ok((stream, _)) => {
+                        Ok((stream, _)) if same_user(&stream) => {
                             tokio::spawn(serve_connection(stream, Arc::clone(&ctx)));
                         }
+                        Ok(_) => tracing::warn!("admin socket: refused a peer of another user"),
                         Err(e) => tracing::warn!("admin socket accept: {e}"),
                     },
                 }
@@ -142,6 +144,15 @@ impl AdminServer {
             tracing::warn!("removing {}: {e}", self.path.display());
         }
     }
+}
+
+/// Whether the peer runs as the daemon's own user (root in production).
+/// The socket's mode already says so; this also covers the moment between
+/// bind and chmod, when the socket still had the umask's mode.
+fn same_user(stream: &UnixStream) -> bool {
+    stream
+        .peer_cred()
+        .is_ok_and(|cred| cred.uid() == nix::unistd::geteuid().as_raw())
 }
 
 async fn serve_connection(stream: UnixStream, ctx: Arc<Context>) {

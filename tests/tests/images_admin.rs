@@ -57,6 +57,19 @@ async fn list_images(cri: &mut Cri) -> anyhow::Result<Vec<cri::Image>> {
         .images)
 }
 
+async fn remove_image(cri: &mut Cri, image: &str) -> anyhow::Result<()> {
+    cri.image
+        .remove_image(cri::RemoveImageRequest {
+            image: Some(cri::ImageSpec {
+                image: image.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .with_context(|| format!("RemoveImage {image}"))?;
+    Ok(())
+}
+
 async fn export_import_run(
     cri: &mut Cri,
     daemon: &Daemon,
@@ -78,15 +91,7 @@ async fn export_import_run(
     );
 
     // Remove the image; it is gone.
-    cri.image
-        .remove_image(cri::RemoveImageRequest {
-            image: Some(cri::ImageSpec {
-                image: image.clone(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .context("RemoveImage")?;
+    remove_image(cri, &image).await?;
     ensure!(
         !list_images(cri).await?.iter().any(|i| i.id == image_id),
         "image still listed after RemoveImage"
@@ -160,6 +165,37 @@ async fn export_import_run(
     ensure!(
         String::from_utf8_lossy(&out.stderr).contains("parent directory"),
         "export error: {out:?}"
+    );
+
+    // `cradlectl pull` into a pipe prints the id and nothing on stderr; on a
+    // terminal (a pty from script(1)) it polls the admin socket meanwhile
+    // and still ends with the id.
+    remove_image(cri, &image).await?;
+    let out = cradlectl(daemon, &["pull", &image]).await?;
+    ensure!(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).trim() == image_id
+            && out.stderr.is_empty(),
+        "piped pull: {out:?}"
+    );
+    remove_image(cri, &image).await?;
+    let line = format!(
+        "{} --socket {} --admin-socket {} pull {image}",
+        target_bin_dir()?.join("cradlectl").display(),
+        daemon.socket().display(),
+        daemon.state_dir().join("admin.sock").display()
+    );
+    let mut script = tokio::process::Command::new("script");
+    script
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(60), script.output())
+        .await
+        .context("pull on a terminal timed out")??;
+    ensure!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(&image_id),
+        "pull on a terminal: {out:?}"
     );
 
     // `cradlectl images` with no action still lists.

@@ -533,3 +533,28 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_line_sums_the_layers() {
+        let download = |received, size| admin::Download {
+            image: "busybox".into(),
+            layer: "sha256:0".into(),
+            received,
+            size,
+        };
+        let line = progress_line(&[
+            download(1024 * 1024, 2 * 1024 * 1024),
+            download(0, 2 * 1024 * 1024),
+        ]);
+        assert_eq!(line, "downloading 2 layer(s): 1.0 / 4.0 MiB (25%)");
+        // A zero size (unknown) shows 0%, not a division by zero.
+        assert_eq!(
+            progress_line(&[download(5, 0)]),
+            "downloading 1 layer(s): 0.0 / 0.0 MiB (0%)"
+        );
+    }
+}
