@@ -5,7 +5,9 @@
 //! stdout, a tty over WebSocket too, a client killed mid-exec (the process is killed and reaped),
 //! attach to a container's output, port-forward to an echo server in the pod
 //! (and to a closed port; and in a host-network pod), and the gRPC errors of unknown and stopped
-//! containers and of attach with stdin (not built yet). One daemon, one
+//! containers and of attach with stdin to a container created without it;
+//! attach with stdin to a stdin_once container (its input reaches `read`,
+//! the end of the attach closes its stdin, it exits 0). One daemon, one
 //! registry, one pod (and a host-network one).
 
 use std::time::{Duration, Instant};
@@ -81,11 +83,13 @@ async fn scenario(
     error_cases(cri, &sleeper, &pod, &pod_id, &image).await?;
     host_network_forward(cri, daemon, cgroup, &image, clients).await?;
     let talker = attach_case(cri, &pod, &pod_id, &image, clients).await?;
+    let reader = attach_stdin_case(cri, &pod, &pod_id, &image, clients).await?;
 
-    let scope = leak_scope(daemon, &[&pod_id, &sleeper, &echo, &talker]);
+    let scope = leak_scope(daemon, &[&pod_id, &sleeper, &echo, &talker, &reader]);
     stop_and_remove_container(cri, &sleeper).await?;
     stop_and_remove_container(cri, &echo).await?;
     stop_and_remove_container(cri, &talker).await?;
+    stop_and_remove_container(cri, &reader).await?;
     stop_and_remove_pod(cri, &pod_id).await?;
     leaks::assert_none(&scope);
     Ok(())
@@ -401,8 +405,8 @@ async fn error_cases(
         .await
         .expect_err("Attach with stdin");
     ensure!(
-        err.code() == Code::Unimplemented,
-        "attach with stdin (not built yet): {err:?}"
+        err.code() == Code::FailedPrecondition && err.message().contains("stdin"),
+        "attach with stdin to a container created without it: {err:?}"
     );
     let err = forward_url(cri, "0123456789abcdef-none", 80)
         .await
@@ -518,6 +522,64 @@ async fn attach_case(
         "attach client ended with {status:?}: {err_text}"
     );
     Ok(talker)
+}
+
+/// Attach with stdin (SPDY client) to a container created with stdin and
+/// stdin_once that reads one line: the line reaches it, its answer reaches the
+/// client, and the end of the client's stdin closes the container's, which
+/// exits 0.
+async fn attach_stdin_case(
+    cri: &mut Cri,
+    pod: &cri::PodSandboxConfig,
+    pod_id: &str,
+    image: &str,
+    c: &Clients,
+) -> anyhow::Result<String> {
+    let mut config = container_config(
+        image,
+        "reader",
+        &["sh", "-c", "read line; echo got:$line; cat; echo eof"],
+    );
+    config.stdin = true;
+    config.stdin_once = true;
+    let reader = create_and_start(cri, pod_id, pod, config).await?;
+    let url = cri
+        .runtime
+        .attach(cri::AttachRequest {
+            container_id: reader.clone(),
+            stdin: true,
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        })
+        .await
+        .context("Attach with stdin")?
+        .into_inner()
+        .url;
+    let out = client(
+        c.spdy.clone(),
+        args(&["exec", &url, "-stdin", "-stdout", "-stderr"]),
+        b"x\n".to_vec(),
+    )
+    .await?;
+    ensure!(
+        out.status.success(),
+        "attach with stdin: {out:?} {}",
+        text(&out.stderr)
+    );
+    ensure!(
+        text(&out.stdout) == "got:x\neof\n",
+        "attach with stdin saw {out:?}"
+    );
+    let status = wait_for_state(
+        cri,
+        &reader,
+        cri::ContainerState::ContainerExited,
+        Duration::from_secs(20),
+    )
+    .await?;
+    ensure!(status.exit_code == 0, "reader exited with {status:?}");
+    Ok(reader)
 }
 
 /// 20 exec sessions at once, each with its own output and exit code; then

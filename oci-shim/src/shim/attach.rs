@@ -50,6 +50,8 @@ struct Client {
     inbound: Vec<u8>,
     /// It sent stdin (so, with stdin_once, its end closes the container's stdin).
     carried_stdin: bool,
+    /// False once it shut down its sending side (it still gets output).
+    reading: bool,
 }
 
 /// Largest stdin frame a client may send (the daemon sends at most 32 KiB).
@@ -97,6 +99,7 @@ impl Attach {
                             stream: client,
                             inbound: Vec::new(),
                             carried_stdin: false,
+                            reading: true,
                         }),
                         Err(error) => crate::diag!("attach client: {error}"),
                     }
@@ -145,9 +148,12 @@ impl Attach {
     /// The clients, to poll for input while stdin is open and not backed up.
     pub fn client_poll_fds(&self) -> Vec<BorrowedFd<'_>> {
         match &self.stdin {
-            Some(pipe) if pipe.accepts_more() => {
-                self.clients.iter().map(|c| c.stream.as_fd()).collect()
-            }
+            Some(pipe) if pipe.accepts_more() => self
+                .clients
+                .iter()
+                .filter(|c| c.reading)
+                .map(|c| c.stream.as_fd())
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -167,16 +173,28 @@ impl Attach {
     }
 
     /// Reads what every client sent, without blocking: stdin frames go to the
-    /// pipe; a client that hung up or broke the protocol is dropped.
+    /// pipe. A client that shut down its sending side (or hung up) has ended
+    /// its input but keeps getting output until a write fails; one that broke
+    /// the protocol is dropped.
     pub fn read_clients(&mut self) {
         let mut index = 0;
         while index < self.clients.len() {
+            if !self.clients[index].reading {
+                index += 1;
+                continue;
+            }
             match self.read_client(index) {
-                Ok(()) => index += 1,
+                Ok(true) => index += 1,
+                Ok(false) => {
+                    let client = &mut self.clients[index];
+                    client.reading = false;
+                    client.inbound = Vec::new();
+                    let carried = client.carried_stdin;
+                    self.client_ended(carried);
+                    index += 1;
+                }
                 Err(reason) => {
-                    if !reason.is_empty() {
-                        crate::diag!("attach client dropped: {reason}");
-                    }
+                    crate::diag!("attach client dropped: {reason}");
                     let client = self.clients.remove(index);
                     self.client_ended(client.carried_stdin);
                 }
@@ -184,20 +202,20 @@ impl Attach {
         }
     }
 
-    /// One client's pending input; Err (with a reason, empty for a plain
-    /// hang-up) when the client is gone.
-    fn read_client(&mut self, index: usize) -> Result<(), String> {
+    /// One client's pending input: Ok(false) at the end of its input, Err
+    /// with a reason when it must be dropped.
+    fn read_client(&mut self, index: usize) -> Result<bool, String> {
         let mut buf = [0u8; 32 * 1024];
         loop {
             if self.stdin.as_ref().is_some_and(|pipe| !pipe.accepts_more()) {
-                return Ok(());
+                return Ok(true);
             }
             let client = &mut self.clients[index];
             match recv(client.stream.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
-                Ok(0) => return Err(String::new()),
+                Ok(0) => return Ok(false),
                 Ok(n) => client.inbound.extend_from_slice(&buf[..n]),
                 Err(Errno::EINTR) => continue,
-                Err(Errno::EAGAIN) => return Ok(()),
+                Err(Errno::EAGAIN) => return Ok(true),
                 Err(error) => return Err(error.to_string()),
             }
             self.take_frames(index)?;
@@ -302,7 +320,8 @@ mod tests {
     }
 
     #[test]
-    fn stdin_frames_split_across_reads_reach_the_pipe_and_a_bad_frame_drops_the_client() {
+    fn stdin_frames_split_across_reads_reach_the_pipe_a_bad_frame_drops_the_client_and_a_half_close_ends_input_only()
+     {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("attach.sock");
         let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
@@ -320,12 +339,18 @@ mod tests {
             .unwrap();
         attach.read_clients();
         assert_eq!(attach.clients.len(), 1);
-        // The good client hangs up: stdin_once closes the pipe after its bytes.
-        drop(good);
+        // The good client ends its input: stdin_once closes the pipe after
+        // its bytes, and the client still gets output.
+        good.shutdown(std::net::Shutdown::Write).unwrap();
         attach.read_clients();
         assert!(attach.stdin.is_none());
         let mut got = String::new();
         std::fs::File::from(read).read_to_string(&mut got).unwrap();
         assert_eq!(got, "split");
+        attach.send(Stream::Stdout, b"answer");
+        attach.close_all();
+        let mut output = Vec::new();
+        good.read_to_end(&mut output).unwrap();
+        assert_eq!(output, cradle_proto::shim::attach_frame(1, b"answer"));
     }
 }

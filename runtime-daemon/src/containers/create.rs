@@ -208,6 +208,13 @@ impl ContainerManager {
             args.push("--log-path".into());
             args.push(log_path.into());
         }
+        // Attach feeds the container's stdin through the shim.
+        if config.stdin {
+            args.push("--stdin".into());
+            if config.stdin_once {
+                args.push("--stdin-once".into());
+            }
+        }
         let shim = ShimClient::spawn(id, &self.ctx.shim_bin, &record.shim_dir, args).await?;
         undo.shim = Some(shim);
         Ok(user)

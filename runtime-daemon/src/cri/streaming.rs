@@ -30,18 +30,26 @@ impl CriService {
         Ok(cri::ExecResponse { url })
     }
 
-    /// Attach: to a running container's output; stdin and tty are not built
-    /// yet (see [`crate::streaming::runtime_backend::ATTACH_MISSING`]).
+    /// Attach: to a running container's output, and its stdin when it was
+    /// created with stdin; tty is not built yet (see
+    /// [`crate::streaming::runtime_backend::ATTACH_MISSING`]).
     pub async fn attach_impl(
         &self,
         mut req: cri::AttachRequest,
     ) -> Result<cri::AttachResponse, Status> {
         req.container_id = self.running_container(&req.container_id)?;
         let record = self.runtime.containers.get(&req.container_id)?;
-        if req.stdin || req.tty || record.config.tty {
+        if req.tty || record.config.tty {
             return Err(Status::unimplemented(
                 crate::streaming::runtime_backend::ATTACH_MISSING,
             ));
+        }
+        if req.stdin && !record.config.stdin {
+            return Err(Status::failed_precondition(format!(
+                "container {} was not created with stdin (ContainerConfig.stdin is false): \
+                 attach with stdin is impossible",
+                record.id
+            )));
         }
         let url = self.streaming_server()?.get_attach_url(&req)?;
         Ok(cri::AttachResponse { url })

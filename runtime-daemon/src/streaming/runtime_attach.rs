@@ -2,15 +2,23 @@
 //! on, read from its shim's attach socket (frames of
 //! [`cradle_proto::shim::attach_frame`]) and written to the client's streams,
 //! until the container exits (the shim closes the socket) or the client
-//! leaves (the future is dropped; the container is not touched). Stdin and
-//! tty are not supported yet: the CRI handler refuses them.
+//! leaves (the future is dropped; the container is not touched). With stdin
+//! (the CRI handler allows it only for containers created with stdin), the
+//! client's input goes to the shim as stdin frames, ended by an empty frame at
+//! the client's EOF (with stdin_once the shim then closes the container's
+//! stdin). Tty is not supported yet: the CRI handler refuses it.
 
 use super::StreamError;
 use super::backend::{AttachRequest, BoxedWriter, StreamIo};
 use super::runtime_exec::daemon_error;
 use crate::runtime::Runtime;
-use cradle_proto::shim::{ATTACH_HEADER_LEN, ATTACH_SOCKET_FILE, ATTACH_STDERR, ATTACH_STDOUT};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use cradle_proto::shim::{
+    ATTACH_HEADER_LEN, ATTACH_SOCKET_FILE, ATTACH_STDERR, ATTACH_STDIN, ATTACH_STDOUT, attach_frame,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Largest stdin chunk sent to the shim in one frame.
+const STDIN_CHUNK: usize = 32 * 1024;
 
 /// Largest frame accepted from a shim (it sends chunks of at most 32 KiB).
 const MAX_FRAME: usize = 1024 * 1024;
@@ -35,7 +43,46 @@ pub async fn attach(
                 socket.display()
             ))
         })?;
-    copy_frames(conn, io.stdout, io.stderr).await
+    let (from_shim, to_shim) = conn.into_split();
+    let stdin = io.stdin.filter(|_| req.stdin);
+    let output = copy_frames(from_shim, io.stdout, io.stderr);
+    match stdin {
+        None => output.await,
+        Some(stdin) => {
+            // Output decides when the session ends; stdin may end first.
+            let input = send_stdin(stdin, to_shim);
+            tokio::pin!(output, input);
+            let mut input_done = false;
+            loop {
+                tokio::select! {
+                    result = &mut output => return result,
+                    result = &mut input, if !input_done => {
+                        input_done = true;
+                        if let Err(e) = result {
+                            tracing::debug!("attach stdin to {}: {e}", record.id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sends `stdin` to the shim as stdin frames until EOF, then an empty frame
+/// (this client's stdin ended).
+pub async fn send_stdin(
+    mut stdin: impl AsyncRead + Unpin,
+    mut shim: impl AsyncWrite + Unpin,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; STDIN_CHUNK];
+    loop {
+        let n = stdin.read(&mut buf).await?;
+        shim.write_all(&attach_frame(ATTACH_STDIN, &buf[..n]))
+            .await?;
+        if n == 0 {
+            return shim.flush().await;
+        }
+    }
 }
 
 /// Writes each frame's payload to its stream until EOF; closes both streams.
@@ -83,6 +130,15 @@ pub async fn copy_frames(
 mod tests {
     use super::*;
     use cradle_proto::shim::attach_frame;
+
+    #[tokio::test]
+    async fn stdin_goes_out_as_frames_ended_by_an_empty_one() {
+        let mut sent = Vec::new();
+        send_stdin(&b"x\n"[..], &mut sent).await.unwrap();
+        let mut want = attach_frame(ATTACH_STDIN, b"x\n");
+        want.extend(attach_frame(ATTACH_STDIN, b""));
+        assert_eq!(sent, want);
+    }
 
     #[tokio::test]
     async fn frames_reach_their_streams_and_both_end_at_eof() {
