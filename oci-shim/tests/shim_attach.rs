@@ -1,5 +1,5 @@
 //! Attach with stdin through the `cradle-shim` binary: a real `cat` under
-//! runc, created with `--stdin` (and `--stdin-once`), fed through the attach
+//! runc (and the main case under cradle-oci too), created with `--stdin` (and `--stdin-once`), fed through the attach
 //! socket. Needs root (skips otherwise); guards clean up even on failure.
 
 mod shim_harness;
@@ -15,6 +15,8 @@ use cradle_proto::shim::{
 };
 use shim_harness::*;
 
+const CRADLE_OCI: &str = env!("CARGO_BIN_EXE_cradle-oci");
+
 /// A `cat` container under a shim, started, with its guards.
 struct Cat {
     _dir: tempfile::TempDir,
@@ -25,7 +27,7 @@ struct Cat {
     _runc: RuncGuard,
 }
 
-fn start_cat(extra: &[&str]) -> Option<Cat> {
+fn start_cat(runtime: &str, extra: &[&str]) -> Option<Cat> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("skipping: needs root");
@@ -39,7 +41,7 @@ fn start_cat(extra: &[&str]) -> Option<Cat> {
     let id = unique("shimattach");
     make_bundle(&bundle, &["/bin/busybox", "cat"]);
     let runc = RuncGuard {
-        runtime: RUNC.to_string(),
+        runtime: runtime.to_string(),
         root: root.clone(),
         id: id.clone(),
     };
@@ -54,7 +56,7 @@ fn start_cat(extra: &[&str]) -> Option<Cat> {
         "--bundle".as_ref(),
         bundle.as_os_str(),
         "--runtime".as_ref(),
-        RUNC.as_ref(),
+        runtime.as_ref(),
         "--runtime-root".as_ref(),
         root.as_os_str(),
         "--state-dir".as_ref(),
@@ -108,7 +110,16 @@ fn read_stdout_until(conn: &mut UnixStream, want: &str) {
 
 #[test]
 fn stdin_reaches_the_container_and_the_end_of_a_stdin_once_attach_closes_it() {
-    let Some(mut cat) = start_cat(&["--stdin", "--stdin-once"]) else {
+    stdin_once_round_trip(RUNC);
+}
+
+#[test]
+fn stdin_reaches_a_cradle_oci_container_and_stdin_once_closes_it() {
+    stdin_once_round_trip(CRADLE_OCI);
+}
+
+fn stdin_once_round_trip(runtime: &str) {
+    let Some(mut cat) = start_cat(runtime, &["--stdin", "--stdin-once"]) else {
         return;
     };
     let mut conn = attach(&cat.state_dir);
@@ -132,7 +143,7 @@ fn stdin_reaches_the_container_and_the_end_of_a_stdin_once_attach_closes_it() {
 
 #[test]
 fn an_empty_stdin_frame_closes_stdin_once_but_output_keeps_flowing_until_exit() {
-    let Some(mut cat) = start_cat(&["--stdin", "--stdin-once"]) else {
+    let Some(mut cat) = start_cat(RUNC, &["--stdin", "--stdin-once"]) else {
         return;
     };
     let mut conn = attach(&cat.state_dir);
@@ -154,7 +165,7 @@ fn an_empty_stdin_frame_closes_stdin_once_but_output_keeps_flowing_until_exit() 
 
 #[test]
 fn without_stdin_once_stdin_stays_open_across_attaches() {
-    let Some(mut cat) = start_cat(&["--stdin"]) else {
+    let Some(mut cat) = start_cat(RUNC, &["--stdin"]) else {
         return;
     };
     let mut first = attach(&cat.state_dir);
@@ -178,10 +189,29 @@ fn without_stdin_once_stdin_stays_open_across_attaches() {
 
 #[test]
 fn a_container_created_without_stdin_gets_none_from_attach() {
-    let Some(mut cat) = start_cat(&[]) else {
+    let Some(mut cat) = start_cat(RUNC, &[]) else {
         return;
     };
     // cat reads /dev/null: it is done before anyone attaches.
+    assert_eq!(cat.client.wait().exit_code, 0);
+    assert_eq!(
+        cat.client.call(Request::Delete { force: false }),
+        Response::Ok
+    );
+}
+
+#[test]
+fn a_client_that_ends_its_input_at_once_still_gets_the_answer_until_exit() {
+    let Some(mut cat) = start_cat(RUNC, &["--stdin", "--stdin-once"]) else {
+        return;
+    };
+    let mut conn = attach(&cat.state_dir);
+    conn.write_all(&attach_frame(ATTACH_STDIN, b"late answer\n"))
+        .unwrap();
+    conn.shutdown(std::net::Shutdown::Write).unwrap();
+    read_stdout_until(&mut conn, "late answer\n");
+    let mut rest = Vec::new();
+    conn.read_to_end(&mut rest).unwrap();
     assert_eq!(cat.client.wait().exit_code, 0);
     assert_eq!(
         cat.client.call(Request::Delete { force: false }),
