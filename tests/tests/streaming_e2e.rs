@@ -6,7 +6,7 @@
 //! attach to a container's output, port-forward to an echo server in the pod
 //! (and to a closed port; and in a host-network pod), and the gRPC errors of unknown and stopped
 //! containers and of attach with stdin to a container created without it;
-//! attach with stdin to a stdin_once container (its input reaches `read`,
+//! attach with stdin (SPDY and WebSocket) to a stdin_once container (its input reaches `read`,
 //! the end of the attach closes its stdin, it exits 0). One daemon, one
 //! registry, one pod (and a host-network one).
 
@@ -83,13 +83,18 @@ async fn scenario(
     error_cases(cri, &sleeper, &pod, &pod_id, &image).await?;
     host_network_forward(cri, daemon, cgroup, &image, clients).await?;
     let talker = attach_case(cri, &pod, &pod_id, &image, clients).await?;
-    let reader = attach_stdin_case(cri, &pod, &pod_id, &image, clients).await?;
+    let reader = attach_stdin_case(cri, &pod, &pod_id, &image, clients, false).await?;
+    let ws_reader = attach_stdin_case(cri, &pod, &pod_id, &image, clients, true).await?;
 
-    let scope = leak_scope(daemon, &[&pod_id, &sleeper, &echo, &talker, &reader]);
+    let scope = leak_scope(
+        daemon,
+        &[&pod_id, &sleeper, &echo, &talker, &reader, &ws_reader],
+    );
     stop_and_remove_container(cri, &sleeper).await?;
     stop_and_remove_container(cri, &echo).await?;
     stop_and_remove_container(cri, &talker).await?;
     stop_and_remove_container(cri, &reader).await?;
+    stop_and_remove_container(cri, &ws_reader).await?;
     stop_and_remove_pod(cri, &pod_id).await?;
     leaks::assert_none(&scope);
     Ok(())
@@ -524,20 +529,22 @@ async fn attach_case(
     Ok(talker)
 }
 
-/// Attach with stdin (SPDY client) to a container created with stdin and
-/// stdin_once that reads one line: the line reaches it, its answer reaches the
-/// client, and the end of the client's stdin closes the container's, which
-/// exits 0.
+/// Attach with stdin (SPDY client, or WebSocket v5 with `websocket`) to a
+/// container created with stdin and stdin_once that reads one line: the line
+/// reaches it, its answer reaches the client, and the end of the client's
+/// stdin closes the container's, which exits 0.
 async fn attach_stdin_case(
     cri: &mut Cri,
     pod: &cri::PodSandboxConfig,
     pod_id: &str,
     image: &str,
     c: &Clients,
+    websocket: bool,
 ) -> anyhow::Result<String> {
+    let name = if websocket { "reader-ws" } else { "reader" };
     let mut config = container_config(
         image,
-        "reader",
+        name,
         &["sh", "-c", "read line; echo got:$line; cat; echo eof"],
     );
     config.stdin = true;
@@ -556,20 +563,35 @@ async fn attach_stdin_case(
         .context("Attach with stdin")?
         .into_inner()
         .url;
-    let out = client(
-        c.spdy.clone(),
-        args(&["exec", &url, "-stdin", "-stdout", "-stderr"]),
-        b"x\n".to_vec(),
-    )
-    .await?;
+    let out = if websocket {
+        client(
+            "python3".into(),
+            vec![
+                c.ws.display().to_string(),
+                "exec".into(),
+                url,
+                "v5.channel.k8s.io".into(),
+                "--stdin".into(),
+            ],
+            b"x\n".to_vec(),
+        )
+        .await?
+    } else {
+        client(
+            c.spdy.clone(),
+            args(&["exec", &url, "-stdin", "-stdout", "-stderr"]),
+            b"x\n".to_vec(),
+        )
+        .await?
+    };
     ensure!(
         out.status.success(),
-        "attach with stdin: {out:?} {}",
+        "attach with stdin ({name}): {out:?} {}",
         text(&out.stderr)
     );
     ensure!(
         text(&out.stdout) == "got:x\neof\n",
-        "attach with stdin saw {out:?}"
+        "attach with stdin ({name}) saw {out:?}"
     );
     let status = wait_for_state(
         cri,
@@ -578,7 +600,7 @@ async fn attach_stdin_case(
         Duration::from_secs(20),
     )
     .await?;
-    ensure!(status.exit_code == 0, "reader exited with {status:?}");
+    ensure!(status.exit_code == 0, "{name} exited with {status:?}");
     Ok(reader)
 }
 
