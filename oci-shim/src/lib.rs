@@ -1,9 +1,11 @@
 //! The processes that sit between `cradled` and the kernel.
 //!
 //! - [`shim`]: `cradle-shim`, one per container (and one per pod, running the
-//!   built-in pause process). It outlives daemon restarts, owns the container's
-//!   stdio and CRI log file, reaps the init as a child subreaper, records how it
-//!   exited, and answers the daemon over [`cradle_proto::shim`].
+//!   built-in pause process, pid 1 of the pod's own pid namespace). It outlives
+//!   daemon restarts, owns the container's stdio (the CRI log file, and the
+//!   stdin pipe and attach socket that Attach uses), reaps the init as a child
+//!   subreaper, records how it exited, and answers the daemon over
+//!   [`cradle_proto::shim`].
 //! - [`oci`]: `cradle-oci`, a runc-compatible OCI runtime: namespaces (user
 //!   and time included), mounts confined to the rootfs, pivot_root, cgroups,
 //!   capabilities, seccomp, hooks, pause/resume, exec and run, hardened
