@@ -49,23 +49,9 @@ fn start_cat(runtime: &str, extra: &[&str]) -> Option<Cat> {
         state_dir: state_dir.clone(),
         shim_pid: None,
     };
-    let mut args: Vec<&std::ffi::OsStr> = vec![
-        "container".as_ref(),
-        "--id".as_ref(),
-        id.as_ref(),
-        "--bundle".as_ref(),
-        bundle.as_os_str(),
-        "--runtime".as_ref(),
-        runtime.as_ref(),
-        "--runtime-root".as_ref(),
-        root.as_os_str(),
-        "--state-dir".as_ref(),
-        state_dir.as_os_str(),
-        "--log-path".as_ref(),
-        log_path.as_os_str(),
-    ];
+    let mut args: Vec<&std::ffi::OsStr> = vec!["--log-path".as_ref(), log_path.as_os_str()];
     args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
-    let output = run_shim(&args);
+    let output = run_container_shim(&id, &bundle, runtime, &root, &state_dir, &args);
     assert!(
         output.status.success(),
         "shim failed: {}",

@@ -170,6 +170,34 @@ pub fn run_shim(args: &[&std::ffi::OsStr]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs `cradle-shim container` for container `id` of `bundle` under the OCI
+/// `runtime` (state under `root`), with `extra` arguments such as
+/// `--log-path FILE` or `--stdin`.
+pub fn run_container_shim(
+    id: &str,
+    bundle: &Path,
+    runtime: &str,
+    root: &Path,
+    state_dir: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> std::process::Output {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "container".as_ref(),
+        "--id".as_ref(),
+        id.as_ref(),
+        "--bundle".as_ref(),
+        bundle.as_os_str(),
+        "--runtime".as_ref(),
+        runtime.as_ref(),
+        "--runtime-root".as_ref(),
+        root.as_os_str(),
+        "--state-dir".as_ref(),
+        state_dir.as_os_str(),
+    ];
+    args.extend_from_slice(extra);
+    run_shim(&args)
+}
+
 pub fn container_runs_logs_exits_and_is_deleted(runtime: &str) {
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle");
@@ -196,21 +224,14 @@ pub fn container_runs_logs_exits_and_is_deleted(runtime: &str) {
         shim_pid: None,
     };
 
-    let output = run_shim(&[
-        "container".as_ref(),
-        "--id".as_ref(),
-        id.as_ref(),
-        "--bundle".as_ref(),
-        bundle.as_os_str(),
-        "--runtime".as_ref(),
-        runtime.as_ref(),
-        "--runtime-root".as_ref(),
-        root.as_os_str(),
-        "--state-dir".as_ref(),
-        state_dir.as_os_str(),
-        "--log-path".as_ref(),
-        log_path.as_os_str(),
-    ]);
+    let output = run_container_shim(
+        &id,
+        &bundle,
+        runtime,
+        &root,
+        &state_dir,
+        &["--log-path".as_ref(), log_path.as_os_str()],
+    );
     assert!(
         output.status.success(),
         "shim failed: {}",
@@ -279,19 +300,7 @@ pub fn running_container_is_killed_by_forced_delete(runtime: &str) {
         state_dir: state_dir.clone(),
         shim_pid: None,
     };
-    let output = run_shim(&[
-        "container".as_ref(),
-        "--id".as_ref(),
-        id.as_ref(),
-        "--bundle".as_ref(),
-        bundle.as_os_str(),
-        "--runtime".as_ref(),
-        runtime.as_ref(),
-        "--runtime-root".as_ref(),
-        root.as_os_str(),
-        "--state-dir".as_ref(),
-        state_dir.as_os_str(),
-    ]);
+    let output = run_container_shim(&id, &bundle, runtime, &root, &state_dir, &[]);
     assert!(
         output.status.success(),
         "{}",
@@ -344,19 +353,7 @@ pub fn oom_killed_container_is_recorded_as_oom_killed(runtime: &str) {
         state_dir: state_dir.clone(),
         shim_pid: None,
     };
-    let output = run_shim(&[
-        "container".as_ref(),
-        "--id".as_ref(),
-        id.as_ref(),
-        "--bundle".as_ref(),
-        bundle.as_os_str(),
-        "--runtime".as_ref(),
-        runtime.as_ref(),
-        "--runtime-root".as_ref(),
-        root.as_os_str(),
-        "--state-dir".as_ref(),
-        state_dir.as_os_str(),
-    ]);
+    let output = run_container_shim(&id, &bundle, runtime, &root, &state_dir, &[]);
     assert!(
         output.status.success(),
         "{}",
@@ -388,19 +385,7 @@ pub fn failed_create_reports_the_error_and_leaves_nothing_behind(runtime: &str) 
         state_dir: state_dir.clone(),
         shim_pid: None,
     };
-    let output = run_shim(&[
-        "container".as_ref(),
-        "--id".as_ref(),
-        id.as_ref(),
-        "--bundle".as_ref(),
-        bundle.as_os_str(),
-        "--runtime".as_ref(),
-        runtime.as_ref(),
-        "--runtime-root".as_ref(),
-        root.as_os_str(),
-        "--state-dir".as_ref(),
-        state_dir.as_os_str(),
-    ]);
+    let output = run_container_shim(&id, &bundle, runtime, &root, &state_dir, &[]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("create"), "stderr: {stderr}");
