@@ -258,3 +258,34 @@ impl Drop for Netns {
             .status();
     }
 }
+
+/// Runs an independent client (`program` with `args`), feeding it `stdin`;
+/// returns (exit code, stdout, stderr). A client that hangs fails the test.
+pub async fn run_client(
+    program: &std::ffi::OsStr,
+    args: &[&std::ffi::OsStr],
+    stdin: &[u8],
+) -> (i32, Vec<u8>, String) {
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    tokio::spawn(async move {
+        let _ = input.write_all(&data).await;
+    });
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("client timed out")
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
