@@ -113,6 +113,16 @@ pub enum Error {
     /// The image still backs a container's rootfs.
     #[error("image {image} is in use by container {container}")]
     ImageInUse { image: String, container: String },
+    /// An image whose layers cannot be stacked in one overlay mount.
+    #[error("image {image} has {layers} layers, too many for one overlay mount: {reason}")]
+    TooManyLayers {
+        image: String,
+        layers: usize,
+        reason: String,
+    },
+    /// A container without a writable layer (never mounted, or removed).
+    #[error("container {0:?} has no writable layer")]
+    NoWritableLayer(String),
     /// An id that cannot be used as a directory name.
     #[error("invalid container id {0:?}")]
     InvalidContainerId(String),

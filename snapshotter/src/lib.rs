@@ -31,6 +31,7 @@ mod digest;
 mod download;
 mod error;
 mod export;
+mod fsmount;
 mod hosts;
 mod image;
 mod import;
@@ -43,6 +44,7 @@ mod rootfs;
 mod snapshots;
 mod store;
 mod unpack;
+mod usage;
 
 pub use auth::{AuthConfig, CredentialsFile};
 pub use digest::Digest;
@@ -51,6 +53,7 @@ pub use hosts::{Endpoint, HostConfig, RegistrySettings};
 pub use image::{Image, ImageConfig, ImageUser};
 pub use progress::DownloadProgress;
 pub use reference::ImageRef;
+pub use usage::Usage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -98,6 +101,8 @@ pub struct ImageStore {
     /// Pulls hold it shared for their whole run, removals exclusively: a
     /// removal never deletes a blob or snapshot an in-flight pull relies on.
     gc: tokio::sync::RwLock<()>,
+    /// Recent measurements of containers' writable layers.
+    writable: usage::UsageCache,
     /// Held by `mount_rootfs` for its whole run and by `remove` from its
     /// in-use check to its commit: an image cannot be removed between a
     /// mount finding it and the mount recording that it stands on it.
@@ -126,6 +131,7 @@ impl ImageStore {
             records: Records::load(db)?,
             gc: tokio::sync::RwLock::new(()),
             mounts: std::sync::Mutex::new(()),
+            writable: usage::UsageCache::default(),
         };
         store.content.sweep_ingest()?;
         store.layers.sweep_tmp()?;
@@ -342,7 +348,47 @@ impl ImageStore {
     /// Unmounts `target` (if mounted) and deletes the writable layer of
     /// `container_id`. Idempotent.
     pub fn remove_rootfs(&self, container_id: &str, target: &Path) -> Result<(), Error> {
+        self.writable.forget(container_id);
         self.rootfs.unmount(container_id, target)
+    }
+
+    /// Bytes and inodes of container `container_id`'s writable layer (its
+    /// overlay upper dir), for `ContainerStats.writable_layer`. Walked at
+    /// most every [`usage::TTL`] per container (cached in between) and
+    /// bounded, so a stats call over many containers stays cheap.
+    /// [`Error::NoWritableLayer`] when the container has none.
+    pub fn writable_usage(&self, container_id: &str) -> Result<Usage, Error> {
+        let upper = self.rootfs.upper_dir(container_id)?;
+        if !upper.is_dir() {
+            self.writable.forget(container_id);
+            return Err(Error::NoWritableLayer(container_id.to_string()));
+        }
+        self.writable.get(container_id, &upper)
+    }
+
+    /// What all containers' writable layers occupy together (the CRI
+    /// `ImageFsInfo.container_filesystems`). `mountpoint` is the store's
+    /// root, as for [`ImageStore::fs_usage`]: the writable layers live on
+    /// the image filesystem, and the kubelet reads an equal mountpoint as
+    /// "not a separate disk".
+    pub fn writable_fs_usage(&self) -> Result<FsUsage, Error> {
+        let mut total = Usage::default();
+        for (id, _) in self.rootfs.list()? {
+            match self.writable_usage(&id) {
+                Ok(u) => {
+                    total.bytes += u.bytes;
+                    total.inodes += u.inodes;
+                }
+                // Removed meanwhile, or half created: nothing to count.
+                Err(Error::NoWritableLayer(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(FsUsage {
+            mountpoint: self.root.clone(),
+            used_bytes: total.bytes,
+            inodes_used: total.inodes,
+        })
     }
 
     /// Ids of the containers that have a writable layer on disk, for the
@@ -361,7 +407,8 @@ impl ImageStore {
 
     /// What the images occupy, from the records, never by walking the tree
     /// (for `ImageFsInfo`): unpacked layers plus the compressed blobs kept in
-    /// the content store. Container upper dirs are not counted.
+    /// the content store. Container upper dirs are counted by
+    /// [`ImageStore::writable_fs_usage`].
     pub fn fs_usage(&self) -> FsUsage {
         let (layer_bytes, layer_inodes) = self.records.snapshot_usage();
         let images = self.records.images();

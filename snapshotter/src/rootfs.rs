@@ -14,10 +14,13 @@ use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
 use crate::Error;
+use crate::fsmount;
 use crate::snapshots::remove_dir_if_exists;
 
 /// The kernel refuses mount data longer than a page.
 const MAX_MOUNT_DATA: usize = 4095;
+/// overlayfs's stack depth limit (`OVL_MAX_STACK`).
+pub const OVERLAY_MAX_LOWERS: usize = 500;
 
 /// The writable layers of the containers of one store.
 #[derive(Debug, Clone)]
@@ -31,6 +34,11 @@ impl Rootfs {
         let containers = snapshots.join("containers");
         fs::create_dir_all(&containers).map_err(|e| Error::io(&containers, e))?;
         Ok(Rootfs { containers })
+    }
+
+    /// The overlay upper dir of `container_id` (whether or not it exists).
+    pub fn upper_dir(&self, container_id: &str) -> Result<PathBuf, Error> {
+        Ok(self.dir(container_id)?.join("upper"))
     }
 
     fn dir(&self, container_id: &str) -> Result<PathBuf, Error> {
@@ -100,40 +108,53 @@ impl Rootfs {
                 ));
             }
         }
-        let upper_work = format!(",upperdir={},workdir={}", upper.display(), work.display());
-        let long = format!("lowerdir={}{upper_work}", join_lowers(lowers));
-        // Many layers overflow the one page the kernel copies of the mount
-        // data: name each lower dir by a short /proc/self/fd link instead
-        // (overlay resolves them at mount time; the fds close right after).
-        let (data, _fds) = if long.len() <= MAX_MOUNT_DATA {
-            (long, Vec::new())
-        } else {
-            let fds = open_lowers(lowers)?;
-            let short: Vec<PathBuf> = fds
-                .iter()
-                .map(|fd| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())))
-                .collect();
-            (format!("lowerdir={}{upper_work}", join_lowers(&short)), fds)
-        };
-        if data.len() > MAX_MOUNT_DATA {
-            return Err(Error::Mount {
-                action: "mount",
-                target: target.to_path_buf(),
-                source: Errno::E2BIG,
+        if lowers.len() > OVERLAY_MAX_LOWERS {
+            return Err(Error::TooManyLayers {
+                image: image_id.to_string(),
+                layers: lowers.len(),
+                reason: format!("overlayfs stacks at most {OVERLAY_MAX_LOWERS} lower layers"),
             });
         }
-        mount(
-            Some("overlay"),
-            target,
-            Some("overlay"),
-            MsFlags::empty(),
-            Some(data.as_str()),
-        )
-        .map_err(|source| Error::Mount {
-            action: "mount",
-            target: target.to_path_buf(),
-            source,
-        })
+        let upper_work = format!(",upperdir={},workdir={}", upper.display(), work.display());
+        let long = format!("lowerdir={}{upper_work}", join_lowers(lowers));
+        if long.len() <= MAX_MOUNT_DATA {
+            return mount_data(target, &long);
+        }
+        // Too long for one page of mount data: each lower dir as its own
+        // `lowerdir+` parameter (Linux 6.8+).
+        match fsmount::mount_overlay(lowers, &upper, &work, target) {
+            Ok(()) => return Ok(()),
+            Err(fsmount::FsMountError::Failed(step, source)) => {
+                tracing::warn!(step, error = %source, layers = lowers.len(), "overlay mount through fsconfig failed");
+                return Err(Error::Mount {
+                    action: "mount",
+                    target: target.to_path_buf(),
+                    source,
+                });
+            }
+            Err(fsmount::Unsupported(e)) => {
+                tracing::debug!(error = %e, "no overlay lowerdir+; naming lower dirs by descriptor");
+            }
+        }
+        // Older kernels: name each lower dir by a short /proc/self/fd link
+        // (overlay resolves them at mount time; the fds close right after).
+        let fds = open_lowers(lowers)?;
+        let short: Vec<PathBuf> = fds
+            .iter()
+            .map(|fd| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())))
+            .collect();
+        let data = format!("lowerdir={}{upper_work}", join_lowers(&short));
+        if data.len() > MAX_MOUNT_DATA {
+            return Err(Error::TooManyLayers {
+                image: image_id.to_string(),
+                layers: lowers.len(),
+                reason: format!(
+                    "their paths exceed the {MAX_MOUNT_DATA} bytes of one overlay mount option \
+                     string and this kernel has no overlay lowerdir+ (Linux 6.8+)"
+                ),
+            });
+        }
+        mount_data(target, &data)
     }
 
     /// Unmounts `target` if mounted (lazily if busy) and deletes the
@@ -173,6 +194,22 @@ impl Rootfs {
         }
         Ok(out)
     }
+}
+
+/// `mount -t overlay overlay -o <data> <target>`.
+fn mount_data(target: &Path, data: &str) -> Result<(), Error> {
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(data),
+    )
+    .map_err(|source| Error::Mount {
+        action: "mount",
+        target: target.to_path_buf(),
+        source,
+    })
 }
 
 /// `a:b:c`, top first, as overlay's `lowerdir` wants.
@@ -291,6 +328,74 @@ mod tests {
             .mount("ctr-2", "sha256:img", &[lower], &missing_target)
             .unwrap_err();
         assert!(matches!(err, Error::Mount { .. }), "{err}");
+        assert!(rootfs.list().unwrap().is_empty());
+    }
+
+    /// `n` lower dirs under long paths (like the store's 64-hex names), each
+    /// holding one file named after it, top first.
+    fn many_lowers(dir: &Path, n: usize) -> Vec<PathBuf> {
+        (0..n)
+            .rev()
+            .map(|i| {
+                let p = dir.join(format!("{i:064}")).join("fs");
+                fs::create_dir_all(&p).unwrap();
+                fs::write(p.join(format!("f{i}")), i.to_string()).unwrap();
+                p
+            })
+            .collect()
+    }
+
+    #[test]
+    fn image_of_300_layers_mounts_as_one_overlay() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipping: needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let lowers = many_lowers(dir.path(), 300);
+        // Far beyond one page of mount options: takes the lowerdir+ path.
+        assert!(join_lowers(&lowers).len() > 4 * MAX_MOUNT_DATA);
+        let target = dir.path().join("rootfs");
+        fs::create_dir(&target).unwrap();
+        let rootfs = Rootfs::open(&dir.path().join("snapshots")).unwrap();
+        let _guard = Unmount(target.clone());
+        rootfs
+            .mount("ctr-many", "sha256:img", &lowers, &target)
+            .unwrap();
+        assert!(is_mounted(&target));
+        for i in [0, 1, 150, 298, 299] {
+            assert_eq!(
+                fs::read_to_string(target.join(format!("f{i}"))).unwrap(),
+                i.to_string()
+            );
+        }
+        assert_eq!(fs::read_dir(&target).unwrap().count(), 300);
+        rootfs.unmount("ctr-many", &target).unwrap();
+        assert!(!is_mounted(&target));
+    }
+
+    #[test]
+    fn more_layers_than_overlay_stacks_is_a_clear_error_and_leaves_nothing() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipping: needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let lowers: Vec<PathBuf> = (0..=OVERLAY_MAX_LOWERS)
+            .map(|i| dir.path().join(format!("l{i}")))
+            .collect();
+        let target = dir.path().join("rootfs");
+        fs::create_dir(&target).unwrap();
+        let rootfs = Rootfs::open(&dir.path().join("snapshots")).unwrap();
+        let err = rootfs
+            .mount("ctr-deep", "sha256:img", &lowers, &target)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::TooManyLayers { layers: 501, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("at most 500"), "{err}");
+        assert!(!is_mounted(&target));
         assert!(rootfs.list().unwrap().is_empty());
     }
 
