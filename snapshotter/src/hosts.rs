@@ -198,6 +198,8 @@ mod tests {
         assert!(s.endpoints("reg.lan:5000")[0].plain_http);
         assert!(s.endpoints("127.0.0.1:5000")[0].plain_http);
         assert!(!s.endpoints("quay.io")[0].plain_http);
+        assert!(s.endpoints("[::1]:5000")[0].plain_http);
+        assert!(!s.endpoints("[fd00::1]:5000")[0].plain_http);
         // An explicit entry (e.g. a CA for a loopback TLS registry) wins.
         let mut s = s;
         s.hosts.insert(
@@ -208,5 +210,15 @@ mod tests {
             },
         );
         assert!(!s.endpoints("127.0.0.1:5443")[0].plain_http);
+        s.hosts.insert(
+            "[::1]:5443".into(),
+            HostConfig {
+                mirrors: vec!["[::1]:6000".into()],
+                ..Default::default()
+            },
+        );
+        let eps = s.endpoints("[::1]:5443");
+        assert_eq!(eps[0].host, "[::1]:6000");
+        assert!(eps[0].plain_http && !eps[1].plain_http);
     }
 }

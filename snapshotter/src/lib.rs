@@ -71,8 +71,8 @@ const MAX_CONCURRENT_UNPACKS: usize = 2;
 #[derive(Debug, Clone, Default)]
 pub struct RegistryConfig {
     /// Registry hosts (`host` or `host:port`) spoken to over plain HTTP.
-    /// Loopback registries (`127.0.0.1`, `localhost`) always are. (IPv6
-    /// literal hosts such as `[::1]:5000` are not accepted in references yet.)
+    /// Loopback registries (`127.0.0.1`, `localhost`, `[::1]`) always are;
+    /// IPv6 literal hosts are written in brackets (`[::1]:5000/image:tag`).
     pub insecure_registries: Vec<String>,
 }
 

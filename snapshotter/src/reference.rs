@@ -33,7 +33,14 @@ impl ImageRef {
         if reference.starts_with("sha256:") || (reference.len() == 64 && is_hex(reference)) {
             return Err(invalid("an image id is not a pullable reference".into()));
         }
-        let parsed: oci_client::Reference = reference
+        // The distribution grammar has no IPv6 literal hosts (`[::1]:5000/x`):
+        // split one off and parse the rest under a placeholder host.
+        let (ipv6_host, rest) = match split_ipv6_host(reference) {
+            Some(Ok((host, rest))) => (Some(host), format!("{IPV6_PLACEHOLDER}/{rest}")),
+            Some(Err(reason)) => return Err(invalid(reason)),
+            None => (None, reference.to_string()),
+        };
+        let parsed: oci_client::Reference = rest
             .parse()
             .map_err(|e: oci_client::ParseError| invalid(e.to_string()))?;
         if parsed.repository().bytes().any(|b| b.is_ascii_uppercase()) {
@@ -44,7 +51,7 @@ impl ImageRef {
             .map(|d| Digest::parse(d).map_err(|e| invalid(e.to_string())))
             .transpose()?;
         Ok(ImageRef {
-            registry: parsed.registry().to_string(),
+            registry: ipv6_host.unwrap_or_else(|| parsed.registry().to_string()),
             repository: parsed.repository().to_string(),
             tag: parsed.tag().map(str::to_string),
             digest,
@@ -96,6 +103,35 @@ impl std::fmt::Display for ImageRef {
     }
 }
 
+/// Stands in for an IPv6 literal host while the rest of a reference parses.
+const IPV6_PLACEHOLDER: &str = "ipv6-literal.invalid";
+
+/// `[addr]` or `[addr]:port` at the start of `reference`, followed by `/`:
+/// `Some(Ok((host, rest after the slash)))`; `None` when the reference does
+/// not start with `[`.
+fn split_ipv6_host(reference: &str) -> Option<Result<(String, &str), String>> {
+    let inner_and_rest = reference.strip_prefix('[')?;
+    Some((|| {
+        let (addr, after) = inner_and_rest
+            .split_once(']')
+            .ok_or("unterminated [ in the registry host")?;
+        addr.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("{addr:?} is not an IPv6 address"))?;
+        let (port, rest) = after
+            .split_once('/')
+            .ok_or("a registry host needs a repository after it")?;
+        if !port.is_empty() {
+            let digits = port
+                .strip_prefix(':')
+                .ok_or_else(|| format!("unexpected {port:?} after the IPv6 host"))?;
+            digits
+                .parse::<u16>()
+                .map_err(|_| format!("bad port {digits:?}"))?;
+        }
+        Ok((format!("[{addr}]{port}"), rest))
+    })())
+}
+
 /// True for a loopback registry host (with or without port), which is always
 /// spoken to over plain HTTP.
 pub fn is_loopback_registry(registry: &str) -> bool {
@@ -106,7 +142,9 @@ pub fn is_loopback_registry(registry: &str) -> bool {
         registry.split(':').next().unwrap_or(registry)
     };
     host == "localhost"
-        || host == "::1"
+        || host.parse::<std::net::Ipv6Addr>().is_ok_and(|ip| {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        })
         || host
             .parse::<std::net::Ipv4Addr>()
             .is_ok_and(|ip| ip.is_loopback())
@@ -143,6 +181,36 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_literal_registry_hosts_parse_with_port_tag_and_digest() {
+        let r = ImageRef::parse("[::1]:5000/busybox:v1").unwrap();
+        assert_eq!(r.registry, "[::1]:5000");
+        assert_eq!(r.repository, "busybox");
+        assert_eq!(r.tagged().unwrap(), "[::1]:5000/busybox:v1");
+        let r = ImageRef::parse("[fd00::1]/team/app").unwrap();
+        assert_eq!(r.registry, "[fd00::1]");
+        assert_eq!(r.repository, "team/app");
+        assert_eq!(r.tag.as_deref(), Some("latest"));
+        let hex = "b".repeat(64);
+        let r = ImageRef::parse(&format!("[::1]:5000/x:t@sha256:{hex}")).unwrap();
+        assert_eq!(r.digest.as_ref().unwrap().hex(), hex);
+        assert_eq!(r.to_string(), format!("[::1]:5000/x:t@sha256:{hex}"));
+        // Round trip through Display, as records compare references.
+        assert_eq!(ImageRef::parse(&r.to_string()).unwrap(), r);
+        let c = r.to_client_ref();
+        assert_eq!(c.registry(), "[::1]:5000");
+        for bad in [
+            "[::1:5000/x",
+            "[zz::1]:5000/x",
+            "[::1]:port/x",
+            "[::1]:5000",
+            "[::1]x/y",
+            "[::1]:5000/UPPER",
+        ] {
+            assert!(ImageRef::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
     fn localhost_is_a_registry_host() {
         let r = ImageRef::parse("localhost/app").unwrap();
         assert_eq!(r.tagged().unwrap(), "localhost/app:latest");
@@ -173,6 +241,11 @@ mod tests {
         assert!(is_loopback_registry("localhost"));
         assert!(is_loopback_registry("localhost:5000"));
         assert!(is_loopback_registry("[::1]:5000"));
+        assert!(is_loopback_registry("[::1]"));
+        assert!(is_loopback_registry("[0:0:0:0:0:0:0:1]:5000"));
+        assert!(is_loopback_registry("[::ffff:127.0.0.1]:5000"));
+        assert!(!is_loopback_registry("[fd00::1]:5000"));
+        assert!(!is_loopback_registry("[::2]:5000"));
         assert!(!is_loopback_registry("docker.io"));
         assert!(!is_loopback_registry("10.0.0.1:5000"));
     }

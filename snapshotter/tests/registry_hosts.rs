@@ -1,4 +1,4 @@
-//! Hosts settings against real registries on 127.0.0.1: mirrors tried in
+//! Hosts settings against real registries on 127.0.0.1 (and [::1]): mirrors tried in
 //! order with fallback to the registry itself, and HTTPS trusted through a
 //! per-host CA file. Needs root and docker-registry.
 
@@ -117,5 +117,88 @@ async fn https_registry_is_trusted_only_through_its_configured_ca() {
     );
     let store = open_store(tmp.path(), settings);
     let pulled = store.pull(&reference, None).await.unwrap();
+    assert_eq!(pulled.id, img.config_digest);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_literal_registry_on_loopback_pulls_over_plain_http_and_resolves() {
+    if !usable() {
+        return;
+    }
+    if !has_ipv6_loopback() {
+        eprintln!("skipping: no ::1 on lo (the reference parsing has unit tests)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::start_with(
+        tmp.path(),
+        Options {
+            ipv6: true,
+            ..Default::default()
+        },
+    );
+    assert!(registry.host().starts_with("[::1]:"));
+    let img = image(b"v6");
+    push(&registry.host(), "app", "v1", &img, false, false).await;
+    // No hosts entry: [::1] counts as loopback, so plain HTTP.
+    let store = open_store(tmp.path(), RegistrySettings::default());
+    let reference = format!("{}/app:v1", registry.host());
+    let pulled = store.pull(&reference, None).await.unwrap();
+    assert_eq!(pulled.id, img.config_digest);
+    assert_eq!(pulled.repo_tags, vec![reference.clone()]);
+    assert_eq!(
+        pulled.repo_digests,
+        vec![format!("{}/app@{}", registry.host(), img.manifest_digest)]
+    );
+    assert_eq!(store.resolve(&reference).unwrap().id, pulled.id);
+    assert_eq!(
+        store.resolve(&pulled.repo_digests[0]).unwrap().id,
+        pulled.id
+    );
+    store.remove(&reference).await.unwrap();
+    assert!(store.list().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_literal_registry_as_a_mirror_is_found_by_its_hosts_entry() {
+    if !usable() {
+        return;
+    }
+    if !has_ipv6_loopback() {
+        eprintln!("skipping: no ::1 on lo");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mirror = Registry::start_with(
+        tmp.path(),
+        Options {
+            ipv6: true,
+            ..Default::default()
+        },
+    );
+    let img = image(b"v6-mirror");
+    push(&mirror.host(), "app", "v1", &img, false, false).await;
+    let upstream = format!("127.0.0.1:{}", free_port());
+    let mut settings = RegistrySettings::default();
+    settings.hosts.insert(
+        upstream.clone(),
+        HostConfig {
+            mirrors: vec![mirror.host()],
+            plain_http: true,
+            ..Default::default()
+        },
+    );
+    settings.hosts.insert(
+        mirror.host(),
+        HostConfig {
+            plain_http: true,
+            ..Default::default()
+        },
+    );
+    let store = open_store(tmp.path(), settings);
+    let pulled = store
+        .pull(&format!("{upstream}/app:v1"), None)
+        .await
+        .unwrap();
     assert_eq!(pulled.id, img.config_digest);
 }

@@ -53,9 +53,9 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for_port(port: u16, log: &Path) {
+fn wait_for_port(ip: &str, port: u16, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(15);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while TcpStream::connect((ip, port)).is_err() {
         assert!(
             Instant::now() < deadline,
             "registry did not start: {}",
@@ -77,6 +77,8 @@ pub struct Options {
     pub allow_urls: bool,
     /// Require tokens from this realm, signed by the cert in this bundle.
     pub token: Option<(String, PathBuf)>,
+    /// Listen on [::1] instead of 127.0.0.1.
+    pub ipv6: bool,
 }
 
 /// A registry process, killed on drop.
@@ -84,6 +86,7 @@ pub struct Registry {
     child: Child,
     pub port: u16,
     pub ca: Option<PathBuf>,
+    ipv6: bool,
 }
 
 impl Registry {
@@ -94,11 +97,20 @@ impl Registry {
     pub fn start_with(dir: &Path, opts: Options) -> Registry {
         let dir = dir.join(format!("registry-{}", free_port()));
         fs::create_dir_all(&dir).unwrap();
-        let port = free_port();
+        let (ip, port) = if opts.ipv6 {
+            ("::1", free_port_v6())
+        } else {
+            ("127.0.0.1", free_port())
+        };
+        let addr = if opts.ipv6 {
+            format!("\"[::1]:{port}\"")
+        } else {
+            format!("127.0.0.1:{port}")
+        };
         let storage = dir.join("storage");
         fs::create_dir(&storage).unwrap();
         let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
             storage.display()
         );
         let mut ca = None;
@@ -144,13 +156,46 @@ impl Registry {
             .stderr(log)
             .spawn()
             .unwrap();
-        let registry = Registry { child, port, ca };
-        wait_for_port(port, &log_path);
+        let registry = Registry {
+            child,
+            port,
+            ca,
+            ipv6: opts.ipv6,
+        };
+        wait_for_port(ip, port, &log_path);
         registry
     }
 
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        if self.ipv6 {
+            format!("[::1]:{}", self.port)
+        } else {
+            format!("127.0.0.1:{}", self.port)
+        }
+    }
+}
+
+/// A free TCP port on [::1].
+pub fn free_port_v6() -> u16 {
+    TcpListener::bind("[::1]:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// True when the loopback interface has ::1 (tests on [::1] skip otherwise).
+pub fn has_ipv6_loopback() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
+}
+
+/// `host/repo:tag` as an oci-client reference; IPv6 literal hosts
+/// (`[::1]:5000`), which its parser refuses, are set directly.
+pub fn client_ref(host: &str, repo: &str, tag: &str) -> oci_client::Reference {
+    if host.starts_with('[') {
+        oci_client::Reference::with_tag(host.to_string(), repo.to_string(), tag.to_string())
+    } else {
+        format!("{host}/{repo}:{tag}").parse().unwrap()
     }
 }
 
@@ -303,7 +348,7 @@ fn push_auth(htpasswd: bool) -> RegistryAuth {
 /// Pushes the image's blobs and manifest as `host/repo:tag`.
 pub async fn push(host: &str, repo: &str, tag: &str, image: &TestImage, tls: bool, auth: bool) {
     let client = push_client(tls);
-    let reference: oci_client::Reference = format!("{host}/{repo}:{tag}").parse().unwrap();
+    let reference = client_ref(host, repo, tag);
     client
         .auth(
             &reference,
@@ -380,7 +425,7 @@ pub async fn push_index(
     .to_string()
     .into_bytes();
     let client = push_client(false);
-    let reference: oci_client::Reference = format!("{host}/{repo}:{tag}").parse().unwrap();
+    let reference = client_ref(host, repo, tag);
     push_manifest(&client, &reference, &index, index_type).await;
     sha256(&index)
 }
