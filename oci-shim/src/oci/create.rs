@@ -20,7 +20,7 @@ use super::init::{self, InitConfig};
 use super::mounts::CgroupTarget;
 use super::state::{self, ContainerState, FIFO_FILE};
 use super::sync::{Channel, Msg};
-use super::{devices, hardening, log, namespaces, seccomp, terminal, userns};
+use super::{devices, hardening, idmap, log, namespaces, seccomp, terminal, userns};
 use crate::cgroups::Cgroup;
 
 /// The arguments of `create`.
@@ -160,6 +160,12 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
     let rootfs =
         std::fs::canonicalize(&rootfs_raw).map_err(|e| OciError::io("rootfs", &rootfs_raw, e))?;
     let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[]))?;
+    // Made here, in the host's namespaces; the init attaches them.
+    let idmapped = idmap::prepare(
+        spec.mounts().as_deref().unwrap_or(&[]),
+        &linux,
+        ns.new_user || ns.join_user,
+    )?;
     let cgroup = Cgroup::new(&cgroup_path(&spec, &opts.id))?;
 
     let mut rb = Rollback::default();
@@ -200,6 +206,7 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         fifo,
         console,
         seccomp,
+        idmapped,
     };
     let (mut parent_end, child_end) = Channel::pair()?;
     let pid = spawn(&cfg, &mut parent_end, child_end)?;

@@ -38,14 +38,27 @@ const MOUNT_OPTIONS: [&str; 31] = [
     "sync",
 ];
 
+/// Options the mount code knows on every kernel, plus (where the kernel
+/// has mount_setattr) the recursive ones and `idmap`/`ridmap`.
+fn mount_options(new_api: bool) -> Vec<&'static str> {
+    let mut all: Vec<&str> = MOUNT_OPTIONS.to_vec();
+    if new_api {
+        all.extend(super::mounts::RECURSIVE_OPTIONS);
+        all.extend(["idmap", "ridmap"]);
+    }
+    all.sort_unstable();
+    all
+}
+
 /// The features JSON.
 pub fn features() -> Value {
     let caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+    let new_api = super::mountapi::supported();
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": MOUNT_OPTIONS,
+        "mountOptions": mount_options(new_api),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
@@ -62,7 +75,7 @@ pub fn features() -> Value {
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
-            "mountExtensions": { "idmap": { "enabled": false } }
+            "mountExtensions": { "idmap": { "enabled": new_api } }
         },
         "annotations": {}
     })

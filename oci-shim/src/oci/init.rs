@@ -15,7 +15,7 @@ use oci_spec::runtime::{LinuxCapabilities, Spec};
 use super::confined::RootDir;
 use super::error::{OciError, Result};
 use super::hooks::{self, Phase};
-use super::mounts::CgroupTarget;
+use super::mounts::{CgroupTarget, IdmapTrees};
 use super::namespaces::NsPlan;
 use super::process::{self, ExecArgs};
 use super::sync::{Channel, Msg};
@@ -39,6 +39,8 @@ pub(crate) struct InitConfig {
     pub console: Option<UnixStream>,
     /// The compiled `linux.seccomp` filter.
     pub seccomp: Option<seccomp::Program>,
+    /// Detached id-mapped trees for the spec's id-mapped bind mounts.
+    pub idmapped: IdmapTrees,
 }
 
 /// Runs the init; never returns. Exits 1 on a setup failure (after telling
@@ -132,6 +134,7 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
         &spec_mounts,
         &cfg.cgroup,
         cfg.ns.new_user || cfg.ns.join_user,
+        &cfg.idmapped,
     )?;
     let dev_is_tmpfs = spec_mounts
         .iter()

@@ -1,7 +1,15 @@
 //! The spec's `mounts`, performed in order inside the container's mount
 //! namespace before pivot_root: option parsing (pure, unit-tested),
 //! destination resolution confined to the rootfs, and the mount calls.
+//!
+//! Recursive attributes (`rro`, `rnosuid`…) go on after the mount with
+//! mount_setattr(AT_RECURSIVE), as runc does: a plain `ro` bind leaves
+//! the submounts of an `rbind` writable. Id-mapped binds (`idmap`,
+//! `ridmap`, or a mount with uid/gid mappings) arrive as detached trees
+//! that `create` prepared in the host's namespaces ([`super::idmap`]) and
+//! are attached here with move_mount.
 
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
@@ -10,6 +18,7 @@ use oci_spec::runtime::Mount;
 
 use super::confined::{RootDir, fd_path};
 use super::error::{OciError, Result};
+use super::mountapi::{self, Attrs};
 use super::syscall::Syscall;
 use crate::cgroups::Hierarchy;
 
@@ -26,7 +35,97 @@ pub(crate) struct MountOptions {
     pub bind: bool,
     /// `rbind`.
     pub recursive: bool,
+    /// Recursive attributes (`rro`, `rnosuid`…) for mount_setattr.
+    pub rec: Attrs,
+    /// `idmap` or `ridmap`.
+    pub idmap: Option<Idmap>,
+    /// `tmpcopyup` was given (not implemented: refused by the mount code).
+    pub tmpcopyup: bool,
 }
+
+/// How far an id mapping reaches in a bind mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idmap {
+    /// `idmap`: only the top mount.
+    Top,
+    /// `ridmap`: the top mount and every submount of an `rbind`.
+    Recursive,
+}
+
+/// Detached, already id-mapped trees, by index of the spec mount.
+pub(crate) type IdmapTrees = HashMap<usize, OwnedFd>;
+
+/// runc's table of recursive attributes: `(clear, MOUNT_ATTR_*)`.
+fn recursive_attr(name: &str) -> Option<(bool, u64)> {
+    Some(match name {
+        "rro" => (false, mountapi::ATTR_RDONLY),
+        "rrw" => (true, mountapi::ATTR_RDONLY),
+        "rnosuid" => (false, mountapi::ATTR_NOSUID),
+        "rsuid" => (true, mountapi::ATTR_NOSUID),
+        "rnodev" => (false, mountapi::ATTR_NODEV),
+        "rdev" => (true, mountapi::ATTR_NODEV),
+        "rnoexec" => (false, mountapi::ATTR_NOEXEC),
+        "rexec" => (true, mountapi::ATTR_NOEXEC),
+        "rnodiratime" => (false, mountapi::ATTR_NODIRATIME),
+        "rdiratime" => (true, mountapi::ATTR_NODIRATIME),
+        "rrelatime" => (false, mountapi::ATTR_RELATIME),
+        "rnorelatime" => (true, mountapi::ATTR_RELATIME),
+        "rnoatime" => (false, mountapi::ATTR_NOATIME),
+        "ratime" => (true, mountapi::ATTR_NOATIME),
+        "rstrictatime" => (false, mountapi::ATTR_STRICTATIME),
+        "rnostrictatime" => (true, mountapi::ATTR_STRICTATIME),
+        "rnosymfollow" => (false, mountapi::ATTR_NOSYMFOLLOW),
+        "rsymfollow" => (true, mountapi::ATTR_NOSYMFOLLOW),
+        _ => return None,
+    })
+}
+
+/// Adds one recursive option to `rec`; a later option overrides an
+/// earlier one. The atime mode is one value inside a mask, which the
+/// kernel wants cleared whole whenever it changes (mount_setattr(2)); so
+/// `ratime`/`rnostrictatime` go back to relatime and `rnorelatime` means
+/// strictatime, instead of a partial clear the kernel refuses.
+fn add_recursive(mut rec: Attrs, clear: bool, flag: u64) -> Attrs {
+    let is_atime = flag & mountapi::ATTR_ATIME_MASK == flag;
+    if is_atime {
+        let mode = match (clear, flag) {
+            (false, f) => f,
+            (true, mountapi::ATTR_RELATIME) => mountapi::ATTR_STRICTATIME,
+            (true, _) => mountapi::ATTR_RELATIME,
+        };
+        rec.set = (rec.set & !mountapi::ATTR_ATIME_MASK) | mode;
+        rec.clr |= mountapi::ATTR_ATIME_MASK;
+    } else if clear {
+        rec.clr |= flag;
+        rec.set &= !flag;
+    } else {
+        rec.set |= flag;
+        rec.clr &= !flag;
+    }
+    rec
+}
+
+/// The recursive option names, for `features`.
+pub(crate) const RECURSIVE_OPTIONS: [&str; 18] = [
+    "ratime",
+    "rdev",
+    "rdiratime",
+    "rexec",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
+    "rrelatime",
+    "rro",
+    "rrw",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
+];
 
 /// Splits OCI mount options the way runc does.
 pub(crate) fn parse_options(options: &[String]) -> MountOptions {
@@ -36,8 +135,15 @@ pub(crate) fn parse_options(options: &[String]) -> MountOptions {
         data: Vec::new(),
         bind: false,
         recursive: false,
+        rec: Attrs::default(),
+        idmap: None,
+        tmpcopyup: false,
     };
     for opt in options {
+        if let Some((clear, flag)) = recursive_attr(opt) {
+            o.rec = add_recursive(o.rec, clear, flag);
+            continue;
+        }
         let (set, clear) = match opt.as_str() {
             "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
             "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
@@ -75,8 +181,18 @@ pub(crate) fn parse_options(options: &[String]) -> MountOptions {
                 o.propagation |= propagation_flag(opt).unwrap_or(MsFlags::empty());
                 continue;
             }
-            // Options runc knows but that have no mount(2) meaning here.
-            "tmpcopyup" | "idmap" | "ridmap" => continue,
+            "idmap" => {
+                o.idmap = Some(Idmap::Top);
+                continue;
+            }
+            "ridmap" => {
+                o.idmap = Some(Idmap::Recursive);
+                continue;
+            }
+            "tmpcopyup" => {
+                o.tmpcopyup = true;
+                continue;
+            }
             _ => {
                 o.data.push(opt.clone());
                 continue;
@@ -158,9 +274,10 @@ pub(crate) fn mount_all(
     mounts: &[Mount],
     cgroup: &CgroupTarget,
     userns: bool,
+    idmapped: &IdmapTrees,
 ) -> Result<()> {
-    for m in mounts {
-        mount_one(sys, root, m, cgroup, userns)?;
+    for (i, m) in mounts.iter().enumerate() {
+        mount_one(sys, root, m, cgroup, userns, idmapped.get(&i))?;
     }
     Ok(())
 }
@@ -214,13 +331,37 @@ fn mount_one(
     m: &Mount,
     cgroup: &CgroupTarget,
     userns: bool,
+    idmapped: Option<&OwnedFd>,
 ) -> Result<()> {
     let dest = m.destination();
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");
     let data = (!opts.data.is_empty()).then(|| opts.data.join(","));
+    let is_bind = opts.bind || typ == "bind";
+    if opts.tmpcopyup {
+        return Err(OciError::Unsupported(format!(
+            "mount option tmpcopyup (mount of {})",
+            dest.display()
+        )));
+    }
+    if is_bind && !opts.data.is_empty() {
+        // mount(2) ignores data for binds: an option we do not know would
+        // silently do nothing.
+        return Err(OciError::Unsupported(format!(
+            "mount options {:?} on bind mount {}",
+            opts.data,
+            dest.display()
+        )));
+    }
+    let wants_idmap = opts.idmap.is_some() || has_mappings(m);
+    if wants_idmap && !is_bind {
+        return Err(OciError::Unsupported(format!(
+            "id-mapped {typ} mount {} (only bind mounts can be id-mapped)",
+            dest.display()
+        )));
+    }
 
-    if opts.bind || typ == "bind" {
+    if is_bind {
         let source = m.source().as_ref().ok_or_else(|| {
             OciError::Unsupported(format!(
                 "bind mount to {} without source",
@@ -231,12 +372,23 @@ fn mount_one(
             .map_err(|e| OciError::io("bind source", source, e))?
             .is_dir();
         let target = create_target(root, dest, src_is_dir)?;
-        let mut flags = MsFlags::MS_BIND;
-        if opts.recursive {
-            flags |= MsFlags::MS_REC;
+        if wants_idmap {
+            let tree = idmapped.ok_or_else(|| {
+                OciError::Init(format!(
+                    "id-mapped mount {} was not prepared",
+                    dest.display()
+                ))
+            })?;
+            sys.move_mount(tree, &target)
+                .map_err(|e| err("attach id-mapped mount onto", dest, e))?;
+        } else {
+            let mut flags = MsFlags::MS_BIND;
+            if opts.recursive {
+                flags |= MsFlags::MS_REC;
+            }
+            sys.mount(Some(source), &fd_path(&target), None, flags, None)
+                .map_err(|e| err("bind mount onto", dest, e))?;
         }
-        sys.mount(Some(source), &fd_path(&target), None, flags, None)
-            .map_err(|e| err("bind mount onto", dest, e))?;
         let remount = opts.flags & !MsFlags::MS_REMOUNT;
         if !remount.is_empty() {
             let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount;
@@ -292,7 +444,23 @@ fn mount_one(
         )
         .map_err(|e| err("set propagation of", dest, e))?;
     }
+    if !opts.rec.is_empty() {
+        sys.mount_setattr(&reopen(root, dest)?, true, opts.rec)
+            .map_err(|e| match e {
+                nix::Error::ENOSYS => OciError::Unsupported(format!(
+                    "recursive mount options on {} need mount_setattr (Linux 5.12)",
+                    dest.display()
+                )),
+                e => err("set recursive mount attributes of", dest, e),
+            })?;
+    }
     Ok(())
+}
+
+/// True when the spec gives the mount its own uid or gid mappings.
+pub(crate) fn has_mappings(m: &Mount) -> bool {
+    m.uid_mappings().as_ref().is_some_and(|v| !v.is_empty())
+        || m.gid_mappings().as_ref().is_some_and(|v| !v.is_empty())
 }
 
 /// A directory (or, for file bind mounts, an empty file) at `dest`,

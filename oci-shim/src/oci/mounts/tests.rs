@@ -18,6 +18,124 @@ fn flags_data_and_propagation_are_split() {
 }
 
 #[test]
+fn recursive_options_become_mount_setattr_attributes() {
+    use crate::oci::mountapi::*;
+    let o = opts(&["rbind", "rro", "rnosuid", "rnoexec"]);
+    assert_eq!(o.flags, MsFlags::empty(), "no mount(2) flag for r* options");
+    assert_eq!(o.rec.set, ATTR_RDONLY | ATTR_NOSUID | ATTR_NOEXEC);
+    assert_eq!(o.rec.clr, 0);
+    let o = opts(&["rro", "rrw", "rdev"]);
+    assert_eq!((o.rec.set, o.rec.clr), (0, ATTR_RDONLY | ATTR_NODEV));
+    // An atime mode clears the whole atime mask.
+    let o = opts(&["rnoatime"]);
+    assert_eq!((o.rec.set, o.rec.clr), (ATTR_NOATIME, ATTR_ATIME_MASK));
+    let o = opts(&["rnoatime", "rrelatime"]);
+    assert_eq!((o.rec.set, o.rec.clr), (ATTR_RELATIME, ATTR_ATIME_MASK));
+    let o = opts(&["rnorelatime"]);
+    assert_eq!((o.rec.set, o.rec.clr), (ATTR_STRICTATIME, ATTR_ATIME_MASK));
+    let o = opts(&["rnosymfollow", "rnodiratime"]);
+    assert_eq!(o.rec.set, ATTR_NOSYMFOLLOW | ATTR_NODIRATIME);
+    assert_eq!(opts(&["bind", "ridmap"]).idmap, Some(Idmap::Recursive));
+    assert_eq!(opts(&["idmap"]).idmap, Some(Idmap::Top));
+}
+
+#[test]
+fn unknown_bind_options_tmpcopyup_and_idmapped_non_binds_are_refused() {
+    use crate::oci::syscall::Recorder;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("rootfs");
+    std::fs::create_dir_all(&root).unwrap();
+    let cgroup = CgroupTarget {
+        hierarchy: Hierarchy::V2 { root: "/x".into() },
+        path: "/c".into(),
+    };
+    let cases = [
+        (
+            serde_json::json!({"destination": "/a", "type": "bind", "source": "/tmp", "options": ["rbind", "rrro"]}),
+            "rrro",
+        ),
+        (
+            serde_json::json!({"destination": "/b", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}),
+            "tmpcopyup",
+        ),
+        (
+            serde_json::json!({"destination": "/c", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}),
+            "only bind mounts",
+        ),
+        (
+            serde_json::json!({"destination": "/d", "type": "bind", "source": "/tmp", "options": ["bind", "idmap"]}),
+            "not prepared",
+        ),
+    ];
+    for (m, want) in cases {
+        let mounts: Vec<Mount> = serde_json::from_value(serde_json::json!([m])).unwrap();
+        let rec = Recorder::new(&root);
+        let e = mount_all(
+            &rec,
+            &RootDir::open(&root).unwrap(),
+            &mounts,
+            &cgroup,
+            false,
+            &IdmapTrees::new(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains(want), "{e}");
+        assert!(rec.calls.borrow().is_empty(), "nothing mounted for {m}");
+    }
+}
+
+#[test]
+fn recursive_attributes_and_idmapped_trees_reach_the_kernel_calls() {
+    use crate::oci::mountapi::*;
+    use crate::oci::syscall::Recorder;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("rootfs");
+    std::fs::create_dir_all(&root).unwrap();
+    let cgroup = CgroupTarget {
+        hierarchy: Hierarchy::V2 { root: "/x".into() },
+        path: "/c".into(),
+    };
+    let mounts: Vec<Mount> = serde_json::from_value(serde_json::json!([
+        {"destination": "/ro", "type": "bind", "source": dir.path(), "options": ["rbind", "rro", "rprivate"]},
+        {"destination": "/mapped", "type": "bind", "source": dir.path(), "options": ["bind", "idmap", "ro"]}
+    ]))
+    .unwrap();
+    let mut trees = IdmapTrees::new();
+    trees.insert(1, std::fs::File::open(dir.path()).unwrap().into());
+    let rec = Recorder::new(&root);
+    mount_all(
+        &rec,
+        &RootDir::open(&root).unwrap(),
+        &mounts,
+        &cgroup,
+        false,
+        &trees,
+    )
+    .unwrap();
+    assert_eq!(
+        *rec.attrs.borrow(),
+        vec![(
+            "/ro".to_string(),
+            true,
+            Attrs {
+                set: ATTR_RDONLY,
+                clr: 0
+            }
+        )]
+    );
+    assert_eq!(*rec.moves.borrow(), vec!["/mapped".to_string()]);
+    let calls = rec.calls.borrow();
+    // rbind + rprivate for /ro; only the read-only remount for /mapped.
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert_eq!(calls[2].target, "/mapped");
+    assert!(
+        calls[2]
+            .flags
+            .contains(MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY)
+    );
+}
+
+#[test]
 fn later_options_override_earlier_ones() {
     assert_eq!(opts(&["ro", "rw"]).flags, MsFlags::empty());
     assert_eq!(opts(&["rw", "ro"]).flags, MsFlags::MS_RDONLY);
@@ -77,6 +195,14 @@ impl Syscall for Swapper {
         }
         self.rec.mount(source, target, fstype, flags, data)
     }
+
+    fn mount_setattr(&self, target: &OwnedFd, recursive: bool, attrs: Attrs) -> nix::Result<()> {
+        self.rec.mount_setattr(target, recursive, attrs)
+    }
+
+    fn move_mount(&self, tree: &OwnedFd, target: &OwnedFd) -> nix::Result<()> {
+        self.rec.move_mount(tree, target)
+    }
 }
 
 #[test]
@@ -105,6 +231,7 @@ fn a_target_swapped_for_a_host_symlink_after_resolution_is_not_followed() {
         &mounts,
         &cgroup,
         false,
+        &IdmapTrees::new(),
     );
     assert!(result.is_err(), "the reopen must not find /data/x");
     let calls = sys.rec.calls.borrow();
@@ -149,6 +276,7 @@ fn spec_mounts_become_the_expected_mount_calls() {
         &mounts,
         &cgroup,
         false,
+        &IdmapTrees::new(),
     )
     .unwrap();
     let call = |source: Option<&str>,
