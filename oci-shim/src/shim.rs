@@ -4,7 +4,9 @@
 //! by `cradled`, detaches into its own session (so it survives daemon restarts),
 //! becomes a child subreaper, and then:
 //! - container mode: runs `<runtime> create`, owns the container's stdout and
-//!   stderr pipes and writes them to the CRI log file, reaps the init;
+//!   stderr pipes (or, for a tty container, the pty master the runtime sends
+//!   to its console socket) and writes them to the CRI log file, serves
+//!   attach clients (output, stdin, terminal resizes), reaps the init;
 //! - sandbox mode: forks the built-in pause process inside the pod's pinned
 //!   namespaces and cgroup, and reaps it.
 //!
@@ -17,6 +19,7 @@
 
 pub mod args;
 pub mod attach;
+pub mod console;
 pub mod container;
 pub mod daemonize;
 pub mod error;

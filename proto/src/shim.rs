@@ -33,6 +33,16 @@ pub const ATTACH_STDIN: u8 = 0;
 pub const ATTACH_STDOUT: u8 = 1;
 /// Stream id of stderr in an attach frame.
 pub const ATTACH_STDERR: u8 = 2;
+/// Stream id of a terminal resize in an attach frame, sent by a client to
+/// the shim of a tty container: the payload is [`resize_payload`] (width,
+/// then height, big-endian u16 each); the shim sets the pty's window size.
+/// Shims older than this id drop a client that sends it, so the daemon sends
+/// it only to tty containers (which those shims never served).
+pub const ATTACH_RESIZE: u8 = 3;
+/// File name of the console socket inside a tty container's shim state
+/// directory: the OCI runtime's `create --console-socket` sends the pty
+/// master there (SCM_RIGHTS); the shim removes it once it holds the master.
+pub const CONSOLE_SOCKET_FILE: &str = "console.sock";
 /// Length of an attach frame's header: stream id, then the payload length
 /// as a big-endian u32.
 pub const ATTACH_HEADER_LEN: usize = 5;
@@ -44,6 +54,24 @@ pub fn attach_frame(stream: u8, payload: &[u8]) -> Vec<u8> {
     frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     frame.extend_from_slice(payload);
     frame
+}
+
+/// The payload of an [`ATTACH_RESIZE`] frame.
+pub fn resize_payload(width: u16, height: u16) -> [u8; 4] {
+    let [w0, w1] = width.to_be_bytes();
+    let [h0, h1] = height.to_be_bytes();
+    [w0, w1, h0, h1]
+}
+
+/// Width and height of an [`ATTACH_RESIZE`] payload (`None` unless 4 bytes).
+pub fn parse_resize(payload: &[u8]) -> Option<(u16, u16)> {
+    match payload {
+        [w0, w1, h0, h1] => Some((
+            u16::from_be_bytes([*w0, *w1]),
+            u16::from_be_bytes([*h0, *h1]),
+        )),
+        _ => None,
+    }
 }
 
 /// A request from the daemon to a shim.
@@ -139,6 +167,14 @@ mod tests {
         let line = encode(&request);
         assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1);
         assert_eq!(decode::<Request>(&line).unwrap(), request);
+    }
+
+    #[test]
+    fn resize_payload_round_trips_and_other_lengths_are_refused() {
+        let frame = attach_frame(ATTACH_RESIZE, &resize_payload(91, 17));
+        assert_eq!(frame[0], ATTACH_RESIZE);
+        assert_eq!(parse_resize(&frame[ATTACH_HEADER_LEN..]), Some((91, 17)));
+        assert_eq!(parse_resize(&[0, 1, 2]), None);
     }
 
     #[test]

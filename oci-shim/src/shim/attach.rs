@@ -13,8 +13,12 @@
 //! [`cradle_proto::shim::ATTACH_STDIN`], whose bytes go to the pipe; an empty
 //! one means "this client's stdin ended". With `--stdin-once`, the end of the
 //! first client that carried stdin (its empty frame or its hang-up) closes the
-//! pipe, so the container sees EOF, and later clients get no stdin. Tty is not
-//! supported yet.
+//! pipe, so the container sees EOF, and later clients get no stdin.
+//!
+//! For a tty container the output is the terminal's (sent as stdout), the
+//! stdin "pipe" writes to the pty master, and clients may send resize frames
+//! ([`cradle_proto::shim::ATTACH_RESIZE`]) that set the terminal's size; so
+//! clients are read whenever there is a terminal, with or without stdin.
 
 use std::io::{ErrorKind, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -22,11 +26,12 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cradle_proto::shim::{ATTACH_HEADER_LEN, ATTACH_STDIN};
+use cradle_proto::shim::{ATTACH_HEADER_LEN, ATTACH_RESIZE, ATTACH_STDIN, parse_resize};
 use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, recv};
 
 use super::ShimError;
+use super::console::Console;
 use super::logger::Stream;
 use super::stdin::StdinPipe;
 
@@ -41,6 +46,8 @@ pub struct Attach {
     clients: Vec<Client>,
     /// The container's stdin (`--stdin`), until closed.
     stdin: Option<StdinPipe>,
+    /// The container's terminal (tty containers), for resizes.
+    console: Option<Console>,
 }
 
 /// One attached client and the part of a frame it has sent so far.
@@ -67,6 +74,7 @@ impl Attach {
             listener,
             clients: Vec::new(),
             stdin: None,
+            console: None,
         };
         attach
             .listener
@@ -78,6 +86,13 @@ impl Attach {
     /// Also carry clients' stdin to `pipe`.
     pub fn with_stdin(mut self, pipe: StdinPipe) -> Attach {
         self.stdin = Some(pipe);
+        self
+    }
+
+    /// Apply clients' resize frames to `console` (and keep it, so the
+    /// terminal stays open as long as the shim).
+    pub fn with_console(mut self, console: Console) -> Attach {
+        self.console = Some(console);
         self
     }
 
@@ -145,17 +160,21 @@ impl Attach {
         self.stdin = None;
     }
 
-    /// The clients, to poll for input while stdin is open and not backed up.
+    /// The clients, to poll for input while stdin is open and not backed up,
+    /// or while there is a terminal to resize (and stdin is not backed up).
     pub fn client_poll_fds(&self) -> Vec<BorrowedFd<'_>> {
-        match &self.stdin {
-            Some(pipe) if pipe.accepts_more() => self
-                .clients
-                .iter()
-                .filter(|c| c.reading)
-                .map(|c| c.stream.as_fd())
-                .collect(),
-            _ => Vec::new(),
+        let wanted = match &self.stdin {
+            Some(pipe) => pipe.accepts_more(),
+            None => self.console.is_some(),
+        };
+        if !wanted {
+            return Vec::new();
         }
+        self.clients
+            .iter()
+            .filter(|c| c.reading)
+            .map(|c| c.stream.as_fd())
+            .collect()
     }
 
     /// The stdin pipe, to poll for room while bytes wait for it.
@@ -230,8 +249,10 @@ impl Attach {
                 return Ok(());
             }
             let len = u32::from_be_bytes([inbound[1], inbound[2], inbound[3], inbound[4]]) as usize;
-            if inbound[0] != ATTACH_STDIN || len > MAX_STDIN_FRAME {
-                return Err(format!("bad frame (stream {}, {len} bytes)", inbound[0]));
+            let stream = inbound[0];
+            let resize = stream == ATTACH_RESIZE && self.console.is_some() && len == 4;
+            if !(resize || stream == ATTACH_STDIN) || len > MAX_STDIN_FRAME {
+                return Err(format!("bad frame (stream {stream}, {len} bytes)"));
             }
             if inbound.len() < ATTACH_HEADER_LEN + len {
                 return Ok(());
@@ -241,6 +262,15 @@ impl Attach {
                 .drain(..ATTACH_HEADER_LEN + len)
                 .skip(ATTACH_HEADER_LEN)
                 .collect();
+            if resize {
+                if let (Some(console), Some((width, height))) =
+                    (self.console.as_ref(), parse_resize(&frame))
+                    && let Err(error) = console.resize(width, height)
+                {
+                    crate::diag!("attach resize to {width}x{height}: {error}");
+                }
+                continue;
+            }
             let client = &mut self.clients[index];
             let Some(pipe) = self.stdin.as_mut() else {
                 continue;
@@ -317,6 +347,59 @@ mod tests {
         let mut got = Vec::new();
         stays.read_to_end(&mut got).unwrap();
         assert_eq!(got.len(), 2 * 6);
+    }
+
+    #[test]
+    fn with_a_terminal_clients_are_read_without_stdin_and_resize_frames_set_its_size() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("attach.sock");
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let console = Console::new(pty.master).unwrap();
+        let mut attach = Attach::bind(&path).unwrap().with_console(console);
+        let mut client = UnixStream::connect(&path).unwrap();
+        attach.accept_all();
+        assert_eq!(attach.client_poll_fds().len(), 1);
+        let payload = cradle_proto::shim::resize_payload(120, 40);
+        client
+            .write_all(&cradle_proto::shim::attach_frame(ATTACH_RESIZE, &payload))
+            .unwrap();
+        attach.read_clients();
+        let mut size = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: test: TIOCGWINSZ writes one winsize into `size`.
+        let rc = unsafe { libc::ioctl(pty.slave.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
+        assert_eq!(rc, 0);
+        assert_eq!((size.ws_col, size.ws_row), (120, 40));
+        assert_eq!(attach.clients.len(), 1);
+        // A resize of the wrong length breaks the protocol.
+        client
+            .write_all(&cradle_proto::shim::attach_frame(ATTACH_RESIZE, b"xyz"))
+            .unwrap();
+        attach.read_clients();
+        assert!(attach.clients.is_empty());
+    }
+
+    #[test]
+    fn without_a_terminal_a_resize_frame_drops_the_client() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("attach.sock");
+        let (_read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let mut attach = Attach::bind(&path)
+            .unwrap()
+            .with_stdin(StdinPipe::new(write, false).unwrap());
+        let mut client = UnixStream::connect(&path).unwrap();
+        attach.accept_all();
+        let payload = cradle_proto::shim::resize_payload(80, 24);
+        client
+            .write_all(&cradle_proto::shim::attach_frame(ATTACH_RESIZE, &payload))
+            .unwrap();
+        attach.read_clients();
+        assert!(attach.clients.is_empty());
     }
 
     #[test]

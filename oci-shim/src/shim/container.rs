@@ -1,23 +1,35 @@
 //! Setting up container mode: socket, pid file, log, stdio pipes (a stdin
-//! pipe with `--stdin`) and `<runtime> create`. Every step registers its
+//! pipe with `--stdin`), the console socket of a tty container (its spec's
+//! `process.terminal`), and `<runtime> create`. Every step registers its
 //! undo, so a failed set-up leaves nothing behind: no runtime state, no
 //! socket, no pid files.
+//!
+//! A tty container's output is the pty master's: it is logged as `stdout`
+//! (as containerd and CRI-O log a tty) and sent to attach clients, whose
+//! stdin frames (with `--stdin`) are written to the master and whose resize
+//! frames set its size. With a tty, `--stdin-once` does not close the
+//! terminal when the attach ends (as containerd: a terminal has no EOF to
+//! give; the container may read on).
 
 use std::fs;
 use std::path::Path;
 
-use cradle_proto::shim::{ATTACH_SOCKET_FILE, INIT_PID_FILE, SHIM_PID_FILE, SOCKET_FILE};
+use cradle_proto::shim::{
+    ATTACH_SOCKET_FILE, CONSOLE_SOCKET_FILE, INIT_PID_FILE, SHIM_PID_FILE, SOCKET_FILE,
+};
 use nix::fcntl::OFlag;
 use nix::unistd;
 
 use super::ShimError;
 use super::args::ContainerArgs;
+use super::attach::Attach;
+use super::console::{self, Console, ConsoleSocket};
 use super::logger::{self, CriLog};
 use super::monitor::Monitor;
 use super::oom::OomWatch;
 use super::requests::{Kind, Shim};
 use super::rollback::Rollback;
-use super::runtime::Runtime;
+use super::runtime::{CreateIo, Runtime};
 use super::server::Server;
 use super::signals::Signals;
 use super::state::Watched;
@@ -41,22 +53,30 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
         let path = path.clone();
         rollback.push("removing the log file", move || logger::remove_log(&path));
     }
-    let log = CriLog::open(args.log_path.clone())?;
+    let mut log = CriLog::open(args.log_path.clone())?;
 
     let (stdout_read, stdout_write) =
         unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the stdout pipe"))?;
     let (stderr_read, stderr_write) =
         unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the stderr pipe"))?;
-    // The attach socket goes with `stdio` (its Drop removes the file).
-    let mut attach = super::attach::Attach::bind(&state_dir.join(ATTACH_SOCKET_FILE))?;
-    let mut stdin_read = None;
-    if args.stdin {
-        let (read, write) =
-            unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the stdin pipe"))?;
-        attach = attach.with_stdin(StdinPipe::new(write, args.stdin_once)?);
-        stdin_read = Some(read);
+    let terminal = console::terminal_requested(&args.bundle)?;
+    // The socket file goes when `console_socket` is dropped, on every path.
+    let console_socket = match terminal {
+        true => Some(ConsoleSocket::bind(&state_dir.join(CONSOLE_SOCKET_FILE))?),
+        false => None,
+    };
+    // A tty container reads the terminal, not a pipe.
+    let mut stdin_pipe = None;
+    if args.stdin && !terminal {
+        stdin_pipe = Some(
+            unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the stdin pipe"))?,
+        );
     }
-    let mut stdio = ContainerStdio::new(stdout_read, stderr_read)?.with_attach(attach);
+    let (stdin_read, stdin_write) = match stdin_pipe {
+        Some((read, write)) => (Some(read), Some(write)),
+        None => (None, None),
+    };
+    let mut stdio = ContainerStdio::new(stdout_read, stderr_read)?;
 
     let runtime = Runtime::new(args.runtime.clone(), args.runtime_root.clone())
         .with_log(state_dir.join(RUNTIME_LOG_FILE));
@@ -72,14 +92,13 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
             let _ = fs::remove_file(&pid_file);
         });
     }
-    if let Err(error) = runtime.create(
-        &args.id,
-        &args.bundle,
-        &pid_file,
-        stdin_read,
-        stdout_write,
-        stderr_write,
-    ) {
+    let io = CreateIo {
+        console_socket: console_socket.as_ref().map(ConsoleSocket::path),
+        stdin: stdin_read,
+        stdout: stdout_write,
+        stderr: stderr_write,
+    };
+    if let Err(error) = runtime.create(&args.id, &args.bundle, &pid_file, io) {
         let mut said = stdio.take_stderr_text();
         if said.is_empty() {
             said = last_lines(&state_dir.join(RUNTIME_LOG_FILE), 5);
@@ -93,6 +112,24 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
             }
         });
     }
+    // The attach socket goes with `stdio` (its Drop removes the file).
+    let mut attach = Attach::bind(&state_dir.join(ATTACH_SOCKET_FILE))?;
+    if let Some(write) = stdin_write {
+        attach = attach.with_stdin(StdinPipe::new(write, args.stdin_once)?);
+    }
+    if let Some(socket) = console_socket {
+        let console = Console::new(socket.receive(console::RECEIVE_TIMEOUT)?)?;
+        drop(socket);
+        // Whatever the runtime printed goes to the log before the terminal's output.
+        stdio.drain(&mut log);
+        stdio.use_terminal(console.reader()?)?;
+        if args.stdin {
+            // Never closed by stdin_once: see the module doc.
+            attach = attach.with_stdin(StdinPipe::new(console.writer()?, false)?);
+        }
+        attach = attach.with_console(console);
+    }
+    let stdio = stdio.with_attach(attach);
     let pid = read_pid_file(&pid_file)?;
     crate::diag!("container {} created, init pid {pid}", args.id);
 

@@ -10,6 +10,19 @@ use std::process::{Command, Output, Stdio};
 
 use super::ShimError;
 
+/// The container's stdio for `create`: its stdin (a pipe, or /dev/null when
+/// `None`), stdout and stderr pipes become the runtime's own (it hands them to
+/// the init); a tty container gets a pty instead, whose master the runtime
+/// sends to `console_socket`, and the pipes then carry only the runtime's
+/// own messages.
+#[derive(Debug)]
+pub struct CreateIo<'a> {
+    pub console_socket: Option<&'a Path>,
+    pub stdin: Option<OwnedFd>,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
 /// An OCI runtime binary and its state root.
 #[derive(Debug, Clone)]
 pub struct Runtime {
@@ -47,28 +60,30 @@ impl Runtime {
         command
     }
 
-    /// `create --bundle B --pid-file P ID`, with the container's stdin (a pipe,
-    /// or /dev/null when `None`), stdout and stderr pipes as the runtime's own (it hands them to the init). On
-    /// failure the runtime's message is on the stderr pipe, which the caller reads.
+    /// `create --bundle B --pid-file P [--console-socket S] ID` with `io`
+    /// (see [`CreateIo`]). On failure the runtime's message is on the stderr
+    /// pipe, which the caller reads.
     pub fn create(
         &self,
         id: &str,
         bundle: &Path,
         pid_file: &Path,
-        stdin: Option<OwnedFd>,
-        stdout: OwnedFd,
-        stderr: OwnedFd,
+        io: CreateIo<'_>,
     ) -> Result<(), ShimError> {
         let mut command = self.command("create");
         command
             .arg("--bundle")
             .arg(bundle)
             .arg("--pid-file")
-            .arg(pid_file)
+            .arg(pid_file);
+        if let Some(socket) = io.console_socket {
+            command.arg("--console-socket").arg(socket);
+        }
+        command
             .arg(id)
-            .stdout(Stdio::from(stdout))
-            .stderr(Stdio::from(stderr));
-        if let Some(stdin) = stdin {
+            .stdout(Stdio::from(io.stdout))
+            .stderr(Stdio::from(io.stderr));
+        if let Some(stdin) = io.stdin {
             command.stdin(Stdio::from(stdin));
         }
         let status = command.status().map_err(ShimError::io(format!(

@@ -1,7 +1,9 @@
 //! The read ends of the container's stdout and stderr pipes.
 //!
 //! The container init got the write ends from the runtime; the shim reads
-//! them without blocking and hands every chunk to the CRI log writer.
+//! them without blocking and hands every chunk to the CRI log writer. A tty
+//! container's output comes from its pty master instead
+//! ([`ContainerStdio::use_terminal`]), logged as stdout.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
@@ -41,6 +43,16 @@ impl ContainerStdio {
             stderr: Some(File::from(stderr)),
             attach: None,
         })
+    }
+
+    /// Read the container's output from its pty master (a duplicate of it)
+    /// instead of the stdout pipe, as stdout. EIO from it (every slave
+    /// closed) is its end, like a pipe's EOF.
+    pub fn use_terminal(&mut self, master: OwnedFd) -> Result<(), ShimError> {
+        fcntl(&master, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+            .map_err(ShimError::sys("making the terminal non-blocking"))?;
+        self.stdout = Some(File::from(master));
+        Ok(())
     }
 
     /// Also send the output to the clients of `attach`.
@@ -129,6 +141,11 @@ impl ContainerStdio {
                 }
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
                 Err(error) if error.kind() == ErrorKind::WouldBlock => return false,
+                // A pty master once the container's terminal is closed: its EOF.
+                Err(error) if error.raw_os_error() == Some(libc::EIO) => {
+                    *slot = None;
+                    return false;
+                }
                 Err(error) => {
                     crate::diag!("reading container {}: {error}", which.tag());
                     *slot = None;
