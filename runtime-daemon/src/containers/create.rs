@@ -77,6 +77,7 @@ impl ContainerManager {
             stop_signal: parse_stop_signal(image.config.stop_signal.as_deref()),
             cgroup_path: format!("{}/{}", self.ctx.cgroup_parent(&sandbox.config), id),
             user: None,
+            start_error: None,
             config,
         };
         let mut undo = Undo::default();
@@ -91,8 +92,9 @@ impl ContainerManager {
                 &mut undo,
             )
             .await;
-        let persisted = built.and_then(|user| {
-            record.user = Some(user);
+        let persisted = built.and_then(|built| {
+            record.user = Some(built.user);
+            record.start_error = built.start_error;
             Ok(self.ctx.store.put(Kind::Container, &id, &record)?)
         });
         if let Err(e) = persisted {
@@ -120,7 +122,7 @@ impl ContainerManager {
         handler_name: &str,
         handler_bin: &Path,
         undo: &mut Undo,
-    ) -> Result<cri::ContainerUser> {
+    ) -> Result<Built> {
         let id = record.id.as_str();
         let rootfs = record.rootfs();
         undo.dir = Some(record.dir.clone());
@@ -155,6 +157,9 @@ impl ContainerManager {
                 .map_err(|e| Error::Internal(format!("resolve task: {e}")))??
         };
         resolved.pid_ns = self.pid_namespace(&config, sandbox).await?;
+        if config.mounts.iter().any(|m| m.recursive_read_only) {
+            resolved.recursive_read_only = self.features.recursive_read_only(handler_bin).await;
+        }
         let spec = build_spec(&SpecInput {
             resolved: &resolved,
             container_id: id,
@@ -215,10 +220,43 @@ impl ContainerManager {
                 args.push("--stdin-once".into());
             }
         }
-        let shim = ShimClient::spawn(id, &self.ctx.shim_bin, &record.shim_dir, args).await?;
-        undo.shim = Some(shim);
-        Ok(user)
+        match ShimClient::spawn(id, &self.ctx.shim_bin, &record.shim_dir, args).await {
+            Ok(shim) => {
+                undo.shim = Some(shim);
+                Ok(Built {
+                    user,
+                    start_error: None,
+                })
+            }
+            // The runtime refused to create the process: the container
+            // exists and fails at StartContainer, as with containerd.
+            Err(Error::Shim { message, .. }) if runtime_refusal(&message, id).is_some() => {
+                let why = runtime_refusal(&message, id).unwrap_or(message);
+                tracing::warn!(container = %id, "the OCI runtime cannot create the process: {why}");
+                Ok(Built {
+                    user,
+                    start_error: Some(why),
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
+}
+
+/// What [`ContainerManager::build`] made of a container.
+struct Built {
+    user: cri::ContainerUser,
+    start_error: Option<String>,
+}
+
+/// The OCI runtime's refusal in a failed shim start, which the shim
+/// reports as `<runtime> create <id> failed: <runtime's words>` (after
+/// undoing its own steps); `None` when the shim itself failed.
+fn runtime_refusal(message: &str, id: &str) -> Option<String> {
+    let marker = format!(" create {id} failed: ");
+    let at = message.find(&marker)?;
+    let said = message[at + marker.len()..].trim();
+    Some(format!("OCI runtime create failed: {said}"))
 }
 
 impl ContainerManager {
@@ -311,6 +349,7 @@ fn resolve_inputs(config: &cri::ContainerConfig, rootfs: &Path) -> Result<Resolv
         localhost_seccomp,
         devices,
         pid_ns: None,
+        recursive_read_only: false,
     })
 }
 

@@ -5,11 +5,15 @@
 //! that created it with the OCI runtime and watches it. Create builds them in
 //! that order and unwinds in reverse on failure; Start asks the shim to start
 //! it and parks a [`monitor`] on the shim's `Wait`; Stop signals and waits;
-//! Remove deletes the shim, the rootfs and the bundle.
+//! Remove deletes the shim, the rootfs and the bundle. A process the OCI
+//! runtime cannot create or start (a command missing from the image) ends
+//! the container at Start as `ContainerCannotRun`, exit code 128, as
+//! containerd reports it.
 
 mod create;
 pub mod devices;
 pub mod exec;
+pub mod features;
 pub mod monitor;
 mod record;
 mod runtime_cmd;
@@ -38,6 +42,7 @@ pub struct ContainerManager {
     ctx: Arc<Context>,
     index: Arc<Index<ContainerRecord>>,
     names: Arc<NameIndex>,
+    features: features::HandlerFeatures,
 }
 
 impl ContainerManager {
@@ -46,6 +51,16 @@ impl ContainerManager {
             ctx,
             index: Arc::new(Index::new("container")),
             names: NameIndex::new("container"),
+            features: features::HandlerFeatures::default(),
+        }
+    }
+
+    /// Whether runtime handler `handler` (and the kernel) can make
+    /// recursive read-only mounts; unknown handlers cannot.
+    pub async fn supports_recursive_read_only(&self, handler: &str) -> bool {
+        match self.ctx.runtime_handler(handler) {
+            Ok((_, binary)) => self.features.recursive_read_only(&binary).await,
+            Err(_) => false,
         }
     }
 
@@ -104,11 +119,26 @@ impl ContainerManager {
                 record.state
             )));
         }
+        if let Some(why) = &record.start_error {
+            record_cannot_run(&self.ctx, &entry, why)?;
+            return Err(Error::shim(
+                &id,
+                format!("cannot start the container: {why}"),
+            ));
+        }
         let shim = ShimClient::new(&id, &record.shim_dir);
         // Taken before the start: a process that exits at once must not look
         // as if it finished before it started.
         let started_at = crate::time::now_ns();
-        shim.start().await?;
+        if let Err(e) = shim.start().await {
+            // Whatever half-started must not run on unwatched: the container
+            // is over, as containerd's ContainerCannotRun.
+            if let Err(kill) = shim.kill(libc::SIGKILL, false).await {
+                tracing::warn!(container = %id, "killing after a failed start: {kill}");
+            }
+            record_cannot_run(&self.ctx, &entry, &e.to_string())?;
+            return Err(e);
+        }
         entry.update(|r| {
             r.state = ContainerState::Running;
             r.started_at = started_at;
@@ -181,6 +211,10 @@ impl ContainerManager {
             record.state,
             ContainerState::Exited | ContainerState::Unknown
         ) {
+            return Ok(());
+        }
+        if record.start_error.is_some() {
+            // Never created by the runtime: nothing runs, nothing to stop.
             return Ok(());
         }
         let shim = ShimClient::new(id, &record.shim_dir);
@@ -292,6 +326,28 @@ pub(crate) fn record_exit(
         ctx.events
             .emit(cri::ContainerEventType::ContainerStoppedEvent, &record);
     }
+    Ok(())
+}
+
+/// Records that the container's process could not be started (exit code
+/// 128, reason `ContainerCannotRun`, the runtime's words as the message),
+/// persists it and publishes the stopped event. Idempotent.
+pub(crate) fn record_cannot_run(
+    ctx: &Context,
+    entry: &Entry<ContainerRecord>,
+    message: &str,
+) -> Result<()> {
+    let mut changed = false;
+    let record = entry.update(|r| {
+        changed = r.state != ContainerState::Exited;
+        r.apply_cannot_run(message);
+    });
+    persist(ctx, entry)?;
+    if changed && !entry.is_removed() {
+        ctx.events
+            .emit(cri::ContainerEventType::ContainerStoppedEvent, &record);
+    }
+    tracing::warn!(container = %record.id, "container cannot run: {message}");
     Ok(())
 }
 

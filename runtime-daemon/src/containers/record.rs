@@ -11,6 +11,11 @@ pub const TERMINATION_PATH_ANNOTATION: &str = "io.kubernetes.container.terminati
 pub const DEFAULT_TERMINATION_PATH: &str = "/dev/termination-log";
 /// At most this much of the termination message is kept (the kubelet's limit).
 pub const MAX_TERMINATION_MESSAGE: u64 = 4096;
+/// The reason of a container whose process could not be started
+/// (containerd's `errorStartReason`).
+pub const REASON_CANNOT_RUN: &str = "ContainerCannotRun";
+/// Its exit code (containerd's `errorStartExitCode`).
+pub const EXIT_CODE_CANNOT_RUN: i32 = 128;
 
 /// CRI container states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +70,12 @@ pub struct ContainerRecord {
     /// at create, for ContainerStatus.user.
     #[serde(default)]
     pub user: Option<cri::ContainerUser>,
+    /// Why the OCI runtime could not create the process (e.g. the command
+    /// is not in the image). CreateContainer still succeeds, as with
+    /// containerd (which runs the runtime only at start); StartContainer
+    /// then fails and the container ends as [`REASON_CANNOT_RUN`].
+    #[serde(default)]
+    pub start_error: Option<String>,
 }
 
 impl ContainerRecord {
@@ -117,9 +128,27 @@ impl ContainerRecord {
             .map(|m| PathBuf::from(&m.host_path))
     }
 
-    /// Marks the container exited when nobody knows how it ended.
+    /// Marks the container exited because its process could not be
+    /// started; `started_at` stays 0 (it never ran). Idempotent.
+    pub fn apply_cannot_run(&mut self, message: &str) {
+        if self.state == ContainerState::Exited {
+            return;
+        }
+        self.state = ContainerState::Exited;
+        self.exit_code = EXIT_CODE_CANNOT_RUN;
+        self.finished_at = crate::time::now_ns();
+        self.reason = REASON_CANNOT_RUN.to_string();
+        self.message = message.to_string();
+    }
+
+    /// Marks the container exited when nobody knows how it ended (one whose
+    /// process could never be created ended as [`REASON_CANNOT_RUN`]).
     pub fn apply_lost(&mut self, message: &str) {
         if self.state == ContainerState::Exited {
+            return;
+        }
+        if let Some(why) = self.start_error.clone() {
+            self.apply_cannot_run(&why);
             return;
         }
         self.state = ContainerState::Exited;
@@ -213,6 +242,7 @@ mod tests {
             stop_signal: 15,
             cgroup_path: "/cradle/c".into(),
             user: None,
+            start_error: None,
         }
     }
 
@@ -248,6 +278,22 @@ mod tests {
         r.apply_exit(&exit(0, false));
         r.apply_lost("gone");
         assert_eq!((r.exit_code, r.reason.as_str()), (3, "Error"));
+    }
+
+    #[test]
+    fn cannot_run_is_exit_128_with_the_runtime_message() {
+        let mut r = record();
+        r.state = ContainerState::Created;
+        r.started_at = 0;
+        r.apply_cannot_run("exec: \"nope\": executable file not found in $PATH");
+        assert_eq!(
+            (r.state, r.exit_code, r.reason.as_str(), r.started_at),
+            (ContainerState::Exited, 128, "ContainerCannotRun", 0)
+        );
+        assert!(r.message.contains("executable file not found"));
+        assert!(r.finished_at > 0);
+        r.apply_exit(&exit(0, false));
+        assert_eq!(r.exit_code, 128, "the first end wins");
     }
 
     #[test]

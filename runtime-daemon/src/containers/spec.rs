@@ -6,7 +6,8 @@
 //! the process (args, env, cwd, user, capabilities) in [`process`], the mounts
 //! in [`mounts`], namespaces, cgroups, resources and masked paths in [`linux`].
 //! Seccomp, AppArmor and SELinux choices are in [`security`] (the
-//! RuntimeDefault profile in [`seccomp_default`]). What the daemon had to
+//! RuntimeDefault profile in [`seccomp_default`]); the pod's IPC sysctls in
+//! [`sysctls`]. What the daemon had to
 //! read first (the image's users, a Localhost seccomp file, device nodes)
 //! arrives in [`Resolved`]. What it cannot honour yet (CDI devices, image
 //! volumes…) is refused with [`SpecError::Build`] rather than silently
@@ -17,8 +18,11 @@ mod mounts;
 mod process;
 pub mod seccomp_default;
 pub mod security;
+pub mod sysctls;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_mounts_sysctls;
 #[cfg(test)]
 mod tests_security;
 
@@ -50,6 +54,9 @@ pub struct Resolved {
     /// The pid namespace to join: the target container's (mode TARGET) or
     /// the pod's shared one (mode POD, when the pause process has its own).
     pub pid_ns: Option<PathBuf>,
+    /// The runtime handler and the kernel can make recursive read-only
+    /// mounts (`rro`).
+    pub recursive_read_only: bool,
 }
 
 /// Everything the builder needs; borrowed from the container manager.
@@ -121,7 +128,11 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
     }
 
     let process = process::build_process(input)?;
-    let (mounts, rootfs_propagation) = mounts::build_mounts(&input.config.mounts, privileged)?;
+    let (mounts, rootfs_propagation) = mounts::build_mounts(
+        &input.config.mounts,
+        privileged,
+        input.resolved.recursive_read_only,
+    )?;
     let mut linux = linux::build_linux(input, rootfs_propagation)?;
     let effective = process
         .capabilities()

@@ -71,19 +71,24 @@ impl CriService {
                 );
             }
         }
-        let handler = |name: &str| cri::RuntimeHandler {
-            name: name.to_string(),
-            features: Some(cri::RuntimeHandlerFeatures {
-                recursive_read_only_mounts: false,
-                user_namespaces: false,
-            }),
-        };
+        let mut runtime_handlers = Vec::new();
+        for name in ["", "cradle-oci", "runc"] {
+            let containers = &self.runtime.containers;
+            runtime_handlers.push(cri::RuntimeHandler {
+                name: name.to_string(),
+                features: Some(cri::RuntimeHandlerFeatures {
+                    // Probed from `<runtime> features` and the kernel, once.
+                    recursive_read_only_mounts: containers.supports_recursive_read_only(name).await,
+                    user_namespaces: false,
+                }),
+            });
+        }
         cri::StatusResponse {
             status: Some(cri::RuntimeStatus {
                 conditions: vec![condition("RuntimeReady", true, "", ""), network_condition],
             }),
             info,
-            runtime_handlers: vec![handler(""), handler("cradle-oci"), handler("runc")],
+            runtime_handlers,
             features: Some(cri::RuntimeFeatures {
                 // Strict and Merge are both honoured (containers::spec::process).
                 supplemental_groups_policy: true,

@@ -3,7 +3,8 @@
 //! A sandbox is a set of pinned namespaces (see [`namespaces`]), a CNI
 //! attachment with the pod's `net.*` sysctls applied after it (see
 //! [`network`]), and a pause process run by its own `cradle-shim`, inside
-//! the pod cgroup. RunPodSandbox builds them in that order and unwinds in
+//! the pod cgroup. The pod's other (IPC) sysctls are checked here and
+//! applied by each container's spec (`containers::spec::sysctls`). RunPodSandbox builds them in that order and unwinds in
 //! reverse on failure; Stop ends the
 //! pause process; Remove deletes the shim and the pins. Containers are the
 //! container manager's business: [`crate::runtime::Runtime`] stops and removes
@@ -159,6 +160,12 @@ impl SandboxManager {
             cradle_cni::sysctl::proc_path(key)
                 .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         }
+        // The others go into each container's spec: refuse what no container could apply.
+        crate::containers::spec::sysctls::validate(
+            config,
+            ns_options.ipc != cri::NamespaceMode::Node as i32,
+        )
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let request = PinRequest {
             net: !host_network,
             ipc: ns_options.ipc != cri::NamespaceMode::Node as i32,

@@ -97,7 +97,11 @@ pub(super) fn build_linux(
     };
     linux.set_masked_paths(Some(masked));
     linux.set_readonly_paths(Some(readonly));
-    linux.set_sysctl(None);
+    // The pod's IPC sysctls, written in the pod's IPC namespace it joins.
+    linux.set_sysctl(
+        super::sysctls::container_sysctls(input.sandbox, input.namespaces.ipc.is_some())
+            .map_err(|e| SpecError::build(e.to_string()))?,
+    );
     linux.set_uid_mappings(None);
     linux.set_gid_mappings(None);
     // Seccomp is set by the caller (it depends on the final capabilities).

@@ -67,14 +67,17 @@ const DEFAULT_MOUNTS: [DefaultMount; 7] = [
 /// The mounts and the rootfs propagation the CRI mounts need (`rshared` for a
 /// bidirectional mount, `rslave` for host-to-container, else none).
 /// A privileged container gets `/sys` and its cgroup mount read-write.
+/// `rro_supported`: the runtime handler and kernel can make recursive
+/// read-only mounts.
 pub(super) fn build_mounts(
     cri_mounts: &[cri::Mount],
     privileged: bool,
+    rro_supported: bool,
 ) -> Result<(Vec<Mount>, Option<String>), SpecError> {
     let mut extra = Vec::with_capacity(cri_mounts.len());
     let mut propagation: Option<&str> = None;
     for m in cri_mounts {
-        let (mount, needs) = bind_mount(m)?;
+        let (mount, needs) = bind_mount(m, rro_supported)?;
         match (needs, propagation) {
             (Some("rshared"), _) => propagation = Some("rshared"),
             (Some("rslave"), None) => propagation = Some("rslave"),
@@ -114,7 +117,10 @@ pub(super) fn build_mounts(
 }
 
 /// One CRI mount as an `rbind` mount, and the rootfs propagation it needs.
-fn bind_mount(m: &cri::Mount) -> Result<(Mount, Option<&'static str>), SpecError> {
+fn bind_mount(
+    m: &cri::Mount,
+    rro_supported: bool,
+) -> Result<(Mount, Option<&'static str>), SpecError> {
     let dest = &m.container_path;
     if dest.is_empty() || !Path::new(dest).is_absolute() {
         return Err(SpecError::build(format!(
@@ -137,9 +143,7 @@ fn bind_mount(m: &cri::Mount) -> Result<(Mount, Option<&'static str>), SpecError
         )));
     }
     if m.recursive_read_only {
-        return Err(SpecError::build(format!(
-            "mount {dest}: recursive read-only mounts are not supported yet"
-        )));
+        check_recursive_read_only(m, rro_supported)?;
     }
     let (prop, needs) = match cri::MountPropagation::try_from(m.propagation) {
         Ok(cri::MountPropagation::PropagationPrivate) => ("rprivate", None),
@@ -152,11 +156,15 @@ fn bind_mount(m: &cri::Mount) -> Result<(Mount, Option<&'static str>), SpecError
             )));
         }
     };
-    let options = vec![
+    let mut options = vec![
         "rbind".to_string(),
         prop.to_string(),
         if m.readonly { "ro" } else { "rw" }.to_string(),
     ];
+    if m.recursive_read_only {
+        // Read-only all the way down: the submounts too (mount_setattr).
+        options.push("rro".to_string());
+    }
     let mount = MountBuilder::default()
         .destination(dest.as_str())
         .typ("bind")
@@ -165,6 +173,30 @@ fn bind_mount(m: &cri::Mount) -> Result<(Mount, Option<&'static str>), SpecError
         .build()
         .map_err(|e| SpecError::build(format!("mount {dest}: {e}")))?;
     Ok((mount, needs))
+}
+
+/// containerd's rules for `recursive_read_only`: the mount must be
+/// read-only with private propagation (a read-only tree cannot take new
+/// mounts from the host), and the runtime and kernel must support it.
+fn check_recursive_read_only(m: &cri::Mount, rro_supported: bool) -> Result<(), SpecError> {
+    let dest = &m.container_path;
+    if !m.readonly {
+        return Err(SpecError::build(format!(
+            "mount {dest}: recursive_read_only needs readonly to be set too"
+        )));
+    }
+    if m.propagation != cri::MountPropagation::PropagationPrivate as i32 {
+        return Err(SpecError::build(format!(
+            "mount {dest}: recursive_read_only needs private propagation"
+        )));
+    }
+    if !rro_supported {
+        return Err(SpecError::build(format!(
+            "mount {dest}: recursive_read_only is not supported by this runtime handler or kernel \
+             (see Status runtime_handlers features)"
+        )));
+    }
+    Ok(())
 }
 
 fn depth(path: &Path) -> usize {
