@@ -108,9 +108,13 @@ pub fn process_count(root: &Path, cgroup_path: &str) -> Option<u64> {
 pub struct InterfaceSample {
     pub name: String,
     pub rx_bytes: u64,
+    pub rx_packets: u64,
     pub rx_errors: u64,
+    pub rx_dropped: u64,
     pub tx_bytes: u64,
+    pub tx_packets: u64,
     pub tx_errors: u64,
+    pub tx_dropped: u64,
 }
 
 /// The interfaces of the network namespace process `pid` is in (its
@@ -135,9 +139,13 @@ pub fn parse_net_dev(text: &str) -> Vec<InterfaceSample> {
             (name != "lo" && f.len() >= 16).then(|| InterfaceSample {
                 name: name.to_string(),
                 rx_bytes: f[0],
+                rx_packets: f[1],
                 rx_errors: f[2],
+                rx_dropped: f[3],
                 tx_bytes: f[8],
+                tx_packets: f[9],
                 tx_errors: f[10],
+                tx_dropped: f[11],
             })
         })
         .collect()
@@ -239,16 +247,20 @@ mod tests {
 
     #[test]
     fn net_dev_skips_loopback_and_reads_rx_tx() {
-        let text = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0\n  eth0:    5000      40    2    0    0     0          0         0     3000      30    1    0    0     0       0          0\n";
+        let text = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0\n  eth0:    5000      40    2    4    0     0          0         0     3000      30    1    5    0     0       0          0\n";
         let got = parse_net_dev(text);
         assert_eq!(
             got,
             vec![InterfaceSample {
                 name: "eth0".into(),
                 rx_bytes: 5000,
+                rx_packets: 40,
                 rx_errors: 2,
+                rx_dropped: 4,
                 tx_bytes: 3000,
+                tx_packets: 30,
                 tx_errors: 1,
+                tx_dropped: 5,
             }]
         );
     }

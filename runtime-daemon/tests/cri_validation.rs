@@ -229,16 +229,35 @@ async fn unbuilt_rpcs_answer_unimplemented_by_name() {
     let h = Harness::new();
     let svc = h.service(Path::new("/bin/false")).await;
     let err = svc
-        .list_pod_sandbox_metrics(Request::new(Default::default()))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::Unimplemented);
-    assert!(err.message().contains("ListPodSandboxMetrics"));
-    let err = svc
         .checkpoint_container(Request::new(Default::default()))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
+    assert!(err.message().contains("CheckpointContainer"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_rpcs_describe_what_they_return() {
+    let h = Harness::new();
+    let svc = h.service(Path::new("/bin/false")).await;
+    let descriptors = svc
+        .list_metric_descriptors(Request::new(Default::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .descriptors;
+    assert!(
+        descriptors
+            .iter()
+            .any(|d| d.name == "container_memory_working_set_bytes")
+    );
+    // No pods: no metrics, and no error.
+    let metrics = svc
+        .list_pod_sandbox_metrics(Request::new(Default::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(metrics.pod_metrics.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,17 +5,19 @@
 //! [`sandbox`], [`container`] (with ExecSync, ReopenContainerLog and
 //! UpdateContainerResources),
 //! [`stats`] (ContainerStats, ListContainerStats), [`sandbox_stats`]
-//! (PodSandboxStats, ListPodSandboxStats), [`events`]
+//! (PodSandboxStats, ListPodSandboxStats), [`metrics`]
+//! (ListMetricDescriptors, ListPodSandboxMetrics), [`events`]
 //! (GetContainerEvents), [`streaming`] (Exec, Attach, PortForward: URLs on
 //! the streaming server) and [`image`] (with ImageFsInfo). The trait impls in
 //! [`runtime_service`] and [`image_service`] only dispatch; every RPC not
-//! built yet (metrics, checkpoint) answers `Unimplemented` by name.
+//! built yet (checkpoint) answers `Unimplemented` by name.
 
 pub mod container;
 pub mod events;
 pub mod filter;
 pub mod image;
 pub mod image_service;
+pub mod metrics;
 pub mod runtime_info;
 pub mod runtime_service;
 pub mod sandbox;

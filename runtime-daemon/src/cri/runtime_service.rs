@@ -92,7 +92,7 @@ impl RuntimeService for CriService {
         request: Request<cri::ListMetricDescriptorsRequest>,
     ) -> Result<Response<cri::ListMetricDescriptorsResponse>, Status> {
         let _ = request;
-        Err(unimplemented("ListMetricDescriptors"))
+        Ok(Response::new(self.list_metric_descriptors_impl()))
     }
 
     async fn list_pod_sandbox(
@@ -109,7 +109,7 @@ impl RuntimeService for CriService {
         request: Request<cri::ListPodSandboxMetricsRequest>,
     ) -> Result<Response<cri::ListPodSandboxMetricsResponse>, Status> {
         let _ = request;
-        Err(unimplemented("ListPodSandboxMetrics"))
+        Ok(Response::new(self.list_pod_sandbox_metrics_impl()))
     }
 
     async fn list_pod_sandbox_stats(

@@ -27,6 +27,20 @@ fn interface(i: &InterfaceSample) -> cri::NetworkInterfaceUsage {
     }
 }
 
+/// The counters of the pod's own network interfaces (none for a
+/// host-network or stopped pod), through the pause process's
+/// `/proc/<pid>/net/dev`.
+pub(crate) fn pod_interfaces(record: &SandboxRecord) -> Vec<InterfaceSample> {
+    let pause_pid =
+        std::fs::read_to_string(record.shim_dir.join(cradle_proto::shim::INIT_PID_FILE))
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok());
+    match (record.pins.net.is_some(), pause_pid) {
+        (true, Some(pid)) if record.state == SandboxState::Ready => net_dev(pid),
+        _ => Vec::new(),
+    }
+}
+
 impl CriService {
     fn pod_stats_of(&self, record: &SandboxRecord) -> cri::PodSandboxStats {
         let now = crate::time::now_ns();
@@ -54,14 +68,7 @@ impl CriService {
         let nano_cores = sample
             .cpu_usage_ns
             .and_then(|usage| self.runtime.cpu.rate(&record.id, now, usage));
-        let pause_pid =
-            std::fs::read_to_string(record.shim_dir.join(cradle_proto::shim::INIT_PID_FILE))
-                .ok()
-                .and_then(|p| p.trim().parse::<u32>().ok());
-        let interfaces = match (record.pins.net.is_some(), pause_pid) {
-            (true, Some(pid)) if record.state == SandboxState::Ready => net_dev(pid),
-            _ => Vec::new(),
-        };
+        let interfaces = pod_interfaces(record);
         cri::PodSandboxStats {
             attributes: Some(cri::PodSandboxAttributes {
                 id: record.id.clone(),
