@@ -7,13 +7,18 @@
 //! [`Registry`] (docker-registry + the busybox test image), [`Daemon`]
 //! (cradled in a fresh temp dir, restartable on the same dirs), [`Cri`] (the
 //! gRPC clients over the unix socket), [`CgroupParent`] and [`leaks`] (what a
-//! test left behind: mounts, namespace pins, state paths, cgroups, processes).
+//! test left behind: mounts, namespace pins, state paths, cgroups, processes),
+//! [`image_variant`] (the test image under another config, e.g. a
+//! STOPSIGNAL) and [`mounts`] (shared host mounts, as the kubelet's volume
+//! dirs are).
 //! It never talks to anything but loopback.
 
 mod cgroup;
 mod client;
 mod daemon;
+pub mod image_variant;
 pub mod leaks;
+pub mod mounts;
 mod registry;
 pub mod steps;
 pub mod streaming;

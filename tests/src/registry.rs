@@ -59,6 +59,14 @@ impl Registry {
         format!("{}/{TEST_IMAGE}", self.host())
     }
 
+    /// Pushes the image of OCI layout `layout` (tag `latest`) as `name_tag`
+    /// (e.g. `stopsignal:latest`); returns its reference in this registry.
+    pub fn push_layout(&self, layout: &Path, name_tag: &str) -> anyhow::Result<String> {
+        let layout = layout.display().to_string();
+        self.run_script("push-test-image.sh", &[&layout, &self.host(), name_tag])?;
+        Ok(format!("{}/{name_tag}", self.host()))
+    }
+
     fn state(&self) -> String {
         self.dir.path().join("registry").display().to_string()
     }

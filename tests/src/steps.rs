@@ -146,6 +146,28 @@ pub async fn container_status(cri: &mut Cri, id: &str) -> anyhow::Result<cri::Co
         .context("ContainerStatus without status")
 }
 
+/// ExecSync with a 10 s timeout: (exit code, stdout then stderr).
+pub async fn exec(cri: &mut Cri, id: &str, cmd: &[&str]) -> anyhow::Result<(i32, String)> {
+    let resp = cri
+        .runtime
+        .exec_sync(cri::ExecSyncRequest {
+            container_id: id.into(),
+            cmd: cmd.iter().map(|s| s.to_string()).collect(),
+            timeout: 10,
+        })
+        .await
+        .with_context(|| format!("ExecSync {cmd:?}"))?
+        .into_inner();
+    Ok((
+        resp.exit_code,
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&resp.stdout),
+            String::from_utf8_lossy(&resp.stderr)
+        ),
+    ))
+}
+
 /// Polls ContainerStatus until `state`, for at most `timeout`.
 pub async fn wait_for_state(
     cri: &mut Cri,
