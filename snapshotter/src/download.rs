@@ -10,7 +10,10 @@
 //! failure. A blob already in the store, or one another pull is fetching, is
 //! not downloaded again (the per-digest claim makes the second pull wait and
 //! reuse it). A download that receives nothing for the stall timeout is
-//! cancelled; its ingest file is deleted on every failure path.
+//! cancelled. A download cut by the network (or stalled) keeps its bytes in
+//! the blob's partial file, and the next pull asks only for the rest
+//! (`Range`), replaying the partial into the unpack; every other failure
+//! deletes the ingest file.
 
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
@@ -18,6 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes};
 use futures::StreamExt;
 use oci_client::Client;
+use oci_client::client::BlobResponse;
 use oci_client::manifest::OciDescriptor;
 use tokio::sync::mpsc;
 
@@ -46,7 +50,9 @@ pub struct Blob<'a> {
 
 /// Streams one blob into the content store unless it is already there,
 /// unpacking it as snapshot `diff_id` on the way when that snapshot does not
-/// exist yet. Returns the blob's digest and size.
+/// exist yet. Resumes a download an earlier pull left partial; if the
+/// resumed blob fails its digest (a corrupt partial), downloads it once more
+/// from the start. Returns the blob's digest and size.
 pub async fn fetch_blob(
     pull: &Pull<'_>,
     blob: Blob<'_>,
@@ -58,25 +64,65 @@ pub async fn fetch_blob(
     if pull.content.contains(&digest) {
         return Ok((digest, size));
     }
-    let mut stream = blob
+    let offset = pull.content.partial_len(&digest, size);
+    match attempt(pull, &blob, &digest, size, diff_id.clone(), offset).await {
+        Err(Error::DigestMismatch { .. }) if offset > 0 => {
+            tracing::warn!(image = %blob.image, layer = %digest, offset, "resumed download failed its digest; downloading from the start");
+            attempt(pull, &blob, &digest, size, diff_id, 0).await?;
+        }
+        other => other?,
+    }
+    Ok((digest, size))
+}
+
+/// One download of the blob, continuing from byte `offset` of its partial
+/// file (0: from the start), unpacking alongside.
+async fn attempt(
+    pull: &Pull<'_>,
+    blob: &Blob<'_>,
+    digest: &Digest,
+    size: u64,
+    diff_id: Option<Digest>,
+    offset: u64,
+) -> Result<(), Error> {
+    // Always a range request: a registry that honours it answers 206 (for
+    // offset 0 too, which spares oci-client's second hash of the stream:
+    // the ingest verifies the digest anyway), one that does not answers 200
+    // with the whole blob, and the download starts over.
+    let response = blob
         .client
-        .pull_blob_stream(blob.reference, blob.desc)
+        .pull_blob_stream_partial(blob.reference, blob.desc, offset, None)
         .await
         .map_err(|e| registry_error(blob.image, blob.host, e))?;
-    let ingest = pull.content.ingest(&digest)?;
+    let (mut stream, offset) = match response {
+        BlobResponse::Partial(stream) => (stream, offset),
+        BlobResponse::Full(stream) => {
+            if offset > 0 {
+                tracing::info!(image = %blob.image, layer = %digest, offset, "registry ignored the range request; downloading from the start");
+            }
+            (stream, 0)
+        }
+    };
+    if offset > 0 {
+        tracing::info!(image = %blob.image, layer = %digest, offset, size, "resuming an interrupted download");
+    }
 
     // The unpack side, unless the snapshot is already there.
     let mut unpack = None;
     if let Some(diff_id) = diff_id {
         let claim = pull.unpacks.claim(&diff_id).await;
-        if pull.layers.usage(&diff_id, &digest).is_none() {
+        if pull.layers.usage(&diff_id, digest).is_none() {
             let (tx, rx) = mpsc::channel(UNPACK_QUEUE);
             let task = spawn_unpack(pull.layers.clone(), rx, digest.clone(), diff_id);
             unpack = Some((tx, task, claim));
         }
     }
     let tx = unpack.as_ref().map(|(tx, _, _)| tx.clone());
-    let downloaded = receive(pull, &blob, &digest, size, &mut stream, ingest, tx).await;
+    let downloaded = async {
+        let ingest = open_ingest(pull, digest, offset, tx.clone()).await?;
+        receive(pull, blob, digest, size, &mut stream, ingest, tx).await
+    }
+    .await;
     // Always wait for the unpack: it ends once the channel closes.
     let unpacked = match unpack {
         Some((tx, task, claim)) => {
@@ -94,7 +140,29 @@ pub async fn fetch_blob(
     if let Some(result) = unpacked {
         result?;
     }
-    Ok((digest, size))
+    Ok(())
+}
+
+/// Opens the blob's resumable ingest at `offset`, feeding the bytes already
+/// there to the unpack first (on a blocking thread: it re-reads the file).
+async fn open_ingest(
+    pull: &Pull<'_>,
+    digest: &Digest,
+    offset: u64,
+    tx: Option<mpsc::Sender<Bytes>>,
+) -> Result<Ingest, Error> {
+    let content = pull.content.clone();
+    let d = digest.clone();
+    tokio::task::spawn_blocking(move || {
+        content.resume(&d, offset, |chunk| {
+            // A closed channel: the unpack failed; its error is reported.
+            if let Some(tx) = &tx {
+                let _ = tx.blocking_send(Bytes::copy_from_slice(chunk));
+            }
+        })
+    })
+    .await
+    .map_err(|e| Error::Task(format!("resume of {digest}: {e}")))?
 }
 
 fn spawn_unpack(
@@ -113,7 +181,9 @@ fn spawn_unpack(
 }
 
 /// The download loop: every chunk to the ingest (in batches) and to the
-/// unpack channel; commits the blob at the end.
+/// unpack channel; commits the blob at the end. When the connection fails
+/// or stalls, what arrived is written and kept for the next pull to resume;
+/// any other failure deletes the ingest file.
 async fn receive(
     pull: &Pull<'_>,
     blob: &Blob<'_>,
@@ -128,24 +198,35 @@ async fn receive(
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     let started = Instant::now();
     let mut last_report = started;
-    let mut received: u64 = 0;
-    let row = pull.progress.start(&image.to_string(), digest, size);
-    loop {
-        let next = tokio::time::timeout(stall, stream.next())
-            .await
-            .map_err(|_| Error::Stalled {
-                reference: image.to_string(),
-                digest: digest.to_string(),
-                received,
-                secs: stall.as_secs(),
-            })?;
-        let Some(chunk) = next else { break };
-        let chunk = chunk.map_err(|e| Error::Download {
-            reference: image.to_string(),
-            digest: digest.to_string(),
-            received,
-            source: e,
-        })?;
+    let resumed_from = ingest.written();
+    let mut received: u64 = resumed_from;
+    let row = pull
+        .progress
+        .start(&image.to_string(), digest, size, resumed_from);
+    let network_failure = loop {
+        let next = match tokio::time::timeout(stall, stream.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                break Some(Error::Stalled {
+                    reference: image.to_string(),
+                    digest: digest.to_string(),
+                    received,
+                    secs: stall.as_secs(),
+                });
+            }
+        };
+        let chunk = match next {
+            None => break None,
+            Some(Ok(chunk)) => chunk,
+            Some(Err(e)) => {
+                break Some(Error::Download {
+                    reference: image.to_string(),
+                    digest: digest.to_string(),
+                    received,
+                    source: e,
+                });
+            }
+        };
         received += chunk.len() as u64;
         row.update(received);
         batch.extend_from_slice(&chunk);
@@ -161,16 +242,24 @@ async fn receive(
         }
         if last_report.elapsed() >= PROGRESS_EVERY {
             last_report = Instant::now();
-            tracing::info!(image = %image, layer = %digest, received, size, rate_mib_s = rate(received, started), "downloading");
+            tracing::info!(image = %image, layer = %digest, received, size, rate_mib_s = rate(received - resumed_from, started), "downloading");
         }
-    }
+    };
     drop(tx);
     ingest = write_batch(ingest, batch, digest).await?;
+    if let Some(e) = network_failure {
+        tracing::warn!(image = %image, layer = %digest, received, size, "download interrupted; keeping {received} bytes to resume from");
+        tokio::task::spawn_blocking(move || ingest.keep_partial())
+            .await
+            .map_err(|e| Error::Task(format!("keeping partial {digest}: {e}")))?;
+        return Err(e);
+    }
     let d = digest.clone();
     tokio::task::spawn_blocking(move || ingest.commit())
         .await
         .map_err(|e| Error::Task(format!("commit of {d}: {e}")))??;
-    tracing::info!(image = %image, layer = %digest, bytes = received, secs = started.elapsed().as_secs_f64(), rate_mib_s = rate(received, started), "layer downloaded");
+    let fetched = received - resumed_from;
+    tracing::info!(image = %image, layer = %digest, bytes = fetched, resumed_from, secs = started.elapsed().as_secs_f64(), rate_mib_s = rate(fetched, started), "layer downloaded");
     Ok(())
 }
 

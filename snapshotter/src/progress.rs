@@ -19,6 +19,9 @@ pub struct DownloadProgress {
     pub received: u64,
     /// The blob's size from its descriptor.
     pub size: u64,
+    /// Bytes an earlier, interrupted download had received (this one asked
+    /// the registry only for the rest); counted in `received`.
+    pub resumed_from: u64,
 }
 
 /// The table of live downloads.
@@ -34,15 +37,17 @@ pub struct Row {
 }
 
 impl Progress {
-    /// Registers a download of `digest` for `image`.
-    pub fn start(&self, image: &str, digest: &Digest, size: u64) -> Row {
+    /// Registers a download of `digest` for `image`, resumed after
+    /// `resumed_from` bytes.
+    pub fn start(&self, image: &str, digest: &Digest, size: u64, resumed_from: u64) -> Row {
         self.lock().insert(
             digest.clone(),
             DownloadProgress {
                 image: image.to_string(),
                 layer: digest.to_string(),
-                received: 0,
+                received: resumed_from,
                 size,
+                resumed_from,
             },
         );
         Row {
@@ -86,7 +91,7 @@ mod tests {
     fn rows_show_received_bytes_and_vanish_when_dropped() {
         let progress = Progress::default();
         let d = Digest::of(b"layer");
-        let row = progress.start("img", &d, 10);
+        let row = progress.start("img", &d, 10, 0);
         row.update(4);
         assert_eq!(progress.snapshot()[0].received, 4);
         assert_eq!(progress.snapshot()[0].size, 10);

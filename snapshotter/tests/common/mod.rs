@@ -456,6 +456,11 @@ pub struct Proxy {
     pub port: u16,
     pub bytes: Arc<AtomicU64>,
     pub fault: Arc<Mutex<Option<(u64, Fault)>>>,
+    /// Rename requests' `Range` headers, so the registry answers 200 with
+    /// the whole blob (a registry without range support).
+    pub strip_range: Arc<AtomicBool>,
+    /// Range headers seen in requests (before any stripping).
+    pub ranges: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -467,9 +472,12 @@ impl Proxy {
             port,
             bytes: Arc::default(),
             fault: Arc::default(),
+            strip_range: Arc::default(),
+            ranges: Arc::default(),
             stop: Arc::default(),
         };
         let (bytes, fault, stop) = (proxy.bytes.clone(), proxy.fault.clone(), proxy.stop.clone());
+        let (strip, ranges) = (proxy.strip_range.clone(), proxy.ranges.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
@@ -481,7 +489,8 @@ impl Proxy {
                 };
                 let limit = *fault.lock().unwrap();
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                std::thread::spawn(move || pipe(c2, s2, None, None, None));
+                let (strip, ranges) = (strip.clone(), ranges.clone());
+                std::thread::spawn(move || requests(c2, s2, &strip, &ranges));
                 let (bytes, stop) = (bytes.clone(), stop.clone());
                 std::thread::spawn(move || pipe(server, client, Some(&bytes), limit, Some(&stop)));
             }
@@ -499,6 +508,44 @@ impl Drop for Proxy {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
+}
+
+/// Copies requests client → server, noting `Range` headers and renaming
+/// them when `strip` is set (headers arrive whole in one read here: the
+/// requests are small).
+fn requests(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    strip: &AtomicBool,
+    ranges: &Mutex<Vec<String>>,
+) {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut data = buf[..n].to_vec();
+        let text = String::from_utf8_lossy(&data).into_owned();
+        for line in text.split("\r\n") {
+            if line.len() > 6 && line[..6].eq_ignore_ascii_case("range:") {
+                ranges.lock().unwrap().push(line[6..].trim().to_string());
+            }
+        }
+        if strip.load(Ordering::SeqCst) {
+            for i in 0..data.len().saturating_sub(8) {
+                if data[i..i + 2] == *b"\r\n" && data[i + 2..i + 8].eq_ignore_ascii_case(b"range:")
+                {
+                    data[i + 2..i + 8].copy_from_slice(b"x-nop:");
+                }
+            }
+        }
+        if to.write_all(&data).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(Shutdown::Both);
+    let _ = from.shutdown(Shutdown::Both);
 }
 
 /// Copies `from` → `to`, counting bytes and applying `fault` after `limit`.
