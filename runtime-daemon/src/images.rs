@@ -60,4 +60,10 @@ impl Runtime {
     pub fn image_fs_usage(&self) -> Result<FsUsage> {
         Ok(self.ctx.images()?.fs_usage())
     }
+
+    /// ImageFsInfo's container filesystem: all writable layers together
+    /// (walked at most every couple of seconds per container, cached between).
+    pub fn writable_fs_usage(&self) -> Result<FsUsage> {
+        Ok(self.ctx.images()?.writable_fs_usage()?)
+    }
 }

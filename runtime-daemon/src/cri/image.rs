@@ -2,7 +2,7 @@
 
 use super::{CriService, detached, required};
 use cradle_proto::cri;
-use cradle_snapshotter::{AuthConfig, Image, ImageUser};
+use cradle_snapshotter::{AuthConfig, FsUsage, Image, ImageUser};
 use std::sync::Arc;
 use tonic::Status;
 
@@ -92,23 +92,27 @@ impl CriService {
 
 impl CriService {
     pub(crate) fn image_fs_info_impl(&self) -> Result<cri::ImageFsInfoResponse, Status> {
-        let usage = self.runtime.image_fs_usage()?;
-        let fs = cri::FilesystemUsage {
-            timestamp: crate::time::now_ns(),
-            fs_id: Some(cri::FilesystemIdentifier {
-                mountpoint: usage.mountpoint.to_string_lossy().into_owned(),
-            }),
-            used_bytes: Some(cri::UInt64Value {
-                value: usage.used_bytes,
-            }),
-            inodes_used: Some(cri::UInt64Value {
-                value: usage.inodes_used,
-            }),
-        };
+        let images = self.runtime.image_fs_usage()?;
+        let containers = self.runtime.writable_fs_usage()?;
         Ok(cri::ImageFsInfoResponse {
-            image_filesystems: vec![fs],
-            // Containers' writable layers live on the same filesystem.
-            container_filesystems: Vec::new(),
+            image_filesystems: vec![filesystem_usage(images)],
+            container_filesystems: vec![filesystem_usage(containers)],
         })
+    }
+}
+
+/// The CRI form of one usage figure, stamped now.
+fn filesystem_usage(usage: FsUsage) -> cri::FilesystemUsage {
+    cri::FilesystemUsage {
+        timestamp: crate::time::now_ns(),
+        fs_id: Some(cri::FilesystemIdentifier {
+            mountpoint: usage.mountpoint.to_string_lossy().into_owned(),
+        }),
+        used_bytes: Some(cri::UInt64Value {
+            value: usage.used_bytes,
+        }),
+        inodes_used: Some(cri::UInt64Value {
+            value: usage.inodes_used,
+        }),
     }
 }
