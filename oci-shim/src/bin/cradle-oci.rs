@@ -24,7 +24,8 @@ struct Cli {
     /// Format of the log file.
     #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
     log_format: LogFormat,
-    /// Accepted for runc compatibility (cgroupfs is the only driver).
+    /// The systemd cgroup driver: refused (cgroupfs is the only driver),
+    /// with a message saying why.
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     /// Accepted for runc compatibility.
@@ -53,6 +54,9 @@ enum Cmd {
         /// Unix socket that receives the pty master (process.terminal).
         #[arg(long = "console-socket")]
         console_socket: Option<PathBuf>,
+        /// Pass N more descriptors (3..3+N) to the container's process.
+        #[arg(long = "preserve-fds", default_value_t = 0)]
+        preserve_fds: u32,
         /// Use MS_MOVE + chroot instead of pivot_root.
         #[arg(long = "no-pivot")]
         no_pivot: bool,
@@ -71,6 +75,9 @@ enum Cmd {
         /// Unix socket that receives the pty master (process.terminal).
         #[arg(long = "console-socket")]
         console_socket: Option<PathBuf>,
+        /// Pass N more descriptors (3..3+N) to the container's process.
+        #[arg(long = "preserve-fds", default_value_t = 0)]
+        preserve_fds: u32,
         /// Use MS_MOVE + chroot instead of pivot_root.
         #[arg(long = "no-pivot")]
         no_pivot: bool,
@@ -120,6 +127,9 @@ enum Cmd {
         /// Write the process's pid here.
         #[arg(long = "pid-file")]
         pid_file: Option<PathBuf>,
+        /// Pass N more descriptors (3..3+N) to the container's process.
+        #[arg(long = "preserve-fds", default_value_t = 0)]
+        preserve_fds: u32,
         /// Working directory inside the container.
         #[arg(long)]
         cwd: Option<PathBuf>,
@@ -186,14 +196,36 @@ fn main() {
     }
 }
 
+/// `--systemd-cgroup` asks for a driver this runtime does not have; a
+/// container placed by cgroupfs instead would be a silent lie, so every
+/// verb but `features` refuses it, saying why.
+fn check_cgroup_driver(systemd_cgroup: bool, cmd: &Cmd) -> Result<()> {
+    if !systemd_cgroup || matches!(cmd, Cmd::Features) {
+        return Ok(());
+    }
+    if !std::path::Path::new("/run/systemd/system").exists() {
+        anyhow::bail!(
+            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); \
+             use the cgroupfs driver (drop the flag)"
+        );
+    }
+    anyhow::bail!(
+        "--systemd-cgroup: cradle-oci has only the cgroupfs driver; drop the flag \
+         (and give linux.cgroupsPath as a path)"
+    )
+}
+
 fn run(cli: Cli) -> Result<()> {
-    let _ = (cli.systemd_cgroup, cli.debug);
+    // --debug only raises runc's log level; our log has one level.
+    let _ = cli.debug;
+    check_cgroup_driver(cli.systemd_cgroup, &cli.cmd)?;
     let root = cli.root;
     match cli.cmd {
         Cmd::Create {
             bundle,
             pid_file,
             console_socket,
+            preserve_fds,
             no_pivot,
             id,
         } => oci::create::create(&CreateOptions {
@@ -203,12 +235,14 @@ fn run(cli: Cli) -> Result<()> {
             pid_file,
             console_socket,
             no_pivot,
+            preserve_fds,
         })
         .with_context(|| format!("create {id}"))?,
         Cmd::Run {
             bundle,
             pid_file,
             console_socket,
+            preserve_fds,
             no_pivot,
             detach,
             id,
@@ -221,6 +255,7 @@ fn run(cli: Cli) -> Result<()> {
                     pid_file,
                     console_socket,
                     no_pivot,
+                    preserve_fds,
                 },
                 detach,
             )
@@ -256,6 +291,7 @@ fn run(cli: Cli) -> Result<()> {
             console_socket,
             detach,
             pid_file,
+            preserve_fds,
             cwd,
             env,
             user,
@@ -274,6 +310,7 @@ fn run(cli: Cli) -> Result<()> {
                 console_socket,
                 detach,
                 pid_file,
+                preserve_fds,
             })
             .with_context(|| format!("exec in {id}"))?;
             if code != 0 {

@@ -38,6 +38,9 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     /// `--no-pivot`.
     pub no_pivot: bool,
+    /// `--preserve-fds N`: descriptors 3..3+N pass to the container's
+    /// process (after those of socket activation, `LISTEN_FDS`).
+    pub preserve_fds: u32,
 }
 
 /// Undo list for a create in progress; disarmed on success.
@@ -121,9 +124,25 @@ pub fn cgroup_path(spec: &Spec, id: &str) -> String {
 /// Runs `create`; on success the init waits on the exec FIFO.
 pub fn create(opts: &CreateOptions) -> Result<()> {
     state::validate_id(&opts.id)?;
+    // Checked before the runtime opens anything that could fill a gap.
+    let listen = listen_fds();
+    let preserve_end = hardening::check_preserved_fds(
+        opts.preserve_fds
+            .checked_add(listen)
+            .ok_or_else(|| OciError::Unsupported("LISTEN_FDS + --preserve-fds".into()))?,
+    )?;
     let bundle =
         std::fs::canonicalize(&opts.bundle).map_err(|e| OciError::io("bundle", &opts.bundle, e))?;
-    let spec = load_spec(&bundle)?;
+    let mut spec = load_spec(&bundle)?;
+    if listen > 0
+        && let Some(p) = spec.process_mut()
+    {
+        // As runc: the container's process is the activated service.
+        let mut env = p.env().clone().unwrap_or_default();
+        env.push(format!("LISTEN_FDS={listen}"));
+        env.push("LISTEN_PID=1".into());
+        p.set_env(Some(env));
+    }
     let linux = spec.linux().clone().unwrap_or_default();
     let terminal = spec
         .process()
@@ -207,6 +226,7 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         console,
         seccomp,
         idmapped,
+        preserve_end,
     };
     let (mut parent_end, child_end) = Channel::pair()?;
     let pid = spawn(&cfg, &mut parent_end, child_end)?;
@@ -364,6 +384,15 @@ fn intermediate(cfg: &InitConfig, chan: &mut Channel) -> ! {
             exit(1)
         }
     }
+}
+
+/// Socket activation: `LISTEN_FDS` in our environment (set by systemd or
+/// a caller acting like it) names descriptors 3.. to hand on, as runc does.
+fn listen_fds() -> u32 {
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Writes oom_score_adj; lowering it needs CAP_SYS_RESOURCE, so a refused

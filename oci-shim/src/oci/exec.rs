@@ -49,6 +49,8 @@ pub struct ExecOptions {
     pub detach: bool,
     /// `--pid-file`.
     pub pid_file: Option<PathBuf>,
+    /// `--preserve-fds N`: descriptors 3..3+N pass to the process.
+    pub preserve_fds: u32,
 }
 
 /// Namespace kinds in join order: user first (it grants the rights to
@@ -66,6 +68,8 @@ const NAMESPACES: [(&str, CloneFlags); 8] = [
 
 /// Runs the exec; returns the process's exit code (0 when detached).
 pub fn exec(opts: &ExecOptions) -> Result<i32> {
+    // Before the runtime opens anything that could fill a gap.
+    let preserve_end = hardening::check_preserved_fds(opts.preserve_fds)?;
     let st = ContainerState::load(&opts.root, &opts.id)?;
     let status = st.status(&opts.root)?;
     if status == Status::Stopped {
@@ -140,6 +144,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
             &proc_,
             console.as_ref(),
             filter.as_ref(),
+            preserve_end,
             &mut child_end,
         ),
         ForkResult::Parent { child } => child,
@@ -277,6 +282,7 @@ fn exec_intermediate(
     p: &Process,
     console: Option<&UnixStream>,
     filter: Option<&seccomp::Program>,
+    preserve_end: u32,
     chan: &mut Channel,
 ) -> ! {
     // Before joining the container's pid namespace (CVE-2019-5736 class;
@@ -297,7 +303,7 @@ fn exec_intermediate(
     }
     // SAFETY: still single-threaded; see `exec`.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => exec_process(p, console, filter, chan),
+        Ok(ForkResult::Child) => exec_process(p, console, filter, preserve_end, chan),
         Ok(ForkResult::Parent { child }) => {
             let ok = chan.send(&Msg::Pid(child.as_raw())).is_ok();
             exit(if ok { 0 } else { 1 })
@@ -313,13 +319,14 @@ fn exec_process(
     p: &Process,
     console: Option<&UnixStream>,
     filter: Option<&seccomp::Program>,
+    preserve_end: u32,
     chan: &mut Channel,
 ) -> ! {
     match chan.recv() {
         Ok(Msg::Go) => {}
         _ => exit(1),
     }
-    match prepare(p, console, filter) {
+    match prepare(p, console, filter, preserve_end) {
         Ok(args) => {
             let err = args.exec();
             let _ = chan.send(&Msg::Error(err.to_string()));
@@ -336,8 +343,10 @@ fn prepare(
     p: &Process,
     console: Option<&UnixStream>,
     filter: Option<&seccomp::Program>,
+    preserve_end: u32,
 ) -> Result<ExecArgs> {
-    hardening::mark_fds_cloexec()?;
+    hardening::mark_fds_cloexec_from(preserve_end)?;
+    hardening::keep_preserved_fds(preserve_end)?;
     if let Some(sock) = console {
         nix::unistd::setsid().map_err(|e| OciError::sys("setsid", e))?;
         terminal::setup(sock, None)?;

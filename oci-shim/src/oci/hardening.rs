@@ -15,7 +15,8 @@
 //!   the host user namespace (privileged) is not protected by this; such a
 //!   container can reach the host by many other ways already.
 //! - CVE-2024-21626 (a leaked host descriptor used as cwd or opened from
-//!   inside): [`mark_fds_cloexec`] marks every descriptor above stderr
+//!   inside): [`mark_fds_cloexec_from`] marks every descriptor above stderr
+//!   (but those passed on with `--preserve-fds`)
 //!   close-on-exec as soon as the init starts, and [`check_cwd_in_root`]
 //!   refuses a working directory that is not reachable from the new root.
 //! - Writes to `/proc`: [`write_proc_file`] opens without following a
@@ -37,17 +38,18 @@ pub(crate) fn make_non_dumpable() -> Result<()> {
     nix::sys::prctl::set_dumpable(false).map_err(|e| OciError::sys("PR_SET_DUMPABLE 0", e))
 }
 
-/// Marks every descriptor above 2 close-on-exec: `close_range(3, ~0,
-/// CLOSE_RANGE_CLOEXEC)`, or a walk of `/proc/self/fd` on kernels older
-/// than 5.11. Descriptors the runtime still needs (sync socket, FIFO,
-/// console) keep working until execve.
-pub(crate) fn mark_fds_cloexec() -> Result<()> {
+/// Marks every descriptor from `first` up close-on-exec: `close_range(first,
+/// ~0, CLOSE_RANGE_CLOEXEC)`, or a walk of `/proc/self/fd` on kernels
+/// older than 5.11. `first` is 3 unless the caller passed descriptors on
+/// (`--preserve-fds`: 3 up to `first`). Descriptors the runtime still
+/// needs (sync socket, FIFO, console) keep working until execve.
+pub(crate) fn mark_fds_cloexec_from(first: u32) -> Result<()> {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on
     // descriptors of this process; it closes nothing and takes no pointers.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            3u32,
+            first,
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         )
@@ -59,7 +61,7 @@ pub(crate) fn mark_fds_cloexec() -> Result<()> {
         .map_err(|e| OciError::io("read", "/proc/self/fd", e))?
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2)
+        .filter(|fd| u32::try_from(*fd).is_ok_and(|fd| fd >= first))
         .collect();
     for fd in fds {
         // SAFETY: F_SETFD only changes the close-on-exec flag of a
@@ -67,6 +69,41 @@ pub(crate) fn mark_fds_cloexec() -> Result<()> {
         // handle above) makes fcntl fail with EBADF, which we ignore.
         let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         let _ = fcntl(borrowed, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    }
+    Ok(())
+}
+
+/// `--preserve-fds N`: descriptors 3 to 3+N-1 of the caller, which must
+/// all be open (a gap would be filled by one of the runtime's own
+/// descriptors and leak it into the container). Returns the first
+/// descriptor not preserved.
+pub(crate) fn check_preserved_fds(count: u32) -> Result<u32> {
+    let end = 3u32
+        .checked_add(count)
+        .filter(|e| *e < 1 << 20)
+        .ok_or_else(|| OciError::Unsupported(format!("--preserve-fds {count}")))?;
+    for fd in 3..end {
+        // SAFETY: F_GETFD only reads the flags of a descriptor number; a
+        // closed one makes it fail with EBADF.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd as i32) };
+        if fcntl(borrowed, FcntlArg::F_GETFD).is_err() {
+            return Err(OciError::Unsupported(format!(
+                "--preserve-fds {count}: descriptor {fd} is not open"
+            )));
+        }
+    }
+    Ok(end)
+}
+
+/// Clears close-on-exec on the preserved descriptors 3..`end`, so they
+/// reach the container's process whatever flag the caller left on them.
+pub(crate) fn keep_preserved_fds(end: u32) -> Result<()> {
+    for fd in 3..end {
+        // SAFETY: F_SETFD only changes the flag of a descriptor checked
+        // open by `check_preserved_fds`, which the runtime never closes.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd as i32) };
+        fcntl(borrowed, FcntlArg::F_SETFD(FdFlag::empty()))
+            .map_err(|e| OciError::sys(format!("keep preserved descriptor {fd}"), e))?;
     }
     Ok(())
 }
@@ -155,7 +192,7 @@ mod tests {
         // SAFETY: clearing FD_CLOEXEC on a descriptor we own.
         let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         fcntl(borrowed, FcntlArg::F_SETFD(FdFlag::empty())).unwrap();
-        mark_fds_cloexec().unwrap();
+        mark_fds_cloexec_from(3).unwrap();
         let flags = fcntl(borrowed, FcntlArg::F_GETFD).unwrap();
         assert!(FdFlag::from_bits_truncate(flags).contains(FdFlag::FD_CLOEXEC));
     }

@@ -41,6 +41,9 @@ pub(crate) struct InitConfig {
     pub seccomp: Option<seccomp::Program>,
     /// Detached id-mapped trees for the spec's id-mapped bind mounts.
     pub idmapped: IdmapTrees,
+    /// The first descriptor not passed on (`--preserve-fds`, `LISTEN_FDS`):
+    /// 3 up to here stay open across execve.
+    pub preserve_end: u32,
 }
 
 /// Runs the init; never returns. Exits 1 on a setup failure (after telling
@@ -118,8 +121,8 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
     // right to take the pty as controlling terminal in terminal mode.
     nix::unistd::setsid().map_err(|e| OciError::sys("setsid", e))?;
     // First, before any path is opened: nothing inherited from the caller
-    // may survive execve (CVE-2024-21626 class).
-    hardening::mark_fds_cloexec()?;
+    // may survive execve (CVE-2024-21626 class), but what it passed on.
+    hardening::mark_fds_cloexec_from(cfg.preserve_end)?;
     if cfg.ns.new_cgroup {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| OciError::sys("unshare cgroup", e))?;
@@ -206,7 +209,8 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
     process::finish_credentials(proc_, &caps, cfg.seccomp.as_ref())?;
     // Again at the end: descriptors opened during set-up (none should
     // lack O_CLOEXEC, but this is the last word before execve).
-    hardening::mark_fds_cloexec()?;
+    hardening::mark_fds_cloexec_from(cfg.preserve_end)?;
+    hardening::keep_preserved_fds(cfg.preserve_end)?;
     Ok(exec)
 }
 
