@@ -30,19 +30,23 @@ impl CriService {
         Ok(cri::ExecResponse { url })
     }
 
-    /// Attach: to a running container's output, and its stdin when it was
-    /// created with stdin; tty is not built yet (see
-    /// [`crate::streaming::runtime_backend::ATTACH_MISSING`]).
+    /// Attach: to a running container's output, its stdin when it was
+    /// created with stdin, and its terminal (with resizes) when it was
+    /// created with tty. A tty attach to a container without a terminal is
+    /// refused; a non-tty attach to a tty container gets the terminal's
+    /// output as plain stdout (kubectl attach without -t).
     pub async fn attach_impl(
         &self,
         mut req: cri::AttachRequest,
     ) -> Result<cri::AttachResponse, Status> {
         req.container_id = self.running_container(&req.container_id)?;
         let record = self.runtime.containers.get(&req.container_id)?;
-        if req.tty || record.config.tty {
-            return Err(Status::unimplemented(
-                crate::streaming::runtime_backend::ATTACH_MISSING,
-            ));
+        if req.tty && !record.config.tty {
+            return Err(Status::failed_precondition(format!(
+                "container {} was not created with a tty (ContainerConfig.tty is false): \
+                 attach with tty is impossible",
+                record.id
+            )));
         }
         if req.stdin && !record.config.stdin {
             return Err(Status::failed_precondition(format!(

@@ -33,6 +33,7 @@ pub mod server;
 pub mod settings;
 pub mod spdy;
 pub mod status;
+pub mod timeouts;
 pub mod tls;
 pub mod tokens;
 pub mod websocket;
@@ -44,6 +45,7 @@ pub use netns::connect_in_netns;
 pub use runtime_backend::RuntimeBackend;
 pub use server::{StreamingConfig, StreamingServer};
 pub use settings::StreamingSettings;
+pub use timeouts::SessionTimeouts;
 pub use tls::TlsFiles;
 
 /// Errors of the streaming server and of its backends.

@@ -6,16 +6,22 @@
 //! (the CRI handler allows it only for containers created with stdin), the
 //! client's input goes to the shim as stdin frames, ended by an empty frame at
 //! the client's EOF (with stdin_once the shim then closes the container's
-//! stdin). Tty is not supported yet: the CRI handler refuses it.
+//! stdin). A tty container's shim serves its terminal: its output arrives as
+//! stdout frames, the client's stdin goes to the terminal, and the client's
+//! resize events become [`ATTACH_RESIZE`] frames (sent only to tty
+//! containers, whose shims understand them).
 
 use super::StreamError;
+use super::backend::TerminalSize;
 use super::backend::{AttachRequest, BoxedWriter, StreamIo};
 use super::runtime_exec::daemon_error;
 use crate::runtime::Runtime;
 use cradle_proto::shim::{
-    ATTACH_HEADER_LEN, ATTACH_SOCKET_FILE, ATTACH_STDERR, ATTACH_STDIN, ATTACH_STDOUT, attach_frame,
+    ATTACH_HEADER_LEN, ATTACH_RESIZE, ATTACH_SOCKET_FILE, ATTACH_STDERR, ATTACH_STDIN,
+    ATTACH_STDOUT, attach_frame, resize_payload,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
 
 /// Largest stdin chunk sent to the shim in one frame.
 const STDIN_CHUNK: usize = 32 * 1024;
@@ -45,43 +51,78 @@ pub async fn attach(
         })?;
     let (from_shim, to_shim) = conn.into_split();
     let stdin = io.stdin.filter(|_| req.stdin);
+    // Resizes only mean something to a terminal (the CRI handler allows tty
+    // only for tty containers).
+    let resize = io.resize.filter(|_| record.config.tty);
     let output = copy_frames(from_shim, io.stdout, io.stderr);
-    match stdin {
-        None => output.await,
-        Some(stdin) => {
-            // Output decides when the session ends; stdin may end first.
-            let input = send_stdin(stdin, to_shim);
-            tokio::pin!(output, input);
-            let mut input_done = false;
-            loop {
-                tokio::select! {
-                    result = &mut output => return result,
-                    result = &mut input, if !input_done => {
-                        input_done = true;
-                        if let Err(e) = result {
-                            tracing::debug!("attach stdin to {}: {e}", record.id);
-                        }
-                    }
+    if stdin.is_none() && resize.is_none() {
+        return output.await;
+    }
+    // Output decides when the session ends; the client's input may end first.
+    let input = send_input(stdin, resize, to_shim);
+    tokio::pin!(output, input);
+    let mut input_done = false;
+    loop {
+        tokio::select! {
+            result = &mut output => return result,
+            result = &mut input, if !input_done => {
+                input_done = true;
+                if let Err(e) = result {
+                    tracing::debug!("attach input to {}: {e}", record.id);
                 }
             }
         }
     }
 }
 
-/// Sends `stdin` to the shim as stdin frames until EOF, then an empty frame
-/// (this client's stdin ended).
-pub async fn send_stdin(
-    mut stdin: impl AsyncRead + Unpin,
+/// Sends the client's stdin (if any) as stdin frames, ended by an empty
+/// frame at its EOF, and its terminal sizes (if any) as resize frames, in
+/// the order they come, until both have ended.
+pub async fn send_input(
+    stdin: Option<impl AsyncRead + Unpin>,
+    mut resize: Option<mpsc::Receiver<TerminalSize>>,
     mut shim: impl AsyncWrite + Unpin,
 ) -> std::io::Result<()> {
+    let mut stdin = stdin;
     let mut buf = vec![0u8; STDIN_CHUNK];
-    loop {
-        let n = stdin.read(&mut buf).await?;
-        shim.write_all(&attach_frame(ATTACH_STDIN, &buf[..n]))
-            .await?;
-        if n == 0 {
-            return shim.flush().await;
+    while stdin.is_some() || resize.is_some() {
+        tokio::select! {
+            read = read_some(&mut stdin, &mut buf) => {
+                let n = read?;
+                shim.write_all(&attach_frame(ATTACH_STDIN, &buf[..n])).await?;
+                if n == 0 {
+                    stdin = None;
+                }
+            }
+            size = next_size(&mut resize) => match size {
+                Some(size) => {
+                    let payload = resize_payload(size.width, size.height);
+                    shim.write_all(&attach_frame(ATTACH_RESIZE, &payload)).await?;
+                }
+                None => resize = None,
+            },
         }
+        shim.flush().await?;
+    }
+    Ok(())
+}
+
+/// Reads from `stdin`; never resolves once it is gone.
+async fn read_some(
+    stdin: &mut Option<impl AsyncRead + Unpin>,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    match stdin {
+        Some(stdin) => stdin.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next size from `resize` (`None` at its end); never resolves once it is gone.
+async fn next_size(resize: &mut Option<mpsc::Receiver<TerminalSize>>) -> Option<TerminalSize> {
+    match resize {
+        Some(resize) => resize.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -134,10 +175,29 @@ mod tests {
     #[tokio::test]
     async fn stdin_goes_out_as_frames_ended_by_an_empty_one() {
         let mut sent = Vec::new();
-        send_stdin(&b"x\n"[..], &mut sent).await.unwrap();
+        send_input(Some(&b"x\n"[..]), None, &mut sent)
+            .await
+            .unwrap();
         let mut want = attach_frame(ATTACH_STDIN, b"x\n");
         want.extend(attach_frame(ATTACH_STDIN, b""));
         assert_eq!(sent, want);
+    }
+
+    #[tokio::test]
+    async fn resizes_go_out_as_resize_frames_until_the_client_stops_sending_them() {
+        let (tx, rx) = mpsc::channel(4);
+        tx.send(TerminalSize {
+            width: 91,
+            height: 17,
+        })
+        .await
+        .unwrap();
+        drop(tx);
+        let mut sent = Vec::new();
+        send_input(None::<&[u8]>, Some(rx), &mut sent)
+            .await
+            .unwrap();
+        assert_eq!(sent, attach_frame(ATTACH_RESIZE, &resize_payload(91, 17)));
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! The daemon's [`StreamingBackend`]: exec through the container's OCI
 //! runtime ([`super::runtime_exec`]), attach through the shim's attach socket
-//! ([`super::runtime_attach`]; no tty yet), port-forward into the
+//! ([`super::runtime_attach`], tty containers included), port-forward into the
 //! pod's network namespace pin (or the host's for host-network pods).
 
 use super::backend::{AttachRequest, ExecRequest, StreamIo, StreamingBackend};
@@ -9,10 +9,6 @@ use super::{StreamError, connect_in_netns};
 use crate::runtime::Runtime;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-
-/// What Attach answers for what the shim cannot do yet.
-pub const ATTACH_MISSING: &str = "Attach to a tty container (or with tty) is not implemented \
-     yet: it needs console-socket support in cradle-shim; stdin and stdout/stderr attach work";
 
 /// Streams with the daemon's containers and pods.
 #[derive(Clone)]

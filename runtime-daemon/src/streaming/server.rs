@@ -4,6 +4,7 @@
 use super::backend::StreamingBackend;
 use super::handshake::{self, Transport};
 use super::remotecommand::Command;
+use super::timeouts::SessionTimeouts;
 use super::tokens::{Pending, TokenError, TokenStore};
 use super::{StreamError, spdy, websocket};
 use bytes::Bytes;
@@ -22,6 +23,8 @@ pub struct StreamingConfig {
     pub addr: SocketAddr,
     /// Serve HTTPS with this certificate and key (URLs then say `https`).
     pub tls: Option<super::TlsFiles>,
+    /// Idle and stream-creation limits, and SPDY pings.
+    pub timeouts: SessionTimeouts,
 }
 
 impl Default for StreamingConfig {
@@ -29,6 +32,7 @@ impl Default for StreamingConfig {
         Self {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             tls: None,
+            timeouts: SessionTimeouts::default(),
         }
     }
 }
@@ -36,6 +40,7 @@ impl Default for StreamingConfig {
 struct Inner<B> {
     tokens: Arc<TokenStore>,
     backend: Arc<B>,
+    timeouts: SessionTimeouts,
 }
 
 /// A running streaming server. Dropping it stops accepting connections
@@ -82,6 +87,7 @@ impl StreamingServer {
         let inner = Arc::new(Inner {
             tokens: tokens.clone(),
             backend: Arc::new(backend),
+            timeouts: config.timeouts,
         });
         let accept_task = tokio::spawn(accept_loop(listener, tls, inner));
         tracing::info!("streaming server listening on {scheme}://{addr}");
@@ -283,40 +289,65 @@ fn route<B: StreamingBackend>(mut req: Request<Incoming>, inner: Arc<Inner<B>>) 
             }
         };
         let backend = inner.backend.clone();
-        session(transport, protocol, pending, &query, upgraded, backend).await;
+        let timeouts = inner.timeouts;
+        let session_parts = Session {
+            transport,
+            protocol,
+            pending,
+            timeouts,
+        };
+        session(session_parts, &query, upgraded, backend).await;
     });
     resp
 }
 
-async fn session<B, IO>(
+/// What the handshake settled for one upgraded connection.
+struct Session {
     transport: Transport,
     protocol: Option<String>,
     pending: Pending,
-    query: &str,
-    io: IO,
-    backend: Arc<B>,
-) where
+    timeouts: SessionTimeouts,
+}
+
+async fn session<B, IO>(session: Session, query: &str, io: IO, backend: Arc<B>)
+where
     B: StreamingBackend,
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
+    let Session {
+        transport,
+        protocol,
+        pending,
+        timeouts,
+    } = session;
     match (transport, pending) {
         (Transport::Spdy, Pending::PortForward(req)) => {
-            let (conn, incoming) = spdy::conn::serve(io);
+            let (conn, incoming) = spdy::conn::serve(io, timeouts);
             let allowed = req
                 .port
                 .iter()
                 .filter_map(|p| u16::try_from(*p).ok())
                 .collect();
-            spdy::portforward::serve(conn, incoming, req.pod_sandbox_id, allowed, backend).await;
+            let target = spdy::portforward::Target {
+                sandbox_id: req.pod_sandbox_id,
+                allowed,
+                creation_timeout: timeouts.creation,
+            };
+            spdy::portforward::serve(conn, incoming, target, backend).await;
         }
         (Transport::Spdy, pending) => {
             let Some(command) = Command::from_pending(pending) else {
                 return;
             };
-            let (conn, incoming) = spdy::conn::serve(io);
+            let (conn, incoming) = spdy::conn::serve(io, timeouts);
             // No protocol header: the oldest protocol (no resize, text errors).
             let protocol = protocol.unwrap_or_else(|| "channel.k8s.io".into());
-            spdy::exec::serve(conn, incoming, &protocol, command, &*backend).await;
+            let session = spdy::exec::Session {
+                protocol: &protocol,
+                command,
+                creation_timeout: timeouts.creation,
+            };
+            spdy::exec::serve(conn, incoming, session, &*backend).await;
         }
         (Transport::WebSocket, Pending::PortForward(req)) => {
             let mut ports: Vec<u16> = req

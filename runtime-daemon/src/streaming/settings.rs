@@ -1,11 +1,14 @@
 //! The `[streaming]` table of the daemon's configuration and how it becomes a
 //! [`StreamingConfig`].
 
+use super::timeouts::{self, SessionTimeouts};
 use super::{StreamError, StreamingConfig, TlsFiles};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// `[streaming]`: where the streaming server listens, and TLS.
+/// `[streaming]`: where the streaming server listens, TLS, and the session
+/// limits ([`SessionTimeouts`]; Go-style durations as in containerd's
+/// config, `"0s"` turning the idle timeout or the pings off).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StreamingSettings {
@@ -16,6 +19,12 @@ pub struct StreamingSettings {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Close a session without traffic for this long (default `"4h"`).
+    pub stream_idle_timeout: String,
+    /// How long a client has to open a session's streams (default `"30s"`).
+    pub stream_creation_timeout: String,
+    /// How often SPDY clients are PINGed (default `"30s"`).
+    pub stream_ping_interval: String,
 }
 
 impl Default for StreamingSettings {
@@ -24,6 +33,9 @@ impl Default for StreamingSettings {
             address: "127.0.0.1:0".into(),
             tls_cert: None,
             tls_key: None,
+            stream_idle_timeout: "4h".into(),
+            stream_creation_timeout: "30s".into(),
+            stream_ping_interval: "30s".into(),
         }
     }
 }
@@ -46,7 +58,30 @@ impl StreamingSettings {
                 ));
             }
         };
-        Ok(StreamingConfig { addr, tls })
+        let duration = |key: &str, text: &str| {
+            timeouts::parse_duration(text)
+                .map_err(|e| StreamError::InvalidRequest(format!("[streaming] {key}: {e}")))
+        };
+        let creation = duration("stream_creation_timeout", &self.stream_creation_timeout)?;
+        if creation.is_zero() {
+            return Err(StreamError::InvalidRequest(
+                "[streaming] stream_creation_timeout must be above zero".into(),
+            ));
+        }
+        let nonzero = |d: std::time::Duration| (!d.is_zero()).then_some(d);
+        let timeouts = SessionTimeouts {
+            idle: nonzero(duration("stream_idle_timeout", &self.stream_idle_timeout)?),
+            creation,
+            ping: nonzero(duration(
+                "stream_ping_interval",
+                &self.stream_ping_interval,
+            )?),
+        };
+        Ok(StreamingConfig {
+            addr,
+            tls,
+            timeouts,
+        })
     }
 }
 
@@ -59,6 +94,25 @@ mod tests {
         let config = StreamingSettings::default().to_config().unwrap();
         assert_eq!(config.addr.to_string(), "127.0.0.1:0");
         assert!(config.tls.is_none());
+        assert_eq!(config.timeouts, SessionTimeouts::default());
+    }
+
+    #[test]
+    fn timeouts_parse_zero_turns_idle_and_pings_off_and_junk_names_its_key() {
+        let s: StreamingSettings = toml::from_str(
+            "stream_idle_timeout = \"0s\"\nstream_creation_timeout = \"1m30s\"\n\
+             stream_ping_interval = \"0\"",
+        )
+        .unwrap();
+        let timeouts = s.to_config().unwrap().timeouts;
+        assert_eq!(timeouts.idle, None);
+        assert_eq!(timeouts.ping, None);
+        assert_eq!(timeouts.creation, std::time::Duration::from_secs(90));
+        let s: StreamingSettings = toml::from_str("stream_idle_timeout = \"forever\"").unwrap();
+        let error = s.to_config().unwrap_err().to_string();
+        assert!(error.contains("stream_idle_timeout"), "{error}");
+        let s: StreamingSettings = toml::from_str("stream_creation_timeout = \"0s\"").unwrap();
+        assert!(s.to_config().is_err());
     }
 
     #[test]

@@ -9,15 +9,23 @@
 //! window SETTING); spdystream, the library of kubectl, crictl and the kubelet,
 //! never sends WINDOW_UPDATE and ignores windows, so holding it to the 64 KiB
 //! initial window would stall every large transfer.
+//!
+//! Keepalive ([`SessionTimeouts`]): a keepalive task PINGs the client (even
+//! ids, as a server's are) every `ping` interval and closes a session idle
+//! for `idle` (GOAWAY, then every handler sees the connection closed).
+//! Client PINGs (odd ids) are echoed and count as activity; the client's
+//! answers to our PINGs do not (see [`crate::streaming::timeouts`]).
 
 use super::frame::{self, FLAG_FIN, Frame};
 use super::headers::{Compressor, Decompressor, HeaderList};
+use crate::streaming::timeouts::SessionTimeouts;
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc, watch};
+use tokio::time::Instant;
 
 /// SPDY/3.1's initial stream and session window.
 const INITIAL_WINDOW: i64 = 65536;
@@ -55,6 +63,24 @@ struct Shared {
     flow: Mutex<Flow>,
     window_grew: Notify,
     closed: watch::Sender<bool>,
+    /// When the session last saw traffic that keeps it from being idle.
+    active_at: Mutex<Instant>,
+}
+
+impl Shared {
+    fn touch(&self) {
+        *self.active_at.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    fn active_at(&self) -> Instant {
+        *self.active_at.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Ends the connection for every handler (writers fail, `closed` resolves).
+    fn mark_closed(&self) {
+        let _ = self.closed.send(true);
+        self.window_grew.notify_waiters();
+    }
 }
 
 /// Bytes delivered to a stream's handler but not yet taken by it.
@@ -204,8 +230,12 @@ impl Connection {
 }
 
 /// Starts serving `io` as a SPDY server; new client streams arrive on the
-/// returned receiver (which ends when the connection does).
-pub fn serve<IO>(io: IO) -> (Connection, mpsc::UnboundedReceiver<IncomingStream>)
+/// returned receiver (which ends when the connection does). `timeouts` sets
+/// the pings and the idle limit (its `creation` is the protocols' business).
+pub fn serve<IO>(
+    io: IO,
+    timeouts: SessionTimeouts,
+) -> (Connection, mpsc::UnboundedReceiver<IncomingStream>)
 where
     IO: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -222,11 +252,56 @@ where
         }),
         window_grew: Notify::new(),
         closed,
+        active_at: Mutex::new(Instant::now()),
     });
     let (accept_tx, accept_rx) = mpsc::unbounded_channel();
     tokio::spawn(write_loop(write_half, out_rx, shared.clone()));
     tokio::spawn(read_loop(read_half, accept_tx, shared.clone()));
+    if timeouts.idle.is_some() || timeouts.ping.is_some() {
+        tokio::spawn(keepalive(shared.clone(), timeouts));
+    }
     (Connection { shared }, accept_rx)
+}
+
+/// PINGs the client every `timeouts.ping`; closes the session once it has
+/// been idle for `timeouts.idle`. Ends with the connection.
+async fn keepalive(shared: Arc<Shared>, timeouts: SessionTimeouts) {
+    let mut closed = shared.closed.subscribe();
+    let mut next_ping = timeouts.ping.map(|every| Instant::now() + every);
+    let mut ping_id: u32 = 0;
+    loop {
+        let idle_at = timeouts.idle.map(|idle| shared.active_at() + idle);
+        let Some(wake) = [idle_at, next_ping].into_iter().flatten().min() else {
+            return;
+        };
+        tokio::select! {
+            _ = closed.wait_for(|c| *c) => return,
+            () = tokio::time::sleep_until(wake) => {}
+        }
+        let now = Instant::now();
+        if let Some(idle) = timeouts.idle
+            && now >= shared.active_at() + idle
+        {
+            tracing::info!("SPDY session idle for {idle:?} (stream_idle_timeout): closing it");
+            let _ = shared.out.send(Out::Shutdown).await;
+            shared.mark_closed();
+            return;
+        }
+        if let (Some(every), Some(at)) = (timeouts.ping, next_ping)
+            && now >= at
+        {
+            ping_id = ping_id.wrapping_add(2);
+            if shared
+                .out
+                .send(Out::Frame(Frame::Ping { id: ping_id }))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            next_ping = Some(now + every);
+        }
+    }
 }
 
 async fn write_loop<W: AsyncWrite>(
@@ -244,8 +319,14 @@ async fn write_loop<W: AsyncWrite>(
         // Coalesce what is already queued into one write.
         while let Some(item) = next.take() {
             match item {
-                Out::Frame(f) => frame::encode(&f, &mut buf),
+                Out::Frame(f) => {
+                    if matches!(f, Frame::Data { .. }) {
+                        shared.touch();
+                    }
+                    frame::encode(&f, &mut buf)
+                }
                 Out::Reply { stream_id } => {
+                    shared.touch();
                     last_good = stream_id;
                     match compressor.compress(&[]) {
                         Ok(header_block) => frame::encode(
@@ -288,8 +369,7 @@ async fn write_loop<W: AsyncWrite>(
             break;
         }
     }
-    let _ = shared.closed.send(true);
-    shared.window_grew.notify_waiters();
+    shared.mark_closed();
 }
 
 async fn read_loop<R: AsyncRead>(
@@ -301,6 +381,7 @@ async fn read_loop<R: AsyncRead>(
     let mut decompressor = Decompressor::new();
     let mut inbound: HashMap<u32, (mpsc::UnboundedSender<Bytes>, Arc<Buffered>)> = HashMap::new();
     let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut closed = shared.closed.subscribe();
     'read: loop {
         loop {
             let frame = match frame::decode(&mut buf) {
@@ -311,6 +392,10 @@ async fn read_loop<R: AsyncRead>(
                     break 'read;
                 }
             };
+            // Answers to our own PINGs are not the client's activity.
+            if !matches!(frame, Frame::Ping { id } if id % 2 == 0) {
+                shared.touch();
+            }
             match frame {
                 Frame::SynStream {
                     stream_id,
@@ -429,9 +514,13 @@ async fn read_loop<R: AsyncRead>(
                 Frame::Unknown { .. } => {}
             }
         }
-        match read_half.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+        tokio::select! {
+            read = read_half.read_buf(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            },
+            // Closed from our side (idle timeout, or GOAWAY sent).
+            _ = closed.wait_for(|c| *c) => break,
         }
     }
     // Everything inbound ends; writers fail; handlers see `closed`.
@@ -442,8 +531,7 @@ async fn read_loop<R: AsyncRead>(
         .unwrap_or_else(|e| e.into_inner())
         .streams
         .clear();
-    let _ = shared.closed.send(true);
-    shared.window_grew.notify_waiters();
+    shared.mark_closed();
 }
 
 #[cfg(test)]

@@ -20,10 +20,15 @@ impl Peer {
     }
 
     async fn open(&mut self, id: u32, stream_type: &str) {
-        let header_block = self
-            .compressor
-            .compress(&[("streamtype".into(), stream_type.into())])
-            .unwrap();
+        self.open_with(id, &[("streamtype", stream_type)]).await;
+    }
+
+    async fn open_with(&mut self, id: u32, headers: &[(&str, &str)]) {
+        let list: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let header_block = self.compressor.compress(&list).unwrap();
         self.send(Frame::SynStream {
             stream_id: id,
             associated_id: 0,
@@ -67,9 +72,22 @@ impl Peer {
     }
 }
 
+/// No pings, no idle limit: the frames the tests expect and nothing else.
+const QUIET: SessionTimeouts = SessionTimeouts {
+    idle: None,
+    creation: Duration::from_secs(30),
+    ping: None,
+};
+
 fn pair() -> (Peer, Connection, mpsc::UnboundedReceiver<IncomingStream>) {
+    pair_with(QUIET)
+}
+
+fn pair_with(
+    timeouts: SessionTimeouts,
+) -> (Peer, Connection, mpsc::UnboundedReceiver<IncomingStream>) {
     let (a, b) = tokio::io::duplex(1 << 20);
-    let (conn, incoming) = serve(b);
+    let (conn, incoming) = serve(b, timeouts);
     let peer = Peer {
         io: a,
         buf: BytesMut::new(),
@@ -188,4 +206,183 @@ async fn peer_hangup_closes_the_connection_and_fails_writes() {
         .await
         .unwrap();
     assert!(incoming.recv().await.is_none());
+}
+
+#[tokio::test]
+async fn the_server_pings_with_even_ids_and_still_echoes_client_pings() {
+    let (mut peer, _conn, _incoming) = pair_with(SessionTimeouts {
+        ping: Some(Duration::from_millis(50)),
+        ..QUIET
+    });
+    let mut server_pings = Vec::new();
+    while server_pings.len() < 2 {
+        match peer.next().await {
+            Some(Frame::Ping { id }) => server_pings.push(id),
+            other => panic!("expected a server PING, got {other:?}"),
+        }
+    }
+    assert_eq!(server_pings, vec![2, 4]);
+    peer.send(Frame::Ping { id: 7 }).await;
+    let mut echoed = false;
+    for _ in 0..5 {
+        echoed |= peer.next().await == Some(Frame::Ping { id: 7 });
+    }
+    assert!(echoed, "the client's PING was not answered");
+}
+
+#[tokio::test]
+async fn an_idle_session_is_closed_with_goaway_even_if_the_client_answers_our_pings() {
+    let (mut peer, conn, _incoming) = pair_with(SessionTimeouts {
+        idle: Some(Duration::from_millis(300)),
+        ping: Some(Duration::from_millis(50)),
+        ..QUIET
+    });
+    let started = Instant::now();
+    let mut goaway = false;
+    while let Some(f) = peer.next().await {
+        match f {
+            // Answer like spdystream; this is not the client's activity.
+            Frame::Ping { id } => peer.send(Frame::Ping { id }).await,
+            Frame::GoAway { .. } => {
+                goaway = true;
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "never closed");
+    }
+    assert!(goaway);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    tokio::time::timeout(Duration::from_secs(2), conn.closed())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn client_traffic_keeps_a_session_open_past_the_idle_timeout() {
+    let (mut peer, conn, _incoming) = pair_with(SessionTimeouts {
+        idle: Some(Duration::from_millis(400)),
+        ..QUIET
+    });
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peer.send(Frame::Ping { id: 1 }).await;
+    }
+    // 800 ms in, with a client PING every 100 ms: still open.
+    let closed = tokio::time::timeout(Duration::from_millis(50), conn.closed()).await;
+    assert!(closed.is_err(), "closed although the client was active");
+}
+
+#[tokio::test]
+async fn an_exec_whose_streams_never_arrive_gets_the_reason_on_its_error_stream() {
+    use crate::streaming::backend::ExecRequest;
+    use crate::streaming::remotecommand::Command;
+    let (mut peer, conn, incoming) = pair();
+    peer.open(1, "error").await;
+    let session = super::super::exec::Session {
+        protocol: "v4.channel.k8s.io",
+        command: Command::Exec(ExecRequest {
+            container_id: "c".into(),
+            cmd: vec!["true".into()],
+            tty: false,
+            stdin: false,
+            stdout: true,
+            stderr: true,
+        }),
+        creation_timeout: Duration::from_millis(50),
+    };
+    let served = tokio::spawn(async move {
+        super::super::exec::serve(conn, incoming, session, &NeverRuns).await;
+    });
+    let mut error_text = Vec::new();
+    let mut goaway = false;
+    while let Some(f) = peer.next().await {
+        match f {
+            Frame::Data {
+                stream_id: 1, data, ..
+            } => error_text.extend_from_slice(&data),
+            Frame::GoAway { .. } => goaway = true,
+            _ => {}
+        }
+    }
+    let text = String::from_utf8_lossy(&error_text);
+    assert!(
+        text.contains("timed out waiting for the client to create streams"),
+        "{text}"
+    );
+    assert!(text.contains("\"status\":\"Failure\""), "{text}");
+    assert!(goaway);
+    tokio::time::timeout(Duration::from_secs(3), served)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_port_forward_pair_missing_its_data_stream_is_dropped_with_the_reason() {
+    let (mut peer, conn, incoming) = pair();
+    peer.open_with(
+        1,
+        &[("streamtype", "error"), ("port", "80"), ("requestid", "0")],
+    )
+    .await;
+    let target = super::super::portforward::Target {
+        sandbox_id: "pod".into(),
+        allowed: vec![],
+        creation_timeout: Duration::from_millis(50),
+    };
+    tokio::spawn(super::super::portforward::serve(
+        conn,
+        incoming,
+        target,
+        std::sync::Arc::new(NeverRuns),
+    ));
+    let mut error_text = Vec::new();
+    let mut fin = false;
+    while let Some(f) = peer.next().await {
+        if let Frame::Data {
+            stream_id: 1,
+            data,
+            flags,
+        } = f
+        {
+            error_text.extend_from_slice(&data);
+            fin |= flags & FLAG_FIN != 0;
+        }
+    }
+    let text = String::from_utf8_lossy(&error_text);
+    assert!(
+        text.contains("timed out waiting for the data stream"),
+        "{text}"
+    );
+    assert!(fin, "the error stream was not closed");
+}
+
+/// A backend the timeout tests must never reach.
+struct NeverRuns;
+
+impl crate::streaming::StreamingBackend for NeverRuns {
+    async fn exec(
+        &self,
+        _: crate::streaming::ExecRequest,
+        _: crate::streaming::StreamIo,
+    ) -> Result<i32, crate::streaming::StreamError> {
+        panic!("exec ran although its streams never came")
+    }
+
+    async fn attach(
+        &self,
+        _: crate::streaming::AttachRequest,
+        _: crate::streaming::StreamIo,
+    ) -> Result<(), crate::streaming::StreamError> {
+        panic!("attach ran although its streams never came")
+    }
+
+    async fn port_forward(
+        &self,
+        _: &str,
+        _: u16,
+    ) -> Result<tokio::net::TcpStream, crate::streaming::StreamError> {
+        panic!("port-forward connected although its pair never completed")
+    }
 }

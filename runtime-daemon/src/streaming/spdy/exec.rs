@@ -8,14 +8,11 @@ use super::headers;
 use crate::streaming::backend::{StreamIo, StreamingBackend, TerminalSize};
 use crate::streaming::pump::{self, CHUNK};
 use crate::streaming::remotecommand::{self, Command};
-use crate::streaming::status;
+use crate::streaming::status::{self, Outcome};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-
-/// How long the client has to open its streams (the kubelet's default).
-pub const STREAM_CREATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// remotecommand versions we speak, most preferred first.
 pub const PROTOCOLS: [&str; 4] = [
@@ -34,14 +31,29 @@ struct Streams {
     resize: Option<StreamReader>,
 }
 
-/// Serves one exec/attach connection to its end.
+/// One exec/attach session: its negotiated protocol, what runs, and how long
+/// the client has to open the streams it needs (`stream_creation_timeout`).
+pub struct Session<'a> {
+    pub protocol: &'a str,
+    pub command: Command,
+    pub creation_timeout: Duration,
+}
+
+/// Serves one exec/attach connection to its end. A client that has not
+/// opened every stream the request needs within the creation timeout gets
+/// the reason on its error stream (if it opened that one) and the session
+/// is closed without running anything.
 pub async fn serve<B: StreamingBackend>(
     conn: Connection,
     mut incoming: mpsc::UnboundedReceiver<IncomingStream>,
-    protocol: &str,
-    command: Command,
+    session: Session<'_>,
     backend: &B,
 ) {
+    let Session {
+        protocol,
+        command,
+        creation_timeout,
+    } = session;
     let wanted = command.wanted();
     // v1 and v2 have no resize stream.
     let resize_wanted = wanted.tty && matches!(protocol, "v3.channel.k8s.io" | "v4.channel.k8s.io");
@@ -52,15 +64,26 @@ pub async fn serve<B: StreamingBackend>(
         + usize::from(resize_wanted);
     let mut streams = Streams::default();
     let mut seen = 0;
-    let deadline = tokio::time::sleep(STREAM_CREATION_TIMEOUT);
+    let deadline = tokio::time::sleep(creation_timeout);
     tokio::pin!(deadline);
     while seen < needed {
         let stream = tokio::select! {
             s = incoming.recv() => s,
-            () = &mut deadline => None,
+            () = &mut deadline => {
+                let message = format!(
+                    "timed out waiting for the client to create streams: {seen} of {needed} \
+                     opened within {creation_timeout:?} (stream_creation_timeout)"
+                );
+                tracing::warn!("exec/attach: {message}");
+                if let Some(error) = streams.error.take() {
+                    report(&error, protocol, &Outcome::Failed(message)).await;
+                }
+                finish(&conn).await;
+                return;
+            }
         };
         let Some(stream) = stream else {
-            tracing::debug!("exec: client left or timed out before opening its streams");
+            tracing::debug!("exec: client left before opening its streams");
             conn.shutdown().await;
             return;
         };
@@ -115,17 +138,22 @@ pub async fn serve<B: StreamingBackend>(
         let _ = p.await;
     }
     if let Some(error) = streams.error {
-        let payload = if protocol == "v4.channel.k8s.io" {
-            Some(status::v4_status(&outcome))
-        } else {
-            status::v1_status(&outcome)
-        };
-        if let Some(payload) = payload {
-            let _ = error.write(&payload).await;
-        }
-        let _ = error.close().await;
+        report(&error, protocol, &outcome).await;
     }
     finish(&conn).await;
+}
+
+/// Writes `outcome` on the error stream as `protocol` does, then closes it.
+async fn report(error: &StreamWriter, protocol: &str, outcome: &Outcome) {
+    let payload = if protocol == "v4.channel.k8s.io" {
+        Some(status::v4_status(outcome))
+    } else {
+        status::v1_status(outcome)
+    };
+    if let Some(payload) = payload {
+        let _ = error.write(&payload).await;
+    }
+    let _ = error.close().await;
 }
 
 /// Sends GOAWAY and gives the client a moment to read and hang up first.

@@ -2,7 +2,9 @@
 //! connection is a pair of client streams, `streamType` error and data, that
 //! share a `requestID` and name the `port`. Pairs are served concurrently;
 //! each direction closes on its own (half-close), and a failure is written as
-//! text on the pair's error stream.
+//! text on the pair's error stream. A pair whose second stream does not come
+//! within the stream creation timeout is dropped, with the reason on its
+//! error stream when that one came.
 
 use super::conn::{Connection, IncomingStream, StreamReader, StreamWriter};
 use super::headers;
@@ -11,8 +13,10 @@ use crate::streaming::backend::StreamingBackend;
 use crate::streaming::pump::CHUNK;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// How long the client's direction may go on once the port has closed its.
 const UPLOAD_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
@@ -20,32 +24,60 @@ const UPLOAD_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// The only portforward protocol version.
 pub const PROTOCOL: &str = "portforward.k8s.io";
 
-#[derive(Default)]
 struct Pair {
     port: Option<String>,
     error: Option<StreamWriter>,
     data: Option<(StreamReader, StreamWriter)>,
+    /// When the pair's second stream is due.
+    deadline: Instant,
+}
+
+/// Where a port-forward session connects, and how long the client has to
+/// complete each stream pair.
+pub struct Target {
+    pub sandbox_id: String,
+    /// Ports the CRI request listed (empty: any).
+    pub allowed: Vec<u16>,
+    pub creation_timeout: Duration,
 }
 
 /// Serves one port-forward connection: every stream pair until the client
-/// hangs up. `allowed` restricts ports when the CRI request listed some.
+/// hangs up.
 pub async fn serve<B: StreamingBackend>(
     conn: Connection,
     mut incoming: mpsc::UnboundedReceiver<IncomingStream>,
-    sandbox_id: String,
-    allowed: Vec<u16>,
+    target: Target,
     backend: Arc<B>,
 ) {
+    let Target {
+        sandbox_id,
+        allowed,
+        creation_timeout,
+    } = target;
     let mut pending: HashMap<String, Pair> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
-    while let Some(stream) = incoming.recv().await {
+    loop {
+        let due = pending.values().map(|p| p.deadline).min();
+        let stream = tokio::select! {
+            stream = incoming.recv() => stream,
+            () = sleep_until_some(due) => {
+                expire(&mut pending, creation_timeout).await;
+                continue;
+            }
+        };
+        let Some(stream) = stream else { break };
         let IncomingStream {
             headers: h,
             reader,
             writer,
         } = stream;
         let request_id = headers::get(&h, "requestid").unwrap_or("").to_string();
-        let pair = pending.entry(request_id.clone()).or_default();
+        let pair = pending.entry(request_id.clone()).or_insert_with(|| Pair {
+            port: None,
+            error: None,
+            data: None,
+            deadline: Instant::now() + creation_timeout,
+        });
         pair.port = headers::get(&h, "port").map(str::to_string);
         match headers::get(&h, "streamtype").unwrap_or("") {
             "error" => pair.error = Some(writer),
@@ -62,6 +94,7 @@ pub async fn serve<B: StreamingBackend>(
                 port,
                 error: Some(error),
                 data: Some((reader, writer)),
+                ..
             }) = pending.remove(&request_id)
         {
             let backend = backend.clone();
@@ -86,6 +119,46 @@ pub async fn serve<B: StreamingBackend>(
     // The client hung up: its streams are gone, so are the pairs.
     tasks.shutdown().await;
     conn.shutdown().await;
+}
+
+/// Resolves at `due`; never without one.
+async fn sleep_until_some(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Drops the pairs whose second stream is overdue, telling the client why.
+async fn expire(pending: &mut HashMap<String, Pair>, creation_timeout: Duration) {
+    let now = Instant::now();
+    let overdue: Vec<String> = pending
+        .iter()
+        .filter(|(_, pair)| pair.deadline <= now)
+        .map(|(id, _)| id.clone())
+        .collect();
+    for request_id in overdue {
+        let Some(pair) = pending.remove(&request_id) else {
+            continue;
+        };
+        let missing = if pair.error.is_some() {
+            "data"
+        } else {
+            "error"
+        };
+        let message = format!(
+            "timed out waiting for the {missing} stream of port-forward request {request_id:?} \
+             (stream_creation_timeout {creation_timeout:?})"
+        );
+        tracing::warn!("portforward: {message}");
+        if let Some(error) = pair.error {
+            let _ = error.write(message.as_bytes()).await;
+            let _ = error.close().await;
+        }
+        if let Some((_, writer)) = pair.data {
+            let _ = writer.reset(super::frame::RST_CANCEL).await;
+        }
+    }
 }
 
 async fn forward<B: StreamingBackend>(
