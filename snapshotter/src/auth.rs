@@ -1,11 +1,14 @@
 //! Registry credentials: the CRI `AuthConfig` of a pull request and the
-//! docker `config.json` credentials file.
+//! docker `config.json` credentials file (its `auths`, and the credential
+//! helpers its `credHelpers` and `credsStore` name).
 //!
-//! Both reduce to one oci-client [`RegistryAuth`] per registry host: Basic
-//! credentials (which oci-client sends to a Basic registry directly, or to the
-//! token realm of a Bearer registry), or a ready registry token sent as
-//! `Authorization: Bearer`. The request's credentials come first; the file is
-//! consulted for hosts the request does not cover.
+//! All reduce to one [`HostAuth`] per registry host: a ready oci-client
+//! [`RegistryAuth`] (Basic credentials, which oci-client sends to a Basic
+//! registry directly or to the token realm of a Bearer registry; or a
+//! registry token sent as `Authorization: Bearer`), or an identity token
+//! that `oauth` exchanges for an access token first. The request's
+//! credentials come first; for hosts they do not cover, the host's
+//! `credHelpers` helper, then the `credsStore` helper, then `auths`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -109,12 +112,17 @@ fn decode_basic(auth: &str) -> Result<(String, String), Error> {
     Ok((user.to_string(), password.to_string()))
 }
 
-/// A docker `config.json`: only `auths` is read (credential helpers are not
-/// run).
+/// A docker `config.json`: `auths`, `credHelpers` and `credsStore` are read.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CredentialsFile {
     #[serde(default)]
     auths: BTreeMap<String, FileEntry>,
+    /// Registry host → helper name (`docker-credential-<name>`).
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: BTreeMap<String, String>,
+    /// The helper for every host without a `credHelpers` entry.
+    #[serde(default, rename = "credsStore")]
+    creds_store: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -166,6 +174,18 @@ impl CredentialsFile {
     }
 }
 
+impl CredentialsFile {
+    /// The credential helper to ask for `host`: its `credHelpers` entry,
+    /// else `credsStore`.
+    pub fn helper_for(&self, host: &str) -> Option<&str> {
+        self.cred_helpers
+            .iter()
+            .find(|(key, _)| same_host(&normalize_host(key), host))
+            .map(|(_, name)| name.as_str())
+            .or(Some(self.creds_store.as_str()).filter(|s| !s.is_empty()))
+    }
+}
+
 /// `https://host:port/v1/` → `host:port`.
 fn normalize_host(key: &str) -> String {
     let no_scheme = key
@@ -181,21 +201,62 @@ fn same_host(a: &str, b: &str) -> bool {
     a == b || (hub(a) && hub(b))
 }
 
+/// How to authenticate to one registry host.
+#[derive(Debug, Clone)]
+pub(crate) enum HostAuth {
+    Ready(RegistryAuth),
+    /// An identity (OAuth2 refresh) token to exchange at the registry's
+    /// token realm first.
+    IdentityToken {
+        username: String,
+        token: String,
+    },
+}
+
+impl AuthConfig {
+    /// A registry token is used as is; an identity token is exchanged (it
+    /// wins over a password, as in docker); else username/password.
+    pub(crate) fn to_host_auth(&self) -> Result<HostAuth, Error> {
+        if self.registry_token.is_empty() && !self.identity_token.is_empty() {
+            let username = if self.username.is_empty() {
+                IDENTITY_TOKEN_USER.to_string()
+            } else {
+                self.username.clone()
+            };
+            return Ok(HostAuth::IdentityToken {
+                username,
+                token: self.identity_token.clone(),
+            });
+        }
+        self.to_registry_auth().map(HostAuth::Ready)
+    }
+}
+
 /// The credentials to use for `host` while pulling an image of
-/// `image_registry`: the request's if they apply, else the file's, else
-/// anonymous.
-pub(crate) fn for_host(
+/// `image_registry`: the request's if they apply, else the file's (its
+/// helper for the host, then its `auths`), else anonymous. Helpers are
+/// looked up in `helpers_dir` (or `PATH`).
+pub(crate) async fn for_host(
     request: Option<&AuthConfig>,
     file: Option<&CredentialsFile>,
+    helpers_dir: Option<&Path>,
     host: &str,
     image_registry: &str,
-) -> Result<RegistryAuth, Error> {
+) -> Result<HostAuth, Error> {
     if let Some(req) = request.filter(|r| !r.is_empty() && r.applies_to(host, image_registry)) {
-        return req.to_registry_auth();
+        return req.to_host_auth();
     }
-    match file.and_then(|f| f.lookup(host)) {
-        Some(found) => found.to_registry_auth(),
-        None => Ok(RegistryAuth::Anonymous),
+    let Some(file) = file else {
+        return Ok(HostAuth::Ready(RegistryAuth::Anonymous));
+    };
+    if let Some(helper) = file.helper_for(host)
+        && let Some(found) = crate::credhelper::get(helpers_dir, helper, host).await?
+    {
+        return found.to_host_auth();
+    }
+    match file.lookup(host) {
+        Some(found) => found.to_host_auth(),
+        None => Ok(HostAuth::Ready(RegistryAuth::Anonymous)),
     }
 }
 
@@ -280,24 +341,69 @@ mod tests {
         assert!(file.lookup("other.example").is_none());
     }
 
-    #[test]
-    fn request_credentials_win_and_server_address_limits_them() {
+    fn ready(auth: HostAuth) -> RegistryAuth {
+        match auth {
+            HostAuth::Ready(a) => a,
+            other => panic!("not ready: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn request_credentials_win_and_server_address_limits_them() {
         let file = CredentialsFile::parse(br#"{"auths":{"a.example":{"auth":"Zjpm"}}}"#).unwrap();
         let req = AuthConfig {
             username: "r".into(),
             password: "r".into(),
             ..Default::default()
         };
-        let got = for_host(Some(&req), Some(&file), "a.example", "a.example").unwrap();
-        assert_eq!(basic(&got).0, "r");
+        let got = for_host(Some(&req), Some(&file), None, "a.example", "a.example")
+            .await
+            .unwrap();
+        assert_eq!(basic(&ready(got)).0, "r");
         let scoped = AuthConfig {
             server_address: "b.example".into(),
             ..req
         };
-        let got = for_host(Some(&scoped), Some(&file), "a.example", "a.example").unwrap();
-        assert_eq!(basic(&got).0, "f");
-        let got = for_host(None, None, "a.example", "a.example").unwrap();
-        assert!(matches!(got, RegistryAuth::Anonymous));
+        let got = for_host(Some(&scoped), Some(&file), None, "a.example", "a.example")
+            .await
+            .unwrap();
+        assert_eq!(basic(&ready(got)).0, "f");
+        let got = for_host(None, None, None, "a.example", "a.example")
+            .await
+            .unwrap();
+        assert!(matches!(ready(got), RegistryAuth::Anonymous));
+    }
+
+    #[test]
+    fn identity_tokens_are_exchanged_unless_a_registry_token_is_given() {
+        let a = AuthConfig {
+            identity_token: "refresh".into(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            a.to_host_auth().unwrap(),
+            HostAuth::IdentityToken { username, token } if username == "<token>" && token == "refresh"
+        ));
+        let b = AuthConfig {
+            registry_token: "ready".into(),
+            ..a
+        };
+        assert!(matches!(
+            b.to_host_auth().unwrap(),
+            HostAuth::Ready(RegistryAuth::Bearer(t)) if t == "ready"
+        ));
+    }
+
+    #[test]
+    fn cred_helpers_per_host_win_over_the_creds_store() {
+        let file = CredentialsFile::parse(
+            br#"{"credHelpers":{"https://a.example":"one"},"credsStore":"all","auths":{}}"#,
+        )
+        .unwrap();
+        assert_eq!(file.helper_for("a.example"), Some("one"));
+        assert_eq!(file.helper_for("b.example"), Some("all"));
+        let none = CredentialsFile::parse(br#"{"credHelpers":{"a.example":"one"}}"#).unwrap();
+        assert_eq!(none.helper_for("b.example"), None);
     }
 
     #[test]

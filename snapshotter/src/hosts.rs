@@ -6,6 +6,7 @@
 //! ```toml
 //! [registry]
 //! credentials_file = "/etc/cradle/auth.json"   # docker config.json format
+//! credential_helpers_dir = "/usr/local/bin"     # docker-credential-* (default: PATH)
 //! stall_timeout_secs = 60
 //! max_concurrent_downloads = 3
 //! [registry.hosts."docker.io"]
@@ -43,6 +44,9 @@ pub struct RegistrySettings {
     /// request's `AuthConfig` does not cover. Read at each pull, so edits
     /// apply without a restart.
     pub credentials_file: Option<PathBuf>,
+    /// Where the `docker-credential-<name>` helpers named by the credentials
+    /// file's `credHelpers` and `credsStore` are; unset: the daemon's `PATH`.
+    pub credential_helpers_dir: Option<PathBuf>,
     /// Per registry host (`host` or `host:port`, `docker.io` for Docker Hub).
     pub hosts: BTreeMap<String, HostConfig>,
     /// Layers one pull downloads at the same time.
@@ -56,6 +60,7 @@ impl Default for RegistrySettings {
         RegistrySettings {
             insecure_registries: Vec::new(),
             credentials_file: None,
+            credential_helpers_dir: None,
             hosts: BTreeMap::new(),
             max_concurrent_downloads: DEFAULT_MAX_CONCURRENT_DOWNLOADS,
             stall_timeout_secs: DEFAULT_STALL_TIMEOUT_SECS,

@@ -3,8 +3,9 @@
 //! This crate owns everything between an image reference and a container's root
 //! filesystem: resolving references, pulling manifests and blobs from registries
 //! (through `oci-client`: Basic and Bearer auth with the request's or a docker
-//! `config.json`'s credentials, per-host mirrors, plain HTTP and CAs as
-//! [`RegistrySettings`] says), the content store
+//! `config.json`'s credentials, its credential helpers, identity tokens
+//! exchanged by the OAuth2 refresh-token flow, per-host mirrors, plain HTTP
+//! and CAs as [`RegistrySettings`] says), the content store
 //! (`<root>/content/blobs/sha256/<hex>`, every blob verified by digest before
 //! it becomes visible; concurrent pulls share one download per blob), unpacking
 //! layers (plain, gzip, zstd) into their own snapshot directories (whiteouts
@@ -16,7 +17,8 @@
 //!
 //! On-disk layout under the root: `content/blobs/sha256/<hex>` (verified blobs),
 //! `content/ingest/` (downloads and import scratch dirs in progress, swept at
-//! open), `snapshots/layers/<diff id hex>/{fs,usage}`
+//! open except the `<hex>.partial` files interrupted downloads resume from),
+//! `snapshots/layers/<diff id hex>/{fs,usage}`
 //! (one read-only overlay lower dir per layer, shared by every image that has
 //! the layer), `snapshots/containers/<id>/{upper,work,image}` (one writable
 //! layer per container). Records: redb tables `snapshotter.images` and
@@ -27,6 +29,7 @@
 mod archive;
 mod auth;
 mod content;
+mod credhelper;
 mod digest;
 mod download;
 mod error;
@@ -36,6 +39,7 @@ mod hosts;
 mod image;
 mod import;
 mod inflight;
+mod oauth;
 mod platform;
 mod progress;
 mod reference;

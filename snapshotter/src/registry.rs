@@ -22,12 +22,13 @@ use oci_client::manifest::{
 };
 use oci_client::secrets::RegistryAuth;
 
-use crate::auth::{self, AuthConfig, CredentialsFile};
+use crate::auth::{self, AuthConfig, CredentialsFile, HostAuth};
 use crate::content::ContentStore;
 use crate::digest::Digest;
 use crate::download::{Blob, fetch_blob};
 use crate::hosts::{Endpoint, RegistrySettings};
 use crate::inflight::InFlight;
+use crate::oauth;
 use crate::reference::ImageRef;
 use crate::snapshots::LayerSnapshots;
 use crate::{Error, platform};
@@ -80,7 +81,15 @@ pub async fn fetch(pull: &Pull<'_>, image: &ImageRef) -> Result<Fetched, Error> 
     let endpoints = pull.settings.endpoints(&image.registry);
     let mut last = None;
     for endpoint in &endpoints {
-        let auth = auth::for_host(pull.auth, file.as_ref(), &endpoint.host, &image.registry)?;
+        let auth = match endpoint_auth(pull, file.as_ref(), image, endpoint).await {
+            Ok(auth) => auth,
+            Err(e) if endpoint.is_mirror => {
+                tracing::warn!(image = %image, mirror = %endpoint.host, error = %e, "mirror credentials failed, trying the next endpoint");
+                last = Some(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         match fetch_from(pull, image, endpoint, &auth).await {
             Ok(fetched) => {
                 if endpoint.is_mirror {
@@ -98,6 +107,32 @@ pub async fn fetch(pull: &Pull<'_>, image: &ImageRef) -> Result<Fetched, Error> 
     // The registry itself is always the last endpoint, so this is unreachable
     // in practice; answer with what the last mirror said.
     Err(last.unwrap_or_else(|| Error::Task(format!("pull of {image}: no endpoint"))))
+}
+
+/// The credentials for `endpoint`, an identity token exchanged for an
+/// access token to pull `image`'s repository.
+async fn endpoint_auth(
+    pull: &Pull<'_>,
+    file: Option<&CredentialsFile>,
+    image: &ImageRef,
+    endpoint: &Endpoint,
+) -> Result<RegistryAuth, Error> {
+    let helpers = pull.settings.credential_helpers_dir.as_deref();
+    match auth::for_host(pull.auth, file, helpers, &endpoint.host, &image.registry).await? {
+        HostAuth::Ready(auth) => Ok(auth),
+        HostAuth::IdentityToken { username, token } => {
+            oauth::exchange(endpoint, &image.repository, &username, &token)
+                .await
+                .map_err(|e| match e {
+                    Error::Unauthorized { host, reason, .. } => Error::Unauthorized {
+                        reference: image.to_string(),
+                        host,
+                        reason,
+                    },
+                    e => e,
+                })
+        }
+    }
 }
 
 /// One client per endpoint: protocol, CA and verification are per host.

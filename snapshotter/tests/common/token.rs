@@ -2,13 +2,17 @@
 //! Bearer flow runs for real: the registry answers 401 with a
 //! `WWW-Authenticate: Bearer realm=…` challenge, the client asks this server
 //! for a token (with Basic credentials), and presents the ES256 JWT it gets.
-//! Only `USER`/`PASSWORD` get a token; it grants the scope's actions.
+//! Only `USER`/`PASSWORD` get a token; it grants the scope's actions. The
+//! OAuth2 refresh-token flow works too: `POST grant_type=refresh_token` with
+//! `REFRESH_TOKEN` (form body), or, when POST support is switched off (the
+//! server then answers 405 like registries without it), a GET with the
+//! refresh token as Basic password. Every request is logged.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -18,6 +22,8 @@ use super::{PASSWORD, USER};
 
 pub const SERVICE: &str = "cradle-test-registry";
 pub const ISSUER: &str = "cradle-test-issuer";
+/// The identity (refresh) token the server accepts.
+pub const REFRESH_TOKEN: &str = "refresh-0123456789";
 
 /// Signs tokens; serves them until dropped.
 pub struct TokenServer {
@@ -25,6 +31,11 @@ pub struct TokenServer {
     key: Arc<rcgen::KeyPair>,
     cert_der: Arc<Vec<u8>>,
     stop: Arc<AtomicBool>,
+    /// Answer refresh-token POSTs (else 405).
+    pub post_supported: Arc<AtomicBool>,
+    /// `"<METHOD> <what was presented>"` per request, e.g.
+    /// `POST refresh_token`, `GET basic`, `GET none`.
+    pub log: Arc<Mutex<Vec<String>>>,
 }
 
 impl TokenServer {
@@ -44,19 +55,22 @@ impl TokenServer {
             key: Arc::new(key),
             cert_der: Arc::new(cert.der().to_vec()),
             stop: Arc::default(),
+            post_supported: Arc::new(AtomicBool::new(true)),
+            log: Arc::default(),
         };
         let (key, cert_der, stop) = (
             server.key.clone(),
             server.cert_der.clone(),
             server.stop.clone(),
         );
+        let (post, log) = (server.post_supported.clone(), server.log.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
                 if let Ok(conn) = conn {
-                    let _ = serve(conn, &key, &cert_der);
+                    let _ = serve(conn, &key, &cert_der, &post, &log);
                 }
             }
         });
@@ -80,34 +94,64 @@ impl Drop for TokenServer {
     }
 }
 
-fn serve(conn: TcpStream, key: &rcgen::KeyPair, cert_der: &[u8]) -> std::io::Result<()> {
+fn serve(
+    conn: TcpStream,
+    key: &rcgen::KeyPair,
+    cert_der: &[u8],
+    post_supported: &AtomicBool,
+    log: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
-    let mut authorized = false;
+    let mut basic = None;
+    let mut content_length = 0usize;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line == "\r\n" {
             break;
         }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("authorization")
-            && let Some(b64) = value.trim().strip_prefix("Basic ")
-        {
-            let expected = STANDARD.encode(format!("{USER}:{PASSWORD}"));
-            authorized = b64 == expected;
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("authorization")
+                && let Some(b64) = value.trim().strip_prefix("Basic ")
+            {
+                basic = Some(b64.to_string());
+            }
+            if name.eq_ignore_ascii_case("content-length") {
+                content_length = value.trim().parse().unwrap_or(0);
+            }
         }
     }
+    let mut body = vec![0u8; content_length.min(64 << 10)];
+    std::io::Read::read_exact(&mut reader, &mut body)?;
+    let method = request_line.split(' ').next().unwrap_or("").to_string();
     let path = request_line.split(' ').nth(1).unwrap_or("");
-    let scope = path
-        .split_once('?')
-        .map(|(_, q)| q)
-        .unwrap_or("")
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("scope="))
-        .map(percent_decode)
-        .unwrap_or_default();
-    let (status, body) = if authorized {
+    let query = path.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let param = |text: &str, name: &str| {
+        text.split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .map(percent_decode)
+    };
+    let (authorized, scope, entry) = if method == "POST" {
+        let form = String::from_utf8_lossy(&body).into_owned();
+        let ok = post_supported.load(Ordering::SeqCst)
+            && param(&form, "grant_type").as_deref() == Some("refresh_token")
+            && param(&form, "refresh_token").as_deref() == Some(REFRESH_TOKEN)
+            && param(&form, "client_id").is_some_and(|c| !c.is_empty());
+        let entry = format!("POST {}", param(&form, "grant_type").unwrap_or_default());
+        (ok, param(&form, "scope").unwrap_or_default(), entry)
+    } else {
+        let ok = basic.as_deref().is_some_and(|b64| {
+            b64 == STANDARD.encode(format!("{USER}:{PASSWORD}"))
+                || b64 == STANDARD.encode(format!("<token>:{REFRESH_TOKEN}"))
+        });
+        let entry = format!("GET {}", if basic.is_some() { "basic" } else { "none" });
+        (ok, param(query, "scope").unwrap_or_default(), entry)
+    };
+    log.lock().unwrap().push(entry);
+    let (status, body) = if method == "POST" && !post_supported.load(Ordering::SeqCst) {
+        ("405 Method Not Allowed", String::new())
+    } else if authorized {
         let token = sign(key, cert_der, &scope);
         (
             "200 OK",
