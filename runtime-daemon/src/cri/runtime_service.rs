@@ -1,5 +1,7 @@
 //! `impl RuntimeService`: dispatch only. Each RPC is one line into its family
-//! module; those not built yet answer `Unimplemented` by name.
+//! module; those not built yet answer `Unimplemented` by name. The stats and
+//! metrics RPCs read files (cgroups, /proc, writable-layer walks), so they
+//! run on the blocking pool, off the async workers.
 
 use super::{CriService, unimplemented};
 use cradle_proto::cri;
@@ -30,7 +32,10 @@ impl RuntimeService for CriService {
         &self,
         request: Request<cri::ContainerStatsRequest>,
     ) -> Result<Response<cri::ContainerStatsResponse>, Status> {
-        self.container_stats_impl(request.into_inner())
+        let svc = self.clone();
+        let req = request.into_inner();
+        blocking(move || svc.container_stats_impl(req))
+            .await?
             .map(Response::new)
     }
 
@@ -73,9 +78,11 @@ impl RuntimeService for CriService {
         &self,
         request: Request<cri::ListContainerStatsRequest>,
     ) -> Result<Response<cri::ListContainerStatsResponse>, Status> {
-        Ok(Response::new(
-            self.list_container_stats_impl(request.into_inner()),
-        ))
+        let svc = self.clone();
+        let req = request.into_inner();
+        blocking(move || svc.list_container_stats_impl(req))
+            .await
+            .map(Response::new)
     }
 
     async fn list_containers(
@@ -109,25 +116,32 @@ impl RuntimeService for CriService {
         request: Request<cri::ListPodSandboxMetricsRequest>,
     ) -> Result<Response<cri::ListPodSandboxMetricsResponse>, Status> {
         let _ = request;
-        Ok(Response::new(self.list_pod_sandbox_metrics_impl()))
+        let svc = self.clone();
+        blocking(move || svc.list_pod_sandbox_metrics_impl())
+            .await
+            .map(Response::new)
     }
 
     async fn list_pod_sandbox_stats(
         &self,
         request: Request<cri::ListPodSandboxStatsRequest>,
     ) -> Result<Response<cri::ListPodSandboxStatsResponse>, Status> {
-        Ok(Response::new(
-            self.list_pod_sandbox_stats_impl(request.into_inner()),
-        ))
+        let svc = self.clone();
+        let req = request.into_inner();
+        blocking(move || svc.list_pod_sandbox_stats_impl(req))
+            .await
+            .map(Response::new)
     }
 
     async fn pod_sandbox_stats(
         &self,
         request: Request<cri::PodSandboxStatsRequest>,
     ) -> Result<Response<cri::PodSandboxStatsResponse>, Status> {
-        Ok(Response::new(
-            self.pod_sandbox_stats_impl(request.into_inner())?,
-        ))
+        let svc = self.clone();
+        let req = request.into_inner();
+        blocking(move || svc.pod_sandbox_stats_impl(req))
+            .await?
+            .map(Response::new)
     }
 
     async fn pod_sandbox_status(
@@ -253,4 +267,13 @@ impl RuntimeService for CriService {
         let _ = request;
         Ok(Response::new(self.container_events_impl()))
     }
+}
+
+/// Runs a file-reading handler on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    handler: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(handler)
+        .await
+        .map_err(|e| Status::internal(format!("stats task: {e}")))
 }

@@ -1,4 +1,5 @@
-//! ContainerStats and ListContainerStats, from cgroup files.
+//! ContainerStats and ListContainerStats: CPU and memory from cgroup files,
+//! the writable layer's usage from the image store.
 
 use super::filter::{id_matches, labels_match};
 use super::{CriService, required};
@@ -56,10 +57,34 @@ impl CriService {
             }),
             cpu: Some(cpu_usage(now, &sample, nano_cores)),
             memory: Some(memory_usage(now, &sample)),
-            // TODO(stats): writable layer usage from the snapshotter.
-            writable_layer: None,
+            writable_layer: self.writable_layer(now, &record.id),
             swap: None,
         }
+    }
+
+    /// Bytes and inodes of the container's overlay upper dir, from the
+    /// image store (a bounded walk, cached for a moment per container).
+    /// `None` when the container has no writable layer (yet, or any more).
+    fn writable_layer(&self, now: i64, id: &str) -> Option<cri::FilesystemUsage> {
+        let images = self.runtime.ctx.images().ok()?;
+        let usage = match images.writable_usage(id) {
+            Ok(usage) => usage,
+            Err(cradle_snapshotter::Error::NoWritableLayer(_)) => return None,
+            Err(e) => {
+                tracing::warn!(container = %id, "writable layer usage: {e}");
+                return None;
+            }
+        };
+        Some(cri::FilesystemUsage {
+            timestamp: now,
+            // Where the image store keeps every writable layer, as
+            // ImageFsInfo.container_filesystems names it.
+            fs_id: Some(cri::FilesystemIdentifier {
+                mountpoint: self.runtime.ctx.config.root.to_string_lossy().into_owned(),
+            }),
+            used_bytes: value(Some(usage.bytes)),
+            inodes_used: value(Some(usage.inodes)),
+        })
     }
 
     pub(crate) fn container_stats_impl(
