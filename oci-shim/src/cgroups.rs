@@ -10,9 +10,12 @@
 //!
 //! The library only writes cgroup files; it never kills processes or logs.
 
+mod blockio;
 mod convert;
 mod freezer;
 mod fs;
+mod hugetlb;
+mod rdma;
 mod v1;
 mod v2;
 
@@ -57,6 +60,15 @@ pub enum CgroupError {
         path: PathBuf,
         /// What it held.
         content: String,
+    },
+    /// A resource field the host's cgroups cannot apply (controller not
+    /// mounted, interface file missing, or no cgroup equivalent).
+    #[error("resources.{field} cannot be applied: {reason}")]
+    Unsupported {
+        /// The OCI field, e.g. `blockIO.weight`.
+        field: String,
+        /// Why.
+        reason: String,
     },
     /// The leaf still had processes (or children) after retrying rmdir.
     #[error("cgroup {path} is still busy after retries")]
@@ -166,10 +178,11 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Applies the OCI resource limits that this library supports:
-    /// memory (limit, swap, reservation, swappiness), cpu (shares, quota,
-    /// period, cpus, mems), pids, and v1 device rules. v2 device rules need
-    /// eBPF and are not enforced; hugepages, blkio and rdma are not written.
+    /// Applies every OCI resource limit: memory, cpu, cpuset, pids, block
+    /// I/O, hugepages, rdma, network (v1), unified (v2) and device rules.
+    /// A field the host cannot apply (controller not mounted, interface
+    /// file missing, no equivalent in this cgroup version) is a
+    /// [`CgroupError::Unsupported`] naming it; nothing is skipped.
     pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         match &self.hierarchy {
             Hierarchy::V1 { mounts } => v1::apply(mounts, &self.path, resources),
@@ -315,6 +328,13 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
+    /// The interface files a kernel would provide (writes never create).
+    fn touch(dir: &Path, files: &[&str]) {
+        for f in files {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+    }
+
     fn read(dir: &Path, file: &str) -> String {
         std::fs::read_to_string(dir.join(file)).unwrap()
     }
@@ -327,6 +347,19 @@ mod tests {
         };
         let cg = Cgroup::with_hierarchy("/pod/c1", h).unwrap();
         cg.create().unwrap();
+        touch(
+            &root.path().join("pod/c1"),
+            &[
+                "memory.max",
+                "memory.swap.max",
+                "memory.low",
+                "cpu.weight",
+                "cpu.max",
+                "cpuset.cpus",
+                "cpuset.mems",
+                "pids.max",
+            ],
+        );
         cg.apply(&resources(
             r#"{"memory":{"limit":1048576,"swap":3145728,"reservation":524288},
                 "cpu":{"shares":1024,"quota":50000,"period":100000,"cpus":"0-1","mems":"0"},
@@ -360,6 +393,11 @@ mod tests {
         cg.create().unwrap();
         let mem = root.path().join("memory/k/c");
         std::fs::write(mem.join("memory.memsw.limit_in_bytes"), "").unwrap();
+        touch(
+            &root.path().join("cpu,cpuacct/k/c"),
+            &["cpu.shares", "cpu.cfs_quota_us"],
+        );
+        touch(&root.path().join("pids/k/c"), &["pids.max"]);
         cg.apply(&resources(
             r#"{"memory":{"limit":1048576,"swap":2097152},"cpu":{"shares":512,"quota":20000},
                 "pids":{"limit":10},"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3}]}"#,

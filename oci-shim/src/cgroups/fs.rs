@@ -29,6 +29,39 @@ pub(super) fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
     })
 }
 
+/// Writes the cgroup file that carries the OCI `field`; a file the host
+/// does not have (controller or feature missing) is an
+/// [`CgroupError::Unsupported`] naming the field, never skipped.
+/// The file is never created: cgroupfs refuses that with EACCES, which
+/// would hide the real answer (ENOENT, no such interface file).
+pub(super) fn write_field(path: &Path, value: &str, field: &str) -> Result<(), CgroupError> {
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, value.as_bytes()));
+    match written {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(unsupported(
+            field,
+            format!("this host has no {}", path.display()),
+        )),
+        Err(source) => Err(CgroupError::Io {
+            op: "write",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// [`CgroupError::Unsupported`] for `field`.
+pub(super) fn unsupported(field: &str, reason: impl Into<String>) -> CgroupError {
+    CgroupError::Unsupported {
+        field: field.to_string(),
+        reason: reason.into(),
+    }
+}
+
 /// Reads a cgroup file; `None` when it does not exist.
 pub(super) fn read_optional(path: &Path) -> Result<Option<String>, CgroupError> {
     match std::fs::read_to_string(path) {

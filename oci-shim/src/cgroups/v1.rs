@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
+use super::fs::{unsupported, write_field};
 use super::{CgroupError, fs};
 
 /// Lists the v1 controller mounts under `root` (skipping symlinks such as
@@ -68,7 +69,8 @@ fn is_empty_cpuset(dir: &Path) -> Result<bool, CgroupError> {
         .unwrap_or(false))
 }
 
-/// Writes the supported limits into the controllers that exist.
+/// Writes every limit of `res`; a field whose controller is not mounted
+/// or whose file this kernel lacks is an error naming it.
 pub(super) fn apply(
     mounts: &[(String, PathBuf)],
     path: &str,
@@ -76,48 +78,26 @@ pub(super) fn apply(
 ) -> Result<(), CgroupError> {
     let rel = path.trim_start_matches('/');
     let dir = |c: &str| find(mounts, c).map(|m| m.join(rel));
+    let need = |c: &str, field: &str| {
+        dir(c).ok_or_else(|| unsupported(field, format!("no {c} controller is mounted")))
+    };
 
-    if let (Some(mem), Some(d)) = (res.memory(), dir("memory")) {
-        if let Some(r) = mem.reservation() {
-            fs::write(&d.join("memory.soft_limit_in_bytes"), &r.to_string())?;
-        }
-        apply_memory_limits(&d, mem.limit(), mem.swap())?;
-        if let Some(s) = mem.swappiness()
-            && s <= 100
-        {
-            fs::write(&d.join("memory.swappiness"), &s.to_string())?;
-        }
+    if let Some(mem) = res.memory() {
+        apply_memory(&need("memory", "memory")?, mem)?;
     }
     if let Some(cpu) = res.cpu() {
-        if let Some(d) = dir("cpu") {
-            if let Some(s) = cpu.shares().filter(|s| *s > 0) {
-                fs::write(&d.join("cpu.shares"), &s.to_string())?;
-            }
-            if let Some(p) = cpu.period().filter(|p| *p > 0) {
-                fs::write(&d.join("cpu.cfs_period_us"), &p.to_string())?;
-            }
-            if let Some(q) = cpu.quota().filter(|q| *q != 0) {
-                fs::write(&d.join("cpu.cfs_quota_us"), &q.to_string())?;
-            }
-        }
-        if let Some(d) = dir("cpuset") {
-            if let Some(c) = cpu.cpus().as_deref().filter(|c| !c.is_empty()) {
-                fs::write(&d.join("cpuset.cpus"), c)?;
-            }
-            if let Some(m) = cpu.mems().as_deref().filter(|m| !m.is_empty()) {
-                fs::write(&d.join("cpuset.mems"), m)?;
-            }
-        }
+        apply_cpu(&dir, cpu)?;
     }
-    if let (Some(pids), Some(d)) = (res.pids(), dir("pids")) {
+    if let Some(pids) = res.pids() {
         let v = if pids.limit() > 0 {
             pids.limit().to_string()
         } else {
             "max".into()
         };
-        fs::write(&d.join("pids.max"), &v)?;
+        write_field(&need("pids", "pids")?.join("pids.max"), &v, "pids.limit")?;
     }
-    if let (Some(devices), Some(d)) = (res.devices(), dir("devices")) {
+    if let Some(devices) = res.devices().as_ref().filter(|d| !d.is_empty()) {
+        let d = need("devices", "devices")?;
         for rule in devices {
             let file = if rule.allow() {
                 "devices.allow"
@@ -129,6 +109,160 @@ pub(super) fn apply(
                 line.push_str("rwm");
             }
             fs::write(&d.join(file), &line)?;
+        }
+    }
+    if let Some(b) = res.block_io() {
+        super::blockio::apply_v1(dir("blkio").as_deref(), b)?;
+    }
+    if let Some(h) = res.hugepage_limits() {
+        super::hugetlb::apply_v1(dir("hugetlb").as_deref(), h)?;
+    }
+    if let Some(r) = res.rdma() {
+        super::rdma::apply(dir("rdma").as_deref(), r)?;
+    }
+    if let Some(n) = res.network() {
+        if let Some(id) = n.class_id() {
+            let d = need("net_cls", "network.classID")?;
+            write_field(
+                &d.join("net_cls.classid"),
+                &id.to_string(),
+                "network.classID",
+            )?;
+        }
+        for p in n.priorities().as_deref().unwrap_or(&[]) {
+            let d = need("net_prio", "network.priorities")?;
+            let line = format!("{} {}", p.name(), p.priority());
+            write_field(&d.join("net_prio.ifpriomap"), &line, "network.priorities")?;
+        }
+    }
+    if res.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+        return Err(unsupported(
+            "unified",
+            "cgroup v2 keys cannot be written on a cgroup v1 host",
+        ));
+    }
+    Ok(())
+}
+
+fn apply_memory(d: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
+    if mem.check_before_update() == Some(true)
+        && let Some(l) = mem.limit().filter(|l| *l > 0)
+    {
+        let usage = fs::read_optional(&d.join("memory.usage_in_bytes"))?.unwrap_or_default();
+        if usage.trim().parse::<i64>().is_ok_and(|u| l < u) {
+            return Err(unsupported(
+                "memory.limit",
+                format!(
+                    "{l} is below the current usage {} (checkBeforeUpdate)",
+                    usage.trim()
+                ),
+            ));
+        }
+    }
+    if let Some(r) = mem.reservation() {
+        write_field(
+            &d.join("memory.soft_limit_in_bytes"),
+            &r.to_string(),
+            "memory.reservation",
+        )?;
+    }
+    apply_memory_limits(d, mem.limit(), mem.swap())?;
+    match mem.swappiness() {
+        // -1 in the spec's Go origin: "leave the kernel's value".
+        None | Some(u64::MAX) => {}
+        Some(s) if s <= 100 => write_field(
+            &d.join("memory.swappiness"),
+            &s.to_string(),
+            "memory.swappiness",
+        )?,
+        Some(s) => {
+            return Err(unsupported(
+                "memory.swappiness",
+                format!("{s} is not within 0..=100"),
+            ));
+        }
+    }
+    if let Some(k) = mem.kernel() {
+        write_field(
+            &d.join("memory.kmem.limit_in_bytes"),
+            &k.to_string(),
+            "memory.kernel",
+        )?;
+    }
+    if let Some(k) = mem.kernel_tcp() {
+        write_field(
+            &d.join("memory.kmem.tcp.limit_in_bytes"),
+            &k.to_string(),
+            "memory.kernelTCP",
+        )?;
+    }
+    if mem.disable_oom_killer() == Some(true) {
+        write_field(
+            &d.join("memory.oom_control"),
+            "1",
+            "memory.disableOOMKiller",
+        )?;
+    }
+    if let Some(h) = mem.use_hierarchy() {
+        let v = if h { "1" } else { "0" };
+        write_field(&d.join("memory.use_hierarchy"), v, "memory.useHierarchy")?;
+    }
+    Ok(())
+}
+
+fn apply_cpu(dir: &dyn Fn(&str) -> Option<PathBuf>, cpu: &LinuxCpu) -> Result<(), CgroupError> {
+    let cpu_dir = || dir("cpu").ok_or_else(|| unsupported("cpu", "no cpu controller is mounted"));
+    let writes: [(&str, &str, Option<String>); 6] = [
+        (
+            "cpu.shares",
+            "cpu.shares",
+            cpu.shares().filter(|s| *s > 0).map(|v| v.to_string()),
+        ),
+        (
+            "cpu.period",
+            "cpu.cfs_period_us",
+            cpu.period().filter(|p| *p > 0).map(|v| v.to_string()),
+        ),
+        (
+            "cpu.quota",
+            "cpu.cfs_quota_us",
+            cpu.quota().filter(|q| *q != 0).map(|v| v.to_string()),
+        ),
+        (
+            "cpu.burst",
+            "cpu.cfs_burst_us",
+            cpu.burst().map(|v| v.to_string()),
+        ),
+        ("cpu.idle", "cpu.idle", cpu.idle().map(|v| v.to_string())),
+        // The period first: the kernel checks runtime against it.
+        (
+            "cpu.realtimePeriod",
+            "cpu.rt_period_us",
+            cpu.realtime_period().map(|v| v.to_string()),
+        ),
+    ];
+    for (field, file, value) in writes {
+        if let Some(v) = value {
+            write_field(&cpu_dir()?.join(file), &v, field)?;
+        }
+    }
+    if let Some(r) = cpu.realtime_runtime() {
+        write_field(
+            &cpu_dir()?.join("cpu.rt_runtime_us"),
+            &r.to_string(),
+            "cpu.realtimeRuntime",
+        )?;
+    }
+    let cpus = cpu.cpus().as_deref().filter(|c| !c.is_empty());
+    let mems = cpu.mems().as_deref().filter(|m| !m.is_empty());
+    if cpus.is_some() || mems.is_some() {
+        let d = dir("cpuset")
+            .ok_or_else(|| unsupported("cpu.cpus", "no cpuset controller is mounted"))?;
+        if let Some(c) = cpus {
+            write_field(&d.join("cpuset.cpus"), c, "cpu.cpus")?;
+        }
+        if let Some(m) = mems {
+            write_field(&d.join("cpuset.mems"), m, "cpu.mems")?;
         }
     }
     Ok(())
@@ -160,6 +294,16 @@ fn apply_memory_limits(
             // when asked; we leave swap accounting as the kernel has it.
         }
         (None, Some(s)) if has_swap_file => fs::write(&swap_file, &s.to_string())?,
+        // No swap accounting: "unlimited" holds anyway, a limit cannot.
+        (_, Some(s)) if s != -1 => {
+            return Err(unsupported(
+                "memory.swap",
+                format!(
+                    "this host has no {} (swap accounting is off)",
+                    swap_file.display()
+                ),
+            ));
+        }
         _ => {}
     }
     Ok(())
