@@ -8,12 +8,17 @@ independent of Cradle's server code; used by Cradle's streaming tests.
       stdout/stderr to ours; the error channel printed to stderr as
       "STATUS <text>"; exits with the remote exit code (v4/v5 Status).
   ws_client.py portforward URL PORT SIZE
-      sends SIZE bytes on the port's data channel, expects them echoed back;
-      prints "ok" or the error channel's text (exit 1).
+      sends SIZE pseudo-random bytes on the port's data channel (from a
+      thread, while reading), expects them echoed back; prints
+      "ok sent BYTES sha256 HEX received BYTES sha256 HEX" or the error
+      channel's text (exit 1).
 """
 import base64
+import hashlib
 import json
+import random
 import sys
+import threading
 
 import websocket
 
@@ -83,11 +88,16 @@ def exec_(url, protocol, with_stdin, resize=None):
 
 def portforward(url, port, size):
     ws = connect(url, "v4.channel.k8s.io")
-    payload = bytes((j * 7) % 251 for j in range(size))
+    payload = random.Random(size).randbytes(size)
     got = bytearray()
     seen_port = {}
-    sent = False
+    sender = None
     error = b""
+
+    def send_all():
+        for i in range(0, size, 32768):
+            send(ws, False, 0, payload[i:i + 32768])
+
     for channel, data in frames(ws, False):
         if channel not in seen_port:
             seen_port[channel] = int.from_bytes(data[:2], "little")
@@ -97,12 +107,14 @@ def portforward(url, port, size):
             got += data
         elif channel == 1:
             error += data
-        if len(seen_port) == 2 and not sent:
-            for i in range(0, size, 32768):
-                send(ws, False, 0, payload[i:i + 32768])
-            sent = True
+        # Send while reading: an echo server stalls if nobody reads its answer.
+        if len(seen_port) == 2 and sender is None:
+            sender = threading.Thread(target=send_all, daemon=True)
+            sender.start()
         if error or len(got) >= size:
             break
+    if sender is not None:
+        sender.join(timeout=30)
     ws.close()
     if error:
         print("ERROR", error.decode(), file=sys.stderr)
@@ -110,7 +122,8 @@ def portforward(url, port, size):
     if bytes(got) != payload:
         print("ERROR echo mismatch: got %d of %d bytes" % (len(got), size), file=sys.stderr)
         sys.exit(1)
-    print("ok")
+    print("ok sent %d sha256 %s received %d sha256 %s" % (
+        size, hashlib.sha256(payload).hexdigest(), len(got), hashlib.sha256(got).hexdigest()))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@ use std::sync::OnceLock;
 use crate::Cri;
 use std::time::Duration;
 
+#[path = "streaming_forward.rs"]
+pub mod forward;
+#[path = "streaming_tty.rs"]
+pub mod tty;
+
 /// The Go SPDY client built by tests/clients/setup.sh (None: cannot build here).
 pub fn spdy_client() -> Option<PathBuf> {
     static CLIENT: OnceLock<Option<PathBuf>> = OnceLock::new();

@@ -7,8 +7,12 @@
 //! (and to a closed port; and in a host-network pod), and the gRPC errors of unknown and stopped
 //! containers and of attach with stdin to a container created without it;
 //! attach with stdin (SPDY and WebSocket) to a stdin_once container (its input reaches `read`,
-//! the end of the attach closes its stdin, it exits 0). One daemon, one
-//! registry, one pod (and a host-network one).
+//! the end of the attach closes its stdin, it exits 0); tty containers: the
+//! terminal's output in the CRI log as stdout, attach with tty over SPDY and
+//! WebSocket (typed lines answered, `stty size` shows the client's resize),
+//! tty attach refused for a container without one; 100 MiB each way through
+//! port-forward to the pod's echo server over SPDY and WebSocket (counts and
+//! SHA-256 checked). One daemon, one registry, one pod (and a host-network one).
 
 use std::time::{Duration, Instant};
 
@@ -19,8 +23,8 @@ use cradle_tests::steps::{
     stop_and_remove_container, stop_and_remove_pod, wait_for_state,
 };
 use cradle_tests::streaming::{
-    args, client, exec_url, forward_url, host_processes_with, rand_u16, spdy_client, text,
-    ws_client,
+    args, client, exec_url, forward, forward_url, host_processes_with, rand_u16, spdy_client, text,
+    tty, ws_client,
 };
 use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
 use tonic::Code;
@@ -80,21 +84,38 @@ async fn scenario(
     parallel_and_large_exec(cri, &sleeper, clients).await?;
     client_killed_mid_exec(cri, &sleeper, clients).await?;
     port_forward_cases(cri, &pod_id, clients).await?;
+    forward::forward_100_mib(cri, &pod_id, 8080, &clients.spdy, &clients.ws).await?;
     error_cases(cri, &sleeper, &pod, &pod_id, &image).await?;
     host_network_forward(cri, daemon, cgroup, &image, clients).await?;
     let talker = attach_case(cri, &pod, &pod_id, &image, clients).await?;
     let reader = attach_stdin_case(cri, &pod, &pod_id, &image, clients, false).await?;
     let ws_reader = attach_stdin_case(cri, &pod, &pod_id, &image, clients, true).await?;
+    let tty_logger = tty::tty_output_is_logged(cri, &pod, &pod_id, &image).await?;
+    let (spdy, ws) = (&clients.spdy, &clients.ws);
+    let tty_spdy = tty::tty_attach_round_trip(cri, &pod, &pod_id, &image, spdy, ws, false).await?;
+    let tty_ws = tty::tty_attach_round_trip(cri, &pod, &pod_id, &image, spdy, ws, true).await?;
+    tty::tty_attach_to_a_plain_container_is_refused(cri, &sleeper).await?;
 
-    let scope = leak_scope(
-        daemon,
-        &[&pod_id, &sleeper, &echo, &talker, &reader, &ws_reader],
-    );
+    let ids = [
+        &pod_id,
+        &sleeper,
+        &echo,
+        &talker,
+        &reader,
+        &ws_reader,
+        &tty_logger,
+        &tty_spdy,
+        &tty_ws,
+    ];
+    let scope = leak_scope(daemon, &ids.map(String::as_str));
     stop_and_remove_container(cri, &sleeper).await?;
     stop_and_remove_container(cri, &echo).await?;
     stop_and_remove_container(cri, &talker).await?;
     stop_and_remove_container(cri, &reader).await?;
     stop_and_remove_container(cri, &ws_reader).await?;
+    for id in [&tty_logger, &tty_spdy, &tty_ws] {
+        stop_and_remove_container(cri, id).await?;
+    }
     stop_and_remove_pod(cri, &pod_id).await?;
     leaks::assert_none(&scope);
     Ok(())

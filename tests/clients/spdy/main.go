@@ -8,12 +8,15 @@
 //	    remote exit code (v4 Status), or 1 on other failures.
 //	spdyclient portforward URL -port P [-conns N] [-size BYTES]
 //	    opens N concurrent stream pairs to an echo server on P, sends BYTES of a
-//	    pattern on each, checks the echo; prints "ok N" or the error stream text.
+//	    pattern on each, checks the echo; prints "ok N", then per connection
+//	    "conn I sent BYTES sha256 HEX received BYTES sha256 HEX"; or the
+//	    error stream text.
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
 	"flag"
@@ -173,6 +176,7 @@ func portForward(args []string) {
 	defer conn.Close()
 	var wg sync.WaitGroup
 	errs := make(chan string, *conns)
+	reports := make([]string, *conns)
 	for i := 0; i < *conns; i++ {
 		wg.Add(1)
 		go func(i int) {
@@ -209,6 +213,8 @@ func portForward(args []string) {
 				errs <- string(msg)
 				return
 			}
+			reports[i] = fmt.Sprintf("conn %d sent %d sha256 %x received %d sha256 %x",
+				i, len(payload), sha256.Sum256(payload), len(got), sha256.Sum256(got))
 			if !bytes.Equal(got, payload) {
 				errs <- fmt.Sprintf("conn %d: echo mismatch: got %d bytes, sent %d", i, len(got), len(payload))
 			}
@@ -225,6 +231,9 @@ func portForward(args []string) {
 		os.Exit(1)
 	}
 	fmt.Printf("ok %d\n", *conns)
+	for _, r := range reports {
+		fmt.Println(r)
+	}
 }
 
 func main() {
