@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 use crate::Cri;
 use std::time::Duration;
 
+#[path = "streaming_attach.rs"]
+pub mod attach;
 #[path = "streaming_forward.rs"]
 pub mod forward;
 #[path = "streaming_tty.rs"]
