@@ -1,6 +1,6 @@
 //! Manifest shapes and layer formats against a real registry on 127.0.0.1:
 //! zstd, gzip and uncompressed layers; Docker schema 2 manifests and
-//! manifest lists; an image of 64 layers mounted as one overlay rootfs.
+//! manifest lists; an image of 260 layers mounted as one overlay rootfs.
 //! Needs root and docker-registry.
 
 mod common;
@@ -106,16 +106,19 @@ async fn docker_manifest_list_resolves_to_the_node_platform() {
     assert_eq!(direct.id, pulled.id);
 }
 
+/// Past what one page of mount options holds even with short fd names.
+const LAYERS: usize = 260;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn image_of_64_layers_mounts_as_one_overlay() {
+async fn image_of_260_layers_mounts_as_one_overlay() {
     if !usable() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let registry = Registry::start(tmp.path());
-    let layers: Vec<Layer> = (0..64)
+    let layers: Vec<Layer> = (0..LAYERS)
         .map(|i| {
-            let name = format!("layer-{i:02}");
+            let name = format!("layer-{i:03}");
             let top = format!("{i}");
             gzip_layer(&tar_of(&[
                 (&name, name.as_bytes()),
@@ -130,24 +133,29 @@ async fn image_of_64_layers_mounts_as_one_overlay() {
         .pull(&format!("{}/tall:v1", registry.host()), None)
         .await
         .unwrap();
-    assert_eq!(pulled.layers.len(), 64);
-    // The plain lowerdir list would not fit in one page of mount options.
+    assert_eq!(pulled.layers.len(), LAYERS);
+    // Neither the plain lowerdir list nor one of /proc/self/fd/N names
+    // fits in one page of mount options: this takes fsconfig's lowerdir+.
     let one_path = store
         .snapshots_dir()
         .join("layers")
         .join("x".repeat(64))
         .join("fs");
-    assert!(one_path.to_string_lossy().len() * 64 > 4096);
+    assert!(one_path.to_string_lossy().len() * LAYERS > 4096);
+    assert!("/proc/self/fd/NNN:".len() * LAYERS > 4096);
 
     let target = tmp.path().join("rootfs");
     fs::create_dir(&target).unwrap();
     let _unmount = Unmount(target.clone());
     store.mount_rootfs("ctr-tall", &pulled.id, &target).unwrap();
-    for i in 0..64 {
-        let name = format!("layer-{i:02}");
+    for i in 0..LAYERS {
+        let name = format!("layer-{i:03}");
         assert_eq!(fs::read_to_string(target.join(&name)).unwrap(), name);
     }
-    assert_eq!(fs::read_to_string(target.join("top")).unwrap(), "63");
+    assert_eq!(
+        fs::read_to_string(target.join("top")).unwrap(),
+        (LAYERS - 1).to_string()
+    );
     fs::write(target.join("written"), "w").unwrap();
     store.remove_rootfs("ctr-tall", &target).unwrap();
     assert_eq!(count(&target), 0);

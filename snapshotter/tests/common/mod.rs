@@ -365,12 +365,22 @@ pub async fn push(host: &str, repo: &str, tag: &str, image: &TestImage, tls: boo
             .filter(|l| l.urls.is_empty())
             .map(|l| l.blob.clone()),
     );
-    for blob in blobs {
-        client
-            .push_blob(&reference, blob.clone(), &sha256(&blob))
-            .await
-            .unwrap();
-    }
+    // A few at a time: images of hundreds of layers push in seconds.
+    use futures::StreamExt;
+    let pushes: Vec<_> = blobs
+        .into_iter()
+        .map(|blob| {
+            let (client, reference) = (&client, &reference);
+            async move {
+                let digest = sha256(&blob);
+                client.push_blob(reference, blob, &digest).await.unwrap();
+            }
+        })
+        .collect();
+    futures::stream::iter(pushes)
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
     push_manifest(&client, &reference, &image.manifest, image.manifest_type).await;
 }
 
