@@ -7,11 +7,11 @@ independent of Cradle's server code; used by Cradle's streaming tests.
       stdin (if --stdin) from our stdin, closed with the v5 close message;
       stdout/stderr to ours; the error channel printed to stderr as
       "STATUS <text>"; exits with the remote exit code (v4/v5 Status).
-  ws_client.py portforward URL PORT SIZE
+  ws_client.py portforward URL PORT SIZE [--report]
       sends SIZE pseudo-random bytes on the port's data channel (from a
-      thread, while reading), expects them echoed back; prints
-      "ok sent BYTES sha256 HEX received BYTES sha256 HEX" or the error
-      channel's text (exit 1).
+      thread, while reading), expects them echoed back; prints "ok" (with
+      --report: "ok sent BYTES sha256 HEX received BYTES sha256 HEX") or
+      the error channel's text (exit 1).
 """
 import base64
 import hashlib
@@ -86,7 +86,7 @@ def exec_(url, protocol, with_stdin, resize=None):
     sys.exit(1)
 
 
-def portforward(url, port, size):
+def portforward(url, port, size, report=False):
     ws = connect(url, "v4.channel.k8s.io")
     payload = random.Random(size).randbytes(size)
     got = bytearray()
@@ -122,6 +122,9 @@ def portforward(url, port, size):
     if bytes(got) != payload:
         print("ERROR echo mismatch: got %d of %d bytes" % (len(got), size), file=sys.stderr)
         sys.exit(1)
+    if not report:
+        print("ok")
+        return
     print("ok sent %d sha256 %s received %d sha256 %s" % (
         size, hashlib.sha256(payload).hexdigest(), len(got), hashlib.sha256(got).hexdigest()))
 
@@ -132,6 +135,6 @@ if __name__ == "__main__":
         size = rest[rest.index("--resize") + 1] if "--resize" in rest else None
         exec_(sys.argv[2], sys.argv[3], "--stdin" in rest, size)
     elif sys.argv[1] == "portforward":
-        portforward(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        portforward(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), "--report" in sys.argv[5:])
     else:
         sys.exit("unknown mode")

@@ -33,6 +33,7 @@ pub async fn forward_100_mib(
             &port.to_string(),
             "-size",
             &size,
+            "-report",
         ]),
         vec![],
     )
@@ -55,6 +56,7 @@ pub async fn forward_100_mib(
         url,
         port.to_string(),
         size,
+        "--report".into(),
     ];
     let out = client("python3".into(), argv, vec![]).await?;
     ensure!(

@@ -358,11 +358,12 @@ where
             if ports.is_empty() {
                 ports = websocket::query_ports(query);
             }
-            websocket::portforward(io, protocol, req.pod_sandbox_id, ports, backend).await;
+            let target = (req.pod_sandbox_id, ports);
+            websocket::portforward(io, protocol, target, timeouts.idle, backend).await;
         }
         (Transport::WebSocket, pending) => {
             if let Some(command) = Command::from_pending(pending) {
-                websocket::exec(io, protocol, command, &*backend).await;
+                websocket::exec(io, protocol, command, timeouts.idle, &*backend).await;
             }
         }
     }

@@ -8,7 +8,9 @@
 //! excluded, or our own keepalive would keep every session alive forever)
 //! and no data or stream reply from us.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// The kubelet's `StreamIdleTimeout`.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(4 * 3600);
@@ -35,6 +37,43 @@ impl Default for SessionTimeouts {
             idle: Some(DEFAULT_IDLE),
             creation: DEFAULT_CREATION,
             ping: Some(DEFAULT_PING),
+        }
+    }
+}
+
+/// When a session last saw traffic that keeps it from being idle; cheap to
+/// clone (the clones share the time).
+#[derive(Debug, Clone)]
+pub struct Activity(Arc<Mutex<Instant>>);
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity(Arc::new(Mutex::new(Instant::now())))
+    }
+}
+
+impl Activity {
+    /// Traffic now.
+    pub fn touch(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    /// The last traffic.
+    pub fn last(&self) -> Instant {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Resolves once there has been no traffic for `limit`; never without one.
+    pub async fn idle_for(&self, limit: Option<Duration>) {
+        let Some(limit) = limit else {
+            return std::future::pending().await;
+        };
+        loop {
+            let due = self.last() + limit;
+            if Instant::now() >= due {
+                return;
+            }
+            tokio::time::sleep_until(due).await;
         }
     }
 }
@@ -90,6 +129,24 @@ mod tests {
         assert_eq!(parse_duration("1.5h").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn activity_postpones_idleness() {
+        let activity = Activity::default();
+        let limit = Some(Duration::from_millis(150));
+        let toucher = activity.clone();
+        let started = Instant::now();
+        let touching = async move {
+            for _ in 0..4 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                toucher.touch();
+            }
+        };
+        tokio::join!(activity.idle_for(limit), touching);
+        assert!(started.elapsed() >= Duration::from_millis(350));
+        let never = tokio::time::timeout(Duration::from_millis(50), activity.idle_for(None)).await;
+        assert!(never.is_err());
     }
 
     #[test]

@@ -3,16 +3,22 @@
 //! 0 stdin, 1 stdout, 2 stderr, 3 error, 4 resize, and v5 adds 255 "close
 //! channel N"; portforward uses 2n for port n's data and 2n+1 for its errors,
 //! each opened by a server frame carrying the port as little-endian u16.
+//!
+//! A session idle for the idle timeout (no message from the client, no data
+//! from us; see [`super::timeouts`]) is closed with a Close frame whose
+//! reason says so; an exec's process is then killed as for a lost client.
 
 use super::backend::{StreamIo, StreamingBackend};
 use super::pump::{self, CHUNK};
 use super::remotecommand::{self, Command};
 use super::status;
+use super::timeouts::Activity;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
@@ -105,9 +111,23 @@ fn close_normal() -> Message {
     }))
 }
 
-/// Serves exec/attach over WebSocket to its end.
-pub async fn exec<IO, B>(io: IO, protocol: Option<String>, command: Command, backend: &B)
-where
+/// The Close frame of a session closed for idleness.
+fn close_idle(idle: Duration) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::Away,
+        reason: format!("stream idle timeout: no traffic for {idle:?}").into(),
+    }))
+}
+
+/// Serves exec/attach over WebSocket to its end; `idle` closes a session
+/// without traffic for that long.
+pub async fn exec<IO, B>(
+    io: IO,
+    protocol: Option<String>,
+    command: Command,
+    idle: Option<Duration>,
+    backend: &B,
+) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     B: StreamingBackend,
 {
@@ -119,6 +139,7 @@ where
     let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
     let (sink, mut stream) = ws.split();
     let (out, write_task) = writer(sink);
+    let activity = Activity::default();
     let wanted = command.wanted();
     let mut io = StreamIo::default();
     let mut stdin_pipe = None;
@@ -131,7 +152,12 @@ where
     for (channel, on) in [(STDOUT, wanted.stdout), (STDERR, wanted.stderr)] {
         if on {
             let (backend_end, ours) = pump::pipe();
-            pumps.push(tokio::spawn(drain(ours, channel, framing, out.clone())));
+            let sender = Sender {
+                out: out.clone(),
+                framing,
+                activity: activity.clone(),
+            };
+            pumps.push(tokio::spawn(drain(ours, channel, sender)));
             let w: super::BoxedWriter = Box::new(backend_end);
             if channel == STDOUT {
                 io.stdout = Some(w);
@@ -146,9 +172,11 @@ where
     }
     let (gone_tx, mut gone_rx) = watch::channel(false);
     // Client → stdin / resize; flags `gone` when the client closes or drops.
+    let client_activity = activity.clone();
     tokio::spawn(async move {
         let mut resize_buf = Vec::new();
         while let Some(Ok(msg)) = stream.next().await {
+            client_activity.touch();
             if matches!(msg, Message::Close(_)) {
                 break;
             }
@@ -179,11 +207,22 @@ where
         }
         let _ = gone_tx.send(true);
     });
-    let gone = async move {
-        let _ = gone_rx.wait_for(|g| *g).await;
+    let timed_out = AtomicBool::new(false);
+    let gone = async {
+        tokio::select! {
+            _ = gone_rx.wait_for(|g| *g) => {}
+            () = activity.idle_for(idle) => timed_out.store(true, Ordering::Relaxed),
+        }
     };
     let Some(outcome) = remotecommand::run(backend, command, io, gone).await else {
-        tracing::debug!("websocket exec: client went away; backend cancelled");
+        if let (true, Some(idle)) = (timed_out.load(Ordering::Relaxed), idle) {
+            tracing::info!("websocket exec: idle for {idle:?} (stream_idle_timeout): closed");
+            let _ = out.send(close_idle(idle)).await;
+            drop(out);
+            let _ = tokio::time::timeout(Duration::from_secs(2), write_task).await;
+        } else {
+            tracing::debug!("websocket exec: client went away; backend cancelled");
+        }
         return;
     };
     for p in pumps {
@@ -202,19 +241,33 @@ where
     let _ = tokio::time::timeout(Duration::from_secs(2), write_task).await;
 }
 
-/// Backend pipe → channel messages.
-async fn drain(
-    mut pipe: tokio::io::DuplexStream,
-    channel: u8,
-    framing: Framing,
+/// Sends channel messages to the client, counting them as activity.
+#[derive(Clone)]
+struct Sender {
     out: mpsc::Sender<Message>,
-) {
+    framing: Framing,
+    activity: Activity,
+}
+
+impl Sender {
+    /// False once the client is gone.
+    async fn send(&self, channel: u8, data: &[u8]) -> bool {
+        self.activity.touch();
+        self.out
+            .send(self.framing.encode(channel, data))
+            .await
+            .is_ok()
+    }
+}
+
+/// Backend pipe → channel messages.
+async fn drain(mut pipe: tokio::io::DuplexStream, channel: u8, sender: Sender) {
     let mut buf = vec![0u8; CHUNK];
     loop {
         match pipe.read(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => {
-                if out.send(framing.encode(channel, &buf[..n])).await.is_err() {
+                if !sender.send(channel, &buf[..n]).await {
                     return;
                 }
             }
@@ -222,12 +275,13 @@ async fn drain(
     }
 }
 
-/// Serves port-forward over WebSocket: one connection per requested port.
+/// Serves port-forward over WebSocket: one connection per requested port;
+/// `idle` closes a session without traffic for that long.
 pub async fn portforward<IO, B>(
     io: IO,
     protocol: Option<String>,
-    sandbox_id: String,
-    ports: Vec<u16>,
+    target: (String, Vec<u16>),
+    idle: Option<Duration>,
     backend: Arc<B>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -236,9 +290,11 @@ pub async fn portforward<IO, B>(
     let framing = Framing {
         base64: protocol.as_deref().is_some_and(|p| p.contains("base64")),
     };
+    let (sandbox_id, ports) = target;
     let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
     let (sink, mut stream) = ws.split();
     let (out, write_task) = writer(sink);
+    let activity = Activity::default();
     let mut uploads: Vec<Option<mpsc::Sender<Bytes>>> = Vec::new();
     let mut conns = tokio::task::JoinSet::new();
     for (i, port) in ports.iter().copied().enumerate() {
@@ -250,19 +306,24 @@ pub async fn portforward<IO, B>(
         uploads.push(Some(tx));
         let backend = backend.clone();
         let sandbox_id = sandbox_id.clone();
-        let out = out.clone();
+        let sender = Sender {
+            out: out.clone(),
+            framing,
+            activity: activity.clone(),
+        };
         conns.spawn(async move {
             match backend.port_forward(&sandbox_id, port).await {
-                Ok(tcp) => forward(tcp, rx, data_ch, framing, out).await,
+                Ok(tcp) => forward(tcp, rx, data_ch, sender).await,
                 Err(e) => {
                     let msg = format!("error forwarding port {port} to pod {sandbox_id}: {e}");
-                    let _ = out.send(framing.encode(err_ch, msg.as_bytes())).await;
+                    sender.send(err_ch, msg.as_bytes()).await;
                 }
             }
         });
     }
     let reader = async {
         while let Some(Ok(msg)) = stream.next().await {
+            activity.touch();
             if matches!(msg, Message::Close(_)) {
                 break;
             }
@@ -279,11 +340,19 @@ pub async fn portforward<IO, B>(
             }
         }
     };
+    let mut close = close_normal();
     tokio::select! {
         () = reader => conns.shutdown().await,
         () = async { while conns.join_next().await.is_some() {} } => {}
+        () = activity.idle_for(idle) => {
+            if let Some(idle) = idle {
+                tracing::info!("websocket port-forward: idle for {idle:?} (stream_idle_timeout)");
+                close = close_idle(idle);
+            }
+            conns.shutdown().await;
+        }
     }
-    let _ = out.send(close_normal()).await;
+    let _ = out.send(close).await;
     drop(out);
     let _ = tokio::time::timeout(Duration::from_secs(2), write_task).await;
 }
@@ -292,8 +361,7 @@ async fn forward(
     tcp: tokio::net::TcpStream,
     mut upload: mpsc::Receiver<Bytes>,
     channel: u8,
-    framing: Framing,
-    out: mpsc::Sender<Message>,
+    sender: Sender,
 ) {
     let (mut tcp_read, mut tcp_write) = tcp.into_split();
     let up = async {
@@ -310,7 +378,7 @@ async fn forward(
             match tcp_read.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if out.send(framing.encode(channel, &buf[..n])).await.is_err() {
+                    if !sender.send(channel, &buf[..n]).await {
                         break;
                     }
                 }
@@ -325,3 +393,7 @@ async fn forward(
         () = &mut up => down.await,
     }
 }
+
+#[cfg(test)]
+#[path = "websocket_tests.rs"]
+mod tests;

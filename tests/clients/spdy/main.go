@@ -6,11 +6,11 @@
 //	    stdin from our stdin, output to our stdout/stderr; the error stream's
 //	    content is printed to stderr as "STATUS <text>"; exits with the
 //	    remote exit code (v4 Status), or 1 on other failures.
-//	spdyclient portforward URL -port P [-conns N] [-size BYTES]
+//	spdyclient portforward URL -port P [-conns N] [-size BYTES] [-report]
 //	    opens N concurrent stream pairs to an echo server on P, sends BYTES of a
-//	    pattern on each, checks the echo; prints "ok N", then per connection
-//	    "conn I sent BYTES sha256 HEX received BYTES sha256 HEX"; or the
-//	    error stream text.
+//	    pattern on each, checks the echo; prints "ok N" (with -report then, per
+//	    connection, "conn I sent BYTES sha256 HEX received BYTES sha256 HEX");
+//	    or the error stream text.
 package main
 
 import (
@@ -171,6 +171,7 @@ func portForward(args []string) {
 	port := fs.Int("port", 0, "")
 	conns := fs.Int("conns", 1, "")
 	size := fs.Int("size", 1024, "")
+	report := fs.Bool("report", false, "")
 	fs.Parse(args[1:])
 	conn, _ := dial(args[0], []string{"portforward.k8s.io"})
 	defer conn.Close()
@@ -231,8 +232,10 @@ func portForward(args []string) {
 		os.Exit(1)
 	}
 	fmt.Printf("ok %d\n", *conns)
-	for _, r := range reports {
-		fmt.Println(r)
+	if *report {
+		for _, r := range reports {
+			fmt.Println(r)
+		}
 	}
 }
 

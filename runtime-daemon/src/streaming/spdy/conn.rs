@@ -18,7 +18,7 @@
 
 use super::frame::{self, FLAG_FIN, Frame};
 use super::headers::{Compressor, Decompressor, HeaderList};
-use crate::streaming::timeouts::SessionTimeouts;
+use crate::streaming::timeouts::{Activity, SessionTimeouts};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -63,17 +63,13 @@ struct Shared {
     flow: Mutex<Flow>,
     window_grew: Notify,
     closed: watch::Sender<bool>,
-    /// When the session last saw traffic that keeps it from being idle.
-    active_at: Mutex<Instant>,
+    /// Traffic that keeps the session from being idle.
+    activity: Activity,
 }
 
 impl Shared {
     fn touch(&self) {
-        *self.active_at.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-    }
-
-    fn active_at(&self) -> Instant {
-        *self.active_at.lock().unwrap_or_else(|e| e.into_inner())
+        self.activity.touch();
     }
 
     /// Ends the connection for every handler (writers fail, `closed` resolves).
@@ -252,7 +248,7 @@ where
         }),
         window_grew: Notify::new(),
         closed,
-        active_at: Mutex::new(Instant::now()),
+        activity: Activity::default(),
     });
     let (accept_tx, accept_rx) = mpsc::unbounded_channel();
     tokio::spawn(write_loop(write_half, out_rx, shared.clone()));
@@ -270,7 +266,7 @@ async fn keepalive(shared: Arc<Shared>, timeouts: SessionTimeouts) {
     let mut next_ping = timeouts.ping.map(|every| Instant::now() + every);
     let mut ping_id: u32 = 0;
     loop {
-        let idle_at = timeouts.idle.map(|idle| shared.active_at() + idle);
+        let idle_at = timeouts.idle.map(|idle| shared.activity.last() + idle);
         let Some(wake) = [idle_at, next_ping].into_iter().flatten().min() else {
             return;
         };
@@ -280,7 +276,7 @@ async fn keepalive(shared: Arc<Shared>, timeouts: SessionTimeouts) {
         }
         let now = Instant::now();
         if let Some(idle) = timeouts.idle
-            && now >= shared.active_at() + idle
+            && now >= shared.activity.last() + idle
         {
             tracing::info!("SPDY session idle for {idle:?} (stream_idle_timeout): closing it");
             let _ = shared.out.send(Out::Shutdown).await;
