@@ -52,9 +52,12 @@ pub struct ContainerArgs {
     #[arg(long)]
     pub log_path: Option<PathBuf>,
     /// Give the init a stdin pipe that attach clients write to (else /dev/null).
+    /// A tty container (`process.terminal` in its spec) reads its terminal
+    /// instead, and attach clients write to that.
     #[arg(long)]
     pub stdin: bool,
-    /// Close that pipe when the first attach that carried stdin ends.
+    /// Close that pipe when the first attach that carried stdin ends (a
+    /// terminal is never closed this way, as with containerd).
     #[arg(long, requires = "stdin")]
     pub stdin_once: bool,
 }
