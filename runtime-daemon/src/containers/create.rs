@@ -350,7 +350,17 @@ fn resolve_inputs(config: &cri::ContainerConfig, rootfs: &Path) -> Result<Resolv
         devices,
         pid_ns: None,
         recursive_read_only: false,
+        privileged_capabilities: privileged.then(own_bounding_set).flatten(),
     })
+}
+
+/// The daemon's capability bounding set (`CapBnd:` of /proc/self/status),
+/// which the runtime it starts inherits.
+fn own_bounding_set() -> Option<oci_spec::runtime::Capabilities> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapBnd:"))?;
+    let mask = u64::from_str_radix(hex.trim(), 16).ok()?;
+    Some(super::spec::process::capabilities_from_mask(mask))
 }
 
 /// What a failing CreateContainer has to take back, newest first.

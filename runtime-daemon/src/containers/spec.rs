@@ -15,7 +15,7 @@
 
 mod linux;
 mod mounts;
-mod process;
+pub mod process;
 pub mod seccomp_default;
 pub mod security;
 pub mod sysctls;
@@ -57,6 +57,9 @@ pub struct Resolved {
     /// The runtime handler and the kernel can make recursive read-only
     /// mounts (`rro`).
     pub recursive_read_only: bool,
+    /// What a privileged container gets: the daemon's own bounding set
+    /// (`None`: every capability).
+    pub privileged_capabilities: Option<oci_spec::runtime::Capabilities>,
 }
 
 /// Everything the builder needs; borrowed from the container manager.

@@ -78,6 +78,62 @@ const ALL_CAPABILITIES: [&str; 41] = [
     "WAKE_ALARM",
 ];
 
+/// Capability names by number, in the kernel's order (`linux/capability.h`).
+const KERNEL_ORDER: [&str; 41] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+/// The capabilities of a `/proc/<pid>/status` mask (`CapBnd:` …) that the
+/// spec format knows; bits beyond them (newer kernels) are left out.
+pub fn capabilities_from_mask(mask: u64) -> Capabilities {
+    KERNEL_ORDER
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| mask & (1u64 << bit) != 0)
+        .filter_map(|(_, name)| parse_capability(name).ok())
+        .collect()
+}
+
 pub(super) fn build_process(input: &SpecInput<'_>) -> Result<Process, SpecError> {
     let config = input.config;
     let security = config
@@ -92,7 +148,10 @@ pub(super) fn build_process(input: &SpecInput<'_>) -> Result<Process, SpecError>
     process.set_env(Some(env(config, input.image, &input.sandbox.hostname)));
     process.set_cwd(cwd(config, input.image).into());
     process.set_user(user(input.image, security, &input.resolved.users)?);
-    process.set_capabilities(Some(capabilities(security)?));
+    process.set_capabilities(Some(capabilities(
+        security,
+        input.resolved.privileged_capabilities.as_ref(),
+    )?));
     process.set_no_new_privileges(Some(security.is_some_and(|s| s.no_new_privs)));
     // No rlimits: the container inherits the shim's, as with containerd.
     process.set_rlimits(None);
@@ -326,15 +385,23 @@ pub(super) fn effective_capabilities(
     Ok((set, ambient))
 }
 
-/// A privileged container gets every capability, as with containerd.
+/// A privileged container gets every capability the runtime itself holds
+/// (`current`: the daemon's bounding set), as containerd's
+/// `WithAllCurrentCapabilities`: asking for one the runtime lacks (say,
+/// CAP_SYS_RESOURCE in a restricted node) makes runc fail the start.
+/// Without `current`, every capability the spec format knows.
 fn capabilities(
     security: Option<&cri::LinuxContainerSecurityContext>,
+    current: Option<&Capabilities>,
 ) -> Result<oci_spec::runtime::LinuxCapabilities, SpecError> {
     let (set, ambient) = if security.is_some_and(|s| s.privileged) {
-        let all = ALL_CAPABILITIES
-            .iter()
-            .map(|c| parse_capability(c))
-            .collect::<Result<Capabilities, _>>()?;
+        let all = match current {
+            Some(current) => current.clone(),
+            None => ALL_CAPABILITIES
+                .iter()
+                .map(|c| parse_capability(c))
+                .collect::<Result<Capabilities, _>>()?,
+        };
         (all, Default::default())
     } else {
         effective_capabilities(security.and_then(|s| s.capabilities.as_ref()))?

@@ -95,6 +95,21 @@ fn privileged_lifts_caps_masks_devices_and_seccomp() {
         .unwrap();
     let effective = caps.effective().clone().unwrap();
     assert!(effective.contains(&Capability::SysAdmin) && effective.len() >= 40);
+
+    // With the daemon's own bounding set known, exactly that set.
+    let current = super::process::capabilities_from_mask(0x1ff_feff_ffff);
+    assert!(!current.contains(&Capability::SysResource) && current.len() == 40);
+    f.resolved.privileged_capabilities = Some(current.clone());
+    let spec = f.build().unwrap();
+    let caps = spec
+        .process()
+        .as_ref()
+        .unwrap()
+        .capabilities()
+        .clone()
+        .unwrap();
+    assert_eq!(caps.bounding().clone().unwrap(), current);
+    assert_eq!(caps.effective().clone().unwrap(), current);
     let linux = spec.linux().as_ref().unwrap();
     assert_eq!(linux.masked_paths().as_deref(), Some(&[][..]));
     assert_eq!(linux.readonly_paths().as_deref(), Some(&[][..]));
@@ -276,4 +291,17 @@ fn pid_pod_and_target_join_the_resolved_namespace() {
         Some(None),
         "POD without a pod namespace: private"
     );
+}
+
+#[test]
+fn capability_masks_follow_the_kernels_numbering() {
+    let from = super::process::capabilities_from_mask;
+    assert_eq!(from(1 << 21), [Capability::SysAdmin].into_iter().collect());
+    assert_eq!(
+        from(1 | 1 << 40 | 1 << 63),
+        [Capability::Chown, Capability::CheckpointRestore]
+            .into_iter()
+            .collect()
+    );
+    assert!(from(0).is_empty());
 }
