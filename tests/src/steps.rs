@@ -94,14 +94,23 @@ pub async fn pull(cri: &mut Cri, image: &str) -> anyhow::Result<String> {
 
 /// RunPodSandbox with the default handler; returns the pod id.
 pub async fn run_pod(cri: &mut Cri, config: &cri::PodSandboxConfig) -> anyhow::Result<String> {
+    run_pod_on(cri, config, "").await
+}
+
+/// RunPodSandbox with runtime handler `handler` (`""`, `cradle-oci`, `runc`).
+pub async fn run_pod_on(
+    cri: &mut Cri,
+    config: &cri::PodSandboxConfig,
+    handler: &str,
+) -> anyhow::Result<String> {
     let resp = cri
         .runtime
         .run_pod_sandbox(cri::RunPodSandboxRequest {
             config: Some(config.clone()),
-            runtime_handler: String::new(),
+            runtime_handler: handler.into(),
         })
         .await
-        .context("RunPodSandbox")?;
+        .with_context(|| format!("RunPodSandbox (handler {handler:?})"))?;
     Ok(resp.into_inner().pod_sandbox_id)
 }
 

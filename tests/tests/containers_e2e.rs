@@ -13,7 +13,8 @@ use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
     container_config, container_status, create_and_start, exec, has_log_line, leak_scope,
-    pod_config, pull, remove_everything, run_pod, stop_and_remove_container, stop_and_remove_pod,
+    pod_config, pull, remove_everything, run_pod, run_pod_on, stop_and_remove_container,
+    stop_and_remove_pod,
 };
 use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
 
@@ -233,16 +234,7 @@ async fn cannot_run(w: &mut World) -> anyhow::Result<()> {
     let mut ids = Vec::new();
     for handler in ["", "runc"] {
         let pod = pod_config(&w.daemon, &w.cgroup)?;
-        let pod_id = cri
-            .runtime
-            .run_pod_sandbox(cri::RunPodSandboxRequest {
-                config: Some(pod.clone()),
-                runtime_handler: handler.into(),
-            })
-            .await
-            .context("RunPodSandbox")?
-            .into_inner()
-            .pod_sandbox_id;
+        let pod_id = run_pod_on(cri, &pod, handler).await?;
         ids.push(pod_id.clone());
         let config = container_config(&image, "missing", &["/no/such/binary", "x"]);
         let id = cri
