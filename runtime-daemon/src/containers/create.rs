@@ -401,3 +401,30 @@ impl Undo {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::runtime_refusal;
+
+    #[test]
+    fn only_the_runtimes_own_refusal_defers_the_failure_to_start() {
+        let id = "abc";
+        let shim = "shim start failed (exit status: 1): cradle-shim: /usr/bin/runc create abc \
+                    failed: runc create failed: exec: \"nope\": executable file not found";
+        assert_eq!(
+            runtime_refusal(shim, id).as_deref(),
+            Some(
+                "OCI runtime create failed: runc create failed: exec: \"nope\": executable file not found"
+            )
+        );
+        // The shim's own failures (and another container's words) stay CreateContainer errors.
+        assert_eq!(
+            runtime_refusal("shim start failed: opening the log: EACCES", id),
+            None
+        );
+        assert_eq!(
+            runtime_refusal("/usr/bin/runc create abcd failed: x", id),
+            None
+        );
+    }
+}
