@@ -1,6 +1,5 @@
 //! Mount propagation and recursive read-only mounts end to end over the CRI
-//! socket. Bidirectional (under runc for now, see [`BIDIRECTIONAL_HANDLER`]):
-//! a mount made inside a privileged container under the volume shows on the
+//! socket. Bidirectional (under cradle-oci and runc): a mount made inside a privileged container under the volume shows on the
 //! host, and a host mount made afterwards shows inside (the host dir is a
 //! shared mount, as the kubelet's are).
 //! Recursive read-only: Status advertises it per handler, and under both
@@ -29,7 +28,9 @@ async fn bidirectional_and_recursive_read_only_mounts() {
     let result = async {
         let image = registry.image_ref();
         pull(&mut cri, &image).await?;
-        bidirectional(&mut cri, &daemon, &cgroup, &image).await?;
+        for handler in BIDIRECTIONAL_HANDLERS {
+            bidirectional(&mut cri, &daemon, &cgroup, &image, handler).await?;
+        }
         recursive_read_only(&mut cri, &daemon, &cgroup, &image).await
     }
     .await;
@@ -41,20 +42,21 @@ async fn bidirectional_and_recursive_read_only_mounts() {
     assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
 }
 
-/// The handler of the bidirectional case. Not cradle-oci yet: with an
-/// `rshared` rootfs propagation its pivot_root fails with EINVAL, because
-/// it makes private the mount above the rootfs' parent dir, not the rootfs'
-/// own overlay mount under the self-bind (runc's rootfsParentMountPrivate
-/// includes the rootfs itself). Switch to "" when cradle-oci is fixed.
-const BIDIRECTIONAL_HANDLER: &str = "runc";
+/// The handlers the bidirectional case runs under: cradle-oci (the default
+/// handler) and runc. An `rshared` rootfs propagation needs the launcher to
+/// make the rootfs' own mount private before pivot_root.
+const BIDIRECTIONAL_HANDLERS: [&str; 2] = ["", "runc"];
 
 async fn bidirectional(
     cri: &mut Cri,
     daemon: &Daemon,
     cgroup: &CgroupParent,
     image: &str,
+    handler: &str,
 ) -> anyhow::Result<()> {
-    let host = daemon.dir().join("bidi");
+    let host = daemon
+        .dir()
+        .join(format!("bidi-{}", handler_label(handler)));
     std::fs::create_dir_all(host.join("outer"))?;
     let shared = SharedMount::new(&host)?;
     // Whatever the container mounts there, the host unmounts at the end.
@@ -62,7 +64,7 @@ async fn bidirectional(
 
     let mut pod = pod_config(daemon, cgroup)?;
     privileged_pod(&mut pod);
-    let pod_id = run_pod_on(cri, &pod, BIDIRECTIONAL_HANDLER).await?;
+    let pod_id = run_pod_on(cri, &pod, handler).await?;
     let mut config = container_config(image, "bidi", &["sleep", "3600"]);
     privileged(&mut config);
     config.mounts = vec![cri::Mount {
@@ -77,8 +79,12 @@ async fn bidirectional(
     let script = "mkdir -p /bidi/inner && mount -t tmpfs from-container /bidi/inner";
     let (code, out) = exec(cri, &id, &["sh", "-c", script]).await?;
     ensure!(code == 0, "mount inside the container: {out}");
-    ensure_mounted(&host.join("inner"), "tmpfs")
-        .context("a container mount did not propagate to the host")?;
+    if let Err(e) = ensure_mounted(&host.join("inner"), "tmpfs") {
+        let (_, mountinfo) = exec(cri, &id, &["cat", "/proc/self/mountinfo"]).await?;
+        return Err(e.context(format!(
+            "a container mount did not propagate to the host; the container's mountinfo:\n{mountinfo}"
+        )));
+    }
     // Host → container.
     let outer = Unmount::tmpfs(&host.join("outer"))?;
     let (_, mounts) = exec(cri, &id, &["cat", "/proc/mounts"]).await?;
@@ -177,6 +183,14 @@ async fn recursive_read_only(
     let all: Vec<&str> = ids.iter().map(String::as_str).collect();
     leaks::assert_none(&leak_scope(daemon, &all));
     Ok(())
+}
+
+fn handler_label(handler: &str) -> &str {
+    if handler.is_empty() {
+        "default"
+    } else {
+        handler
+    }
 }
 
 fn privileged_pod(pod: &mut cri::PodSandboxConfig) {

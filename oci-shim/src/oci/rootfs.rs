@@ -4,8 +4,10 @@
 
 use std::path::Path;
 
+use nix::fcntl::{OFlag, open};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::unistd::{chdir, chroot, pivot_root};
+use nix::sys::stat::Mode;
+use nix::unistd::{chdir, chroot, fchdir, pivot_root};
 
 use super::error::{OciError, Result};
 use super::mounts::propagation_flag;
@@ -14,25 +16,20 @@ fn sys(what: &str, path: &Path, e: nix::Error) -> OciError {
     OciError::sys(format!("{what} {}", path.display()), e)
 }
 
-/// Makes `/` private (or the spec's `rootfsPropagation`) so nothing leaks
-/// back to the host, then bind-mounts the rootfs onto itself so it is a
-/// mount point pivot_root accepts.
+/// Sets the propagation of the whole tree to the spec's `rootfsPropagation`
+/// (recursive slave by default, as runc: host mounts still reach the
+/// container, nothing flows back), then bind-mounts the rootfs onto itself
+/// so it is a mount point pivot_root accepts.
+///
+/// The configured value replaces the slave default rather than following
+/// it: a `rshared` root must keep the host's peer groups, or bidirectional
+/// volumes would only propagate inside the container.
 pub(crate) fn prepare(rootfs: &Path, propagation: Option<&str>) -> Result<()> {
     let prop = match propagation {
         Some(p) => propagation_flag(p)
             .ok_or_else(|| OciError::Unsupported(format!("rootfsPropagation {p:?}")))?,
-        None => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
-    // Always make the whole tree at least slave first: a shared host root
-    // would otherwise propagate our mounts back.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(|e| sys("make slave", Path::new("/"), e))?;
     mount(
         None::<&str>,
         "/",
@@ -68,13 +65,12 @@ pub(crate) fn apply_root_propagation(propagation: Option<&str>) -> Result<()> {
 
 /// pivot_root refuses a new root whose parent mount is shared (as with a
 /// `rshared` rootfs propagation); like runc, make just that mount private.
+/// The rootfs is often a mount point itself (the runtime's overlay): then
+/// it is the parent of the self-bind made next, so it is the one to change.
 fn parent_mount_private(rootfs: &Path) -> Result<()> {
-    let Some(parent) = rootfs.parent() else {
-        return Ok(());
-    };
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| OciError::io("read", "/proc/self/mountinfo", e))?;
-    let Some(mount_point) = longest_mount_prefix(&info, parent) else {
+    let Some(mount_point) = longest_mount_prefix(&info, rootfs) else {
         return Ok(());
     };
     mount(
@@ -122,9 +118,17 @@ fn unescape_mountinfo(s: &str) -> String {
 
 /// pivot_root into `rootfs` with the `pivot_root(".", ".")` idiom: the old
 /// root ends up stacked on the new one and is detached right away.
+///
+/// As runc does, the old root is reached through a descriptor opened before
+/// the pivot: after it, "." still names the new root's own mount, and making
+/// *that* slave would cut the container's shared (bidirectional) mounts off
+/// from the host.
 pub(crate) fn pivot(rootfs: &Path) -> Result<()> {
+    let old_root = open_dir(Path::new("/"))?;
     chdir(rootfs).map_err(|e| sys("chdir", rootfs, e))?;
     pivot_root(".", ".").map_err(|e| sys("pivot_root", rootfs, e))?;
+    fchdir(&old_root).map_err(|e| sys("fchdir to the old root", rootfs, e))?;
+    drop(old_root);
     // Keep the unmount of the old root from propagating to the host.
     mount(
         None::<&str>,
@@ -136,6 +140,15 @@ pub(crate) fn pivot(rootfs: &Path) -> Result<()> {
     .map_err(|e| sys("make old root slave", rootfs, e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| sys("detach old root", rootfs, e))?;
     chdir("/").map_err(|e| sys("chdir", Path::new("/"), e))
+}
+
+fn open_dir(path: &Path) -> Result<std::os::fd::OwnedFd> {
+    open(
+        path,
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| sys("open", path, e))
 }
 
 /// `--no-pivot`: move the rootfs over `/` and chroot (for ramdisk roots).
