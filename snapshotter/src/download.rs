@@ -51,8 +51,8 @@ pub struct Blob<'a> {
 /// Streams one blob into the content store unless it is already there,
 /// unpacking it as snapshot `diff_id` on the way when that snapshot does not
 /// exist yet. Resumes a download an earlier pull left partial; if the
-/// resumed blob fails its digest (a corrupt partial), downloads it once more
-/// from the start. Returns the blob's digest and size.
+/// resumed blob fails its digest (a corrupt partial) or the registry refuses
+/// the range, downloads it once more from the start. Returns the blob's digest and size.
 pub async fn fetch_blob(
     pull: &Pull<'_>,
     blob: Blob<'_>,
@@ -66,8 +66,10 @@ pub async fn fetch_blob(
     }
     let offset = pull.content.partial_len(&digest, size);
     match attempt(pull, &blob, &digest, size, diff_id.clone(), offset).await {
-        Err(Error::DigestMismatch { .. }) if offset > 0 => {
-            tracing::warn!(image = %blob.image, layer = %digest, offset, "resumed download failed its digest; downloading from the start");
+        // A corrupt partial, or a registry refusing the range (416): start
+        // over, once.
+        Err(e @ (Error::DigestMismatch { .. } | Error::Registry { .. })) if offset > 0 => {
+            tracing::warn!(image = %blob.image, layer = %digest, offset, error = %e, "resumed download failed; downloading from the start");
             attempt(pull, &blob, &digest, size, diff_id, 0).await?;
         }
         other => other?,

@@ -3,8 +3,8 @@
 //! download is cancelled after the stall timeout; a connection cut mid-layer
 //! fails cleanly; both leave no visible blob or half-unpacked layer, only the
 //! blob's partial file in the ingest dir, and the next pull resumes it with a
-//! range request (or starts over when the registry ignores ranges or the
-//! partial is corrupt); a full disk fails with ENOSPC and leaves nothing.
+//! range request (or starts over when the registry ignores or refuses the
+//! range, or the partial is corrupt); a full disk fails with ENOSPC and leaves nothing.
 //! Needs root and docker-registry.
 
 mod common;
@@ -206,6 +206,25 @@ async fn registry_ignoring_ranges_makes_the_resumed_download_start_over() {
     assert_eq!(pulled.id, img.config_digest);
     let layer = img.layers[0].blob.len() as u64;
     assert!(proxy.bytes.load(Ordering::SeqCst) > layer);
+    assert_eq!(count(&tmp.path().join("root/content/ingest")), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_refusing_the_range_makes_the_pull_start_over() {
+    if !usable() {
+        return;
+    }
+    let (tmp, _registry, proxy, img, store, reference, kept) = after_a_cut_pull().await;
+    proxy.spoil_range.store(true, Ordering::SeqCst);
+
+    let pulled = store.pull(&reference, None).await.unwrap();
+    assert_eq!(pulled.id, img.config_digest);
+    let ranges = proxy.ranges.lock().unwrap().clone();
+    assert_eq!(
+        ranges,
+        vec![format!("bytes={kept}-"), "bytes=0-".to_string()],
+        "resume (answered 416), then from the start"
+    );
     assert_eq!(count(&tmp.path().join("root/content/ingest")), 0);
 }
 

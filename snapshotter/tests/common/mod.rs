@@ -469,6 +469,9 @@ pub struct Proxy {
     /// Rename requests' `Range` headers, so the registry answers 200 with
     /// the whole blob (a registry without range support).
     pub strip_range: Arc<AtomicBool>,
+    /// Make ranges other than `bytes=0-` unsatisfiable (the registry then
+    /// answers 416).
+    pub spoil_range: Arc<AtomicBool>,
     /// Range headers seen in requests (before any stripping).
     pub ranges: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
@@ -483,11 +486,13 @@ impl Proxy {
             bytes: Arc::default(),
             fault: Arc::default(),
             strip_range: Arc::default(),
+            spoil_range: Arc::default(),
             ranges: Arc::default(),
             stop: Arc::default(),
         };
         let (bytes, fault, stop) = (proxy.bytes.clone(), proxy.fault.clone(), proxy.stop.clone());
         let (strip, ranges) = (proxy.strip_range.clone(), proxy.ranges.clone());
+        let spoil = proxy.spoil_range.clone();
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
@@ -499,8 +504,8 @@ impl Proxy {
                 };
                 let limit = *fault.lock().unwrap();
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let (strip, ranges) = (strip.clone(), ranges.clone());
-                std::thread::spawn(move || requests(c2, s2, &strip, &ranges));
+                let (strip, ranges, spoil) = (strip.clone(), ranges.clone(), spoil.clone());
+                std::thread::spawn(move || requests(c2, s2, &strip, &spoil, &ranges));
                 let (bytes, stop) = (bytes.clone(), stop.clone());
                 std::thread::spawn(move || pipe(server, client, Some(&bytes), limit, Some(&stop)));
             }
@@ -527,6 +532,7 @@ fn requests(
     mut from: TcpStream,
     mut to: TcpStream,
     strip: &AtomicBool,
+    spoil: &AtomicBool,
     ranges: &Mutex<Vec<String>>,
 ) {
     let mut buf = [0u8; 16 * 1024];
@@ -541,6 +547,20 @@ fn requests(
             if line.len() > 6 && line[..6].eq_ignore_ascii_case("range:") {
                 ranges.lock().unwrap().push(line[6..].trim().to_string());
             }
+        }
+        if spoil.load(Ordering::SeqCst) {
+            let mut spoiled = String::new();
+            for line in text.split_inclusive("\r\n") {
+                if line.len() > 6
+                    && line[..6].eq_ignore_ascii_case("range:")
+                    && line[6..].trim() != "bytes=0-"
+                {
+                    spoiled += "range: bytes=999999999-\r\n";
+                } else {
+                    spoiled += line;
+                }
+            }
+            data = spoiled.into_bytes();
         }
         if strip.load(Ordering::SeqCst) {
             for i in 0..data.len().saturating_sub(8) {
