@@ -11,6 +11,7 @@
 //! max_concurrent_downloads = 3
 //! [registry.hosts."docker.io"]
 //! mirrors = ["mirror.local:5000"]              # tried in order, then docker.io
+//!                                              # (a URL's http:// or https:// is honoured)
 //! [registry.hosts."mirror.local:5000"]
 //! plain_http = true
 //! [registry.hosts."registry.corp:443"]
@@ -81,8 +82,10 @@ impl From<crate::RegistryConfig> for RegistrySettings {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HostConfig {
-    /// Hosts serving the same content, tried in order before this one. A
-    /// mirror's own connection settings come from its own `hosts` entry.
+    /// Hosts serving the same content (`host:port`, or a URL whose
+    /// `http://`/`https://` decides the protocol), tried in order before
+    /// this one. A mirror's other connection settings come from its own
+    /// `hosts` entry.
     pub mirrors: Vec<String>,
     /// Speak plain HTTP to this host.
     pub plain_http: bool,
@@ -119,8 +122,18 @@ impl RegistrySettings {
             .map(|h| h.mirrors.clone())
             .unwrap_or_default()
             .iter()
-            .filter(|m| m.as_str() != registry)
-            .map(|m| self.endpoint(m, true))
+            .map(|m| split_scheme(m))
+            .filter(|(host, _)| *host != registry)
+            .map(|(host, scheme)| {
+                let mut endpoint = self.endpoint(host, true);
+                // A scheme in the mirror's URL says how to speak to it.
+                match scheme {
+                    Some(Scheme::Http) => endpoint.plain_http = true,
+                    Some(Scheme::Https) => endpoint.plain_http = false,
+                    None => {}
+                }
+                endpoint
+            })
             .collect();
         out.push(self.endpoint(registry, false));
         out
@@ -152,6 +165,27 @@ impl RegistrySettings {
             is_mirror,
         }
     }
+}
+
+/// The scheme a mirror was written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Http,
+    Https,
+}
+
+/// `http://host:port/path` → (`host:port`, Some(Http)); a bare `host:port`
+/// → (itself, None). Mirrors may be written either way (containerd's
+/// `hosts.toml` uses URLs).
+fn split_scheme(mirror: &str) -> (&str, Option<Scheme>) {
+    let (rest, scheme) = if let Some(r) = mirror.strip_prefix("http://") {
+        (r, Some(Scheme::Http))
+    } else if let Some(r) = mirror.strip_prefix("https://") {
+        (r, Some(Scheme::Https))
+    } else {
+        (mirror, None)
+    };
+    (rest.split('/').next().unwrap_or(rest), scheme)
 }
 
 #[cfg(test)]
@@ -188,6 +222,27 @@ mod tests {
         assert_eq!(eps[1].ca.as_deref(), Some(std::path::Path::new("/ca.pem")));
         assert!(!eps[1].plain_http);
         assert!(!eps[2].is_mirror && !eps[2].plain_http);
+    }
+
+    #[test]
+    fn mirrors_written_as_urls_take_their_scheme() {
+        let mut s = RegistrySettings::default();
+        s.hosts.insert(
+            "docker.io".into(),
+            HostConfig {
+                mirrors: vec![
+                    "http://m1.lan:5000".into(),
+                    "https://m2.lan/v2/".into(),
+                    "http://[::1]:5001".into(),
+                ],
+                ..Default::default()
+            },
+        );
+        let eps = s.endpoints("docker.io");
+        let hosts: Vec<_> = eps.iter().map(|e| e.host.as_str()).collect();
+        assert_eq!(hosts, ["m1.lan:5000", "m2.lan", "[::1]:5001", "docker.io"]);
+        assert!(eps[0].plain_http && !eps[1].plain_http && eps[2].plain_http);
+        assert!(eps[..3].iter().all(|e| e.is_mirror));
     }
 
     #[test]
