@@ -91,9 +91,16 @@ impl CriService {
 }
 
 impl CriService {
-    pub(crate) fn image_fs_info_impl(&self) -> Result<cri::ImageFsInfoResponse, Status> {
-        let images = self.runtime.image_fs_usage()?;
-        let containers = self.runtime.writable_fs_usage()?;
+    /// On a blocking thread: the writable layers may need a walk (bounded,
+    /// cached for a couple of seconds per container), which must not hold
+    /// up the runtime's workers.
+    pub(crate) async fn image_fs_info_impl(&self) -> Result<cri::ImageFsInfoResponse, Status> {
+        let runtime = Arc::clone(&self.runtime);
+        let (images, containers) = tokio::task::spawn_blocking(move || {
+            Ok::<_, crate::error::Error>((runtime.image_fs_usage()?, runtime.writable_fs_usage()?))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("ImageFsInfo task failed: {e}")))??;
         Ok(cri::ImageFsInfoResponse {
             image_filesystems: vec![filesystem_usage(images)],
             container_filesystems: vec![filesystem_usage(containers)],

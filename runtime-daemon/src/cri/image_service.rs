@@ -45,6 +45,6 @@ impl ImageService for CriService {
         request: Request<cri::ImageFsInfoRequest>,
     ) -> Result<Response<cri::ImageFsInfoResponse>, Status> {
         let _ = request;
-        self.image_fs_info_impl().map(Response::new)
+        self.image_fs_info_impl().await.map(Response::new)
     }
 }
