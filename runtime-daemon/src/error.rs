@@ -83,9 +83,10 @@ impl From<Error> for tonic::Status {
             Error::FailedPrecondition(_) => tonic::Status::failed_precondition(message),
             Error::DeadlineExceeded(_) => tonic::Status::deadline_exceeded(message),
             Error::ImagesUnavailable(_) => tonic::Status::unavailable(message),
-            Error::Image(cradle_snapshotter::Error::NotFound(_)) => {
-                tonic::Status::not_found(message)
-            }
+            Error::Image(
+                cradle_snapshotter::Error::NotFound(_)
+                | cradle_snapshotter::Error::NoWritableLayer(_),
+            ) => tonic::Status::not_found(message),
             Error::Image(
                 cradle_snapshotter::Error::InvalidReference { .. }
                 | cradle_snapshotter::Error::BadCredentials(_)
@@ -100,9 +101,10 @@ impl From<Error> for tonic::Status {
             Error::Image(cradle_snapshotter::Error::Download { .. }) => {
                 tonic::Status::unavailable(message)
             }
-            Error::Image(cradle_snapshotter::Error::ImageInUse { .. }) => {
-                tonic::Status::failed_precondition(message)
-            }
+            Error::Image(
+                cradle_snapshotter::Error::ImageInUse { .. }
+                | cradle_snapshotter::Error::TooManyLayers { .. },
+            ) => tonic::Status::failed_precondition(message),
             Error::Image(cradle_snapshotter::Error::Unimplemented(_)) => {
                 tonic::Status::unimplemented(message)
             }
@@ -136,5 +138,21 @@ mod tests {
             owner: "x".into(),
         });
         assert_eq!(status.code(), tonic::Code::AlreadyExists);
+    }
+
+    #[test]
+    fn snapshotter_refusals_map_to_their_codes() {
+        let too_many =
+            tonic::Status::from(Error::Image(cradle_snapshotter::Error::TooManyLayers {
+                image: "img".into(),
+                layers: 501,
+                reason: "overlayfs stacks at most 500".into(),
+            }));
+        assert_eq!(too_many.code(), tonic::Code::FailedPrecondition);
+        assert!(too_many.message().contains("501"));
+        let no_layer = tonic::Status::from(Error::Image(
+            cradle_snapshotter::Error::NoWritableLayer("c1".into()),
+        ));
+        assert_eq!(no_layer.code(), tonic::Code::NotFound);
     }
 }
