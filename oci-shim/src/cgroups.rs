@@ -8,10 +8,13 @@
 //! cgroup2 mount at `/sys/fs/cgroup/unified` carries no controllers and is
 //! ignored, both by [`Cgroup::create`] and [`Cgroup::remove`].
 //!
-//! The library only writes cgroup files; it never kills processes or logs.
+//! The library only writes cgroup files (and, for v2 device rules, loads
+//! and attaches an eBPF program); it never kills processes or logs.
 
 mod blockio;
+mod bpf;
 mod convert;
+mod devfilter;
 mod freezer;
 mod fs;
 mod hugetlb;
@@ -187,7 +190,17 @@ impl Cgroup {
         match &self.hierarchy {
             Hierarchy::V1 { mounts } => v1::apply(mounts, &self.path, resources),
             Hierarchy::V2 { root } => {
-                v2::apply(&root.join(self.path.trim_start_matches('/')), resources)
+                let dir = root.join(self.path.trim_start_matches('/'));
+                v2::apply(&dir, resources)?;
+                // v2 has no devices files: the rules become an eBPF
+                // program that replaces the cgroup's previous one, so
+                // callers pass all the rules in one call.
+                match resources.devices() {
+                    Some(rules) if !rules.is_empty() => {
+                        bpf::install(&dir, &devfilter::program(rules)?)
+                    }
+                    _ => Ok(()),
+                }
             }
         }
     }

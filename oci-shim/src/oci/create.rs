@@ -236,14 +236,19 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
     // several) must still be undone.
     rb.cgroup = Some(cgroup.clone());
     cgroup.create()?;
-    if let Some(res) = linux.resources() {
-        cgroup.apply(res)?;
-    }
     // Like runc, the standard devices (and the spec's own device nodes)
-    // are always allowed, whatever the spec's device rules say.
-    cgroup.apply(&devices::always_allowed(
-        linux.devices().as_deref().unwrap_or(&[]),
-    ))?;
+    // are always allowed, whatever the spec's device rules say. One
+    // apply with all the rules: on v2 they become one eBPF program.
+    let mut res = linux.resources().clone().unwrap_or_default();
+    let mut rules = res.devices().clone().unwrap_or_default();
+    rules.extend(
+        devices::always_allowed(linux.devices().as_deref().unwrap_or(&[]))
+            .devices()
+            .clone()
+            .unwrap_or_default(),
+    );
+    res.set_devices(Some(rules));
+    cgroup.apply(&res)?;
     cgroup.add_process(pid.as_raw())?;
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         write_oom_score_adj(pid, adj)?;
