@@ -19,6 +19,7 @@ use nix::libc;
 
 // Kernel ABI constants (include/uapi/linux/mount.h).
 const FSOPEN_CLOEXEC: libc::c_uint = 0x1;
+const FSCONFIG_SET_FLAG: libc::c_uint = 0;
 const FSCONFIG_SET_STRING: libc::c_uint = 1;
 const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
 const FSMOUNT_CLOEXEC: libc::c_uint = 0x1;
@@ -36,11 +37,11 @@ pub enum FsMountError {
 /// Shorthand for the caller's match.
 pub use FsMountError::Unsupported;
 
-/// Mounts `overlay(lowers (top first), upper, work)` at `target`.
+/// Mounts `overlay(lowers (top first), upper, work)` at `target`; without
+/// `upper_work`, a read-only overlay of the lower dirs.
 pub fn mount_overlay(
     lowers: &[PathBuf],
-    upper: &Path,
-    work: &Path,
+    upper_work: Option<(&Path, &Path)>,
     target: &Path,
 ) -> Result<(), FsMountError> {
     let fstype = cstr(b"overlay")?;
@@ -64,9 +65,15 @@ pub fn mount_overlay(
             Ok(()) => {}
         }
     }
-    set_string(&fs_fd, "upperdir", upper)
-        .map_err(|e| FsMountError::Failed("fsconfig upperdir", e))?;
-    set_string(&fs_fd, "workdir", work).map_err(|e| FsMountError::Failed("fsconfig workdir", e))?;
+    match upper_work {
+        Some((upper, work)) => {
+            set_string(&fs_fd, "upperdir", upper)
+                .map_err(|e| FsMountError::Failed("fsconfig upperdir", e))?;
+            set_string(&fs_fd, "workdir", work)
+                .map_err(|e| FsMountError::Failed("fsconfig workdir", e))?;
+        }
+        None => set_flag(&fs_fd, "ro").map_err(|e| FsMountError::Failed("fsconfig ro", e))?,
+    }
     // SAFETY: a valid fs context descriptor, no key or value for CMD_CREATE.
     let r = unsafe {
         libc::syscall(
@@ -120,6 +127,24 @@ fn set_string(fs_fd: &OwnedFd, key: &str, value: &Path) -> Result<(), Errno> {
             FSCONFIG_SET_STRING,
             key.as_ptr(),
             value.as_ptr(),
+            0,
+        )
+    };
+    if r < 0 { Err(Errno::last()) } else { Ok(()) }
+}
+
+/// `fsconfig(fd, FSCONFIG_SET_FLAG, key, NULL, 0)`.
+fn set_flag(fs_fd: &OwnedFd, key: &str) -> Result<(), Errno> {
+    let key = CString::new(key).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: a valid fs context descriptor and a NUL-terminated key that
+    // outlives the call; SET_FLAG takes no value.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs_fd.as_raw_fd(),
+            FSCONFIG_SET_FLAG,
+            key.as_ptr(),
+            std::ptr::null::<libc::c_char>(),
             0,
         )
     };

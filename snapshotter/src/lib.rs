@@ -10,8 +10,9 @@
 //! it becomes visible; concurrent pulls share one download per blob), unpacking
 //! layers (plain, gzip, zstd) into their own snapshot directories (whiteouts
 //! converted to overlay whiteouts, entries confined to the layer root), the
-//! image records, import and export of image archives, and one overlay mount
-//! per container. Records live in tables of the daemon's redb database, handed
+//! image records, import and export of image archives, one overlay mount
+//! per container, and the read-only image volumes (CRI `Mount.image`) a
+//! container mounts from other images. Records live in tables of the daemon's redb database, handed
 //! in by the caller. It knows nothing of CRI, pods or shims, and never reads
 //! the daemon's config file: settings are handed in at open.
 //!
@@ -21,10 +22,11 @@
 //! `snapshots/layers/<diff id hex>/{fs,usage}`
 //! (one read-only overlay lower dir per layer, shared by every image that has
 //! the layer), `snapshots/containers/<id>/{upper,work,image}` (one writable
-//! layer per container). Records: redb tables `snapshotter.images` and
-//! `snapshotter.snapshots`. Deciding whether a container may still use an
-//! image is the caller's business, except that an image under a mounted
-//! container rootfs is never removed.
+//! layer per container), `snapshots/volumes/<id>/<volume>/{image,fs}` (the
+//! read-only image volumes of a container). Records: redb tables
+//! `snapshotter.images` and `snapshotter.snapshots`. Deciding whether a
+//! container may still use an image is the caller's business, except that an
+//! image under a mounted container rootfs or image volume is never removed.
 
 mod archive;
 mod auth;
@@ -40,6 +42,7 @@ mod image;
 mod import;
 mod inflight;
 mod oauth;
+mod overlay;
 mod platform;
 mod progress;
 mod reference;
@@ -49,6 +52,7 @@ mod snapshots;
 mod store;
 mod unpack;
 mod usage;
+mod volumes;
 
 pub use auth::{AuthConfig, CredentialsFile};
 pub use digest::Digest;
@@ -66,6 +70,7 @@ use content::ContentStore;
 use rootfs::Rootfs;
 use snapshots::LayerSnapshots;
 use store::{ImageRecord, Records, SnapshotRecord};
+use volumes::ImageVolumes;
 
 /// Layers unpacked at the same time by one pull (the machine has few cores).
 const MAX_CONCURRENT_UNPACKS: usize = 2;
@@ -101,6 +106,7 @@ pub struct ImageStore {
     unpacks: inflight::InFlight,
     layers: LayerSnapshots,
     rootfs: Rootfs,
+    volumes: ImageVolumes,
     records: Records,
     /// Pulls hold it shared for their whole run, removals exclusively: a
     /// removal never deletes a blob or snapshot an in-flight pull relies on.
@@ -132,6 +138,7 @@ impl ImageStore {
             unpacks: inflight::InFlight::default(),
             layers: LayerSnapshots::open(&snapshots)?,
             rootfs: Rootfs::open(&snapshots)?,
+            volumes: ImageVolumes::open(&snapshots)?,
             records: Records::load(db)?,
             gc: tokio::sync::RwLock::new(()),
             mounts: std::sync::Mutex::new(()),
@@ -280,7 +287,8 @@ impl ImageStore {
 
     /// Removes the image (by anything [`ImageStore::resolve`] accepts) with its
     /// records and the content and snapshots no other image uses. Absent: `Ok`.
-    /// Refused with [`Error::ImageInUse`] while a container rootfs is built on it.
+    /// Refused with [`Error::ImageInUse`] while a container rootfs is built on
+    /// it or an image volume shows it.
     pub async fn remove(&self, reference_or_id: &str) -> Result<(), Error> {
         let _gc = self.gc.write().await;
         let Some(record) = self.records.find(reference_or_id) else {
@@ -289,8 +297,11 @@ impl ImageStore {
         let id = record.image.id;
         let freed = {
             let _mounts = self.mounts.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((container, _)) =
-                self.rootfs.list()?.into_iter().find(|(_, img)| *img == id)
+            let mut users = self.rootfs.list()?.into_iter();
+            let mut volumes = self.volumes.list()?.into_iter();
+            if let Some((container, _)) = users
+                .find(|(_, img)| *img == id)
+                .or_else(|| volumes.find(|(_, img)| *img == id))
             {
                 return Err(Error::ImageInUse {
                     image: id,
@@ -319,6 +330,46 @@ impl ImageStore {
         }
     }
 
+    /// Mounts image `image_id`'s layers read-only as image volume `volume`
+    /// (a plain name, e.g. the mount's index) of container `container_id`
+    /// and returns the mount point, which the container binds. The image
+    /// cannot be removed until [`ImageStore::remove_rootfs`] took the
+    /// container's volumes apart. [`Error::NotFound`] when the image is
+    /// absent.
+    pub fn mount_image_volume(
+        &self,
+        container_id: &str,
+        volume: &str,
+        image_id: &str,
+    ) -> Result<PathBuf, Error> {
+        let _mounts = self.mounts.lock().unwrap_or_else(|p| p.into_inner());
+        let record = self
+            .records
+            .find(image_id)
+            .ok_or_else(|| Error::NotFound(image_id.to_string()))?;
+        let lowers = self.lowers(&record)?;
+        self.volumes
+            .mount(container_id, volume, &record.image.id, &lowers)
+    }
+
+    /// The image's layer dirs, top first, as overlay wants them; an error
+    /// naming the first one missing from disk.
+    fn lowers(&self, record: &ImageRecord) -> Result<Vec<PathBuf>, Error> {
+        let lowers: Vec<PathBuf> = record
+            .diff_ids()
+            .iter()
+            .rev()
+            .map(|d| self.layers.fs_dir(d))
+            .collect();
+        if let Some(missing) = lowers.iter().find(|p| !p.is_dir()) {
+            return Err(Error::io(
+                missing,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "layer snapshot missing"),
+            ));
+        }
+        Ok(lowers)
+    }
+
     /// Creates the writable layer of container `container_id` on top of image
     /// `image_id` and mounts the overlay at `target` (which must exist).
     pub fn mount_rootfs(
@@ -332,27 +383,17 @@ impl ImageStore {
             .records
             .find(image_id)
             .ok_or_else(|| Error::NotFound(image_id.to_string()))?;
-        // overlay wants the top layer first.
-        let lowers: Vec<PathBuf> = record
-            .diff_ids()
-            .iter()
-            .rev()
-            .map(|d| self.layers.fs_dir(d))
-            .collect();
-        if let Some(missing) = lowers.iter().find(|p| !p.is_dir()) {
-            return Err(Error::io(
-                missing,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "layer snapshot missing"),
-            ));
-        }
+        let lowers = self.lowers(&record)?;
         self.rootfs
             .mount(container_id, &record.image.id, &lowers, target)
     }
 
-    /// Unmounts `target` (if mounted) and deletes the writable layer of
-    /// `container_id`. Idempotent.
+    /// Unmounts the image volumes of `container_id` and `target` (if
+    /// mounted) and deletes its writable layer: everything the store holds
+    /// for the container. Idempotent.
     pub fn remove_rootfs(&self, container_id: &str, target: &Path) -> Result<(), Error> {
         self.writable.forget(container_id);
+        self.volumes.unmount_all(container_id)?;
         self.rootfs.unmount(container_id, target)
     }
 
@@ -395,16 +436,20 @@ impl ImageStore {
         })
     }
 
-    /// Ids of the containers that have a writable layer on disk, for the
-    /// daemon's restart sweep (any it does not know can go through
-    /// [`ImageStore::remove_rootfs`]).
+    /// Ids of the containers that have a writable layer or an image volume
+    /// on disk, for the daemon's restart sweep (any it does not know can go
+    /// through [`ImageStore::remove_rootfs`]).
     pub fn rootfs_containers(&self) -> Result<Vec<String>, Error> {
-        Ok(self.rootfs.list()?.into_iter().map(|(id, _)| id).collect())
+        let mut ids: Vec<String> = self.rootfs.list()?.into_iter().map(|(id, _)| id).collect();
+        ids.extend(self.volumes.list()?.into_iter().map(|(id, _)| id));
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
     }
 
     /// The directory that holds this store's snapshots (for leak checks and GC):
     /// `layers/<diff id hex>/fs` per layer, `containers/<id>/{upper,work}` per
-    /// container.
+    /// container, `volumes/<id>/<volume>/fs` per image volume.
     pub fn snapshots_dir(&self) -> PathBuf {
         self.root.join("snapshots")
     }

@@ -5,22 +5,10 @@
 //! to remove an image a container still stands on, even after a restart.
 
 use std::fs;
-use std::io;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use nix::errno::Errno;
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
-
 use crate::Error;
-use crate::fsmount;
 use crate::snapshots::remove_dir_if_exists;
-
-/// The kernel refuses mount data longer than a page.
-const MAX_MOUNT_DATA: usize = 4095;
-/// overlayfs's stack depth limit (`OVL_MAX_STACK`).
-pub const OVERLAY_MAX_LOWERS: usize = 500;
 
 /// The writable layers of the containers of one store.
 #[derive(Debug, Clone)]
@@ -42,17 +30,7 @@ impl Rootfs {
     }
 
     fn dir(&self, container_id: &str) -> Result<PathBuf, Error> {
-        let valid = !container_id.is_empty()
-            && container_id.len() <= 128
-            && container_id != "."
-            && container_id != ".."
-            && container_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        if !valid {
-            return Err(Error::InvalidContainerId(container_id.to_string()));
-        }
-        Ok(self.containers.join(container_id))
+        Ok(self.containers.join(plain_name(container_id)?))
     }
 
     /// Creates the container's upper and work dirs and mounts
@@ -97,89 +75,14 @@ impl Rootfs {
         }
         let image_file = dir.join("image");
         fs::write(&image_file, image_id).map_err(|e| Error::io(&image_file, e))?;
-        let mut paths: Vec<&Path> = lowers.iter().map(PathBuf::as_path).collect();
-        paths.extend([upper.as_path(), work.as_path()]);
-        for p in &paths {
-            let s = p.to_string_lossy();
-            if s.contains([',', ':']) || s.contains('\\') {
-                return Err(Error::io(
-                    *p,
-                    io::Error::other("path unusable in overlay options"),
-                ));
-            }
-        }
-        if lowers.len() > OVERLAY_MAX_LOWERS {
-            return Err(Error::TooManyLayers {
-                image: image_id.to_string(),
-                layers: lowers.len(),
-                reason: format!("overlayfs stacks at most {OVERLAY_MAX_LOWERS} lower layers"),
-            });
-        }
-        let upper_work = format!(",upperdir={},workdir={}", upper.display(), work.display());
-        let long = format!("lowerdir={}{upper_work}", join_lowers(lowers));
-        if long.len() <= MAX_MOUNT_DATA {
-            return mount_data(target, &long);
-        }
-        // Too long for one page of mount data: each lower dir as its own
-        // `lowerdir+` parameter (Linux 6.8+).
-        match fsmount::mount_overlay(lowers, &upper, &work, target) {
-            Ok(()) => return Ok(()),
-            Err(fsmount::FsMountError::Failed(step, source)) => {
-                tracing::warn!(step, error = %source, layers = lowers.len(), "overlay mount through fsconfig failed");
-                return Err(Error::Mount {
-                    action: "mount",
-                    target: target.to_path_buf(),
-                    source,
-                });
-            }
-            Err(fsmount::Unsupported(e)) => {
-                tracing::debug!(error = %e, "no overlay lowerdir+; naming lower dirs by descriptor");
-            }
-        }
-        // Older kernels: name each lower dir by a short /proc/self/fd link
-        // (overlay resolves them at mount time; the fds close right after).
-        let fds = open_lowers(lowers)?;
-        let short: Vec<PathBuf> = fds
-            .iter()
-            .map(|fd| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())))
-            .collect();
-        let data = format!("lowerdir={}{upper_work}", join_lowers(&short));
-        if data.len() > MAX_MOUNT_DATA {
-            return Err(Error::TooManyLayers {
-                image: image_id.to_string(),
-                layers: lowers.len(),
-                reason: format!(
-                    "their paths exceed the {MAX_MOUNT_DATA} bytes of one overlay mount option \
-                     string and this kernel has no overlay lowerdir+ (Linux 6.8+)"
-                ),
-            });
-        }
-        mount_data(target, &data)
+        crate::overlay::mount(image_id, lowers, Some((&upper, &work)), target)
     }
 
     /// Unmounts `target` if mounted (lazily if busy) and deletes the
     /// container's writable layer. Idempotent.
     pub fn unmount(&self, container_id: &str, target: &Path) -> Result<(), Error> {
         let dir = self.dir(container_id)?;
-        match umount2(target, MntFlags::empty()) {
-            // EINVAL: not a mount point; ENOENT: target gone. Both: nothing mounted.
-            Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
-            Err(Errno::EBUSY) => {
-                tracing::warn!(target = %target.display(), "rootfs busy, detaching lazily");
-                umount2(target, MntFlags::MNT_DETACH).map_err(|source| Error::Mount {
-                    action: "unmount",
-                    target: target.to_path_buf(),
-                    source,
-                })?;
-            }
-            Err(source) => {
-                return Err(Error::Mount {
-                    action: "unmount",
-                    target: target.to_path_buf(),
-                    source,
-                });
-            }
-        }
+        unmount_if_mounted(target)?;
         remove_dir_if_exists(&dir)
     }
 
@@ -196,49 +99,52 @@ impl Rootfs {
     }
 }
 
-/// `mount -t overlay overlay -o <data> <target>`.
-fn mount_data(target: &Path, data: &str) -> Result<(), Error> {
-    mount(
-        Some("overlay"),
-        target,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(data),
-    )
-    .map_err(|source| Error::Mount {
-        action: "mount",
-        target: target.to_path_buf(),
-        source,
-    })
+/// `name` if it is usable as one directory name (a container id, a volume
+/// name): letters, digits, `-`, `_`, `.`, not `.` or `..`, at most 128 bytes.
+pub(crate) fn plain_name(name: &str) -> Result<&str, Error> {
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if valid {
+        Ok(name)
+    } else {
+        Err(Error::InvalidContainerId(name.to_string()))
+    }
 }
 
-/// `a:b:c`, top first, as overlay's `lowerdir` wants.
-fn join_lowers(lowers: &[PathBuf]) -> String {
-    lowers
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// Opens every lower dir as an `O_PATH` descriptor (no permission needed on
-/// content, never follows a final symlink out of the store).
-fn open_lowers(lowers: &[PathBuf]) -> Result<Vec<fs::File>, Error> {
-    lowers
-        .iter()
-        .map(|p| {
-            fs::File::options()
-                .read(true)
-                .custom_flags(nix::libc::O_PATH | nix::libc::O_DIRECTORY | nix::libc::O_NOFOLLOW)
-                .open(p)
-                .map_err(|e| Error::io(p, e))
-        })
-        .collect()
+/// Unmounts `target` if something is mounted there (lazily if busy).
+/// Nothing mounted, or no `target` at all, is fine.
+pub(crate) fn unmount_if_mounted(target: &Path) -> Result<(), Error> {
+    use nix::errno::Errno;
+    use nix::mount::{MntFlags, umount2};
+    match umount2(target, MntFlags::empty()) {
+        // EINVAL: not a mount point; ENOENT: target gone. Both: nothing mounted.
+        Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => Ok(()),
+        Err(Errno::EBUSY) => {
+            tracing::warn!(target = %target.display(), "mount busy, detaching lazily");
+            umount2(target, MntFlags::MNT_DETACH).map_err(|source| Error::Mount {
+                action: "unmount",
+                target: target.to_path_buf(),
+                source,
+            })
+        }
+        Err(source) => Err(Error::Mount {
+            action: "unmount",
+            target: target.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::overlay::{MAX_MOUNT_DATA, OVERLAY_MAX_LOWERS, join_lowers};
+    use nix::mount::{MntFlags, umount2};
 
     fn is_mounted(target: &Path) -> bool {
         let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
