@@ -51,6 +51,10 @@ pub struct Config {
     pub default_cgroup_parent: String,
     /// The `[streaming]` table: address and TLS of the Exec/PortForward server.
     pub streaming: crate::streaming::StreamingSettings,
+    /// Directories of CDI spec files (`*.json`, `*.yaml`), read at each
+    /// CreateContainer that asks for CDI devices; a device defined in a
+    /// later directory overrides one of the same name in an earlier one.
+    pub cdi_spec_dirs: Vec<PathBuf>,
 }
 
 impl Default for Config {
@@ -68,6 +72,7 @@ impl Default for Config {
             oci_runtime_path: None,
             default_cgroup_parent: "/cradle".to_string(),
             streaming: crate::streaming::StreamingSettings::default(),
+            cdi_spec_dirs: vec![PathBuf::from("/etc/cdi"), PathBuf::from("/var/run/cdi")],
         }
     }
 }
@@ -213,6 +218,18 @@ mod tests {
             vec![PathBuf::from("/a"), PathBuf::from("/b")]
         );
         assert_eq!(config.insecure_registries, vec!["reg:5000", "other:1"]);
+    }
+
+    #[test]
+    fn cdi_spec_dirs_default_to_etc_and_var_run_and_can_be_set() {
+        let config = Config::default();
+        assert_eq!(
+            config.cdi_spec_dirs,
+            [PathBuf::from("/etc/cdi"), PathBuf::from("/var/run/cdi")]
+        );
+        let config =
+            Config::from_toml("cdi_spec_dirs = [\"/opt/cdi\"]", Path::new("x.toml")).unwrap();
+        assert_eq!(config.cdi_spec_dirs, [PathBuf::from("/opt/cdi")]);
     }
 
     #[test]

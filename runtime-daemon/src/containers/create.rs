@@ -150,9 +150,24 @@ impl ContainerManager {
         let mut config = record.config.clone();
         let extra = crate::pods::files::sandbox_mounts(&self.ctx.sandbox_dir(&sandbox.id), &config);
         config.mounts.extend(extra);
+        // Image volumes become read-only binds of the store's mounts
+        // (taken apart by remove_rootfs, registered above as the undo).
+        if config.mounts.iter().any(|m| m.image.is_some()) {
+            let (images, cid, mut mounts) = (
+                Arc::clone(images),
+                id.to_string(),
+                std::mem::take(&mut config.mounts),
+            );
+            config.mounts = tokio::task::spawn_blocking(move || {
+                super::image_volumes::mount_all(&images, &cid, &mut mounts).map(|()| mounts)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("image volume task: {e}")))??;
+        }
         let mut resolved = {
             let (config, rootfs) = (config.clone(), rootfs.clone());
-            tokio::task::spawn_blocking(move || resolve_inputs(&config, &rootfs))
+            let cdi_dirs = self.ctx.config.cdi_spec_dirs.clone();
+            tokio::task::spawn_blocking(move || resolve_inputs(&config, &rootfs, &cdi_dirs))
                 .await
                 .map_err(|e| Error::Internal(format!("resolve task: {e}")))??
         };
@@ -314,8 +329,13 @@ impl ContainerManager {
 
 /// Reads what the spec builder needs from the node and the image: the
 /// image's users (confined to `rootfs`), a Localhost seccomp profile, the
-/// device nodes; creates missing host paths of bind mounts.
-fn resolve_inputs(config: &cri::ContainerConfig, rootfs: &Path) -> Result<Resolved> {
+/// device nodes, the CDI devices' edits (from the spec files in
+/// `cdi_dirs`); creates missing host paths of bind mounts.
+fn resolve_inputs(
+    config: &cri::ContainerConfig,
+    rootfs: &Path,
+    cdi_dirs: &[PathBuf],
+) -> Result<Resolved> {
     let security = config
         .linux
         .as_ref()
@@ -344,6 +364,8 @@ fn resolve_inputs(config: &cri::ContainerConfig, rootfs: &Path) -> Result<Resolv
     let privileged = security.is_some_and(|s| s.privileged);
     let devices = super::devices::resolve(config, privileged)
         .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let cdi =
+        super::cdi::resolve(cdi_dirs, config).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     Ok(Resolved {
         users,
         localhost_seccomp,
@@ -351,6 +373,7 @@ fn resolve_inputs(config: &cri::ContainerConfig, rootfs: &Path) -> Result<Resolv
         pid_ns: None,
         recursive_read_only: false,
         privileged_capabilities: privileged.then(own_bounding_set).flatten(),
+        cdi,
     })
 }
 

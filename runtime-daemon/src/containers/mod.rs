@@ -5,15 +5,18 @@
 //! that created it with the OCI runtime and watches it. Create builds them in
 //! that order and unwinds in reverse on failure; Start asks the shim to start
 //! it and parks a [`monitor`] on the shim's `Wait`; Stop signals and waits;
-//! Remove deletes the shim, the rootfs and the bundle. A process the OCI
+//! Remove deletes the shim, the rootfs (with the container's read-only
+//! [`image_volumes`]) and the bundle. A process the OCI
 //! runtime cannot create or start (a command missing from the image) ends
 //! the container at Start as `ContainerCannotRun`, exit code 128, as
 //! containerd reports it.
 
+pub mod cdi;
 mod create;
 pub mod devices;
 pub mod exec;
 pub mod features;
+mod image_volumes;
 pub mod monitor;
 mod record;
 mod runtime_cmd;

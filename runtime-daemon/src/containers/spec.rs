@@ -8,10 +8,11 @@
 //! Seccomp, AppArmor and SELinux choices are in [`security`] (the
 //! RuntimeDefault profile in [`seccomp_default`]); the pod's IPC sysctls in
 //! [`sysctls`]. What the daemon had to
-//! read first (the image's users, a Localhost seccomp file, device nodes)
-//! arrives in [`Resolved`]. What it cannot honour yet (CDI devices, image
-//! volumes…) is refused with [`SpecError::Build`] rather than silently
-//! dropped.
+//! read first (the image's users, a Localhost seccomp file, device nodes,
+//! the CDI devices' edits, image volumes already mounted as host paths)
+//! arrives in [`Resolved`] and the config; the CDI edits are applied last,
+//! as containerd does. What it cannot honour is refused with
+//! [`SpecError::Build`] rather than silently dropped.
 
 mod linux;
 mod mounts;
@@ -60,6 +61,8 @@ pub struct Resolved {
     /// What a privileged container gets: the daemon's own bounding set
     /// (`None`: every capability).
     pub privileged_capabilities: Option<oci_spec::runtime::Capabilities>,
+    /// The edits of the container's CDI devices, completed from the host.
+    pub cdi: crate::containers::cdi::CdiEdits,
 }
 
 /// Everything the builder needs; borrowed from the container manager.
@@ -124,11 +127,6 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         ));
     }
     security::check_lsm(security)?;
-    if !input.config.cdi_devices.is_empty() {
-        return Err(SpecError::build(
-            "CDI devices (config.cdi_devices) are not supported yet",
-        ));
-    }
 
     let process = process::build_process(input)?;
     let (mounts, rootfs_propagation) = mounts::build_mounts(
@@ -169,6 +167,8 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
     spec.set_hooks(None);
     spec.set_annotations(Some(annotations(input)));
     spec.set_linux(Some(linux));
+    crate::containers::cdi::apply(&mut spec, &input.resolved.cdi)
+        .map_err(|e| SpecError::build(e.to_string()))?;
     Ok(spec)
 }
 

@@ -133,8 +133,9 @@ fn bind_mount(
         )));
     }
     if m.image.is_some() {
+        // The daemon mounts image volumes and hands them in as host paths.
         return Err(SpecError::build(format!(
-            "mount {dest}: image volumes are not supported yet"
+            "mount {dest}: image volume was not mounted by the daemon"
         )));
     }
     if !m.uid_mappings.is_empty() || !m.gid_mappings.is_empty() {
