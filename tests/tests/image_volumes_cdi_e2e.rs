@@ -8,8 +8,9 @@
 //!
 //! CDI: a spec file the test writes in its own CDI directory (the daemon's
 //! `cdi_spec_dirs`) exposes /dev/null as `/dev/cradle-test0` with an env
-//! var and a mount; containers asking through `CDI_devices` or a
-//! `cdi.k8s.io/*` annotation see all three; an unknown device is
+//! var, a mount, an additional group and a createRuntime hook; containers
+//! asking through `CDI_devices` or a
+//! `cdi.k8s.io/*` annotation see them all; an unknown device is
 //! InvalidArgument naming it. Each test has its own daemon, registry and
 //! cgroup parent, and ends with the leak check.
 
@@ -195,9 +196,15 @@ async fn image_volume(w: &mut World) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A CDI spec exposing /dev/null as /dev/cradle-test0, with an env var and
-/// a read-only mount of `share`.
-fn cdi_spec(share: &std::path::Path) -> String {
+/// A CDI spec exposing /dev/null as /dev/cradle-test0, with an env var, a
+/// read-only mount of `share`, an additional group and a createRuntime hook
+/// appending the container's state to `hook_log`.
+fn cdi_spec(share: &std::path::Path, hook_log: &std::path::Path) -> String {
+    let append = format!(
+        "cat >> {}; echo >> {}",
+        hook_log.display(),
+        hook_log.display()
+    );
     serde_json::json!({
         "cdiVersion": "0.6.0",
         "kind": "cradle.test/dev",
@@ -210,7 +217,13 @@ fn cdi_spec(share: &std::path::Path) -> String {
                     "hostPath": share.display().to_string(),
                     "containerPath": "/cdi-share",
                     "options": ["rbind", "ro"]
-                }]
+                }],
+                "hooks": [{
+                    "hookName": "createRuntime",
+                    "path": "/bin/sh",
+                    "args": ["sh", "-c", append]
+                }],
+                "additionalGids": [4242]
             }
         }]
     })
@@ -229,17 +242,22 @@ async fn cdi_device_brings_its_node_env_and_mount() {
     std::fs::write(share.join("hello"), "from the host\n").expect("share file");
     // A malformed file beside it is skipped, not fatal.
     std::fs::write(cdi_dir.path().join("broken.yaml"), "cdiVersion: [").expect("broken");
-    std::fs::write(cdi_dir.path().join("test.json"), cdi_spec(&share)).expect("spec");
+    let hook_log = cdi_dir.path().join("hook.log");
+    std::fs::write(
+        cdi_dir.path().join("test.json"),
+        cdi_spec(&share, &hook_log),
+    )
+    .expect("spec");
     let config = format!(
         "cdi_spec_dirs = [{:?}]\n",
         cdi_dir.path().display().to_string()
     );
     let mut w = World::start(&config).await;
-    let result = cdi(&mut w).await;
+    let result = cdi(&mut w, &hook_log).await;
     w.finish(result).await;
 }
 
-async fn cdi(w: &mut World) -> anyhow::Result<()> {
+async fn cdi(w: &mut World, hook_log: &std::path::Path) -> anyhow::Result<()> {
     let image = w.registry.image_ref();
     let cri = &mut w.cri;
     pull(cri, &image).await?;
@@ -285,6 +303,16 @@ async fn cdi(w: &mut World) -> anyhow::Result<()> {
         );
         let (_, stat) = exec(cri, &id, &["stat", "-c", "%t:%T", "/dev/cradle-test0"]).await?;
         ensure!(stat.trim() == "1:3", "device numbers: {stat}");
+        let (_, groups) = exec(cri, &id, &["grep", "^Groups:", "/proc/self/status"]).await?;
+        ensure!(
+            groups.split_whitespace().any(|g| g == "4242"),
+            "additional gid: {groups}"
+        );
+        let log = std::fs::read_to_string(hook_log).unwrap_or_default();
+        ensure!(
+            log.contains(&id),
+            "the createRuntime hook did not run for {id}: {log:?}"
+        );
     }
     for id in &ids {
         stop_and_remove_container(cri, id).await?;
