@@ -94,7 +94,13 @@ impl ImageVolumes {
         for container in read(&self.volumes)? {
             let container = container.map_err(|e| Error::io(&self.volumes, e))?;
             let id = container.file_name().to_string_lossy().into_owned();
-            for volume in read(&container.path())? {
+            let volumes = match fs::read_dir(container.path()) {
+                Ok(volumes) => volumes,
+                // Taken apart meanwhile by a container's removal.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(container.path(), e)),
+            };
+            for volume in volumes {
                 let volume = volume.map_err(|e| Error::io(&self.volumes, e))?;
                 let image = fs::read_to_string(volume.path().join("image")).unwrap_or_default();
                 out.push((id.clone(), image));
