@@ -1,7 +1,8 @@
 //! Image volumes through the store: images pulled from a real registry on
 //! 127.0.0.1 mounted read-only for a container (every layer visible, writes
 //! refused with EROFS), the images kept from removal while mounted, taken
-//! apart by `remove_rootfs`, and an absent image reported as NotFound.
+//! apart by `remove_rootfs` (also after the store is opened again, as by a
+//! restarted daemon), and an absent image reported as NotFound.
 //! Needs root and docker-registry.
 
 mod common;
@@ -83,6 +84,14 @@ async fn image_volumes_are_read_only_keep_their_images_and_go_with_the_container
             "{removal:?}"
         );
     }
+    // A restarted daemon opens the store again: the volumes are found from
+    // the disk, and still keep their images.
+    drop(store);
+    let store = open_store(tmp.path(), RegistrySettings::default());
+    assert!(matches!(
+        store.remove(&single.id).await,
+        Err(Error::ImageInUse { .. })
+    ));
     assert_eq!(
         store.rootfs_containers().unwrap(),
         vec!["ctr-vol".to_string()]
