@@ -16,7 +16,7 @@
 //! With hooks, the init stops after its mounts and asks `create` to run
 //! the prestart and createRuntime hooks before it runs createContainer
 //! and pivots ([`hooks`] has the whole schedule). The defences against
-//! known escapes live in [`hardening`] and [`confined`].
+//! known escapes live in [`hardening`], [`confined`] and [`sealed_exe`].
 //!
 //! Everything here is synchronous and single-threaded, so `fork` is sound.
 
@@ -29,6 +29,7 @@ pub mod kill;
 pub mod log;
 pub mod pause;
 pub mod run;
+pub mod sealed_exe;
 pub mod start;
 pub mod state;
 pub mod update;

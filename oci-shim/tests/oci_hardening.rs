@@ -197,3 +197,135 @@ fn sysctl_through_a_proc_that_is_not_procfs_is_refused() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "untouched");
     assert!(!b.root.join(&b.id).exists(), "state left behind");
 }
+
+/// CVE-2019-5736 as published: the container's program is the runtime
+/// itself (`/proc/self/exe`, as a `#!/proc/self/exe` script would make
+/// it), so the kernel runs the runtime's binary inside the container; a
+/// second container process keeps a descriptor of it and writes through
+/// it once it has exited. Here the runtime is a copy in the bundle (so a
+/// failure damages only the copy), the first process blocks opening a
+/// FIFO as its log until the attacker is ready, and there is no pid
+/// namespace (the attacker must outlive the first process).
+#[test]
+fn runtime_binary_run_by_the_container_cannot_be_overwritten() {
+    if !root_or_skip("runtime_binary_run_by_the_container_cannot_be_overwritten") {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(
+        "exe-overwrite",
+        &["/proc/self/exe", "--log", "/tmp/fifo", "features"],
+    );
+    let victim = b.dir.path().join("cradle-oci-copy");
+    std::fs::copy(BIN, &victim).unwrap();
+    let before = std::fs::read(&victim).unwrap();
+    let mut cfg = b.config();
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
+    cfg["root"]["readonly"] = json!(false);
+    std::fs::create_dir_all(b.dir.path().join("rootfs/tmp")).unwrap();
+    let out_dir = b.dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    cfg["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/out", "type": "bind", "source": out_dir, "options": ["bind"]}),
+    );
+    b.write_config(cfg);
+    // An image with a C library, so the runtime's binary can run in it.
+    copy_shared_libraries(&victim, &b.dir.path().join("rootfs"));
+    let oci = |args: &[&str]| {
+        Command::new(&victim)
+            .arg("--root")
+            .arg(&b.root)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let pid_file = b.dir.path().join("pid");
+    // The init keeps create's stdio: files, not pipes output() would wait on.
+    let log = |name: &str| std::fs::File::create(b.dir.path().join(name)).unwrap();
+    let created = Command::new(&victim)
+        .arg("--root")
+        .arg(&b.root)
+        .args(["create", "--bundle", &bundle, "--pid-file"])
+        .arg(&pid_file)
+        .arg(&b.id)
+        .stdout(log("stdout"))
+        .stderr(log("stderr"))
+        .status()
+        .unwrap();
+    let stderr = std::fs::read_to_string(b.dir.path().join("stderr")).unwrap_or_default();
+    assert!(created.success(), "create: {stderr}");
+    let pid = b.pid();
+    // The FIFO lives in the container's /tmp (a tmpfs), made from outside
+    // through the init's root.
+    let fifo = format!("/proc/{pid}/root/tmp/fifo");
+    nix::unistd::mkfifo(
+        fifo.as_str(),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    assert!(oci(&["start", &b.id]).status.success());
+    // Until the FIFO has a reader the runtime's binary sits in open(2).
+    // The attacker runs detached, so no runtime process of ours is left
+    // to keep the host file busy (ETXTBSY) while it retries the write.
+    let attack = format!(
+        "exec 9</proc/{pid}/exe || exit 3; readlink /proc/{pid}/exe >/out/exe; \
+         cat /tmp/fifo >/dev/null; i=0; while [ $i -lt 40 ]; do \
+         if (echo pwned >>/proc/self/fd/9) 2>/dev/null; then echo WROTE >/out/result; exit 0; fi; \
+         sleep 0.05; i=$((i+1)); done; echo REFUSED >/out/result"
+    );
+    let attacker_pid = b.dir.path().join("attacker.pid");
+    let out = oci(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        attacker_pid.to_str().unwrap(),
+        &b.id,
+        "sh",
+        "-c",
+        &attack,
+    ]);
+    assert!(out.status.success(), "exec: {}", text(&out));
+    let attacker: i32 = std::fs::read_to_string(&attacker_pid)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let init_err = std::fs::read_to_string(b.dir.path().join("stderr")).unwrap_or_default();
+    assert_eq!(wait_exit(pid), 0, "init: {init_err}");
+    assert_eq!(wait_exit(attacker), 0);
+    let read = |f: &str| std::fs::read_to_string(out_dir.join(f)).unwrap_or_default();
+    assert_eq!(
+        read("result").trim(),
+        "REFUSED",
+        "the runtime binary was written"
+    );
+    assert!(
+        read("exe").starts_with("/memfd:cradle-oci"),
+        "the container ran {} instead of the sealed copy",
+        read("exe")
+    );
+    assert_eq!(std::fs::read(&victim).unwrap(), before, "binary changed");
+    let _ = oci(&["delete", "--force", &b.id]);
+}
+
+/// Copies the libraries `ldd` lists for `binary` to the same paths
+/// under `rootfs`.
+fn copy_shared_libraries(binary: &Path, rootfs: &Path) {
+    let out = Command::new("ldd").arg(binary).output().unwrap();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some(lib) = line
+            .split_whitespace()
+            .find(|w| w.starts_with('/'))
+            .map(Path::new)
+        else {
+            continue;
+        };
+        let dest = rootfs.join(lib.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(lib, &dest).unwrap();
+    }
+}

@@ -173,6 +173,16 @@ enum Cmd {
 
 fn main() {
     let cli = Cli::parse();
+    // The verbs that start processes in a container run from a sealed
+    // copy of this binary (CVE-2019-5736; see `oci::sealed_exe`).
+    if matches!(
+        cli.cmd,
+        Cmd::Create { .. } | Cmd::Run { .. } | Cmd::Exec { .. }
+    ) && let Err(e) = oci::sealed_exe::ensure_sealed()
+    {
+        eprintln!("cradle-oci: {e}");
+        std::process::exit(1);
+    }
     let file = cli.log.as_ref().and_then(|p| {
         std::fs::OpenOptions::new()
             .create(true)
