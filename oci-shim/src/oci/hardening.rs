@@ -11,7 +11,9 @@
 //!   process without CAP_SYS_PTRACE in the host user namespace. execve of
 //!   the user's binary makes the process dumpable again, and from then on
 //!   its `exe` is that binary, never the runtime. The runtime keeps no
-//!   descriptor of its own binary. A container holding CAP_SYS_PTRACE over
+//!   descriptor of its own binary. When that last execve runs the runtime
+//!   itself (`/proc/self/exe`, `#!/proc/self/exe`), the container gets a
+//!   sealed memfd copy, never the host file ([`super::sealed_exe`]). A container holding CAP_SYS_PTRACE over
 //!   the host user namespace (privileged) is not protected by this; such a
 //!   container can reach the host by many other ways already.
 //! - CVE-2024-21626 (a leaked host descriptor used as cwd or opened from
