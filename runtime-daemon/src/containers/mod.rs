@@ -86,7 +86,9 @@ impl ContainerManager {
             .collect()
     }
 
-    /// Whether any container uses image `image_id`.
+    /// Whether any container runs on image `image_id`. Images shown by
+    /// image volumes are guarded by the image store itself, from its
+    /// on-disk volume records (RemoveImage then fails as in use).
     pub fn uses_image(&self, image_id: &str) -> bool {
         self.list().iter().any(|c| c.image_id == image_id)
     }

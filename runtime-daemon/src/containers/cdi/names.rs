@@ -42,15 +42,15 @@ pub fn parse_qualified(qualified: &str) -> Result<(&str, &str), String> {
     Ok((kind, name))
 }
 
-/// `vendor/class`: the vendor starts with a letter and holds letters,
-/// digits, `-`, `_` and `.`; the class starts with a letter and holds
-/// letters, digits, `-` and `_`; both end in a letter or digit.
+/// `vendor/class`: each starts with a letter, ends in a letter or digit
+/// and holds letters, digits, `-`, `_` and `.` (a dot in the class needs
+/// cdiVersion 0.6.0).
 pub fn check_kind(kind: &str) -> Result<(), String> {
     let (vendor, class) = kind
         .split_once('/')
         .ok_or_else(|| format!("kind {kind:?} is not vendor/class"))?;
     check_part("vendor", vendor, &['-', '_', '.'], true)?;
-    check_part("class", class, &['-', '_'], true)
+    check_part("class", class, &['-', '_', '.'], true)
 }
 
 /// A device name: letters, digits, `-`, `_`, `.` and `:`, starting and

@@ -23,7 +23,6 @@ pub struct SpecFile {
     pub kind: String,
     /// Metadata for tools, not an edit: nothing of it reaches the container.
     #[serde(default)]
-    #[allow(dead_code)]
     pub annotations: BTreeMap<String, String>,
     pub devices: Vec<DeviceSpec>,
     /// Edits applied once when any device of this file is injected.
@@ -37,7 +36,6 @@ pub struct DeviceSpec {
     pub name: String,
     /// Metadata for tools, not an edit.
     #[serde(default)]
-    #[allow(dead_code)]
     pub annotations: BTreeMap<String, String>,
     pub container_edits: ContainerEdits,
 }
@@ -151,6 +149,14 @@ impl SpecFile {
             ));
         }
         names::check_kind(&self.kind)?;
+        let required = self.required_version();
+        let declared = VERSIONS.iter().position(|v| *v == self.cdi_version);
+        if declared < VERSIONS.iter().position(|v| *v == required) {
+            return Err(format!(
+                "uses features of cdiVersion {required} but declares {}",
+                self.cdi_version
+            ));
+        }
         if self.devices.is_empty() {
             return Err("no devices".into());
         }
@@ -169,6 +175,49 @@ impl SpecFile {
                 .map_err(|e| format!("device {:?}: {e}", d.name))?;
         }
         Ok(())
+    }
+}
+
+impl SpecFile {
+    /// The oldest spec version that has every feature this file uses (the
+    /// CDI library's `MinimumRequiredVersion`).
+    fn required_version(&self) -> &'static str {
+        let edits: Vec<&ContainerEdits> = std::iter::once(&self.container_edits)
+            .chain(self.devices.iter().map(|d| &d.container_edits))
+            .collect();
+        let class_has_dot = self
+            .kind
+            .split_once('/')
+            .is_some_and(|(_, class)| class.contains('.'));
+        if edits.iter().any(|e| !e.net_devices.is_empty()) {
+            "1.0.0"
+        } else if edits
+            .iter()
+            .any(|e| e.intel_rdt.is_some() || !e.additional_gids.is_empty())
+        {
+            "0.7.0"
+        } else if !self.annotations.is_empty()
+            || self.devices.iter().any(|d| !d.annotations.is_empty())
+            || class_has_dot
+        {
+            "0.6.0"
+        } else if self
+            .devices
+            .iter()
+            .any(|d| d.name.starts_with(|c: char| c.is_ascii_digit()))
+            || edits
+                .iter()
+                .any(|e| e.device_nodes.iter().any(|n| !n.host_path.is_empty()))
+        {
+            "0.5.0"
+        } else if edits
+            .iter()
+            .any(|e| e.mounts.iter().any(|m| !m.typ.is_empty()))
+        {
+            "0.4.0"
+        } else {
+            "0.3.0"
+        }
     }
 }
 

@@ -23,7 +23,7 @@ fn asking(names: &[&str]) -> cri::ContainerConfig {
 }
 
 const JSON_SPEC: &str = r#"{
-  "cdiVersion": "0.6.0",
+  "cdiVersion": "0.7.0",
   "kind": "example.com/test",
   "containerEdits": {"env": ["FROM_SPEC=1"]},
   "devices": [
@@ -138,6 +138,33 @@ fn malformed_files_are_skipped_and_unknown_devices_are_named() {
         assert!(matches!(err, CdiError::Unresolvable(_)));
         assert!(err.to_string().contains(missing), "{err}");
     }
+}
+
+#[test]
+fn a_file_using_features_newer_than_its_version_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    // additionalGids came with 0.7.0, hostPath with 0.5.0.
+    write(
+        dir.path(),
+        "gids.json",
+        r#"{"cdiVersion":"0.6.0","kind":"example.com/g","devices":[{"name":"d","containerEdits":{"additionalGids":[5]}}]}"#,
+    );
+    write(
+        dir.path(),
+        "host.json",
+        r#"{"cdiVersion":"0.4.0","kind":"example.com/h","devices":[{"name":"d","containerEdits":{"deviceNodes":[{"path":"/dev/x","hostPath":"/dev/null"}]}}]}"#,
+    );
+    let dirs = vec![dir.path().to_path_buf()];
+    for name in ["example.com/g=d", "example.com/h=d"] {
+        let err = resolve(&dirs, &asking(&[name])).unwrap_err();
+        assert!(err.to_string().contains("not defined"), "{name}: {err}");
+    }
+    let spec: spec_file::SpecFile = serde_json::from_str(
+        r#"{"cdiVersion":"0.6.0","kind":"example.com/g","devices":[{"name":"d","containerEdits":{"additionalGids":[5]}}]}"#,
+    )
+    .unwrap();
+    let err = spec.validate().unwrap_err();
+    assert!(err.contains("0.7.0"), "{err}");
 }
 
 #[test]
