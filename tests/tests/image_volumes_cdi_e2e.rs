@@ -206,7 +206,7 @@ fn cdi_spec(share: &std::path::Path, hook_log: &std::path::Path) -> String {
         hook_log.display()
     );
     serde_json::json!({
-        "cdiVersion": "0.6.0",
+        "cdiVersion": "0.7.0",
         "kind": "cradle.test/dev",
         "devices": [{
             "name": "null0",
