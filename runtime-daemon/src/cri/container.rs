@@ -23,6 +23,7 @@ impl CriService {
         if config.image.as_ref().is_none_or(|i| i.image.is_empty()) {
             return Err(Status::invalid_argument("config.image.image is required"));
         }
+        super::validate::container_config(&config)?;
         let (runtime, sandbox_id) = (Arc::clone(&self.runtime), sandbox_id.to_string());
         let id =
             detached(async move { runtime.create_container(&sandbox_id, config).await }).await?;

@@ -8,7 +8,8 @@
 //! (PodSandboxStats, ListPodSandboxStats), [`metrics`]
 //! (ListMetricDescriptors, ListPodSandboxMetrics), [`events`]
 //! (GetContainerEvents), [`streaming`] (Exec, Attach, PortForward: URLs on
-//! the streaming server) and [`image`] (with ImageFsInfo). The trait impls in
+//! the streaming server) and [`image`] (with ImageFsInfo); [`validate`] holds
+//! the request checks containerd makes before any work. The trait impls in
 //! [`runtime_service`] and [`image_service`] only dispatch; every RPC not
 //! built yet (checkpoint) answers `Unimplemented` by name.
 
@@ -24,6 +25,7 @@ pub mod sandbox;
 pub mod sandbox_stats;
 pub mod stats;
 pub mod streaming;
+mod validate;
 
 use crate::runtime::Runtime;
 use std::sync::Arc;

@@ -17,6 +17,7 @@ impl CriService {
         if config.metadata.is_none() {
             return Err(Status::invalid_argument("config.metadata is required"));
         }
+        super::validate::pod_config(&config)?;
         let runtime = Arc::clone(&self.runtime);
         let handler = req.runtime_handler;
         let id = detached(async move { runtime.run_pod_sandbox(config, &handler).await }).await?;

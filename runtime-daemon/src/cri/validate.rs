@@ -1,0 +1,165 @@
+//! Request checks the managers cannot express: combinations of fields that
+//! containerd refuses before doing any work (a group without a user), and
+//! fields this node cannot honour (user namespaces, which `Status` reports
+//! as unsupported), refused by name instead of silently ignored.
+
+use cradle_proto::cri;
+use tonic::Status;
+
+/// CreateContainer's config.
+pub(crate) fn container_config(config: &cri::ContainerConfig) -> Result<(), Status> {
+    let security = config
+        .linux
+        .as_ref()
+        .and_then(|l| l.security_context.as_ref());
+    if let Some(security) = security {
+        // containerd: "user group is specified without user". The image's
+        // USER may name a user whose group the runtime would then override.
+        if security.run_as_group.is_some()
+            && security.run_as_user.is_none()
+            && security.run_as_username.is_empty()
+        {
+            return Err(Status::invalid_argument(
+                "security_context.run_as_group is set without run_as_user or run_as_username",
+            ));
+        }
+        user_namespace(
+            security.namespace_options.as_ref(),
+            "linux.security_context.namespace_options.userns_options",
+        )?;
+    }
+    Ok(())
+}
+
+/// RunPodSandbox's config.
+pub(crate) fn pod_config(config: &cri::PodSandboxConfig) -> Result<(), Status> {
+    let options = config
+        .linux
+        .as_ref()
+        .and_then(|l| l.security_context.as_ref())
+        .and_then(|s| s.namespace_options.as_ref());
+    user_namespace(
+        options,
+        "linux.security_context.namespace_options.userns_options",
+    )
+}
+
+/// A user namespace other than the node's is refused: no runtime handler
+/// here advertises `user_namespaces` (see `runtime_info`), so running the
+/// pod without one would hand it the node's ids while it asked for others.
+fn user_namespace(options: Option<&cri::NamespaceOption>, field: &str) -> Result<(), Status> {
+    let Some(userns) = options.and_then(|o| o.userns_options.as_ref()) else {
+        return Ok(());
+    };
+    if userns.mode == cri::NamespaceMode::Node as i32
+        && userns.uids.is_empty()
+        && userns.gids.is_empty()
+    {
+        return Ok(());
+    }
+    Err(Status::failed_precondition(format!(
+        "{field}: user namespaces (mode {}) are not supported by this node's runtime handlers \
+         (Status reports user_namespaces=false)",
+        cri::NamespaceMode::try_from(userns.mode)
+            .map(|m| m.as_str_name())
+            .unwrap_or("unknown")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+
+    fn with_security(security: cri::LinuxContainerSecurityContext) -> cri::ContainerConfig {
+        cri::ContainerConfig {
+            linux: Some(cri::LinuxContainerConfig {
+                security_context: Some(security),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn run_as_group_needs_a_user() {
+        let group = Some(cri::Int64Value { value: 1002 });
+        let alone = with_security(cri::LinuxContainerSecurityContext {
+            run_as_group: group,
+            ..Default::default()
+        });
+        let err = container_config(&alone).unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert!(err.message().contains("run_as_group"), "{}", err.message());
+        let with_uid = with_security(cri::LinuxContainerSecurityContext {
+            run_as_group: group,
+            run_as_user: Some(cri::Int64Value { value: 0 }),
+            ..Default::default()
+        });
+        assert!(container_config(&with_uid).is_ok());
+        let with_name = with_security(cri::LinuxContainerSecurityContext {
+            run_as_group: group,
+            run_as_username: "nobody".into(),
+            ..Default::default()
+        });
+        assert!(container_config(&with_name).is_ok());
+        assert!(container_config(&cri::ContainerConfig::default()).is_ok());
+    }
+
+    fn pod_with_userns(userns: cri::UserNamespace) -> cri::PodSandboxConfig {
+        cri::PodSandboxConfig {
+            linux: Some(cri::LinuxPodSandboxConfig {
+                security_context: Some(cri::LinuxSandboxSecurityContext {
+                    namespace_options: Some(cri::NamespaceOption {
+                        userns_options: Some(userns),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn user_namespaces_other_than_the_nodes_are_refused_by_name() {
+        let mapping = vec![cri::IdMapping {
+            host_id: 1000,
+            container_id: 0,
+            length: 100_000,
+        }];
+        let pod = pod_with_userns(cri::UserNamespace {
+            mode: cri::NamespaceMode::Pod as i32,
+            uids: mapping.clone(),
+            gids: mapping,
+        });
+        let err = pod_config(&pod).unwrap_err();
+        assert_eq!(err.code(), Code::FailedPrecondition);
+        assert!(
+            err.message().contains("userns_options"),
+            "{}",
+            err.message()
+        );
+        let node = pod_with_userns(cri::UserNamespace {
+            mode: cri::NamespaceMode::Node as i32,
+            ..Default::default()
+        });
+        assert!(pod_config(&node).is_ok());
+        assert!(pod_config(&cri::PodSandboxConfig::default()).is_ok());
+        let container = with_security(cri::LinuxContainerSecurityContext {
+            namespace_options: Some(cri::NamespaceOption {
+                userns_options: Some(cri::UserNamespace {
+                    mode: cri::NamespaceMode::Container as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        assert_eq!(
+            container_config(&container).unwrap_err().code(),
+            Code::FailedPrecondition
+        );
+    }
+}
