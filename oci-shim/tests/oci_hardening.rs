@@ -208,17 +208,49 @@ fn sysctl_through_a_proc_that_is_not_procfs_is_refused() {
 /// namespace (the attacker must outlive the first process).
 #[test]
 fn runtime_binary_run_by_the_container_cannot_be_overwritten() {
-    if !root_or_skip("runtime_binary_run_by_the_container_cannot_be_overwritten") {
-        return;
+    if root_or_skip("runtime_binary_run_by_the_container_cannot_be_overwritten") {
+        overwrite_attack("exe-overwrite", false);
     }
+}
+
+/// The same attack against a runtime installed on a read-only bind
+/// mount: it runs as is (no sealed re-exec) and the write still fails.
+#[test]
+fn runtime_binary_on_a_read_only_mount_runs_as_is_and_stays_intact() {
+    if root_or_skip("runtime_binary_on_a_read_only_mount_runs_as_is_and_stays_intact") {
+        overwrite_attack("exe-ro", true);
+    }
+}
+
+/// Unmounts a test's bind mount even when an assertion fails.
+struct Unmount(std::path::PathBuf);
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+fn overwrite_attack(name: &str, ro_bind: bool) {
+    use nix::mount::{MsFlags, mount};
     become_subreaper();
-    let b = Bundle::new(
-        "exe-overwrite",
-        &["/proc/self/exe", "--log", "/tmp/fifo", "features"],
-    );
+    let b = Bundle::new(name, &["/proc/self/exe", "--log", "/tmp/fifo", "features"]);
     let victim = b.dir.path().join("cradle-oci-copy");
     std::fs::copy(BIN, &victim).unwrap();
     let before = std::fs::read(&victim).unwrap();
+    let _ro = ro_bind.then(|| {
+        mount(
+            Some(&victim),
+            &victim,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap();
+        let guard = Unmount(victim.clone());
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        mount(None::<&str>, &victim, None::<&str>, flags, None::<&str>).unwrap();
+        guard
+    });
     let mut cfg = b.config();
     cfg["linux"]["namespaces"]
         .as_array_mut()
@@ -303,9 +335,11 @@ fn runtime_binary_run_by_the_container_cannot_be_overwritten() {
         "REFUSED",
         "the runtime binary was written"
     );
-    assert!(
-        read("exe").starts_with("/memfd:cradle-oci"),
-        "the container ran {} instead of the sealed copy",
+    // The sealed view (an overlay path or a memfd), or the read-only file.
+    assert_eq!(
+        read("exe").trim() == victim.to_str().unwrap(),
+        ro_bind,
+        "exe seen from the container: {}",
         read("exe")
     );
     assert_eq!(std::fs::read(&victim).unwrap(), before, "binary changed");
