@@ -35,6 +35,7 @@ pub mod state;
 pub mod update;
 
 mod confined;
+mod copyup;
 mod devices;
 mod hardening;
 mod hooks;

@@ -248,3 +248,32 @@ fn features_advertise_recursive_options_and_idmap() {
     }
     assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
 }
+
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_what_it_covers() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(
+        "tmpcopyup",
+        &[
+            "sh",
+            "-c",
+            "cat /conf/sub/f; readlink /conf/link; stat -c %a /conf/sub/f; \
+             echo new >/conf/added && echo writable",
+        ],
+    );
+    applets(&b, &["stat"]);
+    let conf = b.dir.path().join("rootfs/conf");
+    std::fs::create_dir_all(conf.join("sub")).unwrap();
+    std::fs::write(conf.join("sub/f"), "from-image\n").unwrap();
+    std::fs::set_permissions(conf.join("sub/f"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", conf.join("link")).unwrap();
+    add_mount(
+        &b,
+        json!({"destination": "/conf", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "mode=755"]}),
+    );
+    assert_eq!(run_to_exit(&b), "from-image\n/etc/passwd\n640\nwritable\n");
+    assert!(!conf.join("added").exists(), "the write went to the tmpfs");
+}

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 /// Mount options understood by the mount code.
-const MOUNT_OPTIONS: [&str; 31] = [
+const MOUNT_OPTIONS: [&str; 32] = [
     "async",
     "atime",
     "bind",
@@ -36,6 +36,7 @@ const MOUNT_OPTIONS: [&str; 31] = [
     "strictatime",
     "suid",
     "sync",
+    "tmpcopyup",
 ];
 
 /// Options the mount code knows on every kernel, plus (where the kernel

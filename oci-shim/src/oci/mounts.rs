@@ -39,7 +39,7 @@ pub(crate) struct MountOptions {
     pub rec: Attrs,
     /// `idmap` or `ridmap`.
     pub idmap: Option<Idmap>,
-    /// `tmpcopyup` was given (not implemented: refused by the mount code).
+    /// `tmpcopyup`: a tmpfs starts with a copy of the directory it covers.
     pub tmpcopyup: bool,
 }
 
@@ -338,9 +338,9 @@ fn mount_one(
     let typ = m.typ().as_deref().unwrap_or("");
     let data = (!opts.data.is_empty()).then(|| opts.data.join(","));
     let is_bind = opts.bind || typ == "bind";
-    if opts.tmpcopyup {
+    if opts.tmpcopyup && typ != "tmpfs" {
         return Err(OciError::Unsupported(format!(
-            "mount option tmpcopyup (mount of {})",
+            "mount option tmpcopyup on a {typ} mount ({}): only tmpfs",
             dest.display()
         )));
     }
@@ -432,6 +432,10 @@ fn mount_one(
                     .map_err(|e| err("remount /sys bind", dest, e))?;
             }
             other => other.map_err(|e| err(&format!("mount {typ}"), dest, e))?,
+        }
+        if opts.tmpcopyup {
+            // `target` still names the directory the tmpfs now covers.
+            super::copyup::copy_tree(&target, &reopen(root, dest)?)?;
         }
     }
     if !opts.propagation.is_empty() {

@@ -55,8 +55,8 @@ fn unknown_bind_options_tmpcopyup_and_idmapped_non_binds_are_refused() {
             "rrro",
         ),
         (
-            serde_json::json!({"destination": "/b", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}),
-            "tmpcopyup",
+            serde_json::json!({"destination": "/b", "type": "proc", "source": "proc", "options": ["tmpcopyup"]}),
+            "only tmpfs",
         ),
         (
             serde_json::json!({"destination": "/c", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}),
