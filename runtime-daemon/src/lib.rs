@@ -28,7 +28,6 @@ pub mod index;
 pub mod names;
 pub mod pods;
 pub mod recovery;
-pub mod resources;
 pub mod runtime;
 pub mod server;
 pub mod shim_client;

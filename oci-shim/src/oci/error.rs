@@ -63,9 +63,10 @@ pub enum OciError {
         #[source]
         errno: nix::Error,
     },
-    /// The cgroup could not be set up or removed.
+    /// The cgroup could not be set up or removed. The cgroup error is shown
+    /// in the message and not chained as a source, so `{:#}` says it once.
     #[error("cgroup: {0}")]
-    Cgroup(#[from] CgroupError),
+    Cgroup(CgroupError),
     /// The container's init (or the intermediate process) reported a failure.
     #[error("container init failed: {0}")]
     Init(String),
@@ -83,6 +84,12 @@ pub enum OciError {
     /// Waited too long for something (processes to die, the init to answer).
     #[error("timed out: {0}")]
     Timeout(String),
+}
+
+impl From<CgroupError> for OciError {
+    fn from(e: CgroupError) -> Self {
+        OciError::Cgroup(e)
+    }
 }
 
 impl OciError {

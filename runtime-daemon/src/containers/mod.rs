@@ -158,8 +158,8 @@ impl ContainerManager {
         Ok(())
     }
 
-    /// UpdateContainerResources: writes the new limits into the container's
-    /// cgroup and keeps them in its config.
+    /// UpdateContainerResources: the OCI runtime writes the new limits into
+    /// the container's cgroup (`<runtime> update`); they are kept in its config.
     pub async fn update_resources(
         &self,
         id: &str,
@@ -177,13 +177,15 @@ impl ContainerManager {
                 record.state
             )));
         }
-        let root = std::path::Path::new(crate::stats::CGROUP_ROOT);
-        let writes = crate::resources::plan(root, &record.cgroup_path, &resources)
+        let oci = spec::update_resources(&resources)
             .map_err(|e| Error::InvalidArgument(format!("resources of container {id}: {e}")))?;
-        tokio::task::spawn_blocking(move || crate::resources::apply(&writes))
-            .await
-            .map_err(|e| Error::Internal(format!("resources task: {e}")))?
+        let json = serde_json::to_vec(&oci)
             .map_err(|e| Error::Internal(format!("resources of container {id}: {e}")))?;
+        let (handler, binary) = self.ctx.runtime_handler(&record.runtime_handler)?;
+        let root = self.ctx.config.state_dir.join("runtime").join(handler);
+        runtime_cmd::update(&binary, &root, &id, &json)
+            .await
+            .map_err(|e| Error::InvalidArgument(format!("resources of container {id}: {e}")))?;
         entry.update(|r| {
             r.config
                 .linux

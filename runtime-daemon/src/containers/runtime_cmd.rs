@@ -1,15 +1,67 @@
-//! Direct calls of the OCI runtime, for when no shim is left to make them.
+//! Direct calls of the OCI runtime.
 //!
-//! Normally every runtime command goes through the container's shim. When the
+//! Normally the lifecycle commands go through the container's shim. When the
 //! shim died (killed, or lost with a crash), its container's runtime state and
 //! cgroup would outlive it; RemoveContainer then runs
-//! `<runtime> --root R delete --force <id>` itself.
+//! `<runtime> --root R delete --force <id>` itself. New resource limits
+//! (`<runtime> update --resources -`) need no process of the container's, so
+//! the daemon runs that one directly too: the runtime's cgroup code knows the
+//! write order of memory and swap, hugepage files and the v2 names.
 
 use std::path::Path;
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
+
 /// How long a forced delete may take.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long an update of a container's limits may take.
+const UPDATE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `<binary> --root <root> update --resources - <id>` with the OCI
+/// `LinuxResources` JSON on stdin; the runtime's own words on failure.
+pub async fn update(
+    binary: &Path,
+    root: &Path,
+    id: &str,
+    resources_json: &[u8],
+) -> Result<(), String> {
+    let mut child = tokio::process::Command::new(binary)
+        .arg("--root")
+        .arg(root)
+        .args(["update", "--resources", "-", id])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("running {} update: {e}", binary.display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(resources_json)
+            .await
+            .map_err(|e| format!("writing the resources to {} update: {e}", binary.display()))?;
+    }
+    let output = tokio::time::timeout(UPDATE_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| format!("{} update {id} timed out", binary.display()))?
+        .map_err(|e| format!("running {} update: {e}", binary.display()))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let said = [output.stderr.as_slice(), output.stdout.as_slice()]
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ");
+    Err(format!(
+        "{} update {id}: {}: {said}",
+        binary.display(),
+        output.status
+    ))
+}
 
 /// `<binary> --root <root> delete --force <id>`. A container the runtime does
 /// not know counts as deleted.

@@ -107,6 +107,17 @@ pub const ANNOTATION_SANDBOX_UID: &str = "io.kubernetes.cri.sandbox-uid";
 pub const ANNOTATION_IMAGE_NAME: &str = "io.kubernetes.cri.image-name";
 
 /// Builds the OCI runtime spec of one container.
+/// The OCI resources for `<runtime> update`: the CRI limits as create writes
+/// them, without the device rules (an update never changes devices, and on
+/// cgroup v2 a device list would replace the whole filter).
+pub fn update_resources(
+    r: &cradle_proto::cri::LinuxContainerResources,
+) -> Result<oci_spec::runtime::LinuxResources, SpecError> {
+    let mut resources = linux::resources(Some(r))?;
+    resources.set_devices(None);
+    Ok(resources)
+}
+
 pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
     if !input.rootfs.is_absolute() {
         return Err(SpecError::build(format!(
