@@ -14,12 +14,13 @@ impl CriService {
         req: cri::CreateContainerRequest,
     ) -> Result<cri::CreateContainerResponse, Status> {
         let sandbox_id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
-        let config = req
+        let mut config = req
             .config
             .ok_or_else(|| Status::invalid_argument("config is required"))?;
         if config.metadata.is_none() {
             return Err(Status::invalid_argument("config.metadata is required"));
         }
+        explicit_namespaces(&mut config);
         if config.image.as_ref().is_none_or(|i| i.image.is_empty()) {
             return Err(Status::invalid_argument("config.image.image is required"));
         }
@@ -165,4 +166,52 @@ fn verbose_info(record: &crate::containers::ContainerRecord) -> serde_json::Valu
         "runtimeSpec": spec,
         "config": record.config,
     })
+}
+
+/// Writes out the CRI's default namespace options (every mode POD, the
+/// enum's zero) when the request has none, so the managers see what the
+/// CRI means: a container without options shares the pod's pid namespace,
+/// as under containerd, instead of getting a private one (where a shell as
+/// pid 1 outlives StopContainer's SIGTERM).
+fn explicit_namespaces(config: &mut cri::ContainerConfig) {
+    let security = config
+        .linux
+        .get_or_insert_with(Default::default)
+        .security_context
+        .get_or_insert_with(Default::default);
+    security
+        .namespace_options
+        .get_or_insert_with(Default::default);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_namespace_options_become_the_cri_defaults() {
+        let mut config = cri::ContainerConfig::default();
+        explicit_namespaces(&mut config);
+        let options = config
+            .linux
+            .and_then(|l| l.security_context)
+            .and_then(|s| s.namespace_options)
+            .expect("options written");
+        assert_eq!(options.pid, cri::NamespaceMode::Pod as i32);
+        assert_eq!(options.network, cri::NamespaceMode::Pod as i32);
+
+        let mut given = cri::ContainerConfig::default();
+        given
+            .linux
+            .get_or_insert_with(Default::default)
+            .security_context
+            .get_or_insert_with(Default::default)
+            .namespace_options = Some(cri::NamespaceOption {
+            pid: cri::NamespaceMode::Container as i32,
+            ..Default::default()
+        });
+        let before = given.clone();
+        explicit_namespaces(&mut given);
+        assert_eq!(given, before, "given options are kept as they are");
+    }
 }
