@@ -1,4 +1,4 @@
-//! critest's "Image Manager" group, re-expressed over our CRI socket: its
+//! critest's "Image Manager" and "Image Consistency" groups, re-expressed over our CRI socket: its
 //! gcr.io test images become the busybox test image (and variants of its
 //! config) pushed under critest's names to our loopback registry. One
 //! daemon for the area, every case run and reported.
@@ -268,6 +268,107 @@ async fn critest_image_manager() {
             for name in &names {
                 w.remove_image(name).await?;
             }
+            Ok(())
+        },
+    )
+    .await;
+
+    // ---- Image Consistency ----
+    w.case(
+        "should not list or get image status immediately after removal",
+        f,
+        async |w| {
+            let l = distinct("test-image-tag:consistency")?;
+            let image = w
+                .registry
+                .push_layout(l.path(), "test-image-tag:consistency")?;
+            w.remove_image_if_present(&image).await?;
+            w.pull(&image).await?;
+            w.remove_image_if_present(&image).await?;
+            let listed = list_images(w)
+                .await?
+                .iter()
+                .any(|i| i.repo_tags.contains(&image));
+            ensure!(!listed, "{image} listed right after removal");
+            ensure!(
+                w.image_status(&image).await?.is_none(),
+                "status right after removal"
+            );
+            Ok(())
+        },
+    )
+    .await;
+    w.case(
+        "should list and get image status immediately after pulling",
+        f,
+        async |w| {
+            let l = distinct("test-image-tag:consistency")?;
+            let image = w
+                .registry
+                .push_layout(l.path(), "test-image-tag:consistency")?;
+            w.remove_image_if_present(&image).await?;
+            w.pull(&image).await?;
+            let listed = list_images(w)
+                .await?
+                .iter()
+                .any(|i| i.repo_tags.contains(&image));
+            ensure!(listed, "{image} not listed right after pulling");
+            ensure!(
+                w.image_status(&image).await?.is_some(),
+                "no status right after pulling"
+            );
+            w.remove_image_if_present(&image).await
+        },
+    )
+    .await;
+    w.case(
+        "should not fail on simultaneous RemoveImage calls",
+        f,
+        async |w| {
+            let l = distinct("test-image-tag:concurrent")?;
+            let image = w
+                .registry
+                .push_layout(l.path(), "test-image-tag:concurrent")?;
+            w.remove_image_if_present(&image).await?;
+            w.pull(&image).await?;
+            let id = w.image_status(&image).await?.context("absent")?.id;
+            let mut calls = Vec::new();
+            for _ in 0..5 {
+                let mut cri = w.cri.clone();
+                let id = id.clone();
+                calls.push(tokio::spawn(async move {
+                    let spec = Some(cri::ImageSpec {
+                        image: id.clone(),
+                        ..Default::default()
+                    });
+                    let removed = cri
+                        .image
+                        .remove_image(cri::RemoveImageRequest {
+                            image: spec.clone(),
+                        })
+                        .await;
+                    let status = cri
+                        .image
+                        .image_status(cri::ImageStatusRequest {
+                            image: spec,
+                            verbose: false,
+                        })
+                        .await;
+                    (removed, status.map(|s| s.into_inner().image.is_some()))
+                }));
+            }
+            for call in calls {
+                let (removed, present) = call.await?;
+                ensure!(removed.is_ok(), "concurrent RemoveImage: {removed:?}");
+                ensure!(
+                    !present?,
+                    "image present right after a RemoveImage returned"
+                );
+            }
+            ensure!(
+                w.image_status(&id).await?.is_none(),
+                "image present after all removals"
+            );
             Ok(())
         },
     )
