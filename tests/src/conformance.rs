@@ -86,8 +86,16 @@ impl World {
     }
 
     /// Cleans up after the suite; panics with every failed case's error.
+    /// Then nothing of the suite may be left: no mount under the daemon's
+    /// dirs and no process (shim, pause, container) naming them.
     pub async fn finish(mut self, failures: Vec<String>) {
         remove_everything(&mut self.cri).await;
+        let scope = cradle_tests::leaks::Scope {
+            dirs: vec![self.daemon.root(), self.daemon.state_dir()],
+            ids: Vec::new(),
+            exclude_pids: self.daemon.pid().into_iter().collect(),
+        };
+        let leaks = cradle_tests::leaks::find(&scope);
         let errors = self.cgroup.remove();
         assert!(
             failures.is_empty(),
@@ -95,6 +103,7 @@ impl World {
             failures.len(),
             failures.join("\n---\n")
         );
+        assert!(leaks.is_empty(), "leaks:\n  {}", leaks.join("\n  "));
         assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
     }
 
