@@ -5,7 +5,9 @@
 //! Only what Cradle actually measures is described, from the same readers
 //! as ContainerStats and PodSandboxStats (cgroup files, the pod's
 //! `/proc/<pause>/net/dev`): CPU, memory, page faults, processes, the
-//! container's resource spec, and the pod's interface counters. Labels
+//! container's resource spec, and the pod's interface counters; the rest of
+//! cAdvisor's set (throttling, threads, descriptors, block I/O, the writable
+//! layer's filesystem…) comes from [`super::metrics_more`]. Labels
 //! follow CRI-O: `id`, `name`, `image`, then the metric's own (`cpu`,
 //! `interface`, …); pod-level metrics carry the sandbox id, `POD` and an
 //! empty image. The values are `uint64`, so `*_seconds_total` counts whole
@@ -27,10 +29,10 @@ const BASE_LABELS: [&str; 3] = ["id", "name", "image"];
 const POD_CONTAINER_NAME: &str = "POD";
 
 /// One described metric: name, help, labels after [`BASE_LABELS`].
-struct Descriptor {
-    name: &'static str,
-    help: &'static str,
-    labels: &'static [&'static str],
+pub(super) struct Descriptor {
+    pub(super) name: &'static str,
+    pub(super) help: &'static str,
+    pub(super) labels: &'static [&'static str],
 }
 
 const CPU_USAGE: &str = "container_cpu_usage_seconds_total";
@@ -149,6 +151,7 @@ const DESCRIPTORS: [Descriptor; 18] = [
 pub fn descriptors() -> Vec<cri::MetricDescriptor> {
     DESCRIPTORS
         .iter()
+        .chain(super::metrics_more::DESCRIPTORS.iter())
         .map(|d| cri::MetricDescriptor {
             name: d.name.to_string(),
             help: d.help.to_string(),
@@ -162,13 +165,13 @@ pub fn descriptors() -> Vec<cri::MetricDescriptor> {
 }
 
 /// Collects metrics that share the base label values.
-struct Metrics {
+pub(super) struct Metrics {
     base: [String; 3],
-    out: Vec<cri::Metric>,
+    pub(super) out: Vec<cri::Metric>,
 }
 
 impl Metrics {
-    fn new(base: [String; 3]) -> Self {
+    pub(super) fn new(base: [String; 3]) -> Self {
         Metrics {
             base,
             out: Vec::new(),
@@ -176,7 +179,13 @@ impl Metrics {
     }
 
     /// Adds one value (nothing when unknown).
-    fn push(&mut self, name: &str, kind: cri::MetricType, extra: &[&str], value: Option<u64>) {
+    pub(super) fn push(
+        &mut self,
+        name: &str,
+        kind: cri::MetricType,
+        extra: &[&str],
+        value: Option<u64>,
+    ) {
         let Some(value) = value else { return };
         self.out.push(cri::Metric {
             name: name.to_string(),
@@ -201,13 +210,7 @@ pub fn container_metrics(
     processes: Option<u64>,
 ) -> Vec<cri::Metric> {
     use cri::MetricType::{Counter, Gauge};
-    let name = record
-        .config
-        .metadata
-        .as_ref()
-        .map(|m| m.name.clone())
-        .unwrap_or_default();
-    let mut m = Metrics::new([record.id.clone(), name, record.image_name.clone()]);
+    let mut m = Metrics::new(base_labels(record));
     let seconds = sample.cpu_usage_ns.map(|ns| ns / 1_000_000_000);
     m.push(CPU_USAGE, Counter, &["total"], seconds);
     m.push(MEMORY_USAGE, Gauge, &[], sample.memory_usage);
@@ -236,6 +239,17 @@ pub fn container_metrics(
         }
     }
     m.out
+}
+
+/// A container's `id`, `name` and `image` label values.
+pub(super) fn base_labels(record: &ContainerRecord) -> [String; 3] {
+    let name = record
+        .config
+        .metadata
+        .as_ref()
+        .map(|m| m.name.clone())
+        .unwrap_or_default();
+    [record.id.clone(), name, record.image_name.clone()]
 }
 
 /// The pod-level metrics: its interfaces' counters.
@@ -292,13 +306,17 @@ impl CriService {
             .iter()
             .filter(|c| c.sandbox_id == pod.id && c.state == ContainerState::Running)
             .filter(|c| !c.cgroup_path.is_empty())
-            .map(|c| cri::ContainerMetrics {
-                container_id: c.id.clone(),
-                metrics: container_metrics(
+            .map(|c| {
+                let mut metrics = container_metrics(
                     c,
                     &read_cgroup(root, &c.cgroup_path),
                     process_count(root, &c.cgroup_path),
-                ),
+                );
+                metrics.extend(self.more_metrics(c, root));
+                cri::ContainerMetrics {
+                    container_id: c.id.clone(),
+                    metrics,
+                }
             })
             .collect();
         cri::PodSandboxMetrics {
@@ -309,6 +327,25 @@ impl CriService {
     }
 }
 
+impl CriService {
+    /// [`super::metrics_more`]'s metrics of a running container.
+    fn more_metrics(&self, c: &ContainerRecord, root: &Path) -> Vec<cri::Metric> {
+        use super::metrics_more as more;
+        let sample = more::read(root, Path::new("/proc"), &c.cgroup_path);
+        let usage = self
+            .runtime
+            .ctx
+            .images()
+            .ok()
+            .and_then(|images| images.writable_usage(&c.id).ok())
+            .map(|u| u.bytes);
+        let fs = more::fs(&self.runtime.ctx.config.root, usage);
+        let mut m = Metrics::new(base_labels(c));
+        more::push(&mut m, c, &sample, &fs, crate::time::now_ns());
+        m.out
+    }
+}
+
 #[cfg(test)]
 #[path = "metrics_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -3,7 +3,7 @@ use crate::containers::ContainerState;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-fn record(resources: Option<cri::LinuxContainerResources>) -> ContainerRecord {
+pub(crate) fn record(resources: Option<cri::LinuxContainerResources>) -> ContainerRecord {
     ContainerRecord {
         id: "c1".into(),
         sandbox_id: "p1".into(),

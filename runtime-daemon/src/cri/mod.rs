@@ -19,6 +19,7 @@ pub mod filter;
 pub mod image;
 pub mod image_service;
 pub mod metrics;
+mod metrics_more;
 pub mod runtime_info;
 pub mod runtime_service;
 pub mod sandbox;
