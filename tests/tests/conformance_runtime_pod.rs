@@ -120,9 +120,9 @@ async fn critest_runtime_info_pod_sandbox_and_idempotence() {
     .await;
 
     // ---- PodSandbox: metrics ----
-    w.case_with_gap(
+    w.case(
         "runtime should support returning metrics descriptors",
-        GAP_METRICS,
+        f,
         async |w| {
             let descs = descriptors(w).await?;
             for d in &descs {
@@ -142,7 +142,7 @@ async fn critest_runtime_info_pod_sandbox_and_idempotence() {
     )
     .await;
     let name = "runtime should support listing pod sandbox metrics";
-    w.case_with_gap(name, GAP_METRICS, async |w| {
+    w.case(name, f, async |w| {
         let (pod_id, pod) = w.default_pod().await?;
         let mut config = w.container_config("container-for-metrics-", &[]);
         config.linux = Some(cri::LinuxContainerConfig {
@@ -291,14 +291,6 @@ async fn critest_runtime_info_pod_sandbox_and_idempotence() {
 
     w.finish(failures).await;
 }
-
-/// Why the metrics cases fail: cradled describes and measures 18 of the 45
-/// cAdvisor metrics critest requires (CPU usage, memory usage/working
-/// set/RSS/failures, processes, cpu/memory spec, pod network counters).
-const GAP_METRICS: &str = "cri/metrics.rs DESCRIPTORS + stats.rs readers: 28 cAdvisor metrics \
-     are neither described nor measured (cfs periods/throttling, cpu user/system, file \
-     descriptors, sockets, threads, fs usage/inodes/limit, blkio, memory cache/mapped \
-     file/swap/failcnt/max usage/kernel, oom events, start time, last seen, swap limit spec)";
 
 /// cAdvisor's metric names critest expects, less its "unimplemented" list.
 const EXPECTED_METRICS: &[&str] = &[
