@@ -340,3 +340,44 @@ fn run_waits_returns_the_exit_status_and_deletes() {
     );
     assert!(b.cgroup_dirs().iter().all(|d| !d.exists()));
 }
+
+#[test]
+fn container_process_starts_with_no_blocked_or_ignored_signal() {
+    if !is_root() {
+        eprintln!(
+            "container_process_starts_with_no_blocked_or_ignored_signal: skipped, needs root"
+        );
+        return;
+    }
+    let b = Bundle::new(
+        "signals",
+        &["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"],
+    );
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--root")
+        .arg(&b.root)
+        .args(["run", "--bundle"])
+        .arg(b.dir.path())
+        .arg(&b.id);
+    // The runtime starts as under a shim: SIGTERM and SIGCHLD blocked (for
+    // a signalfd), SIGPIPE ignored (as the Rust runtime does).
+    // SAFETY: only async-signal-safe sigprocmask/signal calls between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
+            let mut set = SigSet::empty();
+            set.add(Signal::SIGTERM);
+            set.add(Signal::SIGCHLD);
+            sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
+            signal(Signal::SIGPIPE, SigHandler::SigIgn)?;
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n",
+        "the container inherited the runtime's signal state"
+    );
+}

@@ -21,6 +21,10 @@ pub const EXIT_FILE: &str = "exit.json";
 pub const SHIM_PID_FILE: &str = "shim.pid";
 /// File name holding the container init (or pause) pid inside its state directory.
 pub const INIT_PID_FILE: &str = "init.pid";
+/// The OCI runtime's own log (its global `--log`), in the shim's directory:
+/// the shim's runtime calls and the daemon's `exec`s write their warnings
+/// there instead of into the container's or the exec session's output.
+pub const RUNTIME_LOG_FILE: &str = "runtime.log";
 /// File name of the attach socket inside a container shim's state directory:
 /// a client connecting there receives the container's output from then on,
 /// as frames made by [`attach_frame`], until the container exits (EOF).

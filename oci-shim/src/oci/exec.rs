@@ -21,7 +21,7 @@ use super::error::{OciError, Result};
 use super::process::{self, ExecArgs};
 use super::state::{ContainerState, Status};
 use super::sync::{Channel, Msg};
-use super::{hardening, seccomp, terminal};
+use super::{hardening, log, seccomp, terminal};
 use crate::cgroups::Cgroup;
 
 /// The arguments of `exec`.
@@ -164,13 +164,16 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     }
     parent.send(&Msg::Go)?;
     // The process closes its end at execve (close-on-exec): EOF is success.
-    match parent.recv() {
-        Ok(Msg::Error(e)) => {
-            let _ = waitpid(pid, None);
-            return Err(OciError::Init(e));
+    loop {
+        match parent.recv() {
+            Ok(Msg::Warn(w)) => log::warn(&w),
+            Ok(Msg::Error(e)) => {
+                let _ = waitpid(pid, None);
+                return Err(OciError::Init(e));
+            }
+            Ok(other) => return Err(OciError::Init(format!("unexpected message {other:?}"))),
+            Err(_) => break,
         }
-        Ok(other) => return Err(OciError::Init(format!("unexpected message {other:?}"))),
-        Err(_) => {}
     }
     if let Some(pf) = &opts.pid_file {
         let tmp = pf.with_extension("tmp-cradle-oci");
@@ -326,7 +329,14 @@ fn exec_process(
         Ok(Msg::Go) => {}
         _ => exit(1),
     }
-    match prepare(p, console, filter, preserve_end) {
+    // Warnings go to the runtime's log through the parent, never to the
+    // process's own stderr (the exec session's output).
+    log::capture();
+    let prepared = prepare(p, console, filter, preserve_end);
+    for w in log::take_captured() {
+        let _ = chan.send(&Msg::Warn(w));
+    }
+    match prepared {
         Ok(args) => {
             let err = args.exec();
             let _ = chan.send(&Msg::Error(err.to_string()));

@@ -248,6 +248,7 @@ pub(crate) fn finish_credentials(
     caps: &LinuxCapabilities,
     filter: Option<&seccomp::Program>,
 ) -> Result<()> {
+    reset_signals()?;
     let nnp = p.no_new_privileges().unwrap_or(false);
     if !nnp && let Some(f) = filter {
         seccomp::install(f)?;
@@ -262,6 +263,58 @@ pub(crate) fn finish_credentials(
         }
     }
     Ok(())
+}
+
+/// The container process starts with no signal blocked and every signal at
+/// its default action, as under runc. A raw execve keeps the caller's mask
+/// and ignored signals: the shim blocks SIGTERM, SIGINT, SIGHUP and SIGCHLD
+/// for its signalfd, and the Rust runtime ignores SIGPIPE, so without this
+/// a container would never see StopContainer's SIGTERM. Done before the
+/// seccomp filter, which may deny rt_sigaction.
+pub(crate) fn reset_signals() -> Result<()> {
+    use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+    /// The kernel's `struct sigaction` (not libc's, whose mask is larger).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: libc::sighandler_t,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // Every signal the kernel has, realtime ones included (glibc's wrapper
+    // refuses 32 and 33, which it keeps for itself; the container's libc
+    // sets up its own).
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction with a valid kernel sigaction (SIG_DFL, no
+        // handler code) and no old-action pointer; the size is the kernel's
+        // sigset_t (8 bytes).
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+        if rc != 0 {
+            return Err(OciError::sys(
+                format!("reset signal {sig}"),
+                nix::Error::last(),
+            ));
+        }
+    }
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .map_err(|e| OciError::sys("clear the signal mask", e))
 }
 
 /// Prepared argv/envp, built before the point of no return so exec itself

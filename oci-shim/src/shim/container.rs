@@ -37,7 +37,7 @@ use super::stdin::StdinPipe;
 use super::stdio::ContainerStdio;
 
 /// File name of the runtime's own log (`--log`) inside the shim's state directory.
-pub const RUNTIME_LOG_FILE: &str = "runtime.log";
+pub use cradle_proto::shim::RUNTIME_LOG_FILE;
 
 /// Create the container and return the monitor that watches it.
 pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {

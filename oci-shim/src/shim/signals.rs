@@ -2,9 +2,11 @@
 //!
 //! SIGCHLD wakes the poll loop to reap; SIGTERM, SIGINT and SIGHUP are blocked
 //! and read away, so the shim outlives a daemon that is stopped or a terminal
-//! that goes away (it only exits after `Delete`). Blocked signals reset to the
-//! default in processes spawned through `std::process::Command`, and the pause
-//! child unblocks them itself, so nothing the shim starts inherits the mask.
+//! that goes away (it only exits after `Delete`). The OCI runtime gives the
+//! container process a clean signal state before its execve (no mask, every
+//! action default; runc does the same, and cradle-oci's `reset_signals`), and
+//! the pause child unblocks them itself, so no container process inherits
+//! the shim's mask.
 
 use std::os::fd::{AsFd, BorrowedFd};
 

@@ -62,6 +62,7 @@ impl ContainerManager {
             binary,
             runtime_root,
             pid_file,
+            runtime_log: record.shim_dir.join(cradle_proto::shim::RUNTIME_LOG_FILE),
         })
     }
 }
@@ -74,16 +75,20 @@ pub(crate) struct ExecTarget {
     pub binary: PathBuf,
     pub runtime_root: PathBuf,
     pub pid_file: PathBuf,
+    /// The runtime's `--log`: its warnings stay out of the session's stderr.
+    pub runtime_log: PathBuf,
 }
 
 impl ExecTarget {
-    /// `<runtime> --root R exec --pid-file P [extra…] <id> <cmd…>`, killed
-    /// when dropped; stdio is the caller's to set.
+    /// `<runtime> --root R --log L exec --pid-file P [extra…] <id> <cmd…>`,
+    /// killed when dropped; stdio is the caller's to set.
     pub(crate) fn command(&self, extra: &[&OsStr], cmd: &[String]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(&self.binary);
         command
             .arg("--root")
             .arg(&self.runtime_root)
+            .arg("--log")
+            .arg(&self.runtime_log)
             .arg("exec")
             .arg("--pid-file")
             .arg(&self.pid_file)
