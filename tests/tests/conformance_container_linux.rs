@@ -177,9 +177,9 @@ async fn critest_mount_propagation_oom_readonly_mounts_and_multiple_containers()
         },
     )
     .await;
-    w.case_with_gap(
+    w.case(
         "should reject Image Volume with Readonly set to false",
-        GAP_WRITABLE_IMAGE_VOLUME,
+        f,
         async |w| {
             let (pod_id, pod) = w.default_pod().await?;
             let image = w.image.clone();
@@ -229,13 +229,6 @@ async fn critest_mount_propagation_oom_readonly_mounts_and_multiple_containers()
 
     w.finish(failures).await;
 }
-
-/// Why a writable image volume is accepted (critest: the runtime SHOULD
-/// refuse it, and skips when it does not): cradled mounts it read-only
-/// anyway, and refusing it in cri/ would break tests that leave readonly unset.
-const GAP_WRITABLE_IMAGE_VOLUME: &str = "CreateContainer accepts Mount{image, readonly: false} \
-     and mounts it read-only; refuse it in cri/validate.rs once \
-     tests/tests/image_volumes_cdi_e2e.rs image_mount() sets readonly: true";
 
 /// critest's image volume at /mnt/image-volume.
 fn image_volume(image_ref: &str, image: &str, readonly: bool) -> cri::Mount {

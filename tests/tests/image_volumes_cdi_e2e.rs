@@ -88,6 +88,7 @@ async fn remove_image(cri: &mut Cri, image: &str) -> Result<(), tonic::Status> {
 fn image_mount(dest: &str, image: &str) -> cri::Mount {
     cri::Mount {
         container_path: dest.into(),
+        readonly: true,
         image: Some(cri::ImageSpec {
             image: image.into(),
             ..Default::default()

@@ -8,6 +8,7 @@ use tonic::Status;
 
 /// CreateContainer's config.
 pub(crate) fn container_config(config: &cri::ContainerConfig) -> Result<(), Status> {
+    image_volumes_read_only(&config.mounts)?;
     let security = config
         .linux
         .as_ref()
@@ -29,6 +30,22 @@ pub(crate) fn container_config(config: &cri::ContainerConfig) -> Result<(), Stat
         )?;
     }
     Ok(())
+}
+
+/// Image volumes are read-only (KEP 4639: the kubelet always says so); a
+/// writable one is refused rather than quietly mounted read-only.
+fn image_volumes_read_only(mounts: &[cri::Mount]) -> Result<(), Status> {
+    match mounts
+        .iter()
+        .enumerate()
+        .find(|(_, m)| m.image.is_some() && !m.readonly)
+    {
+        Some((i, m)) => Err(Status::invalid_argument(format!(
+            "mounts[{i}] ({}): an image volume must be read-only (readonly: true)",
+            m.container_path
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// RunPodSandbox's config.
@@ -79,6 +96,36 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn writable_image_volumes_are_refused_by_index() {
+        let volume = |readonly| cri::Mount {
+            container_path: "/vol".into(),
+            readonly,
+            image: Some(cri::ImageSpec {
+                image: "busybox".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let host = cri::Mount {
+            container_path: "/data".into(),
+            host_path: "/srv".into(),
+            ..Default::default()
+        };
+        let config = |mounts| cri::ContainerConfig {
+            mounts,
+            ..Default::default()
+        };
+        assert!(container_config(&config(vec![host.clone(), volume(true)])).is_ok());
+        let err = container_config(&config(vec![host, volume(false)])).unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert!(
+            err.message().contains("mounts[1] (/vol)"),
+            "{}",
+            err.message()
+        );
     }
 
     #[test]
