@@ -5,8 +5,9 @@
 #   hack/build-test-image.sh OUT_DIR
 #   skopeo copy oci:OUT_DIR:latest docker://127.0.0.1:5000/busybox:latest
 #
-# One gzip layer holding /bin/busybox (static, from the host) with a symlink
-# per applet, /etc/passwd and /etc/group (root, nobody) and the usual empty
+# One gzip layer holding /bin/busybox (static, from the host) with a hard link
+# per applet (as the busybox image has: masking one applet must not mask the
+# others), /etc/passwd and /etc/group (root, nobody) and the usual empty
 # directories. The layer is deterministic (sorted, mtime 0, owner 0:0, gzip
 # without name/time), so the same host busybox always gives the same digests.
 set -euo pipefail
@@ -38,7 +39,7 @@ chmod 0700 "$rootfs/root"
 install -m 0755 "$busybox" "$rootfs/bin/busybox"
 for applet in $("$busybox" --list); do
   [[ $applet == busybox ]] && continue
-  ln -sf busybox "$rootfs/bin/$applet"
+  ln -f "$rootfs/bin/busybox" "$rootfs/bin/$applet"
 done
 cat >"$rootfs/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/bin/sh

@@ -28,16 +28,6 @@ pub use net::{Net, http_get_eventually, pod_ip};
 /// critest's pause command: busybox `top` runs until killed.
 pub const PAUSE: &[&str] = &["sh", "-c", "top"];
 
-/// Why StopContainer's SIGTERM does not end critest's `top` (nor any init
-/// without a SIGTERM trap): under cradle-oci the container's init starts
-/// with SIGHUP, SIGINT, SIGTERM and SIGCHLD blocked (SigBlk 0x14003, the
-/// set cradle-shim blocks for its signalfd; std::process::Command keeps the
-/// mask across exec), so the signal stays pending until the SIGKILL. Under
-/// runc the mask is empty.
-pub const GAP_SIGNAL_MASK: &str = "oci-shim/src/oci/init.rs: the container init must clear \
-     its signal mask before execve (as runc does); it inherits cradle-shim's blocked \
-     SIGHUP/SIGINT/SIGTERM/SIGCHLD (shim/signals.rs), so stops wait for the SIGKILL";
-
 /// StopContainer's timeout in these suites: critest gives 60 s and fails a
 /// stop that takes that long; 10 s keeps the same check (the container must
 /// end on its stop signal, not on the SIGKILL) at a sixth of the wait.

@@ -9,7 +9,7 @@ mod conformance;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
-use conformance::{GAP_SIGNAL_MASK, World, eventually, expect_log, log_file, parse_log};
+use conformance::{World, eventually, expect_log, log_file, parse_log};
 use cradle_proto::cri;
 use cradle_tests::skip_unless_ready;
 
@@ -44,7 +44,7 @@ async fn critest_container_basic_stats_volumes_logs_and_image_ids() {
         w.remove_pod(&pod_id).await
     };
     let name = "runtime should support stopping container";
-    w.case_with_gap(name, GAP_SIGNAL_MASK, stopping).await;
+    w.case(name, f, stopping).await;
     for (name, start, stop_first) in [
         (
             "runtime should support removing created container",
@@ -76,11 +76,7 @@ async fn critest_container_basic_stats_volumes_logs_and_image_ids() {
             ensure!(!listed(w, &id).await?, "removed container still listed");
             w.remove_pod(&pod_id).await
         };
-        if stop_first {
-            w.case_with_gap(name, GAP_SIGNAL_MASK, removing).await;
-        } else {
-            w.case(name, f, removing).await;
-        }
+        w.case(name, f, removing).await;
     }
     w.case("runtime should support execSync", f, async |w| {
         let (pod_id, pod) = w.default_pod().await?;
