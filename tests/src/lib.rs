@@ -10,7 +10,8 @@
 //! test left behind: mounts, namespace pins, state paths, cgroups, processes),
 //! [`image_variant`] (the test image under another config, e.g. a
 //! STOPSIGNAL) and [`mounts`] (shared host mounts, as the kubelet's volume
-//! dirs are).
+//! dirs are); [`World`] starts the usual registry + daemon + client +
+//! cgroup parent together and ends a test with the usual clean-up.
 //! It never talks to anything but loopback.
 
 mod cgroup;
@@ -22,11 +23,13 @@ pub mod mounts;
 mod registry;
 pub mod steps;
 pub mod streaming;
+mod world;
 
 pub use cgroup::CgroupParent;
 pub use client::Cri;
 pub use daemon::Daemon;
 pub use registry::{Registry, TEST_IMAGE, test_image_layout};
+pub use world::World;
 
 use std::path::{Path, PathBuf};
 

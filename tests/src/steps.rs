@@ -277,3 +277,22 @@ pub fn leak_scope(daemon: &Daemon, ids: &[&str]) -> leaks::Scope {
         exclude_pids: daemon.pid().into_iter().collect(),
     }
 }
+
+/// The usual end of a scenario: `containers` stopped and removed (twice,
+/// see [`stop_and_remove_container`]), then the pod, then the leak check
+/// over all of them.
+pub async fn remove_pod_and_check_leaks(
+    cri: &mut Cri,
+    daemon: &Daemon,
+    pod_id: &str,
+    containers: &[String],
+) -> anyhow::Result<()> {
+    for id in containers {
+        stop_and_remove_container(cri, id).await?;
+    }
+    stop_and_remove_pod(cri, pod_id).await?;
+    let mut all: Vec<&str> = containers.iter().map(String::as_str).collect();
+    all.push(pod_id);
+    leaks::assert_none(&leak_scope(daemon, &all));
+    Ok(())
+}

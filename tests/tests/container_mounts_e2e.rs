@@ -13,33 +13,25 @@ use anyhow::{Context, ensure};
 use cradle_proto::cri;
 use cradle_tests::mounts::{SharedMount, Unmount, ensure_mounted};
 use cradle_tests::steps::{
-    container_config, create_and_start, exec, leak_scope, pod_config, pull, remove_everything,
-    run_pod_on, stop_and_remove_container, stop_and_remove_pod,
+    container_config, create_and_start, exec, leak_scope, pod_config, pull, run_pod_on,
+    stop_and_remove_container, stop_and_remove_pod,
 };
-use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
+use cradle_tests::{CgroupParent, Cri, Daemon, World, leaks, skip_unless_ready};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bidirectional_and_recursive_read_only_mounts() {
     skip_unless_ready!(true);
-    let cgroup = CgroupParent::new();
-    let registry = Registry::start().expect("registry");
-    let daemon = Daemon::start().expect("cradled");
-    let mut cri = daemon.connect().await.expect("connect");
+    let mut w = World::start().await;
     let result = async {
-        let image = registry.image_ref();
-        pull(&mut cri, &image).await?;
+        let image = w.registry.image_ref();
+        pull(&mut w.cri, &image).await?;
         for handler in BIDIRECTIONAL_HANDLERS {
-            bidirectional(&mut cri, &daemon, &cgroup, &image, handler).await?;
+            bidirectional(&mut w.cri, &w.daemon, &w.cgroup, &image, handler).await?;
         }
-        recursive_read_only(&mut cri, &daemon, &cgroup, &image).await
+        recursive_read_only(&mut w.cri, &w.daemon, &w.cgroup, &image).await
     }
     .await;
-    if let Err(e) = result {
-        remove_everything(&mut cri).await;
-        panic!("{e:#}");
-    }
-    let errors = cgroup.remove();
-    assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
+    w.finish(result).await;
 }
 
 /// The handlers the bidirectional case runs under: cradle-oci (the default

@@ -12,10 +12,10 @@ use std::time::Duration;
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, create_and_start, exec, leak_scope, pod_config, pull, remove_everything,
-    run_pod, stop_and_remove_container, stop_and_remove_pod,
+    container_config, create_and_start, exec, leak_scope, pod_config, pull, run_pod,
+    stop_and_remove_container, stop_and_remove_pod,
 };
-use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
+use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, leaks, skip_unless_ready};
 
 /// What the container writes into its writable layer.
 const PAYLOAD_KIB: u64 = 2048;
@@ -23,16 +23,9 @@ const PAYLOAD_KIB: u64 = 2048;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writable_layer_and_pod_metrics_are_reported() {
     skip_unless_ready!(true);
-    let cgroup = CgroupParent::new();
-    let registry = Registry::start().expect("registry");
-    let daemon = Daemon::start().expect("cradled");
-    let mut cri = daemon.connect().await.expect("connect");
-    if let Err(e) = scenario(&mut cri, &daemon, &registry, &cgroup).await {
-        remove_everything(&mut cri).await;
-        panic!("{e:#}");
-    }
-    let errors = cgroup.remove();
-    assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
+    let mut w = World::start().await;
+    let result = scenario(&mut w.cri, &w.daemon, &w.registry, &w.cgroup).await;
+    w.finish(result).await;
 }
 
 async fn scenario(

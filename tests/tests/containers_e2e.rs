@@ -13,44 +13,10 @@ use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
     container_config, container_status, create_and_start, exec, has_log_line, leak_scope,
-    pod_config, pull, remove_everything, run_pod, run_pod_on, stop_and_remove_container,
+    pod_config, pull, remove_pod_and_check_leaks, run_pod, run_pod_on, stop_and_remove_container,
     stop_and_remove_pod,
 };
-use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
-
-/// One test's world: a registry with the test image, a daemon, a client.
-struct World {
-    cgroup: CgroupParent,
-    registry: Registry,
-    daemon: Daemon,
-    cri: Cri,
-}
-
-impl World {
-    async fn start() -> World {
-        let cgroup = CgroupParent::new();
-        let registry = Registry::start().expect("registry");
-        let daemon = Daemon::start().expect("cradled");
-        let cri = daemon.connect().await.expect("connect");
-        World {
-            cgroup,
-            registry,
-            daemon,
-            cri,
-        }
-    }
-
-    /// Cleans up after a failed scenario (then panics with its error), and
-    /// removes the cgroup parent.
-    async fn finish(mut self, result: anyhow::Result<()>) {
-        if let Err(e) = result {
-            remove_everything(&mut self.cri).await;
-            panic!("{e:#}");
-        }
-        let errors = self.cgroup.remove();
-        assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
-    }
-}
+use cradle_tests::{Cri, World, leaks, skip_unless_ready};
 
 fn namespace_options(config: &mut cri::ContainerConfig) -> &mut cri::NamespaceOption {
     config
@@ -142,14 +108,7 @@ async fn pid_modes(w: &mut World) -> anyhow::Result<()> {
     );
     ensure!(pid_ns(cri, &joiner).await? == pid_ns(cri, &alone).await?);
 
-    for id in &ids {
-        stop_and_remove_container(cri, id).await?;
-    }
-    stop_and_remove_pod(cri, &pod_id).await?;
-    let mut all: Vec<&str> = ids.iter().map(String::as_str).collect();
-    all.push(&pod_id);
-    leaks::assert_none(&leak_scope(&w.daemon, &all));
-    Ok(())
+    remove_pod_and_check_leaks(cri, &w.daemon, &pod_id, &ids).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -360,12 +319,5 @@ async fn sysctls(w: &mut World) -> anyhow::Result<()> {
         );
     }
 
-    for id in &ids {
-        stop_and_remove_container(cri, id).await?;
-    }
-    stop_and_remove_pod(cri, &pod_id).await?;
-    let mut all: Vec<&str> = ids.iter().map(String::as_str).collect();
-    all.push(&pod_id);
-    leaks::assert_none(&leak_scope(&w.daemon, &all));
-    Ok(())
+    remove_pod_and_check_leaks(cri, &w.daemon, &pod_id, &ids).await
 }

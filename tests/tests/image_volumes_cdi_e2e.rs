@@ -18,43 +18,9 @@ use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
     container_config, container_status, create_and_start, exec, leak_scope, pod_config, pull,
-    remove_everything, run_pod, stop_and_remove_container, stop_and_remove_pod,
+    remove_pod_and_check_leaks, run_pod, stop_and_remove_container, stop_and_remove_pod,
 };
-use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
-
-/// One test's world: a registry with the test image, a daemon, a client.
-struct World {
-    cgroup: CgroupParent,
-    registry: Registry,
-    daemon: Daemon,
-    cri: Cri,
-}
-
-impl World {
-    async fn start(config_toml: &str) -> World {
-        let cgroup = CgroupParent::new();
-        let registry = Registry::start().expect("registry");
-        let daemon = Daemon::start_with_config(config_toml).expect("cradled");
-        let cri = daemon.connect().await.expect("connect");
-        World {
-            cgroup,
-            registry,
-            daemon,
-            cri,
-        }
-    }
-
-    /// Cleans up after a failed scenario (then panics with its error, and
-    /// the daemon's log), and removes the cgroup parent.
-    async fn finish(mut self, result: anyhow::Result<()>) {
-        if let Err(e) = result {
-            remove_everything(&mut self.cri).await;
-            panic!("{e:#}\n--- cradled log ---\n{}", self.daemon.log());
-        }
-        let errors = self.cgroup.remove();
-        assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
-    }
-}
+use cradle_tests::{Cri, World, leaks, skip_unless_ready};
 
 /// CreateContainer alone; the gRPC status on failure.
 async fn create(
@@ -100,9 +66,9 @@ fn image_mount(dest: &str, image: &str) -> cri::Mount {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_volume_is_read_only_keeps_its_image_and_goes_with_the_container() {
     skip_unless_ready!(true);
-    let mut w = World::start("").await;
+    let mut w = World::start().await;
     let result = image_volume(&mut w).await;
-    w.finish(result).await;
+    w.finish_with_log(result).await;
 }
 
 async fn image_volume(w: &mut World) -> anyhow::Result<()> {
@@ -253,9 +219,9 @@ async fn cdi_device_brings_its_node_env_and_mount() {
         "cdi_spec_dirs = [{:?}]\n",
         cdi_dir.path().display().to_string()
     );
-    let mut w = World::start(&config).await;
+    let mut w = World::start_with_config(&config).await;
     let result = cdi(&mut w, &hook_log).await;
-    w.finish(result).await;
+    w.finish_with_log(result).await;
 }
 
 async fn cdi(w: &mut World, hook_log: &std::path::Path) -> anyhow::Result<()> {
@@ -315,12 +281,5 @@ async fn cdi(w: &mut World, hook_log: &std::path::Path) -> anyhow::Result<()> {
             "the createRuntime hook did not run for {id}: {log:?}"
         );
     }
-    for id in &ids {
-        stop_and_remove_container(cri, id).await?;
-    }
-    stop_and_remove_pod(cri, &pod_id).await?;
-    let mut all: Vec<&str> = ids.iter().map(String::as_str).collect();
-    all.push(&pod_id);
-    leaks::assert_none(&leak_scope(&w.daemon, &all));
-    Ok(())
+    remove_pod_and_check_leaks(cri, &w.daemon, &pod_id, &ids).await
 }

@@ -11,24 +11,17 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, create_and_start, has_log_line, pod_config, pull, remove_everything, run_pod,
+    container_config, create_and_start, has_log_line, pod_config, pull, run_pod,
     stop_and_remove_container, stop_and_remove_pod, wait_for_state,
 };
-use cradle_tests::{CgroupParent, Cri, Daemon, Registry, skip_unless_ready, target_bin_dir};
+use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, skip_unless_ready, target_bin_dir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exported_image_imports_back_with_its_id_and_tag_and_runs() {
     skip_unless_ready!(true);
-    let cgroup = CgroupParent::new();
-    let registry = Registry::start().expect("registry");
-    let daemon = Daemon::start().expect("cradled");
-    let mut cri = daemon.connect().await.expect("connect");
-    if let Err(e) = export_import_run(&mut cri, &daemon, &registry, &cgroup).await {
-        remove_everything(&mut cri).await;
-        panic!("{e:#}\n--- cradled log ---\n{}", daemon.log());
-    }
-    let errors = cgroup.remove();
-    assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
+    let mut w = World::start().await;
+    let result = export_import_run(&mut w.cri, &w.daemon, &w.registry, &w.cgroup).await;
+    w.finish_with_log(result).await;
 }
 
 /// Runs `cradlectl --socket .. --admin-socket .. <args>` against `daemon`.

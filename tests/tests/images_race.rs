@@ -10,10 +10,10 @@ use std::time::Duration;
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, pod_config, pull, remove_everything, run_pod, stop_and_remove_container,
-    stop_and_remove_pod, wait_for_state,
+    container_config, pod_config, pull, run_pod, stop_and_remove_container, stop_and_remove_pod,
+    wait_for_state,
 };
-use cradle_tests::{CgroupParent, Cri, Daemon, Registry, skip_unless_ready};
+use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, skip_unless_ready};
 
 const ROUNDS: usize = 10;
 /// How long the removal waits after the create was sent, per round.
@@ -22,16 +22,9 @@ const STAGGER_MS: [u64; 10] = [0, 1, 2, 4, 6, 8, 12, 16, 30, 60];
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remove_image_racing_create_container_never_leaves_a_broken_rootfs() {
     skip_unless_ready!(true);
-    let cgroup = CgroupParent::new();
-    let registry = Registry::start().expect("registry");
-    let daemon = Daemon::start().expect("cradled");
-    let mut cri = daemon.connect().await.expect("connect");
-    if let Err(e) = race(&mut cri, &daemon, &registry, &cgroup).await {
-        remove_everything(&mut cri).await;
-        panic!("{e:#}\n--- cradled log ---\n{}", daemon.log());
-    }
-    let errors = cgroup.remove();
-    assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
+    let mut w = World::start().await;
+    let result = race(&mut w.cri, &w.daemon, &w.registry, &w.cgroup).await;
+    w.finish_with_log(result).await;
 }
 
 async fn remove_image(mut cri: Cri, image: String) -> Result<(), tonic::Status> {

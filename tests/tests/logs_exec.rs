@@ -10,25 +10,18 @@ use std::time::Duration;
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, create_and_start, leak_scope, pod_config, pull, remove_everything, run_pod,
-    stop_and_remove_container, stop_and_remove_pod, wait_for_state,
+    container_config, create_and_start, pod_config, pull, remove_pod_and_check_leaks, run_pod,
+    wait_for_state,
 };
-use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
+use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, skip_unless_ready};
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_keep_every_byte_across_rotation_and_exec_timeouts_kill() {
     skip_unless_ready!(true);
-    let cgroup = CgroupParent::new();
-    let registry = Registry::start().expect("registry");
-    let daemon = Daemon::start().expect("cradled");
-    let mut cri = daemon.connect().await.expect("connect");
-    if let Err(e) = scenario(&mut cri, &daemon, &registry, &cgroup).await {
-        remove_everything(&mut cri).await;
-        panic!("{e:#}");
-    }
-    let errors = cgroup.remove();
-    assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
+    let mut w = World::start().await;
+    let result = scenario(&mut w.cri, &w.daemon, &w.registry, &w.cgroup).await;
+    w.finish(result).await;
 }
 
 /// The stdout stream rebuilt from CRI log files: `P` content as is, `F`
@@ -186,12 +179,5 @@ async fn scenario(
         "the timed-out process is still there:\n{ps}"
     );
 
-    for id in &ids {
-        stop_and_remove_container(cri, id).await?;
-    }
-    stop_and_remove_pod(cri, &pod_id).await?;
-    let mut all: Vec<&str> = ids.iter().map(String::as_str).collect();
-    all.push(&pod_id);
-    leaks::assert_none(&leak_scope(daemon, &all));
-    Ok(())
+    remove_pod_and_check_leaks(cri, daemon, &pod_id, &ids).await
 }

@@ -16,8 +16,8 @@ use std::time::Duration;
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, create_and_start, leak_scope, pod_config, pull, remove_everything, run_pod,
-    stop_and_remove_container, stop_and_remove_pod,
+    container_config, create_and_start, exec, leak_scope, pod_config, pull, remove_everything,
+    run_pod, stop_and_remove_container, stop_and_remove_pod,
 };
 use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, random_suffix, skip_unless_ready};
 
@@ -180,17 +180,9 @@ async fn scenario(
     let sleeper = container_config(&image, "client", &["sleep", "3600"]);
     let client = create_and_start(cri, &pod_b, &config_b, sleeper).await?;
 
-    let ping = |ip: &str| {
-        vec![
-            "ping".to_string(),
-            "-c1".into(),
-            "-W1".into(),
-            ip.to_string(),
-        ]
-    };
-    let (code, out) = exec(cri, &client, ping(&ip_a)).await?;
+    let (code, out) = exec(cri, &client, &["ping", "-c1", "-W1", &ip_a]).await?;
     ensure!(code == 0, "pod b cannot ping pod a ({ip_a}): {out}");
-    let (code, out) = exec(cri, &web, ping(&ip_b)).await?;
+    let (code, out) = exec(cri, &web, &["ping", "-c1", "-W1", &ip_b]).await?;
     ensure!(code == 0, "pod a cannot ping pod b ({ip_b}): {out}");
 
     let body = http_get_with_retries(&format!("127.0.0.1:{host_port}")).await;
@@ -297,26 +289,6 @@ async fn pod_ip(cri: &mut Cri, id: &str) -> anyhow::Result<String> {
         bail!("pod {id} reports no IP");
     }
     Ok(ip)
-}
-
-/// ExecSync with a 10 s timeout: (exit code, stdout + stderr).
-async fn exec(cri: &mut Cri, id: &str, cmd: Vec<String>) -> anyhow::Result<(i32, String)> {
-    let resp = cri
-        .runtime
-        .exec_sync(cri::ExecSyncRequest {
-            container_id: id.into(),
-            cmd,
-            timeout: 10,
-        })
-        .await
-        .context("ExecSync")?
-        .into_inner();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&resp.stdout),
-        String::from_utf8_lossy(&resp.stderr)
-    );
-    Ok((resp.exit_code, text))
 }
 
 /// `GET /` with up to 50 tries 100 ms apart (httpd may still be starting).

@@ -12,25 +12,19 @@ use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use cradle_proto::cri;
+use cradle_tests::mounts::SharedMount;
 use cradle_tests::steps::{
-    container_config, create_and_start, leak_scope, pod_config, pull, remove_everything, run_pod,
-    stop_and_remove_container, stop_and_remove_pod, wait_for_state,
+    container_config, create_and_start, exec, pod_config, pull, remove_pod_and_check_leaks,
+    run_pod, wait_for_state,
 };
-use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
+use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, skip_unless_ready};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_contexts_take_effect_inside_the_container() {
     skip_unless_ready!(true);
-    let cgroup = CgroupParent::new();
-    let registry = Registry::start().expect("registry");
-    let daemon = Daemon::start().expect("cradled");
-    let mut cri = daemon.connect().await.expect("connect");
-    if let Err(e) = scenario(&mut cri, &daemon, &registry, &cgroup).await {
-        remove_everything(&mut cri).await;
-        panic!("{e:#}");
-    }
-    let errors = cgroup.remove();
-    assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
+    let mut w = World::start().await;
+    let result = scenario(&mut w.cri, &w.daemon, &w.registry, &w.cgroup).await;
+    w.finish(result).await;
 }
 
 fn security(config: &mut cri::ContainerConfig) -> &mut cri::LinuxContainerSecurityContext {
@@ -274,14 +268,7 @@ async fn scenario(
         "a host mount did not propagate into the container:\n{mounts}"
     );
 
-    for id in &ids {
-        stop_and_remove_container(cri, id).await?;
-    }
-    stop_and_remove_pod(cri, &pod_id).await?;
-    let mut all: Vec<&str> = ids.iter().map(String::as_str).collect();
-    all.push(&pod_id);
-    leaks::assert_none(&leak_scope(daemon, &all));
-    Ok(())
+    remove_pod_and_check_leaks(cri, daemon, &pod_id, &ids).await
 }
 
 /// The `Seccomp:` mode of a process in the container.
@@ -292,52 +279,6 @@ async fn seccomp_mode(cri: &mut Cri, id: &str) -> anyhow::Result<String> {
         .find_map(|l| l.strip_prefix("Seccomp:"))
         .map(|v| v.trim().to_string())
         .context("no Seccomp line")
-}
-
-/// ExecSync with a 10 s timeout: (exit code, stdout + stderr).
-async fn exec(cri: &mut Cri, id: &str, cmd: &[&str]) -> anyhow::Result<(i32, String)> {
-    let resp = cri
-        .runtime
-        .exec_sync(cri::ExecSyncRequest {
-            container_id: id.into(),
-            cmd: cmd.iter().map(|s| s.to_string()).collect(),
-            timeout: 10,
-        })
-        .await
-        .with_context(|| format!("ExecSync {cmd:?}"))?
-        .into_inner();
-    Ok((
-        resp.exit_code,
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&resp.stdout),
-            String::from_utf8_lossy(&resp.stderr)
-        ),
-    ))
-}
-
-/// `dir` bind-mounted on itself and made shared (what the kubelet's
-/// volume dirs are), unmounted on drop.
-struct SharedMount(std::path::PathBuf);
-
-impl SharedMount {
-    fn new(dir: &std::path::Path) -> anyhow::Result<Self> {
-        let dir_arg = dir.display().to_string();
-        run(&["mount", "--bind", &dir_arg], dir).and_then(|()| {
-            let guard = SharedMount(dir.to_path_buf());
-            run(&["mount", "--make-shared"], dir)?;
-            Ok(guard)
-        })
-    }
-}
-
-impl Drop for SharedMount {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
 }
 
 /// Runs a command whose last argument is `path`.

@@ -19,14 +19,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, create_and_start, leak_scope, pod_config, pull, remove_everything, run_pod,
+    container_config, create_and_start, leak_scope, pod_config, pull, run_pod,
     stop_and_remove_container, stop_and_remove_pod, wait_for_state,
 };
 use cradle_tests::streaming::{
     args, attach, client, exec_url, forward, forward_url, host_processes_with, rand_u16,
     spdy_client, text, tty, ws_client,
 };
-use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
+use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, leaks, skip_unless_ready};
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,17 +36,10 @@ async fn exec_attach_and_port_forward_work_with_spdy_and_websocket_clients() {
         eprintln!("SKIPPED: streaming clients missing (tests/clients/setup.sh)");
         return;
     };
-    let cgroup = CgroupParent::new();
-    let registry = Registry::start().expect("registry");
-    let daemon = Daemon::start().expect("cradled");
-    let mut cri = daemon.connect().await.expect("connect");
+    let mut w = World::start().await;
     let clients = Clients { spdy, ws };
-    if let Err(e) = scenario(&mut cri, &daemon, &registry, &cgroup, &clients).await {
-        remove_everything(&mut cri).await;
-        panic!("{e:#}\ndaemon log:\n{}", daemon.log());
-    }
-    let errors = cgroup.remove();
-    assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
+    let result = scenario(&mut w.cri, &w.daemon, &w.registry, &w.cgroup, &clients).await;
+    w.finish_with_log(result).await;
 }
 
 struct Clients {

@@ -11,36 +11,28 @@ use anyhow::{Context, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
     container_config, container_status, create_and_start, exec, leak_scope, pod_config, pull,
-    remove_everything, run_pod_on, stop_and_remove_container, stop_and_remove_pod,
+    run_pod_on, stop_and_remove_container, stop_and_remove_pod,
 };
-use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
+use cradle_tests::{CgroupParent, Cri, Daemon, World, leaks, skip_unless_ready};
 
 const MIB: i64 = 1 << 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_container_resources_changes_a_running_container() {
     skip_unless_ready!(true);
-    let cgroup = CgroupParent::new();
-    let registry = Registry::start().expect("registry");
-    let daemon = Daemon::start().expect("cradled");
-    let mut cri = daemon.connect().await.expect("connect");
+    let mut w = World::start().await;
     let result = async {
-        let image = registry.image_ref();
-        pull(&mut cri, &image).await?;
+        let image = w.registry.image_ref();
+        pull(&mut w.cri, &image).await?;
         for handler in ["", "runc"] {
-            update_under(&mut cri, &daemon, &cgroup, &image, handler)
+            update_under(&mut w.cri, &w.daemon, &w.cgroup, &image, handler)
                 .await
                 .with_context(|| format!("handler {handler:?}"))?;
         }
         Ok::<_, anyhow::Error>(())
     }
     .await;
-    if let Err(e) = result {
-        remove_everything(&mut cri).await;
-        panic!("{e:#}");
-    }
-    let errors = cgroup.remove();
-    assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
+    w.finish(result).await;
 }
 
 async fn update_under(

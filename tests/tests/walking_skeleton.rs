@@ -11,7 +11,7 @@ use cradle_tests::steps::{
     container_config, create_and_start, has_log_line, leak_scope, pod_config, pull,
     remove_everything, run_pod, stop_and_remove_container, stop_and_remove_pod, wait_for_state,
 };
-use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
+use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, leaks, skip_unless_ready};
 use tonic::Code;
 
 // ---- the tests ------------------------------------------------------------
@@ -19,16 +19,9 @@ use tonic::Code;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pod_runs_a_container_logs_its_output_and_leaves_nothing_behind() {
     skip_unless_ready!(true);
-    let cgroup = CgroupParent::new();
-    let registry = Registry::start().expect("registry");
-    let daemon = Daemon::start().expect("cradled");
-    let mut cri = daemon.connect().await.expect("connect");
-    if let Err(e) = walking_skeleton(&mut cri, &daemon, &registry, &cgroup).await {
-        remove_everything(&mut cri).await;
-        panic!("{e:#}");
-    }
-    let errors = cgroup.remove();
-    assert!(errors.is_empty(), "cgroup parent removal: {errors:?}");
+    let mut w = World::start().await;
+    let result = walking_skeleton(&mut w.cri, &w.daemon, &w.registry, &w.cgroup).await;
+    w.finish(result).await;
 }
 
 async fn walking_skeleton(
