@@ -21,14 +21,6 @@ async fn critest_image_manager() {
     let mut w = World::new().await;
     let mut failures = Vec::new();
     let f = &mut failures;
-    // critest's test images are distinct images: each name here gets the
-    // test image under a config of its own (a label), so no two share an id.
-    let distinct = |name: &str| {
-        let name = name.to_string();
-        variant_layout(move |c| {
-            c.insert("Labels".into(), serde_json::json!({ "critest": name }));
-        })
-    };
 
     w.case(
         "public image with tag should be pulled and removed",
@@ -278,18 +270,12 @@ async fn critest_image_manager() {
         "should not list or get image status immediately after removal",
         f,
         async |w| {
-            let l = distinct("test-image-tag:consistency")?;
-            let image = w
-                .registry
-                .push_layout(l.path(), "test-image-tag:consistency")?;
+            let (_layout, image) = pulled_consistency_image(w).await?;
             w.remove_image_if_present(&image).await?;
-            w.pull(&image).await?;
-            w.remove_image_if_present(&image).await?;
-            let listed = list_images(w)
-                .await?
-                .iter()
-                .any(|i| i.repo_tags.contains(&image));
-            ensure!(!listed, "{image} listed right after removal");
+            ensure!(
+                !listed(w, &image).await?,
+                "{image} listed right after removal"
+            );
             ensure!(
                 w.image_status(&image).await?.is_none(),
                 "status right after removal"
@@ -302,17 +288,11 @@ async fn critest_image_manager() {
         "should list and get image status immediately after pulling",
         f,
         async |w| {
-            let l = distinct("test-image-tag:consistency")?;
-            let image = w
-                .registry
-                .push_layout(l.path(), "test-image-tag:consistency")?;
-            w.remove_image_if_present(&image).await?;
-            w.pull(&image).await?;
-            let listed = list_images(w)
-                .await?
-                .iter()
-                .any(|i| i.repo_tags.contains(&image));
-            ensure!(listed, "{image} not listed right after pulling");
+            let (_layout, image) = pulled_consistency_image(w).await?;
+            ensure!(
+                listed(w, &image).await?,
+                "{image} not listed right after pulling"
+            );
             ensure!(
                 w.image_status(&image).await?.is_some(),
                 "no status right after pulling"
@@ -398,6 +378,35 @@ async fn pull_and_remove(
         "{image} present after removal"
     );
     Ok(())
+}
+
+/// critest's test images are distinct images: each name here gets the test
+/// image under a config of its own (a label), so no two share an id.
+fn distinct(name: &str) -> anyhow::Result<tempfile::TempDir> {
+    let name = name.to_string();
+    variant_layout(move |c| {
+        c.insert("Labels".into(), serde_json::json!({ "critest": name }));
+    })
+}
+
+/// A distinct image for the consistency cases, pushed and freshly pulled;
+/// the layout's temp dir lives as long as the returned guard.
+async fn pulled_consistency_image(w: &mut World) -> anyhow::Result<(tempfile::TempDir, String)> {
+    let layout = distinct("test-image-tag:consistency")?;
+    let image = w
+        .registry
+        .push_layout(layout.path(), "test-image-tag:consistency")?;
+    w.remove_image_if_present(&image).await?;
+    w.pull(&image).await?;
+    Ok((layout, image))
+}
+
+/// Whether ListImages names `image` among its tags.
+async fn listed(w: &mut World, image: &str) -> anyhow::Result<bool> {
+    Ok(list_images(w)
+        .await?
+        .iter()
+        .any(|i| i.repo_tags.iter().any(|t| t == image)))
 }
 
 async fn list_images(w: &mut World) -> anyhow::Result<Vec<cri::Image>> {
