@@ -1,6 +1,7 @@
 //! The harness's own checks: the leak check must see what it claims to see,
 //! or a green end-to-end run proves nothing.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use cradle_tests::{CgroupParent, leaks, random_suffix, skip_unless_ready};
@@ -33,8 +34,11 @@ fn leak_check_reports_mounts_paths_cgroups_and_processes() {
         None::<&str>,
     )
     .expect("mount tmpfs");
-    let mut child = Command::new("sh")
-        .args(["-c", "sleep 30", dir.path().to_str().expect("utf-8 path")])
+    // argv[0] names the dir: a `sh -c` wrapper may exec its last command
+    // (dash does) and lose the dir from the command line before the scan.
+    let mut child = Command::new("sleep")
+        .arg0(dir.path())
+        .arg("30")
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn");
