@@ -3,6 +3,9 @@
 
 use serde_json::{Value, json};
 
+/// The newest runtime-spec version whose config.json this runtime reads.
+pub const OCI_VERSION_MAX: &str = "1.2.0";
+
 /// Mount options understood by the mount code.
 const MOUNT_OPTIONS: [&str; 32] = [
     "async",
@@ -57,7 +60,7 @@ pub fn features() -> Value {
     let new_api = super::mountapi::supported();
     json!({
         "ociVersionMin": "1.0.0",
-        "ociVersionMax": "1.2.0",
+        "ociVersionMax": OCI_VERSION_MAX,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": mount_options(new_api),
         "linux": {

@@ -1,0 +1,518 @@
+//! runc's command line: global flags (before or after the verb), one verb,
+//! its flags, its operands.
+//!
+//! Parsed with `lexopt` rather than a derive framework: the launcher runs
+//! once per container operation and its peak RSS is mostly its own code, so
+//! the parser is the few hundred bytes of logic below, not a framework.
+
+use std::path::PathBuf;
+
+use lexopt::Arg::{Long, Short, Value};
+use lexopt::ValueExt;
+
+use cradle_shim::oci;
+
+/// Everything a `cradle-oci` invocation asks for.
+pub struct Cli {
+    /// Directory for container state.
+    pub root: PathBuf,
+    /// Write warnings and errors to this file instead of stderr.
+    pub log: Option<PathBuf>,
+    pub log_format: LogFormat,
+    /// `--systemd-cgroup`: refused by every verb but `features`.
+    pub systemd_cgroup: bool,
+    pub cmd: Cmd,
+}
+
+#[derive(Clone, Copy)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The options shared by `create` and `run`.
+pub struct CreateArgs {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    pub id: String,
+}
+
+pub struct ExecArgs {
+    pub process: Option<PathBuf>,
+    pub tty: bool,
+    pub console_socket: Option<PathBuf>,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: u32,
+    pub cwd: Option<PathBuf>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub id: String,
+    pub command: Vec<String>,
+}
+
+pub enum Cmd {
+    Create(CreateArgs),
+    Run {
+        create: CreateArgs,
+        detach: bool,
+    },
+    Start {
+        id: String,
+    },
+    Pause {
+        id: String,
+    },
+    Resume {
+        id: String,
+    },
+    State {
+        id: String,
+    },
+    Kill {
+        all: bool,
+        id: String,
+        signal: String,
+    },
+    Delete {
+        force: bool,
+        id: String,
+    },
+    Exec(ExecArgs),
+    Update {
+        resources: PathBuf,
+        id: String,
+    },
+    Ps {
+        format: String,
+        id: String,
+    },
+    Features,
+    List {
+        quiet: bool,
+        format: String,
+    },
+    /// `--help` or `help`: print this text and exit 0.
+    Help(&'static str),
+    Version,
+}
+
+pub const USAGE: &str = "\
+cradle-oci: Cradle's OCI runtime (runc-compatible command line)
+
+Usage: cradle-oci [GLOBAL OPTIONS] COMMAND [OPTIONS] ARGS
+
+Commands:
+  create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] [--no-pivot] ID
+  run    [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] [--no-pivot] [--detach] ID
+  start ID                     start a created container
+  state ID                     print the OCI state JSON
+  kill [--all] ID [SIGNAL]     send SIGNAL (default TERM)
+  delete [--force] ID          delete a stopped container (any with --force)
+  exec [--process F | COMMAND...] [--tty] [--console-socket S] [--detach] [--pid-file F]
+       [--preserve-fds N] [--cwd DIR] [--env K=V]... [--user UID[:GID]] ID [COMMAND...]
+  pause ID / resume ID         freeze / thaw every process of the container
+  update --resources F|- ID    apply an OCI LinuxResources JSON to the cgroup
+  ps [--format table|json] ID  the container's pids
+  list [--quiet] [--format table|json]
+  features                     the OCI features JSON
+
+Global options:
+  --root DIR                   container state (default /run/cradle-oci)
+  --log FILE                   warnings and errors go here instead of stderr
+  --log-format text|json
+  --systemd-cgroup             refused: cgroupfs is the only driver
+  --debug                      accepted for runc compatibility
+  -h, --help / -v, --version
+";
+
+/// A verb's flags as they arrive, before the verb says which it allows.
+#[derive(Default)]
+struct Flags {
+    seen: Vec<&'static str>,
+    bundle: Option<PathBuf>,
+    pid_file: Option<PathBuf>,
+    console_socket: Option<PathBuf>,
+    preserve_fds: u32,
+    no_pivot: bool,
+    detach: bool,
+    all: bool,
+    force: bool,
+    process: Option<PathBuf>,
+    tty: bool,
+    cwd: Option<PathBuf>,
+    env: Vec<String>,
+    user: Option<String>,
+    resources: Option<PathBuf>,
+    format: Option<String>,
+    quiet: bool,
+}
+
+/// Flags each verb accepts (by their long name).
+fn allowed(verb: &str) -> &'static [&'static str] {
+    const CREATE: &[&str] = &[
+        "bundle",
+        "pid-file",
+        "console-socket",
+        "preserve-fds",
+        "no-pivot",
+    ];
+    match verb {
+        "create" => CREATE,
+        "run" => &[
+            "bundle",
+            "pid-file",
+            "console-socket",
+            "preserve-fds",
+            "no-pivot",
+            "detach",
+        ],
+        "kill" => &["all"],
+        "delete" => &["force"],
+        "exec" => &[
+            "process",
+            "tty",
+            "console-socket",
+            "detach",
+            "pid-file",
+            "preserve-fds",
+            "cwd",
+            "env",
+            "user",
+        ],
+        "update" => &["resources"],
+        "ps" => &["format"],
+        "list" => &["quiet", "format"],
+        _ => &[],
+    }
+}
+
+/// Parses `std::env::args_os()`.
+pub fn parse_env() -> Result<Cli, lexopt::Error> {
+    parse(lexopt::Parser::from_env())
+}
+
+/// Parses `args` (without the program name), as the tests do.
+#[cfg(test)]
+pub fn parse_args<I: IntoIterator<Item = &'static str>>(args: I) -> Result<Cli, lexopt::Error> {
+    parse(lexopt::Parser::from_args(args))
+}
+
+fn parse(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
+    let mut root = PathBuf::from(oci::DEFAULT_ROOT);
+    let mut log = None;
+    let mut log_format = LogFormat::Text;
+    let mut systemd_cgroup = false;
+    let mut verb: Option<String> = None;
+    let mut flags = Flags::default();
+    let mut operands: Vec<String> = Vec::new();
+    let mut command: Vec<String> = Vec::new();
+
+    while let Some(arg) = p.next()? {
+        let flag: &'static str = match arg {
+            Long("root") => {
+                root = p.value()?.into();
+                continue;
+            }
+            Long("log") => {
+                log = Some(p.value()?.into());
+                continue;
+            }
+            Long("log-format") => {
+                log_format = match p.value()?.string()?.as_str() {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    other => {
+                        return Err(format!(
+                            "--log-format: {other:?} is neither \"text\" nor \"json\""
+                        )
+                        .into());
+                    }
+                };
+                continue;
+            }
+            Long("systemd-cgroup") => {
+                systemd_cgroup = true;
+                continue;
+            }
+            // --debug only raises runc's log level; ours has one level.
+            Long("debug") => continue,
+            Short('h') | Long("help") => return Ok(help(root, log, log_format)),
+            Short('v') | Long("version") if verb.is_none() => {
+                return Ok(Cli {
+                    root,
+                    log,
+                    log_format,
+                    systemd_cgroup,
+                    cmd: Cmd::Version,
+                });
+            }
+            Value(v) if verb.is_none() => {
+                let v = v.string()?;
+                if v == "help" {
+                    return Ok(help(root, log, log_format));
+                }
+                verb = Some(v);
+                continue;
+            }
+            Value(v) => {
+                operands.push(v.string()?);
+                // exec: everything after the id is the command, flags included.
+                if verb.as_deref() == Some("exec") && operands.len() == 1 {
+                    command = p
+                        .raw_args()?
+                        .map(|a| a.string())
+                        .collect::<Result<_, _>>()?;
+                    if command.first().is_some_and(|a| a == "--") {
+                        command.remove(0);
+                    }
+                }
+                continue;
+            }
+            Short('b') | Long("bundle") => {
+                flags.bundle = Some(p.value()?.into());
+                "bundle"
+            }
+            Long("pid-file") => {
+                flags.pid_file = Some(p.value()?.into());
+                "pid-file"
+            }
+            Long("console-socket") => {
+                flags.console_socket = Some(p.value()?.into());
+                "console-socket"
+            }
+            Long("preserve-fds") => {
+                flags.preserve_fds = p.value()?.parse()?;
+                "preserve-fds"
+            }
+            Long("no-pivot") => {
+                flags.no_pivot = true;
+                "no-pivot"
+            }
+            Short('d') | Long("detach") => {
+                flags.detach = true;
+                "detach"
+            }
+            Short('a') | Long("all") => {
+                flags.all = true;
+                "all"
+            }
+            Short('f') | Long("force") if verb.as_deref() == Some("delete") => {
+                flags.force = true;
+                "force"
+            }
+            Short('p') | Long("process") => {
+                flags.process = Some(p.value()?.into());
+                "process"
+            }
+            Short('t') | Long("tty") => {
+                flags.tty = true;
+                "tty"
+            }
+            Long("cwd") => {
+                flags.cwd = Some(p.value()?.into());
+                "cwd"
+            }
+            Short('e') | Long("env") => {
+                flags.env.push(p.value()?.string()?);
+                "env"
+            }
+            Short('u') | Long("user") => {
+                flags.user = Some(p.value()?.string()?);
+                "user"
+            }
+            Short('r') | Long("resources") => {
+                flags.resources = Some(p.value()?.into());
+                "resources"
+            }
+            Short('f') | Long("format") => {
+                flags.format = Some(p.value()?.string()?);
+                "format"
+            }
+            Short('q') | Long("quiet") => {
+                flags.quiet = true;
+                "quiet"
+            }
+            other => return Err(other.unexpected()),
+        };
+        let verb_name = verb.as_deref().unwrap_or("");
+        if !allowed(verb_name).contains(&flag) {
+            return Err(if verb_name.is_empty() {
+                format!("--{flag} belongs after a command (see --help)").into()
+            } else {
+                format!("{verb_name} does not take --{flag}").into()
+            });
+        }
+        flags.seen.push(flag);
+    }
+
+    let Some(verb) = verb else {
+        return Err("no command given (see --help)".into());
+    };
+    let cmd = command_of(&verb, flags, operands, command)?;
+    Ok(Cli {
+        root,
+        log,
+        log_format,
+        systemd_cgroup,
+        cmd,
+    })
+}
+
+fn help(root: PathBuf, log: Option<PathBuf>, log_format: LogFormat) -> Cli {
+    Cli {
+        root,
+        log,
+        log_format,
+        systemd_cgroup: false,
+        cmd: Cmd::Help(USAGE),
+    }
+}
+
+/// Builds the verb from its flags and operands, checking their number.
+fn command_of(
+    verb: &str,
+    f: Flags,
+    operands: Vec<String>,
+    command: Vec<String>,
+) -> Result<Cmd, lexopt::Error> {
+    let mut operands = operands.into_iter();
+    let mut id = || {
+        operands
+            .next()
+            .ok_or_else(|| lexopt::Error::from(format!("{verb}: the container id is missing")))
+    };
+    let create = |f: &Flags, id: String| CreateArgs {
+        bundle: f.bundle.clone().unwrap_or_else(|| PathBuf::from(".")),
+        pid_file: f.pid_file.clone(),
+        console_socket: f.console_socket.clone(),
+        preserve_fds: f.preserve_fds,
+        no_pivot: f.no_pivot,
+        id,
+    };
+    let cmd = match verb {
+        "create" => Cmd::Create(create(&f, id()?)),
+        "run" => Cmd::Run {
+            create: create(&f, id()?),
+            detach: f.detach,
+        },
+        "start" => Cmd::Start { id: id()? },
+        "pause" => Cmd::Pause { id: id()? },
+        "resume" => Cmd::Resume { id: id()? },
+        "state" => Cmd::State { id: id()? },
+        "kill" => Cmd::Kill {
+            all: f.all,
+            id: id()?,
+            signal: operands.next().unwrap_or_else(|| "TERM".into()),
+        },
+        "delete" => Cmd::Delete {
+            force: f.force,
+            id: id()?,
+        },
+        "exec" => {
+            let id = id()?;
+            if f.process.is_none() && command.is_empty() {
+                return Err("exec: give a COMMAND or --process".into());
+            }
+            Cmd::Exec(ExecArgs {
+                process: f.process,
+                tty: f.tty,
+                console_socket: f.console_socket,
+                detach: f.detach,
+                pid_file: f.pid_file,
+                preserve_fds: f.preserve_fds,
+                cwd: f.cwd,
+                env: f.env,
+                user: f.user,
+                id,
+                command,
+            })
+        }
+        "update" => Cmd::Update {
+            resources: f.resources.ok_or_else(|| {
+                lexopt::Error::from("update: --resources FILE (or -) is required")
+            })?,
+            id: id()?,
+        },
+        "ps" => Cmd::Ps {
+            format: f.format.unwrap_or_else(|| "table".into()),
+            id: id()?,
+        },
+        "list" => Cmd::List {
+            quiet: f.quiet,
+            format: f.format.unwrap_or_else(|| "table".into()),
+        },
+        "features" => Cmd::Features,
+        other => return Err(format!("unknown command {other:?} (see --help)").into()),
+    };
+    if let Some(extra) = operands.next() {
+        return Err(format!("{verb}: unexpected argument {extra:?}").into());
+    }
+    Ok(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globals_go_before_or_after_the_verb() {
+        let cli = parse_args(["--root", "/r", "create", "--bundle", "/b", "--log=/l", "c1"])
+            .expect("parses");
+        assert_eq!(cli.root, PathBuf::from("/r"));
+        assert_eq!(cli.log, Some(PathBuf::from("/l")));
+        let Cmd::Create(c) = cli.cmd else {
+            panic!("not create")
+        };
+        assert_eq!((c.bundle, c.id), (PathBuf::from("/b"), "c1".to_string()));
+    }
+
+    #[test]
+    fn exec_takes_everything_after_the_id_as_the_command() {
+        let cli =
+            parse_args(["exec", "-t", "--env", "A=1", "c1", "sh", "-c", "ls -l"]).expect("parses");
+        let Cmd::Exec(e) = cli.cmd else {
+            panic!("not exec")
+        };
+        assert!(e.tty);
+        assert_eq!(e.env, ["A=1"]);
+        assert_eq!(e.command, ["sh", "-c", "ls -l"]);
+    }
+
+    #[test]
+    fn kill_signal_defaults_to_term_and_flags_may_follow_the_id() {
+        let Cmd::Kill { all, id, signal } = parse_args(["kill", "c1", "--all"]).unwrap().cmd else {
+            panic!("not kill")
+        };
+        assert!(all);
+        assert_eq!((id.as_str(), signal.as_str()), ("c1", "TERM"));
+    }
+
+    #[test]
+    fn a_flag_of_another_verb_is_refused_by_name() {
+        let err = parse_args(["start", "--bundle", "/b", "c1"]).err().unwrap();
+        assert!(
+            err.to_string().contains("start does not take --bundle"),
+            "{err}"
+        );
+        let err = parse_args(["delete"]).err().unwrap();
+        assert!(err.to_string().contains("container id is missing"), "{err}");
+        let err = parse_args(["frobnicate", "c1"]).err().unwrap();
+        assert!(err.to_string().contains("unknown command"), "{err}");
+    }
+
+    #[test]
+    fn ps_and_list_share_format_while_delete_keeps_force() {
+        let Cmd::Ps { format, .. } = parse_args(["ps", "-f", "json", "c1"]).unwrap().cmd else {
+            panic!("not ps")
+        };
+        assert_eq!(format, "json");
+        let Cmd::Delete { force, .. } = parse_args(["delete", "-f", "c1"]).unwrap().cmd else {
+            panic!("not delete")
+        };
+        assert!(force);
+    }
+}

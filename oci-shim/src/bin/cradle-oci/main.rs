@@ -1,0 +1,209 @@
+//! `cradle-oci`: Cradle's runc-compatible OCI runtime command line.
+//! The verbs live in `cradle_shim::oci`; this file only parses arguments,
+//! sets up logging and turns errors into a message and exit status 1.
+
+mod args;
+
+use anyhow::{Context, Result};
+use args::{Cli, Cmd, CreateArgs, LogFormat};
+use cradle_shim::oci::{self, create::CreateOptions, log};
+
+fn main() {
+    let cli = match args::parse_env() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("cradle-oci: {e}");
+            std::process::exit(1);
+        }
+    };
+    // The verbs that start processes in a container run from a sealed
+    // copy of this binary (CVE-2019-5736; see `oci::sealed_exe`).
+    if matches!(cli.cmd, Cmd::Create(_) | Cmd::Run { .. } | Cmd::Exec(_))
+        && let Err(e) = oci::sealed_exe::ensure_sealed()
+    {
+        eprintln!("cradle-oci: {e}");
+        std::process::exit(1);
+    }
+    let file = cli.log.as_ref().and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
+    let format = match cli.log_format {
+        LogFormat::Text => log::Format::Text,
+        LogFormat::Json => log::Format::Json,
+    };
+    let to_file = file.is_some();
+    log::init(file, format);
+    if let Err(e) = run(cli) {
+        let msg = format!("{e:#}");
+        log::error(&msg);
+        if to_file {
+            eprintln!("cradle-oci: {msg}");
+        }
+        std::process::exit(1);
+    }
+}
+
+/// `--systemd-cgroup` asks for a driver this runtime does not have; a
+/// container placed by cgroupfs instead would be a silent lie, so every
+/// verb but `features` refuses it, saying why.
+fn check_cgroup_driver(systemd_cgroup: bool, cmd: &Cmd) -> Result<()> {
+    if !systemd_cgroup || matches!(cmd, Cmd::Features | Cmd::Help(_) | Cmd::Version) {
+        return Ok(());
+    }
+    if !std::path::Path::new("/run/systemd/system").exists() {
+        anyhow::bail!(
+            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); \
+             use the cgroupfs driver (drop the flag)"
+        );
+    }
+    anyhow::bail!(
+        "--systemd-cgroup: cradle-oci has only the cgroupfs driver; drop the flag \
+         (and give linux.cgroupsPath as a path)"
+    )
+}
+
+fn run(cli: Cli) -> Result<()> {
+    check_cgroup_driver(cli.systemd_cgroup, &cli.cmd)?;
+    let root = cli.root;
+    match cli.cmd {
+        Cmd::Help(text) => print!("{text}"),
+        Cmd::Version => println!(
+            "cradle-oci version {}\nspec: {}",
+            env!("CARGO_PKG_VERSION"),
+            oci::features::OCI_VERSION_MAX
+        ),
+        Cmd::Create(args) => {
+            let id = args.id.clone();
+            oci::create::create(&create_options(root, args))
+                .with_context(|| format!("create {id}"))?
+        }
+        Cmd::Run { create, detach } => {
+            let id = create.id.clone();
+            let code = oci::run::run(&create_options(root, create), detach)
+                .with_context(|| format!("run {id}"))?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+        }
+        Cmd::Start { id } => {
+            oci::start::start(&root, &id).with_context(|| format!("start {id}"))?
+        }
+        Cmd::Pause { id } => {
+            oci::pause::pause(&root, &id).with_context(|| format!("pause {id}"))?
+        }
+        Cmd::Resume { id } => {
+            oci::pause::resume(&root, &id).with_context(|| format!("resume {id}"))?
+        }
+        Cmd::State { id } => {
+            let st = oci::state::ContainerState::load(&root, &id)?;
+            let status = st.status(&root)?;
+            println!("{}", serde_json::to_string_pretty(&st.oci_json(status))?);
+        }
+        Cmd::Kill { all, id, signal } => {
+            let sig = oci::kill::parse_signal(&signal)?;
+            oci::kill::kill(&root, &id, sig, all).with_context(|| format!("kill {id}"))?;
+        }
+        Cmd::Delete { force, id } => {
+            oci::delete::delete(&root, &id, force).with_context(|| format!("delete {id}"))?
+        }
+        Cmd::Exec(e) => {
+            let id = e.id.clone();
+            let code = oci::exec::exec(&oci::exec::ExecOptions {
+                root,
+                id: e.id,
+                process: e.process,
+                args: e.command,
+                env: e.env,
+                cwd: e.cwd,
+                user: e.user,
+                tty: e.tty,
+                console_socket: e.console_socket,
+                detach: e.detach,
+                pid_file: e.pid_file,
+                preserve_fds: e.preserve_fds,
+            })
+            .with_context(|| format!("exec in {id}"))?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+        }
+        Cmd::Update { resources, id } => {
+            oci::update::update(&root, &id, &resources).with_context(|| format!("update {id}"))?
+        }
+        Cmd::Ps { format, id } => {
+            let pids = oci::update::processes(&root, &id).with_context(|| format!("ps {id}"))?;
+            if format == "json" {
+                println!("{}", serde_json::to_string(&pids)?);
+            } else {
+                println!("PID");
+                for p in pids {
+                    println!("{p}");
+                }
+            }
+        }
+        Cmd::Features => println!(
+            "{}",
+            serde_json::to_string_pretty(&oci::features::features())?
+        ),
+        Cmd::List { quiet, format } => list(&root, quiet, &format)?,
+    }
+    Ok(())
+}
+
+fn create_options(root: std::path::PathBuf, a: CreateArgs) -> CreateOptions {
+    CreateOptions {
+        root,
+        id: a.id,
+        bundle: a.bundle,
+        pid_file: a.pid_file,
+        console_socket: a.console_socket,
+        no_pivot: a.no_pivot,
+        preserve_fds: a.preserve_fds,
+    }
+}
+
+fn list(root: &std::path::Path, quiet: bool, format: &str) -> Result<()> {
+    let mut states = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for e in entries.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            if let Ok(st) = oci::state::ContainerState::load(root, &id) {
+                let status = st.status(root)?;
+                states.push((st, status));
+            }
+        }
+    }
+    states.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    if quiet {
+        for (st, _) in &states {
+            println!("{}", st.id);
+        }
+    } else if format == "json" {
+        let all: Vec<_> = states
+            .iter()
+            .map(|(st, status)| st.oci_json(*status))
+            .collect();
+        println!("{}", serde_json::to_string(&all)?);
+    } else {
+        println!("{:<64} {:<8} {:<8} BUNDLE", "ID", "PID", "STATUS");
+        for (st, status) in &states {
+            let pid = if *status == oci::state::Status::Stopped {
+                0
+            } else {
+                st.pid
+            };
+            println!(
+                "{:<64} {:<8} {:<8} {}",
+                st.id,
+                pid,
+                status.as_str(),
+                st.bundle.display()
+            );
+        }
+    }
+    Ok(())
+}
