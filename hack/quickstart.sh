@@ -17,6 +17,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 hack/install-deps.sh
 cargo build --release -p cradle-daemon -p cradle-shim -p cradle-cni
+hack/build-launcher.sh --release # the static cradle-oci that ships
 for bin in cradled cradlectl cradle-shim cradle-oci; do
   install -m 0755 "target/release/$bin" "/usr/local/bin/$bin"
 done

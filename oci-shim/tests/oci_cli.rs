@@ -21,7 +21,7 @@ fn pipe_with(text: &str) -> OwnedFd {
 /// descriptor 3+fds.len() (opened but not meant to be passed on).
 fn oci_with_fds(b: &Bundle, args: &[&str], fds: &[OwnedFd], envs: &[(&str, &str)]) -> Output {
     let raw: Vec<i32> = fds.iter().map(|f| f.as_raw_fd()).collect();
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.arg("--root")
         .arg(&b.root)
         .args(args)

@@ -89,7 +89,7 @@ fn exec_runs_in_the_containers_namespaces_and_returns_its_status() {
     assert!(lines[4].starts_with("sleep"), "{stdout}");
 
     // A signal to `cradle-oci exec` reaches the process (ExecSync timeouts).
-    let mut execer = Command::new(BIN)
+    let mut execer = Command::new(bin())
         .arg("--root")
         .arg(&b.root)
         .args(["exec", &b.id, "sleep", "100"])

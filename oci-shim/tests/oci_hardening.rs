@@ -34,7 +34,7 @@ fn create_leaking_fd7(b: &Bundle, leak: &Path) -> Output {
     let script = format!(
         "exec 7<'{}' && exec '{}' --root '{}' create --bundle '{}' --pid-file '{}' '{}' >'{}' 2>'{}'",
         leak.display(),
-        BIN,
+        bin(),
         b.root.display(),
         b.dir.path().display(),
         b.dir.path().join("pid").display(),
@@ -235,7 +235,7 @@ fn overwrite_attack(name: &str, ro_bind: bool) {
     become_subreaper();
     let b = Bundle::new(name, &["/proc/self/exe", "--log", "/tmp/fifo", "features"]);
     let victim = b.dir.path().join("cradle-oci-copy");
-    std::fs::copy(BIN, &victim).unwrap();
+    std::fs::copy(bin(), &victim).unwrap();
     let before = std::fs::read(&victim).unwrap();
     let _ro = ro_bind.then(|| {
         mount(

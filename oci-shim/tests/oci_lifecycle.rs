@@ -199,7 +199,7 @@ fn running_container_is_killed_and_force_deleted() {
 
 #[test]
 fn features_and_bad_arguments() {
-    let out = Command::new(BIN).arg("features").output().unwrap();
+    let out = Command::new(bin()).arg("features").output().unwrap();
     assert!(out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
@@ -208,7 +208,7 @@ fn features_and_bad_arguments() {
             .unwrap()
             .contains(&json!("network"))
     );
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .args(["--root", "/nonexistent-cradle", "state", "nope"])
         .output()
         .unwrap();
@@ -324,7 +324,7 @@ fn run_waits_returns_the_exit_status_and_deletes() {
         return;
     }
     let b = Bundle::new("run", &["sh", "-c", "echo hi; exit 3"]);
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .arg("--root")
         .arg(&b.root)
         .args(["run", "--bundle"])
@@ -353,7 +353,7 @@ fn container_process_starts_with_no_blocked_or_ignored_signal() {
         "signals",
         &["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"],
     );
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.arg("--root")
         .arg(&b.root)
         .args(["run", "--bundle"])

@@ -235,7 +235,7 @@ fn idmap_without_mappings_or_user_namespace_is_refused_naming_the_mount() {
 
 #[test]
 fn features_advertise_recursive_options_and_idmap() {
-    let out = Command::new(BIN).arg("features").output().unwrap();
+    let out = Command::new(bin()).arg("features").output().unwrap();
     let f: Value = serde_json::from_slice(&out.stdout).unwrap();
     let opts: Vec<&str> = f["mountOptions"]
         .as_array()

@@ -5,24 +5,23 @@
 
 mod shim_harness;
 
-const CRADLE_OCI: &str = env!("CARGO_BIN_EXE_cradle-oci");
 
 #[test]
 fn container_runs_logs_exits_and_is_deleted_through_cradle_oci() {
-    shim_harness::container_runs_logs_exits_and_is_deleted(CRADLE_OCI);
+    shim_harness::container_runs_logs_exits_and_is_deleted(&shim_harness::cradle_oci());
 }
 
 #[test]
 fn running_container_is_killed_by_forced_delete() {
-    shim_harness::running_container_is_killed_by_forced_delete(CRADLE_OCI);
+    shim_harness::running_container_is_killed_by_forced_delete(&shim_harness::cradle_oci());
 }
 
 #[test]
 fn oom_killed_container_is_recorded_as_oom_killed() {
-    shim_harness::oom_killed_container_is_recorded_as_oom_killed(CRADLE_OCI);
+    shim_harness::oom_killed_container_is_recorded_as_oom_killed(&shim_harness::cradle_oci());
 }
 
 #[test]
 fn failed_create_reports_the_error_and_leaves_nothing_behind() {
-    shim_harness::failed_create_reports_the_error_and_leaves_nothing_behind(CRADLE_OCI);
+    shim_harness::failed_create_reports_the_error_and_leaves_nothing_behind(&shim_harness::cradle_oci());
 }

@@ -15,7 +15,6 @@ use cradle_proto::shim::{
 };
 use shim_harness::*;
 
-const CRADLE_OCI: &str = env!("CARGO_BIN_EXE_cradle-oci");
 
 /// A `cat` container under a shim, started, with its guards.
 struct Cat {
@@ -101,7 +100,7 @@ fn stdin_reaches_the_container_and_the_end_of_a_stdin_once_attach_closes_it() {
 
 #[test]
 fn stdin_reaches_a_cradle_oci_container_and_stdin_once_closes_it() {
-    stdin_once_round_trip(CRADLE_OCI);
+    stdin_once_round_trip(&cradle_oci());
 }
 
 fn stdin_once_round_trip(runtime: &str) {

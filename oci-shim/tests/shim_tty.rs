@@ -18,7 +18,6 @@ use cradle_proto::shim::{
 };
 use shim_harness::*;
 
-const CRADLE_OCI: &str = env!("CARGO_BIN_EXE_cradle-oci");
 
 /// A started tty container under a shim, with its guards.
 struct Tty {
@@ -127,7 +126,7 @@ fn a_tty_containers_output_is_logged_as_stdout_under_runc() {
 
 #[test]
 fn a_tty_containers_output_is_logged_as_stdout_under_cradle_oci() {
-    output_is_logged_as_stdout(CRADLE_OCI);
+    output_is_logged_as_stdout(&cradle_oci());
 }
 
 /// Without stdin the container's stdin is the terminal too (it reads
@@ -158,7 +157,7 @@ fn attach_to_a_tty_container_carries_input_output_and_resizes_under_runc() {
 
 #[test]
 fn attach_to_a_tty_container_carries_input_output_and_resizes_under_cradle_oci() {
-    input_output_and_resize(CRADLE_OCI);
+    input_output_and_resize(&cradle_oci());
 }
 
 fn input_output_and_resize(runtime: &str) {

@@ -36,7 +36,16 @@ impl Daemon {
         }
         // An explicit config file (empty by default): the host's
         // /etc/cradle/config.toml must not leak into the test.
-        std::fs::write(dir.path().join("config.toml"), config_toml)?;
+        // `CRADLE_OCI_BIN` (set by hack/test.sh) runs the suite on the
+        // static launcher that ships instead of cargo's dynamic build.
+        let launcher = match std::env::var("CRADLE_OCI_BIN") {
+            Ok(path) => format!("oci_runtime_path = {path:?}\n"),
+            Err(_) => String::new(),
+        };
+        std::fs::write(
+            dir.path().join("config.toml"),
+            format!("{launcher}{config_toml}"),
+        )?;
         let mut daemon = Daemon { dir, child: None };
         daemon.spawn()?;
         Ok(daemon)

@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_cradle-oci");
+/// The launcher under test: `CRADLE_OCI_BIN` when set (hack/test.sh points
+/// it at the static build that ships), else the one cargo built.
+pub fn bin() -> String {
+    std::env::var("CRADLE_OCI_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_cradle-oci").into())
+}
 
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -64,7 +68,7 @@ impl Bundle {
     }
 
     pub fn oci(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
+        Command::new(bin())
             .arg("--root")
             .arg(&self.root)
             .args(args)
@@ -81,7 +85,7 @@ impl Bundle {
     pub fn create_with(&self, extra: &[&str]) -> Output {
         let out = std::fs::File::create(self.dir.path().join("stdout")).unwrap();
         let err = std::fs::File::create(self.dir.path().join("stderr")).unwrap();
-        let status = Command::new(BIN)
+        let status = Command::new(bin())
             .arg("--root")
             .arg(&self.root)
             .args(["create", "--bundle"])

@@ -18,6 +18,12 @@ use cradle_proto::shim::{
 };
 
 pub const RUNC: &str = "/usr/sbin/runc";
+
+/// Our launcher: `CRADLE_OCI_BIN` when set (hack/test.sh points it at the
+/// static build that ships), else the one cargo built.
+pub fn cradle_oci() -> String {
+    std::env::var("CRADLE_OCI_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_cradle-oci").into())
+}
 pub const BUSYBOX: &str = "/usr/bin/busybox";
 
 pub fn unique(prefix: &str) -> String {
