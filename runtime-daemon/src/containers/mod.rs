@@ -185,7 +185,14 @@ impl ContainerManager {
         let root = self.ctx.config.state_dir.join("runtime").join(handler);
         runtime_cmd::update(&binary, &root, &id, &json)
             .await
-            .map_err(|e| Error::InvalidArgument(format!("resources of container {id}: {e}")))?;
+            .map_err(|e| {
+                let msg = format!("resources of container {id}: {e}");
+                match e {
+                    runtime_cmd::UpdateError::Refused(_) => Error::InvalidArgument(msg),
+                    runtime_cmd::UpdateError::TimedOut(_) => Error::DeadlineExceeded(msg),
+                    runtime_cmd::UpdateError::Run(_) => Error::Internal(msg),
+                }
+            })?;
         entry.update(|r| {
             r.config
                 .linux

@@ -19,6 +19,21 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an update of a container's limits may take.
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Why `<runtime> update` did not apply the limits.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// The runtime could not be run or fed (the node's fault, not the request's).
+    #[error("{0}")]
+    Run(String),
+    /// It ran past [`UPDATE_TIMEOUT`] and was killed.
+    #[error("{0}")]
+    TimedOut(String),
+    /// It refused the limits, in its own words (e.g. a memory limit below
+    /// the current usage, a cpuset outside the node's).
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// `<binary> --root <root> update --resources - <id>` with the OCI
 /// `LinuxResources` JSON on stdin; the runtime's own words on failure.
 pub async fn update(
@@ -26,7 +41,7 @@ pub async fn update(
     root: &Path,
     id: &str,
     resources_json: &[u8],
-) -> Result<(), String> {
+) -> Result<(), UpdateError> {
     let mut child = tokio::process::Command::new(binary)
         .arg("--root")
         .arg(root)
@@ -36,17 +51,24 @@ pub async fn update(
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("running {} update: {e}", binary.display()))?;
+        .map_err(|e| UpdateError::Run(format!("running {} update: {e}", binary.display())))?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(resources_json)
-            .await
-            .map_err(|e| format!("writing the resources to {} update: {e}", binary.display()))?;
+        stdin.write_all(resources_json).await.map_err(|e| {
+            UpdateError::Run(format!(
+                "writing the resources to {} update: {e}",
+                binary.display()
+            ))
+        })?;
     }
     let output = tokio::time::timeout(UPDATE_TIMEOUT, child.wait_with_output())
         .await
-        .map_err(|_| format!("{} update {id} timed out", binary.display()))?
-        .map_err(|e| format!("running {} update: {e}", binary.display()))?;
+        .map_err(|_| {
+            UpdateError::TimedOut(format!(
+                "{} update {id} did not finish within {UPDATE_TIMEOUT:?}",
+                binary.display()
+            ))
+        })?
+        .map_err(|e| UpdateError::Run(format!("running {} update: {e}", binary.display())))?;
     if output.status.success() {
         return Ok(());
     }
@@ -56,11 +78,11 @@ pub async fn update(
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(": ");
-    Err(format!(
+    Err(UpdateError::Refused(format!(
         "{} update {id}: {}: {said}",
         binary.display(),
         output.status
-    ))
+    )))
 }
 
 /// `<binary> --root <root> delete --force <id>`. A container the runtime does
