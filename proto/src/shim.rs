@@ -17,6 +17,12 @@ use serde::{Deserialize, Serialize};
 pub const SOCKET_FILE: &str = "shim.sock";
 /// File name of the exit record inside the shim's state directory.
 pub const EXIT_FILE: &str = "exit.json";
+/// The exit status of a starting `cradle-shim` whose OCI runtime refused to
+/// create the container (a missing executable, a bad working directory…):
+/// the reason is on its stderr, and the container exists but fails at
+/// StartContainer as `ContainerCannotRun`. Any other non-zero status is the
+/// shim's own failure.
+pub const EXIT_CREATE_REFUSED: i32 = 3;
 /// File name holding the shim's own pid inside its state directory.
 pub const SHIM_PID_FILE: &str = "shim.pid";
 /// File name holding the container init (or pause) pid inside its state directory.

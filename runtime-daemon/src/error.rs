@@ -35,6 +35,11 @@ pub enum Error {
     Spec(#[from] crate::containers::spec::SpecError),
     #[error("shim {id}: {message}")]
     Shim { id: String, message: String },
+    /// The OCI runtime refused to create the container's process (the shim
+    /// said so with its exit status): the container fails at Start as
+    /// `ContainerCannotRun`.
+    #[error("OCI runtime create failed: {message}")]
+    CreateRefused { id: String, message: String },
     #[error("pod network of sandbox {id}: {message}")]
     Network { id: String, message: String },
     #[error("namespaces of sandbox {id}: {message}")]

@@ -79,6 +79,14 @@ impl ShimClient {
         };
         let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
         let _ = std::fs::remove_file(&err_path);
+        if status.code() == Some(shim::EXIT_CREATE_REFUSED) {
+            let said = stderr.trim();
+            let said = said.strip_prefix("cradle-shim: ").unwrap_or(said);
+            return Err(Error::CreateRefused {
+                id: id.to_string(),
+                message: said.to_string(),
+            });
+        }
         if !status.success() {
             let reason = stderr.trim();
             let reason = if reason.is_empty() {

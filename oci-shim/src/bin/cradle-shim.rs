@@ -1,7 +1,8 @@
 //! `cradle-shim`: the per-container monitor. See [`cradle_shim::shim`].
 //!
 //! The spawned process returns only when the shim is ready (exit 0) or has
-//! failed and cleaned up (exit 1, reason on stderr); the detached child keeps
+//! failed and cleaned up (exit 1, or [`cradle_proto::shim::EXIT_CREATE_REFUSED`]
+//! when the OCI runtime refused the container; reason on stderr); the detached child keeps
 //! running until the daemon deletes the container.
 
 use std::fs;
@@ -12,7 +13,7 @@ use anyhow::Context;
 use clap::Parser;
 use cradle_shim::shim::args::{Cli, Mode};
 use cradle_shim::shim::daemonize::{self, Forked};
-use cradle_shim::shim::{container, sandbox};
+use cradle_shim::shim::{ShimError, container, sandbox};
 
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
@@ -29,10 +30,9 @@ fn main() -> ExitCode {
             if let Some(message) = message {
                 eprintln!("cradle-shim: {message}");
             }
-            return if status == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
+            return match status {
+                0 => ExitCode::SUCCESS,
+                status => u8::try_from(status).map_or(ExitCode::FAILURE, ExitCode::from),
             };
         }
         Ok(Forked::Child(readiness)) => readiness,
@@ -50,7 +50,10 @@ fn main() -> ExitCode {
         Ok(monitor) => monitor,
         Err(error) => {
             cradle_shim::diag!("set-up failed: {error}");
-            readiness.failed(&error.to_string());
+            match error {
+                ShimError::CreateRefused { .. } => readiness.refused(&error.to_string()),
+                _ => readiness.failed(&error.to_string()),
+            }
             return ExitCode::FAILURE;
         }
     };

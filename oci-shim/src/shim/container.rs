@@ -103,13 +103,14 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
         if said.is_empty() {
             said = last_lines(&state_dir.join(RUNTIME_LOG_FILE), 5);
         }
-        return Err(if said.is_empty() {
-            error
-        } else {
-            ShimError::Runtime {
-                command: format!("{} create {}", args.runtime.display(), args.id),
-                message: said,
-            }
+        // The runtime ran and said no; failing to run it is the node's fault.
+        return Err(match error {
+            ShimError::Runtime { message, .. } => ShimError::CreateRefused {
+                runtime: args.runtime.display().to_string(),
+                id: args.id.clone(),
+                message: if said.is_empty() { message } else { said },
+            },
+            other => other,
         });
     }
     // The attach socket goes with `stdio` (its Drop removes the file).

@@ -22,6 +22,8 @@ use super::ShimError;
 pub const LOG_FILE: &str = "shim.log";
 
 const READY: &[u8] = b"ok";
+/// Prefix of the verdict of a shim whose runtime refused the container.
+const REFUSED: &[u8] = b"refused: ";
 
 /// Which side of the fork this is.
 pub enum Forked {
@@ -50,6 +52,14 @@ impl Readiness {
     /// Tell the waiting parent why the shim failed.
     pub fn failed(mut self, message: &str) {
         let _ = self.pipe.write_all(format!("error: {message}").as_bytes());
+    }
+
+    /// Tell the waiting parent that the OCI runtime refused the container
+    /// (it exits with [`cradle_proto::shim::EXIT_CREATE_REFUSED`]).
+    pub fn refused(mut self, message: &str) {
+        let mut verdict = REFUSED.to_vec();
+        verdict.extend_from_slice(message.as_bytes());
+        let _ = self.pipe.write_all(&verdict);
     }
 }
 
@@ -88,6 +98,12 @@ fn wait_for_verdict(read_end: OwnedFd) -> Forked {
         return Forked::Parent {
             status: 0,
             message: None,
+        };
+    }
+    if let Some(message) = verdict.strip_prefix(REFUSED) {
+        return Forked::Parent {
+            status: cradle_proto::shim::EXIT_CREATE_REFUSED,
+            message: Some(String::from_utf8_lossy(message).into_owned()),
         };
     }
     let message = if verdict.is_empty() {
@@ -134,4 +150,33 @@ pub fn diag(message: std::fmt::Arguments<'_>) {
 #[macro_export]
 macro_rules! diag {
     ($($arg:tt)*) => { $crate::shim::daemonize::diag(format_args!($($arg)*)) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict_of(bytes: &[u8]) -> (i32, Option<String>) {
+        let (read_end, write_end) = unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
+        File::from(write_end).write_all(bytes).expect("write");
+        match wait_for_verdict(read_end) {
+            Forked::Parent { status, message } => (status, message),
+            Forked::Child(_) => unreachable!("the verdict is always the parent's"),
+        }
+    }
+
+    #[test]
+    fn a_runtime_refusal_has_its_own_exit_status() {
+        assert_eq!(verdict_of(READY), (0, None));
+        let (status, message) = verdict_of(b"refused: runc create c1 failed: no such file");
+        assert_eq!(status, cradle_proto::shim::EXIT_CREATE_REFUSED);
+        assert_eq!(
+            message.as_deref(),
+            Some("runc create c1 failed: no such file")
+        );
+        let (status, message) = verdict_of(b"error: opening the log: EACCES");
+        assert_eq!(status, 1);
+        assert!(message.is_some_and(|m| m.contains("EACCES")));
+        assert_eq!(verdict_of(b"").0, 1);
+    }
 }

@@ -22,6 +22,14 @@ pub enum ShimError {
     /// The OCI runtime refused a command.
     #[error("{command} failed: {message}")]
     Runtime { command: String, message: String },
+    /// The OCI runtime refused to create the container: the request's
+    /// fault (its process cannot run), not the node's.
+    #[error("{runtime} create {id} failed: {message}")]
+    CreateRefused {
+        runtime: String,
+        id: String,
+        message: String,
+    },
     /// A request that the current state does not allow.
     #[error("{0}")]
     Invalid(String),

@@ -392,7 +392,12 @@ pub fn failed_create_reports_the_error_and_leaves_nothing_behind(runtime: &str) 
         shim_pid: None,
     };
     let output = run_container_shim(&id, &bundle, runtime, &root, &state_dir, &[]);
-    assert!(!output.status.success());
+    // The runtime ran and refused (no config.json): its own exit status.
+    assert_eq!(
+        output.status.code(),
+        Some(cradle_proto::shim::EXIT_CREATE_REFUSED),
+        "{output:?}"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("create"), "stderr: {stderr}");
     for file in [SOCKET_FILE, SHIM_PID_FILE, INIT_PID_FILE] {

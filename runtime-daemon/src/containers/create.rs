@@ -245,8 +245,8 @@ impl ContainerManager {
             }
             // The runtime refused to create the process: the container
             // exists and fails at StartContainer, as with containerd.
-            Err(Error::Shim { message, .. }) if runtime_refusal(&message, id).is_some() => {
-                let why = runtime_refusal(&message, id).unwrap_or(message);
+            Err(refused @ Error::CreateRefused { .. }) => {
+                let why = refused.to_string();
                 tracing::warn!(container = %id, "the OCI runtime cannot create the process: {why}");
                 Ok(Built {
                     user,
@@ -262,16 +262,6 @@ impl ContainerManager {
 struct Built {
     user: cri::ContainerUser,
     start_error: Option<String>,
-}
-
-/// The OCI runtime's refusal in a failed shim start, which the shim
-/// reports as `<runtime> create <id> failed: <runtime's words>` (after
-/// undoing its own steps); `None` when the shim itself failed.
-fn runtime_refusal(message: &str, id: &str) -> Option<String> {
-    let marker = format!(" create {id} failed: ");
-    let at = message.find(&marker)?;
-    let said = message[at + marker.len()..].trim();
-    Some(format!("OCI runtime create failed: {said}"))
 }
 
 impl ContainerManager {
@@ -422,32 +412,5 @@ impl Undo {
         {
             tracing::warn!(container = %id, "undo: {e}");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::runtime_refusal;
-
-    #[test]
-    fn only_the_runtimes_own_refusal_defers_the_failure_to_start() {
-        let id = "abc";
-        let shim = "shim start failed (exit status: 1): cradle-shim: /usr/bin/runc create abc \
-                    failed: runc create failed: exec: \"nope\": executable file not found";
-        assert_eq!(
-            runtime_refusal(shim, id).as_deref(),
-            Some(
-                "OCI runtime create failed: runc create failed: exec: \"nope\": executable file not found"
-            )
-        );
-        // The shim's own failures (and another container's words) stay CreateContainer errors.
-        assert_eq!(
-            runtime_refusal("shim start failed: opening the log: EACCES", id),
-            None
-        );
-        assert_eq!(
-            runtime_refusal("/usr/bin/runc create abcd failed: x", id),
-            None
-        );
     }
 }
