@@ -5,7 +5,6 @@
 
 mod shim_harness;
 
-
 #[test]
 fn container_runs_logs_exits_and_is_deleted_through_cradle_oci() {
     shim_harness::container_runs_logs_exits_and_is_deleted(&shim_harness::cradle_oci());
@@ -23,5 +22,7 @@ fn oom_killed_container_is_recorded_as_oom_killed() {
 
 #[test]
 fn failed_create_reports_the_error_and_leaves_nothing_behind() {
-    shim_harness::failed_create_reports_the_error_and_leaves_nothing_behind(&shim_harness::cradle_oci());
+    shim_harness::failed_create_reports_the_error_and_leaves_nothing_behind(
+        &shim_harness::cradle_oci(),
+    );
 }

@@ -15,7 +15,6 @@ use cradle_proto::shim::{
 };
 use shim_harness::*;
 
-
 /// A `cat` container under a shim, started, with its guards.
 struct Cat {
     _dir: tempfile::TempDir,

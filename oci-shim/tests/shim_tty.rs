@@ -18,7 +18,6 @@ use cradle_proto::shim::{
 };
 use shim_harness::*;
 
-
 /// A started tty container under a shim, with its guards.
 struct Tty {
     _dir: tempfile::TempDir,
