@@ -5,7 +5,8 @@
 //! - `cri`: pod lifecycle latencies over any CRI socket, and the memory of
 //!   the runtime's daemon, shims and pause processes from /proc;
 //! - `oci`: create+start+wait+delete of a busybox `true` bundle per launcher,
-//!   with the peak RSS of each short-lived launcher process;
+//!   with the peak RSS of each short-lived launcher process (measured through
+//!   the small `cradle-bench-rss` trampoline, src/bin/rss.rs);
 //! - `pull`: PullImage time and throughput of one image.
 //!
 //! `hack/bench.sh` runs all three against cradled and containerd.
@@ -20,6 +21,7 @@ mod oci_bundle;
 mod procmem;
 mod pull_bench;
 mod reap;
+mod rss_trampoline;
 mod stats;
 mod table;
 
@@ -105,6 +107,14 @@ enum Cmd {
         /// The runc used to write the bundle's config (`runc spec`).
         #[arg(long, default_value = "runc")]
         runc: PathBuf,
+        /// The measuring trampoline for launcher RSS (default:
+        /// cradle-bench-rss next to this executable).
+        #[arg(long, value_name = "PATH")]
+        rss_trampoline: Option<PathBuf>,
+        /// Rounds of the memory pass, run through the trampoline after the
+        /// timed ones (default: max(5, iterations / 5)).
+        #[arg(long)]
+        rss_iterations: Option<usize>,
     },
     /// One side-by-side table from JSON reports (written with --json-out).
     Compare { files: Vec<PathBuf> },
@@ -217,7 +227,22 @@ fn main() -> anyhow::Result<()> {
             warmup,
             legacy_cgroups,
             runc,
+            rss_trampoline: trampoline_path,
+            rss_iterations,
         } => {
+            let trampoline = match rss_trampoline::RssTrampoline::find(trampoline_path.as_deref()) {
+                Ok(t) => Some(t),
+                // Asked for by name: a wrong path is an error.
+                Err(why) if trampoline_path.is_some() => anyhow::bail!("--rss-trampoline: {why}"),
+                Err(why) => {
+                    eprintln!(
+                        "cradle-bench: no RSS trampoline ({why}): launcher RSS is not \
+                         measured (build it with `cargo build -p cradle-bench`, or pass \
+                         --rss-trampoline PATH)"
+                    );
+                    None
+                }
+            };
             if legacy_cgroups {
                 legacy_cgroups::enter()?;
             }
@@ -225,13 +250,14 @@ fn main() -> anyhow::Result<()> {
                 .iter()
                 .filter_map(|r| oci_bench::Launcher::parse(r))
                 .collect();
-            let reports = oci_bench::run(
-                &launchers,
-                &runc,
+            let options = oci_bench::Options {
                 iterations,
                 warmup,
-                if legacy_cgroups { "v1" } else { "host" },
-            )?;
+                rss_iterations: rss_iterations.unwrap_or((iterations / 5).max(5)),
+                trampoline,
+                cgroups: if legacy_cgroups { "v1" } else { "host" }.into(),
+            };
+            let reports = oci_bench::run(&launchers, &runc, &options)?;
             print(&out, &reports, |r| table::oci(r))
         }
         Cmd::Pull {

@@ -1,5 +1,18 @@
 //! `cradle-bench oci`: create + start + wait + delete of one busybox `true`
 //! bundle, per OCI launcher (runc, crun, cradle-oci…), in one run.
+//!
+//! Two passes per launcher. The timing pass spawns the launcher directly
+//! (warm-up rounds, then `iterations`): the phase times, and the container
+//! init's peak RSS (the launcher's in-container stage before execve; the
+//! init is forked by the launcher and handed to us as subreaper, so its
+//! `ru_maxrss` is its own). The launcher's own `ru_maxrss` from that pass
+//! would be floored at OUR peak RSS (std spawns with vfork/posix_spawn and
+//! execve records the old mm's high-water mark: see `reap`), so the memory
+//! pass runs create, start and delete again (`rss_iterations` rounds, not
+//! timed) through the small static `cradle-bench-rss` trampoline, which
+//! forks for real and reports each figure with its floor (its own
+//! pre-exec peak, about 0.3 MiB). Without the trampoline the launcher RSS is
+//! reported as not measured, never as the floored figure.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,6 +22,7 @@ use serde::Serialize;
 
 use crate::oci_bundle::Bundle;
 use crate::reap;
+use crate::rss_trampoline::RssTrampoline;
 use crate::stats::Summary;
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,11 +57,37 @@ pub struct RuntimeReport {
     pub error: Option<String>,
     pub iterations: usize,
     pub phases: Vec<(String, Summary)>,
-    pub rss_create: PeakRss,
-    pub rss_start: PeakRss,
-    pub rss_delete: PeakRss,
-    /// The container's init: the launcher's in-container stage before execve.
+    /// Peak RSS of the launcher's `create`, `start` and `delete` processes,
+    /// from the memory pass (None: not measured, no trampoline).
+    pub rss_create: Option<PeakRss>,
+    pub rss_start: Option<PeakRss>,
+    pub rss_delete: Option<PeakRss>,
+    /// Rounds of the memory pass.
+    pub rss_iterations: usize,
+    /// The largest floor the trampoline reported, KiB: a launcher figure at
+    /// or below it means "at most this much".
+    pub rss_floor_kib: Option<u64>,
+    /// The container's init: the launcher's in-container stage before
+    /// execve (from the timing pass).
     pub rss_init: PeakRss,
+}
+
+/// What one pass measures, and how it starts the launcher.
+#[derive(Clone, Copy)]
+enum Pass<'a> {
+    /// Launchers spawned directly: phase times and the init's RSS (their own
+    /// RSS figures are floored at ours and not used).
+    Timing,
+    /// Launchers run through the trampoline: their RSS (times not used).
+    Memory(&'a RssTrampoline),
+}
+
+/// One launcher process run to its end.
+struct Step {
+    elapsed: Duration,
+    maxrss_kib: u64,
+    /// The trampoline's floor (0 in the timing pass).
+    floor_kib: u64,
 }
 
 struct Sample {
@@ -55,7 +95,10 @@ struct Sample {
     start: Duration,
     wait: Duration,
     delete: Duration,
+    /// create, start, delete, init.
     rss: [u64; 4],
+    /// The largest trampoline floor of the round (0 in the timing pass).
+    floor_kib: u64,
 }
 
 fn first_line_of_version(runtime: &Path) -> String {
@@ -88,30 +131,58 @@ impl Launcher {
     }
 }
 
-fn cmd(runtime: &Launcher, root: &Path) -> Command {
-    let mut c = Command::new(&runtime.program);
+fn cmd(runtime: &Launcher, root: &Path, pass: Pass) -> Command {
+    let mut c = match pass {
+        Pass::Timing => Command::new(&runtime.program),
+        Pass::Memory(t) => t.command(&runtime.program),
+    };
     c.args(&runtime.global_args).arg("--root").arg(root);
     c
 }
 
+/// Runs one launcher process (made by `cmd` for the same pass).
+fn step(pass: Pass, c: &mut Command) -> anyhow::Result<Step> {
+    match pass {
+        Pass::Timing => reap::run(c, STEP_TIMEOUT).map(|e| Step {
+            elapsed: e.elapsed,
+            maxrss_kib: e.maxrss_kib,
+            floor_kib: 0,
+        }),
+        Pass::Memory(t) => t.run(c, STEP_TIMEOUT).map(|r| Step {
+            elapsed: Duration::ZERO,
+            maxrss_kib: r.maxrss_kib,
+            floor_kib: r.floor_kib,
+        }),
+    }
+}
+
 /// One create + start + wait + delete.
-fn once(runtime: &Launcher, root: &Path, bundle: &Path, id: &str) -> anyhow::Result<Sample> {
+fn once(
+    runtime: &Launcher,
+    root: &Path,
+    bundle: &Path,
+    id: &str,
+    pass: Pass,
+) -> anyhow::Result<Sample> {
     let pid_file = bundle.join(format!("{id}.pid"));
-    let create = reap::run(
-        cmd(runtime, root)
+    let create = step(
+        pass,
+        cmd(runtime, root, pass)
             .arg("create")
             .arg("--bundle")
             .arg(bundle)
             .arg("--pid-file")
             .arg(&pid_file)
             .arg(id),
-        STEP_TIMEOUT,
     );
     let create = match create {
         Ok(c) => c,
         Err(e) => {
             let _ = reap::run(
-                cmd(runtime, root).arg("delete").arg("--force").arg(id),
+                cmd(runtime, root, Pass::Timing)
+                    .arg("delete")
+                    .arg("--force")
+                    .arg(id),
                 STEP_TIMEOUT,
             );
             return Err(e.context("create"));
@@ -119,8 +190,8 @@ fn once(runtime: &Launcher, root: &Path, bundle: &Path, id: &str) -> anyhow::Res
     };
     let init: i32 = std::fs::read_to_string(&pid_file)?.trim().parse()?;
     let _ = std::fs::remove_file(&pid_file);
-    let steps = || -> anyhow::Result<(reap::Exit, Duration, u64)> {
-        let start = reap::run(cmd(runtime, root).arg("start").arg(id), STEP_TIMEOUT)?;
+    let steps = || -> anyhow::Result<(Step, Duration, u64)> {
+        let start = step(pass, cmd(runtime, root, pass).arg("start").arg(id))?;
         let t = Instant::now();
         let init_rss = match reap::wait_child(init, STEP_TIMEOUT)? {
             Some((status, rss)) => {
@@ -142,9 +213,12 @@ fn once(runtime: &Launcher, root: &Path, bundle: &Path, id: &str) -> anyhow::Res
         Ok((start, t.elapsed(), init_rss))
     };
     let result = steps();
-    let delete = reap::run(
-        cmd(runtime, root).arg("delete").arg("--force").arg(id),
-        STEP_TIMEOUT,
+    let delete = step(
+        pass,
+        cmd(runtime, root, pass)
+            .arg("delete")
+            .arg("--force")
+            .arg(id),
     );
     reap::reap_orphans();
     let (start, wait, init_rss) = result?;
@@ -160,17 +234,26 @@ fn once(runtime: &Launcher, root: &Path, bundle: &Path, id: &str) -> anyhow::Res
             delete.maxrss_kib,
             init_rss,
         ],
+        floor_kib: create.floor_kib.max(start.floor_kib).max(delete.floor_kib),
     })
 }
 
-/// Measures one launcher: `warmup` untimed rounds, then `iterations`.
-pub fn measure(
-    runtime: &Launcher,
-    bundle: &Bundle,
-    iterations: usize,
-    warmup: usize,
-    cgroups: &str,
-) -> RuntimeReport {
+/// How `cradle-bench oci` runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Timed rounds per launcher, after `warmup` untimed ones.
+    pub iterations: usize,
+    pub warmup: usize,
+    /// Rounds of the memory pass (through the trampoline).
+    pub rss_iterations: usize,
+    /// None: the launchers' own RSS is not measured.
+    pub trampoline: Option<RssTrampoline>,
+    /// The cgroup layout the launchers see: "host" or "v1".
+    pub cgroups: String,
+}
+
+/// Measures one launcher: the timing pass, then the memory pass.
+pub fn measure(runtime: &Launcher, bundle: &Bundle, options: &Options) -> RuntimeReport {
     let mut name = runtime.program.display().to_string();
     for a in &runtime.global_args {
         name = format!("{name} {a}");
@@ -178,13 +261,15 @@ pub fn measure(
     let mut report = RuntimeReport {
         runtime: name.clone(),
         version: first_line_of_version(&runtime.program),
-        cgroups: cgroups.to_string(),
+        cgroups: options.cgroups.clone(),
         error: None,
-        iterations,
+        iterations: options.iterations,
         phases: Vec::new(),
-        rss_create: PeakRss::default(),
-        rss_start: PeakRss::default(),
-        rss_delete: PeakRss::default(),
+        rss_create: None,
+        rss_start: None,
+        rss_delete: None,
+        rss_iterations: 0,
+        rss_floor_kib: None,
         rss_init: PeakRss::default(),
     };
     let root = match tempfile::Builder::new()
@@ -198,10 +283,11 @@ pub fn measure(
         }
     };
     let base = format!("bench{}", std::process::id());
+    let id = |i: usize| format!("{base}-{i}");
     let mut samples = Vec::new();
-    for i in 0..warmup + iterations {
-        match once(runtime, root.path(), bundle.path(), &format!("{base}-{i}")) {
-            Ok(s) if i >= warmup => samples.push(s),
+    for i in 0..options.warmup + options.iterations {
+        match once(runtime, root.path(), bundle.path(), &id(i), Pass::Timing) {
+            Ok(s) if i >= options.warmup => samples.push(s),
             Ok(_) => {}
             Err(e) => {
                 report.error = Some(format!("{e:#}"));
@@ -225,11 +311,35 @@ pub fn measure(
             report.phases.push((label.into(), s));
         }
     }
-    let rss = |k: usize| PeakRss::of(samples.iter().map(|s| s.rss[k]).collect());
+    report.rss_init = PeakRss::of(samples.iter().map(|s| s.rss[3]).collect());
+
+    let Some(trampoline) = &options.trampoline else {
+        return report;
+    };
+    if report.error.is_some() {
+        return report;
+    }
+    let first = options.warmup + options.iterations;
+    let mut memory = Vec::new();
+    for i in first..first + options.rss_iterations {
+        let pass = Pass::Memory(trampoline);
+        match once(runtime, root.path(), bundle.path(), &id(i), pass) {
+            Ok(s) => memory.push(s),
+            Err(e) => {
+                report.error = Some(format!("memory pass: {e:#}"));
+                break;
+            }
+        }
+    }
+    if memory.is_empty() {
+        return report;
+    }
+    let rss = |k: usize| Some(PeakRss::of(memory.iter().map(|s| s.rss[k]).collect()));
     report.rss_create = rss(0);
     report.rss_start = rss(1);
     report.rss_delete = rss(2);
-    report.rss_init = rss(3);
+    report.rss_iterations = memory.len();
+    report.rss_floor_kib = memory.iter().map(|s| s.floor_kib).max();
     report
 }
 
@@ -237,9 +347,7 @@ pub fn measure(
 pub fn run(
     runtimes: &[Launcher],
     runc_for_spec: &Path,
-    iterations: usize,
-    warmup: usize,
-    cgroups: &str,
+    options: &Options,
 ) -> anyhow::Result<Vec<RuntimeReport>> {
     reap::become_subreaper()?;
     let busybox = crate::oci_bundle::find_busybox().ok_or_else(|| {
@@ -248,7 +356,7 @@ pub fn run(
     let bundle = crate::oci_bundle::build(runc_for_spec, &busybox)?;
     Ok(runtimes
         .iter()
-        .map(|r| measure(r, &bundle, iterations, warmup, cgroups))
+        .map(|r| measure(r, &bundle, options))
         .collect())
 }
 

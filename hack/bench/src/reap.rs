@@ -5,7 +5,15 @@
 //! The benchmark makes itself a child subreaper, so a container's init — which
 //! the launcher forks and then leaves — becomes our child when `create` exits,
 //! and its peak RSS (which includes the launcher's pre-exec stage: the kernel
-//! carries the high-water mark across execve) is measured the same way.
+//! carries the high-water mark across execve) is measured the same way. That
+//! figure is true: the init is forked by the launcher, not by us.
+//!
+//! The processes we spawn ourselves are another matter: std's `Command`
+//! uses vfork/posix_spawn, so at execve the kernel records OUR mm's
+//! high-water mark as the child's (fs/exec.c, exec_mmap:
+//! `setmax_mm_hiwater_rss(&tsk->signal->maxrss, old_mm)`), and their
+//! `ru_maxrss` never goes below the bench's own peak (about 4 MiB). [`run`]
+//! is for timing; launcher memory goes through `rss_trampoline`.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,7 +24,8 @@ use anyhow::{Context, bail};
 #[derive(Debug, Clone, Copy)]
 pub struct Exit {
     pub elapsed: Duration,
-    /// Peak resident set of the process (and the children it waited for), KiB.
+    /// Peak resident set of the process (and the children it waited for),
+    /// KiB; floored at our own peak (see [`run`]).
     pub maxrss_kib: u64,
 }
 
@@ -73,8 +82,21 @@ pub fn exit_code(status: i32) -> Option<i32> {
     }
 }
 
-/// Runs `cmd` to completion; fails with its stderr when it does not exit 0.
-pub fn run(cmd: &mut Command, timeout: Duration) -> anyhow::Result<Exit> {
+/// A child run to its end by [`spawn_and_wait`].
+#[derive(Debug)]
+pub struct Finished {
+    pub elapsed: Duration,
+    /// Raw wait status.
+    pub status: i32,
+    /// `ru_maxrss` of the child (and the children it waited for), KiB.
+    pub maxrss_kib: u64,
+    /// What the child wrote to stderr (an unnamed temp file; [`read_all`]).
+    pub stderr: std::fs::File,
+}
+
+/// Spawns `cmd` (stdin and stdout null, stderr to a temp file) and waits for
+/// it with wait4, whatever its exit status.
+pub fn spawn_and_wait(cmd: &mut Command, timeout: Duration) -> anyhow::Result<Finished> {
     let err = tempfile::tempfile()?;
     let t0 = Instant::now();
     let child = cmd
@@ -87,24 +109,40 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> anyhow::Result<Exit> {
     // `child` is never waited through std: wait4 below reaps it.
     let (status, maxrss_kib) =
         wait_child(pid, timeout)?.context("spawned process is not our child")?;
-    let elapsed = t0.elapsed();
-    let code = exit_code(status);
-    if code != Some(0) {
-        let text = read_all(err);
+    Ok(Finished {
+        elapsed: t0.elapsed(),
+        status,
+        maxrss_kib,
+        stderr: err,
+    })
+}
+
+/// Runs `cmd` to completion; fails with its stderr when it does not exit 0.
+///
+/// Its `maxrss_kib` is never below our own peak RSS: std spawns with
+/// vfork/posix_spawn, so the child execs out of OUR mm, and execve records
+/// the old mm's high-water mark as the new program's (fs/exec.c,
+/// exec_mmap). For a launcher's own figure run it through
+/// `rss_trampoline` instead.
+pub fn run(cmd: &mut Command, timeout: Duration) -> anyhow::Result<Exit> {
+    let done = spawn_and_wait(cmd, timeout)?;
+    if exit_code(done.status) != Some(0) {
+        let text = read_all(done.stderr);
         bail!(
-            "{:?} exited with {status:#x}: {}",
+            "{:?} exited with {:#x}: {}",
             cmd.get_program(),
+            done.status,
             text.trim()
         );
     }
     Ok(Exit {
-        elapsed,
-        maxrss_kib,
+        elapsed: done.elapsed,
+        maxrss_kib: done.maxrss_kib,
     })
 }
 
 /// The whole content of an unnamed temp file written by a child.
-fn read_all(mut f: std::fs::File) -> String {
+pub fn read_all(mut f: std::fs::File) -> String {
     use std::io::{Read, Seek, SeekFrom};
     let mut s = String::new();
     let _ = f

@@ -107,20 +107,37 @@ pub fn oci(reports: &[oci_bench::RuntimeReport]) -> String {
         for (label, s) in &r.phases {
             summary_row(&mut out, label, s);
         }
+        let peak = |p: &Option<oci_bench::PeakRss>| {
+            p.map_or("-".to_string(), |p| {
+                format!("{}/{}", mib(p.max_kib), mib(p.median_kib))
+            })
+        };
         let _ = writeln!(
             out,
-            "  peak RSS [MiB] max/median: create {}/{}  start {}/{}  delete {}/{}  init(pre-exec) {}/{}",
-            mib(r.rss_create.max_kib),
-            mib(r.rss_create.median_kib),
-            mib(r.rss_start.max_kib),
-            mib(r.rss_start.median_kib),
-            mib(r.rss_delete.max_kib),
-            mib(r.rss_delete.median_kib),
+            "  peak RSS [MiB] max/median: create {}  start {}  delete {}  init(pre-exec) {}/{}",
+            peak(&r.rss_create),
+            peak(&r.rss_start),
+            peak(&r.rss_delete),
             mib(r.rss_init.max_kib),
             mib(r.rss_init.median_kib),
         );
+        let _ = writeln!(out, "  {}", rss_note(r));
     }
     out
+}
+
+/// How the launcher RSS figures were measured, or why they are missing.
+fn rss_note(r: &oci_bench::RuntimeReport) -> String {
+    match r.rss_floor_kib {
+        Some(floor) => format!(
+            "RSS floor of the measuring trampoline: {} MiB (create/start/delete: {} runs \
+             through it; init: the timed runs)",
+            mib(floor),
+            r.rss_iterations
+        ),
+        None => "launcher RSS not measured (no cradle-bench-rss trampoline); init: the timed runs"
+            .to_string(),
+    }
 }
 
 pub fn pull(r: &pull_bench::Report) -> String {
