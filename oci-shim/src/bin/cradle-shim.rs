@@ -10,13 +10,26 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
-use cradle_shim::shim::args::{Cli, Mode};
+use cradle_shim::shim::args::{self, Cli, Mode, Parsed};
 use cradle_shim::shim::daemonize::{self, Forked};
 use cradle_shim::shim::{ShimError, container, sandbox};
 
 fn main() -> ExitCode {
-    let mut cli = Cli::parse();
+    let mut cli = match Cli::parse_env() {
+        Ok(Parsed::Run(cli)) => cli,
+        Ok(Parsed::Help) => {
+            print!("{}", args::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Version) => {
+            println!("cradle-shim {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            eprintln!("cradle-shim: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     if let Err(error) = absolutize(&mut cli.mode) {
         eprintln!("cradle-shim: {error:#}");
         return ExitCode::FAILURE;
