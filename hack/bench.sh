@@ -67,6 +67,8 @@ if [[ -z ${BIN_DIR:-} ]]; then
   # `cargo build` links).
   (cd "$repo" && cargo rustc --release -q -p cradle-bench --bin cradle-bench-rss -- \
     -C target-feature=+crt-static -C relocation-model=static)
+  # The cradle-oci that ships (static, non-PIE), as the quick start installs it.
+  "$repo/hack/build-launcher.sh" --release
 fi
 for b in cradled cradle-shim cradle-oci cradle-bench; do
   [[ -x $rel/$b ]] || { echo "bench.sh: $rel/$b missing" >&2; exit 1; }
