@@ -24,7 +24,7 @@ mod v2;
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::LinuxResources;
+use crate::spec::LinuxResources;
 
 pub use convert::{shares_to_weight, swap_v2};
 
@@ -195,7 +195,7 @@ impl Cgroup {
                 // v2 has no devices files: the rules become an eBPF
                 // program that replaces the cgroup's previous one, so
                 // callers pass all the rules in one call.
-                match resources.devices() {
+                match &resources.devices {
                     Some(rules) if !rules.is_empty() => {
                         bpf::install(&dir, &devfilter::program(rules)?)
                     }

@@ -11,9 +11,12 @@
 //!   capabilities, seccomp, hooks, pause/resume, exec and run, hardened
 //!   against the known runc escapes.
 //! - [`cgroups`]: the cgroupfs v1/v2 library both use.
+//! - [`spec`]: the serde types of the bundle's `config.json` that
+//!   `cradle-oci` reads (in place of the much larger `oci-spec` crate).
 //!
 //! Both are synchronous and small: no async runtime, nothing linked from the daemon.
 
 pub mod cgroups;
 pub mod oci;
 pub mod shim;
+pub mod spec;

@@ -1,7 +1,7 @@
 //! Root-only checks of the cgroup library against the host's real hierarchy.
 
 use cradle_shim::cgroups::Cgroup;
-use oci_spec::runtime::LinuxResources;
+use cradle_shim::spec::LinuxResources;
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()

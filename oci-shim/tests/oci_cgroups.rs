@@ -174,7 +174,7 @@ fn v2_device_rules_load_an_ebpf_filter_the_kernel_enforces() {
         },
     )
     .unwrap();
-    let rules = |v: Value| -> oci_spec::runtime::LinuxResources {
+    let rules = |v: Value| -> cradle_shim::spec::LinuxResources {
         serde_json::from_value(json!({ "devices": v })).unwrap()
     };
     let probe = "read x; (: </dev/null) 2>/dev/null && echo null-ok; \

@@ -4,10 +4,9 @@
 
 use std::path::Path;
 
-use oci_spec::runtime::{LinuxBlockIo, LinuxThrottleDevice};
-
 use super::CgroupError;
 use super::fs::{unsupported, write_field};
+use crate::spec::{LinuxBlockIo, LinuxThrottleDevice};
 
 /// v1 blkio weight (10..1000) to v2 `io.weight` (1..10000), runc's formula.
 pub(super) fn weight_to_v2(weight: u16) -> u64 {
@@ -17,7 +16,7 @@ pub(super) fn weight_to_v2(weight: u16) -> u64 {
 
 /// `maj:min rate` for a v1 throttle file.
 fn throttle_line(d: &LinuxThrottleDevice) -> String {
-    format!("{}:{} {}", d.major(), d.minor(), d.rate())
+    format!("{}:{} {}", d.major, d.minor, d.rate)
 }
 
 /// The four throttle lists with their v1 file and v2 `io.max` key.
@@ -34,25 +33,25 @@ fn throttles(
             "blockIO.throttleReadBpsDevice",
             "blkio.throttle.read_bps_device",
             "rbps",
-            b.throttle_read_bps_device().clone().unwrap_or_default(),
+            b.throttle_read_bps_device.clone().unwrap_or_default(),
         ),
         (
             "blockIO.throttleWriteBpsDevice",
             "blkio.throttle.write_bps_device",
             "wbps",
-            b.throttle_write_bps_device().clone().unwrap_or_default(),
+            b.throttle_write_bps_device.clone().unwrap_or_default(),
         ),
         (
             "blockIO.throttleReadIOPSDevice",
             "blkio.throttle.read_iops_device",
             "riops",
-            b.throttle_read_iops_device().clone().unwrap_or_default(),
+            b.throttle_read_iops_device.clone().unwrap_or_default(),
         ),
         (
             "blockIO.throttleWriteIOPSDevice",
             "blkio.throttle.write_iops_device",
             "wiops",
-            b.throttle_write_iops_device().clone().unwrap_or_default(),
+            b.throttle_write_iops_device.clone().unwrap_or_default(),
         ),
     ]
 }
@@ -73,25 +72,25 @@ pub(super) fn apply_v1(dir: Option<&Path>, b: &LinuxBlockIo) -> Result<(), Cgrou
     let Some(dir) = dir else {
         return Err(unsupported("blockIO", "no blkio controller is mounted"));
     };
-    if let Some(w) = b.weight() {
+    if let Some(w) = b.weight {
         let file = v1_weight_file(dir, "blkio.bfq.weight", "blkio.weight");
         write_field(&file, &w.to_string(), "blockIO.weight")?;
     }
-    if let Some(w) = b.leaf_weight() {
+    if let Some(w) = b.leaf_weight {
         write_field(
             &dir.join("blkio.leaf_weight"),
             &w.to_string(),
             "blockIO.leafWeight",
         )?;
     }
-    for d in b.weight_device().as_deref().unwrap_or(&[]) {
-        if let Some(w) = d.weight() {
+    for d in b.weight_device.as_deref().unwrap_or(&[]) {
+        if let Some(w) = d.weight {
             let file = v1_weight_file(dir, "blkio.bfq.weight_device", "blkio.weight_device");
-            let line = format!("{}:{} {w}", d.major(), d.minor());
+            let line = format!("{}:{} {w}", d.major, d.minor);
             write_field(&file, &line, "blockIO.weightDevice")?;
         }
-        if let Some(w) = d.leaf_weight() {
-            let line = format!("{}:{} {w}", d.major(), d.minor());
+        if let Some(w) = d.leaf_weight {
+            let line = format!("{}:{} {w}", d.major, d.minor);
             write_field(
                 &dir.join("blkio.leaf_weight_device"),
                 &line,
@@ -110,7 +109,7 @@ pub(super) fn apply_v1(dir: Option<&Path>, b: &LinuxBlockIo) -> Result<(), Cgrou
 /// v2: `io.weight` (or `io.bfq.weight`) and `io.max` in `dir`.
 pub(super) fn apply_v2(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     let bfq = dir.join("io.bfq.weight").exists();
-    if let Some(w) = b.weight() {
+    if let Some(w) = b.weight {
         // BFQ takes the v1 scale; io.weight its own.
         let (file, value) = if bfq {
             ("io.bfq.weight", w.to_string())
@@ -119,26 +118,26 @@ pub(super) fn apply_v2(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> 
         };
         write_field(&dir.join(file), &value, "blockIO.weight")?;
     }
-    if b.leaf_weight().is_some() {
+    if b.leaf_weight.is_some() {
         return Err(unsupported(
             "blockIO.leafWeight",
             "cgroup v2 has no leaf weight",
         ));
     }
-    for d in b.weight_device().as_deref().unwrap_or(&[]) {
-        if d.leaf_weight().is_some() {
+    for d in b.weight_device.as_deref().unwrap_or(&[]) {
+        if d.leaf_weight.is_some() {
             return Err(unsupported(
                 "blockIO.weightDevice.leafWeight",
                 "cgroup v2 has no leaf weight",
             ));
         }
-        if let Some(w) = d.weight() {
+        if let Some(w) = d.weight {
             let (file, value) = if bfq {
-                ("io.bfq.weight", format!("{}:{} {w}", d.major(), d.minor()))
+                ("io.bfq.weight", format!("{}:{} {w}", d.major, d.minor))
             } else {
                 (
                     "io.weight",
-                    format!("{}:{} {}", d.major(), d.minor(), weight_to_v2(w)),
+                    format!("{}:{} {}", d.major, d.minor, weight_to_v2(w)),
                 )
             };
             write_field(&dir.join(file), &value, "blockIO.weightDevice")?;
@@ -146,7 +145,7 @@ pub(super) fn apply_v2(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> 
     }
     for (field, _, key, devices) in throttles(b) {
         for d in &devices {
-            let line = format!("{}:{} {key}={}", d.major(), d.minor(), d.rate());
+            let line = format!("{}:{} {key}={}", d.major, d.minor, d.rate);
             write_field(&dir.join("io.max"), &line, field)?;
         }
     }

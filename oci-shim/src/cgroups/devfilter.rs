@@ -10,10 +10,9 @@
 //! no match the access is allowed (a v1 cgroup starts allowing all, which
 //! the usual leading `a *:* rwm` deny rule turns around).
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
-
 use super::CgroupError;
 use super::fs::unsupported;
+use crate::spec::{LinuxDeviceCgroup, LinuxDeviceType};
 
 /// One `struct bpf_insn`, as the kernel reads it (little endian).
 #[repr(C)]
@@ -123,7 +122,7 @@ fn number(v: Option<i64>, field: &str) -> Result<Option<i32>, CgroupError> {
 /// The instructions of one rule: a test that jumps past the rule when it
 /// does not match, then "return allow".
 fn rule_block(rule: &LinuxDeviceCgroup) -> Result<Vec<Insn>, CgroupError> {
-    let typ = match rule.typ().unwrap_or(LinuxDeviceType::A) {
+    let typ = match rule.typ.unwrap_or(LinuxDeviceType::A) {
         LinuxDeviceType::A => None,
         LinuxDeviceType::B => Some(DEV_BLOCK),
         LinuxDeviceType::C | LinuxDeviceType::U => Some(DEV_CHAR),
@@ -134,21 +133,21 @@ fn rule_block(rule: &LinuxDeviceCgroup) -> Result<Vec<Insn>, CgroupError> {
             ));
         }
     };
-    let access = access_bits(rule.access().as_deref().unwrap_or(""))?;
-    let major = number(rule.major(), "devices.major")?;
-    let minor = number(rule.minor(), "devices.minor")?;
+    let access = access_bits(rule.access.as_deref().unwrap_or(""))?;
+    let major = number(rule.major, "devices.major")?;
+    let minor = number(rule.minor, "devices.minor")?;
     // Tests first with a placeholder offset, patched once the length is known.
     let mut tests: Vec<Insn> = Vec::new();
     if let Some(t) = typ {
         tests.push(jump_imm(JNE, R_TYPE, t, 0));
     }
     let all = ACC_MKNOD | ACC_READ | ACC_WRITE;
-    if rule.allow() && access != all {
+    if rule.allow && access != all {
         // Every requested bit granted: (req & access) == req.
         tests.push(mov_reg(R1, R_ACCESS));
         tests.push(alu_imm(AND, R1, access));
         tests.push(jump_reg(JNE, R1, R_ACCESS, 0));
-    } else if !rule.allow() && access != all {
+    } else if !rule.allow && access != all {
         // Any requested bit denied: (req & access) != 0.
         tests.push(mov_reg(R1, R_ACCESS));
         tests.push(alu_imm(AND, R1, access));
@@ -167,7 +166,7 @@ fn rule_block(rule: &LinuxDeviceCgroup) -> Result<Vec<Insn>, CgroupError> {
             t.off = i16::try_from(n - i - 1 + 2).unwrap_or(i16::MAX);
         }
     }
-    tests.push(alu_imm(MOV, R0, i32::from(rule.allow())));
+    tests.push(alu_imm(MOV, R0, i32::from(rule.allow)));
     tests.push(exit());
     Ok(tests)
 }

@@ -4,10 +4,9 @@
 
 use std::path::Path;
 
-use oci_spec::runtime::LinuxHugepageLimit;
-
 use super::CgroupError;
 use super::fs::{unsupported, write_field};
+use crate::spec::LinuxHugepageLimit;
 
 const FIELD: &str = "hugepageLimits";
 
@@ -41,8 +40,8 @@ pub(super) fn apply_v1(
         return Err(unsupported(FIELD, "no hugetlb controller is mounted"));
     };
     for l in limits {
-        let size = checked_size(l.page_size())?;
-        let value = l.limit().to_string();
+        let size = checked_size(&l.page_size)?;
+        let value = l.limit.to_string();
         write_field(
             &dir.join(format!("hugetlb.{size}.limit_in_bytes")),
             &value,
@@ -59,8 +58,8 @@ pub(super) fn apply_v1(
 /// v2: `hugetlb.<size>.max` (and `.rsvd.max`) in `dir`.
 pub(super) fn apply_v2(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
     for l in limits {
-        let size = checked_size(l.page_size())?;
-        let value = super::convert::limit_v2(l.limit());
+        let size = checked_size(&l.page_size)?;
+        let value = super::convert::limit_v2(l.limit);
         write_field(&dir.join(format!("hugetlb.{size}.max")), &value, FIELD)?;
         let rsvd = dir.join(format!("hugetlb.{size}.rsvd.max"));
         if rsvd.exists() {

@@ -4,10 +4,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use oci_spec::runtime::LinuxRdma;
-
 use super::CgroupError;
 use super::fs::{unsupported, write_field};
+use crate::spec::LinuxRdma;
 
 /// One `rdma.max` line; `None` when the entry limits nothing.
 fn line(device: &str, r: &LinuxRdma) -> Result<Option<String>, CgroupError> {
@@ -15,10 +14,10 @@ fn line(device: &str, r: &LinuxRdma) -> Result<Option<String>, CgroupError> {
         return Err(unsupported("rdma", format!("device name {device:?}")));
     }
     let mut parts = vec![device.to_string()];
-    if let Some(h) = r.hca_handles() {
+    if let Some(h) = r.hca_handles {
         parts.push(format!("hca_handle={h}"));
     }
-    if let Some(o) = r.hca_objects() {
+    if let Some(o) = r.hca_objects {
         parts.push(format!("hca_object={o}"));
     }
     Ok((parts.len() > 1).then(|| parts.join(" ")))

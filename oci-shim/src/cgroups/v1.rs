@@ -2,10 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
-
 use super::fs::{unsupported, write_field};
 use super::{CgroupError, fs};
+use crate::spec::{LinuxCpu, LinuxMemory, LinuxResources};
 
 /// Lists the v1 controller mounts under `root` (skipping symlinks such as
 /// `cpu -> cpu,cpuacct` and the cgroup2 `unified` mount).
@@ -82,46 +81,46 @@ pub(super) fn apply(
         dir(c).ok_or_else(|| unsupported(field, format!("no {c} controller is mounted")))
     };
 
-    if let Some(mem) = res.memory() {
+    if let Some(mem) = &res.memory {
         apply_memory(&need("memory", "memory")?, mem)?;
     }
-    if let Some(cpu) = res.cpu() {
+    if let Some(cpu) = &res.cpu {
         apply_cpu(&dir, cpu)?;
     }
-    if let Some(pids) = res.pids() {
-        let v = if pids.limit() > 0 {
-            pids.limit().to_string()
+    if let Some(pids) = &res.pids {
+        let v = if pids.limit > 0 {
+            pids.limit.to_string()
         } else {
             "max".into()
         };
         write_field(&need("pids", "pids")?.join("pids.max"), &v, "pids.limit")?;
     }
-    if let Some(devices) = res.devices().as_ref().filter(|d| !d.is_empty()) {
+    if let Some(devices) = res.devices.as_ref().filter(|d| !d.is_empty()) {
         let d = need("devices", "devices")?;
         for rule in devices {
-            let file = if rule.allow() {
+            let file = if rule.allow {
                 "devices.allow"
             } else {
                 "devices.deny"
             };
             let mut line = rule.to_string();
-            if rule.access().as_deref().unwrap_or("").is_empty() {
+            if rule.access.as_deref().unwrap_or("").is_empty() {
                 line.push_str("rwm");
             }
             fs::write(&d.join(file), &line)?;
         }
     }
-    if let Some(b) = res.block_io() {
+    if let Some(b) = &res.block_io {
         super::blockio::apply_v1(dir("blkio").as_deref(), b)?;
     }
-    if let Some(h) = res.hugepage_limits() {
+    if let Some(h) = &res.hugepage_limits {
         super::hugetlb::apply_v1(dir("hugetlb").as_deref(), h)?;
     }
-    if let Some(r) = res.rdma() {
+    if let Some(r) = &res.rdma {
         super::rdma::apply(dir("rdma").as_deref(), r)?;
     }
-    if let Some(n) = res.network() {
-        if let Some(id) = n.class_id() {
+    if let Some(n) = &res.network {
+        if let Some(id) = n.class_id {
             let d = need("net_cls", "network.classID")?;
             write_field(
                 &d.join("net_cls.classid"),
@@ -129,13 +128,13 @@ pub(super) fn apply(
                 "network.classID",
             )?;
         }
-        for p in n.priorities().as_deref().unwrap_or(&[]) {
+        for p in n.priorities.as_deref().unwrap_or(&[]) {
             let d = need("net_prio", "network.priorities")?;
-            let line = format!("{} {}", p.name(), p.priority());
+            let line = format!("{} {}", p.name, p.priority);
             write_field(&d.join("net_prio.ifpriomap"), &line, "network.priorities")?;
         }
     }
-    if res.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+    if res.unified.as_ref().is_some_and(|u| !u.is_empty()) {
         return Err(unsupported(
             "unified",
             "cgroup v2 keys cannot be written on a cgroup v1 host",
@@ -145,8 +144,8 @@ pub(super) fn apply(
 }
 
 fn apply_memory(d: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
-    if mem.check_before_update() == Some(true)
-        && let Some(l) = mem.limit().filter(|l| *l > 0)
+    if mem.check_before_update == Some(true)
+        && let Some(l) = mem.limit.filter(|l| *l > 0)
     {
         let usage = fs::read_optional(&d.join("memory.usage_in_bytes"))?.unwrap_or_default();
         if usage.trim().parse::<i64>().is_ok_and(|u| l < u) {
@@ -159,15 +158,15 @@ fn apply_memory(d: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
             ));
         }
     }
-    if let Some(r) = mem.reservation() {
+    if let Some(r) = mem.reservation {
         write_field(
             &d.join("memory.soft_limit_in_bytes"),
             &r.to_string(),
             "memory.reservation",
         )?;
     }
-    apply_memory_limits(d, mem.limit(), mem.swap())?;
-    match mem.swappiness() {
+    apply_memory_limits(d, mem.limit, mem.swap)?;
+    match mem.swappiness {
         // -1 in the spec's Go origin: "leave the kernel's value".
         None | Some(u64::MAX) => {}
         Some(s) if s <= 100 => write_field(
@@ -182,28 +181,28 @@ fn apply_memory(d: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
             ));
         }
     }
-    if let Some(k) = mem.kernel() {
+    if let Some(k) = mem.kernel {
         write_field(
             &d.join("memory.kmem.limit_in_bytes"),
             &k.to_string(),
             "memory.kernel",
         )?;
     }
-    if let Some(k) = mem.kernel_tcp() {
+    if let Some(k) = mem.kernel_tcp {
         write_field(
             &d.join("memory.kmem.tcp.limit_in_bytes"),
             &k.to_string(),
             "memory.kernelTCP",
         )?;
     }
-    if mem.disable_oom_killer() == Some(true) {
+    if mem.disable_oom_killer == Some(true) {
         write_field(
             &d.join("memory.oom_control"),
             "1",
             "memory.disableOOMKiller",
         )?;
     }
-    if let Some(h) = mem.use_hierarchy() {
+    if let Some(h) = mem.use_hierarchy {
         let v = if h { "1" } else { "0" };
         write_field(&d.join("memory.use_hierarchy"), v, "memory.useHierarchy")?;
     }
@@ -216,29 +215,29 @@ fn apply_cpu(dir: &dyn Fn(&str) -> Option<PathBuf>, cpu: &LinuxCpu) -> Result<()
         (
             "cpu.shares",
             "cpu.shares",
-            cpu.shares().filter(|s| *s > 0).map(|v| v.to_string()),
+            cpu.shares.filter(|s| *s > 0).map(|v| v.to_string()),
         ),
         (
             "cpu.period",
             "cpu.cfs_period_us",
-            cpu.period().filter(|p| *p > 0).map(|v| v.to_string()),
+            cpu.period.filter(|p| *p > 0).map(|v| v.to_string()),
         ),
         (
             "cpu.quota",
             "cpu.cfs_quota_us",
-            cpu.quota().filter(|q| *q != 0).map(|v| v.to_string()),
+            cpu.quota.filter(|q| *q != 0).map(|v| v.to_string()),
         ),
         (
             "cpu.burst",
             "cpu.cfs_burst_us",
-            cpu.burst().map(|v| v.to_string()),
+            cpu.burst.map(|v| v.to_string()),
         ),
-        ("cpu.idle", "cpu.idle", cpu.idle().map(|v| v.to_string())),
+        ("cpu.idle", "cpu.idle", cpu.idle.map(|v| v.to_string())),
         // The period first: the kernel checks runtime against it.
         (
             "cpu.realtimePeriod",
             "cpu.rt_period_us",
-            cpu.realtime_period().map(|v| v.to_string()),
+            cpu.realtime_period.map(|v| v.to_string()),
         ),
     ];
     for (field, file, value) in writes {
@@ -246,15 +245,15 @@ fn apply_cpu(dir: &dyn Fn(&str) -> Option<PathBuf>, cpu: &LinuxCpu) -> Result<()
             write_field(&cpu_dir()?.join(file), &v, field)?;
         }
     }
-    if let Some(r) = cpu.realtime_runtime() {
+    if let Some(r) = cpu.realtime_runtime {
         write_field(
             &cpu_dir()?.join("cpu.rt_runtime_us"),
             &r.to_string(),
             "cpu.realtimeRuntime",
         )?;
     }
-    let cpus = cpu.cpus().as_deref().filter(|c| !c.is_empty());
-    let mems = cpu.mems().as_deref().filter(|m| !m.is_empty());
+    let cpus = cpu.cpus.as_deref().filter(|c| !c.is_empty());
+    let mems = cpu.mems.as_deref().filter(|m| !m.is_empty());
     if cpus.is_some() || mems.is_some() {
         let d = dir("cpuset")
             .ok_or_else(|| unsupported("cpu.cpus", "no cpuset controller is mounted"))?;

@@ -2,10 +2,9 @@
 
 use std::path::Path;
 
-use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
-
 use super::fs::{unsupported, write_field};
 use super::{CgroupError, convert, fs};
+use crate::spec::{LinuxCpu, LinuxMemory, LinuxResources};
 
 /// Controllers we enable along the path when the parent offers them.
 const WANTED: [&str; 7] = ["cpu", "cpuset", "hugetlb", "io", "memory", "pids", "rdma"];
@@ -40,38 +39,38 @@ fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
 /// or this host lacks is an error naming the field. Device rules are the
 /// caller's ([`super::Cgroup::apply`] loads them as an eBPF program).
 pub(super) fn apply(dir: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
-    if let Some(mem) = res.memory() {
+    if let Some(mem) = &res.memory {
         apply_memory(dir, mem)?;
     }
-    if let Some(cpu) = res.cpu() {
+    if let Some(cpu) = &res.cpu {
         apply_cpu(dir, cpu)?;
     }
-    if let Some(pids) = res.pids() {
-        let v = if pids.limit() > 0 {
-            pids.limit().to_string()
+    if let Some(pids) = &res.pids {
+        let v = if pids.limit > 0 {
+            pids.limit.to_string()
         } else {
             "max".into()
         };
         write_field(&dir.join("pids.max"), &v, "pids.limit")?;
     }
-    if let Some(b) = res.block_io() {
+    if let Some(b) = &res.block_io {
         super::blockio::apply_v2(dir, b)?;
     }
-    if let Some(h) = res.hugepage_limits() {
+    if let Some(h) = &res.hugepage_limits {
         super::hugetlb::apply_v2(dir, h)?;
     }
-    if let Some(r) = res.rdma() {
+    if let Some(r) = &res.rdma {
         super::rdma::apply(Some(dir), r)?;
     }
-    if let Some(n) = res.network()
-        && (n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()))
+    if let Some(n) = &res.network
+        && (n.class_id.is_some() || n.priorities.as_ref().is_some_and(|p| !p.is_empty()))
     {
         return Err(unsupported(
             "network",
             "cgroup v2 has no net_cls/net_prio controllers",
         ));
     }
-    if let Some(unified) = res.unified() {
+    if let Some(unified) = &res.unified {
         let mut keys: Vec<_> = unified.iter().collect();
         keys.sort();
         for (k, v) in keys {
@@ -89,29 +88,29 @@ pub(super) fn apply(dir: &Path, res: &LinuxResources) -> Result<(), CgroupError>
 
 fn apply_memory(dir: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
     let refuse = |field: &str, why: &str| Err(unsupported(field, why));
-    if mem.swappiness().is_some_and(|s| s != u64::MAX) {
+    if mem.swappiness.is_some_and(|s| s != u64::MAX) {
         return refuse(
             "memory.swappiness",
             "cgroup v2 has no per-cgroup swappiness",
         );
     }
-    if mem.disable_oom_killer() == Some(true) {
+    if mem.disable_oom_killer == Some(true) {
         return refuse(
             "memory.disableOOMKiller",
             "cgroup v2 cannot disable the OOM killer",
         );
     }
-    if mem.kernel().is_some() || mem.kernel_tcp().is_some() {
+    if mem.kernel.is_some() || mem.kernel_tcp.is_some() {
         return refuse(
             "memory.kernel",
             "cgroup v2 has no separate kernel memory limit",
         );
     }
-    if mem.use_hierarchy() == Some(false) {
+    if mem.use_hierarchy == Some(false) {
         return refuse("memory.useHierarchy", "cgroup v2 is always hierarchical");
     }
-    if mem.check_before_update() == Some(true)
-        && let Some(l) = mem.limit().filter(|l| *l > 0)
+    if mem.check_before_update == Some(true)
+        && let Some(l) = mem.limit.filter(|l| *l > 0)
     {
         let usage = fs::read_optional(&dir.join("memory.current"))?.unwrap_or_default();
         if usage.trim().parse::<i64>().is_ok_and(|u| l < u) {
@@ -124,50 +123,50 @@ fn apply_memory(dir: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
             ));
         }
     }
-    if let Some(r) = mem.reservation() {
+    if let Some(r) = mem.reservation {
         write_field(
             &dir.join("memory.low"),
             &convert::limit_v2(r),
             "memory.reservation",
         )?;
     }
-    if let Some(l) = mem.limit() {
+    if let Some(l) = mem.limit {
         write_field(
             &dir.join("memory.max"),
             &convert::limit_v2(l),
             "memory.limit",
         )?;
     }
-    if let Some(s) = convert::swap_v2(mem.limit(), mem.swap()) {
+    if let Some(s) = convert::swap_v2(mem.limit, mem.swap) {
         write_field(&dir.join("memory.swap.max"), &s, "memory.swap")?;
     }
     Ok(())
 }
 
 fn apply_cpu(dir: &Path, cpu: &LinuxCpu) -> Result<(), CgroupError> {
-    if cpu.realtime_runtime().is_some() || cpu.realtime_period().is_some() {
+    if cpu.realtime_runtime.is_some() || cpu.realtime_period.is_some() {
         return Err(unsupported(
             "cpu.realtimeRuntime",
             "cgroup v2 has no realtime group scheduling interface",
         ));
     }
-    if let Some(s) = cpu.shares().filter(|s| *s > 0) {
+    if let Some(s) = cpu.shares.filter(|s| *s > 0) {
         let w = convert::shares_to_weight(s).to_string();
         write_field(&dir.join("cpu.weight"), &w, "cpu.shares")?;
     }
-    if let Some(v) = convert::cpu_max(cpu.quota(), cpu.period()) {
+    if let Some(v) = convert::cpu_max(cpu.quota, cpu.period) {
         write_field(&dir.join("cpu.max"), &v, "cpu.quota")?;
     }
-    if let Some(b) = cpu.burst() {
+    if let Some(b) = cpu.burst {
         write_field(&dir.join("cpu.max.burst"), &b.to_string(), "cpu.burst")?;
     }
-    if let Some(i) = cpu.idle() {
+    if let Some(i) = cpu.idle {
         write_field(&dir.join("cpu.idle"), &i.to_string(), "cpu.idle")?;
     }
-    if let Some(c) = cpu.cpus().as_deref().filter(|c| !c.is_empty()) {
+    if let Some(c) = cpu.cpus.as_deref().filter(|c| !c.is_empty()) {
         write_field(&dir.join("cpuset.cpus"), c, "cpu.cpus")?;
     }
-    if let Some(m) = cpu.mems().as_deref().filter(|m| !m.is_empty()) {
+    if let Some(m) = cpu.mems.as_deref().filter(|m| !m.is_empty()) {
         write_field(&dir.join("cpuset.mems"), m, "cpu.mems")?;
     }
     Ok(())

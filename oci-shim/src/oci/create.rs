@@ -12,7 +12,6 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, fork};
-use oci_spec::runtime::Spec;
 
 use super::error::{OciError, Result};
 use super::hooks::{self, Phase};
@@ -22,6 +21,7 @@ use super::state::{self, ContainerState, FIFO_FILE};
 use super::sync::{Channel, Msg};
 use super::{devices, hardening, idmap, log, namespaces, seccomp, terminal, userns};
 use crate::cgroups::Cgroup;
+use crate::spec::Spec;
 
 /// The arguments of `create`.
 #[derive(Debug, Clone)]
@@ -84,7 +84,11 @@ impl Drop for Rollback {
 /// Loads and checks `<bundle>/config.json`.
 pub fn load_spec(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
-    let spec = Spec::load(&path).map_err(|e| OciError::Spec {
+    let data = std::fs::read(&path).map_err(|e| OciError::Spec {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    let spec: Spec = serde_json::from_slice(&data).map_err(|e| OciError::Spec {
         path: path.clone(),
         reason: e.to_string(),
     })?;
@@ -92,11 +96,11 @@ pub fn load_spec(bundle: &Path) -> Result<Spec> {
         path: path.clone(),
         reason: reason.to_string(),
     };
-    let process = spec.process().as_ref().ok_or_else(|| bad("no process"))?;
-    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+    let process = spec.process.as_ref().ok_or_else(|| bad("no process"))?;
+    if process.args.as_ref().is_none_or(|a| a.is_empty()) {
         return Err(bad("process.args is empty"));
     }
-    if spec.root().is_none() {
+    if spec.root.is_none() {
         return Err(bad("no root"));
     }
     Ok(spec)
@@ -104,11 +108,7 @@ pub fn load_spec(bundle: &Path) -> Result<Spec> {
 
 /// The cgroup path for the container: the spec's, made absolute, or `/cradle-oci/<id>`.
 pub fn cgroup_path(spec: &Spec, id: &str) -> String {
-    match spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.cgroups_path().as_ref())
-    {
+    match spec.linux.as_ref().and_then(|l| l.cgroups_path.as_ref()) {
         Some(p) if !p.as_os_str().is_empty() => {
             let s = p.to_string_lossy();
             if s.starts_with('/') {
@@ -135,19 +135,18 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         std::fs::canonicalize(&opts.bundle).map_err(|e| OciError::io("bundle", &opts.bundle, e))?;
     let mut spec = load_spec(&bundle)?;
     if listen > 0
-        && let Some(p) = spec.process_mut()
+        && let Some(p) = spec.process.as_mut()
     {
         // As runc: the container's process is the activated service.
-        let mut env = p.env().clone().unwrap_or_default();
+        let env = p.env.get_or_insert_with(Vec::new);
         env.push(format!("LISTEN_FDS={listen}"));
         env.push("LISTEN_PID=1".into());
-        p.set_env(Some(env));
     }
-    let linux = spec.linux().clone().unwrap_or_default();
+    let linux = spec.linux.clone().unwrap_or_default();
     let terminal = spec
-        .process()
+        .process
         .as_ref()
-        .and_then(|p| p.terminal())
+        .and_then(|p| p.terminal)
         .unwrap_or(false);
     let console = match (terminal, &opts.console_socket) {
         (true, Some(path)) => Some(terminal::connect(path)?),
@@ -164,12 +163,12 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         (false, None) => None,
     };
     // Compiled here, so a bad profile fails before anything is created.
-    let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
+    let seccomp = linux.seccomp.as_ref().map(seccomp::compile).transpose()?;
 
     let root_path = spec
-        .root()
+        .root
         .as_ref()
-        .map(|r| r.path().clone())
+        .map(|r| r.path.clone())
         .unwrap_or_default();
     let rootfs_raw = if root_path.is_absolute() {
         root_path
@@ -178,10 +177,10 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
     };
     let rootfs =
         std::fs::canonicalize(&rootfs_raw).map_err(|e| OciError::io("rootfs", &rootfs_raw, e))?;
-    let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[]))?;
+    let ns = namespaces::plan(linux.namespaces.as_deref().unwrap_or(&[]))?;
     // Made here, in the host's namespaces; the init attaches them.
     let idmapped = idmap::prepare(
-        spec.mounts().as_deref().unwrap_or(&[]),
+        spec.mounts.as_deref().unwrap_or(&[]),
         &linux,
         ns.new_user || ns.join_user,
     )?;
@@ -239,18 +238,17 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
     // Like runc, the standard devices (and the spec's own device nodes)
     // are always allowed, whatever the spec's device rules say. One
     // apply with all the rules: on v2 they become one eBPF program.
-    let mut res = linux.resources().clone().unwrap_or_default();
-    let mut rules = res.devices().clone().unwrap_or_default();
+    let mut res = linux.resources.clone().unwrap_or_default();
+    let mut rules = res.devices.take().unwrap_or_default();
     rules.extend(
-        devices::always_allowed(linux.devices().as_deref().unwrap_or(&[]))
-            .devices()
-            .clone()
+        devices::always_allowed(linux.devices.as_deref().unwrap_or(&[]))
+            .devices
             .unwrap_or_default(),
     );
-    res.set_devices(Some(rules));
+    res.devices = Some(rules);
     cgroup.apply(&res)?;
     cgroup.add_process(pid.as_raw())?;
-    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+    if let Some(adj) = spec.process.as_ref().and_then(|p| p.oom_score_adj) {
         write_oom_score_adj(pid, adj)?;
     }
     let creating = hooks::state_json(&opts.id, "creating", pid.as_raw(), &bundle, &spec);
@@ -292,7 +290,7 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         init_start_time: start,
         bundle,
         cgroup_path: cgroup.path().to_string(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
+        annotations: spec.annotations.clone().unwrap_or_default(),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
     };
     st.save(&opts.root)?;
@@ -316,7 +314,7 @@ fn spawn(cfg: &InitConfig, parent: &mut Channel, child_end: Channel) -> Result<P
             drop(child_end);
             let mut msg = parent.recv();
             if let Ok(Msg::Maps) = msg {
-                let linux = cfg.spec.linux().clone().unwrap_or_default();
+                let linux = cfg.spec.linux.clone().unwrap_or_default();
                 msg = match userns::write_for(
                     child.as_raw(),
                     &linux,

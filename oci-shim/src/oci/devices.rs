@@ -8,10 +8,10 @@ use std::path::Path;
 
 use nix::mount::{MsFlags, mount};
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 use super::error::{OciError, Result};
 use super::mounts::resolve_in_root;
+use crate::spec::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 /// The nodes every container gets.
 const DEFAULT_DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -34,7 +34,7 @@ pub(crate) fn setup_dev(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
         // Like runc, the spec's entry for a default path wins: make only
         // that one. Making both fails in user namespaces, where the default
         // is a bind mount that can be neither removed nor mknod'ed over.
-        if devices.iter().any(|d| d.path() == host.as_path()) {
+        if devices.iter().any(|d| d.path == host) {
             continue;
         }
         if host.exists() {
@@ -98,35 +98,35 @@ fn bind_device(host: &Path, target: &Path) -> Result<()> {
 /// mknod with the spec's mode and owner; falls back to bind-mounting the
 /// host's node of the same path when mknod is not permitted.
 fn create_device(rootfs: &Path, d: &LinuxDevice) -> Result<()> {
-    let target = resolve_in_root(rootfs, d.path())?;
+    let target = resolve_in_root(rootfs, &d.path)?;
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent).map_err(|e| OciError::io("mkdir", parent, e))?;
     }
-    let kind = match d.typ() {
+    let kind = match d.typ {
         LinuxDeviceType::B => SFlag::S_IFBLK,
         LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
         LinuxDeviceType::P => SFlag::S_IFIFO,
         LinuxDeviceType::A => {
             return Err(OciError::Unsupported(format!(
                 "device {} of type a",
-                d.path().display()
+                d.path.display()
             )));
         }
     };
-    let perm = Mode::from_bits_truncate(d.file_mode().unwrap_or(0o666));
-    let dev = makedev(d.major() as u64, d.minor() as u64);
+    let perm = Mode::from_bits_truncate(d.file_mode.unwrap_or(0o666));
+    let dev = makedev(d.major as u64, d.minor as u64);
     let _ = std::fs::remove_file(&target);
     match mknod(&target, kind, perm, dev) {
         Ok(()) => {
             // mknod applies the umask; the spec's mode is meant exactly.
             std::fs::set_permissions(&target, std::fs::Permissions::from_mode(perm.bits()))
                 .map_err(|e| OciError::io("chmod", &target, e))?;
-            let uid = d.uid().map(nix::unistd::Uid::from_raw);
-            let gid = d.gid().map(nix::unistd::Gid::from_raw);
+            let uid = d.uid.map(nix::unistd::Uid::from_raw);
+            let gid = d.gid.map(nix::unistd::Gid::from_raw);
             nix::unistd::chown(&target, uid, gid)
                 .map_err(|e| OciError::sys(format!("chown {}", target.display()), e))
         }
-        Err(nix::Error::EPERM) if d.path().exists() => bind_device(d.path(), &target),
+        Err(nix::Error::EPERM) if d.path.exists() => bind_device(&d.path, &target),
         Err(e) => Err(OciError::sys(format!("mknod {}", target.display()), e)),
     }
 }
@@ -135,13 +135,13 @@ fn create_device(rootfs: &Path, d: &LinuxDevice) -> Result<()> {
 /// nodes, ptys; plus an allow rule for each device of the spec.
 pub(crate) fn always_allowed(spec_devices: &[LinuxDevice]) -> LinuxResources {
     let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str| {
-        let mut r = LinuxDeviceCgroup::default();
-        r.set_allow(true);
-        r.set_typ(Some(typ));
-        r.set_major(major);
-        r.set_minor(minor);
-        r.set_access(Some(access.to_string()));
-        r
+        LinuxDeviceCgroup {
+            allow: true,
+            typ: Some(typ),
+            major,
+            minor,
+            access: Some(access.to_string()),
+        }
     };
     let c = LinuxDeviceType::C;
     let mut rules = vec![
@@ -157,13 +157,14 @@ pub(crate) fn always_allowed(spec_devices: &[LinuxDevice]) -> LinuxResources {
         rule(c, Some(136), None, "rwm"),  // pts/*
     ];
     for d in spec_devices {
-        let typ = match d.typ() {
+        let typ = match d.typ {
             LinuxDeviceType::U => c,
             t => t,
         };
-        rules.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
+        rules.push(rule(typ, Some(d.major), Some(d.minor), "rwm"));
     }
-    let mut res = LinuxResources::default();
-    res.set_devices(Some(rules));
-    res
+    LinuxResources {
+        devices: Some(rules),
+        ..LinuxResources::default()
+    }
 }

@@ -14,7 +14,6 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
-use oci_spec::runtime::{LinuxCapabilities, Process};
 
 use super::create::load_spec;
 use super::error::{OciError, Result};
@@ -23,6 +22,7 @@ use super::state::{ContainerState, Status};
 use super::sync::{Channel, Msg};
 use super::{hardening, log, seccomp, terminal};
 use crate::cgroups::Cgroup;
+use crate::spec::Process;
 
 /// The arguments of `exec`.
 #[derive(Debug, Clone, Default)]
@@ -84,7 +84,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     }
     let proc_ = build_process(opts, &st)?;
     let console = match (
-        opts.tty || proc_.terminal().unwrap_or(false),
+        opts.tty || proc_.terminal.unwrap_or(false),
         &opts.console_socket,
     ) {
         (true, Some(path)) => Some(terminal::connect(path)?),
@@ -99,9 +99,9 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     // The container's seccomp profile applies to exec'd processes too.
     let spec = load_spec(&st.bundle)?;
     let filter = spec
-        .linux()
+        .linux
         .as_ref()
-        .and_then(|l| l.seccomp().as_ref())
+        .and_then(|l| l.seccomp.as_ref())
         .map(seccomp::compile)
         .transpose()?;
 
@@ -246,20 +246,16 @@ fn build_process(opts: &ExecOptions, st: &ContainerState) -> Result<Process> {
         return Err(OciError::Unsupported("exec without a command".into()));
     }
     let spec = load_spec(&st.bundle)?;
-    let mut p = spec.process().clone().unwrap_or_default();
-    p.set_args(Some(opts.args.clone()));
-    let mut env = p.env().clone().unwrap_or_default();
-    env.extend(opts.env.iter().cloned());
-    p.set_env(Some(env));
+    let mut p = spec.process.unwrap_or_default();
+    p.args = Some(opts.args.clone());
+    p.env
+        .get_or_insert_with(Vec::new)
+        .extend(opts.env.iter().cloned());
     if let Some(cwd) = &opts.cwd {
-        p.set_cwd(cwd.clone());
+        p.cwd = cwd.clone();
     }
     if let Some(u) = &opts.user {
-        let (uid, gid) = parse_user(u)?;
-        let mut user = p.user().clone();
-        user.set_uid(uid);
-        user.set_gid(gid);
-        p.set_user(user);
+        (p.user.uid, p.user.gid) = parse_user(u)?;
     }
     Ok(p)
 }
@@ -361,21 +357,19 @@ fn prepare(
         nix::unistd::setsid().map_err(|e| OciError::sys("setsid", e))?;
         terminal::setup(sock, None)?;
     }
-    process::apply_rlimits(p.rlimits().as_deref().unwrap_or(&[]))?;
-    let cwd: &Path = p.cwd();
+    process::apply_rlimits(p.rlimits.as_deref().unwrap_or(&[]))?;
+    let cwd: &Path = &p.cwd;
     nix::unistd::chdir(cwd)
         .map_err(|e| OciError::sys(format!("chdir to cwd {}", cwd.display()), e))?;
     hardening::check_cwd_in_root()?;
-    let args = p.args().clone().unwrap_or_default();
+    let args = p.args.clone().unwrap_or_default();
     let arg0 = args
         .first()
         .ok_or_else(|| OciError::Unsupported("process.args is empty".into()))?;
-    let env = p.env().clone().unwrap_or_default();
+    let env = p.env.clone().unwrap_or_default();
     let exe = process::find_executable(arg0, &process::env_path(&env))?;
     let exec = ExecArgs::new(&exe, &args, &env)?;
-    let empty: LinuxCapabilities =
-        serde_json::from_str("{}").map_err(|e| OciError::Unsupported(e.to_string()))?;
-    let caps = p.capabilities().clone().unwrap_or(empty);
+    let caps = p.capabilities.clone().unwrap_or_default();
     process::finish_credentials(p, &caps, filter)?;
     Ok(exec)
 }

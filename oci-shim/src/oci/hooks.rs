@@ -23,10 +23,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::memfd::{MFdFlags, memfd_create};
-use oci_spec::runtime::{Hook, Spec};
 
 use super::error::{OciError, Result};
 use super::log;
+use crate::spec::{Hook, Spec};
 
 /// The points of the lifecycle where hooks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,17 +54,16 @@ impl Phase {
 
 /// The spec's hooks of one phase (empty when none).
 pub(crate) fn of(spec: &Spec, phase: Phase) -> Vec<Hook> {
-    let Some(h) = spec.hooks() else {
+    let Some(h) = &spec.hooks else {
         return Vec::new();
     };
-    #[allow(deprecated)]
     let list = match phase {
-        Phase::Prestart => h.prestart(),
-        Phase::CreateRuntime => h.create_runtime(),
-        Phase::CreateContainer => h.create_container(),
-        Phase::StartContainer => h.start_container(),
-        Phase::Poststart => h.poststart(),
-        Phase::Poststop => h.poststop(),
+        Phase::Prestart => &h.prestart,
+        Phase::CreateRuntime => &h.create_runtime,
+        Phase::CreateContainer => &h.create_container,
+        Phase::StartContainer => &h.start_container,
+        Phase::Poststart => &h.poststart,
+        Phase::Poststop => &h.poststop,
     };
     list.clone().unwrap_or_default()
 }
@@ -87,7 +86,7 @@ pub(crate) fn run(spec: &Spec, phase: Phase, state: &str) -> Result<()> {
             OciError::Setup(format!(
                 "{} hook #{i} ({}): {e}",
                 phase.name(),
-                hook.path().display()
+                hook.path.display()
             ))
         })?;
     }
@@ -101,7 +100,7 @@ pub(crate) fn run_warn(spec: &Spec, phase: Phase, state: &str) {
             log::warn(&format!(
                 "{} hook #{i} ({}) failed: {e}",
                 phase.name(),
-                hook.path().display()
+                hook.path.display()
             ));
         }
     }
@@ -111,13 +110,13 @@ fn run_one(hook: &Hook, state: &str) -> std::result::Result<(), String> {
     let output = memfd_create("cradle-oci-hook", MFdFlags::MFD_CLOEXEC)
         .map_err(|e| format!("memfd_create: {e}"))?;
     let mut output = std::fs::File::from(output);
-    let args = hook.args().clone().unwrap_or_default();
-    let mut cmd = Command::new(hook.path());
+    let args = hook.args.clone().unwrap_or_default();
+    let mut cmd = Command::new(&hook.path);
     if let Some(argv0) = args.first() {
         cmd.arg0(argv0);
     }
     cmd.args(args.iter().skip(1)).env_clear();
-    for kv in hook.env().as_deref().unwrap_or(&[]) {
+    for kv in hook.env.as_deref().unwrap_or(&[]) {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
         }
@@ -134,7 +133,7 @@ fn run_one(hook: &Hook, state: &str) -> std::result::Result<(), String> {
         // A hook that does not read its state closes the pipe: not an error.
         let _ = stdin.write_all(state.as_bytes());
     }
-    let status = match hook.timeout().filter(|t| *t > 0) {
+    let status = match hook.timeout.filter(|t| *t > 0) {
         None => child.wait().map_err(|e| e.to_string())?,
         Some(secs) => {
             let deadline = Instant::now() + Duration::from_secs(secs.unsigned_abs());
@@ -177,7 +176,7 @@ pub(crate) fn state_json(
         "status": status,
         "pid": pid,
         "bundle": bundle,
-        "annotations": spec.annotations().clone().unwrap_or_default(),
+        "annotations": spec.annotations.clone().unwrap_or_default(),
     })
     .to_string()
 }
@@ -187,9 +186,10 @@ mod tests {
     use super::*;
 
     fn spec(hooks: serde_json::Value) -> Spec {
-        let mut s = Spec::default();
-        s.set_hooks(Some(serde_json::from_value(hooks).unwrap()));
-        s
+        Spec {
+            hooks: Some(serde_json::from_value(hooks).unwrap()),
+            ..Spec::default()
+        }
     }
 
     #[test]

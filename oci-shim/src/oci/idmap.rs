@@ -22,13 +22,13 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, fork};
-use oci_spec::runtime::{Linux, LinuxIdMapping, Mount};
 
 use super::error::{OciError, Result};
 use super::hardening;
 use super::mountapi::{self, Attrs};
 use super::mounts::{Idmap, IdmapTrees, has_mappings, parse_options};
 use super::userns::map_lines;
+use crate::spec::{Linux, LinuxIdMapping, Mount};
 
 /// Prepares the detached, id-mapped tree of every mount that asks for one.
 /// `container_userns` is true when the container gets a user namespace
@@ -42,12 +42,12 @@ pub(crate) fn prepare(
     // One helper namespace per distinct mapping.
     let mut namespaces: Vec<((String, String), OwnedFd)> = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
-        let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+        let opts = parse_options(m.options.as_deref().unwrap_or(&[]));
         if opts.idmap.is_none() && !has_mappings(m) {
             continue;
         }
-        let dest = m.destination().display().to_string();
-        let is_bind = opts.bind || m.typ().as_deref() == Some("bind");
+        let dest = m.destination.display().to_string();
+        let is_bind = opts.bind || m.typ.as_deref() == Some("bind");
         if !is_bind {
             // mounts::mount_one refuses it with the reason.
             continue;
@@ -62,7 +62,7 @@ pub(crate) fn prepare(
             }
         };
         let source = m
-            .source()
+            .source
             .as_ref()
             .ok_or_else(|| OciError::Unsupported(format!("bind mount to {dest} without source")))?;
         let recursive_map = opts.idmap == Some(Idmap::Recursive);
@@ -74,13 +74,13 @@ pub(crate) fn prepare(
 
 /// The `(uid_map, gid_map)` text for a mount: its own, or the container's.
 fn mappings(m: &Mount, linux: &Linux, container_userns: bool) -> Result<(String, String)> {
-    let dest = m.destination().display();
+    let dest = m.destination.display();
     let own = |v: &Option<Vec<LinuxIdMapping>>| v.clone().filter(|v| !v.is_empty());
-    let (uids, gids) = match (own(m.uid_mappings()), own(m.gid_mappings())) {
+    let (uids, gids) = match (own(&m.uid_mappings), own(&m.gid_mappings)) {
         (Some(u), Some(g)) => (u, g),
         (None, None) if container_userns => (
-            linux.uid_mappings().clone().unwrap_or_default(),
-            linux.gid_mappings().clone().unwrap_or_default(),
+            linux.uid_mappings.clone().unwrap_or_default(),
+            linux.gid_mappings.clone().unwrap_or_default(),
         ),
         (None, None) => {
             return Err(OciError::Unsupported(format!(

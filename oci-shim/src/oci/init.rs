@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use nix::fcntl::{OFlag, open};
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
-use oci_spec::runtime::{LinuxCapabilities, Spec};
 
 use super::confined::RootDir;
 use super::error::{OciError, Result};
@@ -20,6 +19,7 @@ use super::namespaces::NsPlan;
 use super::process::{self, ExecArgs};
 use super::sync::{Channel, Msg};
 use super::{devices, hardening, log, mounts, rootfs, seccomp, syscall, terminal};
+use crate::spec::Spec;
 
 /// Everything the init needs, prepared by `create` before forking.
 pub(crate) struct InitConfig {
@@ -111,9 +111,9 @@ fn wait_for_start(fifo: &OwnedFd, spec: &Spec, creating: &str) -> Result<()> {
 
 fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> {
     let spec = &cfg.spec;
-    let linux = spec.linux().clone().unwrap_or_default();
+    let linux = spec.linux.clone().unwrap_or_default();
     let proc_ = spec
-        .process()
+        .process
         .as_ref()
         .ok_or_else(|| OciError::Unsupported("spec without process".into()))?;
 
@@ -127,10 +127,10 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| OciError::sys("unshare cgroup", e))?;
     }
-    rootfs::prepare(&cfg.rootfs, linux.rootfs_propagation().as_deref())?;
+    rootfs::prepare(&cfg.rootfs, linux.rootfs_propagation.as_deref())?;
     // Opened after the self-bind, so lookups see the rootfs mount.
     let root = RootDir::open(&cfg.rootfs)?;
-    let spec_mounts = spec.mounts().clone().unwrap_or_default();
+    let spec_mounts = spec.mounts.clone().unwrap_or_default();
     mounts::mount_all(
         &syscall::Kernel,
         &root,
@@ -141,19 +141,19 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
     )?;
     let dev_is_tmpfs = spec_mounts
         .iter()
-        .any(|m| m.destination().as_os_str() == "/dev" && m.typ().as_deref() == Some("tmpfs"));
+        .any(|m| m.destination.as_os_str() == "/dev" && m.typ.as_deref() == Some("tmpfs"));
     if dev_is_tmpfs {
-        devices::setup_dev(&cfg.rootfs, linux.devices().as_deref().unwrap_or(&[]))?;
+        devices::setup_dev(&cfg.rootfs, linux.devices.as_deref().unwrap_or(&[]))?;
     }
     if cfg.ns.new_uts
-        && let Some(h) = spec.hostname()
+        && let Some(h) = &spec.hostname
     {
         nix::unistd::sethostname(h).map_err(|e| OciError::sys(format!("sethostname {h}"), e))?;
     }
     // Like runc, a missing working directory is created (images often
     // name a WORKDIR their layers never made).
     // name a WORKDIR their layers never made), confined to the rootfs.
-    drop(root.mkdir_all(proc_.cwd())?);
+    drop(root.mkdir_all(&proc_.cwd)?);
     drop(root);
     if hooks::any_at_create(spec) {
         // prestart and createRuntime run in `create`, while we wait.
@@ -169,43 +169,36 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
     } else {
         rootfs::pivot(&cfg.rootfs)?;
     }
-    rootfs::apply_root_propagation(linux.rootfs_propagation().as_deref())?;
+    rootfs::apply_root_propagation(linux.rootfs_propagation.as_deref())?;
     if let Some(sock) = &cfg.console {
         let size = proc_
-            .console_size()
-            .map(|b| (clamp_u16(b.height()), clamp_u16(b.width())));
+            .console_size
+            .map(|b| (clamp_u16(b.height), clamp_u16(b.width)));
         terminal::setup(sock, size)?;
     }
-    if let Some(sysctls) = linux.sysctl() {
+    if let Some(sysctls) = &linux.sysctl {
         process::apply_sysctls(sysctls)?;
     }
-    rootfs::mask_paths(linux.masked_paths().as_deref().unwrap_or(&[]))?;
-    rootfs::readonly_paths(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
-    if spec
-        .root()
-        .as_ref()
-        .and_then(|r| r.readonly())
-        .unwrap_or(false)
-    {
+    rootfs::mask_paths(linux.masked_paths.as_deref().unwrap_or(&[]))?;
+    rootfs::readonly_paths(linux.readonly_paths.as_deref().unwrap_or(&[]))?;
+    if spec.root.as_ref().and_then(|r| r.readonly).unwrap_or(false) {
         rootfs::readonly_root()?;
     }
-    process::apply_rlimits(proc_.rlimits().as_deref().unwrap_or(&[]))?;
+    process::apply_rlimits(proc_.rlimits.as_deref().unwrap_or(&[]))?;
 
-    let cwd = proc_.cwd();
+    let cwd = &proc_.cwd;
     nix::unistd::chdir(cwd)
         .map_err(|e| OciError::sys(format!("chdir to cwd {}", cwd.display()), e))?;
     hardening::check_cwd_in_root()?;
-    let args = proc_.args().clone().unwrap_or_default();
+    let args = proc_.args.clone().unwrap_or_default();
     let arg0 = args
         .first()
         .ok_or_else(|| OciError::Unsupported("process.args is empty".into()))?;
-    let env = proc_.env().clone().unwrap_or_default();
+    let env = proc_.env.clone().unwrap_or_default();
     let exe = process::find_executable(arg0, &process::env_path(&env))?;
     let exec = ExecArgs::new(&exe, &args, &env)?;
 
-    let empty: LinuxCapabilities =
-        serde_json::from_str("{}").map_err(|e| OciError::Unsupported(e.to_string()))?;
-    let caps = proc_.capabilities().clone().unwrap_or(empty);
+    let caps = proc_.capabilities.clone().unwrap_or_default();
     process::finish_credentials(proc_, &caps, cfg.seccomp.as_ref())?;
     // Again at the end: descriptors opened during set-up (none should
     // lack O_CLOEXEC, but this is the last word before execve).

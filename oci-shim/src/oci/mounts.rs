@@ -14,13 +14,13 @@ use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
 use nix::mount::MsFlags;
-use oci_spec::runtime::Mount;
 
 use super::confined::{RootDir, fd_path};
 use super::error::{OciError, Result};
 use super::mountapi::{self, Attrs};
 use super::syscall::Syscall;
 use crate::cgroups::Hierarchy;
+use crate::spec::Mount;
 
 /// A mount's options split into flags, propagation and filesystem data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,9 +333,9 @@ fn mount_one(
     userns: bool,
     idmapped: Option<&OwnedFd>,
 ) -> Result<()> {
-    let dest = m.destination();
-    let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
-    let typ = m.typ().as_deref().unwrap_or("");
+    let dest = &m.destination;
+    let opts = parse_options(m.options.as_deref().unwrap_or(&[]));
+    let typ = m.typ.as_deref().unwrap_or("");
     let data = (!opts.data.is_empty()).then(|| opts.data.join(","));
     let is_bind = opts.bind || typ == "bind";
     if opts.tmpcopyup && typ != "tmpfs" {
@@ -362,10 +362,10 @@ fn mount_one(
     }
 
     if is_bind {
-        let source = m.source().as_ref().ok_or_else(|| {
+        let source = m.source.as_ref().ok_or_else(|| {
             OciError::Unsupported(format!(
                 "bind mount to {} without source",
-                m.destination().display()
+                m.destination.display()
             ))
         })?;
         let src_is_dir = std::fs::metadata(source)
@@ -403,7 +403,7 @@ fn mount_one(
         mount_cgroup(sys, root, dest, &target, opts.flags, cgroup, userns)?;
     } else {
         let target = create_target(root, dest, true)?;
-        let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+        let source = m.source.clone().unwrap_or_else(|| PathBuf::from(typ));
         let mounted = sys.mount(
             Some(&source),
             &fd_path(&target),
@@ -463,8 +463,8 @@ fn mount_one(
 
 /// True when the spec gives the mount its own uid or gid mappings.
 pub(crate) fn has_mappings(m: &Mount) -> bool {
-    m.uid_mappings().as_ref().is_some_and(|v| !v.is_empty())
-        || m.gid_mappings().as_ref().is_some_and(|v| !v.is_empty())
+    m.uid_mappings.as_ref().is_some_and(|v| !v.is_empty())
+        || m.gid_mappings.as_ref().is_some_and(|v| !v.is_empty())
 }
 
 /// A directory (or, for file bind mounts, an empty file) at `dest`,

@@ -4,9 +4,9 @@ use std::fs::File;
 use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
-use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 
 use super::error::{OciError, Result};
+use crate::spec::{LinuxNamespace, LinuxNamespaceType};
 
 /// The namespace part of a spec, decided before any fork.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,12 +68,12 @@ pub(crate) fn plan(namespaces: &[LinuxNamespace]) -> Result<NsPlan> {
     };
     let mut seen = Vec::new();
     for ns in namespaces {
-        let t = ns.typ();
+        let t = ns.typ;
         if seen.contains(&t) {
             return Err(OciError::Unsupported(format!("namespace {t} listed twice")));
         }
         seen.push(t);
-        match ns.path() {
+        match &ns.path {
             Some(path) => {
                 p.join_user |= t == LinuxNamespaceType::User;
                 p.join.push((t, path.clone()))
@@ -89,7 +89,7 @@ pub(crate) fn plan(namespaces: &[LinuxNamespace]) -> Result<NsPlan> {
             },
         }
         match t {
-            LinuxNamespaceType::Uts => p.new_uts = ns.path().is_none(),
+            LinuxNamespaceType::Uts => p.new_uts = ns.path.is_none(),
             LinuxNamespaceType::Pid => p.has_pid_ns = true,
             _ => {}
         }

@@ -9,12 +9,10 @@ use std::path::{Path, PathBuf};
 
 use caps::{CapSet, Capability as Cap};
 use nix::unistd::{Gid, Uid};
-use oci_spec::runtime::{
-    Capability, LinuxCapabilities, PosixRlimit, PosixRlimitType, Process, User,
-};
 
 use super::error::{OciError, Result};
 use super::{hardening, log, seccomp};
+use crate::spec::{LinuxCapabilities, PosixRlimit, PosixRlimitType, Process, User};
 
 /// Writes each sysctl under `/proc/sys` (`net.ipv4.ip_forward` → `net/ipv4/ip_forward`).
 pub(crate) fn apply_sysctls(sysctls: &HashMap<String, String>) -> Result<()> {
@@ -53,10 +51,10 @@ fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
 /// (no CAP_SYS_RESOURCE) is clamped to the current hard limit, with a warning.
 pub(crate) fn apply_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
     for r in rlimits {
-        let res = rlimit_resource(r.typ());
+        let res = rlimit_resource(r.typ);
         let want = libc::rlimit {
-            rlim_cur: r.soft(),
-            rlim_max: r.hard(),
+            rlim_cur: r.soft,
+            rlim_max: r.hard,
         };
         // SAFETY: `want` is a valid rlimit struct that outlives the call.
         if unsafe { libc::setrlimit(res, &want) } == 0 {
@@ -64,7 +62,7 @@ pub(crate) fn apply_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
         }
         let err = nix::Error::last();
         if err != nix::Error::EPERM {
-            return Err(OciError::sys(format!("setrlimit {:?}", r.typ()), err));
+            return Err(OciError::sys(format!("setrlimit {:?}", r.typ), err));
         }
         let mut cur = libc::rlimit {
             rlim_cur: 0,
@@ -73,28 +71,24 @@ pub(crate) fn apply_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
         // SAFETY: `cur` is a valid, writable rlimit struct.
         if unsafe { libc::getrlimit(res, &mut cur) } != 0 {
             return Err(OciError::sys(
-                format!("getrlimit {:?}", r.typ()),
+                format!("getrlimit {:?}", r.typ),
                 nix::Error::last(),
             ));
         }
         let clamped = libc::rlimit {
-            rlim_cur: r.soft().min(cur.rlim_max),
-            rlim_max: r.hard().min(cur.rlim_max),
+            rlim_cur: r.soft.min(cur.rlim_max),
+            rlim_max: r.hard.min(cur.rlim_max),
         };
         // SAFETY: as above.
         if unsafe { libc::setrlimit(res, &clamped) } != 0 {
             return Err(OciError::sys(
-                format!("setrlimit {:?}", r.typ()),
+                format!("setrlimit {:?}", r.typ),
                 nix::Error::last(),
             ));
         }
         log::warn(&format!(
             "rlimit {:?}: cannot raise to {}/{}, clamped to {}/{}",
-            r.typ(),
-            r.soft(),
-            r.hard(),
-            clamped.rlim_cur,
-            clamped.rlim_max
+            r.typ, r.soft, r.hard, clamped.rlim_cur, clamped.rlim_max
         ));
     }
     Ok(())
@@ -137,21 +131,17 @@ pub(crate) fn find_executable(arg0: &str, path: &str) -> Result<PathBuf> {
         })
 }
 
-/// Converts OCI capability names to the caps crate's type, leaving out
-/// (with a warning, as runc does) those this kernel does not know.
-pub(crate) fn to_caps(set: Option<&HashSet<Capability>>) -> Result<HashSet<Cap>> {
+/// The capabilities of a spec set that this kernel knows, leaving out
+/// (with a warning, as runc does) those it does not.
+pub(crate) fn to_caps(set: Option<&HashSet<Cap>>) -> Result<HashSet<Cap>> {
     let known = caps::runtime::thread_all_supported();
     let mut out = HashSet::new();
-    for c in set.into_iter().flatten() {
-        let name = format!("CAP_{c}");
-        let cap = name
-            .parse::<Cap>()
-            .map_err(|_| OciError::Unsupported(format!("capability {name}")))?;
+    for &cap in set.into_iter().flatten() {
         if known.contains(&cap) {
             out.insert(cap);
         } else {
             log::warn(&format!(
-                "capability {name} is not supported by this kernel; ignored"
+                "capability {cap} is not supported by this kernel; ignored"
             ));
         }
     }
@@ -161,7 +151,7 @@ pub(crate) fn to_caps(set: Option<&HashSet<Capability>>) -> Result<HashSet<Cap>>
 /// Drops from the bounding set every capability the spec does not keep
 /// (needs CAP_SETPCAP, so it runs before the uid change).
 pub(crate) fn drop_bounding(caps: &LinuxCapabilities) -> Result<()> {
-    let keep = to_caps(caps.bounding().as_ref())?;
+    let keep = to_caps(caps.bounding.as_ref())?;
     for cap in caps::all() {
         if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
             caps::drop(None, CapSet::Bounding, cap)
@@ -175,7 +165,7 @@ pub(crate) fn drop_bounding(caps: &LinuxCapabilities) -> Result<()> {
 /// uid change) and umask.
 pub(crate) fn switch_user(user: &User) -> Result<()> {
     let gids: Vec<Gid> = user
-        .additional_gids()
+        .additional_gids
         .as_deref()
         .unwrap_or(&[])
         .iter()
@@ -183,12 +173,12 @@ pub(crate) fn switch_user(user: &User) -> Result<()> {
         .collect();
     nix::unistd::setgroups(&gids).map_err(|e| OciError::sys("setgroups", e))?;
     nix::sys::prctl::set_keepcaps(true).map_err(|e| OciError::sys("PR_SET_KEEPCAPS", e))?;
-    let gid = Gid::from_raw(user.gid());
+    let gid = Gid::from_raw(user.gid);
     nix::unistd::setresgid(gid, gid, gid).map_err(|e| OciError::sys(format!("setgid {gid}"), e))?;
-    let uid = Uid::from_raw(user.uid());
+    let uid = Uid::from_raw(user.uid);
     nix::unistd::setresuid(uid, uid, uid).map_err(|e| OciError::sys(format!("setuid {uid}"), e))?;
     nix::sys::prctl::set_keepcaps(false).map_err(|e| OciError::sys("PR_SET_KEEPCAPS", e))?;
-    if let Some(mask) = user.umask() {
+    if let Some(mask) = user.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
     Ok(())
@@ -208,10 +198,10 @@ pub(crate) fn set_capabilities(caps: &LinuxCapabilities) -> Result<()> {
         missing.extend(lacking.iter().map(|c| c.to_string()));
         ok
     };
-    let effective = limit(to_caps(caps.effective().as_ref())?);
-    let permitted = limit(to_caps(caps.permitted().as_ref())?);
-    let inheritable = limit(to_caps(caps.inheritable().as_ref())?);
-    let ambient = limit(to_caps(caps.ambient().as_ref())?);
+    let effective = limit(to_caps(caps.effective.as_ref())?);
+    let permitted = limit(to_caps(caps.permitted.as_ref())?);
+    let inheritable = limit(to_caps(caps.inheritable.as_ref())?);
+    let ambient = limit(to_caps(caps.ambient.as_ref())?);
     missing.sort();
     missing.dedup();
     if !missing.is_empty() {
@@ -249,12 +239,12 @@ pub(crate) fn finish_credentials(
     filter: Option<&seccomp::Program>,
 ) -> Result<()> {
     reset_signals()?;
-    let nnp = p.no_new_privileges().unwrap_or(false);
+    let nnp = p.no_new_privileges.unwrap_or(false);
     if !nnp && let Some(f) = filter {
         seccomp::install(f)?;
     }
     drop_bounding(caps)?;
-    switch_user(p.user())?;
+    switch_user(&p.user)?;
     set_capabilities(caps)?;
     if nnp {
         nix::sys::prctl::set_no_new_privs().map_err(|e| OciError::sys("PR_SET_NO_NEW_PRIVS", e))?;
@@ -352,13 +342,11 @@ mod tests {
 
     #[test]
     fn oci_capability_names_convert() {
-        let set: HashSet<Capability> = [
-            Capability::Chown,
-            Capability::NetBindService,
-            Capability::SysAdmin,
-        ]
-        .into();
-        let caps = to_caps(Some(&set)).unwrap();
+        let spec: LinuxCapabilities = serde_json::from_value(serde_json::json!({
+            "bounding": ["CAP_CHOWN", "NET_BIND_SERVICE", "cap_sys_admin"]
+        }))
+        .unwrap();
+        let caps = to_caps(spec.bounding.as_ref()).unwrap();
         assert!(caps.contains(&Cap::CAP_CHOWN));
         assert!(caps.contains(&Cap::CAP_NET_BIND_SERVICE));
         assert!(caps.contains(&Cap::CAP_SYS_ADMIN));

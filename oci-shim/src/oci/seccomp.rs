@@ -11,11 +11,10 @@ mod bpf;
 #[cfg(target_arch = "x86_64")]
 mod syscalls_x86_64;
 
-use oci_spec::runtime::{
+use super::error::{OciError, Result};
+use crate::spec::{
     LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSeccompOperator,
 };
-
-use super::error::{OciError, Result};
 use bpf::{Asm, Cmp, Target};
 
 #[cfg(target_arch = "x86_64")]
@@ -41,7 +40,7 @@ pub(crate) fn syscall_number(name: &str) -> Option<u32> {
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn compile(profile: &LinuxSeccomp) -> Result<Program> {
     let unsupported = |what: &str| Err(OciError::Unsupported(format!("seccomp {what}")));
-    if profile.listener_path().is_some() {
+    if profile.listener_path.is_some() {
         return unsupported("listener (SCMP_ACT_NOTIFY)");
     }
     let action = |a: LinuxSeccompAction, errno: Option<u32>| -> Result<u32> {
@@ -52,20 +51,20 @@ pub(crate) fn compile(profile: &LinuxSeccomp) -> Result<Program> {
             other => Ok(other.as_u32(errno)),
         }
     };
-    let default = action(profile.default_action(), profile.default_errno_ret())?;
+    let default = action(profile.default_action, profile.default_errno_ret)?;
 
     // (nr, args, action) in profile order, conditional rules first per syscall.
     let mut rules: Vec<(u32, Vec<LinuxSeccompArg>, u32)> = Vec::new();
-    for sc in profile.syscalls().as_deref().unwrap_or(&[]) {
-        let ret = action(sc.action(), sc.errno_ret())?;
+    for sc in profile.syscalls.as_deref().unwrap_or(&[]) {
+        let ret = action(sc.action, sc.errno_ret)?;
         if ret == default {
             continue;
         }
-        let args = sc.args().clone().unwrap_or_default();
-        if args.iter().any(|a| a.index() > 5) {
+        let args = sc.args.clone().unwrap_or_default();
+        if args.iter().any(|a| a.index > 5) {
             return unsupported("argument index above 5");
         }
-        for name in sc.names() {
+        for name in &sc.names {
             if let Some(nr) = syscall_number(name) {
                 rules.push((nr, args.clone(), ret));
             }
@@ -101,7 +100,7 @@ pub(crate) fn compile(profile: &LinuxSeccomp) -> Result<Program> {
         return unsupported("profile larger than 4096 BPF instructions");
     }
     let mut flags = 0;
-    for f in profile.flags().as_deref().unwrap_or(&[]) {
+    for f in profile.flags.as_deref().unwrap_or(&[]) {
         flags |= match f {
             LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
             LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
@@ -123,10 +122,10 @@ pub(crate) fn compile(_profile: &LinuxSeccomp) -> Result<Program> {
 /// One 64-bit argument condition; falls through when it holds, jumps to
 /// `fail` otherwise. The high word is compared first.
 fn emit_arg(asm: &mut Asm, arg: &LinuxSeccompArg, fail: usize) {
-    let (i, v) = (arg.index(), arg.value());
+    let (i, v) = (arg.index, arg.value);
     let (vhi, vlo) = ((v >> 32) as u32, v as u32);
     let fail = Target::Label(fail);
-    match arg.op() {
+    match arg.op {
         LinuxSeccompOperator::ScmpCmpEq => {
             asm.load(bpf::off_arg_hi(i));
             asm.jump(Cmp::Eq, vhi, Target::Next, fail);
@@ -142,7 +141,7 @@ fn emit_arg(asm: &mut Asm, arg: &LinuxSeccompArg, fail: usize) {
             asm.place(ok);
         }
         LinuxSeccompOperator::ScmpCmpMaskedEq => {
-            let want = arg.value_two().unwrap_or(0);
+            let want = arg.value_two.unwrap_or(0);
             asm.load(bpf::off_arg_hi(i));
             asm.and(vhi);
             asm.jump(Cmp::Eq, (want >> 32) as u32, Target::Next, fail);

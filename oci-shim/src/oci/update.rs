@@ -4,11 +4,10 @@
 use std::io::Read;
 use std::path::Path;
 
-use oci_spec::runtime::LinuxResources;
-
 use super::error::{OciError, Result};
 use super::state::{ContainerState, Status};
 use crate::cgroups::Cgroup;
+use crate::spec::LinuxResources;
 
 /// Reads the resources JSON from `source` (`-` for stdin) and applies it.
 pub fn update(root: &Path, id: &str, source: &Path) -> Result<()> {

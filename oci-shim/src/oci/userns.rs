@@ -11,16 +11,16 @@
 use std::path::Path;
 
 use nix::unistd::{Gid, Uid, setresgid, setresuid};
-use oci_spec::runtime::{Linux, LinuxIdMapping};
 
 use super::error::{OciError, Result};
 use super::hardening;
 use super::sync::{Channel, Msg};
+use crate::spec::{Linux, LinuxIdMapping};
 
 /// `container host size` lines, as `/proc/<pid>/uid_map` takes them.
 pub(crate) fn map_lines(maps: &[LinuxIdMapping]) -> String {
     maps.iter()
-        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
         .collect()
 }
 
@@ -28,7 +28,7 @@ pub(crate) fn map_lines(maps: &[LinuxIdMapping]) -> String {
 pub(crate) fn offset_lines(linux: &Linux) -> Result<String> {
     let mut out = String::new();
     let mut offsets: Vec<_> = linux
-        .time_offsets()
+        .time_offsets
         .clone()
         .unwrap_or_default()
         .into_iter()
@@ -42,8 +42,8 @@ pub(crate) fn offset_lines(linux: &Linux) -> Result<String> {
         }
         out.push_str(&format!(
             "{clock} {} {}\n",
-            off.secs().unwrap_or(0),
-            off.nanosecs().unwrap_or(0)
+            off.secs.unwrap_or(0),
+            off.nanosecs.unwrap_or(0)
         ));
     }
     Ok(out)
@@ -53,8 +53,8 @@ pub(crate) fn offset_lines(linux: &Linux) -> Result<String> {
 pub(crate) fn write_for(pid: i32, linux: &Linux, new_user: bool, new_time: bool) -> Result<()> {
     let proc_file = |name: &str| format!("/proc/{pid}/{name}");
     if new_user {
-        let uids = map_lines(linux.uid_mappings().as_deref().unwrap_or(&[]));
-        let gids = map_lines(linux.gid_mappings().as_deref().unwrap_or(&[]));
+        let uids = map_lines(linux.uid_mappings.as_deref().unwrap_or(&[]));
+        let gids = map_lines(linux.gid_mappings.as_deref().unwrap_or(&[]));
         if uids.is_empty() || gids.is_empty() {
             return Err(OciError::Unsupported(
                 "a new user namespace without uidMappings and gidMappings".into(),
@@ -109,7 +109,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            map_lines(linux.uid_mappings().as_deref().unwrap()),
+            map_lines(linux.uid_mappings.as_deref().unwrap()),
             "0 100000 65536\n"
         );
         assert_eq!(

@@ -1,0 +1,152 @@
+//! `linux`: namespaces, id mappings, device nodes, kernel settings.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{LinuxResources, LinuxSeccomp};
+
+/// The `linux` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Linux {
+    /// The new user namespace's uid_map (and the default of id-mapped mounts).
+    pub uid_mappings: Option<Vec<LinuxIdMapping>>,
+    /// Its gid_map.
+    pub gid_mappings: Option<Vec<LinuxIdMapping>>,
+    /// Written under `/proc/sys` inside the container.
+    pub sysctl: Option<HashMap<String, String>>,
+    /// Cgroup limits and device rules.
+    pub resources: Option<LinuxResources>,
+    /// The cgroup, relative to the hierarchy's root.
+    pub cgroups_path: Option<PathBuf>,
+    /// Namespaces to create (no `path`) or join.
+    pub namespaces: Option<Vec<LinuxNamespace>>,
+    /// Device nodes to make in the container's `/dev`.
+    pub devices: Option<Vec<LinuxDevice>>,
+    /// The seccomp profile.
+    pub seccomp: Option<LinuxSeccomp>,
+    /// The propagation of the container's root mount.
+    pub rootfs_propagation: Option<String>,
+    /// Paths hidden from the container.
+    pub masked_paths: Option<Vec<String>>,
+    /// Paths remounted read-only.
+    pub readonly_paths: Option<Vec<String>>,
+    /// A new time namespace's clock offsets, by clock name.
+    pub time_offsets: Option<HashMap<String, LinuxTimeOffset>>,
+}
+
+/// One line of a uid or gid map.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct LinuxIdMapping {
+    /// First id inside the namespace.
+    #[serde(default, rename = "containerID")]
+    pub container_id: u32,
+    /// First id outside.
+    #[serde(default, rename = "hostID")]
+    pub host_id: u32,
+    /// How many ids.
+    #[serde(default)]
+    pub size: u32,
+}
+
+/// One entry of `linux.namespaces`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LinuxNamespace {
+    /// Which kind (required).
+    #[serde(rename = "type")]
+    pub typ: LinuxNamespaceType,
+    /// Join this namespace instead of creating one.
+    pub path: Option<PathBuf>,
+}
+
+/// A namespace `type`, as the spec spells it (`mount`, `network`…).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinuxNamespaceType {
+    Mount,
+    Cgroup,
+    Uts,
+    Ipc,
+    User,
+    Pid,
+    Network,
+    Time,
+}
+
+/// The kernel's short names (`mnt`, `net`…), as in `/proc/<pid>/ns`.
+impl fmt::Display for LinuxNamespaceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Mount => "mnt",
+            Self::Cgroup => "cgroup",
+            Self::Uts => "uts",
+            Self::Ipc => "ipc",
+            Self::User => "user",
+            Self::Pid => "pid",
+            Self::Network => "net",
+            Self::Time => "time",
+        })
+    }
+}
+
+/// One entry of `linux.devices`: a node to make in `/dev`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinuxDevice {
+    /// Inside the container.
+    #[serde(default)]
+    pub path: PathBuf,
+    /// Node kind (required).
+    #[serde(rename = "type")]
+    pub typ: LinuxDeviceType,
+    /// Device major number.
+    #[serde(default)]
+    pub major: i64,
+    /// Device minor number.
+    #[serde(default)]
+    pub minor: i64,
+    /// Permission bits (0666 when absent).
+    pub file_mode: Option<u32>,
+    /// Owner.
+    pub uid: Option<u32>,
+    /// Group.
+    pub gid: Option<u32>,
+}
+
+/// A device `type`: `c`har, `b`lock, `u`nbuffered char, `p`ipe, or `a`ll
+/// (in cgroup rules only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinuxDeviceType {
+    #[default]
+    A,
+    B,
+    C,
+    U,
+    P,
+}
+
+impl LinuxDeviceType {
+    /// The letter, as the spec and the v1 devices files write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::A => "a",
+            Self::B => "b",
+            Self::C => "c",
+            Self::U => "u",
+            Self::P => "p",
+        }
+    }
+}
+
+/// One clock's offset in a new time namespace.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct LinuxTimeOffset {
+    /// Whole seconds.
+    pub secs: Option<i64>,
+    /// Nanoseconds added to them.
+    pub nanosecs: Option<u32>,
+}
