@@ -381,3 +381,60 @@ fn container_process_starts_with_no_blocked_or_ignored_signal() {
         "the container inherited the runtime's signal state"
     );
 }
+
+#[test]
+fn hostname_and_domainname_are_set_in_the_containers_uts_namespace() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(
+        "uts",
+        &["sh", "-c", "hostname; cat /proc/sys/kernel/domainname"],
+    );
+    let mut cfg = b.config();
+    cfg["hostname"] = json!("box");
+    cfg["domainname"] = json!("example.test");
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0);
+    assert_eq!(b.container_stdout(), "box\nexample.test\n");
+    assert!(b.oci(&["delete", &b.id]).status.success());
+    let host = std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap();
+    assert_ne!(host.trim(), "example.test", "the host's name changed");
+}
+
+#[test]
+fn a_domainname_without_a_uts_namespace_is_refused_by_name() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new("nouts", &["true"]);
+    let mut cfg = b.config();
+    cfg["hostname"] = json!("");
+    cfg["domainname"] = json!("example.test");
+    let namespaces: Vec<Value> = cfg["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|ns| ns["type"] != "uts")
+        .cloned()
+        .collect();
+    cfg["linux"]["namespaces"] = json!(namespaces);
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("domainname: setting it needs a UTS namespace"),
+        "{stderr}"
+    );
+    assert!(!b.root.join(&b.id).exists(), "state left behind");
+}

@@ -21,7 +21,7 @@ use super::state::{self, ContainerState, FIFO_FILE};
 use super::sync::{Channel, Msg};
 use super::{devices, hardening, idmap, log, namespaces, seccomp, terminal, userns};
 use crate::cgroups::Cgroup;
-use crate::spec::Spec;
+use crate::spec::{Linux, LinuxNamespaceType, Spec};
 
 /// The arguments of `create`.
 #[derive(Debug, Clone)]
@@ -178,6 +178,7 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
     let rootfs =
         std::fs::canonicalize(&rootfs_raw).map_err(|e| OciError::io("rootfs", &rootfs_raw, e))?;
     let ns = namespaces::plan(linux.namespaces.as_deref().unwrap_or(&[]))?;
+    refuse_names_on_host_uts(&spec, &linux)?;
     // Made here, in the host's namespaces; the init attaches them.
     let idmapped = idmap::prepare(
         spec.mounts.as_deref().unwrap_or(&[]),
@@ -421,4 +422,27 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension("tmp-cradle-oci");
     std::fs::write(&tmp, pid.to_string()).map_err(|e| OciError::io("write", &tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| OciError::io("rename", path, e))
+}
+
+/// As runc: a hostname or domain name needs a UTS namespace of the
+/// container's (new or joined); setting it in the host's would rename the
+/// node.
+fn refuse_names_on_host_uts(spec: &Spec, linux: &Linux) -> Result<()> {
+    let has_uts = linux
+        .namespaces
+        .iter()
+        .flatten()
+        .any(|ns| ns.typ == LinuxNamespaceType::Uts);
+    for (field, value) in [
+        ("hostname", &spec.hostname),
+        ("domainname", &spec.domainname),
+    ] {
+        if !has_uts && value.as_deref().is_some_and(|v| !v.is_empty()) {
+            return Err(OciError::Unsupported(format!(
+                "{field}: setting it needs a UTS namespace of the container's \
+                 (linux.namespaces has no uts entry)"
+            )));
+        }
+    }
+    Ok(())
 }

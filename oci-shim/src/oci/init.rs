@@ -145,13 +145,16 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
     if dev_is_tmpfs {
         devices::setup_dev(&cfg.rootfs, linux.devices.as_deref().unwrap_or(&[]))?;
     }
-    if cfg.ns.new_uts
-        && let Some(h) = &spec.hostname
-    {
-        nix::unistd::sethostname(h).map_err(|e| OciError::sys(format!("sethostname {h}"), e))?;
+    if cfg.ns.new_uts {
+        if let Some(h) = &spec.hostname {
+            nix::unistd::sethostname(h)
+                .map_err(|e| OciError::sys(format!("sethostname {h}"), e))?;
+        }
+        if let Some(d) = spec.domainname.as_deref().filter(|d| !d.is_empty()) {
+            set_domainname(d)?;
+        }
     }
     // Like runc, a missing working directory is created (images often
-    // name a WORKDIR their layers never made).
     // name a WORKDIR their layers never made), confined to the rootfs.
     drop(root.mkdir_all(&proc_.cwd)?);
     drop(root);
@@ -209,4 +212,13 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
 
 fn clamp_u16(v: u64) -> u16 {
     u16::try_from(v).unwrap_or(u16::MAX)
+}
+
+/// setdomainname(2), which nix does not wrap.
+fn set_domainname(name: &str) -> Result<()> {
+    // SAFETY: a pointer and length of a live string; the kernel copies them.
+    let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    nix::errno::Errno::result(rc)
+        .map(drop)
+        .map_err(|e| OciError::sys(format!("setdomainname {name}"), e))
 }

@@ -59,6 +59,8 @@ pub struct Spec {
     pub process: Option<Process>,
     /// Set in a new UTS namespace.
     pub hostname: Option<String>,
+    /// The NIS domain name, set in a new UTS namespace.
+    pub domainname: Option<String>,
     /// Lifecycle hooks.
     pub hooks: Option<Hooks>,
     /// Passed on, unread, in the state JSON.
