@@ -46,6 +46,7 @@ fi
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 rel=${BIN_DIR:-$repo/target/release}
+lean=${BIN_DIR:-$repo/target/lean} # cradle-oci and cradle-shim as they ship
 log() { echo "== $*" >&2; }
 
 # --- extra packages, only for the benchmark ---------------------------------
@@ -60,18 +61,19 @@ fi
 
 if [[ -z ${BIN_DIR:-} ]]; then
   log "building release binaries"
-  (cd "$repo" && cargo build --release -q -p cradle-daemon -p cradle-shim -p cradle-bench)
+  (cd "$repo" && cargo build --release -q -p cradle-daemon -p cradle-bench)
   # The RSS trampoline of `cradle-bench oci`, relinked static and non-PIE:
   # its forked child's pre-exec peak is the floor under every launcher RSS
   # figure (about 0.3 MiB this way, 0.45 MiB as the dynamic PIE that
   # `cargo build` links).
   (cd "$repo" && cargo rustc --release -q -p cradle-bench --bin cradle-bench-rss -- \
     -C target-feature=+crt-static -C relocation-model=static)
-  # The cradle-oci that ships (static, non-PIE), as the quick start installs it.
-  "$repo/hack/build-launcher.sh" --release
+  # cradle-oci and cradle-shim as they ship (static, lean), as the quick
+  # start installs them.
+  "$repo/hack/build-static.sh"
 fi
-for b in cradled cradle-shim cradle-oci cradle-bench; do
-  [[ -x $rel/$b ]] || { echo "bench.sh: $rel/$b missing" >&2; exit 1; }
+for b in $rel/cradled $rel/cradle-bench $lean/cradle-shim $lean/cradle-oci; do
+  [[ -x $b ]] || { echo "bench.sh: $b missing" >&2; exit 1; }
 done
 bench=$rel/cradle-bench
 
@@ -154,7 +156,7 @@ wait_socket() { # SOCKET PID NAME LOG
 # --- cradled ----------------------------------------------------------------
 log "starting cradled"
 mkdir -p "$base/cr/r" "$base/cr/s"
-: >"$base/cr/config.toml"
+printf 'shim_path = "%s"\noci_runtime_path = "%s"\n' "$lean/cradle-shim" "$lean/cradle-oci" >"$base/cr/config.toml"
 setsid "$rel/cradled" --config "$base/cr/config.toml" --socket "$base/cr/cri.sock" \
   --root "$base/cr/r" --state-dir "$base/cr/s" --cni-conf-dir "$base/cni" --cni-bin-dir "$cni_bin" \
   --insecure-registry "$reg" --log-level warn >"$base/cradled.log" 2>&1 </dev/null &
@@ -234,7 +236,7 @@ for rt in cradled containerd; do
     --iterations "$PULLS" --bytes "$big_bytes"
 done
 log "oci: cradle-oci, runc, crun x $OCI_ITER"
-launchers=(--runtime "$rel/cradle-oci")
+launchers=(--runtime "$lean/cradle-oci")
 command -v runc >/dev/null && launchers+=(--runtime "$(command -v runc)")
 command -v crun >/dev/null && launchers+=(--runtime "$(command -v crun)")
 report oci oci "${launchers[@]}" --iterations "$OCI_ITER"

@@ -16,10 +16,13 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 hack/install-deps.sh
-cargo build --release -p cradle-daemon -p cradle-shim -p cradle-cni
-hack/build-launcher.sh --release # the static cradle-oci that ships
-for bin in cradled cradlectl cradle-shim cradle-oci; do
+cargo build --release -p cradle-daemon -p cradle-cni
+hack/build-static.sh # cradle-oci and cradle-shim, static and size-optimised
+for bin in cradled cradlectl; do
   install -m 0755 "target/release/$bin" "/usr/local/bin/$bin"
+done
+for bin in cradle-shim cradle-oci; do
+  install -m 0755 "target/lean/$bin" "/usr/local/bin/$bin"
 done
 install -D -m 0755 target/release/cradle-bridge /opt/cni/bin/cradle-bridge
 

@@ -32,15 +32,15 @@ cargo build --workspace --bins
 step "cargo test"
 cargo test --workspace
 
-# What ships is the static, non-PIE launcher (hack/build-launcher.sh): run
-# the launcher's own suites and the container end-to-end suites on it too.
-# A copy, because the next cargo command relinks target/debug/cradle-oci.
-step "the shipped (static) cradle-oci: launcher and container suites"
-hack/build-launcher.sh
-mkdir -p target/launcher-static
-cp target/debug/cradle-oci target/launcher-static/cradle-oci
-CRADLE_OCI_BIN=$PWD/target/launcher-static/cradle-oci cargo test -p cradle-shim --tests
-CRADLE_OCI_BIN=$PWD/target/launcher-static/cradle-oci cargo test -p cradle-tests \
-  --test walking_skeleton --test security --test conformance_container_linux --test conformance_security
+# What ships are the static, size-optimised cradle-oci and cradle-shim
+# (hack/build-static.sh): run their own suites and container end-to-end
+# suites on those builds too.
+step "the shipped cradle-oci and cradle-shim (static, lean): their suites and container e2e"
+hack/build-static.sh
+export CRADLE_OCI_BIN=$PWD/target/lean/cradle-oci CRADLE_SHIM_BIN=$PWD/target/lean/cradle-shim
+cargo test -p cradle-shim --tests
+cargo test -p cradle-tests --test walking_skeleton --test security \
+  --test conformance_container_linux --test conformance_security --test streaming_e2e
+unset CRADLE_OCI_BIN CRADLE_SHIM_BIN
 
 step "all checks passed"

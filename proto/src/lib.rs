@@ -8,5 +8,6 @@
 
 pub mod shim;
 
-/// CRI v1 (`runtime.v1`) messages, clients and servers.
+/// CRI v1 (`runtime.v1`) messages, clients and servers (feature `cri`).
+#[cfg(feature = "cri")]
 pub use k8s_cri::v1 as cri;

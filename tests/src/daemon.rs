@@ -36,15 +36,20 @@ impl Daemon {
         }
         // An explicit config file (empty by default): the host's
         // /etc/cradle/config.toml must not leak into the test.
-        // `CRADLE_OCI_BIN` (set by hack/test.sh) runs the suite on the
-        // static launcher that ships instead of cargo's dynamic build.
-        let launcher = match std::env::var("CRADLE_OCI_BIN") {
-            Ok(path) => format!("oci_runtime_path = {path:?}\n"),
-            Err(_) => String::new(),
-        };
+        // `CRADLE_OCI_BIN` and `CRADLE_SHIM_BIN` (set by hack/test.sh) run
+        // the suite on the builds that ship instead of cargo's dev builds.
+        let mut shipped = String::new();
+        for (var, key) in [
+            ("CRADLE_OCI_BIN", "oci_runtime_path"),
+            ("CRADLE_SHIM_BIN", "shim_path"),
+        ] {
+            if let Ok(path) = std::env::var(var) {
+                shipped.push_str(&format!("{key} = {path:?}\n"));
+            }
+        }
         std::fs::write(
             dir.path().join("config.toml"),
-            format!("{launcher}{config_toml}"),
+            format!("{shipped}{config_toml}"),
         )?;
         let mut daemon = Daemon { dir, child: None };
         daemon.spawn()?;
