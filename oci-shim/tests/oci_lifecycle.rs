@@ -438,3 +438,62 @@ fn a_domainname_without_a_uts_namespace_is_refused_by_name() {
     );
     assert!(!b.root.join(&b.id).exists(), "state left behind");
 }
+
+/// Device rules given to `update` join the ones in force (kept in the
+/// state, so cgroup v2, whose eBPF program an update replaces whole, gets
+/// all of them) and take effect: here on v1, a device becomes openable.
+#[test]
+fn update_adds_device_rules_to_those_in_force() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("devupd", &["sleep", "100"]);
+    // /dev/loop-control (c 10:237), bind-mounted in: openable without any
+    // capability, and allowed by no rule of the base config.
+    let mut cfg = b.config();
+    cfg["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/dev/loop-control", "type": "bind",
+        "source": "/dev/loop-control", "options": ["bind"]
+    }));
+    b.write_config(cfg);
+    assert!(b.create().status.success());
+    assert!(b.oci(&["start", &b.id]).status.success());
+    wait_status(&b, "running");
+    let state_file = b.root.join(&b.id).join("state.json");
+    let rules_in_state = || -> Vec<Value> {
+        let st: Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+        st["deviceRules"].as_array().cloned().unwrap_or_default()
+    };
+    let before = rules_in_state();
+    assert!(!before.is_empty(), "create records the rules it applied");
+    let openable = || {
+        b.oci(&["exec", &b.id, "sh", "-c", ": </dev/loop-control"])
+            .status
+            .success()
+    };
+    assert!(!openable(), "the base config does not allow c 10:237");
+
+    let res = b.dir.path().join("devices.json");
+    std::fs::write(
+        &res,
+        r#"{"devices":[{"allow":true,"type":"c","major":10,"minor":237,"access":"rwm"}]}"#,
+    )
+    .unwrap();
+    let out = b.oci(&["update", "--resources", res.to_str().unwrap(), &b.id]);
+    assert!(
+        out.status.success(),
+        "update: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = rules_in_state();
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(
+        after[..before.len()],
+        before[..],
+        "earlier rules kept, in order"
+    );
+    assert_eq!(after.last().unwrap()["minor"], 237);
+    assert!(openable(), "c 10:237 allowed by the update");
+    assert!(b.oci(&["delete", "--force", &b.id]).status.success());
+}

@@ -248,6 +248,7 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
     );
     res.devices = Some(rules);
     cgroup.apply(&res)?;
+    let device_rules = res.devices.take().unwrap_or_default();
     cgroup.add_process(pid.as_raw())?;
     if let Some(adj) = spec.process.as_ref().and_then(|p| p.oom_score_adj) {
         write_oom_score_adj(pid, adj)?;
@@ -292,6 +293,7 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         bundle,
         cgroup_path: cgroup.path().to_string(),
         annotations: spec.annotations.clone().unwrap_or_default(),
+        device_rules,
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
     };
     st.save(&opts.root)?;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::{OciError, Result};
+use crate::spec::LinuxDeviceCgroup;
 
 /// File name of the state record inside the container's directory.
 pub const STATE_FILE: &str = "state.json";
@@ -33,6 +34,10 @@ pub struct ContainerState {
     /// The spec's annotations.
     #[serde(default)]
     pub annotations: HashMap<String, String>,
+    /// The device rules in force, in order: on cgroup v2 they are one eBPF
+    /// program, which an `update` with more rules must replace whole.
+    #[serde(default)]
+    pub device_rules: Vec<LinuxDeviceCgroup>,
     /// RFC 3339 creation time.
     pub created: String,
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{LinuxResources, LinuxSeccomp};
 
@@ -118,7 +118,7 @@ pub struct LinuxDevice {
 
 /// A device `type`: `c`har, `b`lock, `u`nbuffered char, `p`ipe, or `a`ll
 /// (in cgroup rules only).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LinuxDeviceType {
     #[default]

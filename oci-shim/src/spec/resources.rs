@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::LinuxDeviceType;
 
@@ -33,8 +33,9 @@ pub struct LinuxResources {
     pub unified: Option<HashMap<String, String>>,
 }
 
-/// One device cgroup rule.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// One device cgroup rule (also kept in the container's state, see
+/// `oci::update`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct LinuxDeviceCgroup {
     /// Allow, or deny.
     #[serde(default)]
