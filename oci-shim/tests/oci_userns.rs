@@ -352,3 +352,64 @@ fn a_spec_device_at_a_default_path_works_in_a_user_namespace() {
     assert_eq!(b.container_stdout(), "wrote\n1:3\n");
     assert!(b.oci(&["delete", &b.id]).status.success());
 }
+
+/// tmpcopyup in a user namespace copies owners exactly, the copy being made
+/// with the host's ids: a mapped owner stays that id inside, and one the
+/// namespace does not map stays unmapped (the overflow id inside), as the
+/// covered file was, instead of failing create or becoming root's.
+#[test]
+fn tmpcopyup_in_a_user_namespace_keeps_mapped_and_unmapped_owners() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = userns_bundle(
+        "usernscopy",
+        &[
+            "sh",
+            "-c",
+            "cat /conf/mapped /conf/unmapped; stat -c '%u %n' /conf/mapped /conf/unmapped",
+        ],
+    );
+    let _ = std::os::unix::fs::symlink("busybox", b.dir.path().join("rootfs/bin/stat"));
+    let conf = b.dir.path().join("rootfs/conf");
+    std::fs::create_dir(&conf).unwrap();
+    std::fs::write(conf.join("mapped"), "m\n").unwrap();
+    std::fs::write(conf.join("unmapped"), "u\n").unwrap();
+    let chown = |owner: String, path: &str| {
+        assert!(
+            Command::new("chown")
+                .arg(owner)
+                .arg(conf.join(path))
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    chown(format!("{HOST_ID}:{HOST_ID}"), "");
+    chown(format!("{}:{}", HOST_ID + 5, HOST_ID + 5), "mapped");
+    chown("0:0".into(), "unmapped"); // host root: outside the map
+    for f in ["mapped", "unmapped"] {
+        std::fs::set_permissions(conf.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let mut cfg = b.config();
+    cfg["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/conf", "type": "tmpfs", "source": "tmpfs",
+        "options": ["tmpcopyup", "mode=755"]
+    }));
+    b.write_config(cfg);
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0, "stdout: {}", b.container_stdout());
+    assert_eq!(
+        b.container_stdout(),
+        "m\nu\n5 /conf/mapped\n65534 /conf/unmapped\n"
+    );
+    assert!(b.oci(&["delete", &b.id]).status.success());
+}
