@@ -240,7 +240,7 @@ fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
 
 /// Kills every process whose command line mentions `dir` (shims, pause
 /// processes) and lazily unmounts everything under it, newest first.
-fn force_cleanup(dir: &Path) {
+pub(crate) fn force_cleanup(dir: &Path) {
     let scope = crate::leaks::Scope {
         dirs: vec![dir.to_path_buf()],
         ..Default::default()

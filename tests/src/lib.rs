@@ -11,11 +11,13 @@
 //! [`image_variant`] (the test image under another config, e.g. a
 //! STOPSIGNAL) and [`mounts`] (shared host mounts, as the kubelet's volume
 //! dirs are); [`World`] starts the usual registry + daemon + client +
-//! cgroup parent together and ends a test with the usual clean-up.
+//! cgroup parent together and ends a test with the usual clean-up;
+//! [`containerd`] runs Debian's containerd with cradle-oci as its runc.
 //! It never talks to anything but loopback.
 
 mod cgroup;
 mod client;
+pub mod containerd;
 mod daemon;
 pub mod image_variant;
 pub mod leaks;

@@ -26,8 +26,9 @@ pub enum OciError {
         /// What could not be done.
         what: &'static str,
     },
-    /// `kill` of a container whose init is gone.
-    #[error("container {0} is not running")]
+    /// `kill` of a container whose init is gone. runc's words: containerd's
+    /// shim recognizes "container not running" and treats the kill as done.
+    #[error("container not running: {0}")]
     NotRunning(String),
     /// The bundle's config.json is missing or invalid.
     #[error("bundle config {path}: {reason}")]

@@ -25,10 +25,14 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
         .map_err(|_| OciError::InvalidSignal(s.to_string()))
 }
 
-/// Sends `signal` to the container.
+/// Sends `signal` to the container. As runc: `--all` still signals what
+/// is left in the cgroup of a stopped container (processes that outlived a
+/// host-pid-namespace init) and is a no-op once the cgroup is gone (no processes); without
+/// `--all`, a stopped container is [`OciError::NotRunning`].
 pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
     let st = ContainerState::load(root, id)?;
-    if st.status(root)? == Status::Stopped {
+    let stopped = st.status(root)? == Status::Stopped;
+    if stopped && !all {
         return Err(OciError::NotRunning(id.to_string()));
     }
     if all {
