@@ -25,6 +25,7 @@ pub mod delete;
 pub mod error;
 pub mod exec;
 pub mod features;
+pub mod keyring;
 pub mod kill;
 pub mod log;
 pub mod pause;

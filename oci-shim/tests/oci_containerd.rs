@@ -44,3 +44,79 @@ fn kill_of_a_stopped_container_says_container_not_running_and_kill_all_is_a_no_o
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not exist"), "{err}");
 }
+
+/// The `_ses.<id>` lines of the host's /proc/keys (root sees every key
+/// owned by root with the owner's view permission).
+fn session_keyrings(id: &str) -> Vec<String> {
+    let name = format!("_ses.{id}");
+    std::fs::read_to_string("/proc/keys")
+        .unwrap_or_default()
+        .lines()
+        // serial flags usage timeout perm uid gid type description[: summary]
+        .filter(|l| l.split_whitespace().nth(8).map(|d| d.trim_end_matches(':')) == Some(&name))
+        .map(str::to_string)
+        .collect()
+}
+
+/// runc's default, which containerd's shim keeps (it passes no
+/// `--no-new-keyring`): the container does not inherit the caller's
+/// session keyring but gets `_ses.<id>`, searchable by its owner; `exec`
+/// joins it. `--no-new-keyring` keeps the caller's.
+#[test]
+fn containers_get_a_session_keyring_of_their_own_unless_no_new_keyring() {
+    if !is_root() || !std::path::Path::new("/proc/keys").exists() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("ctd-keyring", &["sleep", "100"]);
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    let rings = session_keyrings(&b.id);
+    assert_eq!(
+        rings.len(),
+        1,
+        "no session keyring _ses.{}: {rings:?}",
+        b.id
+    );
+    let perm = rings[0].split_whitespace().nth(4).unwrap_or_default();
+    let perm = u32::from_str_radix(perm, 16).unwrap();
+    assert_ne!(
+        perm & 0x0008_0000,
+        0,
+        "not searchable by its owner: {rings:?}"
+    );
+    assert!(b.oci(&["start", &b.id]).status.success());
+    let out = b.oci(&["exec", &b.id, "true"]);
+    assert!(
+        out.status.success(),
+        "exec joining the keyring: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(b.oci(&["kill", &b.id, "9"]).status.success());
+    assert_eq!(wait_exit(pid), 128 + 9);
+    assert!(b.oci(&["delete", &b.id]).status.success());
+
+    // Another id: the kernel collects the dead one's keyring only later.
+    let b = Bundle::new("ctd-no-keyring", &["sleep", "100"]);
+    let out = b.create_with(&["--no-new-keyring"]);
+    assert!(
+        out.status.success(),
+        "create --no-new-keyring: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = b.pid();
+    assert!(
+        session_keyrings(&b.id).is_empty(),
+        "--no-new-keyring made one: {:?}",
+        session_keyrings(&b.id)
+    );
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert!(b.oci(&["exec", &b.id, "true"]).status.success());
+    assert!(b.oci(&["kill", &b.id, "9"]).status.success());
+    assert_eq!(wait_exit(pid), 128 + 9);
+}

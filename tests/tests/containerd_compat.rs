@@ -45,6 +45,9 @@ fn cradle_oci() -> anyhow::Result<std::path::PathBuf> {
 /// What one handler's run of the scenario saw, to compare with runc's.
 #[derive(Debug, PartialEq)]
 struct Outcome {
+    /// runc's default (the shim passes no `--no-new-keyring`): the
+    /// container's init joined a new session keyring `_ses.<id>`.
+    session_keyring: bool,
     exec_stdout: String,
     exec_failure_code: i32,
     memory_limit: String,
@@ -171,6 +174,7 @@ async fn scenario(
     let id = create(cri, &pod_id, &pod, config).await?;
     start(cri, &id).await.context("StartContainer")?;
     assert_ran_under(ctd, handler, &id)?;
+    let session_keyring = has_session_keyring(&id);
     let log = Path::new(&pod.log_directory).join("main.log");
     wait_for(Duration::from_secs(10), || {
         has_log_line(&log, "stdout", &line)
@@ -244,6 +248,7 @@ async fn scenario(
     }
     assert_no_leaks(ctd, &[&pod_id, &id]).await;
     Ok(Outcome {
+        session_keyring,
         exec_stdout,
         exec_failure_code,
         memory_limit,
@@ -304,6 +309,16 @@ fn assert_ran_under(ctd: &Containerd, handler: &str, id: &str) -> anyhow::Result
         path.display()
     );
     Ok(())
+}
+
+/// Whether the host's /proc/keys lists the keyring `_ses.<id>`.
+fn has_session_keyring(id: &str) -> bool {
+    let name = format!("_ses.{id}");
+    std::fs::read_to_string("/proc/keys")
+        .unwrap_or_default()
+        .lines()
+        // serial flags usage timeout perm uid gid type description[: summary]
+        .any(|l| l.split_whitespace().nth(8).map(|d| d.trim_end_matches(':')) == Some(&name))
 }
 
 fn pod_config(ctd: &Containerd, cgroup: &CgroupParent) -> anyhow::Result<cri::PodSandboxConfig> {

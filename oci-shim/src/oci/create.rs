@@ -19,7 +19,7 @@ use super::init::{self, InitConfig};
 use super::mounts::CgroupTarget;
 use super::state::{self, ContainerState, FIFO_FILE};
 use super::sync::{Channel, Msg};
-use super::{devices, hardening, idmap, log, namespaces, seccomp, terminal, userns};
+use super::{devices, hardening, idmap, keyring, log, namespaces, seccomp, terminal, userns};
 use crate::cgroups::Cgroup;
 use crate::spec::{Linux, LinuxNamespaceType, Spec};
 
@@ -38,6 +38,9 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     /// `--no-pivot`.
     pub no_pivot: bool,
+    /// `--no-new-keyring`: keep the caller's session keyring instead of
+    /// joining a new one named after the container (runc's default).
+    pub no_new_keyring: bool,
     /// `--preserve-fds N`: descriptors 3..3+N pass to the container's
     /// process (after those of socket activation, `LISTEN_FDS`).
     pub preserve_fds: u32,
@@ -222,6 +225,7 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
             path: cgroup.path().to_string(),
         },
         no_pivot: opts.no_pivot,
+        session_keyring: (!opts.no_new_keyring).then(|| keyring::session_name(&opts.id)),
         fifo,
         console,
         seccomp,
@@ -295,6 +299,7 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         annotations: spec.annotations.clone().unwrap_or_default(),
         device_rules,
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        no_new_keyring: opts.no_new_keyring,
     };
     st.save(&opts.root)?;
     if let Some(pf) = &opts.pid_file {

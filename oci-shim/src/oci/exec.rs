@@ -20,7 +20,7 @@ use super::error::{OciError, Result};
 use super::process::{self, ExecArgs};
 use super::state::{ContainerState, Status};
 use super::sync::{Channel, Msg};
-use super::{hardening, log, seccomp, terminal};
+use super::{hardening, keyring, log, seccomp, terminal};
 use crate::cgroups::Cgroup;
 use crate::spec::Process;
 
@@ -142,9 +142,12 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
             &old_mask,
             &joins,
             &proc_,
-            console.as_ref(),
-            filter.as_ref(),
-            preserve_end,
+            &ChildSetup {
+                console: console.as_ref(),
+                filter: filter.as_ref(),
+                preserve_end,
+                session_keyring: (!st.no_new_keyring).then(|| keyring::session_name(&st.id)),
+            },
             &mut child_end,
         ),
         ForkResult::Parent { child } => child,
@@ -273,15 +276,26 @@ fn exit(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// What the exec'd process sets up for itself inside the container.
+struct ChildSetup<'a> {
+    /// The pty's console socket in terminal mode.
+    console: Option<&'a UnixStream>,
+    /// The container's seccomp filter.
+    filter: Option<&'a seccomp::Program>,
+    /// See `hardening::check_preserved_fds`.
+    preserve_end: u32,
+    /// The container's session keyring to join (none after `create
+    /// --no-new-keyring`), as runc's exec does.
+    session_keyring: Option<String>,
+}
+
 /// Joins the namespaces, forks the process (so it lands in the pid
 /// namespace) and reports its pid.
 fn exec_intermediate(
     old_mask: &SigSet,
     joins: &[(CloneFlags, File)],
     p: &Process,
-    console: Option<&UnixStream>,
-    filter: Option<&seccomp::Program>,
-    preserve_end: u32,
+    setup: &ChildSetup,
     chan: &mut Channel,
 ) -> ! {
     // Before joining the container's pid namespace (CVE-2019-5736 class;
@@ -302,7 +316,7 @@ fn exec_intermediate(
     }
     // SAFETY: still single-threaded; see `exec`.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => exec_process(p, console, filter, preserve_end, chan),
+        Ok(ForkResult::Child) => exec_process(p, setup, chan),
         Ok(ForkResult::Parent { child }) => {
             let ok = chan.send(&Msg::Pid(child.as_raw())).is_ok();
             exit(if ok { 0 } else { 1 })
@@ -314,13 +328,7 @@ fn exec_intermediate(
     }
 }
 
-fn exec_process(
-    p: &Process,
-    console: Option<&UnixStream>,
-    filter: Option<&seccomp::Program>,
-    preserve_end: u32,
-    chan: &mut Channel,
-) -> ! {
+fn exec_process(p: &Process, setup: &ChildSetup, chan: &mut Channel) -> ! {
     match chan.recv() {
         Ok(Msg::Go) => {}
         _ => exit(1),
@@ -328,7 +336,7 @@ fn exec_process(
     // Warnings go to the runtime's log through the parent, never to the
     // process's own stderr (the exec session's output).
     log::capture();
-    let prepared = prepare(p, console, filter, preserve_end);
+    let prepared = prepare(p, setup);
     for w in log::take_captured() {
         let _ = chan.send(&Msg::Warn(w));
     }
@@ -345,15 +353,13 @@ fn exec_process(
     }
 }
 
-fn prepare(
-    p: &Process,
-    console: Option<&UnixStream>,
-    filter: Option<&seccomp::Program>,
-    preserve_end: u32,
-) -> Result<ExecArgs> {
-    hardening::mark_fds_cloexec_from(preserve_end)?;
-    hardening::keep_preserved_fds(preserve_end)?;
-    if let Some(sock) = console {
+fn prepare(p: &Process, setup: &ChildSetup) -> Result<ExecArgs> {
+    hardening::mark_fds_cloexec_from(setup.preserve_end)?;
+    hardening::keep_preserved_fds(setup.preserve_end)?;
+    if let Some(name) = &setup.session_keyring {
+        keyring::join_existing_session(name)?;
+    }
+    if let Some(sock) = setup.console {
         nix::unistd::setsid().map_err(|e| OciError::sys("setsid", e))?;
         terminal::setup(sock, None)?;
     }
@@ -370,7 +376,7 @@ fn prepare(
     let exe = process::find_executable(arg0, &process::env_path(&env))?;
     let exec = ExecArgs::new(&exe, &args, &env)?;
     let caps = p.capabilities.clone().unwrap_or_default();
-    process::finish_credentials(p, &caps, filter)?;
+    process::finish_credentials(p, &caps, setup.filter)?;
     Ok(exec)
 }
 

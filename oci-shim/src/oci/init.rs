@@ -18,7 +18,7 @@ use super::mounts::{CgroupTarget, IdmapTrees};
 use super::namespaces::NsPlan;
 use super::process::{self, ExecArgs};
 use super::sync::{Channel, Msg};
-use super::{devices, hardening, log, mounts, rootfs, seccomp, syscall, terminal};
+use super::{devices, hardening, keyring, log, mounts, rootfs, seccomp, syscall, terminal};
 use crate::spec::Spec;
 
 /// Everything the init needs, prepared by `create` before forking.
@@ -33,6 +33,8 @@ pub(crate) struct InitConfig {
     pub cgroup: CgroupTarget,
     /// `--no-pivot`.
     pub no_pivot: bool,
+    /// The session keyring to join (`_ses.<id>`), none with `--no-new-keyring`.
+    pub session_keyring: Option<String>,
     /// An O_PATH descriptor of the exec FIFO, opened before pivot_root.
     pub fifo: OwnedFd,
     /// The connected console socket in terminal mode.
@@ -120,6 +122,10 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
     // A session of its own, like runc: no terminal of the caller's, and the
     // right to take the pty as controlling terminal in terminal mode.
     nix::unistd::setsid().map_err(|e| OciError::sys("setsid", e))?;
+    // And, like runc, a session keyring of its own: not the caller's.
+    if let Some(name) = &cfg.session_keyring {
+        keyring::join_new_session(name, cfg.ns.new_user || cfg.ns.join_user)?;
+    }
     // First, before any path is opened: nothing inherited from the caller
     // may survive execve (CVE-2024-21626 class), but what it passed on.
     hardening::mark_fds_cloexec_from(cfg.preserve_end)?;

@@ -40,6 +40,10 @@ pub struct ContainerState {
     pub device_rules: Vec<LinuxDeviceCgroup>,
     /// RFC 3339 creation time.
     pub created: String,
+    /// `create --no-new-keyring`: the init kept the caller's session
+    /// keyring, so `exec` does not join the container's.
+    #[serde(default)]
+    pub no_new_keyring: bool,
 }
 
 /// The OCI status of a container.

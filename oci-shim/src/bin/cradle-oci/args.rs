@@ -37,6 +37,8 @@ pub struct CreateArgs {
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: u32,
     pub no_pivot: bool,
+    /// `--no-new-keyring`: keep the caller's session keyring.
+    pub no_new_keyring: bool,
     pub id: String,
 }
 
@@ -106,8 +108,10 @@ cradle-oci: Cradle's OCI runtime (runc-compatible command line)
 Usage: cradle-oci [GLOBAL OPTIONS] COMMAND [OPTIONS] ARGS
 
 Commands:
-  create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] [--no-pivot] ID
-  run    [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] [--no-pivot] [--detach] ID
+  create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] [--no-pivot]
+         [--no-new-keyring] ID
+  run    [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] [--no-pivot]
+         [--no-new-keyring] [--detach] ID
   start ID                     start a created container
   state ID                     print the OCI state JSON
   kill [--all] ID [SIGNAL]     send SIGNAL (default TERM)
@@ -138,6 +142,7 @@ struct Flags {
     console_socket: Option<PathBuf>,
     preserve_fds: u32,
     no_pivot: bool,
+    no_new_keyring: bool,
     detach: bool,
     all: bool,
     force: bool,
@@ -159,6 +164,7 @@ fn allowed(verb: &str) -> &'static [&'static str] {
         "console-socket",
         "preserve-fds",
         "no-pivot",
+        "no-new-keyring",
     ];
     match verb {
         "create" => CREATE,
@@ -168,6 +174,7 @@ fn allowed(verb: &str) -> &'static [&'static str] {
             "console-socket",
             "preserve-fds",
             "no-pivot",
+            "no-new-keyring",
             "detach",
         ],
         "kill" => &["all"],
@@ -292,6 +299,10 @@ fn parse(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
                 flags.no_pivot = true;
                 "no-pivot"
             }
+            Long("no-new-keyring") => {
+                flags.no_new_keyring = true;
+                "no-new-keyring"
+            }
             Short('d') | Long("detach") => {
                 flags.detach = true;
                 "detach"
@@ -391,6 +402,7 @@ fn command_of(
         console_socket: f.console_socket.clone(),
         preserve_fds: f.preserve_fds,
         no_pivot: f.no_pivot,
+        no_new_keyring: f.no_new_keyring,
         id,
     };
     let cmd = match verb {
@@ -468,6 +480,25 @@ mod tests {
             panic!("not create")
         };
         assert_eq!((c.bundle, c.id), (PathBuf::from("/b"), "c1".to_string()));
+    }
+
+    #[test]
+    fn create_and_run_take_no_new_keyring() {
+        let Cmd::Create(c) = parse_args(["create", "--no-new-keyring", "c1"])
+            .unwrap()
+            .cmd
+        else {
+            panic!("not create")
+        };
+        assert!(c.no_new_keyring);
+        let Cmd::Run { create, .. } = parse_args(["run", "c1"]).unwrap().cmd else {
+            panic!("not run")
+        };
+        assert!(!create.no_new_keyring);
+        let err = parse_args(["exec", "--no-new-keyring", "c1", "true"])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("exec does not take"), "{err}");
     }
 
     #[test]

@@ -162,6 +162,7 @@ fn create_options(root: std::path::PathBuf, a: CreateArgs) -> CreateOptions {
         pid_file: a.pid_file,
         console_socket: a.console_socket,
         no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
     }
 }
