@@ -17,10 +17,12 @@ use crate::Cri;
 pub const CONTAINERD: &str = "/usr/bin/containerd";
 /// The runc v2 shim containerd starts per pod (same package).
 pub const CONTAINERD_SHIM: &str = "/usr/bin/containerd-shim-runc-v2";
+/// containerd's own client (same package), for what the CRI has no call for.
+pub const CTR: &str = "/usr/bin/ctr";
 
 /// Why containerd cannot run here, if it cannot.
 pub fn containerd_missing() -> Option<String> {
-    [CONTAINERD, CONTAINERD_SHIM]
+    [CONTAINERD, CONTAINERD_SHIM, CTR]
         .iter()
         .find(|p| !Path::new(p).exists())
         .map(|p| format!("{p} is missing (containerd; run hack/install-deps.sh)"))

@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
-use cradle_tests::containerd::{Containerd, Handler, containerd_missing};
+use cradle_tests::containerd::{CTR, Containerd, Handler, containerd_missing};
 use cradle_tests::steps::{container_config, container_status, exec, has_log_line, pull};
+use cradle_tests::streaming::{args, client, exec_url, spdy_client, text};
 use cradle_tests::{CgroupParent, Cri, Registry, leaks, random_suffix, skip_unless_ready};
 
 const CRADLE: &str = "cradle-oci";
@@ -50,9 +51,20 @@ struct Outcome {
     session_keyring: bool,
     exec_stdout: String,
     exec_failure_code: i32,
+    /// ExecSync of a command that does not exist: exit code or error
+    /// code, and whether the answer names the command.
+    exec_missing_command: String,
+    /// What `ctr task ps`, `pause`, `resume` saw (the shim's `ps --format
+    /// json`, `pause`, `resume`, which the CRI never calls).
+    shim_verbs: String,
+    /// Exec with a tty through containerd's streaming server (`exec
+    /// --process F --console-socket S --detach`): its output, or why not.
+    tty_exec: String,
     memory_limit: String,
     stopped: (i32, String),
     missing_command: MissingCommand,
+    /// A `tty: true` container (`create --console-socket`): its log lines.
+    tty: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -185,6 +197,19 @@ async fn scenario(
     let (code, exec_stdout) = exec(cri, &id, &["echo", "exec output"]).await?;
     ensure!(code == 0, "ExecSync echo exited {code}: {exec_stdout}");
     let (exec_failure_code, _) = exec(cri, &id, &["sh", "-c", "exit 7"]).await?;
+    let exec_missing_command = match exec(cri, &id, &["/no-such-command"]).await {
+        Ok((code, out)) => format!("exit {code}: {}", out.contains("no-such-command")),
+        Err(e) => {
+            let status = e.downcast_ref::<tonic::Status>();
+            format!(
+                "error {:?}: {}",
+                status.map(|s| s.code()),
+                status.is_some_and(|s| s.message().contains("no-such-command"))
+            )
+        }
+    };
+    let shim_verbs = shim_verbs(ctd, &id).await?;
+    let tty_exec = tty_exec(cri, &id).await?;
 
     cri.runtime
         .update_container_resources(cri::UpdateContainerResourcesRequest {
@@ -227,6 +252,7 @@ async fn scenario(
     remove(cri, &id).await?;
 
     let missing_command = missing_command(cri, &pod_id, &pod, image).await?;
+    let tty = tty_container(cri, &pod_id, &pod, image).await?;
 
     // Each twice, for idempotence (containerd 1.6 answers NotFound to a
     // StopPodSandbox after the removal, so the rounds are not interleaved).
@@ -251,9 +277,13 @@ async fn scenario(
         session_keyring,
         exec_stdout,
         exec_failure_code,
+        exec_missing_command,
+        shim_verbs,
+        tty_exec,
         memory_limit,
         stopped,
         missing_command,
+        tty,
     })
 }
 
@@ -291,6 +321,52 @@ async fn missing_command(
     })
 }
 
+/// A container on a terminal (the shim passes `--console-socket` and
+/// copies the pty to the log): the text of its log lines.
+async fn tty_container(
+    cri: &mut Cri,
+    pod_id: &str,
+    pod: &cri::PodSandboxConfig,
+    image: &str,
+) -> anyhow::Result<Vec<String>> {
+    let mut config = host_net(container_config(
+        image,
+        "tty",
+        &[
+            "sh",
+            "-c",
+            "[ -t 1 ] && echo stdout is a terminal; exec sleep 3600",
+        ],
+    ));
+    config.tty = true;
+    let id = create(cri, pod_id, pod, config).await?;
+    start(cri, &id).await.context("StartContainer (tty)")?;
+    let log = Path::new(&pod.log_directory).join("tty.log");
+    wait_for(Duration::from_secs(10), || {
+        has_log_line(&log, "stdout", "stdout is a terminal")
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "the tty container's log: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    })?;
+    cri.runtime
+        .stop_container(cri::StopContainerRequest {
+            container_id: id.clone(),
+            timeout: 1,
+        })
+        .await
+        .context("StopContainer (tty)")?;
+    remove(cri, &id).await?;
+    // `<time> stdout F <text>`: the text.
+    Ok(std::fs::read_to_string(&log)?
+        .lines()
+        .filter_map(|l| l.splitn(4, ' ').nth(3).map(str::to_string))
+        .collect())
+}
+
 /// Proof that `handler`'s binary ran `id`: its own state file under the
 /// runtime root containerd gave it (cradle-oci's state names the init's
 /// start time in camelCase, runc's has `init_process_pid`).
@@ -309,6 +385,61 @@ fn assert_ran_under(ctd: &Containerd, handler: &str, id: &str) -> anyhow::Result
         path.display()
     );
     Ok(())
+}
+
+/// The shim's verbs the CRI does not use, through containerd's own client:
+/// `ctr task ps` (the runtime's `ps --format json`), `task pause` and
+/// `task resume`.
+async fn shim_verbs(ctd: &Containerd, id: &str) -> anyhow::Result<String> {
+    let ps = ctr(ctd, &["task", "ps", id])?;
+    let pids = ps.lines().skip(1).filter(|l| !l.trim().is_empty()).count();
+    ctr(ctd, &["task", "pause", id])?;
+    let paused = ctr(ctd, &["task", "ls"])?
+        .lines()
+        .any(|l| l.starts_with(id) && l.contains("PAUSED"));
+    ctr(ctd, &["task", "resume", id])?;
+    let running = ctr(ctd, &["task", "ls"])?
+        .lines()
+        .any(|l| l.starts_with(id) && l.contains("RUNNING"));
+    Ok(format!(
+        "ps: {pids} pid(s), paused: {paused}, resumed: {running}"
+    ))
+}
+
+/// An Exec with `tty: true` (the shim runs `exec --console-socket`), over
+/// containerd's streaming server on 127.0.0.1 with the Go SPDY client of
+/// tests/clients (when it cannot be built here, the case says so, for both
+/// runtimes alike).
+async fn tty_exec(cri: &mut Cri, id: &str) -> anyhow::Result<String> {
+    let Some(spdy) = spdy_client() else {
+        eprintln!("tty exec not checked: the SPDY client of tests/clients cannot be built");
+        return Ok("no SPDY client".into());
+    };
+    // No stdin: with an empty one the client's EOF makes containerd 1.6
+    // close the exec's tty, racing its output (under runc just the same).
+    let cmd = ["sh", "-c", "[ -t 1 ] && echo exec on a terminal; sleep 1"];
+    let url = exec_url(cri, id, &cmd, false, true).await?;
+    let out = client(spdy, args(&["exec", &url, "-stdout", "-tty"]), vec![]).await?;
+    ensure!(out.status.success(), "tty exec: {out:?}");
+    Ok(text(&out.stdout).trim().to_string())
+}
+
+/// `ctr --address <containerd> --namespace k8s.io ARGS`: stdout.
+fn ctr(ctd: &Containerd, args: &[&str]) -> anyhow::Result<String> {
+    let out = std::process::Command::new(CTR)
+        .arg("--address")
+        .arg(ctd.socket())
+        .args(["--namespace", "k8s.io"])
+        .args(args)
+        .output()
+        .context("running ctr")?;
+    ensure!(
+        out.status.success(),
+        "ctr {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Whether the host's /proc/keys lists the keyring `_ses.<id>`.
