@@ -120,3 +120,46 @@ fn containers_get_a_session_keyring_of_their_own_unless_no_new_keyring() {
     assert!(b.oci(&["kill", &b.id, "9"]).status.success());
     assert_eq!(wait_exit(pid), 128 + 9);
 }
+
+/// The shim runs every verb with `--log <task dir>/log.json --log-format
+/// json` and, when one fails, reports the `msg` of the last object whose
+/// `level` is "error" (decoding `time` as RFC 3339: a line it cannot decode
+/// turns the reason into "unable to retrieve OCI runtime error").
+#[test]
+fn failures_are_logged_as_json_objects_containerds_shim_can_decode() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new("ctd-log", &["/bin/does-not-exist"]);
+    let log = b.dir.path().join("log.json");
+    let out = std::process::Command::new(oci_harness::bin())
+        .arg("--root")
+        .arg(&b.root)
+        .arg("--log")
+        .arg(&log)
+        .args(["--log-format", "json", "create", "--bundle"])
+        .arg(b.dir.path())
+        .arg(&b.id)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "create of a missing executable succeeded"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut last_error = None;
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON object a line: {line:?}: {e}"));
+        let time = v["time"].as_str().unwrap_or_default();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(time).is_ok(),
+            "time is not RFC 3339: {line}"
+        );
+        if v["level"] == "error" {
+            last_error = v["msg"].as_str().map(str::to_string);
+        }
+    }
+    let msg = last_error.unwrap_or_else(|| panic!("no error in the log: {text:?}"));
+    assert!(msg.contains("does-not-exist"), "{msg}");
+}
