@@ -63,13 +63,7 @@ fn memory_cpu_pids_and_blkio_limits_are_seen_from_inside() {
             }
         }),
     );
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
+    let pid = b.create_ok();
     assert!(b.oci(&["start", &b.id]).status.success());
     assert_eq!(wait_exit(pid), 0);
     let got = b.container_stdout();

@@ -69,13 +69,7 @@ fn containers_get_a_session_keyring_of_their_own_unless_no_new_keyring() {
     }
     become_subreaper();
     let b = Bundle::new("ctd-keyring", &["sleep", "100"]);
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
+    let pid = b.create_ok();
     let rings = session_keyrings(&b.id);
     assert_eq!(
         rings.len(),

@@ -39,17 +39,7 @@ fn container_joins_a_network_namespace_by_path() {
     cfg["linux"]["namespaces"][1] = json!({"type": "network", "path": pin.0});
     b.write_config(cfg);
 
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
-    assert!(b.oci(&["start", &b.id]).status.success());
-    assert_eq!(wait_exit(pid), 0);
-    assert_eq!(b.container_stdout().trim(), format!("net:[{ino}]"));
-    assert!(b.oci(&["delete", &b.id]).status.success());
+    assert_eq!(b.run_to_exit().trim(), format!("net:[{ino}]"));
 }
 
 #[test]
@@ -157,13 +147,7 @@ fn bind_mounts_with_propagation_and_read_only_files_work() {
     ]);
     b.write_config(cfg);
 
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
+    let pid = b.create_ok();
     assert!(b.oci(&["start", &b.id]).status.success());
     assert_eq!(wait_exit(pid), 0);
     let stdout = b.container_stdout();
@@ -332,17 +316,7 @@ fn spec_devices_are_created_with_mode_and_owner() {
         {"path": "/dev/extra/null2", "type": "c", "major": 1, "minor": 3, "fileMode": 0o662, "uid": 1000, "gid": 5}
     ]);
     b.write_config(cfg);
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
-    assert!(b.oci(&["start", &b.id]).status.success());
-    assert_eq!(wait_exit(pid), 0);
-    assert_eq!(b.container_stdout(), "char\nwrote\n662 1000:5 1:3\n");
-    assert!(b.oci(&["delete", &b.id]).status.success());
+    assert_eq!(b.run_to_exit(), "char\nwrote\n662 1000:5 1:3\n");
 }
 
 /// Like runc: a spec device at the path of a default node (/dev/null,
@@ -367,17 +341,7 @@ fn spec_devices_at_default_paths_replace_the_default_nodes() {
         {"path": "/dev/zero", "type": "c", "major": 1, "minor": 7, "fileMode": 0o640, "uid": 0, "gid": 0}
     ]);
     b.write_config(cfg);
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
-    assert!(b.oci(&["start", &b.id]).status.success());
-    assert_eq!(wait_exit(pid), 0);
-    assert_eq!(b.container_stdout(), "662 1000:5 1:3\n640 0:0 1:7\nwrote\n");
-    assert!(b.oci(&["delete", &b.id]).status.success());
+    assert_eq!(b.run_to_exit(), "662 1000:5 1:3\n640 0:0 1:7\nwrote\n");
 }
 
 #[test]
@@ -394,18 +358,5 @@ fn sysctls_rlimits_masked_and_read_only_paths_apply() {
     let mut cfg = b.config();
     cfg["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
     b.write_config(cfg);
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
-    assert!(b.oci(&["start", &b.id]).status.success());
-    assert_eq!(wait_exit(pid), 0);
-    assert_eq!(
-        b.container_stdout(),
-        "1\n1024\nsys-ro\nroot-ro\n0\n0\ntmp-rw\n"
-    );
-    assert!(b.oci(&["delete", &b.id]).status.success());
+    assert_eq!(b.run_to_exit(), "1\n1024\nsys-ro\nroot-ro\n0\n0\ntmp-rw\n");
 }

@@ -63,13 +63,7 @@ fn hooks_run_in_order_in_their_namespaces_with_the_state() {
     let b = Bundle::new("hooks", &["true"]);
     let logdir = tempfile::tempdir().unwrap();
     with_hooks(&b, logdir.path(), all_hooks(logdir.path()));
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
+    let pid = b.create_ok();
     let out = b.oci(&["start", &b.id]);
     assert!(
         out.status.success(),
@@ -155,13 +149,7 @@ fn a_failing_start_container_hook_fails_start_and_poststop_failures_only_warn() 
             "poststop": [{"path": "/nonexistent/hook"}]
         }),
     );
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
+    let pid = b.create_ok();
     assert!(
         !b.oci(&["start", &b.id]).status.success(),
         "start must fail"

@@ -229,13 +229,7 @@ fn every_capability_the_runtime_holds_is_granted_and_the_rest_ignored() {
         cfg["process"]["capabilities"][set] = json!(all);
     }
     b.write_config(cfg);
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
+    let pid = b.create_ok();
     assert!(b.oci(&["start", &b.id]).status.success());
     assert_eq!(wait_exit(pid), 0);
     // Everything this (root) test process holds, which may be less than
@@ -396,17 +390,7 @@ fn hostname_and_domainname_are_set_in_the_containers_uts_namespace() {
     cfg["hostname"] = json!("box");
     cfg["domainname"] = json!("example.test");
     b.write_config(cfg);
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
-    assert!(b.oci(&["start", &b.id]).status.success());
-    assert_eq!(wait_exit(pid), 0);
-    assert_eq!(b.container_stdout(), "box\nexample.test\n");
-    assert!(b.oci(&["delete", &b.id]).status.success());
+    assert_eq!(b.run_to_exit(), "box\nexample.test\n");
     let host = std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap();
     assert_ne!(host.trim(), "example.test", "the host's name changed");
 }

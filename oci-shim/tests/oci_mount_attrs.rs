@@ -41,21 +41,6 @@ fn applets(b: &Bundle, names: &[&str]) {
     }
 }
 
-/// Runs the bundle to completion; returns the container's stdout.
-fn run_to_exit(b: &Bundle) -> String {
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
-    assert!(b.oci(&["start", &b.id]).status.success());
-    assert_eq!(wait_exit(pid), 0, "stdout: {}", b.container_stdout());
-    assert!(b.oci(&["delete", &b.id]).status.success());
-    b.container_stdout()
-}
-
 fn add_mount(b: &Bundle, m: Value) {
     let mut cfg = b.config();
     cfg["mounts"].as_array_mut().unwrap().push(m);
@@ -80,7 +65,7 @@ fn rro_makes_a_recursive_bind_read_only_at_every_level() {
         &b,
         json!({"destination": "/data", "type": "bind", "source": host, "options": ["rbind", "rro"]}),
     );
-    assert_eq!(run_to_exit(&b).trim(), "done");
+    assert_eq!(b.run_to_exit().trim(), "done");
     assert!(!host.join("top").exists() && !host.join("sub/inner").exists());
 }
 
@@ -99,7 +84,7 @@ fn plain_ro_leaves_submounts_of_an_rbind_writable_unlike_rro() {
         json!({"destination": "/data", "type": "bind", "source": host, "options": ["rbind", "ro"]}),
     );
     // The kernel's own semantics, which is why rro exists.
-    assert_eq!(run_to_exit(&b).trim(), "sub-writable\ndone");
+    assert_eq!(b.run_to_exit().trim(), "sub-writable\ndone");
 }
 
 #[test]
@@ -118,7 +103,7 @@ fn recursive_nosuid_noexec_reach_the_submount() {
         &b,
         json!({"destination": "/data", "type": "bind", "source": host, "options": ["rbind", "rnosuid", "rnoexec", "rnoatime"]}),
     );
-    let line = run_to_exit(&b);
+    let line = b.run_to_exit();
     let opts = line.split(' ').nth(5).unwrap_or("");
     for want in ["nosuid", "noexec", "noatime"] {
         assert!(opts.split(',').any(|o| o == want), "{want} missing: {line}");
@@ -193,7 +178,7 @@ fn idmapped_binds_show_host_owners_as_the_mapped_ids() {
     );
     b.write_config(cfg);
 
-    let out = run_to_exit(&b);
+    let out = b.run_to_exit();
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
         ["0:0", "1234:1234", "65534:65534", "0:0"],
@@ -274,6 +259,6 @@ fn tmpcopyup_fills_the_tmpfs_with_what_it_covers() {
         &b,
         json!({"destination": "/conf", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "mode=755"]}),
     );
-    assert_eq!(run_to_exit(&b), "from-image\n/etc/passwd\n640\nwritable\n");
+    assert_eq!(b.run_to_exit(), "from-image\n/etc/passwd\n640\nwritable\n");
     assert!(!conf.join("added").exists(), "the write went to the tmpfs");
 }

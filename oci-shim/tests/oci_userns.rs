@@ -57,13 +57,7 @@ fn root_in_a_new_user_namespace_is_an_unprivileged_host_id() {
         .push(json!({"destination": "/data", "type": "bind", "source": data.path(), "options": ["rbind", "rw"]}));
     b.write_config(cfg);
 
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
+    let pid = b.create_ok();
     let host_map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
     assert_eq!(
         host_map.split_whitespace().collect::<Vec<_>>(),
@@ -139,13 +133,7 @@ fn a_new_time_namespace_applies_the_boottime_offset() {
         .push(json!({"type": "time"}));
     cfg["linux"]["timeOffsets"] = json!({"boottime": {"secs": 10_000_000}});
     b.write_config(cfg);
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
+    let pid = b.create_ok();
     assert!(b.oci(&["start", &b.id]).status.success());
     assert_eq!(wait_exit(pid), 0);
     let stdout = b.container_stdout();
@@ -210,13 +198,7 @@ fn sysfs_in_a_user_namespace_with_a_joined_netns_is_the_hosts_bound() {
     let mut cfg = b.config();
     cfg["linux"]["namespaces"][1] = json!({"type": "network", "path": pin.0});
     b.write_config(cfg);
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
+    let pid = b.create_ok();
     assert!(b.oci(&["start", &b.id]).status.success());
     assert_eq!(wait_exit(pid), 0);
     let mut host: Vec<String> = std::fs::read_dir("/sys/class/net")
@@ -294,13 +276,7 @@ fn a_user_namespace_joined_by_path_maps_root_like_a_new_one() {
     cfg["linux"].as_object_mut().unwrap().remove("uidMappings");
     cfg["linux"].as_object_mut().unwrap().remove("gidMappings");
     b.write_config(cfg);
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
+    let pid = b.create_ok();
     assert_eq!(
         std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap(),
         std::fs::read_link(holder.path()).unwrap()
@@ -340,17 +316,7 @@ fn a_spec_device_at_a_default_path_works_in_a_user_namespace() {
         {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666, "uid": 0, "gid": 0}
     ]);
     b.write_config(cfg);
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
-    assert!(b.oci(&["start", &b.id]).status.success());
-    assert_eq!(wait_exit(pid), 0);
-    assert_eq!(b.container_stdout(), "wrote\n1:3\n");
-    assert!(b.oci(&["delete", &b.id]).status.success());
+    assert_eq!(b.run_to_exit(), "wrote\n1:3\n");
 }
 
 /// tmpcopyup in a user namespace copies owners exactly, the copy being made
@@ -398,13 +364,7 @@ fn tmpcopyup_in_a_user_namespace_keeps_mapped_and_unmapped_owners() {
         "options": ["tmpcopyup", "mode=755"]
     }));
     b.write_config(cfg);
-    let out = b.create();
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = b.pid();
+    let pid = b.create_ok();
     assert!(b.oci(&["start", &b.id]).status.success());
     assert_eq!(wait_exit(pid), 0, "stdout: {}", b.container_stdout());
     let overflow = std::fs::read_to_string("/proc/sys/kernel/overflowuid").unwrap();

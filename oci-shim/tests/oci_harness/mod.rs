@@ -110,6 +110,27 @@ impl Bundle {
             .into_owned()
     }
 
+    /// `create`, which must succeed; the init's pid.
+    pub fn create_ok(&self) -> i32 {
+        let out = self.create();
+        assert!(
+            out.status.success(),
+            "create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.pid()
+    }
+
+    /// create, start, wait for exit 0, delete (the caller must be the
+    /// subreaper); the container's stdout.
+    pub fn run_to_exit(&self) -> String {
+        let pid = self.create_ok();
+        assert!(self.oci(&["start", &self.id]).status.success());
+        assert_eq!(wait_exit(pid), 0, "stdout: {}", self.container_stdout());
+        assert!(self.oci(&["delete", &self.id]).status.success());
+        self.container_stdout()
+    }
+
     pub fn pid(&self) -> i32 {
         std::fs::read_to_string(self.dir.path().join("pid"))
             .unwrap()
