@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -196,23 +196,8 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
             .spawn()
             .with_context(|| format!("starting {CONTAINERD}"))?;
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if std::os::unix::net::UnixStream::connect(self.socket()).is_ok() {
-                return Ok(());
-            }
-            if let Some(child) = self.child.as_mut()
-                && let Some(status) = child.try_wait()?
-            {
-                self.child = None;
-                bail!("containerd exited early with {status}:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!(
-            "containerd socket did not appear within 20 s:\n{}",
-            self.log()
-        )
+        let (socket, log) = (self.socket(), self.dir().join("containerd.log"));
+        crate::daemon::wait_for_socket("containerd", &mut self.child, &socket, &log)
     }
 
     fn stop(&mut self) {

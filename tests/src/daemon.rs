@@ -152,21 +152,34 @@ impl Daemon {
     }
 
     fn wait_for_socket(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if std::os::unix::net::UnixStream::connect(self.socket()).is_ok() {
-                return Ok(());
-            }
-            if let Some(child) = self.child.as_mut()
-                && let Some(status) = child.try_wait()?
-            {
-                self.child = None;
-                bail!("cradled exited early with {status}:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!("cradled socket did not appear within 20 s:\n{}", self.log())
+        let (socket, log) = (self.socket(), self.dir().join("cradled.log"));
+        wait_for_socket("cradled", &mut self.child, &socket, &log)
     }
+}
+
+/// Waits up to 20 s until `socket` accepts connections; fails with the
+/// daemon's log when `child` exits first (and forgets it).
+pub(crate) fn wait_for_socket(
+    name: &str,
+    child: &mut Option<Child>,
+    socket: &Path,
+    log: &Path,
+) -> anyhow::Result<()> {
+    let read_log = || std::fs::read_to_string(log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            return Ok(());
+        }
+        if let Some(c) = child.as_mut()
+            && let Some(status) = c.try_wait()?
+        {
+            *child = None;
+            bail!("{name} exited early with {status}:\n{}", read_log());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("{name} socket did not appear within 20 s:\n{}", read_log())
 }
 
 impl Drop for Daemon {

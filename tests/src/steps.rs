@@ -114,14 +114,14 @@ pub async fn run_pod_on(
     Ok(resp.into_inner().pod_sandbox_id)
 }
 
-/// CreateContainer then StartContainer; returns the container id.
-pub async fn create_and_start(
+/// CreateContainer; returns the container id.
+pub async fn create(
     cri: &mut Cri,
     pod_id: &str,
     pod: &cri::PodSandboxConfig,
     config: cri::ContainerConfig,
 ) -> anyhow::Result<String> {
-    let id = cri
+    Ok(cri
         .runtime
         .create_container(cri::CreateContainerRequest {
             pod_sandbox_id: pod_id.into(),
@@ -131,7 +131,17 @@ pub async fn create_and_start(
         .await
         .context("CreateContainer")?
         .into_inner()
-        .container_id;
+        .container_id)
+}
+
+/// CreateContainer then StartContainer; returns the container id.
+pub async fn create_and_start(
+    cri: &mut Cri,
+    pod_id: &str,
+    pod: &cri::PodSandboxConfig,
+    config: cri::ContainerConfig,
+) -> anyhow::Result<String> {
+    let id = create(cri, pod_id, pod, config).await?;
     cri.runtime
         .start_container(cri::StartContainerRequest {
             container_id: id.clone(),

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::containerd::{CTR, Containerd, Handler, containerd_missing};
-use cradle_tests::steps::{container_config, container_status, exec, has_log_line, pull};
+use cradle_tests::steps::{container_config, container_status, create, exec, has_log_line, pull};
 use cradle_tests::streaming::{args, client, exec_url, spdy_client, text};
 use cradle_tests::{CgroupParent, Cri, Registry, leaks, random_suffix, skip_unless_ready};
 
@@ -497,25 +497,6 @@ fn host_net(mut config: cri::ContainerConfig) -> cri::ContainerConfig {
         sc.namespace_options = Some(namespaces());
     }
     config
-}
-
-async fn create(
-    cri: &mut Cri,
-    pod_id: &str,
-    pod: &cri::PodSandboxConfig,
-    config: cri::ContainerConfig,
-) -> anyhow::Result<String> {
-    Ok(cri
-        .runtime
-        .create_container(cri::CreateContainerRequest {
-            pod_sandbox_id: pod_id.into(),
-            config: Some(config),
-            sandbox_config: Some(pod.clone()),
-        })
-        .await
-        .context("CreateContainer")?
-        .into_inner()
-        .container_id)
 }
 
 async fn start(cri: &mut Cri, id: &str) -> Result<(), tonic::Status> {
