@@ -7,72 +7,24 @@ mod shim_harness;
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cradle_proto::shim::{
-    ATTACH_SOCKET_FILE, ATTACH_STDIN, ATTACH_STDOUT, ProcessStatus, Request, Response, attach_frame,
+    ATTACH_STDIN, ATTACH_STDOUT, ProcessStatus, Request, Response, attach_frame,
 };
 use shim_harness::*;
 
-/// A `cat` container under a shim, started, with its guards.
-struct Cat {
-    _dir: tempfile::TempDir,
-    state_dir: PathBuf,
-    log_path: PathBuf,
-    client: Client,
-    _shim: ShimGuard,
-    _runc: RuncGuard,
-}
-
-fn start_cat(runtime: &str, extra: &[&str]) -> Option<Cat> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipping: needs root");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("bundle");
-    let root = dir.path().join("runc-root");
-    let state_dir = dir.path().join("state");
-    let log_path = dir.path().join("logs/0.log");
-    let id = unique("shimattach");
-    make_bundle(&bundle, &["/bin/busybox", "cat"]);
-    let runc = RuncGuard {
-        runtime: runtime.to_string(),
-        root: root.clone(),
-        id: id.clone(),
-    };
-    let mut shim = ShimGuard {
-        state_dir: state_dir.clone(),
-        shim_pid: None,
-    };
-    let mut args: Vec<&std::ffi::OsStr> = vec!["--log-path".as_ref(), log_path.as_os_str()];
-    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
-    let output = run_container_shim(&id, &bundle, runtime, &root, &state_dir, &args);
-    assert!(
-        output.status.success(),
-        "shim failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    shim.shim_pid = shim_pid(&state_dir);
-    let mut client = Client::connect(&state_dir);
-    assert_eq!(client.call(Request::Start), Response::Ok);
-    Some(Cat {
-        _dir: dir,
-        state_dir,
-        log_path,
-        client,
-        _shim: shim,
-        _runc: runc,
-    })
-}
-
-fn attach(state_dir: &Path) -> UnixStream {
-    let conn = UnixStream::connect(state_dir.join(ATTACH_SOCKET_FILE)).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    conn
+/// A `cat` container under a shim, started.
+fn start_cat(runtime: &str, extra: &[&str]) -> Option<Shimmed> {
+    let mut cat = spawn_shimmed(
+        "shimattach",
+        runtime,
+        &["/bin/busybox", "cat"],
+        false,
+        extra,
+    )?;
+    assert_eq!(cat.client.call(Request::Start), Response::Ok);
+    Some(cat)
 }
 
 /// Reads stdout frames until their text contains `want`.

@@ -9,81 +9,29 @@ mod shim_harness;
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cradle_proto::shim::{
-    ATTACH_RESIZE, ATTACH_SOCKET_FILE, ATTACH_STDIN, ATTACH_STDOUT, CONSOLE_SOCKET_FILE, Request,
-    Response, attach_frame, resize_payload,
+    ATTACH_RESIZE, ATTACH_STDIN, ATTACH_STDOUT, CONSOLE_SOCKET_FILE, Request, Response,
+    attach_frame, resize_payload,
 };
 use shim_harness::*;
 
-/// A started tty container under a shim, with its guards.
-struct Tty {
-    _dir: tempfile::TempDir,
-    state_dir: PathBuf,
-    log_path: PathBuf,
-    client: Client,
-    _shim: ShimGuard,
-    _runc: RuncGuard,
-}
-
-fn start_tty(runtime: &str, script: &str, extra: &[&str]) -> Option<Tty> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipping: needs root");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("bundle");
-    let root = dir.path().join("runc-root");
-    let state_dir = dir.path().join("state");
-    let log_path = dir.path().join("logs/0.log");
-    let id = unique("shimtty");
-    make_bundle(&bundle, &["/bin/busybox", "sh", "-c", script]);
-    let path = bundle.join("config.json");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
-    config["process"]["terminal"] = serde_json::json!(true);
-    fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-    let runc = RuncGuard {
-        runtime: runtime.to_string(),
-        root: root.clone(),
-        id: id.clone(),
-    };
-    let mut shim = ShimGuard {
-        state_dir: state_dir.clone(),
-        shim_pid: None,
-    };
-    let mut args: Vec<&std::ffi::OsStr> = vec!["--log-path".as_ref(), log_path.as_os_str()];
-    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
-    let output = run_container_shim(&id, &bundle, runtime, &root, &state_dir, &args);
+/// A tty container running `script` under a shim (not started yet).
+fn start_tty(runtime: &str, script: &str, extra: &[&str]) -> Option<Shimmed> {
+    let tty = spawn_shimmed(
+        "shimtty",
+        runtime,
+        &["/bin/busybox", "sh", "-c", script],
+        true,
+        extra,
+    )?;
     assert!(
-        output.status.success(),
-        "shim failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    shim.shim_pid = shim_pid(&state_dir);
-    assert!(
-        !state_dir.join(CONSOLE_SOCKET_FILE).exists(),
+        !tty.state_dir.join(CONSOLE_SOCKET_FILE).exists(),
         "the console socket outlived the hand-over"
     );
-    let client = Client::connect(&state_dir);
-    Some(Tty {
-        _dir: dir,
-        state_dir,
-        log_path,
-        client,
-        _shim: shim,
-        _runc: runc,
-    })
-}
-
-fn attach(state_dir: &Path) -> UnixStream {
-    let conn = UnixStream::connect(state_dir.join(ATTACH_SOCKET_FILE)).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    conn
+    Some(tty)
 }
 
 /// Reads frames until the stdout text contains `want`; every frame must be stdout.

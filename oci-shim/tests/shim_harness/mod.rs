@@ -404,3 +404,81 @@ pub fn failed_create_reports_the_error_and_leaves_nothing_behind(runtime: &str) 
         assert!(!state_dir.join(file).exists(), "{file} left behind");
     }
 }
+
+/// A container under a shim (spawned, not started), with its guards.
+pub struct Shimmed {
+    _dir: tempfile::TempDir,
+    pub state_dir: PathBuf,
+    pub log_path: PathBuf,
+    pub client: Client,
+    _shim: ShimGuard,
+    _runc: RuncGuard,
+}
+
+/// Spawns a container shim (`--log-path` plus `extra`) over a busybox
+/// bundle running `args`, on a terminal when `terminal`; `None` (the test
+/// skips) without root.
+pub fn spawn_shimmed(
+    name: &str,
+    runtime: &str,
+    args: &[&str],
+    terminal: bool,
+    extra: &[&str],
+) -> Option<Shimmed> {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: needs root");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    let root = dir.path().join("runc-root");
+    let state_dir = dir.path().join("state");
+    let log_path = dir.path().join("logs/0.log");
+    let id = unique(name);
+    make_bundle(&bundle, args);
+    if terminal {
+        let path = bundle.join("config.json");
+        let mut config: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        config["process"]["terminal"] = serde_json::json!(true);
+        fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    }
+    let runc = RuncGuard {
+        runtime: runtime.to_string(),
+        root: root.clone(),
+        id: id.clone(),
+    };
+    let mut shim = ShimGuard {
+        state_dir: state_dir.clone(),
+        shim_pid: None,
+    };
+    let mut shim_args: Vec<&std::ffi::OsStr> = vec!["--log-path".as_ref(), log_path.as_os_str()];
+    shim_args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    let output = run_container_shim(&id, &bundle, runtime, &root, &state_dir, &shim_args);
+    assert!(
+        output.status.success(),
+        "shim failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    shim.shim_pid = shim_pid(&state_dir);
+    let client = Client::connect(&state_dir);
+    Some(Shimmed {
+        _dir: dir,
+        state_dir,
+        log_path,
+        client,
+        _shim: shim,
+        _runc: runc,
+    })
+}
+
+/// A connection to the shim's attach socket, reads bounded by 10 s.
+pub fn attach(state_dir: &Path) -> std::os::unix::net::UnixStream {
+    let conn = std::os::unix::net::UnixStream::connect(
+        state_dir.join(cradle_proto::shim::ATTACH_SOCKET_FILE),
+    )
+    .unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn
+}
