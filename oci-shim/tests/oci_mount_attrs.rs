@@ -11,8 +11,6 @@ use std::process::Command;
 use oci_harness::*;
 use serde_json::{Value, json};
 
-const HOST_ID: u32 = 100000;
-
 /// A tmpfs mounted on the host for the test, unmounted on drop.
 struct HostMount(PathBuf);
 impl HostMount {
@@ -110,30 +108,6 @@ fn recursive_nosuid_noexec_reach_the_submount() {
     }
 }
 
-/// A bundle in a new user namespace mapping 0 to [`HOST_ID`] (size
-/// 65536), its rootfs owned by the mapped ids.
-fn userns_bundle(name: &str, args: &[&str]) -> Bundle {
-    let b = Bundle::new(name, args);
-    applets(&b, &["stat", "touch"]);
-    std::fs::set_permissions(b.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let st = Command::new("chown")
-        .args(["-hR", &format!("{HOST_ID}:{HOST_ID}")])
-        .arg(b.dir.path().join("rootfs"))
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let mut cfg = b.config();
-    cfg["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
-    cfg["linux"]["uidMappings"] = map.clone();
-    cfg["linux"]["gidMappings"] = map;
-    b.write_config(cfg);
-    b
-}
-
 #[test]
 fn idmapped_binds_show_host_owners_as_the_mapped_ids() {
     if !is_root() {
@@ -149,6 +123,7 @@ fn idmapped_binds_show_host_owners_as_the_mapped_ids() {
             "stat -c %u:%g /own/f /shared/f /plain/f; touch /own/new && stat -c %u:%g /own/new",
         ],
     );
+    applets(&b, &["stat", "touch"]);
     let host = b.dir.path().join("hostdata");
     std::fs::create_dir(&host).unwrap();
     std::fs::write(host.join("f"), "x").unwrap();

@@ -10,8 +10,6 @@ use std::process::Command;
 use oci_harness::*;
 use serde_json::json;
 
-const HOST_ID: u32 = 100000;
-
 #[test]
 fn root_in_a_new_user_namespace_is_an_unprivileged_host_id() {
     if !is_root() {
@@ -140,29 +138,6 @@ fn a_new_time_namespace_applies_the_boottime_offset() {
     let uptime: f64 = stdout.split_whitespace().next().unwrap().parse().unwrap();
     assert!(uptime > 10_000_000.0, "uptime {stdout}");
     assert!(b.oci(&["delete", &b.id]).status.success());
-}
-
-/// A bundle whose container runs in a new user namespace mapping 0 to
-/// [`HOST_ID`], with its rootfs owned by the mapped ids.
-fn userns_bundle(name: &str, args: &[&str]) -> Bundle {
-    let b = Bundle::new(name, args);
-    std::fs::set_permissions(b.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let st = Command::new("chown")
-        .args(["-hR", &format!("{HOST_ID}:{HOST_ID}")])
-        .arg(b.dir.path().join("rootfs"))
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let mut cfg = b.config();
-    cfg["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
-    cfg["linux"]["uidMappings"] = map.clone();
-    cfg["linux"]["gidMappings"] = map;
-    b.write_config(cfg);
-    b
 }
 
 /// A network namespace pinned on a file, unmounted and removed on drop.

@@ -239,3 +239,29 @@ pub fn ns_link(path: &str) -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+/// The host id that root of [`userns_bundle`]'s containers maps to.
+pub const HOST_ID: u32 = 100000;
+
+/// A bundle whose container runs in a new user namespace mapping 0 to
+/// [`HOST_ID`] (size 65536), with its rootfs owned by the mapped ids.
+pub fn userns_bundle(name: &str, args: &[&str]) -> Bundle {
+    let b = Bundle::new(name, args);
+    std::fs::set_permissions(b.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let st = std::process::Command::new("chown")
+        .args(["-hR", &format!("{HOST_ID}:{HOST_ID}")])
+        .arg(b.dir.path().join("rootfs"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut cfg = b.config();
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
+    cfg["linux"]["uidMappings"] = map.clone();
+    cfg["linux"]["gidMappings"] = map;
+    b.write_config(cfg);
+    b
+}
