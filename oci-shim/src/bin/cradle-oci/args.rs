@@ -136,7 +136,6 @@ Global options:
 /// A verb's flags as they arrive, before the verb says which it allows.
 #[derive(Default)]
 struct Flags {
-    seen: Vec<&'static str>,
     bundle: Option<PathBuf>,
     pid_file: Option<PathBuf>,
     console_socket: Option<PathBuf>,
@@ -357,7 +356,6 @@ fn parse(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
                 format!("{verb_name} does not take --{flag}").into()
             });
         }
-        flags.seen.push(flag);
     }
 
     let Some(verb) = verb else {
