@@ -12,7 +12,8 @@
 //! STOPSIGNAL) and [`mounts`] (shared host mounts, as the kubelet's volume
 //! dirs are); [`World`] starts the usual registry + daemon + client +
 //! cgroup parent together and ends a test with the usual clean-up;
-//! [`containerd`] runs Debian's containerd with cradle-oci as its runc.
+//! [`containerd`] runs Debian's containerd with cradle-oci as its runc;
+//! [`replay`] replays a recorded kubelet's CRI calls.
 //! It never talks to anything but loopback.
 
 mod cgroup;
@@ -23,6 +24,7 @@ pub mod image_variant;
 pub mod leaks;
 pub mod mounts;
 mod registry;
+pub mod replay;
 pub mod steps;
 pub mod streaming;
 mod world;
