@@ -440,15 +440,25 @@ impl Unpacker<'_> {
         let Some((base, parents)) = comps.split_last() else {
             return Err(self.unsafe_entry(name, "hardlink to the layer root"));
         };
-        let parent = self.resolve(parents, name, false)?;
+        let not_here = || {
+            self.unsafe_entry(
+                name,
+                format!("hardlink target {} is not in this layer", link.display()),
+            )
+        };
+        // A missing directory on the way (a dangling symlink among them)
+        // breaks the same rule as a missing target file.
+        let parent = match self.resolve(parents, name, false) {
+            Err(Error::Unpack { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Err(not_here());
+            }
+            other => other?,
+        };
         let source = parent.join(base);
         match fs::symlink_metadata(&source) {
             Ok(m) if !m.is_dir() => Ok(source),
             Ok(_) => Err(self.unsafe_entry(name, "hardlink to a directory")),
-            Err(_) => Err(self.unsafe_entry(
-                name,
-                format!("hardlink target {} is not in this layer", link.display()),
-            )),
+            Err(_) => Err(not_here()),
         }
     }
 }

@@ -7,7 +7,7 @@ fn is_root() -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
     }
-    eprintln!("skipping: needs root");
+    cradle_testkit::skip("needs root");
     false
 }
 
@@ -280,6 +280,26 @@ fn hardlink_to_outside_the_layer_is_refused() {
     let tar = Tar::new().hardlink("h2", "nonexistent").finish();
     assert_refused(fx.unpack(&tar), "h2");
     assert!(!fx.root().join("h").exists());
+}
+
+/// A hardlink through a symlink whose target is missing (`lnk -> dir`, no
+/// `dir`, then `lnk2` linking to `lnk/x`) breaks the same rule as a link to
+/// a missing file, and says so, instead of a bare ENOENT.
+#[test]
+fn hardlink_through_a_dangling_symlink_names_the_rule() {
+    let fx = Fixture::new();
+    let tar = Tar::new()
+        .symlink("lnk", "dir")
+        .hardlink("lnk2", "lnk/x")
+        .finish();
+    let result = fx.unpack(&tar);
+    let message = format!("{result:?}");
+    assert_refused(result, "lnk2");
+    assert!(
+        message.contains("hardlink target lnk/x is not in this layer"),
+        "{message}"
+    );
+    assert!(!fx.root().join("lnk2").exists());
 }
 
 #[test]
