@@ -109,7 +109,7 @@ fn debian_bridge_host_local_and_portmap_work_through_the_client() {
         return;
     }
     if !has_debian_plugin("bridge") || !has_debian_plugin("host-local") {
-        eprintln!("skipping: containernetworking-plugins not installed");
+        cradle_testkit::skip("containernetworking-plugins not installed");
         return;
     }
     scenario(
@@ -137,7 +137,7 @@ fn bandwidth_capability_reaches_debians_bandwidth_plugin() {
         return;
     }
     if !has_debian_plugin("bandwidth") {
-        eprintln!("skipping: no bandwidth plugin");
+        cradle_testkit::skip("no bandwidth plugin");
         return;
     }
     let lab = Lab::new(23, &["cradle-bridge", "bandwidth"]);

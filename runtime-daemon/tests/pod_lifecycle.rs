@@ -15,7 +15,7 @@ use tonic::{Code, Request};
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_run_releases_the_name_and_leaves_nothing_behind() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let h = Harness::new();
@@ -56,7 +56,7 @@ async fn failed_run_releases_the_name_and_leaves_nothing_behind() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pod_lifecycle_with_duplicates_filters_and_idempotent_removal() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let h = Harness::new();
@@ -173,7 +173,7 @@ async fn pod_lifecycle_with_duplicates_filters_and_idempotent_removal() {
 #[tokio::test(flavor = "multi_thread")]
 async fn create_with_an_absent_image_is_not_found_and_releases_the_name() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let h = Harness::new();
@@ -209,7 +209,7 @@ async fn create_with_an_absent_image_is_not_found_and_releases_the_name() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pods_survive_a_restart_and_a_dead_pause_means_not_ready() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let h = Harness::new();
@@ -257,7 +257,7 @@ async fn pods_survive_a_restart_and_a_dead_pause_means_not_ready() {
 #[tokio::test(flavor = "multi_thread")]
 async fn start_sweeps_pins_shim_dirs_and_container_dirs_no_record_owns() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let h = Harness::new();
@@ -307,7 +307,7 @@ async fn start_sweeps_pins_shim_dirs_and_container_dirs_no_record_owns() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shim_that_exits_0_without_serving_is_an_error_and_leaves_nothing() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let h = Harness::new();
@@ -331,7 +331,7 @@ async fn a_shim_that_exits_0_without_serving_is_an_error_and_leaves_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn stop_pod_kills_the_pause_shim_and_remove_deletes_it() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let h = Harness::new();
@@ -369,7 +369,7 @@ async fn stop_pod_kills_the_pause_shim_and_remove_deletes_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_abandoned_by_its_client_still_unwinds_and_frees_the_name() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let h = Harness::new();

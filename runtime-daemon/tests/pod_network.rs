@@ -100,7 +100,7 @@ fn marks_in(dir: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plugin_failing_mid_chain_unwinds_the_plugins_before_it_and_the_pins() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let h = Harness::new();
@@ -133,7 +133,7 @@ async fn a_plugin_failing_mid_chain_unwinds_the_plugins_before_it_and_the_pins()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pause_failure_after_cni_add_runs_cni_del() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let h = Harness::new();
@@ -154,7 +154,7 @@ async fn a_pause_failure_after_cni_add_runs_cni_del() {
 #[tokio::test(flavor = "multi_thread")]
 async fn net_sysctls_are_applied_in_the_pod_namespace_and_ips_reported() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let h = Harness::new();
@@ -210,7 +210,7 @@ async fn net_sysctls_are_applied_in_the_pod_namespace_and_ips_reported() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_sysctls_are_refused_before_anything_is_built() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let h = Harness::new();
@@ -282,7 +282,7 @@ async fn network_ready_follows_the_plugins_cni_status() {
 #[tokio::test(flavor = "multi_thread")]
 async fn start_up_gc_deletes_cached_attachments_of_unknown_pods() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let h = Harness::new();

@@ -187,7 +187,7 @@ async fn twenty_parallel_exec_sessions() {
 #[tokio::test]
 async fn portforward_echoes_100_mib_and_serves_8_concurrent_connections() {
     if !is_root() {
-        eprintln!("SKIP: port-forward into a netns needs root");
+        cradle_testkit::skip("port-forward into a netns needs root");
         return;
     }
     let Some(client) = spdy_client() else { return };
@@ -221,7 +221,7 @@ async fn portforward_echoes_100_mib_and_serves_8_concurrent_connections() {
 #[tokio::test]
 async fn portforward_to_a_closed_port_reports_on_the_error_stream() {
     if !is_root() {
-        eprintln!("SKIP: port-forward into a netns needs root");
+        cradle_testkit::skip("port-forward into a netns needs root");
         return;
     }
     let Some(client) = spdy_client() else { return };

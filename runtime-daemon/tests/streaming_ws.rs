@@ -75,7 +75,7 @@ async fn websocket_v5_stdin_round_trips_and_close_ends_stdin() {
 #[tokio::test]
 async fn websocket_portforward_echoes_mebibytes() {
     if !is_root() {
-        eprintln!("SKIP: port-forward into a netns needs root");
+        cradle_testkit::skip("port-forward into a netns needs root");
         return;
     }
     let Some(client) = ws_client() else { return };
@@ -228,7 +228,7 @@ async fn websocket_attach_echoes_stdin() {
 #[tokio::test]
 async fn websocket_portforward_to_a_closed_port_reports_on_the_error_channel() {
     if !is_root() {
-        eprintln!("SKIP: port-forward into a netns needs root");
+        cradle_testkit::skip("port-forward into a netns needs root");
         return;
     }
     let Some(client) = ws_client() else { return };

@@ -163,7 +163,7 @@ mod tests {
     #[test]
     fn overlay_shows_lowers_keeps_writes_in_upper_and_unmounts_cleanly() {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipping: needs root");
+            cradle_testkit::skip("needs root");
             return;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn failed_mount_leaves_no_container_dir() {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipping: needs root");
+            cradle_testkit::skip("needs root");
             return;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -254,7 +254,7 @@ mod tests {
     #[test]
     fn image_of_300_layers_mounts_as_one_overlay() {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipping: needs root");
+            cradle_testkit::skip("needs root");
             return;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -283,7 +283,7 @@ mod tests {
     #[test]
     fn more_layers_than_overlay_stacks_is_a_clear_error_and_leaves_nothing() {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipping: needs root");
+            cradle_testkit::skip("needs root");
             return;
         }
         let dir = tempfile::tempdir().unwrap();

@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn volumes_are_read_only_overlays_and_unmount_all_takes_them_apart() {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipping: needs root");
+            cradle_testkit::skip("needs root");
             return;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn a_failed_volume_mount_leaves_no_directory() {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipping: needs root");
+            cradle_testkit::skip("needs root");
             return;
         }
         let dir = tempfile::tempdir().unwrap();

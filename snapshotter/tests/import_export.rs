@@ -12,7 +12,7 @@ use cradle_snapshotter::{Error, RegistrySettings};
 
 fn root() -> bool {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return false;
     }
     true
@@ -185,7 +185,7 @@ async fn archive_that_is_no_image_is_refused_and_leaves_nothing() {
 /// skopeo, an independent reader, accepts the export and finds the image.
 fn skopeo_reads(dir: &Path, exported: &[u8], img: &TestImage) {
     if !Path::new("/usr/bin/skopeo").exists() {
-        eprintln!("skopeo not installed: interop check skipped");
+        cradle_testkit::skip("skopeo not installed: interop check skipped");
         return;
     }
     let file = dir.join("export.tar");

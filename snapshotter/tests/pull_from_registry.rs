@@ -16,7 +16,7 @@ use cradle_snapshotter::{Error, ImageStore, RegistryConfig};
 
 fn usable() -> bool {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return false;
     }
     for tool in [
@@ -25,7 +25,7 @@ fn usable() -> bool {
         "/usr/bin/busybox",
     ] {
         if !Path::new(tool).exists() {
-            eprintln!("skipping: {tool} not installed");
+            cradle_testkit::skip(format!("{tool} not installed"));
             return false;
         }
     }

@@ -126,7 +126,7 @@ async fn ipv6_literal_registry_on_loopback_pulls_over_plain_http_and_resolves() 
         return;
     }
     if !has_ipv6_loopback() {
-        eprintln!("skipping: no ::1 on lo (the reference parsing has unit tests)");
+        cradle_testkit::skip("no ::1 on lo (the reference parsing has unit tests)");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -165,7 +165,7 @@ async fn ipv6_literal_registry_as_a_mirror_is_found_by_its_hosts_entry() {
         return;
     }
     if !has_ipv6_loopback() {
-        eprintln!("skipping: no ::1 on lo");
+        cradle_testkit::skip("no ::1 on lo");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -57,7 +57,8 @@ pub fn target_bin_dir() -> anyhow::Result<PathBuf> {
 
 /// Why the end-to-end tests cannot run here, if they cannot: they need root
 /// (namespaces, mounts, cgroups) and, when `needs_registry`, docker-registry
-/// and skopeo. In CI everything is installed, so nothing is skipped there.
+/// and skopeo. CI installs everything and sets `CRADLE_TESTS_REQUIRE_ALL`,
+/// under which a skip fails the test (`cradle_testkit::skip`).
 pub fn skip_reason(needs_registry: bool) -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
         return Some("end-to-end tests need root".into());
@@ -73,16 +74,18 @@ pub fn skip_reason(needs_registry: bool) -> Option<String> {
 }
 
 /// Skips the calling test (returns early) with a message when
-/// [`skip_reason`] says so.
+/// [`skip_reason`] says so; fails it instead under `CRADLE_TESTS_REQUIRE_ALL`.
 #[macro_export]
 macro_rules! skip_unless_ready {
     ($needs_registry:expr) => {
         if let Some(reason) = $crate::skip_reason($needs_registry) {
-            eprintln!("SKIPPED: {reason}");
+            $crate::skip(reason);
             return;
         }
     };
 }
+
+pub use cradle_testkit::skip;
 
 /// A random lowercase hex string, for unique names.
 pub fn random_suffix() -> String {

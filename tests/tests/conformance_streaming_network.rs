@@ -20,7 +20,7 @@ use cradle_tests::streaming::{args, client, exec_url, spdy_client, text};
 async fn critest_streaming_and_networking() {
     skip_unless_ready!(true);
     let Some(spdy) = spdy_client() else {
-        eprintln!("SKIPPED: the SPDY test client cannot be built (tests/clients/setup.sh)");
+        cradle_tests::skip("the SPDY test client cannot be built (tests/clients/setup.sh)");
         return;
     };
     let mut w = World::new().await;

@@ -91,7 +91,7 @@ impl PartialEq for MissingCommand {
 async fn cradle_oci_runs_as_containerds_runc() {
     skip_unless_ready!(true);
     if let Some(reason) = containerd_missing() {
-        eprintln!("SKIPPED: {reason}");
+        cradle_tests::skip(reason);
         return;
     }
     let cgroup = CgroupParent::new();

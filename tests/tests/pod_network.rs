@@ -111,7 +111,7 @@ async fn pods_get_ips_reach_each_other_and_a_host_port_and_leave_nothing() {
         "/usr/sbin/iptables",
     ] {
         if !Path::new(needed).exists() {
-            eprintln!("SKIPPED: {needed} is missing (run hack/install-deps.sh)");
+            cradle_tests::skip(format!("{needed} is missing (run hack/install-deps.sh)"));
             return;
         }
     }

@@ -77,7 +77,7 @@ fn unpack_test_image(rootfs: &Path) -> anyhow::Result<()> {
 fn spec_for_a_busybox_container_runs_under_runc() {
     skip_unless_ready!(false);
     if !Path::new(RUNC).exists() {
-        eprintln!("SKIPPED: {RUNC} is missing");
+        cradle_tests::skip(format!("{RUNC} is missing"));
         return;
     }
     let cgroup = CgroupParent::new();

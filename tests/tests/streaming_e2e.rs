@@ -33,7 +33,7 @@ use tonic::Code;
 async fn exec_attach_and_port_forward_work_with_spdy_and_websocket_clients() {
     skip_unless_ready!(true);
     let (Some(spdy), Some(ws)) = (spdy_client(), ws_client()) else {
-        eprintln!("SKIPPED: streaming clients missing (tests/clients/setup.sh)");
+        cradle_tests::skip("streaming clients missing (tests/clients/setup.sh)");
         return;
     };
     let mut w = World::start().await;

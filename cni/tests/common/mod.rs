@@ -18,7 +18,7 @@ pub fn is_root(test: &str) -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
     }
-    eprintln!("skipping {test}: needs root (network namespaces)");
+    cradle_testkit::skip(format!("{test}: needs root (network namespaces)"));
     false
 }
 

@@ -27,7 +27,7 @@ fn mounted_under(dir: &Path) -> bool {
 #[test]
 fn pinned_namespaces_are_new_with_lo_up_and_hostname_and_unpin_leaves_no_mount() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -81,7 +81,7 @@ fn pinned_namespaces_are_new_with_lo_up_and_hostname_and_unpin_leaves_no_mount()
 #[test]
 fn host_network_pins_no_net_namespace() {
     if !is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -173,7 +173,7 @@ pub fn spdy_client() -> Option<PathBuf> {
             match status {
                 Ok(s) if s.success() && bin.exists() => Some(bin),
                 _ => {
-                    eprintln!("SKIP: tests/clients/setup.sh could not build the SPDY client");
+                    cradle_testkit::skip("tests/clients/setup.sh could not build the SPDY client");
                     None
                 }
             }
@@ -188,7 +188,7 @@ pub fn ws_client() -> Option<PathBuf> {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("SKIP: python3 websocket-client missing (tests/clients/setup.sh)");
+        cradle_testkit::skip("python3 websocket-client missing (tests/clients/setup.sh)");
         return None;
     }
     Some(repo().join("tests/clients/ws_client.py"))

@@ -39,11 +39,11 @@ pub fn sha256(bytes: &[u8]) -> String {
 /// Root and docker-registry are needed; skips with a message otherwise.
 pub fn usable() -> bool {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return false;
     }
     if !Path::new("/usr/bin/docker-registry").exists() {
-        eprintln!("skipping: /usr/bin/docker-registry not installed");
+        cradle_testkit::skip("/usr/bin/docker-registry not installed");
         return false;
     }
     true
