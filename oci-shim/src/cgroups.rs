@@ -4,9 +4,11 @@
 //! A [`Cgroup`] is a path relative to the cgroup root (`/kubepods/pod1/abc`)
 //! plus the hierarchy detected on this host: unified v2 when
 //! `/sys/fs/cgroup` is a cgroup2 mount, otherwise v1 with one mount per
-//! controller under `/sys/fs/cgroup/<name>`. In v1 (and hybrid) mode the
-//! cgroup2 mount at `/sys/fs/cgroup/unified` carries no controllers and is
-//! ignored, both by [`Cgroup::create`] and [`Cgroup::remove`].
+//! controller under `/sys/fs/cgroup/<name>`. A hybrid host also has a
+//! cgroup2 mount at `/sys/fs/cgroup/unified`; when it carries controllers
+//! (hugetlb, on some hosts, is only there) the cgroup is made, joined and
+//! removed there too, and the limits of those controllers go there (see
+//! docs/cgroups.md). Without controllers it is ignored.
 //!
 //! The library only writes cgroup files (and, for v2 device rules, loads
 //! and attaches an eBPF program); it never kills processes or logs.
@@ -88,6 +90,9 @@ pub enum Hierarchy {
     V1 {
         /// `(mount directory name, mount path)`, e.g. `("memory", "/sys/fs/cgroup/memory")`.
         mounts: Vec<(String, PathBuf)>,
+        /// A hybrid host's cgroup2 mount, when it carries controllers
+        /// (which are then in no v1 mount: a controller is in one hierarchy).
+        unified: Option<PathBuf>,
     },
     /// The unified hierarchy mounted at `root`.
     V2 {
@@ -113,7 +118,14 @@ impl Hierarchy {
         if mounts.is_empty() {
             return Err(CgroupError::NoHierarchy);
         }
-        Ok(Hierarchy::V1 { mounts })
+        let unified = Some(root.join("unified")).filter(|u| {
+            fs::is_cgroup2(u)
+                && fs::read_optional(&u.join("cgroup.controllers"))
+                    .ok()
+                    .flatten()
+                    .is_some_and(|c| !c.trim().is_empty())
+        });
+        Ok(Hierarchy::V1 { mounts, unified })
     }
 
     /// True for the unified (v2) hierarchy.
@@ -154,21 +166,33 @@ impl Cgroup {
         &self.hierarchy
     }
 
-    /// The directories that make up this cgroup (one per v1 mount, one in v2).
+    /// The directories that make up this cgroup (one per v1 mount and one
+    /// in a hybrid host's unified mount with controllers, one in v2).
     pub fn dirs(&self) -> Vec<PathBuf> {
         let rel = self.path.trim_start_matches('/');
         match &self.hierarchy {
-            Hierarchy::V1 { mounts } => mounts.iter().map(|(_, m)| m.join(rel)).collect(),
+            Hierarchy::V1 { mounts, unified } => mounts
+                .iter()
+                .map(|(_, m)| m.join(rel))
+                .chain(unified.iter().map(|u| u.join(rel)))
+                .collect(),
             Hierarchy::V2 { root } => vec![root.join(rel)],
         }
     }
 
     /// Creates the cgroup (and missing parents). v1: in every controller,
     /// copying `cpuset.cpus`/`cpuset.mems` down into each new cpuset
-    /// directory; v2: enabling the available controllers along the path.
+    /// directory; v2 (and a hybrid host's unified mount): enabling the
+    /// available controllers along the path.
     pub fn create(&self) -> Result<(), CgroupError> {
         match &self.hierarchy {
-            Hierarchy::V1 { mounts } => v1::create(mounts, &self.path),
+            Hierarchy::V1 { mounts, unified } => {
+                v1::create(mounts, &self.path)?;
+                match unified {
+                    Some(u) => v2::create(u, &self.path),
+                    None => Ok(()),
+                }
+            }
             Hierarchy::V2 { root } => v2::create(root, &self.path),
         }
     }
@@ -185,22 +209,25 @@ impl Cgroup {
     /// I/O, hugepages, rdma, network (v1), unified (v2) and device rules.
     /// A field the host cannot apply (controller not mounted, interface
     /// file missing, no equivalent in this cgroup version) is a
-    /// [`CgroupError::Unsupported`] naming it; nothing is skipped.
-    pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+    /// [`CgroupError::Unsupported`] naming it. The one exception is a
+    /// hugepage limit that cannot weaken anything (0 pages of a size the
+    /// host cannot allocate): skipped, and described in the returned
+    /// warnings for the caller to log (docs/cgroups.md).
+    pub fn apply(&self, resources: &LinuxResources) -> Result<Vec<String>, CgroupError> {
         match &self.hierarchy {
-            Hierarchy::V1 { mounts } => v1::apply(mounts, &self.path, resources),
+            Hierarchy::V1 { mounts, unified } => {
+                v1::apply(mounts, unified.as_deref(), &self.path, resources)
+            }
             Hierarchy::V2 { root } => {
                 let dir = root.join(self.path.trim_start_matches('/'));
-                v2::apply(&dir, resources)?;
+                let warnings = v2::apply(&dir, resources)?;
                 // v2 has no devices files: the rules become an eBPF
                 // program that replaces the cgroup's previous one, so
                 // callers pass all the rules in one call.
-                match &resources.devices {
-                    Some(rules) if !rules.is_empty() => {
-                        bpf::install(&dir, &devfilter::program(rules)?)
-                    }
-                    _ => Ok(()),
+                if let Some(rules) = resources.devices.as_ref().filter(|r| !r.is_empty()) {
+                    bpf::install(&dir, &devfilter::program(rules)?)?;
                 }
+                Ok(warnings)
             }
         }
     }
@@ -224,7 +251,7 @@ impl Cgroup {
     /// The pids in the cgroup (empty when it does not exist).
     pub fn processes(&self) -> Result<Vec<i32>, CgroupError> {
         let dir = match &self.hierarchy {
-            Hierarchy::V1 { mounts } => {
+            Hierarchy::V1 { mounts, .. } => {
                 let rel = self.path.trim_start_matches('/');
                 let pick = mounts
                     .iter()
@@ -259,7 +286,7 @@ impl Cgroup {
     pub fn oom_kill_count(&self) -> Result<u64, CgroupError> {
         let rel = self.path.trim_start_matches('/');
         let file = match &self.hierarchy {
-            Hierarchy::V1 { mounts } => {
+            Hierarchy::V1 { mounts, .. } => {
                 match mounts.iter().find(|(n, _)| v1::has_controller(n, "memory")) {
                     Some((_, m)) => m.join(rel).join("memory.oom_control"),
                     None => return Ok(0),
@@ -402,7 +429,14 @@ mod tests {
         }
         std::fs::write(root.path().join("cpuset/cpuset.cpus"), "0-3\n").unwrap();
         std::fs::write(root.path().join("cpuset/cpuset.mems"), "0\n").unwrap();
-        let cg = Cgroup::with_hierarchy("/k/c", Hierarchy::V1 { mounts }).unwrap();
+        let cg = Cgroup::with_hierarchy(
+            "/k/c",
+            Hierarchy::V1 {
+                mounts,
+                unified: None,
+            },
+        )
+        .unwrap();
         cg.create().unwrap();
         let mem = root.path().join("memory/k/c");
         std::fs::write(mem.join("memory.memsw.limit_in_bytes"), "").unwrap();
@@ -446,6 +480,7 @@ mod tests {
                     PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"),
                 ),
             ],
+            unified: None,
         };
         let cg = Cgroup::with_hierarchy("/k/p", h).unwrap();
         assert_eq!(

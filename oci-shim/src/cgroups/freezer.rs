@@ -16,7 +16,7 @@ fn freezer_dir(hierarchy: &Hierarchy, path: &str) -> Result<(PathBuf, bool), Cgr
     let rel = path.trim_start_matches('/');
     match hierarchy {
         Hierarchy::V2 { root } => Ok((root.join(rel), true)),
-        Hierarchy::V1 { mounts } => mounts
+        Hierarchy::V1 { mounts, .. } => mounts
             .iter()
             .find(|(n, _)| v1::has_controller(n, "freezer"))
             .map(|(_, m)| (m.join(rel), false))

@@ -69,12 +69,17 @@ fn is_empty_cpuset(dir: &Path) -> Result<bool, CgroupError> {
 }
 
 /// Writes every limit of `res`; a field whose controller is not mounted
-/// or whose file this kernel lacks is an error naming it.
+/// or whose file this kernel lacks is an error naming it, but for the
+/// hugepage limits that cannot weaken anything (returned as warnings, see
+/// [`super::hugetlb`]). `unified` is a hybrid host's cgroup2 mount with
+/// controllers (hugetlb on some kernels' layouts), used for what v1 lacks.
 pub(super) fn apply(
     mounts: &[(String, PathBuf)],
+    unified: Option<&Path>,
     path: &str,
     res: &LinuxResources,
-) -> Result<(), CgroupError> {
+) -> Result<Vec<String>, CgroupError> {
+    let mut warnings = Vec::new();
     let rel = path.trim_start_matches('/');
     let dir = |c: &str| find(mounts, c).map(|m| m.join(rel));
     let need = |c: &str, field: &str| {
@@ -114,7 +119,17 @@ pub(super) fn apply(
         super::blockio::apply_v1(dir("blkio").as_deref(), b)?;
     }
     if let Some(h) = &res.hugepage_limits {
-        super::hugetlb::apply_v1(dir("hugetlb").as_deref(), h)?;
+        let v1_dir = dir("hugetlb");
+        let unified_dir = unified
+            .filter(|u| super::v2::has_controller(u, "hugetlb"))
+            .map(|u| u.join(rel));
+        let target = match (&v1_dir, &unified_dir) {
+            (Some(d), _) => super::hugetlb::Target::V1(d),
+            (None, Some(d)) => super::hugetlb::Target::V2(d),
+            (None, None) => super::hugetlb::Target::Missing,
+        };
+        let sysfs = Path::new(super::hugetlb::HUGEPAGES_SYSFS);
+        warnings.extend(super::hugetlb::apply(target, h, sysfs)?);
     }
     if let Some(r) = &res.rdma {
         super::rdma::apply(dir("rdma").as_deref(), r)?;
@@ -140,7 +155,7 @@ pub(super) fn apply(
             "cgroup v2 keys cannot be written on a cgroup v1 host",
         ));
     }
-    Ok(())
+    Ok(warnings)
 }
 
 fn apply_memory(d: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {

@@ -21,6 +21,14 @@ pub(super) fn create(root: &Path, path: &str) -> Result<(), CgroupError> {
     Ok(())
 }
 
+/// True when the cgroup2 mount at `root` offers `controller`.
+pub(super) fn has_controller(root: &Path, controller: &str) -> bool {
+    fs::read_optional(&root.join("cgroup.controllers"))
+        .ok()
+        .flatten()
+        .is_some_and(|c| c.split_whitespace().any(|c| c == controller))
+}
+
 fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
     let available = fs::read_optional(&dir.join("cgroup.controllers"))?.unwrap_or_default();
     let enable: Vec<String> = available
@@ -38,7 +46,9 @@ fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
 /// (swappiness, the OOM killer switch, kernel memory, realtime, net_cls)
 /// or this host lacks is an error naming the field. Device rules are the
 /// caller's ([`super::Cgroup::apply`] loads them as an eBPF program).
-pub(super) fn apply(dir: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
+/// Returns the warnings of hugepage limits skipped by [`super::hugetlb`]'s rule.
+pub(super) fn apply(dir: &Path, res: &LinuxResources) -> Result<Vec<String>, CgroupError> {
+    let mut warnings = Vec::new();
     if let Some(mem) = &res.memory {
         apply_memory(dir, mem)?;
     }
@@ -57,7 +67,9 @@ pub(super) fn apply(dir: &Path, res: &LinuxResources) -> Result<(), CgroupError>
         super::blockio::apply_v2(dir, b)?;
     }
     if let Some(h) = &res.hugepage_limits {
-        super::hugetlb::apply_v2(dir, h)?;
+        let target = super::hugetlb::Target::V2(dir);
+        let sysfs = Path::new(super::hugetlb::HUGEPAGES_SYSFS);
+        warnings.extend(super::hugetlb::apply(target, h, sysfs)?);
     }
     if let Some(r) = &res.rdma {
         super::rdma::apply(Some(dir), r)?;
@@ -83,7 +95,7 @@ pub(super) fn apply(dir: &Path, res: &LinuxResources) -> Result<(), CgroupError>
             write_field(&dir.join(k), v, &format!("unified.{k}"))?;
         }
     }
-    Ok(())
+    Ok(warnings)
 }
 
 fn apply_memory(dir: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {

@@ -251,7 +251,9 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
             .unwrap_or_default(),
     );
     res.devices = Some(rules);
-    cgroup.apply(&res)?;
+    for warning in cgroup.apply(&res)? {
+        log::warn(&format!("container {}: {warning}", opts.id));
+    }
     let device_rules = res.devices.take().unwrap_or_default();
     cgroup.add_process(pid.as_raw())?;
     if let Some(adj) = spec.process.as_ref().and_then(|p| p.oom_score_adj) {

@@ -498,7 +498,7 @@ fn mount_cgroup(
                 None,
             )
             .map_err(|e| err("mount cgroup2", dest, e)),
-        Hierarchy::V1 { mounts } => {
+        Hierarchy::V1 { mounts, .. } => {
             let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
             sys.mount(
                 Some(Path::new("tmpfs")),

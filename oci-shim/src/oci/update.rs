@@ -39,7 +39,9 @@ pub fn update(root: &Path, id: &str, source: &Path) -> Result<()> {
             new_rules,
         ));
     }
-    cgroup.apply(&resources)?;
+    for warning in cgroup.apply(&resources)? {
+        super::log::warn(&format!("container {id}: {warning}"));
+    }
     st.save(root)
 }
 

@@ -266,6 +266,7 @@ fn spec_mounts_become_the_expected_mount_calls() {
     let cgroup = CgroupTarget {
         hierarchy: Hierarchy::V1 {
             mounts: vec![("memory".into(), PathBuf::from("/sys/fs/cgroup/memory"))],
+            unified: None,
         },
         path: "/pod/c".into(),
     };
