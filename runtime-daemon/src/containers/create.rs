@@ -43,6 +43,7 @@ impl ContainerManager {
             )));
         }
         let (handler_name, handler_bin) = self.ctx.runtime_handler(&sandbox.runtime_handler)?;
+        let log_path = super::log_path::confined(&sandbox.config.log_directory, &config.log_path)?;
         let id = crate::ids::generate();
         let name = ContainerRecord::name_key(&sandbox.id, &config).unwrap_or_default();
         let reservation = self.names.reserve(&name, &id)?;
@@ -51,13 +52,6 @@ impl ContainerManager {
             .resolve(&image_name)
             .ok_or_else(|| Error::ImageNotFound(image_name.clone()))?;
 
-        let log_path = match (
-            sandbox.config.log_directory.as_str(),
-            config.log_path.as_str(),
-        ) {
-            ("", _) | (_, "") => None,
-            (dir, file) => Some(Path::new(dir).join(file)),
-        };
         let mut record = ContainerRecord {
             id: id.clone(),
             sandbox_id: sandbox.id.clone(),

@@ -17,6 +17,7 @@ pub mod devices;
 pub mod exec;
 pub mod features;
 mod image_volumes;
+mod log_path;
 pub mod monitor;
 mod record;
 mod runtime_cmd;

@@ -1,13 +1,19 @@
-//! Request checks the managers cannot express: combinations of fields that
-//! containerd refuses before doing any work (a group without a user), and
-//! fields this node cannot honour (user namespaces, which `Status` reports
-//! as unsupported), refused by name instead of silently ignored.
+//! Request checks at the service boundary, before anything is created:
+//! every field against the kubelet's own limits (`fields`, by the `rules`
+//! of names, paths and strings), combinations of fields that containerd
+//! refuses before doing any work (a group without a user), and fields this
+//! node cannot honour (user namespaces, which `Status` reports as
+//! unsupported), refused by name instead of silently ignored.
+
+mod fields;
+mod rules;
 
 use cradle_proto::cri;
 use tonic::Status;
 
 /// CreateContainer's config.
 pub(crate) fn container_config(config: &cri::ContainerConfig) -> Result<(), Status> {
+    fields::container(config)?;
     image_volumes_read_only(&config.mounts)?;
     let security = config
         .linux
@@ -50,6 +56,7 @@ fn image_volumes_read_only(mounts: &[cri::Mount]) -> Result<(), Status> {
 
 /// RunPodSandbox's config.
 pub(crate) fn pod_config(config: &cri::PodSandboxConfig) -> Result<(), Status> {
+    fields::pod(config)?;
     let options = config
         .linux
         .as_ref()
