@@ -27,6 +27,7 @@ pub mod logger;
 pub mod monitor;
 pub mod oom;
 pub mod pause;
+pub mod pidns;
 pub mod reaper;
 pub mod requests;
 pub mod rollback;

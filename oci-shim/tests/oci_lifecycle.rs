@@ -481,3 +481,48 @@ fn update_adds_device_rules_to_those_in_force() {
     assert!(openable(), "c 10:237 allowed by the update");
     assert!(b.oci(&["delete", "--force", &b.id]).status.success());
 }
+
+/// As runc's destroy: the init of a container without a pid namespace of
+/// its own leaves its children in the cgroup when it dies; delete of the
+/// stopped container kills them rather than failing on a busy cgroup.
+#[test]
+fn delete_of_a_stopped_host_pid_container_kills_what_outlived_its_init() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("hostpid-del", &["sh", "-c", "sleep 1000 & exec sleep 1001"]);
+    let mut cfg = b.config();
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|ns| ns["type"] != "pid");
+    b.write_config(cfg);
+    let pid = b.create_ok();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    let cg = cradle_shim::cgroups::Cgroup::new(&b.cgroup).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let child = loop {
+        let procs = cg.processes().unwrap();
+        if let Some(c) = procs.iter().find(|p| **p != pid) {
+            break *c;
+        }
+        assert!(Instant::now() < deadline, "no child: {procs:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    assert_eq!(wait_exit(pid), 137);
+    wait_status(&b, "stopped");
+    let out = b.oci(&["delete", &b.id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The child was re-parented to this test (a subreaper): killed, it is ours to reap.
+    assert_eq!(wait_exit(child), 137);
+    for d in b.cgroup_dirs() {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}

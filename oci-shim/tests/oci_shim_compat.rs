@@ -26,3 +26,8 @@ fn failed_create_reports_the_error_and_leaves_nothing_behind() {
         &shim_harness::cradle_oci(),
     );
 }
+
+#[test]
+fn host_pid_leftovers_die_with_the_init() {
+    shim_harness::host_pid_leftovers_die_with_the_init(&shim_harness::cradle_oci());
+}

@@ -35,6 +35,11 @@ fn failed_create_reports_the_error_and_leaves_nothing_behind() {
     shim_harness::failed_create_reports_the_error_and_leaves_nothing_behind(RUNC);
 }
 
+#[test]
+fn host_pid_leftovers_die_with_the_init_under_runc() {
+    shim_harness::host_pid_leftovers_die_with_the_init(RUNC);
+}
+
 /// Namespaces pinned by bind mounts, unmounted on drop.
 struct Pins {
     files: Vec<PathBuf>,

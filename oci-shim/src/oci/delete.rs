@@ -1,5 +1,6 @@
 //! `cradle-oci delete`: remove a stopped container's cgroup and state;
-//! with `--force`, SIGKILL everything in it first and wait until it is gone.
+//! with `--force` also a running one. Whatever is left in the cgroup is
+//! SIGKILLed first, and delete waits until it is gone.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -40,16 +41,18 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     };
     let status = st.status(root)?;
     let cg = Cgroup::new(&st.cgroup_path)?;
-    if status != Status::Stopped {
-        if !force {
-            return Err(OciError::WrongStatus {
-                id: id.to_string(),
-                status: status.as_str(),
-                what: "cannot delete without --force",
-            });
-        }
-        kill_all(&st, &cg)?;
+    if status != Status::Stopped && !force {
+        return Err(OciError::WrongStatus {
+            id: id.to_string(),
+            status: status.as_str(),
+            what: "cannot delete without --force",
+        });
     }
+    // Also for a stopped container, as runc's destroy: without a pid
+    // namespace of its own, the init's children outlive it in the cgroup
+    // (which could not be removed while they run). With one, the kernel
+    // has killed them already and this finds nothing.
+    kill_all(&st, &cg)?;
     cg.remove()?;
     std::fs::remove_dir_all(&dir).map_err(|e| OciError::io("remove", &dir, e))?;
     poststop(&st);

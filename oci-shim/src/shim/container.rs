@@ -142,6 +142,7 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
         id: args.id.clone(),
         runtime,
         oom,
+        kill_all_on_exit: super::pidns::kill_all_on_exit(&args.bundle),
     };
     let shim = Shim::new(
         kind,

@@ -27,6 +27,9 @@ pub enum Kind {
         id: String,
         runtime: Runtime,
         oom: Option<OomWatch>,
+        /// No pid namespace of its own: what outlives the init is killed
+        /// when it exits (see [`super::pidns`]).
+        kill_all_on_exit: bool,
     },
     /// The built-in pause process, with the pod cgroup it may have created.
     Sandbox { cgroup: Option<Cgroup> },
@@ -130,6 +133,7 @@ impl Shim {
             record.oom_killed = oom.oom_killed();
         }
         crate::diag!("process {} exited: {record:?}", self.watched.pid());
+        self.kill_leftovers();
         // Everything the init wrote is in the pipes now: log it before the exit.
         self.stdio.drain(&mut self.log);
         self.stdio.close_attached();
@@ -145,6 +149,22 @@ impl Shim {
                 Parked::Delete => (conn, self.delete_now()),
             })
             .collect()
+    }
+
+    /// After the init of a container without a pid namespace of its own
+    /// exited: SIGKILL the rest of its cgroup. They are re-parented to this
+    /// subreaper, so the next SIGCHLDs reap them.
+    fn kill_leftovers(&self) {
+        if let Kind::Container {
+            id,
+            runtime,
+            kill_all_on_exit: true,
+            ..
+        } = &self.kind
+            && let Err(error) = runtime.kill(id, Signal::SIGKILL as i32, true)
+        {
+            crate::diag!("container {id}: killing what outlived its init: {error}");
+        }
     }
 
     fn pid(&self) -> Pid {
@@ -213,6 +233,10 @@ impl Shim {
         };
         match result {
             Ok(()) => {
+                // What the runtime's delete killed was re-parented to this
+                // subreaper: reap it now, or it would go on to the host's
+                // init as a zombie when the shim exits.
+                let _ = reaper::reap(Pid::from_raw(-1));
                 self.shutdown = true;
                 for file in [SHIM_PID_FILE, INIT_PID_FILE] {
                     let _ = fs::remove_file(self.state_dir.join(file));

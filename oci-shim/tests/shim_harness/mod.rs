@@ -482,3 +482,74 @@ pub fn attach(state_dir: &Path) -> std::os::unix::net::UnixStream {
         .unwrap();
     conn
 }
+
+/// A container in the host's pid namespace whose init forked a child:
+/// when the init is killed, the shim kills and reaps the child (it would
+/// otherwise live on in the cgroup), and delete leaves no cgroup behind.
+pub fn host_pid_leftovers_die_with_the_init(runtime: &str) {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    let root = dir.path().join("runc-root");
+    let state_dir = dir.path().join("state");
+    let id = unique("hostpid");
+    make_bundle(
+        &bundle,
+        &[
+            "/bin/busybox",
+            "sh",
+            "-c",
+            "/bin/busybox sleep 1000 & exec /bin/busybox sleep 1001",
+        ],
+    );
+    let cgroup_path = format!("/cradle-test-{id}");
+    let path = bundle.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
+    namespaces.retain(|ns| ns["type"] != "pid");
+    config["linux"]["cgroupsPath"] = serde_json::json!(cgroup_path);
+    fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    let _runc = RuncGuard {
+        runtime: runtime.to_string(),
+        root: root.clone(),
+        id: id.clone(),
+    };
+    let mut shim = ShimGuard {
+        state_dir: state_dir.clone(),
+        shim_pid: None,
+    };
+    let output = run_container_shim(&id, &bundle, runtime, &root, &state_dir, &[]);
+    assert!(
+        output.status.success(),
+        "shim failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    shim.shim_pid = shim_pid(&state_dir);
+    let cgroup = cradle_shim::cgroups::Cgroup::new(&cgroup_path).unwrap();
+    let mut client = Client::connect(&state_dir);
+    let init = client.state().pid as i32;
+    assert_eq!(client.call(Request::Start), Response::Ok);
+    let mut procs = Vec::new();
+    eventually("the init's child in the cgroup", || {
+        procs = cgroup.processes().unwrap();
+        procs.len() == 2
+    });
+    let child = procs.into_iter().find(|p| *p != init).unwrap();
+    // SAFETY: signalling the init this test's shim reported.
+    unsafe {
+        libc::kill(init, libc::SIGKILL);
+    }
+    assert_eq!(client.wait().signal, Some(libc::SIGKILL));
+    // Killed and reaped (by the shim, its subreaper), not left a zombie.
+    eventually("the child to be killed and reaped", || {
+        !Path::new(&format!("/proc/{child}")).exists()
+    });
+    assert_eq!(cgroup.processes().unwrap(), Vec::<i32>::new());
+    assert_eq!(client.call(Request::Delete { force: false }), Response::Ok);
+    for d in cgroup.dirs() {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
