@@ -11,6 +11,7 @@
 //!   capabilities, seccomp, hooks, pause/resume, exec and run, hardened
 //!   against the known runc escapes.
 //! - [`cgroups`]: the cgroupfs v1/v2 library both use.
+//! - [`sockpath`]: unix socket paths of any length (through a directory fd).
 //! - [`spec`]: the serde types of the bundle's `config.json` that
 //!   `cradle-oci` reads (in place of the much larger `oci-spec` crate).
 //!
@@ -19,4 +20,5 @@
 pub mod cgroups;
 pub mod oci;
 pub mod shim;
+pub mod sockpath;
 pub mod spec;

@@ -16,12 +16,22 @@ use shim_harness::*;
 
 /// A `cat` container under a shim, started.
 fn start_cat(runtime: &str, extra: &[&str]) -> Option<Shimmed> {
-    let mut cat = spawn_shimmed(
+    start_cat_in(runtime, extra, |d| d.join("state"))
+}
+
+/// [`start_cat`] with the shim's state dir chosen by `state_dir_in`.
+fn start_cat_in(
+    runtime: &str,
+    extra: &[&str],
+    state_dir_in: impl Fn(&std::path::Path) -> std::path::PathBuf,
+) -> Option<Shimmed> {
+    let mut cat = spawn_shimmed_in(
         "shimattach",
         runtime,
         &["/bin/busybox", "cat"],
         false,
         extra,
+        state_dir_in,
     )?;
     assert_eq!(cat.client.call(Request::Start), Response::Ok);
     Some(cat)
@@ -54,8 +64,27 @@ fn stdin_reaches_a_cradle_oci_container_and_stdin_once_closes_it() {
     stdin_once_round_trip(&cradle_oci());
 }
 
+/// The shim's three sockets do not depend on its state dir's length: a
+/// 200-byte one (far over `sun_path`'s 107) serves requests and attach.
+#[test]
+fn a_200_byte_state_dir_serves_requests_and_attach_under_runc() {
+    stdin_once_round_trip_in(RUNC, |d| long_state_dir(d, 200));
+}
+
+#[test]
+fn a_200_byte_state_dir_serves_requests_and_attach_under_cradle_oci() {
+    stdin_once_round_trip_in(&cradle_oci(), |d| long_state_dir(d, 200));
+}
+
 fn stdin_once_round_trip(runtime: &str) {
-    let Some(mut cat) = start_cat(runtime, &["--stdin", "--stdin-once"]) else {
+    stdin_once_round_trip_in(runtime, |d| d.join("state"))
+}
+
+fn stdin_once_round_trip_in(
+    runtime: &str,
+    state_dir_in: impl Fn(&std::path::Path) -> std::path::PathBuf,
+) {
+    let Some(mut cat) = start_cat_in(runtime, &["--stdin", "--stdin-once"], state_dir_in) else {
         return;
     };
     let mut conn = attach(&cat.state_dir);

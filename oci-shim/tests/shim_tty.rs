@@ -20,12 +20,23 @@ use shim_harness::*;
 
 /// A tty container running `script` under a shim (not started yet).
 fn start_tty(runtime: &str, script: &str, extra: &[&str]) -> Option<Shimmed> {
-    let tty = spawn_shimmed(
+    start_tty_in(runtime, script, extra, |d| d.join("state"))
+}
+
+/// [`start_tty`] with the shim's state dir chosen by `state_dir_in`.
+fn start_tty_in(
+    runtime: &str,
+    script: &str,
+    extra: &[&str],
+    state_dir_in: impl Fn(&Path) -> std::path::PathBuf,
+) -> Option<Shimmed> {
+    let tty = spawn_shimmed_in(
         "shimtty",
         runtime,
         &["/bin/busybox", "sh", "-c", script],
         true,
         extra,
+        state_dir_in,
     )?;
     assert!(
         !tty.state_dir.join(CONSOLE_SOCKET_FILE).exists(),
@@ -79,8 +90,27 @@ fn a_tty_containers_output_is_logged_as_stdout_under_cradle_oci() {
 /// Without stdin the container's stdin is the terminal too (it reads
 /// nothing); what it writes on stdout and stderr is the terminal's output.
 fn output_is_logged_as_stdout(runtime: &str) {
+    output_is_logged_as_stdout_in(runtime, |d| d.join("state"))
+}
+
+/// The console socket does not depend on the state dir's length either:
+/// the runtime is given a short path to it through the shim's `/proc` entry.
+#[test]
+fn a_tty_container_with_a_200_byte_state_dir_under_runc() {
+    output_is_logged_as_stdout_in(RUNC, |d| long_state_dir(d, 200));
+}
+
+#[test]
+fn a_tty_container_with_a_200_byte_state_dir_under_cradle_oci() {
+    output_is_logged_as_stdout_in(&cradle_oci(), |d| long_state_dir(d, 200));
+}
+
+fn output_is_logged_as_stdout_in(
+    runtime: &str,
+    state_dir_in: impl Fn(&Path) -> std::path::PathBuf,
+) {
     let script = "[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo on-a-tty; echo to-stderr >&2; exit 5";
-    let Some(mut tty) = start_tty(runtime, script, &[]) else {
+    let Some(mut tty) = start_tty_in(runtime, script, &[], state_dir_in) else {
         return;
     };
     assert_eq!(tty.client.call(Request::Start), Response::Ok);

@@ -15,9 +15,10 @@ use nix::sys::stat::Mode;
 
 use super::error::{OciError, Result};
 
-/// Connects to the caller's console socket (done by `create`/`exec` before forking).
+/// Connects to the caller's console socket (done by `create`/`exec` before
+/// forking), whatever the length of its path.
 pub(crate) fn connect(path: &Path) -> Result<UnixStream> {
-    UnixStream::connect(path).map_err(|e| OciError::io("connect console socket", path, e))
+    crate::sockpath::connect(path).map_err(|e| OciError::io("connect console socket", path, e))
 }
 
 /// Creates the pty, hands the master to the console socket, and makes the

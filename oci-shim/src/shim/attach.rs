@@ -67,7 +67,7 @@ const MAX_STDIN_FRAME: usize = 1024 * 1024;
 impl Attach {
     /// Binds `path` (non-blocking accepts).
     pub fn bind(path: &Path) -> Result<Attach, ShimError> {
-        let listener = UnixListener::bind(path)
+        let listener = crate::sockpath::bind(path)
             .map_err(ShimError::io(format!("binding {}", path.display())))?;
         let attach = Attach {
             path: path.to_path_buf(),

@@ -52,6 +52,10 @@ pub fn terminal_requested(bundle: &Path) -> Result<bool, ShimError> {
 pub struct ConsoleSocket {
     listener: UnixListener,
     path: PathBuf,
+    /// How the runtime reaches it; holds the directory open when the path
+    /// is too long for `sun_path` (see [`crate::sockpath`]).
+    _short: crate::sockpath::ShortPath,
+    for_runtime: PathBuf,
 }
 
 impl ConsoleSocket {
@@ -61,17 +65,25 @@ impl ConsoleSocket {
             fs::remove_file(path)
                 .map_err(ShimError::io(format!("removing stale {}", path.display())))?;
         }
-        let listener = UnixListener::bind(path)
+        let short = crate::sockpath::ShortPath::new(path).map_err(ShimError::io(format!(
+            "opening the directory of {}",
+            path.display()
+        )))?;
+        let listener = UnixListener::bind(short.as_path())
             .map_err(ShimError::io(format!("binding {}", path.display())))?;
         Ok(ConsoleSocket {
             listener,
             path: path.to_path_buf(),
+            for_runtime: short.for_others(),
+            _short: short,
         })
     }
 
-    /// The socket's path, for `--console-socket`.
+    /// The socket's path for `--console-socket`: its own when short
+    /// enough, else one through this shim's `/proc/<pid>/fd`, short
+    /// whatever the state dir's length.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.for_runtime
     }
 
     /// Takes the master the runtime sent (it connected and sent during

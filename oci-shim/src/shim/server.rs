@@ -61,7 +61,7 @@ impl Server {
     /// Listen on `path`, replacing a stale socket file but never a live shim's.
     pub fn bind(path: &Path) -> Result<Server, ShimError> {
         if path.exists() {
-            if UnixStream::connect(path).is_ok() {
+            if crate::sockpath::connect(path).is_ok() {
                 return Err(ShimError::Invalid(format!(
                     "a shim already listens on {}",
                     path.display()
@@ -70,7 +70,7 @@ impl Server {
             fs::remove_file(path)
                 .map_err(ShimError::io(format!("removing stale {}", path.display())))?;
         }
-        let listener = UnixListener::bind(path)
+        let listener = crate::sockpath::bind(path)
             .map_err(ShimError::io(format!("listening on {}", path.display())))?;
         let server = Server {
             listener,

@@ -42,7 +42,7 @@ pub struct Client {
 
 impl Client {
     pub fn connect(state_dir: &Path) -> Client {
-        let stream = UnixStream::connect(state_dir.join(SOCKET_FILE)).unwrap();
+        let stream = cradle_shim::sockpath::connect(&state_dir.join(SOCKET_FILE)).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
@@ -425,6 +425,36 @@ pub fn spawn_shimmed(
     terminal: bool,
     extra: &[&str],
 ) -> Option<Shimmed> {
+    spawn_shimmed_in(name, runtime, args, terminal, extra, |d| d.join("state"))
+}
+
+/// A state dir of exactly `len` bytes under `dir`: as the shim nests its
+/// sockets `<state dir>/shims/<64-hex id>/` under cradled's, anything much
+/// over 25 bytes used to be too long for `sun_path`.
+pub fn long_state_dir(dir: &Path, len: usize) -> PathBuf {
+    let mut path = dir.join("state-");
+    while path.as_os_str().len() < len {
+        path.as_mut_os_string().push("x");
+    }
+    assert_eq!(
+        path.as_os_str().len(),
+        len,
+        "{} too long already",
+        dir.display()
+    );
+    path
+}
+
+/// [`spawn_shimmed`] with the shim's state dir chosen by `state_dir_in`
+/// (given the test's temp dir).
+pub fn spawn_shimmed_in(
+    name: &str,
+    runtime: &str,
+    args: &[&str],
+    terminal: bool,
+    extra: &[&str],
+    state_dir_in: impl Fn(&Path) -> PathBuf,
+) -> Option<Shimmed> {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipping: needs root");
         return None;
@@ -432,7 +462,7 @@ pub fn spawn_shimmed(
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle");
     let root = dir.path().join("runc-root");
-    let state_dir = dir.path().join("state");
+    let state_dir = state_dir_in(dir.path());
     let log_path = dir.path().join("logs/0.log");
     let id = unique(name);
     make_bundle(&bundle, args);
@@ -474,10 +504,9 @@ pub fn spawn_shimmed(
 
 /// A connection to the shim's attach socket, reads bounded by 10 s.
 pub fn attach(state_dir: &Path) -> std::os::unix::net::UnixStream {
-    let conn = std::os::unix::net::UnixStream::connect(
-        state_dir.join(cradle_proto::shim::ATTACH_SOCKET_FILE),
-    )
-    .unwrap();
+    let conn =
+        cradle_shim::sockpath::connect(&state_dir.join(cradle_proto::shim::ATTACH_SOCKET_FILE))
+            .unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     conn
