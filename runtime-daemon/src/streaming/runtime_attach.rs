@@ -40,7 +40,7 @@ pub async fn attach(
         .get(&req.container_id)
         .map_err(daemon_error)?;
     let socket = record.shim_dir.join(ATTACH_SOCKET_FILE);
-    let conn = tokio::net::UnixStream::connect(&socket)
+    let conn = crate::shim_client::connect_any_length(&socket)
         .await
         .map_err(|e| {
             StreamError::Backend(format!(
