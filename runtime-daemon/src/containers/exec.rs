@@ -2,9 +2,13 @@
 //!
 //! The daemon runs the container's OCI runtime directly
 //! (`<runtime> --root R exec --pid-file P <id> <cmd…>`), which joins the
-//! container and passes its stdio through. On timeout the process inside the
-//! container (whose pid the runtime wrote to P) is SIGKILLed along with the
-//! runtime, so nothing is left behind.
+//! container and passes its stdio through. The runtime is the exec'd
+//! process's parent and reaper. On timeout the process inside the container
+//! (whose pid the runtime wrote to P) is SIGKILLed and the runtime is left to
+//! reap it and exit ([`ExecTarget::stop`]): killing the runtime first would
+//! orphan the process to a reaper outside the container (the host's init,
+//! which may never reap it), and it would stay a zombie that `pgrep` in the
+//! container still finds.
 
 use super::{ContainerManager, ContainerState};
 use crate::error::{Error, Result};
@@ -13,9 +17,16 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
+use tokio::process::Child;
 
 /// Output kept per stream, as containerd caps it.
 const MAX_OUTPUT: u64 = 16 * 1024 * 1024;
+/// How long a runtime whose process was killed gets to reap it and exit
+/// before it is killed itself.
+const REAP_GRACE: Duration = Duration::from_secs(5);
+/// How often [`ExecTarget::stop`] retries the kill while the pid file is
+/// not written yet.
+const KILL_RETRY: Duration = Duration::from_millis(50);
 
 /// What an ExecSync produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,9 +110,38 @@ impl ExecTarget {
         command
     }
 
-    /// SIGKILLs the exec'd process, if the runtime wrote its pid yet.
-    pub(crate) fn kill_process(&self) {
-        kill_exec_process(&self.pid_file);
+    /// SIGKILLs the exec'd process of `runtime` (the `<runtime> exec` with
+    /// that pid), if the runtime wrote its pid yet; true once it did.
+    pub(crate) fn kill_process(&self, runtime: Option<u32>) -> bool {
+        kill_exec_process(&self.pid_file, runtime)
+    }
+
+    /// Ends a `<runtime> exec` that is still running without orphaning its
+    /// process: SIGKILLs the process (until the runtime has written its pid,
+    /// it is tried again) and waits for the runtime, its parent, to reap it
+    /// and exit. Only a runtime still there after [`REAP_GRACE`] is killed
+    /// itself. `child` is reaped either way.
+    pub(crate) async fn stop(&self, child: &mut Child) {
+        let runtime = child.id();
+        let deadline = tokio::time::Instant::now() + REAP_GRACE;
+        let mut killed = false;
+        loop {
+            if !killed {
+                killed = self.kill_process(runtime);
+            }
+            match tokio::time::timeout(KILL_RETRY, child.wait()).await {
+                Ok(_) => return,
+                Err(_) if tokio::time::Instant::now() >= deadline => {
+                    tracing::warn!(
+                        container = %self.id,
+                        "exec runtime still running {REAP_GRACE:?} after its process was killed: killing it"
+                    );
+                    let _ = child.kill().await;
+                    return;
+                }
+                Err(_) => {}
+            }
+        }
     }
 }
 
@@ -139,8 +179,7 @@ async fn run(target: &ExecTarget, cmd: &[String], timeout: Duration) -> Result<E
         match tokio::time::timeout(timeout, collect).await {
             Ok(done) => done,
             Err(_) => {
-                target.kill_process();
-                let _ = child.kill().await;
+                target.stop(&mut child).await;
                 return Err(Error::DeadlineExceeded(format!(
                     "command {cmd:?} in container {id} timed out after {timeout:?}"
                 )));
@@ -163,17 +202,46 @@ async fn drain<R: tokio::io::AsyncRead + Unpin>(stream: Option<R>) -> Vec<u8> {
     out
 }
 
-/// SIGKILLs the exec'd process named by the runtime's pid file, if it was written.
-fn kill_exec_process(pid_file: &Path) {
+/// SIGKILLs the exec'd process named by the runtime's pid file, if it was
+/// written; true if it was. The signal goes through a pidfd, and only while
+/// the process is still a child of `runtime`: once the runtime reaped it
+/// the pid may be anyone's.
+fn kill_exec_process(pid_file: &Path, runtime: Option<u32>) -> bool {
     let Some(pid) = std::fs::read_to_string(pid_file)
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())
-        .filter(|pid| *pid > 0)
+        .and_then(rustix::process::Pid::from_raw)
     else {
-        return;
+        return false;
     };
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    // The pidfd pins the process: if it is a child of the runtime now, the
+    // signal cannot reach another process that later reuses the pid.
+    let Ok(pidfd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) else {
+        return true; // gone already
+    };
+    let parent = std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_pid()))
+        .ok()
+        .and_then(|stat| parent_of(&stat));
+    if runtime.is_some() && parent == runtime {
+        let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+    }
+    true
+}
+
+/// The parent pid in a `/proc/<pid>/stat` line (`pid (comm) state ppid …`,
+/// comm may hold spaces and parentheses).
+fn parent_of(stat: &str) -> Option<u32> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_is_read_after_the_command_name() {
+        assert_eq!(parent_of("42 (sle ep) (x)) S 7 42 42 0"), Some(7));
+        assert_eq!(parent_of("42 (sleep) Z"), None);
+    }
 }

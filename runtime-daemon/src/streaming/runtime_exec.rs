@@ -4,9 +4,11 @@
 //! runtime sends over a `--console-socket`.
 //!
 //! The client may leave at any moment: the server then drops the future, and
-//! [`ExecGuard`] SIGKILLs the exec'd process (pid from `--pid-file`) so the
-//! runtime, which is its parent, reaps it and exits; then the runtime itself
-//! is reaped (killed if it lingers). Nothing is left running or unreaped.
+//! [`ExecGuard`] stops the exec as a timed-out ExecSync is stopped
+//! ([`ExecTarget::stop`]): the exec'd process is SIGKILLed (pid from
+//! `--pid-file`) so the runtime, which is its parent, reaps it and exits;
+//! then the runtime itself is reaped (killed if it lingers). Nothing is left
+//! running or unreaped.
 
 use super::backend::{BoxedWriter, ExecRequest, StreamIo};
 use super::{StreamError, pty};
@@ -21,8 +23,6 @@ use tokio::process::Child;
 /// How long output may still flow after the runtime exited (what is left in
 /// the pipe; a background process holding it open must not hang the session).
 const OUTPUT_GRACE: Duration = Duration::from_secs(5);
-/// How long the runtime gets to reap a killed process and exit.
-const REAP_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `req.cmd` in its container and returns the exit code.
 pub async fn exec(runtime: &Runtime, req: ExecRequest, io: StreamIo) -> Result<i32, StreamError> {
@@ -81,25 +81,15 @@ impl Drop for ExecGuard {
             remove_all(&files);
             return;
         };
-        self.target.kill_process();
-        let target = self.target.clone();
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             // No runtime to reap on: kill_on_drop kills the runtime.
+            self.target.kill_process(child.id());
             remove_all(&files);
             return;
         };
+        let target = self.target.clone();
         handle.spawn(async move {
-            // The runtime may not have written the pid file yet: kill again
-            // until it has reaped its child and exited, then reap it.
-            let deadline = tokio::time::Instant::now() + REAP_GRACE;
-            while !matches!(child.try_wait(), Ok(Some(_)) | Err(_)) {
-                if tokio::time::Instant::now() > deadline {
-                    let _ = child.kill().await;
-                    break;
-                }
-                target.kill_process();
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            target.stop(&mut child).await;
             remove_all(&files);
         });
     }
