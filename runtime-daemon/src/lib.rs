@@ -27,6 +27,7 @@ pub mod images;
 pub mod index;
 pub mod names;
 pub mod pods;
+pub mod reaper;
 pub mod recovery;
 pub mod runtime;
 pub mod server;

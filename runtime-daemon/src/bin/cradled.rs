@@ -100,6 +100,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION")
     );
     let streaming_config = config.streaming.to_config()?;
+    // Before any shim is spawned: detached shims are adopted (and reaped)
+    // by us, not by the host's init, which may never reap them.
+    cradle_daemon::reaper::become_subreaper().context("becoming a child subreaper")?;
+    let _reaper = cradle_daemon::reaper::spawn().context("listening for SIGCHLD")?;
     let runtime = Runtime::start(config).await.context("recovering state")?;
     let backend = cradle_daemon::streaming::RuntimeBackend::new(runtime.clone());
     let streaming =
