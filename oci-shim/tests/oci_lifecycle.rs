@@ -526,3 +526,65 @@ fn delete_of_a_stopped_host_pid_container_kills_what_outlived_its_init() {
         assert!(!d.exists(), "{} left behind", d.display());
     }
 }
+
+/// A caller that kills `cradle-oci exec` itself (a timeout) must not leave
+/// the exec'd process running, orphaned to the host's init: it dies with it.
+#[test]
+fn an_exec_process_dies_with_its_killed_cradle_oci_exec() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("exec-dies", &["sleep", "1000"]);
+    let pid = b.create_ok();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    let pid_file = b.dir.path().join("exec.pid");
+    let mut exec = Command::new(bin())
+        .arg("--root")
+        .arg(&b.root)
+        .args(["exec", "--pid-file"])
+        .arg(&pid_file)
+        .args([&b.id, "sleep", "999"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "no pid file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let process: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    exec.kill().unwrap();
+    exec.wait().unwrap();
+    // Orphaned to this test (a subreaper), it is ours to reap: killed.
+    let process = nix::unistd::Pid::from_raw(process);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+        match waitpid(process, Some(WaitPidFlag::WNOHANG)).unwrap() {
+            WaitStatus::StillAlive => {}
+            status => {
+                assert!(
+                    matches!(
+                        status,
+                        WaitStatus::Signaled(_, nix::sys::signal::SIGKILL, _)
+                    ),
+                    "{status:?}"
+                );
+                break;
+            }
+        }
+        if Instant::now() >= deadline {
+            let _ = nix::sys::signal::kill(process, nix::sys::signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(process, None);
+            panic!("the exec'd process outlived its cradle-oci exec");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(b.oci(&["delete", "--force", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 137);
+}

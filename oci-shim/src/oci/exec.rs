@@ -5,10 +5,12 @@
 //! process's subreaper and exits with its status.
 
 use std::fs::File;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -134,6 +136,8 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         .map_err(|e| OciError::sys("block signals", e))?;
     }
 
+    // Non-detached, the process must not outlive us (see `die_with`).
+    let exec_parent = if opts.detach { None } else { own_pidfd() };
     let (mut parent, mut child_end) = Channel::pair()?;
     // SAFETY: cradle-oci is single-threaded, so the forked child is a
     // complete copy and may run Rust code until it execs or _exits.
@@ -147,6 +151,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
                 filter: filter.as_ref(),
                 preserve_end,
                 session_keyring: (!st.no_new_keyring).then(|| keyring::session_name(&st.id)),
+                exec_parent: exec_parent.as_ref(),
             },
             &mut child_end,
         ),
@@ -287,6 +292,33 @@ struct ChildSetup<'a> {
     /// The container's session keyring to join (none after `create
     /// --no-new-keyring`), as runc's exec does.
     session_keyring: Option<String>,
+    /// A pidfd of the non-detached `cradle-oci exec` the process dies with.
+    exec_parent: Option<&'a OwnedFd>,
+}
+
+/// A pidfd of this process (`None` on kernels before 5.3: no backstop).
+fn own_pidfd() -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd (close
+    // on exec) or -1; nothing is borrowed.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: the fd was just returned to us and is owned by nothing else.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Makes the exec'd process die (SIGKILL) with `cradle-oci exec`: a caller
+/// that kills the runtime (a timeout) must never leave the process running,
+/// re-parented to the host's init. Set last, after the credentials change
+/// (which would clear it); the pidfd closes the race with an exit that
+/// happened before. Best effort: a seccomp profile may refuse prctl.
+fn die_with(parent: &OwnedFd) {
+    if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() {
+        return;
+    }
+    let mut fds = [PollFd::new(parent.as_fd(), PollFlags::POLLIN)];
+    if poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0) {
+        exit(128 + libc::SIGKILL);
+    }
 }
 
 /// Joins the namespaces, forks the process (so it lands in the pid
@@ -342,6 +374,9 @@ fn exec_process(p: &Process, setup: &ChildSetup, chan: &mut Channel) -> ! {
     }
     match prepared {
         Ok(args) => {
+            if let Some(parent) = setup.exec_parent {
+                die_with(parent);
+            }
             let err = args.exec();
             let _ = chan.send(&Msg::Error(err.to_string()));
             exit(127)
