@@ -82,7 +82,7 @@ impl ConsoleSocket {
     /// The socket's path for `--console-socket`: its own when short
     /// enough, else one through this shim's `/proc/<pid>/fd`, short
     /// whatever the state dir's length.
-    pub fn path(&self) -> &Path {
+    pub fn runtime_path(&self) -> &Path {
         &self.for_runtime
     }
 

@@ -93,7 +93,7 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
         });
     }
     let io = CreateIo {
-        console_socket: console_socket.as_ref().map(ConsoleSocket::path),
+        console_socket: console_socket.as_ref().map(ConsoleSocket::runtime_path),
         stdin: stdin_read,
         stdout: stdout_write,
         stderr: stderr_write,
