@@ -24,11 +24,13 @@ pub const WS_REMOTECOMMAND: [&str; 6] = [
     "channel.k8s.io",
     "base64.channel.k8s.io",
 ];
-/// portforward subprotocols over WebSocket.
-pub const WS_PORTFORWARD: [&str; 3] = [
+/// portforward subprotocols over WebSocket: the channel protocols, and SPDY
+/// port-forward tunneled through the WebSocket ([`super::ws_tunnel`]).
+pub const WS_PORTFORWARD: [&str; 4] = [
     "v4.channel.k8s.io",
     "v4.base64.channel.k8s.io",
     "portforward.k8s.io",
+    "SPDY/3.1+portforward.k8s.io",
 ];
 
 /// Which upgrade the request asks for, if any.

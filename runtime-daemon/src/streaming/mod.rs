@@ -4,8 +4,9 @@
 //! the client (crictl, or the kubelet proxying kubectl) then connects to that
 //! URL and upgrades the HTTP/1.1 connection to SPDY/3.1 ([`spdy`]) or WebSocket
 //! ([`websocket`]), speaking Kubernetes' remotecommand or portforward protocol
-//! on top. Each URL carries a one-time token ([`tokens`]) that decides what
-//! runs: query parameters the client adds are ignored.
+//! on top; a WebSocket may also tunnel SPDY port-forward ([`ws_tunnel`]).
+//! Each URL carries a one-time token ([`tokens`]) that decides what runs:
+//! query parameters the client adds are ignored.
 //!
 //! This module never runs processes or touches namespaces of containers
 //! itself: it moves bytes between the client and a [`StreamingBackend`] that
@@ -37,6 +38,7 @@ pub mod timeouts;
 pub mod tls;
 pub mod tokens;
 pub mod websocket;
+pub mod ws_tunnel;
 
 pub use backend::{
     AttachRequest, BoxedReader, BoxedWriter, ExecRequest, StreamIo, StreamingBackend, TerminalSize,

@@ -6,7 +6,7 @@ use super::handshake::{self, Transport};
 use super::remotecommand::Command;
 use super::timeouts::SessionTimeouts;
 use super::tokens::{Pending, TokenError, TokenStore};
-use super::{StreamError, spdy, websocket};
+use super::{StreamError, spdy, websocket, ws_tunnel};
 use bytes::Bytes;
 use cradle_proto::cri;
 use http_body_util::Full;
@@ -322,18 +322,7 @@ where
     } = session;
     match (transport, pending) {
         (Transport::Spdy, Pending::PortForward(req)) => {
-            let (conn, incoming) = spdy::conn::serve(io, timeouts);
-            let allowed = req
-                .port
-                .iter()
-                .filter_map(|p| u16::try_from(*p).ok())
-                .collect();
-            let target = spdy::portforward::Target {
-                sandbox_id: req.pod_sandbox_id,
-                allowed,
-                creation_timeout: timeouts.creation,
-            };
-            spdy::portforward::serve(conn, incoming, target, backend).await;
+            spdy_portforward(io, req, timeouts, backend).await;
         }
         (Transport::Spdy, pending) => {
             let Some(command) = Command::from_pending(pending) else {
@@ -348,6 +337,15 @@ where
                 creation_timeout: timeouts.creation,
             };
             spdy::exec::serve(conn, incoming, session, &*backend).await;
+        }
+        (Transport::WebSocket, Pending::PortForward(req))
+            if protocol
+                .as_deref()
+                .and_then(ws_tunnel::inner_protocol)
+                .is_some() =>
+        {
+            let io = ws_tunnel::byte_stream(io).await;
+            spdy_portforward(io, req, timeouts, backend).await;
         }
         (Transport::WebSocket, Pending::PortForward(req)) => {
             let mut ports: Vec<u16> = req
@@ -367,4 +365,29 @@ where
             }
         }
     }
+}
+
+/// SPDY port-forward on `io`: an upgraded connection, or the byte stream a
+/// WebSocket tunnels.
+async fn spdy_portforward<B, IO>(
+    io: IO,
+    req: cri::PortForwardRequest,
+    timeouts: SessionTimeouts,
+    backend: Arc<B>,
+) where
+    B: StreamingBackend,
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (conn, incoming) = spdy::conn::serve(io, timeouts);
+    let allowed = req
+        .port
+        .iter()
+        .filter_map(|p| u16::try_from(*p).ok())
+        .collect();
+    let target = spdy::portforward::Target {
+        sandbox_id: req.pod_sandbox_id,
+        allowed,
+        creation_timeout: timeouts.creation,
+    };
+    spdy::portforward::serve(conn, incoming, target, backend).await;
 }
