@@ -66,7 +66,6 @@ fn text(out: &Output) -> String {
 #[test]
 fn run_passes_preserved_descriptors_and_no_others() {
     if !is_root() {
-        eprintln!("preserve-fds test: skipped, needs root");
         return;
     }
     become_subreaper();

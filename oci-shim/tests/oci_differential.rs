@@ -91,7 +91,7 @@ const INTENDED: [(&str, &str); 1] = [(
 /// Runs `cfg` under both runtimes (each with its own cgroup) and compares.
 fn compare(name: &str, edit: impl Fn(&mut Value, &Path)) {
     if !is_root() || !have_runc() {
-        eprintln!("{name}: skipped, needs root and runc");
+        cradle_testkit::skip(format!("{name}: needs root and runc"));
         return;
     }
     become_subreaper();

@@ -13,13 +13,6 @@ use std::process::{Command, Output};
 use oci_harness::*;
 use serde_json::json;
 
-fn root_or_skip(test: &str) -> bool {
-    if !is_root() {
-        eprintln!("{test}: skipped, needs root");
-    }
-    is_root()
-}
-
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -52,7 +45,7 @@ fn create_leaking_fd7(b: &Bundle, leak: &Path) -> Output {
 
 #[test]
 fn runtime_binary_is_not_reachable_from_a_shared_pid_namespace() {
-    if !root_or_skip("runtime_binary_is_not_reachable_from_a_shared_pid_namespace") {
+    if !is_root() {
         return;
     }
     become_subreaper();
@@ -108,7 +101,7 @@ fn runtime_binary_is_not_reachable_from_a_shared_pid_namespace() {
 
 #[test]
 fn leaked_host_fd_is_not_visible_in_the_container() {
-    if !root_or_skip("leaked_host_fd_is_not_visible_in_the_container") {
+    if !is_root() {
         return;
     }
     become_subreaper();
@@ -127,7 +120,7 @@ fn leaked_host_fd_is_not_visible_in_the_container() {
 
 #[test]
 fn cwd_through_a_leaked_host_fd_is_refused() {
-    if !root_or_skip("cwd_through_a_leaked_host_fd_is_refused") {
+    if !is_root() {
         return;
     }
     let b = Bundle::new("fdcwd", &["sh", "-c", "ls /; pwd"]);
@@ -143,7 +136,7 @@ fn cwd_through_a_leaked_host_fd_is_refused() {
 
 #[test]
 fn mount_targets_through_symlinks_to_the_host_stay_in_the_rootfs() {
-    if !root_or_skip("mount_targets_through_symlinks_to_the_host_stay_in_the_rootfs") {
+    if !is_root() {
         return;
     }
     become_subreaper();
@@ -179,7 +172,7 @@ fn mount_targets_through_symlinks_to_the_host_stay_in_the_rootfs() {
 
 #[test]
 fn sysctl_through_a_proc_that_is_not_procfs_is_refused() {
-    if !root_or_skip("sysctl_through_a_proc_that_is_not_procfs_is_refused") {
+    if !is_root() {
         return;
     }
     let b = Bundle::new("fakeproc", &["true"]);
@@ -208,7 +201,7 @@ fn sysctl_through_a_proc_that_is_not_procfs_is_refused() {
 /// namespace (the attacker must outlive the first process).
 #[test]
 fn runtime_binary_run_by_the_container_cannot_be_overwritten() {
-    if root_or_skip("runtime_binary_run_by_the_container_cannot_be_overwritten") {
+    if is_root() {
         overwrite_attack("exe-overwrite", false);
     }
 }
@@ -217,7 +210,7 @@ fn runtime_binary_run_by_the_container_cannot_be_overwritten() {
 /// mount: it runs as is (no sealed re-exec) and the write still fails.
 #[test]
 fn runtime_binary_on_a_read_only_mount_runs_as_is_and_stays_intact() {
-    if root_or_skip("runtime_binary_on_a_read_only_mount_runs_as_is_and_stays_intact") {
+    if is_root() {
         overwrite_attack("exe-ro", true);
     }
 }

@@ -56,7 +56,6 @@ fn all_hooks(logdir: &Path) -> Value {
 #[test]
 fn hooks_run_in_order_in_their_namespaces_with_the_state() {
     if !is_root() {
-        eprintln!("hooks_run_in_order_in_their_namespaces_with_the_state: skipped, needs root");
         return;
     }
     become_subreaper();
@@ -101,9 +100,6 @@ fn hooks_run_in_order_in_their_namespaces_with_the_state() {
 #[test]
 fn a_failing_create_runtime_hook_fails_create_and_leaves_nothing() {
     if !is_root() {
-        eprintln!(
-            "a_failing_create_runtime_hook_fails_create_and_leaves_nothing: skipped, needs root"
-        );
         return;
     }
     let b = Bundle::new("hookfail", &["true"]);
@@ -133,9 +129,6 @@ fn a_failing_create_runtime_hook_fails_create_and_leaves_nothing() {
 #[test]
 fn a_failing_start_container_hook_fails_start_and_poststop_failures_only_warn() {
     if !is_root() {
-        eprintln!(
-            "a_failing_start_container_hook_fails_start_and_poststop_failures_only_warn: skipped, needs root"
-        );
         return;
     }
     become_subreaper();

@@ -249,7 +249,6 @@ fn tick(pid: i32) -> String {
 #[test]
 fn pause_freezes_every_process_and_resume_thaws_them() {
     if !is_root() {
-        eprintln!("pause_freezes_every_process_and_resume_thaws_them: skipped, needs root");
         return;
     }
     become_subreaper();
@@ -314,7 +313,6 @@ fn pause_freezes_every_process_and_resume_thaws_them() {
 #[test]
 fn run_waits_returns_the_exit_status_and_deletes() {
     if !is_root() {
-        eprintln!("run_waits_returns_the_exit_status_and_deletes: skipped, needs root");
         return;
     }
     let b = Bundle::new("run", &["sh", "-c", "echo hi; exit 3"]);
@@ -338,9 +336,6 @@ fn run_waits_returns_the_exit_status_and_deletes() {
 #[test]
 fn container_process_starts_with_no_blocked_or_ignored_signal() {
     if !is_root() {
-        eprintln!(
-            "container_process_starts_with_no_blocked_or_ignored_signal: skipped, needs root"
-        );
         return;
     }
     let b = Bundle::new(
@@ -488,7 +483,6 @@ fn update_adds_device_rules_to_those_in_force() {
 #[test]
 fn delete_of_a_stopped_host_pid_container_kills_what_outlived_its_init() {
     if !is_root() {
-        eprintln!("skipped: needs root");
         return;
     }
     become_subreaper();
@@ -532,7 +526,6 @@ fn delete_of_a_stopped_host_pid_container_kills_what_outlived_its_init() {
 #[test]
 fn an_exec_process_dies_with_its_killed_cradle_oci_exec() {
     if !is_root() {
-        eprintln!("skipped: needs root");
         return;
     }
     become_subreaper();

@@ -51,7 +51,6 @@ const WRITE_BOTH: &str = "touch /data/top 2>/dev/null && echo top-writable; \
 #[test]
 fn rro_makes_a_recursive_bind_read_only_at_every_level() {
     if !is_root() {
-        eprintln!("rro test: skipped, needs root");
         return;
     }
     become_subreaper();
@@ -111,7 +110,6 @@ fn recursive_nosuid_noexec_reach_the_submount() {
 #[test]
 fn idmapped_binds_show_host_owners_as_the_mapped_ids() {
     if !is_root() {
-        eprintln!("idmap test: skipped, needs root");
         return;
     }
     become_subreaper();

@@ -13,7 +13,6 @@ use serde_json::json;
 #[test]
 fn root_in_a_new_user_namespace_is_an_unprivileged_host_id() {
     if !is_root() {
-        eprintln!("root_in_a_new_user_namespace_is_an_unprivileged_host_id: skipped, needs root");
         return;
     }
     become_subreaper();
@@ -97,9 +96,6 @@ fn root_in_a_new_user_namespace_is_an_unprivileged_host_id() {
 #[test]
 fn a_new_user_namespace_without_maps_is_refused_and_leaves_nothing() {
     if !is_root() {
-        eprintln!(
-            "a_new_user_namespace_without_maps_is_refused_and_leaves_nothing: skipped, needs root"
-        );
         return;
     }
     let b = Bundle::new("userns-nomap", &["true"]);
@@ -119,7 +115,6 @@ fn a_new_user_namespace_without_maps_is_refused_and_leaves_nothing() {
 #[test]
 fn a_new_time_namespace_applies_the_boottime_offset() {
     if !is_root() {
-        eprintln!("a_new_time_namespace_applies_the_boottime_offset: skipped, needs root");
         return;
     }
     become_subreaper();
@@ -152,9 +147,6 @@ impl Drop for NetnsPin {
 #[test]
 fn sysfs_in_a_user_namespace_with_a_joined_netns_is_the_hosts_bound() {
     if !is_root() {
-        eprintln!(
-            "sysfs_in_a_user_namespace_with_a_joined_netns_is_the_hosts_bound: skipped, needs root"
-        );
         return;
     }
     become_subreaper();
@@ -235,7 +227,6 @@ impl UserNsHolder {
 #[test]
 fn a_user_namespace_joined_by_path_maps_root_like_a_new_one() {
     if !is_root() {
-        eprintln!("a_user_namespace_joined_by_path_maps_root_like_a_new_one: skipped, needs root");
         return;
     }
     become_subreaper();
@@ -274,7 +265,6 @@ fn a_user_namespace_joined_by_path_maps_root_like_a_new_one() {
 #[test]
 fn a_spec_device_at_a_default_path_works_in_a_user_namespace() {
     if !is_root() {
-        eprintln!("a_spec_device_at_a_default_path_works_in_a_user_namespace: skipped, needs root");
         return;
     }
     become_subreaper();

@@ -193,7 +193,7 @@ fn input_output_and_resize(runtime: &str) {
 fn a_failed_tty_create_leaves_no_console_socket_or_other_state() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -16,8 +16,9 @@ pub fn bin() -> String {
     std::env::var("CRADLE_OCI_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_cradle-oci").into())
 }
 
+/// Root, or the test skips (fails under `CRADLE_TESTS_REQUIRE_ALL`).
 pub fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
+    cradle_testkit::root_or_skip()
 }
 
 /// Makes this test process the reaper of orphaned container inits, so

@@ -456,7 +456,7 @@ pub fn spawn_shimmed_in(
     state_dir_in: impl Fn(&Path) -> PathBuf,
 ) -> Option<Shimmed> {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -517,7 +517,7 @@ pub fn attach(state_dir: &Path) -> std::os::unix::net::UnixStream {
 /// otherwise live on in the cgroup), and delete leaves no cgroup behind.
 pub fn host_pid_leftovers_die_with_the_init(runtime: &str) {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipping: needs root");
+        cradle_testkit::skip("needs root");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
