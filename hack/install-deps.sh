@@ -17,7 +17,7 @@ PACKAGES=(
   curl                       # registry readiness probe
   iptables                   # masquerade and hostPort rules of the default pod network
   python3                    # JSON in hack/build-test-image.sh
-  python3-pip                # websocket-client, the streaming tests' WebSocket client
+  python3-pip                # websocket-client and grpcio, the tests' Python clients
   golang-go golang-github-docker-spdystream-dev # the streaming tests' SPDY client (tests/clients/spdy)
   gzip tar coreutils
 )
@@ -41,16 +41,22 @@ if command -v python3 >/dev/null 2>&1; then
   missing=("${filtered[@]}")
 fi
 
-# The streaming tests' WebSocket client (tests/clients/ws_client.py), from PyPI.
-install_websocket_client() {
-  if ! python3 -c 'import websocket' 2>/dev/null; then
-    python3 -m pip install -q websocket-client 2>/dev/null \
-      || python3 -m pip install -q --break-system-packages websocket-client
-  fi
+# The tests' Python clients, from PyPI: websocket-client for the streaming
+# tests (tests/clients/ws_client.py), grpcio for a grpc C-core CRI client
+# (tests/clients/grpc_version.py).
+install_python_clients() {
+  local module package
+  for pair in websocket:websocket-client grpc:grpcio; do
+    module=${pair%%:*} package=${pair#*:}
+    if ! python3 -c "import $module" 2>/dev/null; then
+      python3 -m pip install -q "$package" 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages "$package"
+    fi
+  done
 }
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-  install_websocket_client
+  install_python_clients
   exit 0
 fi
 
@@ -62,4 +68,4 @@ if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${mis
   echo "install-deps.sh: failed to install: ${missing[*]}" >&2
   exit 1
 fi
-install_websocket_client
+install_python_clients

@@ -1,5 +1,7 @@
 //! The CRI socket: a Unix listener serving both CRI services until shutdown.
 
+mod authority;
+
 use crate::cri::CriService;
 use cradle_proto::cri::image_service_server::ImageServiceServer;
 use cradle_proto::cri::runtime_service_server::RuntimeServiceServer;
@@ -53,7 +55,11 @@ pub async fn serve(
     socket: &Path,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
-    let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+    // Python and Java gRPC clients send a socket path as :authority.
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::UnixListenerStream::new(listener),
+        |conn| conn.map(authority::AuthorityFix::new),
+    );
     let (stopping, mut stopped) = tokio::sync::watch::channel(false);
     let signal = async move {
         shutdown.await;
