@@ -19,6 +19,7 @@ PACKAGES=(
   python3                    # JSON in hack/build-test-image.sh
   python3-pip                # websocket-client and grpcio, the tests' Python clients
   golang-go golang-github-docker-spdystream-dev # the streaming tests' SPDY client (tests/clients/spdy)
+  golang-github-gorilla-websocket-dev # …which also tunnels SPDY through a WebSocket, as client-go does
   gzip tar coreutils
 )
 

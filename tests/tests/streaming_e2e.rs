@@ -12,7 +12,8 @@
 //! WebSocket (typed lines answered, `stty size` shows the client's resize),
 //! tty attach refused for a container without one; 100 MiB each way through
 //! port-forward to the pod's echo server over SPDY and WebSocket (counts and
-//! SHA-256 checked). One daemon, one registry, one pod (and a host-network one).
+//! SHA-256 checked); port-forward with SPDY tunneled through a WebSocket
+//! (`SPDY/3.1+portforward.k8s.io`, as critest's `-websocket-portforward`). One daemon, one registry, one pod (and a host-network one).
 
 use std::time::{Duration, Instant};
 
@@ -351,6 +352,29 @@ async fn port_forward_cases(cri: &mut Cri, pod_id: &str, c: &Clients) -> anyhow:
         out.status.success() && text(&out.stdout).contains("ok"),
         "WebSocket port-forward: {out:?}"
     );
+    // SPDY tunneled through a WebSocket (critest's -websocket-portforward,
+    // client-go's NewSPDYOverWebsocketDialer): 3 streams of 1 MiB echoed.
+    let url = forward_url(cri, pod_id, 8080).await?;
+    let out = client(
+        c.spdy.clone(),
+        args(&[
+            "portforward",
+            &url,
+            "-port",
+            "8080",
+            "-conns",
+            "3",
+            "-size",
+            "1048576",
+            "-websocket",
+        ]),
+        vec![],
+    )
+    .await?;
+    ensure!(
+        out.status.success() && text(&out.stdout).contains("ok 3"),
+        "SPDY-over-WebSocket port-forward: {out:?}"
+    );
     // Nothing listens on 8081: a clear error on the error stream.
     let url = forward_url(cri, pod_id, 8081).await?;
     let out = client(
@@ -367,6 +391,18 @@ async fn port_forward_cases(cri: &mut Cri, pod_id: &str, c: &Clients) -> anyhow:
         text(&out.stderr).contains("8081"),
         "closed port error: {:?}",
         text(&out.stderr)
+    );
+    // The same error through the tunnel.
+    let url = forward_url(cri, pod_id, 8081).await?;
+    let out = client(
+        c.spdy.clone(),
+        args(&["portforward", &url, "-port", "8081", "-websocket"]),
+        vec![],
+    )
+    .await?;
+    ensure!(
+        !out.status.success() && text(&out.stderr).contains("8081"),
+        "tunneled port-forward to a closed port: {out:?}"
     );
     Ok(())
 }

@@ -6,11 +6,14 @@
 //	    stdin from our stdin, output to our stdout/stderr; the error stream's
 //	    content is printed to stderr as "STATUS <text>"; exits with the
 //	    remote exit code (v4 Status), or 1 on other failures.
-//	spdyclient portforward URL -port P [-conns N] [-size BYTES] [-report]
+//	spdyclient portforward URL -port P [-conns N] [-size BYTES] [-report] [-websocket]
 //	    opens N concurrent stream pairs to an echo server on P, sends BYTES of a
 //	    pattern on each, checks the echo; prints "ok N" (with -report then, per
 //	    connection, "conn I sent BYTES sha256 HEX received BYTES sha256 HEX");
-//	    or the error stream text.
+//	    or the error stream text. With -websocket the SPDY session runs inside
+//	    a WebSocket (subprotocol SPDY/3.1+portforward.k8s.io, the SPDY bytes in
+//	    binary messages), as client-go's NewSPDYOverWebsocketDialer does; built
+//	    on Debian's gorilla/websocket, the library client-go uses.
 package main
 
 import (
@@ -27,8 +30,11 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/moby/spdystream"
 )
 
@@ -79,6 +85,96 @@ func dial(rawURL string, protocols []string) (*spdystream.Connection, string) {
 	}
 	go sc.Serve(spdystream.NoOpStreamHandler)
 	return sc, resp.Header.Get("X-Stream-Protocol-Version")
+}
+
+// tunnelPrefix marks a WebSocket subprotocol that carries SPDY.
+const tunnelPrefix = "SPDY/3.1+"
+
+// wsConn is the SPDY byte stream inside a WebSocket: each Write is one
+// binary message, Read goes through the binary messages in order.
+type wsConn struct {
+	ws      *websocket.Conn
+	current io.Reader
+}
+
+func (c *wsConn) Read(p []byte) (int, error) {
+	for {
+		if c.current == nil {
+			kind, r, err := c.ws.NextReader()
+			if err != nil {
+				if websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+					return 0, io.EOF
+				}
+				return 0, err
+			}
+			if kind != websocket.BinaryMessage {
+				return 0, fmt.Errorf("tunnel: message of type %d, not binary", kind)
+			}
+			c.current = r
+		}
+		n, err := c.current.Read(p)
+		if err == io.EOF {
+			c.current = nil
+			if n == 0 {
+				continue
+			}
+			err = nil
+		}
+		return n, err
+	}
+}
+
+func (c *wsConn) Write(p []byte) (int, error) {
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *wsConn) Close() error {
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	return c.ws.Close()
+}
+
+func (c *wsConn) LocalAddr() net.Addr                { return c.ws.LocalAddr() }
+func (c *wsConn) RemoteAddr() net.Addr               { return c.ws.RemoteAddr() }
+func (c *wsConn) SetDeadline(t time.Time) error      { return c.ws.UnderlyingConn().SetDeadline(t) }
+func (c *wsConn) SetReadDeadline(t time.Time) error  { return c.ws.SetReadDeadline(t) }
+func (c *wsConn) SetWriteDeadline(t time.Time) error { return c.ws.SetWriteDeadline(t) }
+
+// dialTunnel opens a WebSocket asking for SPDY/3.1+<protocol> and runs a SPDY
+// session inside it; returns the SPDY protocol the server chose.
+func dialTunnel(rawURL string, protocols []string) (*spdystream.Connection, string) {
+	wsURL := strings.Replace(strings.Replace(rawURL, "https://", "wss://", 1), "http://", "ws://", 1)
+	offered := make([]string, 0, len(protocols))
+	for _, p := range protocols {
+		offered = append(offered, tunnelPrefix+p)
+	}
+	dialer := websocket.Dialer{
+		Subprotocols: offered,
+		// Tests use a throw-away self-signed certificate.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+	}
+	ws, resp, err := dialer.Dial(wsURL, nil)
+	if err != nil {
+		if resp != nil {
+			body, _ := io.ReadAll(resp.Body)
+			fmt.Fprintf(os.Stderr, "HTTP %d %s", resp.StatusCode, body)
+			os.Exit(3)
+		}
+		fail("websocket dial: %v", err)
+	}
+	chosen := ws.Subprotocol()
+	if !strings.HasPrefix(chosen, tunnelPrefix) {
+		fail("server chose subprotocol %q, not a SPDY tunnel", chosen)
+	}
+	sc, err := spdystream.NewConnection(&wsConn{ws: ws}, false)
+	if err != nil {
+		fail("spdy: %v", err)
+	}
+	go sc.Serve(spdystream.NoOpStreamHandler)
+	return sc, strings.TrimPrefix(chosen, tunnelPrefix)
 }
 
 func fail(format string, args ...interface{}) {
@@ -172,8 +268,13 @@ func portForward(args []string) {
 	conns := fs.Int("conns", 1, "")
 	size := fs.Int("size", 1024, "")
 	report := fs.Bool("report", false, "")
+	overWebsocket := fs.Bool("websocket", false, "")
 	fs.Parse(args[1:])
-	conn, _ := dial(args[0], []string{"portforward.k8s.io"})
+	open := dial
+	if *overWebsocket {
+		open = dialTunnel
+	}
+	conn, _ := open(args[0], []string{"portforward.k8s.io"})
 	defer conn.Close()
 	var wg sync.WaitGroup
 	errs := make(chan string, *conns)
