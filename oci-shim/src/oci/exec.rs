@@ -256,6 +256,9 @@ fn build_process(opts: &ExecOptions, st: &ContainerState) -> Result<Process> {
     let spec = load_spec(&st.bundle)?;
     let mut p = spec.process.unwrap_or_default();
     p.args = Some(opts.args.clone());
+    // A terminal only with --tty, as runc: the container's own `terminal`
+    // (a tty container) must not make every exec in it a tty exec.
+    p.terminal = Some(opts.tty);
     p.env
         .get_or_insert_with(Vec::new)
         .extend(opts.env.iter().cloned());
