@@ -4,12 +4,14 @@
 //! replayed against cradled, one test per scenario. Each call must end as
 //! it did under containerd, or as the table below says and why.
 
+use cradle_tests::image_variant::variant_layout;
 use cradle_tests::replay::{Difference, Expect, Node, Replay, always};
 use cradle_tests::steps::{leak_scope, remove_everything};
 use cradle_tests::{
     CgroupParent, Daemon, Registry, World, leaks, skip_unless_ready, test_image_layout,
 };
 use serde_json::Value;
+use tonic::Code;
 
 /// Where Cradle answers differently from containerd 1.6, and why.
 const DIFFERENCES: &[Difference] = &[
@@ -46,7 +48,38 @@ const DIFFERENCES: &[Difference] = &[
               that is not on a shared mount; Cradle does not check the host side and asks for \
               the propagation (rslave/rshared) inside the container",
     },
+    Difference {
+        scenario: "j2-userns-fake-features",
+        method: "RunPodSandbox",
+        when: has_pod_user_namespace,
+        cradle: Expect::Fails(Code::FailedPrecondition),
+        why: "the kubelet asked for a pod user namespace only because the recording proxy \
+              patched Status to advertise them; containerd 1.6 ignored userns_options and ran \
+              the pod in the host's user namespace, Cradle refuses what it does not support",
+    },
+    Difference {
+        scenario: "n-image-pull-errors",
+        method: "PullImage",
+        when: pulls_a_missing_image,
+        cradle: Expect::Fails(Code::Internal),
+        why: "after the mirror's 404 Cradle falls back to the registry itself, which this \
+              offline host cannot reach, and reports that connection error; containerd \
+              reported the mirror's NotFound. The kubelet treats both as ErrImagePull",
+    },
 ];
+
+/// A sandbox with a user namespace of its own (`userns_options.mode` POD).
+fn has_pod_user_namespace(request: &Value) -> bool {
+    request["config"]["linux"]["security_context"]["namespace_options"]["userns_options"]["mode"]
+        == "POD"
+}
+
+/// The image no registry has.
+fn pulls_a_missing_image(request: &Value) -> bool {
+    request["image"]["image"]
+        .as_str()
+        .is_some_and(|i| i.contains("does-not-exist"))
+}
 
 /// A mount of an image (`host_path` empty, `image` set): an image volume.
 fn has_image_volume(request: &Value) -> bool {
@@ -79,7 +112,11 @@ async fn world(scenario: &str) -> anyhow::Result<World> {
                 .iter()
                 .find_map(|host| tag.strip_prefix(&format!("{host}/")))
                 .ok_or_else(|| anyhow::anyhow!("{tag}: not from a mirrored registry"))?;
-            registry.push_layout(&layout, name)?;
+            if name.contains("busybox") {
+                registry.push_layout(&layout, name)?;
+            } else {
+                registry.push_layout(server_stand_in()?.path(), name)?;
+            }
         }
     }
     let mut config = String::new();
@@ -96,6 +133,19 @@ async fn world(scenario: &str) -> anyhow::Result<World> {
         daemon,
         registry,
         cgroup,
+    })
+}
+
+/// The stand-in for an image other than busybox (httpd, nginx…): the test
+/// image with a default command that, like a server's, runs until it is
+/// stopped. As pid 1 without a handler it ignores SIGTERM and is killed at
+/// the end of the grace period, as the recorded httpd was (exit 137).
+fn server_stand_in() -> anyhow::Result<tempfile::TempDir> {
+    variant_layout(|config| {
+        config.insert(
+            "Cmd".into(),
+            serde_json::json!(["sh", "-c", "while true; do sleep 1; done"]),
+        );
     })
 }
 

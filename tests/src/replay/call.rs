@@ -171,7 +171,7 @@ pub async fn send(cri: &mut Cri, method: &str, request: &Value) -> anyhow::Resul
             exec_sync,
             cri::ExecSyncRequest,
             request,
-            |r| json!({"exit_code": r.exit_code})
+            |r| json!({"exit_code": r.exit_code, "stderr": String::from_utf8_lossy(&r.stderr)})
         ),
         "Exec" => unary!(
             rt,

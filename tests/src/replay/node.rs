@@ -2,6 +2,7 @@
 //! paths its requests name (its root dir, its pod log dir, a host path) and
 //! the files and dirs it creates before asking for a mount of them.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -118,6 +119,11 @@ fn make_mount_source(host: &Path, container_path: &str) -> anyhow::Result<()> {
         }
         std::fs::write(host, b"").with_context(|| format!("creating {}", host.display()))
     } else {
-        std::fs::create_dir_all(host).with_context(|| format!("mkdir {}", host.display()))
+        std::fs::create_dir_all(host).with_context(|| format!("mkdir {}", host.display()))?;
+        if text.contains("/kubernetes.io~empty-dir/") {
+            // The kubelet makes emptyDir volumes world-writable.
+            std::fs::set_permissions(host, std::fs::Permissions::from_mode(0o777))?;
+        }
+        Ok(())
     }
 }
