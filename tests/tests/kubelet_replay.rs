@@ -66,6 +66,16 @@ const DIFFERENCES: &[Difference] = &[
               offline host cannot reach, and reports that connection error; containerd \
               reported the mirror's NotFound. The kubelet treats both as ErrImagePull",
     },
+    Difference {
+        scenario: "m-runtimeclass",
+        method: "StartContainer",
+        when: always,
+        cradle: Expect::Fails(Code::Internal),
+        why: "the Guaranteed rc-overhead container asks for oom_score_adj -997 under the runc \
+              handler, and this host denies root CAP_SYS_RESOURCE, so runc cannot lower it \
+              (cradle-oci keeps the current value with a warning); containerd ran with \
+              restrict_oom_score_adj, which clamps it to its own (0) in the spec",
+    },
 ];
 
 /// A sandbox with a user namespace of its own (`userns_options.mode` POD).

@@ -51,8 +51,8 @@ pub enum Expect {
     /// Succeeds (the recorded runtime failed). What it creates is removed
     /// again, as the kubelet never heard of it.
     Ok,
-    /// Fails with this code (the recorded runtime succeeded); later calls
-    /// about what it did not create are skipped.
+    /// Fails with this code. Where the recorded runtime succeeded, later
+    /// calls about what Cradle did not create (or start) are skipped.
     Fails(Code),
     /// The call is not sent (the client bindings lack it).
     NotSent,
@@ -156,16 +156,18 @@ impl<'a> Replay<'a> {
             return Ok(());
         }
         self.map_images_in(&c.request).await?;
-        let mut request = c.request.clone();
-        let mut unknown = Vec::new();
-        self.rewrite(&mut request, &mut unknown);
-        if let Some(id) = unknown.iter().find(|id| self.dead.contains(*id)) {
+        let mut recorded = Vec::new();
+        collect_strings(&c.request, &mut recorded);
+        if let Some(id) = recorded.iter().find(|id| self.dead.contains(*id)) {
             self.notes.push(format!(
-                "seq {} {}: skipped: refers to {id}, which Cradle did not create",
+                "seq {} {}: skipped: refers to {id}, which Cradle did not create or start",
                 c.seq, c.method
             ));
             return Ok(());
         }
+        let mut request = c.request.clone();
+        let mut unknown = Vec::new();
+        self.rewrite(&mut request, &mut unknown);
         // Made before this recording began (the tail of an earlier scenario).
         let foreign = !unknown.is_empty();
         self.node.prepare(&c.method, &request)?;
@@ -218,8 +220,13 @@ impl<'a> Replay<'a> {
                     answer.code,
                     difference.map_or("", |d| d.why)
                 ));
-                for key in ["pod_sandbox_id", "container_id"] {
-                    if let Some(id) = c.facts[key].as_str() {
+                // What it did not create, or start, later calls skip.
+                for id in [
+                    &c.facts["pod_sandbox_id"],
+                    &c.facts["container_id"],
+                    &c.request["container_id"],
+                ] {
+                    if let Some(id) = id.as_str() {
                         self.dead.insert(id.to_string());
                     }
                 }
