@@ -156,3 +156,74 @@ fn a_failing_start_container_hook_fails_start_and_poststop_failures_only_warn() 
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("poststop hook #0"));
 }
+
+#[test]
+fn config_changes_after_create_do_not_affect_start_or_the_hooks() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("hookcfg", &["true"]);
+    let logdir = tempfile::tempdir().unwrap();
+    let log = logdir.path().join("log").display().to_string();
+    with_hooks(
+        &b,
+        logdir.path(),
+        json!({"poststart": [hook("poststart", &log)], "poststop": [hook("poststop", &log)]}),
+    );
+    let pid = b.create_ok();
+    // As runtime-tools' config_updates_without_affect: a config that is no
+    // longer a valid one (no process, no root, no hooks).
+    b.write_config(json!({"ociVersion": "1.0.0"}));
+    let out = b.oci(&["start", &b.id]);
+    assert!(
+        out.status.success(),
+        "start: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(wait_exit(pid), 0);
+    let out = b.oci(&["delete", &b.id]);
+    assert!(
+        out.status.success(),
+        "delete: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let phases: Vec<&str> = text.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(phases, ["poststart", "poststop"], "{text}");
+}
+
+#[test]
+fn a_failing_poststart_hook_warns_and_the_rest_and_the_lifecycle_continue() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("hookpoststart", &["sh", "-c", "echo ran"]);
+    let logdir = tempfile::tempdir().unwrap();
+    let log = logdir.path().join("log").display().to_string();
+    with_hooks(
+        &b,
+        logdir.path(),
+        json!({"poststart": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "echo refused >&2; exit 3"]},
+            hook("poststart", &log)
+        ]}),
+    );
+    let pid = b.create_ok();
+    let out = b.oci(&["start", &b.id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "start: {err}");
+    assert!(
+        err.contains("poststart hook #0") && err.contains("refused"),
+        "the warning names the hook and quotes it: {err}"
+    );
+    assert_eq!(wait_exit(pid), 0, "the container was not killed");
+    assert_eq!(b.container_stdout(), "ran\n");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.starts_with("poststart "),
+        "the second hook ran: {text}"
+    );
+    assert!(b.oci(&["delete", &b.id]).status.success());
+}

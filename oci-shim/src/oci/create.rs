@@ -259,7 +259,8 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
     if let Some(adj) = spec.process.as_ref().and_then(|p| p.oom_score_adj) {
         write_oom_score_adj(pid, adj)?;
     }
-    let creating = hooks::state_json(&opts.id, "creating", pid.as_raw(), &bundle, &spec);
+    let annotations = spec.annotations.clone().unwrap_or_default();
+    let creating = hooks::state_json(&opts.id, "creating", pid.as_raw(), &bundle, &annotations);
     if hooks::any_at_create(&spec) || !hooks::of(&spec, Phase::StartContainer).is_empty() {
         parent_end.send(&Msg::State(creating.clone()))?;
     }
@@ -298,10 +299,12 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         init_start_time: start,
         bundle,
         cgroup_path: cgroup.path().to_string(),
-        annotations: spec.annotations.clone().unwrap_or_default(),
+        annotations,
         device_rules,
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         no_new_keyring: opts.no_new_keyring,
+        poststart: hooks::of(&spec, Phase::Poststart),
+        poststop: hooks::of(&spec, Phase::Poststop),
     };
     st.save(&opts.root)?;
     if let Some(pf) = &opts.pid_file {

@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::create::load_spec;
 use super::error::{OciError, Result};
 use super::hooks::{self, Phase};
-use super::log;
 use super::state::{self, ContainerState, Status};
 use crate::cgroups::Cgroup;
 
@@ -59,16 +57,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     Ok(())
 }
 
-/// Runs the poststop hooks; failures (and a bundle gone meanwhile) are
-/// only warnings, as the spec says.
+/// Runs the poststop hooks recorded at create (a bundle changed or gone
+/// meanwhile does not matter); failures are only warnings, as the spec says.
 fn poststop(st: &ContainerState) {
-    match load_spec(&st.bundle) {
-        Ok(spec) => {
-            let state = hooks::state_json(&st.id, "stopped", st.pid, &st.bundle, &spec);
-            hooks::run_warn(&spec, Phase::Poststop, &state);
-        }
-        Err(e) => log::warn(&format!("poststop hooks not run: {e}")),
-    }
+    let state = hooks::state_json(&st.id, "stopped", st.pid, &st.bundle, &st.annotations);
+    hooks::run_warn_list(Phase::Poststop, &st.poststop, &state);
 }
 
 /// SIGKILLs the init and every process of the cgroup until none is left.

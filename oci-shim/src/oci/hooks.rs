@@ -11,12 +11,18 @@
 //! - `poststart`: run by `start` once the process runs;
 //! - `poststop`: run by `delete` after the container is gone.
 //!
+//! `poststart` and `poststop` come from the state recorded at create, never
+//! from config.json as it is later: after create, changes to the bundle's
+//! config must not affect the container.
+//!
 //! Each hook gets the OCI state JSON on stdin, exactly its `env`, `args`
 //! (with `args[0]` as argv0) and, when given, a `timeout` in seconds after
-//! which it is killed. A failing hook fails its verb, except `poststop`,
-//! whose failures are only logged. Output goes to a memfd (never a pipe
+//! which it is killed. A failing hook fails its verb, except `poststart`
+//! and `poststop`, whose failures are only logged (the spec: the remaining
+//! hooks and the lifecycle continue as if the hook had succeeded). Output goes to a memfd (never a pipe
 //! that a chatty hook could fill) and is quoted in the error.
 
+use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -81,7 +87,13 @@ pub(crate) fn any_at_create(spec: &Spec) -> bool {
 
 /// Runs the phase's hooks in order; the first failure stops the rest.
 pub(crate) fn run(spec: &Spec, phase: Phase, state: &str) -> Result<()> {
-    for (i, hook) in of(spec, phase).iter().enumerate() {
+    run_list(phase, &of(spec, phase), state)
+}
+
+/// Runs `hooks` (of `phase`, as recorded at create) in order; the first
+/// failure stops the rest.
+pub(crate) fn run_list(phase: Phase, hooks: &[Hook], state: &str) -> Result<()> {
+    for (i, hook) in hooks.iter().enumerate() {
         run_one(hook, state).map_err(|e| {
             OciError::Setup(format!(
                 "{} hook #{i} ({}): {e}",
@@ -93,9 +105,15 @@ pub(crate) fn run(spec: &Spec, phase: Phase, state: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs the phase's hooks, logging failures instead of stopping (poststop).
+/// Runs the phase's hooks, logging failures instead of stopping.
 pub(crate) fn run_warn(spec: &Spec, phase: Phase, state: &str) {
-    for (i, hook) in of(spec, phase).iter().enumerate() {
+    run_warn_list(phase, &of(spec, phase), state)
+}
+
+/// Runs `hooks` (of `phase`) in order; a failure is logged as a warning
+/// and the rest still run: the spec's rule for poststart and poststop.
+pub(crate) fn run_warn_list(phase: Phase, hooks: &[Hook], state: &str) {
+    for (i, hook) in hooks.iter().enumerate() {
         if let Err(e) = run_one(hook, state) {
             log::warn(&format!(
                 "{} hook #{i} ({}) failed: {e}",
@@ -168,7 +186,7 @@ pub(crate) fn state_json(
     status: &str,
     pid: i32,
     bundle: &std::path::Path,
-    spec: &Spec,
+    annotations: &HashMap<String, String>,
 ) -> String {
     serde_json::json!({
         "ociVersion": "1.2.0",
@@ -176,7 +194,7 @@ pub(crate) fn state_json(
         "status": status,
         "pid": pid,
         "bundle": bundle,
-        "annotations": spec.annotations.clone().unwrap_or_default(),
+        "annotations": annotations,
     })
     .to_string()
 }

@@ -6,7 +6,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::create::load_spec;
 use super::error::{OciError, Result};
 use super::hooks::{self, Phase};
 use super::state::{self, ContainerState, FIFO_FILE, Status};
@@ -56,23 +55,18 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         std::thread::sleep(Duration::from_millis(2));
     }
     std::fs::remove_file(&fifo).map_err(|e| OciError::io("remove", &fifo, e))?;
-    poststart(&st)
+    poststart(&st);
+    Ok(())
 }
 
-/// Runs the poststart hooks; like runc, a failure kills the container and
-/// fails `start`.
-fn poststart(st: &ContainerState) -> Result<()> {
-    let spec = load_spec(&st.bundle)?;
-    if hooks::of(&spec, Phase::Poststart).is_empty() {
-        return Ok(());
+/// Runs the poststart hooks recorded at create (config.json is not read
+/// again). The spec: a failing poststart hook is a warning, and the
+/// remaining hooks and the lifecycle continue as if it had succeeded
+/// (runc 1.1 kills the container instead; crun and the spec agree).
+fn poststart(st: &ContainerState) {
+    if st.poststart.is_empty() {
+        return;
     }
-    let state = hooks::state_json(&st.id, "running", st.pid, &st.bundle, &spec);
-    if let Err(e) = hooks::run(&spec, Phase::Poststart, &state) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(st.pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        return Err(e);
-    }
-    Ok(())
+    let state = hooks::state_json(&st.id, "running", st.pid, &st.bundle, &st.annotations);
+    hooks::run_warn_list(Phase::Poststart, &st.poststart, &state);
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::{OciError, Result};
-use crate::spec::LinuxDeviceCgroup;
+use crate::spec::{Hook, LinuxDeviceCgroup};
 
 /// File name of the state record inside the container's directory.
 pub const STATE_FILE: &str = "state.json";
@@ -44,6 +44,14 @@ pub struct ContainerState {
     /// keyring, so `exec` does not join the container's.
     #[serde(default)]
     pub no_new_keyring: bool,
+    /// The poststart hooks as config.json had them at create: `start`
+    /// must not re-read the bundle (the spec: later changes to config.json
+    /// do not affect the container).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub poststart: Vec<Hook>,
+    /// The poststop hooks as config.json had them at create, for `delete`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub poststop: Vec<Hook>,
 }
 
 /// The OCI status of a container.

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The hooks of every phase, each run in order.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -22,8 +22,10 @@ pub struct Hooks {
     pub poststop: Option<Vec<Hook>>,
 }
 
-/// One hook command.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// One hook command; also kept in the container's state record, for the
+/// hooks that run after create (poststart, poststop).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Hook {
     /// The executable, absolute on the runtime's side (required).
     pub path: PathBuf,
