@@ -2,9 +2,10 @@
 //!
 //! Shims outlive the daemon. At start every record is loaded; a sandbox whose
 //! pause shim no longer answers is NOTREADY; a container whose shim answers is
-//! resumed (its exit monitor relaunched); one whose shim is gone is EXITED,
-//! with the exit the shim recorded in `exit.json` or, failing that, reason
-//! `Unknown` and exit code 255. A network-attached sandbox whose record has
+//! resumed (its exit monitor relaunched); one whose shim is gone has every
+//! process of its cgroup killed (nobody else would stop them) and is then
+//! EXITED, with the exit the shim recorded in `exit.json` or, failing that,
+//! reason `Unknown` and exit code 255. A network-attached sandbox whose record has
 //! no IPs gets them from the CNI result cache.
 
 use crate::containers::{ContainerRecord, ContainerState};
@@ -79,7 +80,13 @@ pub async fn recover(runtime: &Runtime) -> Result<()> {
             },
             Err(e) => {
                 tracing::warn!(container = %id, "shim is gone: {e}");
-                crate::containers::lost(ctx, &entry, &shim, "the shim was gone at daemon start");
+                // Its processes may run on unwatched: they are killed first.
+                if let Err(e) =
+                    crate::containers::lost(ctx, &entry, &shim, "the shim was gone at daemon start")
+                        .await
+                {
+                    tracing::error!(container = %id, "ending the container of a lost shim: {e}");
+                }
             }
         }
     }

@@ -18,12 +18,14 @@ pub mod exec;
 pub mod features;
 mod image_volumes;
 mod log_path;
+mod lost;
 pub mod monitor;
 mod record;
 mod runtime_cmd;
 pub mod spec;
 pub mod users;
 
+pub(crate) use lost::lost;
 pub use record::{ContainerRecord, ContainerState};
 
 use crate::error::{Error, Result};
@@ -234,8 +236,7 @@ impl ContainerManager {
         }
         let shim = ShimClient::new(id, &record.shim_dir);
         if !shim.is_alive().await {
-            lost(&self.ctx, entry, &shim, "the shim is gone");
-            return Ok(());
+            return lost(&self.ctx, entry, &shim, "the shim is gone").await;
         }
         if record.state == ContainerState::Running && timeout > 0 {
             shim.kill(record.stop_signal, false).await?;
@@ -377,14 +378,6 @@ fn termination_message(record: &ContainerRecord) -> Option<String> {
         .read_to_end(&mut bytes)
         .ok()?;
     (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// The shim is gone: take its exit record if it left one, else mark the exit unknown.
-pub(crate) fn lost(ctx: &Context, entry: &Entry<ContainerRecord>, shim: &ShimClient, why: &str) {
-    let exit = shim.exit_record();
-    if let Err(e) = record_exit(ctx, entry, exit.as_ref(), why) {
-        tracing::error!("persisting exit: {e}");
-    }
 }
 
 /// Parses an image STOPSIGNAL (`SIGTERM`, `TERM`, or a number from 1 to

@@ -7,7 +7,8 @@ use crate::shim_client::ShimClient;
 use std::sync::Arc;
 
 /// Waits for the container's exit and records it. If the connection breaks
-/// (the shim died or was deleted), falls back to the shim's exit record.
+/// (the shim died or was deleted), kills what the container still runs and
+/// falls back to the shim's exit record (see [`super::lost`]).
 pub async fn watch(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
     let record = entry.snapshot();
     let shim = ShimClient::new(&record.id, &record.shim_dir);
@@ -23,7 +24,10 @@ pub async fn watch(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
                 return;
             }
             tracing::warn!(container = %record.id, "lost the shim while waiting: {e}");
-            lost(&ctx, &entry, &shim, &format!("lost the shim: {e}"));
+            let why = format!("lost the shim: {e}");
+            if let Err(e) = lost(&ctx, &entry, &shim, &why).await {
+                tracing::error!(container = %record.id, "ending the container of a lost shim: {e}");
+            }
         }
     }
 }
