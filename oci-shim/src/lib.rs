@@ -20,5 +20,5 @@
 pub mod cgroups;
 pub mod oci;
 pub mod shim;
-pub mod sockpath;
+pub use cradle_proto::sockpath;
 pub mod spec;

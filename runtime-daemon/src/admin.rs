@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::net::UnixStream;
 
 use crate::runtime::Context;
 
@@ -105,7 +105,7 @@ impl AdminServer {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(err(e)),
         }
-        let listener = UnixListener::bind(path).map_err(err)?;
+        let listener = crate::sockets::bind(path).map_err(err)?;
         use std::os::unix::fs::PermissionsExt as _;
         if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
             // Undo the bind: a socket others could reach must not stay.

@@ -32,6 +32,7 @@ pub mod recovery;
 pub mod runtime;
 pub mod server;
 pub mod shim_client;
+pub mod sockets;
 pub mod stats;
 pub mod store;
 pub mod streaming;

@@ -12,7 +12,6 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::UnixStream;
 
 /// Bound on ordinary requests (State, Kill, ReopenLog).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,26 +22,6 @@ pub const SPAWN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// File in the shim's state dir that captures the spawning process's stderr.
 const SPAWN_ERR_FILE: &str = "spawn.err";
-
-/// Connects to a unix socket whatever the length of its path: one longer
-/// than `sun_path` allows (107 bytes; a long `--state-dir` makes the
-/// shim's sockets so) is reached as `/proc/self/fd/<dir>/<name>` through
-/// its directory, held open until connected. The shim binds the same way.
-pub async fn connect_any_length(path: &Path) -> std::io::Result<UnixStream> {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::ffi::OsStrExt;
-    if path.as_os_str().as_bytes().len() <= 107 {
-        return UnixStream::connect(path).await;
-    }
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return UnixStream::connect(path).await;
-    };
-    let dir = std::fs::File::open(parent)?;
-    let short = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name);
-    let stream = UnixStream::connect(&short).await;
-    drop(dir);
-    stream
-}
 
 /// A handle on one shim, by its state directory.
 #[derive(Debug, Clone)]
@@ -136,7 +115,7 @@ impl ShimClient {
     pub async fn call(&self, request: &Request, timeout: Option<Duration>) -> Result<Response> {
         let exchange = async {
             let socket = self.socket();
-            let stream = connect_any_length(&socket).await.map_err(|e| {
+            let stream = crate::sockets::connect(&socket).await.map_err(|e| {
                 Error::shim(&self.id, format!("connecting to {}: {e}", socket.display()))
             })?;
             let (read, mut write) = stream.into_split();

@@ -15,11 +15,16 @@ use crate::Cri;
 /// config dir, all under one temp dir. SIGTERM on drop; the temp dir is then
 /// removed (unmounting nothing: a leftover mount is a leak the test reports).
 pub struct Daemon {
-    // Short on purpose: shim sockets live at <state>/shims/<64 hex>/shim.sock
-    // and a unix socket path has at most 107 bytes.
     dir: tempfile::TempDir,
+    /// `<dir>/s`, or a path of [`LONG_STATE_DIR`] bytes below it.
+    state_dir: PathBuf,
     child: Option<Child>,
 }
+
+/// The length of the state dir of [`Daemon::start_with_long_state_dir`]:
+/// far past the 107 bytes of a unix socket path, which the shim's and the
+/// exec consoles' sockets below it must not depend on.
+pub const LONG_STATE_DIR: usize = 200;
 
 impl Daemon {
     /// Starts `target/<profile>/cradled` and waits for its socket.
@@ -30,8 +35,27 @@ impl Daemon {
     /// Starts `cradled` with `config_toml` as its config file (e.g.
     /// `cni_bin_dirs = [...]`); the flags still set its dirs and socket.
     pub fn start_with_config(config_toml: &str) -> anyhow::Result<Self> {
+        Self::start_in(config_toml, false)
+    }
+
+    /// Starts `cradled` with `config_toml` and a state dir of
+    /// [`LONG_STATE_DIR`] bytes.
+    pub fn start_with_long_state_dir(config_toml: &str) -> anyhow::Result<Self> {
+        Self::start_in(config_toml, true)
+    }
+
+    fn start_in(config_toml: &str, long_state_dir: bool) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("ce-").tempdir_in("/tmp")?;
-        for sub in ["r", "s", "cni", "logs"] {
+        let mut state_dir = dir.path().join("s");
+        while long_state_dir && state_dir.as_os_str().len() < LONG_STATE_DIR {
+            state_dir.push("a-state-dir-of-two-hundred-bytes");
+        }
+        if long_state_dir {
+            let padded = state_dir.to_string_lossy()[..LONG_STATE_DIR].to_string();
+            state_dir = PathBuf::from(padded.trim_end_matches('/'));
+        }
+        std::fs::create_dir_all(&state_dir)?;
+        for sub in ["r", "cni", "logs"] {
             std::fs::create_dir_all(dir.path().join(sub))?;
         }
         // An explicit config file (empty by default): the host's
@@ -51,7 +75,11 @@ impl Daemon {
             dir.path().join("config.toml"),
             format!("{shipped}{config_toml}"),
         )?;
-        let mut daemon = Daemon { dir, child: None };
+        let mut daemon = Daemon {
+            dir,
+            state_dir,
+            child: None,
+        };
         daemon.spawn()?;
         Ok(daemon)
     }
@@ -67,7 +95,7 @@ impl Daemon {
         self.dir().join("r")
     }
     pub fn state_dir(&self) -> PathBuf {
-        self.dir().join("s")
+        self.state_dir.clone()
     }
     /// A place for pod log directories (what the kubelet's /var/log/pods is).
     pub fn logs_dir(&self) -> PathBuf {

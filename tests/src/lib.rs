@@ -31,7 +31,7 @@ mod world;
 
 pub use cgroup::CgroupParent;
 pub use client::Cri;
-pub use daemon::Daemon;
+pub use daemon::{Daemon, LONG_STATE_DIR};
 pub use registry::{Registry, TEST_IMAGE, test_image_layout};
 pub use world::World;
 

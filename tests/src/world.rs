@@ -23,9 +23,19 @@ impl World {
 
     /// Starts everything with `config_toml` as the daemon's config file.
     pub async fn start_with_config(config_toml: &str) -> World {
+        World::start_with(Daemon::start_with_config(config_toml)).await
+    }
+
+    /// Starts everything with a daemon whose state dir is
+    /// [`crate::LONG_STATE_DIR`] bytes long.
+    pub async fn start_with_long_state_dir() -> World {
+        World::start_with(Daemon::start_with_long_state_dir("")).await
+    }
+
+    async fn start_with(daemon: anyhow::Result<Daemon>) -> World {
         let cgroup = CgroupParent::new();
         let registry = Registry::start().expect("registry");
-        let daemon = Daemon::start_with_config(config_toml).expect("cradled");
+        let daemon = daemon.expect("cradled");
         let cri = daemon.connect().await.expect("connect");
         World {
             cri,

@@ -13,7 +13,8 @@
 //! tty attach refused for a container without one; 100 MiB each way through
 //! port-forward to the pod's echo server over SPDY and WebSocket (counts and
 //! SHA-256 checked); port-forward with SPDY tunneled through a WebSocket
-//! (`SPDY/3.1+portforward.k8s.io`, as critest's `-websocket-portforward`). One daemon, one registry, one pod (and a host-network one).
+//! (`SPDY/3.1+portforward.k8s.io`, as critest's `-websocket-portforward`). One daemon (its state dir 200 bytes long, past
+//! any unix socket path), one registry, one pod (and a host-network one).
 
 use std::time::{Duration, Instant};
 
@@ -37,7 +38,9 @@ async fn exec_attach_and_port_forward_work_with_spdy_and_websocket_clients() {
         cradle_tests::skip("streaming clients missing (tests/clients/setup.sh)");
         return;
     };
-    let mut w = World::start().await;
+    // A state dir far longer than a unix socket path: the shim's, attach's
+    // and console sockets below it (tty containers, tty exec) must work.
+    let mut w = World::start_with_long_state_dir().await;
     let clients = Clients { spdy, ws };
     let result = scenario(&mut w.cri, &w.daemon, &w.registry, &w.cgroup, &clients).await;
     w.finish_with_log(result).await;

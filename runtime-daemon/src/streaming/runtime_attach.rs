@@ -40,15 +40,13 @@ pub async fn attach(
         .get(&req.container_id)
         .map_err(daemon_error)?;
     let socket = record.shim_dir.join(ATTACH_SOCKET_FILE);
-    let conn = crate::shim_client::connect_any_length(&socket)
-        .await
-        .map_err(|e| {
-            StreamError::Backend(format!(
-                "attaching to container {} ({}): {e}",
-                record.id,
-                socket.display()
-            ))
-        })?;
+    let conn = crate::sockets::connect(&socket).await.map_err(|e| {
+        StreamError::Backend(format!(
+            "attaching to container {} ({}): {e}",
+            record.id,
+            socket.display()
+        ))
+    })?;
     let (from_shim, to_shim) = conn.into_split();
     let stdin = io.stdin.filter(|_| req.stdin);
     // Resizes only mean something to a terminal (the CRI handler allows tty

@@ -150,11 +150,15 @@ async fn run_tty(
     cmd: &[String],
     io: StreamIo,
 ) -> Result<i32, StreamError> {
-    let listener = tokio::net::UnixListener::bind(&socket)?;
+    // However long the state dir: bound through its directory, and the
+    // runtime (our child) is given the same place through our /proc entry.
+    let short = cradle_proto::sockpath::ShortPath::new(&socket)?;
+    let listener = tokio::net::UnixListener::bind(short.as_path())?;
+    let for_runtime = short.for_others();
     let extra = [
         std::ffi::OsStr::new("--tty"),
         std::ffi::OsStr::new("--console-socket"),
-        socket.as_os_str(),
+        for_runtime.as_os_str(),
     ];
     let spawned = target
         .command(&extra, cmd)

@@ -9,17 +9,17 @@
 //! Other processes (a runtime given `--console-socket`) are given
 //! `/proc/<our pid>/fd/<fd>/<name>` for as long as the directory is held.
 //!
-//! Used by the shim (its three sockets) and by `cradle-oci` (its connect
-//! to the console socket); the daemon has the same helper for its side.
+//! Where the daemon and its shims meet: used by the shim (its three
+//! sockets), by `cradle-oci` (its connect to the console socket) and by the
+//! daemon (its connects to the shim, and its own exec console sockets).
 
+use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-
-use nix::fcntl::{OFlag, open};
-use nix::sys::stat::Mode;
 
 /// The longest path `sun_path` holds (108 bytes with the final NUL).
 pub const SUN_PATH_MAX: usize = 107;
@@ -29,7 +29,7 @@ pub const SUN_PATH_MAX: usize = 107;
 #[derive(Debug)]
 pub struct ShortPath {
     short: PathBuf,
-    dir: Option<OwnedFd>,
+    dir: Option<File>,
 }
 
 impl ShortPath {
@@ -52,12 +52,11 @@ impl ShortPath {
         } else {
             parent
         };
-        let dir = open(
-            parent,
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(io::Error::from)?;
+        // std opens with O_CLOEXEC already.
+        let dir = File::options()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(parent)?;
         let short = Path::new("/proc/self/fd")
             .join(dir.as_raw_fd().to_string())
             .join(name);
