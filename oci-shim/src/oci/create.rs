@@ -52,6 +52,9 @@ struct Rollback {
     dir: Option<PathBuf>,
     cgroup: Option<Cgroup>,
     pid: Option<Pid>,
+    /// The rootfs whose mounts an init without a mount namespace of its
+    /// own made in ours.
+    host_mounts: Option<PathBuf>,
 }
 
 impl Rollback {
@@ -60,6 +63,7 @@ impl Rollback {
         self.dir = None;
         self.cgroup = None;
         self.pid = None;
+        self.host_mounts = None;
     }
 }
 
@@ -67,6 +71,11 @@ impl Drop for Rollback {
     fn drop(&mut self) {
         if let Some(pid) = self.pid.take() {
             let _ = kill(pid, Signal::SIGKILL);
+        }
+        if let Some(rootfs) = self.host_mounts.take()
+            && let Err(e) = super::rootfs::detach_mounts_under(&rootfs)
+        {
+            log::warn(&format!("rollback: {e}"));
         }
         if let Some(cg) = self.cgroup.take() {
             for pid in cg.processes().unwrap_or_default() {
@@ -235,6 +244,9 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
     let (mut parent_end, child_end) = Channel::pair()?;
     let pid = spawn(&cfg, &mut parent_end, child_end)?;
     rb.pid = Some(pid);
+    if cfg.ns.mount_ns() == namespaces::MountNs::Inherited {
+        rb.host_mounts = Some(cfg.rootfs.clone());
+    }
 
     // Registered first: a create that fails half-way (one controller of
     // several) must still be undone.
@@ -305,6 +317,8 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         no_new_keyring: opts.no_new_keyring,
         poststart: hooks::of(&spec, Phase::Poststart),
         poststop: hooks::of(&spec, Phase::Poststop),
+        host_mounts_under: (cfg.ns.mount_ns() == namespaces::MountNs::Inherited)
+            .then(|| cfg.rootfs.clone()),
     };
     st.save(&opts.root)?;
     if let Some(pf) = &opts.pid_file {

@@ -51,6 +51,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     // (which could not be removed while they run). With one, the kernel
     // has killed them already and this finds nothing.
     kill_all(&st, &cg)?;
+    if let Some(rootfs) = &st.host_mounts_under {
+        super::rootfs::detach_mounts_under(rootfs)?;
+    }
     cg.remove()?;
     std::fs::remove_dir_all(&dir).map_err(|e| OciError::io("remove", &dir, e))?;
     poststop(&st);

@@ -132,7 +132,10 @@ fn create_device(rootfs: &Path, d: &LinuxDevice) -> Result<()> {
 }
 
 /// runc's always-allowed device rules: mknod of anything, the standard
-/// nodes, ptys; plus an allow rule for each device of the spec.
+/// nodes, ptys; plus an allow rule for each device node of the spec. A
+/// FIFO (`p`) gets none: the devices controller knows only `a`, `b` and
+/// `c` (v1's devices.allow refuses `p` with EINVAL) and never stands
+/// between a process and a pipe.
 pub(crate) fn always_allowed(spec_devices: &[LinuxDevice]) -> LinuxResources {
     let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str| {
         LinuxDeviceCgroup {
@@ -158,6 +161,7 @@ pub(crate) fn always_allowed(spec_devices: &[LinuxDevice]) -> LinuxResources {
     ];
     for d in spec_devices {
         let typ = match d.typ {
+            LinuxDeviceType::P => continue,
             LinuxDeviceType::U => c,
             t => t,
         };
@@ -166,5 +170,33 @@ pub(crate) fn always_allowed(spec_devices: &[LinuxDevice]) -> LinuxResources {
     LinuxResources {
         devices: Some(rules),
         ..LinuxResources::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fifo_gets_no_device_rule_and_a_char_device_one() {
+        let devs: Vec<LinuxDevice> = serde_json::from_str(
+            r#"[{"path":"/dev/fifo","type":"p"},
+                {"path":"/dev/fuse","type":"c","major":10,"minor":229},
+                {"path":"/dev/u","type":"u","major":4,"minor":5}]"#,
+        )
+        .unwrap();
+        let rules = always_allowed(&devs).devices.unwrap();
+        assert!(rules.iter().all(|r| r.typ != Some(LinuxDeviceType::P)));
+        let added: Vec<_> = rules[rules.len() - 2..]
+            .iter()
+            .map(|r| (r.typ, r.major, r.minor))
+            .collect();
+        assert_eq!(
+            added,
+            [
+                (Some(LinuxDeviceType::C), Some(10), Some(229)),
+                (Some(LinuxDeviceType::C), Some(4), Some(5))
+            ]
+        );
     }
 }

@@ -15,7 +15,7 @@ use super::confined::RootDir;
 use super::error::{OciError, Result};
 use super::hooks::{self, Phase};
 use super::mounts::{CgroupTarget, IdmapTrees};
-use super::namespaces::NsPlan;
+use super::namespaces::{MountNs, NsPlan};
 use super::process::{self, ExecArgs};
 use super::sync::{Channel, Msg};
 use super::{devices, hardening, keyring, log, mounts, rootfs, seccomp, syscall, terminal};
@@ -133,7 +133,12 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| OciError::sys("unshare cgroup", e))?;
     }
-    rootfs::prepare(&cfg.rootfs, linux.rootfs_propagation.as_deref())?;
+    let mount_ns = cfg.ns.mount_ns();
+    if mount_ns == MountNs::Inherited {
+        rootfs::prepare_inherited(&cfg.rootfs)?;
+    } else {
+        rootfs::prepare(&cfg.rootfs, linux.rootfs_propagation.as_deref())?;
+    }
     // Opened after the self-bind, so lookups see the rootfs mount.
     let root = RootDir::open(&cfg.rootfs)?;
     let spec_mounts = spec.mounts.clone().unwrap_or_default();
@@ -173,7 +178,9 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
         }
         hooks::run(spec, Phase::CreateContainer, state)?;
     }
-    if cfg.no_pivot {
+    if mount_ns == MountNs::Inherited {
+        rootfs::chroot_into(&cfg.rootfs)?;
+    } else if cfg.no_pivot {
         rootfs::move_root(&cfg.rootfs)?;
     } else {
         rootfs::pivot(&cfg.rootfs)?;

@@ -345,13 +345,23 @@ fn mount_one(
         )));
     }
     if is_bind && !opts.data.is_empty() {
-        // mount(2) ignores data for binds: an option we do not know would
-        // silently do nothing.
-        return Err(OciError::Unsupported(format!(
-            "mount options {:?} on bind mount {}",
+        // mount(2) ignores the data of a bind mount. Filesystem data
+        // (`key=value`: `mode=755,size=1k`) is ignored as the kernel, runc
+        // and crun do (runtime-tools' `mounts` expects it to work), with a
+        // warning since it then does nothing. A bare word we do not know is
+        // more likely a misspelt flag (`rrro`, `nosiud`) than data:
+        // ignoring it would silently drop what it meant, so it is refused.
+        if let Some(word) = opts.data.iter().find(|d| !d.contains('=')) {
+            return Err(OciError::Unsupported(format!(
+                "mount option {word:?} on bind mount {}",
+                dest.display()
+            )));
+        }
+        super::log::warn(&format!(
+            "mount options {:?} on bind mount {} ignored: a bind mount has no filesystem data",
             opts.data,
             dest.display()
-        )));
+        ));
     }
     let wants_idmap = opts.idmap.is_some() || has_mappings(m);
     if wants_idmap && !is_bind {

@@ -53,8 +53,7 @@ fn order(t: LinuxNamespaceType) -> u8 {
     }
 }
 
-/// Builds the plan; refuses a mount namespace that is not new (the rootfs
-/// setup needs its own).
+/// Builds the plan.
 pub(crate) fn plan(namespaces: &[LinuxNamespace]) -> Result<NsPlan> {
     let mut p = NsPlan {
         join: Vec::new(),
@@ -94,13 +93,41 @@ pub(crate) fn plan(namespaces: &[LinuxNamespace]) -> Result<NsPlan> {
             _ => {}
         }
     }
-    if !p.unshare.contains(CloneFlags::CLONE_NEWNS) {
-        return Err(OciError::Unsupported(
-            "a container without a new mount namespace".into(),
-        ));
-    }
     p.join.sort_by_key(|(t, _)| order(*t));
     Ok(p)
+}
+
+impl NsPlan {
+    /// Where the container's mounts are made. As runc: in a new mount
+    /// namespace, in one joined by path (shared with whoever else is in
+    /// it), or, with no mount namespace listed, in the runtime's own.
+    pub(crate) fn mount_ns(&self) -> MountNs {
+        if self.unshare.contains(CloneFlags::CLONE_NEWNS) {
+            MountNs::New
+        } else if self
+            .join
+            .iter()
+            .any(|(t, _)| *t == LinuxNamespaceType::Mount)
+        {
+            MountNs::Joined
+        } else {
+            MountNs::Inherited
+        }
+    }
+}
+
+/// The container's mount namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MountNs {
+    /// `{"type": "mount"}`: a new one, copied from the runtime's.
+    New,
+    /// `{"type": "mount", "path": …}`: an existing one.
+    Joined,
+    /// No mount entry: the runtime's own (the host's). The init then
+    /// leaves the propagation of `/` alone, binds the rootfs privately and
+    /// chroots (pivot_root would move the host's root); its mounts stay in
+    /// this namespace until `delete` detaches them.
+    Inherited,
 }
 
 /// Joins the namespaces of the plan (opening every path first, since a
@@ -159,6 +186,15 @@ mod tests {
         let p = plan(&ns(r#"[{"type":"mount"},{"type":"user"},{"type":"time"}]"#)).unwrap();
         assert!(p.new_user && p.new_time);
         assert!(!p.unshare.contains(CloneFlags::CLONE_NEWUSER));
-        assert!(plan(&ns(r#"[{"type":"pid"}]"#)).is_err());
+        assert_eq!(p.mount_ns(), MountNs::New);
+    }
+
+    #[test]
+    fn a_mount_namespace_is_new_joined_or_the_runtimes() {
+        let p = plan(&ns(r#"[{"type":"pid"}]"#)).unwrap();
+        assert_eq!(p.mount_ns(), MountNs::Inherited);
+        let p = plan(&ns(r#"[{"type":"mount","path":"/proc/1/ns/mnt"}]"#)).unwrap();
+        assert_eq!(p.mount_ns(), MountNs::Joined);
+        assert!(!p.unshare.contains(CloneFlags::CLONE_NEWNS));
     }
 }

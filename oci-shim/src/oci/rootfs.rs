@@ -50,6 +50,64 @@ pub(crate) fn prepare(rootfs: &Path, propagation: Option<&str>) -> Result<()> {
     .map_err(|e| sys("bind rootfs", rootfs, e))
 }
 
+/// Without a mount namespace of the container's: a private recursive bind
+/// of the rootfs onto itself, so the container's mounts stack on a mount
+/// of their own that propagates nothing to the host's peers and that
+/// `delete` detaches whole. The propagation of `/` is the host's: untouched.
+pub(crate) fn prepare_inherited(rootfs: &Path) -> Result<()> {
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| sys("bind rootfs", rootfs, e))?;
+    mount(
+        None::<&str>,
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| sys("make private", rootfs, e))
+}
+
+/// Without a mount namespace of the container's, the root switch is a
+/// chroot, as runc's: pivot_root (or `--no-pivot`'s MS_MOVE over `/`)
+/// would change the host's root.
+pub(crate) fn chroot_into(rootfs: &Path) -> Result<()> {
+    chdir(rootfs).map_err(|e| sys("chdir", rootfs, e))?;
+    chroot(".").map_err(|e| sys("chroot", rootfs, e))?;
+    chdir("/").map_err(|e| sys("chdir", Path::new("/"), e))
+}
+
+/// Detaches every mount at or under `rootfs` in this mount namespace,
+/// deepest first: what an init without a mount namespace of its own left
+/// in the host's (`delete`).
+pub(crate) fn detach_mounts_under(rootfs: &Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| OciError::io("read", "/proc/self/mountinfo", e))?;
+    let mut points: Vec<String> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .filter(|mp| Path::new(mp).starts_with(rootfs))
+        .collect();
+    points.sort_by_key(|mp| std::cmp::Reverse(mp.len()));
+    points.dedup();
+    for mp in points {
+        match umount2(
+            mp.as_str(),
+            MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW,
+        ) {
+            Ok(()) | Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => {}
+            Err(e) => return Err(sys("detach", Path::new(&mp), e)),
+        }
+    }
+    Ok(())
+}
+
 /// After pivot: apply a shared or slave `rootfsPropagation` to the new `/`
 /// (the rootfs mount itself had to stay private for pivot_root).
 pub(crate) fn apply_root_propagation(propagation: Option<&str>) -> Result<()> {

@@ -52,6 +52,10 @@ pub struct ContainerState {
     /// The poststop hooks as config.json had them at create, for `delete`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub poststop: Vec<Hook>,
+    /// The rootfs, when the container has no mount namespace of its own:
+    /// its mounts were made in the runtime's, and `delete` detaches them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_mounts_under: Option<PathBuf>,
 }
 
 /// The OCI status of a container.

@@ -361,3 +361,35 @@ fn spec_mounts_become_the_expected_mount_calls() {
     );
     assert!(root.join("sys/fs/cgroup/memory").is_dir());
 }
+
+#[test]
+fn filesystem_data_on_a_bind_mount_is_ignored_as_the_kernel_does() {
+    use crate::oci::syscall::Recorder;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("rootfs");
+    std::fs::create_dir_all(&root).unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let mounts: Vec<Mount> = serde_json::from_value(serde_json::json!([
+        {"destination": "/data", "type": "bind", "source": src, "options": ["bind", "mode=755", "size=1k"]}
+    ]))
+    .unwrap();
+    let cgroup = CgroupTarget {
+        hierarchy: Hierarchy::V2 { root: "/x".into() },
+        path: "/c".into(),
+    };
+    let rec = Recorder::new(&root);
+    mount_all(
+        &rec,
+        &RootDir::open(&root).unwrap(),
+        &mounts,
+        &cgroup,
+        false,
+        &IdmapTrees::new(),
+    )
+    .unwrap();
+    let calls = rec.calls.borrow();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].flags, MsFlags::MS_BIND);
+    assert_eq!(calls[0].data, None, "a bind mount passes no data");
+}

@@ -1,0 +1,132 @@
+//! Root integration tests of what the OCI runtime-tools validation suite
+//! checks and cradle-oci once refused or got wrong: FIFOs in
+//! `linux.devices`, filesystem data on bind mounts, containers without a
+//! mount namespace of their own or joining one by path.
+
+mod oci_harness;
+
+use std::process::{Child, Command};
+
+use oci_harness::*;
+use serde_json::json;
+
+#[test]
+fn a_fifo_in_linux_devices_is_made_and_create_succeeds() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("fifo", &["sh", "-c", "test -p /dev/fifo && echo fifo"]);
+    let mut cfg = b.config();
+    cfg["linux"]["devices"] = json!([{"path": "/dev/fifo", "type": "p", "fileMode": 438}]);
+    b.write_config(cfg);
+    assert_eq!(b.run_to_exit(), "fifo\n");
+}
+
+#[test]
+fn filesystem_data_on_a_bind_mount_is_ignored_not_refused() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("binddata", &["cat", "/data/f"]);
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("f"), "bound\n").unwrap();
+    let mut cfg = b.config();
+    cfg["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/data", "type": "bind", "source": src.path(),
+        "options": ["bind", "mode=755", "size=1k"]
+    }));
+    b.write_config(cfg);
+    assert_eq!(b.run_to_exit(), "bound\n");
+}
+
+/// Mount points at or under `dir` in our mount namespace.
+fn mounts_under(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .filter(|mp| std::path::Path::new(mp).starts_with(dir))
+        .collect()
+}
+
+#[test]
+fn without_a_mount_namespace_the_container_shares_ours_and_delete_detaches_its_mounts() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("nomntns", &["readlink", "/proc/self/ns/mnt"]);
+    let mut cfg = b.config();
+    let namespaces: Vec<_> = cfg["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|ns| ns["type"] != "mount")
+        .cloned()
+        .collect();
+    cfg["linux"]["namespaces"] = json!(namespaces);
+    b.write_config(cfg);
+    let rootfs = b.dir.path().join("rootfs");
+    let pid = b.create_ok();
+    assert_eq!(
+        ns_link(&format!("/proc/{pid}/ns/mnt")),
+        ns_link("/proc/self/ns/mnt")
+    );
+    assert!(
+        !mounts_under(&rootfs).is_empty(),
+        "the container's mounts are in our namespace"
+    );
+    assert!(b.oci(&["start", &b.id]).status.success());
+    assert_eq!(wait_exit(pid), 0);
+    assert_eq!(b.container_stdout(), ns_link("/proc/self/ns/mnt") + "\n");
+    let out = b.oci(&["delete", &b.id]);
+    assert!(
+        out.status.success(),
+        "delete: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mounts_under(&rootfs), Vec::<String>::new(), "left behind");
+}
+
+/// A process in a mount namespace of its own, killed on drop.
+struct MountNsHolder(Child);
+impl Drop for MountNsHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_container_joins_a_mount_namespace_by_path() {
+    if !is_root() || !cradle_testkit::tools_or_skip(&["/usr/bin/unshare"]) {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("joinmnt", &["readlink", "/proc/self/ns/mnt"]);
+    // No --fork: unshare execs sleep in the new namespace itself.
+    let holder = MountNsHolder(
+        Command::new("/usr/bin/unshare")
+            .args(["--mount", "--propagation", "private", "sleep", "60"])
+            .spawn()
+            .unwrap(),
+    );
+    let path = format!("/proc/{}/ns/mnt", holder.0.id());
+    let ours = ns_link("/proc/self/ns/mnt");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while ns_link(&path) == ours {
+        assert!(std::time::Instant::now() < deadline, "unshare never did");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let theirs = ns_link(&path);
+    let mut cfg = b.config();
+    for ns in cfg["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "mount" {
+            ns["path"] = json!(path);
+        }
+    }
+    b.write_config(cfg);
+    assert_eq!(b.run_to_exit(), theirs + "\n");
+}
