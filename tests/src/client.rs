@@ -14,6 +14,8 @@ use tonic::transport::{Channel, Endpoint, Uri};
 pub struct Cri {
     pub runtime: RuntimeServiceClient<Channel>,
     pub image: ImageServiceClient<Channel>,
+    /// The channel itself, for RPCs the `k8s-cri` clients do not have.
+    pub channel: Channel,
 }
 
 impl Cri {
@@ -34,7 +36,8 @@ impl Cri {
                 .await?;
         Ok(Cri {
             runtime: RuntimeServiceClient::new(channel.clone()),
-            image: ImageServiceClient::new(channel),
+            image: ImageServiceClient::new(channel.clone()),
+            channel,
         })
     }
 }

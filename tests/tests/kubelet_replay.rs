@@ -24,14 +24,6 @@ const DIFFERENCES: &[Difference] = &[
               driver (CGROUPFS), which a v1.36 kubelet then uses instead of its own flag",
     },
     Difference {
-        scenario: "*",
-        method: "UpdatePodSandboxResources",
-        when: always,
-        cradle: Expect::NotSent,
-        why: "cri-api 0.33's RPC is not in the k8s-cri 0.11 bindings, so Cradle answers \
-              Unimplemented for it, as containerd 1.6 did and as the kubelet tolerates",
-    },
-    Difference {
         scenario: "k-image-volume",
         method: "CreateContainer",
         when: has_image_volume,

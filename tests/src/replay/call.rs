@@ -34,12 +34,23 @@ impl Answer {
     }
 }
 
-/// Whether `k8s-cri` has a client method for `method` (cri-api's newer
-/// RPCs, such as UpdatePodSandboxResources, are not in it).
-pub fn is_sendable(method: &str) -> bool {
-    !matches!(
-        method,
-        "UpdatePodSandboxResources" | "StreamPodSandboxes" | "StreamContainers" | "StreamImages"
+/// RPCs of newer cri-api releases than the `k8s-cri` bindings carry: sent
+/// by name with an empty body (a runtime that does not know the method
+/// answers Unimplemented before reading it).
+const NEWER_RUNTIME_RPCS: &[&str] = &["UpdatePodSandboxResources"];
+
+/// Sends `/runtime.v1.RuntimeService/<method>` with an empty message.
+async fn send_by_name(cri: &Cri, method: &str) -> anyhow::Result<Answer> {
+    let mut grpc = tonic::client::Grpc::new(cri.channel.clone());
+    grpc.ready().await?;
+    let path: tonic::codegen::http::uri::PathAndQuery =
+        format!("/runtime.v1.RuntimeService/{method}").parse()?;
+    let codec = tonic_prost::ProstCodec::<(), ()>::default();
+    Ok(
+        match grpc.unary(tonic::Request::new(()), path, codec).await {
+            Ok(_) => Answer::ok(json!({})),
+            Err(status) => Answer::err(status),
+        },
     )
 }
 
@@ -72,6 +83,9 @@ macro_rules! unary {
 
 /// Sends `request` (protojson, already rewritten for this node) as `method`.
 pub async fn send(cri: &mut Cri, method: &str, request: &Value) -> anyhow::Result<Answer> {
+    if NEWER_RUNTIME_RPCS.contains(&method) {
+        return send_by_name(cri, method).await;
+    }
     let (rt, img) = (&mut cri.runtime, &mut cri.image);
     Ok(match method {
         "Version" => unary!(rt, version, cri::VersionRequest, request),
