@@ -140,6 +140,9 @@ impl<'a> Replay<'a> {
         Ok(())
     }
 
+    /// Sends one recorded call (unless it is about something Cradle was
+    /// expected not to create) and checks the answer against the recorded
+    /// one, or against the difference the table lists for it.
     async fn step(&mut self, c: &fixture::Call) -> anyhow::Result<()> {
         let difference = self.differences.iter().find(|d| {
             (d.scenario == "*" || d.scenario == self.scenario)
