@@ -284,7 +284,16 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
                 // The init has mounted everything and waits before pivot_root.
                 // A failing hook destroys the container; the spec then
                 // continues with the poststop hooks.
-                let ran = hooks::run(&spec, Phase::Prestart, &creating)
+                // The status each hook reads (runc and crun differ): the
+                // deprecated prestart hooks get `created`, as crun gives them
+                // and as the spec's own conformance suite (runtime-tools'
+                // hooks_stdin) checks: they date from when they ran at start,
+                // on a created container, and hooks written then expect
+                // that. createRuntime, the lifecycle's hook of this moment,
+                // gets `creating`, what `state` would say now (runc, and the
+                // runtime-spec's definition of the status).
+                let created = creating.replacen("\"creating\"", "\"created\"", 1);
+                let ran = hooks::run(&spec, Phase::Prestart, &created)
                     .and_then(|()| hooks::run(&spec, Phase::CreateRuntime, &creating));
                 if let Err(e) = ran {
                     let stopped = creating.replacen("\"creating\"", "\"stopped\"", 1);
