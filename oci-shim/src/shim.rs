@@ -8,7 +8,8 @@
 //!   to its console socket) and writes them to the CRI log file, serves
 //!   attach clients (output, stdin, terminal resizes), reaps the init;
 //! - sandbox mode: forks the built-in pause process inside the pod's pinned
-//!   namespaces and cgroup, and reaps it.
+//!   namespaces and cgroup (it re-executes the shim's binary as a bare
+//!   `pause` in an empty root, see [`pause`]), and reaps it.
 //!
 //! In both modes it answers the daemon over the line protocol of
 //! [`cradle_proto::shim`] on `<state-dir>/shim.sock`, and records the exit in
@@ -27,6 +28,7 @@ pub mod logger;
 pub mod monitor;
 pub mod oom;
 pub mod pause;
+pub mod pause_image;
 pub mod pidns;
 pub mod reaper;
 pub mod requests;

@@ -122,6 +122,7 @@ fn sandbox_pause_joins_pinned_namespaces_and_cgroup_and_stops_on_term() {
     );
     let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     assert!(cgroups.contains(&cgroup), "cgroups: {cgroups}");
+    assert_pause_shows_nothing_of_the_host(pid);
     assert_pause_is_init_of_its_own_pid_namespace(pid, &state_dir);
     assert_eq!(client.call(Request::Start), Response::Ok);
     // The shim outlives a SIGTERM meant for a stopping daemon's process group.
@@ -157,6 +158,36 @@ fn sandbox_pause_joins_pinned_namespaces_and_cgroup_and_stops_on_term() {
         .filter(|path| Path::new(path).exists())
         .collect();
     assert!(leftovers.is_empty(), "cgroup dirs left: {leftovers:?}");
+}
+
+/// What any process of the pod's pid namespace may read of the pause
+/// names nothing of the host: its command line is `pause`, its environment
+/// empty, its binary `/pause` in a root of its own, and it holds no fd but
+/// stdio on /dev/null (the shim's were its state dir, sockets and log).
+fn assert_pause_shows_nothing_of_the_host(pid: u32) {
+    let proc = |what: &str| format!("/proc/{pid}/{what}");
+    assert_eq!(fs::read(proc("cmdline")).unwrap(), b"pause\0");
+    assert_eq!(fs::read(proc("environ")).unwrap(), b"");
+    for (link, expected) in [("exe", "/pause"), ("root", "/"), ("cwd", "/")] {
+        let target = fs::read_link(proc(link)).unwrap();
+        assert_eq!(target, Path::new(expected), "{link}");
+    }
+    let root: Vec<String> = fs::read_dir(proc("root"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(root, ["pause"], "the pause's root holds only its binary");
+    let mut fds: Vec<String> = fs::read_dir(proc("fd"))
+        .unwrap()
+        .map(|e| {
+            fs::read_link(e.unwrap().path())
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    fds.sort();
+    assert_eq!(fds, ["/dev/null"; 3], "the pause's fds");
 }
 
 /// The pause process (reported by its host pid) is pid 1 of a pid namespace

@@ -12,9 +12,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use cradle_shim::shim::args::{self, Cli, Mode, Parsed};
 use cradle_shim::shim::daemonize::{self, Forked};
-use cradle_shim::shim::{ShimError, container, sandbox};
+use cradle_shim::shim::{ShimError, container, pause_image, sandbox};
 
 fn main() -> ExitCode {
+    // The pod's pause process, re-executed bare (see cradle_shim::shim::pause).
+    if pause_image::is_pause_invocation() {
+        return u8::try_from(pause_image::run()).map_or(ExitCode::FAILURE, ExitCode::from);
+    }
     let mut cli = match Cli::parse_env() {
         Ok(Parsed::Run(cli)) => cli,
         Ok(Parsed::Help) => {

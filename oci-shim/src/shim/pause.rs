@@ -1,27 +1,33 @@
-//! The built-in pause process of a pod sandbox.
+//! The pause process of a pod sandbox, up to its exec.
 //!
-//! The shim forks it (no image, no exec) into a new pid namespace, where it
-//! is pid 1 and the pod's containers can join it (CRI pid mode POD); the
-//! shim keeps its host pid. The child joins the pod's pinned network, IPC
-//! and UTS namespaces, names itself `pause`, reports readiness through a
-//! pipe, then reaps the orphans reparented to it (it is their init) until
-//! SIGTERM or SIGINT (exit 0) or SIGKILL.
+//! The shim forks it into a new pid namespace, where it is pid 1 and the
+//! pod's containers can join it (CRI pid mode POD); the shim keeps its host
+//! pid. The child joins the pod's pinned network, IPC and UTS namespaces,
+//! then becomes a process that shows the containers nothing of the host:
+//! in a mount namespace of its own it mounts an empty tmpfs holding only a
+//! read-only bind of the shim's binary as `pause`, and executes it there
+//! with argv `["pause"]`, an empty environment and no fd but stdio on
+//! `/dev/null` and the readiness pipe. [`super::pause_image`] is what runs
+//! after that exec: it makes the tmpfs its root and waits. Without the
+//! exec the pause would be a fork of the shim, whose command line (readable
+//! by every process of the pod's pid namespace) names the state dir, the
+//! namespace pins and the pod cgroup, and whose root is the host's.
 
-use std::ffi::CStr;
+use std::ffi::CString;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
 
 use nix::fcntl::OFlag;
+use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, setns, unshare};
-use nix::sys::prctl;
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::signal::Signal;
+use nix::sys::wait::waitpid;
 use nix::unistd::{self, ForkResult, Pid};
 
 use super::ShimError;
-
-const READY: &[u8] = b"ok";
+use super::pause_image::{self, READY, VERDICT_FD};
 
 /// The pinned namespaces the pause process joins.
 #[derive(Debug)]
@@ -82,7 +88,9 @@ impl Forked {
 }
 
 /// Fork the pause process; it runs [`pause_main`] and never returns here.
-pub fn spawn(namespaces: &PodNamespaces) -> Result<Forked, ShimError> {
+/// `scratch` is any existing directory: the child mounts its empty root
+/// there, in its own mount namespace (the host never sees that mount).
+pub fn spawn(namespaces: &PodNamespaces, scratch: &Path) -> Result<Forked, ShimError> {
     let (read_end, write_end) =
         unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the pause pipe"))?;
     match fork_in_new_pid_namespace()? {
@@ -95,7 +103,7 @@ pub fn spawn(namespaces: &PodNamespaces) -> Result<Forked, ShimError> {
         }
         ForkResult::Child => {
             drop(read_end);
-            let code = pause_main(namespaces, write_end);
+            let code = pause_main(namespaces, scratch, write_end);
             // SAFETY: `_exit` ends the forked child without running the shim's
             // destructors or flushing its buffers a second time.
             unsafe { libc::_exit(code) }
@@ -128,26 +136,18 @@ fn fork_in_new_pid_namespace() -> Result<ForkResult, ShimError> {
     Ok(forked)
 }
 
-/// The pause process's body: returns its exit status.
-fn pause_main(namespaces: &PodNamespaces, verdict: OwnedFd) -> i32 {
+/// The pause process's body up to its exec: returns an exit status only
+/// when something failed, after writing why to the readiness pipe.
+fn pause_main(namespaces: &PodNamespaces, scratch: &Path, verdict: OwnedFd) -> i32 {
     let mut verdict = File::from(verdict);
-    // Keep SIGTERM, SIGINT and SIGCHLD blocked to take them with sigwait
-    // (blocked, they reach a namespace's init even without a handler);
-    // everything else the shim blocked (SIGHUP) goes back to normal.
-    let mut wanted = SigSet::empty();
-    wanted.add(Signal::SIGTERM);
-    wanted.add(Signal::SIGINT);
-    wanted.add(Signal::SIGCHLD);
-    if let Err(error) = wanted.thread_set_mask() {
+    // Keep SIGTERM, SIGINT and SIGCHLD blocked (the mask survives the exec)
+    // for the pause to take them with sigwait (blocked, they reach a
+    // namespace's init even without a handler); everything else the shim
+    // blocked (SIGHUP) goes back to normal.
+    if let Err(error) = pause_image::signals().thread_set_mask() {
         let _ = write!(verdict, "setting the signal mask: {error}");
         return 1;
     }
-    close_inherited_fds(&[
-        verdict.as_raw_fd(),
-        namespaces.net.as_raw_fd(),
-        namespaces.ipc.as_raw_fd(),
-        namespaces.uts.as_raw_fd(),
-    ]);
     let joins = [
         (&namespaces.net, CloneFlags::CLONE_NEWNET, "network"),
         (&namespaces.ipc, CloneFlags::CLONE_NEWIPC, "ipc"),
@@ -159,33 +159,99 @@ fn pause_main(namespaces: &PodNamespaces, verdict: OwnedFd) -> i32 {
             return 1;
         }
     }
-    let name: &CStr = c"pause";
-    if let Err(error) = prctl::set_name(name) {
-        let _ = write!(verdict, "naming the process: {error}");
-        return 1;
-    }
-    if verdict.write_all(READY).is_err() {
-        return 1;
-    }
-    drop(verdict);
-    loop {
-        match wanted.wait() {
-            Ok(Signal::SIGTERM | Signal::SIGINT) => return 0,
-            Ok(Signal::SIGCHLD) => reap_orphans(),
-            Ok(_) | Err(_) => continue,
-        }
-    }
+    let error = match exec_pause(scratch, &verdict) {
+        Ok(never) => match never {},
+        Err(error) => error,
+    };
+    let _ = write!(verdict, "{error}");
+    1
 }
 
-/// As the pod's init, collect every exited process reparented to the pause
-/// process, so none stays a zombie. Ends when none is left to collect.
-fn reap_orphans() {
-    loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) | Err(_) => return,
-            Ok(_) => continue,
+/// Stdio on `/dev/null`, a private mount namespace with an empty tmpfs on
+/// `scratch` holding only `pause` (the shim's binary, bound read-only),
+/// every fd closed but stdio and the readiness pipe (as fd
+/// [`VERDICT_FD`]), and exec `./pause` from there. Returns only on failure.
+fn exec_pause(scratch: &Path, verdict: &File) -> Result<std::convert::Infallible, ShimError> {
+    let null = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(ShimError::io("opening /dev/null"))?;
+    for fd in 0..=2 {
+        // SAFETY: dup2 onto a stdio number; `null` stays open until dropped.
+        let done = unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        if done < 0 {
+            return Err(ShimError::Io {
+                what: format!("redirecting fd {fd} to /dev/null"),
+                source: std::io::Error::last_os_error(),
+            });
         }
     }
+    drop(null);
+    // By path: `/proc/self/exe` is a file of the mount namespace left
+    // behind, which a bind in the new one refuses (EINVAL).
+    let own_binary = fs::read_link("/proc/self/exe")
+        .map_err(ShimError::io("reading the shim's binary path"))?;
+    unshare(CloneFlags::CLONE_NEWNS).map_err(ShimError::sys("unsharing the mount namespace"))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(ShimError::sys("making the pause's mounts private"))?;
+    mount(
+        Some("tmpfs"),
+        scratch,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("size=16k,mode=0555"),
+    )
+    .map_err(ShimError::sys("mounting the pause's empty root"))?;
+    let binary = scratch.join(pause_image::NAME);
+    File::create(&binary).map_err(ShimError::io("creating the pause's binary mount point"))?;
+    let bind_ro = MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount(
+        Some(&own_binary),
+        &binary,
+        None::<&str>,
+        bind_ro,
+        None::<&str>,
+    )
+    .map_err(ShimError::sys("binding the shim's binary as pause"))?;
+    mount(
+        None::<&str>,
+        &binary,
+        None::<&str>,
+        bind_ro | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+        None::<&str>,
+    )
+    .map_err(ShimError::sys("making the pause's binary read-only"))?;
+    // The tmpfs is mounted over `scratch`: entering it after the mount is
+    // entering the tmpfs, which the pause makes its root.
+    unistd::chdir(scratch).map_err(ShimError::sys("entering the pause's root"))?;
+    close_inherited_fds(&[verdict.as_raw_fd()]);
+    // dup2 leaves the copy without FD_CLOEXEC: it survives the exec.
+    if verdict.as_raw_fd() == VERDICT_FD {
+        // SAFETY: clearing the flags of an fd this process owns.
+        unsafe { libc::fcntl(VERDICT_FD, libc::F_SETFD, 0) };
+    } else {
+        // SAFETY: VERDICT_FD was closed above; dup2 makes it the pipe.
+        let done = unsafe { libc::dup2(verdict.as_raw_fd(), VERDICT_FD) };
+        if done < 0 {
+            return Err(ShimError::Io {
+                what: "passing the readiness pipe".into(),
+                source: std::io::Error::last_os_error(),
+            });
+        }
+    }
+    let path = CString::new(format!("./{}", pause_image::NAME))
+        .map_err(|_| ShimError::Invalid("pause binary name".into()))?;
+    let argv = [CString::new(pause_image::NAME.as_bytes())
+        .map_err(|_| ShimError::Invalid("pause argv".into()))?];
+    let env: [CString; 0] = [];
+    unistd::execve(&path, &argv, &env).map_err(ShimError::sys("executing pause"))
 }
 
 /// Close every fd but stdio and `keep`, so the pause process holds none of

@@ -47,7 +47,7 @@ pub fn setup(args: &SandboxArgs) -> Result<Monitor, ShimError> {
         None => None,
     };
 
-    let forked = pause::spawn(&namespaces)?;
+    let forked = pause::spawn(&namespaces, state_dir)?;
     let pid = forked.pid;
     rollback.push(format!("killing pause process {pid}"), move || {
         let _ = kill(pid, Signal::SIGKILL);
