@@ -34,6 +34,7 @@ pub mod reaper;
 pub mod requests;
 pub mod rollback;
 pub mod runtime;
+pub mod runtime_log;
 pub mod sandbox;
 pub mod server;
 pub mod signals;

@@ -146,6 +146,10 @@ pub struct ExitRecord {
     pub exited_at_ns: i64,
     /// The kernel's OOM killer ended the process (cgroup `oom_kill` counter rose).
     pub oom_killed: bool,
+    /// Why, when the runtime said so after the start (an execve refused,
+    /// E2BIG for one); empty otherwise. Absent from older shims' records.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
 }
 
 /// Errors of decoding a protocol line.
@@ -194,6 +198,7 @@ mod tests {
             signal: Some(9),
             exited_at_ns: 1,
             oom_killed: false,
+            message: String::new(),
         });
         assert_eq!(decode::<Response>(&encode(&response)).unwrap(), response);
     }

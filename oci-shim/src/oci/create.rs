@@ -278,7 +278,7 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
     }
     parent_end.send(&Msg::Go)?;
     let reply = loop {
-        match parent_end.recv()? {
+        match parent_end.recv().map_err(|e| oom_at_start(&cgroup, e))? {
             Msg::Warn(w) => log::warn(&w),
             Msg::Hooks => {
                 // The init has mounted everything and waits before pivot_root.
@@ -335,6 +335,18 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
     }
     rb.disarm();
     Ok(())
+}
+
+/// An init that died before reporting may have been killed by the OOM
+/// killer under the container's memory limit (its own set-up pages count):
+/// say so, rather than only that it died.
+fn oom_at_start(cgroup: &Cgroup, error: OciError) -> OciError {
+    match cgroup.oom_kill_count() {
+        Ok(kills) if kills > 0 => OciError::Init(format!(
+            "OOM-killed at start: the container's memory limit is too small for its process to start ({error})"
+        )),
+        _ => error,
+    }
 }
 
 /// Forks the intermediate process, which enters the namespaces and forks

@@ -29,12 +29,15 @@ pub fn exit_record(status: WaitStatus, exited_at_ns: i64) -> Option<ExitRecord> 
             exited_at_ns,
             // Filled in from the container's memory cgroup (see `oom`).
             oom_killed: false,
+            // Filled in from the runtime's log (see `runtime_log`).
+            message: String::new(),
         }),
         WaitStatus::Signaled(_, signal, _) => Some(ExitRecord {
             exit_code: 128 + signal as i32,
             signal: Some(signal as i32),
             exited_at_ns,
             oom_killed: false,
+            message: String::new(),
         }),
         _ => None,
     }

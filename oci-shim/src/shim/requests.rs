@@ -4,7 +4,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use cradle_proto::shim::{
-    ExitRecord, INIT_PID_FILE, ProcessStatus, Request, Response, SHIM_PID_FILE,
+    ExitRecord, INIT_PID_FILE, ProcessStatus, RUNTIME_LOG_FILE, Request, Response, SHIM_PID_FILE,
 };
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -14,6 +14,7 @@ use super::logger::CriLog;
 use super::oom::OomWatch;
 use super::reaper;
 use super::runtime::Runtime;
+use super::runtime_log;
 use super::server::{ConnId, Handler};
 use super::state::Watched;
 use super::stdio::ContainerStdio;
@@ -52,6 +53,8 @@ pub struct Shim {
     stdio: ContainerStdio,
     parked: Vec<(ConnId, Parked)>,
     shutdown: bool,
+    /// Where the runtime's log ended at `start` (see [`runtime_log`]).
+    runtime_log_mark: Option<u64>,
 }
 
 impl Shim {
@@ -70,6 +73,7 @@ impl Shim {
             stdio,
             parked: Vec::new(),
             shutdown: false,
+            runtime_log_mark: None,
         }
     }
 
@@ -132,6 +136,13 @@ impl Shim {
         if let Kind::Container { oom: Some(oom), .. } = &self.kind {
             record.oom_killed = oom.oom_killed();
         }
+        if let Some(mark) = self.runtime_log_mark
+            && record.exit_code != 0
+            && record.signal.is_none()
+        {
+            let log = self.state_dir.join(RUNTIME_LOG_FILE);
+            record.message = runtime_log::last_error_since(&log, mark);
+        }
         crate::diag!("process {} exited: {record:?}", self.watched.pid());
         self.kill_leftovers();
         // Everything the init wrote is in the pipes now: log it before the exit.
@@ -179,7 +190,9 @@ impl Shim {
         match (&self.kind, self.watched.status()) {
             (Kind::Sandbox { .. }, _) => Ok(()),
             (Kind::Container { id, runtime, .. }, ProcessStatus::Created) => {
+                let mark = runtime_log::mark(&self.state_dir.join(RUNTIME_LOG_FILE));
                 runtime.start(id)?;
+                self.runtime_log_mark = Some(mark);
                 self.watched.mark_started();
                 Ok(())
             }

@@ -378,6 +378,7 @@ mod tests {
             signal: None,
             exited_at_ns: 9,
             oom_killed: false,
+            message: String::new(),
         });
         server.answer(fake.parked[0], &exited, &mut fake);
         assert_eq!(read_response(&mut reader), exited);

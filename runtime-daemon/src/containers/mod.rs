@@ -257,6 +257,7 @@ impl ContainerManager {
                     signal: Some(libc::SIGKILL),
                     exited_at_ns: crate::time::now_ns(),
                     oom_killed: false,
+                    message: String::new(),
                 }
             }
             Err(e) => return Err(e),

@@ -101,6 +101,9 @@ impl ContainerRecord {
         self.state = ContainerState::Exited;
         self.exit_code = exit.exit_code;
         self.finished_at = exit.exited_at_ns;
+        if !exit.message.is_empty() {
+            self.message = exit.message.clone();
+        }
         self.reason = if exit.oom_killed {
             "OOMKilled"
         } else if exit.exit_code == 0 {
@@ -252,6 +255,7 @@ mod tests {
             signal: None,
             exited_at_ns: 5,
             oom_killed: oom,
+            message: String::new(),
         }
     }
 
