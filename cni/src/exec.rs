@@ -149,20 +149,28 @@ pub fn run(
     let err = err_rx
         .recv_timeout(Duration::from_secs(1))
         .unwrap_or_default();
-    if let Ok(e) = serde_json::from_slice::<PluginError>(&out)
-        && !e.msg.is_empty()
-    {
-        return Err(ExecError::Plugin {
-            code: e.code,
-            msg: e.msg,
-            details: e.details,
-        });
+    if let Some(e) = plugin_error(&out) {
+        return Err(e);
     }
     let text = if out.is_empty() { err } else { out };
     Err(ExecError::Failed {
         binary: binary.to_path_buf(),
         status: status.to_string(),
         output: String::from_utf8_lossy(&text).trim().to_string(),
+    })
+}
+
+/// The error a failed plugin reported on stdout, when it is the spec's
+/// error object with a message.
+pub(crate) fn plugin_error(out: &[u8]) -> Option<ExecError> {
+    let e = serde_json::from_slice::<PluginError>(out).ok()?;
+    if e.msg.is_empty() {
+        return None;
+    }
+    Some(ExecError::Plugin {
+        code: e.code,
+        msg: e.msg,
+        details: e.details,
     })
 }
 

@@ -31,6 +31,9 @@
 pub mod cache;
 pub mod config;
 pub mod exec;
+/// The parsers' entry points for the fuzz targets and the corpus replay tests.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod network;
 pub mod plugin;
 pub mod sysctl;

@@ -18,6 +18,9 @@
 //! Both are synchronous and small: no async runtime, nothing linked from the daemon.
 
 pub mod cgroups;
+/// The CRI log writer's check for the fuzz targets and the corpus replay test.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod oci;
 pub mod shim;
 pub use cradle_proto::sockpath;

@@ -22,6 +22,9 @@ pub mod containers;
 pub mod cri;
 pub mod error;
 pub mod events;
+/// Streaming parsers' checks for the fuzz targets and the corpus replay tests.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod images;
 pub mod index;

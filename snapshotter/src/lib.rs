@@ -37,6 +37,9 @@ mod download;
 mod error;
 mod export;
 mod fsmount;
+/// The parsers' entry points for the fuzz targets and the corpus replay tests.
+#[doc(hidden)]
+pub mod fuzzing;
 mod hosts;
 mod image;
 mod import;

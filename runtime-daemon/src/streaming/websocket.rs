@@ -69,6 +69,19 @@ impl Framing {
     }
 }
 
+/// A client message as a session decodes it (`base64`: a `*.base64.*`
+/// subprotocol); for the fuzz targets and their corpus tests only.
+#[doc(hidden)]
+pub fn decode_message(base64: bool, msg: Message) -> Option<(u8, Bytes)> {
+    Framing { base64 }.decode(msg)
+}
+
+/// A server message as a session frames it; see [`decode_message`].
+#[doc(hidden)]
+pub fn encode_message(base64: bool, channel: u8, data: &[u8]) -> Message {
+    Framing { base64 }.encode(channel, data)
+}
+
 /// Ports from a `ports=80,8080` query (used when the CRI request named none).
 pub fn query_ports(query: &str) -> Vec<u16> {
     query
