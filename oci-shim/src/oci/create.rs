@@ -174,6 +174,9 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         }
         (false, None) => None,
     };
+    if let Some(caps) = spec.process.as_ref().and_then(|p| p.capabilities.as_ref()) {
+        super::process::check_grantable(caps)?;
+    }
     // Compiled here, so a bad profile fails before anything is created.
     let seccomp = linux.seccomp.as_ref().map(seccomp::compile).transpose()?;
 

@@ -131,21 +131,72 @@ pub(crate) fn find_executable(arg0: &str, path: &str) -> Result<PathBuf> {
         })
 }
 
-/// The capabilities of a spec set that this kernel knows, leaving out
-/// (with a warning, as runc does) those it does not.
+/// A spec set as a set (empty when absent). [`check_grantable`] has
+/// refused, at create, any capability the kernel or the runtime lacks.
 pub(crate) fn to_caps(set: Option<&HashSet<Cap>>) -> Result<HashSet<Cap>> {
-    let known = caps::runtime::thread_all_supported();
-    let mut out = HashSet::new();
-    for &cap in set.into_iter().flatten() {
-        if known.contains(&cap) {
-            out.insert(cap);
-        } else {
-            log::warn(&format!(
-                "capability {cap} is not supported by this kernel; ignored"
-            ));
+    Ok(set.cloned().unwrap_or_default())
+}
+
+/// Refuses, naming them, the capabilities of any set that cannot be
+/// granted: unknown to this kernel (above `/proc/sys/kernel/cap_last_cap`)
+/// or outside the runtime's own bounding set (a host whose root lacks
+/// CAP_SYS_RESOURCE, say). As runc and crun: a container that asked for
+/// a capability must not run without it, silently or with a warning.
+pub(crate) fn check_grantable(caps: &LinuxCapabilities) -> Result<()> {
+    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .map_err(|e| OciError::io("read", "/proc/sys/kernel/cap_last_cap", e))?;
+    let last: u8 = last.trim().parse().map_err(|_| {
+        OciError::Setup(format!("/proc/sys/kernel/cap_last_cap: {:?}", last.trim()))
+    })?;
+    let bounding = caps::read(None, CapSet::Bounding)
+        .map_err(|e| OciError::Setup(format!("read bounding capabilities: {e}")))?;
+    ungrantable(caps, last, &bounding)
+}
+
+/// [`check_grantable`]'s decision, given the kernel's last capability and
+/// the runtime's bounding set.
+pub(crate) fn ungrantable(
+    caps: &LinuxCapabilities,
+    last: u8,
+    bounding: &HashSet<Cap>,
+) -> Result<()> {
+    let sets = [
+        ("bounding", &caps.bounding),
+        ("effective", &caps.effective),
+        ("inheritable", &caps.inheritable),
+        ("permitted", &caps.permitted),
+        ("ambient", &caps.ambient),
+    ];
+    let mut refused = Vec::new();
+    for (name, set) in sets {
+        let mut bad: Vec<String> = set
+            .iter()
+            .flatten()
+            .filter_map(|c| {
+                if c.index() > last {
+                    Some(format!(
+                        "{c} (unknown to this kernel, whose last is {last})"
+                    ))
+                } else if !bounding.contains(c) {
+                    Some(format!("{c} (not in the runtime's bounding set)"))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        bad.sort();
+        if !bad.is_empty() {
+            refused.push(format!("process.capabilities.{name}: {}", bad.join(", ")));
         }
     }
-    Ok(out)
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(OciError::Unsupported(format!(
+            "capabilities this host cannot grant: {}",
+            refused.join("; ")
+        )))
+    }
 }
 
 /// Drops from the bounding set every capability the spec does not keep
@@ -187,28 +238,27 @@ pub(crate) fn switch_user(user: &User) -> Result<()> {
 /// Sets effective, permitted, inheritable and ambient sets after the uid
 /// change (effective first, so it never exceeds permitted).
 pub(crate) fn set_capabilities(caps: &LinuxCapabilities) -> Result<()> {
-    // What this process may hold: a capability the runtime itself lacks
-    // (root without CAP_SYS_RESOURCE, say) cannot be granted; warn and go on.
+    // create has refused what the runtime cannot grant; a set still
+    // beyond what this process holds is an error, never a quiet drop.
     let held = caps::read(None, CapSet::Permitted)
         .map_err(|e| OciError::Setup(format!("read permitted capabilities: {e}")))?;
-    let mut missing: Vec<String> = Vec::new();
-    let mut limit = |set: HashSet<Cap>| -> HashSet<Cap> {
-        let (ok, lacking): (HashSet<Cap>, HashSet<Cap>) =
-            set.into_iter().partition(|c| held.contains(c));
-        missing.extend(lacking.iter().map(|c| c.to_string()));
-        ok
-    };
-    let effective = limit(to_caps(caps.effective.as_ref())?);
-    let permitted = limit(to_caps(caps.permitted.as_ref())?);
-    let inheritable = limit(to_caps(caps.inheritable.as_ref())?);
-    let ambient = limit(to_caps(caps.ambient.as_ref())?);
+    let effective = to_caps(caps.effective.as_ref())?;
+    let permitted = to_caps(caps.permitted.as_ref())?;
+    let inheritable = to_caps(caps.inheritable.as_ref())?;
+    let ambient = to_caps(caps.ambient.as_ref())?;
+    let mut missing: Vec<String> = [&effective, &permitted, &inheritable, &ambient]
+        .into_iter()
+        .flatten()
+        .filter(|c| !held.contains(c))
+        .map(|c| c.to_string())
+        .collect();
     missing.sort();
     missing.dedup();
     if !missing.is_empty() {
-        log::warn(&format!(
-            "capabilities the runtime does not hold are not granted: {}",
+        return Err(OciError::Setup(format!(
+            "capabilities the container's init does not hold: {}",
             missing.join(", ")
-        ));
+        )));
     }
     let set = |which: CapSet, v: &HashSet<Cap>| {
         caps::set(None, which, v)
@@ -350,6 +400,27 @@ mod tests {
         assert!(caps.contains(&Cap::CAP_CHOWN));
         assert!(caps.contains(&Cap::CAP_NET_BIND_SERVICE));
         assert!(caps.contains(&Cap::CAP_SYS_ADMIN));
+    }
+
+    #[test]
+    fn capabilities_the_host_cannot_grant_are_refused_by_name() {
+        let spec: LinuxCapabilities = serde_json::from_value(serde_json::json!({
+            "bounding": ["CAP_CHOWN", "CAP_SYS_RESOURCE"],
+            "effective": ["CAP_CHOWN", "CAP_CHECKPOINT_RESTORE"]
+        }))
+        .unwrap();
+        let bounding: HashSet<Cap> = [Cap::CAP_CHOWN, Cap::CAP_CHECKPOINT_RESTORE].into();
+        let e = ungrantable(&spec, 39, &bounding).unwrap_err().to_string();
+        assert!(
+            e.contains("process.capabilities.bounding: CAP_SYS_RESOURCE (not in the runtime's bounding set)"),
+            "{e}"
+        );
+        assert!(
+            e.contains("process.capabilities.effective: CAP_CHECKPOINT_RESTORE (unknown to this kernel, whose last is 39)"),
+            "{e}"
+        );
+        let all: HashSet<Cap> = caps::all();
+        assert!(ungrantable(&spec, 40, &all).is_ok());
     }
 
     #[test]
