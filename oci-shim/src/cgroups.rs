@@ -300,6 +300,16 @@ impl Cgroup {
         }
     }
 
+    /// Removes the cgroup's directories that hold no child cgroup and no
+    /// process; a busy one (another container's parent) is left alone.
+    pub fn remove_if_empty(&self) {
+        for dir in self.dirs() {
+            // rmdir of a cgroup with children or tasks fails with EBUSY:
+            // then it is still in use, which is no error here.
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+
     /// Removes the directory everywhere (with any child cgroups made under
     /// it), retrying briefly while the kernel still counts exiting
     /// processes. Absent directories are fine.

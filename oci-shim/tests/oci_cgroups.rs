@@ -376,3 +376,62 @@ fn v2_device_rules_load_an_ebpf_filter_the_kernel_enforces() {
     .unwrap();
     assert_eq!(run(&cg), "null-ok\n", "zero allowed, full denied");
 }
+
+/// The child cgroups of `dir`, when it exists.
+fn children(dir: &std::path::Path) -> Option<Vec<String>> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    Some(
+        entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+    )
+}
+
+#[test]
+fn the_default_parent_cgroup_goes_with_its_last_container() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let a = Bundle::new("defparent-a", &["true"]);
+    let b = Bundle::new("defparent-b", &["true"]);
+    for x in [&a, &b] {
+        let mut cfg = x.config();
+        cfg["linux"].as_object_mut().unwrap().remove("cgroupsPath");
+        x.write_config(cfg);
+    }
+    let parent_dirs = cradle_shim::cgroups::Cgroup::new("/cradle-oci")
+        .unwrap()
+        .dirs();
+    let pa = a.create_ok();
+    let pb = b.create_ok();
+    for dir in &parent_dirs {
+        let kids = children(dir).unwrap_or_default();
+        assert!(
+            kids.contains(&a.id) && kids.contains(&b.id),
+            "{dir:?}: {kids:?}"
+        );
+    }
+    for (x, pid) in [(&a, pa), (&b, pb)] {
+        assert!(x.oci(&["start", &x.id]).status.success());
+        assert_eq!(wait_exit(pid), 0);
+    }
+    assert!(a.oci(&["delete", &a.id]).status.success());
+    for dir in &parent_dirs {
+        let kids = children(dir).expect("the parent stays while b is in it");
+        assert!(
+            !kids.contains(&a.id) && kids.contains(&b.id),
+            "{dir:?}: {kids:?}"
+        );
+    }
+    assert!(b.oci(&["delete", &b.id]).status.success());
+    for dir in &parent_dirs {
+        // Gone, unless a container that is not this test's lives there.
+        if let Some(kids) = children(dir) {
+            assert!(!kids.is_empty(), "{dir:?} left behind empty");
+            assert!(!kids.contains(&b.id), "{dir:?}: {kids:?}");
+        }
+    }
+}

@@ -81,8 +81,9 @@ impl Drop for Rollback {
             for pid in cg.processes().unwrap_or_default() {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
-            if let Err(e) = cg.remove() {
-                log::warn(&format!("rollback: {e}"));
+            match cg.remove() {
+                Ok(()) => remove_default_parent(cg.path()),
+                Err(e) => log::warn(&format!("rollback: {e}")),
             }
         }
         if let Some(dir) = self.dir.take()
@@ -118,6 +119,22 @@ pub fn load_spec(bundle: &Path) -> Result<Spec> {
     Ok(spec)
 }
 
+/// The parent of the cgroups of containers whose spec names none: made
+/// by the launcher, so removed by it once its last container is deleted.
+pub const DEFAULT_CGROUP_PARENT: &str = "/cradle-oci";
+
+/// After the container's cgroup is gone: removes [`DEFAULT_CGROUP_PARENT`]
+/// in every hierarchy where it is empty (no other container's cgroup in
+/// it). A parent the spec named is someone else's, never touched.
+pub(crate) fn remove_default_parent(cgroup_path: &str) {
+    let parent = std::path::Path::new(cgroup_path).parent();
+    if parent == Some(std::path::Path::new(DEFAULT_CGROUP_PARENT))
+        && let Ok(cg) = Cgroup::new(DEFAULT_CGROUP_PARENT)
+    {
+        cg.remove_if_empty();
+    }
+}
+
 /// The cgroup path for the container: the spec's, made absolute, or `/cradle-oci/<id>`.
 pub fn cgroup_path(spec: &Spec, id: &str) -> String {
     match spec.linux.as_ref().and_then(|l| l.cgroups_path.as_ref()) {
@@ -129,7 +146,7 @@ pub fn cgroup_path(spec: &Spec, id: &str) -> String {
                 format!("/{s}")
             }
         }
-        _ => format!("/cradle-oci/{id}"),
+        _ => format!("{DEFAULT_CGROUP_PARENT}/{id}"),
     }
 }
 

@@ -55,6 +55,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         super::rootfs::detach_mounts_under(rootfs)?;
     }
     cg.remove()?;
+    super::create::remove_default_parent(&st.cgroup_path);
     std::fs::remove_dir_all(&dir).map_err(|e| OciError::io("remove", &dir, e))?;
     poststop(&st);
     Ok(())
