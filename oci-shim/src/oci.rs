@@ -31,6 +31,7 @@ pub mod log;
 pub mod pause;
 pub mod run;
 pub mod sealed_exe;
+pub mod spec_template;
 pub mod start;
 pub mod state;
 pub mod update;

@@ -193,3 +193,32 @@ fn systemd_cgroup_is_refused_naming_the_flag() {
     let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(f["linux"]["cgroup"]["systemd"], false);
 }
+
+#[test]
+fn spec_writes_a_default_config_that_runs_and_never_overwrites_one() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new("spec", &["true"]);
+    let config = b.dir.path().join("config.json");
+    std::fs::remove_file(&config).unwrap();
+    let out = b.oci(&["spec", "--bundle", b.dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "spec: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cfg = b.config();
+    assert_eq!(cfg["process"]["args"], serde_json::json!(["sh"]));
+    assert_eq!(cfg["root"]["path"], "rootfs");
+    let again = b.oci(&["spec", "--bundle", b.dir.path().to_str().unwrap()]);
+    assert!(!again.status.success(), "an existing config.json is kept");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+    // As one would edit runc's: no terminal, a command, our cgroup.
+    cfg["process"]["terminal"] = false.into();
+    cfg["process"]["args"] = serde_json::json!(["sh", "-c", "echo from-spec"]);
+    cfg["linux"]["cgroupsPath"] = b.cgroup.clone().into();
+    b.write_config(cfg);
+    assert_eq!(b.run_to_exit(), "from-spec\n");
+}

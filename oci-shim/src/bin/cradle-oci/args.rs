@@ -93,6 +93,11 @@ pub enum Cmd {
         id: String,
     },
     Features,
+    /// `spec`: write a default config.json into the bundle.
+    Spec {
+        bundle: PathBuf,
+        rootless: bool,
+    },
     List {
         quiet: bool,
         format: String,
@@ -123,6 +128,7 @@ Commands:
   ps [--format table|json] ID  the container's pids
   list [--quiet] [--format table|json]
   features                     the OCI features JSON
+  spec [--bundle DIR] [--rootless]  write a default config.json (as runc spec)
 
 Global options:
   --root DIR                   container state (default /run/cradle-oci)
@@ -153,6 +159,7 @@ struct Flags {
     resources: Option<PathBuf>,
     format: Option<String>,
     quiet: bool,
+    rootless: bool,
 }
 
 /// Flags each verb accepts (by their long name).
@@ -192,6 +199,7 @@ fn allowed(verb: &str) -> &'static [&'static str] {
         "update" => &["resources"],
         "ps" => &["format"],
         "list" => &["quiet", "format"],
+        "spec" => &["bundle", "rootless"],
         _ => &[],
     }
 }
@@ -342,6 +350,10 @@ fn parse(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
                 flags.format = Some(p.value()?.string()?);
                 "format"
             }
+            Long("rootless") => {
+                flags.rootless = true;
+                "rootless"
+            }
             Short('q') | Long("quiet") => {
                 flags.quiet = true;
                 "quiet"
@@ -456,6 +468,10 @@ fn command_of(
             format: f.format.unwrap_or_else(|| "table".into()),
         },
         "features" => Cmd::Features,
+        "spec" => Cmd::Spec {
+            bundle: f.bundle.unwrap_or_else(|| PathBuf::from(".")),
+            rootless: f.rootless,
+        },
         other => return Err(format!("unknown command {other:?} (see --help)").into()),
     };
     if let Some(extra) = operands.next() {

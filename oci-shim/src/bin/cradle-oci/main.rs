@@ -51,7 +51,12 @@ fn main() {
 /// container placed by cgroupfs instead would be a silent lie, so every
 /// verb but `features` refuses it, saying why.
 fn check_cgroup_driver(systemd_cgroup: bool, cmd: &Cmd) -> Result<()> {
-    if !systemd_cgroup || matches!(cmd, Cmd::Features | Cmd::Help(_) | Cmd::Version) {
+    if !systemd_cgroup
+        || matches!(
+            cmd,
+            Cmd::Features | Cmd::Help(_) | Cmd::Version | Cmd::Spec { .. }
+        )
+    {
         return Ok(());
     }
     if !std::path::Path::new("/run/systemd/system").exists() {
@@ -150,6 +155,8 @@ fn run(cli: Cli) -> Result<()> {
             serde_json::to_string_pretty(&oci::features::features())?
         ),
         Cmd::List { quiet, format } => list(&root, quiet, &format)?,
+        Cmd::Spec { bundle, rootless } => oci::spec_template::write(&bundle, rootless)
+            .with_context(|| format!("spec in {}", bundle.display()))?,
     }
     Ok(())
 }
