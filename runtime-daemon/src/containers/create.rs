@@ -358,7 +358,27 @@ fn resolve_inputs(
         recursive_read_only: false,
         privileged_capabilities: privileged.then(own_bounding_set).flatten(),
         cdi,
+        oom_score_adj_floor: oom_score_adj_floor(),
     })
+}
+
+/// The daemon's own `oom_score_adj` when it lacks CAP_SYS_RESOURCE (so the
+/// runtime it starts cannot go lower: runc refuses the container, which is
+/// why the kubelet's -997 for Guaranteed pods needs the clamp); `None` when
+/// it has the capability.
+fn oom_score_adj_floor() -> Option<i32> {
+    const CAP_SYS_RESOURCE: u32 = 24;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    let effective = u64::from_str_radix(hex.trim(), 16).ok()?;
+    if effective & (1 << CAP_SYS_RESOURCE) != 0 {
+        return None;
+    }
+    std::fs::read_to_string("/proc/self/oom_score_adj")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The daemon's capability bounding set (`CapBnd:` of /proc/self/status),

@@ -63,6 +63,10 @@ pub struct Resolved {
     pub privileged_capabilities: Option<oci_spec::runtime::Capabilities>,
     /// The edits of the container's CDI devices, completed from the host.
     pub cdi: crate::containers::cdi::CdiEdits,
+    /// The lowest `oom_score_adj` the runtime can set: the daemon's own when
+    /// it may not lower it (no CAP_SYS_RESOURCE), as containerd's
+    /// `restrict_oom_score_adj`; `None` where any value can be set.
+    pub oom_score_adj_floor: Option<i32>,
 }
 
 /// Everything the builder needs; borrowed from the container manager.

@@ -155,11 +155,12 @@ pub(super) fn build_process(input: &SpecInput<'_>) -> Result<Process, SpecError>
     process.set_no_new_privileges(Some(security.is_some_and(|s| s.no_new_privs)));
     // No rlimits: the container inherits the shim's, as with containerd.
     process.set_rlimits(None);
+    let oom_score_adj = resources
+        .map(|r| i32::try_from(r.oom_score_adj))
+        .transpose()
+        .map_err(|_| SpecError::build("oom_score_adj is out of range"))?;
     process.set_oom_score_adj(
-        resources
-            .map(|r| i32::try_from(r.oom_score_adj))
-            .transpose()
-            .map_err(|_| SpecError::build("oom_score_adj is out of range"))?,
+        oom_score_adj.map(|adj| adj.max(input.resolved.oom_score_adj_floor.unwrap_or(adj))),
     );
     process.set_apparmor_profile(None);
     process.set_selinux_label(None);

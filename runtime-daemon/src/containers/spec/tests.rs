@@ -312,6 +312,33 @@ fn namespaces_join_sandbox_pins_and_host_ones_are_left_out() {
     );
 }
 
+/// The kubelet's -997 for a Guaranteed pod, on a node where the runtime may
+/// not lower oom_score_adj: clamped to the floor, never below; untouched
+/// where there is no floor or the value is above it.
+#[test]
+fn oom_score_adj_is_clamped_to_the_floor_only_where_there_is_one() {
+    let adj_with = |requested: i64, floor: Option<i32>| {
+        let mut f = Fixture::new();
+        f.config
+            .linux
+            .get_or_insert_with(Default::default)
+            .resources = Some(cri::LinuxContainerResources {
+            oom_score_adj: requested,
+            ..Default::default()
+        });
+        f.resolved.oom_score_adj_floor = floor;
+        f.build()
+            .unwrap()
+            .process()
+            .as_ref()
+            .unwrap()
+            .oom_score_adj()
+    };
+    assert_eq!(adj_with(-997, Some(0)), Some(0));
+    assert_eq!(adj_with(-997, None), Some(-997));
+    assert_eq!(adj_with(1000, Some(0)), Some(1000));
+}
+
 #[test]
 fn cgroups_path_and_resources_are_mapped() {
     let mut f = Fixture::new();
