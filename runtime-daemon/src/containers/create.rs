@@ -166,6 +166,9 @@ impl ContainerManager {
                 .map_err(|e| Error::Internal(format!("resolve task: {e}")))??
         };
         resolved.pid_ns = self.pid_namespace(&config, sandbox).await?;
+        if let Some(resources) = config.linux.as_mut().and_then(|l| l.resources.as_mut()) {
+            super::hugetlb::drop_unenforceable_zero_limits(handler_name, resources);
+        }
         if config.mounts.iter().any(|m| m.recursive_read_only) {
             resolved.recursive_read_only = self.features.recursive_read_only(handler_bin).await;
         }

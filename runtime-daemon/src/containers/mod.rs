@@ -16,6 +16,7 @@ mod create;
 pub mod devices;
 pub mod exec;
 pub mod features;
+mod hugetlb;
 mod image_volumes;
 mod log_path;
 mod lost;
@@ -166,7 +167,7 @@ impl ContainerManager {
     pub async fn update_resources(
         &self,
         id: &str,
-        resources: cri::LinuxContainerResources,
+        mut resources: cri::LinuxContainerResources,
     ) -> Result<()> {
         let (id, entry) = self.index.get(id)?;
         let _op = entry.op.lock().await;
@@ -180,11 +181,12 @@ impl ContainerManager {
                 record.state
             )));
         }
+        let (handler, binary) = self.ctx.runtime_handler(&record.runtime_handler)?;
+        hugetlb::drop_unenforceable_zero_limits(&handler, &mut resources);
         let oci = spec::update_resources(&resources)
             .map_err(|e| Error::InvalidArgument(format!("resources of container {id}: {e}")))?;
         let json = serde_json::to_vec(&oci)
             .map_err(|e| Error::Internal(format!("resources of container {id}: {e}")))?;
-        let (handler, binary) = self.ctx.runtime_handler(&record.runtime_handler)?;
         let root = self.ctx.config.state_dir.join("runtime").join(handler);
         runtime_cmd::update(&binary, &root, &id, &json)
             .await
