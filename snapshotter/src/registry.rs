@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use oci_client::Client;
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::errors::OciDistributionError;
+use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::{
     IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
     OCI_IMAGE_MEDIA_TYPE, OciImageIndex, OciImageManifest,
@@ -80,6 +80,7 @@ pub async fn fetch(pull: &Pull<'_>, image: &ImageRef) -> Result<Fetched, Error> 
     };
     let endpoints = pull.settings.endpoints(&image.registry);
     let mut last = None;
+    let mut a_mirror_has_no_such_image = false;
     for endpoint in &endpoints {
         let auth = match endpoint_auth(pull, file.as_ref(), image, endpoint).await {
             Ok(auth) => auth,
@@ -99,7 +100,15 @@ pub async fn fetch(pull: &Pull<'_>, image: &ImageRef) -> Result<Fetched, Error> 
             }
             Err(e) if endpoint.is_mirror => {
                 tracing::warn!(image = %image, mirror = %endpoint.host, error = %e, "mirror failed, trying the next endpoint");
+                a_mirror_has_no_such_image |= matches!(e, Error::NotFound(_));
                 last = Some(e);
+            }
+            // A mirror that answered "no such image" says more than a
+            // registry that cannot be reached (an offline node): the
+            // kubelet gets NotFound, as from containerd.
+            Err(e) if a_mirror_has_no_such_image && !matches!(e, Error::NotFound(_)) => {
+                tracing::warn!(image = %image, registry = %endpoint.host, error = %e, "registry failed after its mirrors had no such image");
+                return Err(Error::NotFound(image.to_string()));
             }
             Err(e) => return Err(e),
         }
@@ -187,6 +196,20 @@ pub(crate) fn registry_error(image: &ImageRef, host: &str, source: OciDistributi
                 reason: source.to_string(),
             }
         }
+        // The registry answered, and has no such image (or repository).
+        OciDistributionError::ImageManifestNotFoundError(_) => Error::NotFound(image.to_string()),
+        OciDistributionError::RegistryError { ref envelope, .. }
+            if envelope.errors.iter().any(|e| {
+                matches!(
+                    e.code,
+                    OciErrorCode::ManifestUnknown
+                        | OciErrorCode::NameUnknown
+                        | OciErrorCode::NotFound
+                )
+            }) =>
+        {
+            Error::NotFound(image.to_string())
+        }
         source => Error::Registry {
             reference: image.to_string(),
             source,
@@ -229,6 +252,7 @@ async fn fetch_from(
         });
     }
     content.write_all(&top_digest, &top_bytes)?;
+    crate::fault::point("pull.manifest_fetched");
     let mut manifest_digests = vec![top_digest.clone()];
 
     let manifest_bytes = if is_index(&top_bytes) {

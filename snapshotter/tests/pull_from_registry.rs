@@ -341,7 +341,7 @@ async fn pull_mount_run_and_remove_an_image_from_a_local_registry() {
 }
 
 #[tokio::test]
-async fn pull_of_a_missing_tag_is_a_registry_error_and_leaves_nothing() {
+async fn pull_of_a_missing_tag_is_not_found_and_leaves_nothing() {
     if !usable() {
         return;
     }
@@ -354,7 +354,7 @@ async fn pull_of_a_missing_tag_is_a_registry_error_and_leaves_nothing() {
         .pull(&format!("127.0.0.1:{}/nothing:here", registry.port), None)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Registry { .. }), "{err}");
+    assert!(matches!(err, Error::NotFound(_)), "{err}");
     assert!(store.list().is_empty());
     assert_eq!(count(&root.join("content/blobs/sha256")), 0);
 }

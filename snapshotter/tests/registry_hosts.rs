@@ -70,12 +70,47 @@ async fn mirrors_are_tried_in_order_then_the_registry_itself() {
         .unwrap();
     assert_eq!(pulled.id, only_upstream.config_digest);
 
-    // Nowhere: the registry's own answer is the error.
+    // Nowhere: the registry's own answer, "no such image", is the error.
     let err = store
         .pull(&format!("{}/missing:v1", upstream.host()), None)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Registry { .. }), "{err}");
+    assert!(matches!(err, Error::NotFound(_)), "{err}");
+}
+
+/// An offline node: the mirror answers that it has no such image, the
+/// registry itself cannot be reached. The mirror's answer is the one that
+/// means something (the kubelet gets NotFound, as from containerd).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_without_the_image_in_front_of_an_unreachable_registry_is_not_found() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mirror = Registry::start(tmp.path());
+    let unreachable = format!("127.0.0.1:{}", free_port());
+    let mut settings = RegistrySettings::default();
+    settings.hosts.insert(
+        unreachable.clone(),
+        HostConfig {
+            mirrors: vec![mirror.host()],
+            plain_http: true,
+            ..Default::default()
+        },
+    );
+    settings.hosts.insert(
+        mirror.host(),
+        HostConfig {
+            plain_http: true,
+            ..Default::default()
+        },
+    );
+    let store = open_store(tmp.path(), settings);
+    let err = store
+        .pull(&format!("{unreachable}/missing:v1"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
