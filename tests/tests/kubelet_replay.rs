@@ -49,38 +49,12 @@ const DIFFERENCES: &[Difference] = &[
               patched Status to advertise them; containerd 1.6 ignored userns_options and ran \
               the pod in the host's user namespace, Cradle refuses what it does not support",
     },
-    Difference {
-        scenario: "n-image-pull-errors",
-        method: "PullImage",
-        when: pulls_a_missing_image,
-        cradle: Expect::Fails(Code::Internal),
-        why: "after the mirror's 404 Cradle falls back to the registry itself, which this \
-              offline host cannot reach, and reports that connection error; containerd \
-              reported the mirror's NotFound. The kubelet treats both as ErrImagePull",
-    },
-    Difference {
-        scenario: "m-runtimeclass",
-        method: "StartContainer",
-        when: always,
-        cradle: Expect::Fails(Code::Internal),
-        why: "the Guaranteed rc-overhead container asks for oom_score_adj -997 under the runc \
-              handler, and this host denies root CAP_SYS_RESOURCE, so runc cannot lower it \
-              (cradle-oci keeps the current value with a warning); containerd ran with \
-              restrict_oom_score_adj, which clamps it to its own (0) in the spec",
-    },
 ];
 
 /// A sandbox with a user namespace of its own (`userns_options.mode` POD).
 fn has_pod_user_namespace(request: &Value) -> bool {
     request["config"]["linux"]["security_context"]["namespace_options"]["userns_options"]["mode"]
         == "POD"
-}
-
-/// The image no registry has.
-fn pulls_a_missing_image(request: &Value) -> bool {
-    request["image"]["image"]
-        .as_str()
-        .is_some_and(|i| i.contains("does-not-exist"))
 }
 
 /// A mount of an image (`host_path` empty, `image` set): an image volume.
