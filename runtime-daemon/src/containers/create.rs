@@ -359,7 +359,7 @@ fn resolve_inputs(
         devices,
         pid_ns: None,
         recursive_read_only: false,
-        privileged_capabilities: privileged.then(own_bounding_set).flatten(),
+        current_capabilities: own_bounding_set(),
         cdi,
         oom_score_adj_floor: oom_score_adj_floor(),
     })

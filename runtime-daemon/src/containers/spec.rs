@@ -58,9 +58,11 @@ pub struct Resolved {
     /// The runtime handler and the kernel can make recursive read-only
     /// mounts (`rro`).
     pub recursive_read_only: bool,
-    /// What a privileged container gets: the daemon's own bounding set
-    /// (`None`: every capability).
-    pub privileged_capabilities: Option<oci_spec::runtime::Capabilities>,
+    /// The daemon's own bounding set, which the runtime inherits: what a
+    /// privileged container and `add: ["ALL"]` get, as containerd's
+    /// `WithAllCurrentCapabilities` (`None`: every capability the format
+    /// knows).
+    pub current_capabilities: Option<oci_spec::runtime::Capabilities>,
     /// The edits of the container's CDI devices, completed from the host.
     pub cdi: crate::containers::cdi::CdiEdits,
     /// The lowest `oom_score_adj` the runtime can set: the daemon's own when

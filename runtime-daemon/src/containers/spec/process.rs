@@ -150,7 +150,7 @@ pub(super) fn build_process(input: &SpecInput<'_>) -> Result<Process, SpecError>
     process.set_user(user(input.image, security, &input.resolved.users)?);
     process.set_capabilities(Some(capabilities(
         security,
-        input.resolved.privileged_capabilities.as_ref(),
+        input.resolved.current_capabilities.as_ref(),
     )?));
     process.set_no_new_privileges(Some(security.is_some_and(|s| s.no_new_privs)));
     // No rlimits: the container inherits the shim's, as with containerd.
@@ -356,17 +356,19 @@ fn parse_capability(name: &str) -> Result<Capability, SpecError> {
 /// The default set, then containerd's order: add ALL, drop ALL, add each,
 /// drop each. Bounding, effective and permitted get the result; inheritable
 /// and ambient stay empty (CVE-2022-24769) unless ambient ones are asked for.
+/// ALL is every capability the runtime holds (`current`), as containerd's
+/// `WithAllCurrentCapabilities`: one the node withholds (CAP_SYS_RESOURCE
+/// here) would make the runtime refuse the container.
 pub(super) fn effective_capabilities(
     caps: Option<&cri::Capability>,
+    current: Option<&Capabilities>,
 ) -> Result<(Capabilities, Capabilities), SpecError> {
     let mut set: Capabilities = DEFAULT_CAPABILITIES.into_iter().collect();
     let mut ambient = HashSet::new();
     if let Some(caps) = caps {
         let is_all = |c: &String| c.eq_ignore_ascii_case("ALL");
         if caps.add_capabilities.iter().any(is_all) {
-            for name in ALL_CAPABILITIES {
-                set.insert(parse_capability(name)?);
-            }
+            set.extend(all_capabilities(current)?);
         }
         if caps.drop_capabilities.iter().any(is_all) {
             set.clear();
@@ -386,6 +388,18 @@ pub(super) fn effective_capabilities(
     Ok((set, ambient))
 }
 
+/// Every capability the runtime holds (`current`), or without it every
+/// capability the spec format knows.
+fn all_capabilities(current: Option<&Capabilities>) -> Result<Capabilities, SpecError> {
+    match current {
+        Some(current) => Ok(current.clone()),
+        None => ALL_CAPABILITIES
+            .iter()
+            .map(|c| parse_capability(c))
+            .collect(),
+    }
+}
+
 /// A privileged container gets every capability the runtime itself holds
 /// (`current`: the daemon's bounding set), as containerd's
 /// `WithAllCurrentCapabilities`: asking for one the runtime lacks (say,
@@ -396,16 +410,9 @@ fn capabilities(
     current: Option<&Capabilities>,
 ) -> Result<oci_spec::runtime::LinuxCapabilities, SpecError> {
     let (set, ambient) = if security.is_some_and(|s| s.privileged) {
-        let all = match current {
-            Some(current) => current.clone(),
-            None => ALL_CAPABILITIES
-                .iter()
-                .map(|c| parse_capability(c))
-                .collect::<Result<Capabilities, _>>()?,
-        };
-        (all, Default::default())
+        (all_capabilities(current)?, Default::default())
     } else {
-        effective_capabilities(security.and_then(|s| s.capabilities.as_ref()))?
+        effective_capabilities(security.and_then(|s| s.capabilities.as_ref()), current)?
     };
     LinuxCapabilitiesBuilder::default()
         .bounding(set.clone())

@@ -220,7 +220,7 @@ fn capabilities_add_and_drop_including_all() {
             drop_capabilities: strings(drop),
             ..Default::default()
         };
-        process::effective_capabilities(Some(&c)).unwrap().0
+        process::effective_capabilities(Some(&c), None).unwrap().0
     };
     let s = caps(&["NET_ADMIN", "CAP_SYS_TIME"], &["CHOWN"]);
     assert!(s.contains(&Capability::NetAdmin) && s.contains(&Capability::SysTime));
@@ -236,7 +236,21 @@ fn capabilities_add_and_drop_including_all() {
         add_capabilities: strings(&["NOPE"]),
         ..Default::default()
     };
-    assert!(process::effective_capabilities(Some(&bad)).is_err());
+    assert!(process::effective_capabilities(Some(&bad), None).is_err());
+}
+
+/// critest's "adding ALL capabilities" on a node that withholds one from
+/// the runtime: ALL is what the runtime holds, never more.
+#[test]
+fn add_all_is_what_the_runtime_holds() {
+    let current = process::capabilities_from_mask(0x1ff_feff_ffff);
+    assert!(!current.contains(&Capability::SysResource));
+    let c = cri::Capability {
+        add_capabilities: strings(&["ALL"]),
+        ..Default::default()
+    };
+    let (set, _) = process::effective_capabilities(Some(&c), Some(&current)).unwrap();
+    assert_eq!(set, current);
 }
 
 #[test]

@@ -99,7 +99,7 @@ fn privileged_lifts_caps_masks_devices_and_seccomp() {
     // With the daemon's own bounding set known, exactly that set.
     let current = super::process::capabilities_from_mask(0x1ff_feff_ffff);
     assert!(!current.contains(&Capability::SysResource) && current.len() == 40);
-    f.resolved.privileged_capabilities = Some(current.clone());
+    f.resolved.current_capabilities = Some(current.clone());
     let spec = f.build().unwrap();
     let caps = spec
         .process()
