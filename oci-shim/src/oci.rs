@@ -43,6 +43,7 @@ mod hardening;
 mod hooks;
 mod idmap;
 mod init;
+mod lsm;
 mod mountapi;
 mod mounts;
 mod namespaces;

@@ -130,3 +130,41 @@ fn a_container_joins_a_mount_namespace_by_path() {
     b.write_config(cfg);
     assert_eq!(b.run_to_exit(), theirs + "\n");
 }
+
+#[test]
+fn lsm_settings_are_applied_or_refused_by_name_never_dropped() {
+    if !is_root() {
+        return;
+    }
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.starts_with('Y'));
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    let cases = [
+        ("apparmorProfile", apparmor, "process.apparmorProfile"),
+        ("selinuxLabel", selinux, "process.selinuxLabel"),
+    ];
+    for (field, enabled, name) in cases {
+        if enabled {
+            // Applied there: oci::lsm's unit tests check the written value.
+            continue;
+        }
+        let b = Bundle::new("lsm", &["true"]);
+        let mut cfg = b.config();
+        cfg["process"][field] = json!("cradle-test-profile");
+        b.write_config(cfg);
+        let out = b.create();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{field} must not be dropped");
+        assert!(err.contains(name) && err.contains("not enabled"), "{err}");
+        assert!(!b.root.join(&b.id).exists(), "nothing left behind");
+    }
+    if !selinux {
+        let b = Bundle::new("lsm-mount", &["true"]);
+        let mut cfg = b.config();
+        cfg["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0");
+        b.write_config(cfg);
+        let out = b.create();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("linux.mountLabel"));
+    }
+}

@@ -194,6 +194,20 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
     if let Some(caps) = spec.process.as_ref().and_then(|p| p.capabilities.as_ref()) {
         super::process::check_grantable(caps)?;
     }
+    let lsm_exec = match spec.process.as_ref() {
+        Some(p) => super::lsm::plan(
+            p,
+            &linux,
+            super::lsm::Host::detect(),
+            Path::new("/proc/self/attr"),
+        )?,
+        None => super::lsm::ExecAttr::default(),
+    };
+    if let Some(label) = linux.mount_label.as_deref().filter(|l| !l.is_empty())
+        && let Some(mounts) = spec.mounts.as_mut()
+    {
+        super::lsm::label_mounts(mounts, label);
+    }
     // Compiled here, so a bad profile fails before anything is created.
     let seccomp = linux.seccomp.as_ref().map(seccomp::compile).transpose()?;
 
@@ -258,6 +272,7 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         fifo,
         console,
         seccomp,
+        lsm_exec,
         idmapped,
         preserve_end,
     };

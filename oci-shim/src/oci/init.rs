@@ -41,6 +41,8 @@ pub(crate) struct InitConfig {
     pub console: Option<UnixStream>,
     /// The compiled `linux.seccomp` filter.
     pub seccomp: Option<seccomp::Program>,
+    /// The AppArmor profile or SELinux label to exec under.
+    pub lsm_exec: super::lsm::ExecAttr,
     /// Detached id-mapped trees for the spec's id-mapped bind mounts.
     pub idmapped: IdmapTrees,
     /// The first descriptor not passed on (`--preserve-fds`, `LISTEN_FDS`):
@@ -214,6 +216,9 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
     let exe = process::find_executable(arg0, &process::env_path(&env))?;
     let exec = ExecArgs::new(&exe, &args, &env)?;
 
+    // /proc is the container's (checked a real procfs by the hardening
+    // above); the attribute takes effect at execve.
+    super::lsm::apply(&cfg.lsm_exec)?;
     let caps = proc_.capabilities.clone().unwrap_or_default();
     process::finish_credentials(proc_, &caps, cfg.seccomp.as_ref())?;
     // Again at the end: descriptors opened during set-up (none should

@@ -36,6 +36,8 @@ pub struct Linux {
     pub readonly_paths: Option<Vec<String>>,
     /// A new time namespace's clock offsets, by clock name.
     pub time_offsets: Option<HashMap<String, LinuxTimeOffset>>,
+    /// The SELinux label of the container's mounts (refused where SELinux is off).
+    pub mount_label: Option<String>,
 }
 
 /// One line of a uid or gid map.

@@ -30,6 +30,10 @@ pub struct Process {
     pub no_new_privileges: Option<bool>,
     /// Written to `/proc/<pid>/oom_score_adj` by `create`.
     pub oom_score_adj: Option<i32>,
+    /// The AppArmor profile to exec under (refused where AppArmor is off).
+    pub apparmor_profile: Option<String>,
+    /// The SELinux process label (refused where SELinux is off).
+    pub selinux_label: Option<String>,
 }
 
 /// `process.consoleSize`.
