@@ -32,15 +32,6 @@ const DIFFERENCES: &[Difference] = &[
               mounts them read-only, subPath included",
     },
     Difference {
-        scenario: "c0-volumes-createcontainer-error",
-        method: "CreateContainer",
-        when: has_propagating_mount,
-        cradle: Expect::Ok,
-        why: "containerd 1.6 refuses HostToContainer/Bidirectional propagation from a host path \
-              that is not on a shared mount; Cradle does not check the host side and asks for \
-              the propagation (rslave/rshared) inside the container",
-    },
-    Difference {
         scenario: "j2-userns-fake-features",
         method: "RunPodSandbox",
         when: has_pod_user_namespace,
@@ -60,11 +51,6 @@ fn has_pod_user_namespace(request: &Value) -> bool {
 /// A mount of an image (`host_path` empty, `image` set): an image volume.
 fn has_image_volume(request: &Value) -> bool {
     mounts(request).any(|m| m["image"]["image"].as_str().is_some_and(|i| !i.is_empty()))
-}
-
-/// A mount with HostToContainer or Bidirectional propagation.
-fn has_propagating_mount(request: &Value) -> bool {
-    mounts(request).any(|m| m["propagation"] != "PROPAGATION_PRIVATE")
 }
 
 fn mounts(request: &Value) -> impl Iterator<Item = &Value> {

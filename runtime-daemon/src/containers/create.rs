@@ -182,6 +182,9 @@ impl ContainerManager {
             namespaces: &namespaces,
             cgroups_path: &record.cgroup_path,
         })?;
+        // The host side of the propagation asked for, once the request
+        // itself is known to be valid (the builder checks it).
+        super::propagation::check(&config.mounts).map_err(Error::FailedPrecondition)?;
         let user = spec
             .process()
             .as_ref()

@@ -20,6 +20,7 @@ mod hugetlb;
 mod image_volumes;
 mod log_path;
 mod lost;
+mod propagation;
 pub mod monitor;
 mod record;
 mod runtime_cmd;
