@@ -62,7 +62,9 @@ impl Framing {
             Message::Text(t) if self.base64 && !t.is_empty() => {
                 let t = t.as_str();
                 let channel = t.as_bytes()[0].checked_sub(b'0')?;
-                B64.decode(&t[1..]).ok().map(|d| (channel, Bytes::from(d)))
+                // Not a char boundary when the first character is not ASCII.
+                let payload = t.get(1..)?;
+                B64.decode(payload).ok().map(|d| (channel, Bytes::from(d)))
             }
             _ => None,
         }

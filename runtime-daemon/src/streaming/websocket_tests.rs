@@ -114,3 +114,16 @@ async fn client_messages_keep_a_websocket_session_open() {
     let (quiet_for, ()) = tokio::join!(client, server);
     assert!(quiet_for >= Duration::from_millis(150), "{quiet_for:?}");
 }
+
+/// Found by fuzzing (`fuzz/`, target websocket_channel): a base64 text
+/// message whose first character is more than one byte long panicked the
+/// session's reader (slicing off the channel digit split the character).
+#[test]
+fn base64_text_opening_with_a_multibyte_character_is_ignored() {
+    assert_eq!(decode_message(true, Message::text("é0aGk=")), None);
+    assert_eq!(decode_message(true, Message::text("\u{10348}")), None);
+    assert_eq!(
+        decode_message(true, Message::text("0aGk=")),
+        Some((0, Bytes::from_static(b"hi")))
+    );
+}
