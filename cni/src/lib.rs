@@ -31,6 +31,7 @@
 pub mod cache;
 pub mod config;
 pub mod exec;
+pub mod fault;
 /// The parsers' entry points for the fuzz targets and the corpus replay tests.
 #[doc(hidden)]
 pub mod fuzzing;

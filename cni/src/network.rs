@@ -177,6 +177,7 @@ impl CniNetwork {
                 }
             }
         }
+        crate::fault::point("run_pod.network_added");
         let result = prev.unwrap_or_else(|| json!({"cniVersion": self.config.cni_version}));
         let entry = CacheEntry {
             kind: KIND.to_string(),

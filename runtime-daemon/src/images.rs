@@ -2,6 +2,7 @@
 //! that needs the container manager (an image in use cannot be removed).
 
 use crate::error::{Error, Result};
+use crate::fault;
 use crate::runtime::Runtime;
 use cradle_snapshotter::{AuthConfig, FsUsage, Image};
 
@@ -13,6 +14,7 @@ impl Runtime {
         }
         let images = self.ctx.images()?;
         let image = images.pull_with_auth(reference, auth).await?;
+        fault::point("pull.recorded");
         tracing::info!(reference, id = %image.id, "image pulled");
         Ok(image)
     }

@@ -22,6 +22,7 @@ pub mod containers;
 pub mod cri;
 pub mod error;
 pub mod events;
+pub mod fault;
 /// Streaming parsers' checks for the fuzz targets and the corpus replay tests.
 #[doc(hidden)]
 pub mod fuzzing;

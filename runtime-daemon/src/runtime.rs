@@ -150,6 +150,13 @@ impl Runtime {
     /// Opens the stores, recovers the state of every known object and sweeps
     /// what no record owns.
     pub async fn start(config: Config) -> Result<Arc<Self>> {
+        // Some steps are the image store's and the CNI client's: they report
+        // them to our fault points.
+        #[cfg(debug_assertions)]
+        {
+            cradle_snapshotter::fault::set_hook(crate::fault::point);
+            cradle_cni::fault::set_hook(crate::fault::point);
+        }
         let ctx = Arc::new(Context::open(config)?);
         let runtime = Arc::new(Runtime {
             pods: SandboxManager::new(Arc::clone(&ctx)),

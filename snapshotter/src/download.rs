@@ -260,6 +260,7 @@ async fn receive(
     tokio::task::spawn_blocking(move || ingest.commit())
         .await
         .map_err(|e| Error::Task(format!("commit of {d}: {e}")))??;
+    crate::fault::point("pull.blob_fetched");
     let fetched = received - resumed_from;
     tracing::info!(image = %image, layer = %digest, bytes = fetched, resumed_from, secs = started.elapsed().as_secs_f64(), rate_mib_s = rate(fetched, started), "layer downloaded");
     Ok(())

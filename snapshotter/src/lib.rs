@@ -36,6 +36,7 @@ mod digest;
 mod download;
 mod error;
 mod export;
+pub mod fault;
 mod fsmount;
 /// The parsers' entry points for the fuzz targets and the corpus replay tests.
 #[doc(hidden)]
@@ -519,6 +520,7 @@ async fn unpack_one(
     }
     tokio::task::spawn_blocking(move || {
         let unpacked = layers.unpack(&blob_path, &blob, &diff_id)?;
+        fault::point("pull.layer_unpacked");
         Ok(SnapshotRecord {
             diff_id,
             size: unpacked.size,

@@ -4,6 +4,7 @@ use super::spec::{Resolved, SandboxNamespaces, SpecInput, build_spec, security};
 use super::users::UserDb;
 use super::{ContainerManager, ContainerRecord, ContainerState, parse_stop_signal};
 use crate::error::{Error, Result};
+use crate::fault;
 use crate::index::Entry;
 use crate::pods::{SandboxRecord, SandboxState, remove_dir};
 use crate::shim_client::ShimClient;
@@ -96,6 +97,7 @@ impl ContainerManager {
             undo.run(&id, &images).await;
             return Err(e);
         }
+        fault::point("create.recorded");
         self.ctx.events.emit(
             cradle_proto::cri::ContainerEventType::ContainerCreatedEvent,
             &record,
@@ -134,6 +136,7 @@ impl ContainerManager {
                 .await
                 .map_err(|e| Error::Internal(format!("rootfs task: {e}")))??;
         }
+        fault::point("create.rootfs_mounted");
 
         let namespaces = SandboxNamespaces {
             net: sandbox.pins.net.clone(),
@@ -206,6 +209,7 @@ impl ContainerManager {
         let json = serde_json::to_vec_pretty(&spec)
             .map_err(|e| Error::Internal(format!("serializing the OCI spec: {e}")))?;
         std::fs::write(&config_path, json).map_err(|e| Error::io(&config_path, e))?;
+        fault::point("create.bundle_written");
 
         std::fs::create_dir_all(&record.shim_dir).map_err(|e| Error::io(&record.shim_dir, e))?;
         undo.shim_dir = Some(record.shim_dir.clone());
@@ -238,6 +242,7 @@ impl ContainerManager {
         match ShimClient::spawn(id, &self.ctx.shim_bin, &record.shim_dir, args).await {
             Ok(shim) => {
                 undo.shim = Some(shim);
+                fault::point("create.shim_started");
                 Ok(Built {
                     user,
                     start_error: None,

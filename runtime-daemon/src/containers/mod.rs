@@ -20,8 +20,8 @@ mod hugetlb;
 mod image_volumes;
 mod log_path;
 mod lost;
-mod propagation;
 pub mod monitor;
+mod propagation;
 mod record;
 mod runtime_cmd;
 pub mod spec;
@@ -31,6 +31,7 @@ pub(crate) use lost::lost;
 pub use record::{ContainerRecord, ContainerState};
 
 use crate::error::{Error, Result};
+use crate::fault;
 use crate::index::{Entry, Index};
 use crate::names::NameIndex;
 use crate::pods::remove_dir;
@@ -149,11 +150,13 @@ impl ContainerManager {
             record_cannot_run(&self.ctx, &entry, &e.to_string())?;
             return Err(e);
         }
+        fault::point("start.started");
         entry.update(|r| {
             r.state = ContainerState::Running;
             r.started_at = started_at;
         });
         self.persist(&entry)?;
+        fault::point("start.recorded");
         self.ctx.events.emit(
             cri::ContainerEventType::ContainerStartedEvent,
             &entry.snapshot(),
@@ -250,6 +253,7 @@ impl ContainerManager {
             tracing::info!(container = %id, "stop signal ignored for {grace:?}, killing");
         }
         shim.kill(libc::SIGKILL, false).await?;
+        fault::point("stop.signalled");
         let exit = match shim.wait(Some(KILL_WAIT)).await {
             Ok(exit) => exit,
             // A never-started init may not be reported by every runtime: record the kill.
@@ -265,7 +269,9 @@ impl ContainerManager {
             }
             Err(e) => return Err(e),
         };
-        record_exit(&self.ctx, entry, Some(&exit), "")
+        record_exit(&self.ctx, entry, Some(&exit), "")?;
+        fault::point("stop.recorded");
+        Ok(())
     }
 
     /// RemoveContainer: stop if needed, delete the shim, rootfs and bundle, forget
@@ -288,15 +294,19 @@ impl ContainerManager {
                 .await
                 .map_err(|message| Error::shim(&id, message))?;
         }
+        fault::point("remove.shim_deleted");
         let images = self.ctx.images()?;
         let rootfs = record.rootfs();
         let cid = id.clone();
         tokio::task::spawn_blocking(move || images.remove_rootfs(&cid, &rootfs))
             .await
             .map_err(|e| Error::Internal(format!("rootfs task: {e}")))??;
+        fault::point("remove.rootfs_removed");
         remove_dir(&record.dir)?;
         remove_dir(&record.shim_dir)?;
+        fault::point("remove.dirs_removed");
         self.ctx.store.delete(Kind::Container, &id)?;
+        fault::point("remove.forgotten");
         entry.mark_removed();
         self.index.remove(&id);
         if let Some(name) = ContainerRecord::name_key(&record.sandbox_id, &record.config) {

@@ -18,6 +18,7 @@ mod record;
 pub use record::{SandboxRecord, SandboxState};
 
 use crate::error::{Error, Result};
+use crate::fault;
 use crate::index::{Entry, Index};
 use crate::names::NameIndex;
 use crate::runtime::Context;
@@ -103,6 +104,7 @@ impl SandboxManager {
         let name = SandboxRecord::name_key(&config).unwrap_or_default();
         let id = crate::ids::generate();
         let reservation = self.names.reserve(&name, &id)?;
+        fault::point("run_pod.name_reserved");
         let cgroup_path = format!("{}/{}", self.ctx.cgroup_parent(&config), id);
         let mut undo = Undo::default();
         match self.build(&id, &config, &cgroup_path, &mut undo).await {
@@ -123,6 +125,7 @@ impl SandboxManager {
                     undo.run(&id).await;
                     return Err(e.into());
                 }
+                fault::point("run_pod.recorded");
                 self.index.insert(&id, Entry::new(record));
                 reservation.commit();
                 tracing::info!(sandbox = %id, name, "pod sandbox ready");
@@ -182,11 +185,13 @@ impl SandboxManager {
                 message: e.to_string(),
             })?;
         undo.pins = Some(pins.clone());
+        fault::point("run_pod.namespaces_pinned");
 
         let files_dir = self.ctx.sandbox_dir(id);
         undo.files_dir = Some(files_dir.clone());
         files::write_sandbox_files(&files_dir, config, host_network)
             .map_err(|e| Error::io(&files_dir, e))?;
+        fault::point("run_pod.files_written");
 
         let ips = match &pins.net {
             Some(netns) => {
@@ -205,6 +210,7 @@ impl SandboxManager {
                 if ips.is_some() {
                     undo.network = Some((paths, pod));
                 }
+                fault::point("run_pod.network_attached");
                 ips
             }
             None => None,
@@ -218,6 +224,7 @@ impl SandboxManager {
                     id: id.to_string(),
                     message: e.to_string(),
                 })?;
+            fault::point("run_pod.sysctls_applied");
         }
 
         let shim_dir = self.ctx.shim_dir(id);
@@ -246,6 +253,7 @@ impl SandboxManager {
         ];
         let shim = ShimClient::spawn(id, &self.ctx.shim_bin, &shim_dir, args).await?;
         undo.shim = Some(shim);
+        fault::point("run_pod.shim_started");
         Ok(Built {
             pins,
             shim_dir,
@@ -262,6 +270,7 @@ impl SandboxManager {
         let record = entry.snapshot();
         if record.network_attached {
             self.detach_network(&record).await?;
+            fault::point("stop_pod.network_detached");
             let record = entry.update(|r| r.network_attached = false);
             self.ctx.store.put(Kind::Sandbox, &id, &record)?;
         }
@@ -272,9 +281,11 @@ impl SandboxManager {
         if shim.is_alive().await {
             shim.kill(libc::SIGKILL, false).await?;
             shim.wait(Some(PAUSE_EXIT_TIMEOUT)).await?;
+            fault::point("stop_pod.pause_killed");
         }
         let record = entry.update(|r| r.state = SandboxState::NotReady);
         self.ctx.store.put(Kind::Sandbox, &id, &record)?;
+        fault::point("stop_pod.recorded");
         tracing::info!(sandbox = %id, "pod sandbox stopped");
         Ok(())
     }
@@ -311,11 +322,15 @@ impl SandboxManager {
         let shim = ShimClient::new(&id, &record.shim_dir);
         if shim.is_alive().await {
             shim.delete(true).await?;
+            fault::point("remove_pod.shim_deleted");
         }
         remove_pins(&id, &record.pins).await?;
+        fault::point("remove_pod.unpinned");
         remove_dir(&record.shim_dir)?;
         remove_dir(&self.ctx.sandbox_dir(&id))?;
+        fault::point("remove_pod.dirs_removed");
         self.ctx.store.delete(Kind::Sandbox, &id)?;
+        fault::point("remove_pod.forgotten");
         entry.mark_removed();
         self.index.remove(&id);
         if let Some(name) = SandboxRecord::name_key(&record.config) {
