@@ -12,6 +12,9 @@ pub struct LinuxSeccomp {
     pub default_action: LinuxSeccompAction,
     /// The errno of a default `SCMP_ACT_ERRNO`/`SCMP_ACT_TRACE`.
     pub default_errno_ret: Option<u32>,
+    /// `SCMP_ARCH_*` names of the architectures to filter besides the
+    /// native one.
+    pub architectures: Option<Vec<String>>,
     /// seccomp(2) filter flags.
     pub flags: Option<Vec<LinuxSeccompFilterFlag>>,
     /// A notify listener: parsed so that it can be refused.

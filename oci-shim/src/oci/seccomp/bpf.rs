@@ -1,5 +1,9 @@
 //! A tiny classic-BPF assembler for seccomp filters: instructions with
 //! symbolic forward labels, resolved into relative jump offsets.
+//!
+//! A conditional jump reaches at most 255 instructions ahead; one whose
+//! target is farther is rewritten into a conditional jump over two
+//! unconditional `ja`s (32-bit offsets), so callers place code freely.
 
 /// `seccomp_data` offsets.
 pub(crate) const OFF_NR: u32 = 0;
@@ -18,6 +22,7 @@ const ALU_AND_K: u16 = 0x54;
 const JMP_JEQ_K: u16 = 0x15;
 const JMP_JGT_K: u16 = 0x25;
 const JMP_JGE_K: u16 = 0x35;
+const JMP_JA: u16 = 0x05;
 const RET_K: u16 = 0x06;
 
 /// A jump target.
@@ -85,36 +90,53 @@ impl Asm {
         self.ins.push(Ins::Ret(k));
     }
 
-    /// Resolves labels into the kernel's instruction format.
+    /// Resolves labels into the kernel's instruction format, widening the
+    /// conditional jumps whose targets are out of reach until none is.
     pub(crate) fn finish(self) -> Result<Vec<libc::sock_filter>, AsmError> {
-        let mut pos = std::collections::HashMap::new();
-        let mut n = 0usize;
-        for i in &self.ins {
-            match i {
-                Ins::Place(l) => {
-                    pos.insert(*l, n);
-                }
-                _ => n += 1,
-            }
-        }
-        let mut out = Vec::with_capacity(n);
-        for i in &self.ins {
-            let here = out.len();
-            let rel = |t: &Target| -> Result<u32, AsmError> {
-                match t {
-                    Target::Next => Ok(0),
-                    Target::Label(l) => {
-                        let at = *pos
+        let mut wide = vec![false; self.ins.len()];
+        let (at, pos) = loop {
+            let (at, pos) = self.layout(&wide);
+            let mut widened = false;
+            for (i, ins) in self.ins.iter().enumerate() {
+                if let (Ins::Jump(_, _, t, f), false) = (ins, wide[i]) {
+                    let far = |t: &Target| match t {
+                        Target::Label(l) => pos
                             .get(l)
-                            .ok_or_else(|| AsmError(format!("label {l} never placed")))?;
-                        at.checked_sub(here + 1)
-                            .map(|d| d as u32)
-                            .ok_or_else(|| AsmError(format!("backward jump to label {l}")))
+                            .is_some_and(|p| p.saturating_sub(at[i] + 1) > 255),
+                        Target::Next => false,
+                    };
+                    if far(t) || far(f) {
+                        wide[i] = true;
+                        widened = true;
                     }
                 }
+            }
+            if !widened {
+                break (at, pos);
+            }
+        };
+        // The offset from the instruction at `from` to target `t`, where
+        // `Next` is the instruction at `next`.
+        let rel = |from: usize, t: &Target, next: usize| -> Result<u32, AsmError> {
+            let to = match t {
+                Target::Next => next,
+                Target::Label(l) => *pos
+                    .get(l)
+                    .ok_or_else(|| AsmError(format!("label {l} never placed")))?,
             };
-            let f = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-            match i {
+            let d = to
+                .checked_sub(from + 1)
+                .ok_or_else(|| AsmError(format!("backward jump to {t:?}")))?;
+            u32::try_from(d).map_err(|_| AsmError(format!("jump of {d} instructions")))
+        };
+        let short = |v: u32| {
+            u8::try_from(v).map_err(|_| AsmError(format!("conditional jump of {v} instructions")))
+        };
+        let f = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+        let mut out = Vec::with_capacity(at.last().copied().unwrap_or(0) + 3);
+        for (i, ins) in self.ins.iter().enumerate() {
+            let here = out.len();
+            match ins {
                 Ins::Place(_) => {}
                 Ins::Load(off) => out.push(f(LD_W_ABS, 0, 0, *off)),
                 Ins::And(k) => out.push(f(ALU_AND_K, 0, 0, *k)),
@@ -125,54 +147,38 @@ impl Asm {
                         Cmp::Gt => JMP_JGT_K,
                         Cmp::Ge => JMP_JGE_K,
                     };
-                    let short = |v: u32| {
-                        u8::try_from(v)
-                            .map_err(|_| AsmError(format!("conditional jump of {v} instructions")))
-                    };
-                    out.push(f(code, short(rel(t)?)?, short(rel(fl)?)?, *k));
+                    if wide[i] {
+                        // if A <cmp> k { ja t } else { ja f }
+                        // `Next` is still the instruction after all three.
+                        out.push(f(code, 0, 1, *k));
+                        out.push(f(JMP_JA, 0, 0, rel(here + 1, t, here + 3)?));
+                        out.push(f(JMP_JA, 0, 0, rel(here + 2, fl, here + 3)?));
+                    } else {
+                        let (jt, jf) = (rel(here, t, here + 1)?, rel(here, fl, here + 1)?);
+                        out.push(f(code, short(jt)?, short(jf)?, *k));
+                    }
                 }
             }
         }
         Ok(out)
     }
-}
 
-/// Runs a filter over `(nr, arch, args)`: the subset of cBPF that [`Asm`]
-/// emits, so tests can check compiled profiles without installing them.
-#[cfg(test)]
-pub(crate) fn run(prog: &[libc::sock_filter], nr: u32, arch: u32, args: [u64; 6]) -> u32 {
-    let word = |off: u32| -> u32 {
-        match off {
-            OFF_NR => nr,
-            OFF_ARCH => arch,
-            o if o >= 16 => {
-                let i = ((o - 16) / 8) as usize;
-                if (o - 16) % 8 == 0 {
-                    args[i] as u32
-                } else {
-                    (args[i] >> 32) as u32
+    /// Where each instruction starts and where each label is, with the
+    /// jumps marked in `wide` taking three instructions.
+    fn layout(&self, wide: &[bool]) -> (Vec<usize>, std::collections::HashMap<usize, usize>) {
+        let mut pos = std::collections::HashMap::new();
+        let mut at = Vec::with_capacity(self.ins.len());
+        let mut n = 0usize;
+        for (i, ins) in self.ins.iter().enumerate() {
+            at.push(n);
+            match ins {
+                Ins::Place(l) => {
+                    pos.insert(*l, n);
                 }
+                Ins::Jump(..) if wide[i] => n += 3,
+                _ => n += 1,
             }
-            _ => 0,
         }
-    };
-    let (mut a, mut pc) = (0u32, 0usize);
-    loop {
-        let i = prog[pc];
-        pc += 1;
-        match i.code {
-            LD_W_ABS => a = word(i.k),
-            ALU_AND_K => a &= i.k,
-            RET_K => return i.k,
-            JMP_JEQ_K | JMP_JGT_K | JMP_JGE_K => {
-                let hit = match i.code {
-                    JMP_JEQ_K => a == i.k,
-                    JMP_JGT_K => a > i.k,
-                    _ => a >= i.k,
-                };
-                pc += if hit { i.jt } else { i.jf } as usize;
-            }
-            c => panic!("unexpected opcode {c:#x}"),
-        }
+        (at, pos)
     }
 }
