@@ -2,11 +2,14 @@
 //!
 //! Records are written only once an object is complete, so a daemon that dies
 //! mid-create leaves pieces without a record: namespace pins under
-//! `<state-dir>/ns/`, CNI attachments (collected with CNI GC), shims and their state under `<state-dir>/shims/`,
+//! `<state-dir>/ns/`, CNI attachments (collected with CNI GC when their
+//! result was cached, released with a CNI DEL before their namespace is
+//! unpinned when the daemon died before it could cache it), shims and their state under `<state-dir>/shims/`,
 //! sandbox files under `<root>/sandboxes/`, and container dirs (with a mounted rootfs) under `<root>/containers/`. After
 //! recovery has loaded every record, anything there that no record names is
 //! taken apart, each piece with its own undo.
 
+use crate::error::Error;
 use crate::pods::namespaces::{self, Pins};
 use crate::pods::network;
 use crate::pods::remove_dir;
@@ -27,6 +30,27 @@ fn orphans(dir: &Path, known: &HashSet<String>) -> Vec<(String, PathBuf)> {
             (!known.contains(&name)).then(|| (name, e.path()))
         })
         .collect()
+}
+
+/// CNI DEL of a sandbox that has no record, with what is known of it: its
+/// id, its pinned network namespace, the default interface name and the
+/// current configuration (or its cached one). A daemon killed between the
+/// plugins' ADD and the write of the result cache leaves such an
+/// attachment: its IP reservation and NAT rules are only found this way
+/// (the plugins' own GC runs for CNI 1.1.0 configurations only). A DEL of
+/// what was never added is a no-op, as the CNI spec requires.
+async fn release_network(runtime: &Runtime, id: &str, netns: &Path) -> Result<(), Error> {
+    let paths = runtime.ctx.cni_paths();
+    let pod = cradle_cni::PodNetwork::new(id, netns);
+    tokio::task::spawn_blocking(move || network::detach(&paths, &pod))
+        .await
+        .map_err(|e| Error::Internal(format!("network task: {e}")))?
+        .map_err(|e| Error::Network {
+            id: id.to_string(),
+            message: e.to_string(),
+        })?;
+    tracing::info!(sandbox = %id, "sweep: released the network of an orphan sandbox");
+    Ok(())
 }
 
 /// Removes every orphan; failures are logged, never fatal.
@@ -79,6 +103,14 @@ pub async fn sweep(runtime: &Runtime) {
             uts: pin("uts"),
             dir,
         };
+        if let Some(netns) = &pins.net
+            && let Err(e) = release_network(runtime, &id, netns).await
+        {
+            // Unpinned, the attachment could never be found again: keep the
+            // pins so the next start retries.
+            tracing::error!(sandbox = %id, "sweep: CNI DEL failed, keeping the namespace pins: {e}");
+            continue;
+        }
         let result = tokio::task::spawn_blocking(move || namespaces::unpin(&pins)).await;
         if !matches!(result, Ok(Ok(()))) {
             tracing::error!(id, "sweep: unpinning failed: {result:?}");
