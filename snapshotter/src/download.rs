@@ -141,6 +141,7 @@ async fn attempt(
     downloaded?;
     if let Some(result) = unpacked {
         result?;
+        crate::fault::point("pull.layer_unpacked");
     }
     Ok(())
 }
