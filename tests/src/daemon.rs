@@ -19,6 +19,8 @@ pub struct Daemon {
     /// `<dir>/s`, or a path of [`LONG_STATE_DIR`] bytes below it.
     state_dir: PathBuf,
     child: Option<Child>,
+    /// Extra environment of the next starts (see [`Daemon::set_env`]).
+    env: Vec<(String, String)>,
 }
 
 /// The length of the state dir of [`Daemon::start_with_long_state_dir`]:
@@ -35,16 +37,27 @@ impl Daemon {
     /// Starts `cradled` with `config_toml` as its config file (e.g.
     /// `cni_bin_dirs = [...]`); the flags still set its dirs and socket.
     pub fn start_with_config(config_toml: &str) -> anyhow::Result<Self> {
-        Self::start_in(config_toml, false)
+        Self::start_in(config_toml, false, &[])
+    }
+
+    /// Starts `cradled` with `config_toml` and the extra environment `env`
+    /// (e.g. `CRADLE_FAULT`), kept for restarts until [`Daemon::set_env`]
+    /// changes it.
+    pub fn start_with_env(config_toml: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_in(config_toml, false, env)
     }
 
     /// Starts `cradled` with `config_toml` and a state dir of
     /// [`LONG_STATE_DIR`] bytes.
     pub fn start_with_long_state_dir(config_toml: &str) -> anyhow::Result<Self> {
-        Self::start_in(config_toml, true)
+        Self::start_in(config_toml, true, &[])
     }
 
-    fn start_in(config_toml: &str, long_state_dir: bool) -> anyhow::Result<Self> {
+    fn start_in(
+        config_toml: &str,
+        long_state_dir: bool,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("ce-").tempdir_in("/tmp")?;
         let mut state_dir = dir.path().join("s");
         while long_state_dir && state_dir.as_os_str().len() < LONG_STATE_DIR {
@@ -79,6 +92,10 @@ impl Daemon {
             dir,
             state_dir,
             child: None,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         daemon.spawn()?;
         Ok(daemon)
@@ -144,7 +161,39 @@ impl Daemon {
         }
     }
 
-    /// Stops the daemon and starts it again on the same dirs.
+    /// Sets (`Some`) or unsets (`None`) environment variable `key` for the
+    /// daemon's next starts (e.g. `CRADLE_FAULT` before a [`Daemon::restart`]).
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != key);
+        if let Some(value) = value {
+            self.env.push((key.to_string(), value.to_string()));
+        }
+    }
+
+    /// Waits up to `timeout` for the daemon to exit on its own (a crash the
+    /// test caused); its exit status, and the daemon is forgotten, or `None`
+    /// if it is still running (or was not).
+    pub fn wait_for_exit(
+        &mut self,
+        timeout: Duration,
+    ) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        let Some(child) = self.child.as_mut() else {
+            return Ok(None);
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                self.child = None;
+                return Ok(Some(status));
+            }
+            if Instant::now() > deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the daemon (if it still runs) and starts it again on the same dirs.
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.stop()?;
         self.spawn()
@@ -170,6 +219,7 @@ impl Daemon {
             .arg(self.dir().join("cni"))
             .arg("--log-level")
             .arg("info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -173,3 +173,23 @@ pub fn network(
     });
     leaks
 }
+
+/// iptables and ip6tables rules (every table) that mention any of
+/// `needles`: pod and container ids (the comments `cradle-bridge` and
+/// portmap write name them) or pod addresses (pass `"<ip>/"` so that
+/// `10.0.0.1` does not match `10.0.0.12`). One line per rule. Rules are
+/// read with `iptables-save`; a missing binary reads as no rules.
+pub fn iptables_rules(needles: &[&str]) -> Vec<String> {
+    let mut leaks = Vec::new();
+    for binary in ["iptables-save", "ip6tables-save"] {
+        let Ok(out) = std::process::Command::new(binary).output() else {
+            continue;
+        };
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if line.starts_with('-') && needles.iter().any(|n| !n.is_empty() && line.contains(n)) {
+                leaks.push(format!("iptables rule left behind: {line}"));
+            }
+        }
+    }
+    leaks
+}
