@@ -190,8 +190,8 @@ fn exec_pause(scratch: &Path, verdict: &File) -> Result<std::convert::Infallible
     drop(null);
     // By path: `/proc/self/exe` is a file of the mount namespace left
     // behind, which a bind in the new one refuses (EINVAL).
-    let own_binary = fs::read_link("/proc/self/exe")
-        .map_err(ShimError::io("reading the shim's binary path"))?;
+    let own_binary =
+        fs::read_link("/proc/self/exe").map_err(ShimError::io("reading the shim's binary path"))?;
     unshare(CloneFlags::CLONE_NEWNS).map_err(ShimError::sys("unsharing the mount namespace"))?;
     mount(
         None::<&str>,
