@@ -123,9 +123,9 @@ impl Arch {
     /// multiplexer (`socketcall`/`ipc` on i386): that syscall's number and
     /// the call number its first argument carries. libseccomp adds a rule
     /// for that form too, or a deny-list would be bypassed through it.
-    pub(crate) fn multiplexed(self, name: &str) -> Option<(u32, u64)> {
+    pub(crate) fn multiplexed(self, name: &str) -> Option<(u32, u8)> {
         let (mux, call) = if let Some(i) = SOCKETCALLS.iter().position(|n| *n == name) {
-            ("socketcall", i as u64 + 1)
+            ("socketcall", i as u8 + 1)
         } else {
             let call = IPC_CALLS.iter().find(|(n, _)| *n == name)?.1;
             ("ipc", call)
@@ -159,7 +159,7 @@ const SOCKETCALLS: [&str; 20] = [
 ];
 
 /// `ipc(2)`'s calls (linux/ipc.h).
-const IPC_CALLS: [(&str, u64); 12] = [
+const IPC_CALLS: [(&str, u8); 12] = [
     ("semop", 1),
     ("semget", 2),
     ("semctl", 3),

@@ -2,12 +2,12 @@
 //! words: a 64-bit argument is checked high word first, then low word.
 //! On 32-bit ABIs only the low word is compared, as libseccomp does.
 
-use super::bpf::{self, Asm, Cmp, Target};
+use super::bpf::{self, Asm, Cmp, Label, Target};
 use crate::spec::{LinuxSeccompArg, LinuxSeccompOperator};
 
 /// Emits one condition: falls through when it holds, jumps to `fail`
 /// otherwise. Clobbers the accumulator.
-pub(super) fn emit(asm: &mut Asm, arg: &LinuxSeccompArg, fail: usize, only_low: bool) {
+pub(super) fn emit(asm: &mut Asm, arg: &LinuxSeccompArg, fail: Label, only_low: bool) {
     let i = arg.index;
     let (v, two) = (arg.value, arg.value_two.unwrap_or(0));
     let (vhi, vlo) = ((v >> 32) as u32, v as u32);

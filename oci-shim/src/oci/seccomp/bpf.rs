@@ -31,8 +31,12 @@ pub(crate) enum Target {
     /// The next instruction.
     Next,
     /// A label placed later.
-    Label(usize),
+    Label(Label),
 }
+
+/// A position in the program, placed once with [`Asm::place`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Label(u32);
 
 /// A comparison with a constant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,20 +46,21 @@ pub(crate) enum Cmp {
     Ge,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 enum Ins {
     Load(u32),
     And(u32),
     Jump(Cmp, u32, Target, Target),
     Ret(u32),
-    Place(usize),
 }
 
-/// The program under construction.
+/// The program under construction. Kept small: the launcher compiles a
+/// profile at every create and exec, and its peak RSS counts.
 #[derive(Debug, Default)]
 pub(crate) struct Asm {
     ins: Vec<Ins>,
-    labels: usize,
+    /// Each label's instruction index in `ins` (`u32::MAX` until placed).
+    places: Vec<u32>,
 }
 
 /// Errors of assembly: a jump farther than cBPF can encode.
@@ -65,13 +70,13 @@ pub(crate) struct AsmError(pub String);
 
 impl Asm {
     /// A fresh label, to be placed with [`Asm::place`].
-    pub(crate) fn label(&mut self) -> usize {
-        self.labels += 1;
-        self.labels
+    pub(crate) fn label(&mut self) -> Label {
+        self.places.push(u32::MAX);
+        Label(self.places.len() as u32 - 1)
     }
     /// Places `label` at the current position.
-    pub(crate) fn place(&mut self, label: usize) {
-        self.ins.push(Ins::Place(label));
+    pub(crate) fn place(&mut self, label: Label) {
+        self.places[label.0 as usize] = self.ins.len() as u32;
     }
     /// `A = seccomp_data[off]`.
     pub(crate) fn load(&mut self, off: u32) {
@@ -93,16 +98,30 @@ impl Asm {
     /// Resolves labels into the kernel's instruction format, widening the
     /// conditional jumps whose targets are out of reach until none is.
     pub(crate) fn finish(self) -> Result<Vec<libc::sock_filter>, AsmError> {
+        if let Some(l) = self.places.iter().position(|p| *p == u32::MAX) {
+            return Err(AsmError(format!("label {l} never placed")));
+        }
         let mut wide = vec![false; self.ins.len()];
-        let (at, pos) = loop {
-            let (at, pos) = self.layout(&wide);
+        // at[i]: where instruction i lands; at[len]: the end.
+        let mut at = vec![0u32; self.ins.len() + 1];
+        loop {
+            let mut n = 0u32;
+            for (i, ins) in self.ins.iter().enumerate() {
+                at[i] = n;
+                n += if matches!(ins, Ins::Jump(..)) && wide[i] {
+                    3
+                } else {
+                    1
+                };
+            }
+            at[self.ins.len()] = n;
             let mut widened = false;
             for (i, ins) in self.ins.iter().enumerate() {
                 if let (Ins::Jump(_, _, t, f), false) = (ins, wide[i]) {
                     let far = |t: &Target| match t {
-                        Target::Label(l) => pos
-                            .get(l)
-                            .is_some_and(|p| p.saturating_sub(at[i] + 1) > 255),
+                        Target::Label(l) => {
+                            at[self.places[l.0 as usize] as usize].saturating_sub(at[i] + 1) > 255
+                        }
                         Target::Next => false,
                     };
                     if far(t) || far(f) {
@@ -112,32 +131,27 @@ impl Asm {
                 }
             }
             if !widened {
-                break (at, pos);
+                break;
             }
-        };
+        }
         // The offset from the instruction at `from` to target `t`, where
         // `Next` is the instruction at `next`.
-        let rel = |from: usize, t: &Target, next: usize| -> Result<u32, AsmError> {
+        let rel = |from: u32, t: &Target, next: u32| -> Result<u32, AsmError> {
             let to = match t {
                 Target::Next => next,
-                Target::Label(l) => *pos
-                    .get(l)
-                    .ok_or_else(|| AsmError(format!("label {l} never placed")))?,
+                Target::Label(l) => at[self.places[l.0 as usize] as usize],
             };
-            let d = to
-                .checked_sub(from + 1)
-                .ok_or_else(|| AsmError(format!("backward jump to {t:?}")))?;
-            u32::try_from(d).map_err(|_| AsmError(format!("jump of {d} instructions")))
+            to.checked_sub(from + 1)
+                .ok_or_else(|| AsmError(format!("backward jump to {t:?}")))
         };
         let short = |v: u32| {
             u8::try_from(v).map_err(|_| AsmError(format!("conditional jump of {v} instructions")))
         };
         let f = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-        let mut out = Vec::with_capacity(at.last().copied().unwrap_or(0) + 3);
+        let mut out = Vec::with_capacity(at[self.ins.len()] as usize);
         for (i, ins) in self.ins.iter().enumerate() {
-            let here = out.len();
+            let here = at[i];
             match ins {
-                Ins::Place(_) => {}
                 Ins::Load(off) => out.push(f(LD_W_ABS, 0, 0, *off)),
                 Ins::And(k) => out.push(f(ALU_AND_K, 0, 0, *k)),
                 Ins::Ret(k) => out.push(f(RET_K, 0, 0, *k)),
@@ -148,8 +162,8 @@ impl Asm {
                         Cmp::Ge => JMP_JGE_K,
                     };
                     if wide[i] {
-                        // if A <cmp> k { ja t } else { ja f }
-                        // `Next` is still the instruction after all three.
+                        // if A <cmp> k { ja t } else { ja f }; `Next` is
+                        // still the instruction after all three.
                         out.push(f(code, 0, 1, *k));
                         out.push(f(JMP_JA, 0, 0, rel(here + 1, t, here + 3)?));
                         out.push(f(JMP_JA, 0, 0, rel(here + 2, fl, here + 3)?));
@@ -161,24 +175,5 @@ impl Asm {
             }
         }
         Ok(out)
-    }
-
-    /// Where each instruction starts and where each label is, with the
-    /// jumps marked in `wide` taking three instructions.
-    fn layout(&self, wide: &[bool]) -> (Vec<usize>, std::collections::HashMap<usize, usize>) {
-        let mut pos = std::collections::HashMap::new();
-        let mut at = Vec::with_capacity(self.ins.len());
-        let mut n = 0usize;
-        for (i, ins) in self.ins.iter().enumerate() {
-            at.push(n);
-            match ins {
-                Ins::Place(l) => {
-                    pos.insert(*l, n);
-                }
-                Ins::Jump(..) if wide[i] => n += 3,
-                _ => n += 1,
-            }
-        }
-        (at, pos)
     }
 }

@@ -21,11 +21,9 @@
 //! RuntimeDefault profile stays well under the kernel's 4096 instructions
 //! with three architectures, and a syscall costs O(log rules) jumps.
 
-use std::collections::BTreeMap;
-
 use super::arch::{Arch, X32_SYSCALL_BIT};
 use super::args;
-use super::bpf::{self, Asm, AsmError, Cmp, Target};
+use super::bpf::{self, Asm, AsmError, Cmp, Label, Target};
 use crate::spec::{LinuxSeccompArg, LinuxSeccompOperator};
 
 /// One profile rule, its action already encoded.
@@ -35,20 +33,28 @@ pub(super) struct Rule<'a> {
     pub action: u32,
 }
 
-/// A rule resolved on one architecture.
+/// A rule resolved on one architecture: small, as there is one per
+/// syscall name, rule and architecture.
+#[derive(Clone, Copy)]
 struct Resolved {
     nr: u32,
-    args: Vec<LinuxSeccompArg>,
-    action: u32,
+    /// Index in the profile's rules.
+    rule: u32,
+    /// For i386's socketcall/ipc form: the call number (1 to 24) that the
+    /// first argument must hold, which replaces the rule's conditions on it
+    /// (as libseccomp does); 0 otherwise.
+    mux_call: u8,
     only_low: bool,
+    conditional: bool,
 }
 
 /// What a segment of syscall numbers gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Ret(u32),
-    /// The rules of this syscall, which have argument conditions.
-    Rules(u32),
+    /// The rules `resolved[start..end]` of one syscall, which have
+    /// argument conditions.
+    Rules(u32, u32),
 }
 
 /// Compiles `rules` for `arches` (the native one first; all of them
@@ -69,7 +75,7 @@ pub(super) fn generate(
     }
     let mut asm = Asm::default();
     let bad = asm.label();
-    let labels: Vec<usize> = sections.iter().map(|_| asm.label()).collect();
+    let labels: Vec<Label> = sections.iter().map(|_| asm.label()).collect();
     asm.load(bpf::OFF_ARCH);
     for ((audit, _), &l) in sections.iter().zip(&labels) {
         asm.jump(Cmp::Eq, *audit, Target::Label(l), Target::Next);
@@ -86,7 +92,7 @@ pub(super) fn generate(
 }
 
 /// One architecture's section (or x86_64's and x32's together).
-fn section(asm: &mut Asm, members: &[Arch], rules: &[Rule<'_>], default: u32, bad: usize) {
+fn section(asm: &mut Asm, members: &[Arch], rules: &[Rule<'_>], default: u32, bad: Label) {
     asm.load(bpf::OFF_NR);
     let (x86_64, x32) = (
         members.contains(&Arch::X86_64),
@@ -109,82 +115,78 @@ fn section(asm: &mut Asm, members: &[Arch], rules: &[Rule<'_>], default: u32, ba
     } else if x32 && !x86_64 {
         asm.jump(Cmp::Ge, X32_SYSCALL_BIT, Target::Next, Target::Label(bad));
     }
-    let by_nr = resolve(members, rules);
-    let segments = segments(&by_nr, default);
-    search(asm, &segments, &by_nr, default);
+    let resolved = resolve(members, rules);
+    let segments = segments(&resolved, rules, default);
+    let cx = Search {
+        rules,
+        resolved: &resolved,
+        default,
+    };
+    cx.emit(asm, &segments);
 }
 
-/// The rules of each syscall number, conditional ones first, each group in
-/// profile order.
-fn resolve(members: &[Arch], rules: &[Rule<'_>]) -> BTreeMap<u32, Vec<Resolved>> {
-    let mut all = Vec::new();
-    for rule in rules {
+/// The rules of each syscall number, sorted by number, conditional ones
+/// first, each group in profile order.
+fn resolve(members: &[Arch], rules: &[Rule<'_>]) -> Vec<Resolved> {
+    // Sized up front: no copy of a half-grown vector in the peak RSS.
+    let names: usize = rules.iter().map(|r| r.names.len()).sum();
+    let mut all = Vec::with_capacity(names * members.len());
+    for (i, rule) in rules.iter().enumerate() {
+        let conditional = !rule.args.is_empty();
         for name in rule.names {
             for &arch in members {
                 let only_low = arch.args_32bit();
-                if let Some(nr) = arch.syscall(name) {
+                let mut push = |nr, mux_call: u8| {
                     all.push(Resolved {
                         nr,
-                        args: rule.args.to_vec(),
-                        action: rule.action,
+                        rule: i as u32,
+                        mux_call,
                         only_low,
-                    });
+                        conditional: conditional || mux_call != 0,
+                    })
+                };
+                if let Some(nr) = arch.syscall(name) {
+                    push(nr, 0);
                 }
                 if let Some((nr, call)) = arch.multiplexed(name) {
-                    // As libseccomp: the call number replaces a condition
-                    // on the first argument; the others are kept.
-                    let mut args: Vec<_> =
-                        rule.args.iter().filter(|a| a.index != 0).copied().collect();
-                    args.insert(
-                        0,
-                        LinuxSeccompArg {
-                            index: 0,
-                            value: call,
-                            value_two: None,
-                            op: LinuxSeccompOperator::ScmpCmpEq,
-                        },
-                    );
-                    all.push(Resolved {
-                        nr,
-                        args,
-                        action: rule.action,
-                        only_low,
-                    });
+                    push(nr, call);
                 }
             }
         }
     }
-    all.sort_by_key(|r| r.args.is_empty());
-    let mut by_nr: BTreeMap<u32, Vec<Resolved>> = BTreeMap::new();
-    for r in all {
-        by_nr.entry(r.nr).or_default().push(r);
-    }
-    by_nr
+    // Profile order within each group; unstable sorts allocate nothing.
+    all.sort_unstable_by_key(|r| (r.nr, !r.conditional, r.rule));
+    all
 }
 
 /// The whole number space cut into segments `(first number, outcome)`,
 /// neighbours with the same outcome merged.
-fn segments(by_nr: &BTreeMap<u32, Vec<Resolved>>, default: u32) -> Vec<(u32, Outcome)> {
+fn segments(resolved: &[Resolved], rules: &[Rule<'_>], default: u32) -> Vec<(u32, Outcome)> {
     let mut out: Vec<(u32, Outcome)> = Vec::new();
     let mut push = |lo: u32, o: Outcome| {
-        if out
-            .last()
-            .is_none_or(|(_, last)| *last != o || matches!(o, Outcome::Rules(_)))
-        {
+        if out.last().is_none_or(|(_, last)| *last != o) {
             out.push((lo, o));
         }
     };
     let mut next = Some(0u32);
-    for (&nr, group) in by_nr {
-        if next.is_some_and(|n| n < nr) {
-            push(next.unwrap_or(0), Outcome::Ret(default));
+    let mut start = 0;
+    while let Some(first) = resolved.get(start) {
+        let nr = first.nr;
+        let end = start + resolved[start..].iter().take_while(|r| r.nr == nr).count();
+        if let Some(n) = next.filter(|n| *n < nr) {
+            push(n, Outcome::Ret(default));
         }
-        let o = match group.first() {
-            Some(r) if r.args.is_empty() => Outcome::Ret(r.action),
-            _ => Outcome::Rules(nr),
-        };
-        push(nr, o);
+        push(
+            nr,
+            if first.conditional {
+                Outcome::Rules(start as u32, end as u32)
+            } else {
+                // Unconditional rules only: the first in profile order wins.
+                Outcome::Ret(rules[first.rule as usize].action)
+            },
+        );
         next = nr.checked_add(1);
+        start = end;
     }
     if let Some(n) = next {
         push(n, Outcome::Ret(default));
@@ -192,40 +194,64 @@ fn segments(by_nr: &BTreeMap<u32, Vec<Resolved>>, default: u32) -> Vec<(u32, Out
     out
 }
 
-/// Binary search over `segs` (A holds the syscall number): each node
-/// jumps right when A >= the right half's first number.
-fn search(
-    asm: &mut Asm,
-    segs: &[(u32, Outcome)],
-    by_nr: &BTreeMap<u32, Vec<Resolved>>,
+/// What the search's leaves need.
+struct Search<'a, 'r> {
+    rules: &'a [Rule<'r>],
+    resolved: &'a [Resolved],
     default: u32,
-) {
-    match segs {
-        [] => asm.ret(default),
-        [(_, Outcome::Ret(k))] => asm.ret(*k),
-        [(_, Outcome::Rules(nr))] => {
-            for r in by_nr.get(nr).map(Vec::as_slice).unwrap_or(&[]) {
-                if r.args.is_empty() {
-                    // Unconditional: the rules after it can never match.
-                    asm.ret(r.action);
-                    return;
-                }
-                let next = asm.label();
-                for a in &r.args {
-                    args::emit(asm, a, next, r.only_low);
-                }
-                asm.ret(r.action);
-                asm.place(next);
+}
+
+impl Search<'_, '_> {
+    /// Binary search over `segs` (A holds the syscall number): each node
+    /// jumps right when A >= the right half's first number.
+    fn emit(&self, asm: &mut Asm, segs: &[(u32, Outcome)]) {
+        match segs {
+            [] => asm.ret(self.default),
+            [(_, Outcome::Ret(k))] => asm.ret(*k),
+            [(_, Outcome::Rules(start, end))] => {
+                self.rules_of_one_syscall(asm, &self.resolved[*start as usize..*end as usize]);
             }
-            asm.ret(default);
+            _ => {
+                let mid = segs.len() / 2;
+                let right = asm.label();
+                asm.jump(Cmp::Ge, segs[mid].0, Target::Label(right), Target::Next);
+                self.emit(asm, &segs[..mid]);
+                asm.place(right);
+                self.emit(asm, &segs[mid..]);
+            }
         }
-        _ => {
-            let mid = segs.len() / 2;
-            let right = asm.label();
-            asm.jump(Cmp::Ge, segs[mid].0, Target::Label(right), Target::Next);
-            search(asm, &segs[..mid], by_nr, default);
-            asm.place(right);
-            search(asm, &segs[mid..], by_nr, default);
+    }
+
+    /// Each rule in turn (its conditions, then its action), then the default.
+    fn rules_of_one_syscall(&self, asm: &mut Asm, group: &[Resolved]) {
+        for r in group {
+            let rule = &self.rules[r.rule as usize];
+            if !r.conditional {
+                // Unconditional: the rules after it can never match.
+                asm.ret(rule.action);
+                return;
+            }
+            let next = asm.label();
+            let on_first_arg: LinuxSeccompArg;
+            let conditions: &mut dyn Iterator<Item = &LinuxSeccompArg> = match r.mux_call {
+                call @ 1.. => {
+                    on_first_arg = LinuxSeccompArg {
+                        index: 0,
+                        value: u64::from(call),
+                        value_two: None,
+                        op: LinuxSeccompOperator::ScmpCmpEq,
+                    };
+                    &mut std::iter::once(&on_first_arg)
+                        .chain(rule.args.iter().filter(|a| a.index != 0))
+                }
+                0 => &mut rule.args.iter(),
+            };
+            for a in conditions {
+                args::emit(asm, a, next, r.only_low);
+            }
+            asm.ret(rule.action);
+            asm.place(next);
         }
+        asm.ret(self.default);
     }
 }

@@ -341,7 +341,7 @@ fn naive(p: &LinuxSeccomp, listed: &[Arch], data: &SeccompData) -> u32 {
                     if let Some((mux, call)) = m.multiplexed(name)
                         && conditional
                         && mux == data.nr
-                        && data.args[0] & 0xffff_ffff == call
+                        && data.args[0] & 0xffff_ffff == u64::from(call)
                         && args.iter().filter(|a| a.index != 0).all(|a| holds(a, low))
                     {
                         return ret;
