@@ -54,6 +54,9 @@ impl Monitor {
                             for (conn, response) in self.shim.on_child_exit() {
                                 self.server.answer(conn, &response, &mut self.shim);
                             }
+                            // After the answers: the daemon records the exit
+                            // without waiting for the runtime's delete.
+                            self.shim.release_runtime();
                         }
                     }
                     Ready::Server(source, events) => {

@@ -55,6 +55,9 @@ pub struct Shim {
     shutdown: bool,
     /// Where the runtime's log ended at `start` (see [`runtime_log`]).
     runtime_log_mark: Option<u64>,
+    /// The runtime has deleted the exited container already (see
+    /// [`Shim::release_runtime`]): `Delete` only has to shut down.
+    runtime_released: bool,
 }
 
 impl Shim {
@@ -74,6 +77,26 @@ impl Shim {
             parked: Vec::new(),
             shutdown: false,
             runtime_log_mark: None,
+            runtime_released: false,
+        }
+    }
+
+    /// Once the container has exited and its exit is answered: `<runtime>
+    /// delete` now (its state, its cgroup, the poststop hooks), as
+    /// containerd deletes a task when it exits, so that `Delete` at
+    /// RemoveContainer, which the kubelet waits for, has nothing slow left
+    /// to do. Nothing after the exit needs the runtime's state: StopContainer
+    /// and Kill of an exited container are no-ops, Start, Update and Exec
+    /// are refused. A failure is only logged: `Delete` tries again.
+    pub fn release_runtime(&mut self) {
+        if self.runtime_released || self.shutdown || self.exited().is_none() {
+            return;
+        }
+        if let Kind::Container { id, runtime, .. } = &self.kind {
+            match runtime.delete(id) {
+                Ok(()) => self.runtime_released = true,
+                Err(error) => crate::diag!("{error}; left for Delete"),
+            }
         }
     }
 
@@ -227,6 +250,7 @@ impl Shim {
     /// `Delete` once the process has exited: runtime delete, cgroup removal.
     fn delete_now(&mut self) -> Response {
         let result = match &self.kind {
+            Kind::Container { .. } if self.runtime_released => Ok(()),
             Kind::Container { id, runtime, .. } => match runtime.delete(id) {
                 // Already gone from the runtime (deleted by hand, or a retry): done.
                 Err(error) if !runtime.knows(id) => {
