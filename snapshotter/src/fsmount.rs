@@ -42,6 +42,7 @@ pub use FsMountError::Unsupported;
 pub fn mount_overlay(
     lowers: &[PathBuf],
     upper_work: Option<(&Path, &Path)>,
+    volatile: bool,
     target: &Path,
 ) -> Result<(), FsMountError> {
     let fstype = cstr(b"overlay")?;
@@ -71,6 +72,10 @@ pub fn mount_overlay(
                 .map_err(|e| FsMountError::Failed("fsconfig upperdir", e))?;
             set_string(&fs_fd, "workdir", work)
                 .map_err(|e| FsMountError::Failed("fsconfig workdir", e))?;
+            if volatile {
+                set_flag(&fs_fd, "volatile")
+                    .map_err(|e| FsMountError::Failed("fsconfig volatile", e))?;
+            }
         }
         None => set_flag(&fs_fd, "ro").map_err(|e| FsMountError::Failed("fsconfig ro", e))?,
     }

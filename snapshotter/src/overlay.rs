@@ -26,11 +26,39 @@ pub const OVERLAY_MAX_LOWERS: usize = 500;
 /// Mounts `overlay(lowers (top first) [+ upper, work])` at `target`.
 /// Without `upper_work` the overlay is read-only (the kernel wants at least
 /// two lower dirs then). `image_id` names the image in errors.
+///
+/// A writable overlay is `volatile` (Linux 5.10+; without it, on older
+/// kernels): its writes are never synced. Without it, unmounting the
+/// overlay syncs the whole filesystem under the upper dir (overlayfs's
+/// `sync_fs` at the last reference), which made RemoveContainer wait for
+/// every dirty page of the node's root filesystem (milliseconds when idle,
+/// hundreds under write load). A writable layer never outlives a host
+/// crash in Kubernetes (the kubelet starts new containers, never the old
+/// ones again), so the syncs bought nothing.
 pub fn mount(
     image_id: &str,
     lowers: &[PathBuf],
     upper_work: Option<(&Path, &Path)>,
     target: &Path,
+) -> Result<(), Error> {
+    if upper_work.is_some() {
+        match mount_with(image_id, lowers, upper_work, target, true) {
+            Err(Error::Mount {
+                source: nix::errno::Errno::EINVAL,
+                ..
+            }) => tracing::debug!("overlay without volatile (Linux < 5.10)"),
+            result => return result,
+        }
+    }
+    mount_with(image_id, lowers, upper_work, target, false)
+}
+
+fn mount_with(
+    image_id: &str,
+    lowers: &[PathBuf],
+    upper_work: Option<(&Path, &Path)>,
+    target: &Path,
+    volatile: bool,
 ) -> Result<(), Error> {
     let mut paths: Vec<&Path> = lowers.iter().map(PathBuf::as_path).collect();
     if let Some((upper, work)) = upper_work {
@@ -55,7 +83,12 @@ pub fn mount(
     let (flags, tail) = match upper_work {
         Some((upper, work)) => (
             MsFlags::empty(),
-            format!(",upperdir={},workdir={}", upper.display(), work.display()),
+            format!(
+                ",upperdir={},workdir={}{}",
+                upper.display(),
+                work.display(),
+                if volatile { ",volatile" } else { "" }
+            ),
         ),
         None => (MsFlags::MS_RDONLY, String::new()),
     };
@@ -65,7 +98,7 @@ pub fn mount(
     }
     // Too long for one page of mount data: each lower dir as its own
     // `lowerdir+` parameter (Linux 6.8+).
-    match fsmount::mount_overlay(lowers, upper_work, target) {
+    match fsmount::mount_overlay(lowers, upper_work, volatile, target) {
         Ok(()) => return Ok(()),
         Err(fsmount::FsMountError::Failed(step, source)) => {
             tracing::warn!(step, error = %source, layers = lowers.len(), "overlay mount through fsconfig failed");
