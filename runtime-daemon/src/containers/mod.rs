@@ -274,6 +274,28 @@ impl ContainerManager {
         Ok(())
     }
 
+    /// The runtime's delete of an exited container: through its shim (which
+    /// then exits; usually it has deleted the container from the runtime
+    /// already, at the exit), or, with no shim to ask, by running the
+    /// runtime ourselves. The shim is asked first and looked for only when
+    /// that fails, saving a round trip on the common path.
+    async fn delete_from_runtime(&self, id: &str, record: &ContainerRecord) -> Result<()> {
+        let shim = ShimClient::new(id, &record.shim_dir);
+        let result = match shim.delete(true).await {
+            Err(e) if shim.is_alive().await => Err(e),
+            Err(_) => {
+                let (handler, binary) = self.ctx.runtime_handler(&record.runtime_handler)?;
+                let root = self.ctx.config.state_dir.join("runtime").join(handler);
+                runtime_cmd::force_delete(&binary, &root, id)
+                    .await
+                    .map_err(|message| Error::shim(id, message))
+            }
+            Ok(()) => Ok(()),
+        };
+        fault::point("remove.shim_deleted");
+        result
+    }
+
     /// RemoveContainer: stop if needed, delete the shim, rootfs and bundle, forget
     /// the container. Unknown: Ok.
     pub async fn remove(&self, id: &str) -> Result<()> {
@@ -283,26 +305,22 @@ impl ContainerManager {
         let _op = entry.op.lock().await;
         self.stop_locked(&id, &entry, 0).await?;
         let record = entry.snapshot();
-        let shim = ShimClient::new(&id, &record.shim_dir);
-        if shim.is_alive().await {
-            shim.delete(true).await?;
-        } else {
-            // No shim to ask: delete the runtime's state (and cgroup) ourselves.
-            let (handler, binary) = self.ctx.runtime_handler(&record.runtime_handler)?;
-            let root = self.ctx.config.state_dir.join("runtime").join(handler);
-            runtime_cmd::force_delete(&binary, &root, &id)
-                .await
-                .map_err(|message| Error::shim(&id, message))?;
-        }
-        fault::point("remove.shim_deleted");
-        let images = self.ctx.images()?;
-        let rootfs = record.rootfs();
-        let cid = id.clone();
-        tokio::task::spawn_blocking(move || images.remove_rootfs(&cid, &rootfs))
-            .await
-            .map_err(|e| Error::Internal(format!("rootfs task: {e}")))??;
-        fault::point("remove.rootfs_removed");
-        remove_dir(&record.dir)?;
+        // The exited container's runtime state (the shim's business) and its
+        // files (rootfs, bundle) are independent: taken apart together, so
+        // the kubelet waits for the slower, not the sum.
+        let files = {
+            let images = self.ctx.images()?;
+            let (cid, rootfs, dir) = (id.clone(), record.rootfs(), record.dir.clone());
+            tokio::task::spawn_blocking(move || -> Result<()> {
+                images.remove_rootfs(&cid, &rootfs)?;
+                fault::point("remove.rootfs_removed");
+                remove_dir(&dir)
+            })
+        };
+        let (runtime, files) = tokio::join!(self.delete_from_runtime(&id, &record), files);
+        runtime?;
+        files.map_err(|e| Error::Internal(format!("rootfs task: {e}")))??;
+        // Its socket lives there: only once the shim is gone.
         remove_dir(&record.shim_dir)?;
         fault::point("remove.dirs_removed");
         self.ctx.store.delete(Kind::Container, &id)?;
