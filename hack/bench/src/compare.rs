@@ -61,6 +61,10 @@ pub fn cri_table(runs: &[Value]) -> String {
         "start -> exited",
         "create -> exited",
         "teardown (stop+remove both)",
+        "  StopContainer",
+        "  RemoveContainer",
+        "  StopPodSandbox",
+        "  RemovePodSandbox",
         "whole pod lifecycle",
     ] {
         let cells: Vec<String> = runs.iter().map(|r| phase(r, name)).collect();

@@ -137,13 +137,17 @@ async fn run_iterations(
 
 fn phases(timings: &[Timings]) -> Vec<(String, Summary)> {
     type Pick = fn(&Timings) -> Duration;
-    let picks: [(&str, Pick); 7] = [
+    let picks: [(&str, Pick); 11] = [
         ("pod start (RunPodSandbox)", |t| t.run_pod),
         ("container create", |t| t.create),
         ("container start", |t| t.start),
         ("start -> exited", |t| t.wait_exited),
         ("create -> exited", |t| t.create + t.start + t.wait_exited),
         ("teardown (stop+remove both)", |t| t.teardown),
+        ("  StopContainer", |t| t.calls.stop_container),
+        ("  RemoveContainer", |t| t.calls.remove_container),
+        ("  StopPodSandbox", |t| t.calls.stop_pod),
+        ("  RemovePodSandbox", |t| t.calls.remove_pod),
         ("whole pod lifecycle", |t| {
             t.run_pod + t.create + t.start + t.wait_exited + t.teardown
         }),

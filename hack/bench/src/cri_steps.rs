@@ -36,6 +36,17 @@ pub struct Timings {
     /// From StartContainer's return until ContainerStatus says EXITED.
     pub wait_exited: Duration,
     pub teardown: Duration,
+    /// The four calls of the teardown, each on its own.
+    pub calls: TeardownCalls,
+}
+
+/// How long each call of a teardown took (zero when not made).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TeardownCalls {
+    pub stop_container: Duration,
+    pub remove_container: Duration,
+    pub stop_pod: Duration,
+    pub remove_pod: Duration,
 }
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -203,13 +214,16 @@ pub async fn wait_state(
     }
 }
 
-/// Stop + remove the container (if any), then stop + remove the pod.
+/// Stop + remove the container (if any), then stop + remove the pod; how
+/// long each call took.
 pub async fn teardown(
     cri: &mut Cri,
     pod_id: &str,
     container_id: Option<&str>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<TeardownCalls> {
+    let mut calls = TeardownCalls::default();
     if let Some(id) = container_id {
+        let t = Instant::now();
         cri.runtime
             .stop_container(cri::StopContainerRequest {
                 container_id: id.into(),
@@ -217,26 +231,33 @@ pub async fn teardown(
             })
             .await
             .context("StopContainer")?;
+        calls.stop_container = t.elapsed();
+        let t = Instant::now();
         cri.runtime
             .remove_container(cri::RemoveContainerRequest {
                 container_id: id.into(),
             })
             .await
             .context("RemoveContainer")?;
+        calls.remove_container = t.elapsed();
     }
+    let t = Instant::now();
     cri.runtime
         .stop_pod_sandbox(cri::StopPodSandboxRequest {
             pod_sandbox_id: pod_id.into(),
         })
         .await
         .context("StopPodSandbox")?;
+    calls.stop_pod = t.elapsed();
+    let t = Instant::now();
     cri.runtime
         .remove_pod_sandbox(cri::RemovePodSandboxRequest {
             pod_sandbox_id: pod_id.into(),
         })
         .await
         .context("RemovePodSandbox")?;
-    Ok(())
+    calls.remove_pod = t.elapsed();
+    Ok(calls)
 }
 
 /// One timed pod lifecycle. On failure the pod is removed (untimed, best
@@ -271,7 +292,7 @@ pub async fn iteration(cri: &mut Cri, t: &PodTemplate) -> anyhow::Result<Timings
     let torn = teardown(cri, &pod_id, container.as_deref()).await;
     let teardown_d = t4.elapsed();
     let (create_d, start_d, wait_d) = result?;
-    torn?;
+    let calls = torn?;
     remove_log_dir(t, &pod);
     Ok(Timings {
         run_pod: run_pod_d,
@@ -279,6 +300,7 @@ pub async fn iteration(cri: &mut Cri, t: &PodTemplate) -> anyhow::Result<Timings
         start: start_d,
         wait_exited: wait_d,
         teardown: teardown_d,
+        calls,
     })
 }
 
