@@ -1,8 +1,13 @@
 //! `cradle-oci`: Cradle's runc-compatible OCI runtime command line.
 //! The verbs live in `cradle_shim::oci`; this file only parses arguments,
 //! sets up logging and turns errors into a message and exit status 1.
+//! The process starts in `entry` (glibc's `main`, without std's runtime
+//! start-up, which costs a launcher that lives milliseconds pages and time).
+
+#![no_main]
 
 mod args;
+mod entry;
 
 use anyhow::{Context, Result};
 use args::{Cli, Cmd, CreateArgs, LogFormat};
