@@ -64,7 +64,8 @@ pub fn check_spdy(input: &[u8]) {
 /// bit 0 a text message (payload read as lossy UTF-8), bit 1 a
 /// `base64.channel.k8s.io` session. Each message is decoded as the
 /// session does, resize channel payloads go through the resize decoder;
-/// a decoded message must encode back to the same channel and bytes. The
+/// a decoded message must encode back to the same channel and bytes
+/// (in a base64 session, for channels whose digit is ASCII). The
 /// whole input is also read as a `ports=` query.
 pub fn check_websocket(input: &[u8]) {
     let _ = query_ports(&String::from_utf8_lossy(input));
@@ -83,8 +84,13 @@ pub fn check_websocket(input: &[u8]) {
         let Some((channel, data)) = decode_message(base64, msg) else {
             continue;
         };
-        let again = decode_message(base64, encode_message(base64, channel, &data));
-        assert_eq!(again, Some((channel, data.clone())), "channel round trip");
+        // A base64 session sends channel digits as text: only channels
+        // whose digit ('0' + channel) is ASCII can be sent back as they came
+        // (a binary message may carry any channel byte).
+        if !base64 || channel < 0x80 - b'0' {
+            let again = decode_message(base64, encode_message(base64, channel, &data));
+            assert_eq!(again, Some((channel, data.clone())), "channel round trip");
+        }
         if channel == 4 {
             resize_buf.extend_from_slice(&data);
             let _ = take_resizes(&mut resize_buf);
