@@ -9,8 +9,9 @@
 # crun when missing), each on its own temp root/state/socket, both with the
 # same loopback-only CNI conflist; runs `cradle-bench cri`, `cradle-bench
 # pull` against both sockets and `cradle-bench oci` for cradle-oci, runc and
-# crun (launcher RSS through the cradle-bench-rss trampoline built beside
-# cradle-bench: hack/bench/README.md); prints the reports; stops and removes
+# crun, without and with cradled's RuntimeDefault seccomp profile (launcher
+# RSS through the cradle-bench-rss trampoline built beside cradle-bench:
+# hack/bench/README.md); prints the reports; stops and removes
 # everything on exit. Nothing leaves loopback. Root only. Env: ITER (pod
 # iterations, 30), CONC (parallel pods for the concurrent run, 4), PULLS (3),
 # OCI_ITER (50), LAYERS (8), LAYER_MIB (26), PORT (registry, 5099), BIN_DIR
@@ -240,6 +241,10 @@ launchers=(--runtime "$lean/cradle-oci")
 command -v runc >/dev/null && launchers+=(--runtime "$(command -v runc)")
 command -v crun >/dev/null && launchers+=(--runtime "$(command -v crun)")
 report oci oci "${launchers[@]}" --iterations "$OCI_ITER"
+# As RuntimeDefault pods run: cradled's default seccomp profile (x86_64, x86
+# and x32 here), compiled at create and installed in the init.
+log "oci, RuntimeDefault seccomp: cradle-oci, runc, crun x $OCI_ITER"
+report oci-seccomp oci --seccomp "${launchers[@]}" --iterations "$OCI_ITER"
 # crun refuses this hybrid host; hidden cgroup2 (private mount ns), all three again.
 log "oci, cgroup v1 only: cradle-oci, runc, crun x $OCI_ITER"
 report oci-v1 oci --legacy-cgroups "${launchers[@]}" --iterations "$OCI_ITER"

@@ -155,6 +155,9 @@ pub fn oci_table(runtimes: &[Value]) -> String {
         if let Some(c) = r["cgroups"].as_str() {
             name = format!("{name} [cgroups {c}]");
         }
+        if r["seccomp"].as_bool() == Some(true) {
+            name = format!("{name} [seccomp]");
+        }
         if let Some(e) = r["error"].as_str() {
             let short: String = e.chars().take(60).collect();
             row(&mut out, &name, &[format!("FAILED: {short}")]);

@@ -18,6 +18,7 @@ mod cri_steps;
 mod legacy_cgroups;
 mod oci_bench;
 mod oci_bundle;
+mod page_cache;
 mod procmem;
 mod pull_bench;
 mod reap;
@@ -104,6 +105,10 @@ enum Cmd {
         /// mount namespace), so they all see pure cgroup v1 (crun needs it here).
         #[arg(long)]
         legacy_cgroups: bool,
+        /// Give the bundle cradled's RuntimeDefault seccomp profile (on
+        /// x86_64 for x86_64, x86 and x32), as the kubelet's pods run.
+        #[arg(long)]
+        seccomp: bool,
         /// The runc used to write the bundle's config (`runc spec`).
         #[arg(long, default_value = "runc")]
         runc: PathBuf,
@@ -226,6 +231,7 @@ fn main() -> anyhow::Result<()> {
             iterations,
             warmup,
             legacy_cgroups,
+            seccomp,
             runc,
             rss_trampoline: trampoline_path,
             rss_iterations,
@@ -256,6 +262,7 @@ fn main() -> anyhow::Result<()> {
                 rss_iterations: rss_iterations.unwrap_or((iterations / 5).max(5)),
                 trampoline,
                 cgroups: if legacy_cgroups { "v1" } else { "host" }.into(),
+                seccomp,
             };
             let reports = oci_bench::run(&launchers, &runc, &options)?;
             print(&out, &reports, |r| table::oci(r))

@@ -54,6 +54,8 @@ pub struct RuntimeReport {
     pub version: String,
     /// The cgroup layout the launcher saw: "host" or "v1" (unified hidden).
     pub cgroups: String,
+    /// Whether the bundle carried cradled's RuntimeDefault seccomp profile.
+    pub seccomp: bool,
     pub error: Option<String>,
     pub iterations: usize,
     pub phases: Vec<(String, Summary)>,
@@ -250,6 +252,9 @@ pub struct Options {
     pub trampoline: Option<RssTrampoline>,
     /// The cgroup layout the launchers see: "host" or "v1".
     pub cgroups: String,
+    /// The bundle carries cradled's RuntimeDefault seccomp profile, which
+    /// the launcher compiles at create and installs in the init.
+    pub seccomp: bool,
 }
 
 /// Measures one launcher: the timing pass, then the memory pass.
@@ -262,6 +267,7 @@ pub fn measure(runtime: &Launcher, bundle: &Bundle, options: &Options) -> Runtim
         runtime: name.clone(),
         version: first_line_of_version(&runtime.program),
         cgroups: options.cgroups.clone(),
+        seccomp: options.seccomp,
         error: None,
         iterations: options.iterations,
         phases: Vec::new(),
@@ -282,6 +288,7 @@ pub fn measure(runtime: &Launcher, bundle: &Bundle, options: &Options) -> Runtim
             return report;
         }
     };
+    crate::page_cache::evict(&runtime.program);
     let base = format!("bench{}", std::process::id());
     let id = |i: usize| format!("{base}-{i}");
     let mut samples = Vec::new();
@@ -353,7 +360,7 @@ pub fn run(
     let busybox = crate::oci_bundle::find_busybox().ok_or_else(|| {
         anyhow::anyhow!("no static busybox (apt-get install busybox-static, or set BUSYBOX)")
     })?;
-    let bundle = crate::oci_bundle::build(runc_for_spec, &busybox)?;
+    let bundle = crate::oci_bundle::build(runc_for_spec, &busybox, options.seccomp)?;
     Ok(runtimes
         .iter()
         .map(|r| measure(r, &bundle, options))

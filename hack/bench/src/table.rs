@@ -94,8 +94,15 @@ pub fn oci(reports: &[oci_bench::RuntimeReport]) -> String {
     for r in reports {
         let _ = writeln!(
             out,
-            "OCI {} ({}), cgroups: {}",
-            r.runtime, r.version, r.cgroups
+            "OCI {} ({}), cgroups: {}{}",
+            r.runtime,
+            r.version,
+            r.cgroups,
+            if r.seccomp {
+                ", seccomp: RuntimeDefault"
+            } else {
+                ""
+            }
         );
         if let Some(e) = &r.error {
             let _ = writeln!(out, "  FAILED: {e}");
