@@ -4,9 +4,11 @@
 //! The process starts in `entry` (glibc's `main`, without std's runtime
 //! start-up, which costs a launcher that lives milliseconds pages and time).
 
-#![no_main]
+// The unit tests' harness brings its own `main`.
+#![cfg_attr(not(test), no_main)]
 
 mod args;
+#[cfg(not(test))]
 mod entry;
 
 use anyhow::{Context, Result};
