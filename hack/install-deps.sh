@@ -20,6 +20,7 @@ PACKAGES=(
   python3-pip                # websocket-client and grpcio, the tests' Python clients
   golang-go golang-github-docker-spdystream-dev # the streaming tests' SPDY client (tests/clients/spdy)
   golang-github-gorilla-websocket-dev # …which also tunnels SPDY through a WebSocket, as client-go does
+  strace                     # oci-shim/tests/oci_entry.rs: what cradle-oci does before its main
   gzip tar coreutils
 )
 
