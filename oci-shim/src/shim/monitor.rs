@@ -51,12 +51,16 @@ impl Monitor {
                 match ready {
                     Ready::Signal => {
                         if self.signals.drain() {
-                            for (conn, response) in self.shim.on_child_exit() {
+                            let answers = self.shim.on_child_exit();
+                            // Before the exit is answered, as containerd
+                            // deletes a task before it reports it exited:
+                            // once the daemon sees EXITED the runtime's state
+                            // and cgroup are gone, and a RemoveContainer that
+                            // follows at once never waits behind the delete.
+                            self.shim.release_runtime();
+                            for (conn, response) in answers {
                                 self.server.answer(conn, &response, &mut self.shim);
                             }
-                            // After the answers: the daemon records the exit
-                            // without waiting for the runtime's delete.
-                            self.shim.release_runtime();
                         }
                     }
                     Ready::Server(source, events) => {

@@ -58,6 +58,9 @@ pub struct Shim {
     /// The runtime has deleted the exited container already (see
     /// [`Shim::release_runtime`]): `Delete` only has to shut down.
     runtime_released: bool,
+    /// [`Shim::release_runtime`] ran once (it is never retried there: its own
+    /// child's SIGCHLD would run it again and again).
+    release_tried: bool,
 }
 
 impl Shim {
@@ -78,20 +81,22 @@ impl Shim {
             shutdown: false,
             runtime_log_mark: None,
             runtime_released: false,
+            release_tried: false,
         }
     }
 
-    /// Once the container has exited and its exit is answered: `<runtime>
-    /// delete` now (its state, its cgroup, the poststop hooks), as
-    /// containerd deletes a task when it exits, so that `Delete` at
+    /// Once the container has exited (its exit recorded in `exit.json`, not
+    /// yet answered): `<runtime> delete` now (its state, its cgroup, the
+    /// poststop hooks), as containerd deletes a task when it exits, so that `Delete` at
     /// RemoveContainer, which the kubelet waits for, has nothing slow left
     /// to do. Nothing after the exit needs the runtime's state: StopContainer
     /// and Kill of an exited container are no-ops, Start, Update and Exec
     /// are refused. A failure is only logged: `Delete` tries again.
     pub fn release_runtime(&mut self) {
-        if self.runtime_released || self.shutdown || self.exited().is_none() {
+        if self.release_tried || self.shutdown || self.exited().is_none() {
             return;
         }
+        self.release_tried = true;
         if let Kind::Container { id, runtime, .. } = &self.kind {
             match runtime.delete(id) {
                 Ok(()) => self.runtime_released = true,
