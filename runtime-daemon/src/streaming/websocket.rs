@@ -41,6 +41,17 @@ struct Framing {
 }
 
 impl Framing {
+    /// How many ports one port-forward session can carry: each takes two
+    /// channels, a byte in binary framing (255 is v5's CLOSE) and an ASCII
+    /// character from `'0'` in base64 framing.
+    fn max_ports(self) -> usize {
+        if self.base64 {
+            usize::from((0x7f - b'0') / 2)
+        } else {
+            usize::from(CLOSE / 2)
+        }
+    }
+
     fn encode(self, channel: u8, data: &[u8]) -> Message {
         if self.base64 {
             let mut text = String::with_capacity(1 + data.len() * 4 / 3 + 4);
@@ -306,7 +317,22 @@ pub async fn portforward<IO, B>(
         base64: protocol.as_deref().is_some_and(|p| p.contains("base64")),
     };
     let (sandbox_id, ports) = target;
-    let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+    let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+    if ports.len() > framing.max_ports() {
+        let reason = format!(
+            "{} ports asked for; one session carries at most {}",
+            ports.len(),
+            framing.max_ports()
+        );
+        tracing::warn!(sandbox = %sandbox_id, "port-forward refused: {reason}");
+        let _ = ws
+            .send(Message::Close(Some(CloseFrame {
+                code: CloseCode::Policy,
+                reason: reason.into(),
+            })))
+            .await;
+        return;
+    }
     let (sink, mut stream) = ws.split();
     let (out, write_task) = writer(sink);
     let activity = Activity::default();

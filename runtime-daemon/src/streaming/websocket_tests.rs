@@ -127,3 +127,24 @@ fn base64_text_opening_with_a_multibyte_character_is_ignored() {
         Some((0, Bytes::from_static(b"hi")))
     );
 }
+
+/// Found by fuzzing: in a base64 session the channel digit of port index
+/// 40 and up is no ASCII character (and overflows from 104; in binary
+/// framing past 127 ports the channel byte wraps). Such a session is
+/// refused with a Close frame that says why, before any port is opened.
+#[tokio::test]
+async fn more_ports_than_a_session_can_number_are_refused() {
+    for (protocol, ports) in [
+        ("v4.base64.channel.k8s.io", 41),
+        ("portforward.k8s.io", 128),
+    ] {
+        let (server_io, client_io) = tokio::io::duplex(64 * 1024);
+        let backend = Arc::new(Forever::default());
+        let target = ("pod".to_string(), (1..=ports).collect::<Vec<u16>>());
+        let server = portforward(server_io, Some(protocol.into()), target, None, backend);
+        let ((reason, _), ()) = tokio::join!(close_reason(client_io), server);
+        assert!(reason.contains("at most"), "{protocol}: {reason:?}");
+    }
+    assert_eq!(Framing { base64: true }.max_ports(), 39);
+    assert_eq!(Framing { base64: false }.max_ports(), 127);
+}
