@@ -168,3 +168,83 @@ fn lsm_settings_are_applied_or_refused_by_name_never_dropped() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("linux.mountLabel"));
     }
 }
+
+#[test]
+fn an_exec_asking_for_an_lsm_the_host_lacks_is_refused_by_name() {
+    if !is_root() {
+        return;
+    }
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.starts_with('Y'));
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    become_subreaper();
+    let b = Bundle::new("lsm-exec", &["sleep", "100"]);
+    assert!(b.create().status.success());
+    let pid = b.pid();
+    assert!(b.oci(&["start", &b.id]).status.success());
+    wait_status(&b, "running");
+    let process = |field: &str| {
+        let mut p = b.config()["process"].clone();
+        p["args"] = json!(["true"]);
+        p[field] = json!("cradle-test-profile");
+        let path = b.dir.path().join(format!("process-{field}.json"));
+        std::fs::write(&path, p.to_string()).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let (aa_file, se_file) = (process("apparmorProfile"), process("selinuxLabel"));
+    // (LSM enabled, the setting the refusal names, flags, command)
+    let label = "system_u:system_r:container_t:s0";
+    let cases = [
+        (
+            apparmor,
+            "process.apparmorProfile",
+            ["--process", &aa_file],
+            None,
+        ),
+        (
+            selinux,
+            "process.selinuxLabel",
+            ["--process", &se_file],
+            None,
+        ),
+        (
+            apparmor,
+            "process.apparmorProfile",
+            ["--apparmor", "cradle-test-profile"],
+            Some("true"),
+        ),
+        (
+            selinux,
+            "process.selinuxLabel",
+            ["--process-label", label],
+            Some("true"),
+        ),
+    ];
+    let mut checked = 0;
+    for (enabled, name, flags, command) in cases {
+        if enabled {
+            // Applied there: oci::lsm's unit tests check the written value.
+            continue;
+        }
+        let mut args = vec!["exec"];
+        args.extend(flags);
+        args.push(&b.id);
+        args.extend(command);
+        let out = b.oci(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{name} via {flags:?} must not be dropped"
+        );
+        assert!(err.contains(name) && err.contains("not enabled"), "{err}");
+        checked += 1;
+    }
+    if checked == 0 {
+        cradle_testkit::skip("both AppArmor and SELinux are enabled: nothing to refuse");
+    }
+    // Nothing was started, and a plain exec still runs.
+    let out = b.oci(&["ps", "--format", "json", &b.id]);
+    let pids: Vec<i32> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(pids, vec![pid]);
+    assert!(b.oci(&["exec", &b.id, "true"]).status.success());
+}

@@ -22,9 +22,9 @@ use super::error::{OciError, Result};
 use super::process::{self, ExecArgs};
 use super::state::{ContainerState, Status};
 use super::sync::{Channel, Msg};
-use super::{hardening, keyring, log, seccomp, terminal};
+use super::{hardening, keyring, log, lsm, seccomp, terminal};
 use crate::cgroups::Cgroup;
-use crate::spec::Process;
+use crate::spec::{Linux, Process};
 
 /// The arguments of `exec`.
 #[derive(Debug, Clone, Default)]
@@ -53,6 +53,10 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
     /// `--preserve-fds N`: descriptors 3..3+N pass to the process.
     pub preserve_fds: u32,
+    /// `--apparmor PROFILE` (see `lsm::inherit`).
+    pub apparmor: Option<String>,
+    /// `--process-label LABEL` (see `lsm::inherit`).
+    pub process_label: Option<String>,
 }
 
 /// Namespace kinds in join order: user first (it grants the rights to
@@ -84,7 +88,17 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
             what: "cannot exec in a paused container",
         });
     }
-    let proc_ = build_process(opts, &st)?;
+    // The container's spec: its seccomp profile and its AppArmor profile or
+    // SELinux label apply to exec'd processes too.
+    let spec = load_spec(&st.bundle)?;
+    let proc_ = build_process(opts, spec.process.clone())?;
+    // Refused here, before anything runs, when the LSM is not enabled.
+    let lsm_exec = lsm::plan(
+        &proc_,
+        &Linux::default(),
+        lsm::Host::detect(),
+        Path::new("/proc/self/attr"),
+    )?;
     let console = match (
         opts.tty || proc_.terminal.unwrap_or(false),
         &opts.console_socket,
@@ -98,8 +112,6 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         (false, _) => None,
     };
     let cgroup = Cgroup::new(&st.cgroup_path)?;
-    // The container's seccomp profile applies to exec'd processes too.
-    let spec = load_spec(&st.bundle)?;
     let filter = spec
         .linux
         .as_ref()
@@ -152,6 +164,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
                 preserve_end,
                 session_keyring: (!st.no_new_keyring).then(|| keyring::session_name(&st.id)),
                 exec_parent: exec_parent.as_ref(),
+                lsm_exec: &lsm_exec,
             },
             &mut child_end,
         ),
@@ -241,8 +254,20 @@ pub(crate) fn wait_forwarding(pid: Pid) -> Result<i32> {
 }
 
 /// The process to run: `--process` as given, or the container's process
-/// with args, env, cwd and user overridden from the command line.
-fn build_process(opts: &ExecOptions, st: &ContainerState) -> Result<Process> {
+/// with args, env, cwd and user overridden from the command line; either
+/// way confined as `lsm::inherit` says.
+fn build_process(opts: &ExecOptions, container: Option<Process>) -> Result<Process> {
+    let mut p = base_process(opts, container.clone())?;
+    lsm::inherit(
+        &mut p,
+        container.as_ref(),
+        opts.apparmor.as_deref(),
+        opts.process_label.as_deref(),
+    );
+    Ok(p)
+}
+
+fn base_process(opts: &ExecOptions, container: Option<Process>) -> Result<Process> {
     if let Some(path) = &opts.process {
         let data = std::fs::read(path).map_err(|e| OciError::io("read", path, e))?;
         return serde_json::from_slice(&data).map_err(|e| OciError::Spec {
@@ -253,8 +278,7 @@ fn build_process(opts: &ExecOptions, st: &ContainerState) -> Result<Process> {
     if opts.args.is_empty() {
         return Err(OciError::Unsupported("exec without a command".into()));
     }
-    let spec = load_spec(&st.bundle)?;
-    let mut p = spec.process.unwrap_or_default();
+    let mut p = container.unwrap_or_default();
     p.args = Some(opts.args.clone());
     // A terminal only with --tty, as runc: the container's own `terminal`
     // (a tty container) must not make every exec in it a tty exec.
@@ -297,6 +321,8 @@ struct ChildSetup<'a> {
     session_keyring: Option<String>,
     /// A pidfd of the non-detached `cradle-oci exec` the process dies with.
     exec_parent: Option<&'a OwnedFd>,
+    /// The AppArmor profile or SELinux label to take at execve.
+    lsm_exec: &'a lsm::ExecAttr,
 }
 
 /// A pidfd of this process (`None` on kernels before 5.3: no backstop).
@@ -413,6 +439,12 @@ fn prepare(p: &Process, setup: &ChildSetup) -> Result<ExecArgs> {
     let env = p.env.clone().unwrap_or_default();
     let exe = process::find_executable(arg0, &process::env_path(&env))?;
     let exec = ExecArgs::new(&exe, &args, &env)?;
+    if setup.lsm_exec.0.is_some() {
+        // We joined the container's mount and pid namespaces: make sure
+        // its /proc is a real procfs before writing our attribute there.
+        hardening::ensure_procfs(Path::new("/proc/self/attr"))?;
+    }
+    lsm::apply(setup.lsm_exec)?;
     let caps = p.capabilities.clone().unwrap_or_default();
     process::finish_credentials(p, &caps, setup.filter)?;
     Ok(exec)

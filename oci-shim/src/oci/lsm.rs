@@ -81,6 +81,37 @@ pub(crate) fn plan(
     }
 }
 
+/// The exec'd process's confinement, as runc decides it: `--apparmor` /
+/// `--process-label` first, then the process's own setting, then the
+/// container's (an exec never escapes the profile or label its container
+/// runs under just by not naming one). Unlike runc, the flags also apply
+/// over a `--process` file: runc ignores them there, which drops a
+/// security setting the caller asked for.
+pub(crate) fn inherit(
+    p: &mut Process,
+    container: Option<&Process>,
+    apparmor: Option<&str>,
+    label: Option<&str>,
+) {
+    fn pick(flag: Option<&str>, own: Option<String>, theirs: Option<&String>) -> Option<String> {
+        let set = |s: &String| !s.is_empty();
+        flag.filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .or(own.filter(set))
+            .or_else(|| theirs.filter(|s| set(s)).cloned())
+    }
+    p.apparmor_profile = pick(
+        apparmor,
+        p.apparmor_profile.take(),
+        container.and_then(|c| c.apparmor_profile.as_ref()),
+    );
+    p.selinux_label = pick(
+        label,
+        p.selinux_label.take(),
+        container.and_then(|c| c.selinux_label.as_ref()),
+    );
+}
+
 /// Adds `context="<label>"` to every mount that is not a bind mount
 /// (only called when SELinux is enabled: [`plan`] refused otherwise).
 pub(crate) fn label_mounts(mounts: &mut [Mount], label: &str) {
@@ -195,5 +226,61 @@ mod tests {
             ["context=\"system_u:object_r:container_file_t:s0\""]
         );
         assert_eq!(mounts[1].options.as_deref().unwrap(), ["rbind"]);
+    }
+
+    #[test]
+    fn an_exec_takes_the_flag_then_its_own_setting_then_the_containers() {
+        let container = proc_(serde_json::json!({"apparmorProfile": "container-profile"}));
+        // Nothing of its own (an empty string counts as nothing): the container's.
+        for own in [
+            serde_json::json!({}),
+            serde_json::json!({"apparmorProfile": ""}),
+        ] {
+            let mut p = proc_(own);
+            inherit(&mut p, Some(&container), None, None);
+            assert_eq!(p.apparmor_profile.as_deref(), Some("container-profile"));
+            assert_eq!(p.selinux_label, None);
+        }
+        let mut p = proc_(serde_json::json!({"apparmorProfile": "own"}));
+        inherit(&mut p, Some(&container), None, None);
+        assert_eq!(p.apparmor_profile.as_deref(), Some("own"));
+        inherit(&mut p, Some(&container), Some("flag"), Some("label_t"));
+        assert_eq!(p.apparmor_profile.as_deref(), Some("flag"));
+        assert_eq!(p.selinux_label.as_deref(), Some("label_t"));
+        let mut p = proc_(serde_json::json!({}));
+        inherit(&mut p, None, None, None);
+        assert_eq!((p.apparmor_profile, p.selinux_label), (None, None));
+    }
+
+    #[test]
+    fn an_inherited_profile_is_written_where_enabled_and_refused_where_not() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("apparmor")).unwrap();
+        std::fs::write(dir.path().join("apparmor/exec"), "").unwrap();
+        let container = proc_(serde_json::json!({"apparmorProfile": "container-profile"}));
+        let mut p = proc_(serde_json::json!({}));
+        inherit(&mut p, Some(&container), None, None);
+        let aa = Host {
+            apparmor: true,
+            selinux: false,
+        };
+        apply(&plan(&p, &Linux::default(), aa, dir.path()).unwrap()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("apparmor/exec")).unwrap(),
+            "exec container-profile"
+        );
+        let e = plan(&p, &Linux::default(), NONE, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("process.apparmorProfile"), "{e}");
+        let mut p = proc_(serde_json::json!({}));
+        inherit(&mut p, None, None, Some("system_u:system_r:container_t:s0"));
+        let e = plan(&p, &Linux::default(), aa, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("process.selinuxLabel") && e.contains("SELinux"),
+            "{e}"
+        );
     }
 }

@@ -52,6 +52,10 @@ pub struct ExecArgs {
     pub cwd: Option<PathBuf>,
     pub env: Vec<String>,
     pub user: Option<String>,
+    /// `--apparmor PROFILE`: the exec'd process's AppArmor profile.
+    pub apparmor: Option<String>,
+    /// `--process-label LABEL`: the exec'd process's SELinux label.
+    pub process_label: Option<String>,
     pub id: String,
     pub command: Vec<String>,
 }
@@ -122,7 +126,8 @@ Commands:
   kill [--all] ID [SIGNAL]     send SIGNAL (default TERM)
   delete [--force] ID          delete a stopped container (any with --force)
   exec [--process F | COMMAND...] [--tty] [--console-socket S] [--detach] [--pid-file F]
-       [--preserve-fds N] [--cwd DIR] [--env K=V]... [--user UID[:GID]] ID [COMMAND...]
+       [--preserve-fds N] [--cwd DIR] [--env K=V]... [--user UID[:GID]]
+       [--apparmor PROFILE] [--process-label LABEL] ID [COMMAND...]
   pause ID / resume ID         freeze / thaw every process of the container
   update --resources F|- ID    apply an OCI LinuxResources JSON to the cgroup
   ps [--format table|json] ID  the container's pids
@@ -156,6 +161,8 @@ struct Flags {
     cwd: Option<PathBuf>,
     env: Vec<String>,
     user: Option<String>,
+    apparmor: Option<String>,
+    process_label: Option<String>,
     resources: Option<PathBuf>,
     format: Option<String>,
     quiet: bool,
@@ -195,6 +202,8 @@ fn allowed(verb: &str) -> &'static [&'static str] {
             "cwd",
             "env",
             "user",
+            "apparmor",
+            "process-label",
         ],
         "update" => &["resources"],
         "ps" => &["format"],
@@ -342,6 +351,14 @@ fn parse(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
                 flags.user = Some(p.value()?.string()?);
                 "user"
             }
+            Long("apparmor") => {
+                flags.apparmor = Some(p.value()?.string()?);
+                "apparmor"
+            }
+            Long("process-label") => {
+                flags.process_label = Some(p.value()?.string()?);
+                "process-label"
+            }
             Short('r') | Long("resources") => {
                 flags.resources = Some(p.value()?.into());
                 "resources"
@@ -449,6 +466,8 @@ fn command_of(
                 cwd: f.cwd,
                 env: f.env,
                 user: f.user,
+                apparmor: f.apparmor,
+                process_label: f.process_label,
                 id,
                 command,
             })
@@ -525,6 +544,26 @@ mod tests {
         assert!(e.tty);
         assert_eq!(e.env, ["A=1"]);
         assert_eq!(e.command, ["sh", "-c", "ls -l"]);
+    }
+
+    #[test]
+    fn exec_takes_runcs_apparmor_and_process_label_flags() {
+        let cli = parse_args([
+            "exec",
+            "--apparmor",
+            "p1",
+            "--process-label",
+            "l1",
+            "c1",
+            "true",
+        ])
+        .expect("parses");
+        let Cmd::Exec(e) = cli.cmd else {
+            panic!("not exec")
+        };
+        assert_eq!(e.apparmor.as_deref(), Some("p1"));
+        assert_eq!(e.process_label.as_deref(), Some("l1"));
+        assert!(parse_args(["kill", "--apparmor", "p1", "c1"]).is_err());
     }
 
     #[test]

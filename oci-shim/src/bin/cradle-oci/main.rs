@@ -137,6 +137,8 @@ fn run(cli: Cli) -> Result<()> {
                 detach: e.detach,
                 pid_file: e.pid_file,
                 preserve_fds: e.preserve_fds,
+                apparmor: e.apparmor,
+                process_label: e.process_label,
             })
             .with_context(|| format!("exec in {id}"))?;
             if code != 0 {
