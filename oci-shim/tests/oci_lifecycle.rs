@@ -620,3 +620,71 @@ fn an_exec_process_dies_with_its_killed_cradle_oci_exec() {
     assert!(b.oci(&["delete", "--force", &b.id]).status.success());
     assert_eq!(wait_exit(pid), 137);
 }
+
+/// runtime-tools' `killsig`, made deterministic: the container's init (pid
+/// 1 of its namespace) traps the signal; `kill` by name, `SIG` name or
+/// number reaches the trap, the container stops, and only then does a
+/// plain delete succeed. (killsig itself sends the signal as soon as state
+/// says running, sometimes before sh has run `trap`: the kernel discards a
+/// signal to a namespace's init that has no handler for it, so the
+/// container keeps running and the delete fails, under runc too.)
+#[test]
+fn kill_reaches_a_trapping_init_by_name_sig_name_or_number() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    for (arg, signo) in [("TERM", 15), ("SIGUSR1", 10), ("12", 12)] {
+        let b = Bundle::new(
+            "killsig",
+            &[
+                "sh",
+                "-c",
+                &format!("trap 'echo got > /got' {signo}; sleep 100 & wait $!"),
+            ],
+        );
+        let mut cfg = b.config();
+        cfg["root"]["readonly"] = json!(false);
+        b.write_config(cfg);
+        assert!(b.create().status.success());
+        let pid = b.pid();
+        assert!(b.oci(&["start", &b.id]).status.success());
+        // Until sh has installed its handler (SigCgt), the signal would be
+        // discarded by the kernel, not by us.
+        let caught = |pid: i32| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            let mask = status
+                .lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .map(|m| u64::from_str_radix(m.trim(), 16).unwrap())
+                .unwrap();
+            mask & (1 << (signo - 1)) != 0
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !caught(pid) {
+            assert!(Instant::now() < deadline, "sh never trapped {signo}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let out = b.oci(&["delete", &b.id]);
+        assert!(!out.status.success(), "a running container needs --force");
+        let out = b.oci(&["kill", &b.id, arg]);
+        assert!(
+            out.status.success(),
+            "kill {arg}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        wait_exit(pid);
+        assert_eq!(b.state()["status"], "stopped");
+        assert_eq!(
+            std::fs::read_to_string(b.dir.path().join("rootfs/got")).unwrap(),
+            "got\n",
+            "kill {arg} reached the trap"
+        );
+        let out = b.oci(&["delete", &b.id]);
+        assert!(
+            out.status.success(),
+            "delete: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
