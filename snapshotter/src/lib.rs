@@ -54,6 +54,7 @@ mod registry;
 mod rootfs;
 mod snapshots;
 mod store;
+mod trash;
 mod unpack;
 mod usage;
 mod volumes;
@@ -65,6 +66,7 @@ pub use hosts::{Endpoint, HostConfig, RegistrySettings};
 pub use image::{Image, ImageConfig, ImageUser};
 pub use progress::DownloadProgress;
 pub use reference::ImageRef;
+pub use trash::Trash;
 pub use usage::Usage;
 
 use std::path::{Path, PathBuf};
@@ -110,6 +112,8 @@ pub struct ImageStore {
     unpacks: inflight::InFlight,
     layers: LayerSnapshots,
     rootfs: Rootfs,
+    /// Where removed writable layers wait for their deletion.
+    trash: Trash,
     volumes: ImageVolumes,
     records: Records,
     /// Pulls hold it shared for their whole run, removals exclusively: a
@@ -142,6 +146,7 @@ impl ImageStore {
             unpacks: inflight::InFlight::default(),
             layers: LayerSnapshots::open(&snapshots)?,
             rootfs: Rootfs::open(&snapshots)?,
+            trash: Trash::open(&snapshots.join("trash"))?,
             volumes: ImageVolumes::open(&snapshots)?,
             records: Records::load(db)?,
             gc: tokio::sync::RwLock::new(()),
@@ -399,6 +404,33 @@ impl ImageStore {
         self.writable.forget(container_id);
         self.volumes.unmount_all(container_id)?;
         self.rootfs.unmount(container_id, target)
+    }
+
+    /// Unmounts `target`, the rootfs of an exited container, keeping its
+    /// writable layer (for its usage, and for [`ImageStore::remove_rootfs`]
+    /// or [`ImageStore::discard_rootfs`] to delete). Idempotent.
+    pub fn unmount_rootfs(&self, target: &Path) -> Result<(), Error> {
+        self.rootfs.unmount_only(target)
+    }
+
+    /// As [`ImageStore::remove_rootfs`], but the writable layer is only moved
+    /// into the store's trash: the returned entry is for [`Trash::delete`],
+    /// off the caller's path (and [`ImageStore::empty_trash`] deletes what a
+    /// crash left there). Idempotent.
+    pub fn discard_rootfs(
+        &self,
+        container_id: &str,
+        target: &Path,
+    ) -> Result<Option<PathBuf>, Error> {
+        self.writable.forget(container_id);
+        self.volumes.unmount_all(container_id)?;
+        self.rootfs.discard(container_id, target, &self.trash)
+    }
+
+    /// Deletes the writable layers left in the trash (by a crash before their
+    /// deletion), for the daemon's start.
+    pub fn empty_trash(&self) -> Result<(), Error> {
+        self.trash.empty()
     }
 
     /// Bytes and inodes of container `container_id`'s writable layer (its

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 use crate::snapshots::remove_dir_if_exists;
+use crate::trash::Trash;
 
 /// The writable layers of the containers of one store.
 #[derive(Debug, Clone)]
@@ -84,6 +85,25 @@ impl Rootfs {
         let dir = self.dir(container_id)?;
         unmount_if_mounted(target)?;
         remove_dir_if_exists(&dir)
+    }
+
+    /// Unmounts `target` if mounted (lazily if busy), keeping the writable
+    /// layer (its usage can still be measured). Idempotent.
+    pub fn unmount_only(&self, target: &Path) -> Result<(), Error> {
+        unmount_if_mounted(target)
+    }
+
+    /// Unmounts `target` if mounted and moves the container's writable layer
+    /// into `trash`, returning the entry to delete later. Idempotent.
+    pub fn discard(
+        &self,
+        container_id: &str,
+        target: &Path,
+        trash: &Trash,
+    ) -> Result<Option<PathBuf>, Error> {
+        let dir = self.dir(container_id)?;
+        unmount_if_mounted(target)?;
+        trash.discard(&dir)
     }
 
     /// `(container id, image id)` of every container rootfs on disk.
