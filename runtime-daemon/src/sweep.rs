@@ -5,7 +5,8 @@
 //! `<state-dir>/ns/`, CNI attachments (collected with CNI GC when their
 //! result was cached, released with a CNI DEL before their namespace is
 //! unpinned when the daemon died before it could cache it), shims and their state under `<state-dir>/shims/`,
-//! sandbox files under `<root>/sandboxes/`, and container dirs (with a mounted rootfs) under `<root>/containers/`. After
+//! sandbox files under `<root>/sandboxes/`, the trash of removed containers'
+//! files (`<root>/trash`, `<root>/snapshots/trash`), and container dirs (with a mounted rootfs) under `<root>/containers/`. After
 //! recovery has loaded every record, anything there that no record names is
 //! taken apart, each piece with its own undo.
 
@@ -122,6 +123,14 @@ pub async fn sweep(runtime: &Runtime) {
         if let Err(e) = remove_dir(&dir) {
             tracing::error!(id, "sweep: {e}");
         }
+    }
+
+    // Files of removed containers whose deletion a crash interrupted.
+    let trash_ctx = std::sync::Arc::clone(ctx);
+    if let Err(e) =
+        tokio::task::spawn_blocking(move || crate::containers::empty_trash(&trash_ctx)).await
+    {
+        tracing::error!("sweep: trash task: {e}");
     }
 
     let images = match ctx.images() {

@@ -5,8 +5,10 @@
 //! that created it with the OCI runtime and watches it. Create builds them in
 //! that order and unwinds in reverse on failure; Start asks the shim to start
 //! it and parks a [`monitor`] on the shim's `Wait`; Stop signals and waits;
-//! Remove deletes the shim, the rootfs (with the container's read-only
-//! [`image_volumes`]) and the bundle. A process the OCI
+//! the exit monitor unmounts the rootfs of a container that exited;
+//! Remove deletes the shim, moves the writable layer (with the container's
+//! read-only [`image_volumes`] unmounted) and the bundle into a [`trash`]
+//! and deletes them after answering. A process the OCI
 //! runtime cannot create or start (a command missing from the image) ends
 //! the container at Start as `ContainerCannotRun`, exit code 128, as
 //! containerd reports it.
@@ -25,10 +27,12 @@ mod propagation;
 mod record;
 mod runtime_cmd;
 pub mod spec;
+mod trash;
 pub mod users;
 
 pub(crate) use lost::lost;
 pub use record::{ContainerRecord, ContainerState};
+pub(crate) use trash::empty as empty_trash;
 
 use crate::error::{Error, Result};
 use crate::fault;
@@ -307,19 +311,29 @@ impl ContainerManager {
         let record = entry.snapshot();
         // The exited container's runtime state (the shim's business) and its
         // files (rootfs, bundle) are independent: taken apart together, so
-        // the kubelet waits for the slower, not the sum.
+        // the kubelet waits for the slower, not the sum. The files are only
+        // unmounted (usually done at the exit already) and renamed into the
+        // trash; their deletion runs after the answer, as containerd's
+        // background snapshot clean-up.
         let files = {
             let images = self.ctx.images()?;
+            let trash = trash::open(&self.ctx)?;
             let (cid, rootfs, dir) = (id.clone(), record.rootfs(), record.dir.clone());
-            tokio::task::spawn_blocking(move || -> Result<()> {
-                images.remove_rootfs(&cid, &rootfs)?;
+            tokio::task::spawn_blocking(move || -> Result<Vec<std::path::PathBuf>> {
+                let layer = images.discard_rootfs(&cid, &rootfs)?;
                 fault::point("remove.rootfs_removed");
-                remove_dir(&dir)
+                let bundle = trash.discard(&dir)?;
+                Ok(layer.into_iter().chain(bundle).collect())
             })
         };
         let (runtime, files) = tokio::join!(self.delete_from_runtime(&id, &record), files);
+        let discarded = files.map_err(|e| Error::Internal(format!("rootfs task: {e}")))?;
+        // Trashed files are deleted whatever the runtime said.
+        if let Ok(entries) = &discarded {
+            trash::delete_later(&id, entries.clone());
+        }
         runtime?;
-        files.map_err(|e| Error::Internal(format!("rootfs task: {e}")))??;
+        discarded?;
         // Its socket lives there: only once the shim is gone.
         remove_dir(&record.shim_dir)?;
         fault::point("remove.dirs_removed");

@@ -1,4 +1,10 @@
-//! The exit monitor: one task per running container, parked on the shim's `Wait`.
+//! The exit monitor: one task per running container, parked on the shim's
+//! `Wait`. At the exit it also unmounts the container's rootfs, as
+//! containerd unmounts at task exit: nothing needs the rootfs of an exited
+//! container (CRI never restarts one; its logs live elsewhere; its writable
+//! layer's usage is read from the upper dir), and RemoveContainer then has
+//! no unmount to wait for (it still unmounts what is mounted, e.g. after a
+//! daemon that was down at the exit).
 
 use super::{ContainerRecord, lost, record_exit};
 use crate::index::Entry;
@@ -18,6 +24,7 @@ pub async fn watch(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
             if let Err(e) = record_exit(&ctx, &entry, Some(&exit), "") {
                 tracing::error!(container = %record.id, "persisting exit: {e}");
             }
+            unmount_rootfs(&ctx, &record).await;
         }
         Err(e) => {
             if entry.is_removed() {
@@ -29,5 +36,26 @@ pub async fn watch(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
                 tracing::error!(container = %record.id, "ending the container of a lost shim: {e}");
             }
         }
+    }
+}
+
+/// Unmounts the rootfs of the exited container; a failure is logged and
+/// left to RemoveContainer, which unmounts again.
+async fn unmount_rootfs(ctx: &Context, record: &ContainerRecord) {
+    let images = match ctx.images() {
+        Ok(images) => images,
+        Err(e) => {
+            tracing::warn!(container = %record.id, "rootfs left mounted until removal: {e}");
+            return;
+        }
+    };
+    let rootfs = record.rootfs();
+    let result = tokio::task::spawn_blocking(move || images.unmount_rootfs(&rootfs)).await;
+    match result {
+        Ok(Ok(())) => tracing::debug!(container = %record.id, "rootfs unmounted at exit"),
+        Ok(Err(e)) => {
+            tracing::warn!(container = %record.id, "rootfs left mounted until removal: {e}")
+        }
+        Err(e) => tracing::warn!(container = %record.id, "rootfs unmount task: {e}"),
     }
 }

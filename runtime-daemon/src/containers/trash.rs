@@ -1,0 +1,48 @@
+//! Where RemoveContainer puts a container's files: its bundle dir goes to
+//! `<root>/trash` (its writable layer to the image store's own trash), by
+//! one rename each, and is deleted by a background task after the answer.
+//! A crash before that deletion leaks nothing: the sweep at start empties
+//! both trashes ([`empty`]).
+
+use crate::error::Result;
+use crate::runtime::Context;
+use cradle_snapshotter::Trash;
+use std::path::PathBuf;
+
+/// The daemon's trash for container dirs, beside `<root>/containers` (so on
+/// its filesystem).
+pub(crate) fn open(ctx: &Context) -> Result<Trash> {
+    Ok(Trash::open(&ctx.config.root.join("trash"))?)
+}
+
+/// Deletes the trashed `entries` of container `id` in a blocking task;
+/// failures are logged (the next start's sweep retries).
+pub(crate) fn delete_later(id: &str, entries: Vec<PathBuf>) {
+    if entries.is_empty() {
+        return;
+    }
+    let id = id.to_string();
+    tokio::task::spawn_blocking(move || {
+        for entry in entries {
+            if let Err(e) = Trash::delete(&entry) {
+                tracing::warn!(container = %id, "deleting trashed files: {e}");
+            }
+        }
+    });
+}
+
+/// Empties the daemon's and the image store's trash: what a crash left
+/// between a RemoveContainer and its background deletion.
+pub(crate) fn empty(ctx: &Context) {
+    match open(ctx).and_then(|t| Ok(t.empty()?)) {
+        Ok(()) => {}
+        Err(e) => tracing::error!(
+            "sweep: emptying {}: {e}",
+            ctx.config.root.join("trash").display()
+        ),
+    }
+    match ctx.images().and_then(|images| Ok(images.empty_trash()?)) {
+        Ok(()) => {}
+        Err(e) => tracing::warn!("sweep: emptying the image store's trash: {e}"),
+    }
+}
