@@ -23,7 +23,7 @@ pub mod layers;
 mod net;
 
 #[allow(unused_imports)] // not every suite checks pages
-pub use net::{Net, http_get_eventually, pod_ip};
+pub use net::{http_get_eventually, pod_ip};
 
 /// critest's pause command: busybox `top` runs until killed.
 pub const PAUSE: &[&str] = &["sh", "-c", "top"];
@@ -42,7 +42,7 @@ pub struct World {
     /// The test image's reference in the registry (pulled by `start`).
     pub image: String,
     /// The pod network (critest runs on a node whose CNI is ready).
-    pub net: Net,
+    pub net: cradle_tests::network::TestNetwork,
 }
 
 impl World {
@@ -55,11 +55,15 @@ impl World {
     pub async fn with_config(config_toml: &str) -> World {
         let cgroup = CgroupParent::new();
         let registry = Registry::start().expect("registry");
-        let net = Net::new().expect("test network");
+        let net =
+            cradle_tests::network::TestNetwork::new("critest", "ct", 214).expect("test network");
         let config = format!("{}{config_toml}", net.daemon_config());
         let daemon = Daemon::start_with_config(&config).expect("cradled");
-        net.write_conflist(&daemon.cni_conf_dir())
-            .expect("conflist");
+        net.write_conflist(
+            &daemon.cni_conf_dir(),
+            serde_json::json!({"ipMasq": false, "hairpinMode": true}),
+        )
+        .expect("conflist");
         let mut cri = daemon.connect().await.expect("connect");
         let image = registry.image_ref();
         cradle_tests::steps::pull(&mut cri, &image)

@@ -23,6 +23,7 @@ mod daemon;
 pub mod image_variant;
 pub mod leaks;
 pub mod mounts;
+pub mod network;
 mod registry;
 pub mod replay;
 pub mod steps;

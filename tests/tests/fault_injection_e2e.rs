@@ -19,92 +19,15 @@
 //! summary prints how many steps were interrupted and recovered.
 
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use cradle_daemon::fault;
 use cradle_proto::cri;
+use cradle_tests::network::TestNetwork;
 use cradle_tests::steps::{container_config, leak_scope, pod_config, pull, run_pod};
-use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, random_suffix, skip_unless_ready};
-
-/// A bridge of the test's own, deleted on drop.
-struct Bridge(String);
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.0])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-}
-
-/// One step's pod network: a bridge, a /24 in 10.214.0.0/16 no host route
-/// uses, an IPAM data dir and the plugin dir, all its own.
-struct Net {
-    name: String,
-    bridge: Bridge,
-    subnet_prefix: String,
-    ipam_dir: PathBuf,
-    bins: tempfile::TempDir,
-}
-
-impl Net {
-    fn new() -> anyhow::Result<Net> {
-        let routes =
-            String::from_utf8_lossy(&Command::new("ip").args(["-4", "route"]).output()?.stdout)
-                .into_owned();
-        let third = (0..50)
-            .map(|_| rand::random::<u8>())
-            .find(|n| !routes.contains(&format!("10.214.{n}.")))
-            .context("no free 10.214.x.0/24")?;
-        let bins = tempfile::Builder::new().prefix("cni-bin-").tempdir()?;
-        let bridge_bin = cradle_tests::target_bin_dir()?.join("cradle-bridge");
-        std::os::unix::fs::symlink(&bridge_bin, bins.path().join("cradle-bridge"))?;
-        let suffix = random_suffix();
-        Ok(Net {
-            name: format!("faultnet-{suffix}"),
-            bridge: Bridge(format!("crtf{suffix}")),
-            subnet_prefix: format!("10.214.{third}."),
-            ipam_dir: bins.path().join("ipam"),
-            bins,
-        })
-    }
-
-    fn daemon_config(&self) -> String {
-        format!(
-            "cni_bin_dirs = [{:?}, \"/usr/lib/cni\"]\n",
-            self.bins.path().display().to_string()
-        )
-    }
-
-    /// cniVersion 1.0.0, as the default conflist: no plugin-level GC.
-    fn write_conflist(&self, conf_dir: &Path) -> anyhow::Result<()> {
-        let list = serde_json::json!({
-            "cniVersion": "1.0.0",
-            "name": self.name,
-            "plugins": [
-                {"type": "loopback"},
-                {
-                    "type": "cradle-bridge",
-                    "bridge": self.bridge.0,
-                    "isGateway": true,
-                    "ipMasq": true,
-                    "ipam": {
-                        "type": "host-local",
-                        "ranges": [[{"subnet": format!("{}0/24", self.subnet_prefix)}]],
-                        "dataDir": self.ipam_dir,
-                    }
-                },
-                {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
-            ]
-        });
-        std::fs::write(conf_dir.join("10-fault.conflist"), list.to_string())?;
-        Ok(())
-    }
-}
+use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
 
 /// The daemon and its client, restarted once after the injected crash.
 struct Node {
@@ -201,9 +124,10 @@ async fn a_daemon_killed_at_any_step_leaves_nothing_once_the_kubelet_retried() {
 /// call it died in.
 async fn one_step(step: &'static str, registry: &Registry) -> anyhow::Result<&'static str> {
     let cgroup = CgroupParent::new();
-    let net = Net::new()?;
+    let net = TestNetwork::new("faultnet", "tf", 214)?;
     let daemon = Daemon::start_with_env(&net.daemon_config(), &[(fault::ENV, step)])?;
-    net.write_conflist(&daemon.cni_conf_dir())?;
+    // ipMasq: the NAT rule a half-made sandbox leaked.
+    net.write_conflist(&daemon.cni_conf_dir(), serde_json::json!({"ipMasq": true}))?;
     let cri = daemon.connect().await?;
     let mut node = Node {
         daemon,
@@ -462,7 +386,7 @@ async fn container_state(cri: &mut Cri, id: &str) -> anyhow::Result<cri::Contain
 }
 
 /// Everything of the step left on the node, one line each.
-fn leftovers(node: &Node, net: &Net, cgroup: &CgroupParent, ids: &[String]) -> Vec<String> {
+fn leftovers(node: &Node, net: &TestNetwork, cgroup: &CgroupParent, ids: &[String]) -> Vec<String> {
     let daemon = &node.daemon;
     let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     // Mounts (netns pins, rootfs), processes and paths naming the ids.

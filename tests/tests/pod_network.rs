@@ -9,98 +9,18 @@
 //! the end. Traffic stays on the test's bridge and the host's loopback.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
+use cradle_tests::network::TestNetwork;
 use cradle_tests::steps::{
     container_config, create_and_start, exec, leak_scope, pod_config, pull, remove_everything,
     run_pod, stop_and_remove_container, stop_and_remove_pod,
 };
-use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, random_suffix, skip_unless_ready};
-
-/// The test's bridge, deleted on drop (even when the test fails).
-struct Bridge(String);
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.0])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-}
-
-/// What the test's network is made of.
-struct Net {
-    name: String,
-    bridge: Bridge,
-    subnet_prefix: String,
-    ipam_dir: PathBuf,
-    bins: tempfile::TempDir,
-}
-
-impl Net {
-    /// A unique bridge and a /24 in 10.213.0.0/16 no route of the host uses.
-    fn new() -> anyhow::Result<Net> {
-        let routes =
-            String::from_utf8_lossy(&Command::new("ip").args(["-4", "route"]).output()?.stdout)
-                .into_owned();
-        let third = (0..50)
-            .map(|_| {
-                let n: u8 = rand::random();
-                n
-            })
-            .find(|n| !routes.contains(&format!("10.213.{n}.")))
-            .context("no free 10.213.x.0/24")?;
-        let bins = tempfile::Builder::new().prefix("cni-bin-").tempdir()?;
-        let bridge_bin = cradle_tests::target_bin_dir()?.join("cradle-bridge");
-        std::os::unix::fs::symlink(&bridge_bin, bins.path().join("cradle-bridge"))?;
-        let suffix = random_suffix();
-        Ok(Net {
-            name: format!("e2enet-{suffix}"),
-            bridge: Bridge(format!("crte{suffix}")),
-            subnet_prefix: format!("10.213.{third}."),
-            ipam_dir: bins.path().join("ipam"),
-            bins,
-        })
-    }
-
-    fn daemon_config(&self) -> String {
-        format!(
-            "cni_bin_dirs = [{:?}, \"/usr/lib/cni\"]\n",
-            self.bins.path().display().to_string()
-        )
-    }
-
-    fn write_conflist(&self, conf_dir: &Path) -> anyhow::Result<()> {
-        let list = serde_json::json!({
-            "cniVersion": "1.0.0",
-            "name": self.name,
-            "plugins": [
-                {"type": "loopback"},
-                {
-                    "type": "cradle-bridge",
-                    "bridge": self.bridge.0,
-                    "isGateway": true,
-                    "ipMasq": false,
-                    "hairpinMode": true,
-                    "ipam": {
-                        "type": "host-local",
-                        "ranges": [[{"subnet": format!("{}0/24", self.subnet_prefix)}]],
-                        "routes": [{"dst": format!("{}0/24", self.subnet_prefix)}],
-                        "dataDir": self.ipam_dir,
-                    }
-                },
-                {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
-            ]
-        });
-        std::fs::write(conf_dir.join("10-e2e.conflist"), list.to_string())?;
-        Ok(())
-    }
-}
+use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_get_ips_reach_each_other_and_a_host_port_and_leave_nothing() {
@@ -117,10 +37,13 @@ async fn pods_get_ips_reach_each_other_and_a_host_port_and_leave_nothing() {
     }
     let cgroup = CgroupParent::new();
     let registry = Registry::start().expect("registry");
-    let net = Net::new().expect("test network");
+    let net = TestNetwork::new("e2enet", "te", 213).expect("test network");
     let mut daemon = Daemon::start_with_config(&net.daemon_config()).expect("cradled");
-    net.write_conflist(&daemon.cni_conf_dir())
-        .expect("conflist");
+    net.write_conflist(
+        &daemon.cni_conf_dir(),
+        serde_json::json!({"ipMasq": false, "hairpinMode": true}),
+    )
+    .expect("conflist");
     let mut cri = daemon.connect().await.expect("connect");
     let result = scenario(&mut cri, &mut daemon, &registry, &cgroup, &net).await;
     if let Err(e) = result {
@@ -140,7 +63,7 @@ async fn scenario(
     daemon: &mut Daemon,
     registry: &Registry,
     cgroup: &CgroupParent,
-    net: &Net,
+    net: &TestNetwork,
 ) -> anyhow::Result<()> {
     let image = registry.image_ref();
     pull(cri, &image).await?;
