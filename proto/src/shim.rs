@@ -93,7 +93,12 @@ pub enum Request {
     /// Start the created container (`<runtime> start <id>`).
     Start,
     /// Send `signal` to the init process (`all`: to every process of the container).
-    Kill { signal: i32, all: bool },
+    Kill {
+        /// The signal number (`libc::SIGTERM`, ...).
+        signal: i32,
+        /// Signal every process of the container, not only its init.
+        all: bool,
+    },
     /// Block until the init process exits, then answer [`Response::Exited`].
     /// Answers at once if it has already exited.
     Wait,
@@ -101,17 +106,27 @@ pub enum Request {
     ReopenLog,
     /// Delete the container from the OCI runtime (`<runtime> delete --force <id>`),
     /// answer, then exit the shim. The init must have exited, or `force` kills it first.
-    Delete { force: bool },
+    Delete {
+        /// Kill a still-running init before deleting, instead of refusing.
+        force: bool,
+    },
 }
 
 /// A shim's answer to one [`Request`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
+    /// The request was carried out and has nothing to report.
     Ok,
+    /// The answer to [`Request::State`].
     State(ShimState),
+    /// The answer to [`Request::Wait`]: how the init ended.
     Exited(ExitRecord),
-    Error { message: String },
+    /// The request failed; the shim keeps serving.
+    Error {
+        /// What went wrong, for the daemon to pass on to its caller.
+        message: String,
+    },
 }
 
 /// Lifecycle of the process a shim watches.
@@ -120,7 +135,9 @@ pub enum Response {
 pub enum ProcessStatus {
     /// `create` succeeded; the init waits for `start`.
     Created,
+    /// `start` succeeded and the init has not exited yet.
     Running,
+    /// The init exited; its [`ExitRecord`] is known.
     Exited,
 }
 
@@ -129,9 +146,11 @@ pub enum ProcessStatus {
 pub struct ShimState {
     /// Pid of the container init (or pause) process, in the host pid namespace.
     pub pid: u32,
+    /// Where the process is in its lifecycle.
     pub status: ProcessStatus,
     /// Nanoseconds since the epoch at which `start` succeeded.
     pub started_at_ns: Option<i64>,
+    /// How the process ended, once [`ProcessStatus::Exited`].
     pub exit: Option<ExitRecord>,
 }
 

@@ -66,9 +66,11 @@ mod tests {
         unsafe { std::env::set_var(REQUIRE_ALL_VAR, "1") };
         assert!(require_all());
         assert!(std::panic::catch_unwind(|| skip("a reason")).is_err());
+        // SAFETY: as above, no other thread touches the environment.
         unsafe { std::env::set_var(REQUIRE_ALL_VAR, "0") };
         assert!(!require_all());
         skip("a reason");
+        // SAFETY: as above, no other thread touches the environment.
         unsafe { std::env::remove_var(REQUIRE_ALL_VAR) };
         assert!(!require_all());
         assert!(tools_or_skip(&["/"]));
