@@ -12,11 +12,15 @@
 //!
 //! The library only writes cgroup files (and, for v2 device rules, loads
 //! and attaches an eBPF program); it never kills processes or logs.
+//!
+//! Where the hierarchies are ([`Hierarchy`], [`CGROUP_ROOT`]) is
+//! `cradle-cgroupfs`'s, shared with the daemon's stat readers.
 
 mod blockio;
 mod bpf;
 mod convert;
 mod devfilter;
+mod error;
 mod freezer;
 mod fs;
 mod hugetlb;
@@ -24,115 +28,16 @@ mod rdma;
 mod v1;
 mod v2;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use cradle_cgroupfs::has_controller;
+use cradle_cgroupfs::parse::keyed_value;
 
 use crate::spec::LinuxResources;
 
 pub use convert::{shares_to_weight, swap_v2};
-
-/// The root every hierarchy is mounted under.
-pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
-
-/// Errors of the cgroup library; each names the path it failed on.
-#[derive(Debug, thiserror::Error)]
-pub enum CgroupError {
-    /// The cgroup path is not usable (relative, `..`, systemd slice syntax).
-    #[error("invalid cgroup path {path:?}: {reason}")]
-    InvalidPath {
-        /// The path as given.
-        path: String,
-        /// Why it was refused.
-        reason: &'static str,
-    },
-    /// No cgroup v1 controller and no cgroup2 root were found.
-    #[error("no cgroup hierarchy found under {CGROUP_ROOT}")]
-    NoHierarchy,
-    /// Reading, writing or creating a cgroup file or directory failed.
-    #[error("{op} {path}: {source}")]
-    Io {
-        /// What was being done ("write", "read", "mkdir", "rmdir").
-        op: &'static str,
-        /// The file or directory.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A cgroup file held something unexpected.
-    #[error("unexpected content in {path}: {content:?}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What it held.
-        content: String,
-    },
-    /// A resource field the host's cgroups cannot apply (controller not
-    /// mounted, interface file missing, or no cgroup equivalent).
-    #[error("resources.{field} cannot be applied: {reason}")]
-    Unsupported {
-        /// The OCI field, e.g. `blockIO.weight`.
-        field: String,
-        /// Why.
-        reason: String,
-    },
-    /// The leaf still had processes (or children) after retrying rmdir.
-    #[error("cgroup {path} is still busy after retries")]
-    Busy {
-        /// The directory.
-        path: PathBuf,
-    },
-}
-
-/// Which cgroup hierarchy this host runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Hierarchy {
-    /// One mount per controller (or co-mounted group), e.g. `cpu,cpuacct`.
-    V1 {
-        /// `(mount directory name, mount path)`, e.g. `("memory", "/sys/fs/cgroup/memory")`.
-        mounts: Vec<(String, PathBuf)>,
-        /// A hybrid host's cgroup2 mount, when it carries controllers
-        /// (which are then in no v1 mount: a controller is in one hierarchy).
-        unified: Option<PathBuf>,
-    },
-    /// The unified hierarchy mounted at `root`.
-    V2 {
-        /// Usually `/sys/fs/cgroup`.
-        root: PathBuf,
-    },
-}
-
-impl Hierarchy {
-    /// Detects the hierarchy under [`CGROUP_ROOT`].
-    pub fn detect() -> Result<Self, CgroupError> {
-        Self::detect_at(Path::new(CGROUP_ROOT))
-    }
-
-    /// Detects the hierarchy under `root` (tests point this elsewhere).
-    pub fn detect_at(root: &Path) -> Result<Self, CgroupError> {
-        if fs::is_cgroup2(root) {
-            return Ok(Hierarchy::V2 {
-                root: root.to_path_buf(),
-            });
-        }
-        let mounts = v1::controller_mounts(root)?;
-        if mounts.is_empty() {
-            return Err(CgroupError::NoHierarchy);
-        }
-        let unified = Some(root.join("unified")).filter(|u| {
-            fs::is_cgroup2(u)
-                && fs::read_optional(&u.join("cgroup.controllers"))
-                    .ok()
-                    .flatten()
-                    .is_some_and(|c| !c.trim().is_empty())
-        });
-        Ok(Hierarchy::V1 { mounts, unified })
-    }
-
-    /// True for the unified (v2) hierarchy.
-    pub fn is_v2(&self) -> bool {
-        matches!(self, Hierarchy::V2 { .. })
-    }
-}
+pub use cradle_cgroupfs::{CGROUP_ROOT, Hierarchy};
+pub use error::CgroupError;
 
 /// One cgroup (a directory in every v1 controller, or one v2 directory).
 #[derive(Debug, Clone)]
@@ -255,8 +160,8 @@ impl Cgroup {
                 let rel = self.path.trim_start_matches('/');
                 let pick = mounts
                     .iter()
-                    .find(|(n, _)| v1::has_controller(n, "pids"))
-                    .or_else(|| mounts.iter().find(|(n, _)| v1::has_controller(n, "memory")))
+                    .find(|(n, _)| has_controller(n, "pids"))
+                    .or_else(|| mounts.iter().find(|(n, _)| has_controller(n, "memory")))
                     .or(mounts.first());
                 match pick {
                     Some((_, m)) => m.join(rel),
@@ -287,7 +192,7 @@ impl Cgroup {
         let rel = self.path.trim_start_matches('/');
         let file = match &self.hierarchy {
             Hierarchy::V1 { mounts, .. } => {
-                match mounts.iter().find(|(n, _)| v1::has_controller(n, "memory")) {
+                match mounts.iter().find(|(n, _)| has_controller(n, "memory")) {
                     Some((_, m)) => m.join(rel).join("memory.oom_control"),
                     None => return Ok(0),
                 }
@@ -295,7 +200,7 @@ impl Cgroup {
             Hierarchy::V2 { root } => root.join(rel).join("memory.events"),
         };
         match fs::read_optional(&file)? {
-            Some(content) => Ok(convert::keyed_value(&content, "oom_kill").unwrap_or(0)),
+            Some(content) => Ok(keyed_value(&content, "oom_kill").unwrap_or(0)),
             None => Ok(0),
         }
     }
@@ -360,6 +265,7 @@ fn validate_path(path: &str) -> Result<String, CgroupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn path_is_normalised() {

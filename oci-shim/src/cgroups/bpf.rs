@@ -11,8 +11,8 @@ use std::path::Path;
 
 use nix::errno::Errno;
 
-use super::CgroupError;
 use super::devfilter::Insn;
+use super::error::CgroupError;
 
 const BPF_PROG_LOAD: libc::c_int = 5;
 const BPF_PROG_ATTACH: libc::c_int = 8;

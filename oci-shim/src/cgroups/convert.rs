@@ -40,14 +40,6 @@ pub(super) fn cpu_max(quota: Option<i64>, period: Option<u64>) -> Option<String>
     Some(format!("{q} {}", period.unwrap_or(100_000)))
 }
 
-/// Finds `key N` in a flat keyed file (memory.events, memory.oom_control).
-pub(super) fn keyed_value(content: &str, key: &str) -> Option<u64> {
-    content.lines().find_map(|l| {
-        let mut it = l.split_whitespace();
-        (it.next() == Some(key)).then(|| it.next()?.parse().ok())?
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,13 +64,6 @@ mod tests {
         assert_eq!(cpu_max(Some(50_000), None), Some("50000 100000".into()));
         assert_eq!(cpu_max(Some(-1), Some(20_000)), Some("max 20000".into()));
         assert_eq!(cpu_max(None, None), None);
-    }
-
-    #[test]
-    fn keyed_value_finds_oom_kill() {
-        let c = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
-        assert_eq!(keyed_value(c, "oom_kill"), Some(3));
-        assert_eq!(keyed_value(c, "missing"), None);
     }
 
     #[test]

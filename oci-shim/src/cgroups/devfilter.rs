@@ -10,7 +10,7 @@
 //! no match the access is allowed (a v1 cgroup starts allowing all, which
 //! the usual leading `a *:* rwm` deny rule turns around).
 
-use super::CgroupError;
+use super::error::CgroupError;
 use super::fs::unsupported;
 use crate::spec::{LinuxDeviceCgroup, LinuxDeviceType};
 

@@ -6,7 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{CgroupError, Hierarchy, fs, v1};
+use cradle_cgroupfs::parse::keyed_value;
+use cradle_cgroupfs::{Hierarchy, has_controller};
+
+use super::error::CgroupError;
+use super::fs;
 
 /// How long a freeze or thaw may take before it is reported as failed.
 const SETTLE: Duration = Duration::from_secs(2);
@@ -18,7 +22,7 @@ fn freezer_dir(hierarchy: &Hierarchy, path: &str) -> Result<(PathBuf, bool), Cgr
         Hierarchy::V2 { root } => Ok((root.join(rel), true)),
         Hierarchy::V1 { mounts, .. } => mounts
             .iter()
-            .find(|(n, _)| v1::has_controller(n, "freezer"))
+            .find(|(n, _)| has_controller(n, "freezer"))
             .map(|(_, m)| (m.join(rel), false))
             .ok_or(CgroupError::NoHierarchy),
     }
@@ -33,7 +37,7 @@ pub(super) fn is_frozen(hierarchy: &Hierarchy, path: &str) -> Result<bool, Cgrou
 fn read_frozen(dir: &Path, v2: bool) -> Result<bool, CgroupError> {
     if v2 {
         let events = fs::read_optional(&dir.join("cgroup.events"))?.unwrap_or_default();
-        Ok(super::convert::keyed_value(&events, "frozen") == Some(1))
+        Ok(keyed_value(&events, "frozen") == Some(1))
     } else {
         let state = fs::read_optional(&dir.join("freezer.state"))?.unwrap_or_default();
         Ok(state.trim() == "FROZEN")

@@ -4,21 +4,7 @@ use std::io::ErrorKind;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::CgroupError;
-
-/// True when `path` is a cgroup2 mount.
-pub(super) fn is_cgroup2(path: &Path) -> bool {
-    nix::sys::statfs::statfs(path)
-        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
-        .unwrap_or(false)
-}
-
-/// True when `path` is a cgroup v1 mount.
-pub(super) fn is_cgroup1(path: &Path) -> bool {
-    nix::sys::statfs::statfs(path)
-        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP_SUPER_MAGIC)
-        .unwrap_or(false)
-}
+use super::error::CgroupError;
 
 /// Writes `value` to a cgroup file (no truncation semantics matter for cgroupfs).
 pub(super) fn write(path: &Path, value: &str) -> Result<(), CgroupError> {

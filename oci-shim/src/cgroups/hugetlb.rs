@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::CgroupError;
+use super::error::CgroupError;
 use super::fs::{read_optional, unsupported, write_field};
 use crate::spec::LinuxHugepageLimit;
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::CgroupError;
+use super::error::CgroupError;
 use super::fs::{unsupported, write_field};
 use crate::spec::LinuxRdma;
 

@@ -2,37 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
+use cradle_cgroupfs::has_controller;
+
+use super::error::CgroupError;
+use super::fs;
 use super::fs::{unsupported, write_field};
-use super::{CgroupError, fs};
 use crate::spec::{LinuxCpu, LinuxMemory, LinuxResources};
-
-/// Lists the v1 controller mounts under `root` (skipping symlinks such as
-/// `cpu -> cpu,cpuacct` and the cgroup2 `unified` mount).
-pub(super) fn controller_mounts(root: &Path) -> Result<Vec<(String, PathBuf)>, CgroupError> {
-    let entries = std::fs::read_dir(root).map_err(|source| CgroupError::Io {
-        op: "read",
-        path: root.to_path_buf(),
-        source,
-    })?;
-    let mut mounts = Vec::new();
-    for entry in entries.flatten() {
-        let Ok(ft) = entry.file_type() else { continue };
-        if !ft.is_dir() {
-            continue;
-        }
-        let path = entry.path();
-        if fs::is_cgroup1(&path) {
-            mounts.push((entry.file_name().to_string_lossy().into_owned(), path));
-        }
-    }
-    mounts.sort();
-    Ok(mounts)
-}
-
-/// True when the mount named `mount` (e.g. `cpu,cpuacct`) carries `controller`.
-pub(super) fn has_controller(mount: &str, controller: &str) -> bool {
-    mount.split(',').any(|c| c == controller)
-}
 
 fn find<'a>(mounts: &'a [(String, PathBuf)], controller: &str) -> Option<&'a Path> {
     mounts
@@ -121,7 +96,7 @@ pub(super) fn apply(
     if let Some(h) = &res.hugepage_limits {
         let v1_dir = dir("hugetlb");
         let unified_dir = unified
-            .filter(|u| super::v2::has_controller(u, "hugetlb"))
+            .filter(|u| cradle_cgroupfs::hierarchy::offers_controller(u, "hugetlb"))
             .map(|u| u.join(rel));
         let target = match (&v1_dir, &unified_dir) {
             (Some(d), _) => super::hugetlb::Target::V1(d),
@@ -321,16 +296,4 @@ fn apply_memory_limits(
         _ => {}
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn comounted_controllers_are_found_by_name() {
-        assert!(has_controller("cpu,cpuacct", "cpuacct"));
-        assert!(has_controller("memory", "memory"));
-        assert!(!has_controller("cpuset", "cpu"));
-    }
 }

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
+use super::error::CgroupError;
 use super::fs::{unsupported, write_field};
-use super::{CgroupError, convert, fs};
+use super::{convert, fs};
 use crate::spec::{LinuxCpu, LinuxMemory, LinuxResources};
 
 /// Controllers we enable along the path when the parent offers them.
@@ -19,14 +20,6 @@ pub(super) fn create(root: &Path, path: &str) -> Result<(), CgroupError> {
         fs::mkdir(&dir)?;
     }
     Ok(())
-}
-
-/// True when the cgroup2 mount at `root` offers `controller`.
-pub(super) fn has_controller(root: &Path, controller: &str) -> bool {
-    fs::read_optional(&root.join("cgroup.controllers"))
-        .ok()
-        .flatten()
-        .is_some_and(|c| c.split_whitespace().any(|c| c == controller))
 }
 
 fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
