@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::UnixStream;
 
-use crate::runtime::Context;
+use crate::core::context::Context;
 
 /// File name of the admin socket inside the daemon's state directory.
 pub const SOCKET_FILE: &str = "admin.sock";
@@ -105,7 +105,7 @@ impl AdminServer {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(err(e)),
         }
-        let listener = crate::sockets::bind(path).map_err(err)?;
+        let listener = crate::platform::sockets::bind(path).map_err(err)?;
         use std::os::unix::fs::PermissionsExt as _;
         if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
             // Undo the bind: a socket others could reach must not stay.
@@ -241,7 +241,7 @@ async fn export(ctx: &Context, image: &str, path: &Path) -> Result<Response, Str
     let temp = parent.join(format!(
         ".{}.tmp-{}",
         name.to_string_lossy(),
-        crate::ids::generate().get(..12).unwrap_or("0")
+        crate::core::ids::generate().get(..12).unwrap_or("0")
     ));
     let fail = |what: String| {
         let _ = std::fs::remove_file(&temp);
@@ -288,7 +288,7 @@ fn downloads(ctx: &Context) -> Result<Response, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::core::config::Config;
 
     fn context(dir: &Path) -> Arc<Context> {
         let config = Config {

@@ -1,14 +1,27 @@
-//! Image operations at the runtime level: the image store plus the one rule
-//! that needs the container manager (an image in use cannot be removed).
+//! The image manager: pulls, lists, resolves and removes images in the
+//! image store. The one rule that needs the container manager (an image in
+//! use cannot be removed) is the runtime layer's, which passes it in.
 
-use crate::error::{Error, Result};
-use crate::fault;
-use crate::runtime::Runtime;
+use crate::core::context::Context;
+use crate::core::error::{Error, Result};
+use crate::core::fault;
 use cradle_snapshotter::{AuthConfig, FsUsage, Image};
+use std::sync::Arc;
 
-impl Runtime {
+/// Image operations over the context's image store.
+pub struct ImageManager {
+    ctx: Arc<Context>,
+}
+
+impl ImageManager {
+    /// A manager over the image store of `ctx` (which may be unavailable:
+    /// every operation then says why).
+    pub fn new(ctx: Arc<Context>) -> Self {
+        ImageManager { ctx }
+    }
+
     /// PullImage: returns the image id (`sha256:<config digest>`).
-    pub async fn pull_image(&self, reference: &str, auth: Option<AuthConfig>) -> Result<Image> {
+    pub async fn pull(&self, reference: &str, auth: Option<AuthConfig>) -> Result<Image> {
         if reference.is_empty() {
             return Err(Error::InvalidArgument("image.image is required".into()));
         }
@@ -20,7 +33,7 @@ impl Runtime {
     }
 
     /// All images, or the one `filter` resolves to.
-    pub fn list_images(&self, filter: Option<&str>) -> Result<Vec<Image>> {
+    pub fn list(&self, filter: Option<&str>) -> Result<Vec<Image>> {
         let images = self.ctx.images()?;
         Ok(match filter.filter(|f| !f.is_empty()) {
             Some(reference) => images.resolve(reference).into_iter().collect(),
@@ -29,15 +42,16 @@ impl Runtime {
     }
 
     /// ImageStatus: `None` when absent.
-    pub fn image_status(&self, reference: &str) -> Result<Option<Image>> {
+    pub fn status(&self, reference: &str) -> Result<Option<Image>> {
         if reference.is_empty() {
             return Err(Error::InvalidArgument("image.image is required".into()));
         }
         Ok(self.ctx.images()?.resolve(reference))
     }
 
-    /// RemoveImage: absent is Ok; an image a container uses is refused.
-    pub async fn remove_image(&self, reference: &str) -> Result<()> {
+    /// RemoveImage: absent is Ok; an image for which `in_use` (given its
+    /// id) says yes is refused.
+    pub async fn remove(&self, reference: &str, in_use: impl FnOnce(&str) -> bool) -> Result<()> {
         if reference.is_empty() {
             return Err(Error::InvalidArgument("image.image is required".into()));
         }
@@ -45,7 +59,7 @@ impl Runtime {
         let Some(image) = images.resolve(reference) else {
             return Ok(());
         };
-        if self.containers.uses_image(&image.id) {
+        if in_use(&image.id) {
             return Err(Error::FailedPrecondition(format!(
                 "image {reference} ({}) is in use by a container",
                 image.id
@@ -55,11 +69,9 @@ impl Runtime {
         tracing::info!(reference, id = %image.id, "image removed");
         Ok(())
     }
-}
 
-impl Runtime {
     /// ImageFsInfo: what the image store occupies, from its records.
-    pub fn image_fs_usage(&self) -> Result<FsUsage> {
+    pub fn fs_usage(&self) -> Result<FsUsage> {
         Ok(self.ctx.images()?.fs_usage())
     }
 

@@ -37,7 +37,7 @@ pub fn bind(socket: &Path) -> Result<tokio::net::UnixListener, ServerError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io("removing stale socket", socket)(e)),
     }
-    let listener = crate::sockets::bind(socket).map_err(io("binding", socket))?;
+    let listener = crate::platform::sockets::bind(socket).map_err(io("binding", socket))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
         .map_err(io("setting mode of", socket))?;
     Ok(listener)

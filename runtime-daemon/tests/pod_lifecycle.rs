@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Harness, container_config, is_root, pod_config, run_request};
-use cradle_daemon::shim_client::ShimClient;
+use cradle_daemon::platform::shim_client::ShimClient;
 use cradle_proto::cri;
 use cradle_proto::cri::runtime_service_server::RuntimeService;
 use std::os::unix::fs::PermissionsExt;
@@ -272,13 +272,13 @@ async fn start_sweeps_pins_shim_dirs_and_container_dirs_no_record_owns() {
     };
     // What a crash in the middle of a create leaves: no record, but pins, dirs.
     let orphan = "0".repeat(64);
-    let request = cradle_daemon::pods::namespaces::PinRequest {
+    let request = cradle_daemon::platform::namespaces::PinRequest {
         net: true,
         ipc: true,
         uts: true,
         hostname: String::new(),
     };
-    cradle_daemon::pods::namespaces::pin(&h.path().join("state/ns").join(&orphan), &request)
+    cradle_daemon::platform::namespaces::pin(&h.path().join("state/ns").join(&orphan), &request)
         .unwrap();
     std::fs::create_dir_all(h.path().join("state/shims").join(&orphan)).unwrap();
     std::fs::create_dir_all(

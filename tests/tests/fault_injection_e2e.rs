@@ -1,7 +1,7 @@
 //! `cradled` killed at every step of a pod's life, then restarted: nothing
 //! may be left once the kubelet has retried its call and cleaned up.
 //!
-//! For each of the daemon's fault points (`cradle_daemon::fault::STEPS`,
+//! For each of the daemon's fault points (`cradle_daemon::core::fault::STEPS`,
 //! debug builds only), one after the other: a fresh daemon started with
 //! `CRADLE_FAULT=<step>` on a fresh pod network (loopback + `cradle-bridge`
 //! with masquerade on a private /24 and bridge of its own + portmap), then
@@ -23,7 +23,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use cradle_daemon::fault;
+use cradle_daemon::core::fault;
 use cradle_proto::cri;
 use cradle_tests::network::TestNetwork;
 use cradle_tests::steps::{container_config, leak_scope, pod_config, pull, run_pod};

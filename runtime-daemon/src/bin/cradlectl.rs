@@ -155,7 +155,7 @@ async fn connect(socket: PathBuf) -> anyhow::Result<Channel> {
             let socket = socket.clone();
             async move {
                 Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
-                    cradle_daemon::sockets::connect(&socket).await?,
+                    cradle_daemon::platform::sockets::connect(&socket).await?,
                 ))
             }
         }))
@@ -195,7 +195,7 @@ fn image_spec(image: String) -> Option<cri::ImageSpec> {
 /// answer becomes an error.
 async fn ask_admin(socket: &Path, request: &admin::Request) -> anyhow::Result<admin::Response> {
     use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
-    let stream = cradle_daemon::sockets::connect(socket)
+    let stream = cradle_daemon::platform::sockets::connect(socket)
         .await
         .with_context(|| format!("connecting to the admin socket {}", socket.display()))?;
     let (read, mut write) = stream.into_split();

@@ -4,7 +4,7 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use cradle_daemon::config::{Config, DEFAULT_CONFIG_FILE, Overrides};
+use cradle_daemon::core::config::{Config, DEFAULT_CONFIG_FILE, Overrides};
 use cradle_daemon::cri::CriService;
 use cradle_daemon::runtime::Runtime;
 use std::path::PathBuf;
@@ -102,8 +102,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let streaming_config = config.streaming.to_config()?;
     // Before any shim is spawned: detached shims are adopted (and reaped)
     // by us, not by the host's init, which may never reap them.
-    cradle_daemon::reaper::become_subreaper().context("becoming a child subreaper")?;
-    let _reaper = cradle_daemon::reaper::spawn().context("listening for SIGCHLD")?;
+    cradle_daemon::platform::reaper::become_subreaper().context("becoming a child subreaper")?;
+    let _reaper = cradle_daemon::platform::reaper::spawn().context("listening for SIGCHLD")?;
     let runtime = Runtime::start(config).await.context("recovering state")?;
     let backend = cradle_daemon::streaming::RuntimeBackend::new(runtime.clone());
     let streaming =

@@ -1,14 +1,17 @@
 //! CreateContainer: image → rootfs → bundle → shim, undone in reverse on failure.
 
+use super::manager::ContainerManager;
+use super::record::{ContainerRecord, ContainerState};
 use super::spec::{Resolved, SandboxNamespaces, SpecInput, build_spec, security};
+use super::stop_signal::parse_stop_signal;
 use super::users::UserDb;
-use super::{ContainerManager, ContainerRecord, ContainerState, parse_stop_signal};
-use crate::error::{Error, Result};
-use crate::fault;
-use crate::index::Entry;
-use crate::pods::{SandboxRecord, SandboxState, remove_dir};
-use crate::shim_client::ShimClient;
-use crate::store::Kind;
+use crate::core::error::{Error, Result};
+use crate::core::fault;
+use crate::core::fsutil::remove_dir;
+use crate::core::index::Entry;
+use crate::core::store::Kind;
+use crate::platform::shim_client::ShimClient;
+use crate::pods::{SandboxRecord, SandboxState};
 use cradle_proto::cri;
 use cradle_snapshotter::ImageStore;
 use std::ffi::OsString;
@@ -16,21 +19,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 impl ContainerManager {
-    /// CreateContainer in `sandbox`.
+    /// CreateContainer in `sandbox`, with a `config` the CRI layer has
+    /// validated (metadata with a name, an image).
     pub async fn create(
         &self,
         sandbox: &SandboxRecord,
         config: cri::ContainerConfig,
     ) -> Result<String> {
-        let metadata = config
-            .metadata
-            .as_ref()
-            .ok_or_else(|| Error::InvalidArgument("config.metadata is required".into()))?;
-        if metadata.name.is_empty() {
-            return Err(Error::InvalidArgument(
-                "config.metadata.name must not be empty".into(),
-            ));
-        }
         let image_name = config
             .image
             .as_ref()
@@ -45,7 +40,7 @@ impl ContainerManager {
         }
         let (handler_name, handler_bin) = self.ctx.runtime_handler(&sandbox.runtime_handler)?;
         let log_path = super::log_path::confined(&sandbox.config.log_directory, &config.log_path)?;
-        let id = crate::ids::generate();
+        let id = crate::core::ids::generate();
         let name = ContainerRecord::name_key(&sandbox.id, &config).unwrap_or_default();
         let reservation = self.names.reserve(&name, &id)?;
         let images = self.ctx.images()?;
@@ -59,7 +54,7 @@ impl ContainerManager {
             image_name,
             image_id: image.id.clone(),
             state: ContainerState::Created,
-            created_at: crate::time::now_ns(),
+            created_at: crate::core::time::now_ns(),
             started_at: 0,
             finished_at: 0,
             exit_code: 0,
@@ -98,10 +93,9 @@ impl ContainerManager {
             return Err(e);
         }
         fault::point("create.recorded");
-        self.ctx.events.emit(
-            cradle_proto::cri::ContainerEventType::ContainerCreatedEvent,
-            &record,
-        );
+        self.ctx
+            .events
+            .emit(record.event(cri::ContainerEventType::ContainerCreatedEvent));
         self.index.insert(&id, Entry::new(record));
         reservation.commit();
         tracing::info!(container = %id, name, "container created");

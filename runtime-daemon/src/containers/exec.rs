@@ -10,8 +10,9 @@
 //! which may never reap it), and it would stay a zombie that `pgrep` in the
 //! container still finds.
 
-use super::{ContainerManager, ContainerState};
-use crate::error::{Error, Result};
+use super::manager::ContainerManager;
+use super::record::ContainerState;
+use crate::core::error::{Error, Result};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -67,7 +68,7 @@ impl ContainerManager {
         let runtime_root = self.ctx.config.state_dir.join("runtime").join(handler);
         let pid_file = record
             .shim_dir
-            .join(format!("exec-{}.pid", &crate::ids::generate()[..16]));
+            .join(format!("exec-{}.pid", &crate::core::ids::generate()[..16]));
         Ok(ExecTarget {
             id: record.id,
             binary,

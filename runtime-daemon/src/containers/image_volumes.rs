@@ -11,7 +11,7 @@
 //! (RemoveImage answers FailedPrecondition). One mount per container and
 //! volume: nothing is shared across a pod.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use cradle_proto::cri;
 use cradle_snapshotter::ImageStore;
 

@@ -8,7 +8,7 @@
 //! resolved log directory, and the file itself must not be a symlink. The
 //! shim then creates what is missing as plain directories.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
 

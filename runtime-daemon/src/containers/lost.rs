@@ -15,11 +15,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{ContainerRecord, record_exit, runtime_cmd};
-use crate::error::{Error, Result};
-use crate::index::Entry;
-use crate::runtime::Context;
-use crate::shim_client::ShimClient;
+use super::exit::record_exit;
+use super::record::ContainerRecord;
+use super::runtime_cmd;
+use crate::core::context::Context;
+use crate::core::error::{Error, Result};
+use crate::core::index::Entry;
+use crate::platform::shim_client::ShimClient;
 
 /// How long the container's processes may take to die after SIGKILL.
 const KILL_WAIT: Duration = Duration::from_secs(10);

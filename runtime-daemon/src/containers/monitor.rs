@@ -6,10 +6,12 @@
 //! no unmount to wait for (it still unmounts what is mounted, e.g. after a
 //! daemon that was down at the exit).
 
-use super::{ContainerRecord, lost, record_exit};
-use crate::index::Entry;
-use crate::runtime::Context;
-use crate::shim_client::ShimClient;
+use super::exit::record_exit;
+use super::lost::lost;
+use super::record::ContainerRecord;
+use crate::core::context::Context;
+use crate::core::index::Entry;
+use crate::platform::shim_client::ShimClient;
 use std::sync::Arc;
 
 /// Waits for the container's exit and records it. If the connection breaks

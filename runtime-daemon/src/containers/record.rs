@@ -1,5 +1,6 @@
 //! The persisted record of one container.
 
+use crate::core::events::ContainerEvent;
 use cradle_proto::cri;
 use cradle_proto::shim::ExitRecord;
 use serde::{Deserialize, Serialize};
@@ -139,7 +140,7 @@ impl ContainerRecord {
         }
         self.state = ContainerState::Exited;
         self.exit_code = EXIT_CODE_CANNOT_RUN;
-        self.finished_at = crate::time::now_ns();
+        self.finished_at = crate::core::time::now_ns();
         self.reason = REASON_CANNOT_RUN.to_string();
         self.message = message.to_string();
     }
@@ -156,7 +157,7 @@ impl ContainerRecord {
         }
         self.state = ContainerState::Exited;
         self.exit_code = 255;
-        self.finished_at = crate::time::now_ns();
+        self.finished_at = crate::core::time::now_ns();
         self.reason = "Unknown".to_string();
         self.message = message.to_string();
     }
@@ -165,6 +166,18 @@ impl ContainerRecord {
         let mut spec = self.config.image.clone().unwrap_or_default();
         spec.image = self.image_name.clone();
         spec
+    }
+
+    /// The lifecycle event of the transition to `kind` that just happened,
+    /// stamped now and carrying the status right after it.
+    pub fn event(&self, kind: cri::ContainerEventType) -> ContainerEvent {
+        ContainerEvent {
+            container_id: self.id.clone(),
+            sandbox_id: self.sandbox_id.clone(),
+            kind,
+            at: crate::core::time::now_ns(),
+            status: self.to_status(),
+        }
     }
 
     /// ContainerStatus.status.
@@ -314,5 +327,20 @@ mod tests {
             .annotations
             .insert(TERMINATION_PATH_ANNOTATION.into(), "/tmp/msg".into());
         assert_eq!(r.termination_log(), None);
+    }
+
+    #[test]
+    fn an_event_names_the_container_its_pod_and_its_status_after_the_transition() {
+        let event = record().event(cri::ContainerEventType::ContainerStartedEvent);
+        assert_eq!(event.kind, cri::ContainerEventType::ContainerStartedEvent);
+        assert_eq!(
+            (event.container_id.as_str(), event.sandbox_id.as_str()),
+            ("c", "s")
+        );
+        assert_eq!(
+            event.status.state,
+            cri::ContainerState::ContainerRunning as i32
+        );
+        assert!(event.at > 0);
     }
 }

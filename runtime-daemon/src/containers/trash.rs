@@ -4,8 +4,8 @@
 //! A crash before that deletion leaks nothing: the sweep at start empties
 //! both trashes ([`empty`]).
 
-use crate::error::Result;
-use crate::runtime::Context;
+use crate::core::context::Context;
+use crate::core::error::Result;
 use cradle_snapshotter::Trash;
 use std::path::PathBuf;
 

@@ -45,7 +45,7 @@ pub enum Error {
     #[error("namespaces of sandbox {id}: {message}")]
     Namespaces { id: String, message: String },
     #[error("metadata store: {0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::core::store::StoreError),
     #[error("I/O error at {path}: {source}")]
     Io {
         path: PathBuf,

@@ -36,15 +36,10 @@ impl Default for Events {
 }
 
 impl Events {
-    /// Publishes an event; nobody listening is fine.
-    pub fn emit(&self, kind: cri::ContainerEventType, record: &crate::containers::ContainerRecord) {
-        let _ = self.sender.send(ContainerEvent {
-            container_id: record.id.clone(),
-            sandbox_id: record.sandbox_id.clone(),
-            kind,
-            at: crate::time::now_ns(),
-            status: record.to_status(),
-        });
+    /// Publishes an event (the manager turns its record into one); nobody
+    /// listening is fine.
+    pub fn emit(&self, event: ContainerEvent) {
+        let _ = self.sender.send(event);
     }
 
     /// A new subscription, seeing events from now on.
@@ -60,18 +55,20 @@ mod tests {
     #[tokio::test]
     async fn subscribers_see_events_emitted_after_they_subscribe() {
         let events = Events::default();
-        let record: crate::containers::ContainerRecord =
-            serde_json::from_value(serde_json::json!({
-                "id": "c1", "sandbox_id": "s1", "config": cri::ContainerConfig::default(),
-                "image_name": "busybox", "image_id": "sha256:00", "state": "Running",
-                "created_at": 1, "started_at": 2, "finished_at": 0, "exit_code": 0,
-                "reason": "", "message": "", "log_path": null, "dir": "/d", "shim_dir": "/s",
-                "runtime_handler": "cradle-oci", "stop_signal": 15
-            }))
-            .unwrap();
-        events.emit(cri::ContainerEventType::ContainerCreatedEvent, &record);
+        let event = |kind| ContainerEvent {
+            container_id: "c1".into(),
+            sandbox_id: "s1".into(),
+            kind,
+            at: 2,
+            status: cri::ContainerStatus {
+                id: "c1".into(),
+                state: cri::ContainerState::ContainerRunning as i32,
+                ..Default::default()
+            },
+        };
+        events.emit(event(cri::ContainerEventType::ContainerCreatedEvent));
         let mut rx = events.subscribe();
-        events.emit(cri::ContainerEventType::ContainerStartedEvent, &record);
+        events.emit(event(cri::ContainerEventType::ContainerStartedEvent));
         let event = rx.recv().await.unwrap();
         assert_eq!(event.kind, cri::ContainerEventType::ContainerStartedEvent);
         assert_eq!(

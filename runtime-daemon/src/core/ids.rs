@@ -3,7 +3,7 @@
 //! crictl users type short prefixes of ids (as with containerd); [`resolve`]
 //! turns such a prefix into the one full id it names, or explains why not.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use rand::RngCore;
 
 /// A fresh id: 32 random bytes as 64 lowercase hex characters.

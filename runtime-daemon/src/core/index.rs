@@ -6,8 +6,8 @@
 //! itself is only ever locked for a lookup, an insert or a remove, so lists
 //! never wait behind a slow operation.
 
-use crate::error::Result;
-use crate::ids;
+use crate::core::error::Result;
+use crate::core::ids;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -95,7 +95,7 @@ impl<R: Clone> Index<R> {
         let entry = map
             .get(&id)
             .cloned()
-            .ok_or_else(|| crate::Error::NotFound {
+            .ok_or_else(|| crate::core::error::Error::NotFound {
                 kind: self.kind,
                 id: id.clone(),
             })?;
@@ -129,7 +129,7 @@ mod tests {
         index.remove("abcdef");
         assert!(matches!(
             index.get("abc"),
-            Err(crate::Error::NotFound { .. })
+            Err(crate::core::error::Error::NotFound { .. })
         ));
     }
 

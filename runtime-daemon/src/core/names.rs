@@ -4,7 +4,7 @@
 //! drop unless the create committed it, so a failed or abandoned create never
 //! leaves a stale name behind (containerd's "failed to reserve container name").
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -3,7 +3,6 @@
 
 use super::filter::{id_matches, labels_match};
 use super::{CriService, detached, required};
-use crate::shim_client::ShimClient;
 use cradle_proto::cri;
 use std::sync::Arc;
 use tonic::Status;
@@ -99,16 +98,7 @@ impl CriService {
         req: cri::ReopenContainerLogRequest,
     ) -> Result<(), Status> {
         let id = required(&req.container_id, "container_id")?;
-        let record = self.runtime.containers.get(id)?;
-        if record.state != crate::containers::ContainerState::Running {
-            return Err(Status::failed_precondition(format!(
-                "container {} is not running",
-                record.id
-            )));
-        }
-        let shim = ShimClient::new(&record.id, &record.shim_dir);
-        shim.reopen_log().await?;
-        Ok(())
+        Ok(self.runtime.containers.reopen_log(id).await?)
     }
 }
 
@@ -150,15 +140,10 @@ impl CriService {
 /// `crictl inspect`: sandbox, pid (0 when not running), runtime, the OCI
 /// spec of the bundle, the config as created.
 fn verbose_info(record: &crate::containers::ContainerRecord) -> serde_json::Value {
-    let pid = std::fs::read_to_string(record.shim_dir.join(cradle_proto::shim::INIT_PID_FILE))
-        .ok()
-        .and_then(|p| p.trim().parse::<u32>().ok())
+    let pid = crate::stats::process::init_pid(&record.shim_dir)
         .filter(|_| record.state == crate::containers::ContainerState::Running)
         .unwrap_or(0);
-    let spec: serde_json::Value = std::fs::read(record.bundle().join("config.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(serde_json::Value::Null);
+    let spec = crate::stats::bundle::runtime_spec(&record.bundle());
     serde_json::json!({
         "sandboxID": record.sandbox_id,
         "pid": pid,

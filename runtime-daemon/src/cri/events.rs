@@ -3,7 +3,7 @@
 //! containers' statuses as the kubelet's evented PLEG expects.
 
 use super::CriService;
-use crate::events::ContainerEvent;
+use crate::core::events::ContainerEvent;
 use crate::runtime::Runtime;
 use cradle_proto::cri;
 use std::sync::Arc;

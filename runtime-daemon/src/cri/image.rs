@@ -51,7 +51,7 @@ impl CriService {
             registry_token: a.registry_token,
         });
         let (runtime, reference) = (Arc::clone(&self.runtime), reference.to_string());
-        let image = detached(async move { runtime.pull_image(&reference, auth).await }).await?;
+        let image = detached(async move { runtime.images.pull(&reference, auth).await }).await?;
         Ok(cri::PullImageResponse {
             image_ref: image.id,
         })
@@ -62,7 +62,7 @@ impl CriService {
         req: cri::ListImagesRequest,
     ) -> Result<cri::ListImagesResponse, Status> {
         let filter = req.filter.and_then(|f| f.image).map(|i| i.image);
-        let images = self.runtime.list_images(filter.as_deref())?;
+        let images = self.runtime.images.list(filter.as_deref())?;
         Ok(cri::ListImagesResponse {
             images: images.into_iter().map(to_cri).collect(),
         })
@@ -73,7 +73,7 @@ impl CriService {
         req: cri::ImageStatusRequest,
     ) -> Result<cri::ImageStatusResponse, Status> {
         let reference = image_name(&req.image)?;
-        let image = self.runtime.image_status(reference)?;
+        let image = self.runtime.images.status(reference)?;
         Ok(cri::ImageStatusResponse {
             image: image.map(to_cri),
             info: Default::default(),
@@ -97,7 +97,8 @@ impl CriService {
     pub(crate) async fn image_fs_info_impl(&self) -> Result<cri::ImageFsInfoResponse, Status> {
         let runtime = Arc::clone(&self.runtime);
         let (images, containers) = tokio::task::spawn_blocking(move || {
-            Ok::<_, crate::error::Error>((runtime.image_fs_usage()?, runtime.writable_fs_usage()?))
+            let images = &runtime.images;
+            Ok::<_, crate::core::error::Error>((images.fs_usage()?, images.writable_fs_usage()?))
         })
         .await
         .map_err(|e| Status::internal(format!("ImageFsInfo task failed: {e}")))??;
@@ -111,7 +112,7 @@ impl CriService {
 /// The CRI form of one usage figure, stamped now.
 fn filesystem_usage(usage: FsUsage) -> cri::FilesystemUsage {
     cri::FilesystemUsage {
-        timestamp: crate::time::now_ns(),
+        timestamp: crate::core::time::now_ns(),
         fs_id: Some(cri::FilesystemIdentifier {
             mountpoint: usage.mountpoint.to_string_lossy().into_owned(),
         }),

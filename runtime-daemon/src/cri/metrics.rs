@@ -341,7 +341,7 @@ impl CriService {
             .map(|u| u.bytes);
         let fs = more::fs(&self.runtime.ctx.config.root, usage);
         let mut m = Metrics::new(base_labels(c));
-        more::push(&mut m, c, &sample, &fs, crate::time::now_ns());
+        more::push(&mut m, c, &sample, &fs, crate::core::time::now_ns());
         m.out
     }
 }

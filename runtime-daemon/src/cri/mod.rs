@@ -71,7 +71,7 @@ pub(crate) fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, tonic
 pub(crate) async fn detached<T, F>(operation: F) -> Result<T, tonic::Status>
 where
     T: Send + 'static,
-    F: std::future::Future<Output = crate::error::Result<T>> + Send + 'static,
+    F: std::future::Future<Output = crate::core::error::Result<T>> + Send + 'static,
 {
     tokio::spawn(operation)
         .await

@@ -24,7 +24,7 @@ impl CriService {
     pub(crate) async fn status_impl(&self, verbose: bool) -> cri::StatusResponse {
         let config = &self.runtime.ctx.config;
         let paths = self.runtime.ctx.cni_paths();
-        let ready = tokio::task::spawn_blocking(move || crate::pods::network::status(&paths))
+        let ready = tokio::task::spawn_blocking(move || crate::platform::cni::status(&paths))
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string()));

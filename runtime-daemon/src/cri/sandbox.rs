@@ -20,7 +20,7 @@ impl CriService {
         super::validate::pod_config(&config)?;
         let runtime = Arc::clone(&self.runtime);
         let handler = req.runtime_handler;
-        let id = detached(async move { runtime.run_pod_sandbox(config, &handler).await }).await?;
+        let id = detached(async move { runtime.pods.run(config, &handler).await }).await?;
         Ok(cri::RunPodSandboxResponse { pod_sandbox_id: id })
     }
 
@@ -60,7 +60,7 @@ impl CriService {
             status: Some(record.to_status()),
             info: Default::default(),
             containers_statuses,
-            timestamp: crate::time::now_ns(),
+            timestamp: crate::core::time::now_ns(),
         })
     }
 

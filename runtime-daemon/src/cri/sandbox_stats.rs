@@ -43,7 +43,7 @@ pub(crate) fn pod_interfaces(record: &SandboxRecord) -> Vec<InterfaceSample> {
 
 impl CriService {
     fn pod_stats_of(&self, record: &SandboxRecord) -> cri::PodSandboxStats {
-        let now = crate::time::now_ns();
+        let now = crate::core::time::now_ns();
         let root = Path::new(CGROUP_ROOT);
         let containers: Vec<_> = self
             .runtime

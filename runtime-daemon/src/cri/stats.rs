@@ -37,7 +37,7 @@ pub(crate) fn memory_usage(now: i64, sample: &CgroupSample) -> cri::MemoryUsage 
 
 impl CriService {
     pub(crate) fn stats_of(&self, record: &ContainerRecord) -> cri::ContainerStats {
-        let now = crate::time::now_ns();
+        let now = crate::core::time::now_ns();
         // Records from before cgroup paths were kept have none: report nothing
         // rather than the root cgroup's usage.
         let sample = if record.cgroup_path.is_empty() {

@@ -6,7 +6,7 @@
 //! response line, bounded by a timeout except for [`ShimClient::wait`], which
 //! parks until the watched process exits.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use cradle_proto::shim::{self, ExitRecord, Request, Response, ShimState};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -115,9 +115,11 @@ impl ShimClient {
     pub async fn call(&self, request: &Request, timeout: Option<Duration>) -> Result<Response> {
         let exchange = async {
             let socket = self.socket();
-            let stream = crate::sockets::connect(&socket).await.map_err(|e| {
-                Error::shim(&self.id, format!("connecting to {}: {e}", socket.display()))
-            })?;
+            let stream = crate::platform::sockets::connect(&socket)
+                .await
+                .map_err(|e| {
+                    Error::shim(&self.id, format!("connecting to {}: {e}", socket.display()))
+                })?;
             let (read, mut write) = stream.into_split();
             write
                 .write_all(&shim::encode(request))

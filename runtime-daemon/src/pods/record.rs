@@ -1,6 +1,6 @@
 //! The persisted record of one pod sandbox.
 
-use super::namespaces::Pins;
+use crate::platform::namespaces::Pins;
 use cradle_proto::cri;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

@@ -8,17 +8,21 @@
 //! reason `Unknown` and exit code 255. A network-attached sandbox whose record has
 //! no IPs gets them from the CNI result cache.
 
-use crate::containers::{ContainerRecord, ContainerState};
-use crate::error::Result;
-use crate::pods::{SandboxRecord, SandboxState, network};
-use crate::runtime::Runtime;
-use crate::shim_client::ShimClient;
-use crate::store::Kind;
+use crate::containers::{ContainerManager, ContainerRecord, ContainerState};
+use crate::core::context::Context;
+use crate::core::error::Result;
+use crate::core::store::Kind;
+use crate::platform::cni;
+use crate::platform::shim_client::ShimClient;
+use crate::pods::{SandboxManager, SandboxRecord, SandboxState};
 use cradle_proto::shim::ProcessStatus;
 
 /// Loads and reconciles every sandbox and container.
-pub async fn recover(runtime: &Runtime) -> Result<()> {
-    let ctx = &runtime.ctx;
+pub async fn recover(
+    ctx: &Context,
+    pods: &SandboxManager,
+    containers: &ContainerManager,
+) -> Result<()> {
     let sandboxes: Vec<(String, SandboxRecord)> = ctx.store.load_all(Kind::Sandbox)?;
     for (id, mut record) in sandboxes {
         if record.state == SandboxState::Ready {
@@ -32,7 +36,7 @@ pub async fn recover(runtime: &Runtime) -> Result<()> {
         if record.network_attached && record.ips.is_empty() {
             // Attached by a daemon that did not record the IPs: the CNI cache has them.
             let (paths, sid) = (ctx.cni_paths(), id.clone());
-            match tokio::task::spawn_blocking(move || network::cached_ips(&paths, &sid)).await {
+            match tokio::task::spawn_blocking(move || cni::cached_ips(&paths, &sid)).await {
                 Ok(Ok(Some(ips))) => {
                     record.ips = ips;
                     ctx.store.put(Kind::Sandbox, &id, &record)?;
@@ -41,17 +45,17 @@ pub async fn recover(runtime: &Runtime) -> Result<()> {
                 other => tracing::warn!(sandbox = %id, "reading cached pod IPs: {other:?}"),
             }
         }
-        runtime.pods.restore(record);
+        pods.restore(record);
     }
 
-    let containers: Vec<(String, ContainerRecord)> = ctx.store.load_all(Kind::Container)?;
-    let count = containers.len();
-    for (id, record) in containers {
+    let records: Vec<(String, ContainerRecord)> = ctx.store.load_all(Kind::Container)?;
+    let count = records.len();
+    for (id, record) in records {
         let live = matches!(
             record.state,
             ContainerState::Created | ContainerState::Running
         );
-        let entry = runtime.containers.restore(record.clone());
+        let entry = containers.restore(record.clone());
         if !live {
             continue;
         }
@@ -67,7 +71,7 @@ pub async fn recover(runtime: &Runtime) -> Result<()> {
                         }
                     });
                     crate::containers::persist(ctx, &entry)?;
-                    runtime.containers.watch(entry);
+                    containers.watch(entry);
                 }
                 ProcessStatus::Exited => {
                     crate::containers::record_exit(
@@ -91,7 +95,7 @@ pub async fn recover(runtime: &Runtime) -> Result<()> {
         }
     }
     tracing::info!(
-        sandboxes = runtime.pods.list().len(),
+        sandboxes = pods.list().len(),
         containers = count,
         "recovered state"
     );

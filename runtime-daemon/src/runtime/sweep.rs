@@ -10,14 +10,17 @@
 //! recovery has loaded every record, anything there that no record names is
 //! taken apart, each piece with its own undo.
 
-use crate::error::Error;
-use crate::pods::namespaces::{self, Pins};
-use crate::pods::network;
-use crate::pods::remove_dir;
-use crate::runtime::Runtime;
-use crate::shim_client::ShimClient;
+use crate::containers::ContainerManager;
+use crate::core::context::Context;
+use crate::core::error::Error;
+use crate::core::fsutil::remove_dir;
+use crate::platform::cni;
+use crate::platform::namespaces::{self, Pins};
+use crate::platform::shim_client::ShimClient;
+use crate::pods::SandboxManager;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Subdirectories of `dir` whose names are not in `known`.
 fn orphans(dir: &Path, known: &HashSet<String>) -> Vec<(String, PathBuf)> {
@@ -40,10 +43,10 @@ fn orphans(dir: &Path, known: &HashSet<String>) -> Vec<(String, PathBuf)> {
 /// attachment: its IP reservation and NAT rules are only found this way
 /// (the plugins' own GC runs for CNI 1.1.0 configurations only). A DEL of
 /// what was never added is a no-op, as the CNI spec requires.
-async fn release_network(runtime: &Runtime, id: &str, netns: &Path) -> Result<(), Error> {
-    let paths = runtime.ctx.cni_paths();
+async fn release_network(ctx: &Context, id: &str, netns: &Path) -> Result<(), Error> {
+    let paths = ctx.cni_paths();
     let pod = cradle_cni::PodNetwork::new(id, netns);
-    tokio::task::spawn_blocking(move || network::detach(&paths, &pod))
+    tokio::task::spawn_blocking(move || cni::detach(&paths, &pod))
         .await
         .map_err(|e| Error::Internal(format!("network task: {e}")))?
         .map_err(|e| Error::Network {
@@ -55,15 +58,9 @@ async fn release_network(runtime: &Runtime, id: &str, netns: &Path) -> Result<()
 }
 
 /// Removes every orphan; failures are logged, never fatal.
-pub async fn sweep(runtime: &Runtime) {
-    let ctx = &runtime.ctx;
-    let sandboxes: HashSet<String> = runtime.pods.list().into_iter().map(|s| s.id).collect();
-    let containers: HashSet<String> = runtime
-        .containers
-        .list()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &ContainerManager) {
+    let sandboxes: HashSet<String> = pods.list().into_iter().map(|s| s.id).collect();
+    let containers: HashSet<String> = containers.list().into_iter().map(|c| c.id).collect();
     let everything: HashSet<String> = sandboxes.union(&containers).cloned().collect();
 
     for (id, dir) in orphans(&ctx.config.state_dir.join("shims"), &everything) {
@@ -82,15 +79,14 @@ pub async fn sweep(runtime: &Runtime) {
 
     // CNI attachments of pods that no record owns (or that were detached
     // without the DEL finishing), while their namespace pins still exist.
-    let attached: Vec<String> = runtime
-        .pods
+    let attached: Vec<String> = pods
         .list()
         .into_iter()
         .filter(|s| s.network_attached)
         .map(|s| s.id)
         .collect();
     let paths = ctx.cni_paths();
-    let result = tokio::task::spawn_blocking(move || network::gc(&paths, &attached)).await;
+    let result = tokio::task::spawn_blocking(move || cni::gc(&paths, &attached)).await;
     if !matches!(result, Ok(Ok(()))) {
         tracing::error!("sweep: CNI GC failed: {result:?}");
     }
@@ -105,7 +101,7 @@ pub async fn sweep(runtime: &Runtime) {
             dir,
         };
         if let Some(netns) = &pins.net
-            && let Err(e) = release_network(runtime, &id, netns).await
+            && let Err(e) = release_network(ctx, &id, netns).await
         {
             // Unpinned, the attachment could never be found again: keep the
             // pins so the next start retries.
@@ -126,7 +122,7 @@ pub async fn sweep(runtime: &Runtime) {
     }
 
     // Files of removed containers whose deletion a crash interrupted.
-    let trash_ctx = std::sync::Arc::clone(ctx);
+    let trash_ctx = Arc::clone(ctx);
     if let Err(e) =
         tokio::task::spawn_blocking(move || crate::containers::empty_trash(&trash_ctx)).await
     {
@@ -149,7 +145,7 @@ pub async fn sweep(runtime: &Runtime) {
                     continue; // handled with its directory below
                 }
                 tracing::warn!(id, "sweeping orphan writable layer");
-                let (store, cid) = (std::sync::Arc::clone(&images), id.clone());
+                let (store, cid) = (Arc::clone(&images), id.clone());
                 let result =
                     tokio::task::spawn_blocking(move || store.remove_rootfs(&cid, &rootfs)).await;
                 if !matches!(result, Ok(Ok(()))) {
@@ -163,7 +159,7 @@ pub async fn sweep(runtime: &Runtime) {
     for (id, dir) in orphans(&ctx.config.root.join("containers"), &containers) {
         tracing::warn!(id, "sweeping orphan container dir {}", dir.display());
         let rootfs = dir.join("bundle").join("rootfs");
-        let (store, cid) = (std::sync::Arc::clone(&images), id.clone());
+        let (store, cid) = (Arc::clone(&images), id.clone());
         let result = tokio::task::spawn_blocking(move || store.remove_rootfs(&cid, &rootfs)).await;
         if !matches!(result, Ok(Ok(()))) {
             // Never delete through a mounted overlay.

@@ -40,7 +40,7 @@ pub async fn attach(
         .get(&req.container_id)
         .map_err(daemon_error)?;
     let socket = record.shim_dir.join(ATTACH_SOCKET_FILE);
-    let conn = crate::sockets::connect(&socket).await.map_err(|e| {
+    let conn = crate::platform::sockets::connect(&socket).await.map_err(|e| {
         StreamError::Backend(format!(
             "attaching to container {} ({}): {e}",
             record.id,

@@ -36,7 +36,7 @@ pub async fn exec(runtime: &Runtime, req: ExecRequest, io: StreamIo) -> Result<i
     if req.tty {
         let dir = runtime.ctx.config.state_dir.join("exec-consoles");
         std::fs::create_dir_all(&dir)?;
-        let socket = dir.join(format!("{}.sock", &crate::ids::generate()[..16]));
+        let socket = dir.join(format!("{}.sock", &crate::core::ids::generate()[..16]));
         run_tty(target, socket, &req.cmd, io).await
     } else {
         run_pipes(target, &req.cmd, io).await
@@ -44,9 +44,9 @@ pub async fn exec(runtime: &Runtime, req: ExecRequest, io: StreamIo) -> Result<i
 }
 
 /// A daemon error as the streaming server reports it.
-pub fn daemon_error(e: crate::error::Error) -> StreamError {
+pub fn daemon_error(e: crate::core::error::Error) -> StreamError {
     match e {
-        crate::error::Error::NotFound { .. } => StreamError::NotFound(e.to_string()),
+        crate::core::error::Error::NotFound { .. } => StreamError::NotFound(e.to_string()),
         e => StreamError::Backend(e.to_string()),
     }
 }

@@ -2,7 +2,7 @@
 //! dir, stand-in shims, request builders, and leak probes.
 #![allow(dead_code)] // each test file uses a different part
 
-use cradle_daemon::config::Config;
+use cradle_daemon::core::config::Config;
 use cradle_daemon::cri::CriService;
 use cradle_daemon::runtime::Runtime;
 use cradle_proto::cri;

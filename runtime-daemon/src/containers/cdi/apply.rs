@@ -10,7 +10,7 @@ use std::path::Component;
 
 use oci_spec::runtime::{LinuxDeviceCgroupBuilder, Spec};
 
-use super::{CdiEdits, CdiError};
+use super::edits::{CdiEdits, CdiError};
 
 /// Applies `edits` to `spec` (which must have a process and a linux section).
 pub fn apply(spec: &mut Spec, edits: &CdiEdits) -> Result<(), CdiError> {

@@ -13,11 +13,13 @@
 //! naming the device, never dropped.
 
 mod apply;
+mod edits;
 mod names;
 mod registry;
 mod spec_file;
 
 pub use apply::apply;
+pub use edits::{CdiEdits, CdiError, CdiNode};
 pub use names::requested;
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -25,53 +27,10 @@ use std::path::PathBuf;
 
 use cradle_proto::cri;
 use oci_spec::runtime::{
-    Hook, HookBuilder, LinuxDevice, LinuxDeviceBuilder, LinuxDeviceType, Mount, MountBuilder,
+    Hook, HookBuilder, LinuxDeviceBuilder, LinuxDeviceType, Mount, MountBuilder,
 };
 
 use spec_file::{DeviceNode, HookSpec, MountSpec};
-
-/// Why the CDI devices of a container cannot be injected.
-#[derive(Debug, thiserror::Error)]
-pub enum CdiError {
-    #[error("{0}")]
-    Unresolvable(String),
-    #[error("CDI {from}: {what} edits are not supported by this runtime")]
-    Unsupported { from: String, what: &'static str },
-    #[error("CDI {from}: device node {path}: {message}")]
-    Node {
-        from: String,
-        path: String,
-        message: String,
-    },
-    #[error("CDI {from}: {message}")]
-    Build { from: String, message: String },
-}
-
-/// A device node to create, and its device cgroup access (`None` for a
-/// fifo, which the device cgroup does not govern).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CdiNode {
-    pub node: LinuxDevice,
-    pub access: Option<String>,
-}
-
-/// The edits of every requested device, completed from the host, in the
-/// order the CDI library applies them.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CdiEdits {
-    pub env: Vec<String>,
-    pub devices: Vec<CdiNode>,
-    pub mounts: Vec<Mount>,
-    /// `(hookName, hook)`.
-    pub hooks: Vec<(String, Hook)>,
-    pub additional_gids: Vec<u32>,
-}
-
-impl CdiEdits {
-    pub fn is_empty(&self) -> bool {
-        *self == CdiEdits::default()
-    }
-}
 
 /// The edits for the CDI devices `config` asks for, read from the spec
 /// files in `dirs`; empty when it asks for none. Blocking (reads files).

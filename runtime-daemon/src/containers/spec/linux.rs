@@ -10,7 +10,8 @@ use oci_spec::runtime::{
     LinuxNamespaceType, LinuxResources, LinuxResourcesBuilder,
 };
 
-use super::{SpecError, SpecInput};
+use super::error::SpecError;
+use super::input::SpecInput;
 
 /// containerd's default masked paths.
 pub const DEFAULT_MASKED_PATHS: [&str; 12] = [

@@ -13,7 +13,8 @@
 use cradle_proto::cri;
 use oci_spec::runtime::{Capabilities, LinuxSeccomp};
 
-use super::{SpecError, seccomp_default};
+use super::error::SpecError;
+use super::seccomp_default;
 
 /// What the seccomp settings ask for, before any file is read.
 #[derive(Debug, Clone, PartialEq, Eq)]

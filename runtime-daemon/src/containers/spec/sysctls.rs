@@ -40,7 +40,7 @@ pub enum SysctlScope {
 /// keys keep their dots (interface names may hold some), so only non-net
 /// keys are converted.
 fn dotted(key: &str) -> String {
-    if key.contains('/') && !crate::pods::network::is_net_sysctl(key) {
+    if key.contains('/') && !crate::platform::cni::is_net_sysctl(key) {
         key.replace('/', ".")
     } else {
         key.to_string()
@@ -53,7 +53,7 @@ pub fn scope(key: &str) -> Result<SysctlScope, SysctlError> {
     if key.is_empty() || key.starts_with(['.', '/']) || key.contains("..") || key.contains("//") {
         return Err(SysctlError::InvalidKey(key.to_string()));
     }
-    if crate::pods::network::is_net_sysctl(key) {
+    if crate::platform::cni::is_net_sysctl(key) {
         return Ok(SysctlScope::Net);
     }
     let key = dotted(key);

@@ -1,0 +1,87 @@
+//! [`ContainerManager`]: the owner of every container record, in memory and
+//! in the store. Each lifecycle verb lives in its own module beside this one.
+
+use super::exit;
+use super::features;
+use super::monitor;
+use super::record::ContainerRecord;
+use crate::core::context::Context;
+use crate::core::error::Result;
+use crate::core::index::{Entry, Index};
+use crate::core::names::NameIndex;
+use std::sync::Arc;
+
+/// Owns every container.
+pub struct ContainerManager {
+    pub(super) ctx: Arc<Context>,
+    pub(super) index: Arc<Index<ContainerRecord>>,
+    pub(super) names: Arc<NameIndex>,
+    pub(super) features: features::HandlerFeatures,
+}
+
+impl ContainerManager {
+    /// A manager of no container yet (recovery restores the known ones).
+    pub fn new(ctx: Arc<Context>) -> Self {
+        ContainerManager {
+            ctx,
+            index: Arc::new(Index::new("container")),
+            names: NameIndex::new("container"),
+            features: features::HandlerFeatures::default(),
+        }
+    }
+
+    /// Whether runtime handler `handler` (and the kernel) can make
+    /// recursive read-only mounts; unknown handlers cannot.
+    pub async fn supports_recursive_read_only(&self, handler: &str) -> bool {
+        match self.ctx.runtime_handler(handler) {
+            Ok((_, binary)) => self.features.recursive_read_only(&binary).await,
+            Err(_) => false,
+        }
+    }
+
+    /// A snapshot of one container.
+    pub fn get(&self, id_or_prefix: &str) -> Result<ContainerRecord> {
+        self.index.get(id_or_prefix).map(|(_, e)| e.snapshot())
+    }
+
+    /// Snapshots of every container (from memory).
+    pub fn list(&self) -> Vec<ContainerRecord> {
+        self.index.all().iter().map(|e| e.snapshot()).collect()
+    }
+
+    /// Ids of the containers of one sandbox.
+    pub fn ids_in_sandbox(&self, sandbox_id: &str) -> Vec<String> {
+        self.list()
+            .into_iter()
+            .filter(|c| c.sandbox_id == sandbox_id)
+            .map(|c| c.id)
+            .collect()
+    }
+
+    /// Whether any container runs on image `image_id`. Images shown by
+    /// image volumes are guarded by the image store itself, from its
+    /// on-disk volume records (RemoveImage then fails as in use).
+    pub fn uses_image(&self, image_id: &str) -> bool {
+        self.list().iter().any(|c| c.image_id == image_id)
+    }
+
+    /// Re-registers a loaded record (recovery) and returns its entry.
+    pub fn restore(&self, record: ContainerRecord) -> Arc<Entry<ContainerRecord>> {
+        if let Some(name) = ContainerRecord::name_key(&record.sandbox_id, &record.config) {
+            self.names.restore(&name, &record.id);
+        }
+        let entry = Entry::new(record.clone());
+        self.index.insert(&record.id, Arc::clone(&entry));
+        entry
+    }
+
+    /// Writes the entry's record through to the store unless it was removed.
+    pub(super) fn persist(&self, entry: &Entry<ContainerRecord>) -> Result<()> {
+        exit::persist(&self.ctx, entry)
+    }
+
+    /// Starts the exit monitor of a running container.
+    pub fn watch(&self, entry: Arc<Entry<ContainerRecord>>) {
+        tokio::spawn(monitor::watch(Arc::clone(&self.ctx), entry));
+    }
+}

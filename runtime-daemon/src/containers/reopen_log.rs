@@ -1,0 +1,22 @@
+//! ReopenContainerLog: the shim, which writes the container's log, reopens
+//! the file (after the kubelet rotated it).
+
+use super::manager::ContainerManager;
+use super::record::ContainerState;
+use crate::core::error::{Error, Result};
+use crate::platform::shim_client::ShimClient;
+
+impl ContainerManager {
+    /// ReopenContainerLog: only a running container has a log being written.
+    pub async fn reopen_log(&self, id: &str) -> Result<()> {
+        let record = self.get(id)?;
+        if record.state != ContainerState::Running {
+            return Err(Error::FailedPrecondition(format!(
+                "container {} is not running",
+                record.id
+            )));
+        }
+        let shim = ShimClient::new(&record.id, &record.shim_dir);
+        shim.reopen_log().await
+    }
+}

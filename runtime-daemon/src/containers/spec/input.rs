@@ -1,0 +1,57 @@
+//! The builder's input: what the container manager hands over, and what it
+//! read from the node and the image first.
+
+use cradle_proto::cri;
+use std::path::{Path, PathBuf};
+
+/// The sandbox namespaces a container joins, as pinned files
+/// (`<state-dir>/ns/<sandbox-id>/{net,ipc,uts}`). `None` means the host's
+/// namespace: the namespace is left out of the spec entirely.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SandboxNamespaces {
+    pub net: Option<PathBuf>,
+    pub ipc: Option<PathBuf>,
+    pub uts: Option<PathBuf>,
+}
+
+/// What the daemon read from the node and the image for the builder.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    /// The image's /etc/passwd and /etc/group.
+    pub users: crate::containers::users::UserDb,
+    /// The profile file of a seccomp `Localhost` choice.
+    pub localhost_seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// Device nodes: the CRI devices, plus every host device when privileged.
+    pub devices: Vec<crate::containers::devices::Device>,
+    /// The pid namespace to join: the target container's (mode TARGET) or
+    /// the pod's shared one (mode POD, when the pause process has its own).
+    pub pid_ns: Option<PathBuf>,
+    /// The runtime handler and the kernel can make recursive read-only
+    /// mounts (`rro`).
+    pub recursive_read_only: bool,
+    /// The daemon's own bounding set, which the runtime inherits: what a
+    /// privileged container and `add: ["ALL"]` get, as containerd's
+    /// `WithAllCurrentCapabilities` (`None`: every capability the format
+    /// knows).
+    pub current_capabilities: Option<oci_spec::runtime::Capabilities>,
+    /// The edits of the container's CDI devices, completed from the host.
+    pub cdi: crate::containers::cdi::CdiEdits,
+    /// The lowest `oom_score_adj` the runtime can set: the daemon's own when
+    /// it may not lower it (no CAP_SYS_RESOURCE), as containerd's
+    /// `restrict_oom_score_adj`; `None` where any value can be set.
+    pub oom_score_adj_floor: Option<i32>,
+}
+
+/// Everything the builder needs; borrowed from the container manager.
+pub struct SpecInput<'a> {
+    pub container_id: &'a str,
+    pub config: &'a cri::ContainerConfig,
+    pub sandbox: &'a cri::PodSandboxConfig,
+    pub image: &'a cradle_snapshotter::ImageConfig,
+    /// Absolute path of the mounted overlay.
+    pub rootfs: &'a Path,
+    pub namespaces: &'a SandboxNamespaces,
+    /// e.g. `/kubepods/pod1/<container-id>`.
+    pub cgroups_path: &'a str,
+    pub resolved: &'a Resolved,
+}

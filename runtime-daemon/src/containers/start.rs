@@ -1,0 +1,62 @@
+//! StartContainer: the shim starts the created container and an exit
+//! [`super::monitor`] is parked on it. A process the OCI runtime cannot
+//! start ends the container as `ContainerCannotRun`.
+
+use super::exit::record_cannot_run;
+use super::manager::ContainerManager;
+use super::record::ContainerState;
+use crate::core::error::{Error, Result};
+use crate::core::fault;
+use crate::platform::shim_client::ShimClient;
+use cradle_proto::cri;
+use std::sync::Arc;
+
+impl ContainerManager {
+    /// StartContainer: only a created container can start.
+    pub async fn start(&self, id: &str) -> Result<()> {
+        let (id, entry) = self.index.get(id)?;
+        let _op = entry.op.lock().await;
+        let record = entry.snapshot();
+        if record.state != ContainerState::Created {
+            return Err(Error::FailedPrecondition(format!(
+                "container {id} is {:?}, not Created",
+                record.state
+            )));
+        }
+        if let Some(why) = &record.start_error {
+            record_cannot_run(&self.ctx, &entry, why)?;
+            return Err(Error::shim(
+                &id,
+                format!("cannot start the container: {why}"),
+            ));
+        }
+        let shim = ShimClient::new(&id, &record.shim_dir);
+        // Taken before the start: a process that exits at once must not look
+        // as if it finished before it started.
+        let started_at = crate::core::time::now_ns();
+        if let Err(e) = shim.start().await {
+            // Whatever half-started must not run on unwatched: the container
+            // is over, as containerd's ContainerCannotRun.
+            if let Err(kill) = shim.kill(libc::SIGKILL, false).await {
+                tracing::warn!(container = %id, "killing after a failed start: {kill}");
+            }
+            record_cannot_run(&self.ctx, &entry, &e.to_string())?;
+            return Err(e);
+        }
+        fault::point("start.started");
+        entry.update(|r| {
+            r.state = ContainerState::Running;
+            r.started_at = started_at;
+        });
+        self.persist(&entry)?;
+        fault::point("start.recorded");
+        self.ctx.events.emit(
+            entry
+                .snapshot()
+                .event(cri::ContainerEventType::ContainerStartedEvent),
+        );
+        self.watch(Arc::clone(&entry));
+        tracing::info!(container = %id, "container started");
+        Ok(())
+    }
+}

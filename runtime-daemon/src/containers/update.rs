@@ -1,0 +1,59 @@
+//! UpdateContainerResources: the OCI runtime writes the new limits into the
+//! container's cgroup; they are kept in its config.
+
+use super::hugetlb;
+use super::manager::ContainerManager;
+use super::record::ContainerState;
+use super::runtime_cmd;
+use super::spec;
+use crate::core::error::{Error, Result};
+use cradle_proto::cri;
+
+impl ContainerManager {
+    /// UpdateContainerResources: the OCI runtime writes the new limits into
+    /// the container's cgroup (`<runtime> update`); they are kept in its config.
+    pub async fn update_resources(
+        &self,
+        id: &str,
+        mut resources: cri::LinuxContainerResources,
+    ) -> Result<()> {
+        let (id, entry) = self.index.get(id)?;
+        let _op = entry.op.lock().await;
+        let record = entry.snapshot();
+        if !matches!(
+            record.state,
+            ContainerState::Created | ContainerState::Running
+        ) {
+            return Err(Error::FailedPrecondition(format!(
+                "container {id} is {:?}: its resources cannot change",
+                record.state
+            )));
+        }
+        let (handler, binary) = self.ctx.runtime_handler(&record.runtime_handler)?;
+        hugetlb::drop_unenforceable_zero_limits(&handler, &mut resources);
+        let oci = spec::update_resources(&resources)
+            .map_err(|e| Error::InvalidArgument(format!("resources of container {id}: {e}")))?;
+        let json = serde_json::to_vec(&oci)
+            .map_err(|e| Error::Internal(format!("resources of container {id}: {e}")))?;
+        let root = self.ctx.config.state_dir.join("runtime").join(handler);
+        runtime_cmd::update(&binary, &root, &id, &json)
+            .await
+            .map_err(|e| {
+                let msg = format!("resources of container {id}: {e}");
+                match e {
+                    runtime_cmd::UpdateError::Refused(_) => Error::InvalidArgument(msg),
+                    runtime_cmd::UpdateError::TimedOut(_) => Error::DeadlineExceeded(msg),
+                    runtime_cmd::UpdateError::Run(_) => Error::Internal(msg),
+                }
+            })?;
+        entry.update(|r| {
+            r.config
+                .linux
+                .get_or_insert_with(Default::default)
+                .resources = Some(resources);
+        });
+        self.persist(&entry)?;
+        tracing::info!(container = %id, "resources updated");
+        Ok(())
+    }
+}

@@ -1,0 +1,19 @@
+//! The shared core, below the managers and above the platform adapters.
+//!
+//! The leaf vocabulary every layer speaks ([`error`], [`ids`], [`time`],
+//! [`fault`], [`config`]), the state the managers share through a
+//! [`context::Context`] of narrow handles ([`store`], [`events`]), and the
+//! in-memory structures each manager builds its records on ([`index`],
+//! [`names`]). Nothing here imports a manager or a service.
+
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod events;
+pub mod fault;
+pub mod fsutil;
+pub mod ids;
+pub mod index;
+pub mod names;
+pub mod store;
+pub mod time;

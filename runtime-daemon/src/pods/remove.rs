@@ -1,0 +1,55 @@
+//! RemovePodSandbox (its containers already removed by the runtime layer):
+//! delete the pause shim, unpin the namespaces, forget the sandbox.
+
+use super::manager::SandboxManager;
+use super::record::SandboxRecord;
+use crate::core::error::{Error, Result};
+use crate::core::fault;
+use crate::core::fsutil::remove_dir;
+use crate::core::store::Kind;
+use crate::platform::namespaces::{self, Pins};
+use crate::platform::shim_client::ShimClient;
+
+impl SandboxManager {
+    /// RemovePodSandbox (its containers are already removed): delete the pause
+    /// shim, unpin the namespaces, forget the sandbox. Unknown: Ok.
+    pub async fn remove(&self, id: &str) -> Result<()> {
+        self.stop(id).await?;
+        let Ok((id, entry)) = self.index.get(id) else {
+            return Ok(());
+        };
+        let _op = entry.op.lock().await;
+        let record = entry.snapshot();
+        let shim = ShimClient::new(&id, &record.shim_dir);
+        if shim.is_alive().await {
+            shim.delete(true).await?;
+            fault::point("remove_pod.shim_deleted");
+        }
+        remove_pins(&id, &record.pins).await?;
+        fault::point("remove_pod.unpinned");
+        remove_dir(&record.shim_dir)?;
+        remove_dir(&self.ctx.sandbox_dir(&id))?;
+        fault::point("remove_pod.dirs_removed");
+        self.ctx.store.delete(Kind::Sandbox, &id)?;
+        fault::point("remove_pod.forgotten");
+        entry.mark_removed();
+        self.index.remove(&id);
+        if let Some(name) = SandboxRecord::name_key(&record.config) {
+            self.names.release(&name, &id);
+        }
+        tracing::info!(sandbox = %id, "pod sandbox removed");
+        Ok(())
+    }
+}
+
+/// Unpins the namespaces of sandbox `id` on a blocking thread.
+pub(super) async fn remove_pins(id: &str, pins: &Pins) -> Result<()> {
+    let pins = pins.clone();
+    tokio::task::spawn_blocking(move || namespaces::unpin(&pins))
+        .await
+        .map_err(|e| Error::Internal(format!("namespace task: {e}")))?
+        .map_err(|e| Error::Namespaces {
+            id: id.to_string(),
+            message: e.to_string(),
+        })
+}

@@ -1,0 +1,234 @@
+//! RunPodSandbox: reserve the name, pin namespaces, write the pod's files,
+//! attach the network, start the pause shim, persist. Every step is undone
+//! if a later one fails.
+
+use super::files;
+use super::manager::SandboxManager;
+use super::record::{SandboxRecord, SandboxState};
+use super::remove::remove_pins;
+use crate::core::error::{Error, Result};
+use crate::core::fault;
+use crate::core::fsutil::remove_dir;
+use crate::core::index::Entry;
+use crate::core::store::Kind;
+use crate::platform::cni;
+use crate::platform::namespaces::{self, PinRequest, Pins};
+use crate::platform::shim_client::ShimClient;
+use cradle_proto::cri;
+use std::ffi::OsString;
+
+impl SandboxManager {
+    /// RunPodSandbox, with a `config` the CRI layer has validated (metadata
+    /// with a name): reserve the name, pin namespaces, start the pause shim,
+    /// persist. Every step is undone if a later one fails.
+    pub async fn run(&self, config: cri::PodSandboxConfig, handler: &str) -> Result<String> {
+        self.ctx.runtime_handler(handler)?;
+        let name = SandboxRecord::name_key(&config).unwrap_or_default();
+        let id = crate::core::ids::generate();
+        let reservation = self.names.reserve(&name, &id)?;
+        fault::point("run_pod.name_reserved");
+        let cgroup_path = format!("{}/{}", self.ctx.cgroup_parent(&config), id);
+        let mut undo = Undo::default();
+        match self.build(&id, &config, &cgroup_path, &mut undo).await {
+            Ok(built) => {
+                let record = SandboxRecord {
+                    id: id.clone(),
+                    config,
+                    runtime_handler: handler.to_string(),
+                    state: SandboxState::Ready,
+                    created_at: crate::core::time::now_ns(),
+                    pins: built.pins,
+                    shim_dir: built.shim_dir,
+                    cgroup_path,
+                    network_attached: built.ips.is_some(),
+                    ips: built.ips.unwrap_or_default(),
+                };
+                if let Err(e) = self.ctx.store.put(Kind::Sandbox, &id, &record) {
+                    undo.run(&id).await;
+                    return Err(e.into());
+                }
+                fault::point("run_pod.recorded");
+                self.index.insert(&id, Entry::new(record));
+                reservation.commit();
+                tracing::info!(sandbox = %id, name, "pod sandbox ready");
+                Ok(id)
+            }
+            Err(e) => {
+                tracing::warn!(sandbox = %id, name, "RunPodSandbox failed: {e}");
+                undo.run(&id).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn build(
+        &self,
+        id: &str,
+        config: &cri::PodSandboxConfig,
+        cgroup_path: &str,
+        undo: &mut Undo,
+    ) -> Result<Built> {
+        let ns_options = config
+            .linux
+            .as_ref()
+            .and_then(|l| l.security_context.as_ref())
+            .and_then(|s| s.namespace_options.clone())
+            .unwrap_or_default();
+        let host_network = ns_options.network == cri::NamespaceMode::Node as i32;
+        let sysctls = cni::net_sysctls(config);
+        if host_network && !sysctls.is_empty() {
+            return Err(Error::InvalidArgument(
+                "net.* sysctls need the pod's own network namespace, not the node's".into(),
+            ));
+        }
+        for (key, _) in &sysctls {
+            cradle_cni::sysctl::proc_path(key)
+                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        }
+        // The others go into each container's spec: refuse what no container could apply.
+        crate::containers::spec::sysctls::validate(
+            config,
+            ns_options.ipc != cri::NamespaceMode::Node as i32,
+        )
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let request = PinRequest {
+            net: !host_network,
+            ipc: ns_options.ipc != cri::NamespaceMode::Node as i32,
+            // A host-network pod keeps the node's hostname, as with containerd.
+            uts: !host_network,
+            hostname: config.hostname.clone(),
+        };
+        let ns_dir = self.ctx.ns_dir(id);
+        let pins = tokio::task::spawn_blocking(move || namespaces::pin(&ns_dir, &request))
+            .await
+            .map_err(|e| Error::Internal(format!("namespace task: {e}")))?
+            .map_err(|e| Error::Namespaces {
+                id: id.to_string(),
+                message: e.to_string(),
+            })?;
+        undo.pins = Some(pins.clone());
+        fault::point("run_pod.namespaces_pinned");
+
+        let files_dir = self.ctx.sandbox_dir(id);
+        undo.files_dir = Some(files_dir.clone());
+        files::write_sandbox_files(&files_dir, config, host_network)
+            .map_err(|e| Error::io(&files_dir, e))?;
+        fault::point("run_pod.files_written");
+
+        let ips = match &pins.net {
+            Some(netns) => {
+                let net_err = |message: String| Error::Network {
+                    id: id.to_string(),
+                    message,
+                };
+                let pod =
+                    cni::pod_network(id, netns, config).map_err(|e| net_err(e.to_string()))?;
+                let paths = self.ctx.cni_paths();
+                let (p, q) = (paths.clone(), pod.clone());
+                let ips = tokio::task::spawn_blocking(move || cni::attach(&p, &q))
+                    .await
+                    .map_err(|e| Error::Internal(format!("network task: {e}")))?
+                    .map_err(|e| net_err(e.to_string()))?;
+                if ips.is_some() {
+                    undo.network = Some((paths, pod));
+                }
+                fault::point("run_pod.network_attached");
+                ips
+            }
+            None => None,
+        };
+        if let (Some(netns), false) = (&pins.net, sysctls.is_empty()) {
+            let netns = netns.clone();
+            tokio::task::spawn_blocking(move || cni::apply_sysctls(&netns, &sysctls))
+                .await
+                .map_err(|e| Error::Internal(format!("sysctl task: {e}")))?
+                .map_err(|e| Error::Network {
+                    id: id.to_string(),
+                    message: e.to_string(),
+                })?;
+            fault::point("run_pod.sysctls_applied");
+        }
+
+        let shim_dir = self.ctx.shim_dir(id);
+        std::fs::create_dir_all(&shim_dir).map_err(|e| Error::io(&shim_dir, e))?;
+        undo.shim_dir = Some(shim_dir.clone());
+        let host_ns = |kind: &str| format!("/proc/{}/ns/{kind}", std::process::id());
+        let ns_arg = |pin: &Option<std::path::PathBuf>, kind: &str| -> OsString {
+            pin.as_ref()
+                .map(|p| p.as_os_str().to_os_string())
+                .unwrap_or_else(|| host_ns(kind).into())
+        };
+        let args: Vec<OsString> = vec![
+            "sandbox".into(),
+            "--id".into(),
+            id.into(),
+            "--state-dir".into(),
+            shim_dir.as_os_str().into(),
+            "--netns".into(),
+            ns_arg(&pins.net, "net"),
+            "--ipcns".into(),
+            ns_arg(&pins.ipc, "ipc"),
+            "--utsns".into(),
+            ns_arg(&pins.uts, "uts"),
+            "--cgroup".into(),
+            cgroup_path.into(),
+        ];
+        let shim = ShimClient::spawn(id, &self.ctx.shim_bin, &shim_dir, args).await?;
+        undo.shim = Some(shim);
+        fault::point("run_pod.shim_started");
+        Ok(Built {
+            pins,
+            shim_dir,
+            ips,
+        })
+    }
+}
+
+/// What RunPodSandbox built.
+struct Built {
+    pins: Pins,
+    shim_dir: std::path::PathBuf,
+    /// `Some`: attached to the CNI network with these IPs.
+    ips: Option<Vec<String>>,
+}
+
+/// What a failing RunPodSandbox has to take back, newest first.
+#[derive(Default)]
+struct Undo {
+    pins: Option<Pins>,
+    network: Option<(cni::CniPaths, cradle_cni::PodNetwork)>,
+    files_dir: Option<std::path::PathBuf>,
+    shim_dir: Option<std::path::PathBuf>,
+    shim: Option<ShimClient>,
+}
+
+impl Undo {
+    async fn run(self, id: &str) {
+        if let Some(shim) = self.shim
+            && let Err(e) = shim.delete(true).await
+        {
+            tracing::warn!(sandbox = %id, "undo: deleting pause shim: {e}");
+        }
+        if let Some(dir) = self.shim_dir
+            && let Err(e) = remove_dir(&dir)
+        {
+            tracing::warn!(sandbox = %id, "undo: {e}");
+        }
+        if let Some((paths, pod)) = self.network {
+            let result = tokio::task::spawn_blocking(move || cni::detach(&paths, &pod)).await;
+            if !matches!(result, Ok(Ok(()))) {
+                tracing::warn!(sandbox = %id, "undo: CNI DEL failed: {result:?}");
+            }
+        }
+        if let Some(dir) = self.files_dir
+            && let Err(e) = remove_dir(&dir)
+        {
+            tracing::warn!(sandbox = %id, "undo: {e}");
+        }
+        if let Some(pins) = self.pins
+            && let Err(e) = remove_pins(id, &pins).await
+        {
+            tracing::warn!(sandbox = %id, "undo: {e}");
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! StopPodSandbox (its containers already stopped by the runtime layer):
+//! detach the network, kill the pause process, record NOTREADY.
+
+use super::manager::SandboxManager;
+use super::record::{SandboxRecord, SandboxState};
+use crate::core::error::{Error, Result};
+use crate::core::fault;
+use crate::core::store::Kind;
+use crate::platform::cni;
+use crate::platform::shim_client::ShimClient;
+use std::time::Duration;
+
+/// How long a killed pause process may take to be reaped.
+const PAUSE_EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl SandboxManager {
+    /// StopPodSandbox (its containers are already stopped): kill the pause process.
+    pub async fn stop(&self, id: &str) -> Result<()> {
+        let Ok((id, entry)) = self.index.get(id) else {
+            return Ok(());
+        };
+        let _op = entry.op.lock().await;
+        let record = entry.snapshot();
+        if record.network_attached {
+            self.detach_network(&record).await?;
+            fault::point("stop_pod.network_detached");
+            let record = entry.update(|r| r.network_attached = false);
+            self.ctx.store.put(Kind::Sandbox, &id, &record)?;
+        }
+        if record.state == SandboxState::NotReady {
+            return Ok(());
+        }
+        let shim = ShimClient::new(&id, &record.shim_dir);
+        if shim.is_alive().await {
+            shim.kill(libc::SIGKILL, false).await?;
+            shim.wait(Some(PAUSE_EXIT_TIMEOUT)).await?;
+            fault::point("stop_pod.pause_killed");
+        }
+        let record = entry.update(|r| r.state = SandboxState::NotReady);
+        self.ctx.store.put(Kind::Sandbox, &id, &record)?;
+        fault::point("stop_pod.recorded");
+        tracing::info!(sandbox = %id, "pod sandbox stopped");
+        Ok(())
+    }
+
+    /// CNI DEL of a sandbox (from the cache when the configuration is gone).
+    async fn detach_network(&self, record: &SandboxRecord) -> Result<()> {
+        let Some(netns) = &record.pins.net else {
+            return Ok(());
+        };
+        let net_err = |message: String| Error::Network {
+            id: record.id.clone(),
+            message,
+        };
+        let pod = cni::pod_network(&record.id, netns, &record.config)
+            .map_err(|e| net_err(e.to_string()))?;
+        let paths = self.ctx.cni_paths();
+        tokio::task::spawn_blocking(move || cni::detach(&paths, &pod))
+            .await
+            .map_err(|e| Error::Internal(format!("network task: {e}")))?
+            .map_err(|e| net_err(e.to_string()))?;
+        tracing::info!(sandbox = %record.id, "pod network detached");
+        Ok(())
+    }
+}
