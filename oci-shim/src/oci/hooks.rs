@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::memfd::{MFdFlags, memfd_create};
 
-use super::error::{OciError, Result};
-use super::log;
+use crate::oci::error::{OciError, Result};
+use crate::oci::log;
 use crate::spec::{Hook, Spec};
 
 /// The points of the lifecycle where hooks run.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{OciError, Result};
+use crate::oci::error::{OciError, Result};
 use crate::spec::{Hook, LinuxDeviceCgroup};
 
 /// File name of the state record inside the container's directory.

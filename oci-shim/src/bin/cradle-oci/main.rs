@@ -13,7 +13,7 @@ mod entry;
 
 use anyhow::{Context, Result};
 use args::{Cli, Cmd, CreateArgs, LogFormat};
-use cradle_shim::oci::{self, create::CreateOptions, log};
+use cradle_shim::oci::{self, log, verbs::create::CreateOptions};
 
 fn main() {
     let cli = match args::parse_env() {
@@ -26,7 +26,7 @@ fn main() {
     // The verbs that start processes in a container run from a sealed
     // copy of this binary (CVE-2019-5736; see `oci::sealed_exe`).
     if matches!(cli.cmd, Cmd::Create(_) | Cmd::Run { .. } | Cmd::Exec(_))
-        && let Err(e) = oci::sealed_exe::ensure_sealed()
+        && let Err(e) = oci::security::sealed_exe::ensure_sealed()
     {
         eprintln!("cradle-oci: {e}");
         std::process::exit(1);
@@ -86,29 +86,29 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Version => println!(
             "cradle-oci version {}\nspec: {}",
             env!("CARGO_PKG_VERSION"),
-            oci::features::OCI_VERSION_MAX
+            oci::verbs::features::OCI_VERSION_MAX
         ),
         Cmd::Create(args) => {
             let id = args.id.clone();
-            oci::create::create(&create_options(root, args))
+            oci::verbs::create::create(&create_options(root, args))
                 .with_context(|| format!("create {id}"))?
         }
         Cmd::Run { create, detach } => {
             let id = create.id.clone();
-            let code = oci::run::run(&create_options(root, create), detach)
+            let code = oci::verbs::run::run(&create_options(root, create), detach)
                 .with_context(|| format!("run {id}"))?;
             if code != 0 {
                 std::process::exit(code);
             }
         }
         Cmd::Start { id } => {
-            oci::start::start(&root, &id).with_context(|| format!("start {id}"))?
+            oci::verbs::start::start(&root, &id).with_context(|| format!("start {id}"))?
         }
         Cmd::Pause { id } => {
-            oci::pause::pause(&root, &id).with_context(|| format!("pause {id}"))?
+            oci::verbs::pause::pause(&root, &id).with_context(|| format!("pause {id}"))?
         }
         Cmd::Resume { id } => {
-            oci::pause::resume(&root, &id).with_context(|| format!("resume {id}"))?
+            oci::verbs::pause::resume(&root, &id).with_context(|| format!("resume {id}"))?
         }
         Cmd::State { id } => {
             let st = oci::state::ContainerState::load(&root, &id)?;
@@ -116,15 +116,15 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&st.oci_json(status))?);
         }
         Cmd::Kill { all, id, signal } => {
-            let sig = oci::kill::parse_signal(&signal)?;
-            oci::kill::kill(&root, &id, sig, all).with_context(|| format!("kill {id}"))?;
+            let sig = oci::verbs::kill::parse_signal(&signal)?;
+            oci::verbs::kill::kill(&root, &id, sig, all).with_context(|| format!("kill {id}"))?;
         }
         Cmd::Delete { force, id } => {
-            oci::delete::delete(&root, &id, force).with_context(|| format!("delete {id}"))?
+            oci::verbs::delete::delete(&root, &id, force).with_context(|| format!("delete {id}"))?
         }
         Cmd::Exec(e) => {
             let id = e.id.clone();
-            let code = oci::exec::exec(&oci::exec::ExecOptions {
+            let code = oci::verbs::exec::exec(&oci::verbs::exec::ExecOptions {
                 root,
                 id: e.id,
                 process: e.process,
@@ -145,11 +145,11 @@ fn run(cli: Cli) -> Result<()> {
                 std::process::exit(code);
             }
         }
-        Cmd::Update { resources, id } => {
-            oci::update::update(&root, &id, &resources).with_context(|| format!("update {id}"))?
-        }
+        Cmd::Update { resources, id } => oci::verbs::update::update(&root, &id, &resources)
+            .with_context(|| format!("update {id}"))?,
         Cmd::Ps { format, id } => {
-            let pids = oci::update::processes(&root, &id).with_context(|| format!("ps {id}"))?;
+            let pids =
+                oci::verbs::update::processes(&root, &id).with_context(|| format!("ps {id}"))?;
             if format == "json" {
                 println!("{}", serde_json::to_string(&pids)?);
             } else {
@@ -161,10 +161,10 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Features => println!(
             "{}",
-            serde_json::to_string_pretty(&oci::features::features())?
+            serde_json::to_string_pretty(&oci::verbs::features::features())?
         ),
         Cmd::List { quiet, format } => list(&root, quiet, &format)?,
-        Cmd::Spec { bundle, rootless } => oci::spec_template::write(&bundle, rootless)
+        Cmd::Spec { bundle, rootless } => oci::verbs::spec::write(&bundle, rootless)
             .with_context(|| format!("spec in {}", bundle.display()))?,
     }
     Ok(())

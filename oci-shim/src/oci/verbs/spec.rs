@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::error::{OciError, Result};
+use crate::oci::error::{OciError, Result};
 
 /// The config `spec` writes.
 pub fn template(rootless: bool) -> Value {
@@ -75,7 +75,7 @@ pub fn template(rootless: bool) -> Value {
     }
     linux["namespaces"] = Value::Array(namespaces);
     json!({
-        "ociVersion": super::features::OCI_VERSION_MAX,
+        "ociVersion": crate::oci::verbs::features::OCI_VERSION_MAX,
         "process": {
             "terminal": true,
             "user": {"uid": 0, "gid": 0},

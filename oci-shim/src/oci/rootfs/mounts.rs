@@ -6,7 +6,7 @@
 //! mount_setattr(AT_RECURSIVE), as runc does: a plain `ro` bind leaves
 //! the submounts of an `rbind` writable. Id-mapped binds (`idmap`,
 //! `ridmap`, or a mount with uid/gid mappings) arrive as detached trees
-//! that `create` prepared in the host's namespaces ([`super::idmap`]) and
+//! that `create` prepared in the host's namespaces ([`crate::oci::rootfs::idmap`]) and
 //! are attached here with move_mount.
 
 use std::collections::HashMap;
@@ -15,11 +15,11 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::mount::MsFlags;
 
-use super::confined::{RootDir, fd_path};
-use super::error::{OciError, Result};
-use super::mountapi::{self, Attrs};
-use super::syscall::Syscall;
 use crate::cgroups::Hierarchy;
+use crate::oci::error::{OciError, Result};
+use crate::oci::rootfs::confined::{RootDir, fd_path};
+use crate::oci::rootfs::mountapi::{self, Attrs};
+use crate::oci::syscall::Syscall;
 use crate::spec::Mount;
 
 /// A mount's options split into flags, propagation and filesystem data.
@@ -357,7 +357,7 @@ fn mount_one(
                 dest.display()
             )));
         }
-        super::log::warn(&format!(
+        crate::oci::log::warn(&format!(
             "mount options {:?} on bind mount {} ignored: a bind mount has no filesystem data",
             opts.data,
             dest.display()
@@ -445,7 +445,7 @@ fn mount_one(
         }
         if opts.tmpcopyup {
             // `target` still names the directory the tmpfs now covers.
-            super::copyup::copy_tree(&target, &reopen(root, dest)?)?;
+            crate::oci::rootfs::copyup::copy_tree(&target, &reopen(root, dest)?)?;
         }
     }
     if !opts.propagation.is_empty() {

@@ -11,14 +11,22 @@ use nix::fcntl::{OFlag, open};
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 
-use super::confined::RootDir;
-use super::error::{OciError, Result};
-use super::hooks::{self, Phase};
-use super::mounts::{CgroupTarget, IdmapTrees};
-use super::namespaces::{MountNs, NsPlan};
-use super::process::{self, ExecArgs};
-use super::sync::{Channel, Msg};
-use super::{devices, hardening, keyring, log, mounts, rootfs, seccomp, syscall, terminal};
+use crate::oci::error::{OciError, Result};
+use crate::oci::hooks::{self, Phase};
+use crate::oci::log;
+use crate::oci::process::channel::{Channel, Msg};
+use crate::oci::process::credentials::{self as process, ExecArgs};
+use crate::oci::process::namespaces::{MountNs, NsPlan};
+use crate::oci::process::terminal;
+use crate::oci::rootfs::confined::RootDir;
+use crate::oci::rootfs::devices;
+use crate::oci::rootfs::mounts;
+use crate::oci::rootfs::mounts::{CgroupTarget, IdmapTrees};
+use crate::oci::rootfs::pivot as rootfs;
+use crate::oci::security::hardening;
+use crate::oci::security::keyring;
+use crate::oci::security::seccomp;
+use crate::oci::syscall;
 use crate::spec::Spec;
 
 /// Everything the init needs, prepared by `create` before forking.
@@ -42,7 +50,7 @@ pub(crate) struct InitConfig {
     /// The compiled `linux.seccomp` filter.
     pub seccomp: Option<seccomp::Program>,
     /// The AppArmor profile or SELinux label to exec under.
-    pub lsm_exec: super::lsm::ExecAttr,
+    pub lsm_exec: crate::oci::security::lsm::ExecAttr,
     /// Detached id-mapped trees for the spec's id-mapped bind mounts.
     pub idmapped: IdmapTrees,
     /// The first descriptor not passed on (`--preserve-fds`, `LISTEN_FDS`):
@@ -218,7 +226,7 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
 
     // /proc is the container's (checked a real procfs by the hardening
     // above); the attribute takes effect at execve.
-    super::lsm::apply(&cfg.lsm_exec)?;
+    crate::oci::security::lsm::apply(&cfg.lsm_exec)?;
     let caps = proc_.capabilities.clone().unwrap_or_default();
     process::finish_credentials(proc_, &caps, cfg.seccomp.as_ref())?;
     // Again at the end: descriptors opened during set-up (none should

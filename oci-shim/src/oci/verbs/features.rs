@@ -47,7 +47,7 @@ const MOUNT_OPTIONS: [&str; 32] = [
 fn mount_options(new_api: bool) -> Vec<&'static str> {
     let mut all: Vec<&str> = MOUNT_OPTIONS.to_vec();
     if new_api {
-        all.extend(super::mounts::RECURSIVE_OPTIONS);
+        all.extend(crate::oci::rootfs::mounts::RECURSIVE_OPTIONS);
         all.extend(["idmap", "ridmap"]);
     }
     all.sort_unstable();
@@ -57,7 +57,7 @@ fn mount_options(new_api: bool) -> Vec<&'static str> {
 /// The features JSON.
 pub fn features() -> Value {
     let caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
-    let new_api = super::mountapi::supported();
+    let new_api = crate::oci::rootfs::mountapi::supported();
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION_MAX,
@@ -68,12 +68,12 @@ pub fn features() -> Value {
             "capabilities": caps,
             "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true },
             "seccomp": {
-                "enabled": !super::seccomp::supported_arches().is_empty(),
+                "enabled": !crate::oci::security::seccomp::supported_arches().is_empty(),
                 "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
                             "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
                 "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
                               "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
-                "archs": super::seccomp::supported_arches(),
+                "archs": crate::oci::security::seccomp::supported_arches(),
                 "supportedFlags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"]
             },
             "apparmor": { "enabled": false },

@@ -17,13 +17,18 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
-use super::create::load_spec;
-use super::error::{OciError, Result};
-use super::process::{self, ExecArgs};
-use super::state::{ContainerState, Status};
-use super::sync::{Channel, Msg};
-use super::{hardening, keyring, log, lsm, seccomp, terminal};
 use crate::cgroups::Cgroup;
+use crate::oci::error::{OciError, Result};
+use crate::oci::log;
+use crate::oci::process::channel::{Channel, Msg};
+use crate::oci::process::credentials::{self as process, ExecArgs};
+use crate::oci::process::terminal;
+use crate::oci::security::hardening;
+use crate::oci::security::keyring;
+use crate::oci::security::lsm;
+use crate::oci::security::seccomp;
+use crate::oci::state::{ContainerState, Status};
+use crate::oci::verbs::create::load_spec;
 use crate::spec::{Linux, Process};
 
 /// The arguments of `exec`.

@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::error::{OciError, Result};
+use crate::oci::error::{OciError, Result};
 
 /// Entries copied at most, so a hostile image cannot keep `create` busy.
 const MAX_ENTRIES: usize = 100_000;

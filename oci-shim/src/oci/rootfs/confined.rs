@@ -16,8 +16,8 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, open, openat, openat2};
 use nix::sys::stat::{Mode, mkdirat};
 
-use super::error::{OciError, Result};
-use super::mounts::resolve_in_root;
+use crate::oci::error::{OciError, Result};
+use crate::oci::rootfs::mounts::resolve_in_root;
 
 /// An open rootfs directory; every lookup stays beneath it.
 pub(crate) struct RootDir {

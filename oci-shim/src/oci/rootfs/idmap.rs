@@ -10,7 +10,7 @@
 //! 3. `mount_setattr(MOUNT_ATTR_IDMAP, userns)` maps that copy's ids.
 //!
 //! The init inherits the detached trees and attaches each with move_mount
-//! in place of its bind mount ([`super::mounts`]). A mount without its own
+//! in place of its bind mount ([`crate::oci::rootfs::mounts`]). A mount without its own
 //! mappings uses the container's user namespace mappings, as the spec says.
 
 use std::os::fd::{AsFd, OwnedFd};
@@ -23,11 +23,11 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, fork};
 
-use super::error::{OciError, Result};
-use super::hardening;
-use super::mountapi::{self, Attrs};
-use super::mounts::{Idmap, IdmapTrees, has_mappings, parse_options};
-use super::userns::map_lines;
+use crate::oci::error::{OciError, Result};
+use crate::oci::process::userns::map_lines;
+use crate::oci::rootfs::mountapi::{self, Attrs};
+use crate::oci::rootfs::mounts::{Idmap, IdmapTrees, has_mappings, parse_options};
+use crate::oci::security::hardening;
 use crate::spec::{Linux, LinuxIdMapping, Mount};
 
 /// Prepares the detached, id-mapped tree of every mount that asks for one.

@@ -7,11 +7,12 @@
 use nix::sys::signal::{SigmaskHow, sigprocmask};
 use nix::unistd::Pid;
 
-use super::create::{self, CreateOptions};
-use super::error::{OciError, Result};
-use super::exec::{forwarded, wait_forwarding};
-use super::state::ContainerState;
-use super::{delete, start};
+use crate::oci::error::{OciError, Result};
+use crate::oci::state::ContainerState;
+use crate::oci::verbs::create::{self, CreateOptions};
+use crate::oci::verbs::delete;
+use crate::oci::verbs::exec::{forwarded, wait_forwarding};
+use crate::oci::verbs::start;
 
 /// Runs the container; returns its exit code (0 when detached).
 pub fn run(opts: &CreateOptions, detach: bool) -> Result<i32> {

@@ -12,9 +12,9 @@ use std::path::Path;
 
 use nix::unistd::{Gid, Uid, setresgid, setresuid};
 
-use super::error::{OciError, Result};
-use super::hardening;
-use super::sync::{Channel, Msg};
+use crate::oci::error::{OciError, Result};
+use crate::oci::process::channel::{Channel, Msg};
+use crate::oci::security::hardening;
 use crate::spec::{Linux, LinuxIdMapping};
 
 /// `container host size` lines, as `/proc/<pid>/uid_map` takes them.

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::error::{OciError, Result};
-use super::hooks::{self, Phase};
-use super::state::{self, ContainerState, Status};
 use crate::cgroups::Cgroup;
+use crate::oci::error::{OciError, Result};
+use crate::oci::hooks::{self, Phase};
+use crate::oci::state::{self, ContainerState, Status};
 
 /// How long `--force` waits for killed processes to disappear.
 const KILL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,10 +52,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     // has killed them already and this finds nothing.
     kill_all(&st, &cg)?;
     if let Some(rootfs) = &st.host_mounts_under {
-        super::rootfs::detach_mounts_under(rootfs)?;
+        crate::oci::rootfs::pivot::detach_mounts_under(rootfs)?;
     }
     cg.remove()?;
-    super::create::remove_default_parent(&st.cgroup_path);
+    crate::oci::verbs::create::remove_default_parent(&st.cgroup_path);
     std::fs::remove_dir_all(&dir).map_err(|e| OciError::io("remove", &dir, e))?;
     poststop(&st);
     Ok(())

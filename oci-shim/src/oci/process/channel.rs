@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 
-use super::error::{OciError, Result};
+use crate::oci::error::{OciError, Result};
 
 /// A message on the channel.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use super::error::{OciError, Result};
-use super::state::{ContainerState, Status};
+use crate::oci::error::{OciError, Result};
+use crate::oci::state::{ContainerState, Status};
 
 /// Freezes a running container.
 pub fn pause(root: &Path, id: &str) -> Result<()> {

@@ -13,7 +13,7 @@
 //!   its `exe` is that binary, never the runtime. The runtime keeps no
 //!   descriptor of its own binary. When that last execve runs the runtime
 //!   itself (`/proc/self/exe`, `#!/proc/self/exe`), the container gets a
-//!   sealed memfd copy, never the host file ([`super::sealed_exe`]). A container holding CAP_SYS_PTRACE over
+//!   sealed memfd copy, never the host file ([`crate::oci::security::sealed_exe`]). A container holding CAP_SYS_PTRACE over
 //!   the host user namespace (privileged) is not protected by this; such a
 //!   container can reach the host by many other ways already.
 //! - CVE-2024-21626 (a leaked host descriptor used as cwd or opened from
@@ -33,7 +33,7 @@ use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl, open};
 use nix::sys::stat::Mode;
 use nix::sys::statfs::{PROC_SUPER_MAGIC, fstatfs, statfs};
 
-use super::error::{OciError, Result};
+use crate::oci::error::{OciError, Result};
 
 /// Marks the calling process non-dumpable (see the module doc).
 pub(crate) fn make_non_dumpable() -> Result<()> {

@@ -30,7 +30,7 @@ mod syscalls;
 #[cfg(test)]
 mod tests;
 
-use super::error::{OciError, Result};
+use crate::oci::error::{OciError, Result};
 use crate::spec::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag};
 use arch::Listed;
 

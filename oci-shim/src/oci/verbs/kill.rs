@@ -6,9 +6,9 @@ use std::path::Path;
 use nix::sys::signal::{Signal, kill as kill2};
 use nix::unistd::Pid;
 
-use super::error::{OciError, Result};
-use super::state::{ContainerState, Status};
 use crate::cgroups::Cgroup;
+use crate::oci::error::{OciError, Result};
+use crate::oci::state::{ContainerState, Status};
 
 /// Parses `TERM`, `SIGTERM`, `sigterm` or `15`.
 pub fn parse_signal(s: &str) -> Result<Signal> {

@@ -6,7 +6,7 @@
 //! the same keyring by name. A kernel without keyrings (ENOSYS) is not an
 //! error, as in runc: the protection is best effort.
 
-use super::error::{OciError, Result};
+use crate::oci::error::{OciError, Result};
 
 // <linux/keyctl.h>
 const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::error::{OciError, Result};
+use crate::oci::error::{OciError, Result};
 use crate::spec::{Linux, Mount, Process};
 
 /// Which LSMs this host runs.

@@ -13,7 +13,7 @@ use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
 use nix::sys::socket::{ControlMessage, MsgFlags, UnixAddr, sendmsg};
 use nix::sys::stat::Mode;
 
-use super::error::{OciError, Result};
+use crate::oci::error::{OciError, Result};
 
 /// Connects to the caller's console socket (done by `create`/`exec` before
 /// forking), whatever the length of its path.

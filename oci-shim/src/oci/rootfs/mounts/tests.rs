@@ -19,7 +19,7 @@ fn flags_data_and_propagation_are_split() {
 
 #[test]
 fn recursive_options_become_mount_setattr_attributes() {
-    use crate::oci::mountapi::*;
+    use crate::oci::rootfs::mountapi::*;
     let o = opts(&["rbind", "rro", "rnosuid", "rnoexec"]);
     assert_eq!(o.flags, MsFlags::empty(), "no mount(2) flag for r* options");
     assert_eq!(o.rec.set, ATTR_RDONLY | ATTR_NOSUID | ATTR_NOEXEC);
@@ -86,7 +86,7 @@ fn unknown_bind_options_tmpcopyup_and_idmapped_non_binds_are_refused() {
 
 #[test]
 fn recursive_attributes_and_idmapped_trees_reach_the_kernel_calls() {
-    use crate::oci::mountapi::*;
+    use crate::oci::rootfs::mountapi::*;
     use crate::oci::syscall::Recorder;
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("rootfs");

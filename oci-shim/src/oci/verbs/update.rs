@@ -4,9 +4,9 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::error::{OciError, Result};
-use super::state::{ContainerState, Status};
 use crate::cgroups::Cgroup;
+use crate::oci::error::{OciError, Result};
+use crate::oci::state::{ContainerState, Status};
 use crate::spec::{LinuxDeviceCgroup, LinuxResources};
 
 /// Reads the resources JSON from `source` (`-` for stdin) and applies it.
@@ -40,7 +40,7 @@ pub fn update(root: &Path, id: &str, source: &Path) -> Result<()> {
         ));
     }
     for warning in cgroup.apply(&resources)? {
-        super::log::warn(&format!("container {id}: {warning}"));
+        crate::oci::log::warn(&format!("container {id}: {warning}"));
     }
     st.save(root)
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
 
-use super::error::{OciError, Result};
+use crate::oci::error::{OciError, Result};
 use crate::spec::{LinuxNamespace, LinuxNamespaceType};
 
 /// The namespace part of a spec, decided before any fork.

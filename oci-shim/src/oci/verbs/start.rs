@@ -6,9 +6,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::error::{OciError, Result};
-use super::hooks::{self, Phase};
-use super::state::{self, ContainerState, FIFO_FILE, Status};
+use crate::oci::error::{OciError, Result};
+use crate::oci::hooks::{self, Phase};
+use crate::oci::state::{self, ContainerState, FIFO_FILE, Status};
 
 /// How long `start` waits for the init to write its byte.
 const START_TIMEOUT: Duration = Duration::from_secs(10);

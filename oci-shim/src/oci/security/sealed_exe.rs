@@ -1,5 +1,5 @@
 //! CVE-2019-5736: the runtime binary must not be writable from inside a
-//! container. Being non-dumpable ([`super::hardening`]) hides it while the
+//! container. Being non-dumpable ([`crate::oci::security::hardening`]) hides it while the
 //! runtime's own processes run there, but not from the last execve: a
 //! container whose program is a script starting `#!/proc/self/exe` (or
 //! that is `/proc/self/exe` itself) makes the kernel run *the runtime's
@@ -24,7 +24,7 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 
-use super::error::{OciError, Result};
+use crate::oci::error::{OciError, Result};
 
 const MFD_CLOEXEC: libc::c_uint = 0x0001;
 const MFD_ALLOW_SEALING: libc::c_uint = 0x0002;

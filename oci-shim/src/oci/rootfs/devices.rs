@@ -9,8 +9,8 @@ use std::path::Path;
 use nix::mount::{MsFlags, mount};
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
 
-use super::error::{OciError, Result};
-use super::mounts::resolve_in_root;
+use crate::oci::error::{OciError, Result};
+use crate::oci::rootfs::mounts::resolve_in_root;
 use crate::spec::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 /// The nodes every container gets.

@@ -13,14 +13,22 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, fork};
 
-use super::error::{OciError, Result};
-use super::hooks::{self, Phase};
-use super::init::{self, InitConfig};
-use super::mounts::CgroupTarget;
-use super::state::{self, ContainerState, FIFO_FILE};
-use super::sync::{Channel, Msg};
-use super::{devices, hardening, idmap, keyring, log, namespaces, seccomp, terminal, userns};
 use crate::cgroups::Cgroup;
+use crate::oci::error::{OciError, Result};
+use crate::oci::hooks::{self, Phase};
+use crate::oci::log;
+use crate::oci::process::channel::{Channel, Msg};
+use crate::oci::process::init_process::{self as init, InitConfig};
+use crate::oci::process::namespaces;
+use crate::oci::process::terminal;
+use crate::oci::process::userns;
+use crate::oci::rootfs::devices;
+use crate::oci::rootfs::idmap;
+use crate::oci::rootfs::mounts::CgroupTarget;
+use crate::oci::security::hardening;
+use crate::oci::security::keyring;
+use crate::oci::security::seccomp;
+use crate::oci::state::{self, ContainerState, FIFO_FILE};
 use crate::spec::{Linux, LinuxNamespaceType, Spec};
 
 /// The arguments of `create`.
@@ -73,7 +81,7 @@ impl Drop for Rollback {
             let _ = kill(pid, Signal::SIGKILL);
         }
         if let Some(rootfs) = self.host_mounts.take()
-            && let Err(e) = super::rootfs::detach_mounts_under(&rootfs)
+            && let Err(e) = crate::oci::rootfs::pivot::detach_mounts_under(&rootfs)
         {
             log::warn(&format!("rollback: {e}"));
         }
@@ -192,21 +200,21 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         (false, None) => None,
     };
     if let Some(caps) = spec.process.as_ref().and_then(|p| p.capabilities.as_ref()) {
-        super::process::check_grantable(caps)?;
+        crate::oci::process::credentials::check_grantable(caps)?;
     }
     let lsm_exec = match spec.process.as_ref() {
-        Some(p) => super::lsm::plan(
+        Some(p) => crate::oci::security::lsm::plan(
             p,
             &linux,
-            super::lsm::Host::detect(),
+            crate::oci::security::lsm::Host::detect(),
             Path::new("/proc/self/attr"),
         )?,
-        None => super::lsm::ExecAttr::default(),
+        None => crate::oci::security::lsm::ExecAttr::default(),
     };
     if let Some(label) = linux.mount_label.as_deref().filter(|l| !l.is_empty())
         && let Some(mounts) = spec.mounts.as_mut()
     {
-        super::lsm::label_mounts(mounts, label);
+        crate::oci::security::lsm::label_mounts(mounts, label);
     }
     // Compiled here, so a bad profile fails before anything is created.
     let seccomp = linux.seccomp.as_ref().map(seccomp::compile).transpose()?;
