@@ -15,16 +15,24 @@ use std::path::{Path, PathBuf};
 /// Errors of reading or writing the cache.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
+    /// The file system refused a read, write or rename.
     #[error("CNI result cache {}: {source}", path.display())]
     Io {
+        /// The entry (or its directory) being accessed.
         path: PathBuf,
+        /// The refusal.
         source: std::io::Error,
     },
+    /// A file in the cache does not parse as an entry (or an entry does not serialize).
     #[error("CNI result cache {}: not a cache entry: {source}", path.display())]
     Corrupt {
+        /// The entry's file.
         path: PathBuf,
+        /// Why it does not parse.
         source: serde_json::Error,
     },
+    /// A network name, container id or interface name that would escape
+    /// the cache directory or make an ambiguous file name.
     #[error("CNI result cache: unusable key part {0:?}")]
     BadKey(String),
 }
@@ -36,17 +44,23 @@ pub const KIND: &str = "cniCacheV1";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CacheEntry {
+    /// The format marker, [`KIND`].
     pub kind: String,
+    /// The `CNI_CONTAINERID` of the attachment (the sandbox id).
     pub container_id: String,
+    /// The `CNI_IFNAME` of the attachment.
     pub if_name: String,
+    /// The name of the network configuration list.
     pub network_name: String,
     /// The netns path the ADD ran with.
     #[serde(default)]
     pub netns: String,
     /// The network configuration list the ADD ran with.
     pub config: Value,
+    /// The `CNI_ARGS` pairs the ADD ran with.
     #[serde(default)]
     pub cni_args: Vec<(String, String)>,
+    /// The `runtimeConfig` capability arguments the ADD ran with.
     #[serde(default)]
     pub capability_args: serde_json::Map<String, Value>,
     /// The chain's final result.

@@ -14,9 +14,12 @@ use std::path::{Path, PathBuf};
 /// Errors of reading the configuration directory itself.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The directory exists but cannot be listed.
     #[error("reading CNI config dir {path}: {source}")]
     ReadDir {
+        /// The configuration directory.
         path: PathBuf,
+        /// Why it cannot be listed.
         source: std::io::Error,
     },
 }
@@ -24,16 +27,22 @@ pub enum ConfigError {
 /// Why one file is not a usable network configuration.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InvalidConfig {
+    /// The file cannot be read (the I/O error, as text so the type compares).
     #[error("cannot read: {0}")]
     Read(String),
+    /// The file is not valid JSON (the parser's message).
     #[error("not JSON: {0}")]
     Json(String),
+    /// The JSON is not an object.
     #[error("not a JSON object")]
     NotObject,
+    /// A required string field (`cniVersion`, `name`, `type`) is absent or empty.
     #[error("missing or empty string field {0:?}")]
     MissingField(&'static str),
+    /// A conflist without plugins.
     #[error("\"plugins\" must be a non-empty array")]
     NoPlugins,
+    /// The plugin at this index of the list names no plugin binary.
     #[error("plugin {0} has no \"type\"")]
     PluginWithoutType(usize),
 }
@@ -41,16 +50,21 @@ pub enum InvalidConfig {
 /// One plugin of a network: its type and its full configuration object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PluginConfig {
+    /// The plugin binary's name, looked up in the plugin directories.
     #[serde(rename = "type")]
     pub plugin_type: String,
+    /// The plugin's whole configuration object, as the file wrote it.
     pub config: Value,
 }
 
 /// A network configuration (always in list form).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NetworkConfig {
+    /// The spec version the configuration is written in.
     pub cni_version: String,
+    /// The network's name (part of the cache key).
     pub name: String,
+    /// The plugins, in the order ADD runs them (DEL runs them backwards).
     pub plugins: Vec<PluginConfig>,
     /// The file it came from.
     pub source: PathBuf,

@@ -18,27 +18,48 @@ use std::time::Duration;
 /// Why a plugin call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
+    /// No executable of that name in any plugin directory (or the name is a path).
     #[error("plugin {plugin:?} not found in {dirs:?}")]
-    NotFound { plugin: String, dirs: Vec<PathBuf> },
+    NotFound {
+        /// The plugin type the configuration named.
+        plugin: String,
+        /// The directories searched.
+        dirs: Vec<PathBuf>,
+    },
+    /// The binary was found but could not be started.
     #[error("starting {}: {source}", binary.display())]
     Spawn {
+        /// The plugin binary.
         binary: PathBuf,
+        /// Why it did not start.
         source: std::io::Error,
     },
+    /// The plugin ran past its deadline; its process group was killed.
     #[error("{} did not finish within {timeout:?} and was killed", binary.display())]
-    Timeout { binary: PathBuf, timeout: Duration },
+    Timeout {
+        /// The plugin binary.
+        binary: PathBuf,
+        /// The deadline it missed.
+        timeout: Duration,
+    },
     /// The plugin reported an error in the spec's error format.
     #[error("{msg}{}", if details.is_empty() { String::new() } else { format!(": {details}") })]
     Plugin {
+        /// The spec's error code (1-99 reserved by the spec, 100+ the plugin's own).
         code: u32,
+        /// The plugin's message.
         msg: String,
+        /// The plugin's longer explanation; may be empty.
         details: String,
     },
     /// The plugin failed without a parseable error.
     #[error("{} exited with {status}: {output}", binary.display())]
     Failed {
+        /// The plugin binary.
         binary: PathBuf,
+        /// How it exited (exit code or signal), as the OS reports it.
         status: String,
+        /// What it printed, for the operator to read.
         output: String,
     },
 }

@@ -14,21 +14,36 @@ use std::path::{Path, PathBuf};
 /// Errors of applying sysctls.
 #[derive(Debug, thiserror::Error)]
 pub enum SysctlError {
+    /// The key is outside `net.*` (or tries to leave `/proc/sys/net`).
     #[error("sysctl {0:?} is not a namespaced net.* sysctl")]
     NotNet(String),
+    /// The pod's pinned namespace cannot be opened.
     #[error("opening netns {}: {source}", path.display())]
     Netns {
+        /// The pinned namespace.
         path: PathBuf,
+        /// Why it cannot be opened.
         source: std::io::Error,
     },
+    /// The writer thread could not join the namespace.
     #[error("entering netns {}: {source}", path.display())]
-    Enter { path: PathBuf, source: nix::Error },
+    Enter {
+        /// The pinned namespace.
+        path: PathBuf,
+        /// The setns refusal.
+        source: nix::Error,
+    },
+    /// The kernel refused the value.
     #[error("setting {key}={value}: {source}")]
     Write {
+        /// The sysctl, as the pod spec wrote it.
         key: String,
+        /// The value asked for.
         value: String,
+        /// The refusal.
         source: std::io::Error,
     },
+    /// The writer thread died before reporting.
     #[error("the sysctl thread panicked")]
     Thread,
 }

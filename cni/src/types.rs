@@ -23,8 +23,11 @@ pub struct PodNetwork {
     pub netns: PathBuf,
     /// The interface inside the pod (`CNI_IFNAME`), `eth0` by default.
     pub ifname: String,
+    /// The pod's name (`K8S_POD_NAME`).
     pub pod_name: String,
+    /// The pod's Kubernetes namespace (`K8S_POD_NAMESPACE`).
     pub pod_namespace: String,
+    /// The pod's uid (`K8S_POD_UID`).
     pub pod_uid: String,
     /// `runtimeConfig.portMappings` (hostPort mappings of the pod's containers).
     pub port_mappings: Vec<PortMapping>,
@@ -105,10 +108,13 @@ fn json<T: Serialize>(value: &T) -> Value {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PortMapping {
+    /// The port opened on the node.
     pub host_port: u16,
+    /// The port inside the pod that the host port forwards to.
     pub container_port: u16,
     /// `tcp`, `udp` or `sctp` (lower case, as the portmap plugin expects).
     pub protocol: String,
+    /// The node address to bind the host port on; empty for all addresses.
     #[serde(rename = "hostIP", default, skip_serializing_if = "String::is_empty")]
     pub host_ip: String,
 }
@@ -118,19 +124,26 @@ pub struct PortMapping {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Bandwidth {
+    /// Traffic into the pod, bits per second.
     pub ingress_rate: u64,
+    /// Traffic into the pod allowed above the rate at once, bits.
     pub ingress_burst: u64,
+    /// Traffic out of the pod, bits per second.
     pub egress_rate: u64,
+    /// Traffic out of the pod allowed above the rate at once, bits.
     pub egress_burst: u64,
 }
 
 /// The pod's DNS settings, in the `dns` capability's shape.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DnsConfig {
+    /// Name server addresses.
     #[serde(default)]
     pub servers: Vec<String>,
+    /// Search domains.
     #[serde(default)]
     pub searches: Vec<String>,
+    /// resolv.conf options (`ndots:5`, ...).
     #[serde(default)]
     pub options: Vec<String>,
 }
@@ -139,14 +152,19 @@ pub struct DnsConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CniResult {
+    /// The spec version the result is written in.
     #[serde(default)]
     pub cni_version: String,
+    /// The interfaces the chain created or configured, on the host and in the pod.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<Interface>,
+    /// The addresses assigned, each naming its interface by index.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ips: Vec<IpConfig>,
+    /// The routes installed in the pod.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
+    /// The DNS settings the plugins suggest.
     #[serde(default, skip_serializing_if = "Dns::is_empty")]
     pub dns: Dns,
 }
@@ -154,9 +172,12 @@ pub struct CniResult {
 /// An interface a plugin created or configured.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Interface {
+    /// The interface's name in its namespace (`eth0`, `cradle0`, `veth...`).
     pub name: String,
+    /// Its hardware address; empty when the plugin did not say.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mac: String,
+    /// Its MTU, when the plugin reported one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
     /// The netns path for interfaces inside the pod; empty on the host.
@@ -169,6 +190,7 @@ pub struct Interface {
 pub struct IpConfig {
     /// CIDR notation: `10.244.0.5/24`.
     pub address: String,
+    /// The default gateway for this address, if the plugin set one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<IpAddr>,
     /// Index into `interfaces`.
@@ -186,7 +208,9 @@ impl IpConfig {
 /// A route a plugin installed (or wants installed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Route {
+    /// The destination in CIDR notation (`0.0.0.0/0` for the default route).
     pub dst: String,
+    /// The next hop; `None` means the interface's own gateway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gw: Option<IpAddr>,
 }
@@ -194,17 +218,23 @@ pub struct Route {
 /// DNS information a plugin returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dns {
+    /// Name server addresses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nameservers: Vec<String>,
+    /// The local domain.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub domain: String,
+    /// Search domains.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub search: Vec<String>,
+    /// resolv.conf options.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
 }
 
 impl Dns {
+    /// True when the plugin said nothing about DNS, so the field is left
+    /// out of the serialized result.
     pub fn is_empty(&self) -> bool {
         self.nameservers.is_empty()
             && self.domain.is_empty()
@@ -218,8 +248,11 @@ impl Dns {
 /// result, and the raw JSON of the last plugin.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkResult {
+    /// The pod's own addresses, primary first, IPv4 before IPv6.
     pub ips: Vec<IpAddr>,
+    /// The final result, parsed.
     pub result: CniResult,
+    /// The final result as the last plugin wrote it, unknown fields kept.
     pub raw: Value,
 }
 

@@ -2,6 +2,9 @@
 //! the environment, `prevResult` chaining, `runtimeConfig`, DEL order, error
 //! messages, missing plugins and timeouts. No root needed.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use cradle_cni::{CniError, CniNetwork, PodNetwork, PortMapping};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};

@@ -2,6 +2,9 @@
 //! must never hand out one address twice, concurrent bridge creation must
 //! not fail, and nothing may be left afterwards.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use common::lab::Lab;

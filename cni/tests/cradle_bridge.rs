@@ -2,6 +2,9 @@
 //! create: connectivity, DEL, CHECK, the cache across client instances,
 //! masquerade, STATUS and GC, and the unwinding of a failed ADD.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use common::lab::Lab;

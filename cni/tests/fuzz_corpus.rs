@@ -2,6 +2,9 @@
 //! (`fuzz/corpus/cni_result`), replayed through the check the target runs,
 //! so CI exercises it without cargo-fuzz (docs/fuzzing.md).
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::path::PathBuf;
 
 #[test]

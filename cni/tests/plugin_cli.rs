@@ -1,6 +1,9 @@
 //! cradle-bridge as a process: VERSION, and errors in the spec's JSON
 //! shape with a non-zero exit. No root needed.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -3,6 +3,9 @@
 //! `cradle-bridge`: two pods reach each other and the gateway, a hostPort on
 //! 127.0.0.1 reaches a busybox httpd in a pod, and nothing is left after.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use common::lab::Lab;

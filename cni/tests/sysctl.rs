@@ -1,5 +1,8 @@
 //! Pod sysctls land in the pod's namespace only.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use common::{Netns, is_root};

@@ -8,7 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// An address with a prefix length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
+    /// The address as written (not necessarily the network address).
     pub addr: IpAddr,
+    /// The prefix length in bits.
     pub prefix: u8,
 }
 

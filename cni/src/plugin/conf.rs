@@ -32,30 +32,43 @@ const DEFAULT_MTU: u32 = 1500;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BridgeConf {
+    /// The spec version the runtime speaks; results and errors answer in it.
     #[serde(default)]
     pub cni_version: String,
+    /// The network's name: names the IPAM store and the veth and masquerade rules.
     #[serde(default)]
     pub name: String,
+    /// The host bridge the pods attach to.
     #[serde(default = "default_bridge")]
     pub bridge: String,
+    /// Give the bridge each range's gateway address and enable forwarding.
     #[serde(default = "yes")]
     pub is_gateway: bool,
+    /// Install a default route in the pod via the gateway.
     #[serde(default = "yes")]
     pub is_default_gateway: bool,
+    /// Masquerade traffic leaving the pod's subnet.
     #[serde(default)]
     pub ip_masq: bool,
+    /// Let a pod reach itself through a service address (hairpin on the host end).
     #[serde(default)]
     pub hairpin_mode: bool,
+    /// The MTU of the bridge and both veth ends.
     #[serde(default = "default_mtu")]
     pub mtu: u32,
+    /// Where addresses come from.
     #[serde(default)]
     pub ipam: IpamConf,
+    /// DNS settings passed through to the result.
     #[serde(default)]
     pub dns: Dns,
+    /// The previous plugin's result (chained ADD) or the cached one (CHECK, DEL).
     #[serde(default)]
     pub prev_result: Option<Value>,
+    /// The capability arguments the runtime passed.
     #[serde(default)]
     pub runtime_config: RuntimeConfig,
+    /// GC: the attachments still in use; everything else is released.
     #[serde(default, rename = "cni.dev/valid-attachments")]
     pub valid_attachments: Vec<ValidAttachment>,
 }
@@ -81,8 +94,10 @@ pub struct RuntimeConfig {
 /// One attachment GC must keep.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ValidAttachment {
+    /// The attachment's `CNI_CONTAINERID`.
     #[serde(rename = "containerID")]
     pub container_id: String,
+    /// The attachment's `CNI_IFNAME`.
     #[serde(default)]
     pub ifname: String,
 }
@@ -91,20 +106,28 @@ pub struct ValidAttachment {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IpamConf {
+    /// The IPAM plugin named (`host-local`); the plugin serves the section itself.
     #[serde(default, rename = "type")]
     pub ipam_type: String,
+    /// Range sets: one address is allocated from each set.
     #[serde(default)]
     pub ranges: Vec<Vec<RangeConf>>,
+    /// Legacy single range: its subnet (used when `ranges` is empty).
     #[serde(default)]
     pub subnet: Option<String>,
+    /// Legacy single range: its first allocatable address.
     #[serde(default)]
     pub range_start: Option<IpAddr>,
+    /// Legacy single range: its last allocatable address.
     #[serde(default)]
     pub range_end: Option<IpAddr>,
+    /// Legacy single range: its gateway.
     #[serde(default)]
     pub gateway: Option<IpAddr>,
+    /// Routes to install in the pod besides the default one.
     #[serde(default)]
     pub routes: Vec<Route>,
+    /// Where allocations are stored; host-local's default when absent.
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
 }
@@ -113,11 +136,15 @@ pub struct IpamConf {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RangeConf {
+    /// The subnet, in CIDR notation.
     pub subnet: String,
+    /// The first allocatable address; network + 1 when absent (the gateway is skipped).
     #[serde(default)]
     pub range_start: Option<IpAddr>,
+    /// The last allocatable address; the subnet's last (IPv4: before broadcast) when absent.
     #[serde(default)]
     pub range_end: Option<IpAddr>,
+    /// The gateway; network + 1 when absent.
     #[serde(default)]
     pub gateway: Option<IpAddr>,
 }
@@ -125,9 +152,13 @@ pub struct RangeConf {
 /// A validated range: where addresses come from and the gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Range {
+    /// The subnet (network address, prefix).
     pub subnet: Cidr,
+    /// The first allocatable address.
     pub start: IpAddr,
+    /// The last allocatable address.
     pub end: IpAddr,
+    /// The gateway address (never allocated to a pod).
     pub gateway: IpAddr,
 }
 
@@ -230,9 +261,13 @@ impl BridgeConf {
 /// The `CNI_*` parameters of one call.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
+    /// `CNI_COMMAND`: ADD, DEL, CHECK, STATUS, GC or VERSION.
     pub command: String,
+    /// `CNI_CONTAINERID`: the attachment's owner.
     pub container_id: String,
+    /// `CNI_NETNS`: the pod's network namespace path.
     pub netns: String,
+    /// `CNI_IFNAME`: the interface to create in the pod.
     pub ifname: String,
 }
 

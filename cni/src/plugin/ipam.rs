@@ -18,8 +18,11 @@ use std::path::{Path, PathBuf};
 /// One allocated address with the range it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allocation {
+    /// The pod's address.
     pub ip: IpAddr,
+    /// The prefix length of its subnet.
     pub prefix: u8,
+    /// The range's gateway, the pod's next hop.
     pub gateway: IpAddr,
 }
 

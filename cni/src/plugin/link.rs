@@ -18,11 +18,17 @@ use std::os::fd::RawFd;
 /// A link's facts the plugin uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
+    /// The kernel's interface index, the handle of every later request.
     pub index: u32,
+    /// The interface name.
     pub name: String,
+    /// Its hardware address, `aa:bb:...`; empty if it has none.
     pub mac: String,
+    /// Its MTU, if the kernel reported one.
     pub mtu: Option<u32>,
+    /// Whether it is administratively up.
     pub up: bool,
+    /// The index of the bridge it is enslaved to.
     pub master: Option<u32>,
 }
 
@@ -125,6 +131,7 @@ impl Netlink {
         }
     }
 
+    /// Brings link `index` up.
     pub async fn set_up(&self, index: u32) -> Result<(), PluginError> {
         let msg = LinkUnspec::new_with_index(index).up().build();
         self.handle
