@@ -14,10 +14,9 @@
 
 use std::path::Path;
 
+use cradle_cgroupfs::CGROUP_ROOT;
 use cradle_proto::cri;
 
-/// The cgroup hierarchy a runtime such as runc uses.
-const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// The kernel's per-size hugepage pools.
 const HUGEPAGES: &str = "/sys/kernel/mm/hugepages";
 

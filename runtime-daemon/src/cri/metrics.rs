@@ -2,12 +2,12 @@
 //! metrics a kubelet without cAdvisor (CRI stats, KEP 2371) serves on its
 //! `/metrics/cadvisor` endpoint.
 //!
-//! Only what Cradle actually measures is described, from the same readers
-//! as ContainerStats and PodSandboxStats (cgroup files, the pod's
-//! `/proc/<pause>/net/dev`): CPU, memory, page faults, processes, the
-//! container's resource spec, and the pod's interface counters; the rest of
-//! cAdvisor's set (throttling, threads, descriptors, block I/O, the writable
-//! layer's filesystem…) comes from [`super::metrics_more`]. Labels
+//! Only what Cradle actually measures is described, from the same samples
+//! as ContainerStats and PodSandboxStats ([`crate::stats`] reads them):
+//! CPU, memory, page faults, processes, the container's resource spec, and
+//! the pod's interface counters; the rest of cAdvisor's set (throttling,
+//! threads, descriptors, block I/O, the writable layer's filesystem…) is
+//! mapped by [`super::metrics_detail`]. Labels
 //! follow CRI-O: `id`, `name`, `image`, then the metric's own (`cpu`,
 //! `interface`, …); pod-level metrics carry the sandbox id, `POD` and an
 //! empty image. The values are `uint64`, so `*_seconds_total` counts whole
@@ -15,25 +15,22 @@
 //! which the CRI says a zero timestamp means.
 
 use super::CriService;
+use super::metric_builder::{Descriptor, Metrics};
+use super::metrics_detail;
 use super::sandbox_stats::pod_interfaces;
 use crate::containers::{ContainerRecord, ContainerState};
 use crate::pods::{SandboxRecord, SandboxState};
-use crate::stats::{CGROUP_ROOT, CgroupSample, InterfaceSample, process_count, read_cgroup};
+use crate::stats::cgroup::CgroupSample;
+use crate::stats::filesystem::writable_layer_fs;
+use crate::stats::network::InterfaceSample;
+use crate::stats::sample::{ContainerSample, container_sample};
 use cradle_proto::cri;
-use std::path::Path;
 
 /// Labels every metric starts with.
 const BASE_LABELS: [&str; 3] = ["id", "name", "image"];
 
 /// The `name` label of pod-level metrics (cAdvisor's pause container).
 const POD_CONTAINER_NAME: &str = "POD";
-
-/// One described metric: name, help, labels after [`BASE_LABELS`].
-pub(super) struct Descriptor {
-    pub(super) name: &'static str,
-    pub(super) help: &'static str,
-    pub(super) labels: &'static [&'static str],
-}
 
 const CPU_USAGE: &str = "container_cpu_usage_seconds_total";
 const MEMORY_USAGE: &str = "container_memory_usage_bytes";
@@ -151,7 +148,7 @@ const DESCRIPTORS: [Descriptor; 18] = [
 pub fn descriptors() -> Vec<cri::MetricDescriptor> {
     DESCRIPTORS
         .iter()
-        .chain(super::metrics_more::DESCRIPTORS.iter())
+        .chain(metrics_detail::DESCRIPTORS.iter())
         .map(|d| cri::MetricDescriptor {
             name: d.name.to_string(),
             help: d.help.to_string(),
@@ -162,44 +159,6 @@ pub fn descriptors() -> Vec<cri::MetricDescriptor> {
                 .collect(),
         })
         .collect()
-}
-
-/// Collects metrics that share the base label values.
-pub(super) struct Metrics {
-    base: [String; 3],
-    pub(super) out: Vec<cri::Metric>,
-}
-
-impl Metrics {
-    pub(super) fn new(base: [String; 3]) -> Self {
-        Metrics {
-            base,
-            out: Vec::new(),
-        }
-    }
-
-    /// Adds one value (nothing when unknown).
-    pub(super) fn push(
-        &mut self,
-        name: &str,
-        kind: cri::MetricType,
-        extra: &[&str],
-        value: Option<u64>,
-    ) {
-        let Some(value) = value else { return };
-        self.out.push(cri::Metric {
-            name: name.to_string(),
-            timestamp: 0,
-            metric_type: kind as i32,
-            label_values: self
-                .base
-                .iter()
-                .cloned()
-                .chain(extra.iter().map(|s| s.to_string()))
-                .collect(),
-            value: Some(cri::UInt64Value { value }),
-        });
-    }
 }
 
 /// A container's metrics from one cgroup sample, its process count and the
@@ -301,18 +260,14 @@ impl CriService {
         pod: &SandboxRecord,
         containers: &[ContainerRecord],
     ) -> cri::PodSandboxMetrics {
-        let root = Path::new(CGROUP_ROOT);
         let container_metrics = containers
             .iter()
             .filter(|c| c.sandbox_id == pod.id && c.state == ContainerState::Running)
             .filter(|c| !c.cgroup_path.is_empty())
             .map(|c| {
-                let mut metrics = container_metrics(
-                    c,
-                    &read_cgroup(root, &c.cgroup_path),
-                    process_count(root, &c.cgroup_path),
-                );
-                metrics.extend(self.more_metrics(c, root));
+                let sample = container_sample(&c.cgroup_path);
+                let mut metrics = container_metrics(c, &sample.usage, sample.processes);
+                metrics.extend(self.detail_metrics(c, &sample));
                 cri::ContainerMetrics {
                     container_id: c.id.clone(),
                     metrics,
@@ -328,10 +283,10 @@ impl CriService {
 }
 
 impl CriService {
-    /// [`super::metrics_more`]'s metrics of a running container.
-    fn more_metrics(&self, c: &ContainerRecord, root: &Path) -> Vec<cri::Metric> {
-        use super::metrics_more as more;
-        let sample = more::read(root, Path::new("/proc"), &c.cgroup_path);
+    /// [`super::metrics_detail`]'s metrics of a running container: its
+    /// sample's detail, and the filesystem its writable layer is on with
+    /// the usage the image store measured.
+    fn detail_metrics(&self, c: &ContainerRecord, sample: &ContainerSample) -> Vec<cri::Metric> {
         let usage = self
             .runtime
             .ctx
@@ -339,9 +294,9 @@ impl CriService {
             .ok()
             .and_then(|images| images.writable_usage(&c.id).ok())
             .map(|u| u.bytes);
-        let fs = more::fs(&self.runtime.ctx.config.root, usage);
+        let fs = writable_layer_fs(&self.runtime.ctx.config.root, usage);
         let mut m = Metrics::new(base_labels(c));
-        more::push(&mut m, c, &sample, &fs, crate::core::time::now_ns());
+        metrics_detail::push(&mut m, c, &sample.detail, &fs, crate::core::time::now_ns());
         m.out
     }
 }

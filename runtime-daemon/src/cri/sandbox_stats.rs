@@ -1,17 +1,17 @@
 //! PodSandboxStats and ListPodSandboxStats: the pod's cgroups (the pause
 //! process's plus each container's, summed, since a pod may share its
 //! cgroup parent with others), its processes, the interfaces of its network
-//! namespace (read through the pause process's `/proc/<pid>/net/dev`) and
-//! the stats of its running containers.
+//! namespace (seen through the pause process) and the stats of its running
+//! containers; [`crate::stats`] reads them all, this maps them.
 
 use super::filter::{id_matches, labels_match};
 use super::stats::{cpu_usage, memory_usage, value};
 use super::{CriService, required};
 use crate::containers::ContainerState;
 use crate::pods::{SandboxRecord, SandboxState};
-use crate::stats::{CGROUP_ROOT, InterfaceSample, net_dev, process_count, read_cgroup};
+use crate::stats::network::InterfaceSample;
+use crate::stats::sample::{init_interfaces, pod_sample};
 use cradle_proto::cri;
-use std::path::Path;
 use tonic::Status;
 
 /// The interface the kubelet reports as the pod's (CNI's default name).
@@ -28,23 +28,18 @@ fn interface(i: &InterfaceSample) -> cri::NetworkInterfaceUsage {
 }
 
 /// The counters of the pod's own network interfaces (none for a
-/// host-network or stopped pod), through the pause process's
-/// `/proc/<pid>/net/dev`.
+/// host-network or stopped pod), through the pause process.
 pub(crate) fn pod_interfaces(record: &SandboxRecord) -> Vec<InterfaceSample> {
-    let pause_pid =
-        std::fs::read_to_string(record.shim_dir.join(cradle_proto::shim::INIT_PID_FILE))
-            .ok()
-            .and_then(|p| p.trim().parse::<u32>().ok());
-    match (record.pins.net.is_some(), pause_pid) {
-        (true, Some(pid)) if record.state == SandboxState::Ready => net_dev(pid),
-        _ => Vec::new(),
+    if record.pins.net.is_some() && record.state == SandboxState::Ready {
+        init_interfaces(&record.shim_dir)
+    } else {
+        Vec::new()
     }
 }
 
 impl CriService {
     fn pod_stats_of(&self, record: &SandboxRecord) -> cri::PodSandboxStats {
         let now = crate::core::time::now_ns();
-        let root = Path::new(CGROUP_ROOT);
         let containers: Vec<_> = self
             .runtime
             .containers
@@ -54,17 +49,8 @@ impl CriService {
             .collect();
         let mut cgroups = vec![record.cgroup_path.clone()];
         cgroups.extend(containers.iter().map(|c| c.cgroup_path.clone()));
-        cgroups.retain(|c| !c.is_empty());
-        let sample = cgroups
-            .iter()
-            .map(|c| read_cgroup(root, c))
-            .fold(Default::default(), |acc: crate::stats::CgroupSample, s| {
-                acc.add(&s)
-            });
-        let processes = cgroups
-            .iter()
-            .filter_map(|c| process_count(root, c))
-            .reduce(|a, b| a + b);
+        let pod = pod_sample(&cgroups);
+        let (sample, processes) = (pod.usage, pod.processes);
         let nano_cores = sample
             .cpu_usage_ns
             .and_then(|usage| self.runtime.cpu.rate(&record.id, now, usage));

@@ -1,12 +1,13 @@
-//! ContainerStats and ListContainerStats: CPU and memory from cgroup files,
-//! the writable layer's usage from the image store.
+//! ContainerStats and ListContainerStats: CPU and memory from the
+//! container's cgroup sample ([`crate::stats`] reads it), the writable
+//! layer's usage from the image store.
 
 use super::filter::{id_matches, labels_match};
 use super::{CriService, required};
 use crate::containers::ContainerRecord;
-use crate::stats::{CGROUP_ROOT, CgroupSample, read_cgroup};
+use crate::stats::cgroup::CgroupSample;
+use crate::stats::sample::container_usage;
 use cradle_proto::cri;
-use std::path::Path;
 use tonic::Status;
 
 pub(crate) fn value(v: Option<u64>) -> Option<cri::UInt64Value> {
@@ -38,13 +39,9 @@ pub(crate) fn memory_usage(now: i64, sample: &CgroupSample) -> cri::MemoryUsage 
 impl CriService {
     pub(crate) fn stats_of(&self, record: &ContainerRecord) -> cri::ContainerStats {
         let now = crate::core::time::now_ns();
-        // Records from before cgroup paths were kept have none: report nothing
-        // rather than the root cgroup's usage.
-        let sample = if record.cgroup_path.is_empty() {
-            Default::default()
-        } else {
-            read_cgroup(Path::new(CGROUP_ROOT), &record.cgroup_path)
-        };
+        // Records from before cgroup paths were kept have none: the sample
+        // is empty rather than the root cgroup's usage.
+        let sample = container_usage(&record.cgroup_path);
         let nano_cores = sample
             .cpu_usage_ns
             .and_then(|usage| self.runtime.cpu.rate(&record.id, now, usage));

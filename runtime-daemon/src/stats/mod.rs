@@ -1,0 +1,24 @@
+//! Every file the daemon reads to say what containers and pods use: cgroup
+//! files (through `cradle-cgroupfs`, shared with the launcher), `/proc`
+//! and statvfs. The CRI layer (`cri/stats.rs`, `cri/sandbox_stats.rs`,
+//! `cri/metrics.rs`) only maps these plain samples to CRI messages; nothing
+//! here knows the CRI types.
+//!
+//! [`sample`] has one function per container and per pod returning a plain
+//! struct, the unit a background cache could keep; the other modules each
+//! read one source: [`cgroup`] (usage and process counts), [`detail`] (the
+//! cAdvisor-style counters beyond usage), [`process`] (a cgroup's tasks in
+//! `/proc`, a container's init pid), [`network`] (`/proc/<pid>/net/dev`),
+//! [`filesystem`] (statvfs of the writable layers' filesystem), [`bundle`]
+//! (a container's OCI spec) and [`cpu`] (usage into a rate).
+
+pub mod bundle;
+pub mod cgroup;
+pub mod cpu;
+pub mod detail;
+pub mod filesystem;
+pub mod network;
+pub mod process;
+pub mod sample;
+
+pub use cpu::CpuTracker;
