@@ -6,22 +6,20 @@
 //! the process (args, env, cwd, user, capabilities) in [`process`], the mounts
 //! in [`mounts`], namespaces, cgroups, resources and masked paths in [`linux`].
 //! Seccomp, AppArmor and SELinux choices are in [`security`] (the
-//! RuntimeDefault profile in [`seccomp_default`]); the pod's IPC sysctls in
-//! [`sysctls`]. What the daemon had to
+//! RuntimeDefault profile in [`seccomp_default`]); the pod's IPC sysctls come
+//! from [`crate::platform::sysctls`]. What the daemon had to
 //! read first (the image's users, a Localhost seccomp file, device nodes,
 //! the CDI devices' edits, image volumes already mounted as host paths)
 //! arrives in [`Resolved`] and the config; the CDI edits are applied last,
 //! as containerd does. What it cannot honour is refused with
 //! [`SpecError::Build`] rather than silently dropped.
 
-mod error;
 mod input;
 mod linux;
 mod mounts;
 pub mod process;
 pub mod seccomp_default;
 pub mod security;
-pub mod sysctls;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -29,7 +27,7 @@ mod tests_mounts_sysctls;
 #[cfg(test)]
 mod tests_security;
 
-pub use error::SpecError;
+pub use crate::core::error::SpecError;
 pub use input::{Resolved, SandboxNamespaces, SpecInput};
 
 use std::collections::HashMap;

@@ -32,7 +32,7 @@ pub enum Error {
     #[error("image store is unavailable: {0}")]
     ImagesUnavailable(String),
     #[error("building the OCI spec: {0}")]
-    Spec(#[from] crate::containers::spec::SpecError),
+    Spec(#[from] SpecError),
     #[error("shim {id}: {message}")]
     Shim { id: String, message: String },
     /// The OCI runtime refused to create the container's process (the shim
@@ -70,6 +70,24 @@ impl Error {
             id: id.to_string(),
             message: message.into(),
         }
+    }
+}
+
+/// Why the container manager's spec builder could not build an OCI spec
+/// (kept here, beside the [`Error`] that wraps it, so the core needs no
+/// manager).
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("container has no command: neither config.command/args nor the image's entrypoint/cmd")]
+    NoCommand,
+    #[error("{0}")]
+    Build(String),
+}
+
+impl SpecError {
+    /// A rule the builder cannot honour, in words.
+    pub(crate) fn build(message: impl Into<String>) -> Self {
+        SpecError::Build(message.into())
     }
 }
 
@@ -113,9 +131,7 @@ impl From<Error> for tonic::Status {
             Error::Image(cradle_snapshotter::Error::Unimplemented(_)) => {
                 tonic::Status::unimplemented(message)
             }
-            Error::Spec(crate::containers::spec::SpecError::NoCommand) => {
-                tonic::Status::invalid_argument(message)
-            }
+            Error::Spec(SpecError::NoCommand) => tonic::Status::invalid_argument(message),
             _ => tonic::Status::internal(message),
         }
     }

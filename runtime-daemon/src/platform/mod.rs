@@ -1,7 +1,8 @@
 //! Platform adapters, the bottom layer: the daemon's view of what runs
 //! outside it. The client of the per-object shims ([`shim_client`]), the
-//! pinned namespaces of a pod ([`namespaces`]), CNI ([`cni`]), Unix sockets
-//! ([`sockets`]) and the reaping of orphaned children ([`reaper`]). They
+//! pinned namespaces of a pod ([`namespaces`]), CNI ([`cni`]), which pod
+//! namespace a sysctl belongs to ([`sysctls`]), Unix sockets ([`sockets`])
+//! and the reaping of orphaned children ([`reaper`]). They
 //! know no manager; they use only the core's vocabulary (errors).
 
 pub mod cni;
@@ -9,3 +10,4 @@ pub mod namespaces;
 pub mod reaper;
 pub mod shim_client;
 pub mod sockets;
+pub mod sysctls;

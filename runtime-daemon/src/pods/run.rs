@@ -86,7 +86,7 @@ impl SandboxManager {
                 .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         }
         // The others go into each container's spec: refuse what no container could apply.
-        crate::containers::spec::sysctls::validate(
+        crate::platform::sysctls::validate(
             config,
             ns_options.ipc != cri::NamespaceMode::Node as i32,
         )

@@ -10,8 +10,8 @@ use oci_spec::runtime::{
     LinuxNamespaceType, LinuxResources, LinuxResourcesBuilder,
 };
 
-use super::error::SpecError;
 use super::input::SpecInput;
+use crate::core::error::SpecError;
 
 /// containerd's default masked paths.
 pub const DEFAULT_MASKED_PATHS: [&str; 12] = [
@@ -100,7 +100,7 @@ pub(super) fn build_linux(
     linux.set_readonly_paths(Some(readonly));
     // The pod's IPC sysctls, written in the pod's IPC namespace it joins.
     linux.set_sysctl(
-        super::sysctls::container_sysctls(input.sandbox, input.namespaces.ipc.is_some())
+        crate::platform::sysctls::container_sysctls(input.sandbox, input.namespaces.ipc.is_some())
             .map_err(|e| SpecError::build(e.to_string()))?,
     );
     linux.set_uid_mappings(None);

@@ -5,7 +5,7 @@ use std::path::{Component, Path};
 use cradle_proto::cri;
 use oci_spec::runtime::{Mount, MountBuilder};
 
-use super::error::SpecError;
+use crate::core::error::SpecError;
 
 /// One default mount: destination, type, source, options.
 type DefaultMount = (

@@ -10,8 +10,8 @@ use oci_spec::runtime::{
     Capabilities, Capability, LinuxCapabilitiesBuilder, Process, User, UserBuilder,
 };
 
-use super::error::SpecError;
 use super::input::SpecInput;
+use crate::core::error::SpecError;
 
 /// PATH when neither the image nor the config sets one (containerd's default).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

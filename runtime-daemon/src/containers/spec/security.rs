@@ -13,8 +13,8 @@
 use cradle_proto::cri;
 use oci_spec::runtime::{Capabilities, LinuxSeccomp};
 
-use super::error::SpecError;
 use super::seccomp_default;
+use crate::core::error::SpecError;
 
 /// What the seccomp settings ask for, before any file is read.
 #[derive(Debug, Clone, PartialEq, Eq)]

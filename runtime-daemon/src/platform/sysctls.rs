@@ -1,4 +1,5 @@
-//! The pod's sysctls that are not `net.*`: each container's `linux.sysctl`.
+//! Which pod namespace a sysctl belongs to: checked for the whole pod at
+//! RunPodSandbox, and the IPC ones go into each container's `linux.sysctl`.
 //!
 //! A pod's `linux.sysctls` hold two kinds of keys the kernel scopes to a
 //! namespace the pod owns: `net.*` (its network namespace: the pod module
