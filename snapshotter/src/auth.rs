@@ -22,7 +22,9 @@ use crate::Error;
 /// Credentials for one pull: the fields of the CRI `AuthConfig`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuthConfig {
+    /// The user name for basic auth (or the token service).
     pub username: String,
+    /// The password for `username`.
     pub password: String,
     /// base64 of `username:password` (used when `username` is empty).
     pub auth: String,

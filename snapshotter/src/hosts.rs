@@ -101,8 +101,11 @@ pub struct HostConfig {
 pub struct Endpoint {
     /// `host` or `host:port`.
     pub host: String,
+    /// Speak plain HTTP to it.
     pub plain_http: bool,
+    /// A PEM file of extra CA certificates trusted for it.
     pub ca: Option<PathBuf>,
+    /// Accept any certificate from it (testing only).
     pub skip_verify: bool,
     /// False for the image's own registry.
     pub is_mirror: bool,

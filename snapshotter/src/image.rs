@@ -15,18 +15,26 @@ pub struct Image {
     pub size: u64,
     /// Layer (diff) digests, bottom first.
     pub layers: Vec<String>,
+    /// What the runtime takes from the image's config blob.
     pub config: ImageConfig,
 }
 
 /// The runtime-relevant part of the image's config blob.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageConfig {
+    /// `User`: the default user (`name`, `uid`, `uid:gid`), if set.
     pub user: Option<String>,
+    /// `Env`: `KEY=value` pairs the container starts with.
     pub env: Vec<String>,
+    /// `Entrypoint`: used when the container spec gives no command.
     pub entrypoint: Vec<String>,
+    /// `Cmd`: the default arguments (or command, without an entrypoint).
     pub cmd: Vec<String>,
+    /// `WorkingDir`: the default working directory.
     pub working_dir: Option<String>,
+    /// `StopSignal`: the signal StopContainer sends first (`SIGTERM` if unset).
     pub stop_signal: Option<String>,
+    /// `Labels` of the image.
     pub labels: std::collections::BTreeMap<String, String>,
 }
 

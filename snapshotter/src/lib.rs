@@ -95,7 +95,9 @@ pub struct RegistryConfig {
 /// of the CRI `AuthConfig` (see [`ImageStore::pull_with_auth`]).
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
+    /// The user name for basic auth.
     pub username: String,
+    /// The password for `username`.
     pub password: String,
 }
 
@@ -521,7 +523,9 @@ impl ImageStore {
 pub struct FsUsage {
     /// The store's root directory (the CRI `FilesystemIdentifier`).
     pub mountpoint: PathBuf,
+    /// Bytes used by what was counted.
     pub used_bytes: u64,
+    /// Inodes used by what was counted.
     pub inodes_used: u64,
 }
 

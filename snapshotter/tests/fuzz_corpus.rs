@@ -3,6 +3,9 @@
 //! through the same checks the targets run, so CI exercises them without
 //! cargo-fuzz (docs/fuzzing.md).
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::path::PathBuf;
 
 use cradle_snapshotter::fuzzing;

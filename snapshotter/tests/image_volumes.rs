@@ -5,6 +5,9 @@
 //! restarted daemon), and an absent image reported as NotFound.
 //! Needs root and docker-registry.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use std::fs;

@@ -2,6 +2,9 @@
 //! and docker-archives, export as an OCI layout tar, and round trips through
 //! both. Needs root (layer unpack keeps owners).
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use std::fs;

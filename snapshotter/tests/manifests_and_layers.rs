@@ -3,6 +3,9 @@
 //! manifest lists; an image of 260 layers mounted as one overlay rootfs.
 //! Needs root and docker-registry.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use std::fs;

@@ -3,6 +3,9 @@
 //! through `ImageStore`, mounted as a rootfs, run with chroot, removed.
 //! Needs root, docker-registry and skopeo; skips with a message otherwise.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use std::fs;

@@ -7,6 +7,9 @@
 //! range, or the partial is corrupt); a full disk fails with ENOSPC and leaves nothing.
 //! Needs root and docker-registry.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use std::sync::atomic::Ordering;

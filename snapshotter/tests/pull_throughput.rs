@@ -2,6 +2,9 @@
 //! measurement, not a check). Run in release:
 //! `cargo test --release -p cradle-snapshotter --test pull_throughput -- --ignored --nocapture`.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use std::time::Instant;

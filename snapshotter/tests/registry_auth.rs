@@ -6,6 +6,9 @@
 //! GET fallback) run against a token service of our own (`common::token`).
 //! Needs root and docker-registry.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use base64::Engine as _;

@@ -2,6 +2,9 @@
 //! order with fallback to the registry itself, and HTTPS trusted through a
 //! per-host CA file. Needs root and docker-registry.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use common::*;

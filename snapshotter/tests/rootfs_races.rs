@@ -6,6 +6,9 @@
 //! Also: a mounted container's writable-layer usage, cached and summed.
 //! Needs root and docker-registry.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use std::fs;
