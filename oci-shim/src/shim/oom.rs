@@ -10,9 +10,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use cradle_cgroupfs::CGROUP_ROOT;
 use nix::sys::statfs::{CGROUP2_SUPER_MAGIC, statfs};
-
-const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// The OOM-kill counter of one container cgroup and its value at start.
 #[derive(Debug, Clone)]
