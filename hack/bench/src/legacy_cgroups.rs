@@ -19,11 +19,9 @@ fn check(rc: libc::c_int, what: &str) -> anyhow::Result<()> {
 /// Enters the namespace. Call before any thread is started (unshare of the
 /// mount namespace fails in a multithreaded process).
 pub fn enter() -> anyhow::Result<()> {
-    // SAFETY: unshare takes flags only.
-    check(
-        unsafe { libc::unshare(libc::CLONE_NEWNS) },
-        "unshare(CLONE_NEWNS)",
-    )?;
+    // SAFETY: unshare takes flags only and touches no memory of ours.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNS) };
+    check(rc, "unshare(CLONE_NEWNS)")?;
     // SAFETY: static NUL-terminated strings; null source/fstype/data are allowed
     // for a propagation change.
     let rc = unsafe {
@@ -40,11 +38,9 @@ pub fn enter() -> anyhow::Result<()> {
         .join("cgroup.controllers")
         .exists()
     {
-        // SAFETY: static NUL-terminated path.
-        check(
-            unsafe { libc::umount2(c"/sys/fs/cgroup/unified".as_ptr(), libc::MNT_DETACH) },
-            "unmounting the unified cgroup2",
-        )?;
+        // SAFETY: a static NUL-terminated path; umount2 only reads it.
+        let rc = unsafe { libc::umount2(c"/sys/fs/cgroup/unified".as_ptr(), libc::MNT_DETACH) };
+        check(rc, "unmounting the unified cgroup2")?;
     }
     Ok(())
 }
