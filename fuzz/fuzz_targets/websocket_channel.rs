@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
-    cradle_daemon::fuzzing::check_websocket(input);
+    cradle_streaming::fuzzing::check_websocket(input);
 });

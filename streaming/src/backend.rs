@@ -1,9 +1,10 @@
 //! The seam between the streaming protocols and whoever runs processes: the
 //! server turns any protocol into a [`StreamIo`] and calls a
 //! [`StreamingBackend`]; the daemon implements it with the shim (exec, attach)
-//! and [`super::connect_in_netns`] (port-forward); tests with a fake.
+//! and [`crate::netns::connect_in_netns`] (port-forward); tests with a fake.
 
-use super::StreamError;
+use crate::error::StreamError;
+use crate::request::{AttachRequest, ExecRequest, TerminalSize};
 use std::future::Future;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -13,43 +14,17 @@ pub type BoxedReader = Box<dyn AsyncRead + Send + Unpin>;
 /// An output stream towards the client; dropping or shutting it down ends it.
 pub type BoxedWriter = Box<dyn AsyncWrite + Send + Unpin>;
 
-/// What to exec, as the token's CRI request said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecRequest {
-    pub container_id: String,
-    pub cmd: Vec<String>,
-    pub tty: bool,
-    pub stdin: bool,
-    pub stdout: bool,
-    pub stderr: bool,
-}
-
-/// What to attach to, as the token's CRI request said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttachRequest {
-    pub container_id: String,
-    pub tty: bool,
-    pub stdin: bool,
-    pub stdout: bool,
-    pub stderr: bool,
-}
-
-/// A terminal size sent by the client (resize stream or channel 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-pub struct TerminalSize {
-    #[serde(rename = "Width")]
-    pub width: u16,
-    #[serde(rename = "Height")]
-    pub height: u16,
-}
-
 /// The client's streams. Each is present only if the request asked for it and
 /// the client opened it; `resize` only with a tty.
 #[derive(Default)]
 pub struct StreamIo {
+    /// What the client types.
     pub stdin: Option<BoxedReader>,
+    /// The process's output (its terminal's, with a tty).
     pub stdout: Option<BoxedWriter>,
+    /// The process's errors (never with a tty).
     pub stderr: Option<BoxedWriter>,
+    /// Terminal sizes as the client's window changes (tty only).
     pub resize: Option<mpsc::Receiver<TerminalSize>>,
 }
 
@@ -78,7 +53,7 @@ pub trait StreamingBackend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StreamError>> + Send;
 
     /// Opens a connection to `port` on 127.0.0.1 inside the sandbox's network
-    /// namespace (see [`super::connect_in_netns`]).
+    /// namespace (see [`crate::netns::connect_in_netns`]).
     fn port_forward(
         &self,
         sandbox_id: &str,

@@ -9,10 +9,10 @@
 use bytes::BytesMut;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::streaming::pump::take_resizes;
-use crate::streaming::spdy::frame::{self, Frame};
-use crate::streaming::spdy::headers::{self, Compressor, Decompressor};
-use crate::streaming::websocket::{decode_message, encode_message, query_ports};
+use crate::pump::take_resizes;
+use crate::spdy::frame::{self, Frame};
+use crate::spdy::headers::{self, Compressor, Decompressor};
+use crate::websocket::{decode_message, encode_message, query_ports};
 
 /// Reads `input` as the bytes a client sends on an upgraded SPDY/3.1
 /// connection, as `spdy::conn`'s read loop does: frames decoded one by one
@@ -54,7 +54,7 @@ pub fn check_spdy(input: &[u8]) {
         let again = echo_out
             .compress(&list)
             .and_then(|b| echo_in.decompress(&b))
-            .expect("our own header block");
+            .unwrap_or_else(|e| panic!("our own header block: {e:?}"));
         assert_eq!(again, list, "header block round trip");
     }
 }

@@ -2,7 +2,7 @@
 //! protocol negotiation as Kubernetes' `httpstream.Handshake` does it (the
 //! first protocol in the client's list that we speak), and the 101 response.
 
-use super::spdy;
+use crate::spdy;
 use hyper::header::{CONNECTION, HeaderMap, HeaderValue, UPGRADE};
 
 /// The transport a client asked to upgrade to.

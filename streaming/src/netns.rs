@@ -5,7 +5,7 @@
 //! thread. The thread exits afterwards, so no runtime thread ever changes
 //! namespace.
 
-use super::StreamError;
+use crate::error::StreamError;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! runc and cradle-oci both do). This module receives that fd, drives it
 //! non-blocking on tokio ([`PtyMaster`]) and applies terminal sizes to it.
 
-use super::TerminalSize;
+use crate::request::TerminalSize;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
@@ -83,6 +83,7 @@ pub struct PtyMaster {
 }
 
 impl PtyMaster {
+    /// Drives `fd` (a pty master) non-blocking on the current tokio runtime.
     pub fn new(fd: OwnedFd) -> std::io::Result<Self> {
         let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)?;
         let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;

@@ -1,7 +1,7 @@
 //! Byte plumbing shared by the protocols: in-memory pipes between a protocol
 //! task and the backend's reader/writer, and the resize-message decoder.
 
-use super::backend::TerminalSize;
+use crate::request::TerminalSize;
 use tokio::io::DuplexStream;
 
 /// Buffer of each pipe: the backpressure point between client and process.

@@ -2,9 +2,10 @@
 //! which streams a request needs, running the backend while watching the
 //! client, and the outcome the error stream reports.
 
-use super::backend::{AttachRequest, ExecRequest, StreamIo, StreamingBackend};
-use super::status::Outcome;
-use super::tokens::Pending;
+use crate::backend::{StreamIo, StreamingBackend};
+use crate::request::{AttachRequest, ExecRequest};
+use crate::status::Outcome;
+use crate::tokens::Pending;
 use std::future::Future;
 
 /// Exec or attach, with the stream flags the token fixed.
@@ -27,21 +28,8 @@ impl Command {
     /// The command a redeemed exec/attach token stands for.
     pub fn from_pending(pending: Pending) -> Option<Self> {
         match pending {
-            Pending::Exec(r) => Some(Command::Exec(ExecRequest {
-                container_id: r.container_id,
-                cmd: r.cmd,
-                tty: r.tty,
-                stdin: r.stdin,
-                stdout: r.stdout,
-                stderr: r.stderr,
-            })),
-            Pending::Attach(r) => Some(Command::Attach(AttachRequest {
-                container_id: r.container_id,
-                tty: r.tty,
-                stdin: r.stdin,
-                stdout: r.stdout,
-                stderr: r.stderr,
-            })),
+            Pending::Exec(r) => Some(Command::Exec(r)),
+            Pending::Attach(r) => Some(Command::Attach(r)),
             Pending::PortForward(_) => None,
         }
     }

@@ -1,14 +1,16 @@
 //! The HTTP/1.1 listener: mints URLs for the CRI handlers, redeems their
 //! tokens, upgrades the connection and hands it to the protocol.
 
-use super::backend::StreamingBackend;
-use super::handshake::{self, Transport};
-use super::remotecommand::Command;
-use super::timeouts::SessionTimeouts;
-use super::tokens::{Pending, TokenError, TokenStore};
-use super::{StreamError, spdy, websocket, ws_tunnel};
+use crate::backend::StreamingBackend;
+use crate::error::StreamError;
+use crate::handshake::{self, Transport};
+use crate::remotecommand::Command;
+use crate::request::{AttachRequest, ExecRequest, PortForwardRequest};
+use crate::timeouts::SessionTimeouts;
+use crate::tls::TlsFiles;
+use crate::tokens::{Pending, TokenError, TokenStore};
+use crate::{spdy, websocket, ws_tunnel};
 use bytes::Bytes;
-use cradle_proto::cri;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -22,7 +24,7 @@ pub struct StreamingConfig {
     /// Listen address; port 0 picks a free one. Default 127.0.0.1:0.
     pub addr: SocketAddr,
     /// Serve HTTPS with this certificate and key (URLs then say `https`).
-    pub tls: Option<super::TlsFiles>,
+    pub tls: Option<TlsFiles>,
     /// Idle and stream-creation limits, and SPDY pings.
     pub timeouts: SessionTimeouts,
 }
@@ -66,7 +68,7 @@ impl StreamingServer {
         config: StreamingConfig,
         backend: B,
     ) -> Result<Self, StreamError> {
-        let tls = config.tls.as_ref().map(super::tls::acceptor).transpose()?;
+        let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
@@ -111,7 +113,7 @@ impl StreamingServer {
     }
 
     /// Validates an Exec request and returns its one-time URL.
-    pub fn get_exec_url(&self, req: &cri::ExecRequest) -> Result<String, StreamError> {
+    pub fn get_exec_url(&self, req: &ExecRequest) -> Result<String, StreamError> {
         check_streams(
             &req.container_id,
             req.tty,
@@ -126,7 +128,7 @@ impl StreamingServer {
     }
 
     /// Validates an Attach request and returns its one-time URL.
-    pub fn get_attach_url(&self, req: &cri::AttachRequest) -> Result<String, StreamError> {
+    pub fn get_attach_url(&self, req: &AttachRequest) -> Result<String, StreamError> {
         check_streams(
             &req.container_id,
             req.tty,
@@ -138,10 +140,7 @@ impl StreamingServer {
     }
 
     /// Validates a PortForward request and returns its one-time URL.
-    pub fn get_portforward_url(
-        &self,
-        req: &cri::PortForwardRequest,
-    ) -> Result<String, StreamError> {
+    pub fn get_portforward_url(&self, req: &PortForwardRequest) -> Result<String, StreamError> {
         if req.pod_sandbox_id.is_empty() {
             return Err(StreamError::InvalidRequest(
                 "missing required pod_sandbox_id".into(),
@@ -371,7 +370,7 @@ where
 /// WebSocket tunnels.
 async fn spdy_portforward<B, IO>(
     io: IO,
-    req: cri::PortForwardRequest,
+    req: PortForwardRequest,
     timeouts: SessionTimeouts,
     backend: Arc<B>,
 ) where

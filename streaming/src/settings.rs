@@ -1,8 +1,10 @@
-//! The `[streaming]` table of the daemon's configuration and how it becomes a
-//! [`StreamingConfig`].
+//! The `[streaming]` table of a configuration file (the daemon's, with
+//! containerd's names) and how it becomes a [`StreamingConfig`].
 
-use super::timeouts::{self, SessionTimeouts};
-use super::{StreamError, StreamingConfig, TlsFiles};
+use crate::error::StreamError;
+use crate::server::StreamingConfig;
+use crate::timeouts::{self, SessionTimeouts};
+use crate::tls::TlsFiles;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 

@@ -2,7 +2,7 @@
 //! files, served with rustls (ring provider, chosen explicitly so the process
 //! needs no global default provider).
 
-use super::StreamError;
+use crate::error::StreamError;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::PathBuf;
@@ -11,7 +11,9 @@ use std::sync::Arc;
 /// Certificate chain and private key, both PEM files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
+    /// The certificate chain, leaf first.
     pub cert: PathBuf,
+    /// The certificate's private key.
     pub key: PathBuf,
 }
 

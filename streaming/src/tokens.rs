@@ -2,7 +2,7 @@
 //! be used once, and expires after [`TOKEN_TTL`]. The token, not the query
 //! string, decides what a connection runs.
 
-use cradle_proto::cri;
+use crate::request::{AttachRequest, ExecRequest, PortForwardRequest};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -13,9 +13,12 @@ pub const TOKEN_TTL: Duration = Duration::from_secs(60);
 /// The request a token stands for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pending {
-    Exec(cri::ExecRequest),
-    Attach(cri::AttachRequest),
-    PortForward(cri::PortForwardRequest),
+    /// An exec URL.
+    Exec(ExecRequest),
+    /// An attach URL.
+    Attach(AttachRequest),
+    /// A port-forward URL.
+    PortForward(PortForwardRequest),
 }
 
 impl Pending {
@@ -104,7 +107,7 @@ mod tests {
     use super::*;
 
     fn exec() -> Pending {
-        Pending::Exec(cri::ExecRequest {
+        Pending::Exec(ExecRequest {
             container_id: "c1".into(),
             cmd: vec!["true".into()],
             stdout: true,

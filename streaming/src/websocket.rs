@@ -8,11 +8,11 @@
 //! from us; see [`super::timeouts`]) is closed with a Close frame whose
 //! reason says so; an exec's process is then killed as for a lost client.
 
-use super::backend::{StreamIo, StreamingBackend};
-use super::pump::{self, CHUNK};
-use super::remotecommand::{self, Command};
-use super::status;
-use super::timeouts::Activity;
+use crate::backend::{StreamIo, StreamingBackend};
+use crate::pump::{self, CHUNK};
+use crate::remotecommand::{self, Command};
+use crate::status;
+use crate::timeouts::Activity;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
@@ -184,7 +184,7 @@ pub async fn exec<IO, B>(
                 activity: activity.clone(),
             };
             pumps.push(tokio::spawn(drain(ours, channel, sender)));
-            let w: super::BoxedWriter = Box::new(backend_end);
+            let w: crate::backend::BoxedWriter = Box::new(backend_end);
             if channel == STDOUT {
                 io.stdout = Some(w);
             } else {

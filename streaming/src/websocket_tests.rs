@@ -2,8 +2,8 @@
 //! other end of an in-memory pipe.
 
 use super::*;
-use crate::streaming::backend::AttachRequest;
-use crate::streaming::{ExecRequest, StreamError};
+use crate::error::StreamError;
+use crate::request::{AttachRequest, ExecRequest};
 use std::sync::atomic::AtomicUsize;
 use tokio::time::Instant;
 

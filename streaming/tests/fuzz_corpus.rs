@@ -3,9 +3,12 @@
 //! checks the targets run, so CI exercises them without cargo-fuzz
 //! (docs/fuzzing.md).
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::path::PathBuf;
 
-use cradle_daemon::fuzzing;
+use cradle_streaming::fuzzing;
 
 /// Every seed of `target`, by file name; a target without seeds fails.
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {

@@ -1,6 +1,9 @@
 //! The streaming server driven by an independent SPDY client: tests/clients/spdy,
 //! built on moby/spdystream (kubectl's, crictl's and the kubelet's library).
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod streaming_support;
 
 use std::process::Stdio;
@@ -196,7 +199,7 @@ async fn portforward_echoes_100_mib_and_serves_8_concurrent_connections() {
     let (server, _) = server(Some(ns.path.clone())).await;
     for (conns, size) in [("1", "104857600"), ("8", "262144")] {
         let url = server
-            .get_portforward_url(&cradle_proto::cri::PortForwardRequest {
+            .get_portforward_url(&cradle_streaming::PortForwardRequest {
                 pod_sandbox_id: "p1".into(),
                 port: vec![],
             })
@@ -228,7 +231,7 @@ async fn portforward_to_a_closed_port_reports_on_the_error_stream() {
     let ns = Netns::new();
     let (server, _) = server(Some(ns.path.clone())).await;
     let url = server
-        .get_portforward_url(&cradle_proto::cri::PortForwardRequest {
+        .get_portforward_url(&cradle_streaming::PortForwardRequest {
             pod_sandbox_id: "p1".into(),
             port: vec![],
         })
@@ -244,7 +247,7 @@ async fn attach_streams_stdin_to_the_main_process_and_back() {
     let Some(client) = spdy_client() else { return };
     let (server, _) = server(None).await;
     let url = server
-        .get_attach_url(&cradle_proto::cri::AttachRequest {
+        .get_attach_url(&cradle_streaming::AttachRequest {
             container_id: "c1".into(),
             stdin: true,
             tty: false,
@@ -268,13 +271,13 @@ async fn exec_over_tls_with_a_configured_certificate() {
     let Some(client) = spdy_client() else { return };
     let dir = tempfile::tempdir().unwrap();
     let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
-    let files = cradle_daemon::streaming::TlsFiles {
+    let files = cradle_streaming::TlsFiles {
         cert: dir.path().join("cert.pem"),
         key: dir.path().join("key.pem"),
     };
     std::fs::write(&files.cert, ck.cert.pem()).unwrap();
     std::fs::write(&files.key, ck.signing_key.serialize_pem()).unwrap();
-    let config = cradle_daemon::streaming::StreamingConfig {
+    let config = cradle_streaming::StreamingConfig {
         tls: Some(files),
         ..Default::default()
     };
@@ -295,11 +298,11 @@ async fn exec_over_tls_with_a_configured_certificate() {
 #[tokio::test]
 async fn a_bad_tls_key_file_is_a_clear_start_error() {
     let dir = tempfile::tempdir().unwrap();
-    let files = cradle_daemon::streaming::TlsFiles {
+    let files = cradle_streaming::TlsFiles {
         cert: dir.path().join("missing-cert.pem"),
         key: dir.path().join("missing-key.pem"),
     };
-    let config = cradle_daemon::streaming::StreamingConfig {
+    let config = cradle_streaming::StreamingConfig {
         tls: Some(files),
         ..Default::default()
     };
@@ -307,7 +310,7 @@ async fn a_bad_tls_key_file_is_a_clear_start_error() {
         seen: Default::default(),
         netns: None,
     };
-    let err = cradle_daemon::streaming::StreamingServer::start(config, backend)
+    let err = cradle_streaming::StreamingServer::start(config, backend)
         .await
         .err()
         .expect("start must fail");

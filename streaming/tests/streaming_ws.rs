@@ -2,6 +2,9 @@
 //! websocket-client, tests/clients/ws_client.py), plus the HTTP-level answers
 //! for bad tokens and missing upgrades.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod streaming_support;
 
 use std::process::Stdio;
@@ -83,7 +86,7 @@ async fn websocket_portforward_echoes_mebibytes() {
     let port = ns.echo_server();
     let (server, _) = server(Some(ns.path.clone())).await;
     let url = server
-        .get_portforward_url(&cradle_proto::cri::PortForwardRequest {
+        .get_portforward_url(&cradle_streaming::PortForwardRequest {
             pod_sandbox_id: "p1".into(),
             port: vec![port.into()],
         })
@@ -186,7 +189,7 @@ async fn invalid_cri_requests_get_no_url() {
     req.stdout = false;
     req.stderr = false;
     assert!(server.get_exec_url(&req).is_err(), "no streams");
-    let pf = cradle_proto::cri::PortForwardRequest {
+    let pf = cradle_streaming::PortForwardRequest {
         pod_sandbox_id: String::new(),
         port: vec![],
     };
@@ -211,7 +214,7 @@ async fn websocket_attach_echoes_stdin() {
     let Some(client) = ws_client() else { return };
     let (server, _) = server(None).await;
     let url = server
-        .get_attach_url(&cradle_proto::cri::AttachRequest {
+        .get_attach_url(&cradle_streaming::AttachRequest {
             container_id: "c1".into(),
             stdin: true,
             tty: false,
@@ -235,7 +238,7 @@ async fn websocket_portforward_to_a_closed_port_reports_on_the_error_channel() {
     let ns = Netns::new();
     let (server, _) = server(Some(ns.path.clone())).await;
     let url = server
-        .get_portforward_url(&cradle_proto::cri::PortForwardRequest {
+        .get_portforward_url(&cradle_streaming::PortForwardRequest {
             pod_sandbox_id: "p1".into(),
             port: vec![7],
         })

@@ -105,9 +105,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
     cradle_daemon::platform::reaper::become_subreaper().context("becoming a child subreaper")?;
     let _reaper = cradle_daemon::platform::reaper::spawn().context("listening for SIGCHLD")?;
     let runtime = Runtime::start(config).await.context("recovering state")?;
-    let backend = cradle_daemon::streaming::RuntimeBackend::new(runtime.clone());
+    let backend = cradle_daemon::streaming::backend::RuntimeBackend::new(runtime.clone());
     let streaming =
-        cradle_daemon::streaming::StreamingServer::start(streaming_config, backend).await?;
+        cradle_streaming::StreamingServer::start(streaming_config, backend).await?;
     tracing::info!("streaming server on {}", streaming.addr());
     let admin_socket = runtime
         .ctx

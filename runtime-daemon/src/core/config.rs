@@ -50,7 +50,7 @@ pub struct Config {
     /// Cgroup parent of pods whose config names none.
     pub default_cgroup_parent: String,
     /// The `[streaming]` table: address and TLS of the Exec/PortForward server.
-    pub streaming: crate::streaming::StreamingSettings,
+    pub streaming: cradle_streaming::StreamingSettings,
     /// Directories of CDI spec files (`*.json`, `*.yaml`), read at each
     /// CreateContainer that asks for CDI devices; a device defined in a
     /// later directory overrides one of the same name in an earlier one.
@@ -71,7 +71,7 @@ impl Default for Config {
             shim_path: None,
             oci_runtime_path: None,
             default_cgroup_parent: "/cradle".to_string(),
-            streaming: crate::streaming::StreamingSettings::default(),
+            streaming: cradle_streaming::StreamingSettings::default(),
             cdi_spec_dirs: vec![PathBuf::from("/etc/cdi"), PathBuf::from("/var/run/cdi")],
         }
     }

@@ -37,7 +37,7 @@ use std::sync::Arc;
 pub struct CriService {
     pub runtime: Arc<Runtime>,
     /// Mints the URLs of Exec/PortForward ([`CriService::with_streaming`]).
-    pub streaming: Option<Arc<crate::streaming::StreamingServer>>,
+    pub streaming: Option<Arc<cradle_streaming::StreamingServer>>,
 }
 
 impl CriService {

@@ -1,11 +1,13 @@
 //! Exec, Attach and PortForward: check what the request names, then answer
 //! with a one-time URL on the streaming server (which runs the session when
-//! the client connects, through [`crate::streaming::RuntimeBackend`]).
+//! the client connects, through [`crate::streaming::backend::RuntimeBackend`]).
+//! The CRI requests are mapped to the streaming crate's own request types
+//! here, and its refusals to gRPC statuses ([`stream_status`]).
 
 use super::CriService;
 use crate::containers::ContainerState;
-use crate::streaming::StreamingServer;
 use cradle_proto::cri;
+use cradle_streaming::{StreamError, StreamingServer};
 use std::sync::Arc;
 use tonic::Status;
 
@@ -26,7 +28,10 @@ impl CriService {
     /// Exec: the container must exist (prefixes resolve) and be running.
     pub async fn exec_impl(&self, mut req: cri::ExecRequest) -> Result<cri::ExecResponse, Status> {
         req.container_id = self.running_container(&req.container_id)?;
-        let url = self.streaming_server()?.get_exec_url(&req)?;
+        let url = self
+            .streaming_server()?
+            .get_exec_url(&exec_request(req))
+            .map_err(stream_status)?;
         Ok(cri::ExecResponse { url })
     }
 
@@ -55,7 +60,10 @@ impl CriService {
                 record.id
             )));
         }
-        let url = self.streaming_server()?.get_attach_url(&req)?;
+        let url = self
+            .streaming_server()?
+            .get_attach_url(&attach_request(req))
+            .map_err(stream_status)?;
         Ok(cri::AttachResponse { url })
     }
 
@@ -66,7 +74,10 @@ impl CriService {
     ) -> Result<cri::PortForwardResponse, Status> {
         super::required(&req.pod_sandbox_id, "pod_sandbox_id")?;
         req.pod_sandbox_id = self.runtime.pods.get(&req.pod_sandbox_id)?.id;
-        let url = self.streaming_server()?.get_portforward_url(&req)?;
+        let url = self
+            .streaming_server()?
+            .get_portforward_url(&port_forward_request(req))
+            .map_err(stream_status)?;
         Ok(cri::PortForwardResponse { url })
     }
 
@@ -81,5 +92,58 @@ impl CriService {
             )));
         }
         Ok(record.id)
+    }
+}
+
+/// How the CRI `Exec`/`Attach`/`PortForward` handlers report a refused URL.
+pub fn stream_status(e: StreamError) -> Status {
+    match e {
+        StreamError::InvalidRequest(_) => Status::invalid_argument(e.to_string()),
+        StreamError::NotFound(_) => Status::not_found(e.to_string()),
+        _ => Status::internal(e.to_string()),
+    }
+}
+
+/// The streaming server's copy of a CRI ExecRequest.
+fn exec_request(req: cri::ExecRequest) -> cradle_streaming::ExecRequest {
+    cradle_streaming::ExecRequest {
+        container_id: req.container_id,
+        cmd: req.cmd,
+        tty: req.tty,
+        stdin: req.stdin,
+        stdout: req.stdout,
+        stderr: req.stderr,
+    }
+}
+
+/// The streaming server's copy of a CRI AttachRequest.
+fn attach_request(req: cri::AttachRequest) -> cradle_streaming::AttachRequest {
+    cradle_streaming::AttachRequest {
+        container_id: req.container_id,
+        tty: req.tty,
+        stdin: req.stdin,
+        stdout: req.stdout,
+        stderr: req.stderr,
+    }
+}
+
+/// The streaming server's copy of a CRI PortForwardRequest.
+fn port_forward_request(req: cri::PortForwardRequest) -> cradle_streaming::PortForwardRequest {
+    cradle_streaming::PortForwardRequest {
+        pod_sandbox_id: req.pod_sandbox_id,
+        port: req.port,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_errors_map_to_grpc_codes() {
+        let s = stream_status(StreamError::InvalidRequest("tty and stderr".into()));
+        assert_eq!(s.code(), tonic::Code::InvalidArgument);
+        let s = stream_status(StreamError::NotFound("container c1".into()));
+        assert_eq!(s.code(), tonic::Code::NotFound);
     }
 }

@@ -11,15 +11,13 @@
 //! resize events become [`ATTACH_RESIZE`] frames (sent only to tty
 //! containers, whose shims understand them).
 
-use super::StreamError;
-use super::backend::TerminalSize;
-use super::backend::{AttachRequest, BoxedWriter, StreamIo};
-use super::runtime_exec::daemon_error;
+use super::error::daemon_error;
 use crate::runtime::Runtime;
 use cradle_proto::shim::{
     ATTACH_HEADER_LEN, ATTACH_RESIZE, ATTACH_SOCKET_FILE, ATTACH_STDERR, ATTACH_STDIN,
     ATTACH_STDOUT, attach_frame, resize_payload,
 };
+use cradle_streaming::{AttachRequest, BoxedWriter, StreamError, StreamIo, TerminalSize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -40,13 +38,15 @@ pub async fn attach(
         .get(&req.container_id)
         .map_err(daemon_error)?;
     let socket = record.shim_dir.join(ATTACH_SOCKET_FILE);
-    let conn = crate::platform::sockets::connect(&socket).await.map_err(|e| {
-        StreamError::Backend(format!(
-            "attaching to container {} ({}): {e}",
-            record.id,
-            socket.display()
-        ))
-    })?;
+    let conn = crate::platform::sockets::connect(&socket)
+        .await
+        .map_err(|e| {
+            StreamError::Backend(format!(
+                "attaching to container {} ({}): {e}",
+                record.id,
+                socket.display()
+            ))
+        })?;
     let (from_shim, to_shim) = conn.into_split();
     let stdin = io.stdin.filter(|_| req.stdin);
     // Resizes only mean something to a terminal (the CRI handler allows tty

@@ -1,12 +1,14 @@
 //! The daemon's [`StreamingBackend`]: exec through the container's OCI
-//! runtime ([`super::runtime_exec`]), attach through the shim's attach socket
-//! ([`super::runtime_attach`], tty containers included), port-forward into the
+//! runtime ([`super::exec`]), attach through the shim's attach socket
+//! ([`super::attach`], tty containers included), port-forward into the
 //! pod's network namespace pin (or the host's for host-network pods).
 
-use super::backend::{AttachRequest, ExecRequest, StreamIo, StreamingBackend};
-use super::runtime_exec::{self, daemon_error};
-use super::{StreamError, connect_in_netns};
+use super::error::daemon_error;
+use super::{attach, exec};
 use crate::runtime::Runtime;
+use cradle_streaming::{
+    AttachRequest, ExecRequest, StreamError, StreamIo, StreamingBackend, connect_in_netns,
+};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ pub struct RuntimeBackend {
 }
 
 impl RuntimeBackend {
+    /// The backend over `runtime`'s containers and pods.
     pub fn new(runtime: Arc<Runtime>) -> Self {
         RuntimeBackend { runtime }
     }
@@ -24,11 +27,11 @@ impl RuntimeBackend {
 
 impl StreamingBackend for RuntimeBackend {
     async fn exec(&self, req: ExecRequest, io: StreamIo) -> Result<i32, StreamError> {
-        runtime_exec::exec(&self.runtime, req, io).await
+        exec::exec(&self.runtime, req, io).await
     }
 
     async fn attach(&self, req: AttachRequest, io: StreamIo) -> Result<(), StreamError> {
-        super::runtime_attach::attach(&self.runtime, req, io).await
+        attach::attach(&self.runtime, req, io).await
     }
 
     async fn port_forward(

@@ -10,10 +10,11 @@
 //! then the runtime itself is reaped (killed if it lingers). Nothing is left
 //! running or unreaped.
 
-use super::backend::{BoxedWriter, ExecRequest, StreamIo};
-use super::{StreamError, pty};
+use super::error::daemon_error;
 use crate::containers::exec::{ExecTarget, exit_code};
 use crate::runtime::Runtime;
+use cradle_streaming::pty;
+use cradle_streaming::{BoxedWriter, ExecRequest, StreamError, StreamIo};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -40,14 +41,6 @@ pub async fn exec(runtime: &Runtime, req: ExecRequest, io: StreamIo) -> Result<i
         run_tty(target, socket, &req.cmd, io).await
     } else {
         run_pipes(target, &req.cmd, io).await
-    }
-}
-
-/// A daemon error as the streaming server reports it.
-pub fn daemon_error(e: crate::core::error::Error) -> StreamError {
-    match e {
-        crate::core::error::Error::NotFound { .. } => StreamError::NotFound(e.to_string()),
-        e => StreamError::Backend(e.to_string()),
     }
 }
 

@@ -14,11 +14,11 @@
 //! ids, as a server's are) every `ping` interval and closes a session idle
 //! for `idle` (GOAWAY, then every handler sees the connection closed).
 //! Client PINGs (odd ids) are echoed and count as activity; the client's
-//! answers to our PINGs do not (see [`crate::streaming::timeouts`]).
+//! answers to our PINGs do not (see [`crate::timeouts`]).
 
 use super::frame::{self, FLAG_FIN, Frame};
 use super::headers::{Compressor, Decompressor, HeaderList};
-use crate::streaming::timeouts::{Activity, SessionTimeouts};
+use crate::timeouts::{Activity, SessionTimeouts};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

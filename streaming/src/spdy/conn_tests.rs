@@ -1,7 +1,7 @@
 //! Tests of the SPDY server connection, speaking frames from the client side.
 
 use super::*;
-use crate::streaming::spdy::headers;
+use crate::spdy::headers;
 use std::time::Duration;
 
 /// The test's side of the wire, with the same codec (its own zlib streams).
@@ -275,8 +275,8 @@ async fn client_traffic_keeps_a_session_open_past_the_idle_timeout() {
 
 #[tokio::test]
 async fn an_exec_whose_streams_never_arrive_gets_the_reason_on_its_error_stream() {
-    use crate::streaming::backend::ExecRequest;
-    use crate::streaming::remotecommand::Command;
+    use crate::remotecommand::Command;
+    use crate::request::ExecRequest;
     let (mut peer, conn, incoming) = pair();
     peer.open(1, "error").await;
     let session = super::super::exec::Session {
@@ -361,20 +361,20 @@ async fn a_port_forward_pair_missing_its_data_stream_is_dropped_with_the_reason(
 /// A backend the timeout tests must never reach.
 struct NeverRuns;
 
-impl crate::streaming::StreamingBackend for NeverRuns {
+impl crate::backend::StreamingBackend for NeverRuns {
     async fn exec(
         &self,
-        _: crate::streaming::ExecRequest,
-        _: crate::streaming::StreamIo,
-    ) -> Result<i32, crate::streaming::StreamError> {
+        _: crate::request::ExecRequest,
+        _: crate::backend::StreamIo,
+    ) -> Result<i32, crate::error::StreamError> {
         panic!("exec ran although its streams never came")
     }
 
     async fn attach(
         &self,
-        _: crate::streaming::AttachRequest,
-        _: crate::streaming::StreamIo,
-    ) -> Result<(), crate::streaming::StreamError> {
+        _: crate::request::AttachRequest,
+        _: crate::backend::StreamIo,
+    ) -> Result<(), crate::error::StreamError> {
         panic!("attach ran although its streams never came")
     }
 
@@ -382,7 +382,7 @@ impl crate::streaming::StreamingBackend for NeverRuns {
         &self,
         _: &str,
         _: u16,
-    ) -> Result<tokio::net::TcpStream, crate::streaming::StreamError> {
+    ) -> Result<tokio::net::TcpStream, crate::error::StreamError> {
         panic!("port-forward connected although its pair never completed")
     }
 }

@@ -5,10 +5,11 @@
 
 use super::conn::{Connection, IncomingStream, StreamReader, StreamWriter};
 use super::headers;
-use crate::streaming::backend::{StreamIo, StreamingBackend, TerminalSize};
-use crate::streaming::pump::{self, CHUNK};
-use crate::streaming::remotecommand::{self, Command};
-use crate::streaming::status::{self, Outcome};
+use crate::backend::{StreamIo, StreamingBackend};
+use crate::pump::{self, CHUNK};
+use crate::remotecommand::{self, Command};
+use crate::request::TerminalSize;
+use crate::status::{self, Outcome};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;

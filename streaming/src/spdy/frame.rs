@@ -13,11 +13,10 @@ pub const FLAG_FIN: u8 = 0x01;
 pub const MAX_FRAME_LEN: usize = 1 << 24;
 /// SETTINGS id of the initial per-stream window.
 pub const SETTINGS_INITIAL_WINDOW_SIZE: u32 = 7;
-/// RST_STREAM status codes used here.
+/// RST_STREAM status: the peer broke the protocol on this stream.
 pub const RST_PROTOCOL_ERROR: u32 = 1;
-pub const RST_REFUSED_STREAM: u32 = 3;
+/// RST_STREAM status: the stream is no longer needed.
 pub const RST_CANCEL: u32 = 5;
-pub const RST_FLOW_CONTROL_ERROR: u32 = 7;
 
 const TYPE_SYN_STREAM: u16 = 1;
 const TYPE_SYN_REPLY: u16 = 2;

@@ -8,9 +8,9 @@
 
 use super::conn::{Connection, IncomingStream, StreamReader, StreamWriter};
 use super::headers;
-use crate::streaming::StreamError;
-use crate::streaming::backend::StreamingBackend;
-use crate::streaming::pump::CHUNK;
+use crate::backend::StreamingBackend;
+use crate::error::StreamError;
+use crate::pump::CHUNK;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;

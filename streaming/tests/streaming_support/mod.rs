@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use cradle_daemon::streaming::{
+use cradle_streaming::{
     AttachRequest, ExecRequest, StreamError, StreamIo, StreamingBackend, StreamingConfig,
     StreamingServer, connect_in_netns,
 };
@@ -41,7 +41,7 @@ impl Drop for CancelGuard {
 
 async fn copy_out(
     from: Option<impl tokio::io::AsyncRead + Unpin>,
-    to: Option<cradle_daemon::streaming::BoxedWriter>,
+    to: Option<cradle_streaming::BoxedWriter>,
 ) {
     if let (Some(mut from), Some(mut to)) = (from, to) {
         let _ = tokio::io::copy(&mut from, &mut to).await;
@@ -143,8 +143,8 @@ pub async fn server_with(
     (server, seen)
 }
 
-pub fn exec_req(cmd: &[&str], stdin: bool, tty: bool) -> cradle_proto::cri::ExecRequest {
-    cradle_proto::cri::ExecRequest {
+pub fn exec_req(cmd: &[&str], stdin: bool, tty: bool) -> cradle_streaming::ExecRequest {
+    cradle_streaming::ExecRequest {
         container_id: "c1".into(),
         cmd: cmd.iter().map(|s| s.to_string()).collect(),
         tty,
