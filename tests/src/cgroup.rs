@@ -10,6 +10,7 @@ pub struct CgroupParent {
 }
 
 impl CgroupParent {
+    /// A fresh name; nothing is created until the daemon puts a pod there.
     pub fn new() -> Self {
         CgroupParent {
             name: format!("/cradle-e2e-{}", crate::random_suffix()),

@@ -12,7 +12,9 @@ use tonic::transport::{Channel, Endpoint, Uri};
 /// RuntimeService and ImageService clients sharing one channel.
 #[derive(Clone)]
 pub struct Cri {
+    /// Pods, containers, exec and status: the kubelet's RuntimeService.
     pub runtime: RuntimeServiceClient<Channel>,
+    /// Pulls, lists and removals: the kubelet's ImageService.
     pub image: ImageServiceClient<Channel>,
     /// The channel itself, for RPCs the `k8s-cri` clients do not have.
     pub channel: Channel,

@@ -33,7 +33,9 @@ pub fn containerd_missing() -> Option<String> {
 /// `<temp dir>/rt-<name>` (the runtime's `--root`).
 #[derive(Debug, Clone)]
 pub struct Handler {
+    /// The RuntimeHandler name pods ask for.
     pub name: String,
+    /// The runc-compatible binary containerd's shim runs for it.
     pub binary: PathBuf,
 }
 
@@ -152,6 +154,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+    /// containerd's CRI (and API) socket.
     pub fn socket(&self) -> PathBuf {
         self.dir().join("c.sock")
     }
@@ -164,9 +167,11 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     pub fn runtime_root(&self, handler: &str) -> PathBuf {
         self.dir().join(format!("rt-{handler}")).join("k8s.io")
     }
+    /// The runtime handlers it was configured with.
     pub fn handlers(&self) -> &[Handler] {
         &self.handlers
     }
+    /// containerd's pid while it runs.
     pub fn pid(&self) -> Option<i32> {
         self.child.as_ref().and_then(|c| i32::try_from(c.id()).ok())
     }

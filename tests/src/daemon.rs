@@ -105,12 +105,15 @@ impl Daemon {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+    /// The CRI socket cradled listens on.
     pub fn socket(&self) -> PathBuf {
         self.dir().join("cri.sock")
     }
+    /// cradled's `--root` (images, snapshots, the store), kept across restarts.
     pub fn root(&self) -> PathBuf {
         self.dir().join("r")
     }
+    /// cradled's `--state-dir` (shim sockets, runtime state), kept across restarts.
     pub fn state_dir(&self) -> PathBuf {
         self.state_dir.clone()
     }
@@ -122,6 +125,7 @@ impl Daemon {
     pub fn cni_conf_dir(&self) -> PathBuf {
         self.dir().join("cni")
     }
+    /// cradled's pid while it runs (for signalling it or finding its children).
     pub fn pid(&self) -> Option<i32> {
         self.child.as_ref().and_then(|c| i32::try_from(c.id()).ok())
     }

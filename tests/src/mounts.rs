@@ -11,6 +11,7 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 pub struct SharedMount(PathBuf);
 
 impl SharedMount {
+    /// Bind-mounts `dir` on itself and makes it shared.
     pub fn new(dir: &Path) -> anyhow::Result<Self> {
         mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
         let guard = SharedMount(dir.to_path_buf());

@@ -23,10 +23,13 @@ impl Drop for Bridge {
 
 /// What the test's network is made of.
 pub struct TestNetwork {
+    /// The CNI network's name (in the conflist and the result cache).
     pub name: String,
+    /// The host bridge the pods attach to.
     pub bridge: Bridge,
     /// `10.<n>.<m>.`: the pods' addresses start with it.
     pub subnet_prefix: String,
+    /// host-local's data dir: one file per allocated address.
     pub ipam_dir: PathBuf,
     kind: String,
     bins: tempfile::TempDir,

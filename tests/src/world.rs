@@ -9,9 +9,13 @@ use crate::{CgroupParent, Cri, Daemon, Registry};
 /// The fields drop in declaration order: the client, then the daemon, the
 /// registry and last the cgroup parent.
 pub struct World {
+    /// The client connected to the daemon.
     pub cri: Cri,
+    /// cradled, in its own temp dir.
     pub daemon: Daemon,
+    /// docker-registry serving the test image.
     pub registry: Registry,
+    /// The cgroup the test's pods go under.
     pub cgroup: CgroupParent,
 }
 
@@ -32,6 +36,10 @@ impl World {
         World::start_with(Daemon::start_with_long_state_dir("")).await
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "a World exists only in tests; failing to start one fails the test"
+    )]
     async fn start_with(daemon: anyhow::Result<Daemon>) -> World {
         let cgroup = CgroupParent::new();
         let registry = Registry::start().expect("registry");

@@ -3,6 +3,9 @@
 //! over our CRI socket (critest's httpd image becomes busybox httpd). One
 //! daemon for the area, a pod per case, every case run and reported.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 #[path = "../src/conformance.rs"]
 mod conformance;
 

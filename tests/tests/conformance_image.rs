@@ -3,6 +3,9 @@
 //! config) pushed under critest's names to our loopback registry. One
 //! daemon for the area, every case run and reported.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 #[path = "../src/conformance.rs"]
 mod conformance;
 

@@ -3,6 +3,9 @@
 //! daemon for the whole area, one pod per case as critest does, every case
 //! run and reported (PASS/FAIL lines on stderr) before the test fails.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 #[path = "../src/conformance.rs"]
 mod conformance;
 

@@ -6,6 +6,9 @@
 //! what a node without user-namespace support answers. One daemon for the
 //! area, a pod per case, every case run and reported.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 #[path = "../src/conformance.rs"]
 mod conformance;
 

@@ -5,6 +5,9 @@
 //! client checks an echo rather than an HTTP page). Host ports are free
 //! ports picked at run time instead of critest's fixed 12000-12003.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 #[path = "../src/conformance.rs"]
 mod conformance;
 

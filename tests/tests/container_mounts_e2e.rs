@@ -7,6 +7,9 @@
 //! plain read-only bind leaves it writable; invalid combinations are
 //! refused at CreateContainer.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::path::Path;
 
 use anyhow::{Context, ensure};

@@ -6,6 +6,9 @@
 //! processes and spec, and the pod's per-interface counters after traffic
 //! on interfaces the test adds to the pod's network namespace.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::collections::HashMap;
 use std::time::Duration;
 

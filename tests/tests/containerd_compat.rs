@@ -13,6 +13,9 @@
 //! the OCI runtime; the runtime's part (joining a namespace by path) is the
 //! same for every namespace and is exercised by the pid/ipc/uts ones.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

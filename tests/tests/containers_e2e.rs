@@ -6,6 +6,9 @@
 //! and the pod's IPC sysctls seen inside its containers. Each test has its
 //! own daemon, registry and cgroup parent, and ends with the leak check.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

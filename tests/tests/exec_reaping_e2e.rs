@@ -5,6 +5,9 @@
 //! daemon, are reaped when they exit instead of staying zombies of a PID 1
 //! that may never reap (as on the CI machine).
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::time::Duration;
 
 use anyhow::{Context, ensure};

@@ -18,6 +18,9 @@
 //! CNI cache entry and no iptables rule naming an id or the subnet. The
 //! summary prints how many steps were interrupted and recovered.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -2,6 +2,9 @@
 //! (Python's grpcio) sends the percent-encoded socket path as `:authority`,
 //! which h2 alone resets with PROTOCOL_ERROR (issue 11, item 4).
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::process::Command;
 
 use anyhow::{Context, ensure};

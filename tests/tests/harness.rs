@@ -1,6 +1,9 @@
 //! The harness's own checks: the leak check must see what it claims to see,
 //! or a green end-to-end run proves nothing.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 

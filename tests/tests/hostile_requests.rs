@@ -2,6 +2,9 @@
 //! field, before anything exists (no pod, no container, no file, no mount),
 //! and a container log path never leaves its pod's log directory.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -14,6 +14,9 @@
 //! InvalidArgument naming it. Each test has its own daemon, registry and
 //! cgroup parent, and ends with the leak check.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{

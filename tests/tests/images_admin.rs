@@ -4,6 +4,9 @@
 //! file fails to import with a message naming it and stores nothing.
 //! Root only; skipped with a message elsewhere.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;

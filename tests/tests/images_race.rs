@@ -5,6 +5,9 @@
 //! lacks layers. Meanwhile ImageFsInfo reports the writable layers in
 //! `container_filesystems`. Root only; skipped with a message elsewhere.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};

@@ -4,6 +4,9 @@
 //! replayed against cradled, one test per scenario. Each call must end as
 //! it did under containerd, or as the table below says and why.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use cradle_tests::image_variant::variant_layout;
 use cradle_tests::replay::{Difference, Expect, Node, Replay, always};
 use cradle_tests::steps::{leak_scope, remove_everything};

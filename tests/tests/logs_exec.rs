@@ -4,6 +4,9 @@
 //! ExecSync timeout that answers DeadlineExceeded and leaves no process
 //! behind. One daemon, one registry, one pod.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::path::Path;
 use std::time::Duration;
 

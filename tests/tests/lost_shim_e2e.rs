@@ -6,6 +6,9 @@
 //! while the daemon runs (its exit monitor notices) and when the shim died
 //! while the daemon was down (recovery notices).
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -6,6 +6,9 @@
 //! daemon's state dir, the namespace pins and the pod cgroup, and whose
 //! root is the host's.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use anyhow::ensure;
 use cradle_proto::cri;
 use cradle_tests::steps::{

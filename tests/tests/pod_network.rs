@@ -8,6 +8,9 @@
 //! IP allocation, cache entry or netns pin left; the bridge is removed at
 //! the end. Traffic stays on the test's bridge and the host's loopback.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;

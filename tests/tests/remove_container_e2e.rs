@@ -22,6 +22,9 @@
 //!
 //! Then RemoveContainer and the pod's removal leave nothing.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -8,6 +8,9 @@
 //! created as a directory. One daemon, one registry,
 //! one privileged pod for all of them.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::time::Duration;
 
 use anyhow::{Context, ensure};

@@ -2,6 +2,9 @@
 //! built for a busybox container must run under runc (the reference runtime)
 //! with the capabilities, user, hostname and namespaces it asks for. Root only.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -4,6 +4,9 @@
 //! reports E2BIG's "argument list too long" (not an exit 127 with an empty
 //! message), in the StartContainer error or the container's status.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::time::Duration;
 
 use anyhow::ensure;

@@ -16,6 +16,9 @@
 //! (`SPDY/3.1+portforward.k8s.io`, as critest's `-websocket-portforward`). One daemon (its state dir 200 bytes long, past
 //! any unix socket path), one registry, one pod (and a host-network one).
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};

@@ -7,6 +7,9 @@
 //! the runtime's reason and leaves the container running with its old
 //! limits (runc skips limits of controllers that are not mounted).
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use anyhow::{Context, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{

@@ -2,6 +2,9 @@
 //! real registry on 127.0.0.1, real namespaces, overlay rootfs and shims.
 //! Root only; skipped with a message elsewhere.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -12,8 +12,11 @@ use crate::Cri;
 /// Cradle's answer: its gRPC code, message and the facts that matter.
 #[derive(Debug, Clone)]
 pub struct Answer {
+    /// The gRPC status code (`Ok` on success).
     pub code: Code,
+    /// The status message; empty on success.
     pub message: String,
+    /// The response values the replay compares, shaped as the fixture's.
     pub facts: Value,
 }
 

@@ -10,9 +10,13 @@ use serde_json::Value;
 /// The first line: which scenario, and the images the recorded runtime had.
 #[derive(Debug, Deserialize)]
 pub struct Header {
+    /// The fixture's name.
     pub scenario: String,
+    /// Calls the kubelet made in the recording.
     pub calls_recorded: usize,
+    /// Lines left after repeated read-only calls were collapsed.
     pub calls_kept: usize,
+    /// The images the kubelet asked about.
     pub images: Vec<RecordedImage>,
 }
 
@@ -21,7 +25,9 @@ pub struct Header {
 pub struct RecordedImage {
     /// The recorded runtime's image id (`sha256:…`), which requests use.
     pub id: String,
+    /// Its tag references, as the recorded runtime listed them.
     pub repo_tags: Vec<String>,
+    /// Its digest references, as the recorded runtime listed them.
     pub repo_digests: Vec<String>,
     /// The runtime had it before the scenario pulled it (or never pulled).
     pub preloaded: bool,
@@ -30,6 +36,7 @@ pub struct RecordedImage {
 /// One recorded call and what the recorded runtime answered.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Call {
+    /// The call's position in the recording.
     pub seq: u64,
     /// The RPC's name without its service (`CreateContainer`).
     pub method: String,
@@ -37,6 +44,7 @@ pub struct Call {
     pub request: Value,
     /// `OK` or the gRPC code's name (`NotFound`).
     pub code: String,
+    /// The recorded error message (shortened); empty on success.
     #[serde(default)]
     pub error: String,
     /// The response values that matter to the replay (see convert.py).
@@ -45,6 +53,7 @@ pub struct Call {
     /// How many identical calls in a row this line stands for.
     #[serde(default = "one")]
     pub repeat: u32,
+    /// The recording's label for the step of the scenario, for messages.
     #[serde(default)]
     pub phase: String,
 }

@@ -38,10 +38,13 @@ const CONVERGE: Duration = Duration::from_secs(20);
 pub struct Difference {
     /// The scenario (fixture name), or `"*"` for all.
     pub scenario: &'static str,
+    /// The RPC's name (`CreateContainer`).
     pub method: &'static str,
     /// Which of the recorded requests (protojson, as recorded).
     pub when: fn(&Value) -> bool,
+    /// What Cradle answers instead.
     pub cradle: Expect,
+    /// Why the answers differ, for the notes.
     pub why: &'static str,
 }
 
@@ -82,10 +85,12 @@ pub struct Replay<'a> {
     progress: Progress,
     /// One line per call that differed as a [`Difference`] says.
     pub notes: Vec<String>,
+    /// Calls sent to Cradle so far.
     pub calls_sent: usize,
 }
 
 impl<'a> Replay<'a> {
+    /// A replay of `scenario` that accepts `differences` and nothing else.
     pub fn new(
         cri: &'a mut Cri,
         node: &'a Node,

@@ -47,6 +47,7 @@ impl Node {
         })
     }
 
+    /// The stand-in for the recorded kubelet's root dir.
     pub fn kubelet_root(&self) -> &Path {
         self.kubelet_root.path()
     }
