@@ -106,8 +106,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let _reaper = cradle_daemon::platform::reaper::spawn().context("listening for SIGCHLD")?;
     let runtime = Runtime::start(config).await.context("recovering state")?;
     let backend = cradle_daemon::streaming::backend::RuntimeBackend::new(runtime.clone());
-    let streaming =
-        cradle_streaming::StreamingServer::start(streaming_config, backend).await?;
+    let streaming = cradle_streaming::StreamingServer::start(streaming_config, backend).await?;
     tracing::info!("streaming server on {}", streaming.addr());
     let admin_socket = runtime
         .ctx
