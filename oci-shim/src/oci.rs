@@ -5,6 +5,8 @@
 //! intermediate → init chain; [`rootfs`] and [`security`] what the init
 //! sets up.
 
+pub mod bundle;
+pub mod container_cgroup;
 pub mod error;
 pub mod log;
 pub mod process;

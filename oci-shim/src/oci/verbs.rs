@@ -8,6 +8,7 @@ pub mod exec;
 pub mod features;
 pub mod kill;
 pub mod pause;
+mod pid_file;
 pub mod run;
 pub mod spec;
 pub mod start;

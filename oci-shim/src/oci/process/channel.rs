@@ -1,67 +1,12 @@
-//! The channel between `create` and its children: one line per message
-//! over a socketpair. The intermediate sends `pid <n>`; `create` sends
-//! `go` once the init is in its cgroup; the init answers `ready` or
-//! `error <message>`.
+//! The channel that carries the [`Msg`]s of the sync protocol between
+//! `create` (or `exec`) and its children: a socketpair, one line per
+//! message.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 
 use crate::oci::error::{OciError, Result};
-
-/// A message on the channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Msg {
-    /// Host pid of the init (intermediate → create).
-    Pid(i32),
-    /// The init may continue (create → init).
-    Go,
-    /// The init is set up and waits on the exec FIFO (init → create).
-    Ready,
-    /// Setup failed (intermediate or init → create).
-    Error(String),
-    /// A warning for `create` to log (init → create).
-    Warn(String),
-    /// Mounts are done: run the prestart and createRuntime hooks, then
-    /// answer `go` (init → create).
-    Hooks,
-    /// New user/time namespaces are unshared: write their maps and
-    /// offsets, then answer `go` (intermediate → create).
-    Maps,
-    /// The OCI state JSON for the init's own hooks, sent before the first
-    /// `go` when the spec has hooks (create → init).
-    State(String),
-}
-
-impl Msg {
-    fn encode(&self) -> String {
-        match self {
-            Msg::Pid(p) => format!("pid {p}\n"),
-            Msg::Go => "go\n".into(),
-            Msg::Ready => "ready\n".into(),
-            Msg::Error(e) => format!("error {}\n", e.replace('\n', " ")),
-            Msg::Warn(e) => format!("warn {}\n", e.replace('\n', " ")),
-            Msg::Hooks => "hooks\n".into(),
-            Msg::Maps => "maps\n".into(),
-            Msg::State(json) => format!("state {}\n", json.replace('\n', " ")),
-        }
-    }
-
-    fn decode(line: &str) -> Option<Msg> {
-        let line = line.trim_end_matches('\n');
-        let (head, rest) = line.split_once(' ').unwrap_or((line, ""));
-        match head {
-            "pid" => rest.parse().ok().map(Msg::Pid),
-            "go" => Some(Msg::Go),
-            "ready" => Some(Msg::Ready),
-            "error" => Some(Msg::Error(rest.to_string())),
-            "warn" => Some(Msg::Warn(rest.to_string())),
-            "hooks" => Some(Msg::Hooks),
-            "maps" => Some(Msg::Maps),
-            "state" => Some(Msg::State(rest.to_string())),
-            _ => None,
-        }
-    }
-}
+use crate::oci::process::message::Msg;
 
 /// One end of the channel.
 pub(crate) struct Channel {

@@ -5,7 +5,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::{OFlag, open};
 use nix::sched::CloneFlags;
@@ -14,20 +14,20 @@ use nix::sys::stat::Mode;
 use crate::oci::error::{OciError, Result};
 use crate::oci::hooks::{self, Phase};
 use crate::oci::log;
-use crate::oci::process::channel::{Channel, Msg};
-use crate::oci::process::credentials::{self as process, ExecArgs};
+use crate::oci::process::channel::Channel;
+use crate::oci::process::credentials;
+use crate::oci::process::exec_args::{self, ExecArgs};
+use crate::oci::process::kernel_settings;
+use crate::oci::process::message::Msg;
 use crate::oci::process::namespaces::{MountNs, NsPlan};
+use crate::oci::process::signals;
 use crate::oci::process::terminal;
 use crate::oci::rootfs::confined::RootDir;
-use crate::oci::rootfs::devices;
-use crate::oci::rootfs::mounts;
-use crate::oci::rootfs::mounts::{CgroupTarget, IdmapTrees};
-use crate::oci::rootfs::pivot as rootfs;
-use crate::oci::security::hardening;
-use crate::oci::security::keyring;
-use crate::oci::security::seccomp;
-use crate::oci::syscall;
-use crate::spec::Spec;
+use crate::oci::rootfs::mounts::{self, CgroupTarget, IdmapTrees};
+use crate::oci::rootfs::{devices, masked_paths, pivot, prepare};
+use crate::oci::security::{hardening, keyring, lsm, seccomp};
+use crate::oci::syscall::{Kernel, Syscall};
+use crate::spec::{Linux, Process, Spec};
 
 /// Everything the init needs, prepared by `create` before forking.
 pub(crate) struct InitConfig {
@@ -50,7 +50,7 @@ pub(crate) struct InitConfig {
     /// The compiled `linux.seccomp` filter.
     pub seccomp: Option<seccomp::Program>,
     /// The AppArmor profile or SELinux label to exec under.
-    pub lsm_exec: crate::oci::security::lsm::ExecAttr,
+    pub lsm_exec: lsm::ExecAttr,
     /// Detached id-mapped trees for the spec's id-mapped bind mounts.
     pub idmapped: IdmapTrees,
     /// The first descriptor not passed on (`--preserve-fds`, `LISTEN_FDS`):
@@ -71,7 +71,7 @@ pub(crate) fn run(cfg: &InitConfig, chan: &mut Channel) -> ! {
         }
     }
     log::capture();
-    let result = setup(cfg, chan, &state);
+    let result = setup(&Kernel, cfg, chan, &state);
     for w in log::take_captured() {
         let _ = chan.send(&Msg::Warn(w));
     }
@@ -121,7 +121,15 @@ fn wait_for_start(fifo: &OwnedFd, spec: &Spec, creating: &str) -> Result<()> {
     Ok(())
 }
 
-fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> {
+/// The init's set-up, in runc's order; returns what to exec once `start`
+/// comes. Every call that changes the process or the system goes through
+/// `sys`, so each phase's calls for a spec are tested without root.
+fn setup<S: Syscall>(
+    sys: &S,
+    cfg: &InitConfig,
+    chan: &mut Channel,
+    state: &str,
+) -> Result<ExecArgs> {
     let spec = &cfg.spec;
     let linux = spec.linux.clone().unwrap_or_default();
     let proc_ = spec
@@ -140,20 +148,67 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
     // may survive execve (CVE-2024-21626 class), but what it passed on.
     hardening::mark_fds_cloexec_from(cfg.preserve_end)?;
     if cfg.ns.new_cgroup {
-        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+        sys.unshare(CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| OciError::sys("unshare cgroup", e))?;
     }
-    let mount_ns = cfg.ns.mount_ns();
-    if mount_ns == MountNs::Inherited {
-        rootfs::prepare_inherited(&cfg.rootfs)?;
+    prepare_rootfs(sys, cfg, &linux, &proc_.cwd)?;
+    if hooks::any_at_create(spec) {
+        // prestart and createRuntime run in `create`, while we wait.
+        chan.send(&Msg::Hooks)?;
+        match chan.recv()? {
+            Msg::Go => {}
+            other => return Err(OciError::Init(format!("unexpected message {other:?}"))),
+        }
+        hooks::run(spec, Phase::CreateContainer, state)?;
+    }
+    switch_root(sys, cfg, &linux)?;
+    if let Some(sock) = &cfg.console {
+        let size = proc_
+            .console_size
+            .map(|b| (clamp_u16(b.height), clamp_u16(b.width)));
+        terminal::setup(sock, size)?;
+    }
+    if let Some(sysctls) = &linux.sysctl {
+        kernel_settings::apply_sysctls(sysctls)?;
+    }
+    protect_paths(sys, spec, &linux)?;
+    kernel_settings::apply_rlimits(proc_.rlimits.as_deref().unwrap_or(&[]))?;
+    let exec = enter_cwd_and_find_exe(sys, proc_)?;
+    // /proc is the container's (checked a real procfs by the hardening
+    // above); the attribute takes effect at execve.
+    lsm::apply(&cfg.lsm_exec)?;
+    let caps = proc_.capabilities.clone().unwrap_or_default();
+    signals::reset_signals()?;
+    credentials::finish_credentials(sys, proc_, &caps, cfg.seccomp.as_ref())?;
+    // Again at the end: descriptors opened during set-up (none should
+    // lack O_CLOEXEC, but this is the last word before execve).
+    hardening::mark_fds_cloexec_from(cfg.preserve_end)?;
+    hardening::keep_preserved_fds(cfg.preserve_end)?;
+    Ok(exec)
+}
+
+/// Before the hooks and the root switch: the rootfs bind and propagation,
+/// the spec's mounts, /dev when it is a fresh tmpfs, the host and domain
+/// names in a new UTS namespace, and the working directory (created when
+/// missing, as runc does: images often name a WORKDIR their layers never
+/// made), confined to the rootfs.
+pub(crate) fn prepare_rootfs(
+    sys: &impl Syscall,
+    cfg: &InitConfig,
+    linux: &Linux,
+    cwd: &Path,
+) -> Result<()> {
+    let spec = &cfg.spec;
+    if cfg.ns.mount_ns() == MountNs::Inherited {
+        prepare::prepare_inherited(sys, &cfg.rootfs)?;
     } else {
-        rootfs::prepare(&cfg.rootfs, linux.rootfs_propagation.as_deref())?;
+        prepare::prepare(sys, &cfg.rootfs, linux.rootfs_propagation.as_deref())?;
     }
     // Opened after the self-bind, so lookups see the rootfs mount.
     let root = RootDir::open(&cfg.rootfs)?;
     let spec_mounts = spec.mounts.clone().unwrap_or_default();
     mounts::mount_all(
-        &syscall::Kernel,
+        sys,
         &root,
         &spec_mounts,
         &cfg.cgroup,
@@ -164,56 +219,58 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
         .iter()
         .any(|m| m.destination.as_os_str() == "/dev" && m.typ.as_deref() == Some("tmpfs"));
     if dev_is_tmpfs {
-        devices::setup_dev(&cfg.rootfs, linux.devices.as_deref().unwrap_or(&[]))?;
+        devices::setup_dev(sys, &cfg.rootfs, linux.devices.as_deref().unwrap_or(&[]))?;
     }
     if cfg.ns.new_uts {
-        if let Some(h) = &spec.hostname {
-            nix::unistd::sethostname(h)
-                .map_err(|e| OciError::sys(format!("sethostname {h}"), e))?;
-        }
-        if let Some(d) = spec.domainname.as_deref().filter(|d| !d.is_empty()) {
-            set_domainname(d)?;
-        }
+        set_names(sys, spec)?;
     }
-    // Like runc, a missing working directory is created (images often
-    // name a WORKDIR their layers never made), confined to the rootfs.
-    drop(root.mkdir_all(&proc_.cwd)?);
-    drop(root);
-    if hooks::any_at_create(spec) {
-        // prestart and createRuntime run in `create`, while we wait.
-        chan.send(&Msg::Hooks)?;
-        match chan.recv()? {
-            Msg::Go => {}
-            other => return Err(OciError::Init(format!("unexpected message {other:?}"))),
-        }
-        hooks::run(spec, Phase::CreateContainer, state)?;
-    }
-    if mount_ns == MountNs::Inherited {
-        rootfs::chroot_into(&cfg.rootfs)?;
-    } else if cfg.no_pivot {
-        rootfs::move_root(&cfg.rootfs)?;
-    } else {
-        rootfs::pivot(&cfg.rootfs)?;
-    }
-    rootfs::apply_root_propagation(linux.rootfs_propagation.as_deref())?;
-    if let Some(sock) = &cfg.console {
-        let size = proc_
-            .console_size
-            .map(|b| (clamp_u16(b.height), clamp_u16(b.width)));
-        terminal::setup(sock, size)?;
-    }
-    if let Some(sysctls) = &linux.sysctl {
-        process::apply_sysctls(sysctls)?;
-    }
-    rootfs::mask_paths(linux.masked_paths.as_deref().unwrap_or(&[]))?;
-    rootfs::readonly_paths(linux.readonly_paths.as_deref().unwrap_or(&[]))?;
-    if spec.root.as_ref().and_then(|r| r.readonly).unwrap_or(false) {
-        rootfs::readonly_root()?;
-    }
-    process::apply_rlimits(proc_.rlimits.as_deref().unwrap_or(&[]))?;
+    drop(root.mkdir_all(cwd)?);
+    Ok(())
+}
 
+/// The spec's hostname and (when not empty) domain name.
+fn set_names(sys: &impl Syscall, spec: &Spec) -> Result<()> {
+    if let Some(h) = &spec.hostname {
+        sys.sethostname(h)
+            .map_err(|e| OciError::sys(format!("sethostname {h}"), e))?;
+    }
+    if let Some(d) = spec.domainname.as_deref().filter(|d| !d.is_empty()) {
+        sys.setdomainname(d)
+            .map_err(|e| OciError::sys(format!("setdomainname {d}"), e))?;
+    }
+    Ok(())
+}
+
+/// The root switch: chroot without a mount namespace of the container's,
+/// MS_MOVE with `--no-pivot`, pivot_root otherwise; then the spec's
+/// propagation for the new `/`.
+pub(crate) fn switch_root(sys: &impl Syscall, cfg: &InitConfig, linux: &Linux) -> Result<()> {
+    if cfg.ns.mount_ns() == MountNs::Inherited {
+        pivot::chroot_into(sys, &cfg.rootfs)?;
+    } else if cfg.no_pivot {
+        pivot::move_root(sys, &cfg.rootfs)?;
+    } else {
+        pivot::pivot(sys, &cfg.rootfs)?;
+    }
+    pivot::apply_root_propagation(sys, linux.rootfs_propagation.as_deref())
+}
+
+/// After the root switch: masked paths, read-only paths, a read-only root.
+pub(crate) fn protect_paths(sys: &impl Syscall, spec: &Spec, linux: &Linux) -> Result<()> {
+    masked_paths::mask_paths(sys, linux.masked_paths.as_deref().unwrap_or(&[]))?;
+    masked_paths::readonly_paths(sys, linux.readonly_paths.as_deref().unwrap_or(&[]))?;
+    if spec.root.as_ref().and_then(|r| r.readonly).unwrap_or(false) {
+        masked_paths::readonly_root(sys)?;
+    }
+    Ok(())
+}
+
+/// chdir to the process's cwd (checked inside the root), and the
+/// executable and C strings for execve, prepared while errors can still
+/// be reported.
+fn enter_cwd_and_find_exe(sys: &impl Syscall, proc_: &Process) -> Result<ExecArgs> {
     let cwd = &proc_.cwd;
-    nix::unistd::chdir(cwd)
+    sys.chdir(cwd)
         .map_err(|e| OciError::sys(format!("chdir to cwd {}", cwd.display()), e))?;
     hardening::check_cwd_in_root()?;
     let args = proc_.args.clone().unwrap_or_default();
@@ -221,30 +278,13 @@ fn setup(cfg: &InitConfig, chan: &mut Channel, state: &str) -> Result<ExecArgs> 
         .first()
         .ok_or_else(|| OciError::Unsupported("process.args is empty".into()))?;
     let env = proc_.env.clone().unwrap_or_default();
-    let exe = process::find_executable(arg0, &process::env_path(&env))?;
-    let exec = ExecArgs::new(&exe, &args, &env)?;
-
-    // /proc is the container's (checked a real procfs by the hardening
-    // above); the attribute takes effect at execve.
-    crate::oci::security::lsm::apply(&cfg.lsm_exec)?;
-    let caps = proc_.capabilities.clone().unwrap_or_default();
-    process::finish_credentials(proc_, &caps, cfg.seccomp.as_ref())?;
-    // Again at the end: descriptors opened during set-up (none should
-    // lack O_CLOEXEC, but this is the last word before execve).
-    hardening::mark_fds_cloexec_from(cfg.preserve_end)?;
-    hardening::keep_preserved_fds(cfg.preserve_end)?;
-    Ok(exec)
+    let exe = exec_args::find_executable(arg0, &exec_args::env_path(&env))?;
+    ExecArgs::new(&exe, &args, &env)
 }
 
 fn clamp_u16(v: u64) -> u16 {
     u16::try_from(v).unwrap_or(u16::MAX)
 }
 
-/// setdomainname(2), which nix does not wrap.
-fn set_domainname(name: &str) -> Result<()> {
-    // SAFETY: a pointer and length of a live string; the kernel copies them.
-    let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
-    nix::errno::Errno::result(rc)
-        .map(drop)
-        .map_err(|e| OciError::sys(format!("setdomainname {name}"), e))
-}
+#[cfg(test)]
+mod tests;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use nix::sched::CloneFlags;
 
 use crate::oci::error::{OciError, Result};
+use crate::oci::syscall::Syscall;
 use crate::spec::{LinuxNamespace, LinuxNamespaceType};
 
 /// The namespace part of a spec, decided before any fork.
@@ -132,14 +133,14 @@ pub(crate) enum MountNs {
 
 /// Joins the namespaces of the plan (opening every path first, since a
 /// joined mount namespace may hide the others). Runs in the intermediate.
-pub(crate) fn join(plan: &NsPlan) -> Result<()> {
+pub(crate) fn join(sys: &impl Syscall, plan: &NsPlan) -> Result<()> {
     let mut files = Vec::new();
     for (t, path) in &plan.join {
         let f = File::open(path).map_err(|e| OciError::io("open namespace", path, e))?;
         files.push((*t, path, f));
     }
     for (t, path, f) in &files {
-        nix::sched::setns(f, flag(*t))
+        sys.setns(f, flag(*t))
             .map_err(|e| OciError::sys(format!("setns {t} {}", path.display()), e))?;
     }
     Ok(())
@@ -147,13 +148,13 @@ pub(crate) fn join(plan: &NsPlan) -> Result<()> {
 
 /// Unshares the new namespaces, the user namespace first so that it owns
 /// the others. Runs in the intermediate, after [`join`].
-pub(crate) fn unshare(plan: &NsPlan) -> Result<()> {
+pub(crate) fn unshare(sys: &impl Syscall, plan: &NsPlan) -> Result<()> {
     if plan.new_user {
-        nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
+        sys.unshare(CloneFlags::CLONE_NEWUSER)
             .map_err(|e| OciError::sys("unshare user namespace", e))?;
     }
     if !plan.unshare.is_empty() {
-        nix::sched::unshare(plan.unshare)
+        sys.unshare(plan.unshare)
             .map_err(|e| OciError::sys(format!("unshare {:?}", plan.unshare), e))?;
     }
     Ok(())
@@ -196,5 +197,91 @@ mod tests {
         let p = plan(&ns(r#"[{"type":"mount","path":"/proc/1/ns/mnt"}]"#)).unwrap();
         assert_eq!(p.mount_ns(), MountNs::Joined);
         assert!(!p.unshare.contains(CloneFlags::CLONE_NEWNS));
+    }
+
+    mod through_the_seam {
+        use super::*;
+        use crate::oci::syscall::{Call, Recorder};
+
+        fn setns_kinds(log: &[Call]) -> Vec<(CloneFlags, String)> {
+            log.iter()
+                .filter_map(|c| match c {
+                    Call::Setns(t, named) => {
+                        Some((*t, named.split(':').next().unwrap_or("").to_string()))
+                    }
+                    _ => None,
+                })
+                .collect()
+        }
+
+        #[test]
+        fn joins_come_first_user_first_mount_last_then_the_unshares() {
+            let p = plan(&ns(r#"[{"type":"mount","path":"/proc/self/ns/mnt"},
+                {"type":"ipc","path":"/proc/self/ns/ipc"},
+                {"type":"user","path":"/proc/self/ns/user"},
+                {"type":"pid"},{"type":"uts"}]"#))
+            .unwrap();
+            let sys = Recorder::new(std::path::Path::new("/"));
+            join(&sys, &p).unwrap();
+            unshare(&sys, &p).unwrap();
+            let log = sys.log();
+            assert_eq!(
+                setns_kinds(&log),
+                [
+                    (CloneFlags::CLONE_NEWUSER, "user".to_string()),
+                    (CloneFlags::CLONE_NEWIPC, "ipc".to_string()),
+                    (CloneFlags::CLONE_NEWNS, "mnt".to_string()),
+                ]
+            );
+            assert_eq!(
+                log[3..],
+                [Call::Unshare(
+                    CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUTS
+                )]
+            );
+        }
+
+        #[test]
+        fn a_new_user_namespace_is_unshared_alone_before_the_others() {
+            let p = plan(&ns(
+                r#"[{"type":"user"},{"type":"mount"},{"type":"network"},{"type":"cgroup"}]"#,
+            ))
+            .unwrap();
+            let sys = Recorder::new(std::path::Path::new("/"));
+            join(&sys, &p).unwrap();
+            unshare(&sys, &p).unwrap();
+            // The cgroup namespace is the init's, once it is in its cgroup.
+            assert_eq!(
+                sys.log(),
+                [
+                    Call::Unshare(CloneFlags::CLONE_NEWUSER),
+                    Call::Unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET),
+                ]
+            );
+        }
+
+        #[test]
+        fn a_spec_that_only_joins_unshares_nothing() {
+            let p = plan(&ns(r#"[{"type":"network","path":"/proc/self/ns/net"}]"#)).unwrap();
+            let sys = Recorder::new(std::path::Path::new("/"));
+            join(&sys, &p).unwrap();
+            unshare(&sys, &p).unwrap();
+            assert_eq!(
+                setns_kinds(&sys.log()),
+                [(CloneFlags::CLONE_NEWNET, "net".to_string())]
+            );
+            assert_eq!(sys.log().len(), 1);
+        }
+
+        #[test]
+        fn a_missing_namespace_path_fails_before_any_setns() {
+            let p = plan(&ns(r#"[{"type":"user","path":"/proc/self/ns/user"},
+                {"type":"network","path":"/nonexistent/net"}]"#))
+            .unwrap();
+            let sys = Recorder::new(std::path::Path::new("/"));
+            let e = join(&sys, &p).unwrap_err().to_string();
+            assert!(e.contains("/nonexistent/net"), "{e}");
+            assert!(sys.log().is_empty());
+        }
     }
 }

@@ -10,11 +10,13 @@
 
 use std::path::Path;
 
-use nix::unistd::{Gid, Uid, setresgid, setresuid};
+use nix::unistd::{Gid, Uid};
 
 use crate::oci::error::{OciError, Result};
-use crate::oci::process::channel::{Channel, Msg};
+use crate::oci::process::channel::Channel;
+use crate::oci::process::message::Msg;
 use crate::oci::security::hardening;
+use crate::oci::syscall::Syscall;
 use crate::spec::{Linux, LinuxIdMapping};
 
 /// `container host size` lines, as `/proc/<pid>/uid_map` takes them.
@@ -90,10 +92,10 @@ pub(crate) fn request_maps(chan: &mut Channel) -> Result<()> {
 
 /// In a new or joined user namespace: become its root, as runc does, so
 /// the set-up (mkdir, mknod, chown in the rootfs) acts as a mapped id.
-pub(crate) fn become_root() -> Result<()> {
-    setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+pub(crate) fn become_root(sys: &impl Syscall) -> Result<()> {
+    sys.setresgid(Gid::from_raw(0))
         .map_err(|e| OciError::sys("setresgid 0 in the user namespace", e))?;
-    setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+    sys.setresuid(Uid::from_raw(0))
         .map_err(|e| OciError::sys("setresuid 0 in the user namespace", e))
 }
 

@@ -6,11 +6,12 @@
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
-use nix::mount::{MsFlags, mount};
-use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+use nix::mount::MsFlags;
+use nix::sys::stat::{Mode, SFlag, makedev};
 
 use crate::oci::error::{OciError, Result};
 use crate::oci::rootfs::mounts::resolve_in_root;
+use crate::oci::syscall::Syscall;
 use crate::spec::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 /// The nodes every container gets.
@@ -27,7 +28,7 @@ const DEFAULT_LINKS: [(&str, &str); 6] = [
 ];
 
 /// Populates `<rootfs>/dev` (already mounted as a tmpfs by the spec).
-pub(crate) fn setup_dev(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
+pub(crate) fn setup_dev(sys: &impl Syscall, rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
     let dev = rootfs.join("dev");
     for name in DEFAULT_DEVICES {
         let host = Path::new("/dev").join(name);
@@ -38,11 +39,11 @@ pub(crate) fn setup_dev(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
             continue;
         }
         if host.exists() {
-            copy_device(&host, &dev.join(name))?;
+            copy_device(sys, &host, &dev.join(name))?;
         }
     }
     for d in devices {
-        create_device(rootfs, d)?;
+        create_device(sys, rootfs, d)?;
     }
     for (link, target) in DEFAULT_LINKS {
         // Like runc: /dev/core only where the kernel has /proc/kcore (this
@@ -60,44 +61,38 @@ pub(crate) fn setup_dev(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
 
 /// mknod of `host`'s node at `target` (mode 0666, root-owned), or a bind
 /// mount of it when mknod is not permitted.
-fn copy_device(host: &Path, target: &Path) -> Result<()> {
+fn copy_device(sys: &impl Syscall, host: &Path, target: &Path) -> Result<()> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let meta = std::fs::metadata(host).map_err(|e| OciError::io("stat", host, e))?;
     if !meta.file_type().is_char_device() {
-        return bind_device(host, target);
+        return bind_device(sys, host, target);
     }
     let perm = Mode::from_bits_truncate(0o666);
-    match mknod(target, SFlag::S_IFCHR, perm, meta.rdev()) {
+    match sys.mknod(target, SFlag::S_IFCHR, perm, meta.rdev()) {
         Ok(()) => std::fs::set_permissions(target, std::fs::Permissions::from_mode(0o666))
             .map_err(|e| OciError::io("chmod", target, e)),
-        Err(nix::Error::EPERM) => bind_device(host, target),
+        Err(nix::Error::EPERM) => bind_device(sys, host, target),
         Err(e) => Err(OciError::sys(format!("mknod {}", target.display()), e)),
     }
 }
 
-fn bind_device(host: &Path, target: &Path) -> Result<()> {
+fn bind_device(sys: &impl Syscall, host: &Path, target: &Path) -> Result<()> {
     if std::fs::symlink_metadata(target).is_err() {
         std::fs::File::create(target)
             .map_err(|e| OciError::io("create device placeholder", target, e))?;
     }
-    mount(
-        Some(host),
-        target,
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(|e| {
-        OciError::sys(
-            format!("bind device {} onto {}", host.display(), target.display()),
-            e,
-        )
-    })
+    sys.mount(Some(host), target, None, MsFlags::MS_BIND, None)
+        .map_err(|e| {
+            OciError::sys(
+                format!("bind device {} onto {}", host.display(), target.display()),
+                e,
+            )
+        })
 }
 
 /// mknod with the spec's mode and owner; falls back to bind-mounting the
 /// host's node of the same path when mknod is not permitted.
-fn create_device(rootfs: &Path, d: &LinuxDevice) -> Result<()> {
+fn create_device(sys: &impl Syscall, rootfs: &Path, d: &LinuxDevice) -> Result<()> {
     let target = resolve_in_root(rootfs, &d.path)?;
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent).map_err(|e| OciError::io("mkdir", parent, e))?;
@@ -116,17 +111,17 @@ fn create_device(rootfs: &Path, d: &LinuxDevice) -> Result<()> {
     let perm = Mode::from_bits_truncate(d.file_mode.unwrap_or(0o666));
     let dev = makedev(d.major as u64, d.minor as u64);
     let _ = std::fs::remove_file(&target);
-    match mknod(&target, kind, perm, dev) {
+    match sys.mknod(&target, kind, perm, dev) {
         Ok(()) => {
             // mknod applies the umask; the spec's mode is meant exactly.
             std::fs::set_permissions(&target, std::fs::Permissions::from_mode(perm.bits()))
                 .map_err(|e| OciError::io("chmod", &target, e))?;
             let uid = d.uid.map(nix::unistd::Uid::from_raw);
             let gid = d.gid.map(nix::unistd::Gid::from_raw);
-            nix::unistd::chown(&target, uid, gid)
+            sys.chown(&target, uid, gid)
                 .map_err(|e| OciError::sys(format!("chown {}", target.display()), e))
         }
-        Err(nix::Error::EPERM) if d.path.exists() => bind_device(&d.path, &target),
+        Err(nix::Error::EPERM) if d.path.exists() => bind_device(sys, &d.path, &target),
         Err(e) => Err(OciError::sys(format!("mknod {}", target.display()), e)),
     }
 }
@@ -196,6 +191,32 @@ mod tests {
             [
                 (Some(LinuxDeviceType::C), Some(10), Some(229)),
                 (Some(LinuxDeviceType::C), Some(4), Some(5))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_spec_device_is_made_with_its_mode_and_owner_inside_the_rootfs() {
+        use crate::oci::syscall::{Call, Recorder};
+        let dir = tempfile::tempdir().unwrap();
+        let devs: Vec<LinuxDevice> = serde_json::from_str(
+            r#"[{"path":"/dev/fuse","type":"c","major":10,"minor":229,
+                 "fileMode":432,"uid":1000,"gid":100}]"#,
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("dev")).unwrap();
+        let sys = Recorder::new(dir.path());
+        setup_dev(&sys, dir.path(), &devs).unwrap();
+        let log = sys.log();
+        let at = log
+            .iter()
+            .position(|c| matches!(c, Call::Mknod(p, ..) if p == "/dev/fuse"))
+            .unwrap();
+        assert_eq!(
+            log[at..at + 2],
+            [
+                Call::Mknod("/dev/fuse".into(), SFlag::S_IFCHR, 0o660, makedev(10, 229)),
+                Call::Chown("/dev/fuse".into(), Some(1000), Some(100)),
             ]
         );
     }

@@ -17,9 +17,11 @@ use nix::mount::MsFlags;
 
 use crate::cgroups::Hierarchy;
 use crate::oci::error::{OciError, Result};
+use crate::oci::log;
 use crate::oci::rootfs::confined::{RootDir, fd_path};
+use crate::oci::rootfs::copyup;
 use crate::oci::rootfs::mountapi::{self, Attrs};
-use crate::oci::syscall::Syscall;
+use crate::oci::syscall::MountCalls;
 use crate::spec::Mount;
 
 /// A mount's options split into flags, propagation and filesystem data.
@@ -269,7 +271,7 @@ pub(crate) fn resolve_in_root(rootfs: &Path, dest: &Path) -> Result<PathBuf> {
 /// kernel locked on the source mount, and sysfs falls back to a bind of
 /// the host's `/sys` when the network namespace is not ours, as runc does.
 pub(crate) fn mount_all(
-    sys: &dyn Syscall,
+    sys: &impl MountCalls,
     root: &RootDir,
     mounts: &[Mount],
     cgroup: &CgroupTarget,
@@ -325,8 +327,11 @@ fn reopen(root: &RootDir, dest: &Path) -> Result<OwnedFd> {
         .map_err(|e| err("reopen mount target", dest, e))
 }
 
+/// One spec mount: its options checked, the mount itself (a bind, a
+/// cgroup, or any other filesystem), then its propagation and recursive
+/// attributes.
 fn mount_one(
-    sys: &dyn Syscall,
+    sys: &impl MountCalls,
     root: &RootDir,
     m: &Mount,
     cgroup: &CgroupTarget,
@@ -336,117 +341,15 @@ fn mount_one(
     let dest = &m.destination;
     let opts = parse_options(m.options.as_deref().unwrap_or(&[]));
     let typ = m.typ.as_deref().unwrap_or("");
-    let data = (!opts.data.is_empty()).then(|| opts.data.join(","));
     let is_bind = opts.bind || typ == "bind";
-    if opts.tmpcopyup && typ != "tmpfs" {
-        return Err(OciError::Unsupported(format!(
-            "mount option tmpcopyup on a {typ} mount ({}): only tmpfs",
-            dest.display()
-        )));
-    }
-    if is_bind && !opts.data.is_empty() {
-        // mount(2) ignores the data of a bind mount. Filesystem data
-        // (`key=value`: `mode=755,size=1k`) is ignored as the kernel, runc
-        // and crun do (runtime-tools' `mounts` expects it to work), with a
-        // warning since it then does nothing. A bare word we do not know is
-        // more likely a misspelt flag (`rrro`, `nosiud`) than data:
-        // ignoring it would silently drop what it meant, so it is refused.
-        if let Some(word) = opts.data.iter().find(|d| !d.contains('=')) {
-            return Err(OciError::Unsupported(format!(
-                "mount option {word:?} on bind mount {}",
-                dest.display()
-            )));
-        }
-        crate::oci::log::warn(&format!(
-            "mount options {:?} on bind mount {} ignored: a bind mount has no filesystem data",
-            opts.data,
-            dest.display()
-        ));
-    }
-    let wants_idmap = opts.idmap.is_some() || has_mappings(m);
-    if wants_idmap && !is_bind {
-        return Err(OciError::Unsupported(format!(
-            "id-mapped {typ} mount {} (only bind mounts can be id-mapped)",
-            dest.display()
-        )));
-    }
-
+    check_options(m, &opts, typ, is_bind)?;
     if is_bind {
-        let source = m.source.as_ref().ok_or_else(|| {
-            OciError::Unsupported(format!(
-                "bind mount to {} without source",
-                m.destination.display()
-            ))
-        })?;
-        let src_is_dir = std::fs::metadata(source)
-            .map_err(|e| OciError::io("bind source", source, e))?
-            .is_dir();
-        let target = create_target(root, dest, src_is_dir)?;
-        if wants_idmap {
-            let tree = idmapped.ok_or_else(|| {
-                OciError::Init(format!(
-                    "id-mapped mount {} was not prepared",
-                    dest.display()
-                ))
-            })?;
-            sys.move_mount(tree, &target)
-                .map_err(|e| err("attach id-mapped mount onto", dest, e))?;
-        } else {
-            let mut flags = MsFlags::MS_BIND;
-            if opts.recursive {
-                flags |= MsFlags::MS_REC;
-            }
-            sys.mount(Some(source), &fd_path(&target), None, flags, None)
-                .map_err(|e| err("bind mount onto", dest, e))?;
-        }
-        let remount = opts.flags & !MsFlags::MS_REMOUNT;
-        if !remount.is_empty() {
-            let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount;
-            if userns {
-                flags |= locked_flags(source) & !MsFlags::MS_RDONLY;
-            }
-            sys.mount(None, &fd_path(&reopen(root, dest)?), None, flags, None)
-                .map_err(|e| err("remount bind", dest, e))?;
-        }
+        mount_bind(sys, root, m, &opts, userns, idmapped)?;
     } else if typ == "cgroup" {
         let target = create_target(root, dest, true)?;
         mount_cgroup(sys, root, dest, &target, opts.flags, cgroup, userns)?;
     } else {
-        let target = create_target(root, dest, true)?;
-        let source = m.source.clone().unwrap_or_else(|| PathBuf::from(typ));
-        let mounted = sys.mount(
-            Some(&source),
-            &fd_path(&target),
-            Some(typ),
-            opts.flags,
-            data.as_deref(),
-        );
-        match mounted {
-            // sysfs belongs to the network namespace's owner: in a user
-            // namespace with a joined network namespace, bind the host's.
-            Err(nix::Error::EPERM) if userns && typ == "sysfs" => {
-                let host = Path::new("/sys");
-                sys.mount(
-                    Some(host),
-                    &fd_path(&target),
-                    None,
-                    MsFlags::MS_BIND | MsFlags::MS_REC,
-                    None,
-                )
-                .map_err(|e| err("bind /sys onto", dest, e))?;
-                let flags = MsFlags::MS_BIND
-                    | MsFlags::MS_REMOUNT
-                    | opts.flags
-                    | (locked_flags(host) & !MsFlags::MS_RDONLY);
-                sys.mount(None, &fd_path(&reopen(root, dest)?), None, flags, None)
-                    .map_err(|e| err("remount /sys bind", dest, e))?;
-            }
-            other => other.map_err(|e| err(&format!("mount {typ}"), dest, e))?,
-        }
-        if opts.tmpcopyup {
-            // `target` still names the directory the tmpfs now covers.
-            crate::oci::rootfs::copyup::copy_tree(&target, &reopen(root, dest)?)?;
-        }
+        mount_filesystem(sys, root, m, &opts, typ, userns)?;
     }
     if !opts.propagation.is_empty() {
         sys.mount(
@@ -471,6 +374,150 @@ fn mount_one(
     Ok(())
 }
 
+/// Refuses the option combinations no mount can honour: `tmpcopyup` on
+/// anything but a tmpfs, an unknown bare word on a bind mount, an id
+/// mapping on anything but a bind mount.
+fn check_options(m: &Mount, opts: &MountOptions, typ: &str, is_bind: bool) -> Result<()> {
+    let dest = &m.destination;
+    if opts.tmpcopyup && typ != "tmpfs" {
+        return Err(OciError::Unsupported(format!(
+            "mount option tmpcopyup on a {typ} mount ({}): only tmpfs",
+            dest.display()
+        )));
+    }
+    if is_bind && !opts.data.is_empty() {
+        // mount(2) ignores the data of a bind mount. Filesystem data
+        // (`key=value`: `mode=755,size=1k`) is ignored as the kernel, runc
+        // and crun do (runtime-tools' `mounts` expects it to work), with a
+        // warning since it then does nothing. A bare word we do not know is
+        // more likely a misspelt flag (`rrro`, `nosiud`) than data:
+        // ignoring it would silently drop what it meant, so it is refused.
+        if let Some(word) = opts.data.iter().find(|d| !d.contains('=')) {
+            return Err(OciError::Unsupported(format!(
+                "mount option {word:?} on bind mount {}",
+                dest.display()
+            )));
+        }
+        log::warn(&format!(
+            "mount options {:?} on bind mount {} ignored: a bind mount has no filesystem data",
+            opts.data,
+            dest.display()
+        ));
+    }
+    if wants_idmap(m, opts) && !is_bind {
+        return Err(OciError::Unsupported(format!(
+            "id-mapped {typ} mount {} (only bind mounts can be id-mapped)",
+            dest.display()
+        )));
+    }
+    Ok(())
+}
+
+fn wants_idmap(m: &Mount, opts: &MountOptions) -> bool {
+    opts.idmap.is_some() || has_mappings(m)
+}
+
+/// A bind mount (attached from its prepared id-mapped tree when it has
+/// one), then a remount for its flags, keeping in a user namespace the
+/// flags the kernel locked on the source.
+fn mount_bind(
+    sys: &impl MountCalls,
+    root: &RootDir,
+    m: &Mount,
+    opts: &MountOptions,
+    userns: bool,
+    idmapped: Option<&OwnedFd>,
+) -> Result<()> {
+    let dest = &m.destination;
+    let source = m.source.as_ref().ok_or_else(|| {
+        OciError::Unsupported(format!(
+            "bind mount to {} without source",
+            m.destination.display()
+        ))
+    })?;
+    let src_is_dir = std::fs::metadata(source)
+        .map_err(|e| OciError::io("bind source", source, e))?
+        .is_dir();
+    let target = create_target(root, dest, src_is_dir)?;
+    if wants_idmap(m, opts) {
+        let tree = idmapped.ok_or_else(|| {
+            OciError::Init(format!(
+                "id-mapped mount {} was not prepared",
+                dest.display()
+            ))
+        })?;
+        sys.move_mount(tree, &target)
+            .map_err(|e| err("attach id-mapped mount onto", dest, e))?;
+    } else {
+        let mut flags = MsFlags::MS_BIND;
+        if opts.recursive {
+            flags |= MsFlags::MS_REC;
+        }
+        sys.mount(Some(source), &fd_path(&target), None, flags, None)
+            .map_err(|e| err("bind mount onto", dest, e))?;
+    }
+    let remount = opts.flags & !MsFlags::MS_REMOUNT;
+    if !remount.is_empty() {
+        let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount;
+        if userns {
+            flags |= locked_flags(source) & !MsFlags::MS_RDONLY;
+        }
+        sys.mount(None, &fd_path(&reopen(root, dest)?), None, flags, None)
+            .map_err(|e| err("remount bind", dest, e))?;
+    }
+    Ok(())
+}
+
+/// Any other filesystem (proc, tmpfs, sysfs, mqueue…), with `tmpcopyup`'s
+/// copy of what a tmpfs covers.
+fn mount_filesystem(
+    sys: &impl MountCalls,
+    root: &RootDir,
+    m: &Mount,
+    opts: &MountOptions,
+    typ: &str,
+    userns: bool,
+) -> Result<()> {
+    let dest = &m.destination;
+    let data = (!opts.data.is_empty()).then(|| opts.data.join(","));
+    let target = create_target(root, dest, true)?;
+    let source = m.source.clone().unwrap_or_else(|| PathBuf::from(typ));
+    let mounted = sys.mount(
+        Some(&source),
+        &fd_path(&target),
+        Some(typ),
+        opts.flags,
+        data.as_deref(),
+    );
+    match mounted {
+        // sysfs belongs to the network namespace's owner: in a user
+        // namespace with a joined network namespace, bind the host's.
+        Err(nix::Error::EPERM) if userns && typ == "sysfs" => {
+            let host = Path::new("/sys");
+            sys.mount(
+                Some(host),
+                &fd_path(&target),
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )
+            .map_err(|e| err("bind /sys onto", dest, e))?;
+            let flags = MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | opts.flags
+                | (locked_flags(host) & !MsFlags::MS_RDONLY);
+            sys.mount(None, &fd_path(&reopen(root, dest)?), None, flags, None)
+                .map_err(|e| err("remount /sys bind", dest, e))?;
+        }
+        other => other.map_err(|e| err(&format!("mount {typ}"), dest, e))?,
+    }
+    if opts.tmpcopyup {
+        // `target` still names the directory the tmpfs now covers.
+        copyup::copy_tree(&target, &reopen(root, dest)?)?;
+    }
+    Ok(())
+}
+
 /// True when the spec gives the mount its own uid or gid mappings.
 pub(crate) fn has_mappings(m: &Mount) -> bool {
     m.uid_mappings.as_ref().is_some_and(|v| !v.is_empty())
@@ -490,7 +537,7 @@ fn create_target(root: &RootDir, dest: &Path, dir: bool) -> Result<OwnedFd> {
 /// v2: a cgroup2 mount. v1: a tmpfs with one bind mount per controller of
 /// the container's own cgroup directory, read-only when asked.
 fn mount_cgroup(
-    sys: &dyn Syscall,
+    sys: &impl MountCalls,
     root: &RootDir,
     dest: &Path,
     target: &OwnedFd,

@@ -1,16 +1,33 @@
-//! The seam between the mount logic and the kernel, after youki's
-//! `Syscall` trait: [`Kernel`] makes the real calls, and the tests' recorder
-//! captures them, so the spec → mount(2) mapping is checked without root.
+//! The system calls of the launcher's set-up steps, as traits: the mount
+//! calls alone ([`MountCalls`], all the spec's mounts need), and the whole
+//! set ([`Syscall`]) for namespaces, the root switch, /dev, credentials,
+//! capabilities, host and domain names and the container's cgroup.
+//!
+//! Every method is one kernel call (or one `caps`/cgroup library call) with
+//! the error type of the call it wraps, so the callers' messages are the
+//! same through the seam as without it. The callers are generic over the
+//! trait: the launcher instantiates them once, for the real kernel.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::collections::HashSet;
+use std::fs::File;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use nix::mount::MsFlags;
+use caps::errors::CapsError;
+use caps::{CapSet, Capability as Cap};
+use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+use nix::sys::stat::{Mode, SFlag};
+use nix::unistd::{Gid, Uid};
 
-use crate::oci::rootfs::mountapi::{self, Attrs};
+use crate::cgroups::{Cgroup, CgroupError};
+use crate::oci::error::Result;
+use crate::oci::rootfs::mountapi::Attrs;
+use crate::oci::security::seccomp::Program;
+use crate::spec::LinuxResources;
 
-/// The system calls the mount code makes.
-pub(crate) trait Syscall {
+/// The calls that perform the spec's mounts.
+pub(crate) trait MountCalls {
     /// mount(2).
     fn mount(
         &self,
@@ -29,107 +46,93 @@ pub(crate) trait Syscall {
     fn move_mount(&self, tree: &OwnedFd, target: &OwnedFd) -> nix::Result<()>;
 }
 
-/// The real kernel.
-pub(crate) struct Kernel;
+/// Every call the container's set-up makes that changes the process or
+/// the system (what only reads, and what only touches the rootfs's own
+/// files, is done directly).
+pub(crate) trait Syscall: MountCalls {
+    /// setns(2) into the namespace `ns` is a file of.
+    fn setns(&self, ns: &File, nstype: CloneFlags) -> nix::Result<()>;
 
-impl Syscall for Kernel {
-    fn mount(
+    /// unshare(2).
+    fn unshare(&self, flags: CloneFlags) -> nix::Result<()>;
+
+    /// umount2(2).
+    fn umount2(&self, target: &Path, flags: MntFlags) -> nix::Result<()>;
+
+    /// pivot_root(2).
+    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
+
+    /// chroot(2).
+    fn chroot(&self, path: &Path) -> nix::Result<()>;
+
+    /// chdir(2).
+    fn chdir(&self, path: &Path) -> nix::Result<()>;
+
+    /// fchdir(2).
+    fn fchdir(&self, dir: &OwnedFd) -> nix::Result<()>;
+
+    /// mknod(2).
+    fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()>;
+
+    /// chown(2) (`None` leaves that id unchanged).
+    fn chown(&self, path: &Path, uid: Option<Uid>, gid: Option<Gid>) -> nix::Result<()>;
+
+    /// sethostname(2).
+    fn sethostname(&self, name: &str) -> nix::Result<()>;
+
+    /// setdomainname(2).
+    fn setdomainname(&self, name: &str) -> nix::Result<()>;
+
+    /// setgroups(2).
+    fn setgroups(&self, gids: &[Gid]) -> nix::Result<()>;
+
+    /// setresgid(2) with all three ids `gid`.
+    fn setresgid(&self, gid: Gid) -> nix::Result<()>;
+
+    /// setresuid(2) with all three ids `uid`.
+    fn setresuid(&self, uid: Uid) -> nix::Result<()>;
+
+    /// prctl(PR_SET_KEEPCAPS).
+    fn set_keepcaps(&self, keep: bool) -> nix::Result<()>;
+
+    /// prctl(PR_SET_NO_NEW_PRIVS).
+    fn set_no_new_privs(&self) -> nix::Result<()>;
+
+    /// umask(2).
+    fn umask(&self, mask: Mode);
+
+    /// Whether `cap` is in this thread's `set`.
+    fn cap_has(&self, set: CapSet, cap: Cap) -> std::result::Result<bool, CapsError>;
+
+    /// This thread's `set`.
+    fn cap_read(&self, set: CapSet) -> std::result::Result<HashSet<Cap>, CapsError>;
+
+    /// Drops `cap` from this thread's `set` (the bounding set: one at a time).
+    fn cap_drop(&self, set: CapSet, cap: Cap) -> std::result::Result<(), CapsError>;
+
+    /// Replaces this thread's `set` with `caps`.
+    fn cap_set(&self, set: CapSet, caps: &HashSet<Cap>) -> std::result::Result<(), CapsError>;
+
+    /// Empties this thread's `set`.
+    fn cap_clear(&self, set: CapSet) -> std::result::Result<(), CapsError>;
+
+    /// Raises `cap` in this thread's `set` (the ambient set).
+    fn cap_raise(&self, set: CapSet, cap: Cap) -> std::result::Result<(), CapsError>;
+
+    /// seccomp(2): installs the compiled filter.
+    fn install_seccomp(&self, filter: &Program) -> Result<()>;
+
+    /// Makes the container's cgroup directories.
+    fn cgroup_create(&self, cgroup: &Cgroup) -> std::result::Result<(), CgroupError>;
+
+    /// Writes `resources` to the cgroup; returns the warnings.
+    fn cgroup_apply(
         &self,
-        source: Option<&Path>,
-        target: &Path,
-        fstype: Option<&str>,
-        flags: MsFlags,
-        data: Option<&str>,
-    ) -> nix::Result<()> {
-        nix::mount::mount(source, target, fstype, flags, data)
-    }
+        cgroup: &Cgroup,
+        resources: &LinuxResources,
+    ) -> std::result::Result<Vec<String>, CgroupError>;
 
-    fn mount_setattr(&self, target: &OwnedFd, recursive: bool, attrs: Attrs) -> nix::Result<()> {
-        mountapi::setattr(target.as_fd(), recursive, attrs, None)
-    }
-
-    fn move_mount(&self, tree: &OwnedFd, target: &OwnedFd) -> nix::Result<()> {
-        mountapi::move_tree(tree.as_fd(), target.as_fd())
-    }
-}
-
-/// One recorded mount(2) call.
-#[cfg(test)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct MountCall {
-    pub source: Option<String>,
-    pub target: String,
-    pub fstype: Option<String>,
-    pub flags: MsFlags,
-    pub data: Option<String>,
-}
-
-/// Records calls instead of making them; paths are kept relative to `root`.
-#[cfg(test)]
-pub(crate) struct Recorder {
-    pub root: std::path::PathBuf,
-    pub calls: std::cell::RefCell<Vec<MountCall>>,
-    /// mount_setattr calls: target, recursive, attributes.
-    pub attrs: std::cell::RefCell<Vec<(String, bool, Attrs)>>,
-    /// move_mount calls: target.
-    pub moves: std::cell::RefCell<Vec<String>>,
-}
-
-#[cfg(test)]
-impl Recorder {
-    pub(crate) fn new(root: &Path) -> Recorder {
-        Recorder {
-            root: root.to_path_buf(),
-            calls: std::cell::RefCell::new(Vec::new()),
-            attrs: std::cell::RefCell::new(Vec::new()),
-            moves: std::cell::RefCell::new(Vec::new()),
-        }
-    }
-
-    /// `p` relative to the rootfs; `/proc/self/fd/<n>` is first read
-    /// back to the path that descriptor names.
-    fn rel(&self, p: &Path) -> String {
-        let p = match p.strip_prefix("/proc/self/fd") {
-            Ok(_) => std::fs::read_link(p).unwrap_or_else(|_| p.to_path_buf()),
-            Err(_) => p.to_path_buf(),
-        };
-        p.strip_prefix(&self.root)
-            .map(|r| format!("/{}", r.display()))
-            .unwrap_or_else(|_| p.display().to_string())
-    }
-}
-
-#[cfg(test)]
-impl Syscall for Recorder {
-    fn mount(
-        &self,
-        source: Option<&Path>,
-        target: &Path,
-        fstype: Option<&str>,
-        flags: MsFlags,
-        data: Option<&str>,
-    ) -> nix::Result<()> {
-        // Targets are `/proc/self/fd/<n>` of a confined descriptor.
-        let rel = |p: &Path| self.rel(p);
-        self.calls.borrow_mut().push(MountCall {
-            source: source.map(rel),
-            target: rel(target),
-            fstype: fstype.map(str::to_string),
-            flags,
-            data: data.map(str::to_string),
-        });
-        Ok(())
-    }
-
-    fn mount_setattr(&self, target: &OwnedFd, recursive: bool, attrs: Attrs) -> nix::Result<()> {
-        let t = self.rel(&crate::oci::rootfs::confined::fd_path(target));
-        self.attrs.borrow_mut().push((t, recursive, attrs));
-        Ok(())
-    }
-
-    fn move_mount(&self, _tree: &OwnedFd, target: &OwnedFd) -> nix::Result<()> {
-        let t = self.rel(&crate::oci::rootfs::confined::fd_path(target));
-        self.moves.borrow_mut().push(t);
-        Ok(())
-    }
+    /// Moves process `pid` into the cgroup.
+    fn cgroup_add_process(&self, cgroup: &Cgroup, pid: i32)
+    -> std::result::Result<(), CgroupError>;
 }

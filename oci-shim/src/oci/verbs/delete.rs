@@ -52,10 +52,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     // has killed them already and this finds nothing.
     kill_all(&st, &cg)?;
     if let Some(rootfs) = &st.host_mounts_under {
-        crate::oci::rootfs::pivot::detach_mounts_under(rootfs)?;
+        crate::oci::rootfs::mountinfo::detach_mounts_under(rootfs)?;
     }
     cg.remove()?;
-    crate::oci::verbs::create::remove_default_parent(&st.cgroup_path);
+    crate::oci::container_cgroup::remove_default_parent(&st.cgroup_path);
     std::fs::remove_dir_all(&dir).map_err(|e| OciError::io("remove", &dir, e))?;
     poststop(&st);
     Ok(())

@@ -8,10 +8,10 @@ use nix::sys::signal::{SigmaskHow, sigprocmask};
 use nix::unistd::Pid;
 
 use crate::oci::error::{OciError, Result};
+use crate::oci::process::signals::{forwarded, wait_forwarding};
 use crate::oci::state::ContainerState;
 use crate::oci::verbs::create::{self, CreateOptions};
 use crate::oci::verbs::delete;
-use crate::oci::verbs::exec::{forwarded, wait_forwarding};
 use crate::oci::verbs::start;
 
 /// Runs the container; returns its exit code (0 when detached).

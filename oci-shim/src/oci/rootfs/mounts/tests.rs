@@ -180,7 +180,7 @@ struct Swapper {
     rec: crate::oci::syscall::Recorder,
 }
 
-impl Syscall for Swapper {
+impl MountCalls for Swapper {
     fn mount(
         &self,
         source: Option<&Path>,

@@ -1,0 +1,95 @@
+//! What execve gets: the executable looked up on the spec's `PATH`, and
+//! argv/envp built as C strings before the point of no return.
+
+use std::ffi::CString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::oci::error::{OciError, Result};
+
+/// The value of `PATH` in the spec's environment (runc's default otherwise).
+pub(crate) fn env_path(env: &[String]) -> String {
+    env.iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .to_string()
+}
+
+/// Resolves `arg0` like execvp: a name with `/` is taken as is (relative
+/// to the cwd), otherwise the first executable regular file on `path`.
+pub(crate) fn find_executable(arg0: &str, path: &str) -> Result<PathBuf> {
+    let is_exec = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if arg0.contains('/') {
+        let p = PathBuf::from(arg0);
+        return if is_exec(&p) {
+            Ok(p)
+        } else {
+            Err(OciError::Setup(format!(
+                "exec: {arg0:?}: no such executable file"
+            )))
+        };
+    }
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(arg0))
+        .find(|p| is_exec(p))
+        .ok_or_else(|| {
+            OciError::Setup(format!(
+                "exec: {arg0:?}: executable file not found in $PATH"
+            ))
+        })
+}
+
+/// Prepared argv/envp, built before the point of no return so exec itself
+/// cannot fail on a NUL byte.
+pub(crate) struct ExecArgs {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+impl ExecArgs {
+    /// Builds the C strings.
+    pub(crate) fn new(path: &Path, args: &[String], env: &[String]) -> Result<Self> {
+        let c = |s: &str| {
+            CString::new(s).map_err(|_| OciError::Unsupported(format!("NUL byte in {s:?}")))
+        };
+        Ok(ExecArgs {
+            path: c(&path.to_string_lossy())?,
+            argv: args.iter().map(|a| c(a)).collect::<Result<_>>()?,
+            envp: env.iter().map(|e| c(e)).collect::<Result<_>>()?,
+        })
+    }
+
+    /// Replaces the process image; returns only on failure.
+    pub(crate) fn exec(&self) -> OciError {
+        match nix::unistd::execve(&self.path, &self.argv, &self.envp) {
+            Err(e) => OciError::sys(format!("exec {:?}", self.path), e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executable_lookup_uses_path_and_reports_missing() {
+        assert_eq!(
+            find_executable("sh", "/nonexistent:/bin").unwrap(),
+            PathBuf::from("/bin/sh")
+        );
+        let err = find_executable("no-such-binary-xyz", "/bin").unwrap_err();
+        assert!(err.to_string().contains("executable file not found"));
+    }
+
+    #[test]
+    fn path_comes_from_env_or_default() {
+        assert_eq!(env_path(&["A=1".into(), "PATH=/x".into()]), "/x");
+        assert!(env_path(&[]).contains("/usr/bin"));
+    }
+}
