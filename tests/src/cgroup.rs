@@ -13,7 +13,7 @@ impl CgroupParent {
     /// A fresh name; nothing is created until the daemon puts a pod there.
     pub fn new() -> Self {
         CgroupParent {
-            name: format!("/cradle-e2e-{}", crate::random_suffix()),
+            name: format!("/cradle-e2e-{}", crate::names::random_suffix()),
         }
     }
 

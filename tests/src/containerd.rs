@@ -11,7 +11,7 @@ use anyhow::Context;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::Cri;
+use crate::client::Cri;
 
 /// The containerd binary (from the `containerd` package).
 pub const CONTAINERD: &str = "/usr/bin/containerd";

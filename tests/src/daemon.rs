@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::Cri;
+use crate::client::Cri;
 
 /// A running `cradled` with its own root, state dir, socket and (empty) CNI
 /// config dir, all under one temp dir. SIGTERM on drop; the temp dir is then
@@ -204,7 +204,7 @@ impl Daemon {
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let bin = crate::target_bin_dir()?.join("cradled");
+        let bin = crate::paths::target_bin_dir()?.join("cradled");
         check_binaries_are_fresh()?;
         let log = File::options()
             .create(true)
@@ -283,7 +283,7 @@ impl Drop for Daemon {
 /// against stale binaries is not a mystery. (A warning, not an error: in a
 /// tree others keep editing, the binaries are stale most of the time.)
 fn check_binaries_are_fresh() -> anyhow::Result<()> {
-    let bins = crate::target_bin_dir()?;
+    let bins = crate::paths::target_bin_dir()?;
     let inputs: [(&str, &[&str]); 3] = [
         (
             "cradled",
@@ -304,7 +304,7 @@ fn check_binaries_are_fresh() -> anyhow::Result<()> {
             })?;
         let newest_source = crates
             .iter()
-            .filter_map(|c| newest_mtime(&crate::repo_root().join(c).join("src")))
+            .filter_map(|c| newest_mtime(&crate::paths::repo_root().join(c).join("src")))
             .max();
         if newest_source.is_some_and(|src| src > built) {
             eprintln!(

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 pub fn variant_layout(
     edit: impl FnOnce(&mut serde_json::Map<String, Value>),
 ) -> anyhow::Result<tempfile::TempDir> {
-    let base = crate::test_image_layout()?;
+    let base = crate::registry::test_image_layout()?;
     let parent = base.parent().context("layout dir has no parent")?;
     let out = tempfile::Builder::new()
         .prefix("variant-oci-")

@@ -23,7 +23,9 @@ mod daemon;
 pub mod image_variant;
 pub mod leaks;
 pub mod mounts;
+mod names;
 pub mod network;
+mod paths;
 mod registry;
 pub mod replay;
 pub mod steps;
@@ -33,28 +35,12 @@ mod world;
 pub use cgroup::CgroupParent;
 pub use client::Cri;
 pub use daemon::{Daemon, LONG_STATE_DIR};
+pub use names::random_suffix;
+pub use paths::{repo_root, target_bin_dir};
 pub use registry::{Registry, TEST_IMAGE, test_image_layout};
 pub use world::World;
 
-use std::path::{Path, PathBuf};
-
-/// The workspace root (for `hack/` scripts).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-/// `target/<profile>/`, where cargo put the binaries this test runs against:
-/// the test executable lives in `target/<profile>/deps/`.
-pub fn target_bin_dir() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    exe.parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .ok_or_else(|| anyhow::anyhow!("cannot locate the target dir from {}", exe.display()))
-}
+use std::path::Path;
 
 /// Why the end-to-end tests cannot run here, if they cannot: they need root
 /// (namespaces, mounts, cgroups) and, when `needs_registry`, docker-registry
@@ -87,10 +73,3 @@ macro_rules! skip_unless_ready {
 }
 
 pub use cradle_testkit::skip;
-
-/// A random lowercase hex string, for unique names.
-pub fn random_suffix() -> String {
-    use rand::Rng;
-    let n: u32 = rand::rng().random();
-    format!("{n:08x}")
-}

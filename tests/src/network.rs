@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::Context;
 
-use crate::random_suffix;
+use crate::names::random_suffix;
 
 /// The test's bridge, deleted on drop.
 pub struct Bridge(pub String);
@@ -48,7 +48,7 @@ impl TestNetwork {
             .find(|n| !routes.contains(&format!("10.{second_octet}.{n}.")))
             .with_context(|| format!("no free 10.{second_octet}.x.0/24"))?;
         let bins = tempfile::Builder::new().prefix("cni-bin-").tempdir()?;
-        let bridge_bin = crate::target_bin_dir()?.join("cradle-bridge");
+        let bridge_bin = crate::paths::target_bin_dir()?.join("cradle-bridge");
         std::os::unix::fs::symlink(&bridge_bin, bins.path().join("cradle-bridge"))?;
         let suffix = random_suffix();
         Ok(TestNetwork {

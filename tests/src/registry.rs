@@ -72,7 +72,7 @@ impl Registry {
     }
 
     fn run_script(&self, script: &str, args: &[&str]) -> anyhow::Result<()> {
-        let path = crate::repo_root().join("hack").join(script);
+        let path = crate::paths::repo_root().join("hack").join(script);
         let out = Command::new(&path)
             .args(args)
             .output()
@@ -113,7 +113,7 @@ pub fn test_image_layout() -> anyhow::Result<PathBuf> {
 }
 
 fn build_layout() -> anyhow::Result<PathBuf> {
-    let base = crate::target_bin_dir()?
+    let base = crate::paths::target_bin_dir()?
         .parent()
         .map(Path::to_path_buf)
         .context("target dir")?
@@ -122,7 +122,7 @@ fn build_layout() -> anyhow::Result<PathBuf> {
     let tmp = tempfile::Builder::new()
         .prefix("busybox-oci-")
         .tempdir_in(&base)?;
-    let script = crate::repo_root().join("hack/build-test-image.sh");
+    let script = crate::paths::repo_root().join("hack/build-test-image.sh");
     let out = Command::new(&script)
         .arg(tmp.path())
         .output()

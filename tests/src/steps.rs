@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use cradle_proto::cri;
 
-use crate::{CgroupParent, Cri, Daemon, leaks, random_suffix};
+use crate::cgroup::CgroupParent;
+use crate::client::Cri;
+use crate::daemon::Daemon;
+use crate::leaks;
+use crate::names::random_suffix;
 
 // ---- configs, as the kubelet would send them --------------------------------
 

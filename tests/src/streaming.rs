@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use crate::Cri;
+use crate::client::Cri;
 use std::time::Duration;
 
 #[path = "streaming_attach.rs"]
@@ -27,7 +27,7 @@ pub fn spdy_client() -> Option<PathBuf> {
             let out = std::env::temp_dir().join("cradle-test-clients");
             let bin = out.join("spdyclient");
             let status = Command::new("sh")
-                .arg(crate::repo_root().join("tests/clients/setup.sh"))
+                .arg(crate::paths::repo_root().join("tests/clients/setup.sh"))
                 .env("OUT", &out)
                 .stdout(Stdio::null())
                 .status();
@@ -47,7 +47,7 @@ pub fn ws_client() -> Option<PathBuf> {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    ok.then(|| crate::repo_root().join("tests/clients/ws_client.py"))
+    ok.then(|| crate::paths::repo_root().join("tests/clients/ws_client.py"))
 }
 
 /// How long one client run may take before it is killed (a hung session
@@ -166,5 +166,5 @@ pub fn text(bytes: &[u8]) -> String {
 
 /// A random number below 65536.
 pub fn rand_u16() -> u32 {
-    u32::from_str_radix(&crate::random_suffix()[..4], 16).unwrap_or(0)
+    u32::from_str_radix(&crate::names::random_suffix()[..4], 16).unwrap_or(0)
 }

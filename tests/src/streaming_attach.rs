@@ -9,7 +9,7 @@ use anyhow::{Context, ensure};
 use cradle_proto::cri;
 
 use super::{args, client, text};
-use crate::Cri;
+use crate::client::Cri;
 use crate::steps::{container_config, create_and_start, wait_for_state};
 
 /// Attach (output only) with the SPDY client to a container that prints

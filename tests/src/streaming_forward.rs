@@ -7,7 +7,7 @@
 use anyhow::{bail, ensure};
 
 use super::{args, client, forward_url, text};
-use crate::Cri;
+use crate::client::Cri;
 use std::path::Path;
 
 /// 100 MiB.

@@ -12,7 +12,7 @@ use cradle_proto::cri;
 use tonic::Code;
 
 use super::{args, client, text};
-use crate::Cri;
+use crate::client::Cri;
 use crate::steps::{container_config, create_and_start, has_log_line, wait_for_state};
 
 /// The script of the tty containers: answers each typed line; `size` waits

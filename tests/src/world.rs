@@ -2,8 +2,11 @@
 //! a fresh temp dir, a CRI client to it and a cgroup parent for its pods;
 //! and the epilogue every such test ends with.
 
+use crate::cgroup::CgroupParent;
+use crate::client::Cri;
+use crate::daemon::Daemon;
+use crate::registry::Registry;
 use crate::steps::remove_everything;
-use crate::{CgroupParent, Cri, Daemon, Registry};
 
 /// A registry, a daemon, a client and a cgroup parent, started together.
 /// The fields drop in declaration order: the client, then the daemon, the

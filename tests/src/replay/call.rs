@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tonic::Code;
 
 use super::protojson::decode;
-use crate::Cri;
+use crate::client::Cri;
 
 /// Cradle's answer: its gRPC code, message and the facts that matter.
 #[derive(Debug, Clone)]

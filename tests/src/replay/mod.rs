@@ -27,7 +27,7 @@ pub use call::Answer;
 pub use fixture::RecordedImage;
 pub use node::Node;
 
-use crate::Cri;
+use crate::client::Cri;
 
 /// How long the replay waits for Cradle to reach a state the recording
 /// shows (an exited container, a probe's exit code).

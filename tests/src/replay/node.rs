@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::Value;
 
+use crate::cgroup::CgroupParent;
+use crate::daemon::Daemon;
 use crate::mounts::SharedMount;
-use crate::{CgroupParent, Daemon};
 
 /// The host path the recorded `c`/`c0`/`j2` pods mount (`hostPath`).
 const RECORDED_HOST_PATH: &str = "/tmp/criproxy-hostpath";
