@@ -12,4 +12,5 @@ mod pid_file;
 pub mod run;
 pub mod spec;
 pub mod start;
+pub mod state;
 pub mod update;

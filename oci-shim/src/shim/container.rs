@@ -12,6 +12,7 @@
 //! give; the container may read on).
 
 use std::fs;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use cradle_proto::shim::{
@@ -54,83 +55,29 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
         rollback.push("removing the log file", move || logger::remove_log(&path));
     }
     let mut log = CriLog::open(args.log_path.clone())?;
-
-    let (stdout_read, stdout_write) =
-        unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the stdout pipe"))?;
-    let (stderr_read, stderr_write) =
-        unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the stderr pipe"))?;
-    let terminal = console::terminal_requested(&args.bundle)?;
-    // The socket file goes when `console_socket` is dropped, on every path.
-    let console_socket = match terminal {
-        true => Some(ConsoleSocket::bind(&state_dir.join(CONSOLE_SOCKET_FILE))?),
-        false => None,
-    };
-    // A tty container reads the terminal, not a pipe.
-    let mut stdin_pipe = None;
-    if args.stdin && !terminal {
-        stdin_pipe = Some(
-            unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the stdin pipe"))?,
-        );
-    }
-    let (stdin_read, stdin_write) = match stdin_pipe {
-        Some((read, write)) => (Some(read), Some(write)),
-        None => (None, None),
-    };
-    let mut stdio = ContainerStdio::new(stdout_read, stderr_read)?;
+    let pipes = Pipes::open(args)?;
+    let mut stdio = pipes.stdio;
 
     let runtime = Runtime::new(args.runtime.clone(), args.runtime_root.clone())
         .with_log(state_dir.join(RUNTIME_LOG_FILE));
     let pid_file = state_dir.join(INIT_PID_FILE);
-    {
-        let runtime = runtime.clone();
-        let id = args.id.clone();
-        let pid_file = pid_file.clone();
-        rollback.push("deleting the container from the runtime", move || {
-            if let Err(error) = runtime.delete(&id) {
-                crate::diag!("{error}");
-            }
-            let _ = fs::remove_file(&pid_file);
-        });
-    }
     let io = CreateIo {
-        console_socket: console_socket.as_ref().map(ConsoleSocket::runtime_path),
-        stdin: stdin_read,
-        stdout: stdout_write,
-        stderr: stderr_write,
+        console_socket: pipes
+            .console_socket
+            .as_ref()
+            .map(ConsoleSocket::runtime_path),
+        stdin: pipes.stdin_read,
+        stdout: pipes.stdout_write,
+        stderr: pipes.stderr_write,
     };
-    if let Err(error) = runtime.create(&args.id, &args.bundle, &pid_file, io) {
-        let mut said = stdio.take_stderr_text();
-        if said.is_empty() {
-            said = last_lines(&state_dir.join(RUNTIME_LOG_FILE), 5);
-        }
-        // The runtime ran and said no; failing to run it is the node's fault.
-        return Err(match error {
-            ShimError::Runtime { message, .. } => ShimError::CreateRefused {
-                runtime: args.runtime.display().to_string(),
-                id: args.id.clone(),
-                message: if said.is_empty() { message } else { said },
-            },
-            other => other,
-        });
-    }
-    // The attach socket goes with `stdio` (its Drop removes the file).
-    let mut attach = Attach::bind(&state_dir.join(ATTACH_SOCKET_FILE))?;
-    if let Some(write) = stdin_write {
-        attach = attach.with_stdin(StdinPipe::new(write, args.stdin_once)?);
-    }
-    if let Some(socket) = console_socket {
-        let console = Console::new(socket.receive(console::RECEIVE_TIMEOUT)?)?;
-        drop(socket);
-        // Whatever the runtime printed goes to the log before the terminal's output.
-        stdio.drain(&mut log);
-        stdio.use_terminal(console.reader()?)?;
-        if args.stdin {
-            // Never closed by stdin_once: see the module doc.
-            attach = attach.with_stdin(StdinPipe::new(console.writer()?, false)?);
-        }
-        attach = attach.with_console(console);
-    }
-    let stdio = stdio.with_attach(attach);
+    create_in_runtime(args, &runtime, &pid_file, io, &mut stdio, &mut rollback)?;
+    let stdio = attach_stdio(
+        args,
+        stdio,
+        pipes.stdin_write,
+        pipes.console_socket,
+        &mut log,
+    )?;
     let pid = read_pid_file(&pid_file)?;
     crate::diag!("container {} created, init pid {pid}", args.id);
 
@@ -153,6 +100,122 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
     );
     rollback.commit();
     Ok(Monitor::new(server, shim, signals))
+}
+
+/// The container's stdio before `create`: the output pipes (read by the
+/// shim), a stdin pipe with `--stdin` (none for a tty container, which
+/// reads the terminal), and the console socket of a tty container.
+struct Pipes {
+    stdio: ContainerStdio,
+    stdout_write: OwnedFd,
+    stderr_write: OwnedFd,
+    stdin_read: Option<OwnedFd>,
+    stdin_write: Option<OwnedFd>,
+    /// The socket file goes when this is dropped, on every path.
+    console_socket: Option<ConsoleSocket>,
+}
+
+impl Pipes {
+    fn open(args: &ContainerArgs) -> Result<Pipes, ShimError> {
+        let (stdout_read, stdout_write) =
+            unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the stdout pipe"))?;
+        let (stderr_read, stderr_write) =
+            unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the stderr pipe"))?;
+        let terminal = console::terminal_requested(&args.bundle)?;
+        let console_socket = match terminal {
+            true => Some(ConsoleSocket::bind(
+                &args.state_dir.join(CONSOLE_SOCKET_FILE),
+            )?),
+            false => None,
+        };
+        let mut stdin_pipe = None;
+        if args.stdin && !terminal {
+            stdin_pipe = Some(
+                unistd::pipe2(OFlag::O_CLOEXEC)
+                    .map_err(ShimError::sys("creating the stdin pipe"))?,
+            );
+        }
+        let (stdin_read, stdin_write) = match stdin_pipe {
+            Some((read, write)) => (Some(read), Some(write)),
+            None => (None, None),
+        };
+        Ok(Pipes {
+            stdio: ContainerStdio::new(stdout_read, stderr_read)?,
+            stdout_write,
+            stderr_write,
+            stdin_read,
+            stdin_write,
+            console_socket,
+        })
+    }
+}
+
+/// `<runtime> create`, its undo registered first. A refusal carries what
+/// the runtime said (its stderr, else the end of its log).
+fn create_in_runtime(
+    args: &ContainerArgs,
+    runtime: &Runtime,
+    pid_file: &Path,
+    io: CreateIo,
+    stdio: &mut ContainerStdio,
+    rollback: &mut Rollback,
+) -> Result<(), ShimError> {
+    {
+        let runtime = runtime.clone();
+        let id = args.id.clone();
+        let pid_file = pid_file.to_path_buf();
+        rollback.push("deleting the container from the runtime", move || {
+            if let Err(error) = runtime.delete(&id) {
+                crate::diag!("{error}");
+            }
+            let _ = fs::remove_file(&pid_file);
+        });
+    }
+    let Err(error) = runtime.create(&args.id, &args.bundle, pid_file, io) else {
+        return Ok(());
+    };
+    let mut said = stdio.take_stderr_text();
+    if said.is_empty() {
+        said = last_lines(&args.state_dir.join(RUNTIME_LOG_FILE), 5);
+    }
+    // The runtime ran and said no; failing to run it is the node's fault.
+    Err(match error {
+        ShimError::Runtime { message, .. } => ShimError::CreateRefused {
+            runtime: args.runtime.display().to_string(),
+            id: args.id.clone(),
+            message: if said.is_empty() { message } else { said },
+        },
+        other => other,
+    })
+}
+
+/// After `create`: the attach socket, with the stdin pipe or the
+/// terminal (whose master the runtime sent over the console socket).
+fn attach_stdio(
+    args: &ContainerArgs,
+    mut stdio: ContainerStdio,
+    stdin_write: Option<OwnedFd>,
+    console_socket: Option<ConsoleSocket>,
+    log: &mut CriLog,
+) -> Result<ContainerStdio, ShimError> {
+    // The attach socket goes with `stdio` (its Drop removes the file).
+    let mut attach = Attach::bind(&args.state_dir.join(ATTACH_SOCKET_FILE))?;
+    if let Some(write) = stdin_write {
+        attach = attach.with_stdin(StdinPipe::new(write, args.stdin_once)?);
+    }
+    if let Some(socket) = console_socket {
+        let console = Console::new(socket.receive(console::RECEIVE_TIMEOUT)?)?;
+        drop(socket);
+        // Whatever the runtime printed goes to the log before the terminal's output.
+        stdio.drain(log);
+        stdio.use_terminal(console.reader()?)?;
+        if args.stdin {
+            // Never closed by stdin_once: see the module doc.
+            attach = attach.with_stdin(StdinPipe::new(console.writer()?, false)?);
+        }
+        attach = attach.with_console(console);
+    }
+    Ok(stdio.with_attach(attach))
 }
 
 /// Write a pid file and register its removal.

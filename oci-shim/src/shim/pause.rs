@@ -172,62 +172,12 @@ fn pause_main(namespaces: &PodNamespaces, scratch: &Path, verdict: OwnedFd) -> i
 /// every fd closed but stdio and the readiness pipe (as fd
 /// [`VERDICT_FD`]), and exec `./pause` from there. Returns only on failure.
 fn exec_pause(scratch: &Path, verdict: &File) -> Result<std::convert::Infallible, ShimError> {
-    let null = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .map_err(ShimError::io("opening /dev/null"))?;
-    for fd in 0..=2 {
-        // SAFETY: dup2 onto a stdio number; `null` stays open until dropped.
-        let done = unsafe { libc::dup2(null.as_raw_fd(), fd) };
-        if done < 0 {
-            return Err(ShimError::Io {
-                what: format!("redirecting fd {fd} to /dev/null"),
-                source: std::io::Error::last_os_error(),
-            });
-        }
-    }
-    drop(null);
+    stdio_to_dev_null()?;
     // By path: `/proc/self/exe` is a file of the mount namespace left
     // behind, which a bind in the new one refuses (EINVAL).
     let own_binary =
         fs::read_link("/proc/self/exe").map_err(ShimError::io("reading the shim's binary path"))?;
-    unshare(CloneFlags::CLONE_NEWNS).map_err(ShimError::sys("unsharing the mount namespace"))?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(ShimError::sys("making the pause's mounts private"))?;
-    mount(
-        Some("tmpfs"),
-        scratch,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("size=16k,mode=0555"),
-    )
-    .map_err(ShimError::sys("mounting the pause's empty root"))?;
-    let binary = scratch.join(pause_image::NAME);
-    File::create(&binary).map_err(ShimError::io("creating the pause's binary mount point"))?;
-    let bind_ro = MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    mount(
-        Some(&own_binary),
-        &binary,
-        None::<&str>,
-        bind_ro,
-        None::<&str>,
-    )
-    .map_err(ShimError::sys("binding the shim's binary as pause"))?;
-    mount(
-        None::<&str>,
-        &binary,
-        None::<&str>,
-        bind_ro | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-        None::<&str>,
-    )
-    .map_err(ShimError::sys("making the pause's binary read-only"))?;
+    mount_scratch_root(scratch, &own_binary)?;
     // The tmpfs is mounted over `scratch`: entering it after the mount is
     // entering the tmpfs, which the pause makes its root.
     unistd::chdir(scratch).map_err(ShimError::sys("entering the pause's root"))?;
@@ -252,6 +202,69 @@ fn exec_pause(scratch: &Path, verdict: &File) -> Result<std::convert::Infallible
         .map_err(|_| ShimError::Invalid("pause argv".into()))?];
     let env: [CString; 0] = [];
     unistd::execve(&path, &argv, &env).map_err(ShimError::sys("executing pause"))
+}
+
+/// Stdio on `/dev/null`.
+fn stdio_to_dev_null() -> Result<(), ShimError> {
+    let null = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(ShimError::io("opening /dev/null"))?;
+    for fd in 0..=2 {
+        // SAFETY: dup2 onto a stdio number; `null` stays open until dropped.
+        let done = unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        if done < 0 {
+            return Err(ShimError::Io {
+                what: format!("redirecting fd {fd} to /dev/null"),
+                source: std::io::Error::last_os_error(),
+            });
+        }
+    }
+    drop(null);
+    Ok(())
+}
+
+/// A private mount namespace with an empty tmpfs on
+/// `scratch` holding only `pause`: `own_binary`, bound read-only.
+fn mount_scratch_root(scratch: &Path, own_binary: &Path) -> Result<(), ShimError> {
+    unshare(CloneFlags::CLONE_NEWNS).map_err(ShimError::sys("unsharing the mount namespace"))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(ShimError::sys("making the pause's mounts private"))?;
+    mount(
+        Some("tmpfs"),
+        scratch,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("size=16k,mode=0555"),
+    )
+    .map_err(ShimError::sys("mounting the pause's empty root"))?;
+    let binary = scratch.join(pause_image::NAME);
+    File::create(&binary).map_err(ShimError::io("creating the pause's binary mount point"))?;
+    let bind_ro = MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount(
+        Some(own_binary),
+        &binary,
+        None::<&str>,
+        bind_ro,
+        None::<&str>,
+    )
+    .map_err(ShimError::sys("binding the shim's binary as pause"))?;
+    mount(
+        None::<&str>,
+        &binary,
+        None::<&str>,
+        bind_ro | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+        None::<&str>,
+    )
+    .map_err(ShimError::sys("making the pause's binary read-only"))?;
+    Ok(())
 }
 
 /// Close every fd but stdio and `keep`, so the pause process holds none of

@@ -245,16 +245,7 @@ fn parse(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
                 continue;
             }
             Long("log-format") => {
-                log_format = match p.value()?.string()?.as_str() {
-                    "text" => LogFormat::Text,
-                    "json" => LogFormat::Json,
-                    other => {
-                        return Err(format!(
-                            "--log-format: {other:?} is neither \"text\" nor \"json\""
-                        )
-                        .into());
-                    }
-                };
+                log_format = log_format_of(&p.value()?.string()?)?;
                 continue;
             }
             Long("systemd-cgroup") => {
@@ -285,106 +276,19 @@ fn parse(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
                 operands.push(v.string()?);
                 // exec: everything after the id is the command, flags included.
                 if verb.as_deref() == Some("exec") && operands.len() == 1 {
-                    command = p
-                        .raw_args()?
-                        .map(|a| a.string())
-                        .collect::<Result<_, _>>()?;
-                    if command.first().is_some_and(|a| a == "--") {
-                        command.remove(0);
-                    }
+                    command = rest_as_command(&mut p)?;
                 }
                 continue;
             }
-            Short('b') | Long("bundle") => {
-                flags.bundle = Some(p.value()?.into());
-                "bundle"
+            other => {
+                let Some(flag) = verb_flag(&other, verb.as_deref()) else {
+                    return Err(other.unexpected());
+                };
+                store_flag(flag, &mut p, &mut flags)?;
+                flag
             }
-            Long("pid-file") => {
-                flags.pid_file = Some(p.value()?.into());
-                "pid-file"
-            }
-            Long("console-socket") => {
-                flags.console_socket = Some(p.value()?.into());
-                "console-socket"
-            }
-            Long("preserve-fds") => {
-                flags.preserve_fds = p.value()?.parse()?;
-                "preserve-fds"
-            }
-            Long("no-pivot") => {
-                flags.no_pivot = true;
-                "no-pivot"
-            }
-            Long("no-new-keyring") => {
-                flags.no_new_keyring = true;
-                "no-new-keyring"
-            }
-            Short('d') | Long("detach") => {
-                flags.detach = true;
-                "detach"
-            }
-            Short('a') | Long("all") => {
-                flags.all = true;
-                "all"
-            }
-            Short('f') | Long("force") if verb.as_deref() == Some("delete") => {
-                flags.force = true;
-                "force"
-            }
-            Short('p') | Long("process") => {
-                flags.process = Some(p.value()?.into());
-                "process"
-            }
-            Short('t') | Long("tty") => {
-                flags.tty = true;
-                "tty"
-            }
-            Long("cwd") => {
-                flags.cwd = Some(p.value()?.into());
-                "cwd"
-            }
-            Short('e') | Long("env") => {
-                flags.env.push(p.value()?.string()?);
-                "env"
-            }
-            Short('u') | Long("user") => {
-                flags.user = Some(p.value()?.string()?);
-                "user"
-            }
-            Long("apparmor") => {
-                flags.apparmor = Some(p.value()?.string()?);
-                "apparmor"
-            }
-            Long("process-label") => {
-                flags.process_label = Some(p.value()?.string()?);
-                "process-label"
-            }
-            Short('r') | Long("resources") => {
-                flags.resources = Some(p.value()?.into());
-                "resources"
-            }
-            Short('f') | Long("format") => {
-                flags.format = Some(p.value()?.string()?);
-                "format"
-            }
-            Long("rootless") => {
-                flags.rootless = true;
-                "rootless"
-            }
-            Short('q') | Long("quiet") => {
-                flags.quiet = true;
-                "quiet"
-            }
-            other => return Err(other.unexpected()),
         };
-        let verb_name = verb.as_deref().unwrap_or("");
-        if !allowed(verb_name).contains(&flag) {
-            return Err(if verb_name.is_empty() {
-                format!("--{flag} belongs after a command (see --help)").into()
-            } else {
-                format!("{verb_name} does not take --{flag}").into()
-            });
-        }
+        check_allowed(verb.as_deref().unwrap_or(""), flag)?;
     }
 
     let Some(verb) = verb else {
@@ -400,6 +304,100 @@ fn parse(mut p: lexopt::Parser) -> Result<Cli, lexopt::Error> {
     })
 }
 
+/// `--log-format`'s value.
+fn log_format_of(value: &str) -> Result<LogFormat, lexopt::Error> {
+    match value {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("--log-format: {other:?} is neither \"text\" nor \"json\"").into()),
+    }
+}
+
+/// exec's command: every argument left, flags included (a leading `--`
+/// dropped).
+fn rest_as_command(p: &mut lexopt::Parser) -> Result<Vec<String>, lexopt::Error> {
+    let mut command = p
+        .raw_args()?
+        .map(|a| a.string())
+        .collect::<Result<Vec<_>, _>>()?;
+    if command.first().is_some_and(|a| a == "--") {
+        command.remove(0);
+    }
+    Ok(command)
+}
+
+/// Refuses a flag the verb does not take, or one given before any verb.
+fn check_allowed(verb: &str, flag: &str) -> Result<(), lexopt::Error> {
+    if allowed(verb).contains(&flag) {
+        return Ok(());
+    }
+    Err(if verb.is_empty() {
+        format!("--{flag} belongs after a command (see --help)").into()
+    } else {
+        format!("{verb} does not take --{flag}").into()
+    })
+}
+
+/// The verb flag `arg` names (`-f` is `--force` for `delete`, `--format`
+/// for the others), or `None` for one no verb takes.
+fn verb_flag(arg: &lexopt::Arg, verb: Option<&str>) -> Option<&'static str> {
+    Some(match arg {
+        Short('b') | Long("bundle") => "bundle",
+        Long("pid-file") => "pid-file",
+        Long("console-socket") => "console-socket",
+        Long("preserve-fds") => "preserve-fds",
+        Long("no-pivot") => "no-pivot",
+        Long("no-new-keyring") => "no-new-keyring",
+        Short('d') | Long("detach") => "detach",
+        Short('a') | Long("all") => "all",
+        Short('p') | Long("process") => "process",
+        Short('t') | Long("tty") => "tty",
+        Long("cwd") => "cwd",
+        Short('e') | Long("env") => "env",
+        Short('u') | Long("user") => "user",
+        Long("apparmor") => "apparmor",
+        Long("process-label") => "process-label",
+        Short('r') | Long("resources") => "resources",
+        Short('f') | Long("force") if verb == Some("delete") => "force",
+        Short('f') | Long("format") => "format",
+        Long("rootless") => "rootless",
+        Short('q') | Long("quiet") => "quiet",
+        _ => return None,
+    })
+}
+
+/// Reads `flag`'s value, if it takes one, into `flags`.
+fn store_flag(
+    flag: &'static str,
+    p: &mut lexopt::Parser,
+    flags: &mut Flags,
+) -> Result<(), lexopt::Error> {
+    match flag {
+        "bundle" => flags.bundle = Some(p.value()?.into()),
+        "pid-file" => flags.pid_file = Some(p.value()?.into()),
+        "console-socket" => flags.console_socket = Some(p.value()?.into()),
+        "preserve-fds" => flags.preserve_fds = p.value()?.parse()?,
+        "no-pivot" => flags.no_pivot = true,
+        "no-new-keyring" => flags.no_new_keyring = true,
+        "detach" => flags.detach = true,
+        "all" => flags.all = true,
+        "force" => flags.force = true,
+        "process" => flags.process = Some(p.value()?.into()),
+        "tty" => flags.tty = true,
+        "cwd" => flags.cwd = Some(p.value()?.into()),
+        "env" => flags.env.push(p.value()?.string()?),
+        "user" => flags.user = Some(p.value()?.string()?),
+        "apparmor" => flags.apparmor = Some(p.value()?.string()?),
+        "process-label" => flags.process_label = Some(p.value()?.string()?),
+        "resources" => flags.resources = Some(p.value()?.into()),
+        "format" => flags.format = Some(p.value()?.string()?),
+        "rootless" => flags.rootless = true,
+        "quiet" => flags.quiet = true,
+        _ => {}
+    }
+    Ok(())
+}
+
 fn help(root: PathBuf, log: Option<PathBuf>, log_format: LogFormat) -> Cli {
     Cli {
         root,
@@ -408,6 +406,28 @@ fn help(root: PathBuf, log: Option<PathBuf>, log_format: LogFormat) -> Cli {
         systemd_cgroup: false,
         cmd: Cmd::Help(USAGE),
     }
+}
+
+/// `exec`'s command: needs a COMMAND or `--process`.
+fn exec_command(f: Flags, id: String, command: Vec<String>) -> Result<Cmd, lexopt::Error> {
+    if f.process.is_none() && command.is_empty() {
+        return Err("exec: give a COMMAND or --process".into());
+    }
+    Ok(Cmd::Exec(ExecArgs {
+        process: f.process,
+        tty: f.tty,
+        console_socket: f.console_socket,
+        detach: f.detach,
+        pid_file: f.pid_file,
+        preserve_fds: f.preserve_fds,
+        cwd: f.cwd,
+        env: f.env,
+        user: f.user,
+        apparmor: f.apparmor,
+        process_label: f.process_label,
+        id,
+        command,
+    }))
 }
 
 /// Builds the verb from its flags and operands, checking their number.
@@ -451,27 +471,7 @@ fn command_of(
             force: f.force,
             id: id()?,
         },
-        "exec" => {
-            let id = id()?;
-            if f.process.is_none() && command.is_empty() {
-                return Err("exec: give a COMMAND or --process".into());
-            }
-            Cmd::Exec(ExecArgs {
-                process: f.process,
-                tty: f.tty,
-                console_socket: f.console_socket,
-                detach: f.detach,
-                pid_file: f.pid_file,
-                preserve_fds: f.preserve_fds,
-                cwd: f.cwd,
-                env: f.env,
-                user: f.user,
-                apparmor: f.apparmor,
-                process_label: f.process_label,
-                id,
-                command,
-            })
-        }
+        "exec" => exec_command(f, id()?, command)?,
         "update" => Cmd::Update {
             resources: f.resources.ok_or_else(|| {
                 lexopt::Error::from("update: --resources FILE (or -) is required")

@@ -110,11 +110,10 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Resume { id } => {
             oci::verbs::pause::resume(&root, &id).with_context(|| format!("resume {id}"))?
         }
-        Cmd::State { id } => {
-            let st = oci::state::ContainerState::load(&root, &id)?;
-            let status = st.status(&root)?;
-            println!("{}", serde_json::to_string_pretty(&st.oci_json(status))?);
-        }
+        Cmd::State { id } => println!(
+            "{}",
+            serde_json::to_string_pretty(&oci::verbs::state::state(&root, &id)?)?
+        ),
         Cmd::Kill { all, id, signal } => {
             let sig = oci::verbs::kill::parse_signal(&signal)?;
             oci::verbs::kill::kill(&root, &id, sig, all).with_context(|| format!("kill {id}"))?;
@@ -122,43 +121,10 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Delete { force, id } => {
             oci::verbs::delete::delete(&root, &id, force).with_context(|| format!("delete {id}"))?
         }
-        Cmd::Exec(e) => {
-            let id = e.id.clone();
-            let code = oci::verbs::exec::exec(&oci::verbs::exec::ExecOptions {
-                root,
-                id: e.id,
-                process: e.process,
-                args: e.command,
-                env: e.env,
-                cwd: e.cwd,
-                user: e.user,
-                tty: e.tty,
-                console_socket: e.console_socket,
-                detach: e.detach,
-                pid_file: e.pid_file,
-                preserve_fds: e.preserve_fds,
-                apparmor: e.apparmor,
-                process_label: e.process_label,
-            })
-            .with_context(|| format!("exec in {id}"))?;
-            if code != 0 {
-                std::process::exit(code);
-            }
-        }
+        Cmd::Exec(e) => exec(root, e)?,
         Cmd::Update { resources, id } => oci::verbs::update::update(&root, &id, &resources)
             .with_context(|| format!("update {id}"))?,
-        Cmd::Ps { format, id } => {
-            let pids =
-                oci::verbs::update::processes(&root, &id).with_context(|| format!("ps {id}"))?;
-            if format == "json" {
-                println!("{}", serde_json::to_string(&pids)?);
-            } else {
-                println!("PID");
-                for p in pids {
-                    println!("{p}");
-                }
-            }
-        }
+        Cmd::Ps { format, id } => ps(&root, &id, &format)?,
         Cmd::Features => println!(
             "{}",
             serde_json::to_string_pretty(&oci::verbs::features::features())?
@@ -184,17 +150,7 @@ fn create_options(root: std::path::PathBuf, a: CreateArgs) -> CreateOptions {
 }
 
 fn list(root: &std::path::Path, quiet: bool, format: &str) -> Result<()> {
-    let mut states = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(root) {
-        for e in entries.flatten() {
-            let id = e.file_name().to_string_lossy().into_owned();
-            if let Ok(st) = oci::state::ContainerState::load(root, &id) {
-                let status = st.status(root)?;
-                states.push((st, status));
-            }
-        }
-    }
-    states.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    let states = oci::verbs::state::list(root)?;
     if quiet {
         for (st, _) in &states {
             println!("{}", st.id);
@@ -220,6 +176,46 @@ fn list(root: &std::path::Path, quiet: bool, format: &str) -> Result<()> {
                 status.as_str(),
                 st.bundle.display()
             );
+        }
+    }
+    Ok(())
+}
+
+/// `exec`: exits with the process's status when it is not 0.
+fn exec(root: std::path::PathBuf, e: args::ExecArgs) -> Result<()> {
+    let id = e.id.clone();
+    let code = oci::verbs::exec::exec(&oci::verbs::exec::ExecOptions {
+        root,
+        id: e.id,
+        process: e.process,
+        args: e.command,
+        env: e.env,
+        cwd: e.cwd,
+        user: e.user,
+        tty: e.tty,
+        console_socket: e.console_socket,
+        detach: e.detach,
+        pid_file: e.pid_file,
+        preserve_fds: e.preserve_fds,
+        apparmor: e.apparmor,
+        process_label: e.process_label,
+    })
+    .with_context(|| format!("exec in {id}"))?;
+    if code != 0 {
+        std::process::exit(code);
+    }
+    Ok(())
+}
+
+/// `ps`: the container's pids, as JSON or one per line.
+fn ps(root: &std::path::Path, id: &str, format: &str) -> Result<()> {
+    let pids = oci::verbs::update::processes(root, id).with_context(|| format!("ps {id}"))?;
+    if format == "json" {
+        println!("{}", serde_json::to_string(&pids)?);
+    } else {
+        println!("PID");
+        for p in pids {
+            println!("{p}");
         }
     }
     Ok(())
