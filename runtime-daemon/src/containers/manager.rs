@@ -7,6 +7,7 @@ use super::monitor;
 use super::record::ContainerRecord;
 use crate::core::context::Context;
 use crate::core::error::Result;
+use crate::core::ids::{ContainerId, SandboxId};
 use crate::core::index::{Entry, Index};
 use crate::core::names::NameIndex;
 use std::sync::Arc;
@@ -50,11 +51,11 @@ impl ContainerManager {
     }
 
     /// Ids of the containers of one sandbox.
-    pub fn ids_in_sandbox(&self, sandbox_id: &str) -> Vec<String> {
+    pub fn ids_in_sandbox(&self, sandbox_id: &SandboxId) -> Vec<ContainerId> {
         self.list()
             .into_iter()
-            .filter(|c| c.sandbox_id == sandbox_id)
-            .map(|c| c.id)
+            .filter(|c| c.sandbox_id == sandbox_id.as_str())
+            .map(|c| ContainerId::new(c.id))
             .collect()
     }
 

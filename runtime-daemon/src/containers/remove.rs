@@ -9,6 +9,7 @@ use super::trash;
 use crate::core::error::{Error, Result};
 use crate::core::fault;
 use crate::core::fsutil::remove_dir;
+use crate::core::ids::ContainerId;
 use crate::core::store::Kind;
 use crate::platform::shim_client::ShimClient;
 use cradle_proto::cri;
@@ -38,8 +39,8 @@ impl ContainerManager {
 
     /// RemoveContainer: stop if needed, delete the shim, rootfs and bundle, forget
     /// the container. Unknown: Ok.
-    pub async fn remove(&self, id: &str) -> Result<()> {
-        let Ok((id, entry)) = self.index.get(id) else {
+    pub async fn remove(&self, id: &ContainerId) -> Result<()> {
+        let Ok((id, entry)) = self.index.get(id.as_str()) else {
             return Ok(());
         };
         let _op = entry.op.lock().await;

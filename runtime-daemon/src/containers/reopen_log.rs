@@ -4,12 +4,13 @@
 use super::manager::ContainerManager;
 use super::record::ContainerState;
 use crate::core::error::{Error, Result};
+use crate::core::ids::ContainerId;
 use crate::platform::shim_client::ShimClient;
 
 impl ContainerManager {
     /// ReopenContainerLog: only a running container has a log being written.
-    pub async fn reopen_log(&self, id: &str) -> Result<()> {
-        let record = self.get(id)?;
+    pub async fn reopen_log(&self, id: &ContainerId) -> Result<()> {
+        let record = self.get(id.as_str())?;
         if record.state != ContainerState::Running {
             return Err(Error::FailedPrecondition(format!(
                 "container {} is not running",

@@ -7,14 +7,15 @@ use super::manager::ContainerManager;
 use super::record::ContainerState;
 use crate::core::error::{Error, Result};
 use crate::core::fault;
+use crate::core::ids::ContainerId;
 use crate::platform::shim_client::ShimClient;
 use cradle_proto::cri;
 use std::sync::Arc;
 
 impl ContainerManager {
     /// StartContainer: only a created container can start.
-    pub async fn start(&self, id: &str) -> Result<()> {
-        let (id, entry) = self.index.get(id)?;
+    pub async fn start(&self, id: &ContainerId) -> Result<()> {
+        let (id, entry) = self.index.get(id.as_str())?;
         let _op = entry.op.lock().await;
         let record = entry.snapshot();
         if record.state != ContainerState::Created {

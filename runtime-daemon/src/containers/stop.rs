@@ -7,6 +7,7 @@ use super::manager::ContainerManager;
 use super::record::{ContainerRecord, ContainerState};
 use crate::core::error::Result;
 use crate::core::fault;
+use crate::core::ids::ContainerId;
 use crate::core::index::Entry;
 use crate::platform::shim_client::ShimClient;
 use std::sync::Arc;
@@ -18,8 +19,8 @@ const KILL_WAIT: Duration = Duration::from_secs(10);
 impl ContainerManager {
     /// StopContainer: the stop signal, up to `timeout` seconds, then SIGKILL.
     /// Unknown or already exited: Ok.
-    pub async fn stop(&self, id: &str, timeout: i64) -> Result<()> {
-        let Ok((id, entry)) = self.index.get(id) else {
+    pub async fn stop(&self, id: &ContainerId, timeout: i64) -> Result<()> {
+        let Ok((id, entry)) = self.index.get(id.as_str()) else {
             return Ok(());
         };
         let _op = entry.op.lock().await;

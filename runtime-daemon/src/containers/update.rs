@@ -7,6 +7,7 @@ use super::record::ContainerState;
 use super::runtime_cmd;
 use super::spec;
 use crate::core::error::{Error, Result};
+use crate::core::ids::ContainerId;
 use cradle_proto::cri;
 
 impl ContainerManager {
@@ -14,10 +15,10 @@ impl ContainerManager {
     /// the container's cgroup (`<runtime> update`); they are kept in its config.
     pub async fn update_resources(
         &self,
-        id: &str,
+        id: &ContainerId,
         mut resources: cri::LinuxContainerResources,
     ) -> Result<()> {
-        let (id, entry) = self.index.get(id)?;
+        let (id, entry) = self.index.get(id.as_str())?;
         let _op = entry.op.lock().await;
         let record = entry.snapshot();
         if !matches!(

@@ -2,9 +2,55 @@
 //!
 //! crictl users type short prefixes of ids (as with containerd); [`resolve`]
 //! turns such a prefix into the one full id it names, or explains why not.
+//! The managers take a [`ContainerId`] or a [`SandboxId`], made from the
+//! CRI's strings at the service boundary once validated, so a sandbox id
+//! cannot be passed where a container id is meant.
 
 use crate::core::error::{Error, Result};
 use rand::RngCore;
+use std::fmt;
+
+/// Defines a typed id: a string the type system tells apart from others.
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps an id (or a unique prefix of one) as the CRI names it.
+            pub fn new(id: impl Into<String>) -> Self {
+                $name(id.into())
+            }
+
+            /// The id as a string, for the index, paths and messages.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// The id of a container, or a unique prefix of one.
+    ContainerId
+);
+typed_id!(
+    /// The id of a pod sandbox, or a unique prefix of one.
+    SandboxId
+);
 
 /// A fresh id: 32 random bytes as 64 lowercase hex characters.
 pub fn generate() -> String {
@@ -48,6 +94,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_ids_show_the_id_they_wrap() {
+        let id = ContainerId::new("abc");
+        assert_eq!((id.as_str(), id.to_string().as_str()), ("abc", "abc"));
+        assert_eq!(SandboxId::new(String::from("s")).as_ref(), "s");
+    }
 
     #[test]
     fn generated_ids_are_64_hex_and_distinct() {

@@ -3,6 +3,7 @@
 
 use super::filter::{id_matches, labels_match};
 use super::{CriService, detached, required};
+use crate::core::ids::{ContainerId, SandboxId};
 use cradle_proto::cri;
 use std::sync::Arc;
 use tonic::Status;
@@ -24,7 +25,7 @@ impl CriService {
             return Err(Status::invalid_argument("config.image.image is required"));
         }
         super::validate::container_config(&config)?;
-        let (runtime, sandbox_id) = (Arc::clone(&self.runtime), sandbox_id.to_string());
+        let (runtime, sandbox_id) = (Arc::clone(&self.runtime), SandboxId::new(sandbox_id));
         let id =
             detached(async move { runtime.create_container(&sandbox_id, config).await }).await?;
         Ok(cri::CreateContainerResponse { container_id: id })
@@ -35,7 +36,7 @@ impl CriService {
         req: cri::StartContainerRequest,
     ) -> Result<(), Status> {
         let id = required(&req.container_id, "container_id")?;
-        let (runtime, id) = (Arc::clone(&self.runtime), id.to_string());
+        let (runtime, id) = (Arc::clone(&self.runtime), ContainerId::new(id));
         detached(async move { runtime.containers.start(&id).await }).await
     }
 
@@ -44,7 +45,7 @@ impl CriService {
         req: cri::StopContainerRequest,
     ) -> Result<(), Status> {
         let id = required(&req.container_id, "container_id")?;
-        let (runtime, id, timeout) = (Arc::clone(&self.runtime), id.to_string(), req.timeout);
+        let (runtime, id, timeout) = (Arc::clone(&self.runtime), ContainerId::new(id), req.timeout);
         detached(async move { runtime.containers.stop(&id, timeout).await }).await
     }
 
@@ -53,7 +54,7 @@ impl CriService {
         req: cri::RemoveContainerRequest,
     ) -> Result<(), Status> {
         let id = required(&req.container_id, "container_id")?;
-        let (runtime, id) = (Arc::clone(&self.runtime), id.to_string());
+        let (runtime, id) = (Arc::clone(&self.runtime), ContainerId::new(id));
         detached(async move { runtime.containers.remove(&id).await }).await
     }
 
@@ -98,7 +99,11 @@ impl CriService {
         req: cri::ReopenContainerLogRequest,
     ) -> Result<(), Status> {
         let id = required(&req.container_id, "container_id")?;
-        Ok(self.runtime.containers.reopen_log(id).await?)
+        Ok(self
+            .runtime
+            .containers
+            .reopen_log(&ContainerId::new(id))
+            .await?)
     }
 }
 
@@ -131,7 +136,7 @@ impl CriService {
         let resources = req
             .linux
             .ok_or_else(|| Status::invalid_argument("linux resources are required"))?;
-        let (runtime, id) = (Arc::clone(&self.runtime), id.to_string());
+        let (runtime, id) = (Arc::clone(&self.runtime), ContainerId::new(id));
         detached(async move { runtime.containers.update_resources(&id, resources).await }).await
     }
 }

@@ -2,6 +2,7 @@
 
 use super::filter::{id_matches, labels_match};
 use super::{CriService, detached, required};
+use crate::core::ids::SandboxId;
 use cradle_proto::cri;
 use std::sync::Arc;
 use tonic::Status;
@@ -29,7 +30,7 @@ impl CriService {
         req: cri::StopPodSandboxRequest,
     ) -> Result<(), Status> {
         let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
-        let (runtime, id) = (Arc::clone(&self.runtime), id.to_string());
+        let (runtime, id) = (Arc::clone(&self.runtime), SandboxId::new(id));
         detached(async move { runtime.stop_pod_sandbox(&id).await }).await
     }
 
@@ -38,7 +39,7 @@ impl CriService {
         req: cri::RemovePodSandboxRequest,
     ) -> Result<(), Status> {
         let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
-        let (runtime, id) = (Arc::clone(&self.runtime), id.to_string());
+        let (runtime, id) = (Arc::clone(&self.runtime), SandboxId::new(id));
         detached(async move { runtime.remove_pod_sandbox(&id).await }).await
     }
 

@@ -6,6 +6,7 @@ use super::record::SandboxRecord;
 use crate::core::error::{Error, Result};
 use crate::core::fault;
 use crate::core::fsutil::remove_dir;
+use crate::core::ids::SandboxId;
 use crate::core::store::Kind;
 use crate::platform::namespaces::{self, Pins};
 use crate::platform::shim_client::ShimClient;
@@ -13,9 +14,9 @@ use crate::platform::shim_client::ShimClient;
 impl SandboxManager {
     /// RemovePodSandbox (its containers are already removed): delete the pause
     /// shim, unpin the namespaces, forget the sandbox. Unknown: Ok.
-    pub async fn remove(&self, id: &str) -> Result<()> {
+    pub async fn remove(&self, id: &SandboxId) -> Result<()> {
         self.stop(id).await?;
-        let Ok((id, entry)) = self.index.get(id) else {
+        let Ok((id, entry)) = self.index.get(id.as_str()) else {
             return Ok(());
         };
         let _op = entry.op.lock().await;

@@ -5,6 +5,7 @@ use super::manager::SandboxManager;
 use super::record::{SandboxRecord, SandboxState};
 use crate::core::error::{Error, Result};
 use crate::core::fault;
+use crate::core::ids::SandboxId;
 use crate::core::store::Kind;
 use crate::platform::cni;
 use crate::platform::shim_client::ShimClient;
@@ -15,8 +16,8 @@ const PAUSE_EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl SandboxManager {
     /// StopPodSandbox (its containers are already stopped): kill the pause process.
-    pub async fn stop(&self, id: &str) -> Result<()> {
-        let Ok((id, entry)) = self.index.get(id) else {
+    pub async fn stop(&self, id: &SandboxId) -> Result<()> {
+        let Ok((id, entry)) = self.index.get(id.as_str()) else {
             return Ok(());
         };
         let _op = entry.op.lock().await;

@@ -14,6 +14,7 @@ use crate::containers::ContainerManager;
 use crate::core::config::Config;
 use crate::core::context::Context;
 use crate::core::error::{Error, Result};
+use crate::core::ids::SandboxId;
 use crate::images::ImageManager;
 use crate::pods::SandboxManager;
 use cradle_proto::cri;
@@ -64,14 +65,14 @@ impl Runtime {
     }
 
     /// StopPodSandbox: its containers first, then the pause process. Unknown: Ok.
-    pub async fn stop_pod_sandbox(&self, id: &str) -> Result<()> {
-        let entry = match self.pods.entry(id) {
+    pub async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
+        let entry = match self.pods.entry(id.as_str()) {
             Ok(entry) => entry,
             Err(Error::NotFound { .. }) => return Ok(()),
             Err(e) => return Err(e),
         };
         let _members = entry.members.write().await;
-        let id = entry.snapshot().id;
+        let id = SandboxId::new(entry.snapshot().id);
         for container in self.containers.ids_in_sandbox(&id) {
             self.containers.stop(&container, 0).await?;
         }
@@ -79,14 +80,14 @@ impl Runtime {
     }
 
     /// RemovePodSandbox: stop, remove its containers, then the pod. Unknown: Ok.
-    pub async fn remove_pod_sandbox(&self, id: &str) -> Result<()> {
-        let entry = match self.pods.entry(id) {
+    pub async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
+        let entry = match self.pods.entry(id.as_str()) {
             Ok(entry) => entry,
             Err(Error::NotFound { .. }) => return Ok(()),
             Err(e) => return Err(e),
         };
         let _members = entry.members.write().await;
-        let id = entry.snapshot().id;
+        let id = SandboxId::new(entry.snapshot().id);
         // Stop the whole pod first (containers, network, pause), as StopPodSandbox.
         for container in self.containers.ids_in_sandbox(&id) {
             self.containers.stop(&container, 0).await?;
@@ -101,10 +102,10 @@ impl Runtime {
     /// CreateContainer in a ready sandbox; the sandbox cannot be stopped meanwhile.
     pub async fn create_container(
         &self,
-        sandbox_id: &str,
+        sandbox_id: &SandboxId,
         config: cri::ContainerConfig,
     ) -> Result<String> {
-        let entry = self.pods.entry(sandbox_id)?;
+        let entry = self.pods.entry(sandbox_id.as_str())?;
         let _members = entry.members.read().await;
         let sandbox = entry.snapshot();
         if entry.is_removed() {
