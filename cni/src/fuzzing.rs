@@ -4,7 +4,7 @@
 //! Not an API: hidden from the docs, and it changes with the parsers.
 
 use crate::config::PluginConfig;
-use crate::network::CniError;
+use crate::error::CniError;
 use crate::types::NetworkResult;
 
 /// A plugin's stdout after a successful ADD, as the client reads it: the

@@ -30,6 +30,7 @@
 
 pub mod cache;
 pub mod config;
+mod error;
 pub mod exec;
 pub mod fault;
 /// The parsers' entry points for the fuzz targets and the corpus replay tests.

@@ -8,99 +8,15 @@
 //! call has a deadline.
 
 use crate::cache::{CacheEntry, CacheError, KIND, ResultCache};
-use crate::config::{self, ConfigError, InvalidConfig, NetworkConfig, PluginConfig};
-use crate::exec::{self, ExecError};
+use crate::config::{self, NetworkConfig, PluginConfig};
+pub use crate::error::CniError;
+use crate::exec;
 use crate::types::{NetworkResult, PodNetwork};
 use crate::version;
 use crate::wire::{join_args, list_json, parse_result, plugin_stdin};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// Errors of the CNI client.
-#[derive(Debug, thiserror::Error)]
-pub enum CniError {
-    /// The configuration directory cannot be listed.
-    #[error(transparent)]
-    ConfigDir(#[from] ConfigError),
-    /// A cached attachment's configuration no longer parses.
-    #[error("network config {}: {reason}", origin.display())]
-    InvalidConfig {
-        /// Where it came from (`cache:<network>`).
-        origin: PathBuf,
-        /// What is wrong with it.
-        reason: InvalidConfig,
-    },
-    /// The configuration's spec version is older than this client speaks.
-    #[error("network {network:?}: cniVersion {version:?} is not supported (need 0.3.0 or newer)")]
-    UnsupportedVersion {
-        /// The network's name.
-        network: String,
-        /// Its `cniVersion`.
-        version: String,
-    },
-    /// The spec version predates the command (CHECK before 0.4.0, STATUS
-    /// and GC before 1.1.0).
-    #[error("network {network:?}: cniVersion {version} does not support {command}")]
-    UnsupportedCommand {
-        /// The network's name.
-        network: String,
-        /// Its `cniVersion`.
-        version: String,
-        /// The command asked for (`CHECK`, `STATUS`, `GC`).
-        command: &'static str,
-    },
-    /// A plugin failed; the message is the plugin's own.
-    #[error("plugin type={plugin:?} name={network:?} failed ({command}): {source}")]
-    Plugin {
-        /// The plugin type that failed.
-        plugin: String,
-        /// The network's name.
-        network: String,
-        /// The command it was running (`ADD`, `DEL`, ...).
-        command: &'static str,
-        /// How the call failed.
-        source: Box<ExecError>,
-    },
-    /// A plugin succeeded but its stdout is not a result the spec allows.
-    #[error(
-        "plugin type={plugin:?} name={network:?} ({command}) returned an unusable result: {reason}"
-    )]
-    BadResult {
-        /// The plugin type.
-        plugin: String,
-        /// The network's name.
-        network: String,
-        /// The command it was running.
-        command: &'static str,
-        /// What is wrong with the output.
-        reason: String,
-    },
-    /// CHECK of an attachment with no cached ADD.
-    #[error("network {network:?}: no cached result for {container_id} ({ifname})")]
-    NotAttached {
-        /// The network's name.
-        network: String,
-        /// The sandbox id.
-        container_id: String,
-        /// The interface in the pod.
-        ifname: String,
-    },
-    /// ADD of an attachment that is already set up (its DEL must come
-    /// first); refused without touching the existing attachment.
-    #[error("network {network:?}: {container_id} ({ifname}) is already attached")]
-    AlreadyAttached {
-        /// The network's name.
-        network: String,
-        /// The sandbox id.
-        container_id: String,
-        /// The interface in the pod.
-        ifname: String,
-    },
-    /// The result cache cannot be read or written.
-    #[error(transparent)]
-    Cache(#[from] CacheError),
-}
 
 /// The default deadline of one plugin call.
 pub const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_secs(60);

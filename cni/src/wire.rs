@@ -3,7 +3,7 @@
 //! `runtimeConfig`), `CNI_ARGS`, and the check of a plugin's stdout.
 
 use crate::config::{NetworkConfig, PluginConfig};
-use crate::network::CniError;
+use crate::error::CniError;
 use serde_json::{Map, Value, json};
 
 /// `CNI_ARGS`: `K=V` pairs joined by `;`.

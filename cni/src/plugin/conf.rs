@@ -14,8 +14,8 @@
 //! The IPAM section is host-local's (including the legacy top-level
 //! `subnet`/`rangeStart`/`rangeEnd`/`gateway`), served by the plugin itself.
 
-use super::PluginError;
 use super::cidr::{Cidr, offset};
+use super::error::PluginError;
 use crate::types::{Dns, Route};
 use serde::Deserialize;
 use serde_json::Value;

@@ -6,9 +6,9 @@
 //! `lock` file held with `flock` for the whole of every operation so that
 //! concurrent plugin processes never hand out one address twice.
 
-use super::PluginError;
 use super::cidr::{offset, to_u128};
 use super::conf::Range;
+use super::error::PluginError;
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{File, OpenOptions};
 use std::io::Write;

@@ -5,8 +5,8 @@
 //! The connection's socket is opened in whichever namespace the thread is
 //! in at [`Netlink::connect`]; see [`super::netns::within`].
 
-use super::PluginError;
-use super::code;
+use super::error::PluginError;
+use super::error::code;
 use futures::TryStreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags};
 use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkMessage};

@@ -3,9 +3,9 @@
 //! naming the network and container, so DEL removes exactly its own rules
 //! and a DEL of rules already gone succeeds.
 
-use super::PluginError;
 use super::cidr::Cidr;
-use super::code;
+use super::error::PluginError;
+use super::error::code;
 use std::net::IpAddr;
 use std::process::Command;
 

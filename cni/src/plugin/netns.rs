@@ -2,7 +2,7 @@
 //! there. A socket stays in the namespace it was created in, so after this
 //! the plugin talks to the pod's namespace without its thread living in it.
 
-use super::PluginError;
+use super::error::PluginError;
 use nix::sched::{CloneFlags, setns};
 use std::fs::File;
 use std::os::fd::AsFd;

@@ -4,9 +4,10 @@
 
 use super::cidr::Cidr;
 use super::conf::{BridgeConf, Env, Range};
+use super::error::{PluginError, code};
 use super::ipam::{Allocation, Store};
 use super::link::{Link, Netlink};
-use super::{PluginError, code, masq, netns};
+use super::{masq, netns};
 use crate::types::CniResult;
 use serde_json::{Value, json};
 use std::fs::File;
