@@ -3,6 +3,11 @@
 //! or, on a host with none, a cgroup2 hierarchy this test mounts itself. Its
 //! controllers may all be bound elsewhere, so limits are not written, but
 //! create, membership and remove can always be checked.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 use std::path::PathBuf;
 

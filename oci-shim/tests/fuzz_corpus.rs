@@ -1,6 +1,11 @@
 //! The committed seed corpus of the CRI log writer's fuzz target
 //! (`fuzz/corpus/cri_log`), replayed through the check the target runs, so
 //! CI exercises it without cargo-fuzz (docs/fuzzing.md).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 use std::path::PathBuf;
 

@@ -2,6 +2,11 @@
 //! hierarchy, read back from inside the container through its cgroup
 //! mount; and of the fields the host cannot apply, which must fail
 //! `create` naming the field and leave nothing behind.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod oci_harness;
 

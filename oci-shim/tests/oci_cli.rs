@@ -1,6 +1,11 @@
 //! Root integration tests of command-line options beyond the verbs:
 //! `--preserve-fds` and `LISTEN_FDS` on run/exec, and `--systemd-cgroup`
 //! refused with a message naming it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod oci_harness;
 

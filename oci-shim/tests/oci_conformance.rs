@@ -2,6 +2,11 @@
 //! checks and cradle-oci once refused or got wrong: FIFOs in
 //! `linux.devices`, filesystem data on bind mounts, containers without a
 //! mount namespace of their own or joining one by path.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod oci_harness;
 

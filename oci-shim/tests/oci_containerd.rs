@@ -3,6 +3,11 @@
 //! errors it matches on, the JSON log it reads the last error from, and the
 //! session keyring runc gives each container. The end-to-end proof is
 //! `tests/tests/containerd_compat.rs`; these pin each piece. Root only.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod oci_harness;
 

@@ -4,6 +4,11 @@
 //! hostname, cwd, environment, the mount table's mount points, types and
 //! security flags, and `/dev`), and the two outputs are compared line by
 //! line. Skipped when not root or when runc is not installed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod oci_harness;
 

@@ -2,6 +2,11 @@
 //! runtime start-up did and the launcher still relies on, and what it no
 //! longer pays for (the main thread's stack guard, which reads
 //! /proc/self/maps through glibc's scanf: pages and time at every verb).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod oci_harness;
 

@@ -1,5 +1,10 @@
 //! Root integration tests of `cradle-oci` beyond the core verbs: joined
 //! namespaces, bind mounts and propagation, exec, terminal mode, seccomp.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod oci_harness;
 

@@ -4,6 +4,11 @@
 //! descriptors and a cwd through one (CVE-2024-21626 class), mount
 //! targets through symlinks to the host (CVE-2021-30465 class), and a
 //! `/proc` that is not a procfs.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod oci_harness;
 

@@ -2,6 +2,11 @@
 //! in the right mount namespace, with the right status in its state JSON;
 //! failing hooks fail create and start and leave nothing behind, while a
 //! failing poststop hook does not stop delete.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod oci_harness;
 

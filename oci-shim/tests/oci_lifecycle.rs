@@ -1,5 +1,10 @@
 //! Root integration tests of `cradle-oci`'s core verbs with a busybox
 //! bundle: the whole lifecycle, failure cleanup, kill and forced delete.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod oci_harness;
 

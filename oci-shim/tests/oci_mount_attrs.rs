@@ -1,6 +1,11 @@
 //! Root integration tests of the mount options that need the new mount
 //! API: recursive attributes (`rro`…) and id-mapped bind mounts, each
 //! checked from inside a real container.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod oci_harness;
 

@@ -1,6 +1,11 @@
 //! Root integration tests of new user namespaces (id maps written by
 //! `create`, root inside mapped to an unprivileged host id) and new time
 //! namespaces (clock offsets).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod oci_harness;
 

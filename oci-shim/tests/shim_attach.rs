@@ -1,6 +1,11 @@
 //! Attach with stdin through the `cradle-shim` binary: a real `cat` under
 //! runc (and the main case under cradle-oci too), created with `--stdin` (and `--stdin-once`), fed through the attach
 //! socket. Needs root (skips otherwise); guards clean up even on failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod shim_harness;
 

@@ -1,6 +1,11 @@
 //! End-to-end tests of the `cradle-shim` binary: real containers through
 //! runc (`/usr/sbin/runc`) and a real pause process in pinned namespaces.
 //! They need root; each cleans up behind itself through guards, even on failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod shim_harness;
 

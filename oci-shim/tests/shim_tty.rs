@@ -3,6 +3,11 @@
 //! the terminal's output as stdout, writes attach clients' stdin to it and
 //! applies their resize frames (busybox `stty size` sees them). Needs root
 //! (skips otherwise); guards clean up even on failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration test: its helpers fail the test that called them"
+)]
 
 mod shim_harness;
 

@@ -16,6 +16,7 @@ use lexopt::ValueExt;
 /// `cradle-shim`'s arguments.
 #[derive(Debug)]
 pub struct Cli {
+    /// Container or sandbox mode, with its arguments.
     pub mode: Mode,
 }
 
@@ -84,8 +85,11 @@ Usage:
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Parsed {
+    /// Run the shim with these arguments.
     Run(Cli),
+    /// `--help`: print the usage.
     Help,
+    /// `--version`: print the version.
     Version,
 }
 

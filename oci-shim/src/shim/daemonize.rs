@@ -29,7 +29,9 @@ const REFUSED: &[u8] = b"refused: ";
 pub enum Forked {
     /// The spawned process: relay the verdict and exit with this status.
     Parent {
+        /// The exit status the shim would have.
         status: i32,
+        /// What it said on failure, if anything.
         message: Option<String>,
     },
     /// The detached shim: do the work, then report through [`Readiness`].

@@ -8,26 +8,38 @@ pub enum ShimError {
     /// A file or socket operation failed.
     #[error("{what}: {source}")]
     Io {
+        /// What was being done.
         what: String,
         #[source]
+        /// The cause.
         source: io::Error,
     },
     /// A system call made through `nix` failed.
     #[error("{what}: {source}")]
     Sys {
+        /// What was being done.
         what: String,
         #[source]
+        /// The cause.
         source: nix::Error,
     },
     /// The OCI runtime refused a command.
     #[error("{command} failed: {message}")]
-    Runtime { command: String, message: String },
+    Runtime {
+        /// The command line that failed.
+        command: String,
+        /// What the runtime said.
+        message: String,
+    },
     /// The OCI runtime refused to create the container: the request's
     /// fault (its process cannot run), not the node's.
     #[error("{runtime} create {id} failed: {message}")]
     CreateRefused {
+        /// The runtime binary.
         runtime: String,
+        /// The container id.
         id: String,
+        /// What the runtime said.
         message: String,
     },
     /// A request that the current state does not allow.

@@ -31,6 +31,7 @@ pub struct Monitor {
 }
 
 impl Monitor {
+    /// A monitor serving `server` for `shim`, woken by `signals`.
     pub fn new(server: Server, shim: Shim, signals: Signals) -> Monitor {
         Monitor {
             server,

@@ -32,8 +32,11 @@ use super::pause_image::{self, READY, VERDICT_FD};
 /// The pinned namespaces the pause process joins.
 #[derive(Debug)]
 pub struct PodNamespaces {
+    /// The pod's network namespace.
     pub net: File,
+    /// The pod's IPC namespace.
     pub ipc: File,
+    /// The pod's UTS namespace.
     pub uts: File,
 }
 
@@ -61,6 +64,7 @@ impl PodNamespaces {
 /// A forked pause process whose readiness is still to be confirmed.
 #[derive(Debug)]
 pub struct Forked {
+    /// The pause process's pid.
     pub pid: Pid,
     verdict: File,
 }

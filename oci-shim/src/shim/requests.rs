@@ -25,15 +25,21 @@ use crate::cgroups::Cgroup;
 pub enum Kind {
     /// A container created through an OCI runtime.
     Container {
+        /// The container id.
         id: String,
+        /// The OCI runtime that created it.
         runtime: Runtime,
+        /// The watch on its memory cgroup's OOM kills, where there is one.
         oom: Option<OomWatch>,
         /// No pid namespace of its own: what outlives the init is killed
         /// when it exits (see [`super::pidns`]).
         kill_all_on_exit: bool,
     },
     /// The built-in pause process, with the pod cgroup it may have created.
-    Sandbox { cgroup: Option<Cgroup> },
+    Sandbox {
+        /// The pod cgroup, when the pause created it.
+        cgroup: Option<Cgroup>,
+    },
 }
 
 /// A request answered only once the watched process has exited.
@@ -64,6 +70,7 @@ pub struct Shim {
 }
 
 impl Shim {
+    /// The shim of `kind`, watching `watched`, with its state directory, log and stdio.
     pub fn new(
         kind: Kind,
         watched: Watched,

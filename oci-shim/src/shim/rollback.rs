@@ -8,6 +8,7 @@ pub struct Rollback {
 }
 
 impl Rollback {
+    /// An empty undo list.
     pub fn new() -> Rollback {
         Rollback::default()
     }

@@ -17,9 +17,13 @@ use super::ShimError;
 /// own messages.
 #[derive(Debug)]
 pub struct CreateIo<'a> {
+    /// The console socket, in terminal mode.
     pub console_socket: Option<&'a Path>,
+    /// The container's stdin, when it has one.
     pub stdin: Option<OwnedFd>,
+    /// Where the container's stdout goes.
     pub stdout: OwnedFd,
+    /// Where the container's stderr goes.
     pub stderr: OwnedFd,
 }
 
@@ -32,6 +36,7 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// The runtime `binary`, keeping its state under `root`.
     pub fn new(binary: PathBuf, root: PathBuf) -> Runtime {
         Runtime {
             binary,

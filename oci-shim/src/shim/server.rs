@@ -34,7 +34,9 @@ pub trait Handler {
 /// Something the poll loop watches for the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
+    /// The listening socket.
     Listener,
+    /// A client connection.
     Conn(ConnId),
 }
 

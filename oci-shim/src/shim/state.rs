@@ -44,14 +44,17 @@ impl Watched {
         self.state.exit = Some(record);
     }
 
+    /// The watched process's pid.
     pub fn pid(&self) -> u32 {
         self.state.pid
     }
 
+    /// Its status now.
     pub fn status(&self) -> ProcessStatus {
         self.state.status
     }
 
+    /// How it exited, once it has.
     pub fn exit(&self) -> Option<&ExitRecord> {
         self.state.exit.as_ref()
     }

@@ -68,13 +68,21 @@ pub struct LinuxNamespace {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinuxNamespaceType {
+    /// The mount namespace.
     Mount,
+    /// The cgroup namespace.
     Cgroup,
+    /// The UTS namespace.
     Uts,
+    /// The IPC namespace.
     Ipc,
+    /// The user namespace.
     User,
+    /// The pid namespace.
     Pid,
+    /// The network namespace.
     Network,
+    /// The time namespace.
     Time,
 }
 
@@ -124,10 +132,15 @@ pub struct LinuxDevice {
 #[serde(rename_all = "lowercase")]
 pub enum LinuxDeviceType {
     #[default]
+    /// All device types (`a`), in cgroup device rules only.
     A,
+    /// A block device (`b`).
     B,
+    /// A character device (`c`).
     C,
+    /// An unbuffered character device (`u`).
     U,
+    /// A FIFO (`p`).
     P,
 }
 

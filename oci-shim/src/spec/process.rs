@@ -133,20 +133,36 @@ pub struct PosixRlimit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PosixRlimitType {
+    /// `RLIMIT_CPU`.
     RlimitCpu,
+    /// `RLIMIT_FSIZE`.
     RlimitFsize,
+    /// `RLIMIT_DATA`.
     RlimitData,
+    /// `RLIMIT_STACK`.
     RlimitStack,
+    /// `RLIMIT_CORE`.
     RlimitCore,
+    /// `RLIMIT_RSS`.
     RlimitRss,
+    /// `RLIMIT_NPROC`.
     RlimitNproc,
+    /// `RLIMIT_NOFILE`.
     RlimitNofile,
+    /// `RLIMIT_MEMLOCK`.
     RlimitMemlock,
+    /// `RLIMIT_AS`.
     RlimitAs,
+    /// `RLIMIT_LOCKS`.
     RlimitLocks,
+    /// `RLIMIT_SIGPENDING`.
     RlimitSigpending,
+    /// `RLIMIT_MSGQUEUE`.
     RlimitMsgqueue,
+    /// `RLIMIT_NICE`.
     RlimitNice,
+    /// `RLIMIT_RTPRIO`.
     RlimitRtprio,
+    /// `RLIMIT_RTTIME`.
     RlimitRttime,
 }

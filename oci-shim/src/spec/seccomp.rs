@@ -27,14 +27,23 @@ pub struct LinuxSeccomp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LinuxSeccompAction {
+    /// `SCMP_ACT_KILL`.
     ScmpActKill,
+    /// `SCMP_ACT_KILL_THREAD`.
     ScmpActKillThread,
+    /// `SCMP_ACT_KILL_PROCESS`.
     ScmpActKillProcess,
+    /// `SCMP_ACT_TRAP`.
     ScmpActTrap,
+    /// `SCMP_ACT_ERRNO`.
     ScmpActErrno,
+    /// `SCMP_ACT_NOTIFY`.
     ScmpActNotify,
+    /// `SCMP_ACT_TRACE`.
     ScmpActTrace,
+    /// `SCMP_ACT_LOG`.
     ScmpActLog,
+    /// `SCMP_ACT_ALLOW`.
     ScmpActAllow,
 }
 
@@ -59,9 +68,13 @@ impl LinuxSeccompAction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LinuxSeccompFilterFlag {
+    /// `SECCOMP_FILTER_FLAG_LOG`.
     SeccompFilterFlagLog,
+    /// `SECCOMP_FILTER_FLAG_TSYNC`.
     SeccompFilterFlagTsync,
+    /// `SECCOMP_FILTER_FLAG_SPEC_ALLOW`.
     SeccompFilterFlagSpecAllow,
+    /// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`.
     SeccompFilterFlagWaitKillableRecv,
 }
 
@@ -97,11 +110,18 @@ pub struct LinuxSeccompArg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LinuxSeccompOperator {
+    /// `SCMP_CMP_NE`.
     ScmpCmpNe,
+    /// `SCMP_CMP_LT`.
     ScmpCmpLt,
+    /// `SCMP_CMP_LE`.
     ScmpCmpLe,
+    /// `SCMP_CMP_EQ`.
     ScmpCmpEq,
+    /// `SCMP_CMP_GE`.
     ScmpCmpGe,
+    /// `SCMP_CMP_GT`.
     ScmpCmpGt,
+    /// `SCMP_CMP_MASKED_EQ`.
     ScmpCmpMaskedEq,
 }

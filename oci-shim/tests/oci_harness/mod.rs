@@ -2,6 +2,11 @@
 //! bundle in a temp dir with its own --root and cgroup, and a guard that
 //! force-deletes the container even when an assertion fails.
 #![allow(dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test-only helpers: a failed unwrap or expect fails the test that called it"
+)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;

@@ -4,6 +4,11 @@
 //! that run against any runc-compatible runtime (`shim_lifecycle.rs` with
 //! runc, `oci_shim_compat.rs` with cradle-oci).
 #![allow(dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test-only helpers: a failed unwrap or expect fails the test that called it"
+)]
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
