@@ -17,7 +17,6 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag, open, openat, openat2};
 use nix::sys::stat::{Mode, mkdirat};
 
 use crate::oci::error::{OciError, Result};
-use crate::oci::rootfs::mounts::resolve_in_root;
 
 /// An open rootfs directory; every lookup stays beneath it.
 pub(crate) struct RootDir {
@@ -128,6 +127,51 @@ fn relative(p: &Path) -> PathBuf {
     p.components()
         .filter(|c| !matches!(c, Component::RootDir | Component::Prefix(_)))
         .collect()
+}
+
+/// Resolves `dest` (an absolute container path) inside `rootfs`, following
+/// symlinks as if `rootfs` were `/`, so no link can point outside it.
+pub(crate) fn resolve_in_root(rootfs: &Path, dest: &Path) -> Result<PathBuf> {
+    let mut pending: Vec<PathBuf> = vec![dest.to_path_buf()];
+    let mut out = rootfs.to_path_buf();
+    let mut links = 0;
+    while let Some(p) = pending.pop() {
+        let mut comps: Vec<Component> = p.components().collect();
+        comps.reverse();
+        while let Some(c) = comps.pop() {
+            match c {
+                Component::RootDir => out = rootfs.to_path_buf(),
+                Component::CurDir | Component::Prefix(_) => {}
+                Component::ParentDir => {
+                    if out != rootfs {
+                        out.pop();
+                    }
+                }
+                Component::Normal(name) => {
+                    let next = out.join(name);
+                    match std::fs::symlink_metadata(&next) {
+                        Ok(m) if m.file_type().is_symlink() => {
+                            links += 1;
+                            if links > 40 {
+                                return Err(OciError::Unsupported(format!(
+                                    "too many symlinks resolving {}",
+                                    dest.display()
+                                )));
+                            }
+                            let target = std::fs::read_link(&next)
+                                .map_err(|e| OciError::io("readlink", &next, e))?;
+                            let rest: PathBuf = comps.iter().rev().collect();
+                            comps.clear();
+                            pending.push(rest);
+                            pending.push(target);
+                        }
+                        _ => out = next,
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use nix::mount::MsFlags;
 use nix::sys::stat::{Mode, SFlag, makedev};
 
 use crate::oci::error::{OciError, Result};
-use crate::oci::rootfs::mounts::resolve_in_root;
+use crate::oci::rootfs::confined::resolve_in_root;
 use crate::oci::syscall::Syscall;
 use crate::spec::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 

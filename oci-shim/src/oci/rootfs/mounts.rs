@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use nix::mount::MsFlags;
 
@@ -19,6 +19,9 @@ use crate::cgroups::Hierarchy;
 use crate::oci::error::{OciError, Result};
 use crate::oci::log;
 use crate::oci::rootfs::confined::{RootDir, fd_path};
+// Checked by mounts/tests.rs, beside the mounts that rely on it.
+#[cfg(test)]
+use crate::oci::rootfs::confined::resolve_in_root;
 use crate::oci::rootfs::copyup;
 use crate::oci::rootfs::mountapi::{self, Attrs};
 use crate::oci::syscall::MountCalls;
@@ -219,51 +222,6 @@ pub(crate) fn propagation_flag(name: &str) -> Option<MsFlags> {
         _ => return None,
     };
     Some(if rec { f | MsFlags::MS_REC } else { f })
-}
-
-/// Resolves `dest` (an absolute container path) inside `rootfs`, following
-/// symlinks as if `rootfs` were `/`, so no link can point outside it.
-pub(crate) fn resolve_in_root(rootfs: &Path, dest: &Path) -> Result<PathBuf> {
-    let mut pending: Vec<PathBuf> = vec![dest.to_path_buf()];
-    let mut out = rootfs.to_path_buf();
-    let mut links = 0;
-    while let Some(p) = pending.pop() {
-        let mut comps: Vec<Component> = p.components().collect();
-        comps.reverse();
-        while let Some(c) = comps.pop() {
-            match c {
-                Component::RootDir => out = rootfs.to_path_buf(),
-                Component::CurDir | Component::Prefix(_) => {}
-                Component::ParentDir => {
-                    if out != rootfs {
-                        out.pop();
-                    }
-                }
-                Component::Normal(name) => {
-                    let next = out.join(name);
-                    match std::fs::symlink_metadata(&next) {
-                        Ok(m) if m.file_type().is_symlink() => {
-                            links += 1;
-                            if links > 40 {
-                                return Err(OciError::Unsupported(format!(
-                                    "too many symlinks resolving {}",
-                                    dest.display()
-                                )));
-                            }
-                            let target = std::fs::read_link(&next)
-                                .map_err(|e| OciError::io("readlink", &next, e))?;
-                            let rest: PathBuf = comps.iter().rev().collect();
-                            comps.clear();
-                            pending.push(rest);
-                            pending.push(target);
-                        }
-                        _ => out = next,
-                    }
-                }
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Performs every spec mount in order under the rootfs.
