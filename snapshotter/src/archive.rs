@@ -13,8 +13,8 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
-use crate::Error;
 use crate::content::unique_suffix;
+use crate::error::Error;
 
 /// A directory holding one extracted archive, removed on drop.
 pub struct Scratch {

@@ -17,7 +17,8 @@ use base64::Engine as _;
 use oci_client::secrets::RegistryAuth;
 use serde::Deserialize;
 
-use crate::Error;
+use crate::credhelper::{self, HelperCredentials};
+use crate::error::Error;
 
 /// Credentials for one pull: the fields of the CRI `AuthConfig`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,8 +39,18 @@ pub struct AuthConfig {
     pub registry_token: String,
 }
 
-impl From<crate::Credentials> for AuthConfig {
-    fn from(c: crate::Credentials) -> Self {
+/// Username and password for one pull; [`AuthConfig`] carries every field
+/// of the CRI `AuthConfig` (see [`crate::ImageStore::pull_with_auth`]).
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    /// The user name for basic auth.
+    pub username: String,
+    /// The password for `username`.
+    pub password: String,
+}
+
+impl From<Credentials> for AuthConfig {
+    fn from(c: Credentials) -> Self {
         AuthConfig {
             username: c.username,
             password: c.password,
@@ -52,6 +63,22 @@ impl From<crate::Credentials> for AuthConfig {
 const IDENTITY_TOKEN_USER: &str = "<token>";
 
 impl AuthConfig {
+    /// What a credential helper answered for `host`: a `<token>` user
+    /// means the secret is an identity token.
+    fn from_helper(host: &str, found: HelperCredentials) -> Self {
+        let mut auth = AuthConfig {
+            server_address: host.to_string(),
+            ..Default::default()
+        };
+        if found.username == IDENTITY_TOKEN_USER {
+            auth.identity_token = found.secret;
+        } else {
+            auth.username = found.username;
+            auth.password = found.secret;
+        }
+        auth
+    }
+
     /// True when no field carries a credential.
     pub fn is_empty(&self) -> bool {
         self.username.is_empty()
@@ -252,9 +279,9 @@ pub(crate) async fn for_host(
         return Ok(HostAuth::Ready(RegistryAuth::Anonymous));
     };
     if let Some(helper) = file.helper_for(host)
-        && let Some(found) = crate::credhelper::get(helpers_dir, helper, host).await?
+        && let Some(found) = credhelper::get(helpers_dir, helper, host).await?
     {
-        return found.to_host_auth();
+        return AuthConfig::from_helper(host, found).to_host_auth();
     }
     match file.lookup(host) {
         Some(found) => found.to_host_auth(),

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::Error;
 use crate::digest::Digest;
+use crate::error::Error;
 
 /// Suffix of the resumable download files in the ingest dir.
 const PARTIAL_SUFFIX: &str = ".partial";

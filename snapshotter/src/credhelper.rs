@@ -14,13 +14,19 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
-use crate::Error;
-use crate::auth::AuthConfig;
+use crate::error::Error;
 
 /// How long a helper may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// The user name helpers answer with for an identity token.
-const TOKEN_USER: &str = "<token>";
+/// What a helper answered: a user name (`<token>` when the secret is an
+/// identity token) and its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelperCredentials {
+    /// The user, or `<token>`.
+    pub username: String,
+    /// The password, or the identity token.
+    pub secret: String,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -64,7 +70,11 @@ fn program(dir: Option<&Path>, name: &str) -> Result<PathBuf, Error> {
 }
 
 /// Asks helper `name` for the credentials of `host`; `None` when it has none.
-pub async fn get(dir: Option<&Path>, name: &str, host: &str) -> Result<Option<AuthConfig>, Error> {
+pub async fn get(
+    dir: Option<&Path>,
+    name: &str,
+    host: &str,
+) -> Result<Option<HelperCredentials>, Error> {
     let program = program(dir, name)?;
     let failed = |reason: String| {
         Error::BadCredentials(format!(
@@ -110,17 +120,10 @@ pub async fn get(dir: Option<&Path>, name: &str, host: &str) -> Result<Option<Au
     if answer.secret.is_empty() {
         return Ok(None);
     }
-    let mut auth = AuthConfig {
-        server_address: host.to_string(),
-        ..Default::default()
-    };
-    if answer.username == TOKEN_USER {
-        auth.identity_token = answer.secret;
-    } else {
-        auth.username = answer.username;
-        auth.password = answer.secret;
-    }
-    Ok(Some(auth))
+    Ok(Some(HelperCredentials {
+        username: answer.username,
+        secret: answer.secret,
+    }))
 }
 
 #[cfg(test)]

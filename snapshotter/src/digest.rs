@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::Error;
+use crate::error::Error;
 
 /// A validated `sha256:<hex>` digest.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -17,9 +17,7 @@ impl Digest {
     /// Parses `sha256:<64 lowercase hex>`; anything else is refused.
     pub fn parse(s: &str) -> Result<Self, Error> {
         match s.strip_prefix("sha256:") {
-            Some(hex) if hex.len() == 64 && crate::reference::is_hex(hex) => {
-                Ok(Digest(s.to_string()))
-            }
+            Some(hex) if hex.len() == 64 && is_hex(hex) => Ok(Digest(s.to_string())),
             _ => Err(Error::BadDigest(s.to_string())),
         }
     }
@@ -62,6 +60,11 @@ impl From<Digest> for String {
     fn from(d: Digest) -> String {
         d.0
     }
+}
+
+/// True when `s` is non-empty lowercase hex (an image id or id prefix).
+pub fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]

@@ -25,11 +25,11 @@ use oci_client::client::BlobResponse;
 use oci_client::manifest::OciDescriptor;
 use tokio::sync::mpsc;
 
-use crate::Error;
 use crate::content::Ingest;
 use crate::digest::Digest;
+use crate::error::Error;
+use crate::pull::{Pull, registry_error};
 use crate::reference::ImageRef;
-use crate::registry::{Pull, registry_error};
 use crate::snapshots::LayerSnapshots;
 
 /// Bytes gathered before one disk write.

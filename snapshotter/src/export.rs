@@ -10,11 +10,12 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Write;
 
+use crate::ImageStore;
 use crate::content::ContentStore;
 use crate::digest::Digest;
+use crate::error::Error;
 use crate::reference::ImageRef;
 use crate::store::ImageRecord;
-use crate::{Error, ImageStore};
 
 impl ImageStore {
     /// Writes image `reference_or_id` (anything [`ImageStore::resolve`]

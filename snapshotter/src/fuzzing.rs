@@ -12,8 +12,9 @@ use std::path::Path;
 use oci_client::manifest::{OciImageIndex, OciImageManifest};
 
 use crate::digest::Digest;
+use crate::error::Error;
+use crate::platform;
 use crate::registry::{is_index, is_layer_type};
-use crate::{Error, platform};
 
 pub use crate::unpack::Unpacked;
 
@@ -69,7 +70,7 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<ParsedManifest, Error> {
 
 /// Parses an image config blob ([`crate::image::parse_config`]): the
 /// runtime settings and the layers' diff ids.
-pub fn parse_config(bytes: &[u8]) -> Result<(crate::ImageConfig, Vec<Digest>), Error> {
+pub fn parse_config(bytes: &[u8]) -> Result<(crate::image::ImageConfig, Vec<Digest>), Error> {
     let parsed = crate::image::parse_config("fuzz", bytes)?;
     Ok((parsed.config, parsed.diff_ids))
 }

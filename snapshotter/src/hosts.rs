@@ -69,13 +69,23 @@ impl Default for RegistrySettings {
     }
 }
 
-impl From<crate::RegistryConfig> for RegistrySettings {
-    fn from(c: crate::RegistryConfig) -> Self {
+impl From<RegistryConfig> for RegistrySettings {
+    fn from(c: RegistryConfig) -> Self {
         RegistrySettings {
             insecure_registries: c.insecure_registries,
             ..Default::default()
         }
     }
+}
+
+/// Where and how to pull: the original, minimal form of
+/// [`RegistrySettings`] (which [`crate::ImageStore::open`] also accepts).
+#[derive(Debug, Clone, Default)]
+pub struct RegistryConfig {
+    /// Registry hosts (`host` or `host:port`) spoken to over plain HTTP.
+    /// Loopback registries (`127.0.0.1`, `localhost`, `[::1]`) always are;
+    /// IPv6 literal hosts are written in brackets (`[::1]:5000/image:tag`).
+    pub insecure_registries: Vec<String>,
 }
 
 /// Settings of one registry host.
@@ -255,7 +265,7 @@ mod tests {
 
     #[test]
     fn loopback_and_insecure_hosts_are_plain_http() {
-        let s = RegistrySettings::from(crate::RegistryConfig {
+        let s = RegistrySettings::from(RegistryConfig {
             insecure_registries: vec!["reg.lan:5000".into()],
         });
         assert!(s.endpoints("reg.lan:5000")[0].plain_http);

@@ -99,8 +99,11 @@ pub(crate) struct ParsedConfig {
 
 /// Parses the config blob of `reference`, refusing images for another
 /// platform than linux on this node's architecture.
-pub(crate) fn parse_config(reference: &str, bytes: &[u8]) -> Result<ParsedConfig, crate::Error> {
-    let bad = |reason: String| crate::Error::BadImage {
+pub(crate) fn parse_config(
+    reference: &str,
+    bytes: &[u8],
+) -> Result<ParsedConfig, crate::error::Error> {
+    let bad = |reason: String| crate::error::Error::BadImage {
         reference: reference.to_string(),
         what: "config",
         reason,

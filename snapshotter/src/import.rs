@@ -21,9 +21,12 @@ use sha2::{Digest as _, Sha256};
 use crate::archive::{Scratch, open_inside};
 use crate::content::ContentStore;
 use crate::digest::Digest;
+use crate::error::Error;
+use crate::image::Image;
+use crate::platform;
 use crate::reference::ImageRef;
 use crate::registry::{Fetched, is_index, is_layer_type};
-use crate::{Error, Image, ImageStore, Names, platform};
+use crate::{ImageStore, Names};
 
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
 const OCI_REF_NAME: &str = "org.opencontainers.image.ref.name";

@@ -49,6 +49,7 @@ mod oauth;
 mod overlay;
 mod platform;
 mod progress;
+mod pull;
 mod reference;
 mod registry;
 mod rootfs;
@@ -59,10 +60,10 @@ mod unpack;
 mod usage;
 mod volumes;
 
-pub use auth::{AuthConfig, CredentialsFile};
+pub use auth::{AuthConfig, Credentials, CredentialsFile};
 pub use digest::Digest;
 pub use error::Error;
-pub use hosts::{Endpoint, HostConfig, RegistrySettings};
+pub use hosts::{Endpoint, HostConfig, RegistryConfig, RegistrySettings};
 pub use image::{Image, ImageConfig, ImageUser};
 pub use progress::DownloadProgress;
 pub use reference::ImageRef;
@@ -80,26 +81,6 @@ use volumes::ImageVolumes;
 
 /// Layers unpacked at the same time by one pull (the machine has few cores).
 const MAX_CONCURRENT_UNPACKS: usize = 2;
-
-/// Where and how to pull: the original, minimal form of
-/// [`RegistrySettings`] (which [`ImageStore::open`] also accepts).
-#[derive(Debug, Clone, Default)]
-pub struct RegistryConfig {
-    /// Registry hosts (`host` or `host:port`) spoken to over plain HTTP.
-    /// Loopback registries (`127.0.0.1`, `localhost`, `[::1]`) always are;
-    /// IPv6 literal hosts are written in brackets (`[::1]:5000/image:tag`).
-    pub insecure_registries: Vec<String>,
-}
-
-/// Username and password for one pull; [`AuthConfig`] carries every field
-/// of the CRI `AuthConfig` (see [`ImageStore::pull_with_auth`]).
-#[derive(Debug, Clone, Default)]
-pub struct Credentials {
-    /// The user name for basic auth.
-    pub username: String,
-    /// The password for `username`.
-    pub password: String,
-}
 
 /// The image store: content, snapshots and image records under one root.
 pub struct ImageStore {
@@ -185,7 +166,7 @@ impl ImageStore {
     ) -> Result<Image, Error> {
         let image_ref = ImageRef::parse(reference)?;
         let _gc = self.gc.read().await;
-        let pull = registry::Pull {
+        let pull = pull::Pull {
             content: &self.content,
             settings: &self.registries,
             auth: auth.as_ref(),

@@ -17,7 +17,7 @@ use std::time::Duration;
 use oci_client::secrets::RegistryAuth;
 use serde::Deserialize;
 
-use crate::Error;
+use crate::error::Error;
 use crate::hosts::Endpoint;
 
 const TIMEOUT: Duration = Duration::from_secs(30);

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use nix::mount::{MsFlags, mount as mount_syscall};
 
-use crate::Error;
+use crate::error::Error;
 use crate::fsmount;
 
 /// The kernel refuses mount data longer than a page.

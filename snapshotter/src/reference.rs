@@ -4,8 +4,8 @@
 //! kubelet and containerd do it (`busybox` → `docker.io/library/busybox:latest`),
 //! so `resolve("busybox")` finds what `pull("docker.io/library/busybox")` stored.
 
-use crate::Error;
-use crate::digest::Digest;
+use crate::digest::{Digest, is_hex};
+use crate::error::Error;
 
 /// A parsed, normalized image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,11 +148,6 @@ pub fn is_loopback_registry(registry: &str) -> bool {
         || host
             .parse::<std::net::Ipv4Addr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// True when `s` is non-empty lowercase hex (an image id or id prefix).
-pub fn is_hex(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]

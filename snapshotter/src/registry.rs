@@ -15,23 +15,21 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use oci_client::Client;
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::{
     IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
     OCI_IMAGE_MEDIA_TYPE, OciImageIndex, OciImageManifest,
 };
 use oci_client::secrets::RegistryAuth;
 
-use crate::auth::{self, AuthConfig, CredentialsFile, HostAuth};
-use crate::content::ContentStore;
+use crate::auth::{self, CredentialsFile, HostAuth};
 use crate::digest::Digest;
 use crate::download::{Blob, fetch_blob};
+use crate::error::Error;
 use crate::hosts::{Endpoint, RegistrySettings};
-use crate::inflight::InFlight;
 use crate::oauth;
+use crate::platform;
+use crate::pull::{Pull, registry_error};
 use crate::reference::ImageRef;
-use crate::snapshots::LayerSnapshots;
-use crate::{Error, platform};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -54,21 +52,6 @@ pub struct Fetched {
     pub config_size: u64,
     /// Compressed layer blobs with their sizes, bottom first.
     pub layers: Vec<(Digest, u64)>,
-}
-
-/// What one pull needs besides the image reference.
-pub struct Pull<'a> {
-    pub content: &'a ContentStore,
-    pub settings: &'a RegistrySettings,
-    pub auth: Option<&'a AuthConfig>,
-    /// Shared by all pulls of the store: one download per digest at a time.
-    pub inflight: &'a InFlight,
-    /// The live download table.
-    pub progress: &'a crate::progress::Progress,
-    /// Where layers unpack while they download.
-    pub layers: &'a LayerSnapshots,
-    /// Shared by all pulls of the store: one unpack per diff id at a time.
-    pub unpacks: &'a InFlight,
 }
 
 /// Fetches `image` for this node's platform into the content store, from
@@ -173,48 +156,6 @@ fn client_for(endpoint: &Endpoint, settings: &RegistrySettings) -> Result<Client
         reference: endpoint.host.clone(),
         source,
     })
-}
-
-/// Maps a registry failure, calling out refused credentials.
-pub(crate) fn registry_error(image: &ImageRef, host: &str, source: OciDistributionError) -> Error {
-    match source {
-        OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => Error::Unauthorized {
-            reference: image.to_string(),
-            host: host.to_string(),
-            reason: source.to_string(),
-        },
-        OciDistributionError::RegistryError { ref envelope, .. }
-            if envelope
-                .errors
-                .iter()
-                .any(|e| format!("{:?}", e.code).contains("Unauthorized")) =>
-        {
-            Error::Unauthorized {
-                reference: image.to_string(),
-                host: host.to_string(),
-                reason: source.to_string(),
-            }
-        }
-        // The registry answered, and has no such image (or repository).
-        OciDistributionError::ImageManifestNotFoundError(_) => Error::NotFound(image.to_string()),
-        OciDistributionError::RegistryError { ref envelope, .. }
-            if envelope.errors.iter().any(|e| {
-                matches!(
-                    e.code,
-                    OciErrorCode::ManifestUnknown
-                        | OciErrorCode::NameUnknown
-                        | OciErrorCode::NotFound
-                )
-            }) =>
-        {
-            Error::NotFound(image.to_string())
-        }
-        source => Error::Registry {
-            reference: image.to_string(),
-            source,
-        },
-    }
 }
 
 async fn fetch_from(

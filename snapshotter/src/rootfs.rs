@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::Error;
+use crate::error::Error;
 use crate::snapshots::remove_dir_if_exists;
 use crate::trash::Trash;
 

@@ -11,9 +11,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::Error;
 use crate::content::unique_suffix;
 use crate::digest::Digest;
+use crate::error::Error;
 use crate::unpack::{Unpacked, unpack_reader};
 
 const TMP_PREFIX: &str = ".tmp-";

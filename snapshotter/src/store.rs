@@ -12,8 +12,10 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
-use crate::reference::{ImageRef, is_hex};
-use crate::{Error, Image};
+use crate::digest::is_hex;
+use crate::error::Error;
+use crate::image::Image;
+use crate::reference::ImageRef;
 
 /// image id → JSON [`ImageRecord`].
 const IMAGES: TableDefinition<&str, &str> = TableDefinition::new("snapshotter.images");

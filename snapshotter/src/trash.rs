@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::Error;
+use crate::error::Error;
 use crate::snapshots::remove_dir_if_exists;
 
 /// Tells apart the entries discarded within one clock tick.

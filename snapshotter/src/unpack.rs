@@ -28,8 +28,8 @@ use nix::unistd::{Gid, Uid, fchownat};
 use sha2::{Digest as _, Sha256};
 use tar::EntryType;
 
-use crate::Error;
 use crate::digest::Digest;
+use crate::error::Error;
 
 /// What unpacking a layer produced.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::Error;
+use crate::error::Error;
 
 /// How long a measured usage is reused.
 pub const TTL: Duration = Duration::from_secs(2);

@@ -15,7 +15,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::Error;
+use crate::error::Error;
 use crate::rootfs::{plain_name, unmount_if_mounted};
 use crate::snapshots::remove_dir_if_exists;
 
