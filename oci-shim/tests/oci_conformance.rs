@@ -150,7 +150,7 @@ fn lsm_settings_are_applied_or_refused_by_name_never_dropped() {
     ];
     for (field, enabled, name) in cases {
         if enabled {
-            // Applied there: oci::lsm's unit tests check the written value.
+            // Applied there: oci::security::lsm's unit tests check the written value.
             continue;
         }
         let b = Bundle::new("lsm", &["true"]);
@@ -228,7 +228,7 @@ fn an_exec_asking_for_an_lsm_the_host_lacks_is_refused_by_name() {
     let mut checked = 0;
     for (enabled, name, flags, command) in cases {
         if enabled {
-            // Applied there: oci::lsm's unit tests check the written value.
+            // Applied there: oci::security::lsm's unit tests check the written value.
             continue;
         }
         let mut args = vec!["exec"];

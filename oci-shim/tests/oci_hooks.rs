@@ -88,7 +88,7 @@ fn hooks_run_in_order_in_their_namespaces_with_the_state() {
     let phases: Vec<&str> = lines.iter().map(|l| l[0]).collect();
     assert_eq!(phases, PHASES, "{log}");
     // prestart reads `created`, as under crun and as runtime-tools'
-    // hooks_stdin checks; createRuntime `creating` (see oci::create).
+    // hooks_stdin checks; createRuntime `creating` (see oci::process::main_process).
     let status = [
         "created", "creating", "creating", "created", "running", "stopped",
     ];

@@ -1,6 +1,6 @@
 //! One file per `cradle-oci` verb. Each is thin: it checks its arguments
-//! and the container's state, then calls into [`super::process`],
-//! [`super::rootfs`] and [`super::security`].
+//! and the container's state, then calls into `super::process`,
+//! `super::rootfs` and `super::security`.
 
 pub mod create;
 pub mod delete;

@@ -91,7 +91,7 @@ impl Forked {
     }
 }
 
-/// Fork the pause process; it runs [`pause_main`] and never returns here.
+/// Fork the pause process; it runs `pause_main` and never returns here.
 /// `scratch` is any existing directory: the child mounts its empty root
 /// there, in its own mount namespace (the host never sees that mount).
 pub fn spawn(namespaces: &PodNamespaces, scratch: &Path) -> Result<Forked, ShimError> {

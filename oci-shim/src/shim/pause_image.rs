@@ -21,7 +21,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd;
 
-/// The pause's argv[0] and the name of its binary in its root.
+/// The pause's `argv[0]` and the name of its binary in its root.
 pub const NAME: &str = "pause";
 /// The readiness pipe's fd across the exec.
 pub const VERDICT_FD: i32 = 3;

@@ -68,7 +68,7 @@ pub struct User {
 /// Like the oci-spec crate this replaces, a name is read case-insensitively
 /// with or without its `CAP_` prefix (Kubernetes passes `SYS_ADMIN`), and
 /// a name no kernel has is a parse error; one this kernel lacks, or the
-/// runtime cannot grant, is refused by `create` (`oci::process::check_grantable`).
+/// runtime cannot grant, is refused by `create` (`oci::security::capabilities::check_grantable`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct LinuxCapabilities {
     /// Everything else in the bounding set is dropped.

@@ -34,7 +34,7 @@ pub struct LinuxResources {
 }
 
 /// One device cgroup rule (also kept in the container's state, see
-/// `oci::update`).
+/// `oci::verbs::update`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct LinuxDeviceCgroup {
     /// Allow, or deny.

@@ -1,4 +1,4 @@
-//! `linux.seccomp`: the profile compiled by `oci::seccomp`.
+//! `linux.seccomp`: the profile compiled by `oci::security::seccomp`.
 
 use std::path::PathBuf;
 

@@ -9,7 +9,7 @@
 //! is still a SIGSEGV, only without std's message. What else `lang_start`
 //! does and the launcher relies on is done here: SIGPIPE ignored (writes to
 //! a closed pipe fail with EPIPE instead of killing us; the container's
-//! signals are reset before its execve, `oci::process::reset_signals`), and
+//! signals are reset before its execve, `oci::process::signals::reset_signals`), and
 //! descriptors 0-2 opened on /dev/null when closed, so no file we open takes
 //! their place. `std::env::args` still works: glibc hands argv to std's
 //! `.init_array` hook before `main`.

@@ -1,5 +1,5 @@
 //! CVE-2019-5736: the runtime binary must not be writable from inside a
-//! container. Being non-dumpable ([`crate::oci::security::hardening`]) hides it while the
+//! container. Being non-dumpable (`crate::oci::security::hardening`) hides it while the
 //! runtime's own processes run there, but not from the last execve: a
 //! container whose program is a script starting `#!/proc/self/exe` (or
 //! that is `/proc/self/exe` itself) makes the kernel run *the runtime's

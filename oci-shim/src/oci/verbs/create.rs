@@ -2,9 +2,9 @@
 //! the exec FIFO. This verb checks the bundle and plans what it can before
 //! anything exists (console, capabilities, LSM, seccomp, namespaces,
 //! id-mapped trees), makes the state directory and the exec FIFO, and
-//! hands over to [`crate::oci::process::main_process`], which runs the
+//! hands over to `crate::oci::process::main_process`, which runs the
 //! chain. Each side effect is registered in a
-//! [`Rollback`], so a failure anywhere leaves nothing behind.
+//! `Rollback`, so a failure anywhere leaves nothing behind.
 
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::DirBuilderExt;
