@@ -18,6 +18,7 @@
 //! pulls in (for a field `cradle-oci` never reads) were the largest part of
 //! `cradle-oci`'s code, and its short-lived processes must stay small.
 
+mod devices;
 mod hooks;
 mod linux;
 mod mounts;
@@ -31,11 +32,9 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+pub use devices::{LinuxDevice, LinuxDeviceType};
 pub use hooks::{Hook, Hooks};
-pub use linux::{
-    Linux, LinuxDevice, LinuxDeviceType, LinuxIdMapping, LinuxNamespace, LinuxNamespaceType,
-    LinuxTimeOffset,
-};
+pub use linux::{Linux, LinuxIdMapping, LinuxNamespace, LinuxNamespaceType, LinuxTimeOffset};
 pub use mounts::{Mount, Root};
 pub use process::{ConsoleSize, LinuxCapabilities, PosixRlimit, PosixRlimitType, Process, User};
 pub use resources::{

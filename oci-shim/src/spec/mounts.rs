@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::LinuxIdMapping;
+use super::linux::LinuxIdMapping;
 
 /// `root`: the rootfs path (relative to the bundle unless absolute).
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::LinuxDeviceType;
+use super::devices::LinuxDeviceType;
 
 /// Every resource the cgroup library applies.
 #[derive(Debug, Clone, Default, Deserialize)]
