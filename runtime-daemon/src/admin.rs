@@ -28,10 +28,18 @@ pub const SOCKET_FILE: &str = "admin.sock";
 pub enum Request {
     /// Import every image of an OCI layout directory or an OCI layout /
     /// docker-archive tarball at `path` (absolute).
-    Import { path: PathBuf },
+    Import {
+        /// The layout directory or tarball to read.
+        path: PathBuf,
+    },
     /// Write `image` (a reference or id) as an OCI layout tar to `path`
     /// (absolute; its parent must exist).
-    Export { image: String, path: PathBuf },
+    Export {
+        /// The image to write: a reference or an id.
+        image: String,
+        /// Where the tar goes.
+        path: PathBuf,
+    },
     /// The blob downloads running now.
     Downloads,
 }
@@ -40,16 +48,34 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
-    Imported { images: Vec<ImportedImage> },
-    Exported { path: PathBuf },
-    Downloads { downloads: Vec<Download> },
-    Error { message: String },
+    /// The import stored these images.
+    Imported {
+        /// Each image stored, with the tags it got.
+        images: Vec<ImportedImage>,
+    },
+    /// The export wrote its tar.
+    Exported {
+        /// The tar written (the request's path).
+        path: PathBuf,
+    },
+    /// The answer to [`Request::Downloads`].
+    Downloads {
+        /// The downloads running when the request arrived.
+        downloads: Vec<Download>,
+    },
+    /// The request failed; cradlectl prints the message.
+    Error {
+        /// What went wrong, with its causes.
+        message: String,
+    },
 }
 
 /// One image an import stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportedImage {
+    /// The image id (its config digest).
     pub id: String,
+    /// The tags the archive named for it.
     pub repo_tags: Vec<String>,
 }
 
@@ -57,18 +83,25 @@ pub struct ImportedImage {
 /// `DownloadProgress`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Download {
+    /// The reference being pulled (the first pull, when shared).
     pub image: String,
+    /// The blob's digest.
     pub layer: String,
+    /// Bytes received so far.
     pub received: u64,
+    /// The blob's size from its descriptor.
     pub size: u64,
 }
 
 /// Why the admin server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
+    /// The socket could not be bound, or its stale file removed, or its mode set.
     #[error("admin socket {path}: {source}")]
     Socket {
+        /// The socket path that could not be prepared or bound.
         path: PathBuf,
+        /// The I/O error that stopped it.
         source: std::io::Error,
     },
 }

@@ -12,12 +12,17 @@ use std::path::{Path, PathBuf};
 /// Errors of binding or serving the socket.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// Preparing or binding the socket failed.
     #[error("{op} {path}: {source}")]
     Io {
+        /// The step that failed (`creating`, `binding`, ...).
         op: &'static str,
+        /// The socket or its directory.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// The gRPC server stopped with an error.
     #[error("serving gRPC: {0}")]
     Serve(#[from] tonic::transport::Error),
 }

@@ -1,6 +1,9 @@
 //! The CRI service driven directly (no socket, no shim): status answers,
 //! validation and the gRPC codes the kubelet branches on.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use common::{Harness, container_config, pod_config, run_request};

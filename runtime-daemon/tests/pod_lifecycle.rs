@@ -3,6 +3,9 @@
 //! idempotence, filters, restart, sweep, unwinding. They pin namespaces, so
 //! they need root and are skipped otherwise.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use common::{Harness, container_config, is_root, pod_config, run_request};

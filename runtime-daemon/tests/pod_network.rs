@@ -4,6 +4,9 @@
 //! namespace, Status follows CNI STATUS, and the start-up GC deletes
 //! attachments no sandbox owns. They pin namespaces, so they need root.
 
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
 mod common;
 
 use common::{Harness, is_root, pod_config, run_request};

@@ -12,6 +12,7 @@ use std::path::Path;
 /// A device node to create in the container, and its cgroup access.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Device {
+    /// The node as the spec's `linux.devices` entry.
     pub node: LinuxDevice,
     /// `r`, `w`, `m` in any combination.
     pub access: String,
@@ -20,17 +21,33 @@ pub struct Device {
 /// Why a device could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
+    /// The host path could not be stat'ed.
     #[error("device {path}: {source}")]
     Stat {
+        /// The device's host path.
         path: String,
+        /// The stat error.
         source: std::io::Error,
     },
+    /// The host path (named here) is neither a character nor a block device.
     #[error("device {0} is not a character or block device")]
     NotADevice(String),
+    /// The CRI permissions hold letters other than r, w and m.
     #[error("device {path}: permissions {permissions:?} must be made of r, w and m")]
-    Permissions { path: String, permissions: String },
+    Permissions {
+        /// The device's host path.
+        path: String,
+        /// The permissions as the request gave them.
+        permissions: String,
+    },
+    /// The node does not make a valid spec entry.
     #[error("device {path}: {message}")]
-    Spec { path: String, message: String },
+    Spec {
+        /// The device's path in the container.
+        path: String,
+        /// The spec builder's error.
+        message: String,
+    },
 }
 
 /// The devices of `config`, or all host devices when `privileged`.

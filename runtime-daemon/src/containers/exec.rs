@@ -32,8 +32,11 @@ const KILL_RETRY: Duration = Duration::from_millis(50);
 /// What an ExecSync produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutput {
+    /// What the command wrote to stdout (at most 16 MiB, as containerd keeps).
     pub stdout: Vec<u8>,
+    /// What the command wrote to stderr (at most 16 MiB).
     pub stderr: Vec<u8>,
+    /// The command's exit code (128 + signal when killed).
     pub exit_code: i32,
 }
 

@@ -21,13 +21,19 @@ pub const EXIT_CODE_CANNOT_RUN: i32 = 128;
 /// CRI container states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ContainerState {
+    /// Created (the shim holds the process, not yet started).
     Created,
+    /// Started and not yet seen to exit.
     Running,
+    /// The process ended (or could not run, or was lost); final.
     Exited,
+    /// The CRI's unknown state; the daemon records none today, it is kept
+    /// so every CRI state has a counterpart.
     Unknown,
 }
 
 impl ContainerState {
+    /// The CRI enum value reported for this state.
     pub fn to_cri(self) -> cri::ContainerState {
         match self {
             ContainerState::Created => cri::ContainerState::ContainerCreated,
@@ -41,24 +47,36 @@ impl ContainerState {
 /// Everything the daemon keeps about a container.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContainerRecord {
+    /// The container id the daemon generated.
     pub id: String,
+    /// The id of the pod sandbox it belongs to.
     pub sandbox_id: String,
+    /// The CreateContainer request's config, as received.
     pub config: cri::ContainerConfig,
     /// The image as the kubelet named it.
     pub image_name: String,
     /// `sha256:<config digest>`.
     pub image_id: String,
+    /// Where the container is in its lifecycle.
     pub state: ContainerState,
+    /// When CreateContainer made it (ns since the epoch).
     pub created_at: i64,
+    /// When its process started (ns since the epoch; 0 if it never ran).
     pub started_at: i64,
+    /// When it ended (ns since the epoch; 0 while not exited).
     pub finished_at: i64,
+    /// The process's exit code once exited.
     pub exit_code: i32,
+    /// A one-word reason for the exit (`Completed`, `Error`, `OOMKilled`,
+    /// [`REASON_CANNOT_RUN`], `Unknown`), for ContainerStatus.
     pub reason: String,
+    /// The human-readable detail of the exit, for ContainerStatus.
     pub message: String,
     /// Full path of the CRI log file, if the kubelet asked for one.
     pub log_path: Option<PathBuf>,
     /// `<root>/containers/<id>`; the bundle is `bundle/` below it.
     pub dir: PathBuf,
+    /// The state dir of the shim serving the container (its socket and logs).
     pub shim_dir: PathBuf,
     /// Handler name (`cradle-oci`, `runc`).
     pub runtime_handler: String,
@@ -86,10 +104,12 @@ impl ContainerRecord {
         Some(format!("{sandbox_id}_{}_{}", m.name, m.attempt))
     }
 
+    /// The OCI bundle dir (`config.json` and `rootfs/`).
     pub fn bundle(&self) -> PathBuf {
         self.dir.join("bundle")
     }
 
+    /// The container's root filesystem inside its bundle.
     pub fn rootfs(&self) -> PathBuf {
         self.bundle().join("rootfs")
     }

@@ -38,16 +38,21 @@ use oci_spec::runtime::{RootBuilder, Spec};
 /// The OCI runtime spec version we write.
 const OCI_VERSION: &str = "1.1.0";
 
-/// CRI annotation keys, as containerd writes them (tools such as cAdvisor and
-/// NRI plugins read them).
+// CRI annotation keys, as containerd writes them (tools such as cAdvisor and
+// NRI plugins read them).
+/// Annotation saying whether the spec is a pod's sandbox or a container.
 pub const ANNOTATION_CONTAINER_TYPE: &str = "io.kubernetes.cri.container-type";
+/// Annotation with the container's CRI metadata name.
 pub const ANNOTATION_CONTAINER_NAME: &str = "io.kubernetes.cri.container-name";
+/// Annotation with the pod's name.
 pub const ANNOTATION_SANDBOX_NAME: &str = "io.kubernetes.cri.sandbox-name";
+/// Annotation with the pod's Kubernetes namespace.
 pub const ANNOTATION_SANDBOX_NAMESPACE: &str = "io.kubernetes.cri.sandbox-namespace";
+/// Annotation with the pod's Kubernetes uid.
 pub const ANNOTATION_SANDBOX_UID: &str = "io.kubernetes.cri.sandbox-uid";
+/// Annotation with the image as the kubelet named it.
 pub const ANNOTATION_IMAGE_NAME: &str = "io.kubernetes.cri.image-name";
 
-/// Builds the OCI runtime spec of one container.
 /// The OCI resources for `<runtime> update`: the CRI limits as create writes
 /// them, without the device rules (an update never changes devices, and on
 /// cgroup v2 a device list would replace the whole filter).
@@ -59,6 +64,7 @@ pub fn update_resources(
     Ok(resources)
 }
 
+/// Builds the OCI runtime spec of one container.
 pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
     if !input.rootfs.is_absolute() {
         return Err(SpecError::build(format!(

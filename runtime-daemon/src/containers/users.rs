@@ -18,16 +18,24 @@ const MAX_FILE: u64 = 4 << 20;
 /// Why the files could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum UsersError {
+    /// The file exists but could not be opened inside the rootfs.
     #[error("opening {} inside {}: {source}", path.display(), rootfs.display())]
     Open {
+        /// The container's rootfs the path resolves in.
         rootfs: PathBuf,
+        /// The file, relative to the rootfs.
         path: PathBuf,
+        /// The `openat2` error.
         source: nix::Error,
     },
+    /// The file was opened but reading it failed.
     #[error("reading {} inside {}: {source}", path.display(), rootfs.display())]
     Read {
+        /// The container's rootfs the path resolves in.
         rootfs: PathBuf,
+        /// The file, relative to the rootfs.
         path: PathBuf,
+        /// The read error.
         source: std::io::Error,
     },
 }
@@ -35,23 +43,31 @@ pub enum UsersError {
 /// One `/etc/passwd` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Passwd {
+    /// The login name.
     pub name: String,
+    /// The numeric user id.
     pub uid: u32,
+    /// The primary group id.
     pub gid: u32,
 }
 
 /// One `/etc/group` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
+    /// The group name.
     pub name: String,
+    /// The numeric group id.
     pub gid: u32,
+    /// User names listed as supplementary members.
     pub members: Vec<String>,
 }
 
 /// The user and group databases of one image.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserDb {
+    /// The `/etc/passwd` entries, in file order.
     pub users: Vec<Passwd>,
+    /// The `/etc/group` entries, in file order.
     pub groups: Vec<Group>,
 }
 
@@ -104,14 +120,17 @@ impl UserDb {
         UserDb { users, groups }
     }
 
+    /// The first user named `name` (as libc's `getpwnam` finds it).
     pub fn user_by_name(&self, name: &str) -> Option<&Passwd> {
         self.users.iter().find(|u| u.name == name)
     }
 
+    /// The first user with `uid` (as libc's `getpwuid` finds it).
     pub fn user_by_uid(&self, uid: u32) -> Option<&Passwd> {
         self.users.iter().find(|u| u.uid == uid)
     }
 
+    /// The first group named `name` (as libc's `getgrnam` finds it).
     pub fn group_by_name(&self, name: &str) -> Option<&Group> {
         self.groups.iter().find(|g| g.name == name)
     }

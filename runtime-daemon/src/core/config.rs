@@ -10,14 +10,20 @@ pub const DEFAULT_CONFIG_FILE: &str = "/etc/cradle/config.toml";
 /// Errors of loading the configuration file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file exists but could not be read.
     #[error("reading config file {path}: {source}")]
     Read {
+        /// The configuration file.
         path: PathBuf,
+        /// The read error.
         source: std::io::Error,
     },
+    /// The file is not valid TOML or names unknown keys.
     #[error("parsing config file {path}: {source}")]
     Parse {
+        /// The configuration file.
         path: PathBuf,
+        /// The parser's error, with its line and column.
         source: toml::de::Error,
     },
 }
@@ -80,14 +86,19 @@ impl Default for Config {
 /// Values given on the command line; each `Some` overrides the file.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
+    /// `--socket`: the CRI socket path.
     pub socket: Option<PathBuf>,
+    /// `--root`: the persistent state dir.
     pub root: Option<PathBuf>,
+    /// `--state-dir`: the volatile state dir.
     pub state_dir: Option<PathBuf>,
+    /// `--cni-conf-dir`: the CNI configuration dir.
     pub cni_conf_dir: Option<PathBuf>,
     /// A `:`-separated list, as `--cni-bin-dir` takes it.
     pub cni_bin_dir: Option<String>,
     /// Added to the file's list.
     pub insecure_registries: Vec<String>,
+    /// `--log-level`: the `tracing` filter.
     pub log_level: Option<String>,
 }
 

@@ -12,8 +12,11 @@ const CAPACITY: usize = 1024;
 /// One lifecycle transition of a container.
 #[derive(Debug, Clone)]
 pub struct ContainerEvent {
+    /// The container that changed.
     pub container_id: String,
+    /// The pod sandbox it belongs to.
     pub sandbox_id: String,
+    /// Which transition (created, started, stopped, deleted).
     pub kind: cri::ContainerEventType,
     /// Nanoseconds since the epoch.
     pub at: i64,

@@ -25,6 +25,7 @@ pub struct Entry<R> {
 }
 
 impl<R: Clone> Entry<R> {
+    /// A new, unlocked entry holding `record`.
     pub fn new(record: R) -> Arc<Self> {
         Arc::new(Entry {
             record: RwLock::new(record),
@@ -54,6 +55,7 @@ impl<R: Clone> Entry<R> {
         self.removed.store(true, Ordering::SeqCst);
     }
 
+    /// Whether the object was removed (its record must not be written back).
     pub fn is_removed(&self) -> bool {
         self.removed.load(Ordering::SeqCst)
     }
@@ -67,6 +69,7 @@ pub struct Index<R> {
 }
 
 impl<R: Clone> Index<R> {
+    /// An empty index; `kind` (`sandbox`, `container`) names it in errors.
     pub fn new(kind: &'static str) -> Self {
         Index {
             kind,
@@ -74,6 +77,7 @@ impl<R: Clone> Index<R> {
         }
     }
 
+    /// Adds `entry` under its full `id` (replacing any entry of that id).
     pub fn insert(&self, id: &str, entry: Arc<Entry<R>>) {
         self.map
             .write()
@@ -81,6 +85,7 @@ impl<R: Clone> Index<R> {
             .insert(id.to_string(), entry);
     }
 
+    /// Forgets the object of full `id`; a missing id is not an error.
     pub fn remove(&self, id: &str) {
         self.map
             .write()

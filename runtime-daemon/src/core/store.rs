@@ -18,17 +18,25 @@ pub const DB_FILE: &str = "cradle.redb";
 /// Errors of the metadata store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database could not be opened, read or written.
     #[error("database: {0}")]
     Db(#[from] redb::Error),
+    /// A record could not be encoded or decoded as JSON.
     #[error("record {id} in table {table}: {source}")]
     Json {
+        /// The table's name (`sandboxes`, `containers`).
         table: &'static str,
+        /// The record's key: the object's id.
         id: String,
+        /// The serde error.
         source: serde_json::Error,
     },
+    /// The root directory could not be created.
     #[error("creating {path}: {source}")]
     Io {
+        /// The directory.
         path: std::path::PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
 }
@@ -40,7 +48,9 @@ fn db_err(e: impl Into<redb::Error>) -> StoreError {
 /// Which table a record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// The `sandboxes` table.
     Sandbox,
+    /// The `containers` table.
     Container,
 }
 

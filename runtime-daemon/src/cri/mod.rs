@@ -35,12 +35,15 @@ use std::sync::Arc;
 /// The CRI server: both services over one [`Runtime`].
 #[derive(Clone)]
 pub struct CriService {
+    /// The managers every RPC is served by.
     pub runtime: Arc<Runtime>,
     /// Mints the URLs of Exec/PortForward ([`CriService::with_streaming`]).
     pub streaming: Option<Arc<cradle_streaming::StreamingServer>>,
 }
 
 impl CriService {
+    /// A service without a streaming server (Exec, Attach and PortForward
+    /// answer UNAVAILABLE until [`CriService::with_streaming`] adds one).
     pub fn new(runtime: Arc<Runtime>) -> Self {
         CriService {
             runtime,

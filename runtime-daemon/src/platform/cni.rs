@@ -12,8 +12,11 @@ use std::path::{Path, PathBuf};
 /// Where to find the configuration and plugins, and where to cache results.
 #[derive(Debug, Clone)]
 pub struct CniPaths {
+    /// The network configuration directory (`*.conf`, `*.conflist`).
     pub conf_dir: PathBuf,
+    /// Plugin directories, searched in order.
     pub bin_dirs: Vec<PathBuf>,
+    /// Where ADD results are cached for DEL, CHECK and GC (`<root>/cni`).
     pub cache_dir: PathBuf,
 }
 

@@ -46,8 +46,11 @@ pub enum NsError {
 /// Which namespaces a pod gets of its own.
 #[derive(Debug, Clone, Default)]
 pub struct PinRequest {
+    /// A network namespace of its own (not host networking).
     pub net: bool,
+    /// An IPC namespace of its own.
     pub ipc: bool,
+    /// A UTS namespace of its own (its own hostname).
     pub uts: bool,
     /// Set in the new UTS namespace when non-empty.
     pub hostname: String,
@@ -56,9 +59,13 @@ pub struct PinRequest {
 /// The pins of one pod; `None` means the host's namespace is used.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pins {
+    /// The pod's pin directory (`<state-dir>/ns/<sandbox-id>`).
     pub dir: PathBuf,
+    /// The pinned network namespace.
     pub net: Option<PathBuf>,
+    /// The pinned IPC namespace.
     pub ipc: Option<PathBuf>,
+    /// The pinned UTS namespace.
     pub uts: Option<PathBuf>,
 }
 

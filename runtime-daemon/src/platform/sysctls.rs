@@ -18,12 +18,15 @@ use cradle_proto::cri;
 /// Why a pod sysctl cannot be honoured.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SysctlError {
+    /// The key (named here) is empty or has an empty path segment.
     #[error("sysctl {0:?} is not a valid key")]
     InvalidKey(String),
+    /// The sysctl (named here) is node-wide: setting it would change the host.
     #[error(
         "sysctl {0:?} is not namespaced to the pod (only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* are)"
     )]
     NotNamespaced(String),
+    /// An IPC sysctl (named here) in a pod that shares the node's IPC namespace.
     #[error(
         "sysctl {0:?} belongs to the IPC namespace, but the pod uses the node's (ipc mode NODE)"
     )]
@@ -33,7 +36,10 @@ pub enum SysctlError {
 /// The namespace a sysctl key belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SysctlScope {
+    /// The pod's network namespace (`net.*`).
     Net,
+    /// The pod's IPC namespace (`kernel.shm*`, `kernel.msg*`, `kernel.sem`,
+    /// `fs.mqueue.*`).
     Ipc,
 }
 

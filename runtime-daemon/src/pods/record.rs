@@ -8,11 +8,14 @@ use std::path::PathBuf;
 /// CRI sandbox states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SandboxState {
+    /// Its namespaces, network and pause process are up.
     Ready,
+    /// Stopped (or never fully set up): containers cannot be created in it.
     NotReady,
 }
 
 impl SandboxState {
+    /// The CRI enum value reported for this state.
     pub fn to_cri(self) -> cri::PodSandboxState {
         match self {
             SandboxState::Ready => cri::PodSandboxState::SandboxReady,
@@ -24,12 +27,18 @@ impl SandboxState {
 /// Everything the daemon keeps about a sandbox.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SandboxRecord {
+    /// The sandbox id the daemon generated.
     pub id: String,
+    /// The RunPodSandbox request's config, as received.
     pub config: cri::PodSandboxConfig,
+    /// The runtime handler it was run with (`cradle-oci`, `runc`); its
+    /// containers use the same.
     pub runtime_handler: String,
+    /// Whether the sandbox is ready.
     pub state: SandboxState,
     /// Nanoseconds since the epoch.
     pub created_at: i64,
+    /// Its pinned namespaces (`None` entries: the host's).
     pub pins: Pins,
     /// State dir of the pause shim.
     pub shim_dir: PathBuf,

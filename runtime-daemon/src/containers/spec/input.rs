@@ -9,8 +9,11 @@ use std::path::{Path, PathBuf};
 /// namespace: the namespace is left out of the spec entirely.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SandboxNamespaces {
+    /// The pod's network namespace.
     pub net: Option<PathBuf>,
+    /// The pod's IPC namespace.
     pub ipc: Option<PathBuf>,
+    /// The pod's UTS namespace (its hostname).
     pub uts: Option<PathBuf>,
 }
 
@@ -44,14 +47,20 @@ pub struct Resolved {
 
 /// Everything the builder needs; borrowed from the container manager.
 pub struct SpecInput<'a> {
+    /// The container's id, named in errors.
     pub container_id: &'a str,
+    /// The CreateContainer request's config.
     pub config: &'a cri::ContainerConfig,
+    /// The pod's config, from its RunPodSandbox request.
     pub sandbox: &'a cri::PodSandboxConfig,
+    /// The image's config: its defaults for command, env, user, workdir.
     pub image: &'a cradle_snapshotter::ImageConfig,
     /// Absolute path of the mounted overlay.
     pub rootfs: &'a Path,
+    /// The pod's pinned namespaces the container joins.
     pub namespaces: &'a SandboxNamespaces,
     /// e.g. `/kubepods/pod1/<container-id>`.
     pub cgroups_path: &'a str,
+    /// What was read from the node and the image beforehand.
     pub resolved: &'a Resolved,
 }

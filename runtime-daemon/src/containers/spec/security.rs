@@ -19,7 +19,9 @@ use crate::core::error::SpecError;
 /// What the seccomp settings ask for, before any file is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SeccompChoice {
+    /// No seccomp filter.
     Unconfined,
+    /// The built-in default profile (containerd's, as the kubelet expects).
     RuntimeDefault,
     /// An absolute path on the node.
     Localhost(String),
