@@ -5,7 +5,7 @@
 //! container and passes its stdio through. The runtime is the exec'd
 //! process's parent and reaper. On timeout the process inside the container
 //! (whose pid the runtime wrote to P) is SIGKILLed and the runtime is left to
-//! reap it and exit ([`ExecTarget::stop`]): killing the runtime first would
+//! reap it and exit (`ExecTarget::stop`): killing the runtime first would
 //! orphan the process to a reaper outside the container (the host's init,
 //! which may never reap it), and it would stay a zombie that `pgrep` in the
 //! container still finds.

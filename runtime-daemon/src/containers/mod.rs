@@ -3,15 +3,15 @@
 //! A container is an overlay rootfs from the image store, a bundle
 //! (`<root>/containers/<id>/bundle/{config.json,rootfs}`) and a `cradle-shim`
 //! that created it with the OCI runtime and watches it. [`ContainerManager`]
-//! ([`manager`]) owns the records; each verb has its own module. Create
-//! ([`create`]) builds them in that order and unwinds in reverse on failure;
-//! Start ([`start`]) asks the shim to start it and parks a [`monitor`] on
-//! the shim's `Wait`; Stop ([`stop`]) signals and waits; the exit monitor
-//! unmounts the rootfs of a container that exited, and [`exit`] records how
-//! it ended; Update ([`update`]) changes its cgroup limits through the OCI
-//! runtime; Remove ([`remove`]) deletes the shim, moves the writable layer
-//! (with the container's read-only [`image_volumes`] unmounted) and the
-//! bundle into a [`trash`] and deletes them after answering. A process the OCI
+//! (`manager`) owns the records; each verb has its own module. Create
+//! (`create`) builds them in that order and unwinds in reverse on failure;
+//! Start (`start`) asks the shim to start it and parks a [`monitor`] on
+//! the shim's `Wait`; Stop (`stop`) signals and waits; the exit monitor
+//! unmounts the rootfs of a container that exited, and `exit` records how
+//! it ended; Update (`update`) changes its cgroup limits through the OCI
+//! runtime; Remove (`remove`) deletes the shim, moves the writable layer
+//! (with the container's read-only `image_volumes` unmounted) and the
+//! bundle into a `trash` and deletes them after answering. A process the OCI
 //! runtime cannot create or start (a command missing from the image) ends
 //! the container at Start as `ContainerCannotRun`, exit code 128, as
 //! containerd reports it.

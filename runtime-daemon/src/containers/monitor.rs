@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 /// Waits for the container's exit and records it. If the connection breaks
 /// (the shim died or was deleted), kills what the container still runs and
-/// falls back to the shim's exit record (see [`super::lost`]).
+/// falls back to the shim's exit record (see `super::lost`).
 pub async fn watch(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
     let record = entry.snapshot();
     let shim = ShimClient::new(&record.id, &record.shim_dir);

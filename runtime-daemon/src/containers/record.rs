@@ -68,7 +68,7 @@ pub struct ContainerRecord {
     /// The process's exit code once exited.
     pub exit_code: i32,
     /// A one-word reason for the exit (`Completed`, `Error`, `OOMKilled`,
-    /// [`REASON_CANNOT_RUN`], `Unknown`), for ContainerStatus.
+    /// `REASON_CANNOT_RUN`, `Unknown`), for ContainerStatus.
     pub reason: String,
     /// The human-readable detail of the exit, for ContainerStatus.
     pub message: String,
@@ -92,7 +92,7 @@ pub struct ContainerRecord {
     /// Why the OCI runtime could not create the process (e.g. the command
     /// is not in the image). CreateContainer still succeeds, as with
     /// containerd (which runs the runtime only at start); StartContainer
-    /// then fails and the container ends as [`REASON_CANNOT_RUN`].
+    /// then fails and the container ends as `REASON_CANNOT_RUN`.
     #[serde(default)]
     pub start_error: Option<String>,
 }
@@ -166,7 +166,7 @@ impl ContainerRecord {
     }
 
     /// Marks the container exited when nobody knows how it ended (one whose
-    /// process could never be created ended as [`REASON_CANNOT_RUN`]).
+    /// process could never be created ended as `REASON_CANNOT_RUN`).
     pub fn apply_lost(&mut self, message: &str) {
         if self.state == ContainerState::Exited {
             return;

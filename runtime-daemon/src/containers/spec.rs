@@ -4,7 +4,7 @@
 //! the bundle the shim hands to the OCI runtime is exactly what this module
 //! returns. It follows containerd's CRI plugin for non-privileged containers:
 //! the process (args, env, cwd, user, capabilities) in [`process`], the mounts
-//! in [`mounts`], namespaces, cgroups, resources and masked paths in [`linux`].
+//! in `mounts`, namespaces, cgroups, resources and masked paths in `linux`.
 //! Seccomp, AppArmor and SELinux choices are in [`security`] (the
 //! RuntimeDefault profile in [`seccomp_default`]); the pod's IPC sysctls come
 //! from [`crate::platform::sysctls`]. What the daemon had to

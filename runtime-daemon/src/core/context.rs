@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 /// What every manager shares.
 pub struct Context {
+    /// The effective configuration the daemon started with.
     pub config: Config,
+    /// The metadata store of pods and containers.
     pub store: Store,
     images: std::result::Result<Arc<ImageStore>, String>,
     /// The `cradle-shim` binary.

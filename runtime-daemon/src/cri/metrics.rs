@@ -7,7 +7,7 @@
 //! CPU, memory, page faults, processes, the container's resource spec, and
 //! the pod's interface counters; the rest of cAdvisor's set (throttling,
 //! threads, descriptors, block I/O, the writable layer's filesystem…) is
-//! mapped by [`super::metrics_detail`]. Labels
+//! mapped by `super::metrics_detail`. Labels
 //! follow CRI-O: `id`, `name`, `image`, then the metric's own (`cpu`,
 //! `interface`, …); pod-level metrics carry the sandbox id, `POD` and an
 //! empty image. The values are `uint64`, so `*_seconds_total` counts whole

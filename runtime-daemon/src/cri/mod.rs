@@ -8,7 +8,7 @@
 //! (PodSandboxStats, ListPodSandboxStats), [`metrics`]
 //! (ListMetricDescriptors, ListPodSandboxMetrics), [`events`]
 //! (GetContainerEvents), [`streaming`] (Exec, Attach, PortForward: URLs on
-//! the streaming server) and [`image`] (with ImageFsInfo); [`validate`] holds
+//! the streaming server) and [`image`] (with ImageFsInfo); `validate` holds
 //! the request checks containerd makes before any work. The trait impls in
 //! [`runtime_service`] and [`image_service`] only dispatch; every RPC not
 //! built yet (checkpoint) answers `Unimplemented` by name.

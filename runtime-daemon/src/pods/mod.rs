@@ -5,9 +5,9 @@
 //! sysctls applied after it (see [`crate::platform::cni`]), and a pause
 //! process run by its own `cradle-shim`, inside the pod cgroup. The pod's
 //! other (IPC) sysctls are checked here and applied by each container's
-//! spec (see [`crate::platform::sysctls`]). RunPodSandbox ([`run`]) builds them
-//! in that order and unwinds in reverse on failure; Stop ([`stop`]) ends
-//! the pause process; Remove ([`remove`]) deletes the shim and the pins.
+//! spec (see [`crate::platform::sysctls`]). RunPodSandbox (`run`) builds them
+//! in that order and unwinds in reverse on failure; Stop (`stop`) ends
+//! the pause process; Remove (`remove`) deletes the shim and the pins.
 //! Containers are the container manager's business: the runtime layer
 //! above stops and removes them before it calls in here.
 

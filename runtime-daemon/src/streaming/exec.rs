@@ -1,11 +1,11 @@
 //! Exec for the streaming server: `<runtime> exec` in a running container
-//! (the same command ExecSync runs, [`ExecTarget`]), with the client's streams
+//! (the same command ExecSync runs, `ExecTarget`), with the client's streams
 //! pumped to the process's pipes, or, with a tty, to the pty master the
 //! runtime sends over a `--console-socket`.
 //!
 //! The client may leave at any moment: the server then drops the future, and
-//! [`ExecGuard`] stops the exec as a timed-out ExecSync is stopped
-//! ([`ExecTarget::stop`]): the exec'd process is SIGKILLed (pid from
+//! `ExecGuard` stops the exec as a timed-out ExecSync is stopped
+//! (`ExecTarget::stop`): the exec'd process is SIGKILLed (pid from
 //! `--pid-file`) so the runtime, which is its parent, reaps it and exits;
 //! then the runtime itself is reaped (killed if it lingers). Nothing is left
 //! running or unreaped.

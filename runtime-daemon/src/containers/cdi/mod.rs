@@ -3,7 +3,7 @@
 //! injects them.
 //!
 //! [`resolve`] does the I/O: it reads the spec files of the configured
-//! directories ([`registry`]), finds every requested device (an unknown,
+//! directories (`registry`), finds every requested device (an unknown,
 //! malformed or conflicting name is an error naming it) and completes the
 //! device nodes from the host (type, numbers and mode of `hostPath`, as the
 //! CDI library's `fillMissingInfo`). [`apply`] is pure: it edits the built
