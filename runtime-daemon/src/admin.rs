@@ -239,7 +239,7 @@ fn require_absolute(path: &Path) -> Result<(), String> {
 
 async fn import(ctx: &Context, path: &Path) -> Result<Response, String> {
     require_absolute(path)?;
-    let store = ctx.images().map_err(|e| e.to_string())?;
+    let store = ctx.images().map_err(|e| e.chain().to_string())?;
     let images = store
         .import_path(path)
         .await
@@ -270,7 +270,7 @@ async fn export(ctx: &Context, image: &str, path: &Path) -> Result<Response, Str
             ));
         }
     };
-    let store = ctx.images().map_err(|e| e.to_string())?;
+    let store = ctx.images().map_err(|e| e.chain().to_string())?;
     let temp = parent.join(format!(
         ".{}.tmp-{}",
         name.to_string_lossy(),
@@ -303,7 +303,7 @@ async fn export(ctx: &Context, image: &str, path: &Path) -> Result<Response, Str
 }
 
 fn downloads(ctx: &Context) -> Result<Response, String> {
-    let store = ctx.images().map_err(|e| e.to_string())?;
+    let store = ctx.images().map_err(|e| e.chain().to_string())?;
     Ok(Response::Downloads {
         downloads: store
             .downloads()

@@ -88,7 +88,7 @@ impl ContainerManager {
             Ok(self.ctx.store.put(Kind::Container, &id, &record)?)
         });
         if let Err(e) = persisted {
-            tracing::warn!(container = %id, name, "CreateContainer failed: {e}");
+            tracing::warn!(container = %id, name, "CreateContainer failed: {}", e.chain());
             undo.run(&id, &images).await;
             return Err(e);
         }
@@ -128,7 +128,7 @@ impl ContainerManager {
             );
             tokio::task::spawn_blocking(move || images.mount_rootfs(&id, &image_id, &rootfs))
                 .await
-                .map_err(|e| Error::Internal(format!("rootfs task: {e}")))??;
+                .map_err(|e| Error::task("rootfs", e))??;
         }
         fault::point("create.rootfs_mounted");
 
@@ -153,14 +153,14 @@ impl ContainerManager {
                 super::image_volumes::mount_all(&images, &cid, &mut mounts).map(|()| mounts)
             })
             .await
-            .map_err(|e| Error::Internal(format!("image volume task: {e}")))??;
+            .map_err(|e| Error::task("image volume", e))??;
         }
         let mut resolved = {
             let (config, rootfs) = (config.clone(), rootfs.clone());
             let cdi_dirs = self.ctx.config.cdi_spec_dirs.clone();
             tokio::task::spawn_blocking(move || resolve_inputs(&config, &rootfs, &cdi_dirs))
                 .await
-                .map_err(|e| Error::Internal(format!("resolve task: {e}")))??
+                .map_err(|e| Error::task("resolve", e))??
         };
         resolved.pid_ns = self.pid_namespace(&config, sandbox).await?;
         if let Some(resources) = config.linux.as_mut().and_then(|l| l.resources.as_mut()) {
@@ -200,8 +200,10 @@ impl ContainerManager {
             })
             .unwrap_or_default();
         let config_path = record.bundle().join("config.json");
-        let json = serde_json::to_vec_pretty(&spec)
-            .map_err(|e| Error::Internal(format!("serializing the OCI spec: {e}")))?;
+        let json = serde_json::to_vec_pretty(&spec).map_err(|source| Error::Encode {
+            what: "the OCI spec".to_string(),
+            source,
+        })?;
         std::fs::write(&config_path, json).map_err(|e| Error::io(&config_path, e))?;
         fault::point("create.bundle_written");
 
@@ -245,7 +247,7 @@ impl ContainerManager {
             // The runtime refused to create the process: the container
             // exists and fails at StartContainer, as with containerd.
             Err(refused @ Error::CreateRefused { .. }) => {
-                let why = refused.to_string();
+                let why = refused.chain().to_string();
                 tracing::warn!(container = %id, "the OCI runtime cannot create the process: {why}");
                 Ok(Built {
                     user,
@@ -338,7 +340,10 @@ fn resolve_inputs(
             std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
         }
     }
-    let users = UserDb::read(rootfs).map_err(|e| Error::Internal(e.to_string()))?;
+    let users = UserDb::read(rootfs).map_err(|e| Error::Other {
+        context: "reading the image's users and groups".to_string(),
+        source: Box::new(e),
+    })?;
     let localhost_seccomp = match security::seccomp_choice(security)? {
         security::SeccompChoice::Localhost(path) => {
             let bytes = std::fs::read(&path).map_err(|e| {
@@ -409,12 +414,12 @@ impl Undo {
         if let Some(shim) = self.shim
             && let Err(e) = shim.delete(true).await
         {
-            tracing::warn!(container = %id, "undo: deleting shim: {e}");
+            tracing::warn!(container = %id, "undo: deleting shim: {}", e.chain());
         }
         if let Some(dir) = self.shim_dir
             && let Err(e) = remove_dir(&dir)
         {
-            tracing::warn!(container = %id, "undo: {e}");
+            tracing::warn!(container = %id, "undo: {}", e.chain());
         }
         if let Some(rootfs) = self.rootfs {
             let (images, cid) = (Arc::clone(images), id.to_string());
@@ -429,7 +434,7 @@ impl Undo {
         if let Some(dir) = self.dir
             && let Err(e) = remove_dir(&dir)
         {
-            tracing::warn!(container = %id, "undo: {e}");
+            tracing::warn!(container = %id, "undo: {}", e.chain());
         }
     }
 }

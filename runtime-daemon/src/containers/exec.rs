@@ -170,7 +170,10 @@ async fn run(target: &ExecTarget, cmd: &[String], timeout: Duration) -> Result<E
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::Internal(format!("running {} exec: {e}", binary.display())))?;
+        .map_err(|source| Error::Process {
+            what: format!("running {} exec", binary.display()),
+            source,
+        })?;
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let collect = async {
@@ -190,7 +193,10 @@ async fn run(target: &ExecTarget, cmd: &[String], timeout: Duration) -> Result<E
             }
         }
     };
-    let status = status.map_err(|e| Error::Internal(format!("waiting for exec: {e}")))?;
+    let status = status.map_err(|source| Error::Process {
+        what: "waiting for exec".to_string(),
+        source,
+    })?;
     Ok(ExecOutput {
         stdout,
         stderr,

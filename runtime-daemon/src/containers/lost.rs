@@ -19,7 +19,7 @@ use super::exit::record_exit;
 use super::record::ContainerRecord;
 use super::runtime_cmd;
 use crate::core::context::Context;
-use crate::core::error::{Error, Result};
+use crate::core::error::{Chain, Error, Result};
 use crate::core::index::Entry;
 use crate::platform::shim_client::ShimClient;
 
@@ -50,23 +50,26 @@ async fn kill_container(ctx: &Context, record: &ContainerRecord) -> Result<()> {
         Ok((handler, binary)) => {
             let root = ctx.config.state_dir.join("runtime").join(handler);
             if let Err(e) = runtime_cmd::force_delete(&binary, &root, id).await {
-                tracing::warn!(container = %id, "lost shim: runtime delete failed, killing through the cgroup: {e}");
+                tracing::warn!(
+                    container = %id,
+                    "lost shim: runtime delete failed, killing through the cgroup: {}",
+                    Chain(&e)
+                );
             }
         }
-        Err(e) => tracing::warn!(container = %id, "lost shim: {e}"),
+        Err(e) => tracing::warn!(container = %id, "lost shim: {}", e.chain()),
     }
     let cgroup = record.cgroup_path.clone();
     let left = tokio::task::spawn_blocking(move || kill_cgroup(&cgroup, KILL_WAIT))
         .await
-        .map_err(|e| Error::Internal(format!("cgroup kill task: {e}")))?;
+        .map_err(|e| Error::task("cgroup kill", e))?;
     if !left.is_empty() {
-        return Err(Error::shim(
-            id,
-            format!(
-                "the shim is gone and processes {left:?} of cgroup {} survive SIGKILL for {KILL_WAIT:?}",
-                record.cgroup_path
-            ),
-        ));
+        return Err(Error::Unkillable {
+            id: id.to_string(),
+            left,
+            cgroup: record.cgroup_path.clone(),
+            waited: KILL_WAIT,
+        });
     }
     tracing::info!(container = %id, "lost shim: no process of the container is left");
     Ok(())

@@ -24,7 +24,7 @@ pub async fn watch(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
         Ok(exit) => {
             tracing::info!(container = %record.id, code = exit.exit_code, "container exited");
             if let Err(e) = record_exit(&ctx, &entry, Some(&exit), "") {
-                tracing::error!(container = %record.id, "persisting exit: {e}");
+                tracing::error!(container = %record.id, "persisting exit: {}", e.chain());
             }
             unmount_rootfs(&ctx, &record).await;
         }
@@ -32,10 +32,14 @@ pub async fn watch(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
             if entry.is_removed() {
                 return;
             }
-            tracing::warn!(container = %record.id, "lost the shim while waiting: {e}");
-            let why = format!("lost the shim: {e}");
+            tracing::warn!(container = %record.id, "lost the shim while waiting: {}", e.chain());
+            let why = format!("lost the shim: {}", e.chain());
             if let Err(e) = lost(&ctx, &entry, &shim, &why).await {
-                tracing::error!(container = %record.id, "ending the container of a lost shim: {e}");
+                tracing::error!(
+                    container = %record.id,
+                    "ending the container of a lost shim: {}",
+                    e.chain()
+                );
             }
         }
     }
@@ -47,7 +51,7 @@ async fn unmount_rootfs(ctx: &Context, record: &ContainerRecord) {
     let images = match ctx.images() {
         Ok(images) => images,
         Err(e) => {
-            tracing::warn!(container = %record.id, "rootfs left mounted until removal: {e}");
+            tracing::warn!(container = %record.id, "rootfs left mounted until removal: {}", e.chain());
             return;
         }
     };

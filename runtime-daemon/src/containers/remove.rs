@@ -29,7 +29,10 @@ impl ContainerManager {
                 let root = self.ctx.config.state_dir.join("runtime").join(handler);
                 runtime_cmd::force_delete(&binary, &root, id)
                     .await
-                    .map_err(|message| Error::shim(id, message))
+                    .map_err(|source| Error::RuntimeDelete {
+                        id: id.to_string(),
+                        source,
+                    })
             }
             Ok(()) => Ok(()),
         };
@@ -64,7 +67,7 @@ impl ContainerManager {
             })
         };
         let (runtime, files) = tokio::join!(self.delete_from_runtime(&id, &record), files);
-        let discarded = files.map_err(|e| Error::Internal(format!("rootfs task: {e}")))?;
+        let discarded = files.map_err(|e| Error::task("rootfs", e))?;
         // Trashed files are deleted whatever the runtime said.
         if let Ok(entries) = &discarded {
             trash::delete_later(&id, entries.clone());

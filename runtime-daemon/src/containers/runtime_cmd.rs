@@ -13,26 +13,13 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
+use crate::core::error::RuntimeCmdError;
+
 /// How long a forced delete may take.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long an update of a container's limits may take.
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Why `<runtime> update` did not apply the limits.
-#[derive(Debug, thiserror::Error)]
-pub enum UpdateError {
-    /// The runtime could not be run or fed (the node's fault, not the request's).
-    #[error("{0}")]
-    Run(String),
-    /// It ran past [`UPDATE_TIMEOUT`] and was killed.
-    #[error("{0}")]
-    TimedOut(String),
-    /// It refused the limits, in its own words (e.g. a memory limit below
-    /// the current usage, a cpuset outside the node's).
-    #[error("{0}")]
-    Refused(String),
-}
 
 /// `<binary> --root <root> update --resources - <id>` with the OCI
 /// `LinuxResources` JSON on stdin; the runtime's own words on failure.
@@ -41,7 +28,7 @@ pub async fn update(
     root: &Path,
     id: &str,
     resources_json: &[u8],
-) -> Result<(), UpdateError> {
+) -> Result<(), RuntimeCmdError> {
     let mut child = tokio::process::Command::new(binary)
         .arg("--root")
         .arg(root)
@@ -51,24 +38,31 @@ pub async fn update(
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| UpdateError::Run(format!("running {} update: {e}", binary.display())))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(resources_json).await.map_err(|e| {
-            UpdateError::Run(format!(
-                "writing the resources to {} update: {e}",
-                binary.display()
-            ))
+        .map_err(|source| RuntimeCmdError::Run {
+            what: format!("running {} update", binary.display()),
+            source,
         })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(resources_json)
+            .await
+            .map_err(|source| RuntimeCmdError::Run {
+                what: format!("writing the resources to {} update", binary.display()),
+                source,
+            })?;
     }
     let output = tokio::time::timeout(UPDATE_TIMEOUT, child.wait_with_output())
         .await
         .map_err(|_| {
-            UpdateError::TimedOut(format!(
+            RuntimeCmdError::TimedOut(format!(
                 "{} update {id} did not finish within {UPDATE_TIMEOUT:?}",
                 binary.display()
             ))
         })?
-        .map_err(|e| UpdateError::Run(format!("running {} update: {e}", binary.display())))?;
+        .map_err(|source| RuntimeCmdError::Run {
+            what: format!("running {} update", binary.display()),
+            source,
+        })?;
     if output.status.success() {
         return Ok(());
     }
@@ -78,7 +72,7 @@ pub async fn update(
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(": ");
-    Err(UpdateError::Refused(format!(
+    Err(RuntimeCmdError::Refused(format!(
         "{} update {id}: {}: {said}",
         binary.display(),
         output.status
@@ -87,7 +81,7 @@ pub async fn update(
 
 /// `<binary> --root <root> delete --force <id>`. A container the runtime does
 /// not know counts as deleted.
-pub async fn force_delete(binary: &Path, root: &Path, id: &str) -> Result<(), String> {
+pub async fn force_delete(binary: &Path, root: &Path, id: &str) -> Result<(), RuntimeCmdError> {
     if !root.join(id).exists() {
         return Ok(());
     }
@@ -100,16 +94,24 @@ pub async fn force_delete(binary: &Path, root: &Path, id: &str) -> Result<(), St
         .output();
     let output = tokio::time::timeout(DELETE_TIMEOUT, run)
         .await
-        .map_err(|_| format!("{} delete --force {id} timed out", binary.display()))?
-        .map_err(|e| format!("running {} delete: {e}", binary.display()))?;
+        .map_err(|_| {
+            RuntimeCmdError::TimedOut(format!(
+                "{} delete --force {id} timed out",
+                binary.display()
+            ))
+        })?
+        .map_err(|source| RuntimeCmdError::Run {
+            what: format!("running {} delete", binary.display()),
+            source,
+        })?;
     if output.status.success() || !root.join(id).exists() {
         Ok(())
     } else {
-        Err(format!(
+        Err(RuntimeCmdError::Refused(format!(
             "{} delete --force {id}: {}: {}",
             binary.display(),
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
-        ))
+        )))
     }
 }

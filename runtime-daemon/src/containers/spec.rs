@@ -108,7 +108,7 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         .path(input.rootfs.to_path_buf())
         .readonly(security.is_some_and(|s| s.readonly_rootfs))
         .build()
-        .map_err(|e| SpecError::build(format!("root: {e}")))?;
+        .map_err(|e| SpecError::oci("root", e))?;
 
     let mut spec = Spec::default();
     spec.set_version(OCI_VERSION.to_string());
@@ -126,7 +126,7 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
     spec.set_annotations(Some(annotations(input)));
     spec.set_linux(Some(linux));
     crate::containers::cdi::apply(&mut spec, &input.resolved.cdi)
-        .map_err(|e| SpecError::build(e.to_string()))?;
+        .map_err(|e| SpecError::Cdi(Box::new(e)))?;
     Ok(spec)
 }
 

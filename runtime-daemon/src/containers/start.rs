@@ -26,10 +26,10 @@ impl ContainerManager {
         }
         if let Some(why) = &record.start_error {
             record_cannot_run(&self.ctx, &entry, why)?;
-            return Err(Error::shim(
-                &id,
-                format!("cannot start the container: {why}"),
-            ));
+            return Err(Error::CannotStart {
+                id: id.to_string(),
+                why: why.clone(),
+            });
         }
         let shim = ShimClient::new(&id, &record.shim_dir);
         // Taken before the start: a process that exits at once must not look
@@ -39,9 +39,9 @@ impl ContainerManager {
             // Whatever half-started must not run on unwatched: the container
             // is over, as containerd's ContainerCannotRun.
             if let Err(kill) = shim.kill(libc::SIGKILL, false).await {
-                tracing::warn!(container = %id, "killing after a failed start: {kill}");
+                tracing::warn!(container = %id, "killing after a failed start: {}", kill.chain());
             }
-            record_cannot_run(&self.ctx, &entry, &e.to_string())?;
+            record_cannot_run(&self.ctx, &entry, &e.chain().to_string())?;
             return Err(e);
         }
         fault::point("start.started");

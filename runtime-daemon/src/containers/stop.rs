@@ -64,7 +64,11 @@ impl ContainerManager {
             Ok(exit) => exit,
             // A never-started init may not be reported by every runtime: record the kill.
             Err(e) if record.state == ContainerState::Created => {
-                tracing::warn!(container = %id, "no exit reported after killing a created container: {e}");
+                tracing::warn!(
+                    container = %id,
+                    "no exit reported after killing a created container: {}",
+                    e.chain()
+                );
                 cradle_proto::shim::ExitRecord {
                     exit_code: 128 + libc::SIGKILL,
                     signal: Some(libc::SIGKILL),

@@ -37,12 +37,13 @@ pub(crate) fn empty(ctx: &Context) {
     match open(ctx).and_then(|t| Ok(t.empty()?)) {
         Ok(()) => {}
         Err(e) => tracing::error!(
-            "sweep: emptying {}: {e}",
-            ctx.config.root.join("trash").display()
+            "sweep: emptying {}: {}",
+            ctx.config.root.join("trash").display(),
+            e.chain()
         ),
     }
     match ctx.images().and_then(|images| Ok(images.empty_trash()?)) {
         Ok(()) => {}
-        Err(e) => tracing::warn!("sweep: emptying the image store's trash: {e}"),
+        Err(e) => tracing::warn!("sweep: emptying the image store's trash: {}", e.chain()),
     }
 }

@@ -34,18 +34,16 @@ impl ContainerManager {
         hugetlb::drop_unenforceable_zero_limits(&handler, &mut resources);
         let oci = spec::update_resources(&resources)
             .map_err(|e| Error::InvalidArgument(format!("resources of container {id}: {e}")))?;
-        let json = serde_json::to_vec(&oci)
-            .map_err(|e| Error::Internal(format!("resources of container {id}: {e}")))?;
+        let json = serde_json::to_vec(&oci).map_err(|source| Error::Encode {
+            what: format!("the resources of container {id}"),
+            source,
+        })?;
         let root = self.ctx.config.state_dir.join("runtime").join(handler);
         runtime_cmd::update(&binary, &root, &id, &json)
             .await
-            .map_err(|e| {
-                let msg = format!("resources of container {id}: {e}");
-                match e {
-                    runtime_cmd::UpdateError::Refused(_) => Error::InvalidArgument(msg),
-                    runtime_cmd::UpdateError::TimedOut(_) => Error::DeadlineExceeded(msg),
-                    runtime_cmd::UpdateError::Run(_) => Error::Internal(msg),
-                }
+            .map_err(|source| Error::ResourceUpdate {
+                id: id.to_string(),
+                source,
             })?;
         entry.update(|r| {
             r.config

@@ -4,7 +4,7 @@
 //! receive it, never the other way round.
 
 use crate::core::config::Config;
-use crate::core::error::{Error, Result};
+use crate::core::error::{Chain, Error, Result};
 use crate::core::events::Events;
 use crate::core::store::Store;
 use crate::platform::cni::CniPaths;
@@ -19,7 +19,9 @@ pub struct Context {
     pub config: Config,
     /// The metadata store of pods and containers.
     pub store: Store,
-    images: std::result::Result<Arc<ImageStore>, String>,
+    /// The image store, or why it did not open (kept typed: its cause
+    /// reaches every image RPC's status).
+    images: std::result::Result<Arc<ImageStore>, Arc<cradle_snapshotter::Error>>,
     /// The `cradle-shim` binary.
     pub shim_bin: PathBuf,
     /// The `cradle-oci` binary (the default runtime handler).
@@ -40,8 +42,8 @@ impl Context {
             match ImageStore::open(&config.root, store.database(), config.registry_settings()) {
                 Ok(images) => Ok(Arc::new(images)),
                 Err(e) => {
-                    tracing::error!("image store unavailable: {e}");
-                    Err(e.to_string())
+                    tracing::error!("image store unavailable: {}", Chain(&e));
+                    Err(Arc::new(e))
                 }
             };
         let exe_dir = std::env::current_exe()
@@ -75,7 +77,7 @@ impl Context {
         self.images
             .as_ref()
             .map(Arc::clone)
-            .map_err(|e| Error::ImagesUnavailable(e.clone()))
+            .map_err(|e| Error::ImagesUnavailable(Arc::clone(e)))
     }
 
     /// State dir of the shim serving object `id`.

@@ -1,6 +1,7 @@
 //! Version, Status and RuntimeConfig.
 
 use super::CriService;
+use crate::core::error::Chain;
 use cradle_proto::cri;
 use std::collections::HashMap;
 
@@ -27,7 +28,7 @@ impl CriService {
         let ready = tokio::task::spawn_blocking(move || crate::platform::cni::status(&paths))
             .await
             .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()));
+            .and_then(|r| r.map_err(|e| Chain(&e).to_string()));
         let network_condition = match &ready {
             Ok(Some(())) => condition("NetworkReady", true, "", ""),
             Ok(None) => condition(
@@ -67,7 +68,7 @@ impl CriService {
             if let Err(e) = self.runtime.ctx.images() {
                 info.insert(
                     "imageStore".to_string(),
-                    serde_json::json!({ "error": e.to_string() }).to_string(),
+                    serde_json::json!({ "error": e.chain().to_string() }).to_string(),
                 );
             }
         }

@@ -20,16 +20,21 @@ pub struct CniPaths {
     pub cache_dir: PathBuf,
 }
 
-/// Errors of attaching or detaching a pod.
+/// Errors of attaching or detaching a pod. Each names the step; the
+/// library's error stays its source (the daemon's error prints the chain).
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
-    #[error("CNI: {0}")]
+    /// A CNI operation (load, ADD, DEL, GC, STATUS) failed.
+    #[error("CNI")]
     Cni(#[from] cradle_cni::CniError),
+    /// A port mapping CNI cannot carry: the mapping and why, in words.
     #[error("port mapping {0}: {1}")]
     Port(String, String),
-    #[error("sysctls: {0}")]
+    /// Writing the pod's `net.*` sysctls failed.
+    #[error("sysctls")]
     Sysctl(#[from] cradle_cni::sysctl::SysctlError),
-    #[error("reading the CNI result cache: {0}")]
+    /// The CNI result cache could not be read.
+    #[error("reading the CNI result cache")]
     Cache(#[from] cradle_cni::cache::CacheError),
 }
 

@@ -9,5 +9,6 @@ pub mod cni;
 pub mod namespaces;
 pub mod reaper;
 pub mod shim_client;
+pub mod shim_error;
 pub mod sockets;
 pub mod sysctls;

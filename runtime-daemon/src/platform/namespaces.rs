@@ -12,33 +12,54 @@ use nix::sched::CloneFlags;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Errors of creating or removing namespace pins.
+/// Errors of creating or removing namespace pins. Each names the step;
+/// the system's error stays its source (the daemon's error prints the chain).
 #[derive(Debug, thiserror::Error)]
 pub enum NsError {
-    #[error("{op} {path}: {source}")]
+    /// A mount or unmount of a pin failed.
+    #[error("{op} {}", path.display())]
     Sys {
+        /// What was being done ("bind-mounting", "unmounting").
         op: &'static str,
+        /// The pin.
         path: PathBuf,
+        /// The system's error.
+        #[source]
         source: nix::Error,
     },
-    #[error("{op} {path}: {source}")]
+    /// Creating or removing a pin file or directory failed.
+    #[error("{op} {}", path.display())]
     Io {
+        /// What was being done.
         op: &'static str,
+        /// The file or directory.
         path: PathBuf,
+        /// The system's error.
+        #[source]
         source: std::io::Error,
     },
-    #[error("unshare({flags:?}): {source}")]
+    /// The namespaces could not be created.
+    #[error("unshare({flags:?})")]
     Unshare {
+        /// The namespaces asked for.
         flags: CloneFlags,
+        /// The system's error.
+        #[source]
         source: nix::Error,
     },
-    #[error("setting hostname {hostname:?}: {source}")]
+    /// The pod's hostname could not be set in its UTS namespace.
+    #[error("setting hostname {hostname:?}")]
     Hostname {
+        /// The hostname asked for.
         hostname: String,
+        /// The system's error.
+        #[source]
         source: nix::Error,
     },
-    #[error("bringing lo up: {0}")]
-    Loopback(nix::Error),
+    /// The loopback interface of the new network namespace stayed down.
+    #[error("bringing lo up")]
+    Loopback(#[source] nix::Error),
+    /// The thread that unshares panicked.
     #[error("the namespace thread panicked")]
     ThreadPanicked,
 }

@@ -7,6 +7,7 @@
 //! parks until the watched process exits.
 
 use crate::core::error::{Error, Result};
+use crate::platform::shim_error::ShimError;
 use cradle_proto::shim::{self, ExitRecord, Request, Response, ShimState};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -64,16 +65,21 @@ impl ShimClient {
             .stderr(err_file)
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| Error::shim(id, format!("running {}: {e}", shim_bin.display())))?;
+            .map_err(|source| {
+                Error::shim(
+                    id,
+                    ShimError::Spawn {
+                        binary: shim_bin.to_path_buf(),
+                        source,
+                    },
+                )
+            })?;
         let status = match tokio::time::timeout(SPAWN_TIMEOUT, child.wait()).await {
             Ok(Ok(status)) => status,
-            Ok(Err(e)) => return Err(Error::shim(id, format!("waiting for shim start: {e}"))),
+            Ok(Err(e)) => return Err(Error::shim(id, ShimError::WaitStart(e))),
             Err(_) => {
                 let _ = child.kill().await;
-                return Err(Error::shim(
-                    id,
-                    format!("shim did not start within {SPAWN_TIMEOUT:?}"),
-                ));
+                return Err(Error::shim(id, ShimError::StartTimeout(SPAWN_TIMEOUT)));
             }
         };
         let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
@@ -95,60 +101,85 @@ impl ShimClient {
             };
             return Err(Error::shim(
                 id,
-                format!("shim start failed ({status}): {reason}"),
+                ShimError::StartFailed {
+                    status,
+                    reason: reason.to_string(),
+                },
             ));
         }
         // The contract says exit 0 means "listening"; check it, so a shim that
         // lied (or a stand-in binary) fails here with a clear message rather
         // than leaving a pod or container that no shim serves.
         let shim = ShimClient::new(id, state_dir);
-        if let Err(e) = shim.state().await {
-            return Err(Error::shim(
-                id,
-                format!("shim exited 0 but does not answer on its socket: {e}"),
-            ));
+        let unanswered = match shim.exchange(&Request::State, Some(REQUEST_TIMEOUT)).await {
+            Ok(Response::State(_)) => None,
+            Ok(other) => Some(ShimError::Unexpected(Box::new(other))),
+            Err(e) => Some(e),
+        };
+        if let Some(e) = unanswered {
+            return Err(Error::shim(id, ShimError::Unanswered(Box::new(e))));
         }
         Ok(shim)
     }
 
     /// Sends one request and reads one response, within `timeout` (`None`: unbounded).
     pub async fn call(&self, request: &Request, timeout: Option<Duration>) -> Result<Response> {
+        self.exchange(request, timeout)
+            .await
+            .map_err(|source| Error::shim(&self.id, source))
+    }
+
+    /// [`ShimClient::call`] with the failure still unwrapped, so a caller
+    /// can keep it as the cause of its own.
+    async fn exchange(
+        &self,
+        request: &Request,
+        timeout: Option<Duration>,
+    ) -> std::result::Result<Response, ShimError> {
         let exchange = async {
             let socket = self.socket();
             let stream = crate::platform::sockets::connect(&socket)
                 .await
-                .map_err(|e| {
-                    Error::shim(&self.id, format!("connecting to {}: {e}", socket.display()))
+                .map_err(|source| ShimError::Connect {
+                    socket: socket.clone(),
+                    source,
                 })?;
             let (read, mut write) = stream.into_split();
             write
                 .write_all(&shim::encode(request))
                 .await
-                .map_err(|e| Error::shim(&self.id, format!("sending {request:?}: {e}")))?;
+                .map_err(|source| ShimError::Send {
+                    request: request.clone(),
+                    source,
+                })?;
             let mut line = Vec::new();
             let n = BufReader::new(read)
                 .read_until(b'\n', &mut line)
                 .await
-                .map_err(|e| {
-                    Error::shim(&self.id, format!("reading answer to {request:?}: {e}"))
+                .map_err(|source| ShimError::Read {
+                    request: request.clone(),
+                    source,
                 })?;
             if n == 0 {
-                return Err(Error::shim(
-                    &self.id,
-                    format!("shim closed the connection on {request:?}"),
-                ));
+                return Err(ShimError::Closed(request.clone()));
             }
-            shim::decode::<Response>(&line)
-                .map_err(|e| Error::shim(&self.id, format!("bad answer to {request:?}: {e}")))
+            shim::decode::<Response>(&line).map_err(|source| ShimError::BadAnswer {
+                request: request.clone(),
+                source,
+            })
         };
-        let response = match timeout {
-            Some(limit) => tokio::time::timeout(limit, exchange).await.map_err(|_| {
-                Error::shim(&self.id, format!("{request:?} timed out after {limit:?}"))
-            })??,
-            None => exchange.await?,
-        };
+        let response =
+            match timeout {
+                Some(limit) => tokio::time::timeout(limit, exchange).await.map_err(|_| {
+                    ShimError::TimedOut {
+                        request: request.clone(),
+                        limit,
+                    }
+                })??,
+                None => exchange.await?,
+            };
         match response {
-            Response::Error { message } => Err(Error::shim(&self.id, message)),
+            Response::Error { message } => Err(ShimError::Refused(message)),
             other => Ok(other),
         }
     }
@@ -205,7 +236,7 @@ impl ShimClient {
     }
 
     fn unexpected(&self, response: &Response) -> Error {
-        Error::shim(&self.id, format!("unexpected answer {response:?}"))
+        Error::shim(&self.id, ShimError::Unexpected(Box::new(response.clone())))
     }
 }
 

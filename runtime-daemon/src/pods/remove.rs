@@ -48,9 +48,9 @@ pub(super) async fn remove_pins(id: &str, pins: &Pins) -> Result<()> {
     let pins = pins.clone();
     tokio::task::spawn_blocking(move || namespaces::unpin(&pins))
         .await
-        .map_err(|e| Error::Internal(format!("namespace task: {e}")))?
-        .map_err(|e| Error::Namespaces {
+        .map_err(|e| Error::task("namespace", e))?
+        .map_err(|source| Error::Namespaces {
             id: id.to_string(),
-            message: e.to_string(),
+            source,
         })
 }

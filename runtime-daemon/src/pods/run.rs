@@ -54,7 +54,7 @@ impl SandboxManager {
                 Ok(id)
             }
             Err(e) => {
-                tracing::warn!(sandbox = %id, name, "RunPodSandbox failed: {e}");
+                tracing::warn!(sandbox = %id, name, "RunPodSandbox failed: {}", e.chain());
                 undo.run(&id).await;
                 Err(e)
             }
@@ -101,10 +101,10 @@ impl SandboxManager {
         let ns_dir = self.ctx.ns_dir(id);
         let pins = tokio::task::spawn_blocking(move || namespaces::pin(&ns_dir, &request))
             .await
-            .map_err(|e| Error::Internal(format!("namespace task: {e}")))?
-            .map_err(|e| Error::Namespaces {
+            .map_err(|e| Error::task("namespace", e))?
+            .map_err(|source| Error::Namespaces {
                 id: id.to_string(),
-                message: e.to_string(),
+                source,
             })?;
         undo.pins = Some(pins.clone());
         fault::point("run_pod.namespaces_pinned");
@@ -117,18 +117,17 @@ impl SandboxManager {
 
         let ips = match &pins.net {
             Some(netns) => {
-                let net_err = |message: String| Error::Network {
+                let net_err = |source| Error::Network {
                     id: id.to_string(),
-                    message,
+                    source,
                 };
-                let pod =
-                    cni::pod_network(id, netns, config).map_err(|e| net_err(e.to_string()))?;
+                let pod = cni::pod_network(id, netns, config).map_err(net_err)?;
                 let paths = self.ctx.cni_paths();
                 let (p, q) = (paths.clone(), pod.clone());
                 let ips = tokio::task::spawn_blocking(move || cni::attach(&p, &q))
                     .await
-                    .map_err(|e| Error::Internal(format!("network task: {e}")))?
-                    .map_err(|e| net_err(e.to_string()))?;
+                    .map_err(|e| Error::task("network", e))?
+                    .map_err(net_err)?;
                 if ips.is_some() {
                     undo.network = Some((paths, pod));
                 }
@@ -141,10 +140,10 @@ impl SandboxManager {
             let netns = netns.clone();
             tokio::task::spawn_blocking(move || cni::apply_sysctls(&netns, &sysctls))
                 .await
-                .map_err(|e| Error::Internal(format!("sysctl task: {e}")))?
-                .map_err(|e| Error::Network {
+                .map_err(|e| Error::task("sysctl", e))?
+                .map_err(|source| Error::Network {
                     id: id.to_string(),
-                    message: e.to_string(),
+                    source,
                 })?;
             fault::point("run_pod.sysctls_applied");
         }
@@ -207,12 +206,12 @@ impl Undo {
         if let Some(shim) = self.shim
             && let Err(e) = shim.delete(true).await
         {
-            tracing::warn!(sandbox = %id, "undo: deleting pause shim: {e}");
+            tracing::warn!(sandbox = %id, "undo: deleting pause shim: {}", e.chain());
         }
         if let Some(dir) = self.shim_dir
             && let Err(e) = remove_dir(&dir)
         {
-            tracing::warn!(sandbox = %id, "undo: {e}");
+            tracing::warn!(sandbox = %id, "undo: {}", e.chain());
         }
         if let Some((paths, pod)) = self.network {
             let result = tokio::task::spawn_blocking(move || cni::detach(&paths, &pod)).await;
@@ -223,12 +222,12 @@ impl Undo {
         if let Some(dir) = self.files_dir
             && let Err(e) = remove_dir(&dir)
         {
-            tracing::warn!(sandbox = %id, "undo: {e}");
+            tracing::warn!(sandbox = %id, "undo: {}", e.chain());
         }
         if let Some(pins) = self.pins
             && let Err(e) = remove_pins(id, &pins).await
         {
-            tracing::warn!(sandbox = %id, "undo: {e}");
+            tracing::warn!(sandbox = %id, "undo: {}", e.chain());
         }
     }
 }

@@ -49,17 +49,16 @@ impl SandboxManager {
         let Some(netns) = &record.pins.net else {
             return Ok(());
         };
-        let net_err = |message: String| Error::Network {
+        let net_err = |source| Error::Network {
             id: record.id.clone(),
-            message,
+            source,
         };
-        let pod = cni::pod_network(&record.id, netns, &record.config)
-            .map_err(|e| net_err(e.to_string()))?;
+        let pod = cni::pod_network(&record.id, netns, &record.config).map_err(net_err)?;
         let paths = self.ctx.cni_paths();
         tokio::task::spawn_blocking(move || cni::detach(&paths, &pod))
             .await
-            .map_err(|e| Error::Internal(format!("network task: {e}")))?
-            .map_err(|e| net_err(e.to_string()))?;
+            .map_err(|e| Error::task("network", e))?
+            .map_err(net_err)?;
         tracing::info!(sandbox = %record.id, "pod network detached");
         Ok(())
     }

@@ -83,13 +83,17 @@ pub async fn recover(
                 }
             },
             Err(e) => {
-                tracing::warn!(container = %id, "shim is gone: {e}");
+                tracing::warn!(container = %id, "shim is gone: {}", e.chain());
                 // Its processes may run on unwatched: they are killed first.
                 if let Err(e) =
                     crate::containers::lost(ctx, &entry, &shim, "the shim was gone at daemon start")
                         .await
                 {
-                    tracing::error!(container = %id, "ending the container of a lost shim: {e}");
+                    tracing::error!(
+                        container = %id,
+                        "ending the container of a lost shim: {}",
+                        e.chain()
+                    );
                 }
             }
         }

@@ -48,10 +48,10 @@ async fn release_network(ctx: &Context, id: &str, netns: &Path) -> Result<(), Er
     let pod = cradle_cni::PodNetwork::new(id, netns);
     tokio::task::spawn_blocking(move || cni::detach(&paths, &pod))
         .await
-        .map_err(|e| Error::Internal(format!("network task: {e}")))?
-        .map_err(|e| Error::Network {
+        .map_err(|e| Error::task("network", e))?
+        .map_err(|source| Error::Network {
             id: id.to_string(),
-            message: e.to_string(),
+            source,
         })?;
     tracing::info!(sandbox = %id, "sweep: released the network of an orphan sandbox");
     Ok(())
@@ -69,11 +69,11 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
         if shim.is_alive().await
             && let Err(e) = shim.delete(true).await
         {
-            tracing::error!(id, "sweep: deleting orphan shim: {e}");
+            tracing::error!(id, "sweep: deleting orphan shim: {}", e.chain());
             continue;
         }
         if let Err(e) = remove_dir(&dir) {
-            tracing::error!(id, "sweep: {e}");
+            tracing::error!(id, "sweep: {}", e.chain());
         }
     }
 
@@ -105,7 +105,11 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
         {
             // Unpinned, the attachment could never be found again: keep the
             // pins so the next start retries.
-            tracing::error!(sandbox = %id, "sweep: CNI DEL failed, keeping the namespace pins: {e}");
+            tracing::error!(
+                sandbox = %id,
+                "sweep: CNI DEL failed, keeping the namespace pins: {}",
+                e.chain()
+            );
             continue;
         }
         let result = tokio::task::spawn_blocking(move || namespaces::unpin(&pins)).await;
@@ -117,7 +121,7 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
     for (id, dir) in orphans(&ctx.config.root.join("sandboxes"), &sandboxes) {
         tracing::warn!(id, "sweeping orphan sandbox files {}", dir.display());
         if let Err(e) = remove_dir(&dir) {
-            tracing::error!(id, "sweep: {e}");
+            tracing::error!(id, "sweep: {}", e.chain());
         }
     }
 
@@ -132,7 +136,7 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
     let images = match ctx.images() {
         Ok(images) => images,
         Err(e) => {
-            tracing::warn!("sweep: container dirs left alone: {e}");
+            tracing::warn!("sweep: container dirs left alone: {}", e.chain());
             return;
         }
     };
@@ -171,7 +175,7 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
             continue;
         }
         if let Err(e) = remove_dir(&dir) {
-            tracing::error!(id, "sweep: {e}");
+            tracing::error!(id, "sweep: {}", e.chain());
         }
     }
 }

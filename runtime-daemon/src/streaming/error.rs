@@ -6,7 +6,7 @@ use cradle_streaming::StreamError;
 /// A daemon error as the streaming server reports it.
 pub fn daemon_error(e: crate::core::error::Error) -> StreamError {
     match e {
-        crate::core::error::Error::NotFound { .. } => StreamError::NotFound(e.to_string()),
-        e => StreamError::Backend(e.to_string()),
+        crate::core::error::Error::NotFound { .. } => StreamError::NotFound(e.chain().to_string()),
+        e => StreamError::Backend(e.chain().to_string()),
     }
 }

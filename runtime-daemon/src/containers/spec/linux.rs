@@ -101,7 +101,7 @@ pub(super) fn build_linux(
     // The pod's IPC sysctls, written in the pod's IPC namespace it joins.
     linux.set_sysctl(
         crate::platform::sysctls::container_sysctls(input.sandbox, input.namespaces.ipc.is_some())
-            .map_err(|e| SpecError::build(e.to_string()))?,
+            .map_err(SpecError::Sysctl)?,
     );
     linux.set_uid_mappings(None);
     linux.set_gid_mappings(None);
@@ -184,14 +184,14 @@ fn ns(typ: LinuxNamespaceType, path: Option<&Path>) -> Result<LinuxNamespace, Sp
     };
     builder
         .build()
-        .map_err(|e| SpecError::build(format!("namespace {typ}: {e}")))
+        .map_err(|e| SpecError::oci(format!("namespace {typ}"), e))
 }
 
 /// The device allow list and the CRI resources (zero means unset).
 pub(super) fn resources(
     r: Option<&cri::LinuxContainerResources>,
 ) -> Result<LinuxResources, SpecError> {
-    let err = |what: &str, e: oci_spec::OciSpecError| SpecError::build(format!("{what}: {e}"));
+    let err = |what: &str, e: oci_spec::OciSpecError| SpecError::oci(what, e);
     let mut builder = LinuxResourcesBuilder::default().devices(devices()?);
     if let Some(r) = r {
         let mut cpu = LinuxCpuBuilder::default();
@@ -264,13 +264,12 @@ fn device_rule(
     if let Some(minor) = minor {
         rule = rule.minor(minor);
     }
-    rule.build()
-        .map_err(|e| SpecError::build(format!("device rule: {e}")))
+    rule.build().map_err(|e| SpecError::oci("device rule", e))
 }
 
 /// Deny everything, then allow the default character devices.
 fn devices() -> Result<Vec<LinuxDeviceCgroup>, SpecError> {
-    let err = |e: oci_spec::OciSpecError| SpecError::build(format!("device rule: {e}"));
+    let err = |e: oci_spec::OciSpecError| SpecError::oci("device rule", e);
     let mut out = vec![
         LinuxDeviceCgroupBuilder::default()
             .allow(false)

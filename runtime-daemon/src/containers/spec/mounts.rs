@@ -109,7 +109,7 @@ pub(super) fn build_mounts(
                         .collect::<Vec<_>>(),
                 )
                 .build()
-                .map_err(|e| SpecError::build(format!("default mount {dest}: {e}")))?,
+                .map_err(|e| SpecError::oci(format!("default mount {dest}"), e))?,
         );
     }
     mounts.extend(extra);
@@ -172,7 +172,7 @@ fn bind_mount(
         .source(m.host_path.as_str())
         .options(options)
         .build()
-        .map_err(|e| SpecError::build(format!("mount {dest}: {e}")))?;
+        .map_err(|e| SpecError::oci(format!("mount {dest}"), e))?;
     Ok((mount, needs))
 }
 

@@ -341,7 +341,7 @@ pub(super) fn user(
         .gid(gid)
         .additional_gids(additional)
         .build()
-        .map_err(|e| SpecError::build(format!("user: {e}")))
+        .map_err(|e| SpecError::oci("user", e))
 }
 
 fn id(value: i64, field: &str) -> Result<u32, SpecError> {
@@ -422,5 +422,5 @@ fn capabilities(
         .inheritable(ambient.clone())
         .ambient(ambient)
         .build()
-        .map_err(|e| SpecError::build(format!("capabilities: {e}")))
+        .map_err(|e| SpecError::oci("capabilities", e))
 }

@@ -83,7 +83,7 @@ pub fn seccomp(
         SeccompChoice::Unconfined => Ok(None),
         SeccompChoice::RuntimeDefault => seccomp_default::profile(effective_caps)
             .map(Some)
-            .map_err(|e| SpecError::build(format!("RuntimeDefault seccomp profile: {e}"))),
+            .map_err(SpecError::Seccomp),
         SeccompChoice::Localhost(path) => localhost_profile.cloned().map(Some).ok_or_else(|| {
             SpecError::build(format!("seccomp Localhost profile {path} was not loaded"))
         }),
