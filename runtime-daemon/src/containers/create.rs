@@ -10,7 +10,7 @@ use crate::core::fault;
 use crate::core::fsutil::remove_dir;
 use crate::core::index::Entry;
 use crate::core::store::Kind;
-use crate::platform::shim_client::ShimClient;
+use crate::platform::shims::Shim;
 use crate::pods::{SandboxRecord, SandboxState};
 use cradle_proto::cri;
 use cradle_snapshotter::ImageStore;
@@ -235,7 +235,7 @@ impl ContainerManager {
                 args.push("--stdin-once".into());
             }
         }
-        match ShimClient::spawn(id, &self.ctx.shim_bin, &record.shim_dir, args).await {
+        match self.ctx.shims.spawn(id, &record.shim_dir, args).await {
             Ok(shim) => {
                 undo.shim = Some(shim);
                 fault::point("create.shim_started");
@@ -295,13 +295,19 @@ impl ContainerManager {
                     target.id, sandbox.id
                 )));
             }
-            let state = ShimClient::new(&target.id, &target.shim_dir)
+            let state = self
+                .ctx
+                .shims
+                .connect(&target.id, &target.shim_dir)
                 .state()
                 .await?;
             return Ok(Some(PathBuf::from(format!("/proc/{}/ns/pid", state.pid))));
         }
         if options.pid == cri::NamespaceMode::Pod as i32 {
-            let state = ShimClient::new(&sandbox.id, &sandbox.shim_dir)
+            let state = self
+                .ctx
+                .shims
+                .connect(&sandbox.id, &sandbox.shim_dir)
                 .state()
                 .await?;
             let pause = PathBuf::from(format!("/proc/{}/ns/pid", state.pid));
@@ -406,7 +412,7 @@ struct Undo {
     dir: Option<PathBuf>,
     rootfs: Option<PathBuf>,
     shim_dir: Option<PathBuf>,
-    shim: Option<ShimClient>,
+    shim: Option<Box<dyn Shim>>,
 }
 
 impl Undo {

@@ -21,7 +21,7 @@ use super::runtime_cmd;
 use crate::core::context::Context;
 use crate::core::error::{Chain, Error, Result};
 use crate::core::index::Entry;
-use crate::platform::shim_client::ShimClient;
+use crate::platform::shims::Shim;
 
 /// How long the container's processes may take to die after SIGKILL.
 const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -31,7 +31,7 @@ const KILL_WAIT: Duration = Duration::from_secs(10);
 pub(crate) async fn lost(
     ctx: &Context,
     entry: &Entry<ContainerRecord>,
-    shim: &ShimClient,
+    shim: &dyn Shim,
     why: &str,
 ) -> Result<()> {
     let record = entry.snapshot();

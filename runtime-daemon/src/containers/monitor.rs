@@ -11,7 +11,6 @@ use super::lost::lost;
 use super::record::ContainerRecord;
 use crate::core::context::Context;
 use crate::core::index::Entry;
-use crate::platform::shim_client::ShimClient;
 use std::sync::Arc;
 
 /// Waits for the container's exit and records it. If the connection breaks
@@ -19,7 +18,7 @@ use std::sync::Arc;
 /// falls back to the shim's exit record (see `super::lost`).
 pub async fn watch(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
     let record = entry.snapshot();
-    let shim = ShimClient::new(&record.id, &record.shim_dir);
+    let shim = ctx.shims.connect(&record.id, &record.shim_dir);
     match shim.wait(None).await {
         Ok(exit) => {
             tracing::info!(container = %record.id, code = exit.exit_code, "container exited");
@@ -34,7 +33,7 @@ pub async fn watch(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
             }
             tracing::warn!(container = %record.id, "lost the shim while waiting: {}", e.chain());
             let why = format!("lost the shim: {}", e.chain());
-            if let Err(e) = lost(&ctx, &entry, &shim, &why).await {
+            if let Err(e) = lost(&ctx, &entry, shim.as_ref(), &why).await {
                 tracing::error!(
                     container = %record.id,
                     "ending the container of a lost shim: {}",

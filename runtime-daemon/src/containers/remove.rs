@@ -11,7 +11,6 @@ use crate::core::fault;
 use crate::core::fsutil::remove_dir;
 use crate::core::ids::ContainerId;
 use crate::core::store::Kind;
-use crate::platform::shim_client::ShimClient;
 use cradle_proto::cri;
 
 impl ContainerManager {
@@ -21,7 +20,7 @@ impl ContainerManager {
     /// runtime ourselves. The shim is asked first and looked for only when
     /// that fails, saving a round trip on the common path.
     async fn delete_from_runtime(&self, id: &str, record: &ContainerRecord) -> Result<()> {
-        let shim = ShimClient::new(id, &record.shim_dir);
+        let shim = self.ctx.shims.connect(id, &record.shim_dir);
         let result = match shim.delete(true).await {
             Err(e) if shim.is_alive().await => Err(e),
             Err(_) => {

@@ -5,7 +5,6 @@ use super::manager::ContainerManager;
 use super::record::ContainerState;
 use crate::core::error::{Error, Result};
 use crate::core::ids::ContainerId;
-use crate::platform::shim_client::ShimClient;
 
 impl ContainerManager {
     /// ReopenContainerLog: only a running container has a log being written.
@@ -17,7 +16,7 @@ impl ContainerManager {
                 record.id
             )));
         }
-        let shim = ShimClient::new(&record.id, &record.shim_dir);
+        let shim = self.ctx.shims.connect(&record.id, &record.shim_dir);
         shim.reopen_log().await
     }
 }

@@ -8,7 +8,6 @@ use super::record::ContainerState;
 use crate::core::error::{Error, Result};
 use crate::core::fault;
 use crate::core::ids::ContainerId;
-use crate::platform::shim_client::ShimClient;
 use cradle_proto::cri;
 use std::sync::Arc;
 
@@ -31,7 +30,7 @@ impl ContainerManager {
                 why: why.clone(),
             });
         }
-        let shim = ShimClient::new(&id, &record.shim_dir);
+        let shim = self.ctx.shims.connect(&id, &record.shim_dir);
         // Taken before the start: a process that exits at once must not look
         // as if it finished before it started.
         let started_at = crate::core::time::now_ns();

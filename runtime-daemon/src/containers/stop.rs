@@ -9,7 +9,6 @@ use crate::core::error::Result;
 use crate::core::fault;
 use crate::core::ids::ContainerId;
 use crate::core::index::Entry;
-use crate::platform::shim_client::ShimClient;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,9 +45,9 @@ impl ContainerManager {
             // Never created by the runtime: nothing runs, nothing to stop.
             return Ok(());
         }
-        let shim = ShimClient::new(id, &record.shim_dir);
+        let shim = self.ctx.shims.connect(id, &record.shim_dir);
         if !shim.is_alive().await {
-            return lost(&self.ctx, entry, &shim, "the shim is gone").await;
+            return lost(&self.ctx, entry, shim.as_ref(), "the shim is gone").await;
         }
         if record.state == ContainerState::Running && timeout > 0 {
             shim.kill(record.stop_signal, false).await?;

@@ -2,12 +2,19 @@
 //! metadata store, image store, binaries, the event broadcast) and where each
 //! object's directories live. It knows no manager: pods and containers
 //! receive it, never the other way round.
+//!
+//! The platform is reached through the seams it holds ([`Platform`]: shims,
+//! namespace pins, CNI): [`Context::open`] puts the real adapters there,
+//! tests put recording fakes ([`Context::open_with`]).
 
 use crate::core::config::Config;
 use crate::core::error::{Chain, Error, Result};
 use crate::core::events::Events;
 use crate::core::store::Store;
 use crate::platform::cni::CniPaths;
+use crate::platform::networking::{CniNetworking, PodNetworking};
+use crate::platform::pinning::{KernelPinner, NamespacePinner};
+use crate::platform::shims::{ShimBinary, Shims};
 use cradle_proto::cri;
 use cradle_snapshotter::ImageStore;
 use std::path::{Path, PathBuf};
@@ -30,6 +37,23 @@ pub struct Context {
     pub events: Events,
     /// The node's pod CIDR, from UpdateRuntimeConfig (for CNI config templates).
     pub pod_cidr: std::sync::RwLock<String>,
+    /// Starts and reaches the shims of pods and containers.
+    pub shims: Arc<dyn Shims>,
+    /// Pins and unpins pods' namespaces.
+    pub namespaces: Arc<dyn NamespacePinner>,
+    /// Attaches pods to the node's network and detaches them.
+    pub network: Arc<dyn PodNetworking>,
+}
+
+/// The platform adapters the managers call through: the real ones in the
+/// daemon, fakes in tests.
+pub struct Platform {
+    /// Starts and reaches the shims.
+    pub shims: Arc<dyn Shims>,
+    /// Pins and unpins pods' namespaces.
+    pub namespaces: Arc<dyn NamespacePinner>,
+    /// Attaches pods to the network and detaches them.
+    pub network: Arc<dyn PodNetworking>,
 }
 
 impl Context {
@@ -37,6 +61,17 @@ impl Context {
     /// store that fails to open leaves the daemon up, answering image RPCs with the
     /// reason (Unavailable), so pods and status keep working.
     pub fn open(config: Config) -> Result<Self> {
+        let (shim_bin, _) = binaries(&config);
+        let platform = Platform {
+            shims: Arc::new(ShimBinary::new(shim_bin)),
+            namespaces: Arc::new(KernelPinner),
+            network: Arc::new(CniNetworking::new(cni_paths(&config))),
+        };
+        Self::open_with(config, platform)
+    }
+
+    /// As [`Context::open`], with the given platform adapters (fakes, in tests).
+    pub fn open_with(config: Config, platform: Platform) -> Result<Self> {
         let store = Store::open(&config.root)?;
         let images =
             match ImageStore::open(&config.root, store.database(), config.registry_settings()) {
@@ -46,18 +81,7 @@ impl Context {
                     Err(Arc::new(e))
                 }
             };
-        let exe_dir = std::env::current_exe()
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-            .unwrap_or_else(|| PathBuf::from("/usr/local/bin"));
-        let shim_bin = config
-            .shim_path
-            .clone()
-            .unwrap_or_else(|| exe_dir.join("cradle-shim"));
-        let oci_bin = config
-            .oci_runtime_path
-            .clone()
-            .unwrap_or_else(|| exe_dir.join("cradle-oci"));
+        let (shim_bin, oci_bin) = binaries(&config);
         for dir in [config.state_dir.join("shims"), config.state_dir.join("ns")] {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
@@ -69,6 +93,9 @@ impl Context {
             oci_bin,
             events: Events::default(),
             pod_cidr: std::sync::RwLock::new(String::new()),
+            shims: platform.shims,
+            namespaces: platform.namespaces,
+            network: platform.network,
         })
     }
 
@@ -92,11 +119,7 @@ impl Context {
 
     /// CNI configuration, plugin and result-cache locations.
     pub fn cni_paths(&self) -> CniPaths {
-        CniPaths {
-            conf_dir: self.config.cni_conf_dir.clone(),
-            bin_dirs: self.config.cni_bin_dirs.clone(),
-            cache_dir: self.config.root.join("cni"),
-        }
+        cni_paths(&self.config)
     }
 
     /// Persistent directory of sandbox `id` (hostname, hosts, resolv.conf).
@@ -136,5 +159,31 @@ impl Context {
         } else {
             parent
         }
+    }
+}
+
+/// The `cradle-shim` and `cradle-oci` binaries: configured, or beside ours.
+fn binaries(config: &Config) -> (PathBuf, PathBuf) {
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("/usr/local/bin"));
+    let shim_bin = config
+        .shim_path
+        .clone()
+        .unwrap_or_else(|| exe_dir.join("cradle-shim"));
+    let oci_bin = config
+        .oci_runtime_path
+        .clone()
+        .unwrap_or_else(|| exe_dir.join("cradle-oci"));
+    (shim_bin, oci_bin)
+}
+
+/// CNI configuration, plugin and result-cache locations of `config`.
+fn cni_paths(config: &Config) -> CniPaths {
+    CniPaths {
+        conf_dir: config.cni_conf_dir.clone(),
+        bin_dirs: config.cni_bin_dirs.clone(),
+        cache_dir: config.root.join("cni"),
     }
 }

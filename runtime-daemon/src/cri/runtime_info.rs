@@ -24,8 +24,8 @@ impl CriService {
     /// configurations, the plugins' own CNI STATUS answer.
     pub(crate) async fn status_impl(&self, verbose: bool) -> cri::StatusResponse {
         let config = &self.runtime.ctx.config;
-        let paths = self.runtime.ctx.cni_paths();
-        let ready = tokio::task::spawn_blocking(move || crate::platform::cni::status(&paths))
+        let network = std::sync::Arc::clone(&self.runtime.ctx.network);
+        let ready = tokio::task::spawn_blocking(move || network.status())
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| Chain(&e).to_string()));

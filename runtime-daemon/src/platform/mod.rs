@@ -4,11 +4,18 @@
 //! namespace a sysctl belongs to ([`sysctls`]), Unix sockets ([`sockets`])
 //! and the reaping of orphaned children ([`reaper`]). They
 //! know no manager; they use only the core's vocabulary (errors).
+//!
+//! The managers reach shims, namespace pins and CNI through seams, traits
+//! the context holds ([`shims`], [`pinning`], [`networking`]), so their
+//! logic is tested against recording fakes without root.
 
 pub mod cni;
 pub mod namespaces;
+pub mod networking;
+pub mod pinning;
 pub mod reaper;
 pub mod shim_client;
 pub mod shim_error;
+pub mod shims;
 pub mod sockets;
 pub mod sysctls;

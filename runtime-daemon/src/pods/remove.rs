@@ -3,13 +3,14 @@
 
 use super::manager::SandboxManager;
 use super::record::SandboxRecord;
+use crate::core::context::Context;
 use crate::core::error::{Error, Result};
 use crate::core::fault;
 use crate::core::fsutil::remove_dir;
 use crate::core::ids::SandboxId;
 use crate::core::store::Kind;
-use crate::platform::namespaces::{self, Pins};
-use crate::platform::shim_client::ShimClient;
+use crate::platform::namespaces::Pins;
+use std::sync::Arc;
 
 impl SandboxManager {
     /// RemovePodSandbox (its containers are already removed): delete the pause
@@ -21,12 +22,12 @@ impl SandboxManager {
         };
         let _op = entry.op.lock().await;
         let record = entry.snapshot();
-        let shim = ShimClient::new(&id, &record.shim_dir);
+        let shim = self.ctx.shims.connect(&id, &record.shim_dir);
         if shim.is_alive().await {
             shim.delete(true).await?;
             fault::point("remove_pod.shim_deleted");
         }
-        remove_pins(&id, &record.pins).await?;
+        remove_pins(&self.ctx, &id, &record.pins).await?;
         fault::point("remove_pod.unpinned");
         remove_dir(&record.shim_dir)?;
         remove_dir(&self.ctx.sandbox_dir(&id))?;
@@ -44,9 +45,9 @@ impl SandboxManager {
 }
 
 /// Unpins the namespaces of sandbox `id` on a blocking thread.
-pub(super) async fn remove_pins(id: &str, pins: &Pins) -> Result<()> {
-    let pins = pins.clone();
-    tokio::task::spawn_blocking(move || namespaces::unpin(&pins))
+pub(super) async fn remove_pins(ctx: &Context, id: &str, pins: &Pins) -> Result<()> {
+    let (pinner, pins) = (Arc::clone(&ctx.namespaces), pins.clone());
+    tokio::task::spawn_blocking(move || pinner.unpin(&pins))
         .await
         .map_err(|e| Error::task("namespace", e))?
         .map_err(|source| Error::Namespaces {

@@ -6,16 +6,18 @@ use super::files;
 use super::manager::SandboxManager;
 use super::record::{SandboxRecord, SandboxState};
 use super::remove::remove_pins;
+use crate::core::context::Context;
 use crate::core::error::{Error, Result};
 use crate::core::fault;
 use crate::core::fsutil::remove_dir;
 use crate::core::index::Entry;
 use crate::core::store::Kind;
 use crate::platform::cni;
-use crate::platform::namespaces::{self, PinRequest, Pins};
-use crate::platform::shim_client::ShimClient;
+use crate::platform::namespaces::{PinRequest, Pins};
+use crate::platform::shims::Shim;
 use cradle_proto::cri;
 use std::ffi::OsString;
+use std::sync::Arc;
 
 impl SandboxManager {
     /// RunPodSandbox, with a `config` the CRI layer has validated (metadata
@@ -44,7 +46,7 @@ impl SandboxManager {
                     ips: built.ips.unwrap_or_default(),
                 };
                 if let Err(e) = self.ctx.store.put(Kind::Sandbox, &id, &record) {
-                    undo.run(&id).await;
+                    undo.run(&id, &self.ctx).await;
                     return Err(e.into());
                 }
                 fault::point("run_pod.recorded");
@@ -55,7 +57,7 @@ impl SandboxManager {
             }
             Err(e) => {
                 tracing::warn!(sandbox = %id, name, "RunPodSandbox failed: {}", e.chain());
-                undo.run(&id).await;
+                undo.run(&id, &self.ctx).await;
                 Err(e)
             }
         }
@@ -99,7 +101,8 @@ impl SandboxManager {
             hostname: config.hostname.clone(),
         };
         let ns_dir = self.ctx.ns_dir(id);
-        let pins = tokio::task::spawn_blocking(move || namespaces::pin(&ns_dir, &request))
+        let pinner = Arc::clone(&self.ctx.namespaces);
+        let pins = tokio::task::spawn_blocking(move || pinner.pin(&ns_dir, &request))
             .await
             .map_err(|e| Error::task("namespace", e))?
             .map_err(|source| Error::Namespaces {
@@ -122,14 +125,13 @@ impl SandboxManager {
                     source,
                 };
                 let pod = cni::pod_network(id, netns, config).map_err(net_err)?;
-                let paths = self.ctx.cni_paths();
-                let (p, q) = (paths.clone(), pod.clone());
-                let ips = tokio::task::spawn_blocking(move || cni::attach(&p, &q))
+                let (network, q) = (Arc::clone(&self.ctx.network), pod.clone());
+                let ips = tokio::task::spawn_blocking(move || network.attach(&q))
                     .await
                     .map_err(|e| Error::task("network", e))?
                     .map_err(net_err)?;
                 if ips.is_some() {
-                    undo.network = Some((paths, pod));
+                    undo.network = Some(pod);
                 }
                 fault::point("run_pod.network_attached");
                 ips
@@ -137,8 +139,8 @@ impl SandboxManager {
             None => None,
         };
         if let (Some(netns), false) = (&pins.net, sysctls.is_empty()) {
-            let netns = netns.clone();
-            tokio::task::spawn_blocking(move || cni::apply_sysctls(&netns, &sysctls))
+            let (network, netns) = (Arc::clone(&self.ctx.network), netns.clone());
+            tokio::task::spawn_blocking(move || network.apply_sysctls(&netns, &sysctls))
                 .await
                 .map_err(|e| Error::task("sysctl", e))?
                 .map_err(|source| Error::Network {
@@ -172,7 +174,7 @@ impl SandboxManager {
             "--cgroup".into(),
             cgroup_path.into(),
         ];
-        let shim = ShimClient::spawn(id, &self.ctx.shim_bin, &shim_dir, args).await?;
+        let shim = self.ctx.shims.spawn(id, &shim_dir, args).await?;
         undo.shim = Some(shim);
         fault::point("run_pod.shim_started");
         Ok(Built {
@@ -195,14 +197,14 @@ struct Built {
 #[derive(Default)]
 struct Undo {
     pins: Option<Pins>,
-    network: Option<(cni::CniPaths, cradle_cni::PodNetwork)>,
+    network: Option<cradle_cni::PodNetwork>,
     files_dir: Option<std::path::PathBuf>,
     shim_dir: Option<std::path::PathBuf>,
-    shim: Option<ShimClient>,
+    shim: Option<Box<dyn Shim>>,
 }
 
 impl Undo {
-    async fn run(self, id: &str) {
+    async fn run(self, id: &str, ctx: &Context) {
         if let Some(shim) = self.shim
             && let Err(e) = shim.delete(true).await
         {
@@ -213,8 +215,9 @@ impl Undo {
         {
             tracing::warn!(sandbox = %id, "undo: {}", e.chain());
         }
-        if let Some((paths, pod)) = self.network {
-            let result = tokio::task::spawn_blocking(move || cni::detach(&paths, &pod)).await;
+        if let Some(pod) = self.network {
+            let network = Arc::clone(&ctx.network);
+            let result = tokio::task::spawn_blocking(move || network.detach(&pod)).await;
             if !matches!(result, Ok(Ok(()))) {
                 tracing::warn!(sandbox = %id, "undo: CNI DEL failed: {result:?}");
             }
@@ -225,7 +228,7 @@ impl Undo {
             tracing::warn!(sandbox = %id, "undo: {}", e.chain());
         }
         if let Some(pins) = self.pins
-            && let Err(e) = remove_pins(id, &pins).await
+            && let Err(e) = remove_pins(ctx, id, &pins).await
         {
             tracing::warn!(sandbox = %id, "undo: {}", e.chain());
         }

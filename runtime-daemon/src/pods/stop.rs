@@ -8,7 +8,7 @@ use crate::core::fault;
 use crate::core::ids::SandboxId;
 use crate::core::store::Kind;
 use crate::platform::cni;
-use crate::platform::shim_client::ShimClient;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a killed pause process may take to be reaped.
@@ -31,7 +31,7 @@ impl SandboxManager {
         if record.state == SandboxState::NotReady {
             return Ok(());
         }
-        let shim = ShimClient::new(&id, &record.shim_dir);
+        let shim = self.ctx.shims.connect(&id, &record.shim_dir);
         if shim.is_alive().await {
             shim.kill(libc::SIGKILL, false).await?;
             shim.wait(Some(PAUSE_EXIT_TIMEOUT)).await?;
@@ -54,8 +54,8 @@ impl SandboxManager {
             source,
         };
         let pod = cni::pod_network(&record.id, netns, &record.config).map_err(net_err)?;
-        let paths = self.ctx.cni_paths();
-        tokio::task::spawn_blocking(move || cni::detach(&paths, &pod))
+        let network = Arc::clone(&self.ctx.network);
+        tokio::task::spawn_blocking(move || network.detach(&pod))
             .await
             .map_err(|e| Error::task("network", e))?
             .map_err(net_err)?;

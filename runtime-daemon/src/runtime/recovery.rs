@@ -12,8 +12,6 @@ use crate::containers::{ContainerManager, ContainerRecord, ContainerState};
 use crate::core::context::Context;
 use crate::core::error::Result;
 use crate::core::store::Kind;
-use crate::platform::cni;
-use crate::platform::shim_client::ShimClient;
 use crate::pods::{SandboxManager, SandboxRecord, SandboxState};
 use cradle_proto::shim::ProcessStatus;
 
@@ -26,7 +24,7 @@ pub async fn recover(
     let sandboxes: Vec<(String, SandboxRecord)> = ctx.store.load_all(Kind::Sandbox)?;
     for (id, mut record) in sandboxes {
         if record.state == SandboxState::Ready {
-            let shim = ShimClient::new(&id, &record.shim_dir);
+            let shim = ctx.shims.connect(&id, &record.shim_dir);
             if !shim.is_alive().await {
                 tracing::warn!(sandbox = %id, "pause shim is gone: sandbox not ready");
                 record.state = SandboxState::NotReady;
@@ -35,8 +33,8 @@ pub async fn recover(
         }
         if record.network_attached && record.ips.is_empty() {
             // Attached by a daemon that did not record the IPs: the CNI cache has them.
-            let (paths, sid) = (ctx.cni_paths(), id.clone());
-            match tokio::task::spawn_blocking(move || cni::cached_ips(&paths, &sid)).await {
+            let (network, sid) = (std::sync::Arc::clone(&ctx.network), id.clone());
+            match tokio::task::spawn_blocking(move || network.cached_ips(&sid)).await {
                 Ok(Ok(Some(ips))) => {
                     record.ips = ips;
                     ctx.store.put(Kind::Sandbox, &id, &record)?;
@@ -59,7 +57,7 @@ pub async fn recover(
         if !live {
             continue;
         }
-        let shim = ShimClient::new(&id, &record.shim_dir);
+        let shim = ctx.shims.connect(&id, &record.shim_dir);
         match shim.state().await {
             Ok(state) => match state.status {
                 ProcessStatus::Created => {}
@@ -85,9 +83,13 @@ pub async fn recover(
             Err(e) => {
                 tracing::warn!(container = %id, "shim is gone: {}", e.chain());
                 // Its processes may run on unwatched: they are killed first.
-                if let Err(e) =
-                    crate::containers::lost(ctx, &entry, &shim, "the shim was gone at daemon start")
-                        .await
+                if let Err(e) = crate::containers::lost(
+                    ctx,
+                    &entry,
+                    shim.as_ref(),
+                    "the shim was gone at daemon start",
+                )
+                .await
                 {
                     tracing::error!(
                         container = %id,

@@ -14,9 +14,6 @@ use crate::containers::ContainerManager;
 use crate::core::context::Context;
 use crate::core::error::Error;
 use crate::core::fsutil::remove_dir;
-use crate::platform::cni;
-use crate::platform::namespaces::{self, Pins};
-use crate::platform::shim_client::ShimClient;
 use crate::pods::SandboxManager;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -44,9 +41,9 @@ fn orphans(dir: &Path, known: &HashSet<String>) -> Vec<(String, PathBuf)> {
 /// (the plugins' own GC runs for CNI 1.1.0 configurations only). A DEL of
 /// what was never added is a no-op, as the CNI spec requires.
 async fn release_network(ctx: &Context, id: &str, netns: &Path) -> Result<(), Error> {
-    let paths = ctx.cni_paths();
+    let network = Arc::clone(&ctx.network);
     let pod = cradle_cni::PodNetwork::new(id, netns);
-    tokio::task::spawn_blocking(move || cni::detach(&paths, &pod))
+    tokio::task::spawn_blocking(move || network.detach(&pod))
         .await
         .map_err(|e| Error::task("network", e))?
         .map_err(|source| Error::Network {
@@ -65,7 +62,7 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
 
     for (id, dir) in orphans(&ctx.config.state_dir.join("shims"), &everything) {
         tracing::warn!(id, "sweeping orphan shim state {}", dir.display());
-        let shim = ShimClient::new(&id, &dir);
+        let shim = ctx.shims.connect(&id, &dir);
         if shim.is_alive().await
             && let Err(e) = shim.delete(true).await
         {
@@ -85,21 +82,15 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
         .filter(|s| s.network_attached)
         .map(|s| s.id)
         .collect();
-    let paths = ctx.cni_paths();
-    let result = tokio::task::spawn_blocking(move || cni::gc(&paths, &attached)).await;
+    let network = Arc::clone(&ctx.network);
+    let result = tokio::task::spawn_blocking(move || network.gc(&attached)).await;
     if !matches!(result, Ok(Ok(()))) {
         tracing::error!("sweep: CNI GC failed: {result:?}");
     }
 
     for (id, dir) in orphans(&ctx.config.state_dir.join("ns"), &sandboxes) {
         tracing::warn!(id, "sweeping orphan namespace pins {}", dir.display());
-        let pin = |kind: &str| Some(dir.join(kind)).filter(|p| p.exists());
-        let pins = Pins {
-            net: pin("net"),
-            ipc: pin("ipc"),
-            uts: pin("uts"),
-            dir,
-        };
+        let pins = ctx.namespaces.found(&dir);
         if let Some(netns) = &pins.net
             && let Err(e) = release_network(ctx, &id, netns).await
         {
@@ -112,7 +103,8 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
             );
             continue;
         }
-        let result = tokio::task::spawn_blocking(move || namespaces::unpin(&pins)).await;
+        let pinner = Arc::clone(&ctx.namespaces);
+        let result = tokio::task::spawn_blocking(move || pinner.unpin(&pins)).await;
         if !matches!(result, Ok(Ok(()))) {
             tracing::error!(id, "sweep: unpinning failed: {result:?}");
         }
