@@ -27,6 +27,8 @@ mod image_volumes;
 mod log_path;
 mod lost;
 mod manager;
+#[cfg(test)]
+mod manager_tests;
 pub mod monitor;
 mod propagation;
 mod record;

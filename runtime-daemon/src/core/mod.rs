@@ -16,4 +16,6 @@ pub mod ids;
 pub mod index;
 pub mod names;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod testbed;
 pub mod time;

@@ -10,6 +10,8 @@
 //! logic is tested against recording fakes without root.
 
 pub mod cni;
+#[cfg(test)]
+pub mod fakes;
 pub mod namespaces;
 pub mod networking;
 pub mod pinning;

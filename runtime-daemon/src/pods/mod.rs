@@ -13,6 +13,8 @@
 
 pub mod files;
 mod manager;
+#[cfg(test)]
+mod manager_tests;
 mod record;
 mod remove;
 mod run;

@@ -8,6 +8,8 @@
 //! owns. The managers never import it.
 
 pub mod recovery;
+#[cfg(test)]
+mod recovery_tests;
 pub mod sweep;
 
 use crate::containers::ContainerManager;

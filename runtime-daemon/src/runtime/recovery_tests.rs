@@ -1,0 +1,330 @@
+//! The runtime layer against the platform fakes, without root: the
+//! operations spanning pods and containers, the recovery at start
+//! (reattaching to live shims, ending what lost its shim) and the sweep of
+//! what no record owns.
+
+use super::*;
+use crate::containers::{ContainerRecord, ContainerState};
+use crate::core::store::Kind;
+use crate::core::testbed::TestBed;
+use crate::pods::{SandboxRecord, SandboxState};
+use cradle_proto::shim::ProcessStatus;
+use std::time::Duration;
+
+fn runtime(bed: &TestBed) -> Runtime {
+    Runtime {
+        pods: SandboxManager::new(bed.ctx.clone()),
+        containers: ContainerManager::new(bed.ctx.clone()),
+        images: ImageManager::new(bed.ctx.clone()),
+        cpu: crate::stats::CpuTracker::default(),
+        ctx: bed.ctx.clone(),
+    }
+}
+
+fn pod_config(name: &str) -> cri::PodSandboxConfig {
+    cri::PodSandboxConfig {
+        metadata: Some(cri::PodSandboxMetadata {
+            name: name.into(),
+            uid: format!("uid-{name}"),
+            namespace: "default".into(),
+            attempt: 0,
+        }),
+        ..Default::default()
+    }
+}
+
+/// A stored container of `sandbox` in `state` (as a daemon before a
+/// restart, or CreateContainer and Start, left it).
+fn stored_container(bed: &TestBed, sandbox: &str, name: &str, state: ContainerState) -> String {
+    let id = crate::core::ids::generate();
+    let record = ContainerRecord {
+        id: id.clone(),
+        sandbox_id: sandbox.into(),
+        config: cri::ContainerConfig {
+            metadata: Some(cri::ContainerMetadata {
+                name: name.into(),
+                attempt: 0,
+            }),
+            ..Default::default()
+        },
+        image_name: "example.com/img:1".into(),
+        image_id: "sha256:img".into(),
+        state,
+        created_at: crate::core::time::now_ns(),
+        started_at: 0,
+        finished_at: 0,
+        exit_code: 0,
+        reason: String::new(),
+        message: String::new(),
+        log_path: None,
+        dir: bed.ctx.container_dir(&id),
+        shim_dir: bed.ctx.shim_dir(&id),
+        runtime_handler: "cradle-oci".into(),
+        stop_signal: libc::SIGTERM,
+        cgroup_path: format!("/cradle-unit-test/{id}"),
+        user: None,
+        start_error: None,
+    };
+    bed.ctx.store.put(Kind::Container, &id, &record).unwrap();
+    std::fs::create_dir_all(&record.shim_dir).unwrap();
+    id
+}
+
+/// A stored sandbox, as RunPodSandbox records it.
+fn stored_sandbox(bed: &TestBed, name: &str, attached: bool) -> String {
+    let id = crate::core::ids::generate();
+    let record = SandboxRecord {
+        id: id.clone(),
+        config: pod_config(name),
+        runtime_handler: String::new(),
+        state: SandboxState::Ready,
+        created_at: crate::core::time::now_ns(),
+        pins: crate::platform::namespaces::Pins {
+            dir: bed.ctx.ns_dir(&id),
+            net: Some(bed.ctx.ns_dir(&id).join("net")),
+            ..Default::default()
+        },
+        shim_dir: bed.ctx.shim_dir(&id),
+        cgroup_path: format!("/cradle-unit-test/{id}"),
+        ips: Vec::new(),
+        network_attached: attached,
+    };
+    bed.ctx.store.put(Kind::Sandbox, &id, &record).unwrap();
+    std::fs::create_dir_all(&record.shim_dir).unwrap();
+    id
+}
+
+async fn until_exited(rt: &Runtime, id: &str) -> ContainerRecord {
+    for _ in 0..500 {
+        let record = rt.containers.get(id).unwrap();
+        if record.state == ContainerState::Exited {
+            return record;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("container {id} never exited");
+}
+
+#[tokio::test]
+async fn stop_pod_sandbox_stops_its_containers_before_the_network_and_the_pause() {
+    let bed = TestBed::new();
+    let rt = runtime(&bed);
+    let sandbox = rt.pods.run(pod_config("web"), "").await.unwrap();
+    let container = stored_container(&bed, &sandbox, "app", ContainerState::Running);
+    bed.shims.plant(&container, ProcessStatus::Running);
+    rt.containers.restore(
+        bed.ctx
+            .store
+            .load_all::<ContainerRecord>(Kind::Container)
+            .unwrap()[0]
+            .1
+            .clone(),
+    );
+    bed.journal.clear();
+    rt.stop_pod_sandbox(&SandboxId::new(sandbox.clone()))
+        .await
+        .unwrap();
+    let calls = bed.journal.calls();
+    assert_eq!(
+        calls,
+        [
+            format!("kill {container} 9"),
+            format!("wait {container}"),
+            format!("detach {sandbox}"),
+            format!("kill {sandbox} 9"),
+            format!("wait {sandbox}"),
+        ]
+    );
+    assert_eq!(
+        rt.containers.get(&container).unwrap().state,
+        ContainerState::Exited
+    );
+    // Idempotent.
+    bed.journal.clear();
+    rt.stop_pod_sandbox(&SandboxId::new(sandbox)).await.unwrap();
+    assert!(bed.journal.calls().is_empty(), "{:?}", bed.journal.calls());
+}
+
+#[tokio::test]
+async fn remove_pod_sandbox_removes_its_containers_then_the_pod() {
+    let bed = TestBed::new();
+    let rt = runtime(&bed);
+    let sandbox = rt.pods.run(pod_config("web"), "").await.unwrap();
+    let container = stored_container(&bed, &sandbox, "app", ContainerState::Running);
+    bed.shims.plant(&container, ProcessStatus::Running);
+    rt.containers.restore(
+        bed.ctx
+            .store
+            .load_all::<ContainerRecord>(Kind::Container)
+            .unwrap()[0]
+            .1
+            .clone(),
+    );
+    rt.remove_pod_sandbox(&SandboxId::new(sandbox.clone()))
+        .await
+        .unwrap();
+    assert!(rt.containers.list().is_empty());
+    assert!(rt.pods.list().is_empty());
+    let deletes = bed.journal.only(&["delete", "unpin"]);
+    assert_eq!(
+        deletes,
+        [
+            format!("delete {container} force"),
+            format!("delete {sandbox} force"),
+            format!("unpin {sandbox}"),
+        ]
+    );
+    assert!(
+        bed.ctx
+            .store
+            .load_all::<ContainerRecord>(Kind::Container)
+            .unwrap()
+            .is_empty()
+    );
+    // Unknown now: Ok.
+    rt.remove_pod_sandbox(&SandboxId::new(sandbox))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn create_container_in_an_unknown_pod_is_not_found() {
+    let bed = TestBed::new();
+    let rt = runtime(&bed);
+    let err = rt
+        .create_container(&SandboxId::new("feedface"), cri::ContainerConfig::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    assert!(bed.journal.calls().is_empty());
+}
+
+#[tokio::test]
+async fn recovery_reattaches_live_shims_and_ends_what_lost_its_shim() {
+    let bed = TestBed::new();
+    let live_pod = stored_sandbox(&bed, "live", false);
+    let dead_pod = stored_sandbox(&bed, "dead", false);
+    bed.shims.plant(&live_pod, ProcessStatus::Running);
+    let running = stored_container(&bed, &live_pod, "running", ContainerState::Running);
+    bed.shims.plant(&running, ProcessStatus::Running);
+    let created_now_running = stored_container(&bed, &live_pod, "started", ContainerState::Created);
+    bed.shims
+        .plant(&created_now_running, ProcessStatus::Running);
+    let exited_meanwhile = stored_container(&bed, &live_pod, "done", ContainerState::Running);
+    bed.shims.plant(&exited_meanwhile, ProcessStatus::Exited);
+    let orphaned = stored_container(&bed, &dead_pod, "orphan", ContainerState::Running);
+    let with_record = stored_container(&bed, &dead_pod, "left", ContainerState::Running);
+    bed.shims.plant(&with_record, ProcessStatus::Running);
+    bed.shims.crash(
+        &with_record,
+        Some(crate::platform::fakes::exit_record(9, None)),
+    );
+
+    // A fresh daemon over the same store and shims.
+    let rt = runtime(&bed);
+    recovery::recover(&rt.ctx, &rt.pods, &rt.containers)
+        .await
+        .unwrap();
+
+    assert_eq!(rt.pods.get(&live_pod).unwrap().state, SandboxState::Ready);
+    assert_eq!(
+        rt.pods.get(&dead_pod).unwrap().state,
+        SandboxState::NotReady
+    );
+    let stored: Vec<(String, SandboxRecord)> = bed.ctx.store.load_all(Kind::Sandbox).unwrap();
+    let dead = stored.iter().find(|(id, _)| *id == dead_pod).unwrap();
+    assert_eq!(dead.1.state, SandboxState::NotReady, "persisted");
+
+    assert_eq!(
+        rt.containers.get(&running).unwrap().state,
+        ContainerState::Running
+    );
+    assert_eq!(
+        rt.containers.get(&created_now_running).unwrap().state,
+        ContainerState::Running
+    );
+    let done = rt.containers.get(&exited_meanwhile).unwrap();
+    assert_eq!((done.state, done.exit_code), (ContainerState::Exited, 3));
+    let orphan = rt.containers.get(&orphaned).unwrap();
+    assert_eq!(
+        (orphan.state, orphan.exit_code),
+        (ContainerState::Exited, 255)
+    );
+    assert_eq!(orphan.reason, "Unknown");
+    let left = rt.containers.get(&with_record).unwrap();
+    assert_eq!((left.state, left.exit_code), (ContainerState::Exited, 9));
+
+    // The resumed container's exit monitor runs again.
+    bed.shims.exit(&running, 0);
+    assert_eq!(until_exited(&rt, &running).await.reason, "Completed");
+}
+
+#[tokio::test]
+async fn recovery_fills_missing_pod_ips_from_the_cni_cache() {
+    let bed = TestBed::new();
+    let id = stored_sandbox(&bed, "web", true);
+    bed.shims.plant(&id, ProcessStatus::Running);
+    bed.network.plant(&id, &["10.1.0.5", "fd00::5"]);
+    let rt = runtime(&bed);
+    recovery::recover(&rt.ctx, &rt.pods, &rt.containers)
+        .await
+        .unwrap();
+    assert_eq!(rt.pods.get(&id).unwrap().ips, ["10.1.0.5", "fd00::5"]);
+    assert_eq!(
+        bed.journal.only(&["cached_ips"]),
+        [format!("cached_ips {id}")]
+    );
+}
+
+#[tokio::test]
+async fn sweep_takes_apart_what_no_record_owns_and_leaves_the_rest() {
+    let bed = TestBed::new();
+    let rt = runtime(&bed);
+    let kept = rt.pods.run(pod_config("kept"), "").await.unwrap();
+    // What a daemon that died mid-RunPodSandbox left: pins with a network
+    // namespace, an attachment, a serving shim, the pod's files.
+    let orphan = "0000orphan";
+    let ns = bed.ctx.ns_dir(orphan);
+    std::fs::create_dir_all(&ns).unwrap();
+    std::fs::write(ns.join("net"), "").unwrap();
+    std::fs::write(ns.join("uts"), "").unwrap();
+    std::fs::create_dir_all(bed.ctx.shim_dir(orphan)).unwrap();
+    std::fs::create_dir_all(bed.ctx.sandbox_dir(orphan)).unwrap();
+    bed.shims.plant(orphan, ProcessStatus::Running);
+    bed.network.plant(orphan, &["10.88.0.99"]);
+    bed.journal.clear();
+
+    sweep::sweep(&rt.ctx, &rt.pods, &rt.containers).await;
+
+    assert_eq!(
+        bed.journal.calls(),
+        [
+            format!("delete {orphan} force"),
+            format!("gc {kept}"),
+            format!("detach {orphan}"),
+            format!("unpin {orphan}"),
+        ]
+    );
+    assert!(!ns.exists());
+    assert!(!bed.ctx.shim_dir(orphan).exists());
+    assert!(!bed.ctx.sandbox_dir(orphan).exists());
+    assert_eq!(bed.network.attached(), std::slice::from_ref(&kept));
+    // The recorded pod is untouched.
+    assert!(bed.ctx.ns_dir(&kept).exists());
+    assert!(bed.ctx.shim_dir(&kept).exists());
+    assert!(bed.shims.is_serving(&kept));
+}
+
+#[tokio::test]
+async fn sweep_keeps_the_pins_of_an_orphan_whose_cni_del_fails() {
+    let bed = TestBed::new();
+    let rt = runtime(&bed);
+    let orphan = "0000orphan";
+    let ns = bed.ctx.ns_dir(orphan);
+    std::fs::create_dir_all(&ns).unwrap();
+    std::fs::write(ns.join("net"), "").unwrap();
+    bed.journal.fail("detach");
+    sweep::sweep(&rt.ctx, &rt.pods, &rt.containers).await;
+    assert!(bed.journal.only(&["unpin"]).is_empty());
+    assert!(ns.join("net").exists(), "kept for the next start to retry");
+}
