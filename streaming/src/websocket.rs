@@ -10,7 +10,8 @@
 
 use crate::backend::{StreamIo, StreamingBackend};
 use crate::pump::{self, CHUNK};
-use crate::remotecommand::{self, Command};
+use crate::remotecommand::{self, Command, Wanted};
+use crate::request::TerminalSize;
 use crate::status;
 use crate::timeouts::Activity;
 use base64::Engine;
@@ -22,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, frame::coding::CloseCode};
@@ -163,76 +165,24 @@ pub async fn exec<IO, B>(
     };
     let json_status = protocol.starts_with("v4.") || protocol.starts_with("v5.");
     let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
-    let (sink, mut stream) = ws.split();
+    let (sink, stream) = ws.split();
     let (out, write_task) = writer(sink);
     let activity = Activity::default();
-    let wanted = command.wanted();
-    let mut io = StreamIo::default();
-    let mut stdin_pipe = None;
-    if wanted.stdin {
-        let (backend_end, ours) = pump::pipe();
-        io.stdin = Some(Box::new(backend_end));
-        stdin_pipe = Some(ours);
-    }
-    let mut pumps = Vec::new();
-    for (channel, on) in [(STDOUT, wanted.stdout), (STDERR, wanted.stderr)] {
-        if on {
-            let (backend_end, ours) = pump::pipe();
-            let sender = Sender {
-                out: out.clone(),
-                framing,
-                activity: activity.clone(),
-            };
-            pumps.push(tokio::spawn(drain(ours, channel, sender)));
-            let w: crate::backend::BoxedWriter = Box::new(backend_end);
-            if channel == STDOUT {
-                io.stdout = Some(w);
-            } else {
-                io.stderr = Some(w);
-            }
-        }
-    }
-    let (resize_tx, resize_rx) = mpsc::channel(8);
-    if wanted.tty {
-        io.resize = Some(resize_rx);
-    }
+    let sender = Sender {
+        out: out.clone(),
+        framing,
+        activity: activity.clone(),
+    };
+    let (io, input, pumps) = connect_backend(command.wanted(), sender);
     let (gone_tx, mut gone_rx) = watch::channel(false);
     // Client → stdin / resize; flags `gone` when the client closes or drops.
-    let client_activity = activity.clone();
-    tokio::spawn(async move {
-        let mut resize_buf = Vec::new();
-        while let Some(Ok(msg)) = stream.next().await {
-            client_activity.touch();
-            if matches!(msg, Message::Close(_)) {
-                break;
-            }
-            let Some((channel, data)) = framing.decode(msg) else {
-                continue;
-            };
-            match channel {
-                STDIN => {
-                    if let Some(pipe) = stdin_pipe.as_mut()
-                        && pipe.write_all(&data).await.is_err()
-                    {
-                        stdin_pipe = None;
-                    }
-                }
-                RESIZE => {
-                    resize_buf.extend_from_slice(&data);
-                    for size in pump::take_resizes(&mut resize_buf) {
-                        let _ = resize_tx.try_send(size);
-                    }
-                }
-                CLOSE if data.first() == Some(&STDIN) => {
-                    if let Some(mut pipe) = stdin_pipe.take() {
-                        let _ = pipe.shutdown().await;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let _ = gone_tx.send(true);
-    });
+    tokio::spawn(read_client(
+        stream,
+        framing,
+        input,
+        activity.clone(),
+        gone_tx,
+    ));
     let timed_out = AtomicBool::new(false);
     let gone = async {
         tokio::select! {
@@ -243,9 +193,7 @@ pub async fn exec<IO, B>(
     let Some(outcome) = remotecommand::run(backend, command, io, gone).await else {
         if let (true, Some(idle)) = (timed_out.load(Ordering::Relaxed), idle) {
             tracing::info!("websocket exec: idle for {idle:?} (stream_idle_timeout): closed");
-            let _ = out.send(close_idle(idle)).await;
-            drop(out);
-            let _ = tokio::time::timeout(Duration::from_secs(2), write_task).await;
+            end_session(out, write_task, close_idle(idle)).await;
         } else {
             tracing::debug!("websocket exec: client went away; backend cancelled");
         }
@@ -262,7 +210,101 @@ pub async fn exec<IO, B>(
     if let Some(payload) = payload {
         let _ = out.send(framing.encode(ERROR, &payload)).await;
     }
-    let _ = out.send(close_normal()).await;
+    end_session(out, write_task, close_normal()).await;
+}
+
+/// Where the client's stdin and resize messages go.
+struct ClientInput {
+    /// Our end of the backend's stdin (`None` when not wanted, or closed).
+    stdin: Option<tokio::io::DuplexStream>,
+    /// Terminal sizes for the backend (read only when it has a TTY).
+    resize: mpsc::Sender<TerminalSize>,
+}
+
+/// The backend's ends of the streams `wanted` names; stdout and stderr are
+/// pumped to the client through `sender` by the returned tasks, which end
+/// once all output is sent.
+fn connect_backend(wanted: Wanted, sender: Sender) -> (StreamIo, ClientInput, Vec<JoinHandle<()>>) {
+    let mut io = StreamIo::default();
+    let mut stdin_pipe = None;
+    if wanted.stdin {
+        let (backend_end, ours) = pump::pipe();
+        io.stdin = Some(Box::new(backend_end));
+        stdin_pipe = Some(ours);
+    }
+    let mut pumps = Vec::new();
+    for (channel, on) in [(STDOUT, wanted.stdout), (STDERR, wanted.stderr)] {
+        if on {
+            let (backend_end, ours) = pump::pipe();
+            pumps.push(tokio::spawn(drain(ours, channel, sender.clone())));
+            let w: crate::backend::BoxedWriter = Box::new(backend_end);
+            if channel == STDOUT {
+                io.stdout = Some(w);
+            } else {
+                io.stderr = Some(w);
+            }
+        }
+    }
+    let (resize_tx, resize_rx) = mpsc::channel(8);
+    if wanted.tty {
+        io.resize = Some(resize_rx);
+    }
+    let input = ClientInput {
+        stdin: stdin_pipe,
+        resize: resize_tx,
+    };
+    (io, input, pumps)
+}
+
+/// Client messages → stdin / resize (v5's CLOSE of stdin ends it); flags
+/// `gone` when the client closes or drops.
+async fn read_client<S, E>(
+    mut stream: S,
+    framing: Framing,
+    mut input: ClientInput,
+    activity: Activity,
+    gone: watch::Sender<bool>,
+) where
+    S: futures::Stream<Item = Result<Message, E>> + Unpin,
+{
+    let mut resize_buf = Vec::new();
+    while let Some(Ok(msg)) = stream.next().await {
+        activity.touch();
+        if matches!(msg, Message::Close(_)) {
+            break;
+        }
+        let Some((channel, data)) = framing.decode(msg) else {
+            continue;
+        };
+        match channel {
+            STDIN => {
+                if let Some(pipe) = input.stdin.as_mut()
+                    && pipe.write_all(&data).await.is_err()
+                {
+                    input.stdin = None;
+                }
+            }
+            RESIZE => {
+                resize_buf.extend_from_slice(&data);
+                for size in pump::take_resizes(&mut resize_buf) {
+                    let _ = input.resize.try_send(size);
+                }
+            }
+            CLOSE if data.first() == Some(&STDIN) => {
+                if let Some(mut pipe) = input.stdin.take() {
+                    let _ = pipe.shutdown().await;
+                }
+            }
+            _ => {}
+        }
+    }
+    let _ = gone.send(true);
+}
+
+/// Queues the session's Close frame and gives the writer a moment to send
+/// it and close the socket.
+async fn end_session(out: mpsc::Sender<Message>, write_task: JoinHandle<()>, close: Message) {
+    let _ = out.send(close).await;
     drop(out);
     let _ = tokio::time::timeout(Duration::from_secs(2), write_task).await;
 }
@@ -319,68 +361,19 @@ pub async fn portforward<IO, B>(
     let (sandbox_id, ports) = target;
     let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
     if ports.len() > framing.max_ports() {
-        let reason = format!(
-            "{} ports asked for; one session carries at most {}",
-            ports.len(),
-            framing.max_ports()
-        );
-        tracing::warn!(sandbox = %sandbox_id, "port-forward refused: {reason}");
-        let _ = ws
-            .send(Message::Close(Some(CloseFrame {
-                code: CloseCode::Policy,
-                reason: reason.into(),
-            })))
-            .await;
+        refuse_ports(&mut ws, &sandbox_id, ports.len(), framing.max_ports()).await;
         return;
     }
     let (sink, mut stream) = ws.split();
     let (out, write_task) = writer(sink);
     let activity = Activity::default();
-    let mut uploads: Vec<Option<mpsc::Sender<Bytes>>> = Vec::new();
-    let mut conns = tokio::task::JoinSet::new();
-    for (i, port) in ports.iter().copied().enumerate() {
-        let (data_ch, err_ch) = ((2 * i) as u8, (2 * i + 1) as u8);
-        for ch in [data_ch, err_ch] {
-            let _ = out.send(framing.encode(ch, &port.to_le_bytes())).await;
-        }
-        let (tx, rx) = mpsc::channel::<Bytes>(16);
-        uploads.push(Some(tx));
-        let backend = backend.clone();
-        let sandbox_id = sandbox_id.clone();
-        let sender = Sender {
-            out: out.clone(),
-            framing,
-            activity: activity.clone(),
-        };
-        conns.spawn(async move {
-            match backend.port_forward(&sandbox_id, port).await {
-                Ok(tcp) => forward(tcp, rx, data_ch, sender).await,
-                Err(e) => {
-                    let msg = format!("error forwarding port {port} to pod {sandbox_id}: {e}");
-                    sender.send(err_ch, msg.as_bytes()).await;
-                }
-            }
-        });
-    }
-    let reader = async {
-        while let Some(Ok(msg)) = stream.next().await {
-            activity.touch();
-            if matches!(msg, Message::Close(_)) {
-                break;
-            }
-            let Some((channel, data)) = framing.decode(msg) else {
-                continue;
-            };
-            let idx = usize::from(channel / 2);
-            if channel % 2 == 0
-                && let Some(slot) = uploads.get_mut(idx)
-                && let Some(tx) = slot
-                && tx.send(data).await.is_err()
-            {
-                *slot = None;
-            }
-        }
+    let sender = Sender {
+        out: out.clone(),
+        framing,
+        activity: activity.clone(),
     };
+    let (mut uploads, mut conns) = open_ports(&backend, &sandbox_id, &ports, sender).await;
+    let reader = route_uploads(&mut stream, framing, &mut uploads, &activity);
     let mut close = close_normal();
     tokio::select! {
         () = reader => conns.shutdown().await,
@@ -393,9 +386,89 @@ pub async fn portforward<IO, B>(
             conns.shutdown().await;
         }
     }
-    let _ = out.send(close).await;
-    drop(out);
-    let _ = tokio::time::timeout(Duration::from_secs(2), write_task).await;
+    end_session(out, write_task, close).await;
+}
+
+/// Closes a session that asked for more ports than its framing can carry,
+/// saying why.
+async fn refuse_ports<S>(ws: &mut S, sandbox_id: &str, asked: usize, max: usize)
+where
+    S: futures::Sink<Message> + Unpin,
+{
+    let reason = format!("{asked} ports asked for; one session carries at most {max}");
+    tracing::warn!(sandbox = %sandbox_id, "port-forward refused: {reason}");
+    let _ = ws
+        .send(Message::Close(Some(CloseFrame {
+            code: CloseCode::Policy,
+            reason: reason.into(),
+        })))
+        .await;
+}
+
+/// Opens each port's two channels (data, then errors, each announced by
+/// the port number) and starts its connection; returns, per port, where the
+/// client's uploads for it go, and the connections.
+async fn open_ports<B: StreamingBackend>(
+    backend: &Arc<B>,
+    sandbox_id: &str,
+    ports: &[u16],
+    sender: Sender,
+) -> (Vec<Option<mpsc::Sender<Bytes>>>, tokio::task::JoinSet<()>) {
+    let mut uploads: Vec<Option<mpsc::Sender<Bytes>>> = Vec::new();
+    let mut conns = tokio::task::JoinSet::new();
+    for (i, port) in ports.iter().copied().enumerate() {
+        let (data_ch, err_ch) = ((2 * i) as u8, (2 * i + 1) as u8);
+        for ch in [data_ch, err_ch] {
+            let _ = sender
+                .out
+                .send(sender.framing.encode(ch, &port.to_le_bytes()))
+                .await;
+        }
+        let (tx, rx) = mpsc::channel::<Bytes>(16);
+        uploads.push(Some(tx));
+        let backend = backend.clone();
+        let sandbox_id = sandbox_id.to_string();
+        let sender = sender.clone();
+        conns.spawn(async move {
+            match backend.port_forward(&sandbox_id, port).await {
+                Ok(tcp) => forward(tcp, rx, data_ch, sender).await,
+                Err(e) => {
+                    let msg = format!("error forwarding port {port} to pod {sandbox_id}: {e}");
+                    sender.send(err_ch, msg.as_bytes()).await;
+                }
+            }
+        });
+    }
+    (uploads, conns)
+}
+
+/// Client messages on a port's data channel → that port's connection; ends
+/// when the client closes or drops.
+async fn route_uploads<S, E>(
+    stream: &mut S,
+    framing: Framing,
+    uploads: &mut [Option<mpsc::Sender<Bytes>>],
+    activity: &Activity,
+) where
+    S: futures::Stream<Item = Result<Message, E>> + Unpin,
+{
+    while let Some(Ok(msg)) = stream.next().await {
+        activity.touch();
+        if matches!(msg, Message::Close(_)) {
+            break;
+        }
+        let Some((channel, data)) = framing.decode(msg) else {
+            continue;
+        };
+        let idx = usize::from(channel / 2);
+        if channel % 2 == 0
+            && let Some(slot) = uploads.get_mut(idx)
+            && let Some(tx) = slot
+            && tx.send(data).await.is_err()
+        {
+            *slot = None;
+        }
+    }
 }
 
 async fn forward(

@@ -21,6 +21,7 @@ use super::headers::{Compressor, Decompressor, HeaderList};
 use crate::timeouts::{Activity, SessionTimeouts};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -368,14 +369,20 @@ async fn write_loop<W: AsyncWrite>(
     shared.mark_closed();
 }
 
+/// Reads frames until the peer goes away, a protocol error, or our side
+/// closes; then ends every inbound stream and marks the connection closed.
 async fn read_loop<R: AsyncRead>(
     read_half: R,
     accept: mpsc::UnboundedSender<IncomingStream>,
     shared: Arc<Shared>,
 ) {
     tokio::pin!(read_half);
-    let mut decompressor = Decompressor::new();
-    let mut inbound: HashMap<u32, (mpsc::UnboundedSender<Bytes>, Arc<Buffered>)> = HashMap::new();
+    let mut router = Router {
+        decompressor: Decompressor::new(),
+        inbound: HashMap::new(),
+        accept,
+        shared: shared.clone(),
+    };
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut closed = shared.closed.subscribe();
     'read: loop {
@@ -388,126 +395,8 @@ async fn read_loop<R: AsyncRead>(
                     break 'read;
                 }
             };
-            // Answers to our own PINGs are not the client's activity.
-            if !matches!(frame, Frame::Ping { id } if id % 2 == 0) {
-                shared.touch();
-            }
-            match frame {
-                Frame::SynStream {
-                    stream_id,
-                    flags,
-                    header_block,
-                    ..
-                } => {
-                    let headers = match decompressor.decompress(&header_block) {
-                        Ok(h) => h,
-                        Err(e) => {
-                            tracing::debug!("SPDY headers: {e}");
-                            break 'read;
-                        }
-                    };
-                    let (tx, rx) = mpsc::unbounded_channel();
-                    let buffered = Arc::new(Buffered::default());
-                    if flags & FLAG_FIN == 0 {
-                        inbound.insert(stream_id, (tx, buffered.clone()));
-                    }
-                    {
-                        let mut flow = shared.flow.lock().unwrap_or_else(|e| e.into_inner());
-                        let initial = flow.initial;
-                        flow.streams.insert(stream_id, initial);
-                    }
-                    if shared.out.send(Out::Reply { stream_id }).await.is_err() {
-                        break 'read;
-                    }
-                    let stream = IncomingStream {
-                        headers,
-                        reader: StreamReader {
-                            id: stream_id,
-                            rx,
-                            buffered,
-                            shared: shared.clone(),
-                        },
-                        writer: StreamWriter {
-                            id: stream_id,
-                            shared: shared.clone(),
-                        },
-                    };
-                    let _ = accept.send(stream);
-                }
-                Frame::Data {
-                    stream_id,
-                    flags,
-                    data,
-                } => {
-                    if let Some((tx, buffered)) = inbound.get(&stream_id)
-                        && !data.is_empty()
-                    {
-                        buffered.bytes.fetch_add(data.len(), Ordering::Relaxed);
-                        let _ = tx.send(data);
-                        // Backpressure: wait for the handler (or its exit).
-                        while buffered.bytes.load(Ordering::Relaxed) > HIGH_WATER && !tx.is_closed()
-                        {
-                            tokio::select! {
-                                () = buffered.drained.notified() => {}
-                                () = tx.closed() => {}
-                            }
-                        }
-                    }
-                    if flags & FLAG_FIN != 0 {
-                        inbound.remove(&stream_id);
-                    }
-                }
-                Frame::SynReply { header_block, .. } | Frame::Headers { header_block, .. } => {
-                    // Keep the zlib stream in step even though we need no headers.
-                    if decompressor.decompress(&header_block).is_err() {
-                        break 'read;
-                    }
-                }
-                Frame::RstStream { stream_id, .. } => {
-                    inbound.remove(&stream_id);
-                    let mut flow = shared.flow.lock().unwrap_or_else(|e| e.into_inner());
-                    flow.streams.remove(&stream_id);
-                    drop(flow);
-                    shared.window_grew.notify_waiters();
-                }
-                Frame::Settings { entries, .. } => {
-                    let mut flow = shared.flow.lock().unwrap_or_else(|e| e.into_inner());
-                    for (_, id, value) in entries {
-                        if id == frame::SETTINGS_INITIAL_WINDOW_SIZE {
-                            let delta = value as i64 - flow.initial;
-                            flow.initial = value as i64;
-                            flow.enforced = true;
-                            flow.streams.values_mut().for_each(|w| *w += delta);
-                        }
-                    }
-                    drop(flow);
-                    shared.window_grew.notify_waiters();
-                }
-                Frame::WindowUpdate { stream_id, delta } => {
-                    let mut flow = shared.flow.lock().unwrap_or_else(|e| e.into_inner());
-                    flow.enforced = true;
-                    if stream_id == 0 {
-                        flow.session += delta as i64;
-                    } else if let Some(w) = flow.streams.get_mut(&stream_id) {
-                        *w += delta as i64;
-                    }
-                    drop(flow);
-                    shared.window_grew.notify_waiters();
-                }
-                Frame::Ping { id } => {
-                    // Echo the client's (odd) pings; ours would be even.
-                    if id % 2 == 1
-                        && shared
-                            .out
-                            .send(Out::Frame(Frame::Ping { id }))
-                            .await
-                            .is_err()
-                    {
-                        break 'read;
-                    }
-                }
-                Frame::GoAway { .. } => break 'read,
-                Frame::Unknown { .. } => {}
+            if router.route(frame).await.is_break() {
+                break 'read;
             }
         }
         tokio::select! {
@@ -520,7 +409,7 @@ async fn read_loop<R: AsyncRead>(
         }
     }
     // Everything inbound ends; writers fail; handlers see `closed`.
-    drop(inbound);
+    router.inbound.clear();
     shared
         .flow
         .lock()
@@ -528,6 +417,196 @@ async fn read_loop<R: AsyncRead>(
         .streams
         .clear();
     shared.mark_closed();
+}
+
+/// A client stream's inbound side: where its DATA goes, and how much of it
+/// the handler has not taken yet.
+type Inbound = (mpsc::UnboundedSender<Bytes>, Arc<Buffered>);
+
+/// The reader's state: one method per frame type it acts on.
+struct Router {
+    /// The peer's header compression context (kept in step on every block).
+    decompressor: Decompressor,
+    /// Client streams still open for DATA from the client.
+    inbound: HashMap<u32, Inbound>,
+    /// New client streams, for the protocol handlers.
+    accept: mpsc::UnboundedSender<IncomingStream>,
+    shared: Arc<Shared>,
+}
+
+impl Router {
+    /// Acts on one frame; `Break` ends the connection.
+    async fn route(&mut self, frame: Frame) -> ControlFlow<()> {
+        // Answers to our own PINGs are not the client's activity.
+        if !matches!(frame, Frame::Ping { id } if id % 2 == 0) {
+            self.shared.touch();
+        }
+        match frame {
+            Frame::SynStream {
+                stream_id,
+                flags,
+                header_block,
+                ..
+            } => self.open_stream(stream_id, flags, &header_block).await,
+            Frame::Data {
+                stream_id,
+                flags,
+                data,
+            } => {
+                self.deliver(stream_id, flags, data).await;
+                ControlFlow::Continue(())
+            }
+            Frame::SynReply { header_block, .. } | Frame::Headers { header_block, .. } => {
+                // Keep the zlib stream in step even though we need no headers.
+                if self.decompressor.decompress(&header_block).is_err() {
+                    return ControlFlow::Break(());
+                }
+                ControlFlow::Continue(())
+            }
+            Frame::RstStream { stream_id, .. } => {
+                self.reset_stream(stream_id);
+                ControlFlow::Continue(())
+            }
+            Frame::Settings { entries, .. } => {
+                self.apply_settings(entries);
+                ControlFlow::Continue(())
+            }
+            Frame::WindowUpdate { stream_id, delta } => {
+                self.grow_window(stream_id, delta);
+                ControlFlow::Continue(())
+            }
+            Frame::Ping { id } => self.answer_ping(id).await,
+            Frame::GoAway { .. } => ControlFlow::Break(()),
+            Frame::Unknown { .. } => ControlFlow::Continue(()),
+        }
+    }
+
+    /// SYN_STREAM: replies, gives the stream its send window and hands it
+    /// to the protocol handlers.
+    async fn open_stream(
+        &mut self,
+        stream_id: u32,
+        flags: u8,
+        header_block: &[u8],
+    ) -> ControlFlow<()> {
+        let headers = match self.decompressor.decompress(header_block) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::debug!("SPDY headers: {e}");
+                return ControlFlow::Break(());
+            }
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let buffered = Arc::new(Buffered::default());
+        if flags & FLAG_FIN == 0 {
+            self.inbound.insert(stream_id, (tx, buffered.clone()));
+        }
+        {
+            let mut flow = self.shared.flow.lock().unwrap_or_else(|e| e.into_inner());
+            let initial = flow.initial;
+            flow.streams.insert(stream_id, initial);
+        }
+        if self
+            .shared
+            .out
+            .send(Out::Reply { stream_id })
+            .await
+            .is_err()
+        {
+            return ControlFlow::Break(());
+        }
+        let stream = IncomingStream {
+            headers,
+            reader: StreamReader {
+                id: stream_id,
+                rx,
+                buffered,
+                shared: self.shared.clone(),
+            },
+            writer: StreamWriter {
+                id: stream_id,
+                shared: self.shared.clone(),
+            },
+        };
+        let _ = self.accept.send(stream);
+        ControlFlow::Continue(())
+    }
+
+    /// DATA: passes it to the stream's handler, holding the socket while the
+    /// handler is more than [`HIGH_WATER`] behind; FIN ends the stream's
+    /// inbound side.
+    async fn deliver(&mut self, stream_id: u32, flags: u8, data: Bytes) {
+        if let Some((tx, buffered)) = self.inbound.get(&stream_id)
+            && !data.is_empty()
+        {
+            buffered.bytes.fetch_add(data.len(), Ordering::Relaxed);
+            let _ = tx.send(data);
+            // Backpressure: wait for the handler (or its exit).
+            while buffered.bytes.load(Ordering::Relaxed) > HIGH_WATER && !tx.is_closed() {
+                tokio::select! {
+                    () = buffered.drained.notified() => {}
+                    () = tx.closed() => {}
+                }
+            }
+        }
+        if flags & FLAG_FIN != 0 {
+            self.inbound.remove(&stream_id);
+        }
+    }
+
+    /// RST_STREAM: the stream ends both ways; its writers wake and fail.
+    fn reset_stream(&mut self, stream_id: u32) {
+        self.inbound.remove(&stream_id);
+        let mut flow = self.shared.flow.lock().unwrap_or_else(|e| e.into_inner());
+        flow.streams.remove(&stream_id);
+        drop(flow);
+        self.shared.window_grew.notify_waiters();
+    }
+
+    /// SETTINGS: a new initial window moves every open stream's window by
+    /// the difference, and shows the peer does flow control.
+    fn apply_settings(&self, entries: Vec<(u8, u32, u32)>) {
+        let mut flow = self.shared.flow.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, id, value) in entries {
+            if id == frame::SETTINGS_INITIAL_WINDOW_SIZE {
+                let delta = value as i64 - flow.initial;
+                flow.initial = value as i64;
+                flow.enforced = true;
+                flow.streams.values_mut().for_each(|w| *w += delta);
+            }
+        }
+        drop(flow);
+        self.shared.window_grew.notify_waiters();
+    }
+
+    /// WINDOW_UPDATE: grows the session's (stream 0) or a stream's window,
+    /// and shows the peer does flow control.
+    fn grow_window(&self, stream_id: u32, delta: u32) {
+        let mut flow = self.shared.flow.lock().unwrap_or_else(|e| e.into_inner());
+        flow.enforced = true;
+        if stream_id == 0 {
+            flow.session += delta as i64;
+        } else if let Some(w) = flow.streams.get_mut(&stream_id) {
+            *w += delta as i64;
+        }
+        drop(flow);
+        self.shared.window_grew.notify_waiters();
+    }
+
+    /// PING: echoes the client's (odd) pings; ours would be even.
+    async fn answer_ping(&self, id: u32) -> ControlFlow<()> {
+        if id % 2 == 1
+            && self
+                .shared
+                .out
+                .send(Out::Frame(Frame::Ping { id }))
+                .await
+                .is_err()
+        {
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 #[cfg(test)]

@@ -55,14 +55,52 @@ pub async fn serve<B: StreamingBackend>(
         command,
         creation_timeout,
     } = session;
+    let needed = streams_needed(&command, protocol);
+    let Some(mut streams) =
+        collect_streams(&conn, &mut incoming, needed, protocol, creation_timeout).await
+    else {
+        return;
+    };
+    let (io, pumps) = bridge(&mut streams);
+    let outcome = remotecommand::run(backend, command, io, conn.closed()).await;
+    let Some(outcome) = outcome else {
+        tracing::debug!("exec: client went away; backend cancelled");
+        return;
+    };
+    // All output reaches the client before the status does.
+    for p in pumps {
+        let _ = p.await;
+    }
+    if let Some(error) = streams.error {
+        report(&error, protocol, &outcome).await;
+    }
+    finish(&conn).await;
+}
+
+/// How many streams the client must open for `command`: the error stream,
+/// one per wanted standard stream, and resize for a TTY from v3 on.
+fn streams_needed(command: &Command, protocol: &str) -> usize {
     let wanted = command.wanted();
     // v1 and v2 have no resize stream.
     let resize_wanted = wanted.tty && matches!(protocol, "v3.channel.k8s.io" | "v4.channel.k8s.io");
-    let needed = 1
-        + usize::from(wanted.stdin)
+    1 + usize::from(wanted.stdin)
         + usize::from(wanted.stdout)
         + usize::from(wanted.stderr)
-        + usize::from(resize_wanted);
+        + usize::from(resize_wanted)
+}
+
+/// Waits for the client to open `needed` streams, sorting them by their
+/// `streamType` (others are reset and not counted; `incoming` stays the
+/// caller's, so later streams wait there unserved). `None` when the session
+/// is over instead: the client left, or the creation timeout passed (the
+/// reason then goes on the error stream, if open, and the session closes).
+async fn collect_streams(
+    conn: &Connection,
+    incoming: &mut mpsc::UnboundedReceiver<IncomingStream>,
+    needed: usize,
+    protocol: &str,
+    creation_timeout: Duration,
+) -> Option<Streams> {
     let mut streams = Streams::default();
     let mut seen = 0;
     let deadline = tokio::time::sleep(creation_timeout);
@@ -79,14 +117,14 @@ pub async fn serve<B: StreamingBackend>(
                 if let Some(error) = streams.error.take() {
                     report(&error, protocol, &Outcome::Failed(message)).await;
                 }
-                finish(&conn).await;
-                return;
+                finish(conn).await;
+                return None;
             }
         };
         let Some(stream) = stream else {
             tracing::debug!("exec: client left before opening its streams");
             conn.shutdown().await;
-            return;
+            return None;
         };
         seen += 1;
         let IncomingStream {
@@ -107,6 +145,13 @@ pub async fn serve<B: StreamingBackend>(
             }
         }
     }
+    Some(streams)
+}
+
+/// Connects the client's standard and resize streams to the backend's ends
+/// (taking them out of `streams`, which keeps the error stream); returns the
+/// backend's side and the output pumps, which end once all output is sent.
+fn bridge(streams: &mut Streams) -> (StreamIo, Vec<JoinHandle<()>>) {
     let mut io = StreamIo::default();
     let mut pumps: Vec<JoinHandle<()>> = Vec::new();
     if let Some(reader) = streams.stdin.take() {
@@ -129,19 +174,7 @@ pub async fn serve<B: StreamingBackend>(
         tokio::spawn(resizes(reader, tx));
         io.resize = Some(rx);
     }
-    let outcome = remotecommand::run(backend, command, io, conn.closed()).await;
-    let Some(outcome) = outcome else {
-        tracing::debug!("exec: client went away; backend cancelled");
-        return;
-    };
-    // All output reaches the client before the status does.
-    for p in pumps {
-        let _ = p.await;
-    }
-    if let Some(error) = streams.error {
-        report(&error, protocol, &outcome).await;
-    }
-    finish(&conn).await;
+    (io, pumps)
 }
 
 /// Writes `outcome` on the error stream as `protocol` does, then closes it.
