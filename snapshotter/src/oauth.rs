@@ -117,22 +117,7 @@ pub async fn exchange(
 ) -> Result<RegistryAuth, Error> {
     let client = http_client(endpoint)?;
     let host = &endpoint.host;
-    let scheme = if endpoint.plain_http { "http" } else { "https" };
-    let ping = client
-        .get(format!("{scheme}://{host}/v2/"))
-        .send()
-        .await
-        .map_err(|e| token_error(host, format!("GET /v2/: {e}")))?;
-    let challenge = if ping.status() == reqwest::StatusCode::UNAUTHORIZED {
-        ping.headers()
-            .get(reqwest::header::WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_challenge)
-            .ok_or_else(|| token_error(host, "401 without a usable WWW-Authenticate".into()))?
-    } else {
-        Challenge::None
-    };
-    let (realm, service) = match challenge {
+    let (realm, service) = match challenge(&client, endpoint).await? {
         Challenge::Bearer { realm, service } => (realm, service),
         // Not a token registry: the identity token is the Basic password.
         Challenge::Basic | Challenge::None => {
@@ -144,47 +129,15 @@ pub async fn exchange(
     };
     let scope = format!("repository:{repository}:pull");
     let service = service.unwrap_or_default();
-    let mut form = vec![
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token),
-        ("client_id", CLIENT_ID),
-        ("scope", scope.as_str()),
-    ];
-    if !service.is_empty() {
-        form.push(("service", service.as_str()));
-    }
-    let posted = client
-        .post(&realm)
-        .form(&form)
-        .send()
-        .await
-        .map_err(|e| token_error(host, format!("POST {realm}: {e}")))?;
-    let status = posted.status();
-    let answer = if status.is_success() {
-        posted
-    } else if matches!(status.as_u16(), 401 | 404 | 405) {
-        tracing::debug!(%realm, %status, "token server refused the POST; asking with GET");
-        let mut query = vec![("scope", scope.as_str())];
-        if !service.is_empty() {
-            query.push(("service", service.as_str()));
-        }
-        let got = client
-            .get(&realm)
-            .query(&query)
-            .basic_auth(username, Some(refresh_token))
-            .send()
-            .await
-            .map_err(|e| token_error(host, format!("GET {realm}: {e}")))?;
-        if !got.status().is_success() {
-            return Err(token_error(
-                host,
-                format!("POST {realm}: {status}, GET: {}", got.status()),
-            ));
-        }
-        got
-    } else {
-        return Err(token_error(host, format!("POST {realm}: {status}")));
+    let request = TokenRequest {
+        host,
+        realm: &realm,
+        service: &service,
+        scope: &scope,
+        username,
+        refresh_token,
     };
+    let answer = request.send(&client).await?;
     let body: TokenResponse = answer
         .json()
         .await
@@ -201,6 +154,111 @@ pub async fn exchange(
         ));
     }
     Ok(RegistryAuth::Bearer(token))
+}
+
+/// What the registry's `/v2/` asks for: its 401 challenge, or
+/// [`Challenge::None`] when it answers otherwise.
+async fn challenge(client: &reqwest::Client, endpoint: &Endpoint) -> Result<Challenge, Error> {
+    let host = &endpoint.host;
+    let scheme = if endpoint.plain_http { "http" } else { "https" };
+    let ping = client
+        .get(format!("{scheme}://{host}/v2/"))
+        .send()
+        .await
+        .map_err(|e| token_error(host, format!("GET /v2/: {e}")))?;
+    if ping.status() == reqwest::StatusCode::UNAUTHORIZED {
+        ping.headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_challenge)
+            .ok_or_else(|| token_error(host, "401 without a usable WWW-Authenticate".into()))
+    } else {
+        Ok(Challenge::None)
+    }
+}
+
+/// One ask of a Bearer challenge's token realm.
+struct TokenRequest<'a> {
+    /// The registry, for errors.
+    host: &'a str,
+    realm: &'a str,
+    /// The challenge's service; empty when it named none (then not sent).
+    service: &'a str,
+    scope: &'a str,
+    username: &'a str,
+    refresh_token: &'a str,
+}
+
+impl TokenRequest<'_> {
+    /// The token server's successful answer: to the refresh-token POST, or,
+    /// when it refuses that (401, 404, 405), to a GET with the identity
+    /// token as Basic credentials.
+    async fn send(&self, client: &reqwest::Client) -> Result<reqwest::Response, Error> {
+        let Self {
+            host,
+            realm,
+            service,
+            scope,
+            ..
+        } = *self;
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", self.refresh_token),
+            ("client_id", CLIENT_ID),
+            ("scope", scope),
+        ];
+        if !service.is_empty() {
+            form.push(("service", service));
+        }
+        let posted = client
+            .post(realm)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| token_error(host, format!("POST {realm}: {e}")))?;
+        let status = posted.status();
+        if status.is_success() {
+            Ok(posted)
+        } else if matches!(status.as_u16(), 401 | 404 | 405) {
+            tracing::debug!(%realm, %status, "token server refused the POST; asking with GET");
+            self.send_get(client, status).await
+        } else {
+            Err(token_error(host, format!("POST {realm}: {status}")))
+        }
+    }
+
+    /// The GET fallback, after the POST was answered with `post_status`.
+    async fn send_get(
+        &self,
+        client: &reqwest::Client,
+        post_status: reqwest::StatusCode,
+    ) -> Result<reqwest::Response, Error> {
+        let Self {
+            host,
+            realm,
+            service,
+            scope,
+            ..
+        } = *self;
+        let mut query = vec![("scope", scope)];
+        if !service.is_empty() {
+            query.push(("service", service));
+        }
+        let got = client
+            .get(realm)
+            .query(&query)
+            .basic_auth(self.username, Some(self.refresh_token))
+            .send()
+            .await
+            .map_err(|e| token_error(host, format!("GET {realm}: {e}")))?;
+        if !got.status().is_success() {
+            return Err(token_error(
+                host,
+                format!("POST {realm}: {post_status}, GET: {}", got.status()),
+            ));
+        }
+        Ok(got)
+    }
 }
 
 #[cfg(test)]

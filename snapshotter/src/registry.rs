@@ -15,6 +15,7 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use oci_client::Client;
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{
     IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
     OCI_IMAGE_MEDIA_TYPE, OciImageIndex, OciImageManifest,
@@ -158,6 +159,8 @@ fn client_for(endpoint: &Endpoint, settings: &RegistrySettings) -> Result<Client
     })
 }
 
+/// Fetches `image` from one endpoint: its manifest (through the index when
+/// there is one), its config, then its layers.
 async fn fetch_from(
     pull: &Pull<'_>,
     image: &ImageRef,
@@ -165,23 +168,75 @@ async fn fetch_from(
     auth: &RegistryAuth,
 ) -> Result<Fetched, Error> {
     let client = client_for(endpoint, pull.settings)?;
-    let content = pull.content;
     let mut reference = image.to_client_ref();
     if endpoint.is_mirror {
         reference.set_mirror_registry(endpoint.host.clone());
     }
-    let registry_err = |source| registry_error(image, &endpoint.host, source);
-    let bad = |what: &'static str, reason: String| Error::BadImage {
-        reference: image.to_string(),
-        what,
-        reason,
+    let source = Source {
+        client,
+        reference,
+        image,
+        endpoint,
+        auth,
     };
+    let (top_digest, manifest_digests, manifest) = fetch_manifest(pull, &source).await?;
+    let (config_digest, diff_ids) = fetch_config(pull, &source, &manifest).await?;
+    let layers = fetch_layers(pull, &source, &manifest, diff_ids).await?;
+    Ok(Fetched {
+        top_digest,
+        manifest_digests,
+        config_digest,
+        config_size: u64::try_from(manifest.config.size).unwrap_or(0),
+        layers,
+    })
+}
 
+/// What every request to one endpoint for one image uses.
+struct Source<'a> {
+    client: Client,
+    /// The image's reference, pointed at the mirror when the endpoint is one.
+    reference: oci_client::Reference,
+    image: &'a ImageRef,
+    endpoint: &'a Endpoint,
+    auth: &'a RegistryAuth,
+}
+
+impl Source<'_> {
+    fn registry_err(&self, source: OciDistributionError) -> Error {
+        registry_error(self.image, &self.endpoint.host, source)
+    }
+
+    /// The image is malformed: its `what` (index, manifest) is refused.
+    fn bad(&self, what: &'static str, reason: String) -> Error {
+        Error::BadImage {
+            reference: self.image.to_string(),
+            what,
+            reason,
+        }
+    }
+}
+
+/// The manifest the reference names, checked against a pinned digest; when
+/// it is an index, the manifest for this node's platform too. Both go into
+/// the content store. Returns the top digest, every manifest digest stored,
+/// and the image manifest.
+async fn fetch_manifest(
+    pull: &Pull<'_>,
+    source: &Source<'_>,
+) -> Result<(Digest, Vec<Digest>, OciImageManifest), Error> {
+    let Source {
+        client,
+        reference,
+        image,
+        auth,
+        ..
+    } = source;
+    let content = pull.content;
     // The manifest the reference names: an image manifest or an index.
     let (top_bytes, _) = client
-        .pull_manifest_raw(&reference, auth, MANIFEST_TYPES)
+        .pull_manifest_raw(reference, auth, MANIFEST_TYPES)
         .await
-        .map_err(registry_err)?;
+        .map_err(|e| source.registry_err(e))?;
     let top_digest = Digest::of(&top_bytes);
     if let Some(pinned) = &image.digest
         && pinned != &top_digest
@@ -198,9 +253,9 @@ async fn fetch_from(
 
     let manifest_bytes = if is_index(&top_bytes) {
         let index: OciImageIndex =
-            serde_json::from_slice(&top_bytes).map_err(|e| bad("index", e.to_string()))?;
+            serde_json::from_slice(&top_bytes).map_err(|e| source.bad("index", e.to_string()))?;
         let chosen = platform::choose_for_host(&index.manifests).ok_or_else(|| {
-            bad(
+            source.bad(
                 "index",
                 format!("no linux/{} manifest", platform::host_arch()),
             )
@@ -210,38 +265,62 @@ async fn fetch_from(
         let (bytes, _) = client
             .pull_manifest_raw(&by_digest, auth, MANIFEST_TYPES)
             .await
-            .map_err(registry_err)?;
+            .map_err(|e| source.registry_err(e))?;
         content.write_all(&chosen, &bytes)?;
         manifest_digests.push(chosen);
         bytes
     } else {
         top_bytes
     };
-    let manifest: OciImageManifest =
-        serde_json::from_slice(&manifest_bytes).map_err(|e| bad("manifest", e.to_string()))?;
+    let manifest: OciImageManifest = serde_json::from_slice(&manifest_bytes)
+        .map_err(|e| source.bad("manifest", e.to_string()))?;
+    Ok((top_digest, manifest_digests, manifest))
+}
 
+/// The image config, fetched unless the content store has it. Returns its
+/// digest and the layers' diff ids (all `None` when their count does not
+/// match the layers': the layers then download without unpacking).
+async fn fetch_config(
+    pull: &Pull<'_>,
+    source: &Source<'_>,
+    manifest: &OciImageManifest,
+) -> Result<(Digest, Vec<Option<Digest>>), Error> {
+    let content = pull.content;
     let config_digest = Digest::parse(&manifest.config.digest)?;
     if !content.contains(&config_digest) {
         let mut bytes = Vec::new();
-        client
-            .pull_blob(&reference, &manifest.config, &mut bytes)
+        source
+            .client
+            .pull_blob(&source.reference, &manifest.config, &mut bytes)
             .await
-            .map_err(registry_err)?;
+            .map_err(|e| source.registry_err(e))?;
         content.write_all(&config_digest, &bytes)?;
     }
     // Known before the layers arrive, so each layer unpacks while it
     // downloads (and an image for another platform is refused up front).
-    let config = crate::image::parse_config(&image.to_string(), &content.read(&config_digest)?)?;
+    let config =
+        crate::image::parse_config(&source.image.to_string(), &content.read(&config_digest)?)?;
     let diff_ids: Vec<Option<Digest>> = if config.diff_ids.len() == manifest.layers.len() {
         config.diff_ids.into_iter().map(Some).collect()
     } else {
         // The commit reports the mismatch; download without unpacking.
         vec![None; manifest.layers.len()]
     };
+    Ok((config_digest, diff_ids))
+}
 
+/// Every layer of `manifest` (all of a supported type), a few downloads at
+/// a time, each unpacked on the way when its diff id is known. Returns the
+/// layers' digests and sizes, bottom first.
+async fn fetch_layers(
+    pull: &Pull<'_>,
+    source: &Source<'_>,
+    manifest: &OciImageManifest,
+    diff_ids: Vec<Option<Digest>>,
+) -> Result<Vec<(Digest, u64)>, Error> {
     for layer in &manifest.layers {
         if !is_layer_type(&layer.media_type) {
-            return Err(bad(
+            return Err(source.bad(
                 "manifest",
                 format!("unsupported layer media type {:?}", layer.media_type),
             ));
@@ -257,28 +336,20 @@ async fn fetch_from(
             fetch_blob(
                 pull,
                 Blob {
-                    client: &client,
-                    reference: &reference,
+                    client: &source.client,
+                    reference: &source.reference,
                     desc,
-                    image,
-                    host: &endpoint.host,
+                    image: source.image,
+                    host: &source.endpoint.host,
                 },
                 diff_id,
             )
         })
         .collect();
-    let layers = futures::stream::iter(downloads)
+    futures::stream::iter(downloads)
         .buffered(pull.settings.max_concurrent_downloads.max(1))
         .try_collect::<Vec<_>>()
-        .await?;
-
-    Ok(Fetched {
-        top_digest,
-        manifest_digests,
-        config_digest,
-        config_size: u64::try_from(manifest.config.size).unwrap_or(0),
-        layers,
-    })
+        .await
 }
 
 /// True when the manifest bytes are an OCI index or a Docker manifest list.

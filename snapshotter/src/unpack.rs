@@ -145,6 +145,27 @@ struct DirMeta {
     mtime: u64,
 }
 
+/// An entry's numeric header fields (blank fields read as 0).
+struct EntryMeta {
+    /// Permission bits, setuid/setgid/sticky included.
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    mtime: u64,
+}
+
+impl EntryMeta {
+    fn of(header: &tar::Header) -> io::Result<Self> {
+        let old = header.as_old();
+        Ok(Self {
+            mode: numeric(header.mode(), &old.mode)? & 0o7777,
+            uid: numeric(header.uid(), &old.uid)?,
+            gid: numeric(header.gid(), &old.gid)?,
+            mtime: numeric(header.mtime(), &old.mtime)?,
+        })
+    }
+}
+
 struct Unpacker<'a> {
     layer: &'a str,
     root: &'a Path,
@@ -195,6 +216,9 @@ impl Unpacker<'_> {
         Ok(())
     }
 
+    /// Unpacks one tar entry: whiteouts and markers become their overlayfs
+    /// form, everything else is created at its confined path with its owner,
+    /// mode, xattrs and mtime.
     fn entry(
         &mut self,
         entry: &mut tar::Entry<'_, &mut dyn Read>,
@@ -217,104 +241,20 @@ impl Unpacker<'_> {
             return Ok(());
         };
         let parent = self.resolve(parents, name, true)?;
-        let base_str = base.to_string_lossy();
-        if base_str == OPAQUE_MARKER {
-            return set_xattr(&parent, "trusted.overlay.opaque", b"y")
-                .map_err(|e| self.err(name, e));
-        }
-        if base_str.starts_with(".wh..wh.") {
-            return Ok(()); // other AUFS metadata (e.g. hardlink dirs): not content
-        }
-        if let Some(hidden) = base_str.strip_prefix(WHITEOUT_PREFIX) {
-            if hidden.is_empty() || hidden == "." || hidden == ".." || hidden.contains('/') {
-                return Err(self.unsafe_entry(name, "malformed whiteout"));
-            }
-            let target = parent.join(hidden);
-            remove_existing(&target).map_err(|e| self.err(name, e))?;
-            mknod(&target, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
-                .map_err(|e| self.err(name, e.into()))?;
-            self.inodes += 1;
+        if self.whiteout(&parent, base, name)? {
             return Ok(());
         }
         let target = parent.join(base);
-        let header = entry.header().clone();
-        let io_err = |e: io::Error| Error::Unpack {
-            layer: self.layer.to_string(),
-            entry: name.to_string(),
-            source: e,
-        };
-        let old = header.as_old();
-        let mode = numeric(header.mode(), &old.mode).map_err(io_err)? & 0o7777;
-        let uid = numeric(header.uid(), &old.uid).map_err(io_err)?;
-        let gid = numeric(header.gid(), &old.gid).map_err(io_err)?;
-        let mtime = numeric(header.mtime(), &old.mtime).map_err(io_err)?;
+        let meta = EntryMeta::of(entry.header()).map_err(|e| self.err(name, e))?;
         match kind {
-            EntryType::Directory => {
-                let keep = fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir());
-                if !keep {
-                    remove_existing(&target).map_err(io_err)?;
-                    fs::create_dir(&target).map_err(io_err)?;
-                    self.inodes += 1;
-                }
-                chown(&target, uid, gid).map_err(io_err)?;
-                self.dirs.push(DirMeta {
-                    path: target,
-                    mode,
-                    mtime,
-                });
-                return self.xattrs(entry, &parent.join(base), name);
-            }
+            EntryType::Directory => return self.directory(entry, target, &meta, name),
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                remove_existing(&target).map_err(io_err)?;
-                let mut file = File::options()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .custom_flags(nix::libc::O_NOFOLLOW)
-                    .open(&target)
-                    .map_err(io_err)?;
-                self.size += copy_large(entry, &mut file, &mut self.copy_buf).map_err(io_err)?;
+                self.regular_file(entry, &target, name)?;
             }
-            EntryType::Symlink => {
-                let link = entry
-                    .link_name()
-                    .map_err(io_err)?
-                    .ok_or_else(|| self.unsafe_entry(name, "symlink without target"))?;
-                remove_existing(&target).map_err(io_err)?;
-                std::os::unix::fs::symlink(link.as_ref(), &target).map_err(io_err)?;
-                self.inodes += 1;
-                chown(&target, uid, gid).map_err(io_err)?;
-                set_mtime(&target, mtime).map_err(io_err)?;
-                return Ok(());
-            }
-            EntryType::Link => {
-                let link = entry
-                    .link_name()
-                    .map_err(io_err)?
-                    .ok_or_else(|| self.unsafe_entry(name, "hardlink without target"))?
-                    .into_owned();
-                let source = self.hardlink_source(&link, name)?;
-                remove_existing(&target).map_err(io_err)?;
-                // linkat without AT_SYMLINK_FOLLOW: links a symlink itself, never its target.
-                fs::hard_link(&source, &target).map_err(io_err)?;
-                return Ok(());
-            }
+            EntryType::Symlink => return self.symlink(entry, &target, &meta, name),
+            EntryType::Link => return self.hardlink(entry, &target, name),
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
-                let major = header.device_major().map_err(io_err)?.unwrap_or(0);
-                let minor = header.device_minor().map_err(io_err)?.unwrap_or(0);
-                let flag = match kind {
-                    EntryType::Char => SFlag::S_IFCHR,
-                    EntryType::Block => SFlag::S_IFBLK,
-                    _ => SFlag::S_IFIFO,
-                };
-                remove_existing(&target).map_err(io_err)?;
-                mknod(
-                    &target,
-                    flag,
-                    Mode::from_bits_truncate(mode),
-                    makedev(major.into(), minor.into()),
-                )
-                .map_err(|e| io_err(e.into()))?;
+                self.device(entry.header(), &target, meta.mode, name)?;
             }
             other => {
                 tracing::debug!(layer = self.layer, entry = name, kind = ?other, "skipping tar entry type");
@@ -322,11 +262,152 @@ impl Unpacker<'_> {
             }
         }
         self.inodes += 1;
-        chown(&target, uid, gid).map_err(io_err)?;
+        let io_err = |e: io::Error| self.err(name, e);
+        chown(&target, meta.uid, meta.gid).map_err(io_err)?;
         // After chown, which clears setuid/setgid bits.
-        fs::set_permissions(&target, fs::Permissions::from_mode(mode)).map_err(io_err)?;
+        fs::set_permissions(&target, fs::Permissions::from_mode(meta.mode)).map_err(io_err)?;
         self.xattrs(entry, &target, name)?;
-        set_mtime(&target, mtime).map_err(io_err)
+        set_mtime(&target, meta.mtime).map_err(io_err)
+    }
+
+    /// Handles `base` in `parent` when it is an overlay marker rather than
+    /// content: the opaque marker, other AUFS metadata, or a whiteout (which
+    /// becomes a 0:0 character device). True when it was one.
+    fn whiteout(&mut self, parent: &Path, base: &OsStr, name: &str) -> Result<bool, Error> {
+        let base_str = base.to_string_lossy();
+        if base_str == OPAQUE_MARKER {
+            set_xattr(parent, "trusted.overlay.opaque", b"y").map_err(|e| self.err(name, e))?;
+            return Ok(true);
+        }
+        if base_str.starts_with(".wh..wh.") {
+            return Ok(true); // other AUFS metadata (e.g. hardlink dirs): not content
+        }
+        let Some(hidden) = base_str.strip_prefix(WHITEOUT_PREFIX) else {
+            return Ok(false);
+        };
+        if hidden.is_empty() || hidden == "." || hidden == ".." || hidden.contains('/') {
+            return Err(self.unsafe_entry(name, "malformed whiteout"));
+        }
+        let target = parent.join(hidden);
+        remove_existing(&target).map_err(|e| self.err(name, e))?;
+        mknod(&target, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
+            .map_err(|e| self.err(name, e.into()))?;
+        self.inodes += 1;
+        Ok(true)
+    }
+
+    /// A directory: kept when one is there already (a later entry may
+    /// repeat it), owned now, its mode and mtime applied at the end (see
+    /// [`DirMeta`]).
+    fn directory(
+        &mut self,
+        entry: &mut tar::Entry<'_, &mut dyn Read>,
+        target: PathBuf,
+        meta: &EntryMeta,
+        name: &str,
+    ) -> Result<(), Error> {
+        let io_err = |e: io::Error| self.err(name, e);
+        let keep = fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir());
+        if !keep {
+            remove_existing(&target).map_err(io_err)?;
+            fs::create_dir(&target).map_err(io_err)?;
+            self.inodes += 1;
+        }
+        chown(&target, meta.uid, meta.gid).map_err(|e| self.err(name, e))?;
+        self.dirs.push(DirMeta {
+            path: target.clone(),
+            mode: meta.mode,
+            mtime: meta.mtime,
+        });
+        self.xattrs(entry, &target, name)
+    }
+
+    /// A regular file's content, written to a new file (never through a
+    /// symlink).
+    fn regular_file(
+        &mut self,
+        entry: &mut tar::Entry<'_, &mut dyn Read>,
+        target: &Path,
+        name: &str,
+    ) -> Result<(), Error> {
+        remove_existing(target).map_err(|e| self.err(name, e))?;
+        let mut file = File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(target)
+            .map_err(|e| self.err(name, e))?;
+        self.size +=
+            copy_large(entry, &mut file, &mut self.copy_buf).map_err(|e| self.err(name, e))?;
+        Ok(())
+    }
+
+    /// A symlink, owned and dated itself (its target may be anything; it is
+    /// never followed while unpacking).
+    fn symlink(
+        &mut self,
+        entry: &mut tar::Entry<'_, &mut dyn Read>,
+        target: &Path,
+        meta: &EntryMeta,
+        name: &str,
+    ) -> Result<(), Error> {
+        let link = entry
+            .link_name()
+            .map_err(|e| self.err(name, e))?
+            .ok_or_else(|| self.unsafe_entry(name, "symlink without target"))?;
+        let io_err = |e: io::Error| self.err(name, e);
+        remove_existing(target).map_err(io_err)?;
+        std::os::unix::fs::symlink(link.as_ref(), target).map_err(io_err)?;
+        self.inodes += 1;
+        chown(target, meta.uid, meta.gid).map_err(|e| self.err(name, e))?;
+        set_mtime(target, meta.mtime).map_err(|e| self.err(name, e))?;
+        Ok(())
+    }
+
+    /// A hardlink to an earlier entry of this layer.
+    fn hardlink(
+        &self,
+        entry: &mut tar::Entry<'_, &mut dyn Read>,
+        target: &Path,
+        name: &str,
+    ) -> Result<(), Error> {
+        let link = entry
+            .link_name()
+            .map_err(|e| self.err(name, e))?
+            .ok_or_else(|| self.unsafe_entry(name, "hardlink without target"))?
+            .into_owned();
+        let source = self.hardlink_source(&link, name)?;
+        remove_existing(target).map_err(|e| self.err(name, e))?;
+        // linkat without AT_SYMLINK_FOLLOW: links a symlink itself, never its target.
+        fs::hard_link(&source, target).map_err(|e| self.err(name, e))?;
+        Ok(())
+    }
+
+    /// A character or block device or a FIFO, with its mode (and numbers).
+    fn device(
+        &self,
+        header: &tar::Header,
+        target: &Path,
+        mode: u32,
+        name: &str,
+    ) -> Result<(), Error> {
+        let io_err = |e: io::Error| self.err(name, e);
+        let major = header.device_major().map_err(io_err)?.unwrap_or(0);
+        let minor = header.device_minor().map_err(io_err)?.unwrap_or(0);
+        let flag = match header.entry_type() {
+            EntryType::Char => SFlag::S_IFCHR,
+            EntryType::Block => SFlag::S_IFBLK,
+            _ => SFlag::S_IFIFO,
+        };
+        remove_existing(target).map_err(io_err)?;
+        mknod(
+            target,
+            flag,
+            Mode::from_bits_truncate(mode),
+            makedev(major.into(), minor.into()),
+        )
+        .map_err(|e| io_err(e.into()))
     }
 
     /// Applies `SCHILY.xattr.*` PAX records (file capabilities, SELinux labels...).
