@@ -105,26 +105,11 @@ pub fn run(
     stdin: &[u8],
     timeout: Duration,
 ) -> Result<Vec<u8>, ExecError> {
-    let mut command = Command::new(binary);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("CNI_") {
-            command.env_remove(key);
-        }
-    }
-    if std::env::var_os("PATH").is_none() {
-        command.env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-    }
-    command
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
     let spawn_error = |source| ExecError::Spawn {
         binary: binary.to_path_buf(),
         source,
     };
-    let mut child = command.spawn().map_err(spawn_error)?;
+    let mut child = plugin_command(binary, env).spawn().map_err(spawn_error)?;
     let pid = child.id();
     let (input, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
     // Writing happens on its own thread so a plugin that never reads its
@@ -167,18 +152,52 @@ pub fn run(
     if status.success() {
         return Ok(out);
     }
-    let err = err_rx
+    Err(failure(binary, status, out, &err_rx))
+}
+
+/// The command for `binary`: the runtime's environment without inherited
+/// `CNI_*` (and a default `PATH` when it has none) plus `env`, all three
+/// standard streams piped, in a process group of its own.
+fn plugin_command(binary: &Path, env: &[(String, String)]) -> Command {
+    let mut command = Command::new(binary);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("CNI_") {
+            command.env_remove(key);
+        }
+    }
+    if std::env::var_os("PATH").is_none() {
+        command.env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    }
+    command
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    command
+}
+
+/// Why a plugin that exited with `status` failed: the spec's error on its
+/// stdout `out`, else what it printed (stdout, or stderr when that was
+/// empty; stderr is waited for a second at most).
+fn failure(
+    binary: &Path,
+    status: std::process::ExitStatus,
+    out: Vec<u8>,
+    stderr: &mpsc::Receiver<Vec<u8>>,
+) -> ExecError {
+    let err = stderr
         .recv_timeout(Duration::from_secs(1))
         .unwrap_or_default();
     if let Some(e) = plugin_error(&out) {
-        return Err(e);
+        return e;
     }
     let text = if out.is_empty() { err } else { out };
-    Err(ExecError::Failed {
+    ExecError::Failed {
         binary: binary.to_path_buf(),
         status: status.to_string(),
         output: String::from_utf8_lossy(&text).trim().to_string(),
-    })
+    }
 }
 
 /// The error a failed plugin reported on stdout, when it is the spec's

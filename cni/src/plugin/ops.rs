@@ -278,76 +278,11 @@ pub fn del(conf: &BridgeConf, env: &Env) -> Result<(), PluginError> {
 /// end is on the bridge, the addresses are still allocated, and the
 /// masquerade rules exist.
 pub fn check(conf: &BridgeConf, env: &Env) -> Result<(), PluginError> {
-    let prev = conf
-        .prev_result
-        .clone()
-        .ok_or_else(|| PluginError::config("CHECK needs prevResult"))?;
-    let prev: CniResult = serde_json::from_value(prev)
-        .map_err(|e| PluginError::decode(format!("prevResult: {e}")))?;
-    let allocations: Vec<(IpAddr, u8, Option<IpAddr>)> = prev
-        .ips
-        .iter()
-        .filter(
-            |ip| match ip.interface.and_then(|i| prev.interfaces.get(i)) {
-                Some(iface) => iface.name == env.ifname && !iface.sandbox.is_empty(),
-                None => true,
-            },
-        )
-        .filter_map(|ip| {
-            let cidr = Cidr::parse(&ip.address)?;
-            Some((cidr.addr, cidr.prefix, ip.gateway))
-        })
-        .collect();
-    if allocations.is_empty() {
-        return Err(PluginError::check(format!(
-            "prevResult has no address for {}",
-            env.ifname
-        )));
-    }
+    let allocations = prev_allocations(conf, env)?;
     let ns = netns::open(Path::new(&env.netns))?;
     block_on(async {
-        let pod = connect_in(&ns)?;
-        let link = pod.link(&env.ifname).await?.ok_or_else(|| {
-            PluginError::check(format!("{} is missing in {}", env.ifname, env.netns))
-        })?;
-        if !link.up {
-            return Err(PluginError::check(format!("{} is down", env.ifname)));
-        }
-        let present = pod.addresses(link.index).await?;
-        for (ip, prefix, gw) in &allocations {
-            if !present.contains(&(*ip, *prefix)) {
-                return Err(PluginError::check(format!(
-                    "{} lacks address {ip}/{prefix}",
-                    env.ifname
-                )));
-            }
-            if conf.is_default_gateway
-                && let Some(gw) = gw
-            {
-                let routes = pod.routes(*ip).await?;
-                let has_default = routes.iter().any(|(dst, len, via)| {
-                    *len == 0 && dst.is_none_or(|d| d.is_unspecified()) && *via == Some(*gw)
-                });
-                if !has_default {
-                    return Err(PluginError::check(format!(
-                        "no default route via {gw} in the pod"
-                    )));
-                }
-            }
-        }
-        let host = Netlink::connect()?;
-        let bridge = host.require(&conf.bridge).await?;
-        let veth = host
-            .link(&host_veth_name(&conf.name, &env.container_id, &env.ifname))
-            .await?
-            .ok_or_else(|| PluginError::check("the host end of the veth pair is missing"))?;
-        if veth.master != Some(bridge.index) {
-            return Err(PluginError::check(format!(
-                "{} is not attached to {}",
-                veth.name, conf.bridge
-            )));
-        }
-        Ok(())
+        check_pod_interface(conf, env, &ns, &allocations).await?;
+        check_host_end(conf, env).await
     })?;
     let held = Store::lock(&conf.data_dir())?.held_by(&env.container_id, &env.ifname)?;
     for (ip, _, _) in &allocations {
@@ -367,6 +302,99 @@ pub fn check(conf: &BridgeConf, env: &Env) -> Result<(), PluginError> {
                 )));
             }
         }
+    }
+    Ok(())
+}
+
+/// An address the previous ADD gave the pod: address, prefix length, gateway.
+type PrevAddress = (IpAddr, u8, Option<IpAddr>);
+
+/// The addresses `prevResult` gives this attachment's interface (or no
+/// interface in particular); an error when there are none.
+fn prev_allocations(conf: &BridgeConf, env: &Env) -> Result<Vec<PrevAddress>, PluginError> {
+    let prev = conf
+        .prev_result
+        .clone()
+        .ok_or_else(|| PluginError::config("CHECK needs prevResult"))?;
+    let prev: CniResult = serde_json::from_value(prev)
+        .map_err(|e| PluginError::decode(format!("prevResult: {e}")))?;
+    let allocations: Vec<PrevAddress> = prev
+        .ips
+        .iter()
+        .filter(
+            |ip| match ip.interface.and_then(|i| prev.interfaces.get(i)) {
+                Some(iface) => iface.name == env.ifname && !iface.sandbox.is_empty(),
+                None => true,
+            },
+        )
+        .filter_map(|ip| {
+            let cidr = Cidr::parse(&ip.address)?;
+            Some((cidr.addr, cidr.prefix, ip.gateway))
+        })
+        .collect();
+    if allocations.is_empty() {
+        return Err(PluginError::check(format!(
+            "prevResult has no address for {}",
+            env.ifname
+        )));
+    }
+    Ok(allocations)
+}
+
+/// The pod's interface in `ns` is up, has every address, and (for a
+/// default gateway) a default route via each address's gateway.
+async fn check_pod_interface(
+    conf: &BridgeConf,
+    env: &Env,
+    ns: &File,
+    allocations: &[PrevAddress],
+) -> Result<(), PluginError> {
+    let pod = connect_in(ns)?;
+    let link = pod
+        .link(&env.ifname)
+        .await?
+        .ok_or_else(|| PluginError::check(format!("{} is missing in {}", env.ifname, env.netns)))?;
+    if !link.up {
+        return Err(PluginError::check(format!("{} is down", env.ifname)));
+    }
+    let present = pod.addresses(link.index).await?;
+    for (ip, prefix, gw) in allocations {
+        if !present.contains(&(*ip, *prefix)) {
+            return Err(PluginError::check(format!(
+                "{} lacks address {ip}/{prefix}",
+                env.ifname
+            )));
+        }
+        if conf.is_default_gateway
+            && let Some(gw) = gw
+        {
+            let routes = pod.routes(*ip).await?;
+            let has_default = routes.iter().any(|(dst, len, via)| {
+                *len == 0 && dst.is_none_or(|d| d.is_unspecified()) && *via == Some(*gw)
+            });
+            if !has_default {
+                return Err(PluginError::check(format!(
+                    "no default route via {gw} in the pod"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The host end of the veth pair exists and is attached to the bridge.
+async fn check_host_end(conf: &BridgeConf, env: &Env) -> Result<(), PluginError> {
+    let host = Netlink::connect()?;
+    let bridge = host.require(&conf.bridge).await?;
+    let veth = host
+        .link(&host_veth_name(&conf.name, &env.container_id, &env.ifname))
+        .await?
+        .ok_or_else(|| PluginError::check("the host end of the veth pair is missing"))?;
+    if veth.master != Some(bridge.index) {
+        return Err(PluginError::check(format!(
+            "{} is not attached to {}",
+            veth.name, conf.bridge
+        )));
     }
     Ok(())
 }
