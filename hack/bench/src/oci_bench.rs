@@ -259,12 +259,44 @@ pub struct Options {
 
 /// Measures one launcher: the timing pass, then the memory pass.
 pub fn measure(runtime: &Launcher, bundle: &Bundle, options: &Options) -> RuntimeReport {
+    let mut report = empty_report(runtime, options);
+    let root = match tempfile::Builder::new()
+        .prefix("cradle-bench-state-")
+        .tempdir_in("/run")
+    {
+        Ok(r) => r,
+        Err(e) => {
+            report.error = Some(format!("state dir: {e}"));
+            return report;
+        }
+    };
+    crate::page_cache::evict(&runtime.program);
+    let rounds = Rounds {
+        runtime,
+        root: root.path(),
+        bundle: bundle.path(),
+        base: format!("bench{}", std::process::id()),
+    };
+    let samples = rounds.timing_pass(options, &mut report);
+    record_timing(&mut report, &samples);
+    let Some(trampoline) = &options.trampoline else {
+        return report;
+    };
+    if report.error.is_some() {
+        return report;
+    }
+    rounds.memory_pass(options, trampoline, &mut report);
+    report
+}
+
+/// A report naming the launcher and the run's settings, with no figures yet.
+fn empty_report(runtime: &Launcher, options: &Options) -> RuntimeReport {
     let mut name = runtime.program.display().to_string();
     for a in &runtime.global_args {
         name = format!("{name} {a}");
     }
-    let mut report = RuntimeReport {
-        runtime: name.clone(),
+    RuntimeReport {
+        runtime: name,
         version: first_line_of_version(&runtime.program),
         cgroups: options.cgroups.clone(),
         seccomp: options.seccomp,
@@ -277,31 +309,11 @@ pub fn measure(runtime: &Launcher, bundle: &Bundle, options: &Options) -> Runtim
         rss_iterations: 0,
         rss_floor_kib: None,
         rss_init: PeakRss::default(),
-    };
-    let root = match tempfile::Builder::new()
-        .prefix("cradle-bench-state-")
-        .tempdir_in("/run")
-    {
-        Ok(r) => r,
-        Err(e) => {
-            report.error = Some(format!("state dir: {e}"));
-            return report;
-        }
-    };
-    crate::page_cache::evict(&runtime.program);
-    let base = format!("bench{}", std::process::id());
-    let id = |i: usize| format!("{base}-{i}");
-    let mut samples = Vec::new();
-    for i in 0..options.warmup + options.iterations {
-        match once(runtime, root.path(), bundle.path(), &id(i), Pass::Timing) {
-            Ok(s) if i >= options.warmup => samples.push(s),
-            Ok(_) => {}
-            Err(e) => {
-                report.error = Some(format!("{e:#}"));
-                break;
-            }
-        }
     }
+}
+
+/// The phase times and the init's RSS of the timing pass's samples.
+fn record_timing(report: &mut RuntimeReport, samples: &[Sample]) {
     type Pick = fn(&Sample) -> Duration;
     let picks: [(&str, Pick); 5] = [
         ("create", |s| s.create),
@@ -319,35 +331,72 @@ pub fn measure(runtime: &Launcher, bundle: &Bundle, options: &Options) -> Runtim
         }
     }
     report.rss_init = PeakRss::of(samples.iter().map(|s| s.rss[3]).collect());
+}
 
-    let Some(trampoline) = &options.trampoline else {
-        return report;
-    };
-    if report.error.is_some() {
-        return report;
+/// The rounds of one launcher: each a container of its own (`base-N`) in
+/// one state dir.
+struct Rounds<'a> {
+    runtime: &'a Launcher,
+    root: &'a Path,
+    bundle: &'a Path,
+    /// Container ids are this with the round's number.
+    base: String,
+}
+
+impl Rounds<'_> {
+    /// Round `i` (its own container id) in `pass`.
+    fn once(&self, i: usize, pass: Pass) -> anyhow::Result<Sample> {
+        let id = format!("{}-{i}", self.base);
+        once(self.runtime, self.root, self.bundle, &id, pass)
     }
-    let first = options.warmup + options.iterations;
-    let mut memory = Vec::new();
-    for i in first..first + options.rss_iterations {
-        let pass = Pass::Memory(trampoline);
-        match once(runtime, root.path(), bundle.path(), &id(i), pass) {
-            Ok(s) => memory.push(s),
-            Err(e) => {
-                report.error = Some(format!("memory pass: {e:#}"));
-                break;
+
+    /// Warm-up rounds, then the timed ones; returns the timed samples (up to
+    /// the first failure, which goes into the report).
+    fn timing_pass(&self, options: &Options, report: &mut RuntimeReport) -> Vec<Sample> {
+        let mut samples = Vec::new();
+        for i in 0..options.warmup + options.iterations {
+            match self.once(i, Pass::Timing) {
+                Ok(s) if i >= options.warmup => samples.push(s),
+                Ok(_) => {}
+                Err(e) => {
+                    report.error = Some(format!("{e:#}"));
+                    break;
+                }
             }
         }
+        samples
     }
-    if memory.is_empty() {
-        return report;
+
+    /// The memory pass through `trampoline` (round numbers after the timing
+    /// pass's): the launcher's peak RSS per phase, into the report.
+    fn memory_pass(
+        &self,
+        options: &Options,
+        trampoline: &RssTrampoline,
+        report: &mut RuntimeReport,
+    ) {
+        let first = options.warmup + options.iterations;
+        let mut memory = Vec::new();
+        for i in first..first + options.rss_iterations {
+            let pass = Pass::Memory(trampoline);
+            match self.once(i, pass) {
+                Ok(s) => memory.push(s),
+                Err(e) => {
+                    report.error = Some(format!("memory pass: {e:#}"));
+                    break;
+                }
+            }
+        }
+        if memory.is_empty() {
+            return;
+        }
+        let rss = |k: usize| Some(PeakRss::of(memory.iter().map(|s| s.rss[k]).collect()));
+        report.rss_create = rss(0);
+        report.rss_start = rss(1);
+        report.rss_delete = rss(2);
+        report.rss_iterations = memory.len();
+        report.rss_floor_kib = memory.iter().map(|s| s.floor_kib).max();
     }
-    let rss = |k: usize| Some(PeakRss::of(memory.iter().map(|s| s.rss[k]).collect()));
-    report.rss_create = rss(0);
-    report.rss_start = rss(1);
-    report.rss_delete = rss(2);
-    report.rss_iterations = memory.len();
-    report.rss_floor_kib = memory.iter().map(|s| s.floor_kib).max();
-    report
 }
 
 /// Measures every launcher in `runtimes`, in order.
