@@ -7,7 +7,9 @@ use cradle_cgroupfs::has_controller;
 use super::error::CgroupError;
 use super::fs;
 use super::fs::{unsupported, write_field};
-use crate::spec::{LinuxCpu, LinuxMemory, LinuxResources};
+use crate::spec::{
+    LinuxCpu, LinuxDeviceCgroup, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxResources,
+};
 
 fn find<'a>(mounts: &'a [(String, PathBuf)], controller: &str) -> Option<&'a Path> {
     mounts
@@ -55,17 +57,15 @@ pub(super) fn apply(
     res: &LinuxResources,
 ) -> Result<Vec<String>, CgroupError> {
     let mut warnings = Vec::new();
-    let rel = path.trim_start_matches('/');
-    let dir = |c: &str| find(mounts, c).map(|m| m.join(rel));
-    let need = |c: &str, field: &str| {
-        dir(c).ok_or_else(|| unsupported(field, format!("no {c} controller is mounted")))
+    let dirs = Dirs {
+        mounts,
+        rel: path.trim_start_matches('/'),
     };
-
     if let Some(mem) = &res.memory {
-        apply_memory(&need("memory", "memory")?, mem)?;
+        apply_memory(&dirs.need("memory", "memory")?, mem)?;
     }
     if let Some(cpu) = &res.cpu {
-        apply_cpu(&dir, cpu)?;
+        apply_cpu(&dirs, cpu)?;
     }
     if let Some(pids) = &res.pids {
         let v = if pids.limit > 0 {
@@ -73,56 +73,26 @@ pub(super) fn apply(
         } else {
             "max".into()
         };
-        write_field(&need("pids", "pids")?.join("pids.max"), &v, "pids.limit")?;
+        write_field(
+            &dirs.need("pids", "pids")?.join("pids.max"),
+            &v,
+            "pids.limit",
+        )?;
     }
     if let Some(devices) = res.devices.as_ref().filter(|d| !d.is_empty()) {
-        let d = need("devices", "devices")?;
-        for rule in devices {
-            let file = if rule.allow {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
-            let mut line = rule.to_string();
-            if rule.access.as_deref().unwrap_or("").is_empty() {
-                line.push_str("rwm");
-            }
-            fs::write(&d.join(file), &line)?;
-        }
+        apply_devices(&dirs.need("devices", "devices")?, devices)?;
     }
     if let Some(b) = &res.block_io {
-        super::blockio::apply_v1(dir("blkio").as_deref(), b)?;
+        super::blockio::apply_v1(dirs.dir("blkio").as_deref(), b)?;
     }
     if let Some(h) = &res.hugepage_limits {
-        let v1_dir = dir("hugetlb");
-        let unified_dir = unified
-            .filter(|u| cradle_cgroupfs::hierarchy::offers_controller(u, "hugetlb"))
-            .map(|u| u.join(rel));
-        let target = match (&v1_dir, &unified_dir) {
-            (Some(d), _) => super::hugetlb::Target::V1(d),
-            (None, Some(d)) => super::hugetlb::Target::V2(d),
-            (None, None) => super::hugetlb::Target::Missing,
-        };
-        let sysfs = Path::new(super::hugetlb::HUGEPAGES_SYSFS);
-        warnings.extend(super::hugetlb::apply(target, h, sysfs)?);
+        warnings.extend(apply_hugetlb(&dirs, unified, h)?);
     }
     if let Some(r) = &res.rdma {
-        super::rdma::apply(dir("rdma").as_deref(), r)?;
+        super::rdma::apply(dirs.dir("rdma").as_deref(), r)?;
     }
     if let Some(n) = &res.network {
-        if let Some(id) = n.class_id {
-            let d = need("net_cls", "network.classID")?;
-            write_field(
-                &d.join("net_cls.classid"),
-                &id.to_string(),
-                "network.classID",
-            )?;
-        }
-        for p in n.priorities.as_deref().unwrap_or(&[]) {
-            let d = need("net_prio", "network.priorities")?;
-            let line = format!("{} {}", p.name, p.priority);
-            write_field(&d.join("net_prio.ifpriomap"), &line, "network.priorities")?;
-        }
+        apply_network(&dirs, n)?;
     }
     if res.unified.as_ref().is_some_and(|u| !u.is_empty()) {
         return Err(unsupported(
@@ -131,6 +101,82 @@ pub(super) fn apply(
         ));
     }
     Ok(warnings)
+}
+
+/// One cgroup's directory in each controller's mount.
+struct Dirs<'a> {
+    mounts: &'a [(String, PathBuf)],
+    /// The cgroup path, relative to a mount.
+    rel: &'a str,
+}
+
+impl Dirs<'_> {
+    /// The cgroup's directory for `controller`; `None` when it is not mounted.
+    fn dir(&self, controller: &str) -> Option<PathBuf> {
+        find(self.mounts, controller).map(|m| m.join(self.rel))
+    }
+
+    /// The directory for `controller`, which `field` of the spec needs.
+    fn need(&self, controller: &str, field: &str) -> Result<PathBuf, CgroupError> {
+        self.dir(controller)
+            .ok_or_else(|| unsupported(field, format!("no {controller} controller is mounted")))
+    }
+}
+
+/// Device rules in order, each to `devices.allow` or `devices.deny` (no
+/// access letters meaning all of them).
+fn apply_devices(d: &Path, devices: &[LinuxDeviceCgroup]) -> Result<(), CgroupError> {
+    for rule in devices {
+        let file = if rule.allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        let mut line = rule.to_string();
+        if rule.access.as_deref().unwrap_or("").is_empty() {
+            line.push_str("rwm");
+        }
+        fs::write(&d.join(file), &line)?;
+    }
+    Ok(())
+}
+
+/// Hugepage limits through the v1 hugetlb controller, else the hybrid
+/// host's cgroup2 one; returns the warning when they could not be set.
+fn apply_hugetlb(
+    dirs: &Dirs,
+    unified: Option<&Path>,
+    limits: &[LinuxHugepageLimit],
+) -> Result<Option<String>, CgroupError> {
+    let v1_dir = dirs.dir("hugetlb");
+    let unified_dir = unified
+        .filter(|u| cradle_cgroupfs::hierarchy::offers_controller(u, "hugetlb"))
+        .map(|u| u.join(dirs.rel));
+    let target = match (&v1_dir, &unified_dir) {
+        (Some(d), _) => super::hugetlb::Target::V1(d),
+        (None, Some(d)) => super::hugetlb::Target::V2(d),
+        (None, None) => super::hugetlb::Target::Missing,
+    };
+    let sysfs = Path::new(super::hugetlb::HUGEPAGES_SYSFS);
+    super::hugetlb::apply(target, limits, sysfs)
+}
+
+/// The network class id (net_cls) and interface priorities (net_prio).
+fn apply_network(dirs: &Dirs, n: &LinuxNetwork) -> Result<(), CgroupError> {
+    if let Some(id) = n.class_id {
+        let d = dirs.need("net_cls", "network.classID")?;
+        write_field(
+            &d.join("net_cls.classid"),
+            &id.to_string(),
+            "network.classID",
+        )?;
+    }
+    for p in n.priorities.as_deref().unwrap_or(&[]) {
+        let d = dirs.need("net_prio", "network.priorities")?;
+        let line = format!("{} {}", p.name, p.priority);
+        write_field(&d.join("net_prio.ifpriomap"), &line, "network.priorities")?;
+    }
+    Ok(())
 }
 
 fn apply_memory(d: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
@@ -199,8 +245,8 @@ fn apply_memory(d: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
     Ok(())
 }
 
-fn apply_cpu(dir: &dyn Fn(&str) -> Option<PathBuf>, cpu: &LinuxCpu) -> Result<(), CgroupError> {
-    let cpu_dir = || dir("cpu").ok_or_else(|| unsupported("cpu", "no cpu controller is mounted"));
+fn apply_cpu(dirs: &Dirs, cpu: &LinuxCpu) -> Result<(), CgroupError> {
+    let cpu_dir = || dirs.need("cpu", "cpu");
     let writes: [(&str, &str, Option<String>); 6] = [
         (
             "cpu.shares",
@@ -245,8 +291,7 @@ fn apply_cpu(dir: &dyn Fn(&str) -> Option<PathBuf>, cpu: &LinuxCpu) -> Result<()
     let cpus = cpu.cpus.as_deref().filter(|c| !c.is_empty());
     let mems = cpu.mems.as_deref().filter(|m| !m.is_empty());
     if cpus.is_some() || mems.is_some() {
-        let d = dir("cpuset")
-            .ok_or_else(|| unsupported("cpu.cpus", "no cpuset controller is mounted"))?;
+        let d = dirs.need("cpuset", "cpu.cpus")?;
         if let Some(c) = cpus {
             write_field(&d.join("cpuset.cpus"), c, "cpu.cpus")?;
         }
