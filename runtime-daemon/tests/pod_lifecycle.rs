@@ -9,6 +9,7 @@
 mod common;
 
 use common::{Harness, container_config, is_root, pod_config, run_request};
+use cradle_daemon::core::ids::ShimId;
 use cradle_daemon::platform::shim_client::ShimClient;
 use cradle_proto::cri;
 use cradle_proto::cri::runtime_service_server::RuntimeService;
@@ -226,7 +227,7 @@ async fn pods_survive_a_restart_and_a_dead_pause_means_not_ready() {
             .pod_sandbox_id
     };
     // The pause shim dies while the daemon is down.
-    ShimClient::new(&id, &h.path().join("state/shims").join(&id))
+    ShimClient::new(&ShimId::new(&id), &h.path().join("state/shims").join(&id))
         .delete(true)
         .await
         .unwrap();
@@ -346,7 +347,7 @@ async fn stop_pod_kills_the_pause_shim_and_remove_deletes_it() {
         .unwrap()
         .into_inner()
         .pod_sandbox_id;
-    let client = ShimClient::new(&id, &h.path().join("state/shims").join(&id));
+    let client = ShimClient::new(&ShimId::new(&id), &h.path().join("state/shims").join(&id));
     assert!(client.is_alive().await);
     svc.stop_pod_sandbox(Request::new(cri::StopPodSandboxRequest {
         pod_sandbox_id: id.clone(),

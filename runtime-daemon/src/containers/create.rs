@@ -8,6 +8,7 @@ use super::users::UserDb;
 use crate::core::error::{Error, Result};
 use crate::core::fault;
 use crate::core::fsutil::remove_dir;
+use crate::core::ids::ContainerId;
 use crate::core::index::Entry;
 use crate::core::store::Kind;
 use crate::platform::shims::Shim;
@@ -25,7 +26,7 @@ impl ContainerManager {
         &self,
         sandbox: &SandboxRecord,
         config: cri::ContainerConfig,
-    ) -> Result<String> {
+    ) -> Result<ContainerId> {
         let image_name = config
             .image
             .as_ref()
@@ -40,16 +41,16 @@ impl ContainerManager {
         }
         let (handler_name, handler_bin) = self.ctx.runtime_handler(&sandbox.runtime_handler)?;
         let log_path = super::log_path::confined(&sandbox.config.log_directory, &config.log_path)?;
-        let id = crate::core::ids::generate();
-        let name = ContainerRecord::name_key(&sandbox.id, &config).unwrap_or_default();
-        let reservation = self.names.reserve(&name, &id)?;
+        let id = ContainerId::new(crate::core::ids::generate());
+        let name = ContainerRecord::name_key(&sandbox.typed_id(), &config).unwrap_or_default();
+        let reservation = self.names.reserve(&name, id.as_str())?;
         let images = self.ctx.images()?;
         let image = images
             .resolve(&image_name)
             .ok_or_else(|| Error::ImageNotFound(image_name.clone()))?;
 
         let mut record = ContainerRecord {
-            id: id.clone(),
+            id: id.to_string(),
             sandbox_id: sandbox.id.clone(),
             image_name,
             image_id: image.id.clone(),
@@ -85,7 +86,7 @@ impl ContainerManager {
         let persisted = built.and_then(|built| {
             record.user = Some(built.user);
             record.start_error = built.start_error;
-            Ok(self.ctx.store.put(Kind::Container, &id, &record)?)
+            Ok(self.ctx.store.put(Kind::Container, id.as_str(), &record)?)
         });
         if let Err(e) = persisted {
             tracing::warn!(container = %id, name, "CreateContainer failed: {}", e.chain());
@@ -113,7 +114,7 @@ impl ContainerManager {
         handler_bin: &Path,
         undo: &mut Undo,
     ) -> Result<Built> {
-        let id = record.id.as_str();
+        let id = record.typed_id();
         let rootfs = record.rootfs();
         undo.dir = Some(record.dir.clone());
         std::fs::create_dir_all(&rootfs).map_err(|e| Error::io(&rootfs, e))?;
@@ -139,14 +140,15 @@ impl ContainerManager {
         };
         // The pod's hostname, hosts and resolv.conf, as extra CRI mounts.
         let mut config = record.config.clone();
-        let extra = crate::pods::files::sandbox_mounts(&self.ctx.sandbox_dir(&sandbox.id), &config);
+        let extra =
+            crate::pods::files::sandbox_mounts(&self.ctx.sandbox_dir(&sandbox.typed_id()), &config);
         config.mounts.extend(extra);
         // Image volumes become read-only binds of the store's mounts
         // (taken apart by remove_rootfs, registered above as the undo).
         if config.mounts.iter().any(|m| m.image.is_some()) {
             let (images, cid, mut mounts) = (
                 Arc::clone(images),
-                id.to_string(),
+                id.clone(),
                 std::mem::take(&mut config.mounts),
             );
             config.mounts = tokio::task::spawn_blocking(move || {
@@ -171,7 +173,7 @@ impl ContainerManager {
         }
         let spec = build_spec(&SpecInput {
             resolved: &resolved,
-            container_id: id,
+            container_id: id.as_str(),
             config: &config,
             sandbox: &sandbox.config,
             image: &image.config,
@@ -214,7 +216,7 @@ impl ContainerManager {
         let mut args: Vec<OsString> = vec![
             "container".into(),
             "--id".into(),
-            id.into(),
+            id.as_str().into(),
             "--bundle".into(),
             record.bundle().into(),
             "--runtime".into(),
@@ -235,7 +237,12 @@ impl ContainerManager {
                 args.push("--stdin-once".into());
             }
         }
-        match self.ctx.shims.spawn(id, &record.shim_dir, args).await {
+        match self
+            .ctx
+            .shims
+            .spawn(&id.shim(), &record.shim_dir, args)
+            .await
+        {
             Ok(shim) => {
                 undo.shim = Some(shim);
                 fault::point("create.shim_started");
@@ -283,12 +290,14 @@ impl ContainerManager {
             return Ok(None);
         };
         if options.pid == cri::NamespaceMode::Target as i32 {
-            let target = self.get(&options.target_id).map_err(|_| {
-                Error::InvalidArgument(format!(
-                    "pid namespace target {:?} is not a known container",
-                    options.target_id
-                ))
-            })?;
+            let target = self
+                .get(&ContainerId::new(&options.target_id))
+                .map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "pid namespace target {:?} is not a known container",
+                        options.target_id
+                    ))
+                })?;
             if target.sandbox_id != sandbox.id || target.state != ContainerState::Running {
                 return Err(Error::FailedPrecondition(format!(
                     "pid namespace target {} must be running in pod {}",
@@ -298,7 +307,7 @@ impl ContainerManager {
             let state = self
                 .ctx
                 .shims
-                .connect(&target.id, &target.shim_dir)
+                .connect(&target.typed_id().shim(), &target.shim_dir)
                 .state()
                 .await?;
             return Ok(Some(PathBuf::from(format!("/proc/{}/ns/pid", state.pid))));
@@ -307,7 +316,7 @@ impl ContainerManager {
             let state = self
                 .ctx
                 .shims
-                .connect(&sandbox.id, &sandbox.shim_dir)
+                .connect(&sandbox.typed_id().shim(), &sandbox.shim_dir)
                 .state()
                 .await?;
             let pause = PathBuf::from(format!("/proc/{}/ns/pid", state.pid));
@@ -416,7 +425,7 @@ struct Undo {
 }
 
 impl Undo {
-    async fn run(self, id: &str, images: &Arc<ImageStore>) {
+    async fn run(self, id: &ContainerId, images: &Arc<ImageStore>) {
         if let Some(shim) = self.shim
             && let Err(e) = shim.delete(true).await
         {

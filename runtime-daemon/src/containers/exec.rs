@@ -13,6 +13,7 @@
 use super::manager::ContainerManager;
 use super::record::ContainerState;
 use crate::core::error::{Error, Result};
+use crate::core::ids::ContainerId;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -44,7 +45,7 @@ impl ContainerManager {
     /// Runs `cmd` in container `id`; `timeout` 0 waits as long as it takes.
     pub async fn exec_sync(
         &self,
-        id: &str,
+        id: &ContainerId,
         cmd: &[String],
         timeout: Duration,
     ) -> Result<ExecOutput> {
@@ -59,7 +60,7 @@ impl ContainerManager {
 
     /// Where and how to exec in container `id` (prefixes resolve): it must be
     /// running. Shared by ExecSync and the streaming server's Exec.
-    pub(crate) fn exec_target(&self, id: &str) -> Result<ExecTarget> {
+    pub(crate) fn exec_target(&self, id: &ContainerId) -> Result<ExecTarget> {
         let record = self.get(id)?;
         if record.state != ContainerState::Running {
             return Err(Error::FailedPrecondition(format!(

@@ -12,6 +12,7 @@
 //! volume: nothing is shared across a pod.
 
 use crate::core::error::{Error, Result};
+use crate::core::ids::ContainerId;
 use cradle_proto::cri;
 use cradle_snapshotter::ImageStore;
 
@@ -21,7 +22,7 @@ use cradle_snapshotter::ImageStore;
 /// `remove_rootfs` undo.
 pub(super) fn mount_all(
     images: &ImageStore,
-    container_id: &str,
+    container_id: &ContainerId,
     mounts: &mut [cri::Mount],
 ) -> Result<()> {
     for (index, m) in mounts.iter_mut().enumerate() {
@@ -43,7 +44,7 @@ pub(super) fn mount_all(
             Error::ImageNotFound(format!("{} (image volume at {dest})", spec.image))
         })?;
         let path = images
-            .mount_image_volume(container_id, &index.to_string(), &image.id)
+            .mount_image_volume(container_id.as_str(), &index.to_string(), &image.id)
             .map_err(|e| match e {
                 // Removed between the lookup and the mount.
                 cradle_snapshotter::Error::NotFound(_) => {

@@ -42,14 +42,14 @@ pub(crate) async fn lost(
 
 /// Kills every process of the container and waits until none is left.
 async fn kill_container(ctx: &Context, record: &ContainerRecord) -> Result<()> {
-    let id = record.id.as_str();
+    let id = record.typed_id();
     if record.start_error.is_some() {
         return Ok(()); // never created by the runtime: nothing runs
     }
     match ctx.runtime_handler(&record.runtime_handler) {
         Ok((handler, binary)) => {
             let root = ctx.config.state_dir.join("runtime").join(handler);
-            if let Err(e) = runtime_cmd::force_delete(&binary, &root, id).await {
+            if let Err(e) = runtime_cmd::force_delete(&binary, &root, &id).await {
                 tracing::warn!(
                     container = %id,
                     "lost shim: runtime delete failed, killing through the cgroup: {}",

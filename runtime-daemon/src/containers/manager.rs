@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// Owns every container.
 pub struct ContainerManager {
     pub(super) ctx: Arc<Context>,
-    pub(super) index: Arc<Index<ContainerRecord>>,
+    pub(super) index: Arc<Index<ContainerId, ContainerRecord>>,
     pub(super) names: Arc<NameIndex>,
     pub(super) features: features::HandlerFeatures,
 }
@@ -25,7 +25,7 @@ impl ContainerManager {
     pub fn new(ctx: Arc<Context>) -> Self {
         ContainerManager {
             ctx,
-            index: Arc::new(Index::new("container")),
+            index: Arc::new(Index::new()),
             names: NameIndex::new("container"),
             features: features::HandlerFeatures::default(),
         }
@@ -41,7 +41,7 @@ impl ContainerManager {
     }
 
     /// A snapshot of one container.
-    pub fn get(&self, id_or_prefix: &str) -> Result<ContainerRecord> {
+    pub fn get(&self, id_or_prefix: &ContainerId) -> Result<ContainerRecord> {
         self.index.get(id_or_prefix).map(|(_, e)| e.snapshot())
     }
 
@@ -68,11 +68,11 @@ impl ContainerManager {
 
     /// Re-registers a loaded record (recovery) and returns its entry.
     pub fn restore(&self, record: ContainerRecord) -> Arc<Entry<ContainerRecord>> {
-        if let Some(name) = ContainerRecord::name_key(&record.sandbox_id, &record.config) {
+        if let Some(name) = ContainerRecord::name_key(&record.typed_sandbox_id(), &record.config) {
             self.names.restore(&name, &record.id);
         }
         let entry = Entry::new(record.clone());
-        self.index.insert(&record.id, Arc::clone(&entry));
+        self.index.insert(&record.typed_id(), Arc::clone(&entry));
         entry
     }
 

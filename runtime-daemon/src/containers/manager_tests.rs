@@ -49,9 +49,9 @@ fn known(
     state: ContainerState,
     shim: Option<ProcessStatus>,
 ) -> ContainerId {
-    let id = crate::core::ids::generate();
+    let id = ContainerId::new(crate::core::ids::generate());
     let record = ContainerRecord {
-        id: id.clone(),
+        id: id.to_string(),
         sandbox_id: "sandbox-of-tests".into(),
         config: container_config(name),
         image_name: "example.com/absent:1".into(),
@@ -72,13 +72,16 @@ fn known(
         user: None,
         start_error: None,
     };
-    bed.ctx.store.put(Kind::Container, &id, &record).unwrap();
+    bed.ctx
+        .store
+        .put(Kind::Container, id.as_str(), &record)
+        .unwrap();
     std::fs::create_dir_all(&record.shim_dir).unwrap();
     containers.restore(record);
     if let Some(status) = shim {
         bed.shims.plant(&id, status);
     }
-    ContainerId::new(id)
+    id
 }
 
 /// The platform calls made for container `id`, with the id dropped.
@@ -95,14 +98,14 @@ fn steps(bed: &TestBed, id: &ContainerId) -> Vec<String> {
 /// Waits (bounded) until the container is in `state`.
 async fn until_state(containers: &ContainerManager, id: &ContainerId, state: ContainerState) {
     for _ in 0..500 {
-        if containers.get(id.as_str()).unwrap().state == state {
+        if containers.get(id).unwrap().state == state {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!(
         "container never reached {state:?}: {:?}",
-        containers.get(id.as_str()).unwrap()
+        containers.get(id).unwrap()
     );
 }
 
@@ -181,7 +184,7 @@ async fn start_runs_the_container_and_its_exit_is_recorded_from_the_shim() {
         Some(ProcessStatus::Created),
     );
     containers.start(&id).await.unwrap();
-    let record = containers.get(id.as_str()).unwrap();
+    let record = containers.get(&id).unwrap();
     assert_eq!(record.state, ContainerState::Running);
     assert!(record.started_at > 0);
     assert_eq!(
@@ -194,7 +197,7 @@ async fn start_runs_the_container_and_its_exit_is_recorded_from_the_shim() {
     // The exit monitor parks on the shim's Wait; the process ends.
     bed.shims.exit(id.as_str(), 3);
     until_state(&containers, &id, ContainerState::Exited).await;
-    let record = containers.get(id.as_str()).unwrap();
+    let record = containers.get(&id).unwrap();
     assert_eq!((record.exit_code, record.reason.as_str()), (3, "Error"));
     assert_eq!(stored(&bed, &id).unwrap().exit_code, 3);
     let stopped = events.recv().await.unwrap();
@@ -232,7 +235,7 @@ async fn a_failed_start_kills_what_half_started_and_ends_as_cannot_run() {
     bed.journal.fail("start");
     containers.start(&id).await.unwrap_err();
     assert_eq!(steps(&bed, &id), ["start", "kill 9"]);
-    let record = containers.get(id.as_str()).unwrap();
+    let record = containers.get(&id).unwrap();
     assert_eq!(record.state, ContainerState::Exited);
     assert_eq!(record.reason, "ContainerCannotRun");
     assert_eq!(record.exit_code, 128);
@@ -251,7 +254,7 @@ async fn stop_sends_the_stop_signal_and_records_the_exit() {
     );
     containers.stop(&id, 10).await.unwrap();
     assert_eq!(steps(&bed, &id), ["kill 15", "wait"]);
-    let record = containers.get(id.as_str()).unwrap();
+    let record = containers.get(&id).unwrap();
     assert_eq!(record.state, ContainerState::Exited);
     assert_eq!(record.exit_code, 128 + libc::SIGTERM);
     // Stopping an exited container asks nothing of the shim.
@@ -274,10 +277,7 @@ async fn stop_kills_a_container_that_ignores_its_stop_signal_after_the_grace_per
     bed.shims.ignore(id.as_str(), libc::SIGTERM);
     containers.stop(&id, 1).await.unwrap();
     assert_eq!(steps(&bed, &id), ["kill 15", "wait", "kill 9", "wait"]);
-    assert_eq!(
-        containers.get(id.as_str()).unwrap().exit_code,
-        128 + libc::SIGKILL
-    );
+    assert_eq!(containers.get(&id).unwrap().exit_code, 128 + libc::SIGKILL);
 }
 
 #[tokio::test]
@@ -298,7 +298,7 @@ async fn stop_of_a_container_whose_shim_is_gone_takes_the_exit_it_left() {
     containers.stop(&id, 10).await.unwrap();
     // Nothing to signal through a dead shim.
     assert!(steps(&bed, &id).is_empty(), "{:?}", steps(&bed, &id));
-    let record = containers.get(id.as_str()).unwrap();
+    let record = containers.get(&id).unwrap();
     assert_eq!(
         (record.state, record.exit_code),
         (ContainerState::Exited, 7)
@@ -319,7 +319,7 @@ async fn a_shim_lost_while_running_ends_the_container_as_unknown() {
     containers.start(&id).await.unwrap();
     bed.shims.crash(id.as_str(), None);
     until_state(&containers, &id, ContainerState::Exited).await;
-    let record = containers.get(id.as_str()).unwrap();
+    let record = containers.get(&id).unwrap();
     assert_eq!((record.exit_code, record.reason.as_str()), (255, "Unknown"));
     assert!(
         record.message.contains("lost the shim"),
@@ -352,12 +352,9 @@ async fn remove_of_a_running_container_kills_it_deletes_the_shim_and_forgets_it(
     );
     containers.remove(&id).await.unwrap();
     assert_eq!(steps(&bed, &id), ["kill 9", "wait", "delete force"]);
-    assert!(matches!(
-        containers.get(id.as_str()),
-        Err(Error::NotFound { .. })
-    ));
+    assert!(matches!(containers.get(&id), Err(Error::NotFound { .. })));
     assert!(stored(&bed, &id).is_none());
-    assert!(!bed.ctx.shim_dir(id.as_str()).exists());
+    assert!(!bed.ctx.shim_dir(&id).exists());
     let kinds: Vec<_> = std::iter::from_fn(|| events.try_recv().ok())
         .map(|e| e.kind)
         .collect();
@@ -408,9 +405,9 @@ async fn the_exit_monitor_of_a_restored_container_records_its_exit() {
         ContainerState::Running,
         Some(ProcessStatus::Running),
     );
-    let entry = containers.restore(containers.get(id.as_str()).unwrap());
+    let entry = containers.restore(containers.get(&id).unwrap());
     containers.watch(Arc::clone(&entry));
     bed.shims.exit(id.as_str(), 0);
     until_state(&containers, &id, ContainerState::Exited).await;
-    assert_eq!(containers.get(id.as_str()).unwrap().reason, "Completed");
+    assert_eq!(containers.get(&id).unwrap().reason, "Completed");
 }

@@ -18,7 +18,9 @@ use std::sync::Arc;
 /// falls back to the shim's exit record (see `super::lost`).
 pub async fn watch(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
     let record = entry.snapshot();
-    let shim = ctx.shims.connect(&record.id, &record.shim_dir);
+    let shim = ctx
+        .shims
+        .connect(&record.typed_id().shim(), &record.shim_dir);
     match shim.wait(None).await {
         Ok(exit) => {
             tracing::info!(container = %record.id, code = exit.exit_code, "container exited");

@@ -1,6 +1,7 @@
 //! The persisted record of one container.
 
 use crate::core::events::ContainerEvent;
+use crate::core::ids::{ContainerId, SandboxId};
 use cradle_proto::cri;
 use cradle_proto::shim::ExitRecord;
 use serde::{Deserialize, Serialize};
@@ -99,9 +100,19 @@ pub struct ContainerRecord {
 
 impl ContainerRecord {
     /// The reserved name: one container per (sandbox, name, attempt).
-    pub fn name_key(sandbox_id: &str, config: &cri::ContainerConfig) -> Option<String> {
+    pub fn name_key(sandbox_id: &SandboxId, config: &cri::ContainerConfig) -> Option<String> {
         let m = config.metadata.as_ref()?;
         Some(format!("{sandbox_id}_{}_{}", m.name, m.attempt))
+    }
+
+    /// The container's id, typed (the record keeps it as stored text).
+    pub fn typed_id(&self) -> ContainerId {
+        ContainerId::new(&self.id)
+    }
+
+    /// The id of the container's sandbox, typed.
+    pub fn typed_sandbox_id(&self) -> SandboxId {
+        SandboxId::new(&self.sandbox_id)
     }
 
     /// The OCI bundle dir (`config.json` and `rootfs/`).

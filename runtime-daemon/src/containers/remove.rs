@@ -19,8 +19,8 @@ impl ContainerManager {
     /// already, at the exit), or, with no shim to ask, by running the
     /// runtime ourselves. The shim is asked first and looked for only when
     /// that fails, saving a round trip on the common path.
-    async fn delete_from_runtime(&self, id: &str, record: &ContainerRecord) -> Result<()> {
-        let shim = self.ctx.shims.connect(id, &record.shim_dir);
+    async fn delete_from_runtime(&self, id: &ContainerId, record: &ContainerRecord) -> Result<()> {
+        let shim = self.ctx.shims.connect(&id.shim(), &record.shim_dir);
         let result = match shim.delete(true).await {
             Err(e) if shim.is_alive().await => Err(e),
             Err(_) => {
@@ -42,7 +42,7 @@ impl ContainerManager {
     /// RemoveContainer: stop if needed, delete the shim, rootfs and bundle, forget
     /// the container. Unknown: Ok.
     pub async fn remove(&self, id: &ContainerId) -> Result<()> {
-        let Ok((id, entry)) = self.index.get(id.as_str()) else {
+        let Ok((id, entry)) = self.index.get(id) else {
             return Ok(());
         };
         let _op = entry.op.lock().await;
@@ -57,7 +57,7 @@ impl ContainerManager {
         let files = {
             let images = self.ctx.images()?;
             let trash = trash::open(&self.ctx)?;
-            let (cid, rootfs, dir) = (id.clone(), record.rootfs(), record.dir.clone());
+            let (cid, rootfs, dir) = (id.to_string(), record.rootfs(), record.dir.clone());
             tokio::task::spawn_blocking(move || -> Result<Vec<std::path::PathBuf>> {
                 let layer = images.discard_rootfs(&cid, &rootfs)?;
                 fault::point("remove.rootfs_removed");
@@ -76,12 +76,12 @@ impl ContainerManager {
         // Its socket lives there: only once the shim is gone.
         remove_dir(&record.shim_dir)?;
         fault::point("remove.dirs_removed");
-        self.ctx.store.delete(Kind::Container, &id)?;
+        self.ctx.store.delete(Kind::Container, id.as_str())?;
         fault::point("remove.forgotten");
         entry.mark_removed();
         self.index.remove(&id);
-        if let Some(name) = ContainerRecord::name_key(&record.sandbox_id, &record.config) {
-            self.names.release(&name, &id);
+        if let Some(name) = ContainerRecord::name_key(&record.typed_sandbox_id(), &record.config) {
+            self.names.release(&name, id.as_str());
         }
         self.ctx
             .events

@@ -9,14 +9,14 @@ use crate::core::ids::ContainerId;
 impl ContainerManager {
     /// ReopenContainerLog: only a running container has a log being written.
     pub async fn reopen_log(&self, id: &ContainerId) -> Result<()> {
-        let record = self.get(id.as_str())?;
+        let (id, entry) = self.index.get(id)?;
+        let record = entry.snapshot();
         if record.state != ContainerState::Running {
             return Err(Error::FailedPrecondition(format!(
-                "container {} is not running",
-                record.id
+                "container {id} is not running"
             )));
         }
-        let shim = self.ctx.shims.connect(&record.id, &record.shim_dir);
+        let shim = self.ctx.shims.connect(&id.shim(), &record.shim_dir);
         shim.reopen_log().await
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 use crate::core::error::RuntimeCmdError;
+use crate::core::ids::ContainerId;
 
 /// How long a forced delete may take.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,13 +27,13 @@ const UPDATE_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn update(
     binary: &Path,
     root: &Path,
-    id: &str,
+    id: &ContainerId,
     resources_json: &[u8],
 ) -> Result<(), RuntimeCmdError> {
     let mut child = tokio::process::Command::new(binary)
         .arg("--root")
         .arg(root)
-        .args(["update", "--resources", "-", id])
+        .args(["update", "--resources", "-", id.as_str()])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -81,14 +82,18 @@ pub async fn update(
 
 /// `<binary> --root <root> delete --force <id>`. A container the runtime does
 /// not know counts as deleted.
-pub async fn force_delete(binary: &Path, root: &Path, id: &str) -> Result<(), RuntimeCmdError> {
-    if !root.join(id).exists() {
+pub async fn force_delete(
+    binary: &Path,
+    root: &Path,
+    id: &ContainerId,
+) -> Result<(), RuntimeCmdError> {
+    if !root.join(id.as_str()).exists() {
         return Ok(());
     }
     let run = tokio::process::Command::new(binary)
         .arg("--root")
         .arg(root)
-        .args(["delete", "--force", id])
+        .args(["delete", "--force", id.as_str()])
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output();
@@ -104,7 +109,7 @@ pub async fn force_delete(binary: &Path, root: &Path, id: &str) -> Result<(), Ru
             what: format!("running {} delete", binary.display()),
             source,
         })?;
-    if output.status.success() || !root.join(id).exists() {
+    if output.status.success() || !root.join(id.as_str()).exists() {
         Ok(())
     } else {
         Err(RuntimeCmdError::Refused(format!(

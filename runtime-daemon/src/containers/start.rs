@@ -14,7 +14,7 @@ use std::sync::Arc;
 impl ContainerManager {
     /// StartContainer: only a created container can start.
     pub async fn start(&self, id: &ContainerId) -> Result<()> {
-        let (id, entry) = self.index.get(id.as_str())?;
+        let (id, entry) = self.index.get(id)?;
         let _op = entry.op.lock().await;
         let record = entry.snapshot();
         if record.state != ContainerState::Created {
@@ -30,7 +30,7 @@ impl ContainerManager {
                 why: why.clone(),
             });
         }
-        let shim = self.ctx.shims.connect(&id, &record.shim_dir);
+        let shim = self.ctx.shims.connect(&id.shim(), &record.shim_dir);
         // Taken before the start: a process that exits at once must not look
         // as if it finished before it started.
         let started_at = crate::core::time::now_ns();

@@ -19,7 +19,7 @@ impl ContainerManager {
     /// StopContainer: the stop signal, up to `timeout` seconds, then SIGKILL.
     /// Unknown or already exited: Ok.
     pub async fn stop(&self, id: &ContainerId, timeout: i64) -> Result<()> {
-        let Ok((id, entry)) = self.index.get(id.as_str()) else {
+        let Ok((id, entry)) = self.index.get(id) else {
             return Ok(());
         };
         let _op = entry.op.lock().await;
@@ -30,7 +30,7 @@ impl ContainerManager {
     /// first under the same lock).
     pub(super) async fn stop_locked(
         &self,
-        id: &str,
+        id: &ContainerId,
         entry: &Arc<Entry<ContainerRecord>>,
         timeout: i64,
     ) -> Result<()> {
@@ -45,7 +45,7 @@ impl ContainerManager {
             // Never created by the runtime: nothing runs, nothing to stop.
             return Ok(());
         }
-        let shim = self.ctx.shims.connect(id, &record.shim_dir);
+        let shim = self.ctx.shims.connect(&id.shim(), &record.shim_dir);
         if !shim.is_alive().await {
             return lost(&self.ctx, entry, shim.as_ref(), "the shim is gone").await;
         }

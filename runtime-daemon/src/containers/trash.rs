@@ -6,6 +6,7 @@
 
 use crate::core::context::Context;
 use crate::core::error::Result;
+use crate::core::ids::ContainerId;
 use cradle_snapshotter::Trash;
 use std::path::PathBuf;
 
@@ -17,11 +18,11 @@ pub(crate) fn open(ctx: &Context) -> Result<Trash> {
 
 /// Deletes the trashed `entries` of container `id` in a blocking task;
 /// failures are logged (the next start's sweep retries).
-pub(crate) fn delete_later(id: &str, entries: Vec<PathBuf>) {
+pub(crate) fn delete_later(id: &ContainerId, entries: Vec<PathBuf>) {
     if entries.is_empty() {
         return;
     }
-    let id = id.to_string();
+    let id = id.clone();
     tokio::task::spawn_blocking(move || {
         for entry in entries {
             if let Err(e) = Trash::delete(&entry) {

@@ -18,7 +18,7 @@ impl ContainerManager {
         id: &ContainerId,
         mut resources: cri::LinuxContainerResources,
     ) -> Result<()> {
-        let (id, entry) = self.index.get(id.as_str())?;
+        let (id, entry) = self.index.get(id)?;
         let _op = entry.op.lock().await;
         let record = entry.snapshot();
         if !matches!(

@@ -10,6 +10,7 @@
 use crate::core::config::Config;
 use crate::core::error::{Chain, Error, Result};
 use crate::core::events::Events;
+use crate::core::ids::{ContainerId, SandboxId, ShimId};
 use crate::core::store::Store;
 use crate::platform::cni::CniPaths;
 use crate::platform::networking::{CniNetworking, PodNetworking};
@@ -108,13 +109,13 @@ impl Context {
     }
 
     /// State dir of the shim serving object `id`.
-    pub fn shim_dir(&self, id: &str) -> PathBuf {
-        self.config.state_dir.join("shims").join(id)
+    pub fn shim_dir(&self, id: impl Into<ShimId>) -> PathBuf {
+        self.config.state_dir.join("shims").join(id.into().as_str())
     }
 
     /// Directory of the namespace pins of sandbox `id`.
-    pub fn ns_dir(&self, id: &str) -> PathBuf {
-        self.config.state_dir.join("ns").join(id)
+    pub fn ns_dir(&self, id: &SandboxId) -> PathBuf {
+        self.config.state_dir.join("ns").join(id.as_str())
     }
 
     /// CNI configuration, plugin and result-cache locations.
@@ -123,13 +124,13 @@ impl Context {
     }
 
     /// Persistent directory of sandbox `id` (hostname, hosts, resolv.conf).
-    pub fn sandbox_dir(&self, id: &str) -> PathBuf {
-        self.config.root.join("sandboxes").join(id)
+    pub fn sandbox_dir(&self, id: &SandboxId) -> PathBuf {
+        self.config.root.join("sandboxes").join(id.as_str())
     }
 
     /// Persistent directory of container `id` (its bundle lives below).
-    pub fn container_dir(&self, id: &str) -> PathBuf {
-        self.config.root.join("containers").join(id)
+    pub fn container_dir(&self, id: &ContainerId) -> PathBuf {
+        self.config.root.join("containers").join(id.as_str())
     }
 
     /// Resolves a RuntimeClass handler to (name, binary): `""` and `cradle-oci` →

@@ -10,6 +10,7 @@
 //! chain with [`Chain`] (`outer: cause: root cause`), so the kubelet reads
 //! every step and the code can still branch on the typed cause.
 
+use crate::core::ids::ShimId;
 use crate::platform::cni::NetworkError;
 use crate::platform::namespaces::NsError;
 use crate::platform::shim_error::ShimError;
@@ -207,7 +208,7 @@ impl Error {
     }
 
     /// A shim failure naming the object the shim serves.
-    pub fn shim(id: &str, source: ShimError) -> Self {
+    pub fn shim(id: &ShimId, source: ShimError) -> Self {
         Error::Shim {
             id: id.to_string(),
             source,

@@ -46,7 +46,7 @@ fn snapshotter_refusals_map_to_their_codes() {
 fn a_three_level_chain_reaches_the_status_whole_and_keeps_its_code() {
     // Error::Shim -> ShimError::Connect -> io::Error: three levels.
     let err = Error::shim(
-        "c1",
+        &ShimId::new("c1"),
         ShimError::Connect {
             socket: PathBuf::from("/run/cradle/shims/c1/shim.sock"),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such socket"),

@@ -1,12 +1,15 @@
 //! Object ids: 64 random hex characters, resolved from unique prefixes.
 //!
-//! crictl users type short prefixes of ids (as with containerd); [`resolve`]
-//! turns such a prefix into the one full id it names, or explains why not.
 //! The managers take a [`ContainerId`] or a [`SandboxId`], made from the
 //! CRI's strings at the service boundary once validated, so a sandbox id
-//! cannot be passed where a container id is meant.
+//! cannot be passed where a container id is meant; crictl users type short
+//! prefixes of ids (as with containerd), which the index resolves to the
+//! typed full id. The shim client serves both kinds of object and takes a
+//! [`ShimId`], which either converts into.
+//!
+//! This file imports nothing of the crate, so the platform adapters can
+//! name the ids without depending on the rest of the core.
 
-use crate::core::error::{Error, Result};
 use rand::RngCore;
 use std::fmt;
 
@@ -40,7 +43,32 @@ macro_rules! typed_id {
                 &self.0
             }
         }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        /// A stored record's id (text) names the same object as a typed one.
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
     };
+}
+
+/// An id the index keeps objects under: one kind of object's id.
+pub trait TypedId: Clone + fmt::Display {
+    /// The kind of object, as errors name it ("container", "sandbox").
+    const KIND: &'static str;
+
+    /// Wraps a full id (or a prefix) of this kind.
+    fn wrap(id: String) -> Self;
+
+    /// The id as a string.
+    fn text(&self) -> &str;
 }
 
 typed_id!(
@@ -51,44 +79,67 @@ typed_id!(
     /// The id of a pod sandbox, or a unique prefix of one.
     SandboxId
 );
+typed_id!(
+    /// The id of the object a shim serves: a container, or a pod (its
+    /// pause process). Only for the shim's paths and messages.
+    ShimId
+);
+
+impl TypedId for ContainerId {
+    const KIND: &'static str = "container";
+
+    fn wrap(id: String) -> Self {
+        ContainerId(id)
+    }
+
+    fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TypedId for SandboxId {
+    const KIND: &'static str = "sandbox";
+
+    fn wrap(id: String) -> Self {
+        SandboxId(id)
+    }
+
+    fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+impl ContainerId {
+    /// The id of this container's shim.
+    pub fn shim(&self) -> ShimId {
+        ShimId(self.0.clone())
+    }
+}
+
+impl SandboxId {
+    /// The id of this pod's shim (of its pause process).
+    pub fn shim(&self) -> ShimId {
+        ShimId(self.0.clone())
+    }
+}
+
+impl From<&ContainerId> for ShimId {
+    fn from(id: &ContainerId) -> Self {
+        id.shim()
+    }
+}
+
+impl From<&SandboxId> for ShimId {
+    fn from(id: &SandboxId) -> Self {
+        id.shim()
+    }
+}
 
 /// A fresh id: 32 random bytes as 64 lowercase hex characters.
 pub fn generate() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
-}
-
-/// Resolves `prefix` against `ids`: an exact match wins, otherwise the single id
-/// starting with it. Empty prefixes are invalid; none → `NotFound`, several → ambiguous.
-pub fn resolve<'a, I>(kind: &'static str, prefix: &str, ids: I) -> Result<String>
-where
-    I: IntoIterator<Item = &'a String>,
-{
-    if prefix.is_empty() {
-        return Err(Error::InvalidArgument(format!(
-            "{kind} id must not be empty"
-        )));
-    }
-    let mut found: Option<&String> = None;
-    for id in ids {
-        if id == prefix {
-            return Ok(id.clone());
-        }
-        if id.starts_with(prefix) {
-            if found.is_some() {
-                return Err(Error::AmbiguousId {
-                    kind,
-                    prefix: prefix.to_string(),
-                });
-            }
-            found = Some(id);
-        }
-    }
-    found.cloned().ok_or_else(|| Error::NotFound {
-        kind,
-        id: prefix.to_string(),
-    })
 }
 
 #[cfg(test)]
@@ -109,34 +160,5 @@ mod tests {
         assert_eq!(a.len(), 64);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
-    }
-
-    #[test]
-    fn unique_prefix_resolves_to_full_id() {
-        let ids = vec!["abc123".to_string(), "abd456".to_string()];
-        assert_eq!(resolve("container", "abc", &ids).unwrap(), "abc123");
-        assert_eq!(resolve("container", "abd456", &ids).unwrap(), "abd456");
-    }
-
-    #[test]
-    fn ambiguous_prefix_is_rejected() {
-        let ids = vec!["abc123".to_string(), "abd456".to_string()];
-        assert!(matches!(
-            resolve("container", "ab", &ids),
-            Err(Error::AmbiguousId { .. })
-        ));
-    }
-
-    #[test]
-    fn unknown_prefix_is_not_found_and_empty_is_invalid() {
-        let ids = vec!["abc123".to_string()];
-        assert!(matches!(
-            resolve("sandbox", "ff", &ids),
-            Err(Error::NotFound { .. })
-        ));
-        assert!(matches!(
-            resolve("sandbox", "", &ids),
-            Err(Error::InvalidArgument(_))
-        ));
     }
 }

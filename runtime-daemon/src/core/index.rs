@@ -5,9 +5,13 @@
 //! lifecycle operations on that one object (shim calls, mounts). The index map
 //! itself is only ever locked for a lookup, an insert or a remove, so lists
 //! never wait behind a slow operation.
+//!
+//! crictl users type short prefixes of ids (as with containerd); [`resolve`]
+//! turns such a prefix into the one full id it names, or explains why not,
+//! and [`Index::get`] answers with the typed full id.
 
-use crate::core::error::Result;
-use crate::core::ids;
+use crate::core::error::{Error, Result};
+use crate::core::ids::TypedId;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -61,50 +65,47 @@ impl<R: Clone> Entry<R> {
     }
 }
 
-/// All objects of one kind, by full id.
+/// All objects of one kind (the kind of id `I`), by full id.
 #[derive(Debug)]
-pub struct Index<R> {
-    kind: &'static str,
+pub struct Index<I, R> {
     map: RwLock<HashMap<String, Arc<Entry<R>>>>,
+    kind: std::marker::PhantomData<I>,
 }
 
-impl<R: Clone> Index<R> {
-    /// An empty index; `kind` (`sandbox`, `container`) names it in errors.
-    pub fn new(kind: &'static str) -> Self {
+impl<I: TypedId, R: Clone> Index<I, R> {
+    /// An empty index; `I::KIND` (`sandbox`, `container`) names it in errors.
+    pub fn new() -> Self {
         Index {
-            kind,
             map: RwLock::new(HashMap::new()),
+            kind: std::marker::PhantomData,
         }
     }
 
     /// Adds `entry` under its full `id` (replacing any entry of that id).
-    pub fn insert(&self, id: &str, entry: Arc<Entry<R>>) {
+    pub fn insert(&self, id: &I, entry: Arc<Entry<R>>) {
         self.map
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id.to_string(), entry);
+            .insert(id.text().to_string(), entry);
     }
 
     /// Forgets the object of full `id`; a missing id is not an error.
-    pub fn remove(&self, id: &str) {
+    pub fn remove(&self, id: &I) {
         self.map
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+            .remove(id.text());
     }
 
-    /// The object named by a full id or unique prefix.
-    pub fn get(&self, id_or_prefix: &str) -> Result<(String, Arc<Entry<R>>)> {
+    /// The object named by a full id or unique prefix, with its full id.
+    pub fn get(&self, id_or_prefix: &I) -> Result<(I, Arc<Entry<R>>)> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        let id = ids::resolve(self.kind, id_or_prefix, map.keys())?;
-        let entry = map
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| crate::core::error::Error::NotFound {
-                kind: self.kind,
-                id: id.clone(),
-            })?;
-        Ok((id, entry))
+        let id = resolve(I::KIND, id_or_prefix.text(), map.keys())?;
+        let entry = map.get(&id).cloned().ok_or_else(|| Error::NotFound {
+            kind: I::KIND,
+            id: id.clone(),
+        })?;
+        Ok((I::wrap(id), entry))
     }
 
     /// Every object, in no particular order.
@@ -118,22 +119,62 @@ impl<R: Clone> Index<R> {
     }
 }
 
+/// Resolves `prefix` against `ids`: an exact match wins, otherwise the single id
+/// starting with it. Empty prefixes are invalid; none → `NotFound`, several → ambiguous.
+pub fn resolve<'a, I>(kind: &'static str, prefix: &str, ids: I) -> Result<String>
+where
+    I: IntoIterator<Item = &'a String>,
+{
+    if prefix.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{kind} id must not be empty"
+        )));
+    }
+    let mut found: Option<&String> = None;
+    for id in ids {
+        if id == prefix {
+            return Ok(id.clone());
+        }
+        if id.starts_with(prefix) {
+            if found.is_some() {
+                return Err(Error::AmbiguousId {
+                    kind,
+                    prefix: prefix.to_string(),
+                });
+            }
+            found = Some(id);
+        }
+    }
+    found.cloned().ok_or_else(|| Error::NotFound {
+        kind,
+        id: prefix.to_string(),
+    })
+}
+
+impl<I: TypedId, R: Clone> Default for Index<I, R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::ids::ContainerId;
 
     #[test]
     fn lookup_by_unique_prefix_finds_the_entry() {
-        let index = Index::new("container");
-        index.insert("abcdef", Entry::new(1u32));
-        index.insert("abd000", Entry::new(2u32));
-        let (id, entry) = index.get("abc").unwrap();
-        assert_eq!(id, "abcdef");
+        let index = Index::<ContainerId, u32>::new();
+        let id = ContainerId::new;
+        index.insert(&id("abcdef"), Entry::new(1u32));
+        index.insert(&id("abd000"), Entry::new(2u32));
+        let (found, entry) = index.get(&id("abc")).unwrap();
+        assert_eq!(found, id("abcdef"));
         assert_eq!(entry.snapshot(), 1);
-        assert!(index.get("ab").is_err());
-        index.remove("abcdef");
+        assert!(index.get(&id("ab")).is_err());
+        index.remove(&id("abcdef"));
         assert!(matches!(
-            index.get("abc"),
+            index.get(&id("abc")),
             Err(crate::core::error::Error::NotFound { .. })
         ));
     }
@@ -143,5 +184,34 @@ mod tests {
         let entry = Entry::new(1u32);
         assert_eq!(entry.update(|r| *r += 1), 2);
         assert_eq!(entry.snapshot(), 2);
+    }
+
+    #[test]
+    fn unique_prefix_resolves_to_full_id() {
+        let ids = vec!["abc123".to_string(), "abd456".to_string()];
+        assert_eq!(resolve("container", "abc", &ids).unwrap(), "abc123");
+        assert_eq!(resolve("container", "abd456", &ids).unwrap(), "abd456");
+    }
+
+    #[test]
+    fn ambiguous_prefix_is_rejected() {
+        let ids = vec!["abc123".to_string(), "abd456".to_string()];
+        assert!(matches!(
+            resolve("container", "ab", &ids),
+            Err(Error::AmbiguousId { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_prefix_is_not_found_and_empty_is_invalid() {
+        let ids = vec!["abc123".to_string()];
+        assert!(matches!(
+            resolve("sandbox", "ff", &ids),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            resolve("sandbox", "", &ids),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 }

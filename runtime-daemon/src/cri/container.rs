@@ -28,7 +28,9 @@ impl CriService {
         let (runtime, sandbox_id) = (Arc::clone(&self.runtime), SandboxId::new(sandbox_id));
         let id =
             detached(async move { runtime.create_container(&sandbox_id, config).await }).await?;
-        Ok(cri::CreateContainerResponse { container_id: id })
+        Ok(cri::CreateContainerResponse {
+            container_id: id.to_string(),
+        })
     }
 
     pub(crate) async fn start_container_impl(
@@ -63,7 +65,7 @@ impl CriService {
         req: cri::ContainerStatusRequest,
     ) -> Result<cri::ContainerStatusResponse, Status> {
         let id = required(&req.container_id, "container_id")?;
-        let record = self.runtime.containers.get(id)?;
+        let record = self.runtime.containers.get(&ContainerId::new(id))?;
         let mut info = std::collections::HashMap::new();
         if req.verbose {
             info.insert("info".to_string(), verbose_info(&record).to_string());
@@ -117,7 +119,7 @@ impl CriService {
         let output = self
             .runtime
             .containers
-            .exec_sync(id, &req.cmd, timeout)
+            .exec_sync(&ContainerId::new(id), &req.cmd, timeout)
             .await?;
         Ok(cri::ExecSyncResponse {
             stdout: output.stdout,

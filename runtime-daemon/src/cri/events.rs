@@ -4,6 +4,7 @@
 
 use super::CriService;
 use crate::core::events::ContainerEvent;
+use crate::core::ids::SandboxId;
 use crate::runtime::Runtime;
 use cradle_proto::cri;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ pub type EventStream = std::pin::Pin<
 fn response(runtime: &Runtime, event: ContainerEvent) -> cri::ContainerEventResponse {
     let pod_sandbox_status = runtime
         .pods
-        .get(&event.sandbox_id)
+        .get(&SandboxId::new(&event.sandbox_id))
         .ok()
         .map(|p| p.to_status());
     let mut containers_statuses: Vec<cri::ContainerStatus> = runtime

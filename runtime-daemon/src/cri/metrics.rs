@@ -19,6 +19,7 @@ use super::metric_builder::{Descriptor, Metrics};
 use super::metrics_detail;
 use super::sandbox_stats::pod_interfaces;
 use crate::containers::{ContainerRecord, ContainerState};
+use crate::core::ids::SandboxId;
 use crate::pods::{SandboxRecord, SandboxState};
 use crate::stats::cgroup::CgroupSample;
 use crate::stats::filesystem::writable_layer_fs;
@@ -212,7 +213,7 @@ pub(super) fn base_labels(record: &ContainerRecord) -> [String; 3] {
 }
 
 /// The pod-level metrics: its interfaces' counters.
-pub fn pod_metrics(sandbox_id: &str, interfaces: &[InterfaceSample]) -> Vec<cri::Metric> {
+pub fn pod_metrics(sandbox_id: &SandboxId, interfaces: &[InterfaceSample]) -> Vec<cri::Metric> {
     use cri::MetricType::Counter;
     let base = [
         sandbox_id.to_string(),
@@ -276,7 +277,7 @@ impl CriService {
             .collect();
         cri::PodSandboxMetrics {
             pod_sandbox_id: pod.id.clone(),
-            metrics: pod_metrics(&pod.id, &pod_interfaces(pod)),
+            metrics: pod_metrics(&pod.typed_id(), &pod_interfaces(pod)),
             container_metrics,
         }
     }

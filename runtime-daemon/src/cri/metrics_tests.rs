@@ -141,7 +141,7 @@ fn pod_metrics_count_each_interface() {
         rx_bytes: 9,
         ..Default::default()
     };
-    let metrics = pod_metrics("p1", &[eth0, net1]);
+    let metrics = pod_metrics(&SandboxId::new("p1"), &[eth0, net1]);
     assert_consistent(&metrics);
     assert_eq!(metrics.len(), 16);
     assert_eq!(metrics[0].label_values, ["p1", "POD", "", "eth0"]);
@@ -152,5 +152,5 @@ fn pod_metrics_count_each_interface() {
     assert_eq!(value(&metrics, TX_ERRORS, &["eth0"]), Some(1));
     assert_eq!(value(&metrics, TX_DROPPED, &["eth0"]), Some(5));
     assert_eq!(value(&metrics, RX_BYTES, &["net1"]), Some(9));
-    assert!(pod_metrics("p1", &[]).is_empty());
+    assert!(pod_metrics(&SandboxId::new("p1"), &[]).is_empty());
 }

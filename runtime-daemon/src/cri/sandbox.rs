@@ -22,7 +22,9 @@ impl CriService {
         let runtime = Arc::clone(&self.runtime);
         let handler = req.runtime_handler;
         let id = detached(async move { runtime.pods.run(config, &handler).await }).await?;
-        Ok(cri::RunPodSandboxResponse { pod_sandbox_id: id })
+        Ok(cri::RunPodSandboxResponse {
+            pod_sandbox_id: id.to_string(),
+        })
     }
 
     pub(crate) async fn stop_pod_sandbox_impl(
@@ -48,7 +50,7 @@ impl CriService {
         req: cri::PodSandboxStatusRequest,
     ) -> Result<cri::PodSandboxStatusResponse, Status> {
         let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
-        let record = self.runtime.pods.get(id)?;
+        let record = self.runtime.pods.get(&SandboxId::new(id))?;
         let containers_statuses = self
             .runtime
             .containers

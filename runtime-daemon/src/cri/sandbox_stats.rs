@@ -8,6 +8,7 @@ use super::filter::{id_matches, labels_match};
 use super::stats::{cpu_usage, memory_usage, value};
 use super::{CriService, required};
 use crate::containers::ContainerState;
+use crate::core::ids::SandboxId;
 use crate::pods::{SandboxRecord, SandboxState};
 use crate::stats::network::InterfaceSample;
 use crate::stats::sample::{init_interfaces, pod_sample};
@@ -88,7 +89,7 @@ impl CriService {
         req: cri::PodSandboxStatsRequest,
     ) -> Result<cri::PodSandboxStatsResponse, Status> {
         let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
-        let record = self.runtime.pods.get(id)?;
+        let record = self.runtime.pods.get(&SandboxId::new(id))?;
         Ok(cri::PodSandboxStatsResponse {
             stats: Some(self.pod_stats_of(&record)),
         })

@@ -5,6 +5,7 @@
 use super::filter::{id_matches, labels_match};
 use super::{CriService, required};
 use crate::containers::ContainerRecord;
+use crate::core::ids::ContainerId;
 use crate::stats::cgroup::CgroupSample;
 use crate::stats::sample::container_usage;
 use cradle_proto::cri;
@@ -54,7 +55,7 @@ impl CriService {
             }),
             cpu: Some(cpu_usage(now, &sample, nano_cores)),
             memory: Some(memory_usage(now, &sample)),
-            writable_layer: self.writable_layer(now, &record.id),
+            writable_layer: self.writable_layer(now, &record.typed_id()),
             swap: None,
         }
     }
@@ -62,9 +63,9 @@ impl CriService {
     /// Bytes and inodes of the container's overlay upper dir, from the
     /// image store (a bounded walk, cached for a moment per container).
     /// `None` when the container has no writable layer (yet, or any more).
-    fn writable_layer(&self, now: i64, id: &str) -> Option<cri::FilesystemUsage> {
+    fn writable_layer(&self, now: i64, id: &ContainerId) -> Option<cri::FilesystemUsage> {
         let images = self.runtime.ctx.images().ok()?;
-        let usage = match images.writable_usage(id) {
+        let usage = match images.writable_usage(id.as_str()) {
             Ok(usage) => usage,
             Err(cradle_snapshotter::Error::NoWritableLayer(_)) => return None,
             Err(e) => {
@@ -89,7 +90,7 @@ impl CriService {
         req: cri::ContainerStatsRequest,
     ) -> Result<cri::ContainerStatsResponse, Status> {
         let id = required(&req.container_id, "container_id")?;
-        let record = self.runtime.containers.get(id)?;
+        let record = self.runtime.containers.get(&ContainerId::new(id))?;
         Ok(cri::ContainerStatsResponse {
             stats: Some(self.stats_of(&record)),
         })

@@ -6,6 +6,7 @@
 
 use super::CriService;
 use crate::containers::ContainerState;
+use crate::core::ids::{ContainerId, SandboxId};
 use cradle_proto::cri;
 use cradle_streaming::{StreamError, StreamingServer};
 use std::sync::Arc;
@@ -27,7 +28,7 @@ impl CriService {
 
     /// Exec: the container must exist (prefixes resolve) and be running.
     pub async fn exec_impl(&self, mut req: cri::ExecRequest) -> Result<cri::ExecResponse, Status> {
-        req.container_id = self.running_container(&req.container_id)?;
+        req.container_id = self.running_container(&req.container_id)?.to_string();
         let url = self
             .streaming_server()?
             .get_exec_url(&exec_request(req))
@@ -44,8 +45,9 @@ impl CriService {
         &self,
         mut req: cri::AttachRequest,
     ) -> Result<cri::AttachResponse, Status> {
-        req.container_id = self.running_container(&req.container_id)?;
-        let record = self.runtime.containers.get(&req.container_id)?;
+        let id = self.running_container(&req.container_id)?;
+        req.container_id = id.to_string();
+        let record = self.runtime.containers.get(&id)?;
         if req.tty && !record.config.tty {
             return Err(Status::failed_precondition(format!(
                 "container {} was not created with a tty (ContainerConfig.tty is false): \
@@ -73,7 +75,11 @@ impl CriService {
         mut req: cri::PortForwardRequest,
     ) -> Result<cri::PortForwardResponse, Status> {
         super::required(&req.pod_sandbox_id, "pod_sandbox_id")?;
-        req.pod_sandbox_id = self.runtime.pods.get(&req.pod_sandbox_id)?.id;
+        req.pod_sandbox_id = self
+            .runtime
+            .pods
+            .resolve(&SandboxId::new(&req.pod_sandbox_id))?
+            .to_string();
         let url = self
             .streaming_server()?
             .get_portforward_url(&port_forward_request(req))
@@ -82,16 +88,16 @@ impl CriService {
     }
 
     /// The full id of a running container: NotFound / FailedPrecondition otherwise.
-    fn running_container(&self, id: &str) -> Result<String, Status> {
-        super::required(id, "container_id")?;
-        let record = self.runtime.containers.get(id)?;
+    fn running_container(&self, id: &str) -> Result<ContainerId, Status> {
+        let id = ContainerId::new(super::required(id, "container_id")?);
+        let record = self.runtime.containers.get(&id)?;
         if record.state != ContainerState::Running {
             return Err(Status::failed_precondition(format!(
                 "container {} is not running",
                 record.id
             )));
         }
-        Ok(record.id)
+        Ok(record.typed_id())
     }
 }
 

@@ -5,6 +5,7 @@
 //! All calls here are blocking (they run plugin processes); the sandbox
 //! manager runs them on blocking threads.
 
+use crate::core::ids::SandboxId;
 use cradle_cni::{CniNetwork, DEFAULT_PLUGIN_TIMEOUT, PodNetwork};
 use cradle_proto::cri;
 use std::path::{Path, PathBuf};
@@ -40,11 +41,11 @@ pub enum NetworkError {
 
 /// The CNI view of a pod: identity, netns, port mappings and DNS.
 pub fn pod_network(
-    id: &str,
+    id: &SandboxId,
     netns: &Path,
     config: &cri::PodSandboxConfig,
 ) -> Result<PodNetwork, NetworkError> {
-    let mut pod = PodNetwork::new(id, netns);
+    let mut pod = PodNetwork::new(id.as_str(), netns);
     if let Some(m) = &config.metadata {
         pod.pod_name = m.name.clone();
         pod.pod_namespace = m.namespace.clone();
@@ -142,9 +143,12 @@ pub fn apply_sysctls(netns: &Path, sysctls: &[(String, String)]) -> Result<(), N
 /// was added to), primary first; `None` when nothing is cached. For
 /// `PodSandboxStatus` of pods attached before a restart whose record lacks
 /// them.
-pub fn cached_ips(paths: &CniPaths, sandbox_id: &str) -> Result<Option<Vec<String>>, NetworkError> {
+pub fn cached_ips(
+    paths: &CniPaths,
+    sandbox_id: &SandboxId,
+) -> Result<Option<Vec<String>>, NetworkError> {
     let cache = cradle_cni::cache::ResultCache::new(&paths.cache_dir);
-    let entries = cache.find(sandbox_id, cradle_cni::types::DEFAULT_IFNAME)?;
+    let entries = cache.find(sandbox_id.as_str(), cradle_cni::types::DEFAULT_IFNAME)?;
     Ok(entries.into_iter().next().map(|entry| {
         cradle_cni::NetworkResult::from_raw(entry.result)
             .ips
@@ -222,7 +226,12 @@ mod tests {
             }),
             ..Default::default()
         };
-        let pod = pod_network("sb1", Path::new("/run/cradle/ns/sb1/net"), &config).unwrap();
+        let pod = pod_network(
+            &SandboxId::new("sb1"),
+            Path::new("/run/cradle/ns/sb1/net"),
+            &config,
+        )
+        .unwrap();
         assert_eq!(
             (
                 pod.pod_name.as_str(),
@@ -248,7 +257,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        assert!(pod_network("sb", Path::new("/x"), &config).is_err());
+        assert!(pod_network(&SandboxId::new("sb"), Path::new("/x"), &config).is_err());
     }
 
     #[test]
@@ -272,7 +281,7 @@ mod tests {
             bin_dirs: vec![],
             cache_dir: dir.path().join("cache"),
         };
-        assert_eq!(cached_ips(&paths, "sb").unwrap(), None);
+        assert_eq!(cached_ips(&paths, &SandboxId::new("sb")).unwrap(), None);
         let cache = cradle_cni::cache::ResultCache::new(&paths.cache_dir);
         cache
             .write(&cradle_cni::cache::CacheEntry {
@@ -295,7 +304,7 @@ mod tests {
             })
             .unwrap();
         assert_eq!(
-            cached_ips(&paths, "sb").unwrap(),
+            cached_ips(&paths, &SandboxId::new("sb")).unwrap(),
             Some(vec!["10.1.0.5".to_string(), "fd00::5".to_string()])
         );
     }

@@ -12,6 +12,7 @@ use super::pinning::NamespacePinner;
 use super::shim_error::ShimError;
 use super::shims::{Shim, Shims};
 use crate::core::error::{Error, Result};
+use crate::core::ids::{SandboxId, ShimId};
 use async_trait::async_trait;
 use cradle_cni::PodNetwork;
 use cradle_proto::shim::{ExitRecord, ProcessStatus, ShimState};
@@ -177,7 +178,7 @@ impl FakeNetwork {
 
     /// Marks `sandbox` attached (as a daemon before a restart left it),
     /// with `ips` in the result cache.
-    pub fn plant(&self, sandbox: &str, ips: &[&str]) {
+    pub fn plant(&self, sandbox: &SandboxId, ips: &[&str]) {
         lock(&self.attached).insert(sandbox.to_string());
         let ips = ips.iter().map(|ip| ip.to_string()).collect();
         lock(&self.cached).insert(sandbox.to_string(), ips);
@@ -228,10 +229,10 @@ impl PodNetworking for FakeNetwork {
 
     fn cached_ips(
         &self,
-        sandbox_id: &str,
+        sandbox_id: &SandboxId,
     ) -> std::result::Result<Option<Vec<String>>, NetworkError> {
         self.enter(format!("cached_ips {sandbox_id}"))?;
-        Ok(lock(&self.cached).get(sandbox_id).cloned())
+        Ok(lock(&self.cached).get(sandbox_id.as_str()).cloned())
     }
 
     fn gc(&self, live_sandboxes: &[String]) -> std::result::Result<(), NetworkError> {
@@ -308,7 +309,7 @@ impl FakeShims {
 
     /// Plants a serving shim of `id` whose process is in `status` (what a
     /// daemon before a restart left running).
-    pub fn plant(&self, id: &str, status: ProcessStatus) {
+    pub fn plant(&self, id: impl AsRef<str>, status: ProcessStatus) {
         let process = Process {
             alive: true,
             status,
@@ -317,12 +318,12 @@ impl FakeShims {
             left: None,
             ignores: Vec::new(),
         };
-        lock(&self.world.processes).insert(id.to_string(), process);
+        lock(&self.world.processes).insert(id.as_ref().to_string(), process);
     }
 
     /// The process of `id` exits with `code` on its own.
-    pub fn exit(&self, id: &str, code: i32) {
-        self.world.with(id, |p| {
+    pub fn exit(&self, id: impl AsRef<str>, code: i32) {
+        self.world.with(id.as_ref(), |p| {
             if let Some(p) = p {
                 p.status = ProcessStatus::Exited;
                 p.exit = Some(exit_record(code, None));
@@ -332,8 +333,8 @@ impl FakeShims {
 
     /// The shim of `id` dies (its process may run on), leaving `left` as
     /// its exit record if any.
-    pub fn crash(&self, id: &str, left: Option<ExitRecord>) {
-        self.world.with(id, |p| {
+    pub fn crash(&self, id: impl AsRef<str>, left: Option<ExitRecord>) {
+        self.world.with(id.as_ref(), |p| {
             if let Some(p) = p {
                 p.alive = false;
                 p.left = left;
@@ -342,8 +343,8 @@ impl FakeShims {
     }
 
     /// The process of `id` ignores `signal`.
-    pub fn ignore(&self, id: &str, signal: i32) {
-        self.world.with(id, |p| {
+    pub fn ignore(&self, id: impl AsRef<str>, signal: i32) {
+        self.world.with(id.as_ref(), |p| {
             if let Some(p) = p {
                 p.ignores.push(signal);
             }
@@ -351,18 +352,22 @@ impl FakeShims {
     }
 
     /// Whether the shim of `id` serves.
-    pub fn is_serving(&self, id: &str) -> bool {
-        lock(&self.world.processes).get(id).is_some_and(|p| p.alive)
+    pub fn is_serving(&self, id: impl AsRef<str>) -> bool {
+        lock(&self.world.processes)
+            .get(id.as_ref())
+            .is_some_and(|p| p.alive)
     }
 
     /// The status of the process of `id`, if a shim of it was ever known.
-    pub fn status(&self, id: &str) -> Option<ProcessStatus> {
-        lock(&self.world.processes).get(id).map(|p| p.status)
+    pub fn status(&self, id: impl AsRef<str>) -> Option<ProcessStatus> {
+        lock(&self.world.processes)
+            .get(id.as_ref())
+            .map(|p| p.status)
     }
 
-    fn handle(&self, id: &str) -> Box<dyn Shim> {
+    fn handle(&self, id: &ShimId) -> Box<dyn Shim> {
         Box::new(FakeShim {
-            id: id.to_string(),
+            id: id.clone(),
             journal: Arc::clone(&self.journal),
             world: Arc::clone(&self.world),
         })
@@ -373,7 +378,7 @@ impl FakeShims {
 impl Shims for FakeShims {
     async fn spawn(
         &self,
-        id: &str,
+        id: &ShimId,
         _state_dir: &Path,
         args: Vec<OsString>,
     ) -> Result<Box<dyn Shim>> {
@@ -385,7 +390,7 @@ impl Shims for FakeShims {
             .enter(format!("spawn {kind} {id}"))
             .map_err(|e| Error::shim(id, ShimError::Refused(e)))?;
         self.plant(
-            id,
+            id.as_str(),
             if kind == "sandbox" {
                 ProcessStatus::Running
             } else {
@@ -395,7 +400,7 @@ impl Shims for FakeShims {
         Ok(self.handle(id))
     }
 
-    fn connect(&self, id: &str, _state_dir: &Path) -> Box<dyn Shim> {
+    fn connect(&self, id: &ShimId, _state_dir: &Path) -> Box<dyn Shim> {
         self.handle(id)
     }
 }
@@ -403,7 +408,7 @@ impl Shims for FakeShims {
 /// A connection to one fake shim.
 #[derive(Debug)]
 struct FakeShim {
-    id: String,
+    id: ShimId,
     journal: Arc<Journal>,
     world: Arc<World>,
 }
@@ -416,7 +421,7 @@ impl FakeShim {
             .enter(call)
             .map_err(|e| Error::shim(&self.id, ShimError::Refused(e)))?;
         if lock(&self.world.processes)
-            .get(&self.id)
+            .get(self.id.as_str())
             .is_some_and(|p| p.alive)
         {
             Ok(())
@@ -440,13 +445,13 @@ impl FakeShim {
 impl Shim for FakeShim {
     async fn is_alive(&self) -> bool {
         lock(&self.world.processes)
-            .get(&self.id)
+            .get(self.id.as_str())
             .is_some_and(|p| p.alive)
     }
 
     async fn state(&self) -> Result<ShimState> {
         self.enter(format!("state {}", self.id))?;
-        let process = lock(&self.world.processes).get(&self.id).cloned();
+        let process = lock(&self.world.processes).get(self.id.as_str()).cloned();
         let process = process.ok_or_else(|| self.gone())?;
         Ok(ShimState {
             pid: 4242,
@@ -458,7 +463,7 @@ impl Shim for FakeShim {
 
     async fn start(&self) -> Result<()> {
         self.enter(format!("start {}", self.id))?;
-        self.world.with(&self.id, |p| {
+        self.world.with(self.id.as_str(), |p| {
             if let Some(p) = p
                 && p.status == ProcessStatus::Created
             {
@@ -472,7 +477,7 @@ impl Shim for FakeShim {
     async fn kill(&self, signal: i32, all: bool) -> Result<()> {
         let all = if all { " all" } else { "" };
         self.enter(format!("kill {} {signal}{all}", self.id))?;
-        self.world.with(&self.id, |p| {
+        self.world.with(self.id.as_str(), |p| {
             if let Some(p) = p
                 && p.status != ProcessStatus::Exited
                 && !p.ignores.contains(&signal)
@@ -491,7 +496,7 @@ impl Shim for FakeShim {
             let notified = self.world.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let process = lock(&self.world.processes).get(&self.id).cloned();
+            let process = lock(&self.world.processes).get(self.id.as_str()).cloned();
             match process {
                 Some(p) if !p.alive => return Err(self.gone()),
                 None => return Err(self.gone()),
@@ -521,7 +526,7 @@ impl Shim for FakeShim {
     async fn delete(&self, force: bool) -> Result<()> {
         let force = if force { " force" } else { "" };
         self.enter(format!("delete {}{force}", self.id))?;
-        self.world.with(&self.id, |p| {
+        self.world.with(self.id.as_str(), |p| {
             if let Some(p) = p {
                 p.alive = false;
                 if p.status != ProcessStatus::Exited {
@@ -539,7 +544,7 @@ impl Shim for FakeShim {
 
     fn exit_record(&self) -> Option<ExitRecord> {
         lock(&self.world.processes)
-            .get(&self.id)
+            .get(self.id.as_str())
             .and_then(|p| p.left.clone())
     }
 }

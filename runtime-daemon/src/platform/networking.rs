@@ -5,6 +5,7 @@
 //! them on blocking threads, as before the seam.
 
 use super::cni::{self, CniPaths, NetworkError};
+use crate::core::ids::SandboxId;
 use cradle_cni::PodNetwork;
 use std::path::Path;
 
@@ -24,7 +25,7 @@ pub trait PodNetworking: Send + Sync {
 
     /// The cached pod IPs of sandbox `sandbox_id`, primary first; `None`
     /// when nothing is cached.
-    fn cached_ips(&self, sandbox_id: &str) -> Result<Option<Vec<String>>, NetworkError>;
+    fn cached_ips(&self, sandbox_id: &SandboxId) -> Result<Option<Vec<String>>, NetworkError>;
 
     /// CNI GC: releases every attachment that belongs to none of `live_sandboxes`.
     fn gc(&self, live_sandboxes: &[String]) -> Result<(), NetworkError>;
@@ -65,7 +66,7 @@ impl PodNetworking for CniNetworking {
         cni::apply_sysctls(netns, sysctls)
     }
 
-    fn cached_ips(&self, sandbox_id: &str) -> Result<Option<Vec<String>>, NetworkError> {
+    fn cached_ips(&self, sandbox_id: &SandboxId) -> Result<Option<Vec<String>>, NetworkError> {
         cni::cached_ips(&self.paths, sandbox_id)
     }
 

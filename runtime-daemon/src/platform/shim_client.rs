@@ -7,6 +7,7 @@
 //! parks until the watched process exits.
 
 use crate::core::error::{Error, Result};
+use crate::core::ids::ShimId;
 use crate::platform::shim_error::ShimError;
 use cradle_proto::shim::{self, ExitRecord, Request, Response, ShimState};
 use std::ffi::OsString;
@@ -27,15 +28,15 @@ const SPAWN_ERR_FILE: &str = "spawn.err";
 /// A handle on one shim, by its state directory.
 #[derive(Debug, Clone)]
 pub struct ShimClient {
-    id: String,
+    id: ShimId,
     state_dir: PathBuf,
 }
 
 impl ShimClient {
     /// The shim of object `id` whose state lives in `state_dir`.
-    pub fn new(id: &str, state_dir: &Path) -> Self {
+    pub fn new(id: &ShimId, state_dir: &Path) -> Self {
         ShimClient {
-            id: id.to_string(),
+            id: id.clone(),
             state_dir: state_dir.to_path_buf(),
         }
     }
@@ -48,7 +49,7 @@ impl ShimClient {
     /// Runs `shim_bin args…` and waits until it reports readiness. On failure the
     /// shim's stderr is the error. The caller creates `state_dir` beforehand.
     pub async fn spawn(
-        id: &str,
+        id: &ShimId,
         shim_bin: &Path,
         state_dir: &Path,
         args: Vec<OsString>,
@@ -57,7 +58,7 @@ impl ShimClient {
         // waiting for an EOF, we wait for the spawning process's exit only.
         let err_path = state_dir.join(SPAWN_ERR_FILE);
         let err_file = std::fs::File::create(&err_path).map_err(|e| Error::io(&err_path, e))?;
-        tracing::debug!(id, shim = %shim_bin.display(), ?args, "starting shim");
+        tracing::debug!(%id, shim = %shim_bin.display(), ?args, "starting shim");
         let mut child = tokio::process::Command::new(shim_bin)
             .args(&args)
             .stdin(std::process::Stdio::null())

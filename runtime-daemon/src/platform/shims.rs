@@ -6,6 +6,7 @@
 
 use super::shim_client::ShimClient;
 use crate::core::error::Result;
+use crate::core::ids::ShimId;
 use async_trait::async_trait;
 use cradle_proto::shim::{ExitRecord, ShimState};
 use std::ffi::OsString;
@@ -45,12 +46,16 @@ pub trait Shim: Send + Sync + std::fmt::Debug {
 pub trait Shims: Send + Sync {
     /// Starts the shim of object `id` with its state in `state_dir` (which
     /// the caller created) and arguments `args`, and returns once it serves.
-    async fn spawn(&self, id: &str, state_dir: &Path, args: Vec<OsString>)
-    -> Result<Box<dyn Shim>>;
+    async fn spawn(
+        &self,
+        id: &ShimId,
+        state_dir: &Path,
+        args: Vec<OsString>,
+    ) -> Result<Box<dyn Shim>>;
 
     /// The shim of object `id` whose state lives in `state_dir` (whether
     /// it still runs or not: ask it).
-    fn connect(&self, id: &str, state_dir: &Path) -> Box<dyn Shim>;
+    fn connect(&self, id: &ShimId, state_dir: &Path) -> Box<dyn Shim>;
 }
 
 /// Shims run from the `cradle-shim` binary, reached over their sockets.
@@ -70,7 +75,7 @@ impl ShimBinary {
 impl Shims for ShimBinary {
     async fn spawn(
         &self,
-        id: &str,
+        id: &ShimId,
         state_dir: &Path,
         args: Vec<OsString>,
     ) -> Result<Box<dyn Shim>> {
@@ -78,7 +83,7 @@ impl Shims for ShimBinary {
         Ok(Box::new(shim))
     }
 
-    fn connect(&self, id: &str, state_dir: &Path) -> Box<dyn Shim> {
+    fn connect(&self, id: &ShimId, state_dir: &Path) -> Box<dyn Shim> {
         Box::new(ShimClient::new(id, state_dir))
     }
 }

@@ -4,6 +4,7 @@
 use super::record::SandboxRecord;
 use crate::core::context::Context;
 use crate::core::error::Result;
+use crate::core::ids::SandboxId;
 use crate::core::index::{Entry, Index};
 use crate::core::names::NameIndex;
 use crate::core::store::Kind;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 /// Owns every sandbox.
 pub struct SandboxManager {
     pub(super) ctx: Arc<Context>,
-    pub(super) index: Index<SandboxRecord>,
+    pub(super) index: Index<SandboxId, SandboxRecord>,
     pub(super) names: Arc<NameIndex>,
 }
 
@@ -21,23 +22,23 @@ impl SandboxManager {
     pub fn new(ctx: Arc<Context>) -> Self {
         SandboxManager {
             ctx,
-            index: Index::new("sandbox"),
+            index: Index::new(),
             names: NameIndex::new("sandbox"),
         }
     }
 
     /// The full id named by `id_or_prefix`.
-    pub fn resolve(&self, id_or_prefix: &str) -> Result<String> {
+    pub fn resolve(&self, id_or_prefix: &SandboxId) -> Result<SandboxId> {
         self.index.get(id_or_prefix).map(|(id, _)| id)
     }
 
     /// The entry of one sandbox (for its membership lock).
-    pub fn entry(&self, id_or_prefix: &str) -> Result<Arc<Entry<SandboxRecord>>> {
+    pub fn entry(&self, id_or_prefix: &SandboxId) -> Result<Arc<Entry<SandboxRecord>>> {
         self.index.get(id_or_prefix).map(|(_, e)| e)
     }
 
     /// A snapshot of one sandbox.
-    pub fn get(&self, id_or_prefix: &str) -> Result<SandboxRecord> {
+    pub fn get(&self, id_or_prefix: &SandboxId) -> Result<SandboxRecord> {
         self.index.get(id_or_prefix).map(|(_, e)| e.snapshot())
     }
 
@@ -51,14 +52,14 @@ impl SandboxManager {
         if let Some(name) = SandboxRecord::name_key(&record.config) {
             self.names.restore(&name, &record.id);
         }
-        let id = record.id.clone();
+        let id = record.typed_id();
         self.index.insert(&id, Entry::new(record));
     }
 
     /// Writes a record through to the store and memory (recovery updates).
     pub fn save(&self, record: &SandboxRecord) -> Result<()> {
         self.ctx.store.put(Kind::Sandbox, &record.id, record)?;
-        if let Ok((_, entry)) = self.index.get(&record.id) {
+        if let Ok((_, entry)) = self.index.get(&record.typed_id()) {
             entry.update(|r| *r = record.clone());
         }
         Ok(())

@@ -40,7 +40,8 @@ fn with_sysctl(mut config: cri::PodSandboxConfig, key: &str) -> cri::PodSandboxC
 }
 
 /// The platform calls made for sandbox `id`, with the id dropped.
-fn steps(bed: &TestBed, id: &str) -> Vec<String> {
+fn steps(bed: &TestBed, id: &SandboxId) -> Vec<String> {
+    let id = id.as_str();
     bed.journal
         .calls()
         .into_iter()

@@ -1,5 +1,6 @@
 //! The persisted record of one pod sandbox.
 
+use crate::core::ids::SandboxId;
 use crate::platform::namespaces::Pins;
 use cradle_proto::cri;
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,11 @@ pub struct SandboxRecord {
 }
 
 impl SandboxRecord {
+    /// The sandbox's id, typed (the record keeps it as stored text).
+    pub fn typed_id(&self) -> SandboxId {
+        SandboxId::new(&self.id)
+    }
+
     /// The reserved name: one sandbox per (name, namespace, uid, attempt).
     pub fn name_key(config: &cri::PodSandboxConfig) -> Option<String> {
         let m = config.metadata.as_ref()?;

@@ -17,12 +17,12 @@ impl SandboxManager {
     /// shim, unpin the namespaces, forget the sandbox. Unknown: Ok.
     pub async fn remove(&self, id: &SandboxId) -> Result<()> {
         self.stop(id).await?;
-        let Ok((id, entry)) = self.index.get(id.as_str()) else {
+        let Ok((id, entry)) = self.index.get(id) else {
             return Ok(());
         };
         let _op = entry.op.lock().await;
         let record = entry.snapshot();
-        let shim = self.ctx.shims.connect(&id, &record.shim_dir);
+        let shim = self.ctx.shims.connect(&id.shim(), &record.shim_dir);
         if shim.is_alive().await {
             shim.delete(true).await?;
             fault::point("remove_pod.shim_deleted");
@@ -32,12 +32,12 @@ impl SandboxManager {
         remove_dir(&record.shim_dir)?;
         remove_dir(&self.ctx.sandbox_dir(&id))?;
         fault::point("remove_pod.dirs_removed");
-        self.ctx.store.delete(Kind::Sandbox, &id)?;
+        self.ctx.store.delete(Kind::Sandbox, id.as_str())?;
         fault::point("remove_pod.forgotten");
         entry.mark_removed();
         self.index.remove(&id);
         if let Some(name) = SandboxRecord::name_key(&record.config) {
-            self.names.release(&name, &id);
+            self.names.release(&name, id.as_str());
         }
         tracing::info!(sandbox = %id, "pod sandbox removed");
         Ok(())
@@ -45,7 +45,7 @@ impl SandboxManager {
 }
 
 /// Unpins the namespaces of sandbox `id` on a blocking thread.
-pub(super) async fn remove_pins(ctx: &Context, id: &str, pins: &Pins) -> Result<()> {
+pub(super) async fn remove_pins(ctx: &Context, id: &SandboxId, pins: &Pins) -> Result<()> {
     let (pinner, pins) = (Arc::clone(&ctx.namespaces), pins.clone());
     tokio::task::spawn_blocking(move || pinner.unpin(&pins))
         .await

@@ -10,6 +10,7 @@ use crate::core::context::Context;
 use crate::core::error::{Error, Result};
 use crate::core::fault;
 use crate::core::fsutil::remove_dir;
+use crate::core::ids::SandboxId;
 use crate::core::index::Entry;
 use crate::core::store::Kind;
 use crate::platform::cni;
@@ -23,18 +24,18 @@ impl SandboxManager {
     /// RunPodSandbox, with a `config` the CRI layer has validated (metadata
     /// with a name): reserve the name, pin namespaces, start the pause shim,
     /// persist. Every step is undone if a later one fails.
-    pub async fn run(&self, config: cri::PodSandboxConfig, handler: &str) -> Result<String> {
+    pub async fn run(&self, config: cri::PodSandboxConfig, handler: &str) -> Result<SandboxId> {
         self.ctx.runtime_handler(handler)?;
         let name = SandboxRecord::name_key(&config).unwrap_or_default();
-        let id = crate::core::ids::generate();
-        let reservation = self.names.reserve(&name, &id)?;
+        let id = SandboxId::new(crate::core::ids::generate());
+        let reservation = self.names.reserve(&name, id.as_str())?;
         fault::point("run_pod.name_reserved");
         let cgroup_path = format!("{}/{}", self.ctx.cgroup_parent(&config), id);
         let mut undo = Undo::default();
         match self.build(&id, &config, &cgroup_path, &mut undo).await {
             Ok(built) => {
                 let record = SandboxRecord {
-                    id: id.clone(),
+                    id: id.to_string(),
                     config,
                     runtime_handler: handler.to_string(),
                     state: SandboxState::Ready,
@@ -45,7 +46,7 @@ impl SandboxManager {
                     network_attached: built.ips.is_some(),
                     ips: built.ips.unwrap_or_default(),
                 };
-                if let Err(e) = self.ctx.store.put(Kind::Sandbox, &id, &record) {
+                if let Err(e) = self.ctx.store.put(Kind::Sandbox, id.as_str(), &record) {
                     undo.run(&id, &self.ctx).await;
                     return Err(e.into());
                 }
@@ -65,7 +66,7 @@ impl SandboxManager {
 
     async fn build(
         &self,
-        id: &str,
+        id: &SandboxId,
         config: &cri::PodSandboxConfig,
         cgroup_path: &str,
         undo: &mut Undo,
@@ -162,7 +163,7 @@ impl SandboxManager {
         let args: Vec<OsString> = vec![
             "sandbox".into(),
             "--id".into(),
-            id.into(),
+            id.as_str().into(),
             "--state-dir".into(),
             shim_dir.as_os_str().into(),
             "--netns".into(),
@@ -174,7 +175,7 @@ impl SandboxManager {
             "--cgroup".into(),
             cgroup_path.into(),
         ];
-        let shim = self.ctx.shims.spawn(id, &shim_dir, args).await?;
+        let shim = self.ctx.shims.spawn(&id.shim(), &shim_dir, args).await?;
         undo.shim = Some(shim);
         fault::point("run_pod.shim_started");
         Ok(Built {
@@ -204,7 +205,7 @@ struct Undo {
 }
 
 impl Undo {
-    async fn run(self, id: &str, ctx: &Context) {
+    async fn run(self, id: &SandboxId, ctx: &Context) {
         if let Some(shim) = self.shim
             && let Err(e) = shim.delete(true).await
         {

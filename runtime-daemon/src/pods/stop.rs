@@ -17,7 +17,7 @@ const PAUSE_EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 impl SandboxManager {
     /// StopPodSandbox (its containers are already stopped): kill the pause process.
     pub async fn stop(&self, id: &SandboxId) -> Result<()> {
-        let Ok((id, entry)) = self.index.get(id.as_str()) else {
+        let Ok((id, entry)) = self.index.get(id) else {
             return Ok(());
         };
         let _op = entry.op.lock().await;
@@ -26,19 +26,19 @@ impl SandboxManager {
             self.detach_network(&record).await?;
             fault::point("stop_pod.network_detached");
             let record = entry.update(|r| r.network_attached = false);
-            self.ctx.store.put(Kind::Sandbox, &id, &record)?;
+            self.ctx.store.put(Kind::Sandbox, id.as_str(), &record)?;
         }
         if record.state == SandboxState::NotReady {
             return Ok(());
         }
-        let shim = self.ctx.shims.connect(&id, &record.shim_dir);
+        let shim = self.ctx.shims.connect(&id.shim(), &record.shim_dir);
         if shim.is_alive().await {
             shim.kill(libc::SIGKILL, false).await?;
             shim.wait(Some(PAUSE_EXIT_TIMEOUT)).await?;
             fault::point("stop_pod.pause_killed");
         }
         let record = entry.update(|r| r.state = SandboxState::NotReady);
-        self.ctx.store.put(Kind::Sandbox, &id, &record)?;
+        self.ctx.store.put(Kind::Sandbox, id.as_str(), &record)?;
         fault::point("stop_pod.recorded");
         tracing::info!(sandbox = %id, "pod sandbox stopped");
         Ok(())
@@ -53,7 +53,7 @@ impl SandboxManager {
             id: record.id.clone(),
             source,
         };
-        let pod = cni::pod_network(&record.id, netns, &record.config).map_err(net_err)?;
+        let pod = cni::pod_network(&record.typed_id(), netns, &record.config).map_err(net_err)?;
         let network = Arc::clone(&self.ctx.network);
         tokio::task::spawn_blocking(move || network.detach(&pod))
             .await

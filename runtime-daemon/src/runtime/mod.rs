@@ -16,7 +16,7 @@ use crate::containers::ContainerManager;
 use crate::core::config::Config;
 use crate::core::context::Context;
 use crate::core::error::{Error, Result};
-use crate::core::ids::SandboxId;
+use crate::core::ids::{ContainerId, SandboxId};
 use crate::images::ImageManager;
 use crate::pods::SandboxManager;
 use cradle_proto::cri;
@@ -68,13 +68,13 @@ impl Runtime {
 
     /// StopPodSandbox: its containers first, then the pause process. Unknown: Ok.
     pub async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
-        let entry = match self.pods.entry(id.as_str()) {
+        let entry = match self.pods.entry(id) {
             Ok(entry) => entry,
             Err(Error::NotFound { .. }) => return Ok(()),
             Err(e) => return Err(e),
         };
         let _members = entry.members.write().await;
-        let id = SandboxId::new(entry.snapshot().id);
+        let id = entry.snapshot().typed_id();
         for container in self.containers.ids_in_sandbox(&id) {
             self.containers.stop(&container, 0).await?;
         }
@@ -83,13 +83,13 @@ impl Runtime {
 
     /// RemovePodSandbox: stop, remove its containers, then the pod. Unknown: Ok.
     pub async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
-        let entry = match self.pods.entry(id.as_str()) {
+        let entry = match self.pods.entry(id) {
             Ok(entry) => entry,
             Err(Error::NotFound { .. }) => return Ok(()),
             Err(e) => return Err(e),
         };
         let _members = entry.members.write().await;
-        let id = SandboxId::new(entry.snapshot().id);
+        let id = entry.snapshot().typed_id();
         // Stop the whole pod first (containers, network, pause), as StopPodSandbox.
         for container in self.containers.ids_in_sandbox(&id) {
             self.containers.stop(&container, 0).await?;
@@ -106,8 +106,8 @@ impl Runtime {
         &self,
         sandbox_id: &SandboxId,
         config: cri::ContainerConfig,
-    ) -> Result<String> {
-        let entry = self.pods.entry(sandbox_id.as_str())?;
+    ) -> Result<ContainerId> {
+        let entry = self.pods.entry(sandbox_id)?;
         let _members = entry.members.read().await;
         let sandbox = entry.snapshot();
         if entry.is_removed() {

@@ -11,6 +11,7 @@
 use crate::containers::{ContainerManager, ContainerRecord, ContainerState};
 use crate::core::context::Context;
 use crate::core::error::Result;
+use crate::core::ids::{ContainerId, SandboxId};
 use crate::core::store::Kind;
 use crate::pods::{SandboxManager, SandboxRecord, SandboxState};
 use cradle_proto::shim::ProcessStatus;
@@ -23,12 +24,13 @@ pub async fn recover(
 ) -> Result<()> {
     let sandboxes: Vec<(String, SandboxRecord)> = ctx.store.load_all(Kind::Sandbox)?;
     for (id, mut record) in sandboxes {
+        let id = SandboxId::new(id);
         if record.state == SandboxState::Ready {
-            let shim = ctx.shims.connect(&id, &record.shim_dir);
+            let shim = ctx.shims.connect(&id.shim(), &record.shim_dir);
             if !shim.is_alive().await {
                 tracing::warn!(sandbox = %id, "pause shim is gone: sandbox not ready");
                 record.state = SandboxState::NotReady;
-                ctx.store.put(Kind::Sandbox, &id, &record)?;
+                ctx.store.put(Kind::Sandbox, id.as_str(), &record)?;
             }
         }
         if record.network_attached && record.ips.is_empty() {
@@ -37,7 +39,7 @@ pub async fn recover(
             match tokio::task::spawn_blocking(move || network.cached_ips(&sid)).await {
                 Ok(Ok(Some(ips))) => {
                     record.ips = ips;
-                    ctx.store.put(Kind::Sandbox, &id, &record)?;
+                    ctx.store.put(Kind::Sandbox, id.as_str(), &record)?;
                 }
                 Ok(Ok(None)) => {}
                 other => tracing::warn!(sandbox = %id, "reading cached pod IPs: {other:?}"),
@@ -49,6 +51,7 @@ pub async fn recover(
     let records: Vec<(String, ContainerRecord)> = ctx.store.load_all(Kind::Container)?;
     let count = records.len();
     for (id, record) in records {
+        let id = ContainerId::new(id);
         let live = matches!(
             record.state,
             ContainerState::Created | ContainerState::Running
@@ -57,7 +60,7 @@ pub async fn recover(
         if !live {
             continue;
         }
-        let shim = ctx.shims.connect(&id, &record.shim_dir);
+        let shim = ctx.shims.connect(&id.shim(), &record.shim_dir);
         match shim.state().await {
             Ok(state) => match state.status {
                 ProcessStatus::Created => {}

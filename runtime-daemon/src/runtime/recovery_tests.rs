@@ -35,11 +35,16 @@ fn pod_config(name: &str) -> cri::PodSandboxConfig {
 
 /// A stored container of `sandbox` in `state` (as a daemon before a
 /// restart, or CreateContainer and Start, left it).
-fn stored_container(bed: &TestBed, sandbox: &str, name: &str, state: ContainerState) -> String {
-    let id = crate::core::ids::generate();
+fn stored_container(
+    bed: &TestBed,
+    sandbox: &SandboxId,
+    name: &str,
+    state: ContainerState,
+) -> ContainerId {
+    let id = ContainerId::new(crate::core::ids::generate());
     let record = ContainerRecord {
-        id: id.clone(),
-        sandbox_id: sandbox.into(),
+        id: id.to_string(),
+        sandbox_id: sandbox.to_string(),
         config: cri::ContainerConfig {
             metadata: Some(cri::ContainerMetadata {
                 name: name.into(),
@@ -65,16 +70,19 @@ fn stored_container(bed: &TestBed, sandbox: &str, name: &str, state: ContainerSt
         user: None,
         start_error: None,
     };
-    bed.ctx.store.put(Kind::Container, &id, &record).unwrap();
+    bed.ctx
+        .store
+        .put(Kind::Container, id.as_str(), &record)
+        .unwrap();
     std::fs::create_dir_all(&record.shim_dir).unwrap();
     id
 }
 
 /// A stored sandbox, as RunPodSandbox records it.
-fn stored_sandbox(bed: &TestBed, name: &str, attached: bool) -> String {
-    let id = crate::core::ids::generate();
+fn stored_sandbox(bed: &TestBed, name: &str, attached: bool) -> SandboxId {
+    let id = SandboxId::new(crate::core::ids::generate());
     let record = SandboxRecord {
-        id: id.clone(),
+        id: id.to_string(),
         config: pod_config(name),
         runtime_handler: String::new(),
         state: SandboxState::Ready,
@@ -89,12 +97,15 @@ fn stored_sandbox(bed: &TestBed, name: &str, attached: bool) -> String {
         ips: Vec::new(),
         network_attached: attached,
     };
-    bed.ctx.store.put(Kind::Sandbox, &id, &record).unwrap();
+    bed.ctx
+        .store
+        .put(Kind::Sandbox, id.as_str(), &record)
+        .unwrap();
     std::fs::create_dir_all(&record.shim_dir).unwrap();
     id
 }
 
-async fn until_exited(rt: &Runtime, id: &str) -> ContainerRecord {
+async fn until_exited(rt: &Runtime, id: &ContainerId) -> ContainerRecord {
     for _ in 0..500 {
         let record = rt.containers.get(id).unwrap();
         if record.state == ContainerState::Exited {
@@ -283,7 +294,7 @@ async fn sweep_takes_apart_what_no_record_owns_and_leaves_the_rest() {
     let kept = rt.pods.run(pod_config("kept"), "").await.unwrap();
     // What a daemon that died mid-RunPodSandbox left: pins with a network
     // namespace, an attachment, a serving shim, the pod's files.
-    let orphan = "0000orphan";
+    let orphan = &SandboxId::new("0000orphan");
     let ns = bed.ctx.ns_dir(orphan);
     std::fs::create_dir_all(&ns).unwrap();
     std::fs::write(ns.join("net"), "").unwrap();
@@ -319,7 +330,7 @@ async fn sweep_takes_apart_what_no_record_owns_and_leaves_the_rest() {
 async fn sweep_keeps_the_pins_of_an_orphan_whose_cni_del_fails() {
     let bed = TestBed::new();
     let rt = runtime(&bed);
-    let orphan = "0000orphan";
+    let orphan = &SandboxId::new("0000orphan");
     let ns = bed.ctx.ns_dir(orphan);
     std::fs::create_dir_all(&ns).unwrap();
     std::fs::write(ns.join("net"), "").unwrap();

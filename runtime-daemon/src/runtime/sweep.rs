@@ -14,6 +14,7 @@ use crate::containers::ContainerManager;
 use crate::core::context::Context;
 use crate::core::error::Error;
 use crate::core::fsutil::remove_dir;
+use crate::core::ids::{ContainerId, SandboxId, ShimId};
 use crate::pods::SandboxManager;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -40,9 +41,9 @@ fn orphans(dir: &Path, known: &HashSet<String>) -> Vec<(String, PathBuf)> {
 /// attachment: its IP reservation and NAT rules are only found this way
 /// (the plugins' own GC runs for CNI 1.1.0 configurations only). A DEL of
 /// what was never added is a no-op, as the CNI spec requires.
-async fn release_network(ctx: &Context, id: &str, netns: &Path) -> Result<(), Error> {
+async fn release_network(ctx: &Context, id: &SandboxId, netns: &Path) -> Result<(), Error> {
     let network = Arc::clone(&ctx.network);
-    let pod = cradle_cni::PodNetwork::new(id, netns);
+    let pod = cradle_cni::PodNetwork::new(id.as_str(), netns);
     tokio::task::spawn_blocking(move || network.detach(&pod))
         .await
         .map_err(|e| Error::task("network", e))?
@@ -62,7 +63,7 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
 
     for (id, dir) in orphans(&ctx.config.state_dir.join("shims"), &everything) {
         tracing::warn!(id, "sweeping orphan shim state {}", dir.display());
-        let shim = ctx.shims.connect(&id, &dir);
+        let shim = ctx.shims.connect(&ShimId::new(id.clone()), &dir);
         if shim.is_alive().await
             && let Err(e) = shim.delete(true).await
         {
@@ -92,7 +93,7 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
         tracing::warn!(id, "sweeping orphan namespace pins {}", dir.display());
         let pins = ctx.namespaces.found(&dir);
         if let Some(netns) = &pins.net
-            && let Err(e) = release_network(ctx, &id, netns).await
+            && let Err(e) = release_network(ctx, &SandboxId::new(id.clone()), netns).await
         {
             // Unpinned, the attachment could never be found again: keep the
             // pins so the next start retries.
@@ -136,7 +137,10 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
     match images.rootfs_containers() {
         Ok(ids) => {
             for id in ids.into_iter().filter(|id| !containers.contains(id)) {
-                let rootfs = ctx.container_dir(&id).join("bundle").join("rootfs");
+                let rootfs = ctx
+                    .container_dir(&ContainerId::new(id.clone()))
+                    .join("bundle")
+                    .join("rootfs");
                 if rootfs.exists() {
                     continue; // handled with its directory below
                 }

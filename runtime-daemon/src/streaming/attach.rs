@@ -12,6 +12,7 @@
 //! containers, whose shims understand them).
 
 use super::error::daemon_error;
+use crate::core::ids::ContainerId;
 use crate::runtime::Runtime;
 use cradle_proto::shim::{
     ATTACH_HEADER_LEN, ATTACH_RESIZE, ATTACH_SOCKET_FILE, ATTACH_STDERR, ATTACH_STDIN,
@@ -35,7 +36,7 @@ pub async fn attach(
 ) -> Result<(), StreamError> {
     let record = runtime
         .containers
-        .get(&req.container_id)
+        .get(&ContainerId::new(&req.container_id))
         .map_err(daemon_error)?;
     let socket = record.shim_dir.join(ATTACH_SOCKET_FILE);
     let conn = crate::platform::sockets::connect(&socket)

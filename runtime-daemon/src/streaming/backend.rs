@@ -5,6 +5,7 @@
 
 use super::error::daemon_error;
 use super::{attach, exec};
+use crate::core::ids::SandboxId;
 use crate::runtime::Runtime;
 use cradle_streaming::{
     AttachRequest, ExecRequest, StreamError, StreamIo, StreamingBackend, connect_in_netns,
@@ -39,7 +40,11 @@ impl StreamingBackend for RuntimeBackend {
         sandbox_id: &str,
         port: u16,
     ) -> Result<tokio::net::TcpStream, StreamError> {
-        let record = self.runtime.pods.get(sandbox_id).map_err(daemon_error)?;
+        let record = self
+            .runtime
+            .pods
+            .get(&SandboxId::new(sandbox_id))
+            .map_err(daemon_error)?;
         match &record.pins.net {
             Some(netns) => connect_in_netns(netns, port).await,
             // A host-network pod listens in the daemon's own namespace.

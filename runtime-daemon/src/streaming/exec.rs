@@ -12,6 +12,7 @@
 
 use super::error::daemon_error;
 use crate::containers::exec::{ExecTarget, exit_code};
+use crate::core::ids::ContainerId;
 use crate::runtime::Runtime;
 use cradle_streaming::pty;
 use cradle_streaming::{BoxedWriter, ExecRequest, StreamError, StreamIo};
@@ -32,7 +33,7 @@ pub async fn exec(runtime: &Runtime, req: ExecRequest, io: StreamIo) -> Result<i
     }
     let target = runtime
         .containers
-        .exec_target(&req.container_id)
+        .exec_target(&ContainerId::new(&req.container_id))
         .map_err(daemon_error)?;
     if req.tty {
         let dir = runtime.ctx.config.state_dir.join("exec-consoles");
