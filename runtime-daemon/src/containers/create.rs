@@ -237,12 +237,9 @@ impl ContainerManager {
                 args.push("--stdin-once".into());
             }
         }
-        match self
-            .ctx
-            .shims
-            .spawn(&id.shim(), &record.shim_dir, args)
-            .await
-        {
+        let shim_id = id.shim();
+        let spawned = self.ctx.shims.spawn(&shim_id, &record.shim_dir, args).await;
+        match spawned.map_err(Error::of_shim(&shim_id)) {
             Ok(shim) => {
                 undo.shim = Some(shim);
                 fault::point("create.shim_started");
@@ -304,21 +301,19 @@ impl ContainerManager {
                     target.id, sandbox.id
                 )));
             }
-            let state = self
+            let shim = self
                 .ctx
                 .shims
-                .connect(&target.typed_id().shim(), &target.shim_dir)
-                .state()
-                .await?;
+                .connect(&target.typed_id().shim(), &target.shim_dir);
+            let state = shim.state().await.map_err(Error::of_shim(shim.id()))?;
             return Ok(Some(PathBuf::from(format!("/proc/{}/ns/pid", state.pid))));
         }
         if options.pid == cri::NamespaceMode::Pod as i32 {
-            let state = self
+            let shim = self
                 .ctx
                 .shims
-                .connect(&sandbox.typed_id().shim(), &sandbox.shim_dir)
-                .state()
-                .await?;
+                .connect(&sandbox.typed_id().shim(), &sandbox.shim_dir);
+            let state = shim.state().await.map_err(Error::of_shim(shim.id()))?;
             let pause = PathBuf::from(format!("/proc/{}/ns/pid", state.pid));
             let own = std::fs::read_link("/proc/self/ns/pid").ok();
             if std::fs::read_link(&pause).ok() != own {
@@ -427,7 +422,7 @@ struct Undo {
 impl Undo {
     async fn run(self, id: &ContainerId, images: &Arc<ImageStore>) {
         if let Some(shim) = self.shim
-            && let Err(e) = shim.delete(true).await
+            && let Err(e) = shim.delete(true).await.map_err(Error::of_shim(shim.id()))
         {
             tracing::warn!(container = %id, "undo: deleting shim: {}", e.chain());
         }

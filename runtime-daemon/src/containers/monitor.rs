@@ -10,6 +10,7 @@ use super::exit::record_exit;
 use super::lost::lost;
 use super::record::ContainerRecord;
 use crate::core::context::Context;
+use crate::core::error::Error;
 use crate::core::index::Entry;
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ pub async fn watch(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
     let shim = ctx
         .shims
         .connect(&record.typed_id().shim(), &record.shim_dir);
-    match shim.wait(None).await {
+    match shim.wait(None).await.map_err(Error::of_shim(shim.id())) {
         Ok(exit) => {
             tracing::info!(container = %record.id, code = exit.exit_code, "container exited");
             if let Err(e) = record_exit(&ctx, &entry, Some(&exit), "") {

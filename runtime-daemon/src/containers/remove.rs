@@ -21,7 +21,7 @@ impl ContainerManager {
     /// that fails, saving a round trip on the common path.
     async fn delete_from_runtime(&self, id: &ContainerId, record: &ContainerRecord) -> Result<()> {
         let shim = self.ctx.shims.connect(&id.shim(), &record.shim_dir);
-        let result = match shim.delete(true).await {
+        let result = match shim.delete(true).await.map_err(Error::of_shim(shim.id())) {
             Err(e) if shim.is_alive().await => Err(e),
             Err(_) => {
                 let (handler, binary) = self.ctx.runtime_handler(&record.runtime_handler)?;

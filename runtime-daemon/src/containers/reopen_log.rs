@@ -17,6 +17,6 @@ impl ContainerManager {
             )));
         }
         let shim = self.ctx.shims.connect(&id.shim(), &record.shim_dir);
-        shim.reopen_log().await
+        shim.reopen_log().await.map_err(Error::of_shim(shim.id()))
     }
 }

@@ -34,10 +34,14 @@ impl ContainerManager {
         // Taken before the start: a process that exits at once must not look
         // as if it finished before it started.
         let started_at = crate::core::time::now_ns();
-        if let Err(e) = shim.start().await {
+        if let Err(e) = shim.start().await.map_err(Error::of_shim(shim.id())) {
             // Whatever half-started must not run on unwatched: the container
             // is over, as containerd's ContainerCannotRun.
-            if let Err(kill) = shim.kill(libc::SIGKILL, false).await {
+            if let Err(kill) = shim
+                .kill(libc::SIGKILL, false)
+                .await
+                .map_err(Error::of_shim(shim.id()))
+            {
                 tracing::warn!(container = %id, "killing after a failed start: {}", kill.chain());
             }
             record_cannot_run(&self.ctx, &entry, &e.chain().to_string())?;

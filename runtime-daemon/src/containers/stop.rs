@@ -5,7 +5,7 @@ use super::exit::record_exit;
 use super::lost::lost;
 use super::manager::ContainerManager;
 use super::record::{ContainerRecord, ContainerState};
-use crate::core::error::Result;
+use crate::core::error::{Error, Result};
 use crate::core::fault;
 use crate::core::ids::ContainerId;
 use crate::core::index::Entry;
@@ -50,16 +50,24 @@ impl ContainerManager {
             return lost(&self.ctx, entry, shim.as_ref(), "the shim is gone").await;
         }
         if record.state == ContainerState::Running && timeout > 0 {
-            shim.kill(record.stop_signal, false).await?;
+            shim.kill(record.stop_signal, false)
+                .await
+                .map_err(Error::of_shim(shim.id()))?;
             let grace = Duration::from_secs(timeout.unsigned_abs());
             if let Ok(exit) = shim.wait(Some(grace)).await {
                 return record_exit(&self.ctx, entry, Some(&exit), "");
             }
             tracing::info!(container = %id, "stop signal ignored for {grace:?}, killing");
         }
-        shim.kill(libc::SIGKILL, false).await?;
+        shim.kill(libc::SIGKILL, false)
+            .await
+            .map_err(Error::of_shim(shim.id()))?;
         fault::point("stop.signalled");
-        let exit = match shim.wait(Some(KILL_WAIT)).await {
+        let exit = match shim
+            .wait(Some(KILL_WAIT))
+            .await
+            .map_err(Error::of_shim(shim.id()))
+        {
             Ok(exit) => exit,
             // A never-started init may not be reported by every runtime: record the kill.
             Err(e) if record.state == ContainerState::Created => {

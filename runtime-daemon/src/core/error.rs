@@ -207,12 +207,25 @@ impl Error {
         }
     }
 
-    /// A shim failure naming the object the shim serves.
+    /// A shim failure naming the object the shim serves. The runtime's
+    /// refusal to create a container's process becomes
+    /// [`Error::CreateRefused`], which the container manager branches on.
     pub fn shim(id: &ShimId, source: ShimError) -> Self {
-        Error::Shim {
-            id: id.to_string(),
-            source,
+        match source {
+            ShimError::CreateRefused(message) => Error::CreateRefused {
+                id: id.to_string(),
+                message,
+            },
+            source => Error::Shim {
+                id: id.to_string(),
+                source,
+            },
         }
+    }
+
+    /// [`Error::shim`] for `map_err`: wraps the failures of the shim of `id`.
+    pub fn of_shim(id: &ShimId) -> impl Fn(ShimError) -> Self + '_ {
+        move |source| Error::shim(id, source)
     }
 
     /// A blocking task that did not finish (`what`: "network", "rootfs", ...).

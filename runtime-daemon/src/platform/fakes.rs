@@ -9,9 +9,8 @@ use super::cni::NetworkError;
 use super::namespaces::{NsError, PinRequest, Pins};
 use super::networking::PodNetworking;
 use super::pinning::NamespacePinner;
-use super::shim_error::ShimError;
+use super::shim_error::{Result, ShimError};
 use super::shims::{Shim, Shims};
-use crate::core::error::{Error, Result};
 use crate::core::ids::{SandboxId, ShimId};
 use async_trait::async_trait;
 use cradle_cni::PodNetwork;
@@ -22,6 +21,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::Notify;
+
+/// Nanoseconds since the epoch, as the shims stamp their records (the
+/// core's clock, without naming the core).
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
 
 /// Locks `mutex`, whatever a panicking test left in it.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -282,7 +290,7 @@ pub fn exit_record(code: i32, signal: Option<i32>) -> ExitRecord {
     ExitRecord {
         exit_code: code,
         signal,
-        exited_at_ns: crate::core::time::now_ns(),
+        exited_at_ns: now_ns(),
         oom_killed: false,
         message: String::new(),
     }
@@ -313,7 +321,7 @@ impl FakeShims {
         let process = Process {
             alive: true,
             status,
-            started_at: (status != ProcessStatus::Created).then(crate::core::time::now_ns),
+            started_at: (status != ProcessStatus::Created).then(now_ns),
             exit: (status == ProcessStatus::Exited).then(|| exit_record(3, None)),
             left: None,
             ignores: Vec::new(),
@@ -388,7 +396,7 @@ impl Shims for FakeShims {
             .unwrap_or_default();
         self.journal
             .enter(format!("spawn {kind} {id}"))
-            .map_err(|e| Error::shim(id, ShimError::Refused(e)))?;
+            .map_err(ShimError::Refused)?;
         self.plant(
             id.as_str(),
             if kind == "sandbox" {
@@ -417,9 +425,7 @@ impl FakeShim {
     /// Records `call`, fails it if told to, and fails it as the real client
     /// does when no shim serves.
     fn enter(&self, call: String) -> Result<()> {
-        self.journal
-            .enter(call)
-            .map_err(|e| Error::shim(&self.id, ShimError::Refused(e)))?;
+        self.journal.enter(call).map_err(ShimError::Refused)?;
         if lock(&self.world.processes)
             .get(self.id.as_str())
             .is_some_and(|p| p.alive)
@@ -430,19 +436,20 @@ impl FakeShim {
         }
     }
 
-    fn gone(&self) -> Error {
-        Error::shim(
-            &self.id,
-            ShimError::Connect {
-                socket: PathBuf::from(format!("fake/{}/shim.sock", self.id)),
-                source: std::io::ErrorKind::ConnectionRefused.into(),
-            },
-        )
+    fn gone(&self) -> ShimError {
+        ShimError::Connect {
+            socket: PathBuf::from(format!("fake/{}/shim.sock", self.id)),
+            source: std::io::ErrorKind::ConnectionRefused.into(),
+        }
     }
 }
 
 #[async_trait]
 impl Shim for FakeShim {
+    fn id(&self) -> &ShimId {
+        &self.id
+    }
+
     async fn is_alive(&self) -> bool {
         lock(&self.world.processes)
             .get(self.id.as_str())
@@ -468,7 +475,7 @@ impl Shim for FakeShim {
                 && p.status == ProcessStatus::Created
             {
                 p.status = ProcessStatus::Running;
-                p.started_at = Some(crate::core::time::now_ns());
+                p.started_at = Some(now_ns());
             }
         });
         Ok(())
@@ -509,13 +516,10 @@ impl Shim for FakeShim {
             match deadline {
                 Some(deadline) => {
                     if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                        return Err(Error::shim(
-                            &self.id,
-                            ShimError::TimedOut {
-                                request: cradle_proto::shim::Request::Wait,
-                                limit: timeout.unwrap_or_default(),
-                            },
-                        ));
+                        return Err(ShimError::TimedOut {
+                            request: cradle_proto::shim::Request::Wait,
+                            limit: timeout.unwrap_or_default(),
+                        });
                     }
                 }
                 None => notified.await,

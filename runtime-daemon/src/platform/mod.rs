@@ -3,7 +3,9 @@
 //! pinned namespaces of a pod ([`namespaces`]), CNI ([`cni`]), which pod
 //! namespace a sysctl belongs to ([`sysctls`]), Unix sockets ([`sockets`])
 //! and the reaping of orphaned children ([`reaper`]). They
-//! know no manager; they use only the core's vocabulary (errors).
+//! know no manager and answer in their own errors ([`shim_error`], the CNI
+//! and namespace errors); of the core they name only the typed ids
+//! (`core::ids`, which imports nothing of the crate).
 //!
 //! The managers reach shims, namespace pins and CNI through seams, traits
 //! the context holds ([`shims`], [`pinning`], [`networking`]), so their

@@ -6,9 +6,8 @@
 //! response line, bounded by a timeout except for [`ShimClient::wait`], which
 //! parks until the watched process exits.
 
-use crate::core::error::{Error, Result};
 use crate::core::ids::ShimId;
-use crate::platform::shim_error::ShimError;
+use crate::platform::shim_error::{Result, ShimError};
 use cradle_proto::shim::{self, ExitRecord, Request, Response, ShimState};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -41,6 +40,11 @@ impl ShimClient {
         }
     }
 
+    /// The object the shim serves.
+    pub fn id(&self) -> &ShimId {
+        &self.id
+    }
+
     /// The shim's socket path.
     pub fn socket(&self) -> PathBuf {
         self.state_dir.join(shim::SOCKET_FILE)
@@ -57,7 +61,10 @@ impl ShimClient {
         // stderr goes to a file, not a pipe: the daemonized shim must not keep us
         // waiting for an EOF, we wait for the spawning process's exit only.
         let err_path = state_dir.join(SPAWN_ERR_FILE);
-        let err_file = std::fs::File::create(&err_path).map_err(|e| Error::io(&err_path, e))?;
+        let err_file = std::fs::File::create(&err_path).map_err(|source| ShimError::ErrFile {
+            path: err_path.clone(),
+            source,
+        })?;
         tracing::debug!(%id, shim = %shim_bin.display(), ?args, "starting shim");
         let mut child = tokio::process::Command::new(shim_bin)
             .args(&args)
@@ -66,21 +73,16 @@ impl ShimClient {
             .stderr(err_file)
             .kill_on_drop(true)
             .spawn()
-            .map_err(|source| {
-                Error::shim(
-                    id,
-                    ShimError::Spawn {
-                        binary: shim_bin.to_path_buf(),
-                        source,
-                    },
-                )
+            .map_err(|source| ShimError::Spawn {
+                binary: shim_bin.to_path_buf(),
+                source,
             })?;
         let status = match tokio::time::timeout(SPAWN_TIMEOUT, child.wait()).await {
             Ok(Ok(status)) => status,
-            Ok(Err(e)) => return Err(Error::shim(id, ShimError::WaitStart(e))),
+            Ok(Err(e)) => return Err(ShimError::WaitStart(e)),
             Err(_) => {
                 let _ = child.kill().await;
-                return Err(Error::shim(id, ShimError::StartTimeout(SPAWN_TIMEOUT)));
+                return Err(ShimError::StartTimeout(SPAWN_TIMEOUT));
             }
         };
         let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
@@ -88,10 +90,7 @@ impl ShimClient {
         if status.code() == Some(shim::EXIT_CREATE_REFUSED) {
             let said = stderr.trim();
             let said = said.strip_prefix("cradle-shim: ").unwrap_or(said);
-            return Err(Error::CreateRefused {
-                id: id.to_string(),
-                message: said.to_string(),
-            });
+            return Err(ShimError::CreateRefused(said.to_string()));
         }
         if !status.success() {
             let reason = stderr.trim();
@@ -100,43 +99,28 @@ impl ShimClient {
             } else {
                 reason
             };
-            return Err(Error::shim(
-                id,
-                ShimError::StartFailed {
-                    status,
-                    reason: reason.to_string(),
-                },
-            ));
+            return Err(ShimError::StartFailed {
+                status,
+                reason: reason.to_string(),
+            });
         }
         // The contract says exit 0 means "listening"; check it, so a shim that
         // lied (or a stand-in binary) fails here with a clear message rather
         // than leaving a pod or container that no shim serves.
         let shim = ShimClient::new(id, state_dir);
-        let unanswered = match shim.exchange(&Request::State, Some(REQUEST_TIMEOUT)).await {
+        let unanswered = match shim.call(&Request::State, Some(REQUEST_TIMEOUT)).await {
             Ok(Response::State(_)) => None,
             Ok(other) => Some(ShimError::Unexpected(Box::new(other))),
             Err(e) => Some(e),
         };
         if let Some(e) = unanswered {
-            return Err(Error::shim(id, ShimError::Unanswered(Box::new(e))));
+            return Err(ShimError::Unanswered(Box::new(e)));
         }
         Ok(shim)
     }
 
     /// Sends one request and reads one response, within `timeout` (`None`: unbounded).
     pub async fn call(&self, request: &Request, timeout: Option<Duration>) -> Result<Response> {
-        self.exchange(request, timeout)
-            .await
-            .map_err(|source| Error::shim(&self.id, source))
-    }
-
-    /// [`ShimClient::call`] with the failure still unwrapped, so a caller
-    /// can keep it as the cause of its own.
-    async fn exchange(
-        &self,
-        request: &Request,
-        timeout: Option<Duration>,
-    ) -> std::result::Result<Response, ShimError> {
         let exchange = async {
             let socket = self.socket();
             let stream = crate::platform::sockets::connect(&socket)
@@ -236,8 +220,8 @@ impl ShimClient {
         }
     }
 
-    fn unexpected(&self, response: &Response) -> Error {
-        Error::shim(&self.id, ShimError::Unexpected(Box::new(response.clone())))
+    fn unexpected(&self, response: &Response) -> ShimError {
+        ShimError::Unexpected(Box::new(response.clone()))
     }
 }
 

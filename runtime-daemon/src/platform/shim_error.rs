@@ -1,12 +1,17 @@
 //! Why the daemon's side of the shim protocol failed, typed, so the cause
 //! (an I/O error, a decode error, the shim's own words) reaches the
-//! kubelet's status whole. In a file of its own so the core's error can
-//! hold it without importing the client, which uses the core's error.
+//! kubelet's status whole. The shim client and the [`super::shims`] seam
+//! answer in it; the core wraps it with the id of the object the shim
+//! serves (`core::error::Error::shim`), so the platform needs nothing of
+//! the core's.
 
 use cradle_proto::shim::{DecodeError, Request, Response};
 use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
+
+/// What a shim call answers: its result, or why the shim failed.
+pub type Result<T, E = ShimError> = std::result::Result<T, E>;
 
 /// One failure of starting or talking to a shim.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +25,22 @@ pub enum ShimError {
         #[source]
         source: std::io::Error,
     },
+    /// The file that captures the spawning process's stderr could not be
+    /// created in the shim's state dir.
+    #[error("creating {}", path.display())]
+    ErrFile {
+        /// The file.
+        path: PathBuf,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The OCI runtime refused to create the container's process (the
+    /// shim said so with its exit status), in the runtime's own words from
+    /// the shim's stderr. The container manager branches on it: the
+    /// container exists and fails at Start.
+    #[error("OCI runtime create failed: {0}")]
+    CreateRefused(String),
     /// Waiting for the spawning process failed.
     #[error("waiting for shim start")]
     WaitStart(#[source] std::io::Error),

@@ -2,10 +2,11 @@
 //! the calls the managers, recovery and the sweep make over the connection,
 //! as traits the context holds, so their logic runs against a fake without
 //! root or a `cradle-shim` binary. [`ShimBinary`] and [`ShimClient`] are
-//! the real ones.
+//! the real ones. They answer in the platform's own [`ShimError`]; the
+//! caller names the object (`core::error::Error::shim`).
 
 use super::shim_client::ShimClient;
-use crate::core::error::Result;
+use super::shim_error::Result;
 use crate::core::ids::ShimId;
 use async_trait::async_trait;
 use cradle_proto::shim::{ExitRecord, ShimState};
@@ -16,6 +17,9 @@ use std::time::Duration;
 /// A connection to the shim of one container or pod.
 #[async_trait]
 pub trait Shim: Send + Sync + std::fmt::Debug {
+    /// The object the shim serves (for the caller's errors and logs).
+    fn id(&self) -> &ShimId;
+
     /// Whether the shim answers.
     async fn is_alive(&self) -> bool;
 
@@ -90,6 +94,10 @@ impl Shims for ShimBinary {
 
 #[async_trait]
 impl Shim for ShimClient {
+    fn id(&self) -> &ShimId {
+        ShimClient::id(self)
+    }
+
     async fn is_alive(&self) -> bool {
         ShimClient::is_alive(self).await
     }

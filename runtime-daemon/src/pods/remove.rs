@@ -24,7 +24,7 @@ impl SandboxManager {
         let record = entry.snapshot();
         let shim = self.ctx.shims.connect(&id.shim(), &record.shim_dir);
         if shim.is_alive().await {
-            shim.delete(true).await?;
+            shim.delete(true).await.map_err(Error::of_shim(shim.id()))?;
             fault::point("remove_pod.shim_deleted");
         }
         remove_pins(&self.ctx, &id, &record.pins).await?;

@@ -175,7 +175,9 @@ impl SandboxManager {
             "--cgroup".into(),
             cgroup_path.into(),
         ];
-        let shim = self.ctx.shims.spawn(&id.shim(), &shim_dir, args).await?;
+        let shim_id = id.shim();
+        let shim = (self.ctx.shims.spawn(&shim_id, &shim_dir, args).await)
+            .map_err(Error::of_shim(&shim_id))?;
         undo.shim = Some(shim);
         fault::point("run_pod.shim_started");
         Ok(Built {
@@ -207,7 +209,7 @@ struct Undo {
 impl Undo {
     async fn run(self, id: &SandboxId, ctx: &Context) {
         if let Some(shim) = self.shim
-            && let Err(e) = shim.delete(true).await
+            && let Err(e) = shim.delete(true).await.map_err(Error::of_shim(shim.id()))
         {
             tracing::warn!(sandbox = %id, "undo: deleting pause shim: {}", e.chain());
         }

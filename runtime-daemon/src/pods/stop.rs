@@ -33,8 +33,11 @@ impl SandboxManager {
         }
         let shim = self.ctx.shims.connect(&id.shim(), &record.shim_dir);
         if shim.is_alive().await {
-            shim.kill(libc::SIGKILL, false).await?;
-            shim.wait(Some(PAUSE_EXIT_TIMEOUT)).await?;
+            let shim_err = Error::of_shim(shim.id());
+            shim.kill(libc::SIGKILL, false).await.map_err(&shim_err)?;
+            shim.wait(Some(PAUSE_EXIT_TIMEOUT))
+                .await
+                .map_err(&shim_err)?;
             fault::point("stop_pod.pause_killed");
         }
         let record = entry.update(|r| r.state = SandboxState::NotReady);

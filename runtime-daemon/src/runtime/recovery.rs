@@ -10,7 +10,7 @@
 
 use crate::containers::{ContainerManager, ContainerRecord, ContainerState};
 use crate::core::context::Context;
-use crate::core::error::Result;
+use crate::core::error::{Error, Result};
 use crate::core::ids::{ContainerId, SandboxId};
 use crate::core::store::Kind;
 use crate::pods::{SandboxManager, SandboxRecord, SandboxState};
@@ -61,7 +61,7 @@ pub async fn recover(
             continue;
         }
         let shim = ctx.shims.connect(&id.shim(), &record.shim_dir);
-        match shim.state().await {
+        match shim.state().await.map_err(Error::of_shim(shim.id())) {
             Ok(state) => match state.status {
                 ProcessStatus::Created => {}
                 ProcessStatus::Running => {

@@ -65,7 +65,7 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
         tracing::warn!(id, "sweeping orphan shim state {}", dir.display());
         let shim = ctx.shims.connect(&ShimId::new(id.clone()), &dir);
         if shim.is_alive().await
-            && let Err(e) = shim.delete(true).await
+            && let Err(e) = shim.delete(true).await.map_err(Error::of_shim(shim.id()))
         {
             tracing::error!(id, "sweep: deleting orphan shim: {}", e.chain());
             continue;
