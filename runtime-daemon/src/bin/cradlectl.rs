@@ -58,30 +58,7 @@ enum Command {
     /// Remove an image.
     Rmi { image: String },
     /// Run a pod sandbox; prints its id.
-    Runp {
-        #[arg(long)]
-        name: String,
-        #[arg(long, default_value = "default")]
-        namespace: String,
-        #[arg(long, default_value = "")]
-        uid: String,
-        #[arg(long, default_value_t = 0)]
-        attempt: u32,
-        #[arg(long, default_value = "")]
-        hostname: String,
-        #[arg(long, default_value = "")]
-        log_dir: String,
-        #[arg(long, default_value = "")]
-        cgroup_parent: String,
-        /// Use the node's network namespace.
-        #[arg(long)]
-        host_network: bool,
-        #[arg(long, default_value = "")]
-        runtime_handler: String,
-        /// `key=value`, repeatable.
-        #[arg(long = "label")]
-        labels: Vec<String>,
-    },
+    Runp(RunPod),
     /// List pod sandboxes.
     Pods,
     /// Pod sandbox status.
@@ -92,24 +69,7 @@ enum Command {
     Rmp { id: String },
     /// Create a container in a pod; prints its id. The pod's config is read back
     /// from the runtime (its status), so only the pod id is needed.
-    Create {
-        pod: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        image: String,
-        #[arg(long, default_value = "")]
-        log_path: String,
-        /// The pod's log directory (CRI passes the sandbox config again).
-        #[arg(long, default_value = "")]
-        log_dir: String,
-        /// `KEY=VALUE`, repeatable.
-        #[arg(long = "env")]
-        envs: Vec<String>,
-        /// The command (replaces the image entrypoint).
-        #[arg(last = true)]
-        command: Vec<String>,
-    },
+    Create(CreateContainer),
     /// Start a container.
     Start { id: String },
     /// Stop a container.
@@ -146,6 +106,54 @@ enum Command {
         #[arg(last = true)]
         cmd: Vec<String>,
     },
+}
+
+/// `cradlectl runp`: the pod's metadata and the few settings a test pod needs.
+#[derive(Debug, clap::Args)]
+struct RunPod {
+    #[arg(long)]
+    name: String,
+    #[arg(long, default_value = "default")]
+    namespace: String,
+    #[arg(long, default_value = "")]
+    uid: String,
+    #[arg(long, default_value_t = 0)]
+    attempt: u32,
+    #[arg(long, default_value = "")]
+    hostname: String,
+    #[arg(long, default_value = "")]
+    log_dir: String,
+    #[arg(long, default_value = "")]
+    cgroup_parent: String,
+    /// Use the node's network namespace.
+    #[arg(long)]
+    host_network: bool,
+    #[arg(long, default_value = "")]
+    runtime_handler: String,
+    /// `key=value`, repeatable.
+    #[arg(long = "label")]
+    labels: Vec<String>,
+}
+
+/// `cradlectl create`: the container's name, image, log and command.
+#[derive(Debug, clap::Args)]
+struct CreateContainer {
+    pod: String,
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    image: String,
+    #[arg(long, default_value = "")]
+    log_path: String,
+    /// The pod's log directory (CRI passes the sandbox config again).
+    #[arg(long, default_value = "")]
+    log_dir: String,
+    /// `KEY=VALUE`, repeatable.
+    #[arg(long = "env")]
+    envs: Vec<String>,
+    /// The command (replaces the image entrypoint).
+    #[arg(last = true)]
+    command: Vec<String>,
 }
 
 async fn connect(socket: PathBuf) -> anyhow::Result<Channel> {
@@ -315,223 +323,288 @@ async fn main() -> anyhow::Result<()> {
                 .await?
                 .into_inner(),
         ),
-        Command::Pull { image } => {
-            let request = cri::PullImageRequest {
-                image: image_spec(image),
-                ..Default::default()
-            };
-            line(&pull(&mut img, request, &args.admin_socket).await?)
-        }
-        Command::Images { .. } => print(
-            &img.list_images(cri::ListImagesRequest::default())
-                .await?
-                .into_inner(),
-        ),
-        Command::Inspecti { image } => {
-            let request = cri::ImageStatusRequest {
-                image: image_spec(image),
-                verbose: false,
-            };
-            print(&img.image_status(request).await?.into_inner())
-        }
-        Command::Rmi { image } => {
-            img.remove_image(cri::RemoveImageRequest {
-                image: image_spec(image),
-            })
-            .await?;
-            Ok(())
-        }
-        Command::Runp {
-            name,
-            namespace,
-            uid,
-            attempt,
-            hostname,
-            log_dir,
-            cgroup_parent,
-            host_network,
-            runtime_handler,
-            labels,
-        } => {
-            let uid = if uid.is_empty() {
-                format!("{name}-uid")
-            } else {
-                uid
-            };
-            let network = if host_network {
-                cri::NamespaceMode::Node
-            } else {
-                cri::NamespaceMode::Pod
-            };
-            let config = cri::PodSandboxConfig {
-                metadata: Some(cri::PodSandboxMetadata {
-                    name,
-                    uid,
-                    namespace,
-                    attempt,
-                }),
-                hostname,
-                log_directory: log_dir,
-                labels: pairs(&labels)?,
-                linux: Some(cri::LinuxPodSandboxConfig {
-                    cgroup_parent,
-                    security_context: Some(cri::LinuxSandboxSecurityContext {
-                        namespace_options: Some(cri::NamespaceOption {
-                            network: network as i32,
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            };
-            let request = cri::RunPodSandboxRequest {
-                config: Some(config),
-                runtime_handler,
-            };
-            line(
-                &rt.run_pod_sandbox(request)
-                    .await?
-                    .into_inner()
-                    .pod_sandbox_id,
-            )
-        }
-        Command::Pods => print(
-            &rt.list_pod_sandbox(cri::ListPodSandboxRequest::default())
-                .await?
-                .into_inner(),
-        ),
-        Command::Inspectp { id } => {
-            let request = cri::PodSandboxStatusRequest {
-                pod_sandbox_id: id,
-                verbose: false,
-            };
-            print(&rt.pod_sandbox_status(request).await?.into_inner())
-        }
-        Command::Stopp { id } => {
-            rt.stop_pod_sandbox(cri::StopPodSandboxRequest { pod_sandbox_id: id })
-                .await?;
-            Ok(())
-        }
-        Command::Rmp { id } => {
-            rt.remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: id })
-                .await?;
-            Ok(())
-        }
-        Command::Create {
-            pod,
-            name,
-            image,
-            log_path,
-            log_dir,
-            envs,
-            command,
-        } => {
-            let envs = pairs(&envs)?
-                .into_iter()
-                .map(|(key, value)| cri::KeyValue { key, value })
-                .collect();
-            let config = cri::ContainerConfig {
-                metadata: Some(cri::ContainerMetadata { name, attempt: 0 }),
-                image: image_spec(image),
-                command,
-                envs,
-                log_path,
-                ..Default::default()
-            };
-            let sandbox_config = cri::PodSandboxConfig {
-                log_directory: log_dir,
-                ..Default::default()
-            };
-            let request = cri::CreateContainerRequest {
-                pod_sandbox_id: pod,
-                config: Some(config),
-                sandbox_config: Some(sandbox_config),
-            };
-            line(
-                &rt.create_container(request)
-                    .await?
-                    .into_inner()
-                    .container_id,
-            )
-        }
-        Command::Start { id } => {
-            rt.start_container(cri::StartContainerRequest { container_id: id })
-                .await?;
-            Ok(())
-        }
-        Command::Stop { id, timeout } => {
-            rt.stop_container(cri::StopContainerRequest {
-                container_id: id,
-                timeout,
-            })
-            .await?;
-            Ok(())
-        }
-        Command::Rm { id } => {
-            rt.remove_container(cri::RemoveContainerRequest { container_id: id })
-                .await?;
-            Ok(())
-        }
-        Command::Ps => print(
-            &rt.list_containers(cri::ListContainersRequest::default())
-                .await?
-                .into_inner(),
-        ),
-        Command::Stats => print(
-            &rt.list_container_stats(cri::ListContainerStatsRequest::default())
-                .await?
-                .into_inner(),
-        ),
+        Command::Pull { image } => pull_image(&mut img, image, &args.admin_socket).await,
+        Command::Images { .. } => list_images(&mut img).await,
+        Command::Inspecti { image } => image_status(&mut img, image).await,
+        Command::Rmi { image } => remove_image(&mut img, image).await,
+        Command::Runp(pod) => run_pod(&mut rt, pod).await,
+        Command::Pods => list_pods(&mut rt).await,
+        Command::Inspectp { id } => pod_status(&mut rt, id).await,
+        Command::Stopp { id } => stop_pod(&mut rt, id).await,
+        Command::Rmp { id } => remove_pod(&mut rt, id).await,
+        Command::Create(container) => create_container(&mut rt, container).await,
+        Command::Start { id } => start_container(&mut rt, id).await,
+        Command::Stop { id, timeout } => stop_container(&mut rt, id, timeout).await,
+        Command::Rm { id } => remove_container(&mut rt, id).await,
+        Command::Ps => list_containers(&mut rt).await,
+        Command::Stats => container_stats(&mut rt).await,
         Command::Update {
             id,
             memory,
             cpu_shares,
             cpu_quota,
-        } => {
-            let request = cri::UpdateContainerResourcesRequest {
-                container_id: id,
-                linux: Some(cri::LinuxContainerResources {
-                    memory_limit_in_bytes: memory,
-                    cpu_shares,
-                    cpu_quota,
+        } => update_container(&mut rt, id, memory, cpu_shares, cpu_quota).await,
+        Command::Events => follow_events(&mut rt).await,
+        Command::Exec { id, timeout, cmd } => exec_sync(&mut rt, id, timeout, cmd).await,
+        Command::Inspect { id } => container_status(&mut rt, id).await,
+    }
+}
+
+/// The CRI runtime service over the socket.
+type Runtime = RuntimeServiceClient<Channel>;
+/// The CRI image service over the socket.
+type Images = ImageServiceClient<Channel>;
+
+/// `pull`: prints the image's id.
+async fn pull_image(img: &mut Images, image: String, admin_socket: &Path) -> anyhow::Result<()> {
+    let request = cri::PullImageRequest {
+        image: image_spec(image),
+        ..Default::default()
+    };
+    line(&pull(img, request, admin_socket).await?)
+}
+
+/// `images` without an action.
+async fn list_images(img: &mut Images) -> anyhow::Result<()> {
+    print(
+        &img.list_images(cri::ListImagesRequest::default())
+            .await?
+            .into_inner(),
+    )
+}
+
+/// `inspecti`.
+async fn image_status(img: &mut Images, image: String) -> anyhow::Result<()> {
+    let request = cri::ImageStatusRequest {
+        image: image_spec(image),
+        verbose: false,
+    };
+    print(&img.image_status(request).await?.into_inner())
+}
+
+/// `rmi`.
+async fn remove_image(img: &mut Images, image: String) -> anyhow::Result<()> {
+    img.remove_image(cri::RemoveImageRequest {
+        image: image_spec(image),
+    })
+    .await?;
+    Ok(())
+}
+
+/// `runp`: prints the pod's id.
+async fn run_pod(rt: &mut Runtime, pod: RunPod) -> anyhow::Result<()> {
+    let uid = if pod.uid.is_empty() {
+        format!("{}-uid", pod.name)
+    } else {
+        pod.uid
+    };
+    let network = if pod.host_network {
+        cri::NamespaceMode::Node
+    } else {
+        cri::NamespaceMode::Pod
+    };
+    let config = cri::PodSandboxConfig {
+        metadata: Some(cri::PodSandboxMetadata {
+            name: pod.name,
+            uid,
+            namespace: pod.namespace,
+            attempt: pod.attempt,
+        }),
+        hostname: pod.hostname,
+        log_directory: pod.log_dir,
+        labels: pairs(&pod.labels)?,
+        linux: Some(cri::LinuxPodSandboxConfig {
+            cgroup_parent: pod.cgroup_parent,
+            security_context: Some(cri::LinuxSandboxSecurityContext {
+                namespace_options: Some(cri::NamespaceOption {
+                    network: network as i32,
                     ..Default::default()
                 }),
                 ..Default::default()
-            };
-            rt.update_container_resources(request).await?;
-            Ok(())
-        }
-        Command::Events => {
-            let mut stream = rt
-                .get_container_events(cri::GetEventsRequest {})
-                .await?
-                .into_inner();
-            while let Some(event) = stream.message().await? {
-                line(&serde_json::to_string(&event)?)?;
-            }
-            Ok(())
-        }
-        Command::Exec { id, timeout, cmd } => {
-            let request = cri::ExecSyncRequest {
-                container_id: id,
-                cmd,
-                timeout,
-            };
-            let out = rt.exec_sync(request).await?.into_inner();
-            line(&String::from_utf8_lossy(&out.stdout))?;
-            line(&format!("stderr: {}", String::from_utf8_lossy(&out.stderr)))?;
-            line(&format!("exit code: {}", out.exit_code))
-        }
-        Command::Inspect { id } => {
-            let request = cri::ContainerStatusRequest {
-                container_id: id,
-                verbose: false,
-            };
-            print(&rt.container_status(request).await?.into_inner())
-        }
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let request = cri::RunPodSandboxRequest {
+        config: Some(config),
+        runtime_handler: pod.runtime_handler,
+    };
+    line(
+        &rt.run_pod_sandbox(request)
+            .await?
+            .into_inner()
+            .pod_sandbox_id,
+    )
+}
+
+/// `pods`.
+async fn list_pods(rt: &mut Runtime) -> anyhow::Result<()> {
+    print(
+        &rt.list_pod_sandbox(cri::ListPodSandboxRequest::default())
+            .await?
+            .into_inner(),
+    )
+}
+
+/// `inspectp`.
+async fn pod_status(rt: &mut Runtime, id: String) -> anyhow::Result<()> {
+    let request = cri::PodSandboxStatusRequest {
+        pod_sandbox_id: id,
+        verbose: false,
+    };
+    print(&rt.pod_sandbox_status(request).await?.into_inner())
+}
+
+/// `stopp`.
+async fn stop_pod(rt: &mut Runtime, id: String) -> anyhow::Result<()> {
+    rt.stop_pod_sandbox(cri::StopPodSandboxRequest { pod_sandbox_id: id })
+        .await?;
+    Ok(())
+}
+
+/// `rmp`.
+async fn remove_pod(rt: &mut Runtime, id: String) -> anyhow::Result<()> {
+    rt.remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: id })
+        .await?;
+    Ok(())
+}
+
+/// `create`: prints the container's id.
+async fn create_container(rt: &mut Runtime, container: CreateContainer) -> anyhow::Result<()> {
+    let envs = pairs(&container.envs)?
+        .into_iter()
+        .map(|(key, value)| cri::KeyValue { key, value })
+        .collect();
+    let config = cri::ContainerConfig {
+        metadata: Some(cri::ContainerMetadata {
+            name: container.name,
+            attempt: 0,
+        }),
+        image: image_spec(container.image),
+        command: container.command,
+        envs,
+        log_path: container.log_path,
+        ..Default::default()
+    };
+    let sandbox_config = cri::PodSandboxConfig {
+        log_directory: container.log_dir,
+        ..Default::default()
+    };
+    let request = cri::CreateContainerRequest {
+        pod_sandbox_id: container.pod,
+        config: Some(config),
+        sandbox_config: Some(sandbox_config),
+    };
+    line(
+        &rt.create_container(request)
+            .await?
+            .into_inner()
+            .container_id,
+    )
+}
+
+/// `start`.
+async fn start_container(rt: &mut Runtime, id: String) -> anyhow::Result<()> {
+    rt.start_container(cri::StartContainerRequest { container_id: id })
+        .await?;
+    Ok(())
+}
+
+/// `stop`.
+async fn stop_container(rt: &mut Runtime, id: String, timeout: i64) -> anyhow::Result<()> {
+    rt.stop_container(cri::StopContainerRequest {
+        container_id: id,
+        timeout,
+    })
+    .await?;
+    Ok(())
+}
+
+/// `rm`.
+async fn remove_container(rt: &mut Runtime, id: String) -> anyhow::Result<()> {
+    rt.remove_container(cri::RemoveContainerRequest { container_id: id })
+        .await?;
+    Ok(())
+}
+
+/// `ps`.
+async fn list_containers(rt: &mut Runtime) -> anyhow::Result<()> {
+    print(
+        &rt.list_containers(cri::ListContainersRequest::default())
+            .await?
+            .into_inner(),
+    )
+}
+
+/// `stats`.
+async fn container_stats(rt: &mut Runtime) -> anyhow::Result<()> {
+    print(
+        &rt.list_container_stats(cri::ListContainerStatsRequest::default())
+            .await?
+            .into_inner(),
+    )
+}
+
+/// `update`: the container's memory limit and CPU shares and quota.
+async fn update_container(
+    rt: &mut Runtime,
+    id: String,
+    memory: i64,
+    cpu_shares: i64,
+    cpu_quota: i64,
+) -> anyhow::Result<()> {
+    let request = cri::UpdateContainerResourcesRequest {
+        container_id: id,
+        linux: Some(cri::LinuxContainerResources {
+            memory_limit_in_bytes: memory,
+            cpu_shares,
+            cpu_quota,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    rt.update_container_resources(request).await?;
+    Ok(())
+}
+
+/// `events`: one JSON line per event, until interrupted.
+async fn follow_events(rt: &mut Runtime) -> anyhow::Result<()> {
+    let mut stream = rt
+        .get_container_events(cri::GetEventsRequest {})
+        .await?
+        .into_inner();
+    while let Some(event) = stream.message().await? {
+        line(&serde_json::to_string(&event)?)?;
     }
+    Ok(())
+}
+
+/// `exec`: the command's stdout, stderr and exit code.
+async fn exec_sync(
+    rt: &mut Runtime,
+    id: String,
+    timeout: i64,
+    cmd: Vec<String>,
+) -> anyhow::Result<()> {
+    let request = cri::ExecSyncRequest {
+        container_id: id,
+        cmd,
+        timeout,
+    };
+    let out = rt.exec_sync(request).await?.into_inner();
+    line(&String::from_utf8_lossy(&out.stdout))?;
+    line(&format!("stderr: {}", String::from_utf8_lossy(&out.stderr)))?;
+    line(&format!("exit code: {}", out.exit_code))
+}
+
+/// `inspect`.
+async fn container_status(rt: &mut Runtime, id: String) -> anyhow::Result<()> {
+    let request = cri::ContainerStatusRequest {
+        container_id: id,
+        verbose: false,
+    };
+    print(&rt.container_status(request).await?.into_inner())
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::platform::shims::Shim;
 use crate::pods::{SandboxRecord, SandboxState};
 use cradle_proto::cri;
 use cradle_snapshotter::ImageStore;
+use oci_spec::runtime::Spec;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -103,6 +104,8 @@ impl ContainerManager {
         Ok(id)
     }
 
+    /// The steps of CreateContainer, in order, each registering its undo:
+    /// the rootfs, the mounts, the spec, the bundle, the shim.
     #[allow(clippy::too_many_arguments)]
     async fn build(
         &self,
@@ -114,41 +117,45 @@ impl ContainerManager {
         handler_bin: &Path,
         undo: &mut Undo,
     ) -> Result<Built> {
-        let id = record.typed_id();
-        let rootfs = record.rootfs();
-        undo.dir = Some(record.dir.clone());
-        std::fs::create_dir_all(&rootfs).map_err(|e| Error::io(&rootfs, e))?;
-        // remove_rootfs is idempotent, so it also cleans up a half-done mount.
-        undo.rootfs = Some(rootfs.clone());
-        {
-            let (images, id, image_id, rootfs) = (
-                Arc::clone(images),
-                id.to_string(),
-                image.id.clone(),
-                rootfs.clone(),
-            );
-            tokio::task::spawn_blocking(move || images.mount_rootfs(&id, &image_id, &rootfs))
-                .await
-                .map_err(|e| Error::task("rootfs", e))??;
-        }
-        fault::point("create.rootfs_mounted");
+        let rootfs = mount_rootfs(record, image, images, undo).await?;
+        let config = self.with_pod_mounts(record, sandbox, images).await?;
+        let spec = self
+            .spec(
+                record,
+                sandbox,
+                image,
+                config.clone(),
+                &rootfs,
+                handler_name,
+                handler_bin,
+            )
+            .await?;
+        let user = spec_user(&spec);
+        write_bundle(record, &spec)?;
+        let start_error = self
+            .start_shim(record, &config, handler_name, handler_bin, undo)
+            .await?;
+        Ok(Built { user, start_error })
+    }
 
-        let namespaces = SandboxNamespaces {
-            net: sandbox.pins.net.clone(),
-            ipc: sandbox.pins.ipc.clone(),
-            uts: sandbox.pins.uts.clone(),
-        };
-        // The pod's hostname, hosts and resolv.conf, as extra CRI mounts.
+    /// The container's config with the pod's hostname, hosts and
+    /// resolv.conf as extra CRI mounts, and its image volumes mounted as
+    /// read-only binds of the store's mounts (taken apart by remove_rootfs,
+    /// registered as the rootfs's undo).
+    async fn with_pod_mounts(
+        &self,
+        record: &ContainerRecord,
+        sandbox: &SandboxRecord,
+        images: &Arc<ImageStore>,
+    ) -> Result<cri::ContainerConfig> {
         let mut config = record.config.clone();
         let extra =
             crate::pods::files::sandbox_mounts(&self.ctx.sandbox_dir(&sandbox.typed_id()), &config);
         config.mounts.extend(extra);
-        // Image volumes become read-only binds of the store's mounts
-        // (taken apart by remove_rootfs, registered above as the undo).
         if config.mounts.iter().any(|m| m.image.is_some()) {
             let (images, cid, mut mounts) = (
                 Arc::clone(images),
-                id.clone(),
+                record.typed_id(),
                 std::mem::take(&mut config.mounts),
             );
             config.mounts = tokio::task::spawn_blocking(move || {
@@ -157,8 +164,25 @@ impl ContainerManager {
             .await
             .map_err(|e| Error::task("image volume", e))??;
         }
+        Ok(config)
+    }
+
+    /// The OCI spec of the container: what the host resolves (users,
+    /// devices, CDI, the pid namespace, the handler's features), then the
+    /// builder, then the host side of the mount propagation asked for.
+    #[allow(clippy::too_many_arguments)]
+    async fn spec(
+        &self,
+        record: &ContainerRecord,
+        sandbox: &SandboxRecord,
+        image: &cradle_snapshotter::Image,
+        mut config: cri::ContainerConfig,
+        rootfs: &Path,
+        handler_name: &str,
+        handler_bin: &Path,
+    ) -> Result<Spec> {
         let mut resolved = {
-            let (config, rootfs) = (config.clone(), rootfs.clone());
+            let (config, rootfs) = (config.clone(), rootfs.to_path_buf());
             let cdi_dirs = self.ctx.config.cdi_spec_dirs.clone();
             tokio::task::spawn_blocking(move || resolve_inputs(&config, &rootfs, &cdi_dirs))
                 .await
@@ -171,44 +195,40 @@ impl ContainerManager {
         if config.mounts.iter().any(|m| m.recursive_read_only) {
             resolved.recursive_read_only = self.features.recursive_read_only(handler_bin).await;
         }
+        let namespaces = SandboxNamespaces {
+            net: sandbox.pins.net.clone(),
+            ipc: sandbox.pins.ipc.clone(),
+            uts: sandbox.pins.uts.clone(),
+        };
         let spec = build_spec(&SpecInput {
             resolved: &resolved,
-            container_id: id.as_str(),
+            container_id: &record.id,
             config: &config,
             sandbox: &sandbox.config,
             image: &image.config,
-            rootfs: &rootfs,
+            rootfs,
             namespaces: &namespaces,
             cgroups_path: &record.cgroup_path,
         })?;
         // The host side of the propagation asked for, once the request
         // itself is known to be valid (the builder checks it).
         super::propagation::check(&config.mounts).map_err(Error::FailedPrecondition)?;
-        let user = spec
-            .process()
-            .as_ref()
-            .map(|p| p.user())
-            .map(|u| cri::ContainerUser {
-                linux: Some(cri::LinuxContainerUser {
-                    uid: i64::from(u.uid()),
-                    gid: i64::from(u.gid()),
-                    supplemental_groups: u
-                        .additional_gids()
-                        .iter()
-                        .flatten()
-                        .map(|g| i64::from(*g))
-                        .collect(),
-                }),
-            })
-            .unwrap_or_default();
-        let config_path = record.bundle().join("config.json");
-        let json = serde_json::to_vec_pretty(&spec).map_err(|source| Error::Encode {
-            what: "the OCI spec".to_string(),
-            source,
-        })?;
-        std::fs::write(&config_path, json).map_err(|e| Error::io(&config_path, e))?;
-        fault::point("create.bundle_written");
+        Ok(spec)
+    }
 
+    /// Starts the container's shim, which runs the runtime's create. A
+    /// create the runtime refuses is not a failure here: the container
+    /// exists and fails at StartContainer, as with containerd (the refusal
+    /// is returned).
+    async fn start_shim(
+        &self,
+        record: &ContainerRecord,
+        config: &cri::ContainerConfig,
+        handler_name: &str,
+        handler_bin: &Path,
+        undo: &mut Undo,
+    ) -> Result<Option<String>> {
+        let id = record.typed_id();
         std::fs::create_dir_all(&record.shim_dir).map_err(|e| Error::io(&record.shim_dir, e))?;
         undo.shim_dir = Some(record.shim_dir.clone());
         let runtime_root = self.ctx.config.state_dir.join("runtime").join(handler_name);
@@ -243,24 +263,76 @@ impl ContainerManager {
             Ok(shim) => {
                 undo.shim = Some(shim);
                 fault::point("create.shim_started");
-                Ok(Built {
-                    user,
-                    start_error: None,
-                })
+                Ok(None)
             }
             // The runtime refused to create the process: the container
             // exists and fails at StartContainer, as with containerd.
             Err(refused @ Error::CreateRefused { .. }) => {
                 let why = refused.chain().to_string();
                 tracing::warn!(container = %id, "the OCI runtime cannot create the process: {why}");
-                Ok(Built {
-                    user,
-                    start_error: Some(why),
-                })
+                Ok(Some(why))
             }
             Err(e) => Err(e),
         }
     }
+}
+
+/// Mounts the container's rootfs from its image, inside its bundle dir
+/// (both registered as undos; remove_rootfs is idempotent, so it also
+/// cleans up a half-done mount).
+async fn mount_rootfs(
+    record: &ContainerRecord,
+    image: &cradle_snapshotter::Image,
+    images: &Arc<ImageStore>,
+    undo: &mut Undo,
+) -> Result<PathBuf> {
+    let rootfs = record.rootfs();
+    undo.dir = Some(record.dir.clone());
+    std::fs::create_dir_all(&rootfs).map_err(|e| Error::io(&rootfs, e))?;
+    undo.rootfs = Some(rootfs.clone());
+    let (images, id, image_id, target) = (
+        Arc::clone(images),
+        record.id.clone(),
+        image.id.clone(),
+        rootfs.clone(),
+    );
+    tokio::task::spawn_blocking(move || images.mount_rootfs(&id, &image_id, &target))
+        .await
+        .map_err(|e| Error::task("rootfs", e))??;
+    fault::point("create.rootfs_mounted");
+    Ok(rootfs)
+}
+
+/// The user the spec runs the process as, as the CRI reports it.
+fn spec_user(spec: &Spec) -> cri::ContainerUser {
+    spec.process()
+        .as_ref()
+        .map(|p| p.user())
+        .map(|u| cri::ContainerUser {
+            linux: Some(cri::LinuxContainerUser {
+                uid: i64::from(u.uid()),
+                gid: i64::from(u.gid()),
+                supplemental_groups: u
+                    .additional_gids()
+                    .iter()
+                    .flatten()
+                    .map(|g| i64::from(*g))
+                    .collect(),
+            }),
+        })
+        .unwrap_or_default()
+}
+
+/// Writes the spec as the bundle's `config.json`.
+fn write_bundle(record: &ContainerRecord, spec: &Spec) -> Result<()> {
+    let config_path = record.bundle().join("config.json");
+    let json = serde_json::to_vec_pretty(spec).map_err(|source| Error::Encode {
+        what: "the OCI spec".to_string(),
+        source,
+    })?;
+    std::fs::write(&config_path, json).map_err(|e| Error::io(&config_path, e))?;
+    fault::point("create.bundle_written");
+    Ok(())
 }
 
 /// What [`ContainerManager::build`] made of a container.

@@ -18,6 +18,7 @@ use crate::platform::namespaces::{PinRequest, Pins};
 use crate::platform::shims::Shim;
 use cradle_proto::cri;
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 impl SandboxManager {
@@ -64,6 +65,7 @@ impl SandboxManager {
         }
     }
 
+    /// The steps of RunPodSandbox, in order, each registering its undo.
     async fn build(
         &self,
         id: &SandboxId,
@@ -78,22 +80,7 @@ impl SandboxManager {
             .and_then(|s| s.namespace_options.clone())
             .unwrap_or_default();
         let host_network = ns_options.network == cri::NamespaceMode::Node as i32;
-        let sysctls = cni::net_sysctls(config);
-        if host_network && !sysctls.is_empty() {
-            return Err(Error::InvalidArgument(
-                "net.* sysctls need the pod's own network namespace, not the node's".into(),
-            ));
-        }
-        for (key, _) in &sysctls {
-            cradle_cni::sysctl::proc_path(key)
-                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        }
-        // The others go into each container's spec: refuse what no container could apply.
-        crate::platform::sysctls::validate(
-            config,
-            ns_options.ipc != cri::NamespaceMode::Node as i32,
-        )
-        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let sysctls = checked_sysctls(config, &ns_options, host_network)?;
         let request = PinRequest {
             net: !host_network,
             ipc: ns_options.ipc != cri::NamespaceMode::Node as i32,
@@ -101,6 +88,30 @@ impl SandboxManager {
             uts: !host_network,
             hostname: config.hostname.clone(),
         };
+        let pins = self.pin_namespaces(id, request, undo).await?;
+        self.write_files(id, config, host_network, undo)?;
+        let ips = match &pins.net {
+            Some(netns) => self.attach_network(id, netns, config, undo).await?,
+            None => None,
+        };
+        if let (Some(netns), false) = (&pins.net, sysctls.is_empty()) {
+            self.apply_net_sysctls(id, netns, sysctls).await?;
+        }
+        let shim_dir = self.start_pause(id, &pins, cgroup_path, undo).await?;
+        Ok(Built {
+            pins,
+            shim_dir,
+            ips,
+        })
+    }
+
+    /// Pins the pod's namespaces under its ns dir.
+    async fn pin_namespaces(
+        &self,
+        id: &SandboxId,
+        request: PinRequest,
+        undo: &mut Undo,
+    ) -> Result<Pins> {
         let ns_dir = self.ctx.ns_dir(id);
         let pinner = Arc::clone(&self.ctx.namespaces);
         let pins = tokio::task::spawn_blocking(move || pinner.pin(&ns_dir, &request))
@@ -112,50 +123,85 @@ impl SandboxManager {
             })?;
         undo.pins = Some(pins.clone());
         fault::point("run_pod.namespaces_pinned");
+        Ok(pins)
+    }
 
+    /// Writes the pod's hostname, hosts and resolv.conf.
+    fn write_files(
+        &self,
+        id: &SandboxId,
+        config: &cri::PodSandboxConfig,
+        host_network: bool,
+        undo: &mut Undo,
+    ) -> Result<()> {
         let files_dir = self.ctx.sandbox_dir(id);
         undo.files_dir = Some(files_dir.clone());
         files::write_sandbox_files(&files_dir, config, host_network)
             .map_err(|e| Error::io(&files_dir, e))?;
         fault::point("run_pod.files_written");
+        Ok(())
+    }
 
-        let ips = match &pins.net {
-            Some(netns) => {
-                let net_err = |source| Error::Network {
-                    id: id.to_string(),
-                    source,
-                };
-                let pod = cni::pod_network(id, netns, config).map_err(net_err)?;
-                let (network, q) = (Arc::clone(&self.ctx.network), pod.clone());
-                let ips = tokio::task::spawn_blocking(move || network.attach(&q))
-                    .await
-                    .map_err(|e| Error::task("network", e))?
-                    .map_err(net_err)?;
-                if ips.is_some() {
-                    undo.network = Some(pod);
-                }
-                fault::point("run_pod.network_attached");
-                ips
-            }
-            None => None,
+    /// CNI ADD in the pinned network namespace: the pod's IPs, or `None`
+    /// when no network is configured.
+    async fn attach_network(
+        &self,
+        id: &SandboxId,
+        netns: &Path,
+        config: &cri::PodSandboxConfig,
+        undo: &mut Undo,
+    ) -> Result<Option<Vec<String>>> {
+        let net_err = |source| Error::Network {
+            id: id.to_string(),
+            source,
         };
-        if let (Some(netns), false) = (&pins.net, sysctls.is_empty()) {
-            let (network, netns) = (Arc::clone(&self.ctx.network), netns.clone());
-            tokio::task::spawn_blocking(move || network.apply_sysctls(&netns, &sysctls))
-                .await
-                .map_err(|e| Error::task("sysctl", e))?
-                .map_err(|source| Error::Network {
-                    id: id.to_string(),
-                    source,
-                })?;
-            fault::point("run_pod.sysctls_applied");
+        let pod = cni::pod_network(id, netns, config).map_err(net_err)?;
+        let (network, q) = (Arc::clone(&self.ctx.network), pod.clone());
+        let ips = tokio::task::spawn_blocking(move || network.attach(&q))
+            .await
+            .map_err(|e| Error::task("network", e))?
+            .map_err(net_err)?;
+        if ips.is_some() {
+            undo.network = Some(pod);
         }
+        fault::point("run_pod.network_attached");
+        Ok(ips)
+    }
 
+    /// Writes the pod's `net.*` sysctls (nothing to undo: they die with
+    /// the namespace).
+    async fn apply_net_sysctls(
+        &self,
+        id: &SandboxId,
+        netns: &Path,
+        sysctls: Vec<(String, String)>,
+    ) -> Result<()> {
+        let (network, netns) = (Arc::clone(&self.ctx.network), netns.to_path_buf());
+        tokio::task::spawn_blocking(move || network.apply_sysctls(&netns, &sysctls))
+            .await
+            .map_err(|e| Error::task("sysctl", e))?
+            .map_err(|source| Error::Network {
+                id: id.to_string(),
+                source,
+            })?;
+        fault::point("run_pod.sysctls_applied");
+        Ok(())
+    }
+
+    /// Starts the pause shim in the pinned namespaces (the node's where a
+    /// namespace is not pinned); returns its state dir.
+    async fn start_pause(
+        &self,
+        id: &SandboxId,
+        pins: &Pins,
+        cgroup_path: &str,
+        undo: &mut Undo,
+    ) -> Result<PathBuf> {
         let shim_dir = self.ctx.shim_dir(id);
         std::fs::create_dir_all(&shim_dir).map_err(|e| Error::io(&shim_dir, e))?;
         undo.shim_dir = Some(shim_dir.clone());
         let host_ns = |kind: &str| format!("/proc/{}/ns/{kind}", std::process::id());
-        let ns_arg = |pin: &Option<std::path::PathBuf>, kind: &str| -> OsString {
+        let ns_arg = |pin: &Option<PathBuf>, kind: &str| -> OsString {
             pin.as_ref()
                 .map(|p| p.as_os_str().to_os_string())
                 .unwrap_or_else(|| host_ns(kind).into())
@@ -180,12 +226,31 @@ impl SandboxManager {
             .map_err(Error::of_shim(&shim_id))?;
         undo.shim = Some(shim);
         fault::point("run_pod.shim_started");
-        Ok(Built {
-            pins,
-            shim_dir,
-            ips,
-        })
+        Ok(shim_dir)
     }
+}
+
+/// The pod's `net.*` sysctls, refused when the pod has no network
+/// namespace of its own or a key is not a sysctl; the other sysctls
+/// (which go into each container's spec) are refused when no container
+/// could apply them.
+fn checked_sysctls(
+    config: &cri::PodSandboxConfig,
+    ns_options: &cri::NamespaceOption,
+    host_network: bool,
+) -> Result<Vec<(String, String)>> {
+    let sysctls = cni::net_sysctls(config);
+    if host_network && !sysctls.is_empty() {
+        return Err(Error::InvalidArgument(
+            "net.* sysctls need the pod's own network namespace, not the node's".into(),
+        ));
+    }
+    for (key, _) in &sysctls {
+        cradle_cni::sysctl::proc_path(key).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    }
+    crate::platform::sysctls::validate(config, ns_options.ipc != cri::NamespaceMode::Node as i32)
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    Ok(sysctls)
 }
 
 /// What RunPodSandbox built.

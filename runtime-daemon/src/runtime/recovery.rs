@@ -23,90 +23,111 @@ pub async fn recover(
     containers: &ContainerManager,
 ) -> Result<()> {
     let sandboxes: Vec<(String, SandboxRecord)> = ctx.store.load_all(Kind::Sandbox)?;
-    for (id, mut record) in sandboxes {
-        let id = SandboxId::new(id);
-        if record.state == SandboxState::Ready {
-            let shim = ctx.shims.connect(&id.shim(), &record.shim_dir);
-            if !shim.is_alive().await {
-                tracing::warn!(sandbox = %id, "pause shim is gone: sandbox not ready");
-                record.state = SandboxState::NotReady;
-                ctx.store.put(Kind::Sandbox, id.as_str(), &record)?;
-            }
-        }
-        if record.network_attached && record.ips.is_empty() {
-            // Attached by a daemon that did not record the IPs: the CNI cache has them.
-            let (network, sid) = (std::sync::Arc::clone(&ctx.network), id.clone());
-            match tokio::task::spawn_blocking(move || network.cached_ips(&sid)).await {
-                Ok(Ok(Some(ips))) => {
-                    record.ips = ips;
-                    ctx.store.put(Kind::Sandbox, id.as_str(), &record)?;
-                }
-                Ok(Ok(None)) => {}
-                other => tracing::warn!(sandbox = %id, "reading cached pod IPs: {other:?}"),
-            }
-        }
-        pods.restore(record);
+    for (id, record) in sandboxes {
+        pods.restore(recover_sandbox(ctx, &SandboxId::new(id), record).await?);
     }
-
     let records: Vec<(String, ContainerRecord)> = ctx.store.load_all(Kind::Container)?;
     let count = records.len();
     for (id, record) in records {
-        let id = ContainerId::new(id);
-        let live = matches!(
-            record.state,
-            ContainerState::Created | ContainerState::Running
-        );
-        let entry = containers.restore(record.clone());
-        if !live {
-            continue;
-        }
-        let shim = ctx.shims.connect(&id.shim(), &record.shim_dir);
-        match shim.state().await.map_err(Error::of_shim(shim.id())) {
-            Ok(state) => match state.status {
-                ProcessStatus::Created => {}
-                ProcessStatus::Running => {
-                    entry.update(|r| {
-                        r.state = ContainerState::Running;
-                        if let Some(started) = state.started_at_ns {
-                            r.started_at = started;
-                        }
-                    });
-                    crate::containers::persist(ctx, &entry)?;
-                    containers.watch(entry);
-                }
-                ProcessStatus::Exited => {
-                    crate::containers::record_exit(
-                        ctx,
-                        &entry,
-                        state.exit.as_ref(),
-                        "the shim reports no exit record",
-                    )?;
-                }
-            },
-            Err(e) => {
-                tracing::warn!(container = %id, "shim is gone: {}", e.chain());
-                // Its processes may run on unwatched: they are killed first.
-                if let Err(e) = crate::containers::lost(
-                    ctx,
-                    &entry,
-                    shim.as_ref(),
-                    "the shim was gone at daemon start",
-                )
-                .await
-                {
-                    tracing::error!(
-                        container = %id,
-                        "ending the container of a lost shim: {}",
-                        e.chain()
-                    );
-                }
-            }
-        }
+        recover_container(ctx, containers, &ContainerId::new(id), record).await?;
     }
     tracing::info!(
         sandboxes = pods.list().len(),
         containers = count,
         "recovered state"
     );
+    Ok(())
+}
+
+/// A sandbox whose pause shim is gone becomes NOTREADY; an attached one
+/// without recorded IPs gets them from the CNI cache. Returns the record
+/// to restore.
+async fn recover_sandbox(
+    ctx: &Context,
+    id: &SandboxId,
+    mut record: SandboxRecord,
+) -> Result<SandboxRecord> {
+    if record.state == SandboxState::Ready {
+        let shim = ctx.shims.connect(&id.shim(), &record.shim_dir);
+        if !shim.is_alive().await {
+            tracing::warn!(sandbox = %id, "pause shim is gone: sandbox not ready");
+            record.state = SandboxState::NotReady;
+            ctx.store.put(Kind::Sandbox, id.as_str(), &record)?;
+        }
+    }
+    if record.network_attached && record.ips.is_empty() {
+        // Attached by a daemon that did not record the IPs: the CNI cache has them.
+        let (network, sid) = (std::sync::Arc::clone(&ctx.network), id.clone());
+        match tokio::task::spawn_blocking(move || network.cached_ips(&sid)).await {
+            Ok(Ok(Some(ips))) => {
+                record.ips = ips;
+                ctx.store.put(Kind::Sandbox, id.as_str(), &record)?;
+            }
+            Ok(Ok(None)) => {}
+            other => tracing::warn!(sandbox = %id, "reading cached pod IPs: {other:?}"),
+        }
+    }
+    Ok(record)
+}
+
+/// Restores one container and reconciles a live one with its shim: a
+/// running process is watched again, an exited one recorded, a lost shim's
+/// processes killed and the container ended.
+async fn recover_container(
+    ctx: &Context,
+    containers: &ContainerManager,
+    id: &ContainerId,
+    record: ContainerRecord,
+) -> Result<()> {
+    let live = matches!(
+        record.state,
+        ContainerState::Created | ContainerState::Running
+    );
+    let entry = containers.restore(record.clone());
+    if !live {
+        return Ok(());
+    }
+    let shim = ctx.shims.connect(&id.shim(), &record.shim_dir);
+    match shim.state().await.map_err(Error::of_shim(shim.id())) {
+        Ok(state) => match state.status {
+            ProcessStatus::Created => {}
+            ProcessStatus::Running => {
+                entry.update(|r| {
+                    r.state = ContainerState::Running;
+                    if let Some(started) = state.started_at_ns {
+                        r.started_at = started;
+                    }
+                });
+                crate::containers::persist(ctx, &entry)?;
+                containers.watch(entry);
+            }
+            ProcessStatus::Exited => {
+                crate::containers::record_exit(
+                    ctx,
+                    &entry,
+                    state.exit.as_ref(),
+                    "the shim reports no exit record",
+                )?;
+            }
+        },
+        Err(e) => {
+            tracing::warn!(container = %id, "shim is gone: {}", e.chain());
+            // Its processes may run on unwatched: they are killed first.
+            if let Err(e) = crate::containers::lost(
+                ctx,
+                &entry,
+                shim.as_ref(),
+                "the shim was gone at daemon start",
+            )
+            .await
+            {
+                tracing::error!(
+                    container = %id,
+                    "ending the container of a lost shim: {}",
+                    e.chain()
+                );
+            }
+        }
+    }
     Ok(())
 }

@@ -16,6 +16,7 @@ use crate::core::error::Error;
 use crate::core::fsutil::remove_dir;
 use crate::core::ids::{ContainerId, SandboxId, ShimId};
 use crate::pods::SandboxManager;
+use cradle_snapshotter::ImageStore;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,13 +56,40 @@ async fn release_network(ctx: &Context, id: &SandboxId, netns: &Path) -> Result<
     Ok(())
 }
 
-/// Removes every orphan; failures are logged, never fatal.
+/// Removes every orphan, one kind of leftover after another; failures are
+/// logged, never fatal.
 pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &ContainerManager) {
     let sandboxes: HashSet<String> = pods.list().into_iter().map(|s| s.id).collect();
     let containers: HashSet<String> = containers.list().into_iter().map(|c| c.id).collect();
     let everything: HashSet<String> = sandboxes.union(&containers).cloned().collect();
+    orphan_shims(ctx, &everything).await;
+    // CNI attachments of pods that no record owns (or that were detached
+    // without the DEL finishing), while their namespace pins still exist.
+    collect_attachments(ctx, pods).await;
+    orphan_pins(ctx, &sandboxes).await;
+    orphan_sandbox_files(ctx, &sandboxes);
+    // Files of removed containers whose deletion a crash interrupted.
+    let trash_ctx = Arc::clone(ctx);
+    if let Err(e) =
+        tokio::task::spawn_blocking(move || crate::containers::empty_trash(&trash_ctx)).await
+    {
+        tracing::error!("sweep: trash task: {e}");
+    }
+    let images = match ctx.images() {
+        Ok(images) => images,
+        Err(e) => {
+            tracing::warn!("sweep: container dirs left alone: {}", e.chain());
+            return;
+        }
+    };
+    orphan_writable_layers(ctx, &images, &containers).await;
+    orphan_container_dirs(ctx, &images, &containers).await;
+}
 
-    for (id, dir) in orphans(&ctx.config.state_dir.join("shims"), &everything) {
+/// Shims (and their state dirs) of objects no record names: deleted if
+/// they still serve, then their dirs removed.
+async fn orphan_shims(ctx: &Context, known: &HashSet<String>) {
+    for (id, dir) in orphans(&ctx.config.state_dir.join("shims"), known) {
         tracing::warn!(id, "sweeping orphan shim state {}", dir.display());
         let shim = ctx.shims.connect(&ShimId::new(id.clone()), &dir);
         if shim.is_alive().await
@@ -74,9 +102,10 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
             tracing::error!(id, "sweep: {}", e.chain());
         }
     }
+}
 
-    // CNI attachments of pods that no record owns (or that were detached
-    // without the DEL finishing), while their namespace pins still exist.
+/// CNI GC: every cached attachment of a pod not recorded as attached.
+async fn collect_attachments(ctx: &Context, pods: &SandboxManager) {
     let attached: Vec<String> = pods
         .list()
         .into_iter()
@@ -88,8 +117,12 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
     if !matches!(result, Ok(Ok(()))) {
         tracing::error!("sweep: CNI GC failed: {result:?}");
     }
+}
 
-    for (id, dir) in orphans(&ctx.config.state_dir.join("ns"), &sandboxes) {
+/// Namespace pins of sandboxes no record names: their network released
+/// first (kept for the next start if that fails), then unpinned.
+async fn orphan_pins(ctx: &Context, sandboxes: &HashSet<String>) {
+    for (id, dir) in orphans(&ctx.config.state_dir.join("ns"), sandboxes) {
         tracing::warn!(id, "sweeping orphan namespace pins {}", dir.display());
         let pins = ctx.namespaces.found(&dir);
         if let Some(netns) = &pins.net
@@ -110,56 +143,60 @@ pub async fn sweep(ctx: &Arc<Context>, pods: &SandboxManager, containers: &Conta
             tracing::error!(id, "sweep: unpinning failed: {result:?}");
         }
     }
+}
 
-    for (id, dir) in orphans(&ctx.config.root.join("sandboxes"), &sandboxes) {
+/// The files (hostname, hosts, resolv.conf) of sandboxes no record names.
+fn orphan_sandbox_files(ctx: &Context, sandboxes: &HashSet<String>) {
+    for (id, dir) in orphans(&ctx.config.root.join("sandboxes"), sandboxes) {
         tracing::warn!(id, "sweeping orphan sandbox files {}", dir.display());
         if let Err(e) = remove_dir(&dir) {
             tracing::error!(id, "sweep: {}", e.chain());
         }
     }
+}
 
-    // Files of removed containers whose deletion a crash interrupted.
-    let trash_ctx = Arc::clone(ctx);
-    if let Err(e) =
-        tokio::task::spawn_blocking(move || crate::containers::empty_trash(&trash_ctx)).await
-    {
-        tracing::error!("sweep: trash task: {e}");
-    }
-
-    let images = match ctx.images() {
-        Ok(images) => images,
+/// Writable layers of containers that have no directory left either (a
+/// layer under a container dir goes with its dir, below).
+async fn orphan_writable_layers(
+    ctx: &Context,
+    images: &Arc<ImageStore>,
+    containers: &HashSet<String>,
+) {
+    let ids = match images.rootfs_containers() {
+        Ok(ids) => ids,
         Err(e) => {
-            tracing::warn!("sweep: container dirs left alone: {}", e.chain());
+            tracing::error!("sweep: listing writable layers: {e}");
             return;
         }
     };
-    // Writable layers of containers that have no directory left either.
-    match images.rootfs_containers() {
-        Ok(ids) => {
-            for id in ids.into_iter().filter(|id| !containers.contains(id)) {
-                let rootfs = ctx
-                    .container_dir(&ContainerId::new(id.clone()))
-                    .join("bundle")
-                    .join("rootfs");
-                if rootfs.exists() {
-                    continue; // handled with its directory below
-                }
-                tracing::warn!(id, "sweeping orphan writable layer");
-                let (store, cid) = (Arc::clone(&images), id.clone());
-                let result =
-                    tokio::task::spawn_blocking(move || store.remove_rootfs(&cid, &rootfs)).await;
-                if !matches!(result, Ok(Ok(()))) {
-                    tracing::error!(id, "sweep: removing writable layer failed: {result:?}");
-                }
-            }
+    for id in ids.into_iter().filter(|id| !containers.contains(id)) {
+        let rootfs = ctx
+            .container_dir(&ContainerId::new(id.clone()))
+            .join("bundle")
+            .join("rootfs");
+        if rootfs.exists() {
+            continue; // handled with its directory below
         }
-        Err(e) => tracing::error!("sweep: listing writable layers: {e}"),
+        tracing::warn!(id, "sweeping orphan writable layer");
+        let (store, cid) = (Arc::clone(images), id.clone());
+        let result = tokio::task::spawn_blocking(move || store.remove_rootfs(&cid, &rootfs)).await;
+        if !matches!(result, Ok(Ok(()))) {
+            tracing::error!(id, "sweep: removing writable layer failed: {result:?}");
+        }
     }
+}
 
-    for (id, dir) in orphans(&ctx.config.root.join("containers"), &containers) {
+/// Container dirs no record names: their rootfs unmounted and removed
+/// first (the dir is kept if that fails), then the dir.
+async fn orphan_container_dirs(
+    ctx: &Context,
+    images: &Arc<ImageStore>,
+    containers: &HashSet<String>,
+) {
+    for (id, dir) in orphans(&ctx.config.root.join("containers"), containers) {
         tracing::warn!(id, "sweeping orphan container dir {}", dir.display());
         let rootfs = dir.join("bundle").join("rootfs");
-        let (store, cid) = (Arc::clone(&images), id.clone());
+        let (store, cid) = (Arc::clone(images), id.clone());
         let result = tokio::task::spawn_blocking(move || store.remove_rootfs(&cid, &rootfs)).await;
         if !matches!(result, Ok(Ok(()))) {
             // Never delete through a mounted overlay.

@@ -249,81 +249,24 @@ pub(super) fn user(
     security: Option<&cri::LinuxContainerSecurityContext>,
     db: &crate::containers::users::UserDb,
 ) -> Result<User, SpecError> {
-    let (mut uid, mut gid) = (0u32, 0u32);
-    let mut username: Option<String> = db.user_by_uid(0).map(|u| u.name.clone());
+    let mut identity = Identity {
+        uid: 0,
+        gid: 0,
+        username: db.user_by_uid(0).map(|u| u.name.clone()),
+    };
     if let Some(image_user) = image.user.as_deref().filter(|u| !u.is_empty()) {
-        let (u, g) = match image_user.split_once(':') {
-            Some((u, g)) => (u, Some(g)),
-            None => (image_user, None),
-        };
-        match u.parse::<u32>() {
-            Ok(n) => {
-                uid = n;
-                let entry = db.user_by_uid(n);
-                gid = entry.map_or(0, |e| e.gid);
-                username = entry.map(|e| e.name.clone());
-            }
-            Err(_) => {
-                let entry = db.user_by_name(u).ok_or_else(|| {
-                    SpecError::build(format!(
-                        "image user {u:?} is not in the image's /etc/passwd"
-                    ))
-                })?;
-                (uid, gid) = (entry.uid, entry.gid);
-                username = Some(entry.name.clone());
-            }
-        }
-        if let Some(g) = g.filter(|g| !g.is_empty()) {
-            gid = match g.parse::<u32>() {
-                Ok(n) => n,
-                Err(_) => {
-                    db.group_by_name(g)
-                        .ok_or_else(|| {
-                            SpecError::build(format!(
-                                "image group {g:?} is not in the image's /etc/group"
-                            ))
-                        })?
-                        .gid
-                }
-            };
-        }
+        identity = image_identity(image_user, db)?;
     }
     let mut strict = false;
     let mut configured = Vec::new();
     if let Some(security) = security {
-        if let Some(v) = &security.run_as_user {
-            uid = id(v.value, "run_as_user")?;
-            let entry = db.user_by_uid(uid);
-            gid = entry.map_or(0, |e| e.gid);
-            username = entry.map(|e| e.name.clone());
-        } else if !security.run_as_username.is_empty() {
-            let name = &security.run_as_username;
-            let entry = db.user_by_name(name).ok_or_else(|| {
-                SpecError::build(format!(
-                    "run_as_username {name:?} is not in the image's /etc/passwd"
-                ))
-            })?;
-            (uid, gid) = (entry.uid, entry.gid);
-            username = Some(entry.name.clone());
-        }
-        if let Some(v) = &security.run_as_group {
-            gid = id(v.value, "run_as_group")?;
-        }
-        strict = match cri::SupplementalGroupsPolicy::try_from(security.supplemental_groups_policy)
-        {
-            Ok(cri::SupplementalGroupsPolicy::Merge) => false,
-            Ok(cri::SupplementalGroupsPolicy::Strict) => true,
-            Err(_) => {
-                return Err(SpecError::build(format!(
-                    "unknown supplemental_groups_policy {}",
-                    security.supplemental_groups_policy
-                )));
-            }
-        };
+        run_as(&mut identity, security, db)?;
+        strict = strict_groups(security)?;
         for g in &security.supplemental_groups {
             configured.push(id(*g, "supplemental_groups")?);
         }
     }
+    let Identity { uid, gid, username } = identity;
     let mut additional = vec![gid];
     if !strict && let Some(name) = &username {
         additional.extend(
@@ -342,6 +285,110 @@ pub(super) fn user(
         .additional_gids(additional)
         .build()
         .map_err(|e| SpecError::oci("user", e))
+}
+
+/// Who the process runs as, while [`user`] works it out.
+struct Identity {
+    uid: u32,
+    gid: u32,
+    /// The user's name in the image's /etc/passwd, for its groups.
+    username: Option<String>,
+}
+
+/// The image's `USER` (`name`, `uid`, `name:group`, `uid:gid`), names
+/// looked up in the image's /etc/passwd and /etc/group.
+fn image_identity(
+    image_user: &str,
+    db: &crate::containers::users::UserDb,
+) -> Result<Identity, SpecError> {
+    let (u, g) = match image_user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (image_user, None),
+    };
+    let mut identity = match u.parse::<u32>() {
+        Ok(n) => {
+            let entry = db.user_by_uid(n);
+            Identity {
+                uid: n,
+                gid: entry.map_or(0, |e| e.gid),
+                username: entry.map(|e| e.name.clone()),
+            }
+        }
+        Err(_) => {
+            let entry = db.user_by_name(u).ok_or_else(|| {
+                SpecError::build(format!(
+                    "image user {u:?} is not in the image's /etc/passwd"
+                ))
+            })?;
+            Identity {
+                uid: entry.uid,
+                gid: entry.gid,
+                username: Some(entry.name.clone()),
+            }
+        }
+    };
+    if let Some(g) = g.filter(|g| !g.is_empty()) {
+        identity.gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => {
+                db.group_by_name(g)
+                    .ok_or_else(|| {
+                        SpecError::build(format!(
+                            "image group {g:?} is not in the image's /etc/group"
+                        ))
+                    })?
+                    .gid
+            }
+        };
+    }
+    Ok(identity)
+}
+
+/// run_as_user (gid from its passwd entry, else 0) or run_as_username
+/// (which must exist), then run_as_group, over the image's identity.
+fn run_as(
+    identity: &mut Identity,
+    security: &cri::LinuxContainerSecurityContext,
+    db: &crate::containers::users::UserDb,
+) -> Result<(), SpecError> {
+    if let Some(v) = &security.run_as_user {
+        let uid = id(v.value, "run_as_user")?;
+        let entry = db.user_by_uid(uid);
+        *identity = Identity {
+            uid,
+            gid: entry.map_or(0, |e| e.gid),
+            username: entry.map(|e| e.name.clone()),
+        };
+    } else if !security.run_as_username.is_empty() {
+        let name = &security.run_as_username;
+        let entry = db.user_by_name(name).ok_or_else(|| {
+            SpecError::build(format!(
+                "run_as_username {name:?} is not in the image's /etc/passwd"
+            ))
+        })?;
+        *identity = Identity {
+            uid: entry.uid,
+            gid: entry.gid,
+            username: Some(entry.name.clone()),
+        };
+    }
+    if let Some(v) = &security.run_as_group {
+        identity.gid = id(v.value, "run_as_group")?;
+    }
+    Ok(())
+}
+
+/// Whether the supplemental groups policy is Strict (the image's groups
+/// are skipped) rather than Merge.
+fn strict_groups(security: &cri::LinuxContainerSecurityContext) -> Result<bool, SpecError> {
+    match cri::SupplementalGroupsPolicy::try_from(security.supplemental_groups_policy) {
+        Ok(cri::SupplementalGroupsPolicy::Merge) => Ok(false),
+        Ok(cri::SupplementalGroupsPolicy::Strict) => Ok(true),
+        Err(_) => Err(SpecError::build(format!(
+            "unknown supplemental_groups_policy {}",
+            security.supplemental_groups_policy
+        ))),
+    }
 }
 
 fn id(value: i64, field: &str) -> Result<u32, SpecError> {
