@@ -1,11 +1,15 @@
-//! What execve gets: the executable looked up on the spec's `PATH`, and
-//! argv/envp built as C strings before the point of no return.
+//! What execve gets: the working directory entered, the executable looked
+//! up on the spec's `PATH`, and argv/envp built as C strings before the
+//! point of no return (the init's and `exec`'s).
 
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::oci::error::{OciError, Result};
+use crate::oci::security::hardening;
+use crate::oci::syscall::Syscall;
+use crate::spec::Process;
 
 /// The value of `PATH` in the spec's environment (runc's default otherwise).
 pub(crate) fn env_path(env: &[String]) -> String {
@@ -42,6 +46,23 @@ pub(crate) fn find_executable(arg0: &str, path: &str) -> Result<PathBuf> {
                 "exec: {arg0:?}: executable file not found in $PATH"
             ))
         })
+}
+
+/// chdir to the process's cwd (checked inside the root), and the
+/// executable and C strings for execve, prepared while errors can still
+/// be reported.
+pub(crate) fn enter_cwd_and_find_exe(sys: &impl Syscall, proc_: &Process) -> Result<ExecArgs> {
+    let cwd = &proc_.cwd;
+    sys.chdir(cwd)
+        .map_err(|e| OciError::sys(format!("chdir to cwd {}", cwd.display()), e))?;
+    hardening::check_cwd_in_root()?;
+    let args = proc_.args.clone().unwrap_or_default();
+    let arg0 = args
+        .first()
+        .ok_or_else(|| OciError::Unsupported("process.args is empty".into()))?;
+    let env = proc_.env.clone().unwrap_or_default();
+    let exe = find_executable(arg0, &env_path(&env))?;
+    ExecArgs::new(&exe, &args, &env)
 }
 
 /// Prepared argv/envp, built before the point of no return so exec itself

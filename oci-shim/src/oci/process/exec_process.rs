@@ -4,6 +4,7 @@
 //! namespace); the exec puts it in the cgroup and lets it go; the process
 //! sets itself up (stdio, keyring, rlimits, cwd, LSM, credentials) and
 //! execs. Closing its end of the channel at execve tells the exec it ran.
+//! The joins and the set-up go through the [`Syscall`] seam.
 
 use std::fs::File;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
@@ -21,13 +22,12 @@ use crate::oci::error::{OciError, Result};
 use crate::oci::log;
 use crate::oci::process::channel::Channel;
 use crate::oci::process::credentials;
-use crate::oci::process::exec_args::{self, ExecArgs};
+use crate::oci::process::exec_args::{ExecArgs, enter_cwd_and_find_exe};
 use crate::oci::process::kernel_settings;
 use crate::oci::process::message::Msg;
-use crate::oci::process::signals;
 use crate::oci::process::terminal;
 use crate::oci::security::{hardening, keyring, lsm, seccomp};
-use crate::oci::syscall::Kernel;
+use crate::oci::syscall::{Kernel, Syscall};
 use crate::spec::Process;
 
 /// What the exec'd process sets up for itself inside the container.
@@ -112,11 +112,9 @@ fn exec_intermediate(
         let _ = chan.send(&Msg::Error(format!("restore signal mask: {e}")));
         exit(1);
     }
-    for (flag, f) in joins {
-        if let Err(e) = nix::sched::setns(f, *flag) {
-            let _ = chan.send(&Msg::Error(format!("setns {flag:?}: {e}")));
-            exit(1);
-        }
+    if let Err(e) = join_namespaces(&Kernel, joins) {
+        let _ = chan.send(&Msg::Error(e));
+        exit(1);
     }
     // SAFETY: still single-threaded; see `exec`.
     match unsafe { fork() } {
@@ -132,6 +130,19 @@ fn exec_intermediate(
     }
 }
 
+/// Joins the container's namespaces in the order `joins` lists them
+/// (`exec` opens them user first, mount last); the error names the kind.
+pub(crate) fn join_namespaces(
+    sys: &impl Syscall,
+    joins: &[(CloneFlags, File)],
+) -> std::result::Result<(), String> {
+    for (flag, f) in joins {
+        sys.setns(f, *flag)
+            .map_err(|e| format!("setns {flag:?}: {e}"))?;
+    }
+    Ok(())
+}
+
 fn exec_process(p: &Process, setup: &ChildSetup, chan: &mut Channel) -> ! {
     match chan.recv() {
         Ok(Msg::Go) => {}
@@ -140,7 +151,7 @@ fn exec_process(p: &Process, setup: &ChildSetup, chan: &mut Channel) -> ! {
     // Warnings go to the runtime's log through the parent, never to the
     // process's own stderr (the exec session's output).
     log::capture();
-    let prepared = prepare(p, setup);
+    let prepared = prepare(&Kernel, p, setup);
     for w in log::take_captured() {
         let _ = chan.send(&Msg::Warn(w));
     }
@@ -160,37 +171,32 @@ fn exec_process(p: &Process, setup: &ChildSetup, chan: &mut Channel) -> ! {
     }
 }
 
-fn prepare(p: &Process, setup: &ChildSetup) -> Result<ExecArgs> {
-    hardening::mark_fds_cloexec_from(setup.preserve_end)?;
-    hardening::keep_preserved_fds(setup.preserve_end)?;
+/// The process's own set-up, in the container, in runc's order: the
+/// descriptors, the container's session keyring, a session with the pty
+/// as controlling terminal, rlimits, cwd and executable, the LSM
+/// attribute, the signals' clean slate and the credentials; returns what
+/// to exec.
+pub(crate) fn prepare(sys: &impl Syscall, p: &Process, setup: &ChildSetup) -> Result<ExecArgs> {
+    sys.mark_fds_cloexec_from(setup.preserve_end)?;
+    sys.keep_preserved_fds(setup.preserve_end)?;
     if let Some(name) = &setup.session_keyring {
-        keyring::join_existing_session(name)?;
+        keyring::join_existing_session(sys, name)?;
     }
     if let Some(sock) = setup.console {
-        nix::unistd::setsid().map_err(|e| OciError::sys("setsid", e))?;
-        terminal::setup(sock, None)?;
+        sys.setsid().map_err(|e| OciError::sys("setsid", e))?;
+        terminal::setup(sys, sock, None)?;
     }
-    kernel_settings::apply_rlimits(p.rlimits.as_deref().unwrap_or(&[]))?;
-    let cwd: &Path = &p.cwd;
-    nix::unistd::chdir(cwd)
-        .map_err(|e| OciError::sys(format!("chdir to cwd {}", cwd.display()), e))?;
-    hardening::check_cwd_in_root()?;
-    let args = p.args.clone().unwrap_or_default();
-    let arg0 = args
-        .first()
-        .ok_or_else(|| OciError::Unsupported("process.args is empty".into()))?;
-    let env = p.env.clone().unwrap_or_default();
-    let exe = exec_args::find_executable(arg0, &exec_args::env_path(&env))?;
-    let exec = ExecArgs::new(&exe, &args, &env)?;
+    kernel_settings::apply_rlimits(sys, p.rlimits.as_deref().unwrap_or(&[]))?;
+    let exec = enter_cwd_and_find_exe(sys, p)?;
     if setup.lsm_exec.0.is_some() {
         // We joined the container's mount and pid namespaces: make sure
         // its /proc is a real procfs before writing our attribute there.
         hardening::ensure_procfs(Path::new("/proc/self/attr"))?;
     }
-    lsm::apply(setup.lsm_exec)?;
+    lsm::apply(sys, setup.lsm_exec)?;
     let caps = p.capabilities.clone().unwrap_or_default();
-    signals::reset_signals()?;
-    credentials::finish_credentials(&Kernel, p, &caps, setup.filter)?;
+    sys.reset_signals()?;
+    credentials::finish_credentials(sys, p, &caps, setup.filter)?;
     Ok(exec)
 }
 
@@ -224,3 +230,6 @@ fn exit(code: i32) -> ! {
     // belong to the parent `cradle-oci exec` process.
     unsafe { libc::_exit(code) }
 }
+
+#[cfg(test)]
+mod tests;

@@ -16,18 +16,17 @@ use crate::oci::hooks::{self, Phase};
 use crate::oci::log;
 use crate::oci::process::channel::Channel;
 use crate::oci::process::credentials;
-use crate::oci::process::exec_args::{self, ExecArgs};
+use crate::oci::process::exec_args::{ExecArgs, enter_cwd_and_find_exe};
 use crate::oci::process::kernel_settings;
 use crate::oci::process::message::Msg;
 use crate::oci::process::namespaces::{MountNs, NsPlan};
-use crate::oci::process::signals;
 use crate::oci::process::terminal;
 use crate::oci::rootfs::confined::RootDir;
 use crate::oci::rootfs::mounts::{self, CgroupTarget, IdmapTrees};
 use crate::oci::rootfs::{devices, masked_paths, pivot, prepare};
 use crate::oci::security::{hardening, keyring, lsm, seccomp};
 use crate::oci::syscall::{Kernel, Syscall};
-use crate::spec::{Linux, Process, Spec};
+use crate::spec::{Linux, Spec};
 
 /// Everything the init needs, prepared by `create` before forking.
 pub(crate) struct InitConfig {
@@ -139,14 +138,14 @@ fn setup<S: Syscall>(
 
     // A session of its own, like runc: no terminal of the caller's, and the
     // right to take the pty as controlling terminal in terminal mode.
-    nix::unistd::setsid().map_err(|e| OciError::sys("setsid", e))?;
+    sys.setsid().map_err(|e| OciError::sys("setsid", e))?;
     // And, like runc, a session keyring of its own: not the caller's.
     if let Some(name) = &cfg.session_keyring {
-        keyring::join_new_session(name, cfg.ns.new_user || cfg.ns.join_user)?;
+        keyring::join_new_session(sys, name, cfg.ns.new_user || cfg.ns.join_user)?;
     }
     // First, before any path is opened: nothing inherited from the caller
     // may survive execve (CVE-2024-21626 class), but what it passed on.
-    hardening::mark_fds_cloexec_from(cfg.preserve_end)?;
+    sys.mark_fds_cloexec_from(cfg.preserve_end)?;
     if cfg.ns.new_cgroup {
         sys.unshare(CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| OciError::sys("unshare cgroup", e))?;
@@ -166,24 +165,24 @@ fn setup<S: Syscall>(
         let size = proc_
             .console_size
             .map(|b| (clamp_u16(b.height), clamp_u16(b.width)));
-        terminal::setup(sock, size)?;
+        terminal::setup(sys, sock, size)?;
     }
     if let Some(sysctls) = &linux.sysctl {
-        kernel_settings::apply_sysctls(sysctls)?;
+        kernel_settings::apply_sysctls(sys, sysctls)?;
     }
     protect_paths(sys, spec, &linux)?;
-    kernel_settings::apply_rlimits(proc_.rlimits.as_deref().unwrap_or(&[]))?;
+    kernel_settings::apply_rlimits(sys, proc_.rlimits.as_deref().unwrap_or(&[]))?;
     let exec = enter_cwd_and_find_exe(sys, proc_)?;
     // /proc is the container's (checked a real procfs by the hardening
     // above); the attribute takes effect at execve.
-    lsm::apply(&cfg.lsm_exec)?;
+    lsm::apply(sys, &cfg.lsm_exec)?;
     let caps = proc_.capabilities.clone().unwrap_or_default();
-    signals::reset_signals()?;
+    sys.reset_signals()?;
     credentials::finish_credentials(sys, proc_, &caps, cfg.seccomp.as_ref())?;
     // Again at the end: descriptors opened during set-up (none should
     // lack O_CLOEXEC, but this is the last word before execve).
-    hardening::mark_fds_cloexec_from(cfg.preserve_end)?;
-    hardening::keep_preserved_fds(cfg.preserve_end)?;
+    sys.mark_fds_cloexec_from(cfg.preserve_end)?;
+    sys.keep_preserved_fds(cfg.preserve_end)?;
     Ok(exec)
 }
 
@@ -263,23 +262,6 @@ pub(crate) fn protect_paths(sys: &impl Syscall, spec: &Spec, linux: &Linux) -> R
         masked_paths::readonly_root(sys)?;
     }
     Ok(())
-}
-
-/// chdir to the process's cwd (checked inside the root), and the
-/// executable and C strings for execve, prepared while errors can still
-/// be reported.
-fn enter_cwd_and_find_exe(sys: &impl Syscall, proc_: &Process) -> Result<ExecArgs> {
-    let cwd = &proc_.cwd;
-    sys.chdir(cwd)
-        .map_err(|e| OciError::sys(format!("chdir to cwd {}", cwd.display()), e))?;
-    hardening::check_cwd_in_root()?;
-    let args = proc_.args.clone().unwrap_or_default();
-    let arg0 = args
-        .first()
-        .ok_or_else(|| OciError::Unsupported("process.args is empty".into()))?;
-    let env = proc_.env.clone().unwrap_or_default();
-    let exe = exec_args::find_executable(arg0, &exec_args::env_path(&env))?;
-    ExecArgs::new(&exe, &args, &env)
 }
 
 fn clamp_u16(v: u64) -> u16 {

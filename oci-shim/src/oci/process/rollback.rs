@@ -12,6 +12,7 @@ use crate::cgroups::Cgroup;
 use crate::oci::container_cgroup::remove_default_parent;
 use crate::oci::log;
 use crate::oci::rootfs::mountinfo::detach_mounts_under;
+use crate::oci::syscall::Kernel;
 
 /// Undo list for a create in progress; disarmed on success.
 #[derive(Default)]
@@ -40,7 +41,7 @@ impl Drop for Rollback {
             let _ = kill(pid, Signal::SIGKILL);
         }
         if let Some(rootfs) = self.host_mounts.take()
-            && let Err(e) = detach_mounts_under(&rootfs)
+            && let Err(e) = detach_mounts_under(&Kernel, &rootfs)
         {
             log::warn(&format!("rollback: {e}"));
         }

@@ -1,20 +1,27 @@
 //! Reading `/proc/self/mountinfo`: the mount a path is on, and detaching
 //! every mount under a rootfs (what an init without a mount namespace of
-//! its own left in the host's).
+//! its own left in the host's), through the [`Syscall`] seam.
 
 use std::path::Path;
 
-use nix::mount::{MntFlags, umount2};
+use nix::mount::MntFlags;
 
 use crate::oci::error::{OciError, Result};
+use crate::oci::syscall::Syscall;
 
 /// Detaches every mount at or under `rootfs` in this mount namespace,
 /// deepest first: what an init without a mount namespace of its own left
 /// in the host's (`delete`).
-pub(crate) fn detach_mounts_under(rootfs: &Path) -> Result<()> {
+pub(crate) fn detach_mounts_under(sys: &impl Syscall, rootfs: &Path) -> Result<()> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| OciError::io("read", "/proc/self/mountinfo", e))?;
-    let mut points: Vec<String> = info
+    detach_listed_under(sys, &info, rootfs)
+}
+
+/// [`detach_mounts_under`] over the mount table `mountinfo`; a mount
+/// already gone (EINVAL, ENOENT) is not an error.
+fn detach_listed_under(sys: &impl Syscall, mountinfo: &str, rootfs: &Path) -> Result<()> {
+    let mut points: Vec<String> = mountinfo
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
         .map(unescape_mountinfo)
@@ -23,8 +30,8 @@ pub(crate) fn detach_mounts_under(rootfs: &Path) -> Result<()> {
     points.sort_by_key(|mp| std::cmp::Reverse(mp.len()));
     points.dedup();
     for mp in points {
-        match umount2(
-            mp.as_str(),
+        match sys.umount2(
+            Path::new(&mp),
             MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW,
         ) {
             Ok(()) | Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => {}
@@ -72,6 +79,54 @@ fn unescape_mountinfo(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oci::syscall::{Call, Recorder};
+
+    const TABLE: &str = "22 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n\
+        40 22 0:40 / /run/b/rootfs rw - overlay overlay rw\n\
+        41 40 0:41 / /run/b/rootfs/proc rw - proc proc rw\n\
+        42 40 0:42 / /run/b/rootfs/dev rw - tmpfs tmpfs rw\n\
+        43 42 0:43 / /run/b/rootfs/dev/pts rw - devpts devpts rw\n\
+        44 22 0:44 / /run/b/rootfs2 rw - tmpfs tmpfs rw\n\
+        45 22 0:45 / /run/other rw - tmpfs tmpfs rw\n";
+
+    fn detached(log: &[Call]) -> Vec<String> {
+        log.iter()
+            .map(|c| match c {
+                Call::Umount(p, f) => {
+                    assert_eq!(*f, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW);
+                    p.clone()
+                }
+                other => panic!("unexpected call {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_mounts_under_a_rootfs_are_detached_deepest_first_and_no_other() {
+        let sys = Recorder::new(Path::new("/nonexistent"));
+        detach_listed_under(&sys, TABLE, Path::new("/run/b/rootfs")).unwrap();
+        assert_eq!(
+            detached(&sys.log()),
+            [
+                "/run/b/rootfs/dev/pts",
+                "/run/b/rootfs/proc",
+                "/run/b/rootfs/dev",
+                "/run/b/rootfs",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_mount_already_gone_is_not_an_error_but_a_busy_one_is() {
+        let sys = Recorder::new(Path::new("/nonexistent"));
+        sys.fail("umount2", nix::Error::EINVAL);
+        detach_listed_under(&sys, TABLE, Path::new("/run/b/rootfs")).unwrap();
+        sys.fail("umount2", nix::Error::EBUSY);
+        let e = detach_listed_under(&sys, TABLE, Path::new("/run/b/rootfs"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("detach /run/b/rootfs/dev/pts"), "{e}");
+    }
 
     #[test]
     fn parent_mount_is_the_longest_prefix() {

@@ -4,14 +4,12 @@
 //! shim's, the host's), made searchable by the container's uid (or by
 //! "other" in a user namespace, where the owner is unmapped); `exec` joins
 //! the same keyring by name. A kernel without keyrings (ENOSYS) is not an
-//! error, as in runc: the protection is best effort.
+//! error, as in runc: the protection is best effort. The keyctl calls go
+//! through the [`Syscall`] seam.
 
 use crate::oci::error::{OciError, Result};
+use crate::oci::syscall::Syscall;
 
-// <linux/keyctl.h>
-const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
-const KEYCTL_SETPERM: libc::c_long = 5;
-const KEYCTL_DESCRIBE: libc::c_long = 6;
 /// KEY_USR_SEARCH: the owner may search it.
 const USR_SEARCH: u32 = 0x0008_0000;
 /// KEY_OTH_SEARCH: anyone may search it.
@@ -24,38 +22,26 @@ pub fn session_name(id: &str) -> String {
 
 /// The init's part: joins a new (or the existing) session keyring `name`
 /// and makes it searchable; `in_user_ns` picks who may search.
-pub(crate) fn join_new_session(name: &str, in_user_ns: bool) -> Result<()> {
-    let Some(serial) = join(name)? else {
+pub(crate) fn join_new_session(sys: &impl Syscall, name: &str, in_user_ns: bool) -> Result<()> {
+    let Some(serial) = join(sys, name)? else {
         return Ok(());
     };
-    let perm = permissions(serial)?;
+    let perm = permissions(sys, serial)?;
     let add = if in_user_ns { OTH_SEARCH } else { USR_SEARCH };
-    // SAFETY: keyctl(KEYCTL_SETPERM, serial, perm) takes two integers.
-    let rc = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, serial, perm | add) };
-    nix::errno::Errno::result(rc)
-        .map(drop)
+    sys.set_key_permissions(serial, perm | add)
         .map_err(|e| OciError::sys(format!("keyctl setperm of session keyring {name}"), e))
 }
 
 /// `exec`'s part: joins the container's session keyring `name`.
-pub(crate) fn join_existing_session(name: &str) -> Result<()> {
-    join(name).map(drop)
+pub(crate) fn join_existing_session(sys: &impl Syscall, name: &str) -> Result<()> {
+    join(sys, name).map(drop)
 }
 
 /// KEYCTL_JOIN_SESSION_KEYRING; `None` when the kernel has no keyrings.
-fn join(name: &str) -> Result<Option<i32>> {
+fn join(sys: &impl Syscall, name: &str) -> Result<Option<i32>> {
     let c_name = std::ffi::CString::new(name)
         .map_err(|_| OciError::Setup(format!("keyring name {name:?} contains NUL")))?;
-    // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, name) reads the
-    // NUL-terminated string, which outlives the call.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_keyctl,
-            KEYCTL_JOIN_SESSION_KEYRING,
-            c_name.as_ptr(),
-        )
-    };
-    match nix::errno::Errno::result(rc) {
+    match sys.join_session_keyring(&c_name) {
         Ok(serial) => i32::try_from(serial)
             .map(Some)
             .map_err(|_| OciError::Setup(format!("keyctl returned serial {serial}"))),
@@ -69,19 +55,10 @@ fn join(name: &str) -> Result<Option<i32>> {
 
 /// The keyring's permission mask, from KEYCTL_DESCRIBE's
 /// `type;uid;gid;perm;description` (perm in hex).
-fn permissions(serial: i32) -> Result<u32> {
+fn permissions(sys: &impl Syscall, serial: i32) -> Result<u32> {
     let mut buf = [0u8; 512];
-    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_keyctl,
-            KEYCTL_DESCRIBE,
-            serial,
-            buf.as_mut_ptr(),
-            buf.len(),
-        )
-    };
-    let len = nix::errno::Errno::result(rc)
+    let len = sys
+        .describe_key(serial, &mut buf)
         .map_err(|e| OciError::sys(format!("keyctl describe of keyring {serial}"), e))?;
     let len = usize::try_from(len).unwrap_or(0).min(buf.len());
     let text = String::from_utf8_lossy(&buf[..len]);
@@ -97,7 +74,60 @@ fn parse_perm(description: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+    use crate::oci::syscall::{Call, KEYRING_SERIAL, Recorder};
+
+    #[test]
+    fn the_init_joins_its_keyring_and_lets_the_containers_uid_search_it() {
+        let sys = Recorder::new(Path::new("/"));
+        join_new_session(&sys, &session_name("c1"), false).unwrap();
+        assert_eq!(
+            sys.log(),
+            [
+                Call::JoinSessionKeyring("_ses.c1".into()),
+                Call::SetKeyPermissions(KEYRING_SERIAL, 0x3f01_0000 | USR_SEARCH),
+            ]
+        );
+    }
+
+    #[test]
+    fn in_a_user_namespace_the_keyring_is_searchable_by_other() {
+        let sys = Recorder::new(Path::new("/"));
+        *sys.key_description.borrow_mut() = "keyring;0;0;3f030000;_ses.c1".into();
+        join_new_session(&sys, "_ses.c1", true).unwrap();
+        assert_eq!(
+            sys.log()[1],
+            Call::SetKeyPermissions(KEYRING_SERIAL, 0x3f03_0000 | OTH_SEARCH)
+        );
+    }
+
+    #[test]
+    fn a_kernel_without_keyrings_is_not_an_error_and_nothing_else_is_asked() {
+        let sys = Recorder::new(Path::new("/"));
+        sys.fail("join_session_keyring", nix::Error::ENOSYS);
+        join_new_session(&sys, "_ses.c1", false).unwrap();
+        join_existing_session(&sys, "_ses.c1").unwrap();
+        assert!(sys.log().is_empty());
+        sys.fail("join_session_keyring", nix::Error::EDQUOT);
+        let e = join_existing_session(&sys, "_ses.c1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unable to join session keyring _ses.c1"), "{e}");
+    }
+
+    #[test]
+    fn exec_joins_the_containers_keyring_without_changing_it() {
+        let sys = Recorder::new(Path::new("/"));
+        join_existing_session(&sys, "_ses.c1").unwrap();
+        assert_eq!(sys.log(), [Call::JoinSessionKeyring("_ses.c1".into())]);
+        *sys.key_description.borrow_mut() = "keyring;0;0".into();
+        let e = join_new_session(&sys, "_ses.c1", false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unexpected description"), "{e}");
+    }
 
     #[test]
     fn the_permission_mask_is_the_fourth_field_in_hex() {

@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::oci::error::{OciError, Result};
+use crate::oci::syscall::Syscall;
 use crate::spec::{Linux, Mount, Process};
 
 /// Which LSMs this host runs.
@@ -126,17 +127,18 @@ pub(crate) fn label_mounts(mounts: &mut [Mount], label: &str) {
 }
 
 /// Writes the exec attribute (in the init, before the credentials change).
-pub(crate) fn apply(attr: &ExecAttr) -> Result<()> {
+pub(crate) fn apply(sys: &impl Syscall, attr: &ExecAttr) -> Result<()> {
     let Some((file, value)) = &attr.0 else {
         return Ok(());
     };
-    std::fs::write(file, value.as_bytes())
+    sys.write_attr(file, value)
         .map_err(|e| OciError::io("write LSM exec attribute", file, e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oci::syscall::Kernel;
 
     fn proc_(json: serde_json::Value) -> Process {
         let mut v = serde_json::json!({"user": {"uid": 0, "gid": 0}, "cwd": "/"});
@@ -192,7 +194,7 @@ mod tests {
         // Before 5.8 only the shared file exists.
         std::fs::write(dir.path().join("exec"), "").unwrap();
         let attr = plan(&p, &Linux::default(), aa, dir.path()).unwrap();
-        apply(&attr).unwrap();
+        apply(&Kernel, &attr).unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join("exec")).unwrap(),
             "exec cradle-default"
@@ -200,7 +202,11 @@ mod tests {
         // The per-LSM file wins where it exists.
         std::fs::create_dir(dir.path().join("apparmor")).unwrap();
         std::fs::write(dir.path().join("apparmor/exec"), "").unwrap();
-        apply(&plan(&p, &Linux::default(), aa, dir.path()).unwrap()).unwrap();
+        apply(
+            &Kernel,
+            &plan(&p, &Linux::default(), aa, dir.path()).unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join("apparmor/exec")).unwrap(),
             "exec cradle-default"
@@ -210,7 +216,11 @@ mod tests {
             selinux: true,
         };
         let p = proc_(serde_json::json!({"selinuxLabel": "system_u:system_r:container_t:s0"}));
-        apply(&plan(&p, &Linux::default(), se, dir.path()).unwrap()).unwrap();
+        apply(
+            &Kernel,
+            &plan(&p, &Linux::default(), se, dir.path()).unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join("exec")).unwrap(),
             "system_u:system_r:container_t:s0"
@@ -264,7 +274,11 @@ mod tests {
             apparmor: true,
             selinux: false,
         };
-        apply(&plan(&p, &Linux::default(), aa, dir.path()).unwrap()).unwrap();
+        apply(
+            &Kernel,
+            &plan(&p, &Linux::default(), aa, dir.path()).unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join("apparmor/exec")).unwrap(),
             "exec container-profile"

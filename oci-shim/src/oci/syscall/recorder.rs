@@ -1,12 +1,14 @@
 //! [`Recorder`]: the seam's test side. It makes no call; it records each
-//! one, in order, with paths shown relative to the rootfs, and answers the
-//! capability reads from sets it keeps, so the set-up logic's call
-//! sequence for a spec can be asserted without root.
+//! one, in order, with paths shown relative to the rootfs, answers the
+//! capability, rlimit and keyring reads from state it keeps, and fails the
+//! calls a test tells it to, so the set-up logic's call sequence for a
+//! spec, and its answer to a refusal, can be asserted without root.
 
-use std::cell::RefCell;
-use std::collections::HashSet;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::ffi::CStr;
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use caps::errors::CapsError;
@@ -17,7 +19,7 @@ use nix::sys::stat::{Mode, SFlag};
 use nix::unistd::{Gid, Uid};
 
 use crate::cgroups::{Cgroup, CgroupError};
-use crate::oci::error::Result;
+use crate::oci::error::{OciError, Result};
 use crate::oci::rootfs::confined::fd_path;
 use crate::oci::rootfs::mountapi::Attrs;
 use crate::oci::security::seccomp::Program;
@@ -69,6 +71,22 @@ pub(crate) enum Call {
     /// The cgroup and the device rules written with the resources.
     CgroupApply(String, usize),
     CgroupAddProcess(String, i32),
+    /// The resource (`libc::RLIMIT_*`), soft and hard limits.
+    Setrlimit(libc::__rlimit_resource_t, u64, u64),
+    /// A checked /proc write: path and value.
+    WriteProc(String, String),
+    /// An LSM attribute write: path and value.
+    WriteAttr(String, String),
+    Setsid,
+    /// The descriptor number duplicated onto.
+    Dup2(i32),
+    /// The descriptor made the controlling terminal.
+    SetControllingTerminal(i32),
+    JoinSessionKeyring(String),
+    SetKeyPermissions(i32, u32),
+    MarkFdsCloexecFrom(u32),
+    KeepPreservedFds(u32),
+    ResetSignals,
 }
 
 /// Records calls instead of making them; paths are kept relative to `root`.
@@ -85,7 +103,17 @@ pub(crate) struct Recorder {
     pub bounding: RefCell<HashSet<Cap>>,
     /// The permitted set the capability calls read and change.
     pub permitted: RefCell<HashSet<Cap>>,
+    /// Calls told to fail (by method name), with the error they return.
+    pub failing: RefCell<HashMap<&'static str, nix::Error>>,
+    /// The hard limit this process may not raise an rlimit above (as
+    /// without CAP_SYS_RESOURCE: EPERM); `None`: no ceiling.
+    pub rlimit_ceiling: Cell<Option<u64>>,
+    /// What KEYCTL_DESCRIBE answers for the session keyring.
+    pub key_description: RefCell<String>,
 }
+
+/// The serial the recorder gives the session keyring it is asked to join.
+pub(crate) const KEYRING_SERIAL: i32 = 0x2a;
 
 impl Recorder {
     /// A recorder for a rootfs at `root`, holding every capability.
@@ -98,6 +126,22 @@ impl Recorder {
             log: RefCell::new(Vec::new()),
             bounding: RefCell::new(caps::all()),
             permitted: RefCell::new(caps::all()),
+            failing: RefCell::new(HashMap::new()),
+            rlimit_ceiling: Cell::new(None),
+            key_description: RefCell::new("keyring;0;0;3f010000;_ses".into()),
+        }
+    }
+
+    /// Makes every later `call` (a method name) fail with `err`.
+    pub(crate) fn fail(&self, call: &'static str, err: nix::Error) {
+        self.failing.borrow_mut().insert(call, err);
+    }
+
+    /// The error `call` was told to fail with, if any.
+    fn refused(&self, call: &str) -> nix::Result<()> {
+        match self.failing.borrow().get(call) {
+            Some(e) => Err(*e),
+            None => Ok(()),
         }
     }
 
@@ -178,6 +222,7 @@ impl MountCalls for Recorder {
 
 impl Syscall for Recorder {
     fn setns(&self, ns: &File, nstype: CloneFlags) -> nix::Result<()> {
+        self.refused("setns")?;
         let link = PathBuf::from(format!("/proc/self/fd/{}", ns.as_raw_fd()));
         let named = std::fs::read_link(&link).unwrap_or(link);
         self.push(Call::Setns(nstype, named.display().to_string()));
@@ -190,6 +235,7 @@ impl Syscall for Recorder {
     }
 
     fn umount2(&self, target: &Path, flags: MntFlags) -> nix::Result<()> {
+        self.refused("umount2")?;
         self.push(Call::Umount(self.host(target), flags));
         Ok(())
     }
@@ -337,6 +383,93 @@ impl Syscall for Recorder {
         pid: i32,
     ) -> std::result::Result<(), CgroupError> {
         self.push(Call::CgroupAddProcess(cgroup.path().into(), pid));
+        Ok(())
+    }
+
+    fn setrlimit(
+        &self,
+        resource: libc::__rlimit_resource_t,
+        soft: u64,
+        hard: u64,
+    ) -> nix::Result<()> {
+        self.refused("setrlimit")?;
+        if self.rlimit_ceiling.get().is_some_and(|max| hard > max) {
+            return Err(nix::Error::EPERM);
+        }
+        self.push(Call::Setrlimit(resource, soft, hard));
+        Ok(())
+    }
+
+    fn getrlimit(&self, _resource: libc::__rlimit_resource_t) -> nix::Result<(u64, u64)> {
+        self.refused("getrlimit")?;
+        let max = self.rlimit_ceiling.get().unwrap_or(libc::RLIM_INFINITY);
+        Ok((max, max))
+    }
+
+    fn write_proc(&self, path: &Path, value: &str) -> Result<()> {
+        self.refused("write_proc")
+            .map_err(|e| OciError::sys(format!("open {}", path.display()), e))?;
+        self.push(Call::WriteProc(path.display().to_string(), value.into()));
+        Ok(())
+    }
+
+    fn write_attr(&self, path: &Path, value: &str) -> std::io::Result<()> {
+        self.refused("write_attr")?;
+        self.push(Call::WriteAttr(path.display().to_string(), value.into()));
+        Ok(())
+    }
+
+    fn setsid(&self) -> nix::Result<()> {
+        self.refused("setsid")?;
+        self.push(Call::Setsid);
+        Ok(())
+    }
+
+    fn dup2(&self, _fd: BorrowedFd<'_>, target: i32) -> nix::Result<()> {
+        self.refused("dup2")?;
+        self.push(Call::Dup2(target));
+        Ok(())
+    }
+
+    fn set_controlling_terminal(&self, tty: i32) -> nix::Result<()> {
+        self.refused("set_controlling_terminal")?;
+        self.push(Call::SetControllingTerminal(tty));
+        Ok(())
+    }
+
+    fn join_session_keyring(&self, name: &CStr) -> nix::Result<libc::c_long> {
+        self.refused("join_session_keyring")?;
+        let name = name.to_string_lossy().into_owned();
+        self.push(Call::JoinSessionKeyring(name));
+        Ok(libc::c_long::from(KEYRING_SERIAL))
+    }
+
+    fn describe_key(&self, _serial: i32, buf: &mut [u8]) -> nix::Result<libc::c_long> {
+        self.refused("describe_key")?;
+        let text = self.key_description.borrow();
+        let n = text.len().min(buf.len());
+        buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+        Ok(n as libc::c_long)
+    }
+
+    fn set_key_permissions(&self, serial: i32, perm: u32) -> nix::Result<()> {
+        self.refused("set_key_permissions")?;
+        self.push(Call::SetKeyPermissions(serial, perm));
+        Ok(())
+    }
+
+    fn mark_fds_cloexec_from(&self, first: u32) -> Result<()> {
+        self.push(Call::MarkFdsCloexecFrom(first));
+        Ok(())
+    }
+
+    fn keep_preserved_fds(&self, end: u32) -> Result<()> {
+        self.push(Call::KeepPreservedFds(end));
+        Ok(())
+    }
+
+    fn reset_signals(&self) -> Result<()> {
+        self.push(Call::ResetSignals);
         Ok(())
     }
 }

@@ -1,16 +1,20 @@
 //! The system calls of the launcher's set-up steps, as traits: the mount
 //! calls alone ([`MountCalls`], all the spec's mounts need), and the whole
 //! set ([`Syscall`]) for namespaces, the root switch, /dev, credentials,
-//! capabilities, host and domain names and the container's cgroup.
+//! capabilities, host and domain names, the container's cgroup, rlimits,
+//! sysctls, the session and its terminal, the session keyring and the LSM
+//! attribute.
 //!
-//! Every method is one kernel call (or one `caps`/cgroup library call) with
+//! Every method is one kernel call (or one `caps`/cgroup library call, or
+//! one of the launcher's process-wide sweeps: descriptors, signals) with
 //! the error type of the call it wraps, so the callers' messages are the
 //! same through the seam as without it. The callers are generic over the
 //! trait: the launcher instantiates them once, for the real kernel.
 
 use std::collections::HashSet;
+use std::ffi::CStr;
 use std::fs::File;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use caps::errors::CapsError;
@@ -135,4 +139,53 @@ pub(crate) trait Syscall: MountCalls {
     /// Moves process `pid` into the cgroup.
     fn cgroup_add_process(&self, cgroup: &Cgroup, pid: i32)
     -> std::result::Result<(), CgroupError>;
+
+    /// setrlimit(2) of `resource` to `soft`/`hard`.
+    fn setrlimit(
+        &self,
+        resource: libc::__rlimit_resource_t,
+        soft: u64,
+        hard: u64,
+    ) -> nix::Result<()>;
+
+    /// getrlimit(2) of `resource`: its soft and hard limits.
+    fn getrlimit(&self, resource: libc::__rlimit_resource_t) -> nix::Result<(u64, u64)>;
+
+    /// Writes `value` to a file that must be on a procfs (a sysctl under
+    /// `/proc/sys`), without following a final symlink.
+    fn write_proc(&self, path: &Path, value: &str) -> Result<()>;
+
+    /// Writes an LSM attribute file (`/proc/self/attr/...`).
+    fn write_attr(&self, path: &Path, value: &str) -> std::io::Result<()>;
+
+    /// setsid(2).
+    fn setsid(&self) -> nix::Result<()>;
+
+    /// dup2(2) of `fd` onto descriptor `target` (0, 1 or 2: stdio).
+    fn dup2(&self, fd: BorrowedFd<'_>, target: i32) -> nix::Result<()>;
+
+    /// ioctl(TIOCSCTTY): makes the terminal open on descriptor `tty`
+    /// (stdin) this session's controlling terminal.
+    fn set_controlling_terminal(&self, tty: i32) -> nix::Result<()>;
+
+    /// keyctl(KEYCTL_JOIN_SESSION_KEYRING): joins (or makes) the session
+    /// keyring `name`; its serial.
+    fn join_session_keyring(&self, name: &CStr) -> nix::Result<libc::c_long>;
+
+    /// keyctl(KEYCTL_DESCRIBE) of key `serial` into `buf`; the length written.
+    fn describe_key(&self, serial: i32, buf: &mut [u8]) -> nix::Result<libc::c_long>;
+
+    /// keyctl(KEYCTL_SETPERM) of key `serial`.
+    fn set_key_permissions(&self, serial: i32, perm: u32) -> nix::Result<()>;
+
+    /// Marks every descriptor from `first` up close-on-exec
+    /// (see `hardening::mark_fds_cloexec_from`).
+    fn mark_fds_cloexec_from(&self, first: u32) -> Result<()>;
+
+    /// Clears close-on-exec on the preserved descriptors 3..`end`.
+    fn keep_preserved_fds(&self, end: u32) -> Result<()>;
+
+    /// Every signal at its default action and none blocked (see
+    /// `signals::reset_signals`).
+    fn reset_signals(&self) -> Result<()>;
 }

@@ -12,6 +12,7 @@ use crate::cgroups::Cgroup;
 use crate::oci::error::{OciError, Result};
 use crate::oci::hooks::{self, Phase};
 use crate::oci::state::{self, ContainerState, Status};
+use crate::oci::syscall::Kernel;
 
 /// How long `--force` waits for killed processes to disappear.
 const KILL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,7 +53,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     // has killed them already and this finds nothing.
     kill_all(&st, &cg)?;
     if let Some(rootfs) = &st.host_mounts_under {
-        crate::oci::rootfs::mountinfo::detach_mounts_under(rootfs)?;
+        crate::oci::rootfs::mountinfo::detach_mounts_under(&Kernel, rootfs)?;
     }
     cg.remove()?;
     crate::oci::container_cgroup::remove_default_parent(&st.cgroup_path);

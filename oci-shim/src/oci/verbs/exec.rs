@@ -148,10 +148,17 @@ fn check_running(st: &ContainerState, root: &Path) -> Result<()> {
 
 /// Opens the init's namespaces before forking, skipping those we share.
 fn open_namespaces(init: i32) -> Result<Vec<(CloneFlags, File)>> {
+    let theirs = PathBuf::from(format!("/proc/{init}/ns"));
+    open_namespaces_in(&theirs, Path::new("/proc/self/ns"))
+}
+
+/// The namespace files of `theirs_dir` that are not those of `ours_dir`
+/// (same device and inode: shared), opened, in [`NAMESPACES`] order.
+fn open_namespaces_in(theirs_dir: &Path, ours_dir: &Path) -> Result<Vec<(CloneFlags, File)>> {
     let mut joins = Vec::new();
     for (name, flag) in NAMESPACES {
-        let theirs = PathBuf::from(format!("/proc/{init}/ns/{name}"));
-        let ours = PathBuf::from(format!("/proc/self/ns/{name}"));
+        let theirs = theirs_dir.join(name);
+        let ours = ours_dir.join(name);
         let (Ok(t), Ok(o)) = (std::fs::metadata(&theirs), std::fs::metadata(&ours)) else {
             continue;
         };
@@ -230,13 +237,4 @@ pub fn parse_user(s: &str) -> Result<(u32, u32)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn user_parses_uid_and_optional_gid() {
-        assert_eq!(parse_user("1000").unwrap(), (1000, 0));
-        assert_eq!(parse_user("1000:2000").unwrap(), (1000, 2000));
-        assert!(parse_user("nobody").is_err());
-    }
-}
+mod tests;

@@ -344,3 +344,92 @@ fn the_working_directory_is_entered_and_the_executable_found_on_path() {
     enter_cwd_and_find_exe(&sys, proc_).unwrap();
     assert_eq!(sys.log(), [Call::Chdir("/work".into())]);
 }
+
+/// The calls of the init's own steps (not the rootfs's or the
+/// capability sets'), in order.
+fn own_steps(log: &[Call]) -> Vec<Call> {
+    log.iter()
+        .filter(|c| {
+            matches!(
+                c,
+                Call::Setsid
+                    | Call::JoinSessionKeyring(_)
+                    | Call::SetKeyPermissions(..)
+                    | Call::MarkFdsCloexecFrom(_)
+                    | Call::KeepPreservedFds(_)
+                    | Call::WriteProc(..)
+                    | Call::Setrlimit(..)
+                    | Call::Chdir(_)
+                    | Call::WriteAttr(..)
+                    | Call::ResetSignals
+                    | Call::Setresuid(_)
+                    | Call::NoNewPrivs
+            )
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn the_init_takes_a_session_and_keyring_first_and_its_kernel_settings_before_credentials() {
+    let (dir, root) = rootfs();
+    let mut spec = runc_like(serde_json::json!([
+        {"type": "mount"}, {"type": "uts"}, {"type": "pid"}, {"type": "network"}
+    ]));
+    spec["process"]["rlimits"] =
+        serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 1024}]);
+    spec["process"]["noNewPrivileges"] = serde_json::json!(true);
+    spec["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
+    let mut cfg = config(spec, &root);
+    cfg.session_keyring = Some("_ses.c1".into());
+    let attr = dir.path().join("attr-exec");
+    cfg.lsm_exec = lsm::ExecAttr(Some((attr.clone(), "exec cradle-default".into())));
+    let (mut chan, _create) = Channel::pair().unwrap();
+    let sys = Recorder::new(&root);
+    setup(&sys, &cfg, &mut chan, "").unwrap();
+    assert_eq!(
+        own_steps(&sys.log()),
+        [
+            Call::Setsid,
+            Call::JoinSessionKeyring("_ses.c1".into()),
+            Call::SetKeyPermissions(
+                crate::oci::syscall::KEYRING_SERIAL,
+                0x3f01_0000 | 0x0008_0000
+            ),
+            Call::MarkFdsCloexecFrom(3),
+            // The root switch.
+            Call::Chdir("<rootfs>".into()),
+            Call::Chdir("/".into()),
+            Call::WriteProc("/proc/sys/net/ipv4/ip_forward".into(), "1".into()),
+            Call::Setrlimit(libc::RLIMIT_NOFILE, 1024, 1024),
+            Call::Chdir("/work".into()),
+            Call::WriteAttr(attr.display().to_string(), "exec cradle-default".into()),
+            Call::ResetSignals,
+            Call::Setresuid(0),
+            Call::NoNewPrivs,
+            Call::MarkFdsCloexecFrom(3),
+            Call::KeepPreservedFds(3),
+        ]
+    );
+}
+
+#[test]
+fn without_a_keyring_or_settings_the_init_only_takes_its_session() {
+    let (_dir, root) = rootfs();
+    let cfg = config(runc_like(serde_json::json!([{"type": "mount"}])), &root);
+    let (mut chan, _create) = Channel::pair().unwrap();
+    let sys = Recorder::new(&root);
+    setup(&sys, &cfg, &mut chan, "").unwrap();
+    let steps = own_steps(&sys.log());
+    assert_eq!(steps[..2], [Call::Setsid, Call::MarkFdsCloexecFrom(3)]);
+    assert!(
+        !steps.iter().any(|c| matches!(
+            c,
+            Call::JoinSessionKeyring(_)
+                | Call::WriteProc(..)
+                | Call::Setrlimit(..)
+                | Call::WriteAttr(..)
+        )),
+        "{steps:?}"
+    );
+}
