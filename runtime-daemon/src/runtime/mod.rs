@@ -17,8 +17,9 @@ use crate::core::config::Config;
 use crate::core::context::Context;
 use crate::core::error::{Error, Result};
 use crate::core::ids::{ContainerId, SandboxId};
+use crate::core::index::Entry;
 use crate::images::ImageManager;
-use crate::pods::SandboxManager;
+use crate::pods::{SandboxManager, SandboxRecord};
 use cradle_proto::cri;
 use std::sync::Arc;
 
@@ -68,37 +69,46 @@ impl Runtime {
 
     /// StopPodSandbox: its containers first, then the pause process. Unknown: Ok.
     pub async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
-        let entry = match self.pods.entry(id) {
-            Ok(entry) => entry,
-            Err(Error::NotFound { .. }) => return Ok(()),
-            Err(e) => return Err(e),
+        let Some(entry) = self.known_pod(id)? else {
+            return Ok(());
         };
         let _members = entry.members.write().await;
-        let id = entry.snapshot().typed_id();
-        for container in self.containers.ids_in_sandbox(&id) {
-            self.containers.stop(&container, 0).await?;
-        }
-        self.pods.stop(&id).await
+        self.stop_pod_and_its_containers(&entry.snapshot().typed_id())
+            .await
     }
 
     /// RemovePodSandbox: stop, remove its containers, then the pod. Unknown: Ok.
     pub async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
-        let entry = match self.pods.entry(id) {
-            Ok(entry) => entry,
-            Err(Error::NotFound { .. }) => return Ok(()),
-            Err(e) => return Err(e),
+        let Some(entry) = self.known_pod(id)? else {
+            return Ok(());
         };
         let _members = entry.members.write().await;
         let id = entry.snapshot().typed_id();
         // Stop the whole pod first (containers, network, pause), as StopPodSandbox.
-        for container in self.containers.ids_in_sandbox(&id) {
-            self.containers.stop(&container, 0).await?;
-        }
-        self.pods.stop(&id).await?;
+        self.stop_pod_and_its_containers(&id).await?;
         for container in self.containers.ids_in_sandbox(&id) {
             self.containers.remove(&container).await?;
         }
         self.pods.remove(&id).await
+    }
+
+    /// The entry of sandbox `id`; `None` when no sandbox has that id, which
+    /// Stop and Remove take as done.
+    fn known_pod(&self, id: &SandboxId) -> Result<Option<Arc<Entry<SandboxRecord>>>> {
+        match self.pods.entry(id) {
+            Ok(entry) => Ok(Some(entry)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stops every container of sandbox `id`, then the sandbox (network and
+    /// pause); the caller holds the sandbox's membership lock.
+    async fn stop_pod_and_its_containers(&self, id: &SandboxId) -> Result<()> {
+        for container in self.containers.ids_in_sandbox(id) {
+            self.containers.stop(&container, 0).await?;
+        }
+        self.pods.stop(id).await
     }
 
     /// CreateContainer in a ready sandbox; the sandbox cannot be stopped meanwhile.

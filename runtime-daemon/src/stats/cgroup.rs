@@ -6,8 +6,7 @@
 
 use std::path::Path;
 
-use cradle_cgroupfs::Hierarchy;
-use cradle_cgroupfs::read::{keyed_file, u64_file};
+use super::cgroup_files::CgroupFiles;
 
 /// One reading of a cgroup; `None` where a file was missing or unreadable.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,22 +27,11 @@ pub struct CgroupSample {
 
 /// Reads the cgroup at `cgroup_path` (e.g. `/kubepods/pod1/<id>`) under `root`.
 pub fn read_cgroup(root: &Path, cgroup_path: &str) -> CgroupSample {
-    let hierarchy = Hierarchy::by_files(root);
-    let file = |controller: &str, name: &str| {
-        hierarchy
-            .controller_dir(controller, cgroup_path)
-            .map(|dir| dir.join(name))
-    };
-    let keyed = |controller: &str, name: &str| {
-        file(controller, name)
-            .map(|f| keyed_file(&f))
-            .unwrap_or_default()
-    };
-    let number = |controller: &str, name: &str| file(controller, name).and_then(|f| u64_file(&f));
-    if hierarchy.is_v2() {
-        let cpu = keyed("cpu", "cpu.stat");
-        let mem = keyed("memory", "memory.stat");
-        let usage = number("memory", "memory.current");
+    let files = CgroupFiles::at(root, cgroup_path);
+    if files.is_v2() {
+        let cpu = files.keyed("cpu", "cpu.stat");
+        let mem = files.keyed("memory", "memory.stat");
+        let usage = files.number("memory", "memory.current");
         CgroupSample {
             cpu_usage_ns: cpu.get("usage_usec").map(|u| u.saturating_mul(1000)),
             memory_usage: usage,
@@ -54,10 +42,10 @@ pub fn read_cgroup(root: &Path, cgroup_path: &str) -> CgroupSample {
             major_page_faults: mem.get("pgmajfault").copied(),
         }
     } else {
-        let mem = keyed("memory", "memory.stat");
-        let usage = number("memory", "memory.usage_in_bytes");
+        let mem = files.keyed("memory", "memory.stat");
+        let usage = files.number("memory", "memory.usage_in_bytes");
         CgroupSample {
-            cpu_usage_ns: number("cpuacct", "cpuacct.usage"),
+            cpu_usage_ns: files.number("cpuacct", "cpuacct.usage"),
             memory_usage: usage,
             working_set: usage
                 .map(|u| u.saturating_sub(mem.get("total_inactive_file").copied().unwrap_or(0))),
@@ -88,8 +76,7 @@ impl CgroupSample {
 
 /// Processes in the cgroup (`pids.current`, v1 `pids` controller or v2).
 pub fn process_count(root: &Path, cgroup_path: &str) -> Option<u64> {
-    let dir = Hierarchy::by_files(root).controller_dir("pids", cgroup_path)?;
-    u64_file(&dir.join("pids.current"))
+    CgroupFiles::at(root, cgroup_path).number("pids", "pids.current")
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@
 
 use std::path::Path;
 
-use cradle_cgroupfs::read::{blkio_files, io_stat_file, keyed_file, limit_file, u64_file};
-use cradle_cgroupfs::{Hierarchy, Limit};
+use cradle_cgroupfs::Limit;
+use cradle_cgroupfs::read::{blkio_files, io_stat_file, limit_file};
 
+use super::cgroup_files::CgroupFiles;
 use super::process::task_counts;
 
 pub use cradle_cgroupfs::DeviceIo;
@@ -56,29 +57,19 @@ pub struct DetailSample {
 /// Reads the cgroup at `cgroup_path` under `root` (v2 when `root` holds
 /// `cgroup.controllers`), then its processes under `proc`.
 pub fn read(root: &Path, proc: &Path, cgroup_path: &str) -> DetailSample {
-    let hierarchy = Hierarchy::by_files(root);
-    let file = |controller: &str, name: &str| {
-        hierarchy
-            .controller_dir(controller, cgroup_path)
-            .map(|dir| dir.join(name))
-    };
-    let keyed = |controller: &str, name: &str| {
-        file(controller, name)
-            .map(|f| keyed_file(&f))
-            .unwrap_or_default()
-    };
-    let number = |controller: &str, name: &str| file(controller, name).and_then(|f| u64_file(&f));
+    let files = CgroupFiles::at(root, cgroup_path);
     // `pids.max`: a number, or `max` (0, unlimited).
-    let threads_max = file("pids", "pids.max")
+    let threads_max = files
+        .path("pids", "pids.max")
         .and_then(|f| limit_file(&f))
         .map(|l| match l {
             Limit::Max => 0,
             Limit::Value(v) => v,
         });
-    let mut s = if hierarchy.is_v2() {
-        let cpu = keyed("cpu", "cpu.stat");
-        let mem = keyed("memory", "memory.stat");
-        let events = keyed("memory", "memory.events");
+    let mut s = if files.is_v2() {
+        let cpu = files.keyed("cpu", "cpu.stat");
+        let mem = files.keyed("memory", "memory.stat");
+        let events = files.keyed("memory", "memory.events");
         DetailSample {
             cfs_periods: cpu.get("nr_periods").copied(),
             cfs_throttled_periods: cpu.get("nr_throttled").copied(),
@@ -87,22 +78,23 @@ pub fn read(root: &Path, proc: &Path, cgroup_path: &str) -> DetailSample {
             system_ns: cpu.get("system_usec").map(|u| u.saturating_mul(1000)),
             cache: mem.get("file").copied(),
             mapped_file: mem.get("file_mapped").copied(),
-            swap: number("memory", "memory.swap.current"),
+            swap: files.number("memory", "memory.swap.current"),
             failcnt: events.get("max").copied(),
             kernel: mem.get("kernel").copied(),
-            max_usage: number("memory", "memory.peak"),
+            max_usage: files.number("memory", "memory.peak"),
             oom_kills: events.get("oom_kill").copied(),
             threads_max,
-            io: file("io", "io.stat")
+            io: files
+                .path("io", "io.stat")
                 .map(|f| io_stat_file(&f))
                 .unwrap_or_default(),
             ..Default::default()
         }
     } else {
-        let cpu = keyed("cpu", "cpu.stat");
-        let acct = keyed("cpuacct", "cpuacct.stat");
-        let mem = keyed("memory", "memory.stat");
-        let oom = keyed("memory", "memory.oom_control");
+        let cpu = files.keyed("cpu", "cpu.stat");
+        let acct = files.keyed("cpuacct", "cpuacct.stat");
+        let mem = files.keyed("memory", "memory.stat");
+        let oom = files.keyed("memory", "memory.oom_control");
         // cpuacct.stat counts USER_HZ ticks (100 per second on Linux).
         let ticks = |t: u64| t.saturating_mul(10_000_000);
         DetailSample {
@@ -114,14 +106,14 @@ pub fn read(root: &Path, proc: &Path, cgroup_path: &str) -> DetailSample {
             cache: mem.get("total_cache").copied(),
             mapped_file: mem.get("total_mapped_file").copied(),
             swap: mem.get("total_swap").copied(),
-            failcnt: number("memory", "memory.failcnt"),
-            kernel: number("memory", "memory.kmem.usage_in_bytes"),
-            max_usage: number("memory", "memory.max_usage_in_bytes"),
+            failcnt: files.number("memory", "memory.failcnt"),
+            kernel: files.number("memory", "memory.kmem.usage_in_bytes"),
+            max_usage: files.number("memory", "memory.max_usage_in_bytes"),
             oom_kills: oom.get("oom_kill").copied(),
             threads_max,
             io: match (
-                file("blkio", "blkio.throttle.io_service_bytes_recursive"),
-                file("blkio", "blkio.throttle.io_serviced_recursive"),
+                files.path("blkio", "blkio.throttle.io_service_bytes_recursive"),
+                files.path("blkio", "blkio.throttle.io_serviced_recursive"),
             ) {
                 (Some(bytes), Some(ops)) => blkio_files(&bytes, &ops),
                 _ => Vec::new(),
@@ -129,7 +121,10 @@ pub fn read(root: &Path, proc: &Path, cgroup_path: &str) -> DetailSample {
             ..Default::default()
         }
     };
-    if let Some(tasks) = file("pids", "cgroup.procs").and_then(|f| task_counts(&f, proc)) {
+    if let Some(tasks) = files
+        .path("pids", "cgroup.procs")
+        .and_then(|f| task_counts(&f, proc))
+    {
         (s.threads, s.fds, s.sockets) = (Some(tasks.threads), Some(tasks.fds), Some(tasks.sockets));
     }
     s

@@ -7,13 +7,15 @@
 //! [`sample`] has one function per container and per pod returning a plain
 //! struct, the unit a background cache could keep; the other modules each
 //! read one source: [`cgroup`] (usage and process counts), [`detail`] (the
-//! cAdvisor-style counters beyond usage), [`process`] (a cgroup's tasks in
+//! cAdvisor-style counters beyond usage), both through [`cgroup_files`] (a
+//! cgroup's files under v1 or v2), [`process`] (a cgroup's tasks in
 //! `/proc`, a container's init pid), [`network`] (`/proc/<pid>/net/dev`),
 //! [`filesystem`] (statvfs of the writable layers' filesystem), [`bundle`]
 //! (a container's OCI spec) and [`cpu`] (usage into a rate).
 
 pub mod bundle;
 pub mod cgroup;
+pub mod cgroup_files;
 pub mod cpu;
 pub mod detail;
 pub mod filesystem;
