@@ -4,116 +4,37 @@
 
 use super::*;
 use crate::core::error::Error;
-use crate::core::ids::ContainerId;
-use crate::core::store::Kind;
-use crate::core::testbed::TestBed;
+use crate::core::ids::{ContainerId, SandboxId};
+use crate::core::testbed::{TestBed, container_config, pod_config, until_state};
 use crate::pods::SandboxManager;
 use cradle_proto::cri;
 use cradle_proto::shim::ProcessStatus;
 use std::sync::Arc;
-use std::time::Duration;
 
-fn pod_config(name: &str) -> cri::PodSandboxConfig {
-    cri::PodSandboxConfig {
-        metadata: Some(cri::PodSandboxMetadata {
-            name: name.into(),
-            uid: format!("uid-{name}"),
-            namespace: "default".into(),
-            attempt: 0,
-        }),
-        ..Default::default()
-    }
+/// A test bed and a container manager over it.
+fn bed_and_manager() -> (TestBed, ContainerManager) {
+    let bed = TestBed::new();
+    let containers = ContainerManager::new(bed.ctx.clone());
+    (bed, containers)
 }
 
-fn container_config(name: &str) -> cri::ContainerConfig {
-    cri::ContainerConfig {
-        metadata: Some(cri::ContainerMetadata {
-            name: name.into(),
-            attempt: 0,
-        }),
-        image: Some(cri::ImageSpec {
-            image: "example.com/absent:1".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-/// A container of sandbox `sandbox` in `state`, known to the manager and
-/// the store, whose shim (when `shim` is given) serves with its process in
-/// that status: what CreateContainer (and Start) would have left.
+/// A container of the tests' sandbox in `state`, known to the manager and
+/// the store, whose shim serves with its process in the matching status:
+/// what CreateContainer (and Start) would have left.
 fn known(
     bed: &TestBed,
     containers: &ContainerManager,
     name: &str,
     state: ContainerState,
-    shim: Option<ProcessStatus>,
 ) -> ContainerId {
-    let id = ContainerId::new(crate::core::ids::generate());
-    let record = ContainerRecord {
-        id: id.to_string(),
-        sandbox_id: "sandbox-of-tests".into(),
-        config: container_config(name),
-        image_name: "example.com/absent:1".into(),
-        image_id: "sha256:absent".into(),
-        state,
-        created_at: crate::core::time::now_ns(),
-        started_at: 0,
-        finished_at: 0,
-        exit_code: 0,
-        reason: String::new(),
-        message: String::new(),
-        log_path: None,
-        dir: bed.ctx.container_dir(&id),
-        shim_dir: bed.ctx.shim_dir(&id),
-        runtime_handler: "cradle-oci".into(),
-        stop_signal: libc::SIGTERM,
-        cgroup_path: format!("/cradle-unit-test/{id}"),
-        user: None,
-        start_error: None,
+    let id = bed.plant_container(&SandboxId::new("sandbox-of-tests"), name, state);
+    containers.restore(bed.stored_container(&id).unwrap());
+    let status = match state {
+        ContainerState::Created => ProcessStatus::Created,
+        _ => ProcessStatus::Running,
     };
-    bed.ctx
-        .store
-        .put(Kind::Container, id.as_str(), &record)
-        .unwrap();
-    std::fs::create_dir_all(&record.shim_dir).unwrap();
-    containers.restore(record);
-    if let Some(status) = shim {
-        bed.shims.plant(&id, status);
-    }
+    bed.shims.plant(&id, status);
     id
-}
-
-/// The platform calls made for container `id`, with the id dropped.
-fn steps(bed: &TestBed, id: &ContainerId) -> Vec<String> {
-    let id = id.as_str();
-    bed.journal
-        .calls()
-        .into_iter()
-        .filter(|c| c.contains(id))
-        .map(|c| c.replace(&format!(" {id}"), ""))
-        .collect()
-}
-
-/// Waits (bounded) until the container is in `state`.
-async fn until_state(containers: &ContainerManager, id: &ContainerId, state: ContainerState) {
-    for _ in 0..500 {
-        if containers.get(id).unwrap().state == state {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!(
-        "container never reached {state:?}: {:?}",
-        containers.get(id).unwrap()
-    );
-}
-
-fn stored(bed: &TestBed, id: &ContainerId) -> Option<ContainerRecord> {
-    let all: Vec<(String, ContainerRecord)> = bed.ctx.store.load_all(Kind::Container).unwrap();
-    all.into_iter()
-        .find(|(k, _)| k == id.as_str())
-        .map(|(_, r)| r)
 }
 
 #[tokio::test]
@@ -161,8 +82,7 @@ async fn create_in_a_pod_that_is_not_ready_is_refused_before_anything_is_built()
 
 #[tokio::test]
 async fn start_of_a_missing_container_is_not_found() {
-    let bed = TestBed::new();
-    let containers = ContainerManager::new(bed.ctx.clone());
+    let (bed, containers) = bed_and_manager();
     let err = containers
         .start(&ContainerId::new("feedface"))
         .await
@@ -173,22 +93,15 @@ async fn start_of_a_missing_container_is_not_found() {
 
 #[tokio::test]
 async fn start_runs_the_container_and_its_exit_is_recorded_from_the_shim() {
-    let bed = TestBed::new();
-    let containers = ContainerManager::new(bed.ctx.clone());
+    let (bed, containers) = bed_and_manager();
     let mut events = bed.ctx.events.subscribe();
-    let id = known(
-        &bed,
-        &containers,
-        "app",
-        ContainerState::Created,
-        Some(ProcessStatus::Created),
-    );
+    let id = known(&bed, &containers, "app", ContainerState::Created);
     containers.start(&id).await.unwrap();
     let record = containers.get(&id).unwrap();
     assert_eq!(record.state, ContainerState::Running);
     assert!(record.started_at > 0);
     assert_eq!(
-        stored(&bed, &id).unwrap().state,
+        bed.stored_container(&id).unwrap().state,
         ContainerState::Running,
         "persisted"
     );
@@ -199,23 +112,16 @@ async fn start_runs_the_container_and_its_exit_is_recorded_from_the_shim() {
     until_state(&containers, &id, ContainerState::Exited).await;
     let record = containers.get(&id).unwrap();
     assert_eq!((record.exit_code, record.reason.as_str()), (3, "Error"));
-    assert_eq!(stored(&bed, &id).unwrap().exit_code, 3);
+    assert_eq!(bed.stored_container(&id).unwrap().exit_code, 3);
     let stopped = events.recv().await.unwrap();
     assert_eq!(stopped.kind, cri::ContainerEventType::ContainerStoppedEvent);
-    assert_eq!(steps(&bed, &id)[..2], ["start", "wait"]);
+    assert_eq!(bed.steps(&id)[..2], ["start", "wait"]);
 }
 
 #[tokio::test]
 async fn start_of_a_running_container_is_failed_precondition_without_a_shim_call() {
-    let bed = TestBed::new();
-    let containers = ContainerManager::new(bed.ctx.clone());
-    let id = known(
-        &bed,
-        &containers,
-        "app",
-        ContainerState::Running,
-        Some(ProcessStatus::Running),
-    );
+    let (bed, containers) = bed_and_manager();
+    let id = known(&bed, &containers, "app", ContainerState::Running);
     let err = containers.start(&id).await.unwrap_err();
     assert!(matches!(err, Error::FailedPrecondition(_)), "{err:?}");
     assert!(bed.journal.calls().is_empty());
@@ -223,18 +129,11 @@ async fn start_of_a_running_container_is_failed_precondition_without_a_shim_call
 
 #[tokio::test]
 async fn a_failed_start_kills_what_half_started_and_ends_as_cannot_run() {
-    let bed = TestBed::new();
-    let containers = ContainerManager::new(bed.ctx.clone());
-    let id = known(
-        &bed,
-        &containers,
-        "app",
-        ContainerState::Created,
-        Some(ProcessStatus::Created),
-    );
+    let (bed, containers) = bed_and_manager();
+    let id = known(&bed, &containers, "app", ContainerState::Created);
     bed.journal.fail("start");
     containers.start(&id).await.unwrap_err();
-    assert_eq!(steps(&bed, &id), ["start", "kill 9"]);
+    assert_eq!(bed.steps(&id), ["start", "kill 9"]);
     let record = containers.get(&id).unwrap();
     assert_eq!(record.state, ContainerState::Exited);
     assert_eq!(record.reason, "ContainerCannotRun");
@@ -243,17 +142,10 @@ async fn a_failed_start_kills_what_half_started_and_ends_as_cannot_run() {
 
 #[tokio::test]
 async fn stop_sends_the_stop_signal_and_records_the_exit() {
-    let bed = TestBed::new();
-    let containers = ContainerManager::new(bed.ctx.clone());
-    let id = known(
-        &bed,
-        &containers,
-        "app",
-        ContainerState::Running,
-        Some(ProcessStatus::Running),
-    );
+    let (bed, containers) = bed_and_manager();
+    let id = known(&bed, &containers, "app", ContainerState::Running);
     containers.stop(&id, 10).await.unwrap();
-    assert_eq!(steps(&bed, &id), ["kill 15", "wait"]);
+    assert_eq!(bed.steps(&id), ["kill 15", "wait"]);
     let record = containers.get(&id).unwrap();
     assert_eq!(record.state, ContainerState::Exited);
     assert_eq!(record.exit_code, 128 + libc::SIGTERM);
@@ -265,39 +157,25 @@ async fn stop_sends_the_stop_signal_and_records_the_exit() {
 
 #[tokio::test]
 async fn stop_kills_a_container_that_ignores_its_stop_signal_after_the_grace_period() {
-    let bed = TestBed::new();
-    let containers = ContainerManager::new(bed.ctx.clone());
-    let id = known(
-        &bed,
-        &containers,
-        "app",
-        ContainerState::Running,
-        Some(ProcessStatus::Running),
-    );
+    let (bed, containers) = bed_and_manager();
+    let id = known(&bed, &containers, "app", ContainerState::Running);
     bed.shims.ignore(id.as_str(), libc::SIGTERM);
     containers.stop(&id, 1).await.unwrap();
-    assert_eq!(steps(&bed, &id), ["kill 15", "wait", "kill 9", "wait"]);
+    assert_eq!(bed.steps(&id), ["kill 15", "wait", "kill 9", "wait"]);
     assert_eq!(containers.get(&id).unwrap().exit_code, 128 + libc::SIGKILL);
 }
 
 #[tokio::test]
 async fn stop_of_a_container_whose_shim_is_gone_takes_the_exit_it_left() {
-    let bed = TestBed::new();
-    let containers = ContainerManager::new(bed.ctx.clone());
-    let id = known(
-        &bed,
-        &containers,
-        "app",
-        ContainerState::Running,
-        Some(ProcessStatus::Running),
-    );
+    let (bed, containers) = bed_and_manager();
+    let id = known(&bed, &containers, "app", ContainerState::Running);
     bed.shims.crash(
         id.as_str(),
         Some(crate::platform::fakes::exit_record(7, None)),
     );
     containers.stop(&id, 10).await.unwrap();
     // Nothing to signal through a dead shim.
-    assert!(steps(&bed, &id).is_empty(), "{:?}", steps(&bed, &id));
+    assert!(bed.steps(&id).is_empty(), "{:?}", bed.steps(&id));
     let record = containers.get(&id).unwrap();
     assert_eq!(
         (record.state, record.exit_code),
@@ -307,15 +185,8 @@ async fn stop_of_a_container_whose_shim_is_gone_takes_the_exit_it_left() {
 
 #[tokio::test]
 async fn a_shim_lost_while_running_ends_the_container_as_unknown() {
-    let bed = TestBed::new();
-    let containers = ContainerManager::new(bed.ctx.clone());
-    let id = known(
-        &bed,
-        &containers,
-        "app",
-        ContainerState::Created,
-        Some(ProcessStatus::Created),
-    );
+    let (bed, containers) = bed_and_manager();
+    let id = known(&bed, &containers, "app", ContainerState::Created);
     containers.start(&id).await.unwrap();
     bed.shims.crash(id.as_str(), None);
     until_state(&containers, &id, ContainerState::Exited).await;
@@ -330,8 +201,7 @@ async fn a_shim_lost_while_running_ends_the_container_as_unknown() {
 
 #[tokio::test]
 async fn stop_and_remove_of_an_unknown_container_succeed_without_a_call() {
-    let bed = TestBed::new();
-    let containers = ContainerManager::new(bed.ctx.clone());
+    let (bed, containers) = bed_and_manager();
     let id = ContainerId::new("feedface");
     containers.stop(&id, 10).await.unwrap();
     containers.remove(&id).await.unwrap();
@@ -340,20 +210,13 @@ async fn stop_and_remove_of_an_unknown_container_succeed_without_a_call() {
 
 #[tokio::test]
 async fn remove_of_a_running_container_kills_it_deletes_the_shim_and_forgets_it() {
-    let bed = TestBed::new();
-    let containers = ContainerManager::new(bed.ctx.clone());
+    let (bed, containers) = bed_and_manager();
     let mut events = bed.ctx.events.subscribe();
-    let id = known(
-        &bed,
-        &containers,
-        "app",
-        ContainerState::Running,
-        Some(ProcessStatus::Running),
-    );
+    let id = known(&bed, &containers, "app", ContainerState::Running);
     containers.remove(&id).await.unwrap();
-    assert_eq!(steps(&bed, &id), ["kill 9", "wait", "delete force"]);
+    assert_eq!(bed.steps(&id), ["kill 9", "wait", "delete force"]);
     assert!(matches!(containers.get(&id), Err(Error::NotFound { .. })));
-    assert!(stored(&bed, &id).is_none());
+    assert!(bed.stored_container(&id).is_none());
     assert!(!bed.ctx.shim_dir(&id).exists());
     let kinds: Vec<_> = std::iter::from_fn(|| events.try_recv().ok())
         .map(|e| e.kind)
@@ -371,40 +234,20 @@ async fn remove_of_a_running_container_kills_it_deletes_the_shim_and_forgets_it(
 
 #[tokio::test]
 async fn reopen_log_asks_the_shim_of_a_running_container_only() {
-    let bed = TestBed::new();
-    let containers = ContainerManager::new(bed.ctx.clone());
-    let running = known(
-        &bed,
-        &containers,
-        "app",
-        ContainerState::Running,
-        Some(ProcessStatus::Running),
-    );
-    let created = known(
-        &bed,
-        &containers,
-        "other",
-        ContainerState::Created,
-        Some(ProcessStatus::Created),
-    );
+    let (bed, containers) = bed_and_manager();
+    let running = known(&bed, &containers, "app", ContainerState::Running);
+    let created = known(&bed, &containers, "other", ContainerState::Created);
     containers.reopen_log(&running).await.unwrap();
     let err = containers.reopen_log(&created).await.unwrap_err();
     assert!(matches!(err, Error::FailedPrecondition(_)), "{err:?}");
-    assert_eq!(steps(&bed, &running), ["reopen_log"]);
-    assert!(steps(&bed, &created).is_empty());
+    assert_eq!(bed.steps(&running), ["reopen_log"]);
+    assert!(bed.steps(&created).is_empty());
 }
 
 #[tokio::test]
 async fn the_exit_monitor_of_a_restored_container_records_its_exit() {
-    let bed = TestBed::new();
-    let containers = ContainerManager::new(bed.ctx.clone());
-    let id = known(
-        &bed,
-        &containers,
-        "app",
-        ContainerState::Running,
-        Some(ProcessStatus::Running),
-    );
+    let (bed, containers) = bed_and_manager();
+    let id = known(&bed, &containers, "app", ContainerState::Running);
     let entry = containers.restore(containers.get(&id).unwrap());
     containers.watch(Arc::clone(&entry));
     bed.shims.exit(id.as_str(), 0);

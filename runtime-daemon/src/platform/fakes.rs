@@ -68,6 +68,15 @@ impl Journal {
             .collect()
     }
 
+    /// The step (first word) of every call so far, in order.
+    pub fn verbs(&self) -> Vec<String> {
+        self.calls()
+            .iter()
+            .filter_map(|c| c.split(' ').next())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Forgets the calls so far.
     pub fn clear(&self) {
         lock(&self.calls).clear();

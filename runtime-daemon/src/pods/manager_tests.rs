@@ -6,21 +6,23 @@ use super::*;
 use crate::core::error::Error;
 use crate::core::ids::SandboxId;
 use crate::core::store::Kind;
-use crate::core::testbed::TestBed;
+use crate::core::testbed::{self, TestBed};
 use crate::platform::fakes::POD_IP;
 use cradle_proto::cri;
 
+/// The kubelet's config of pod `name`, with the pod's own hostname.
 fn pod_config(name: &str) -> cri::PodSandboxConfig {
     cri::PodSandboxConfig {
-        metadata: Some(cri::PodSandboxMetadata {
-            name: name.into(),
-            uid: format!("uid-{name}"),
-            namespace: "default".into(),
-            attempt: 0,
-        }),
         hostname: name.into(),
-        ..Default::default()
+        ..testbed::pod_config(name)
     }
+}
+
+/// A test bed and a sandbox manager over it.
+fn bed_and_manager() -> (TestBed, SandboxManager) {
+    let bed = TestBed::new();
+    let pods = SandboxManager::new(bed.ctx.clone());
+    (bed, pods)
 }
 
 fn host_network(mut config: cri::PodSandboxConfig) -> cri::PodSandboxConfig {
@@ -39,15 +41,24 @@ fn with_sysctl(mut config: cri::PodSandboxConfig, key: &str) -> cri::PodSandboxC
     config
 }
 
-/// The platform calls made for sandbox `id`, with the id dropped.
-fn steps(bed: &TestBed, id: &SandboxId) -> Vec<String> {
-    let id = id.as_str();
-    bed.journal
-        .calls()
-        .into_iter()
-        .filter(|c| c.contains(id))
-        .map(|c| c.replace(&format!(" {id}"), ""))
-        .collect()
+/// A test bed whose manager runs pod "web", the journal cleared after.
+async fn bed_with_a_ready_pod() -> (TestBed, SandboxManager, SandboxId) {
+    let (bed, pods) = bed_and_manager();
+    let id = pods.run(pod_config("web"), "").await.unwrap();
+    bed.journal.clear();
+    (bed, pods, id)
+}
+
+/// Runs pod `config` with platform step `step` failing; the bed, the
+/// manager and the error the run ended in.
+async fn run_failing_at(
+    step: &str,
+    config: cri::PodSandboxConfig,
+) -> (TestBed, SandboxManager, Error) {
+    let (bed, pods) = bed_and_manager();
+    bed.journal.fail(step);
+    let err = pods.run(config, "").await.unwrap_err();
+    (bed, pods, err)
 }
 
 /// Nothing of any sandbox is left on disk, in the store or in memory.
@@ -56,23 +67,22 @@ fn assert_nothing_left(bed: &TestBed, pods: &SandboxManager) {
     assert_eq!(bed.entries("state/shims"), 0, "shim dirs left");
     assert_eq!(bed.entries("root/sandboxes"), 0, "sandbox files left");
     assert!(pods.list().is_empty());
-    let stored: Vec<(String, SandboxRecord)> = bed.ctx.store.load_all(Kind::Sandbox).unwrap();
+    let stored: Vec<(String, SandboxRecord)> = bed.stored(Kind::Sandbox);
     assert!(stored.is_empty());
     assert!(bed.network.attached().is_empty(), "CNI attachments left");
 }
 
 #[tokio::test]
 async fn run_pins_attaches_and_spawns_the_pause_in_that_order_and_records_the_pod() {
-    let bed = TestBed::new();
-    let pods = SandboxManager::new(bed.ctx.clone());
+    let (bed, pods) = bed_and_manager();
     let id = pods.run(pod_config("web"), "").await.unwrap();
-    assert_eq!(steps(&bed, &id), ["pin", "attach", "spawn sandbox"]);
+    assert_eq!(bed.steps(&id), ["pin", "attach", "spawn sandbox"]);
     let record = pods.get(&id).unwrap();
     assert_eq!(record.state, SandboxState::Ready);
     assert_eq!(record.ips, [POD_IP]);
     assert!(record.network_attached);
     assert!(record.pins.net.is_some() && record.pins.ipc.is_some() && record.pins.uts.is_some());
-    let stored: Vec<(String, SandboxRecord)> = bed.ctx.store.load_all(Kind::Sandbox).unwrap();
+    let stored: Vec<(String, SandboxRecord)> = bed.stored(Kind::Sandbox);
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].0, id);
     let hostname = std::fs::read_to_string(bed.ctx.sandbox_dir(&id).join("hostname")).unwrap();
@@ -81,12 +91,11 @@ async fn run_pins_attaches_and_spawns_the_pause_in_that_order_and_records_the_po
 
 #[tokio::test]
 async fn net_sysctls_are_written_after_cni_add_and_before_the_pause() {
-    let bed = TestBed::new();
-    let pods = SandboxManager::new(bed.ctx.clone());
+    let (bed, pods) = bed_and_manager();
     let config = with_sysctl(pod_config("web"), "net.ipv4.ip_unprivileged_port_start");
     let id = pods.run(config, "").await.unwrap();
     assert_eq!(
-        steps(&bed, &id),
+        bed.steps(&id),
         [
             "pin",
             "attach",
@@ -98,13 +107,12 @@ async fn net_sysctls_are_written_after_cni_add_and_before_the_pause() {
 
 #[tokio::test]
 async fn a_host_network_pod_pins_no_network_and_calls_no_cni() {
-    let bed = TestBed::new();
-    let pods = SandboxManager::new(bed.ctx.clone());
+    let (bed, pods) = bed_and_manager();
     let id = pods
         .run(host_network(pod_config("node")), "")
         .await
         .unwrap();
-    assert_eq!(steps(&bed, &id), ["pin", "spawn sandbox"]);
+    assert_eq!(bed.steps(&id), ["pin", "spawn sandbox"]);
     let record = pods.get(&id).unwrap();
     assert!(record.pins.net.is_none() && record.pins.uts.is_none());
     assert!(record.pins.ipc.is_some());
@@ -114,8 +122,7 @@ async fn a_host_network_pod_pins_no_network_and_calls_no_cni() {
 
 #[tokio::test]
 async fn net_sysctls_on_the_node_network_are_refused_before_anything_is_built() {
-    let bed = TestBed::new();
-    let pods = SandboxManager::new(bed.ctx.clone());
+    let (bed, pods) = bed_and_manager();
     let config = with_sysctl(host_network(pod_config("node")), "net.ipv4.ip_forward");
     let err = pods.run(config, "").await.unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
@@ -134,13 +141,12 @@ async fn without_a_cni_configuration_the_pod_has_loopback_only_and_stop_detaches
     assert!(record.ips.is_empty());
     bed.journal.clear();
     pods.stop(&SandboxId::new(id.clone())).await.unwrap();
-    assert_eq!(steps(&bed, &id), ["kill 9", "wait"]);
+    assert_eq!(bed.steps(&id), ["kill 9", "wait"]);
 }
 
 #[tokio::test]
 async fn an_unknown_runtime_handler_is_refused_before_anything_is_built() {
-    let bed = TestBed::new();
-    let pods = SandboxManager::new(bed.ctx.clone());
+    let (bed, pods) = bed_and_manager();
     let err = pods.run(pod_config("web"), "kata").await.unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
     assert!(bed.journal.calls().is_empty());
@@ -148,13 +154,9 @@ async fn an_unknown_runtime_handler_is_refused_before_anything_is_built() {
 
 #[tokio::test]
 async fn a_failing_pause_spawn_unwinds_cni_add_and_the_pins_and_frees_the_name() {
-    let bed = TestBed::new();
-    let pods = SandboxManager::new(bed.ctx.clone());
-    bed.journal.fail("spawn");
-    let err = pods.run(pod_config("web"), "").await.unwrap_err();
+    let (bed, pods, err) = run_failing_at("spawn", pod_config("web")).await;
     assert!(matches!(err, Error::Shim { .. }), "{err:?}");
-    let calls = bed.journal.calls();
-    let verbs: Vec<&str> = calls.iter().filter_map(|c| c.split(' ').next()).collect();
+    let verbs = bed.journal.verbs();
     assert_eq!(verbs, ["pin", "attach", "spawn", "detach", "unpin"]);
     assert_nothing_left(&bed, &pods);
     // The name is free again: a retry is not AlreadyExists.
@@ -164,13 +166,9 @@ async fn a_failing_pause_spawn_unwinds_cni_add_and_the_pins_and_frees_the_name()
 
 #[tokio::test]
 async fn a_failing_cni_add_unpins_without_a_cni_del_and_frees_the_name() {
-    let bed = TestBed::new();
-    let pods = SandboxManager::new(bed.ctx.clone());
-    bed.journal.fail("attach");
-    let err = pods.run(pod_config("web"), "").await.unwrap_err();
+    let (bed, pods, err) = run_failing_at("attach", pod_config("web")).await;
     assert!(matches!(err, Error::Network { .. }), "{err:?}");
-    let calls = bed.journal.calls();
-    let verbs: Vec<&str> = calls.iter().filter_map(|c| c.split(' ').next()).collect();
+    let verbs = bed.journal.verbs();
     assert_eq!(verbs, ["pin", "attach", "unpin"]);
     assert_nothing_left(&bed, &pods);
     bed.journal.heal("attach");
@@ -179,24 +177,17 @@ async fn a_failing_cni_add_unpins_without_a_cni_del_and_frees_the_name() {
 
 #[tokio::test]
 async fn a_failing_sysctl_write_unwinds_cni_add_and_the_pins() {
-    let bed = TestBed::new();
-    let pods = SandboxManager::new(bed.ctx.clone());
-    bed.journal.fail("sysctls");
     let config = with_sysctl(pod_config("web"), "net.ipv4.ip_forward");
-    let err = pods.run(config, "").await.unwrap_err();
+    let (bed, pods, err) = run_failing_at("sysctls", config).await;
     assert!(matches!(err, Error::Network { .. }), "{err:?}");
-    let calls = bed.journal.calls();
-    let verbs: Vec<&str> = calls.iter().filter_map(|c| c.split(' ').next()).collect();
+    let verbs = bed.journal.verbs();
     assert_eq!(verbs, ["pin", "attach", "sysctls", "detach", "unpin"]);
     assert_nothing_left(&bed, &pods);
 }
 
 #[tokio::test]
 async fn a_failing_pin_builds_nothing_else() {
-    let bed = TestBed::new();
-    let pods = SandboxManager::new(bed.ctx.clone());
-    bed.journal.fail("pin");
-    let err = pods.run(pod_config("web"), "").await.unwrap_err();
+    let (bed, pods, err) = run_failing_at("pin", pod_config("web")).await;
     assert!(matches!(err, Error::Namespaces { .. }), "{err:?}");
     let calls = bed.journal.calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
@@ -205,10 +196,7 @@ async fn a_failing_pin_builds_nothing_else() {
 
 #[tokio::test]
 async fn a_second_pod_of_the_same_name_is_already_exists_and_builds_nothing() {
-    let bed = TestBed::new();
-    let pods = SandboxManager::new(bed.ctx.clone());
-    let first = pods.run(pod_config("web"), "").await.unwrap();
-    bed.journal.clear();
+    let (bed, pods, first) = bed_with_a_ready_pod().await;
     let err = pods.run(pod_config("web"), "").await.unwrap_err();
     assert!(
         matches!(err, Error::AlreadyExists { ref owner, .. } if *owner == first),
@@ -220,17 +208,14 @@ async fn a_second_pod_of_the_same_name_is_already_exists_and_builds_nothing() {
 
 #[tokio::test]
 async fn stop_detaches_the_network_then_kills_the_pause_and_is_idempotent() {
-    let bed = TestBed::new();
-    let pods = SandboxManager::new(bed.ctx.clone());
-    let id = pods.run(pod_config("web"), "").await.unwrap();
-    bed.journal.clear();
+    let (bed, pods, id) = bed_with_a_ready_pod().await;
     let sid = SandboxId::new(id.clone());
     pods.stop(&sid).await.unwrap();
-    assert_eq!(steps(&bed, &id), ["detach", "kill 9", "wait"]);
+    assert_eq!(bed.steps(&id), ["detach", "kill 9", "wait"]);
     let record = pods.get(&id).unwrap();
     assert_eq!(record.state, SandboxState::NotReady);
     assert!(!record.network_attached);
-    let stored: Vec<(String, SandboxRecord)> = bed.ctx.store.load_all(Kind::Sandbox).unwrap();
+    let stored: Vec<(String, SandboxRecord)> = bed.stored(Kind::Sandbox);
     assert_eq!(stored[0].1.state, SandboxState::NotReady);
     bed.journal.clear();
     pods.stop(&sid).await.unwrap();
@@ -239,8 +224,7 @@ async fn stop_detaches_the_network_then_kills_the_pause_and_is_idempotent() {
 
 #[tokio::test]
 async fn a_failing_cni_del_at_stop_keeps_the_pod_attached_so_a_retry_detaches() {
-    let bed = TestBed::new();
-    let pods = SandboxManager::new(bed.ctx.clone());
+    let (bed, pods) = bed_and_manager();
     let id = pods.run(pod_config("web"), "").await.unwrap();
     let sid = SandboxId::new(id.clone());
     bed.journal.fail("detach");
@@ -253,14 +237,13 @@ async fn a_failing_cni_del_at_stop_keeps_the_pod_attached_so_a_retry_detaches() 
     bed.journal.heal("detach");
     bed.journal.clear();
     pods.stop(&sid).await.unwrap();
-    assert_eq!(steps(&bed, &id), ["detach", "kill 9", "wait"]);
+    assert_eq!(bed.steps(&id), ["detach", "kill 9", "wait"]);
     assert!(bed.network.attached().is_empty());
 }
 
 #[tokio::test]
 async fn stop_and_remove_of_an_unknown_pod_succeed_without_a_call() {
-    let bed = TestBed::new();
-    let pods = SandboxManager::new(bed.ctx.clone());
+    let (bed, pods) = bed_and_manager();
     let sid = SandboxId::new("0123456789abcdef");
     pods.stop(&sid).await.unwrap();
     pods.remove(&sid).await.unwrap();
@@ -269,14 +252,11 @@ async fn stop_and_remove_of_an_unknown_pod_succeed_without_a_call() {
 
 #[tokio::test]
 async fn remove_stops_deletes_the_pause_shim_unpins_and_forgets_the_pod() {
-    let bed = TestBed::new();
-    let pods = SandboxManager::new(bed.ctx.clone());
-    let id = pods.run(pod_config("web"), "").await.unwrap();
-    bed.journal.clear();
+    let (bed, pods, id) = bed_with_a_ready_pod().await;
     let sid = SandboxId::new(id.clone());
     pods.remove(&sid).await.unwrap();
     assert_eq!(
-        steps(&bed, &id),
+        bed.steps(&id),
         ["detach", "kill 9", "wait", "delete force", "unpin"]
     );
     assert_nothing_left(&bed, &pods);

@@ -6,10 +6,9 @@
 use super::*;
 use crate::containers::{ContainerRecord, ContainerState};
 use crate::core::store::Kind;
-use crate::core::testbed::TestBed;
+use crate::core::testbed::{TestBed, pod_config, until_state};
 use crate::pods::{SandboxRecord, SandboxState};
 use cradle_proto::shim::ProcessStatus;
-use std::time::Duration;
 
 fn runtime(bed: &TestBed) -> Runtime {
     Runtime {
@@ -21,116 +20,22 @@ fn runtime(bed: &TestBed) -> Runtime {
     }
 }
 
-fn pod_config(name: &str) -> cri::PodSandboxConfig {
-    cri::PodSandboxConfig {
-        metadata: Some(cri::PodSandboxMetadata {
-            name: name.into(),
-            uid: format!("uid-{name}"),
-            namespace: "default".into(),
-            attempt: 0,
-        }),
-        ..Default::default()
-    }
-}
-
-/// A stored container of `sandbox` in `state` (as a daemon before a
-/// restart, or CreateContainer and Start, left it).
-fn stored_container(
-    bed: &TestBed,
-    sandbox: &SandboxId,
-    name: &str,
-    state: ContainerState,
-) -> ContainerId {
-    let id = ContainerId::new(crate::core::ids::generate());
-    let record = ContainerRecord {
-        id: id.to_string(),
-        sandbox_id: sandbox.to_string(),
-        config: cri::ContainerConfig {
-            metadata: Some(cri::ContainerMetadata {
-                name: name.into(),
-                attempt: 0,
-            }),
-            ..Default::default()
-        },
-        image_name: "example.com/img:1".into(),
-        image_id: "sha256:img".into(),
-        state,
-        created_at: crate::core::time::now_ns(),
-        started_at: 0,
-        finished_at: 0,
-        exit_code: 0,
-        reason: String::new(),
-        message: String::new(),
-        log_path: None,
-        dir: bed.ctx.container_dir(&id),
-        shim_dir: bed.ctx.shim_dir(&id),
-        runtime_handler: "cradle-oci".into(),
-        stop_signal: libc::SIGTERM,
-        cgroup_path: format!("/cradle-unit-test/{id}"),
-        user: None,
-        start_error: None,
-    };
-    bed.ctx
-        .store
-        .put(Kind::Container, id.as_str(), &record)
-        .unwrap();
-    std::fs::create_dir_all(&record.shim_dir).unwrap();
-    id
-}
-
-/// A stored sandbox, as RunPodSandbox records it.
-fn stored_sandbox(bed: &TestBed, name: &str, attached: bool) -> SandboxId {
-    let id = SandboxId::new(crate::core::ids::generate());
-    let record = SandboxRecord {
-        id: id.to_string(),
-        config: pod_config(name),
-        runtime_handler: String::new(),
-        state: SandboxState::Ready,
-        created_at: crate::core::time::now_ns(),
-        pins: crate::platform::namespaces::Pins {
-            dir: bed.ctx.ns_dir(&id),
-            net: Some(bed.ctx.ns_dir(&id).join("net")),
-            ..Default::default()
-        },
-        shim_dir: bed.ctx.shim_dir(&id),
-        cgroup_path: format!("/cradle-unit-test/{id}"),
-        ips: Vec::new(),
-        network_attached: attached,
-    };
-    bed.ctx
-        .store
-        .put(Kind::Sandbox, id.as_str(), &record)
-        .unwrap();
-    std::fs::create_dir_all(&record.shim_dir).unwrap();
-    id
-}
-
-async fn until_exited(rt: &Runtime, id: &ContainerId) -> ContainerRecord {
-    for _ in 0..500 {
-        let record = rt.containers.get(id).unwrap();
-        if record.state == ContainerState::Exited {
-            return record;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("container {id} never exited");
+/// A ready pod with one running container, known to the runtime, whose
+/// shims serve: what RunPodSandbox, CreateContainer and Start left.
+async fn pod_with_a_running_container(bed: &TestBed, rt: &Runtime) -> (SandboxId, ContainerId) {
+    let sandbox = rt.pods.run(pod_config("web"), "").await.unwrap();
+    let container = bed.plant_container(&sandbox, "app", ContainerState::Running);
+    bed.shims.plant(&container, ProcessStatus::Running);
+    rt.containers
+        .restore(bed.stored_container(&container).unwrap());
+    (sandbox, container)
 }
 
 #[tokio::test]
 async fn stop_pod_sandbox_stops_its_containers_before_the_network_and_the_pause() {
     let bed = TestBed::new();
     let rt = runtime(&bed);
-    let sandbox = rt.pods.run(pod_config("web"), "").await.unwrap();
-    let container = stored_container(&bed, &sandbox, "app", ContainerState::Running);
-    bed.shims.plant(&container, ProcessStatus::Running);
-    rt.containers.restore(
-        bed.ctx
-            .store
-            .load_all::<ContainerRecord>(Kind::Container)
-            .unwrap()[0]
-            .1
-            .clone(),
-    );
+    let (sandbox, container) = pod_with_a_running_container(&bed, &rt).await;
     bed.journal.clear();
     rt.stop_pod_sandbox(&SandboxId::new(sandbox.clone()))
         .await
@@ -160,17 +65,7 @@ async fn stop_pod_sandbox_stops_its_containers_before_the_network_and_the_pause(
 async fn remove_pod_sandbox_removes_its_containers_then_the_pod() {
     let bed = TestBed::new();
     let rt = runtime(&bed);
-    let sandbox = rt.pods.run(pod_config("web"), "").await.unwrap();
-    let container = stored_container(&bed, &sandbox, "app", ContainerState::Running);
-    bed.shims.plant(&container, ProcessStatus::Running);
-    rt.containers.restore(
-        bed.ctx
-            .store
-            .load_all::<ContainerRecord>(Kind::Container)
-            .unwrap()[0]
-            .1
-            .clone(),
-    );
+    let (sandbox, container) = pod_with_a_running_container(&bed, &rt).await;
     rt.remove_pod_sandbox(&SandboxId::new(sandbox.clone()))
         .await
         .unwrap();
@@ -185,13 +80,7 @@ async fn remove_pod_sandbox_removes_its_containers_then_the_pod() {
             format!("unpin {sandbox}"),
         ]
     );
-    assert!(
-        bed.ctx
-            .store
-            .load_all::<ContainerRecord>(Kind::Container)
-            .unwrap()
-            .is_empty()
-    );
+    assert!(bed.stored::<ContainerRecord>(Kind::Container).is_empty());
     // Unknown now: Ok.
     rt.remove_pod_sandbox(&SandboxId::new(sandbox))
         .await
@@ -213,18 +102,18 @@ async fn create_container_in_an_unknown_pod_is_not_found() {
 #[tokio::test]
 async fn recovery_reattaches_live_shims_and_ends_what_lost_its_shim() {
     let bed = TestBed::new();
-    let live_pod = stored_sandbox(&bed, "live", false);
-    let dead_pod = stored_sandbox(&bed, "dead", false);
+    let live_pod = bed.plant_sandbox("live", false);
+    let dead_pod = bed.plant_sandbox("dead", false);
     bed.shims.plant(&live_pod, ProcessStatus::Running);
-    let running = stored_container(&bed, &live_pod, "running", ContainerState::Running);
+    let running = bed.plant_container(&live_pod, "running", ContainerState::Running);
     bed.shims.plant(&running, ProcessStatus::Running);
-    let created_now_running = stored_container(&bed, &live_pod, "started", ContainerState::Created);
+    let created_now_running = bed.plant_container(&live_pod, "started", ContainerState::Created);
     bed.shims
         .plant(&created_now_running, ProcessStatus::Running);
-    let exited_meanwhile = stored_container(&bed, &live_pod, "done", ContainerState::Running);
+    let exited_meanwhile = bed.plant_container(&live_pod, "done", ContainerState::Running);
     bed.shims.plant(&exited_meanwhile, ProcessStatus::Exited);
-    let orphaned = stored_container(&bed, &dead_pod, "orphan", ContainerState::Running);
-    let with_record = stored_container(&bed, &dead_pod, "left", ContainerState::Running);
+    let orphaned = bed.plant_container(&dead_pod, "orphan", ContainerState::Running);
+    let with_record = bed.plant_container(&dead_pod, "left", ContainerState::Running);
     bed.shims.plant(&with_record, ProcessStatus::Running);
     bed.shims.crash(
         &with_record,
@@ -242,7 +131,7 @@ async fn recovery_reattaches_live_shims_and_ends_what_lost_its_shim() {
         rt.pods.get(&dead_pod).unwrap().state,
         SandboxState::NotReady
     );
-    let stored: Vec<(String, SandboxRecord)> = bed.ctx.store.load_all(Kind::Sandbox).unwrap();
+    let stored: Vec<(String, SandboxRecord)> = bed.stored(Kind::Sandbox);
     let dead = stored.iter().find(|(id, _)| *id == dead_pod).unwrap();
     assert_eq!(dead.1.state, SandboxState::NotReady, "persisted");
 
@@ -267,13 +156,18 @@ async fn recovery_reattaches_live_shims_and_ends_what_lost_its_shim() {
 
     // The resumed container's exit monitor runs again.
     bed.shims.exit(&running, 0);
-    assert_eq!(until_exited(&rt, &running).await.reason, "Completed");
+    assert_eq!(
+        until_state(&rt.containers, &running, ContainerState::Exited)
+            .await
+            .reason,
+        "Completed"
+    );
 }
 
 #[tokio::test]
 async fn recovery_fills_missing_pod_ips_from_the_cni_cache() {
     let bed = TestBed::new();
-    let id = stored_sandbox(&bed, "web", true);
+    let id = bed.plant_sandbox("web", true);
     bed.shims.plant(&id, ProcessStatus::Running);
     bed.network.plant(&id, &["10.1.0.5", "fd00::5"]);
     let rt = runtime(&bed);
