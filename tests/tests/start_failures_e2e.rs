@@ -83,7 +83,7 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
     big.envs = (0..3)
         .map(|i| cri::KeyValue {
             key: format!("BIG{i}"),
-            value: "x".repeat(1 << 20),
+            value: "x".repeat(1 << 20).into(),
         })
         .collect();
     let (id, error, status) = run_to_exit(w, &pod_id, &pod, big).await?;

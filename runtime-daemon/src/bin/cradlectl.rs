@@ -474,7 +474,10 @@ async fn remove_pod(rt: &mut Runtime, id: String) -> anyhow::Result<()> {
 async fn create_container(rt: &mut Runtime, container: CreateContainer) -> anyhow::Result<()> {
     let envs = pairs(&container.envs)?
         .into_iter()
-        .map(|(key, value)| cri::KeyValue { key, value })
+        .map(|(key, value)| cri::KeyValue {
+            key,
+            value: value.into_bytes(),
+        })
         .collect();
     let config = cri::ContainerConfig {
         metadata: Some(cri::ContainerMetadata {

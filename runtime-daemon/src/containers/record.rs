@@ -244,6 +244,9 @@ impl ContainerRecord {
                     windows: None,
                 }),
             user: self.user.clone(),
+            // The runtime's default: the signal a config asks for is not
+            // reported yet.
+            stop_signal: cri::Signal::RuntimeDefault as i32,
         }
     }
 

@@ -1,12 +1,16 @@
-//! `impl ImageService`: dispatch only.
+//! `impl ImageService`: dispatch only. `StreamImages` is not built yet: it
+//! answers `Unimplemented`, as it did when the server did not know it.
 
-use super::CriService;
+use super::runtime_service::NoStream;
+use super::{CriService, unimplemented};
 use cradle_proto::cri;
 use cradle_proto::cri::image_service_server::ImageService;
 use tonic::{Request, Response, Status};
 
 #[tonic::async_trait]
 impl ImageService for CriService {
+    type StreamImagesStream = NoStream<cri::StreamImagesResponse>;
+
     async fn list_images(
         &self,
         request: Request<cri::ListImagesRequest>,
@@ -46,5 +50,13 @@ impl ImageService for CriService {
     ) -> Result<Response<cri::ImageFsInfoResponse>, Status> {
         let _ = request;
         self.image_fs_info_impl().await.map(Response::new)
+    }
+
+    async fn stream_images(
+        &self,
+        request: Request<cri::StreamImagesRequest>,
+    ) -> Result<Response<Self::StreamImagesStream>, Status> {
+        let _ = request;
+        Err(unimplemented("StreamImages"))
     }
 }

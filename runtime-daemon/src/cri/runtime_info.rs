@@ -93,6 +93,8 @@ impl CriService {
             features: Some(cri::RuntimeFeatures {
                 // Strict and Merge are both honoured (containers::spec::process).
                 supplemental_groups_policy: true,
+                // No user namespaces yet, so none with the host's network.
+                user_namespaces_host_network: false,
             }),
         }
     }

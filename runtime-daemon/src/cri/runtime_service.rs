@@ -1,7 +1,10 @@
 //! `impl RuntimeService`: dispatch only. Each RPC is one line into its family
 //! module; those not built yet answer `Unimplemented` by name. The stats and
 //! metrics RPCs read files (cgroups, /proc, writable-layer walks), so they
-//! run on the blocking pool, off the async workers.
+//! run on the blocking pool, off the async workers. The streaming list RPCs
+//! (`Stream*`) and `UpdatePodSandboxResources`, which the CRI gained after
+//! the bindings Cradle used before, are not built yet: they answer
+//! `Unimplemented`, as they did when the server did not know them.
 
 use super::{CriService, unimplemented};
 use cradle_proto::cri;
@@ -11,6 +14,12 @@ use tonic::{Request, Response, Status};
 #[tonic::async_trait]
 impl RuntimeService for CriService {
     type GetContainerEventsStream = super::events::EventStream;
+    type StreamPodSandboxesStream = NoStream<cri::StreamPodSandboxesResponse>;
+    type StreamContainersStream = NoStream<cri::StreamContainersResponse>;
+    type StreamContainerStatsStream = NoStream<cri::StreamContainerStatsResponse>;
+    type StreamPodSandboxStatsStream = NoStream<cri::StreamPodSandboxStatsResponse>;
+    type StreamPodSandboxMetricsStream = NoStream<cri::StreamPodSandboxMetricsResponse>;
+
     async fn attach(
         &self,
         request: Request<cri::AttachRequest>,
@@ -267,7 +276,59 @@ impl RuntimeService for CriService {
         let _ = request;
         Ok(Response::new(self.container_events_impl()))
     }
+
+    async fn stream_pod_sandboxes(
+        &self,
+        request: Request<cri::StreamPodSandboxesRequest>,
+    ) -> Result<Response<Self::StreamPodSandboxesStream>, Status> {
+        let _ = request;
+        Err(unimplemented("StreamPodSandboxes"))
+    }
+
+    async fn stream_containers(
+        &self,
+        request: Request<cri::StreamContainersRequest>,
+    ) -> Result<Response<Self::StreamContainersStream>, Status> {
+        let _ = request;
+        Err(unimplemented("StreamContainers"))
+    }
+
+    async fn stream_container_stats(
+        &self,
+        request: Request<cri::StreamContainerStatsRequest>,
+    ) -> Result<Response<Self::StreamContainerStatsStream>, Status> {
+        let _ = request;
+        Err(unimplemented("StreamContainerStats"))
+    }
+
+    async fn stream_pod_sandbox_stats(
+        &self,
+        request: Request<cri::StreamPodSandboxStatsRequest>,
+    ) -> Result<Response<Self::StreamPodSandboxStatsStream>, Status> {
+        let _ = request;
+        Err(unimplemented("StreamPodSandboxStats"))
+    }
+
+    async fn stream_pod_sandbox_metrics(
+        &self,
+        request: Request<cri::StreamPodSandboxMetricsRequest>,
+    ) -> Result<Response<Self::StreamPodSandboxMetricsStream>, Status> {
+        let _ = request;
+        Err(unimplemented("StreamPodSandboxMetrics"))
+    }
+
+    async fn update_pod_sandbox_resources(
+        &self,
+        request: Request<cri::UpdatePodSandboxResourcesRequest>,
+    ) -> Result<Response<cri::UpdatePodSandboxResourcesResponse>, Status> {
+        let _ = request;
+        Err(unimplemented("UpdatePodSandboxResources"))
+    }
 }
+
+/// The response stream of a streaming RPC not built yet (it never yields:
+/// the RPC answers `Unimplemented` before any stream exists).
+pub(crate) type NoStream<T> = tokio_stream::Empty<Result<T, Status>>;
 
 /// Runs a file-reading handler on the blocking pool.
 async fn blocking<T: Send + 'static>(

@@ -78,6 +78,8 @@ impl CriService {
                     timestamp: now,
                     process_count: value(processes),
                 }),
+                // I/O usage (with its pressure) is not reported yet.
+                io: None,
                 containers: containers.iter().map(|c| self.stats_of(c)).collect(),
             }),
             windows: None,

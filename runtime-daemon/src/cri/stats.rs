@@ -21,6 +21,8 @@ pub(crate) fn cpu_usage(now: i64, sample: &CgroupSample, nano_cores: Option<u64>
         timestamp: now,
         usage_core_nano_seconds: value(sample.cpu_usage_ns),
         usage_nano_cores: value(nano_cores),
+        // Pressure stall information is not reported yet.
+        psi: None,
     }
 }
 
@@ -34,6 +36,7 @@ pub(crate) fn memory_usage(now: i64, sample: &CgroupSample) -> cri::MemoryUsage 
         rss_bytes: value(sample.rss),
         page_faults: value(sample.page_faults),
         major_page_faults: value(sample.major_page_faults),
+        psi: None,
     }
 }
 
@@ -57,6 +60,8 @@ impl CriService {
             memory: Some(memory_usage(now, &sample)),
             writable_layer: self.writable_layer(now, &record.typed_id()),
             swap: None,
+            // I/O usage (with its pressure) is not reported yet.
+            io: None,
         }
     }
 

@@ -1,20 +1,20 @@
 //! Canonical proto3 JSON (protojson, proto field names, defaults emitted, as
-//! the recorded corpus holds it) into the `k8s-cri` prost types.
+//! the recorded corpus holds it) into the `cradle_proto::cri` prost types.
 //!
-//! The `k8s-cri` types derive serde with its default shape, which differs
+//! The `cri` types derive serde with its default shape, which differs
 //! from protojson in a few ways; this deserializer bridges them without a
 //! descriptor set:
 //! - 64-bit integers arrive as strings: parsed where a number is asked for;
 //! - enums arrive as value names where prost has an `i32`: looked up in one
 //!   table of every CRI enum (their value names are unique across enums);
 //! - `bytes` arrive as base64: decoded where bytes are asked for, and in
-//!   `KeyValue.value`, which is `bytes` since cri-api 0.34 but still a
-//!   `string` in the `k8s-cri` we build against;
+//!   `KeyValue.value` (`bytes` since cri-api 0.34), whose serde form in the
+//!   `cri` types is text (the daemon's records keep env values as strings);
 //! - `uidMappings`/`gidMappings` are camel case in the `.proto` itself:
 //!   a key that is not a field name is matched to the field its snake case
 //!   names;
 //! - a field the recording lacks (an older or newer cri-api) gets its
-//!   default, as a missing field does on the wire; fields the `k8s-cri`
+//!   default, as a missing field does on the wire; fields the `cri`
 //!   types lack are ignored, as prost ignores unknown fields.
 
 use anyhow::anyhow;
@@ -45,6 +45,7 @@ fn enum_value(name: &str) -> Option<i32> {
         .or_else(|| cri::ContainerEventType::from_str_name(name).map(|v| v as i32))
         .or_else(|| cri::MetricType::from_str_name(name).map(|v| v as i32))
         .or_else(|| cri::CgroupDriver::from_str_name(name).map(|v| v as i32))
+        .or_else(|| cri::Signal::from_str_name(name).map(|v| v as i32))
 }
 
 /// Standard base64 (with or without padding), as protojson writes bytes.
@@ -336,7 +337,7 @@ mod tests {
         });
         let config: cri::ContainerConfig = decode(&json).expect("decode");
         assert_eq!(config.metadata.as_ref().map(|m| m.attempt), Some(1));
-        assert_eq!(config.envs[0].value, "x");
+        assert_eq!(config.envs[0].value, b"x");
         assert_eq!(
             config.mounts[0].propagation,
             cri::MountPropagation::PropagationBidirectional as i32

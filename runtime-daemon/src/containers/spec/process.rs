@@ -215,7 +215,8 @@ pub(super) fn env(
         set(entry.clone());
     }
     for kv in &config.envs {
-        set(format!("{}={}", kv.key, kv.value));
+        // Validation refused values that are not UTF-8 (cri::validate).
+        set(format!("{}={}", kv.key, String::from_utf8_lossy(&kv.value)));
     }
     if !out.iter().any(|e| e.starts_with("PATH=")) {
         out.push(format!("PATH={DEFAULT_PATH}"));

@@ -70,7 +70,8 @@ pub(crate) fn container(config: &cri::ContainerConfig) -> Result<(), Status> {
     path_like("config.working_dir", &config.working_dir)?;
     for (i, env) in config.envs.iter().enumerate() {
         rules::env_key(&format!("config.envs[{i}].key"), &env.key)?;
-        rules::no_nul(&format!("config.envs[{i}].value"), &env.value)?;
+        let field = format!("config.envs[{i}].value");
+        rules::no_nul(&field, rules::utf8(&field, &env.value)?)?;
     }
     for (i, mount) in config.mounts.iter().enumerate() {
         mount_paths(i, mount)?;

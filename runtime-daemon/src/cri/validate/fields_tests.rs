@@ -131,6 +131,17 @@ fn container_fields_are_refused_by_name() {
         with(&|c| c.command = vec!["\0".into()]),
         "config.command[0]"
     );
+    // Env values are `bytes` on the wire; one that is not UTF-8 cannot
+    // become an environment string.
+    assert_eq!(
+        with(&|c| {
+            c.envs = vec![cri::KeyValue {
+                key: "K".into(),
+                value: vec![b'v', 0xff],
+            }]
+        }),
+        "config.envs[0].value"
+    );
     assert_eq!(
         with(&|c| {
             c.envs = vec![cri::KeyValue {
@@ -230,7 +241,7 @@ fn recorded_container(c: &serde_json::Value) -> cri::ContainerConfig {
             .iter()
             .map(|e| cri::KeyValue {
                 key: text(&e["key"]),
-                value: text(&e["value"]),
+                value: text(&e["value"]).into(),
             })
             .collect(),
         mounts: mounts

@@ -40,6 +40,13 @@ pub(crate) fn no_nul(field: &str, value: &str) -> Result<(), Status> {
     }
 }
 
+/// A value the CRI carries as `bytes` but that becomes text (an environment
+/// variable): it must be UTF-8, as it had to be while the CRI sent a string.
+pub(crate) fn utf8<'a>(field: &str, value: &'a [u8]) -> Result<&'a str, Status> {
+    std::str::from_utf8(value)
+        .map_err(|e| refuse(field, format!("is not UTF-8 (at {})", e.valid_up_to())))
+}
+
 fn max_len(field: &str, value: &str, max: usize) -> Result<(), Status> {
     if value.len() > max {
         return Err(refuse(
