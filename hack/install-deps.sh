@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  protobuf-compiler          # protoc, for the CRI bindings (k8s-cri build script)
+  protobuf-compiler          # protoc, for the CRI bindings (proto/build.rs)
   runc                       # the "runc" runtime handler
   containerd                 # tests/tests/containerd_compat.rs: cradle-oci as containerd's runc
   docker-registry            # the local registry of the end-to-end tests

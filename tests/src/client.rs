@@ -16,7 +16,7 @@ pub struct Cri {
     pub runtime: RuntimeServiceClient<Channel>,
     /// Pulls, lists and removals: the kubelet's ImageService.
     pub image: ImageServiceClient<Channel>,
-    /// The channel itself, for RPCs the `k8s-cri` clients do not have.
+    /// The channel itself, for RPCs sent by name (replay's empty-body calls).
     pub channel: Channel,
 }
 

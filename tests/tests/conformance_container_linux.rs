@@ -159,7 +159,7 @@ async fn critest_mount_propagation_oom_readonly_mounts_and_multiple_containers()
     // ---- Image Volume [Feature:ImageVolume] ----
     // (critest's "image digest in ContainerStatus mounts" reads
     // ImageSpec.image_ref, tag 20, and its subPath cases Mount.image_sub_path:
-    // neither field is in the k8s-cri 0.11 proto, so neither can be asked.)
+    // the daemon does not handle either field yet: issue 15, item 2.)
     w.case(
         "image volume: mounted, read-only, not noexec",
         f,

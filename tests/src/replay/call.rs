@@ -37,9 +37,9 @@ impl Answer {
     }
 }
 
-/// RPCs of newer cri-api releases than the `k8s-cri` bindings carry: sent
-/// by name with an empty body (a runtime that does not know the method
-/// answers Unimplemented before reading it).
+/// RPCs Cradle does not implement yet, sent by name with an empty body (a
+/// runtime that does not implement the method answers Unimplemented before
+/// reading it).
 const NEWER_RUNTIME_RPCS: &[&str] = &["UpdatePodSandboxResources"];
 
 /// Sends `/runtime.v1.RuntimeService/<method>` with an empty message.
