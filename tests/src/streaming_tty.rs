@@ -16,11 +16,12 @@ use crate::client::Cri;
 use crate::steps::{container_config, create_and_start, has_log_line, wait_for_state};
 
 /// The script of the tty containers: answers each typed line; `size` waits
-/// (bounded) for a size other than "0 0" (the resize may land after the
-/// line), `quit` exits 0.
+/// (bounded) for a size (the resize may land after the line; until then
+/// busybox's `stty size` fails on the 0-row terminal, or prints "0 0"),
+/// `quit` exits 0.
 const ANSWERING_SHELL: &str = "while read line; do case \"$line\" in \
-    size) n=0; while [ \"$(stty size)\" = '0 0' ] && [ $n -lt 50 ]; do n=$((n+1)); sleep 0.1; done; \
-          echo \"size:$(stty size)\";; \
+    size) n=0; while s=$(stty size 2>/dev/null); { [ -z \"$s\" ] || [ \"$s\" = '0 0' ]; } && [ $n -lt 50 ]; do n=$((n+1)); sleep 0.1; done; \
+          echo \"size:$s\";; \
     quit) exit 0;; \
     *) echo \"got:$line\";; esac; done";
 

@@ -210,8 +210,10 @@ async fn exec_cases(cri: &mut Cri, id: &str, c: &Clients) -> anyhow::Result<()> 
     );
 
     // A tty: the process sees a terminal of the size the client sent (the
-    // resize may land just after the start, so the script waits for it).
-    let script = "for i in $(seq 50); do s=$(stty size); [ \"$s\" != '0 0' ] && break; sleep 0.1; done; echo size $s; [ -t 0 ] && echo tty";
+    // resize may land just after the start, so the script waits for it;
+    // before it, busybox's `stty size` fails on a 0-row terminal rather
+    // than printing "0 0").
+    let script = "for i in $(seq 50); do s=$(stty size 2>/dev/null); [ -n \"$s\" ] && [ \"$s\" != '0 0' ] && break; sleep 0.1; done; echo size $s; [ -t 0 ] && echo tty";
     let url = exec_url(cri, id, &["sh", "-c", script], true, true).await?;
     let out = client(
         c.spdy.clone(),
