@@ -23,6 +23,9 @@ fn compile_cri() -> Result<(), Box<dyn std::error::Error>> {
             "runtime.v1.KeyValue.value",
             "#[serde(with = \"crate::cri::env_value\")]",
         )
+        // Registry credentials must never reach a log through `{:?}` of a
+        // PullImageRequest: src/cri/auth_debug.rs writes a redacting Debug.
+        .skip_debug([".runtime.v1.AuthConfig"])
         .compile_protos(&["cri/runtime/v1/api.proto"], &["cri"])?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! (see its header), so fields a newer kubelet sends reach the daemon instead
 //! of being dropped as unknown.
 
+mod auth_debug;
 mod env_value;
 
 pub use generated::*;
