@@ -3,6 +3,7 @@
 //! ```text
 //! cradle-shim container --id ID --bundle DIR --runtime PATH --runtime-root DIR --state-dir DIR [--log-path FILE] [--stdin [--stdin-once]]
 //! cradle-shim sandbox   --id ID --state-dir DIR --netns PATH --ipcns PATH --utsns PATH [--cgroup CGROUP_PATH]
+//!                       [--uid-map C:H:L --gid-map C:H:L]
 //! ```
 //!
 //! Parsed with `lexopt`: one shim lives as long as its container, and a
@@ -68,6 +69,54 @@ pub struct SandboxArgs {
     pub utsns: PathBuf,
     /// Pod cgroup path (relative to each hierarchy's root) for the pause process.
     pub cgroup: Option<String>,
+    /// The pod's user namespace: `uid_map` lines (`container host size`),
+    /// given with `gid_map`. Empty: the node's user namespace.
+    pub uid_map: Vec<IdMap>,
+    /// The pod's user namespace: `gid_map` lines.
+    pub gid_map: Vec<IdMap>,
+}
+
+/// One id mapping of a user namespace, `--uid-map C:H:L` on the command
+/// line: `L` ids from `C` inside map to `H` on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdMap {
+    /// First id inside the namespace.
+    pub container: u32,
+    /// First id on the host.
+    pub host: u32,
+    /// How many ids.
+    pub size: u32,
+}
+
+impl IdMap {
+    /// Parses `C:H:L`; a zero size or a range past `u32::MAX` is refused.
+    pub fn parse(text: &str) -> Result<IdMap, String> {
+        let parts: Vec<&str> = text.split(':').collect();
+        let num = |s: &str| {
+            s.parse::<u32>()
+                .map_err(|e| format!("id map {text:?}: {e}"))
+        };
+        let [c, h, l] = parts.as_slice() else {
+            return Err(format!("id map {text:?}: want CONTAINER:HOST:SIZE"));
+        };
+        let map = IdMap {
+            container: num(c)?,
+            host: num(h)?,
+            size: num(l)?,
+        };
+        let fits = |start: u32| start.checked_add(map.size - 1).is_some();
+        if map.size == 0 || !fits(map.container) || !fits(map.host) {
+            return Err(format!(
+                "id map {text:?}: empty or past the 32-bit id range"
+            ));
+        }
+        Ok(map)
+    }
+
+    /// The line `/proc/<pid>/uid_map` takes.
+    pub fn line(&self) -> String {
+        format!("{} {} {}\n", self.container, self.host, self.size)
+    }
 }
 
 /// What a `--help` prints.
@@ -78,7 +127,7 @@ Usage:
   cradle-shim container --id ID --bundle DIR --runtime PATH --runtime-root DIR --state-dir DIR
                         [--log-path FILE] [--stdin [--stdin-once]]
   cradle-shim sandbox   --id ID --state-dir DIR --netns PATH --ipcns PATH --utsns PATH
-                        [--cgroup CGROUP_PATH]
+                        [--cgroup CGROUP_PATH] [--uid-map C:H:L --gid-map C:H:L]
   cradle-shim --version
 ";
 
@@ -121,6 +170,7 @@ fn parse(mut p: lexopt::Parser) -> Result<Parsed, lexopt::Error> {
     let (mut log_path, mut netns, mut ipcns, mut utsns, mut cgroup) =
         (None, None, None, None, None);
     let (mut stdin, mut stdin_once) = (false, false);
+    let (mut uid_map, mut gid_map) = (Vec::new(), Vec::new());
     while let Some(arg) = p.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Parsed::Help),
@@ -138,13 +188,24 @@ fn parse(mut p: lexopt::Parser) -> Result<Parsed, lexopt::Error> {
             Long("ipcns") => ipcns = Some(PathBuf::from(p.value()?)),
             Long("utsns") => utsns = Some(PathBuf::from(p.value()?)),
             Long("cgroup") => cgroup = Some(p.value()?.string()?),
+            Long("uid-map") => uid_map.push(IdMap::parse(&p.value()?.string()?)?),
+            Long("gid-map") => gid_map.push(IdMap::parse(&p.value()?.string()?)?),
             other => return Err(other.unexpected()),
         }
     }
     let mode = match mode.as_deref() {
         Some("container") => {
-            if netns.is_some() || ipcns.is_some() || utsns.is_some() || cgroup.is_some() {
-                return Err("container: --netns/--ipcns/--utsns/--cgroup are sandbox flags".into());
+            if netns.is_some()
+                || ipcns.is_some()
+                || utsns.is_some()
+                || cgroup.is_some()
+                || !uid_map.is_empty()
+                || !gid_map.is_empty()
+            {
+                return Err(
+                    "container: --netns/--ipcns/--utsns/--cgroup/--uid-map/--gid-map are sandbox flags"
+                        .into(),
+                );
             }
             if stdin_once && !stdin {
                 return Err("--stdin-once requires --stdin".into());
@@ -173,6 +234,9 @@ fn parse(mut p: lexopt::Parser) -> Result<Parsed, lexopt::Error> {
                         .into(),
                 );
             }
+            if uid_map.is_empty() != gid_map.is_empty() {
+                return Err("sandbox: --uid-map and --gid-map go together".into());
+            }
             Mode::Sandbox(SandboxArgs {
                 id: required(id, "id")?,
                 state_dir: required(state_dir, "state-dir")?,
@@ -180,6 +244,8 @@ fn parse(mut p: lexopt::Parser) -> Result<Parsed, lexopt::Error> {
                 ipcns: required(ipcns, "ipcns")?,
                 utsns: required(utsns, "utsns")?,
                 cgroup,
+                uid_map,
+                gid_map,
             })
         }
         Some(other) => return Err(format!("unknown mode {other:?}: container or sandbox").into()),
@@ -250,6 +316,31 @@ mod tests {
             panic!("not sandbox")
         };
         assert_eq!(s.cgroup.as_deref(), Some("/kubepods/p1"));
+        assert!(s.uid_map.is_empty() && s.gid_map.is_empty());
+    }
+
+    #[test]
+    fn a_pod_user_namespace_is_given_as_id_maps() {
+        let base = ["sandbox", "--id", "p", "--state-dir", "/s", "--netns", "/n"];
+        let more = ["--ipcns", "/i", "--utsns", "/u"];
+        let args = |extra: &[&'static str]| {
+            let mut v: Vec<&str> = base.into_iter().chain(more).collect();
+            v.extend_from_slice(extra);
+            v
+        };
+        let Mode::Sandbox(s) =
+            parse_ok(&args(&["--uid-map", "0:1000:100000", "--gid-map=0:2000:5"]))
+        else {
+            panic!("not sandbox")
+        };
+        assert_eq!(s.uid_map[0].line(), "0 1000 100000\n");
+        assert_eq!(s.gid_map[0].line(), "0 2000 5\n");
+        assert!(parse_err(&args(&["--uid-map", "0:1:2"])).contains("go together"));
+        assert!(parse_err(&args(&["--uid-map", "0:1"])).contains("CONTAINER:HOST:SIZE"));
+        let past = ["--uid-map", "0:4294967295:2", "--gid-map", "0:1:1"];
+        assert!(parse_err(&args(&past)).contains("32-bit"));
+        let empty = ["--uid-map", "0:1:0", "--gid-map", "0:1:1"];
+        assert!(parse_err(&args(&empty)).contains("empty"));
     }
 
     #[test]

@@ -12,6 +12,15 @@
 //! exec the pause would be a fork of the shim, whose command line (readable
 //! by every process of the pod's pid namespace) names the state dir, the
 //! namespace pins and the pod cgroup, and whose root is the host's.
+//!
+//! A pod with a user namespace of its own (CRI `userns_options` mode POD)
+//! gets it from the pause: the shim clones it into a new user namespace
+//! and a new pid namespace owned by it (so the pod's containers, root of
+//! that user namespace, may mount `/proc` for the shared pid namespace),
+//! writes the id maps, and only then lets it go on. The pinned network,
+//! IPC and UTS namespaces belong to the node's user namespace, which the
+//! child has left: the shim joins them for the clone and returns to its
+//! own right after, so the child is born in them.
 
 use std::ffi::CString;
 use std::fs::{self, File};
@@ -27,6 +36,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{self, ForkResult, Pid};
 
 use super::ShimError;
+use super::args::IdMap;
 use super::pause_image::{self, READY, VERDICT_FD};
 
 /// The pinned namespaces the pause process joins.
@@ -91,15 +101,46 @@ impl Forked {
     }
 }
 
+/// The pod's own user namespace: its uid and gid maps.
+#[derive(Debug, Clone, Copy)]
+pub struct UserNs<'a> {
+    /// `uid_map` lines.
+    pub uids: &'a [IdMap],
+    /// `gid_map` lines.
+    pub gids: &'a [IdMap],
+}
+
 /// Fork the pause process; it runs `pause_main` and never returns here.
 /// `scratch` is any existing directory: the child mounts its empty root
 /// there, in its own mount namespace (the host never sees that mount).
-pub fn spawn(namespaces: &PodNamespaces, scratch: &Path) -> Result<Forked, ShimError> {
+/// With `userns`, the child is born in a new user namespace with those
+/// maps (see the module doc).
+pub fn spawn(
+    namespaces: &PodNamespaces,
+    scratch: &Path,
+    userns: Option<UserNs<'_>>,
+) -> Result<Forked, ShimError> {
     let (read_end, write_end) =
         unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the pause pipe"))?;
-    match fork_in_new_pid_namespace()? {
+    let (go_read, go_write) =
+        unistd::pipe2(OFlag::O_CLOEXEC).map_err(ShimError::sys("creating the maps pipe"))?;
+    let forked = match userns {
+        Some(_) => clone_in_new_user_namespace(namespaces)?,
+        None => fork_in_new_pid_namespace()?,
+    };
+    match forked {
         ForkResult::Parent { child } => {
             drop(write_end);
+            drop(go_read);
+            if let Some(userns) = userns
+                && let Err(error) = write_maps(child, userns)
+            {
+                let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                return Err(error);
+            }
+            // Closing the pipe is the go: the maps are in place.
+            drop(go_write);
             Ok(Forked {
                 pid: child,
                 verdict: File::from(read_end),
@@ -107,12 +148,107 @@ pub fn spawn(namespaces: &PodNamespaces, scratch: &Path) -> Result<Forked, ShimE
         }
         ForkResult::Child => {
             drop(read_end);
-            let code = pause_main(namespaces, scratch, write_end);
+            drop(go_write);
+            let code = match userns {
+                Some(_) => match become_userns_root(go_read) {
+                    Ok(()) => pause_main(None, scratch, write_end),
+                    Err(error) => {
+                        let _ = write!(File::from(write_end), "{error}");
+                        1
+                    }
+                },
+                None => pause_main(Some(namespaces), scratch, write_end),
+            };
             // SAFETY: `_exit` ends the forked child without running the shim's
             // destructors or flushing its buffers a second time.
             unsafe { libc::_exit(code) }
         }
     }
+}
+
+/// The shim's side: the child's `uid_map` and `gid_map` (the shim is
+/// root of the node, so `setgroups` stays allowed in the pod).
+fn write_maps(child: Pid, userns: UserNs<'_>) -> Result<(), ShimError> {
+    let lines = |maps: &[IdMap]| maps.iter().map(IdMap::line).collect::<String>();
+    for (file, maps) in [("uid_map", userns.uids), ("gid_map", userns.gids)] {
+        let path = format!("/proc/{child}/{file}");
+        fs::write(&path, lines(maps)).map_err(ShimError::io(format!("writing {path}")))?;
+    }
+    Ok(())
+}
+
+/// The child's side: wait until the maps are written (the shim closes
+/// `go`), then become root of the pod's user namespace with no
+/// supplementary group of the node's.
+fn become_userns_root(go: OwnedFd) -> Result<(), ShimError> {
+    let mut go = File::from(go);
+    let mut rest = Vec::new();
+    go.read_to_end(&mut rest)
+        .map_err(ShimError::io("waiting for the user namespace's maps"))?;
+    let root_gid = unistd::Gid::from_raw(0);
+    let root_uid = unistd::Uid::from_raw(0);
+    unistd::setresgid(root_gid, root_gid, root_gid)
+        .map_err(ShimError::sys("setresgid 0 in the pod's user namespace"))?;
+    unistd::setgroups(&[]).map_err(ShimError::sys("dropping supplementary groups"))?;
+    unistd::setresuid(root_uid, root_uid, root_uid)
+        .map_err(ShimError::sys("setresuid 0 in the pod's user namespace"))
+}
+
+/// clone(2) with the child in a new user namespace and a new pid namespace
+/// it owns, born in the pod's network, IPC and UTS namespaces, which the
+/// shim joins for the clone and leaves right after.
+fn clone_in_new_user_namespace(namespaces: &PodNamespaces) -> Result<ForkResult, ShimError> {
+    let kinds = [
+        (&namespaces.net, CloneFlags::CLONE_NEWNET, "net"),
+        (&namespaces.ipc, CloneFlags::CLONE_NEWIPC, "ipc"),
+        (&namespaces.uts, CloneFlags::CLONE_NEWUTS, "uts"),
+    ];
+    let mut own = Vec::new();
+    for (_, kind, name) in kinds {
+        let file = File::open(format!("/proc/self/ns/{name}")).map_err(ShimError::io(format!(
+            "opening the shim's {name} namespace"
+        )))?;
+        own.push((file, kind, name));
+    }
+    let restore = |own: &[(File, CloneFlags, &str)]| -> Result<(), ShimError> {
+        for (file, kind, name) in own {
+            setns(file, *kind).map_err(ShimError::sys(format!(
+                "returning to the shim's {name} namespace"
+            )))?;
+        }
+        Ok(())
+    };
+    for (file, kind, name) in kinds {
+        if let Err(error) = setns(file, kind) {
+            restore(&own)?;
+            return Err(ShimError::sys(format!(
+                "joining the pod's {name} namespace"
+            ))(error));
+        }
+    }
+    let flags = libc::CLONE_NEWUSER | libc::CLONE_NEWPID | libc::SIGCHLD;
+    // SAFETY: clone without CLONE_VM and a null stack is fork(2) with
+    // namespace flags: the child gets a copy of this single-threaded
+    // process and leaves through `_exit`, never returning into the shim.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    if pid == 0 {
+        return Ok(ForkResult::Child);
+    }
+    let cloned = if pid < 0 {
+        Err(ShimError::sys("cloning the pause process")(
+            nix::errno::Errno::last(),
+        ))
+    } else {
+        Ok(Pid::from_raw(pid as libc::pid_t))
+    };
+    if let Err(error) = restore(&own) {
+        if let Ok(child) = cloned {
+            let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+        }
+        return Err(error);
+    }
+    cloned.map(|child| ForkResult::Parent { child })
 }
 
 /// fork(2) with the child as pid 1 of a new pid namespace. The shim's own
@@ -141,8 +277,10 @@ fn fork_in_new_pid_namespace() -> Result<ForkResult, ShimError> {
 }
 
 /// The pause process's body up to its exec: returns an exit status only
-/// when something failed, after writing why to the readiness pipe.
-fn pause_main(namespaces: &PodNamespaces, scratch: &Path, verdict: OwnedFd) -> i32 {
+/// when something failed, after writing why to the readiness pipe. With
+/// `namespaces` it joins them first (a child cloned into a user namespace
+/// was born in them).
+fn pause_main(namespaces: Option<&PodNamespaces>, scratch: &Path, verdict: OwnedFd) -> i32 {
     let mut verdict = File::from(verdict);
     // Keep SIGTERM, SIGINT and SIGCHLD blocked (the mask survives the exec)
     // for the pause to take them with sigwait (blocked, they reach a
@@ -152,12 +290,14 @@ fn pause_main(namespaces: &PodNamespaces, scratch: &Path, verdict: OwnedFd) -> i
         let _ = write!(verdict, "setting the signal mask: {error}");
         return 1;
     }
-    let joins = [
-        (&namespaces.net, CloneFlags::CLONE_NEWNET, "network"),
-        (&namespaces.ipc, CloneFlags::CLONE_NEWIPC, "ipc"),
-        (&namespaces.uts, CloneFlags::CLONE_NEWUTS, "uts"),
-    ];
-    for (file, kind, name) in joins {
+    let joins = namespaces.map(|namespaces| {
+        [
+            (&namespaces.net, CloneFlags::CLONE_NEWNET, "network"),
+            (&namespaces.ipc, CloneFlags::CLONE_NEWIPC, "ipc"),
+            (&namespaces.uts, CloneFlags::CLONE_NEWUTS, "uts"),
+        ]
+    });
+    for (file, kind, name) in joins.into_iter().flatten() {
         if let Err(error) = setns(file, kind) {
             let _ = write!(verdict, "joining the {name} namespace: {error}");
             return 1;

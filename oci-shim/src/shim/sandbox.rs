@@ -47,7 +47,11 @@ pub fn setup(args: &SandboxArgs) -> Result<Monitor, ShimError> {
         None => None,
     };
 
-    let forked = pause::spawn(&namespaces, state_dir)?;
+    let userns = (!args.uid_map.is_empty()).then_some(pause::UserNs {
+        uids: &args.uid_map,
+        gids: &args.gid_map,
+    });
+    let forked = pause::spawn(&namespaces, state_dir, userns)?;
     let pid = forked.pid;
     rollback.push(format!("killing pause process {pid}"), move || {
         let _ = kill(pid, Signal::SIGKILL);
