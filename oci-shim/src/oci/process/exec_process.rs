@@ -130,15 +130,45 @@ fn exec_intermediate(
     }
 }
 
-/// Joins the container's namespaces in the order `joins` lists them
-/// (`exec` opens them user first, mount last); the error names the kind.
+/// Joins the container's namespaces; the error names the kind. As
+/// `create` does ([`crate::oci::process::namespaces::join`]), the others
+/// come before the user namespace while the runtime still holds its
+/// capabilities (a pod's network namespace belongs to the node's user
+/// namespace), one refused with EPERM is joined again after it, and the
+/// mount namespace is last.
 pub(crate) fn join_namespaces(
     sys: &impl Syscall,
     joins: &[(CloneFlags, File)],
 ) -> std::result::Result<(), String> {
-    for (flag, f) in joins {
+    let setns = |flag: &CloneFlags, f: &File| {
         sys.setns(f, *flag)
-            .map_err(|e| format!("setns {flag:?}: {e}"))?;
+            .map_err(|e| format!("setns {flag:?}: {e}"))
+    };
+    let late =
+        |flag: &CloneFlags| *flag == CloneFlags::CLONE_NEWUSER || *flag == CloneFlags::CLONE_NEWNS;
+    let joins_user = joins.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER);
+    let mut deferred = Vec::new();
+    for (flag, f) in joins {
+        if late(flag) {
+            continue;
+        }
+        match sys.setns(f, *flag) {
+            Err(nix::Error::EPERM) if joins_user => deferred.push((flag, f)),
+            other => other.map_err(|e| format!("setns {flag:?}: {e}"))?,
+        }
+    }
+    let user = joins
+        .iter()
+        .filter(|(f, _)| *f == CloneFlags::CLONE_NEWUSER);
+    for (flag, f) in user {
+        setns(flag, f)?;
+    }
+    for (flag, f) in deferred {
+        setns(flag, f)?;
+    }
+    let mount = joins.iter().filter(|(f, _)| *f == CloneFlags::CLONE_NEWNS);
+    for (flag, f) in mount {
+        setns(flag, f)?;
     }
     Ok(())
 }

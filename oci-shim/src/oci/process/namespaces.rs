@@ -12,7 +12,8 @@ use crate::spec::{LinuxNamespace, LinuxNamespaceType};
 /// The namespace part of a spec, decided before any fork.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct NsPlan {
-    /// Namespaces to join, user namespace first, mount namespace last.
+    /// Namespaces to join: the others, then the user namespace, the mount
+    /// namespace last (see [`join`]).
     pub join: Vec<(LinuxNamespaceType, PathBuf)>,
     /// Namespaces to create in the intermediate process (all but cgroup).
     pub unshare: CloneFlags,
@@ -48,9 +49,9 @@ fn flag(t: LinuxNamespaceType) -> CloneFlags {
 
 fn order(t: LinuxNamespaceType) -> u8 {
     match t {
-        LinuxNamespaceType::User => 0,
+        LinuxNamespaceType::User => 1,
         LinuxNamespaceType::Mount => 2,
-        _ => 1,
+        _ => 0,
     }
 }
 
@@ -133,15 +134,39 @@ pub(crate) enum MountNs {
 
 /// Joins the namespaces of the plan (opening every path first, since a
 /// joined mount namespace may hide the others). Runs in the intermediate.
+///
+/// As crun, the others are joined before the user namespace while the
+/// runtime still holds its capabilities: a pod's network, IPC and UTS
+/// namespaces pinned by the node's root belong to the node's user
+/// namespace, which a process in the pod's can no longer enter. One that
+/// refuses (EPERM: a rootless runtime, which gains its rights only in the
+/// user namespace) is joined again after it; the mount namespace is last.
 pub(crate) fn join(sys: &impl Syscall, plan: &NsPlan) -> Result<()> {
     let mut files = Vec::new();
     for (t, path) in &plan.join {
         let f = File::open(path).map_err(|e| OciError::io("open namespace", path, e))?;
         files.push((*t, path, f));
     }
-    for (t, path, f) in &files {
+    let setns = |t: &LinuxNamespaceType, path: &PathBuf, f: &File| {
         sys.setns(f, flag(*t))
-            .map_err(|e| OciError::sys(format!("setns {t} {}", path.display()), e))?;
+            .map_err(|e| OciError::sys(format!("setns {t} {}", path.display()), e))
+    };
+    let joins_user = files.iter().any(|(t, _, _)| *t == LinuxNamespaceType::User);
+    let mut deferred = Vec::new();
+    for (t, path, f) in &files {
+        match t {
+            LinuxNamespaceType::User | LinuxNamespaceType::Mount => deferred.push((t, path, f)),
+            _ if joins_user => match sys.setns(f, flag(*t)) {
+                Err(nix::Error::EPERM) => deferred.push((t, path, f)),
+                other => {
+                    other.map_err(|e| OciError::sys(format!("setns {t} {}", path.display()), e))?
+                }
+            },
+            _ => setns(t, path, f)?,
+        }
+    }
+    for (t, path, f) in deferred {
+        setns(t, path, f)?;
     }
     Ok(())
 }
@@ -215,7 +240,7 @@ mod tests {
         }
 
         #[test]
-        fn joins_come_first_user_first_mount_last_then_the_unshares() {
+        fn joins_come_first_user_after_the_others_mount_last_then_the_unshares() {
             let p = plan(&ns(r#"[{"type":"mount","path":"/proc/self/ns/mnt"},
                 {"type":"ipc","path":"/proc/self/ns/ipc"},
                 {"type":"user","path":"/proc/self/ns/user"},
@@ -228,8 +253,8 @@ mod tests {
             assert_eq!(
                 setns_kinds(&log),
                 [
-                    (CloneFlags::CLONE_NEWUSER, "user".to_string()),
                     (CloneFlags::CLONE_NEWIPC, "ipc".to_string()),
+                    (CloneFlags::CLONE_NEWUSER, "user".to_string()),
                     (CloneFlags::CLONE_NEWNS, "mnt".to_string()),
                 ]
             );

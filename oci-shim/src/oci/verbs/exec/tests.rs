@@ -32,7 +32,7 @@ fn ns_dirs(own: &[&str], shared: &[&str]) -> (tempfile::TempDir, PathBuf, PathBu
 }
 
 #[test]
-fn an_exec_joins_the_containers_namespaces_user_first_mount_last() {
+fn an_exec_joins_the_containers_namespaces_user_after_the_others_mount_last() {
     let (_dir, theirs, ours) = ns_dirs(&["mnt", "net", "pid", "user"], &["ipc", "uts", "cgroup"]);
     let joins = open_namespaces_in(&theirs, &ours).unwrap();
     let sys = Recorder::new(Path::new("/nonexistent-rootfs"));
@@ -41,9 +41,9 @@ fn an_exec_joins_the_containers_namespaces_user_first_mount_last() {
     assert_eq!(
         sys.log(),
         [
-            Call::Setns(CloneFlags::CLONE_NEWUSER, file("user")),
             Call::Setns(CloneFlags::CLONE_NEWNET, file("net")),
             Call::Setns(CloneFlags::CLONE_NEWPID, file("pid")),
+            Call::Setns(CloneFlags::CLONE_NEWUSER, file("user")),
             Call::Setns(CloneFlags::CLONE_NEWNS, file("mnt")),
         ]
     );
