@@ -42,6 +42,7 @@ mod fsmount;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hosts;
+mod idmapped;
 mod image;
 mod import;
 mod inflight;
@@ -64,6 +65,7 @@ pub use auth::{AuthConfig, Credentials, CredentialsFile};
 pub use digest::Digest;
 pub use error::Error;
 pub use hosts::{Endpoint, HostConfig, RegistryConfig, RegistrySettings};
+pub use idmapped::IdMapping;
 pub use image::{Image, ImageConfig, ImageUser};
 pub use progress::DownloadProgress;
 pub use reference::ImageRef;
@@ -370,6 +372,21 @@ impl ImageStore {
         image_id: &str,
         target: &Path,
     ) -> Result<(), Error> {
+        self.mount_rootfs_mapped(container_id, image_id, target, None)
+    }
+
+    /// As [`ImageStore::mount_rootfs`]; with `mapping`, for a container in
+    /// that user namespace: the image's layers are id-mapped through it
+    /// (no file of the image changes) and the writable layer belongs to
+    /// its root. [`Error::Mount`] (action `id-map`) when a layer's
+    /// filesystem cannot be id-mapped.
+    pub fn mount_rootfs_mapped(
+        &self,
+        container_id: &str,
+        image_id: &str,
+        target: &Path,
+        mapping: Option<&IdMapping<'_>>,
+    ) -> Result<(), Error> {
         let _mounts = self.mounts.lock().unwrap_or_else(|p| p.into_inner());
         let record = self
             .records
@@ -377,7 +394,7 @@ impl ImageStore {
             .ok_or_else(|| Error::NotFound(image_id.to_string()))?;
         let lowers = self.lowers(&record)?;
         self.rootfs
-            .mount(container_id, &record.image.id, &lowers, target)
+            .mount(container_id, &record.image.id, &lowers, target, mapping)
     }
 
     /// Unmounts the image volumes of `container_id` and `target` (if

@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
+use crate::idmapped::IdMapping;
 use crate::snapshots::remove_dir_if_exists;
 use crate::trash::Trash;
 
@@ -43,6 +44,7 @@ impl Rootfs {
         image_id: &str,
         lowers: &[PathBuf],
         target: &Path,
+        mapping: Option<&IdMapping<'_>>,
     ) -> Result<(), Error> {
         let dir = self.dir(container_id)?;
         if lowers.is_empty() {
@@ -53,7 +55,7 @@ impl Rootfs {
             });
         }
         fs::create_dir(&dir).map_err(|e| Error::io(&dir, e))?;
-        let result = self.mount_in(&dir, image_id, lowers, target);
+        let result = self.mount_in(&dir, image_id, lowers, target, mapping);
         if result.is_err()
             && let Err(e) = remove_dir_if_exists(&dir)
         {
@@ -68,15 +70,28 @@ impl Rootfs {
         image_id: &str,
         lowers: &[PathBuf],
         target: &Path,
+        mapping: Option<&IdMapping<'_>>,
     ) -> Result<(), Error> {
         let upper = dir.join("upper");
         let work = dir.join("work");
         for d in [&upper, &work] {
             fs::create_dir(d).map_err(|e| Error::io(d, e))?;
+            if let Some(m) = mapping {
+                // Ours, new and empty: the namespace's root owns them.
+                let (uid, gid) = (Some(m.root_uid), Some(m.root_gid));
+                std::os::unix::fs::chown(d, uid, gid).map_err(|e| Error::io(d, e))?;
+            }
         }
         let image_file = dir.join("image");
         fs::write(&image_file, image_id).map_err(|e| Error::io(&image_file, e))?;
-        crate::overlay::mount(image_id, lowers, Some((&upper, &work)), target)
+        match mapping {
+            None => crate::overlay::mount(image_id, lowers, Some((&upper, &work)), target),
+            Some(m) => {
+                // The descriptors live until overlay holds its own references.
+                let (_trees, names) = crate::idmapped::lowers(lowers, m)?;
+                crate::overlay::mount(image_id, &names, Some((&upper, &work)), target)
+            }
+        }
     }
 
     /// Unmounts `target` if mounted (lazily if busy) and deletes the
@@ -216,6 +231,7 @@ mod tests {
                 "sha256:img",
                 &[top.clone(), bottom.clone()],
                 &target,
+                None,
             )
             .unwrap();
         assert!(is_mounted(&target));
@@ -251,7 +267,7 @@ mod tests {
         let lower = dir.path().join("lower");
         fs::create_dir(&lower).unwrap();
         let err = rootfs
-            .mount("ctr-2", "sha256:img", &[lower], &missing_target)
+            .mount("ctr-2", "sha256:img", &[lower], &missing_target, None)
             .unwrap_err();
         assert!(matches!(err, Error::Mount { .. }), "{err}");
         assert!(rootfs.list().unwrap().is_empty());
@@ -286,7 +302,7 @@ mod tests {
         let rootfs = Rootfs::open(&dir.path().join("snapshots")).unwrap();
         let _guard = Unmount(target.clone());
         rootfs
-            .mount("ctr-many", "sha256:img", &lowers, &target)
+            .mount("ctr-many", "sha256:img", &lowers, &target, None)
             .unwrap();
         assert!(is_mounted(&target));
         for i in [0, 1, 150, 298, 299] {
@@ -314,7 +330,7 @@ mod tests {
         fs::create_dir(&target).unwrap();
         let rootfs = Rootfs::open(&dir.path().join("snapshots")).unwrap();
         let err = rootfs
-            .mount("ctr-deep", "sha256:img", &lowers, &target)
+            .mount("ctr-deep", "sha256:img", &lowers, &target, None)
             .unwrap_err();
         assert!(
             matches!(err, Error::TooManyLayers { layers: 501, .. }),
@@ -323,6 +339,87 @@ mod tests {
         assert!(err.to_string().contains("at most 500"), "{err}");
         assert!(!is_mounted(&target));
         assert!(rootfs.list().unwrap().is_empty());
+    }
+
+    /// A process in a new user namespace mapping 0 to `host` (65536 ids),
+    /// killed on drop.
+    struct UserNs(std::process::Child);
+    impl UserNs {
+        fn spawn(host: u32) -> UserNs {
+            use std::os::unix::process::CommandExt;
+            let mut cmd = std::process::Command::new("sleep");
+            cmd.arg("60");
+            // SAFETY: unshare is async-signal-safe, fine between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+                        .map_err(std::io::Error::from)
+                })
+            };
+            let child = UserNs(cmd.spawn().unwrap());
+            let pid = child.0.id();
+            for f in ["uid_map", "gid_map"] {
+                fs::write(format!("/proc/{pid}/{f}"), format!("0 {host} 65536\n")).unwrap();
+            }
+            child
+        }
+        fn path(&self) -> PathBuf {
+            PathBuf::from(format!("/proc/{}/ns/user", self.0.id()))
+        }
+    }
+    impl Drop for UserNs {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[test]
+    fn an_id_mapped_rootfs_shows_the_image_as_the_namespaces_root_without_chown() {
+        use std::os::unix::fs::MetadataExt;
+        if !nix::unistd::geteuid().is_root() {
+            cradle_testkit::skip("needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (lower, target) = (dir.path().join("lower"), dir.path().join("rootfs"));
+        for d in [&lower, &target] {
+            fs::create_dir(d).unwrap();
+        }
+        fs::write(lower.join("image-file"), "i").unwrap();
+        let userns = UserNs::spawn(200_000);
+        let path = userns.path();
+        let mapping = IdMapping {
+            userns: &path,
+            root_uid: 200_000,
+            root_gid: 200_000,
+        };
+        let rootfs = Rootfs::open(&dir.path().join("snapshots")).unwrap();
+        let _guard = Unmount(target.clone());
+        match rootfs.mount(
+            "ctr-m",
+            "sha256:img",
+            std::slice::from_ref(&lower),
+            &target,
+            Some(&mapping),
+        ) {
+            Err(Error::Mount {
+                source: nix::errno::Errno::EINVAL,
+                ..
+            }) => {
+                cradle_testkit::skip("this filesystem has no id-mapped mounts");
+                return;
+            }
+            other => other.unwrap(),
+        }
+        let seen = fs::metadata(target.join("image-file")).unwrap();
+        assert_eq!((seen.uid(), seen.gid()), (200_000, 200_000));
+        let on_disk = fs::metadata(lower.join("image-file")).unwrap();
+        assert_eq!((on_disk.uid(), on_disk.gid()), (0, 0));
+        let upper = fs::metadata(dir.path().join("snapshots/containers/ctr-m/upper")).unwrap();
+        assert_eq!((upper.uid(), upper.gid()), (200_000, 200_000));
+        rootfs.unmount("ctr-m", &target).unwrap();
+        assert!(!is_mounted(&target));
     }
 
     #[test]
