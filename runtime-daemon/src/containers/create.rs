@@ -117,6 +117,7 @@ impl ContainerManager {
         handler_bin: &Path,
         undo: &mut Undo,
     ) -> Result<Built> {
+        let apparmor = apparmor_profile(&record.config).await?;
         let rootfs = mount_rootfs(record, image, images, undo).await?;
         let config = self.with_pod_mounts(record, sandbox, images).await?;
         let spec = self
@@ -128,6 +129,7 @@ impl ContainerManager {
                 &rootfs,
                 handler_name,
                 handler_bin,
+                apparmor,
             )
             .await?;
         let user = spec_user(&spec);
@@ -180,6 +182,7 @@ impl ContainerManager {
         rootfs: &Path,
         handler_name: &str,
         handler_bin: &Path,
+        apparmor: Option<String>,
     ) -> Result<Spec> {
         let mut resolved = {
             let (config, rootfs) = (config.clone(), rootfs.to_path_buf());
@@ -189,6 +192,7 @@ impl ContainerManager {
                 .map_err(|e| Error::task("resolve", e))??
         };
         resolved.pid_ns = self.pid_namespace(&config, sandbox).await?;
+        resolved.apparmor_profile = apparmor;
         if let Some(resources) = config.linux.as_mut().and_then(|l| l.resources.as_mut()) {
             super::hugetlb::drop_unenforceable_zero_limits(handler_name, resources);
         }
@@ -451,6 +455,33 @@ fn resolve_inputs(
         current_capabilities: own_bounding_set(),
         cdi,
         oom_score_adj_floor: oom_score_adj_floor(),
+        apparmor_profile: None,
+    })
+}
+
+/// The container's AppArmor profile, chosen on the node's AppArmor
+/// (`security::apparmor_profile`, which may load the default profile)
+/// before anything is created: a profile the node cannot give is
+/// InvalidArgument naming the field.
+async fn apparmor_profile(config: &cri::ContainerConfig) -> Result<Option<String>> {
+    let security = config
+        .linux
+        .as_ref()
+        .and_then(|l| l.security_context.clone());
+    tokio::task::spawn_blocking(move || {
+        let security = security.as_ref();
+        let privileged = security.is_some_and(|s| s.privileged);
+        let choice = security::apparmor_choice(security)?;
+        security::apparmor_profile(&choice, privileged, crate::platform::apparmor::node())
+    })
+    .await
+    .map_err(|e| Error::task("AppArmor profile", e))?
+    .map_err(|e| match e {
+        security::AppArmorRefusal::Invalid { .. } => Error::InvalidArgument(e.to_string()),
+        security::AppArmorRefusal::Node { .. } => Error::Other {
+            context: "AppArmor on the node".to_string(),
+            source: Box::new(e),
+        },
     })
 }
 

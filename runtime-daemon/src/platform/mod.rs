@@ -1,8 +1,9 @@
 //! Platform adapters, the bottom layer: the daemon's view of what runs
 //! outside it. The client of the per-object shims ([`shim_client`]), the
 //! pinned namespaces of a pod ([`namespaces`]), CNI ([`cni`]), which pod
-//! namespace a sysctl belongs to ([`sysctls`]), Unix sockets ([`sockets`])
-//! and the reaping of orphaned children ([`reaper`]). They
+//! namespace a sysctl belongs to ([`sysctls`]), Unix sockets ([`sockets`]),
+//! the reaping of orphaned children ([`reaper`]) and the node's AppArmor
+//! ([`apparmor`]). They
 //! know no manager and answer in their own errors ([`shim_error`], the CNI
 //! and namespace errors); of the core they name only the typed ids
 //! (`core::ids`, which imports nothing of the crate).
@@ -11,6 +12,7 @@
 //! the context holds ([`shims`], [`pinning`], [`networking`]), so their
 //! logic is tested against recording fakes without root.
 
+pub mod apparmor;
 pub mod cni;
 #[cfg(test)]
 pub mod fakes;

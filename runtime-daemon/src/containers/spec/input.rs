@@ -43,6 +43,10 @@ pub struct Resolved {
     /// it may not lower it (no CAP_SYS_RESOURCE), as containerd's
     /// `restrict_oom_score_adj`; `None` where any value can be set.
     pub oom_score_adj_floor: Option<i32>,
+    /// The AppArmor profile the container runs under, chosen (and made
+    /// sure loaded) by `security::apparmor_profile` before the build;
+    /// `None`: no profile.
+    pub apparmor_profile: Option<String>,
 }
 
 /// Everything the builder needs; borrowed from the container manager.

@@ -163,7 +163,10 @@ pub(super) fn build_process(input: &SpecInput<'_>) -> Result<Process, SpecError>
     process.set_oom_score_adj(
         oom_score_adj.map(|adj| adj.max(input.resolved.oom_score_adj_floor.unwrap_or(adj))),
     );
-    process.set_apparmor_profile(None);
+    process.set_apparmor_profile(super::security::apparmor_in_spec(
+        security,
+        input.resolved.apparmor_profile.as_deref(),
+    )?);
     process.set_selinux_label(None);
     Ok(process)
 }

@@ -201,7 +201,7 @@ fn unconfined_and_localhost_profiles() {
 
 #[test]
 #[allow(deprecated)]
-fn apparmor_and_selinux_only_accept_nothing_or_unconfined() {
+fn an_unresolved_apparmor_profile_and_selinux_options_are_refused() {
     let mut f = Fixture::new();
     f.security().apparmor = Some(cri::SecurityProfile {
         profile_type: cri::security_profile::ProfileType::Unconfined as i32,
@@ -210,6 +210,8 @@ fn apparmor_and_selinux_only_accept_nothing_or_unconfined() {
     f.security().apparmor_profile = "unconfined".into();
     f.security().selinux_options = Some(cri::SeLinuxOption::default());
     f.build().unwrap();
+    // The deprecated string counts only without the field (containerd).
+    f.security().apparmor = None;
     f.security().apparmor_profile = "localhost/k8s-nginx".into();
     assert!(matches!(f.build(), Err(SpecError::Build(m)) if m.contains("AppArmor")));
     f.security().apparmor_profile = String::new();
