@@ -21,6 +21,7 @@ PACKAGES=(
   golang-go golang-github-docker-spdystream-dev # the streaming tests' SPDY client (tests/clients/spdy)
   golang-github-gorilla-websocket-dev # …which also tunnels SPDY through a WebSocket, as client-go does
   strace                     # oci-shim/tests/oci_entry.rs: what cradle-oci does before its main
+  apparmor                   # apparmor_parser: cradled's default profile passes its syntax check (platform/apparmor.rs)
   gzip tar coreutils
 )
 
