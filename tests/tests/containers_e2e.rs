@@ -115,7 +115,7 @@ async fn pid_modes(w: &mut World) -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stop_sends_the_images_stopsignal() {
+async fn stop_sends_the_configs_else_the_images_stop_signal() {
     skip_unless_ready!(true);
     let mut w = World::start().await;
     let result = stop_signal(&mut w).await;
@@ -140,6 +140,11 @@ async fn stop_signal(w: &mut World) -> anyhow::Result<()> {
     let id = create_and_start(cri, &pod_id, &pod, config).await?;
     let log = Path::new(&pod.log_directory).join("trapper.log");
     wait_for_log(&log, "ready").await?;
+    let reported = container_status(cri, &id).await?.stop_signal;
+    ensure!(
+        reported == cri::Signal::Sigusr1 as i32,
+        "ContainerStatus.stop_signal {reported}, not the image's SIGUSR1"
+    );
 
     let began = Instant::now();
     cri.runtime
@@ -163,10 +168,41 @@ async fn stop_signal(w: &mut World) -> anyhow::Result<()> {
         "stop took {took:?}: the signal was not the image's"
     );
     wait_for_log(&log, "got-usr1").await?;
-
     stop_and_remove_container(cri, &id).await?;
+
+    // The config's stop_signal (the pod's lifecycle.stopSignal) wins over
+    // the image's: SIGUSR1 would end this one with 42, SIGUSR2 with 43.
+    let script = "trap 'exit 42' USR1; trap 'echo got-usr2; exit 43' USR2; echo ready; \
+                  while :; do sleep 1 & wait $!; done";
+    let mut config = container_config(&image, "overrider", &["sh", "-c", script]);
+    config.stop_signal = cri::Signal::Sigusr2 as i32;
+    let overrider = create_and_start(cri, &pod_id, &pod, config).await?;
+    let log = Path::new(&pod.log_directory).join("overrider.log");
+    wait_for_log(&log, "ready").await?;
+    let reported = container_status(cri, &overrider).await?.stop_signal;
+    ensure!(
+        reported == cri::Signal::Sigusr2 as i32,
+        "ContainerStatus.stop_signal {reported}, not the config's SIGUSR2"
+    );
+    cri.runtime
+        .stop_container(cri::StopContainerRequest {
+            container_id: overrider.clone(),
+            timeout: 30,
+        })
+        .await
+        .context("StopContainer")?;
+    let status = container_status(cri, &overrider).await?;
+    ensure!(
+        status.exit_code == 43,
+        "not ended by the config's signal: exit {} reason {:?}",
+        status.exit_code,
+        status.reason
+    );
+    wait_for_log(&log, "got-usr2").await?;
+
+    stop_and_remove_container(cri, &overrider).await?;
     stop_and_remove_pod(cri, &pod_id).await?;
-    leaks::assert_none(&leak_scope(&w.daemon, &[&id, &pod_id]));
+    leaks::assert_none(&leak_scope(&w.daemon, &[&id, &overrider, &pod_id]));
     Ok(())
 }
 

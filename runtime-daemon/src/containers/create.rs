@@ -3,7 +3,7 @@
 use super::manager::ContainerManager;
 use super::record::{ContainerRecord, ContainerState};
 use super::spec::{Resolved, SandboxNamespaces, SpecInput, build_spec, security};
-use super::stop_signal::parse_stop_signal;
+use super::stop_signal::stop_signal;
 use super::users::UserDb;
 use crate::core::error::{Error, Result};
 use crate::core::fault;
@@ -66,7 +66,7 @@ impl ContainerManager {
             dir: self.ctx.container_dir(&id),
             shim_dir: self.ctx.shim_dir(&id),
             runtime_handler: handler_name.clone(),
-            stop_signal: parse_stop_signal(image.config.stop_signal.as_deref()),
+            stop_signal: stop_signal(config.stop_signal, image.config.stop_signal.as_deref()),
             cgroup_path: format!("{}/{}", self.ctx.cgroup_parent(&sandbox.config), id),
             user: None,
             start_error: None,

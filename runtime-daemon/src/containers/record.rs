@@ -1,5 +1,6 @@
 //! The persisted record of one container.
 
+use super::stop_signal::cri_signal;
 use crate::core::events::ContainerEvent;
 use crate::core::ids::{ContainerId, SandboxId};
 use cradle_proto::cri;
@@ -81,7 +82,8 @@ pub struct ContainerRecord {
     pub shim_dir: PathBuf,
     /// Handler name (`cradle-oci`, `runc`).
     pub runtime_handler: String,
-    /// Signal number StopContainer sends first.
+    /// Signal number StopContainer sends first: the config's stop_signal,
+    /// else the image's STOPSIGNAL, else SIGTERM (`stop_signal::stop_signal`).
     pub stop_signal: i32,
     /// The container's cgroup (`<parent>/<id>`), relative to each hierarchy's root.
     #[serde(default)]
@@ -244,9 +246,9 @@ impl ContainerRecord {
                     windows: None,
                 }),
             user: self.user.clone(),
-            // The runtime's default: the signal a config asks for is not
-            // reported yet.
-            stop_signal: cri::Signal::RuntimeDefault as i32,
+            // The signal StopContainer sends, as the kubelet reports it in
+            // the pod's status (ContainerStopSignals).
+            stop_signal: cri_signal(self.stop_signal) as i32,
         }
     }
 
@@ -320,6 +322,16 @@ mod tests {
         let mut r = record();
         r.apply_exit(&exit(137, true));
         assert_eq!(r.reason, "OOMKilled");
+    }
+
+    #[test]
+    fn status_reports_the_stop_signal_stop_container_sends() {
+        let mut r = record();
+        assert_eq!(r.to_status().stop_signal, cri::Signal::Sigterm as i32);
+        r.stop_signal = libc::SIGQUIT;
+        assert_eq!(r.to_status().stop_signal, cri::Signal::Sigquit as i32);
+        r.stop_signal = 40;
+        assert_eq!(r.to_status().stop_signal, cri::Signal::Sigrtminplus6 as i32);
     }
 
     #[test]

@@ -25,6 +25,7 @@ impl CriService {
             return Err(Status::invalid_argument("config.image.image is required"));
         }
         super::validate::container_config(&config)?;
+        known_stop_signal(&config)?;
         let (runtime, sandbox_id) = (Arc::clone(&self.runtime), SandboxId::new(sandbox_id));
         let id =
             detached(async move { runtime.create_container(&sandbox_id, config).await }).await?;
@@ -160,6 +161,18 @@ fn verbose_info(record: &crate::containers::ContainerRecord) -> serde_json::Valu
     })
 }
 
+/// A `stop_signal` outside the CRI's `Signal` enum (a newer kubelet's, or a
+/// bad client's) is refused by name rather than replaced by the image's.
+fn known_stop_signal(config: &cri::ContainerConfig) -> Result<(), Status> {
+    match cri::Signal::try_from(config.stop_signal) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(Status::invalid_argument(format!(
+            "config.stop_signal: {} is not a CRI Signal",
+            config.stop_signal
+        ))),
+    }
+}
+
 /// Writes out the CRI's default namespace options (every mode POD, the
 /// enum's zero) when the request has none, so the managers see what the
 /// CRI means: a container without options shares the pod's pid namespace,
@@ -179,6 +192,22 @@ fn explicit_namespaces(config: &mut cri::ContainerConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stop_signal_outside_the_enum_is_refused_by_name() {
+        let mut config = cri::ContainerConfig {
+            stop_signal: cri::Signal::Sigquit as i32,
+            ..Default::default()
+        };
+        assert!(known_stop_signal(&config).is_ok());
+        config.stop_signal = 66;
+        let status = known_stop_signal(&config).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(
+            status.message().contains("config.stop_signal"),
+            "{status:?}"
+        );
+    }
 
     #[test]
     fn absent_namespace_options_become_the_cri_defaults() {
