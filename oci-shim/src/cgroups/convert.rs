@@ -12,15 +12,29 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 }
 
 /// OCI `memory.swap` is memory+swap; v2 `memory.swap.max` is swap alone.
-/// Returns the value to write, `None` when nothing should be written.
-pub fn swap_v2(limit: Option<i64>, swap: Option<i64>) -> Option<String> {
-    match (limit, swap) {
-        (_, None) => None,
-        (_, Some(-1)) => Some("max".into()),
-        (Some(l), Some(s)) if l > 0 && s >= l => Some((s - l).to_string()),
-        (None, Some(_)) | (Some(-1), Some(_)) => None,
-        (Some(_), Some(s)) => Some(s.max(0).to_string()),
+/// runc's `ConvertMemorySwapToCgroupV2Value`: the value to write (`None`:
+/// nothing to write), or why the pair cannot be converted. An unlimited
+/// memory with no swap given means unlimited swap too (v1's behaviour).
+pub fn swap_v2(limit: Option<i64>, swap: Option<i64>) -> Result<Option<String>, String> {
+    let (memory, swap) = (limit.unwrap_or(0), swap.unwrap_or(0));
+    if swap == -1 || (memory == -1 && swap == 0) {
+        return Ok(Some("max".into()));
     }
+    if swap == 0 {
+        return Ok(None);
+    }
+    if memory == 0 || memory == -1 {
+        return Err("a swap limit needs a memory limit (memory.limit)".into());
+    }
+    if memory < 0 || swap < 0 {
+        return Err(format!("invalid memory {memory} or swap {swap}"));
+    }
+    if swap < memory {
+        return Err(format!(
+            "memory+swap {swap} is below the memory limit {memory}"
+        ));
+    }
+    Ok(Some((swap - memory).to_string()))
 }
 
 /// A memory or pids limit as a v2 value: negative means `max`.
@@ -54,9 +68,19 @@ mod tests {
 
     #[test]
     fn swap_is_swap_minus_memory_on_v2() {
-        assert_eq!(swap_v2(Some(100), Some(300)), Some("200".into()));
-        assert_eq!(swap_v2(Some(100), Some(-1)), Some("max".into()));
-        assert_eq!(swap_v2(Some(100), None), None);
+        assert_eq!(swap_v2(Some(100), Some(300)), Ok(Some("200".into())));
+        assert_eq!(swap_v2(Some(100), Some(100)), Ok(Some("0".into())));
+        assert_eq!(swap_v2(Some(100), Some(-1)), Ok(Some("max".into())));
+        assert_eq!(swap_v2(Some(-1), None), Ok(Some("max".into())));
+        assert_eq!(swap_v2(Some(100), None), Ok(None));
+        assert_eq!(swap_v2(None, None), Ok(None));
+    }
+
+    #[test]
+    fn swap_that_v2_cannot_express_is_refused_like_runc() {
+        assert!(swap_v2(None, Some(300)).is_err());
+        assert!(swap_v2(Some(-1), Some(300)).is_err());
+        assert!(swap_v2(Some(300), Some(100)).is_err());
     }
 
     #[test]

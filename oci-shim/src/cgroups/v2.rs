@@ -32,7 +32,17 @@ fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
     if enable.is_empty() {
         return Ok(());
     }
-    fs::write(&dir.join("cgroup.subtree_control"), &enable.join(" "))
+    let file = dir.join("cgroup.subtree_control");
+    if fs::write(&file, &enable.join(" ")).is_ok() {
+        return Ok(());
+    }
+    // One refused controller fails the whole write (a cpuset a parent
+    // cannot delegate, an rdma without devices): as runc, enable each one
+    // alone, and let the limits that need a missing one name it.
+    for c in &enable {
+        let _ = fs::write(&file, c);
+    }
+    Ok(())
 }
 
 /// Writes every limit of `res` into `dir`; what v2 has no file for
@@ -142,8 +152,15 @@ fn apply_memory(dir: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
             "memory.limit",
         )?;
     }
-    if let Some(s) = convert::swap_v2(mem.limit, mem.swap) {
-        write_field(&dir.join("memory.swap.max"), &s, "memory.swap")?;
+    let swap =
+        convert::swap_v2(mem.limit, mem.swap).map_err(|why| unsupported("memory.swap", why))?;
+    if let Some(s) = swap {
+        match write_field(&dir.join("memory.swap.max"), &s, "memory.swap") {
+            // As runc: without swap accounting, "no swap" and "unlimited
+            // swap" are what the host gives anyway.
+            Err(CgroupError::Unsupported { .. }) if s == "max" || s == "0" => {}
+            other => other?,
+        }
     }
     Ok(())
 }
