@@ -10,8 +10,13 @@
 //! removed there too, and the limits of those controllers go there (see
 //! docs/cgroups.md). Without controllers it is ignored.
 //!
+//! With the systemd driver ([`Cgroup::systemd`]) the cgroup is a
+//! transient scope unit systemd makes ([`systemd`]); the files are then
+//! written the same way, in the scope's directory.
+//!
 //! The library only writes cgroup files (and, for v2 device rules, loads
-//! and attaches an eBPF program); it never kills processes or logs.
+//! and attaches an eBPF program, and with the systemd driver asks systemd
+//! over D-Bus); it never kills processes or logs.
 //!
 //! Where the hierarchies are ([`Hierarchy`], [`CGROUP_ROOT`]) is
 //! `cradle-cgroupfs`'s, shared with the daemon's stat readers.
@@ -25,6 +30,7 @@ mod freezer;
 mod fs;
 mod hugetlb;
 mod rdma;
+pub mod systemd;
 mod v1;
 mod v2;
 
@@ -39,11 +45,13 @@ pub use convert::{shares_to_weight, swap_v2};
 pub use cradle_cgroupfs::{CGROUP_ROOT, Hierarchy};
 pub use error::CgroupError;
 
-/// One cgroup (a directory in every v1 controller, or one v2 directory).
+/// One cgroup (a directory in every v1 controller, or one v2 directory),
+/// and the systemd scope that owns it under the systemd driver.
 #[derive(Debug, Clone)]
 pub struct Cgroup {
     path: String,
     hierarchy: Hierarchy,
+    systemd: Option<systemd::Scope>,
 }
 
 impl Cgroup {
@@ -58,7 +66,43 @@ impl Cgroup {
         Ok(Cgroup {
             path: validate_path(path)?,
             hierarchy,
+            systemd: None,
         })
+    }
+
+    /// The systemd driver's cgroup for container `id`: the scope its
+    /// `cgroupsPath` (`slice:prefix:name`) names, in the host's hierarchy.
+    /// Refused where systemd is not running. Nothing is created until
+    /// [`Cgroup::create`], which needs [`Cgroup::with_init_pid`] first.
+    pub fn systemd(cgroups_path: &str, id: &str) -> Result<Self, CgroupError> {
+        systemd::check_host()?;
+        let scope = systemd::Scope::new(cgroups_path, id)?;
+        let mut cg = Self::new(scope.unit().cgroup_path())?;
+        cg.systemd = Some(scope);
+        Ok(cg)
+    }
+
+    /// The cgroup of a container created with the systemd driver, from
+    /// what its state recorded: the cgroup path and the scope unit.
+    pub fn in_systemd_scope(path: &str, unit: &str) -> Result<Self, CgroupError> {
+        let mut cg = Self::new(path)?;
+        cg.systemd = Some(systemd::Scope::existing(unit, cg.path())?);
+        Ok(cg)
+    }
+
+    /// The same cgroup, created for the container's init `pid`: a systemd
+    /// scope starts with its first process in it. No change for cgroupfs.
+    pub fn with_init_pid(&self, pid: i32) -> Self {
+        let mut cg = self.clone();
+        if let (Some(scope), Ok(pid)) = (cg.systemd.take(), u32::try_from(pid)) {
+            cg.systemd = Some(scope.with_init_pid(pid));
+        }
+        cg
+    }
+
+    /// The systemd scope unit that owns the cgroup (systemd driver only).
+    pub fn systemd_unit(&self) -> Option<&str> {
+        self.systemd.as_ref().map(|s| s.unit().name())
     }
 
     /// The normalised path, always starting with `/`.
@@ -89,7 +133,15 @@ impl Cgroup {
     /// copying `cpuset.cpus`/`cpuset.mems` down into each new cpuset
     /// directory; v2 (and a hybrid host's unified mount): enabling the
     /// available controllers along the path.
+    ///
+    /// Under the systemd driver, systemd first starts the scope with the
+    /// init in it; then the same steps make what systemd does not (the v1
+    /// controllers it leaves alone, the v2 controllers it does not enable,
+    /// such as hugetlb), as runc does.
     pub fn create(&self) -> Result<(), CgroupError> {
+        if let Some(scope) = &self.systemd {
+            scope.start()?;
+        }
         match &self.hierarchy {
             Hierarchy::V1 { mounts, unified } => {
                 v1::create(mounts, &self.path)?;
@@ -118,7 +170,14 @@ impl Cgroup {
     /// hugepage limit that cannot weaken anything (0 pages of a size the
     /// host cannot allocate): skipped, and described in the returned
     /// warnings for the caller to log (docs/cgroups.md).
+    ///
+    /// Under the systemd driver the limits systemd manages are first given
+    /// to the scope as unit properties (so systemd keeps them when it
+    /// re-applies its own), then every limit is written as for cgroupfs.
     pub fn apply(&self, resources: &LinuxResources) -> Result<Vec<String>, CgroupError> {
+        if let Some(scope) = &self.systemd {
+            scope.set_resources(resources, self.hierarchy.is_v2())?;
+        }
         match &self.hierarchy {
             Hierarchy::V1 { mounts, unified } => {
                 v1::apply(mounts, unified.as_deref(), &self.path, resources)
@@ -217,9 +276,15 @@ impl Cgroup {
 
     /// Removes the directory everywhere (with any child cgroups made under
     /// it), retrying briefly while the kernel still counts exiting
-    /// processes. Absent directories are fine.
+    /// processes. Absent directories are fine. Under the systemd driver
+    /// the scope is stopped first (systemd removes its own directories).
     pub fn remove(&self) -> Result<(), CgroupError> {
         let mut first_err = None;
+        if let Some(scope) = &self.systemd
+            && let Err(e) = scope.stop()
+        {
+            first_err = Some(e);
+        }
         for dir in self.dirs() {
             if let Err(e) = fs::remove_tree(&dir)
                 && first_err.is_none()

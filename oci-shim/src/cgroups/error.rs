@@ -47,6 +47,30 @@ pub enum CgroupError {
         /// Why.
         reason: String,
     },
+    /// A `cgroupsPath` the systemd driver cannot turn into a scope unit.
+    #[error("invalid systemd cgroupsPath {path:?}: {reason}")]
+    InvalidSystemdPath {
+        /// The path as given.
+        path: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The systemd cgroup driver was asked for on a host without systemd.
+    #[error(
+        "systemd cgroup driver requested but systemd is not running (no {})",
+        crate::cgroups::systemd::host::RUNNING_DIR
+    )]
+    SystemdNotRunning,
+    /// systemd refused or failed an operation on the container's unit.
+    #[error("systemd: {op} {unit}: {reason}")]
+    Systemd {
+        /// What was asked ("start", "set properties of", "stop").
+        op: &'static str,
+        /// The unit.
+        unit: String,
+        /// systemd's answer, or why there was none.
+        reason: String,
+    },
     /// The leaf still had processes (or children) after retrying rmdir.
     #[error("cgroup {path} is still busy after retries")]
     Busy {

@@ -1,7 +1,7 @@
 //! Where a container's cgroup is: the spec's `cgroupsPath`, or one under
 //! the launcher's own default parent, which the launcher also cleans up.
 
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, CgroupError};
 use crate::spec::Spec;
 
 /// The parent of the cgroups of containers whose spec names none: made
@@ -17,6 +17,23 @@ pub(crate) fn remove_default_parent(cgroup_path: &str) {
         && let Ok(cg) = Cgroup::new(DEFAULT_CGROUP_PARENT)
     {
         cg.remove_if_empty();
+    }
+}
+
+/// The container's cgroup: under the systemd driver the scope its
+/// `cgroupsPath` (`slice:prefix:name`, or empty) names, refused where
+/// systemd does not run; otherwise the directory [`cgroup_path`] names.
+pub fn container_cgroup(spec: &Spec, id: &str, systemd: bool) -> Result<Cgroup, CgroupError> {
+    if systemd {
+        let raw = spec
+            .linux
+            .as_ref()
+            .and_then(|l| l.cgroups_path.as_ref())
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Cgroup::systemd(&raw, id)
+    } else {
+        Cgroup::new(&cgroup_path(spec, id))
     }
 }
 

@@ -56,6 +56,10 @@ pub struct ContainerState {
     /// its mounts were made in the runtime's, and `delete` detaches them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_mounts_under: Option<PathBuf>,
+    /// The systemd scope unit owning the cgroup (`--systemd-cgroup`), so
+    /// `update` and `delete` reach it through systemd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
 }
 
 /// The OCI status of a container.
@@ -165,7 +169,11 @@ impl ContainerState {
 
     /// The container's cgroup.
     pub fn cgroup(&self) -> Result<crate::cgroups::Cgroup> {
-        Ok(crate::cgroups::Cgroup::new(&self.cgroup_path)?)
+        let cgroup = match &self.systemd_unit {
+            Some(unit) => crate::cgroups::Cgroup::in_systemd_scope(&self.cgroup_path, unit)?,
+            None => crate::cgroups::Cgroup::new(&self.cgroup_path)?,
+        };
+        Ok(cgroup)
     }
 
     /// The OCI state JSON that `cradle-oci state` prints.

@@ -19,7 +19,9 @@ pub struct Cli {
     /// Write warnings and errors to this file instead of stderr.
     pub log: Option<PathBuf>,
     pub log_format: LogFormat,
-    /// `--systemd-cgroup`: refused by every verb but `features`.
+    /// `--systemd-cgroup`: `create` and `run` place the container in a
+    /// systemd scope (`cgroupsPath` is `slice:prefix:name`); the other
+    /// verbs follow the driver recorded in the container's state.
     pub systemd_cgroup: bool,
     pub cmd: Cmd,
 }
@@ -139,7 +141,7 @@ Global options:
   --root DIR                   container state (default /run/cradle-oci)
   --log FILE                   warnings and errors go here instead of stderr
   --log-format text|json
-  --systemd-cgroup             refused: cgroupfs is the only driver
+  --systemd-cgroup             cgroups through systemd: cgroupsPath is slice:prefix:name
   --debug                      accepted for runc compatibility
   -h, --help / -v, --version
 ";

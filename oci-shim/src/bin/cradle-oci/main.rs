@@ -54,33 +54,9 @@ fn main() {
     }
 }
 
-/// `--systemd-cgroup` asks for a driver this runtime does not have; a
-/// container placed by cgroupfs instead would be a silent lie, so every
-/// verb but `features` refuses it, saying why.
-fn check_cgroup_driver(systemd_cgroup: bool, cmd: &Cmd) -> Result<()> {
-    if !systemd_cgroup
-        || matches!(
-            cmd,
-            Cmd::Features | Cmd::Help(_) | Cmd::Version | Cmd::Spec { .. }
-        )
-    {
-        return Ok(());
-    }
-    if !std::path::Path::new("/run/systemd/system").exists() {
-        anyhow::bail!(
-            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); \
-             use the cgroupfs driver (drop the flag)"
-        );
-    }
-    anyhow::bail!(
-        "--systemd-cgroup: cradle-oci has only the cgroupfs driver; drop the flag \
-         (and give linux.cgroupsPath as a path)"
-    )
-}
-
 fn run(cli: Cli) -> Result<()> {
-    check_cgroup_driver(cli.systemd_cgroup, &cli.cmd)?;
     let root = cli.root;
+    let systemd = cli.systemd_cgroup;
     match cli.cmd {
         Cmd::Help(text) => print!("{text}"),
         Cmd::Version => println!(
@@ -90,12 +66,12 @@ fn run(cli: Cli) -> Result<()> {
         ),
         Cmd::Create(args) => {
             let id = args.id.clone();
-            oci::verbs::create::create(&create_options(root, args))
+            oci::verbs::create::create(&create_options(root, args, systemd))
                 .with_context(|| format!("create {id}"))?
         }
         Cmd::Run { create, detach } => {
             let id = create.id.clone();
-            let code = oci::verbs::run::run(&create_options(root, create), detach)
+            let code = oci::verbs::run::run(&create_options(root, create, systemd), detach)
                 .with_context(|| format!("run {id}"))?;
             if code != 0 {
                 std::process::exit(code);
@@ -136,7 +112,9 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-fn create_options(root: std::path::PathBuf, a: CreateArgs) -> CreateOptions {
+/// `create`'s options; `systemd` is `--systemd-cgroup` (the other verbs
+/// find the driver a container was created with in its state).
+fn create_options(root: std::path::PathBuf, a: CreateArgs, systemd: bool) -> CreateOptions {
     CreateOptions {
         root,
         id: a.id,
@@ -146,6 +124,7 @@ fn create_options(root: std::path::PathBuf, a: CreateArgs) -> CreateOptions {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
+        systemd_cgroup: systemd,
     }
 }
 

@@ -80,6 +80,8 @@ pub(crate) fn place_in_cgroup(
     linux: &Linux,
     pid: i32,
 ) -> Result<Vec<LinuxDeviceCgroup>> {
+    // A systemd scope is started with the init in it.
+    let cgroup = &cgroup.with_init_pid(pid);
     sys.cgroup_create(cgroup)?;
     let mut res = linux.resources.clone().unwrap_or_default();
     let mut rules = res.devices.take().unwrap_or_default();

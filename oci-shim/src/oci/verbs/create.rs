@@ -16,7 +16,7 @@ use nix::sys::stat::Mode;
 
 use crate::cgroups::Cgroup;
 use crate::oci::bundle::load_spec;
-use crate::oci::container_cgroup::cgroup_path;
+use crate::oci::container_cgroup::container_cgroup;
 use crate::oci::error::{OciError, Result};
 use crate::oci::hooks::{self, Phase};
 use crate::oci::process::init_process::InitConfig;
@@ -53,6 +53,9 @@ pub struct CreateOptions {
     /// `--preserve-fds N`: descriptors 3..3+N pass to the container's
     /// process (after those of socket activation, `LISTEN_FDS`).
     pub preserve_fds: u32,
+    /// `--systemd-cgroup`: the cgroup is a systemd scope, `cgroupsPath`
+    /// is `slice:prefix:name`.
+    pub systemd_cgroup: bool,
 }
 
 /// Runs `create`; on success the init waits on the exec FIFO.
@@ -77,7 +80,8 @@ pub fn create(opts: &CreateOptions) -> Result<()> {
         env.push("LISTEN_PID=1".into());
     }
     let planned = plan(opts, &bundle, spec)?;
-    let cgroup = Cgroup::new(&cgroup_path(&planned.spec, &opts.id))?;
+    // Before anything exists: a driver the host cannot give is refused here.
+    let cgroup = container_cgroup(&planned.spec, &opts.id, opts.systemd_cgroup)?;
     let mut rb = Rollback::default();
     let fifo = make_state_dir(opts, &mut rb)?;
     let cfg = InitConfig {
@@ -243,6 +247,7 @@ fn save_state(
         poststart: hooks::of(spec, Phase::Poststart),
         poststop: hooks::of(spec, Phase::Poststop),
         host_mounts_under: (cfg.ns.mount_ns() == MountNs::Inherited).then(|| cfg.rootfs.clone()),
+        systemd_unit: cgroup.systemd_unit().map(str::to_string),
     };
     st.save(&opts.root)?;
     if let Some(pf) = &opts.pid_file {

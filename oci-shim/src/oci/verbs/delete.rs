@@ -39,7 +39,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Err(e) => return Err(e),
     };
     let status = st.status(root)?;
-    let cg = Cgroup::new(&st.cgroup_path)?;
+    let cg = st.cgroup()?;
     if status != Status::Stopped && !force {
         return Err(OciError::WrongStatus {
             id: id.to_string(),

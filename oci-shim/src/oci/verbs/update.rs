@@ -28,7 +28,7 @@ pub fn update(root: &Path, id: &str, source: &Path) -> Result<()> {
             path: source.to_path_buf(),
             reason: e.to_string(),
         })?;
-    let cgroup = Cgroup::new(&st.cgroup_path)?;
+    let cgroup = st.cgroup()?;
     let mut st = st;
     let new_rules = resources.devices.take().unwrap_or_default();
     if !new_rules.is_empty() {
