@@ -22,6 +22,7 @@ PACKAGES=(
   golang-github-gorilla-websocket-dev # …which also tunnels SPDY through a WebSocket, as client-go does
   strace                     # oci-shim/tests/oci_entry.rs: what cradle-oci does before its main
   apparmor                   # apparmor_parser: cradled's default profile passes its syntax check (platform/apparmor.rs)
+  debootstrap                # hack/vm/image.sh: the guest test host's image (issue 14)
   gzip tar coreutils
 )
 
@@ -58,8 +59,16 @@ install_python_clients() {
   done
 }
 
+# qemu for the guest test host (hack/vm/), unpacked privately rather than
+# installed: Debian's qemu-system-x86 can conflict with the host's qemu-utils.
+provide_qemu() {
+  "$(dirname "$0")/vm/qemu.sh" >/dev/null \
+    || echo "install-deps.sh: no qemu for the guest suite; hack/vm/test.sh will say so" >&2
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   install_python_clients
+  provide_qemu
   exit 0
 fi
 
@@ -72,3 +81,4 @@ if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${mis
   exit 1
 fi
 install_python_clients
+provide_qemu

@@ -43,4 +43,10 @@ cargo test -p cradle-tests --test walking_skeleton --test security \
   --test conformance_container_linux --test conformance_security --test streaming_e2e
 unset CRADLE_OCI_BIN CRADLE_SHIM_BIN
 
+# cgroup v2, the systemd cgroup driver and AppArmor, which this host lacks,
+# in a Debian guest under qemu (issue 14). Skips with a message where qemu
+# cannot run at all; fails then under CRADLE_TESTS_REQUIRE_ALL=1.
+step "the guest suite (cgroup v2 + systemd + AppArmor)"
+hack/vm/test.sh
+
 step "all checks passed"
