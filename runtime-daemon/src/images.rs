@@ -49,9 +49,14 @@ impl ImageManager {
         Ok(self.ctx.images()?.resolve(reference))
     }
 
-    /// RemoveImage: absent is Ok; an image for which `in_use` (given its
-    /// id) says yes is refused.
-    pub async fn remove(&self, reference: &str, in_use: impl FnOnce(&str) -> bool) -> Result<()> {
+    /// RemoveImage: absent is Ok; an image `user` (given its id) names a
+    /// user of is refused (FailedPrecondition naming it), as is one the
+    /// store finds under a mounted rootfs or image volume.
+    pub async fn remove(
+        &self,
+        reference: &str,
+        user: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<()> {
         if reference.is_empty() {
             return Err(Error::InvalidArgument("image.image is required".into()));
         }
@@ -59,9 +64,9 @@ impl ImageManager {
         let Some(image) = images.resolve(reference) else {
             return Ok(());
         };
-        if in_use(&image.id) {
+        if let Some(user) = user(&image.id) {
             return Err(Error::FailedPrecondition(format!(
-                "image {reference} ({}) is in use by a container",
+                "image {reference} ({}) is in use by {user}",
                 image.id
             )));
         }

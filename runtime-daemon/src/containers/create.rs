@@ -26,7 +26,7 @@ impl ContainerManager {
     pub async fn create(
         &self,
         sandbox: &SandboxRecord,
-        config: cri::ContainerConfig,
+        mut config: cri::ContainerConfig,
     ) -> Result<ContainerId> {
         let image_name = config
             .image
@@ -49,6 +49,7 @@ impl ContainerManager {
         let image = images
             .resolve(&image_name)
             .ok_or_else(|| Error::ImageNotFound(image_name.clone()))?;
+        super::image_volumes::resolve_images(&images, &mut config.mounts)?;
 
         let mut record = ContainerRecord {
             id: id.to_string(),

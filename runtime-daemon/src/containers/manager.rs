@@ -59,11 +59,15 @@ impl ContainerManager {
             .collect()
     }
 
-    /// Whether any container runs on image `image_id`. Images shown by
-    /// image volumes are guarded by the image store itself, from its
-    /// on-disk volume records (RemoveImage then fails as in use).
-    pub fn uses_image(&self, image_id: &str) -> bool {
-        self.list().iter().any(|c| c.image_id == image_id)
+    /// A container using image `image_id` (as its rootfs or an image
+    /// volume), in words naming it, for RemoveImage's refusal; `None` when
+    /// no record names the image. (The image store also refuses to remove
+    /// an image under a mounted rootfs or volume, from its disk.)
+    pub fn image_user(&self, image_id: &str) -> Option<String> {
+        self.list().iter().find_map(|c| {
+            c.image_use(image_id)
+                .map(|how| format!("container {} ({how})", c.id))
+        })
     }
 
     /// Re-registers a loaded record (recovery) and returns its entry.

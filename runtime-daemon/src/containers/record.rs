@@ -53,7 +53,11 @@ pub struct ContainerRecord {
     pub id: String,
     /// The id of the pod sandbox it belongs to.
     pub sandbox_id: String,
-    /// The CreateContainer request's config, as received.
+    /// The CreateContainer request's config, as received, except that
+    /// each image volume's `image.image_ref` holds the id of the image it
+    /// mounts (`sha256:<config digest>`), resolved at create: what
+    /// ContainerStatus reports, and what keeps that image from removal,
+    /// across restarts too.
     pub config: cri::ContainerConfig,
     /// The image as the kubelet named it.
     pub image_name: String,
@@ -193,6 +197,20 @@ impl ContainerRecord {
         self.finished_at = crate::core::time::now_ns();
         self.reason = "Unknown".to_string();
         self.message = message.to_string();
+    }
+
+    /// How this container uses image `image_id`, if it does: as its
+    /// rootfs, or as the image volume at a path (for RemoveImage's
+    /// refusal).
+    pub fn image_use(&self, image_id: &str) -> Option<String> {
+        if self.image_id == image_id {
+            return Some("its rootfs".to_string());
+        }
+        self.config
+            .mounts
+            .iter()
+            .find(|m| m.image.as_ref().is_some_and(|i| i.image_ref == image_id))
+            .map(|m| format!("its image volume at {}", m.container_path))
     }
 
     fn image_spec(&self) -> cri::ImageSpec {
@@ -373,6 +391,70 @@ mod tests {
             .annotations
             .insert(TERMINATION_PATH_ANNOTATION.into(), "/tmp/msg".into());
         assert_eq!(r.termination_log(), None);
+    }
+
+    fn image_volume(dest: &str, image: &str, image_ref: &str) -> cri::Mount {
+        cri::Mount {
+            container_path: dest.into(),
+            readonly: true,
+            image: Some(cri::ImageSpec {
+                image: image.into(),
+                image_ref: image_ref.into(),
+                ..Default::default()
+            }),
+            image_sub_path: "bin".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn status_mounts_report_each_image_volumes_image_ref() {
+        let mut r = record();
+        r.config.mounts = vec![
+            cri::Mount {
+                container_path: "/data".into(),
+                host_path: "/srv".into(),
+                ..Default::default()
+            },
+            image_volume("/img", "sha256:aa", "sha256:aa"),
+        ];
+        let status = r.to_status();
+        let img = status
+            .mounts
+            .iter()
+            .find(|m| m.container_path == "/img")
+            .and_then(|m| m.image.as_ref())
+            .expect("the image volume is reported");
+        assert_eq!(
+            (img.image.as_str(), img.image_ref.as_str()),
+            ("sha256:aa", "sha256:aa")
+        );
+        assert_eq!(status.mounts[1].image_sub_path, "bin");
+        assert!(status.mounts[0].image.is_none());
+    }
+
+    #[test]
+    fn a_record_reloaded_from_its_json_still_names_its_volumes_image() {
+        let mut r = record();
+        r.config.mounts = vec![image_volume("/img", "busybox:1", "sha256:bb")];
+        let reloaded: ContainerRecord =
+            serde_json::from_slice(&serde_json::to_vec(&r).unwrap()).unwrap();
+        assert_eq!(
+            reloaded.image_use("sha256:bb").as_deref(),
+            Some("its image volume at /img")
+        );
+        assert_eq!(
+            reloaded.image_use("sha256:00").as_deref(),
+            Some("its rootfs")
+        );
+        assert_eq!(reloaded.image_use("sha256:cc"), None);
+        assert_eq!(
+            reloaded.to_status().mounts[0]
+                .image
+                .as_ref()
+                .map(|i| i.image_ref.as_str()),
+            Some("sha256:bb")
+        );
     }
 
     #[test]

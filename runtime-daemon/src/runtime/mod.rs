@@ -132,7 +132,7 @@ impl Runtime {
     /// RemoveImage: absent is Ok; an image a container uses is refused.
     pub async fn remove_image(&self, reference: &str) -> Result<()> {
         self.images
-            .remove(reference, |id| self.containers.uses_image(id))
+            .remove(reference, |id| self.containers.image_user(id))
             .await
     }
 }

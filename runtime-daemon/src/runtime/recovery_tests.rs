@@ -233,3 +233,47 @@ async fn sweep_keeps_the_pins_of_an_orphan_whose_cni_del_fails() {
     assert!(bed.journal.only(&["unpin"]).is_empty());
     assert!(ns.join("net").exists(), "kept for the next start to retry");
 }
+
+#[tokio::test]
+async fn an_image_volumes_image_stays_in_use_after_recovery() {
+    let bed = TestBed::new();
+    let pod = bed.plant_sandbox("web", false);
+    let id = bed.plant_container(&pod, "app", ContainerState::Exited);
+    let mut record = bed.stored_container(&id).unwrap();
+    record.config.mounts = vec![cri::Mount {
+        container_path: "/img".into(),
+        readonly: true,
+        image: Some(cri::ImageSpec {
+            image: "busybox:volume".into(),
+            image_ref: "sha256:volume".into(),
+            ..Default::default()
+        }),
+        image_sub_path: "bin".into(),
+        ..Default::default()
+    }];
+    bed.ctx
+        .store
+        .put(Kind::Container, id.as_str(), &record)
+        .unwrap();
+
+    // A fresh daemon over the same store.
+    let rt = runtime(&bed);
+    recovery::recover(&rt.ctx, &rt.pods, &rt.containers)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        rt.containers.image_user("sha256:volume"),
+        Some(format!("container {id} (its image volume at /img)"))
+    );
+    assert_eq!(
+        rt.containers.image_user("sha256:absent"),
+        Some(format!("container {id} (its rootfs)"))
+    );
+    assert_eq!(rt.containers.image_user("sha256:other"), None);
+    let status = rt.containers.get(&id).unwrap().to_status();
+    assert_eq!(
+        status.mounts[0].image.as_ref().unwrap().image_ref,
+        "sha256:volume"
+    );
+}

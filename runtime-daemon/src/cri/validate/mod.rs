@@ -15,6 +15,7 @@ use tonic::Status;
 pub(crate) fn container_config(config: &cri::ContainerConfig) -> Result<(), Status> {
     fields::container(config)?;
     image_volumes_read_only(&config.mounts)?;
+    image_sub_paths(&config.mounts)?;
     let security = config
         .linux
         .as_ref()
@@ -52,6 +53,38 @@ fn image_volumes_read_only(mounts: &[cri::Mount]) -> Result<(), Status> {
         ))),
         None => Ok(()),
     }
+}
+
+/// `image_sub_path` names a directory inside an image volume: only on an
+/// image volume, relative, without `..` (the kubelet's own subPath rule;
+/// symlinks are resolved inside the image at create).
+fn image_sub_paths(mounts: &[cri::Mount]) -> Result<(), Status> {
+    for (i, m) in mounts.iter().enumerate() {
+        let sub = &m.image_sub_path;
+        if sub.is_empty() {
+            continue;
+        }
+        let field = format!("config.mounts[{i}].image_sub_path");
+        if m.image.is_none() {
+            return Err(Status::invalid_argument(format!(
+                "{field}: {sub:?} is set on a mount that is not an image volume ({})",
+                m.container_path
+            )));
+        }
+        rules::no_nul(&field, sub)?;
+        let descending = std::path::Path::new(sub).components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
+        if !descending {
+            return Err(Status::invalid_argument(format!(
+                "{field}: {sub:?} must be a relative path without \"..\""
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// RunPodSandbox's config.
@@ -130,6 +163,44 @@ mod tests {
         assert_eq!(err.code(), Code::InvalidArgument);
         assert!(
             err.message().contains("mounts[1] (/vol)"),
+            "{}",
+            err.message()
+        );
+    }
+
+    #[test]
+    fn image_sub_paths_are_relative_descending_and_on_image_volumes_only() {
+        let mount = |sub: &str, image: bool| cri::Mount {
+            container_path: "/img".into(),
+            readonly: true,
+            image: image.then(|| cri::ImageSpec {
+                image: "busybox".into(),
+                ..Default::default()
+            }),
+            host_path: if image { String::new() } else { "/srv".into() },
+            image_sub_path: sub.into(),
+            ..Default::default()
+        };
+        let config = |m| cri::ContainerConfig {
+            mounts: vec![m],
+            ..Default::default()
+        };
+        for ok in ["bin", "usr/share/./doc", "etc/"] {
+            assert!(container_config(&config(mount(ok, true))).is_ok(), "{ok}");
+        }
+        for bad in ["/etc", "..", "../x", "bin/../..", "a/..", "nul\0"] {
+            let err = container_config(&config(mount(bad, true))).unwrap_err();
+            assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
+            assert!(
+                err.message().contains("config.mounts[0].image_sub_path"),
+                "{}",
+                err.message()
+            );
+        }
+        let err = container_config(&config(mount("bin", false))).unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert!(
+            err.message().contains("not an image volume"),
             "{}",
             err.message()
         );
