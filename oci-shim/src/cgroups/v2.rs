@@ -193,3 +193,7 @@ fn apply_cpu(dir: &Path, cpu: &LinuxCpu) -> Result<(), CgroupError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "v2_tests.rs"]
+mod tests;

@@ -4,8 +4,8 @@
 //! `memory.oom_control` (cgroup v1) or `memory.events` (v2). The shim reads
 //! the count after `create` and again when the init exits; a rise means the
 //! OOM killer ended the container (the CRI reason `OOMKilled`).
-//! Only cgroupfs-style `cgroupsPath` values are understood; systemd's
-//! `slice:prefix:name` form is not resolved yet (no OOM detection there).
+//! A `cgroupsPath` in the systemd driver's `slice:prefix:name` form is the
+//! scope's cgroup (`crate::cgroups::systemd::Unit`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -27,9 +27,16 @@ impl OomWatch {
         let config = fs::read(bundle.join("config.json")).ok()?;
         let config: serde_json::Value = serde_json::from_slice(&config).ok()?;
         let cgroups_path = config["linux"]["cgroupsPath"].as_str()?;
-        if cgroups_path.is_empty() || cgroups_path.contains(':') {
+        if cgroups_path.is_empty() {
             return None;
         }
+        let scope;
+        let cgroups_path = if cgroups_path.contains(':') {
+            scope = crate::cgroups::systemd::Unit::from_cgroups_path(cgroups_path, "").ok()?;
+            scope.cgroup_path()
+        } else {
+            cgroups_path
+        };
         let relative = cgroups_path.trim_start_matches('/');
         let v2 = statfs(CGROUP_ROOT)
             .map(|fs| fs.filesystem_type() == CGROUP2_SUPER_MAGIC)
