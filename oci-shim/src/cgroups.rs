@@ -452,6 +452,40 @@ mod tests {
     }
 
     #[test]
+    fn the_systemd_driver_is_refused_where_systemd_does_not_run() {
+        let cg = Cgroup::systemd("kubepods-pod1.slice:cri-cradle:c1", "c1");
+        if systemd::systemd_running() {
+            let cg = cg.unwrap();
+            assert_eq!(
+                cg.path(),
+                "/kubepods.slice/kubepods-pod1.slice/cri-cradle-c1.scope"
+            );
+            assert_eq!(cg.systemd_unit(), Some("cri-cradle-c1.scope"));
+        } else {
+            let e = cg.unwrap_err().to_string();
+            assert_eq!(
+                e,
+                "systemd cgroup driver requested but systemd is not running (no /run/systemd/system)"
+            );
+        }
+    }
+
+    #[test]
+    fn a_recorded_scope_keeps_its_unit_and_cgroupfs_has_none() {
+        let cg = Cgroup::in_systemd_scope("/system.slice/cri-x.scope", "cri-x.scope").unwrap();
+        assert_eq!(cg.systemd_unit(), Some("cri-x.scope"));
+        assert_eq!(cg.with_init_pid(42).systemd_unit(), Some("cri-x.scope"));
+        assert!(Cgroup::in_systemd_scope("/system.slice/cri-x.scope", "other.scope").is_err());
+        let h = Hierarchy::V2 {
+            root: "/sys/fs/cgroup".into(),
+        };
+        assert_eq!(
+            Cgroup::with_hierarchy("/a/b", h).unwrap().systemd_unit(),
+            None
+        );
+    }
+
+    #[test]
     fn v1_dirs_cover_every_mount() {
         let h = Hierarchy::V1 {
             mounts: vec![

@@ -35,7 +35,9 @@ impl ZbusBus {
             reason: e.to_string(),
         };
         let conn = zbus::block_on(async {
-            let mut b = zbus::connection::Builder::address(address.address.as_str())?;
+            // Bounds a call systemd never answers; the job wait has its own.
+            let mut b = zbus::connection::Builder::address(address.address.as_str())?
+                .method_timeout(JOB_TIMEOUT);
             if address.peer_to_peer {
                 b = b.p2p();
             }
