@@ -467,6 +467,16 @@ fn mount_filesystem(
             sys.mount(None, &fd_path(&reopen(root, dest)?), None, flags, None)
                 .map_err(|e| err("remount /sys bind", dest, e))?;
         }
+        // mqueue belongs to the IPC namespace's owner: in a user namespace
+        // with a joined IPC namespace of the node's (a pod's pin) it cannot
+        // be mounted. Binding the node's /dev/mqueue (as runc does) would
+        // show the node's queues, not the pod's: leave the directory empty.
+        Err(nix::Error::EPERM) if userns && typ == "mqueue" => {
+            log::warn(&format!(
+                "{}: mqueue left unmounted: the IPC namespace belongs to another user namespace",
+                dest.display()
+            ));
+        }
         other => other.map_err(|e| err(&format!("mount {typ}"), dest, e))?,
     }
     if opts.tmpcopyup {
