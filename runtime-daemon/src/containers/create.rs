@@ -2,7 +2,7 @@
 
 use super::manager::ContainerManager;
 use super::record::{ContainerRecord, ContainerState};
-use super::spec::{Resolved, SandboxNamespaces, SpecInput, build_spec, security};
+use super::spec::{Resolved, SandboxNamespaces, SpecInput, UserNsJoin, build_spec, security};
 use super::stop_signal::stop_signal;
 use super::users::UserDb;
 use crate::core::error::{Error, Result};
@@ -14,7 +14,7 @@ use crate::core::store::Kind;
 use crate::platform::shims::Shim;
 use crate::pods::{SandboxRecord, SandboxState};
 use cradle_proto::cri;
-use cradle_snapshotter::ImageStore;
+use cradle_snapshotter::{IdMapping, ImageStore};
 use oci_spec::runtime::Spec;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -119,8 +119,14 @@ impl ContainerManager {
         undo: &mut Undo,
     ) -> Result<Built> {
         let apparmor = apparmor_profile(&record.config).await?;
-        let rootfs = mount_rootfs(record, image, images, undo).await?;
-        let config = self.with_pod_mounts(record, sandbox, images).await?;
+        let user_ns = self.pod_user_ns(&record.config, sandbox).await?;
+        let rootfs = mount_rootfs(record, image, images, user_ns.as_ref(), undo).await?;
+        let mut config = self.with_pod_mounts(record, sandbox, images).await?;
+        if let Some(user_ns) = &user_ns {
+            // The pod's files come after the kubelet's mounts.
+            let ours = |i: usize| i >= record.config.mounts.len();
+            super::userns::idmap_mounts(&mut config.mounts, ours, user_ns);
+        }
         let spec = self
             .spec(
                 record,
@@ -130,7 +136,7 @@ impl ContainerManager {
                 &rootfs,
                 handler_name,
                 handler_bin,
-                apparmor,
+                (apparmor, user_ns),
             )
             .await?;
         let user = spec_user(&spec);
@@ -183,7 +189,7 @@ impl ContainerManager {
         rootfs: &Path,
         handler_name: &str,
         handler_bin: &Path,
-        apparmor: Option<String>,
+        (apparmor, user_ns): (Option<String>, Option<UserNsJoin>),
     ) -> Result<Spec> {
         let mut resolved = {
             let (config, rootfs) = (config.clone(), rootfs.to_path_buf());
@@ -194,6 +200,7 @@ impl ContainerManager {
         };
         resolved.pid_ns = self.pid_namespace(&config, sandbox).await?;
         resolved.apparmor_profile = apparmor;
+        resolved.user_ns = user_ns;
         if let Some(resources) = config.linux.as_mut().and_then(|l| l.resources.as_mut()) {
             super::hugetlb::drop_unenforceable_zero_limits(handler_name, resources);
         }
@@ -289,6 +296,7 @@ async fn mount_rootfs(
     record: &ContainerRecord,
     image: &cradle_snapshotter::Image,
     images: &Arc<ImageStore>,
+    user_ns: Option<&UserNsJoin>,
     undo: &mut Undo,
 ) -> Result<PathBuf> {
     let rootfs = record.rootfs();
@@ -301,9 +309,20 @@ async fn mount_rootfs(
         image.id.clone(),
         rootfs.clone(),
     );
-    tokio::task::spawn_blocking(move || images.mount_rootfs(&id, &image_id, &target))
-        .await
-        .map_err(|e| Error::task("rootfs", e))??;
+    // In the pod's user namespace: its root owns the writable layer.
+    let root =
+        |maps: &[cri::IdMapping]| maps.iter().find(|m| m.container_id == 0).map(|m| m.host_id);
+    let mapped = user_ns.and_then(|u| Some((u.path.clone(), root(&u.uids)?, root(&u.gids)?)));
+    tokio::task::spawn_blocking(move || {
+        let mapping = mapped.as_ref().map(|(userns, uid, gid)| IdMapping {
+            userns,
+            root_uid: *uid,
+            root_gid: *gid,
+        });
+        images.mount_rootfs_mapped(&id, &image_id, &target, mapping.as_ref())
+    })
+    .await
+    .map_err(|e| Error::task("rootfs", e))??;
     fault::point("create.rootfs_mounted");
     Ok(rootfs)
 }
@@ -457,6 +476,7 @@ fn resolve_inputs(
         cdi,
         oom_score_adj_floor: oom_score_adj_floor(),
         apparmor_profile: None,
+        user_ns: None,
     })
 }
 

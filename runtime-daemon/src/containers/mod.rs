@@ -41,6 +41,7 @@ mod stop;
 mod stop_signal;
 mod trash;
 mod update;
+mod userns;
 pub mod users;
 
 pub(crate) use exit::{persist, record_exit};

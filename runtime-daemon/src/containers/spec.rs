@@ -26,9 +26,10 @@ mod tests;
 mod tests_mounts_sysctls;
 #[cfg(test)]
 mod tests_security;
+mod userns;
 
 pub use crate::core::error::SpecError;
-pub use input::{Resolved, SandboxNamespaces, SpecInput};
+pub use input::{Resolved, SandboxNamespaces, SpecInput, UserNsJoin};
 
 use std::collections::HashMap;
 

@@ -19,6 +19,7 @@ mod record;
 mod remove;
 mod run;
 mod stop;
+pub mod userns;
 
 pub use manager::SandboxManager;
 pub use record::{SandboxRecord, SandboxState};

@@ -81,6 +81,7 @@ impl SandboxManager {
             .unwrap_or_default();
         let host_network = ns_options.network == cri::NamespaceMode::Node as i32;
         let sysctls = checked_sysctls(config, &ns_options, host_network)?;
+        let userns = super::userns::shim_args(config)?;
         let request = PinRequest {
             net: !host_network,
             ipc: ns_options.ipc != cri::NamespaceMode::Node as i32,
@@ -97,7 +98,9 @@ impl SandboxManager {
         if let (Some(netns), false) = (&pins.net, sysctls.is_empty()) {
             self.apply_net_sysctls(id, netns, sysctls).await?;
         }
-        let shim_dir = self.start_pause(id, &pins, cgroup_path, undo).await?;
+        let shim_dir = self
+            .start_pause(id, &pins, (cgroup_path, userns), undo)
+            .await?;
         Ok(Built {
             pins,
             shim_dir,
@@ -194,7 +197,7 @@ impl SandboxManager {
         &self,
         id: &SandboxId,
         pins: &Pins,
-        cgroup_path: &str,
+        (cgroup_path, userns): (&str, Vec<OsString>),
         undo: &mut Undo,
     ) -> Result<PathBuf> {
         let shim_dir = self.ctx.shim_dir(id);
@@ -206,7 +209,7 @@ impl SandboxManager {
                 .map(|p| p.as_os_str().to_os_string())
                 .unwrap_or_else(|| host_ns(kind).into())
         };
-        let args: Vec<OsString> = vec![
+        let mut args: Vec<OsString> = vec![
             "sandbox".into(),
             "--id".into(),
             id.as_str().into(),
@@ -221,6 +224,8 @@ impl SandboxManager {
             "--cgroup".into(),
             cgroup_path.into(),
         ];
+        // The pod's own user namespace, made by the pause (`--uid-map`…).
+        args.extend(userns);
         let shim_id = id.shim();
         let shim = (self.ctx.shims.spawn(&shim_id, &shim_dir, args).await)
             .map_err(Error::of_shim(&shim_id))?;

@@ -17,6 +17,18 @@ pub struct SandboxNamespaces {
     pub uts: Option<PathBuf>,
 }
 
+/// The pod's user namespace a container joins (CRI `userns_options` mode
+/// POD): the pause process's, with the maps the pod was created with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserNsJoin {
+    /// `/proc/<pause pid>/ns/user`.
+    pub path: PathBuf,
+    /// Its uid mappings.
+    pub uids: Vec<cri::IdMapping>,
+    /// Its gid mappings.
+    pub gids: Vec<cri::IdMapping>,
+}
+
 /// What the daemon read from the node and the image for the builder.
 #[derive(Debug, Clone, Default)]
 pub struct Resolved {
@@ -43,6 +55,8 @@ pub struct Resolved {
     /// it may not lower it (no CAP_SYS_RESOURCE), as containerd's
     /// `restrict_oom_score_adj`; `None` where any value can be set.
     pub oom_score_adj_floor: Option<i32>,
+    /// The pod's user namespace, when it has one of its own.
+    pub user_ns: Option<UserNsJoin>,
     /// The AppArmor profile the container runs under, chosen (and made
     /// sure loaded) by `security::apparmor_profile` before the build;
     /// `None`: no profile.

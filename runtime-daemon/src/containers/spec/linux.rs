@@ -103,8 +103,13 @@ pub(super) fn build_linux(
         crate::platform::sysctls::container_sysctls(input.sandbox, input.namespaces.ipc.is_some())
             .map_err(SpecError::Sysctl)?,
     );
-    linux.set_uid_mappings(None);
-    linux.set_gid_mappings(None);
+    // Joined by path, the pod's user namespace has its maps already; they
+    // are written down too, for runtimes that check them and for the
+    // id-mapped mounts that name none of their own.
+    let user_ns = input.resolved.user_ns.as_ref();
+    let maps = |m: Option<&Vec<cri::IdMapping>>| m.map(|m| super::userns::oci_mappings(m));
+    linux.set_uid_mappings(maps(user_ns.map(|u| &u.uids)).transpose()?);
+    linux.set_gid_mappings(maps(user_ns.map(|u| &u.gids)).transpose()?);
     // Seccomp is set by the caller (it depends on the final capabilities).
     linux.set_seccomp(None);
     Ok(linux)
@@ -129,7 +134,8 @@ fn cgroups_path(path: &str) -> Result<&str, SpecError> {
 }
 
 /// pid: new unless NODE; mount: new; net/ipc/uts: the sandbox's pins, or the
-/// host's (left out) when the sandbox has none.
+/// host's (left out) when the sandbox has none; user: the pod's, when it
+/// has one of its own (the node's otherwise, left out).
 pub(super) fn namespaces(
     input: &SpecInput<'_>,
     security: Option<&cri::LinuxContainerSecurityContext>,
@@ -172,6 +178,9 @@ pub(super) fn namespaces(
         if let Some(path) = path {
             out.push(ns(typ, Some(path))?);
         }
+    }
+    if let Some(user) = &input.resolved.user_ns {
+        out.push(ns(LinuxNamespaceType::User, Some(&user.path))?);
     }
     Ok(out)
 }

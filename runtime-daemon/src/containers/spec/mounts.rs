@@ -138,9 +138,9 @@ fn bind_mount(
             "mount {dest}: image volume was not mounted by the daemon"
         )));
     }
-    if !m.uid_mappings.is_empty() || !m.gid_mappings.is_empty() {
+    if m.uid_mappings.is_empty() != m.gid_mappings.is_empty() {
         return Err(SpecError::build(format!(
-            "mount {dest}: id-mapped mounts are not supported yet"
+            "mount {dest}: an id-mapped mount needs both uidMappings and gidMappings"
         )));
     }
     if m.recursive_read_only {
@@ -166,13 +166,18 @@ fn bind_mount(
         // Read-only all the way down: the submounts too (mount_setattr).
         options.push("rro".to_string());
     }
-    let mount = MountBuilder::default()
+    let mut mount = MountBuilder::default()
         .destination(dest.as_str())
         .typ("bind")
         .source(m.host_path.as_str())
         .options(options)
         .build()
         .map_err(|e| SpecError::oci(format!("mount {dest}"), e))?;
+    if !m.uid_mappings.is_empty() {
+        // runtime-spec 1.2: an id-mapped bind mount.
+        mount.set_uid_mappings(Some(super::userns::oci_mappings(&m.uid_mappings)?));
+        mount.set_gid_mappings(Some(super::userns::oci_mappings(&m.gid_mappings)?));
+    }
     Ok((mount, needs))
 }
 

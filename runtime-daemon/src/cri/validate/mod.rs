@@ -1,12 +1,13 @@
 //! Request checks at the service boundary, before anything is created:
 //! every field against the kubelet's own limits (`fields`, by the `rules`
 //! of names, paths and strings), combinations of fields that containerd
-//! refuses before doing any work (a group without a user), and fields this
-//! node cannot honour (user namespaces, which `Status` reports as
-//! unsupported), refused by name instead of silently ignored.
+//! refuses before doing any work (a group without a user), and the user
+//! namespace options (`userns`): what the kubelet sends, else refused by
+//! name instead of silently ignored.
 
 mod fields;
 mod rules;
+mod userns;
 
 use cradle_proto::cri;
 use tonic::Status;
@@ -31,10 +32,7 @@ pub(crate) fn container_config(config: &cri::ContainerConfig) -> Result<(), Stat
                 "security_context.run_as_group is set without run_as_user or run_as_username",
             ));
         }
-        user_namespace(
-            security.namespace_options.as_ref(),
-            "linux.security_context.namespace_options.userns_options",
-        )?;
+        userns::check(security.namespace_options.as_ref(), false)?;
     }
     Ok(())
 }
@@ -95,32 +93,7 @@ pub(crate) fn pod_config(config: &cri::PodSandboxConfig) -> Result<(), Status> {
         .as_ref()
         .and_then(|l| l.security_context.as_ref())
         .and_then(|s| s.namespace_options.as_ref());
-    user_namespace(
-        options,
-        "linux.security_context.namespace_options.userns_options",
-    )
-}
-
-/// A user namespace other than the node's is refused: no runtime handler
-/// here advertises `user_namespaces` (see `runtime_info`), so running the
-/// pod without one would hand it the node's ids while it asked for others.
-fn user_namespace(options: Option<&cri::NamespaceOption>, field: &str) -> Result<(), Status> {
-    let Some(userns) = options.and_then(|o| o.userns_options.as_ref()) else {
-        return Ok(());
-    };
-    if userns.mode == cri::NamespaceMode::Node as i32
-        && userns.uids.is_empty()
-        && userns.gids.is_empty()
-    {
-        return Ok(());
-    }
-    Err(Status::failed_precondition(format!(
-        "{field}: user namespaces (mode {}) are not supported by this node's runtime handlers \
-         (Status reports user_namespaces=false)",
-        cri::NamespaceMode::try_from(userns.mode)
-            .map(|m| m.as_str_name())
-            .unwrap_or("unknown")
-    )))
+    userns::check(options, true)
 }
 
 #[cfg(test)]
@@ -229,62 +202,5 @@ mod tests {
         });
         assert!(container_config(&with_name).is_ok());
         assert!(container_config(&cri::ContainerConfig::default()).is_ok());
-    }
-
-    fn pod_with_userns(userns: cri::UserNamespace) -> cri::PodSandboxConfig {
-        cri::PodSandboxConfig {
-            linux: Some(cri::LinuxPodSandboxConfig {
-                security_context: Some(cri::LinuxSandboxSecurityContext {
-                    namespace_options: Some(cri::NamespaceOption {
-                        userns_options: Some(userns),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn user_namespaces_other_than_the_nodes_are_refused_by_name() {
-        let mapping = vec![cri::IdMapping {
-            host_id: 1000,
-            container_id: 0,
-            length: 100_000,
-        }];
-        let pod = pod_with_userns(cri::UserNamespace {
-            mode: cri::NamespaceMode::Pod as i32,
-            uids: mapping.clone(),
-            gids: mapping,
-        });
-        let err = pod_config(&pod).unwrap_err();
-        assert_eq!(err.code(), Code::FailedPrecondition);
-        assert!(
-            err.message().contains("userns_options"),
-            "{}",
-            err.message()
-        );
-        let node = pod_with_userns(cri::UserNamespace {
-            mode: cri::NamespaceMode::Node as i32,
-            ..Default::default()
-        });
-        assert!(pod_config(&node).is_ok());
-        assert!(pod_config(&cri::PodSandboxConfig::default()).is_ok());
-        let container = with_security(cri::LinuxContainerSecurityContext {
-            namespace_options: Some(cri::NamespaceOption {
-                userns_options: Some(cri::UserNamespace {
-                    mode: cri::NamespaceMode::Container as i32,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-        assert_eq!(
-            container_config(&container).unwrap_err().code(),
-            Code::FailedPrecondition
-        );
     }
 }

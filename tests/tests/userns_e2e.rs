@@ -1,0 +1,169 @@
+//! Pod user namespaces end to end over the CRI socket (issue 15, item 3):
+//! a pod with `userns_options` mode POD, as the kubelet sends it for
+//! `hostUsers: false`, runs its container as root of the pod's user
+//! namespace: `id -u` is 0, `/proc/self/uid_map` shows the mapping, a file
+//! created in the rootfs and in a hostPath volume is owned on the host by
+//! the mapped id, a host-owned file outside the mapping cannot be written,
+//! and the container can neither load a kernel module nor mount the
+//! host's block device. Bad mappings and modes are refused.
+
+// Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
+#![cfg(test)]
+
+use std::os::unix::fs::MetadataExt;
+
+use anyhow::ensure;
+use cradle_proto::cri;
+use cradle_tests::steps::{
+    container_config, create_and_start, exec, pod_config, pull, remove_pod_and_check_leaks, run_pod,
+};
+use cradle_tests::{World, skip_unless_ready};
+
+/// The kubelet's choice for the k-th pod: k × 65536, 65536 ids.
+const HOST_ID: u32 = 7 * 65536;
+
+fn userns(options: &mut Option<cri::NamespaceOption>) {
+    let map = vec![cri::IdMapping {
+        host_id: HOST_ID,
+        container_id: 0,
+        length: 65536,
+    }];
+    let options = options.get_or_insert_with(Default::default);
+    options.pid = cri::NamespaceMode::Container as i32;
+    options.userns_options = Some(cri::UserNamespace {
+        mode: cri::NamespaceMode::Pod as i32,
+        uids: map.clone(),
+        gids: map,
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_user_namespace_maps_root_and_confines_it() {
+    skip_unless_ready!(true);
+    if !std::path::Path::new("/proc/self/ns/user").exists() {
+        cradle_testkit::skip("the kernel has no user namespaces");
+        return;
+    }
+    let mut w = World::start().await;
+    let result = scenario(&mut w).await;
+    w.finish_with_log(result).await;
+}
+
+async fn scenario(w: &mut World) -> anyhow::Result<()> {
+    let cri = &mut w.cri;
+    let image = w.registry.image_ref();
+    pull(cri, &image).await?;
+
+    // Refused at the door, before anything is created.
+    let mut bad = pod_config(&w.daemon, &w.cgroup)?;
+    let security = bad
+        .linux
+        .get_or_insert_with(Default::default)
+        .security_context
+        .get_or_insert_with(Default::default);
+    security.namespace_options = Some(cri::NamespaceOption {
+        userns_options: Some(cri::UserNamespace {
+            mode: cri::NamespaceMode::Container as i32,
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let refused = run_pod(cri, &bad).await;
+    ensure!(refused.is_err(), "mode CONTAINER was accepted");
+
+    let mut pod = pod_config(&w.daemon, &w.cgroup)?;
+    userns(
+        &mut pod
+            .linux
+            .get_or_insert_with(Default::default)
+            .security_context
+            .get_or_insert_with(Default::default)
+            .namespace_options,
+    );
+    let pod_id = run_pod(cri, &pod).await?;
+
+    let volume = w.daemon.dir().join("userns-volume");
+    std::fs::create_dir_all(&volume)?;
+    std::os::unix::fs::chown(&volume, Some(HOST_ID), Some(HOST_ID))?;
+    let host_owned = volume.join("host-owned");
+    std::fs::write(&host_owned, "node's")?;
+    let mut config = container_config(&image, "userns", &["sleep", "3600"]);
+    userns(
+        &mut config
+            .linux
+            .get_or_insert_with(Default::default)
+            .security_context
+            .get_or_insert_with(Default::default)
+            .namespace_options,
+    );
+    config.mounts = vec![cri::Mount {
+        container_path: "/vol".into(),
+        host_path: volume.display().to_string(),
+        ..Default::default()
+    }];
+    let id = create_and_start(cri, &pod_id, &pod, config).await?;
+
+    let (code, out) = exec(cri, &id, &["id", "-u"]).await?;
+    ensure!(code == 0 && out.trim() == "0", "id -u: {code} {out}");
+    let (_, map) = exec(cri, &id, &["cat", "/proc/self/uid_map"]).await?;
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    ensure!(
+        fields == ["0", &HOST_ID.to_string(), "65536"],
+        "uid_map: {map}"
+    );
+
+    // Writes land as the mapped id on the host.
+    let (code, out) = exec(
+        cri,
+        &id,
+        &["sh", "-c", "echo r > /in-rootfs && echo v > /vol/in-volume"],
+    )
+    .await?;
+    ensure!(code == 0, "writing as the namespace's root: {out}");
+    let upper = w
+        .daemon
+        .root()
+        .join("snapshots/containers")
+        .join(&id)
+        .join("upper");
+    let in_rootfs = std::fs::metadata(upper.join("in-rootfs"))?;
+    ensure!(
+        (in_rootfs.uid(), in_rootfs.gid()) == (HOST_ID, HOST_ID),
+        "rootfs file owned by {}:{}",
+        in_rootfs.uid(),
+        in_rootfs.gid()
+    );
+    let in_volume = std::fs::metadata(volume.join("in-volume"))?;
+    ensure!(
+        in_volume.uid() == HOST_ID,
+        "volume file owned by {}",
+        in_volume.uid()
+    );
+    // The image's own files show as the namespace's root (id-mapped lower
+    // layers), and the node's root's file outside the mapping stays out of
+    // reach.
+    let (_, owner) = exec(cri, &id, &["stat", "-c", "%u", "/bin"]).await?;
+    ensure!(owner.trim() == "0", "/bin owned by {owner} inside");
+    let (code, out) = exec(cri, &id, &["sh", "-c", "echo x >> /vol/host-owned"]).await?;
+    ensure!(code != 0, "wrote a file of the node's root: {out}");
+    ensure!(std::fs::read_to_string(&host_owned)? == "node's");
+
+    // Capabilities are the namespace's: no module loading, no host device.
+    let (code, out) = exec(cri, &id, &["sh", "-c", "insmod /nonexistent.ko"]).await?;
+    ensure!(code != 0, "insmod succeeded: {out}");
+    let device = ["/dev/vda", "/dev/sda", "/dev/nvme0n1"]
+        .into_iter()
+        .find(|d| std::path::Path::new(d).exists());
+    if let Some(device) = device {
+        let script = format!(
+            "mkdir -p /mnt/d && mknod /dev/hostdisk b $(stat -c '%t %T' {device} 2>/dev/null || echo 253 0) 2>&1; mount /dev/hostdisk /mnt/d"
+        );
+        let (code, out) = exec(cri, &id, &["sh", "-c", &script]).await?;
+        ensure!(code != 0, "mounted the host's block device: {out}");
+    }
+    let (_, status) = exec(cri, &id, &["cat", "/proc/self/status"]).await?;
+    ensure!(status.contains("CapEff"), "{status}");
+
+    remove_pod_and_check_leaks(cri, &w.daemon, &pod_id, &[id]).await?;
+    Ok(())
+}
