@@ -5,7 +5,10 @@
 //! created in the rootfs and in a hostPath volume is owned on the host by
 //! the mapped id, a host-owned file outside the mapping cannot be written,
 //! and the container can neither load a kernel module nor mount the
-//! host's block device. Bad mappings and modes are refused.
+//! host's block device. Bad mappings and modes are refused. As critest's
+//! UserNamespaces specs ask: with every namespace option left at its
+//! default (pid, network and IPC POD) the container, in the pod's shared
+//! pid namespace, prints the pod's mapping; with mode NODE, the node's.
 
 // Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
 #![cfg(test)]
@@ -165,5 +168,76 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
     ensure!(status.contains("CapEff"), "{status}");
 
     remove_pod_and_check_leaks(cri, &w.daemon, &pod_id, &[id]).await?;
+    Ok(())
+}
+
+/// critest's shape: only `userns_options` set, so pid, network and IPC are
+/// the pod's (mode POD, 0); the container, in the pause's pid namespace,
+/// must still mount its /proc.
+fn critest_options(mode: cri::NamespaceMode, host_id: u32) -> Option<cri::NamespaceOption> {
+    let map = vec![cri::IdMapping {
+        host_id,
+        container_id: 0,
+        length: 100_000,
+    }];
+    let node = mode == cri::NamespaceMode::Node;
+    Some(cri::NamespaceOption {
+        userns_options: Some(cri::UserNamespace {
+            mode: mode as i32,
+            uids: if node { vec![] } else { map.clone() },
+            gids: if node { vec![] } else { map },
+        }),
+        ..Default::default()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn critests_user_namespace_pods_show_their_mapping() {
+    skip_unless_ready!(true);
+    if !std::path::Path::new("/proc/self/ns/user").exists() {
+        cradle_testkit::skip("the kernel has no user namespaces");
+        return;
+    }
+    let mut w = World::start().await;
+    let result = critest_shapes(&mut w).await;
+    w.finish_with_log(result).await;
+}
+
+async fn critest_shapes(w: &mut World) -> anyhow::Result<()> {
+    let cri = &mut w.cri;
+    let image = w.registry.image_ref();
+    pull(cri, &image).await?;
+    let host_map = std::fs::read_to_string("/proc/self/uid_map")?;
+    for (mode, want) in [
+        (cri::NamespaceMode::Pod, "0 1000 100000".to_string()),
+        (
+            cri::NamespaceMode::Node,
+            host_map.split_whitespace().collect::<Vec<_>>().join(" "),
+        ),
+    ] {
+        let options = critest_options(mode, 1000);
+        let mut pod = pod_config(&w.daemon, &w.cgroup)?;
+        pod.linux
+            .get_or_insert_with(Default::default)
+            .security_context
+            .get_or_insert_with(Default::default)
+            .namespace_options = options.clone();
+        let pod_id = run_pod(cri, &pod).await?;
+        let mut config = container_config(&image, "uidmap", &["sleep", "3600"]);
+        config
+            .linux
+            .get_or_insert_with(Default::default)
+            .security_context
+            .get_or_insert_with(Default::default)
+            .namespace_options = options;
+        let id = create_and_start(cri, &pod_id, &pod, config).await?;
+        let (code, map) = exec(cri, &id, &["cat", "/proc/self/uid_map"]).await?;
+        let seen = map.split_whitespace().collect::<Vec<_>>().join(" ");
+        ensure!(
+            code == 0 && seen == want,
+            "{mode:?}: uid_map {map:?}, want {want}"
+        );
+        remove_pod_and_check_leaks(cri, &w.daemon, &pod_id, &[id]).await?;
+    }
     Ok(())
 }
