@@ -51,14 +51,6 @@ use Use::{Filled, Ignored, Read, Refused, Unset};
 const WINDOWS_ONLY: &str = "Windows only: Cradle runs Linux containers";
 const WINDOWS: Use = Ignored(WINDOWS_ONLY);
 const WINDOWS_OUT: Use = Unset(WINDOWS_ONLY);
-const LIST_STREAMING: &str = "alpha in Kubernetes 1.36 (CRIListStreaming, KEP-5825); the kubelet \
-     falls back to the unary List rpc on Unimplemented";
-const NOT_STREAMED: Use = Ignored(
-    "its rpc answers Unimplemented (CRIListStreaming): the kubelet uses the List rpc instead",
-);
-const NOT_STREAMED_OUT: Use = Unset(
-    "its rpc answers Unimplemented (CRIListStreaming): the kubelet uses the List rpc instead",
-);
 const NO_PSI: Use =
     Unset("pressure stall information is per cgroup only on cgroup v2; not sampled yet");
 
@@ -85,7 +77,10 @@ const RPCS: &[(&str, Rpc)] = &[
         "ListPodSandbox",
         Served("cri/sandbox.rs::list_pod_sandbox_impl"),
     ),
-    ("StreamPodSandboxes", Unimplemented(LIST_STREAMING)),
+    (
+        "StreamPodSandboxes",
+        Served("cri/list_streaming.rs::stream_pod_sandboxes_impl"),
+    ),
     (
         "CreateContainer",
         Served("cri/container.rs::create_container_impl"),
@@ -106,7 +101,10 @@ const RPCS: &[(&str, Rpc)] = &[
         "ListContainers",
         Served("cri/container.rs::list_containers_impl"),
     ),
-    ("StreamContainers", Unimplemented(LIST_STREAMING)),
+    (
+        "StreamContainers",
+        Served("cri/list_streaming.rs::stream_containers_impl"),
+    ),
     (
         "ContainerStatus",
         Served("cri/container.rs::container_status_impl"),
@@ -131,7 +129,10 @@ const RPCS: &[(&str, Rpc)] = &[
         "ListContainerStats",
         Served("cri/stats.rs::list_container_stats_impl"),
     ),
-    ("StreamContainerStats", Unimplemented(LIST_STREAMING)),
+    (
+        "StreamContainerStats",
+        Served("cri/list_streaming.rs::stream_container_stats_impl"),
+    ),
     (
         "PodSandboxStats",
         Served("cri/sandbox_stats.rs::pod_sandbox_stats_impl"),
@@ -140,7 +141,10 @@ const RPCS: &[(&str, Rpc)] = &[
         "ListPodSandboxStats",
         Served("cri/sandbox_stats.rs::list_pod_sandbox_stats_impl"),
     ),
-    ("StreamPodSandboxStats", Unimplemented(LIST_STREAMING)),
+    (
+        "StreamPodSandboxStats",
+        Served("cri/list_streaming.rs::stream_pod_sandbox_stats_impl"),
+    ),
     (
         "UpdateRuntimeConfig",
         Served("cri/runtime_info.rs::update_runtime_config_impl"),
@@ -165,7 +169,10 @@ const RPCS: &[(&str, Rpc)] = &[
         "ListPodSandboxMetrics",
         Served("cri/metrics.rs::list_pod_sandbox_metrics_impl"),
     ),
-    ("StreamPodSandboxMetrics", Unimplemented(LIST_STREAMING)),
+    (
+        "StreamPodSandboxMetrics",
+        Served("cri/list_streaming.rs::stream_pod_sandbox_metrics_impl"),
+    ),
     (
         "RuntimeConfig",
         Served("cri/runtime_info.rs::runtime_config_impl"),
@@ -179,7 +186,10 @@ const RPCS: &[(&str, Rpc)] = &[
         ),
     ),
     ("ListImages", Served("cri/image.rs::list_images_impl")),
-    ("StreamImages", Unimplemented(LIST_STREAMING)),
+    (
+        "StreamImages",
+        Served("cri/list_streaming.rs::stream_images_impl"),
+    ),
     ("ImageStatus", Served("cri/image.rs::image_status_impl")),
     ("PullImage", Served("cri/image.rs::pull_image_impl")),
     ("RemoveImage", Served("cri/image.rs::remove_image_impl")),
@@ -564,8 +574,20 @@ const TABLE: &[(&str, Rule)] = &[
             ("runtime_handler", Filled("pods/record.rs::to_list_item")),
         ]),
     ),
-    ("StreamPodSandboxesRequest", Whole(NOT_STREAMED)),
-    ("StreamPodSandboxesResponse", Whole(NOT_STREAMED_OUT)),
+    (
+        "StreamPodSandboxesRequest",
+        Fields(&[(
+            "filter",
+            Read("cri/list_streaming.rs::stream_pod_sandboxes_impl"),
+        )]),
+    ),
+    (
+        "StreamPodSandboxesResponse",
+        Fields(&[(
+            "pod_sandboxes",
+            Filled("cri/list_streaming.rs::stream_pod_sandboxes_impl"),
+        )]),
+    ),
     (
         "UpdatePodSandboxResourcesRequest",
         Whole(Ignored("its rpc answers Unimplemented (see the rpcs)")),
@@ -901,8 +923,20 @@ const TABLE: &[(&str, Rule)] = &[
             ("image_id", Filled("containers/record.rs::to_list_item")),
         ]),
     ),
-    ("StreamContainersRequest", Whole(NOT_STREAMED)),
-    ("StreamContainersResponse", Whole(NOT_STREAMED_OUT)),
+    (
+        "StreamContainersRequest",
+        Fields(&[(
+            "filter",
+            Read("cri/list_streaming.rs::stream_containers_impl"),
+        )]),
+    ),
+    (
+        "StreamContainersResponse",
+        Fields(&[(
+            "containers",
+            Filled("cri/list_streaming.rs::stream_containers_impl"),
+        )]),
+    ),
     (
         "ContainerStatusRequest",
         Fields(&[
@@ -1101,8 +1135,20 @@ const TABLE: &[(&str, Rule)] = &[
         "ListContainerStatsResponse",
         Fields(&[("stats", Filled("cri/stats.rs::list_container_stats_impl"))]),
     ),
-    ("StreamContainerStatsRequest", Whole(NOT_STREAMED)),
-    ("StreamContainerStatsResponse", Whole(NOT_STREAMED_OUT)),
+    (
+        "StreamContainerStatsRequest",
+        Fields(&[(
+            "filter",
+            Read("cri/list_streaming.rs::stream_container_stats_impl"),
+        )]),
+    ),
+    (
+        "StreamContainerStatsResponse",
+        Fields(&[(
+            "container_stats",
+            Filled("cri/list_streaming.rs::stream_container_stats_impl"),
+        )]),
+    ),
     (
         "ContainerStats",
         Fields(&[
@@ -1216,8 +1262,20 @@ const TABLE: &[(&str, Rule)] = &[
             Filled("cri/sandbox_stats.rs::list_pod_sandbox_stats_impl"),
         )]),
     ),
-    ("StreamPodSandboxStatsRequest", Whole(NOT_STREAMED)),
-    ("StreamPodSandboxStatsResponse", Whole(NOT_STREAMED_OUT)),
+    (
+        "StreamPodSandboxStatsRequest",
+        Fields(&[(
+            "filter",
+            Read("cri/list_streaming.rs::stream_pod_sandbox_stats_impl"),
+        )]),
+    ),
+    (
+        "StreamPodSandboxStatsResponse",
+        Fields(&[(
+            "pod_sandbox_stats",
+            Filled("cri/list_streaming.rs::stream_pod_sandbox_stats_impl"),
+        )]),
+    ),
     (
         "PodSandboxStats",
         Fields(&[
@@ -1306,7 +1364,13 @@ const TABLE: &[(&str, Rule)] = &[
         )]),
     ),
     ("StreamPodSandboxMetricsRequest", Fields(&[])),
-    ("StreamPodSandboxMetricsResponse", Whole(NOT_STREAMED_OUT)),
+    (
+        "StreamPodSandboxMetricsResponse",
+        Fields(&[(
+            "pod_sandbox_metrics",
+            Filled("cri/list_streaming.rs::stream_pod_sandbox_metrics_impl"),
+        )]),
+    ),
     (
         "PodSandboxMetrics",
         Fields(&[
@@ -1389,8 +1453,17 @@ const TABLE: &[(&str, Rule)] = &[
             ),
         ]),
     ),
-    ("StreamImagesRequest", Whole(NOT_STREAMED)),
-    ("StreamImagesResponse", Whole(NOT_STREAMED_OUT)),
+    (
+        "StreamImagesRequest",
+        Fields(&[("filter", Read("cri/list_streaming.rs::stream_images_impl"))]),
+    ),
+    (
+        "StreamImagesResponse",
+        Fields(&[(
+            "images",
+            Filled("cri/list_streaming.rs::stream_images_impl"),
+        )]),
+    ),
     (
         "ImageStatusRequest",
         Fields(&[

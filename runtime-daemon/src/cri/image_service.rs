@@ -1,15 +1,14 @@
-//! `impl ImageService`: dispatch only. `StreamImages` is not built yet: it
-//! answers `Unimplemented`, as it did when the server did not know it.
+//! `impl ImageService`: dispatch only.
 
-use super::runtime_service::NoStream;
-use super::{CriService, unimplemented};
+use super::CriService;
+use super::list_streaming::Batches;
 use cradle_proto::cri;
 use cradle_proto::cri::image_service_server::ImageService;
 use tonic::{Request, Response, Status};
 
 #[tonic::async_trait]
 impl ImageService for CriService {
-    type StreamImagesStream = NoStream<cri::StreamImagesResponse>;
+    type StreamImagesStream = Batches<cri::StreamImagesResponse>;
 
     async fn list_images(
         &self,
@@ -56,7 +55,7 @@ impl ImageService for CriService {
         &self,
         request: Request<cri::StreamImagesRequest>,
     ) -> Result<Response<Self::StreamImagesStream>, Status> {
-        let _ = request;
-        Err(unimplemented("StreamImages"))
+        self.stream_images_impl(request.into_inner())
+            .map(Response::new)
     }
 }

@@ -8,7 +8,8 @@
 //! (PodSandboxStats, ListPodSandboxStats), [`metrics`]
 //! (ListMetricDescriptors, ListPodSandboxMetrics), [`events`]
 //! (GetContainerEvents), [`streaming`] (Exec, Attach, PortForward: URLs on
-//! the streaming server) and [`image`] (with ImageFsInfo); `validate` holds
+//! the streaming server), [`image`] (with ImageFsInfo) and [`list_streaming`]
+//! (the `Stream*` forms of the List rpcs); `validate` holds
 //! the request checks containerd makes before any work. The trait impls in
 //! [`runtime_service`] and [`image_service`] only dispatch; every RPC not
 //! built yet (checkpoint) answers `Unimplemented` by name.
@@ -18,6 +19,7 @@ pub mod events;
 pub mod filter;
 pub mod image;
 pub mod image_service;
+pub mod list_streaming;
 mod metric_builder;
 pub mod metrics;
 mod metrics_detail;

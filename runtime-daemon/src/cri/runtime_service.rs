@@ -1,11 +1,10 @@
 //! `impl RuntimeService`: dispatch only. Each RPC is one line into its family
-//! module; those not built yet answer `Unimplemented` by name. The stats and
-//! metrics RPCs read files (cgroups, /proc, writable-layer walks), so they
-//! run on the blocking pool, off the async workers. The streaming list RPCs
-//! (`Stream*`) and `UpdatePodSandboxResources`, which the CRI gained after
-//! the bindings Cradle used before, are not built yet: they answer
-//! `Unimplemented`, as they did when the server did not know them.
+//! module; those not built yet answer `Unimplemented` by name (see
+//! docs/cri-fields.md for why). The stats and metrics RPCs, streamed or
+//! not, read files (cgroups, /proc, writable-layer walks), so they run on
+//! the blocking pool, off the async workers.
 
+use super::list_streaming::Batches;
 use super::{CriService, unimplemented};
 use cradle_proto::cri;
 use cradle_proto::cri::runtime_service_server::RuntimeService;
@@ -14,11 +13,11 @@ use tonic::{Request, Response, Status};
 #[tonic::async_trait]
 impl RuntimeService for CriService {
     type GetContainerEventsStream = super::events::EventStream;
-    type StreamPodSandboxesStream = NoStream<cri::StreamPodSandboxesResponse>;
-    type StreamContainersStream = NoStream<cri::StreamContainersResponse>;
-    type StreamContainerStatsStream = NoStream<cri::StreamContainerStatsResponse>;
-    type StreamPodSandboxStatsStream = NoStream<cri::StreamPodSandboxStatsResponse>;
-    type StreamPodSandboxMetricsStream = NoStream<cri::StreamPodSandboxMetricsResponse>;
+    type StreamPodSandboxesStream = Batches<cri::StreamPodSandboxesResponse>;
+    type StreamContainersStream = Batches<cri::StreamContainersResponse>;
+    type StreamContainerStatsStream = Batches<cri::StreamContainerStatsResponse>;
+    type StreamPodSandboxStatsStream = Batches<cri::StreamPodSandboxStatsResponse>;
+    type StreamPodSandboxMetricsStream = Batches<cri::StreamPodSandboxMetricsResponse>;
 
     async fn attach(
         &self,
@@ -281,32 +280,40 @@ impl RuntimeService for CriService {
         &self,
         request: Request<cri::StreamPodSandboxesRequest>,
     ) -> Result<Response<Self::StreamPodSandboxesStream>, Status> {
-        let _ = request;
-        Err(unimplemented("StreamPodSandboxes"))
+        Ok(Response::new(
+            self.stream_pod_sandboxes_impl(request.into_inner()),
+        ))
     }
 
     async fn stream_containers(
         &self,
         request: Request<cri::StreamContainersRequest>,
     ) -> Result<Response<Self::StreamContainersStream>, Status> {
-        let _ = request;
-        Err(unimplemented("StreamContainers"))
+        Ok(Response::new(
+            self.stream_containers_impl(request.into_inner()),
+        ))
     }
 
     async fn stream_container_stats(
         &self,
         request: Request<cri::StreamContainerStatsRequest>,
     ) -> Result<Response<Self::StreamContainerStatsStream>, Status> {
-        let _ = request;
-        Err(unimplemented("StreamContainerStats"))
+        let svc = self.clone();
+        let req = request.into_inner();
+        blocking(move || svc.stream_container_stats_impl(req))
+            .await
+            .map(Response::new)
     }
 
     async fn stream_pod_sandbox_stats(
         &self,
         request: Request<cri::StreamPodSandboxStatsRequest>,
     ) -> Result<Response<Self::StreamPodSandboxStatsStream>, Status> {
-        let _ = request;
-        Err(unimplemented("StreamPodSandboxStats"))
+        let svc = self.clone();
+        let req = request.into_inner();
+        blocking(move || svc.stream_pod_sandbox_stats_impl(req))
+            .await
+            .map(Response::new)
     }
 
     async fn stream_pod_sandbox_metrics(
@@ -314,7 +321,10 @@ impl RuntimeService for CriService {
         request: Request<cri::StreamPodSandboxMetricsRequest>,
     ) -> Result<Response<Self::StreamPodSandboxMetricsStream>, Status> {
         let _ = request;
-        Err(unimplemented("StreamPodSandboxMetrics"))
+        let svc = self.clone();
+        blocking(move || svc.stream_pod_sandbox_metrics_impl())
+            .await
+            .map(Response::new)
     }
 
     async fn update_pod_sandbox_resources(
@@ -325,10 +335,6 @@ impl RuntimeService for CriService {
         Err(unimplemented("UpdatePodSandboxResources"))
     }
 }
-
-/// The response stream of a streaming RPC not built yet (it never yields:
-/// the RPC answers `Unimplemented` before any stream exists).
-pub(crate) type NoStream<T> = tokio_stream::Empty<Result<T, Status>>;
 
 /// Runs a file-reading handler on the blocking pool.
 async fn blocking<T: Send + 'static>(
