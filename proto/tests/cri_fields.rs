@@ -1468,20 +1468,14 @@ const TABLE: &[(&str, Rule)] = &[
         "ImageStatusRequest",
         Fields(&[
             ("image", Read("cri/image.rs::image_status_impl")),
-            (
-                "verbose",
-                Ignored("no verbose image details yet: `info` stays empty"),
-            ),
+            ("verbose", Read("cri/image.rs::image_status_impl")),
         ]),
     ),
     (
         "ImageStatusResponse",
         Fields(&[
             ("image", Filled("cri/image.rs::image_status_impl")),
-            (
-                "info",
-                Unset("no verbose image details yet; the kubelet never asks for them"),
-            ),
+            ("info", Filled("cri/image.rs::verbose_info")),
         ]),
     ),
     (

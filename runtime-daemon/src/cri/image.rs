@@ -29,6 +29,18 @@ fn to_cri(image: Image) -> cri::Image {
     }
 }
 
+/// `ImageStatus(verbose).info["info"]`, for `crictl inspecti`: the image's
+/// layers (diff ids, bottom first) and the part of its config the runtime
+/// uses.
+fn verbose_info(image: &Image) -> std::collections::HashMap<String, String> {
+    let info = serde_json::json!({
+        "id": image.id,
+        "layers": image.layers,
+        "config": image.config,
+    });
+    std::collections::HashMap::from([("info".to_string(), info.to_string())])
+}
+
 fn image_name(spec: &Option<cri::ImageSpec>) -> Result<&str, Status> {
     required(
         spec.as_ref().map(|s| s.image.as_str()).unwrap_or(""),
@@ -74,9 +86,13 @@ impl CriService {
     ) -> Result<cri::ImageStatusResponse, Status> {
         let reference = image_name(&req.image)?;
         let image = self.runtime.images.status(reference)?;
+        let info = match &image {
+            Some(image) if req.verbose => verbose_info(image),
+            _ => Default::default(),
+        };
         Ok(cri::ImageStatusResponse {
             image: image.map(to_cri),
-            info: Default::default(),
+            info,
         })
     }
 
@@ -122,5 +138,30 @@ fn filesystem_usage(usage: FsUsage) -> cri::FilesystemUsage {
         inodes_used: Some(cri::UInt64Value {
             value: usage.inodes_used,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbose_info_carries_the_layers_and_the_config() {
+        let image = Image {
+            id: "sha256:c0".into(),
+            repo_tags: vec!["busybox:latest".into()],
+            repo_digests: Vec::new(),
+            size: 1,
+            layers: vec!["sha256:l1".into(), "sha256:l2".into()],
+            config: cradle_snapshotter::ImageConfig {
+                stop_signal: Some("SIGUSR1".into()),
+                ..Default::default()
+            },
+        };
+        let info = verbose_info(&image);
+        let json: serde_json::Value = serde_json::from_str(&info["info"]).unwrap();
+        assert_eq!(json["id"], "sha256:c0");
+        assert_eq!(json["layers"][1], "sha256:l2");
+        assert_eq!(json["config"]["stop_signal"], "SIGUSR1");
     }
 }
