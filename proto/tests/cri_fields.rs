@@ -1191,7 +1191,7 @@ const TABLE: &[(&str, Rule)] = &[
             ("working_set_bytes", Filled("cri/stats.rs::memory_usage")),
             (
                 "available_bytes",
-                Unset("not computed yet: the kubelet derives availability from its own limits"),
+                Unset("not computed yet: the container's memory limit is not sampled"),
             ),
             ("usage_bytes", Filled("cri/stats.rs::memory_usage")),
             ("rss_bytes", Filled("cri/stats.rs::memory_usage")),
@@ -1410,7 +1410,9 @@ const TABLE: &[(&str, Rule)] = &[
             ),
             (
                 "user_specified_image",
-                Ignored("the user's spelling of the name, for runtimes that pull per handler"),
+                Ignored(
+                    "the name as the pod spec wrote it, informational: Cradle resolves ImageSpec.image",
+                ),
             ),
             (
                 "runtime_handler",
