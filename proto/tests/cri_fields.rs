@@ -449,17 +449,17 @@ const TABLE: &[(&str, Rule)] = &[
     (
         "UserNamespace",
         Fields(&[
-            ("mode", Read("cri/validate/mod.rs::pod_config")),
-            ("uids", Read("cri/validate/mod.rs::pod_config")),
-            ("gids", Read("cri/validate/mod.rs::pod_config")),
+            ("mode", Read("cri/validate/userns.rs::check")),
+            ("uids", Read("pods/userns.rs::pod_mappings")),
+            ("gids", Read("pods/userns.rs::pod_mappings")),
         ]),
     ),
     (
         "IDMapping",
         Fields(&[
-            ("host_id", Read("cri/validate/mod.rs::pod_config")),
-            ("container_id", Read("cri/validate/mod.rs::pod_config")),
-            ("length", Read("cri/validate/mod.rs::pod_config")),
+            ("host_id", Read("pods/userns.rs::shim_args")),
+            ("container_id", Read("pods/userns.rs::shim_args")),
+            ("length", Read("pods/userns.rs::shim_args")),
         ]),
     ),
     (
@@ -669,14 +669,8 @@ const TABLE: &[(&str, Rule)] = &[
                 Ignored("Cradle runs without SELinux and labels no mount source"),
             ),
             ("propagation", Read("containers/spec/mounts.rs::bind_mount")),
-            (
-                "uidMappings",
-                Refused("id-mapped volume mounts (containers/spec/mounts.rs::bind_mount)"),
-            ),
-            (
-                "gidMappings",
-                Refused("id-mapped volume mounts (containers/spec/mounts.rs::bind_mount)"),
-            ),
+            ("uidMappings", Read("containers/spec/mounts.rs::bind_mount")),
+            ("gidMappings", Read("containers/spec/mounts.rs::bind_mount")),
             (
                 "recursive_read_only",
                 Read("containers/spec/mounts.rs::bind_mount"),
