@@ -118,6 +118,24 @@ pub async fn run_pod_on(
     Ok(resp.into_inner().pod_sandbox_id)
 }
 
+/// The runtime handlers Status lists (without `""`, the default's alias),
+/// each one a pod can be run with: the suite runs its lifecycle, exec and
+/// log scenarios once per handler installed on this host.
+pub async fn runtime_handlers(cri: &mut Cri) -> anyhow::Result<Vec<String>> {
+    let status = cri
+        .runtime
+        .status(cri::StatusRequest::default())
+        .await
+        .context("Status")?
+        .into_inner();
+    Ok(status
+        .runtime_handlers
+        .into_iter()
+        .map(|h| h.name)
+        .filter(|name| !name.is_empty())
+        .collect())
+}
+
 /// CreateContainer; returns the container id.
 pub async fn create(
     cri: &mut Cri,

@@ -1,7 +1,7 @@
 //! The command line, a fixed contract with `cradled`.
 //!
 //! ```text
-//! cradle-shim container --id ID --bundle DIR --runtime PATH --runtime-root DIR --state-dir DIR [--log-path FILE] [--stdin [--stdin-once]]
+//! cradle-shim container --id ID --bundle DIR --runtime PATH --runtime-root DIR [--runtime-arg FLAG]… --state-dir DIR [--log-path FILE] [--stdin [--stdin-once]]
 //! cradle-shim sandbox   --id ID --state-dir DIR --netns PATH --ipcns PATH --utsns PATH [--cgroup CGROUP_PATH]
 //!                       [--uid-map C:H:L --gid-map C:H:L]
 //! ```
@@ -41,6 +41,9 @@ pub struct ContainerArgs {
     pub runtime: PathBuf,
     /// The runtime's `--root` state directory.
     pub runtime_root: PathBuf,
+    /// More global flags of the runtime (`--systemd-cgroup`, the handler's
+    /// extra flags), given to every verb after `--root`.
+    pub runtime_args: Vec<std::ffi::OsString>,
     /// The shim's own state directory (socket, pid files, exit record).
     pub state_dir: PathBuf,
     /// CRI log file; without it the container's output is drained and dropped.
@@ -125,7 +128,7 @@ cradle-shim: Cradle's per-container monitor (started by cradled)
 
 Usage:
   cradle-shim container --id ID --bundle DIR --runtime PATH --runtime-root DIR --state-dir DIR
-                        [--log-path FILE] [--stdin [--stdin-once]]
+                        [--runtime-arg FLAG]... [--log-path FILE] [--stdin [--stdin-once]]
   cradle-shim sandbox   --id ID --state-dir DIR --netns PATH --ipcns PATH --utsns PATH
                         [--cgroup CGROUP_PATH] [--uid-map C:H:L --gid-map C:H:L]
   cradle-shim --version
@@ -170,6 +173,7 @@ fn parse(mut p: lexopt::Parser) -> Result<Parsed, lexopt::Error> {
     let (mut log_path, mut netns, mut ipcns, mut utsns, mut cgroup) =
         (None, None, None, None, None);
     let (mut stdin, mut stdin_once) = (false, false);
+    let mut runtime_args = Vec::new();
     let (mut uid_map, mut gid_map) = (Vec::new(), Vec::new());
     while let Some(arg) = p.next()? {
         match arg {
@@ -181,6 +185,7 @@ fn parse(mut p: lexopt::Parser) -> Result<Parsed, lexopt::Error> {
             Long("bundle") => bundle = Some(PathBuf::from(p.value()?)),
             Long("runtime") => runtime = Some(PathBuf::from(p.value()?)),
             Long("runtime-root") => runtime_root = Some(PathBuf::from(p.value()?)),
+            Long("runtime-arg") => runtime_args.push(p.value()?),
             Long("log-path") => log_path = Some(PathBuf::from(p.value()?)),
             Long("stdin") => stdin = true,
             Long("stdin-once") => stdin_once = true,
@@ -215,6 +220,7 @@ fn parse(mut p: lexopt::Parser) -> Result<Parsed, lexopt::Error> {
                 bundle: required(bundle, "bundle")?,
                 runtime: required(runtime, "runtime")?,
                 runtime_root: required(runtime_root, "runtime-root")?,
+                runtime_args,
                 state_dir: required(state_dir, "state-dir")?,
                 log_path,
                 stdin,
@@ -225,6 +231,7 @@ fn parse(mut p: lexopt::Parser) -> Result<Parsed, lexopt::Error> {
             if bundle.is_some()
                 || runtime.is_some()
                 || runtime_root.is_some()
+                || !runtime_args.is_empty()
                 || log_path.is_some()
                 || stdin
                 || stdin_once
@@ -284,6 +291,9 @@ mod tests {
             "cradle-oci",
             "--runtime-root",
             "/r",
+            "--runtime-arg",
+            "--systemd-cgroup",
+            "--runtime-arg=--debug",
             "--state-dir",
             "/s",
             "--log-path",
@@ -295,6 +305,7 @@ mod tests {
         };
         assert_eq!((c.id.as_str(), c.stdin, c.stdin_once), ("c1", true, true));
         assert_eq!(c.log_path, Some(PathBuf::from("/l")));
+        assert_eq!(c.runtime_args, ["--systemd-cgroup", "--debug"]);
     }
 
     #[test]

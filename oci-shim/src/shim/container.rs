@@ -59,6 +59,7 @@ pub fn setup(args: &ContainerArgs) -> Result<Monitor, ShimError> {
     let mut stdio = pipes.stdio;
 
     let runtime = Runtime::new(args.runtime.clone(), args.runtime_root.clone())
+        .with_args(args.runtime_args.clone())
         .with_log(state_dir.join(RUNTIME_LOG_FILE));
     let pid_file = state_dir.join(INIT_PID_FILE);
     let io = CreateIo {

@@ -1,6 +1,6 @@
 //! Running the OCI runtime's verbs (`create`, `start`, `kill`, `delete`).
 //!
-//! Every verb is `<runtime> --root <root> <verb> …`, the runc command line
+//! Every verb is `<runtime> --root <root> [flags] <verb> …`, the runc command line
 //! that `cradle-oci`, runc and crun share. Each runs to completion before the
 //! shim goes on; their output is captured for error messages.
 
@@ -32,6 +32,7 @@ pub struct CreateIo<'a> {
 pub struct Runtime {
     binary: PathBuf,
     root: PathBuf,
+    args: Vec<std::ffi::OsString>,
     log: Option<PathBuf>,
 }
 
@@ -41,8 +42,16 @@ impl Runtime {
         Runtime {
             binary,
             root,
+            args: Vec::new(),
             log: None,
         }
+    }
+
+    /// More global flags (`--systemd-cgroup`, a handler's extra flags),
+    /// given to every verb after `--root`.
+    pub fn with_args(mut self, args: Vec<std::ffi::OsString>) -> Runtime {
+        self.args = args;
+        self
     }
 
     /// Send the runtime's own warnings to `log` (its global `--log`, which runc
@@ -56,7 +65,7 @@ impl Runtime {
 
     fn command(&self, verb: &str) -> Command {
         let mut command = Command::new(&self.binary);
-        command.arg("--root").arg(&self.root);
+        command.arg("--root").arg(&self.root).args(&self.args);
         if let Some(log) = &self.log {
             command.arg("--log").arg(log);
         }

@@ -8,6 +8,7 @@ use super::users::UserDb;
 use crate::core::error::{Error, Result};
 use crate::core::fault;
 use crate::core::fsutil::remove_dir;
+use crate::core::handlers::Handler;
 use crate::core::ids::ContainerId;
 use crate::core::index::Entry;
 use crate::core::store::Kind;
@@ -40,7 +41,7 @@ impl ContainerManager {
                 sandbox.id
             )));
         }
-        let (handler_name, handler_bin) = self.ctx.runtime_handler(&sandbox.runtime_handler)?;
+        let handler = self.ctx.runtime_handler(&sandbox.runtime_handler)?;
         let log_path = super::log_path::confined(&sandbox.config.log_directory, &config.log_path)?;
         let id = ContainerId::new(crate::core::ids::generate());
         let name = ContainerRecord::name_key(&sandbox.typed_id(), &config).unwrap_or_default();
@@ -66,24 +67,16 @@ impl ContainerManager {
             log_path,
             dir: self.ctx.container_dir(&id),
             shim_dir: self.ctx.shim_dir(&id),
-            runtime_handler: handler_name.clone(),
+            runtime_handler: handler.name.clone(),
             stop_signal: stop_signal(config.stop_signal, image.config.stop_signal.as_deref()),
-            cgroup_path: format!("{}/{}", self.ctx.cgroup_parent(&sandbox.config), id),
+            cgroup_path: self.ctx.cgroups_path(&sandbox.config, id.as_str())?,
             user: None,
             start_error: None,
             config,
         };
         let mut undo = Undo::default();
         let built = self
-            .build(
-                &record,
-                sandbox,
-                &image,
-                &images,
-                &handler_name,
-                &handler_bin,
-                &mut undo,
-            )
+            .build(&record, sandbox, &image, &images, &handler, &mut undo)
             .await;
         let persisted = built.and_then(|built| {
             record.user = Some(built.user);
@@ -114,8 +107,7 @@ impl ContainerManager {
         sandbox: &SandboxRecord,
         image: &cradle_snapshotter::Image,
         images: &Arc<ImageStore>,
-        handler_name: &str,
-        handler_bin: &Path,
+        handler: &Handler,
         undo: &mut Undo,
     ) -> Result<Built> {
         let apparmor = apparmor_profile(&record.config).await?;
@@ -134,16 +126,13 @@ impl ContainerManager {
                 image,
                 config.clone(),
                 &rootfs,
-                handler_name,
-                handler_bin,
+                handler,
                 (apparmor, user_ns),
             )
             .await?;
         let user = spec_user(&spec);
         write_bundle(record, &spec)?;
-        let start_error = self
-            .start_shim(record, &config, handler_name, handler_bin, undo)
-            .await?;
+        let start_error = self.start_shim(record, &config, handler, undo).await?;
         Ok(Built { user, start_error })
     }
 
@@ -187,8 +176,7 @@ impl ContainerManager {
         image: &cradle_snapshotter::Image,
         mut config: cri::ContainerConfig,
         rootfs: &Path,
-        handler_name: &str,
-        handler_bin: &Path,
+        handler: &Handler,
         (apparmor, user_ns): (Option<String>, Option<UserNsJoin>),
     ) -> Result<Spec> {
         let mut resolved = {
@@ -202,10 +190,11 @@ impl ContainerManager {
         resolved.apparmor_profile = apparmor;
         resolved.user_ns = user_ns;
         if let Some(resources) = config.linux.as_mut().and_then(|l| l.resources.as_mut()) {
-            super::hugetlb::drop_unenforceable_zero_limits(handler_name, resources);
+            let launcher = handler.binary == self.ctx.oci_bin;
+            super::hugetlb::drop_unenforceable_zero_limits(&handler.name, launcher, resources);
         }
         if config.mounts.iter().any(|m| m.recursive_read_only) {
-            resolved.recursive_read_only = self.features.recursive_read_only(handler_bin).await;
+            resolved.recursive_read_only = self.features.recursive_read_only(handler).await;
         }
         let namespaces = SandboxNamespaces {
             net: sandbox.pins.net.clone(),
@@ -236,15 +225,14 @@ impl ContainerManager {
         &self,
         record: &ContainerRecord,
         config: &cri::ContainerConfig,
-        handler_name: &str,
-        handler_bin: &Path,
+        handler: &Handler,
         undo: &mut Undo,
     ) -> Result<Option<String>> {
         let id = record.typed_id();
         std::fs::create_dir_all(&record.shim_dir).map_err(|e| Error::io(&record.shim_dir, e))?;
         undo.shim_dir = Some(record.shim_dir.clone());
-        let runtime_root = self.ctx.config.state_dir.join("runtime").join(handler_name);
-        std::fs::create_dir_all(&runtime_root).map_err(|e| Error::io(&runtime_root, e))?;
+        let runtime_root = &handler.root;
+        std::fs::create_dir_all(runtime_root).map_err(|e| Error::io(runtime_root, e))?;
         let mut args: Vec<OsString> = vec![
             "container".into(),
             "--id".into(),
@@ -252,12 +240,16 @@ impl ContainerManager {
             "--bundle".into(),
             record.bundle().into(),
             "--runtime".into(),
-            handler_bin.into(),
+            handler.binary.clone().into(),
             "--runtime-root".into(),
             runtime_root.into(),
             "--state-dir".into(),
             record.shim_dir.clone().into(),
         ];
+        for flag in handler.global_args() {
+            args.push("--runtime-arg".into());
+            args.push(flag);
+        }
         if let Some(log_path) = &record.log_path {
             args.push("--log-path".into());
             args.push(log_path.into());

@@ -68,15 +68,13 @@ impl ContainerManager {
                 record.id
             )));
         }
-        let (handler, binary) = self.ctx.runtime_handler(&record.runtime_handler)?;
-        let runtime_root = self.ctx.config.state_dir.join("runtime").join(handler);
+        let handler = self.ctx.runtime_handler(&record.runtime_handler)?;
         let pid_file = record
             .shim_dir
             .join(format!("exec-{}.pid", &crate::core::ids::generate()[..16]));
         Ok(ExecTarget {
             id: record.id,
-            binary,
-            runtime_root,
+            handler,
             pid_file,
             runtime_log: record.shim_dir.join(cradle_proto::shim::RUNTIME_LOG_FILE),
         })
@@ -88,21 +86,19 @@ impl ContainerManager {
 #[derive(Debug, Clone)]
 pub(crate) struct ExecTarget {
     pub id: String,
-    pub binary: PathBuf,
-    pub runtime_root: PathBuf,
+    /// The runtime: its binary, `--root` and global flags.
+    pub handler: std::sync::Arc<crate::core::handlers::Handler>,
     pub pid_file: PathBuf,
     /// The runtime's `--log`: its warnings stay out of the session's stderr.
     pub runtime_log: PathBuf,
 }
 
 impl ExecTarget {
-    /// `<runtime> --root R --log L exec --pid-file P [extra…] <id> <cmd…>`,
+    /// `<runtime> --root R [flags] --log L exec --pid-file P [extra…] <id> <cmd…>`,
     /// killed when dropped; stdio is the caller's to set.
     pub(crate) fn command(&self, extra: &[&OsStr], cmd: &[String]) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(&self.binary);
+        let mut command = self.handler.command();
         command
-            .arg("--root")
-            .arg(&self.runtime_root)
             .arg("--log")
             .arg(&self.runtime_log)
             .arg("exec")
@@ -163,7 +159,7 @@ pub(crate) fn exit_code(status: std::process::ExitStatus) -> i32 {
 }
 
 async fn run(target: &ExecTarget, cmd: &[String], timeout: Duration) -> Result<ExecOutput> {
-    let binary = &target.binary;
+    let binary = &target.handler.binary;
     let id = &target.id;
     let mut child = target
         .command(&[], cmd)

@@ -21,9 +21,14 @@ use cradle_proto::cri;
 const HUGEPAGES: &str = "/sys/kernel/mm/hugepages";
 
 /// Removes from `resources` the hugepage limits `handler` could not apply
-/// and whose absence weakens nothing on this node.
-pub fn drop_unenforceable_zero_limits(handler: &str, resources: &mut cri::LinuxContainerResources) {
-    if handler == "cradle-oci" || has_hugetlb_controller(Path::new(CGROUP_ROOT)) {
+/// and whose absence weakens nothing on this node; `launcher`: the handler
+/// runs `cradle-oci`, which needs none removed.
+pub fn drop_unenforceable_zero_limits(
+    handler: &str,
+    launcher: bool,
+    resources: &mut cri::LinuxContainerResources,
+) {
+    if launcher || has_hugetlb_controller(Path::new(CGROUP_ROOT)) {
         return;
     }
     resources.hugepage_limits.retain(|limit| {
@@ -145,7 +150,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        drop_unenforceable_zero_limits("cradle-oci", &mut r);
+        drop_unenforceable_zero_limits("cradle-oci", true, &mut r);
         assert_eq!(r.hugepage_limits.len(), 1);
     }
 }

@@ -47,9 +47,8 @@ async fn kill_container(ctx: &Context, record: &ContainerRecord) -> Result<()> {
         return Ok(()); // never created by the runtime: nothing runs
     }
     match ctx.runtime_handler(&record.runtime_handler) {
-        Ok((handler, binary)) => {
-            let root = ctx.config.state_dir.join("runtime").join(handler);
-            if let Err(e) = runtime_cmd::force_delete(&binary, &root, &id).await {
+        Ok(handler) => {
+            if let Err(e) = runtime_cmd::force_delete(&handler, &id).await {
                 tracing::warn!(
                     container = %id,
                     "lost shim: runtime delete failed, killing through the cgroup: {}",
@@ -59,7 +58,7 @@ async fn kill_container(ctx: &Context, record: &ContainerRecord) -> Result<()> {
         }
         Err(e) => tracing::warn!(container = %id, "lost shim: {}", e.chain()),
     }
-    let cgroup = record.cgroup_path.clone();
+    let cgroup = crate::platform::cgroup_host::cgroup_dir(&record.cgroup_path);
     let left = tokio::task::spawn_blocking(move || kill_cgroup(&cgroup, KILL_WAIT))
         .await
         .map_err(|e| Error::task("cgroup kill", e))?;

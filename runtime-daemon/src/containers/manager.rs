@@ -35,7 +35,21 @@ impl ContainerManager {
     /// recursive read-only mounts; unknown handlers cannot.
     pub async fn supports_recursive_read_only(&self, handler: &str) -> bool {
         match self.ctx.runtime_handler(handler) {
-            Ok((_, binary)) => self.features.recursive_read_only(&binary).await,
+            Ok(handler) => self.features.recursive_read_only(&handler).await,
+            Err(_) => false,
+        }
+    }
+
+    /// Whether pods of runtime handler `handler` (`""`: the default) can
+    /// run in their own user namespace: the handler's `features` say so
+    /// and the kernel id-maps an overlay on the snapshots' filesystem
+    /// (probed once); unknown handlers cannot.
+    pub async fn supports_user_namespaces(&self, handler: &str) -> bool {
+        match self.ctx.runtime_handler(handler) {
+            Ok(handler) => {
+                let scratch = &self.ctx.config.root;
+                self.features.user_namespaces(&handler, scratch).await
+            }
             Err(_) => false,
         }
     }

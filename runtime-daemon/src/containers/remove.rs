@@ -24,9 +24,8 @@ impl ContainerManager {
         let result = match shim.delete(true).await.map_err(Error::of_shim(shim.id())) {
             Err(e) if shim.is_alive().await => Err(e),
             Err(_) => {
-                let (handler, binary) = self.ctx.runtime_handler(&record.runtime_handler)?;
-                let root = self.ctx.config.state_dir.join("runtime").join(handler);
-                runtime_cmd::force_delete(&binary, &root, id)
+                let handler = self.ctx.runtime_handler(&record.runtime_handler)?;
+                runtime_cmd::force_delete(&handler, id)
                     .await
                     .map_err(|source| Error::RuntimeDelete {
                         id: id.to_string(),

@@ -3,17 +3,17 @@
 //! Normally the lifecycle commands go through the container's shim. When the
 //! shim died (killed, or lost with a crash), its container's runtime state and
 //! cgroup would outlive it; RemoveContainer then runs
-//! `<runtime> --root R delete --force <id>` itself. New resource limits
+//! `<runtime> --root R [flags] delete --force <id>` itself. New resource limits
 //! (`<runtime> update --resources -`) need no process of the container's, so
 //! the daemon runs that one directly too: the runtime's cgroup code knows the
 //! write order of memory and swap, hugepage files and the v2 names.
 
-use std::path::Path;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
 use crate::core::error::RuntimeCmdError;
+use crate::core::handlers::Handler;
 use crate::core::ids::ContainerId;
 
 /// How long a forced delete may take.
@@ -22,17 +22,16 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an update of a container's limits may take.
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// `<binary> --root <root> update --resources - <id>` with the OCI
+/// `<binary> --root <root> [flags] update --resources - <id>` with the OCI
 /// `LinuxResources` JSON on stdin; the runtime's own words on failure.
 pub async fn update(
-    binary: &Path,
-    root: &Path,
+    handler: &Handler,
     id: &ContainerId,
     resources_json: &[u8],
 ) -> Result<(), RuntimeCmdError> {
-    let mut child = tokio::process::Command::new(binary)
-        .arg("--root")
-        .arg(root)
+    let binary = &handler.binary;
+    let mut child = handler
+        .command()
         .args(["update", "--resources", "-", id.as_str()])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -80,19 +79,15 @@ pub async fn update(
     )))
 }
 
-/// `<binary> --root <root> delete --force <id>`. A container the runtime does
-/// not know counts as deleted.
-pub async fn force_delete(
-    binary: &Path,
-    root: &Path,
-    id: &ContainerId,
-) -> Result<(), RuntimeCmdError> {
+/// `<binary> --root <root> [flags] delete --force <id>`. A container the
+/// runtime does not know counts as deleted.
+pub async fn force_delete(handler: &Handler, id: &ContainerId) -> Result<(), RuntimeCmdError> {
+    let (binary, root) = (&handler.binary, &handler.root);
     if !root.join(id.as_str()).exists() {
         return Ok(());
     }
-    let run = tokio::process::Command::new(binary)
-        .arg("--root")
-        .arg(root)
+    let run = handler
+        .command()
         .args(["delete", "--force", id.as_str()])
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)

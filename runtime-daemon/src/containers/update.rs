@@ -30,16 +30,16 @@ impl ContainerManager {
                 record.state
             )));
         }
-        let (handler, binary) = self.ctx.runtime_handler(&record.runtime_handler)?;
-        hugetlb::drop_unenforceable_zero_limits(&handler, &mut resources);
+        let handler = self.ctx.runtime_handler(&record.runtime_handler)?;
+        let launcher = handler.binary == self.ctx.oci_bin;
+        hugetlb::drop_unenforceable_zero_limits(&handler.name, launcher, &mut resources);
         let oci = spec::update_resources(&resources)
             .map_err(|e| Error::InvalidArgument(format!("resources of container {id}: {e}")))?;
         let json = serde_json::to_vec(&oci).map_err(|source| Error::Encode {
             what: format!("the resources of container {id}"),
             source,
         })?;
-        let root = self.ctx.config.state_dir.join("runtime").join(handler);
-        runtime_cmd::update(&binary, &root, &id, &json)
+        runtime_cmd::update(&handler, &id, &json)
             .await
             .map_err(|source| Error::ResourceUpdate {
                 id: id.to_string(),

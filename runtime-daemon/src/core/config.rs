@@ -1,7 +1,9 @@
 //! Daemon configuration: built-in defaults, then `/etc/cradle/config.toml`,
 //! then command-line flags, each overriding the one before.
 
+use crate::core::handlers::{CgroupDriver, DEFAULT_HANDLER, HandlerConfig};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Default location of the configuration file.
@@ -61,6 +63,15 @@ pub struct Config {
     /// CreateContainer that asks for CDI devices; a device defined in a
     /// later directory overrides one of the same name in an earlier one.
     pub cdi_spec_dirs: Vec<PathBuf>,
+    /// The `[runtime_handlers.<name>]` tables: the RuntimeClass handlers
+    /// (`runtime`, `root`, `systemd_cgroup`, `extra_args`). Empty: the
+    /// built-ins, `cradle-oci` plus `runc` and `crun` where installed.
+    pub runtime_handlers: BTreeMap<String, HandlerConfig>,
+    /// The handler a pod without one (`runtime_handler: ""`) runs with.
+    pub default_runtime_handler: String,
+    /// `cgroupfs` or `systemd`, as the kubelet's `cgroupDriver`: the form
+    /// of cgroup parents, and `--systemd-cgroup` to every handler.
+    pub cgroup_driver: CgroupDriver,
 }
 
 impl Default for Config {
@@ -79,6 +90,9 @@ impl Default for Config {
             default_cgroup_parent: "/cradle".to_string(),
             streaming: cradle_streaming::StreamingSettings::default(),
             cdi_spec_dirs: vec![PathBuf::from("/etc/cdi"), PathBuf::from("/var/run/cdi")],
+            runtime_handlers: BTreeMap::new(),
+            default_runtime_handler: DEFAULT_HANDLER.to_string(),
+            cgroup_driver: CgroupDriver::Cgroupfs,
         }
     }
 }
@@ -241,6 +255,60 @@ mod tests {
         let config =
             Config::from_toml("cdi_spec_dirs = [\"/opt/cdi\"]", Path::new("x.toml")).unwrap();
         assert_eq!(config.cdi_spec_dirs, [PathBuf::from("/opt/cdi")]);
+    }
+
+    #[test]
+    fn runtime_handlers_and_the_cgroup_driver_parse() {
+        let text = "default_runtime_handler = \"fast\"\n\
+                    cgroup_driver = \"systemd\"\n\
+                    [runtime_handlers.fast]\n\
+                    runtime = \"/usr/bin/crun\"\n\
+                    root = \"/run/fast\"\n\
+                    systemd_cgroup = true\n\
+                    extra_args = [\"--debug\"]\n\
+                    [runtime_handlers.cradle-oci]\n";
+        let config = Config::from_toml(text, Path::new("c.toml")).unwrap();
+        assert_eq!(config.default_runtime_handler, "fast");
+        assert_eq!(config.cgroup_driver, CgroupDriver::Systemd);
+        let fast = &config.runtime_handlers["fast"];
+        assert_eq!(fast.runtime, Some(PathBuf::from("/usr/bin/crun")));
+        assert_eq!(fast.root, Some(PathBuf::from("/run/fast")));
+        assert_eq!(fast.systemd_cgroup, Some(true));
+        assert_eq!(fast.extra_args, ["--debug"]);
+        assert_eq!(
+            config.runtime_handlers["cradle-oci"],
+            HandlerConfig::default()
+        );
+        let defaults = Config::default();
+        assert_eq!(defaults.default_runtime_handler, "cradle-oci");
+        assert_eq!(defaults.cgroup_driver, CgroupDriver::Cgroupfs);
+        assert!(defaults.runtime_handlers.is_empty());
+    }
+
+    #[test]
+    fn handler_and_driver_errors_name_the_key() {
+        let err = Config::from_toml("cgroup_driver = \"openrc\"", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cgroup_driver"), "{err}");
+        let err = Config::from_toml(
+            "[runtime_handlers.runc]\nbinary = \"runc\"",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        // The parser names the unknown key and the line of its table.
+        assert!(
+            err.contains("unknown field `binary`") && err.contains("line 2"),
+            "{err}"
+        );
+        let err = Config::from_toml(
+            "[runtime_handlers.runc]\nextra_args = \"--debug\"",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("extra_args"), "{err}");
     }
 
     #[test]

@@ -10,8 +10,10 @@
 use crate::core::config::Config;
 use crate::core::error::{Chain, Error, Result};
 use crate::core::events::Events;
+use crate::core::handlers::{self, Handler, HandlerSettings, Handlers};
 use crate::core::ids::{ContainerId, SandboxId, ShimId};
 use crate::core::store::Store;
+use crate::platform::cgroup_host::CgroupHost;
 use crate::platform::cni::CniPaths;
 use crate::platform::networking::{CniNetworking, PodNetworking};
 use crate::platform::pinning::{KernelPinner, NamespacePinner};
@@ -32,8 +34,10 @@ pub struct Context {
     images: std::result::Result<Arc<ImageStore>, Arc<cradle_snapshotter::Error>>,
     /// The `cradle-shim` binary.
     pub shim_bin: PathBuf,
-    /// The `cradle-oci` binary (the default runtime handler).
+    /// The `cradle-oci` binary (Cradle's launcher).
     pub oci_bin: PathBuf,
+    /// The RuntimeClass handlers, resolved at start, and the host's cgroups.
+    pub handlers: Handlers,
     /// Container lifecycle events for GetContainerEvents.
     pub events: Events,
     /// The node's pod CIDR, from UpdateRuntimeConfig (for CNI config templates).
@@ -72,7 +76,12 @@ impl Context {
     }
 
     /// As [`Context::open`], with the given platform adapters (fakes, in tests).
+    /// The handlers are resolved first: a configuration this host cannot
+    /// give (the systemd driver without systemd, a missing runtime) is
+    /// refused before anything is opened.
     pub fn open_with(config: Config, platform: Platform) -> Result<Self> {
+        let (shim_bin, oci_bin) = binaries(&config);
+        let handlers = resolve_handlers(&config, &oci_bin, CgroupHost::detect())?;
         let store = Store::open(&config.root)?;
         let images =
             match ImageStore::open(&config.root, store.database(), config.registry_settings()) {
@@ -82,7 +91,6 @@ impl Context {
                     Err(Arc::new(e))
                 }
             };
-        let (shim_bin, oci_bin) = binaries(&config);
         for dir in [config.state_dir.join("shims"), config.state_dir.join("ns")] {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
@@ -92,6 +100,7 @@ impl Context {
             images,
             shim_bin,
             oci_bin,
+            handlers,
             events: Events::default(),
             pod_cidr: std::sync::RwLock::new(String::new()),
             shims: platform.shims,
@@ -133,14 +142,32 @@ impl Context {
         self.config.root.join("containers").join(id.as_str())
     }
 
-    /// Resolves a RuntimeClass handler to (name, binary): `""` and `cradle-oci` →
-    /// our launcher, `runc` → `runc` from PATH; anything else is refused.
-    pub fn runtime_handler(&self, handler: &str) -> Result<(String, PathBuf)> {
-        match handler {
-            "" | "cradle-oci" => Ok(("cradle-oci".to_string(), self.oci_bin.clone())),
-            "runc" => Ok(("runc".to_string(), PathBuf::from("runc"))),
-            other => Err(Error::InvalidArgument(format!(
-                "runtime_handler {other:?} is not configured (known: \"\", \"cradle-oci\", \"runc\")"
+    /// The RuntimeClass handler `name` stands for (`""`: the default);
+    /// one not configured is refused naming the configured ones.
+    pub fn runtime_handler(&self, name: &str) -> Result<Arc<Handler>> {
+        self.handlers.get(name).cloned().ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "runtime_handler {name:?} is not configured (configured: {})",
+                self.handlers.known()
+            ))
+        })
+    }
+
+    /// The cgroupsPath of object `id` (a container) of the pod `config`:
+    /// `<parent>/<id>` under the cgroupfs driver; `<slice>:cri-cradle:<id>`
+    /// under systemd, whose parent must be a slice name
+    /// (`kubepods-burstable-pod<uid>.slice`), else InvalidArgument naming
+    /// the field.
+    pub fn cgroups_path(&self, config: &cri::PodSandboxConfig, id: &str) -> Result<String> {
+        let parent = self.cgroup_parent(config);
+        match self.handlers.driver() {
+            handlers::CgroupDriver::Cgroupfs => Ok(format!("{parent}/{id}")),
+            handlers::CgroupDriver::Systemd if handlers::is_slice_name(&parent) => {
+                Ok(handlers::systemd_cgroups_path(&parent, id))
+            }
+            handlers::CgroupDriver::Systemd => Err(Error::InvalidArgument(format!(
+                "config.linux.cgroup_parent {parent:?} is not a systemd slice name \
+                 (such as \"kubepods-burstable-pod<uid>.slice\"), which cgroup_driver = \"systemd\" needs"
             ))),
         }
     }
@@ -178,6 +205,24 @@ fn binaries(config: &Config) -> (PathBuf, PathBuf) {
         .clone()
         .unwrap_or_else(|| exe_dir.join("cradle-oci"));
     (shim_bin, oci_bin)
+}
+
+/// The handlers of `config` on `host`, binaries named without a path
+/// looked up in PATH.
+pub fn resolve_handlers(
+    config: &Config,
+    launcher: &Path,
+    host: CgroupHost,
+) -> std::result::Result<Handlers, handlers::HandlerError> {
+    let settings = HandlerSettings {
+        configured: &config.runtime_handlers,
+        default: &config.default_runtime_handler,
+        driver: config.cgroup_driver,
+        default_cgroup_parent: &config.default_cgroup_parent,
+        state_dir: &config.state_dir,
+        launcher,
+    };
+    Handlers::resolve(settings, host, &handlers::find_in_path)
 }
 
 /// CNI configuration, plugin and result-cache locations of `config`.

@@ -66,6 +66,9 @@ pub enum Error {
     /// The image store did not open at start; image RPCs answer `Unavailable`.
     #[error("image store is unavailable")]
     ImagesUnavailable(#[source] Arc<cradle_snapshotter::Error>),
+    /// The configured runtime handlers cannot be used on this host.
+    #[error("runtime handlers")]
+    Handlers(#[from] crate::core::handlers::HandlerError),
     /// The container's OCI spec could not be built.
     #[error("building the OCI spec")]
     Spec(#[from] SpecError),

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod fault;
 pub mod fsutil;
+pub mod handlers;
 pub mod ids;
 pub mod index;
 pub mod names;

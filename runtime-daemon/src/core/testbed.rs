@@ -87,11 +87,16 @@ pub struct TestBed {
 impl TestBed {
     /// A fresh root and state dir with no object.
     pub fn new() -> Self {
+        Self::configured(|_| {})
+    }
+
+    /// As [`TestBed::new`], with `edit` applied to the configuration.
+    pub fn configured(edit: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let journal = Arc::new(Journal::default());
         let shims = Arc::new(FakeShims::new(Arc::clone(&journal)));
         let network = Arc::new(FakeNetwork::new(Arc::clone(&journal)));
-        let ctx = Self::context(&dir, &journal, &shims, &network);
+        let ctx = Self::context(&dir, &journal, &shims, &network, edit);
         TestBed {
             dir,
             ctx,
@@ -106,8 +111,9 @@ impl TestBed {
         journal: &Arc<Journal>,
         shims: &Arc<FakeShims>,
         network: &Arc<FakeNetwork>,
+        edit: impl FnOnce(&mut Config),
     ) -> Arc<Context> {
-        let config = Config {
+        let mut config = Config {
             socket: dir.path().join("cradle.sock"),
             root: dir.path().join("root"),
             state_dir: dir.path().join("state"),
@@ -120,6 +126,7 @@ impl TestBed {
             cdi_spec_dirs: Vec::new(),
             ..Config::default()
         };
+        edit(&mut config);
         let platform = Platform {
             shims: Arc::clone(shims) as _,
             namespaces: Arc::new(FakePinner::new(Arc::clone(journal))),

@@ -2,6 +2,7 @@
 
 use super::CriService;
 use crate::core::error::Chain;
+use crate::core::handlers::CgroupDriver;
 use cradle_proto::cri;
 use std::collections::HashMap;
 
@@ -65,6 +66,8 @@ impl CriService {
                 .map(|c| c.clone())
                 .unwrap_or_default();
             info.insert("podCIDR".to_string(), serde_json::json!(cidr).to_string());
+            info.insert("cgroup".to_string(), self.cgroup_info());
+            info.insert("runtimeHandlers".to_string(), self.handlers_info());
             if let Err(e) = self.runtime.ctx.images() {
                 info.insert(
                     "imageStore".to_string(),
@@ -72,18 +75,7 @@ impl CriService {
                 );
             }
         }
-        let mut runtime_handlers = Vec::new();
-        for name in ["", "cradle-oci", "runc"] {
-            let containers = &self.runtime.containers;
-            runtime_handlers.push(cri::RuntimeHandler {
-                name: name.to_string(),
-                features: Some(cri::RuntimeHandlerFeatures {
-                    // Probed from `<runtime> features` and the kernel, once.
-                    recursive_read_only_mounts: containers.supports_recursive_read_only(name).await,
-                    user_namespaces: false,
-                }),
-            });
-        }
+        let runtime_handlers = self.runtime_handlers().await;
         cri::StatusResponse {
             status: Some(cri::RuntimeStatus {
                 conditions: vec![condition("RuntimeReady", true, "", ""), network_condition],
@@ -120,12 +112,61 @@ impl CriService {
             .unwrap_or_else(|e| e.into_inner()) = cidr;
     }
 
+    /// RuntimeConfig: the configured `cgroup_driver`, which the kubelet
+    /// (1.28+, KubeletCgroupDriverFromCRI) adopts as its own.
     pub(crate) fn runtime_config_impl(&self) -> cri::RuntimeConfigResponse {
+        let driver = match self.runtime.ctx.handlers.driver() {
+            CgroupDriver::Cgroupfs => cri::CgroupDriver::Cgroupfs,
+            CgroupDriver::Systemd => cri::CgroupDriver::Systemd,
+        };
         cri::RuntimeConfigResponse {
             linux: Some(cri::LinuxRuntimeConfiguration {
-                cgroup_driver: cri::CgroupDriver::Cgroupfs as i32,
+                cgroup_driver: driver as i32,
             }),
         }
+    }
+
+    /// Every configured handler, then `""` for the default, each with the
+    /// features its `features` document and the kernel give (probed once).
+    async fn runtime_handlers(&self) -> Vec<cri::RuntimeHandler> {
+        let handlers = &self.runtime.ctx.handlers;
+        let containers = &self.runtime.containers;
+        let names = handlers
+            .names()
+            .map(str::to_string)
+            .chain(std::iter::once(String::new()));
+        let mut listed = Vec::new();
+        for name in names {
+            let features = cri::RuntimeHandlerFeatures {
+                recursive_read_only_mounts: containers.supports_recursive_read_only(&name).await,
+                user_namespaces: containers.supports_user_namespaces(&name).await,
+            };
+            listed.push(cri::RuntimeHandler {
+                name,
+                features: Some(features),
+            });
+        }
+        listed
+    }
+
+    /// `info["cgroup"]`: the host's hierarchy, the driver, whether systemd runs.
+    fn cgroup_info(&self) -> String {
+        let handlers = &self.runtime.ctx.handlers;
+        let host = handlers.host();
+        serde_json::json!({
+            "version": host.version,
+            "driver": handlers.driver(),
+            "systemd": host.systemd,
+        })
+        .to_string()
+    }
+
+    /// `info["runtimeHandlers"]`: each handler's binary, root and flags,
+    /// and the default.
+    fn handlers_info(&self) -> String {
+        let handlers = &self.runtime.ctx.handlers;
+        let all: Vec<_> = handlers.all().map(|h| h.as_ref()).collect();
+        serde_json::json!({ "default": handlers.default_name(), "handlers": all }).to_string()
     }
 }
 

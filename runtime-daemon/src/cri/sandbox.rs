@@ -19,8 +19,19 @@ impl CriService {
             return Err(Status::invalid_argument("config.metadata is required"));
         }
         super::validate::pod_config(&config)?;
-        let runtime = Arc::clone(&self.runtime);
         let handler = req.runtime_handler;
+        // A pod user namespace the handler (its features) or the kernel
+        // (id-mapped layers) cannot give is refused before anything is made.
+        if crate::pods::userns::pod_mappings(&config).is_some()
+            && !self.runtime.containers.supports_user_namespaces(&handler).await
+        {
+            return Err(Status::failed_precondition(format!(
+                "config.linux.security_context.namespace_options.userns_options: runtime handler \
+                 {handler:?} cannot run a pod in its own user namespace (see Status \
+                 runtime_handlers[].features.user_namespaces)"
+            )));
+        }
+        let runtime = Arc::clone(&self.runtime);
         let id = detached(async move { runtime.pods.run(config, &handler).await }).await?;
         Ok(cri::RunPodSandboxResponse {
             pod_sandbox_id: id.to_string(),
@@ -59,12 +70,33 @@ impl CriService {
             .filter(|c| c.sandbox_id == record.id)
             .map(|c| c.to_status())
             .collect();
+        let mut info = std::collections::HashMap::new();
+        if req.verbose {
+            info.insert("info".to_string(), self.sandbox_info(&record));
+        }
         Ok(cri::PodSandboxStatusResponse {
             status: Some(record.to_status()),
-            info: Default::default(),
+            info,
             containers_statuses,
             timestamp: crate::core::time::now_ns(),
         })
+    }
+
+    /// PodSandboxStatus verbose `info`: the runtime handler the pod runs
+    /// with (its binary and root) and its cgroup.
+    fn sandbox_info(&self, record: &crate::pods::SandboxRecord) -> String {
+        let handler = self
+            .runtime
+            .ctx
+            .runtime_handler(&record.runtime_handler)
+            .ok();
+        serde_json::json!({
+            "runtimeHandler": record.runtime_handler,
+            "runtimeType": handler.as_ref().map(|h| h.binary.display().to_string()),
+            "runtimeRoot": handler.as_ref().map(|h| h.root.display().to_string()),
+            "cgroupPath": record.cgroup_path,
+        })
+        .to_string()
     }
 
     pub(crate) fn list_pod_sandbox_impl(

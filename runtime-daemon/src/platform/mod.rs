@@ -12,10 +12,12 @@
 //! the context holds ([`shims`], [`pinning`], [`networking`]), so their
 //! logic is tested against recording fakes without root.
 
+pub mod cgroup_host;
 pub mod apparmor;
 pub mod cni;
 #[cfg(test)]
 pub mod fakes;
+pub mod idmap_probe;
 pub mod namespaces;
 pub mod networking;
 pub mod pinning;

@@ -12,6 +12,8 @@
 //! above stops and removes them before it calls in here.
 
 pub mod files;
+#[cfg(test)]
+mod handler_tests;
 mod manager;
 #[cfg(test)]
 mod manager_tests;

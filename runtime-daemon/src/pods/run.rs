@@ -10,6 +10,7 @@ use crate::core::context::Context;
 use crate::core::error::{Error, Result};
 use crate::core::fault;
 use crate::core::fsutil::remove_dir;
+use crate::core::handlers::CgroupDriver;
 use crate::core::ids::SandboxId;
 use crate::core::index::Entry;
 use crate::core::store::Kind;
@@ -26,19 +27,19 @@ impl SandboxManager {
     /// with a name): reserve the name, pin namespaces, start the pause shim,
     /// persist. Every step is undone if a later one fails.
     pub async fn run(&self, config: cri::PodSandboxConfig, handler: &str) -> Result<SandboxId> {
-        self.ctx.runtime_handler(handler)?;
+        let handler = self.ctx.runtime_handler(handler)?;
         let name = SandboxRecord::name_key(&config).unwrap_or_default();
         let id = SandboxId::new(crate::core::ids::generate());
+        let cgroup_path = self.pause_cgroup(&config, &id)?;
         let reservation = self.names.reserve(&name, id.as_str())?;
         fault::point("run_pod.name_reserved");
-        let cgroup_path = format!("{}/{}", self.ctx.cgroup_parent(&config), id);
         let mut undo = Undo::default();
         match self.build(&id, &config, &cgroup_path, &mut undo).await {
             Ok(built) => {
                 let record = SandboxRecord {
                     id: id.to_string(),
                     config,
-                    runtime_handler: handler.to_string(),
+                    runtime_handler: handler.name.clone(),
                     state: SandboxState::Ready,
                     created_at: crate::core::time::now_ns(),
                     pins: built.pins,
@@ -54,7 +55,7 @@ impl SandboxManager {
                 fault::point("run_pod.recorded");
                 self.index.insert(&id, Entry::new(record));
                 reservation.commit();
-                tracing::info!(sandbox = %id, name, "pod sandbox ready");
+                tracing::info!(sandbox = %id, name, handler = %handler.name, "pod sandbox ready");
                 Ok(id)
             }
             Err(e) => {
@@ -62,6 +63,18 @@ impl SandboxManager {
                 undo.run(&id, &self.ctx).await;
                 Err(e)
             }
+        }
+    }
+
+    /// The pause process's cgroup: `<parent>/<id>` under the cgroupfs
+    /// driver. Under systemd the parent must be a slice (checked here,
+    /// before anything is created), and the pause stays in its shim's
+    /// cgroup: a cgroup made by hand in a slice would be no systemd unit.
+    fn pause_cgroup(&self, config: &cri::PodSandboxConfig, id: &SandboxId) -> Result<String> {
+        let path = self.ctx.cgroups_path(config, id.as_str())?;
+        match self.ctx.handlers.driver() {
+            CgroupDriver::Cgroupfs => Ok(path),
+            CgroupDriver::Systemd => Ok(String::new()),
         }
     }
 
@@ -221,9 +234,10 @@ impl SandboxManager {
             ns_arg(&pins.ipc, "ipc"),
             "--utsns".into(),
             ns_arg(&pins.uts, "uts"),
-            "--cgroup".into(),
-            cgroup_path.into(),
         ];
+        if !cgroup_path.is_empty() {
+            args.extend(["--cgroup".into(), cgroup_path.into()]);
+        }
         // The pod's own user namespace, made by the pause (`--uid-map`…).
         args.extend(userns);
         let shim_id = id.shim();

@@ -3,6 +3,7 @@
 //! struct: the unit a background sampler could cache and the CRI layer
 //! maps to its messages.
 
+use crate::platform::cgroup_host::cgroup_dir;
 use std::path::Path;
 
 use cradle_cgroupfs::CGROUP_ROOT;
@@ -42,7 +43,7 @@ pub fn container_usage(cgroup_path: &str) -> CgroupSample {
     if cgroup_path.is_empty() {
         return CgroupSample::default();
     }
-    read_cgroup(Path::new(CGROUP_ROOT), cgroup_path)
+    read_cgroup(Path::new(CGROUP_ROOT), &cgroup_dir(cgroup_path))
 }
 
 /// Everything about the container whose cgroup is `cgroup_path` on this host.
@@ -52,6 +53,7 @@ pub fn container_sample(cgroup_path: &str) -> ContainerSample {
 
 /// [`container_sample`] with the cgroup root and `/proc` given.
 pub fn container_sample_at(root: &Path, proc: &Path, cgroup_path: &str) -> ContainerSample {
+    let cgroup_path = &cgroup_dir(cgroup_path);
     ContainerSample {
         usage: read_cgroup(root, cgroup_path),
         processes: process_count(root, cgroup_path),
@@ -68,14 +70,17 @@ pub fn pod_sample(cgroup_paths: &[String]) -> PodSample {
 
 /// [`pod_sample`] with the cgroup root given.
 pub fn pod_sample_at(root: &Path, cgroup_paths: &[String]) -> PodSample {
-    let cgroups = cgroup_paths.iter().filter(|c| !c.is_empty());
+    let cgroups = cgroup_paths
+        .iter()
+        .filter(|c| !c.is_empty())
+        .map(|c| cgroup_dir(c));
     PodSample {
         usage: cgroups
             .clone()
-            .map(|c| read_cgroup(root, c))
+            .map(|c| read_cgroup(root, &c))
             .fold(CgroupSample::default(), |acc, s| acc.add(&s)),
         processes: cgroups
-            .filter_map(|c| process_count(root, c))
+            .filter_map(|c| process_count(root, &c))
             .reduce(|a, b| a + b),
     }
 }
