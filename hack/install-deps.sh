@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
   protobuf-compiler          # protoc, for the CRI bindings (proto/build.rs)
   runc                       # the "runc" runtime handler
+  crun                       # the "crun" runtime handler (tests/tests/runtime_handlers_e2e.rs runs each installed one)
   containerd                 # tests/tests/containerd_compat.rs: cradle-oci as containerd's runc
   docker-registry            # the local registry of the end-to-end tests
   skopeo                     # pushes the test image into it
