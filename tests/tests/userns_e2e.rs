@@ -9,6 +9,8 @@
 //! UserNamespaces specs ask: with every namespace option left at its
 //! default (pid, network and IPC POD) the container, in the pod's shared
 //! pid namespace, prints the pod's mapping; with mode NODE, the node's.
+//! Every handler `Status` says supports user namespaces runs such a pod;
+//! every other one refuses it at RunPodSandbox (FailedPrecondition).
 
 // Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
 #![cfg(test)]
@@ -104,6 +106,17 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
         host_path: volume.display().to_string(),
         ..Default::default()
     }];
+    // The node's root filesystem device, handed in as a node: root of the
+    // pod's user namespace still may not mount it.
+    let disk = root_block_device();
+    if let Some(disk) = &disk {
+        config.mounts.push(cri::Mount {
+            container_path: "/dev/hostdisk".into(),
+            host_path: disk.clone(),
+            readonly: true,
+            ..Default::default()
+        });
+    }
     let id = create_and_start(cri, &pod_id, &pod, config).await?;
 
     let (code, out) = exec(cri, &id, &["id", "-u"]).await?;
@@ -151,18 +164,31 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
     ensure!(code != 0, "wrote a file of the node's root: {out}");
     ensure!(std::fs::read_to_string(&host_owned)? == "node's");
 
-    // Capabilities are the namespace's: no module loading, no host device.
-    let (code, out) = exec(cri, &id, &["sh", "-c", "insmod /nonexistent.ko"]).await?;
-    ensure!(code != 0, "insmod succeeded: {out}");
-    let device = ["/dev/vda", "/dev/sda", "/dev/nvme0n1"]
-        .into_iter()
-        .find(|d| std::path::Path::new(d).exists());
-    if let Some(device) = device {
-        let script = format!(
-            "mkdir -p /mnt/d && mknod /dev/hostdisk b $(stat -c '%t %T' {device} 2>/dev/null || echo 253 0) 2>&1; mount /dev/hostdisk /mnt/d"
+    // Capabilities are the namespace's: the container's user namespace is
+    // not the node's, so no capability of the node's is held; where the
+    // kernel loads modules, loading one is refused (CAP_SYS_MODULE of the
+    // node is asked for before the file is read).
+    let (_, inside) = exec(cri, &id, &["readlink", "/proc/self/ns/user"]).await?;
+    let node = std::fs::read_link("/proc/self/ns/user")?;
+    ensure!(
+        inside.trim() != node.to_string_lossy(),
+        "the container is in the node's user namespace {inside}"
+    );
+    if std::path::Path::new("/proc/modules").exists() {
+        let script = "head -c 4096 /dev/zero > /tmp/zero.ko && insmod /tmp/zero.ko";
+        let (code, out) = exec(cri, &id, &["sh", "-c", script]).await?;
+        ensure!(
+            code != 0 && out.contains("not permitted"),
+            "insmod: {code} {out}"
         );
-        let (code, out) = exec(cri, &id, &["sh", "-c", &script]).await?;
-        ensure!(code != 0, "mounted the host's block device: {out}");
+    }
+    if let Some(disk) = &disk {
+        let script = "mkdir -p /mnt/disk && mount -o ro /dev/hostdisk /mnt/disk";
+        let (code, out) = exec(cri, &id, &["sh", "-c", script]).await?;
+        ensure!(
+            code != 0 && (out.contains("not permitted") || out.contains("denied")),
+            "mounting the node's {disk}: {code} {out}"
+        );
     }
     let (_, status) = exec(cri, &id, &["cat", "/proc/self/status"]).await?;
     ensure!(status.contains("CapEff"), "{status}");
@@ -240,4 +266,80 @@ async fn critest_shapes(w: &mut World) -> anyhow::Result<()> {
         remove_pod_and_check_leaks(cri, &w.daemon, &pod_id, &[id]).await?;
     }
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_handler_runs_a_user_namespace_pod_or_refuses_it_as_status_says() {
+    skip_unless_ready!(true);
+    let mut w = World::start().await;
+    let result = per_handler(&mut w).await;
+    w.finish_with_log(result).await;
+}
+
+async fn per_handler(w: &mut World) -> anyhow::Result<()> {
+    let cri = &mut w.cri;
+    let image = w.registry.image_ref();
+    pull(cri, &image).await?;
+    let status = cri
+        .runtime
+        .status(cri::StatusRequest { verbose: false })
+        .await?
+        .into_inner();
+    for handler in &status.runtime_handlers {
+        let supported = handler.features.as_ref().is_some_and(|f| f.user_namespaces);
+        let options = critest_options(cri::NamespaceMode::Pod, 1000);
+        let mut pod = pod_config(&w.daemon, &w.cgroup)?;
+        pod.linux
+            .get_or_insert_with(Default::default)
+            .security_context
+            .get_or_insert_with(Default::default)
+            .namespace_options = options.clone();
+        let ran = cri
+            .runtime
+            .run_pod_sandbox(cri::RunPodSandboxRequest {
+                config: Some(pod.clone()),
+                runtime_handler: handler.name.clone(),
+            })
+            .await;
+        if !supported {
+            let refused = ran.err();
+            ensure!(
+                refused
+                    .as_ref()
+                    .is_some_and(|s| s.code() == tonic::Code::FailedPrecondition
+                        && s.message().contains("userns_options")),
+                "handler {:?} does not advertise user namespaces but RunPodSandbox gave {refused:?}",
+                handler.name
+            );
+            continue;
+        }
+        let pod_id = ran?.into_inner().pod_sandbox_id;
+        let mut config = container_config(&image, "uidmap", &["sleep", "3600"]);
+        config
+            .linux
+            .get_or_insert_with(Default::default)
+            .security_context
+            .get_or_insert_with(Default::default)
+            .namespace_options = options;
+        let id = create_and_start(cri, &pod_id, &pod, config).await?;
+        let (_, map) = exec(cri, &id, &["cat", "/proc/self/uid_map"]).await?;
+        let seen = map.split_whitespace().collect::<Vec<_>>().join(" ");
+        ensure!(
+            seen == "0 1000 100000",
+            "handler {:?}: uid_map {map:?}",
+            handler.name
+        );
+        remove_pod_and_check_leaks(cri, &w.daemon, &pod_id, &[id]).await?;
+    }
+    Ok(())
+}
+
+/// The block device of the node's root filesystem, from mountinfo.
+fn root_block_device() -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let line = info.lines().find(|l| l.split(' ').nth(4) == Some("/"))?;
+    let source = line.split(" - ").nth(1)?.split(' ').nth(1)?;
+    let is_block = std::fs::metadata(source).is_ok_and(|m| m.file_type().is_block_device());
+    is_block.then(|| source.to_string())
 }
