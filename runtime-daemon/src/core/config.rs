@@ -1,7 +1,7 @@
 //! Daemon configuration: built-in defaults, then `/etc/cradle/config.toml`,
 //! then command-line flags, each overriding the one before.
 
-use crate::core::handlers::{CgroupDriver, DEFAULT_HANDLER, HandlerConfig};
+use crate::core::handlers::{CgroupDriver, DEFAULT_CGROUP_PARENT, DEFAULT_HANDLER, HandlerConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -55,7 +55,9 @@ pub struct Config {
     pub shim_path: Option<PathBuf>,
     /// The `cradle-oci` binary; `None`: next to the daemon's executable.
     pub oci_runtime_path: Option<PathBuf>,
-    /// Cgroup parent of pods whose config names none.
+    /// Cgroup parent of pods whose config names none (a slice name such
+    /// as `system.slice` under the systemd driver, where the built-in
+    /// default means `system.slice`).
     pub default_cgroup_parent: String,
     /// The `[streaming]` table: address and TLS of the Exec/PortForward server.
     pub streaming: cradle_streaming::StreamingSettings,
@@ -87,7 +89,7 @@ impl Default for Config {
             log_level: "info".to_string(),
             shim_path: None,
             oci_runtime_path: None,
-            default_cgroup_parent: "/cradle".to_string(),
+            default_cgroup_parent: DEFAULT_CGROUP_PARENT.to_string(),
             streaming: cradle_streaming::StreamingSettings::default(),
             cdi_spec_dirs: vec![PathBuf::from("/etc/cdi"), PathBuf::from("/var/run/cdi")],
             runtime_handlers: BTreeMap::new(),

@@ -23,6 +23,10 @@ use cradle_snapshotter::ImageStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// The parent of pods without one under the systemd driver, unless
+/// `default_cgroup_parent` names a slice.
+const SYSTEMD_DEFAULT_SLICE: &str = "system.slice";
+
 /// What every manager shares.
 pub struct Context {
     /// The effective configuration the daemon started with.
@@ -172,21 +176,24 @@ impl Context {
         }
     }
 
-    /// Cgroup parent of a pod: the kubelet's, or the configured default.
+    /// Cgroup parent of a pod: the kubelet's, or the configured default
+    /// (`system.slice` under systemd when the default is the built-in one).
     pub fn cgroup_parent(&self, config: &cri::PodSandboxConfig) -> String {
         let parent = config
             .linux
             .as_ref()
             .map(|l| l.cgroup_parent.trim_end_matches('/').to_string())
             .unwrap_or_default();
-        if parent.is_empty() {
-            self.config
-                .default_cgroup_parent
-                .trim_end_matches('/')
-                .to_string()
-        } else {
-            parent
+        if !parent.is_empty() {
+            return parent;
         }
+        let default = self.config.default_cgroup_parent.trim_end_matches('/');
+        let systemd = self.handlers.driver() == handlers::CgroupDriver::Systemd;
+        if systemd && !handlers::is_slice_name(default) {
+            // Only the built-in default gets here (see Handlers::resolve).
+            return SYSTEMD_DEFAULT_SLICE.to_string();
+        }
+        default.to_string()
     }
 }
 

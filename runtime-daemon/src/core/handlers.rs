@@ -19,6 +19,10 @@ use std::sync::Arc;
 /// The handler `""` maps to unless `default_runtime_handler` says otherwise.
 pub const DEFAULT_HANDLER: &str = "cradle-oci";
 
+/// The cgroup parent of pods whose config names none, under the cgroupfs
+/// driver; under systemd, left at this, it stands for `system.slice`.
+pub const DEFAULT_CGROUP_PARENT: &str = "/cradle";
+
 /// Built-in handlers besides `cradle-oci`, present when found in PATH.
 const BUILT_IN_RUNTIMES: [&str; 2] = ["runc", "crun"];
 
@@ -139,7 +143,8 @@ pub enum HandlerError {
          (no /run/systemd/system); use cgroup_driver = \"cgroupfs\""
     )]
     NoSystemd,
-    /// The default cgroup parent is no slice under the systemd driver.
+    /// The default cgroup parent is no slice under the systemd driver
+    /// (the built-in default stands for `system.slice` there).
     #[error(
         "default_cgroup_parent {0:?} is not a systemd slice name (such as \"system.slice\"), \
          which cgroup_driver = \"systemd\" needs"
@@ -185,7 +190,8 @@ impl Handlers {
             if !host.systemd {
                 return Err(HandlerError::NoSystemd);
             }
-            if !is_slice_name(settings.default_cgroup_parent) {
+            let parent = settings.default_cgroup_parent;
+            if !is_slice_name(parent) && parent != DEFAULT_CGROUP_PARENT {
                 return Err(HandlerError::ParentNotSlice(
                     settings.default_cgroup_parent.to_string(),
                 ));

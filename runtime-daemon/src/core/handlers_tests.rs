@@ -119,10 +119,13 @@ fn the_systemd_driver_needs_systemd_and_a_slice_parent() {
         systemd: true,
         ..HOST
     };
+    // The built-in default parent stands for system.slice; another path is refused.
+    assert!(Handlers::resolve(s, with_systemd, &finds(&[])).is_ok());
+    s.default_cgroup_parent = "/kubepods";
     let err = Handlers::resolve(s, with_systemd, &finds(&[])).unwrap_err();
     assert!(
         err.to_string()
-            .contains("default_cgroup_parent \"/cradle\""),
+            .contains("default_cgroup_parent \"/kubepods\""),
         "{err}"
     );
     s.default_cgroup_parent = "system.slice";
