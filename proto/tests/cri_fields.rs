@@ -492,10 +492,7 @@ const TABLE: &[(&str, Rule)] = &[
         "PodSandboxStatusResponse",
         Fields(&[
             ("status", Filled("pods/record.rs::to_status")),
-            (
-                "info",
-                Unset("no verbose sandbox details yet; the kubelet never asks for them"),
-            ),
+            ("info", Filled("cri/sandbox.rs::sandbox_info")),
             (
                 "containers_statuses",
                 Filled("cri/sandbox.rs::pod_sandbox_status_impl"),
