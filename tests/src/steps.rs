@@ -136,6 +136,26 @@ pub async fn runtime_handlers(cri: &mut Cri) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
+/// Whether the OCI runtime of `handler` can run a container on this host.
+/// crun (1.8 and later) refuses every container on a hybrid host whose
+/// cgroup2 `unified` mount holds controllers ("cgroups in hybrid mode not
+/// supported"): such a host is detected from its mounts, not assumed.
+pub fn runs_here(handler: &str) -> bool {
+    let root = Path::new("/sys/fs/cgroup");
+    let unified = std::fs::read_to_string(root.join("unified/cgroup.controllers"));
+    let hybrid_with_controllers =
+        !root.join("cgroup.controllers").exists() && unified.is_ok_and(|c| !c.trim().is_empty());
+    !(handler == "crun" && hybrid_with_controllers)
+}
+
+/// The handlers of [`runtime_handlers`] that can run containers here
+/// ([`runs_here`]); `cradle-oci` always.
+pub async fn runnable_handlers(cri: &mut Cri) -> anyhow::Result<Vec<String>> {
+    let mut handlers = runtime_handlers(cri).await?;
+    handlers.retain(|h| runs_here(h));
+    Ok(handlers)
+}
+
 /// CreateContainer; returns the container id.
 pub async fn create(
     cri: &mut Cri,

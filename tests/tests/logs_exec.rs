@@ -2,7 +2,8 @@
 //! lines read back byte for byte from the CRI log file, a rotation by
 //! rename + ReopenContainerLog under load that loses no line, and an
 //! ExecSync timeout that answers DeadlineExceeded and leaves no process
-//! behind. One daemon, one registry, one pod.
+//! behind. One daemon, one registry, one pod per runtime handler that can
+//! run containers on this host (cradle-oci, runc, crun where installed).
 
 // Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
 #![cfg(test)]
@@ -13,8 +14,8 @@ use std::time::Duration;
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, create_and_start, pod_config, pull, remove_pod_and_check_leaks, run_pod,
-    wait_for_state,
+    container_config, create_and_start, pod_config, pull, remove_pod_and_check_leaks, run_pod_on,
+    runnable_handlers, wait_for_state,
 };
 use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, skip_unless_ready};
 use tonic::Code;
@@ -23,8 +24,17 @@ use tonic::Code;
 async fn logs_keep_every_byte_across_rotation_and_exec_timeouts_kill() {
     skip_unless_ready!(true);
     let mut w = World::start().await;
-    let result = scenario(&mut w.cri, &w.daemon, &w.registry, &w.cgroup).await;
+    let result = on_every_handler(&mut w).await;
     w.finish(result).await;
+}
+
+async fn on_every_handler(w: &mut World) -> anyhow::Result<()> {
+    for handler in runnable_handlers(&mut w.cri).await? {
+        scenario(&mut w.cri, &w.daemon, &w.registry, &w.cgroup, &handler)
+            .await
+            .with_context(|| format!("handler {handler:?}"))?;
+    }
+    Ok(())
 }
 
 /// The stdout stream rebuilt from CRI log files: `P` content as is, `F`
@@ -67,12 +77,13 @@ async fn scenario(
     daemon: &Daemon,
     registry: &Registry,
     cgroup: &CgroupParent,
+    handler: &str,
 ) -> anyhow::Result<()> {
     let image = registry.image_ref();
     pull(cri, &image).await?;
     let pod = pod_config(daemon, cgroup)?;
     let log_dir = Path::new(&pod.log_directory).to_path_buf();
-    let pod_id = run_pod(cri, &pod).await?;
+    let pod_id = run_pod_on(cri, &pod, handler).await?;
     let mut ids = Vec::new();
 
     // A partial line completed later, then a 100 000-byte line.

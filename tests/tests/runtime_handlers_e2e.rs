@@ -16,7 +16,8 @@ use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
     container_config, container_status, create, create_and_start, exec, has_log_line, leak_scope,
-    pod_config, pull, remove_pod_and_check_leaks, run_pod_on, runtime_handlers, wait_for_state,
+    pod_config, pull, remove_pod_and_check_leaks, run_pod_on, runs_here, runtime_handlers,
+    wait_for_state,
 };
 use cradle_tests::{Daemon, World, leaks, skip_unless_ready};
 use tonic::Code;
@@ -49,16 +50,6 @@ fn documented_features(binary: &Path) -> (bool, bool) {
         .is_some_and(|n| n.iter().any(|v| v == "user"))
         && doc["linux"]["mountExtensions"]["idmap"]["enabled"].as_bool() == Some(true);
     (rro, userns)
-}
-
-/// crun (1.8 and later) refuses every container on a hybrid host whose
-/// cgroup2 `unified` mount holds controllers ("cgroups in hybrid mode not
-/// supported"); such a host is detected, not assumed.
-fn refuses_this_host(handler: &str) -> bool {
-    let controllers = std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers");
-    handler == "crun"
-        && !Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-        && controllers.is_ok_and(|c| !c.trim().is_empty())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,7 +207,7 @@ async fn lifecycle_on(w: &mut World, image: &str, handler: &str) -> anyhow::Resu
         handler,
     ];
     let config = container_config(image, "c1", &command);
-    if refuses_this_host(handler) {
+    if !runs_here(handler) {
         return refused_here(w, &pod, &pod_id, config).await;
     }
     let id = create_and_start(cri, &pod_id, &pod, config).await?;
@@ -293,7 +284,7 @@ async fn kept_across_restart(w: &mut World) -> anyhow::Result<()> {
     // The last handler Status lists (runc or crun where installed): not the default.
     let handlers = runtime_handlers(&mut w.cri).await?;
     let handler = (handlers.iter().rev())
-        .find(|h| !refuses_this_host(h))
+        .find(|h| runs_here(h))
         .context("no handler")?
         .clone();
     let pod = pod_config(&w.daemon, &w.cgroup)?;

@@ -12,7 +12,8 @@ use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
     container_config, create_and_start, has_log_line, leak_scope, pod_config, pull,
-    remove_everything, run_pod, stop_and_remove_container, stop_and_remove_pod, wait_for_state,
+    remove_everything, run_pod, run_pod_on, runnable_handlers, stop_and_remove_container,
+    stop_and_remove_pod, wait_for_state,
 };
 use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, leaks, skip_unless_ready};
 use tonic::Code;
@@ -122,9 +123,53 @@ async fn walking_skeleton(
         absent.image
     );
 
-    // A pod and a container that prints to stdout and stderr, then exits 0.
+    // A pod and a container that prints to stdout and stderr, then exits
+    // 0, once per runtime handler that can run containers on this host.
+    let mut ids = Vec::new();
+    for handler in runnable_handlers(cri).await? {
+        let (pod_id, id) = container_on(cri, daemon, cgroup, &image, &image_ref, &handler)
+            .await
+            .with_context(|| format!("handler {handler:?}"))?;
+        ids.extend([pod_id, id]);
+    }
+    cri.image
+        .remove_image(cri::RemoveImageRequest {
+            image: Some(cri::ImageSpec {
+                image: image_ref.clone(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .context("RemoveImage")?;
+    let images = cri
+        .image
+        .list_images(cri::ListImagesRequest::default())
+        .await?
+        .into_inner()
+        .images;
+    ensure!(
+        images.iter().all(|i| i.id != image_ref),
+        "image still listed after RemoveImage"
+    );
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let found = leaks::find(&leak_scope(daemon, &ids));
+    ensure!(found.is_empty(), "leaks:\n  {}", found.join("\n  "));
+    Ok(())
+}
+
+/// One pod on `handler` with a container that prints to stdout and
+/// stderr, then exits 0: its status, timestamps and log lines, then the
+/// teardown, each step twice. Returns the pod's and the container's ids.
+async fn container_on(
+    cri: &mut Cri,
+    daemon: &Daemon,
+    cgroup: &CgroupParent,
+    image: &str,
+    image_ref: &str,
+    handler: &str,
+) -> anyhow::Result<(String, String)> {
     let pod = pod_config(daemon, cgroup)?;
-    let pod_id = run_pod(cri, &pod).await?;
+    let pod_id = run_pod_on(cri, &pod, handler).await?;
     ensure!(pod_id.len() == 64, "pod id {pod_id:?}");
     let command = [
         "sh",
@@ -132,7 +177,7 @@ async fn walking_skeleton(
         "echo hello from cradle; echo err >&2; hostname; grep CapEff /proc/self/status",
     ];
     let started = Instant::now();
-    let id = create_and_start(cri, &pod_id, &pod, container_config(&image, "c1", &command)).await?;
+    let id = create_and_start(cri, &pod_id, &pod, container_config(image, "c1", &command)).await?;
     eprintln!("create + start took {:?}", started.elapsed());
     let status = wait_for_state(
         cri,
@@ -192,28 +237,7 @@ async fn walking_skeleton(
     // Teardown, each step twice (idempotent), then nothing may be left.
     stop_and_remove_container(cri, &id).await?;
     stop_and_remove_pod(cri, &pod_id).await?;
-    cri.image
-        .remove_image(cri::RemoveImageRequest {
-            image: Some(cri::ImageSpec {
-                image: image_ref.clone(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .context("RemoveImage")?;
-    let images = cri
-        .image
-        .list_images(cri::ListImagesRequest::default())
-        .await?
-        .into_inner()
-        .images;
-    ensure!(
-        images.iter().all(|i| i.id != image_ref),
-        "image still listed after RemoveImage"
-    );
-    let found = leaks::find(&leak_scope(daemon, &[&pod_id, &id]));
-    ensure!(found.is_empty(), "leaks:\n  {}", found.join("\n  "));
-    Ok(())
+    Ok((pod_id, id))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
