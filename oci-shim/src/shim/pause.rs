@@ -20,7 +20,8 @@
 //! writes the id maps, and only then lets it go on. The pinned network,
 //! IPC and UTS namespaces belong to the node's user namespace, which the
 //! child has left: the shim joins them for the clone and returns to its
-//! own right after, so the child is born in them.
+//! own right after, so the child is born in them. It mounts its empty
+//! root over `/tmp` rather than the state dir (see [`USERNS_SCRATCH`]).
 
 use std::ffi::CString;
 use std::fs::{self, File};
@@ -101,6 +102,13 @@ impl Forked {
     }
 }
 
+/// Where a pause in the pod's own user namespace mounts its empty root,
+/// in its own mount namespace. Not the shim's state dir: the pause, root
+/// of the pod's ids only, may not walk a path whose directories are
+/// closed to others (a state dir under a 0700 temp dir); `/tmp` and `/`
+/// are open to all.
+const USERNS_SCRATCH: &str = "/tmp";
+
 /// The pod's own user namespace: its uid and gid maps.
 #[derive(Debug, Clone, Copy)]
 pub struct UserNs<'a> {
@@ -151,7 +159,7 @@ pub fn spawn(
             drop(go_write);
             let code = match userns {
                 Some(_) => match become_userns_root(go_read) {
-                    Ok(()) => pause_main(None, scratch, write_end),
+                    Ok(()) => pause_main(None, Path::new(USERNS_SCRATCH), write_end),
                     Err(error) => {
                         let _ = write!(File::from(write_end), "{error}");
                         1

@@ -94,7 +94,7 @@ impl SandboxManager {
             .unwrap_or_default();
         let host_network = ns_options.network == cri::NamespaceMode::Node as i32;
         let sysctls = checked_sysctls(config, &ns_options, host_network)?;
-        let userns = super::userns::shim_args(config)?;
+        let userns = super::userns::shim_args(config, &self.ctx.config.root)?;
         let request = PinRequest {
             net: !host_network,
             ipc: ns_options.ipc != cri::NamespaceMode::Node as i32,
