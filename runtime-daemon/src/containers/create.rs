@@ -116,8 +116,10 @@ impl ContainerManager {
         let mut config = self.with_pod_mounts(record, sandbox, images).await?;
         if let Some(user_ns) = &user_ns {
             // The pod's files come after the kubelet's mounts.
-            let ours = |i: usize| i >= record.config.mounts.len();
-            super::userns::idmap_mounts(&mut config.mounts, ours, user_ns);
+            let cri_mounts = &record.config.mounts;
+            let ours = |i: usize| i >= cri_mounts.len();
+            let image_volume = |i: usize| cri_mounts.get(i).is_some_and(|m| m.image.is_some());
+            super::userns::idmap_mounts(&mut config.mounts, ours, image_volume, user_ns);
         }
         let spec = self
             .spec(

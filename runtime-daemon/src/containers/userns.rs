@@ -60,12 +60,21 @@ pub(crate) fn check_container(
 /// it asked for: id-mapped where it sent mappings (then the volume's ids
 /// on disk are the container's), else plain binds, where the container
 /// writes as its mapped host ids and cannot write what the node's ids own.
+/// An image volume (`image_volume(i)`) is a read-only overlay, which the
+/// kernel cannot id-map: it stays a plain bind (its files show as the
+/// overflow id), whatever mappings came with it.
 pub(crate) fn idmap_mounts(
     mounts: &mut [cri::Mount],
     ours: impl Fn(usize) -> bool,
+    image_volume: impl Fn(usize) -> bool,
     user: &UserNsJoin,
 ) {
     for (i, m) in mounts.iter_mut().enumerate() {
+        if image_volume(i) {
+            m.uid_mappings.clear();
+            m.gid_mappings.clear();
+            continue;
+        }
         if !ours(i) || m.host_path.is_empty() || !m.uid_mappings.is_empty() {
             continue;
         }
@@ -161,7 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn the_pods_files_get_the_pods_mappings_the_kubelets_mounts_stay() {
+    fn the_pods_files_get_the_pods_mappings_the_kubelets_mounts_stay_image_volumes_unmapped() {
         let user = UserNsJoin {
             path: "/proc/1/ns/user".into(),
             uids: map(65536),
@@ -178,10 +187,12 @@ mod tests {
             bind("/vol", vec![]),
             bind("/own", map(7)),
         ];
-        idmap_mounts(&mut mounts, |i| i != 1, &user);
+        mounts.push(bind("/image-volume", map(65536)));
+        idmap_mounts(&mut mounts, |i| i != 1, |i| i == 3, &user);
         assert_eq!(mounts[0].uid_mappings, map(65536));
         assert_eq!(mounts[0].gid_mappings, map(65536));
         assert!(mounts[1].uid_mappings.is_empty());
         assert_eq!(mounts[2].uid_mappings, map(7));
+        assert!(mounts[3].uid_mappings.is_empty() && mounts[3].gid_mappings.is_empty());
     }
 }
