@@ -115,12 +115,20 @@ fn v2_device_filter_denies_what_the_rules_do_not_allow() {
         return;
     }
     become_subreaper();
-    let script = "mknod /dev/t-null c 1 3 && head -c 1 /dev/t-null; echo null:$?; \
-                  mknod /dev/t-sda b 8 0 2>/dev/null; echo sda:$?";
-    let b = Bundle::new("v2-devices", &["sh", "-c", script]);
+    // The disk the root filesystem is on: a device that opens for root
+    // when nothing denies it (a missing one would fail with ENXIO).
+    let dev = nix::sys::stat::stat("/").unwrap().st_dev;
+    let (major, minor) = (nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
+    // runc's rules (and so the launcher's) allow mknod of any device: the
+    // filter's answer comes at open.
+    let script = format!(
+        "mknod /dev/t-null c 1 3 && head -c 1 /dev/t-null; echo null:$?; \
+         mknod /dev/t-disk b {major} {minor} && head -c 1 /dev/t-disk 2>&1; echo disk:$?"
+    );
+    let b = Bundle::new("v2-devices", &["sh", "-c", &script]);
     applets(&b, &["mknod", "head"]);
     let mut cfg = b.config();
-    // CAP_MKNOD: only the device filter stands between mknod and the disk.
+    // CAP_MKNOD: only the device filter stands between the container and the disk.
     let caps = serde_json::json!(["CAP_CHOWN", "CAP_KILL", "CAP_MKNOD"]);
     for set in ["bounding", "effective", "permitted"] {
         cfg["process"]["capabilities"][set] = caps.clone();
@@ -128,7 +136,8 @@ fn v2_device_filter_denies_what_the_rules_do_not_allow() {
     b.write_config(cfg);
     let out = b.run_to_exit();
     assert!(out.contains("null:0"), "{out}");
-    assert!(out.contains("sda:1"), "{out}");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    assert!(out.contains("disk:1"), "{out}");
 }
 
 #[test]
@@ -157,6 +166,29 @@ fn v2_oom_kill_is_counted_in_memory_events() {
     assert!(b.oci(&["delete", &b.id]).status.success());
 }
 
+/// `cradle-oci --systemd-cgroup create` with the container's stdio in
+/// files (the init keeps them open: pipes would never reach EOF).
+fn systemd_create(b: &Bundle) -> std::process::Output {
+    let file = |name: &str| std::fs::File::create(b.dir.path().join(name)).unwrap();
+    let status = Command::new(oci_harness::bin())
+        .arg("--root")
+        .arg(&b.root)
+        .args(["--systemd-cgroup", "create", "--bundle"])
+        .arg(b.dir.path())
+        .arg("--pid-file")
+        .arg(b.dir.path().join("pid"))
+        .arg(&b.id)
+        .stdout(file("stdout"))
+        .stderr(file("stderr"))
+        .status()
+        .unwrap();
+    std::process::Output {
+        status,
+        stdout: std::fs::read(b.dir.path().join("stdout")).unwrap(),
+        stderr: std::fs::read(b.dir.path().join("stderr")).unwrap(),
+    }
+}
+
 /// `systemctl is-active <unit>`'s answer.
 fn unit_state(unit: &str) -> String {
     let out = Command::new("systemctl")
@@ -179,17 +211,7 @@ fn systemd_driver_runs_the_container_in_a_scope_gone_after_delete() {
     cfg["linux"]["cgroupsPath"] = format!("{pod}:cri-cradle:{}", b.id).into();
     cfg["linux"]["resources"]["cpu"] = serde_json::json!({"shares": 1024, "quota": 20000});
     b.write_config(cfg);
-    let bundle = b.dir.path().to_str().unwrap().to_string();
-    let pid_file = b.dir.path().join("pid");
-    let out = b.oci(&[
-        "--systemd-cgroup",
-        "create",
-        "--bundle",
-        &bundle,
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &b.id,
-    ]);
+    let out = systemd_create(&b);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let pid = b.pid();
     let unit = format!("cri-cradle-{}.scope", b.id);
@@ -231,9 +253,8 @@ fn systemd_driver_refuses_a_cgroupfs_path() {
         return;
     }
     let b = Bundle::new("sd-path", &["true"]);
-    let bundle = b.dir.path().to_str().unwrap().to_string();
     // The harness's cgroupsPath is a cgroupfs path.
-    let out = b.oci(&["--systemd-cgroup", "create", "--bundle", &bundle, &b.id]);
+    let out = systemd_create(&b);
     assert!(!out.status.success());
     assert!(
         stderr_of(&out).contains("slice:prefix:name"),
