@@ -43,7 +43,26 @@ const DIFFERENCES: &[Difference] = &[
               patched Status to advertise them; containerd 1.6 ignored userns_options and ran \
               the pod in the host's user namespace, Cradle refuses what it does not support",
     },
+    Difference {
+        scenario: "m-runtimeclass",
+        method: "RunPodSandbox",
+        when: crun_pod_where_crun_is_installed,
+        cradle: Expect::Ok,
+        why: "containerd runs the pause container with the pod's runtime, and crun refused the \
+              recording host (cgroups in hybrid mode); Cradle's pause is its own shim, so the \
+              pod runs and its containers would end as ContainerCannotRun with crun's reason \
+              (tests/tests/runtime_handlers_e2e.rs). Without crun installed Cradle refuses the \
+              handler, as the recording's runtime failed",
+    },
 ];
+
+/// A pod on RuntimeClass handler `crun`, on a host where crun is a
+/// handler (installed: found in PATH, as cradled finds it).
+fn crun_pod_where_crun_is_installed(request: &Value) -> bool {
+    let installed = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("crun").is_file()));
+    request["runtime_handler"] == "crun" && installed
+}
 
 /// A sandbox with a user namespace of its own (`userns_options.mode` POD).
 fn has_pod_user_namespace(request: &Value) -> bool {
