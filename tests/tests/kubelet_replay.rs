@@ -14,7 +14,6 @@ use cradle_tests::{
     CgroupParent, Daemon, Registry, World, leaks, skip_unless_ready, test_image_layout,
 };
 use serde_json::Value;
-use tonic::Code;
 
 /// Where Cradle answers differently from containerd 1.6, and why.
 const DIFFERENCES: &[Difference] = &[
@@ -35,15 +34,6 @@ const DIFFERENCES: &[Difference] = &[
               mounts them read-only, subPath included",
     },
     Difference {
-        scenario: "j2-userns-fake-features",
-        method: "RunPodSandbox",
-        when: has_pod_user_namespace,
-        cradle: Expect::Fails(Code::FailedPrecondition),
-        why: "the kubelet asked for a pod user namespace only because the recording proxy \
-              patched Status to advertise them; containerd 1.6 ignored userns_options and ran \
-              the pod in the host's user namespace, Cradle refuses what it does not support",
-    },
-    Difference {
         scenario: "m-runtimeclass",
         method: "RunPodSandbox",
         when: crun_pod_where_crun_is_installed,
@@ -62,12 +52,6 @@ fn crun_pod_where_crun_is_installed(request: &Value) -> bool {
     let installed = std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("crun").is_file()));
     request["runtime_handler"] == "crun" && installed
-}
-
-/// A sandbox with a user namespace of its own (`userns_options.mode` POD).
-fn has_pod_user_namespace(request: &Value) -> bool {
-    request["config"]["linux"]["security_context"]["namespace_options"]["userns_options"]["mode"]
-        == "POD"
 }
 
 /// A mount of an image (`host_path` empty, `image` set): an image volume.
