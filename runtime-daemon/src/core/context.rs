@@ -164,16 +164,7 @@ impl Context {
     /// the field.
     pub fn cgroups_path(&self, config: &cri::PodSandboxConfig, id: &str) -> Result<String> {
         let parent = self.cgroup_parent(config);
-        match self.handlers.driver() {
-            handlers::CgroupDriver::Cgroupfs => Ok(format!("{parent}/{id}")),
-            handlers::CgroupDriver::Systemd if handlers::is_slice_name(&parent) => {
-                Ok(handlers::systemd_cgroups_path(&parent, id))
-            }
-            handlers::CgroupDriver::Systemd => Err(Error::InvalidArgument(format!(
-                "config.linux.cgroup_parent {parent:?} is not a systemd slice name \
-                 (such as \"kubepods-burstable-pod<uid>.slice\"), which cgroup_driver = \"systemd\" needs"
-            ))),
-        }
+        handlers::cgroups_path(self.handlers.driver(), &parent, id).map_err(Error::InvalidArgument)
     }
 
     /// Cgroup parent of a pod: the kubelet's, or the configured default

@@ -272,6 +272,20 @@ pub fn is_slice_name(parent: &str) -> bool {
         && !parent.contains(':')
 }
 
+/// The cgroupsPath of object `id` under `parent` with `driver`:
+/// `<parent>/<id>`, or `<slice>:cri-cradle:<id>` under systemd, where a
+/// parent that is no slice name is refused in words naming the field.
+pub fn cgroups_path(driver: CgroupDriver, parent: &str, id: &str) -> Result<String, String> {
+    match driver {
+        CgroupDriver::Cgroupfs => Ok(format!("{parent}/{id}")),
+        CgroupDriver::Systemd if is_slice_name(parent) => Ok(systemd_cgroups_path(parent, id)),
+        CgroupDriver::Systemd => Err(format!(
+            "config.linux.cgroup_parent {parent:?} is not a systemd slice name \
+             (such as \"kubepods-burstable-pod<uid>.slice\"), which cgroup_driver = \"systemd\" needs"
+        )),
+    }
+}
+
 /// The container's (or pause's) cgroupsPath in systemd form:
 /// `<slice>:cri-cradle:<id>`.
 pub fn systemd_cgroups_path(slice: &str, id: &str) -> String {

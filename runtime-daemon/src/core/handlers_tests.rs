@@ -167,6 +167,23 @@ fn systemd_cgroup_paths_are_slice_prefix_and_name() {
 }
 
 #[test]
+fn cgroup_paths_take_the_drivers_form() {
+    assert_eq!(
+        cgroups_path(CgroupDriver::Cgroupfs, "/kubepods/pod1", "c1").unwrap(),
+        "/kubepods/pod1/c1"
+    );
+    assert_eq!(
+        cgroups_path(CgroupDriver::Systemd, "kubepods-pod1.slice", "c1").unwrap(),
+        "kubepods-pod1.slice:cri-cradle:c1"
+    );
+    let err = cgroups_path(CgroupDriver::Systemd, "/kubepods/pod1", "c1").unwrap_err();
+    assert!(
+        err.starts_with("config.linux.cgroup_parent \"/kubepods/pod1\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn path_lookup_finds_executables_only() {
     assert!(find_in_path("sh").is_some());
     assert!(find_in_path("no-such-runtime-anywhere").is_none());
