@@ -238,6 +238,17 @@ fn systemd_driver_runs_the_container_in_a_scope_gone_after_delete() {
     assert!(show.contains(&format!("Slice={pod}")), "{show}");
     assert!(show.contains("Delegate=yes"), "{show}");
     assert_eq!(b.state()["id"], b.id.as_str());
+    // update goes through systemd too: its property and the file agree.
+    let resources = b.dir.path().join("update.json");
+    std::fs::write(&resources, r#"{"pids": {"limit": 50}}"#).unwrap();
+    let out = b.oci(&["update", "--resources", resources.to_str().unwrap(), &b.id]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(read(&dir, "pids.max"), "50");
+    let tasks = Command::new("systemctl")
+        .args(["show", "-p", "TasksMax", &unit])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&tasks.stdout).trim(), "TasksMax=50");
     let out = b.oci(&["delete", "--force", &b.id]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     wait_exit(pid);
