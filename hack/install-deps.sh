@@ -22,6 +22,7 @@ PACKAGES=(
   golang-go golang-github-docker-spdystream-dev # the streaming tests' SPDY client (tests/clients/spdy)
   golang-github-gorilla-websocket-dev # …which also tunnels SPDY through a WebSocket, as client-go does
   strace                     # oci-shim/tests/oci_entry.rs: what cradle-oci does before its main
+  dbus-daemon                # oci-shim cgroups::systemd: a private bus for the fake systemd the driver is tested against
   apparmor                   # apparmor_parser: cradled's default profile passes its syntax check (platform/apparmor.rs)
   debootstrap                # hack/vm/image.sh: the guest test host's image (issue 14)
   gzip tar coreutils
