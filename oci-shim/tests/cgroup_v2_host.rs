@@ -274,3 +274,30 @@ fn systemd_driver_refuses_a_cgroupfs_path() {
     );
     assert!(!b.root.join(&b.id).exists(), "no state left");
 }
+
+#[test]
+#[ignore = "runs in the cgroup v2 guest (hack/vm/test.sh)"]
+fn systemd_driver_unwinds_a_create_that_fails_after_the_scope_started() {
+    let Some(root) = v2_systemd_or_skip() else {
+        return;
+    };
+    become_subreaper();
+    let b = Bundle::new("sd-unwind", &["true"]);
+    let mut cfg = b.config();
+    cfg["linux"]["cgroupsPath"] = format!("system.slice:cradle-test:{}", b.id).into();
+    // Fails when the limits are written, after systemd started the scope.
+    cfg["linux"]["resources"]["unified"] = serde_json::json!({"memory.no-such-file": "1"});
+    b.write_config(cfg);
+    let out = systemd_create(&b);
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("unified.memory.no-such-file"),
+        "{}",
+        stderr_of(&out)
+    );
+    let unit = format!("cradle-test-{}.scope", b.id);
+    assert_ne!(unit_state(&unit), "active");
+    let dir = root.join("system.slice").join(&unit);
+    assert!(!dir.exists(), "{} left", dir.display());
+    assert!(!b.root.join(&b.id).exists(), "no state left");
+}
