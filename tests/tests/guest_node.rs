@@ -195,9 +195,18 @@ async fn cgroupfs_on_v2(w: &mut World) -> anyhow::Result<()> {
     }
 
     // Stats from the v2 files: some CPU spent (the exec runs in the
-    // container's cgroup) and memory in use.
-    let (code, out) = exec(cri, &id, &["cat", "/sys/fs/cgroup/cpu.stat"]).await?;
-    ensure!(code == 0 && out.contains("usage_usec"), "cpu.stat: {out}");
+    // container's cgroup) and memory in use, as the files say.
+    let (code, out) = exec(
+        cri,
+        &id,
+        &["sh", "-c", "i=0; while [ $i -lt 200 ]; do i=$((i+1)); done"],
+    )
+    .await?;
+    ensure!(code == 0, "exec: {out}");
+    let cpu_stat = read(&dir, "cpu.stat")?;
+    ensure!(cpu_stat.starts_with("usage_usec "), "cpu.stat: {cpu_stat}");
+    ensure!(read(&dir, "memory.current")?.parse::<u64>()? > 0);
+    ensure!(read(&dir, "pids.current")?.parse::<u64>()? > 0);
     let stats = container_stats(cri, &id).await?;
     let cpu = stats
         .cpu
