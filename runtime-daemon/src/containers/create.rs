@@ -12,6 +12,7 @@ use crate::core::handlers::Handler;
 use crate::core::ids::ContainerId;
 use crate::core::index::Entry;
 use crate::core::store::Kind;
+use crate::platform::apparmor::AppArmorHost;
 use crate::platform::shims::Shim;
 use crate::pods::{SandboxRecord, SandboxState};
 use cradle_proto::cri;
@@ -110,7 +111,7 @@ impl ContainerManager {
         handler: &Handler,
         undo: &mut Undo,
     ) -> Result<Built> {
-        let apparmor = apparmor_profile(&record.config).await?;
+        let apparmor = apparmor_profile(&self.ctx.apparmor, &record.config).await?;
         let user_ns = self.pod_user_ns(&record.config, sandbox).await?;
         let rootfs = mount_rootfs(record, image, images, user_ns.as_ref(), undo).await?;
         let mut config = self.with_pod_mounts(record, sandbox, images).await?;
@@ -478,7 +479,11 @@ fn resolve_inputs(
 /// (`security::apparmor_profile`, which may load the default profile)
 /// before anything is created: a profile the node cannot give is
 /// InvalidArgument naming the field.
-async fn apparmor_profile(config: &cri::ContainerConfig) -> Result<Option<String>> {
+async fn apparmor_profile(
+    node: &Arc<dyn AppArmorHost>,
+    config: &cri::ContainerConfig,
+) -> Result<Option<String>> {
+    let node = Arc::clone(node);
     let security = config
         .linux
         .as_ref()
@@ -487,7 +492,7 @@ async fn apparmor_profile(config: &cri::ContainerConfig) -> Result<Option<String
         let security = security.as_ref();
         let privileged = security.is_some_and(|s| s.privileged);
         let choice = security::apparmor_choice(security)?;
-        security::apparmor_profile(&choice, privileged, crate::platform::apparmor::node())
+        security::apparmor_profile(&choice, privileged, node.as_ref())
     })
     .await
     .map_err(|e| Error::task("AppArmor profile", e))?

@@ -4,7 +4,7 @@
 //! receive it, never the other way round.
 //!
 //! The platform is reached through the seams it holds ([`Platform`]: shims,
-//! namespace pins, CNI): [`Context::open`] puts the real adapters there,
+//! namespace pins, CNI, AppArmor): [`Context::open`] puts the real adapters there,
 //! tests put recording fakes ([`Context::open_with`]).
 
 use crate::core::config::Config;
@@ -13,6 +13,7 @@ use crate::core::events::Events;
 use crate::core::handlers::{self, Handler, HandlerSettings, Handlers};
 use crate::core::ids::{ContainerId, SandboxId, ShimId};
 use crate::core::store::Store;
+use crate::platform::apparmor::AppArmorHost;
 use crate::platform::cgroup_host::CgroupHost;
 use crate::platform::cni::CniPaths;
 use crate::platform::networking::{CniNetworking, PodNetworking};
@@ -52,6 +53,8 @@ pub struct Context {
     pub namespaces: Arc<dyn NamespacePinner>,
     /// Attaches pods to the node's network and detaches them.
     pub network: Arc<dyn PodNetworking>,
+    /// The node's AppArmor: whether profiles apply, which are loaded.
+    pub apparmor: Arc<dyn AppArmorHost>,
 }
 
 /// The platform adapters the managers call through: the real ones in the
@@ -63,6 +66,8 @@ pub struct Platform {
     pub namespaces: Arc<dyn NamespacePinner>,
     /// Attaches pods to the network and detaches them.
     pub network: Arc<dyn PodNetworking>,
+    /// The node's AppArmor.
+    pub apparmor: Arc<dyn AppArmorHost>,
 }
 
 impl Context {
@@ -75,6 +80,7 @@ impl Context {
             shims: Arc::new(ShimBinary::new(shim_bin)),
             namespaces: Arc::new(KernelPinner),
             network: Arc::new(CniNetworking::new(cni_paths(&config))),
+            apparmor: crate::platform::apparmor::node(),
         };
         Self::open_with(config, platform)
     }
@@ -110,6 +116,7 @@ impl Context {
             shims: platform.shims,
             namespaces: platform.namespaces,
             network: platform.network,
+            apparmor: platform.apparmor,
         })
     }
 

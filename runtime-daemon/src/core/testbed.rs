@@ -131,6 +131,7 @@ impl TestBed {
             shims: Arc::clone(shims) as _,
             namespaces: Arc::new(FakePinner::new(Arc::clone(journal))),
             network: Arc::clone(network) as _,
+            apparmor: Arc::new(crate::platform::apparmor::NoAppArmor),
         };
         Arc::new(Context::open_with(config, platform).expect("context over fakes"))
     }

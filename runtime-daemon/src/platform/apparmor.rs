@@ -3,9 +3,11 @@
 //! text in [`DEFAULT_PROFILE_TEXT`]) loaded with `apparmor_parser`, and
 //! whether a profile a pod names is loaded.
 //!
-//! The managers ask through the [`AppArmorHost`] trait, so the choice of a
-//! profile is tested against a fake node; [`NodeAppArmor`] is the real one,
-//! one per daemon process ([`node`]). Applying the profile is the OCI
+//! The managers ask through the [`AppArmorHost`] trait, a seam the
+//! context holds, so the choice of a profile is tested against a fake node;
+//! [`NodeAppArmor`] is the real one, one per daemon process ([`node`]), and
+//! [`NoAppArmor`] a node without it (the tests over fakes, whatever the
+//! machine). Applying the profile is the OCI
 //! runtime's job (`process.apparmorProfile`, written to the init's
 //! `attr/apparmor/exec` before execve); this module only makes sure the
 //! profile exists in the kernel.
@@ -13,7 +15,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The name of the profile RuntimeDefault means (containerd's is
 /// `cri-containerd.apparmor.d`, CRI-O's `crio-default`).
@@ -146,17 +148,36 @@ pub struct NodeAppArmor {
     default_loaded: Mutex<bool>,
 }
 
-/// The node's AppArmor, detected on first use; one per daemon process.
-pub fn node() -> &'static NodeAppArmor {
-    static NODE: OnceLock<NodeAppArmor> = OnceLock::new();
-    NODE.get_or_init(|| {
+/// The node's AppArmor, detected on first use; one per daemon process (so
+/// the default profile is loaded once, whoever asks).
+pub fn node() -> Arc<NodeAppArmor> {
+    static NODE: OnceLock<Arc<NodeAppArmor>> = OnceLock::new();
+    Arc::clone(NODE.get_or_init(|| {
         let node = NodeAppArmor::detect(
             Path::new("/sys/module/apparmor/parameters/enabled"),
             Path::new("/sys/kernel/security/apparmor"),
         );
         tracing::info!(enabled = node.enabled, "AppArmor detected");
-        node
-    })
+        Arc::new(node)
+    }))
+}
+
+/// A node without AppArmor: no profile is loaded, none can be applied.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAppArmor;
+
+impl AppArmorHost for NoAppArmor {
+    fn enabled(&self) -> bool {
+        false
+    }
+
+    fn is_loaded(&self, _name: &str) -> Result<bool, AppArmorError> {
+        Ok(false)
+    }
+
+    fn ensure_default_loaded(&self) -> Result<(), AppArmorError> {
+        Ok(())
+    }
 }
 
 impl NodeAppArmor {
