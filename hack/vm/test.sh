@@ -10,7 +10,8 @@
 #
 # Where qemu cannot run at all (no root, no debootstrap, no qemu to unpack)
 # it prints why and exits 0; under CRADLE_TESTS_REQUIRE_ALL=1 (as in CI) it
-# fails instead. CRADLE_VM_TIMEOUT (seconds, default 900) bounds the guest.
+# fails instead. CRADLE_VM_TIMEOUT (seconds, default 900) bounds the guest,
+# CRADLE_VM_PART_TIMEOUT (default 300) each part of the suite.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -36,6 +37,9 @@ parts=()
 while read -r name kind rest; do
   [[ -z $name || $name == \#* ]] && continue
   if [[ ${#names[@]} -gt 0 && " ${names[*]} " != *" $name "* ]]; then continue; fi
+  for p in "${parts[@]}"; do
+    [[ ${p%%|*} != "$name" ]] || { echo "vm/test.sh: $name twice in hack/vm/suite.list" >&2; exit 2; }
+  done
   parts+=("$name|$kind|$rest")
 done <hack/vm/suite.list
 [[ ${#parts[@]} -gt 0 ]] || { echo "vm/test.sh: no part of hack/vm/suite.list matches: ${names[*]}" >&2; exit 2; }
@@ -65,8 +69,11 @@ suite=$out/suite.sh
   # The guest is built to have everything the tests need: a skip there is
   # a gap in hack/vm/image.sh, so it fails.
   echo 'export CRADLE_TESTS_REQUIRE_ALL=1'
+  # Each part is bounded, so a hung test costs its part, not the suite.
+  printf 'part_timeout=%q\n' "${CRADLE_VM_PART_TIMEOUT:-300}"
   echo 'part() { local name=$1 dir=$2; shift 2; local t=$(date +%s.%N) rc=0'
-  echo '  echo "== part $name"; (cd "$dir" && "$@") 2>&1 || rc=$?'
+  echo '  echo "== part $name"; (cd "$dir" && timeout -k 10 "$part_timeout" "$@") 2>&1 || rc=$?'
+  echo '  [[ $rc -ne 124 && $rc -ne 137 ]] || echo "== part $name timed out after ${part_timeout}s"'
   echo '  echo "== end $name: exit $rc in $(awk -v a="$t" -v b="$(date +%s.%N)" '"'"'BEGIN {printf "%.1f", b - a}'"'"')s"; }'
 } >"$suite"
 for p in "${parts[@]}"; do
