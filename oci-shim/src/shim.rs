@@ -30,6 +30,7 @@ pub mod oom;
 pub mod pause;
 pub mod pause_image;
 pub mod pidns;
+pub mod pod_cgroup;
 pub mod reaper;
 pub mod requests;
 pub mod rollback;

@@ -250,3 +250,73 @@ fn sandbox_with_a_missing_namespace_fails_and_leaves_nothing_behind() {
         assert!(!state_dir.join(file).exists(), "{file} left behind");
     }
 }
+
+/// Under the systemd driver the pause runs in the transient scope
+/// `cri-cradle-<sandbox id>.scope` of the pod's slice, stopped by the
+/// sandbox's delete; where systemd does not run the shim refuses it
+/// before anything is made.
+#[test]
+fn sandbox_under_the_systemd_driver_runs_in_its_scope_or_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("state");
+    let id = unique("sandbox-scope");
+    let cgroups_path = format!("system.slice:cri-cradle:{id}");
+    let _shim = ShimGuard {
+        state_dir: state_dir.clone(),
+        shim_pid: None,
+    };
+    let systemd = Path::new("/run/systemd/system").is_dir();
+    let pins = systemd.then(|| Pins::create(dir.path()));
+    let ns = |index: usize, own: &str| -> PathBuf {
+        pins.as_ref()
+            .map_or_else(|| PathBuf::from(own), |p| p.files[index].clone())
+    };
+    let output = run_shim(&[
+        "sandbox".as_ref(),
+        "--id".as_ref(),
+        id.as_ref(),
+        "--state-dir".as_ref(),
+        state_dir.as_os_str(),
+        "--netns".as_ref(),
+        ns(0, "/proc/self/ns/net").as_os_str(),
+        "--ipcns".as_ref(),
+        ns(1, "/proc/self/ns/ipc").as_os_str(),
+        "--utsns".as_ref(),
+        ns(2, "/proc/self/ns/uts").as_os_str(),
+        "--cgroup".as_ref(),
+        cgroups_path.as_ref(),
+        "--systemd-cgroup".as_ref(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !systemd {
+        assert!(!output.status.success(), "ran without systemd: {stderr}");
+        assert!(
+            stderr.contains("systemd is not running"),
+            "stderr: {stderr}"
+        );
+        for file in [SOCKET_FILE, SHIM_PID_FILE, INIT_PID_FILE] {
+            assert!(!state_dir.join(file).exists(), "{file} left behind");
+        }
+        return;
+    }
+    assert!(output.status.success(), "{stderr}");
+    let unit = format!("cri-cradle-{id}.scope");
+    let active = || {
+        let out = Command::new("systemctl")
+            .args(["show", "-p", "ActiveState", "--value", &unit])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "active"
+    };
+    let mut client = Client::connect(&state_dir);
+    let pid = client.state().pid;
+    let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        cgroups.contains(&format!("/system.slice/{unit}")),
+        "cgroups: {cgroups}"
+    );
+    assert!(active(), "{unit} is not active");
+    let delete = Request::Delete { force: true };
+    assert_eq!(client.call(delete), Response::Ok);
+    eventually("the pause's scope to go", || !active());
+}

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! cradle-shim container --id ID --bundle DIR --runtime PATH --runtime-root DIR [--runtime-arg FLAG]… --state-dir DIR [--log-path FILE] [--stdin [--stdin-once]]
-//! cradle-shim sandbox   --id ID --state-dir DIR --netns PATH --ipcns PATH --utsns PATH [--cgroup CGROUP_PATH]
-//!                       [--uid-map C:H:L --gid-map C:H:L]
+//! cradle-shim sandbox   --id ID --state-dir DIR --netns PATH --ipcns PATH --utsns PATH
+//!                       [--cgroup CGROUP_PATH [--systemd-cgroup]] [--uid-map C:H:L --gid-map C:H:L]
 //! ```
 //!
 //! Parsed with `lexopt`: one shim lives as long as its container, and a
@@ -70,8 +70,13 @@ pub struct SandboxArgs {
     pub ipcns: PathBuf,
     /// Pinned UTS namespace to join.
     pub utsns: PathBuf,
-    /// Pod cgroup path (relative to each hierarchy's root) for the pause process.
+    /// Pod cgroup path (relative to each hierarchy's root) for the pause
+    /// process; with `systemd_cgroup`, the systemd driver's
+    /// `slice:prefix:name`.
     pub cgroup: Option<String>,
+    /// `--systemd-cgroup`: the pause goes into the transient scope `cgroup`
+    /// names, which systemd creates (see [`crate::cgroups::systemd`]).
+    pub systemd_cgroup: bool,
     /// The pod's user namespace: `uid_map` lines (`container host size`),
     /// given with `gid_map`. Empty: the node's user namespace.
     pub uid_map: Vec<IdMap>,
@@ -130,7 +135,7 @@ Usage:
   cradle-shim container --id ID --bundle DIR --runtime PATH --runtime-root DIR --state-dir DIR
                         [--runtime-arg FLAG]... [--log-path FILE] [--stdin [--stdin-once]]
   cradle-shim sandbox   --id ID --state-dir DIR --netns PATH --ipcns PATH --utsns PATH
-                        [--cgroup CGROUP_PATH] [--uid-map C:H:L --gid-map C:H:L]
+                        [--cgroup CGROUP_PATH [--systemd-cgroup]] [--uid-map C:H:L --gid-map C:H:L]
   cradle-shim --version
 ";
 
@@ -172,7 +177,7 @@ fn parse(mut p: lexopt::Parser) -> Result<Parsed, lexopt::Error> {
         (None, None, None, None, None);
     let (mut log_path, mut netns, mut ipcns, mut utsns, mut cgroup) =
         (None, None, None, None, None);
-    let (mut stdin, mut stdin_once) = (false, false);
+    let (mut stdin, mut stdin_once, mut systemd_cgroup) = (false, false, false);
     let mut runtime_args = Vec::new();
     let (mut uid_map, mut gid_map) = (Vec::new(), Vec::new());
     while let Some(arg) = p.next()? {
@@ -193,6 +198,7 @@ fn parse(mut p: lexopt::Parser) -> Result<Parsed, lexopt::Error> {
             Long("ipcns") => ipcns = Some(PathBuf::from(p.value()?)),
             Long("utsns") => utsns = Some(PathBuf::from(p.value()?)),
             Long("cgroup") => cgroup = Some(p.value()?.string()?),
+            Long("systemd-cgroup") => systemd_cgroup = true,
             Long("uid-map") => uid_map.push(IdMap::parse(&p.value()?.string()?)?),
             Long("gid-map") => gid_map.push(IdMap::parse(&p.value()?.string()?)?),
             other => return Err(other.unexpected()),
@@ -204,11 +210,13 @@ fn parse(mut p: lexopt::Parser) -> Result<Parsed, lexopt::Error> {
                 || ipcns.is_some()
                 || utsns.is_some()
                 || cgroup.is_some()
+                || systemd_cgroup
                 || !uid_map.is_empty()
                 || !gid_map.is_empty()
             {
                 return Err(
-                    "container: --netns/--ipcns/--utsns/--cgroup/--uid-map/--gid-map are sandbox flags"
+                    "container: --netns/--ipcns/--utsns/--cgroup/--systemd-cgroup/--uid-map/--gid-map \
+                     are sandbox flags (the runtime's --systemd-cgroup is a --runtime-arg)"
                         .into(),
                 );
             }
@@ -244,6 +252,9 @@ fn parse(mut p: lexopt::Parser) -> Result<Parsed, lexopt::Error> {
             if uid_map.is_empty() != gid_map.is_empty() {
                 return Err("sandbox: --uid-map and --gid-map go together".into());
             }
+            if systemd_cgroup && cgroup.is_none() {
+                return Err("sandbox: --systemd-cgroup needs --cgroup SLICE:PREFIX:NAME".into());
+            }
             Mode::Sandbox(SandboxArgs {
                 id: required(id, "id")?,
                 state_dir: required(state_dir, "state-dir")?,
@@ -251,6 +262,7 @@ fn parse(mut p: lexopt::Parser) -> Result<Parsed, lexopt::Error> {
                 ipcns: required(ipcns, "ipcns")?,
                 utsns: required(utsns, "utsns")?,
                 cgroup,
+                systemd_cgroup,
                 uid_map,
                 gid_map,
             })
@@ -327,7 +339,49 @@ mod tests {
             panic!("not sandbox")
         };
         assert_eq!(s.cgroup.as_deref(), Some("/kubepods/p1"));
+        assert!(!s.systemd_cgroup);
         assert!(s.uid_map.is_empty() && s.gid_map.is_empty());
+    }
+
+    #[test]
+    fn the_systemd_drivers_sandbox_command_line_parses() {
+        let base = [
+            "sandbox",
+            "--id",
+            "p1",
+            "--state-dir",
+            "/s",
+            "--netns",
+            "/n",
+        ];
+        let more = ["--ipcns", "/i", "--utsns", "/u"];
+        let args = |extra: &[&'static str]| {
+            let mut v: Vec<&str> = base.into_iter().chain(more).collect();
+            v.extend_from_slice(extra);
+            v
+        };
+        let path = "kubepods-besteffort-pod1.slice:cri-cradle:p1";
+        let Mode::Sandbox(s) = parse_ok(&args(&["--cgroup", path, "--systemd-cgroup"])) else {
+            panic!("not sandbox")
+        };
+        assert_eq!(s.cgroup.as_deref(), Some(path));
+        assert!(s.systemd_cgroup);
+        assert!(parse_err(&args(&["--systemd-cgroup"])).contains("needs --cgroup"));
+        let container = [
+            "container",
+            "--id",
+            "c",
+            "--bundle",
+            "/b",
+            "--runtime",
+            "r",
+            "--runtime-root",
+            "/r",
+            "--state-dir",
+            "/s",
+            "--systemd-cgroup",
+        ];
+        assert!(parse_err(&container).contains("sandbox flags"));
     }
 
     #[test]
