@@ -17,6 +17,7 @@ mod handler_tests;
 mod manager;
 #[cfg(test)]
 mod manager_tests;
+mod pause_args;
 mod record;
 mod remove;
 mod run;

@@ -4,13 +4,13 @@
 
 use super::files;
 use super::manager::SandboxManager;
+use super::pause_args::PauseArgs;
 use super::record::{SandboxRecord, SandboxState};
 use super::remove::remove_pins;
 use crate::core::context::Context;
 use crate::core::error::{Error, Result};
 use crate::core::fault;
 use crate::core::fsutil::remove_dir;
-use crate::core::handlers::CgroupDriver;
 use crate::core::ids::SandboxId;
 use crate::core::index::Entry;
 use crate::core::store::Kind;
@@ -30,7 +30,9 @@ impl SandboxManager {
         let handler = self.ctx.runtime_handler(handler)?;
         let name = SandboxRecord::name_key(&config).unwrap_or_default();
         let id = SandboxId::new(crate::core::ids::generate());
-        let cgroup_path = self.pause_cgroup(&config, &id)?;
+        // `<parent>/<id>`, or `<slice>:cri-cradle:<id>` under systemd, whose
+        // parent must be a slice: checked here, before anything is created.
+        let cgroup_path = self.ctx.cgroups_path(&config, id.as_str())?;
         let reservation = self.names.reserve(&name, id.as_str())?;
         fault::point("run_pod.name_reserved");
         let mut undo = Undo::default();
@@ -63,18 +65,6 @@ impl SandboxManager {
                 undo.run(&id, &self.ctx).await;
                 Err(e)
             }
-        }
-    }
-
-    /// The pause process's cgroup: `<parent>/<id>` under the cgroupfs
-    /// driver. Under systemd the parent must be a slice (checked here,
-    /// before anything is created), and the pause stays in its shim's
-    /// cgroup: a cgroup made by hand in a slice would be no systemd unit.
-    fn pause_cgroup(&self, config: &cri::PodSandboxConfig, id: &SandboxId) -> Result<String> {
-        let path = self.ctx.cgroups_path(config, id.as_str())?;
-        match self.ctx.handlers.driver() {
-            CgroupDriver::Cgroupfs => Ok(path),
-            CgroupDriver::Systemd => Ok(String::new()),
         }
     }
 
@@ -216,30 +206,15 @@ impl SandboxManager {
         let shim_dir = self.ctx.shim_dir(id);
         std::fs::create_dir_all(&shim_dir).map_err(|e| Error::io(&shim_dir, e))?;
         undo.shim_dir = Some(shim_dir.clone());
-        let host_ns = |kind: &str| format!("/proc/{}/ns/{kind}", std::process::id());
-        let ns_arg = |pin: &Option<PathBuf>, kind: &str| -> OsString {
-            pin.as_ref()
-                .map(|p| p.as_os_str().to_os_string())
-                .unwrap_or_else(|| host_ns(kind).into())
-        };
-        let mut args: Vec<OsString> = vec![
-            "sandbox".into(),
-            "--id".into(),
-            id.as_str().into(),
-            "--state-dir".into(),
-            shim_dir.as_os_str().into(),
-            "--netns".into(),
-            ns_arg(&pins.net, "net"),
-            "--ipcns".into(),
-            ns_arg(&pins.ipc, "ipc"),
-            "--utsns".into(),
-            ns_arg(&pins.uts, "uts"),
-        ];
-        if !cgroup_path.is_empty() {
-            args.extend(["--cgroup".into(), cgroup_path.into()]);
+        let args = PauseArgs {
+            id,
+            shim_dir: &shim_dir,
+            pins,
+            cgroup_path,
+            driver: self.ctx.handlers.driver(),
+            userns,
         }
-        // The pod's own user namespace, made by the pause (`--uid-map`…).
-        args.extend(userns);
+        .command_line();
         let shim_id = id.shim();
         let shim = (self.ctx.shims.spawn(&shim_id, &shim_dir, args).await)
             .map_err(Error::of_shim(&shim_id))?;
