@@ -338,6 +338,16 @@ async fn systemd_driver(w: &mut World, slice: &str) -> anyhow::Result<()> {
     let mut pod = pod_config(&w.daemon, &w.cgroup)?;
     pod.linux.get_or_insert_with(Default::default).cgroup_parent = slice.to_string();
     let pod_id = run_pod(cri, &pod).await?;
+    // The pause runs in its own scope in the pod's slice.
+    let pause_unit = format!("cri-cradle-{pod_id}.scope");
+    ensure!(
+        unit_property(&pause_unit, "ActiveState")? == "active",
+        "the pause's {pause_unit} is not active"
+    );
+    ensure!(
+        unit_property(&pause_unit, "Slice")? == slice,
+        "the pause's {pause_unit} is not in {slice}"
+    );
     let mut config = container_config(&image, "scoped", &["sleep", "3600"]);
     config.linux.get_or_insert_with(Default::default).resources = Some(limits(64, 50_000));
     let id = create_and_start(cri, &pod_id, &pod, config).await?;
@@ -368,6 +378,18 @@ async fn systemd_driver(w: &mut World, slice: &str) -> anyhow::Result<()> {
     );
     ensure!(read(&dir, "memory.max")? == (64 * MIB).to_string());
     ensure!(read(&dir, "cpu.max")? == "50000 100000");
+    // The pod's stats find the pause's scope beside the container's: the
+    // pause and the sleep.
+    let processes = pod_stats(cri, &pod_id)
+        .await?
+        .linux
+        .and_then(|l| l.process)
+        .and_then(|p| p.process_count)
+        .map(|v| v.value);
+    ensure!(
+        processes.is_some_and(|n| n >= 2),
+        "PodSandboxStats process_count {processes:?}: the pause's scope is not counted"
+    );
 
     stop_and_remove_container(cri, &id).await?;
     let deadline = Instant::now() + SLOW;
@@ -379,6 +401,10 @@ async fn systemd_driver(w: &mut World, slice: &str) -> anyhow::Result<()> {
     }
     ensure!(!dir.exists(), "{} left after removal", dir.display());
     stop_and_remove_pod(cri, &pod_id).await?;
+    ensure!(
+        unit_property(&pause_unit, "ActiveState")? == "inactive",
+        "the pause's {pause_unit} still there after RemovePodSandbox"
+    );
     cradle_tests::leaks::assert_none(&cradle_tests::steps::leak_scope(&w.daemon, &[&id, &pod_id]));
     Ok(())
 }
