@@ -123,11 +123,21 @@ fn paths(given: Option<&Vec<String>>, defaults: &[&str]) -> Vec<String> {
     }
 }
 
+/// An absolute cgroupfs path without `..`, or the systemd driver's
+/// `<slice>:<prefix>:<name>` (`core::handlers::cgroups_path`).
 fn cgroups_path(path: &str) -> Result<&str, SpecError> {
+    if let [slice, prefix, name] = path.split(':').collect::<Vec<_>>()[..]
+        && crate::core::handlers::is_slice_name(slice)
+        && [prefix, name]
+            .iter()
+            .all(|part| !part.is_empty() && !part.contains('/') && *part != "..")
+    {
+        return Ok(path);
+    }
     let p = Path::new(path);
     if !p.is_absolute() || path.split('/').any(|c| c == "..") {
         return Err(SpecError::build(format!(
-            "cgroups path {path:?} must be absolute without \"..\""
+            "cgroups path {path:?} must be absolute without \"..\", or <slice>:<prefix>:<name>"
         )));
     }
     Ok(path)

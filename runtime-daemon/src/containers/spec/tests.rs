@@ -409,6 +409,37 @@ fn relative_cgroups_path_is_refused() {
 }
 
 #[test]
+fn systemd_cgroups_paths_are_taken_and_malformed_ones_refused() {
+    let f = Fixture::new();
+    let build = |cgroups_path: &str| {
+        build_spec(&SpecInput {
+            resolved: &f.resolved,
+            container_id: "abc",
+            config: &f.config,
+            sandbox: &f.sandbox,
+            image: &f.image,
+            rootfs: Path::new("/r"),
+            namespaces: &f.namespaces,
+            cgroups_path,
+        })
+    };
+    let spec = build("kubepods-besteffort-podab.slice:cri-cradle:abc").unwrap();
+    assert_eq!(
+        spec.linux().as_ref().unwrap().cgroups_path().as_deref(),
+        Some(Path::new("kubepods-besteffort-podab.slice:cri-cradle:abc"))
+    );
+    for bad in [
+        "pod.slice:cri-cradle:../x",
+        "pod.slice:cri-cradle:a/b",
+        "notaslice:cri-cradle:abc",
+        "pod.slice::abc",
+        "pod.slice:a:b:c",
+    ] {
+        assert!(matches!(build(bad), Err(SpecError::Build(_))), "{bad}");
+    }
+}
+
+#[test]
 fn default_mounts_masked_paths_and_cri_bind_mounts() {
     let mut f = Fixture::new();
     f.config.mounts = vec![
