@@ -13,6 +13,7 @@ use crate::core::ids::ContainerId;
 use crate::core::index::Entry;
 use crate::core::store::Kind;
 use crate::platform::apparmor::AppArmorHost;
+use crate::platform::cgroup_host::CgroupVersion;
 use crate::platform::shims::Shim;
 use crate::pods::{SandboxRecord, SandboxState};
 use cradle_proto::cri;
@@ -192,6 +193,7 @@ impl ContainerManager {
         resolved.pid_ns = self.pid_namespace(&config, sandbox).await?;
         resolved.apparmor_profile = apparmor;
         resolved.user_ns = user_ns;
+        resolved.cgroup_v2 = self.ctx.handlers.host().version == CgroupVersion::V2;
         if let Some(resources) = config.linux.as_mut().and_then(|l| l.resources.as_mut()) {
             let launcher = handler.binary == self.ctx.oci_bin;
             super::hugetlb::drop_unenforceable_zero_limits(&handler.name, launcher, resources);
@@ -472,6 +474,7 @@ fn resolve_inputs(
         oom_score_adj_floor: oom_score_adj_floor(),
         apparmor_profile: None,
         user_ns: None,
+        cgroup_v2: false,
     })
 }
 

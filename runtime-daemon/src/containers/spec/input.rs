@@ -57,6 +57,10 @@ pub struct Resolved {
     pub oom_score_adj_floor: Option<i32>,
     /// The pod's user namespace, when it has one of its own.
     pub user_ns: Option<UserNsJoin>,
+    /// The node runs the unified cgroup hierarchy alone (v2): a container
+    /// then gets a cgroup namespace of its own, as containerd and CRI-O
+    /// give, so its `/sys/fs/cgroup` is its own cgroup, not the node's root.
+    pub cgroup_v2: bool,
     /// The AppArmor profile the container runs under, chosen (and made
     /// sure loaded) by `security::apparmor_profile` before the build;
     /// `None`: no profile.

@@ -192,6 +192,13 @@ pub(super) fn namespaces(
     if let Some(user) = &input.resolved.user_ns {
         out.push(ns(LinuxNamespaceType::User, Some(&user.path))?);
     }
+    // On a v2 node a container sees its own cgroup at /sys/fs/cgroup, as
+    // containerd's and CRI-O's do; a privileged one keeps the node's view
+    // (containerd's rule). v1 keeps the node's namespace, as both do.
+    let privileged = security.is_some_and(|s| s.privileged);
+    if input.resolved.cgroup_v2 && !privileged {
+        out.push(ns(LinuxNamespaceType::Cgroup, None)?);
+    }
     Ok(out)
 }
 

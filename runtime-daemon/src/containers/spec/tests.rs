@@ -326,6 +326,28 @@ fn namespaces_join_sandbox_pins_and_host_ones_are_left_out() {
     );
 }
 
+/// On a cgroup v2 node a container gets its own cgroup namespace (its
+/// `/sys/fs/cgroup` is its cgroup), as containerd gives; a privileged one
+/// and every container on v1 keep the node's.
+#[test]
+fn a_cgroup_namespace_of_its_own_on_v2_unless_privileged() {
+    let has_cgroup_ns = |f: &Fixture| {
+        namespace_kinds(&f.build().unwrap()).contains(&(LinuxNamespaceType::Cgroup, None))
+    };
+    let mut f = Fixture::new();
+    assert!(!has_cgroup_ns(&f), "v1: the node's cgroup namespace");
+    f.resolved.cgroup_v2 = true;
+    assert!(has_cgroup_ns(&f), "v2: a private cgroup namespace");
+    f.sandbox
+        .linux
+        .get_or_insert_with(Default::default)
+        .security_context
+        .get_or_insert_with(Default::default)
+        .privileged = true;
+    f.security().privileged = true;
+    assert!(!has_cgroup_ns(&f), "v2, privileged: the node's view");
+}
+
 /// The kubelet's -997 for a Guaranteed pod, on a node where the runtime may
 /// not lower oom_score_adj: clamped to the floor, never below; untouched
 /// where there is no floor or the value is above it.
