@@ -23,7 +23,11 @@ impl CriService {
         // A pod user namespace the handler (its features) or the kernel
         // (id-mapped layers) cannot give is refused before anything is made.
         if crate::pods::userns::pod_mappings(&config).is_some()
-            && !self.runtime.containers.supports_user_namespaces(&handler).await
+            && !self
+                .runtime
+                .containers
+                .supports_user_namespaces(&handler)
+                .await
         {
             return Err(Status::failed_precondition(format!(
                 "config.linux.security_context.namespace_options.userns_options: runtime handler \

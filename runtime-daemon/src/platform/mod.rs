@@ -12,8 +12,8 @@
 //! the context holds ([`shims`], [`pinning`], [`networking`]), so their
 //! logic is tested against recording fakes without root.
 
-pub mod cgroup_host;
 pub mod apparmor;
+pub mod cgroup_host;
 pub mod cni;
 #[cfg(test)]
 pub mod fakes;

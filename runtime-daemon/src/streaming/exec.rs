@@ -272,5 +272,8 @@ async fn pump<R: AsyncRead + Unpin>(from: Option<R>, to: Option<BoxedWriter>) {
 }
 
 fn spawn_error(target: &ExecTarget, e: std::io::Error) -> StreamError {
-    StreamError::Backend(format!("running {} exec: {e}", target.handler.binary.display()))
+    StreamError::Backend(format!(
+        "running {} exec: {e}",
+        target.handler.binary.display()
+    ))
 }
