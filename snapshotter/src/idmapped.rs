@@ -13,7 +13,7 @@
 //! [`crate::rootfs`]), so what the container writes is owned on the host
 //! by its mapped ids.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -56,7 +56,7 @@ pub(crate) fn lowers(
     let userns = std::fs::File::open(mapping.userns).map_err(|e| Error::io(mapping.userns, e))?;
     let mut trees = Vec::with_capacity(lowers.len());
     for lower in lowers {
-        trees.push(idmapped_tree(lower, &userns)?);
+        trees.push(idmapped_tree(lower, userns.as_fd())?);
     }
     let names = trees
         .iter()
@@ -65,8 +65,11 @@ pub(crate) fn lowers(
     Ok((trees, names))
 }
 
-/// A detached copy of `dir`, its ids mapped through `userns`.
-fn idmapped_tree(dir: &Path, userns: &std::fs::File) -> Result<OwnedFd, Error> {
+/// A detached copy of `dir` (`open_tree(OPEN_TREE_CLONE)`), its ids mapped
+/// through the user namespace `userns` (`mount_setattr(MOUNT_ATTR_IDMAP)`).
+/// Nothing is attached: the tree lives while the returned descriptor is
+/// open. Also the daemon's probe of whether the kernel can do this at all.
+pub fn idmapped_tree(dir: &Path, userns: BorrowedFd<'_>) -> Result<OwnedFd, Error> {
     let failed = |source| Error::Mount {
         action: "id-map",
         target: dir.to_path_buf(),

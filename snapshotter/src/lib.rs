@@ -65,7 +65,7 @@ pub use auth::{AuthConfig, Credentials, CredentialsFile};
 pub use digest::Digest;
 pub use error::Error;
 pub use hosts::{Endpoint, HostConfig, RegistryConfig, RegistrySettings};
-pub use idmapped::IdMapping;
+pub use idmapped::{IdMapping, idmapped_tree};
 pub use image::{Image, ImageConfig, ImageUser};
 pub use progress::DownloadProgress;
 pub use reference::ImageRef;

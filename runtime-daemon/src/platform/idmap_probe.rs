@@ -4,33 +4,18 @@
 //! directory on the snapshots' filesystem is cloned as a detached tree
 //! (`open_tree(OPEN_TREE_CLONE)`), its ids mapped through a fresh user
 //! namespace (`mount_setattr(MOUNT_ATTR_IDMAP)`) and an overlay mounted
-//! over it as its lower layer, as `cradle-snapshotter`'s `idmapped.rs`
-//! does. Nothing is left mounted; the answer is the kernel's, never
-//! assumed.
+//! over it as its lower layer, by the snapshotter's own
+//! [`cradle_snapshotter::idmapped_tree`]. Nothing is left mounted; the
+//! answer is the kernel's, never assumed.
 
-use std::ffi::CString;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-/// `MOUNT_ATTR_IDMAP` of `<linux/mount.h>`.
-const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
-/// `OPEN_TREE_CLONE` of `<linux/mount.h>`.
-const OPEN_TREE_CLONE: libc::c_uint = 1;
 /// The mapping of the probe's user namespace (any will do).
 const PROBE_MAP: &str = "0 1000000 65536\n";
-
-/// `struct mount_attr` of `<linux/mount.h>`.
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
 
 /// True when an overlay mounted under `scratch_parent` (on the filesystem
 /// that holds the snapshots) can be id-mapped. Blocking; needs root.
@@ -47,59 +32,10 @@ pub fn overlay_supports_idmap(scratch_parent: &Path) -> bool {
 fn probe(scratch_parent: &Path) -> Result<(), String> {
     let scratch = Scratch::new(scratch_parent)?;
     let userns = Userns::new()?;
-    let lower = idmapped_tree(&scratch.dir.join("lower"), &userns.fd)?;
+    let lower = cradle_snapshotter::idmapped_tree(&scratch.dir.join("lower"), userns.fd.as_fd())
+        .map_err(|e| e.to_string())?;
     let lower = format!("/proc/self/fd/{}", lower.as_raw_fd());
     scratch.overlay(&lower)
-}
-
-/// A detached copy of `dir` with its ids mapped through `userns`.
-fn idmapped_tree(dir: &Path, userns: &OwnedFd) -> Result<OwnedFd, String> {
-    let path = c_path(dir)?;
-    // SAFETY: open_tree reads a NUL-terminated path and returns a new
-    // descriptor it owns or -1; no memory of ours is written.
-    let tree = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
-        )
-    };
-    if tree < 0 {
-        return Err(format!("open_tree: {}", std::io::Error::last_os_error()));
-    }
-    // SAFETY: `tree` is a descriptor the kernel just gave us and nobody else owns.
-    let tree = unsafe { OwnedFd::from_raw_fd(tree as i32) };
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
-    };
-    // SAFETY: mount_setattr reads `attr` (of the size given) and the empty
-    // path; it changes only the detached tree `tree`, which we own.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc != 0 {
-        return Err(format!(
-            "mount_setattr(MOUNT_ATTR_IDMAP) on {}: {}",
-            dir.display(),
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(tree)
-}
-
-fn c_path(path: &Path) -> Result<CString, String> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The probe's directories, and the overlay over them; unmounted and
