@@ -291,6 +291,44 @@ mod tests {
         }
     }
 
+    /// A sandbox command line with every required flag, then `extra`.
+    fn sandbox_with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec![
+            "sandbox",
+            "--id",
+            "p1",
+            "--state-dir",
+            "/s",
+            "--netns",
+            "/n",
+            "--ipcns",
+            "/i",
+            "--utsns",
+            "/u",
+        ];
+        v.extend_from_slice(extra);
+        v
+    }
+
+    /// A container command line with every required flag, then `extra`.
+    fn container_with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec![
+            "container",
+            "--id",
+            "c",
+            "--bundle",
+            "/b",
+            "--runtime",
+            "r",
+            "--runtime-root",
+            "/r",
+            "--state-dir",
+            "/s",
+        ];
+        v.extend_from_slice(extra);
+        v
+    }
+
     #[test]
     fn the_daemons_container_command_line_parses() {
         let Mode::Container(c) = parse_ok(&[
@@ -322,20 +360,7 @@ mod tests {
 
     #[test]
     fn the_daemons_sandbox_command_line_parses() {
-        let Mode::Sandbox(s) = parse_ok(&[
-            "sandbox",
-            "--id",
-            "p1",
-            "--state-dir",
-            "/s",
-            "--netns",
-            "/n",
-            "--ipcns",
-            "/i",
-            "--utsns",
-            "/u",
-            "--cgroup=/kubepods/p1",
-        ]) else {
+        let Mode::Sandbox(s) = parse_ok(&sandbox_with(&["--cgroup=/kubepods/p1"])) else {
             panic!("not sandbox")
         };
         assert_eq!(s.cgroup.as_deref(), Some("/kubepods/p1"));
@@ -345,88 +370,42 @@ mod tests {
 
     #[test]
     fn the_systemd_drivers_sandbox_command_line_parses() {
-        let base = [
-            "sandbox",
-            "--id",
-            "p1",
-            "--state-dir",
-            "/s",
-            "--netns",
-            "/n",
-        ];
-        let more = ["--ipcns", "/i", "--utsns", "/u"];
-        let args = |extra: &[&'static str]| {
-            let mut v: Vec<&str> = base.into_iter().chain(more).collect();
-            v.extend_from_slice(extra);
-            v
-        };
         let path = "kubepods-besteffort-pod1.slice:cri-cradle:p1";
-        let Mode::Sandbox(s) = parse_ok(&args(&["--cgroup", path, "--systemd-cgroup"])) else {
+        let Mode::Sandbox(s) = parse_ok(&sandbox_with(&["--cgroup", path, "--systemd-cgroup"]))
+        else {
             panic!("not sandbox")
         };
         assert_eq!(s.cgroup.as_deref(), Some(path));
         assert!(s.systemd_cgroup);
-        assert!(parse_err(&args(&["--systemd-cgroup"])).contains("needs --cgroup"));
-        let container = [
-            "container",
-            "--id",
-            "c",
-            "--bundle",
-            "/b",
-            "--runtime",
-            "r",
-            "--runtime-root",
-            "/r",
-            "--state-dir",
-            "/s",
-            "--systemd-cgroup",
-        ];
+        assert!(parse_err(&sandbox_with(&["--systemd-cgroup"])).contains("needs --cgroup"));
+        let container = container_with(&["--systemd-cgroup"]);
         assert!(parse_err(&container).contains("sandbox flags"));
     }
 
     #[test]
     fn a_pod_user_namespace_is_given_as_id_maps() {
-        let base = ["sandbox", "--id", "p", "--state-dir", "/s", "--netns", "/n"];
-        let more = ["--ipcns", "/i", "--utsns", "/u"];
-        let args = |extra: &[&'static str]| {
-            let mut v: Vec<&str> = base.into_iter().chain(more).collect();
-            v.extend_from_slice(extra);
-            v
-        };
-        let Mode::Sandbox(s) =
-            parse_ok(&args(&["--uid-map", "0:1000:100000", "--gid-map=0:2000:5"]))
-        else {
+        let Mode::Sandbox(s) = parse_ok(&sandbox_with(&[
+            "--uid-map",
+            "0:1000:100000",
+            "--gid-map=0:2000:5",
+        ])) else {
             panic!("not sandbox")
         };
         assert_eq!(s.uid_map[0].line(), "0 1000 100000\n");
         assert_eq!(s.gid_map[0].line(), "0 2000 5\n");
-        assert!(parse_err(&args(&["--uid-map", "0:1:2"])).contains("go together"));
-        assert!(parse_err(&args(&["--uid-map", "0:1"])).contains("CONTAINER:HOST:SIZE"));
+        assert!(parse_err(&sandbox_with(&["--uid-map", "0:1:2"])).contains("go together"));
+        assert!(parse_err(&sandbox_with(&["--uid-map", "0:1"])).contains("CONTAINER:HOST:SIZE"));
         let past = ["--uid-map", "0:4294967295:2", "--gid-map", "0:1:1"];
-        assert!(parse_err(&args(&past)).contains("32-bit"));
+        assert!(parse_err(&sandbox_with(&past)).contains("32-bit"));
         let empty = ["--uid-map", "0:1:0", "--gid-map", "0:1:1"];
-        assert!(parse_err(&args(&empty)).contains("empty"));
+        assert!(parse_err(&sandbox_with(&empty)).contains("empty"));
     }
 
     #[test]
     fn missing_and_misplaced_flags_are_named() {
         assert!(parse_err(&["container", "--id", "c1"]).contains("--bundle is required"));
         assert!(
-            parse_err(&[
-                "container",
-                "--id",
-                "c",
-                "--bundle",
-                "/b",
-                "--runtime",
-                "r",
-                "--runtime-root",
-                "/r",
-                "--state-dir",
-                "/s",
-                "--stdin-once"
-            ])
-            .contains("--stdin-once requires --stdin")
+            parse_err(&container_with(&["--stdin-once"])).contains("--stdin-once requires --stdin")
         );
         assert!(parse_err(&["sandbox", "--bundle", "/b"]).contains("container flags"));
         assert!(parse_err(&["pod"]).contains("unknown mode"));
