@@ -48,6 +48,27 @@ pub fn pod_config(daemon: &Daemon, cgroup: &CgroupParent) -> anyhow::Result<cri:
     })
 }
 
+/// The pod's Linux security context, made empty where the config has none,
+/// for a test to change.
+pub fn pod_security(pod: &mut cri::PodSandboxConfig) -> &mut cri::LinuxSandboxSecurityContext {
+    pod.linux
+        .get_or_insert_with(Default::default)
+        .security_context
+        .get_or_insert_with(Default::default)
+}
+
+/// The container's Linux security context, made empty where the config has
+/// none, for a test to change.
+pub fn container_security(
+    config: &mut cri::ContainerConfig,
+) -> &mut cri::LinuxContainerSecurityContext {
+    config
+        .linux
+        .get_or_insert_with(Default::default)
+        .security_context
+        .get_or_insert_with(Default::default)
+}
+
 /// A container running `command`, logging to `<name>.log` in the pod's log dir.
 pub fn container_config(image: &str, name: &str, command: &[&str]) -> cri::ContainerConfig {
     cri::ContainerConfig {

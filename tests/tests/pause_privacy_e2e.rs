@@ -12,7 +12,8 @@
 use anyhow::ensure;
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, create_and_start, exec, pod_config, pull, remove_pod_and_check_leaks, run_pod,
+    container_config, container_security, create_and_start, exec, pod_config, pod_security, pull,
+    remove_pod_and_check_leaks, run_pod,
 };
 use cradle_tests::{World, skip_unless_ready};
 
@@ -33,22 +34,11 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
     let image = w.registry.image_ref();
     pull(cri, &image).await?;
     let mut pod = pod_config(&w.daemon, &w.cgroup)?;
-    share_pod_pid_namespace(
-        &mut pod
-            .linux
-            .get_or_insert_with(Default::default)
-            .security_context
-            .get_or_insert_with(Default::default)
-            .namespace_options,
-    );
+    share_pod_pid_namespace(&mut pod_security(&mut pod).namespace_options);
     let pod_id = run_pod(cri, &pod).await?;
     let container = |name: &str, ptrace: bool| {
         let mut config = container_config(&image, name, &["sleep", "3600"]);
-        let context = config
-            .linux
-            .get_or_insert_with(Default::default)
-            .security_context
-            .get_or_insert_with(Default::default);
+        let context = container_security(&mut config);
         share_pod_pid_namespace(&mut context.namespace_options);
         if ptrace {
             context.capabilities = Some(cri::Capability {

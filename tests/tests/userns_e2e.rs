@@ -20,7 +20,8 @@ use std::os::unix::fs::MetadataExt;
 use anyhow::ensure;
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, create_and_start, exec, pod_config, pull, remove_pod_and_check_leaks, run_pod,
+    container_config, container_security, create_and_start, exec, pod_config, pod_security, pull,
+    remove_pod_and_check_leaks, run_pod,
 };
 use cradle_tests::{World, skip_unless_ready};
 
@@ -45,8 +46,7 @@ fn userns(options: &mut Option<cri::NamespaceOption>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pod_user_namespace_maps_root_and_confines_it() {
     skip_unless_ready!(true);
-    if !std::path::Path::new("/proc/self/ns/user").exists() {
-        cradle_testkit::skip("the kernel has no user namespaces");
+    if !user_namespaces_or_skip() {
         return;
     }
     let mut w = World::start().await;
@@ -61,11 +61,7 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
 
     // Refused at the door, before anything is created.
     let mut bad = pod_config(&w.daemon, &w.cgroup)?;
-    let security = bad
-        .linux
-        .get_or_insert_with(Default::default)
-        .security_context
-        .get_or_insert_with(Default::default);
+    let security = pod_security(&mut bad);
     security.namespace_options = Some(cri::NamespaceOption {
         userns_options: Some(cri::UserNamespace {
             mode: cri::NamespaceMode::Container as i32,
@@ -77,14 +73,7 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
     ensure!(refused.is_err(), "mode CONTAINER was accepted");
 
     let mut pod = pod_config(&w.daemon, &w.cgroup)?;
-    userns(
-        &mut pod
-            .linux
-            .get_or_insert_with(Default::default)
-            .security_context
-            .get_or_insert_with(Default::default)
-            .namespace_options,
-    );
+    userns(&mut pod_security(&mut pod).namespace_options);
     let pod_id = run_pod(cri, &pod).await?;
 
     let volume = w.daemon.dir().join("userns-volume");
@@ -93,14 +82,7 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
     let host_owned = volume.join("host-owned");
     std::fs::write(&host_owned, "node's")?;
     let mut config = container_config(&image, "userns", &["sleep", "3600"]);
-    userns(
-        &mut config
-            .linux
-            .get_or_insert_with(Default::default)
-            .security_context
-            .get_or_insert_with(Default::default)
-            .namespace_options,
-    );
+    userns(&mut container_security(&mut config).namespace_options);
     config.mounts = vec![cri::Mount {
         container_path: "/vol".into(),
         host_path: volume.display().to_string(),
@@ -220,8 +202,7 @@ fn critest_options(mode: cri::NamespaceMode, host_id: u32) -> Option<cri::Namesp
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn critests_user_namespace_pods_show_their_mapping() {
     skip_unless_ready!(true);
-    if !std::path::Path::new("/proc/self/ns/user").exists() {
-        cradle_testkit::skip("the kernel has no user namespaces");
+    if !user_namespaces_or_skip() {
         return;
     }
     let mut w = World::start().await;
@@ -243,19 +224,10 @@ async fn critest_shapes(w: &mut World) -> anyhow::Result<()> {
     ] {
         let options = critest_options(mode, 1000);
         let mut pod = pod_config(&w.daemon, &w.cgroup)?;
-        pod.linux
-            .get_or_insert_with(Default::default)
-            .security_context
-            .get_or_insert_with(Default::default)
-            .namespace_options = options.clone();
+        pod_security(&mut pod).namespace_options = options.clone();
         let pod_id = run_pod(cri, &pod).await?;
         let mut config = container_config(&image, "uidmap", &["sleep", "3600"]);
-        config
-            .linux
-            .get_or_insert_with(Default::default)
-            .security_context
-            .get_or_insert_with(Default::default)
-            .namespace_options = options;
+        container_security(&mut config).namespace_options = options;
         let id = create_and_start(cri, &pod_id, &pod, config).await?;
         let (code, map) = exec(cri, &id, &["cat", "/proc/self/uid_map"]).await?;
         let seen = map.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -289,11 +261,7 @@ async fn per_handler(w: &mut World) -> anyhow::Result<()> {
         let supported = handler.features.as_ref().is_some_and(|f| f.user_namespaces);
         let options = critest_options(cri::NamespaceMode::Pod, 1000);
         let mut pod = pod_config(&w.daemon, &w.cgroup)?;
-        pod.linux
-            .get_or_insert_with(Default::default)
-            .security_context
-            .get_or_insert_with(Default::default)
-            .namespace_options = options.clone();
+        pod_security(&mut pod).namespace_options = options.clone();
         let ran = cri
             .runtime
             .run_pod_sandbox(cri::RunPodSandboxRequest {
@@ -315,12 +283,7 @@ async fn per_handler(w: &mut World) -> anyhow::Result<()> {
         }
         let pod_id = ran?.into_inner().pod_sandbox_id;
         let mut config = container_config(&image, "uidmap", &["sleep", "3600"]);
-        config
-            .linux
-            .get_or_insert_with(Default::default)
-            .security_context
-            .get_or_insert_with(Default::default)
-            .namespace_options = options;
+        container_security(&mut config).namespace_options = options;
         let id = create_and_start(cri, &pod_id, &pod, config).await?;
         let (_, map) = exec(cri, &id, &["cat", "/proc/self/uid_map"]).await?;
         let seen = map.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -332,6 +295,15 @@ async fn per_handler(w: &mut World) -> anyhow::Result<()> {
         remove_pod_and_check_leaks(cri, &w.daemon, &pod_id, &[id]).await?;
     }
     Ok(())
+}
+
+/// Whether the kernel has user namespaces; skips the test where it has none.
+fn user_namespaces_or_skip() -> bool {
+    let there = std::path::Path::new("/proc/self/ns/user").exists();
+    if !there {
+        cradle_testkit::skip("the kernel has no user namespaces");
+    }
+    there
 }
 
 /// The block device of the node's root filesystem, from mountinfo.
