@@ -21,8 +21,6 @@ enum Use {
     Read(&'static str),
     /// A response field the daemon sets, in this function.
     Filled(&'static str),
-    /// A request setting it is answered with an error naming it (why).
-    Refused(&'static str),
     /// A request field dropped on purpose, for the reason given.
     Ignored(&'static str),
     /// A response field left at its default on purpose, for the reason given.
@@ -46,7 +44,7 @@ enum Rpc {
 
 use Rpc::{Served, Unimplemented};
 use Rule::{Fields, Whole};
-use Use::{Filled, Ignored, Read, Refused, Unset};
+use Use::{Filled, Ignored, Read, Unset};
 
 const WINDOWS_ONLY: &str = "Windows only: Cradle runs Linux containers";
 const WINDOWS: Use = Ignored(WINDOWS_ONLY);
@@ -1796,7 +1794,7 @@ fn every_field_of_every_message_is_accounted_for() {
                 listed.to_vec()
             }
         };
-        // A request's field is read, refused or ignored; a response's is
+        // A request's field is read or ignored; a response's is
         // filled or left unset. A message on both sides may be either.
         for (field, rule) in uses {
             let what = format!("{message}.{field}");
@@ -1804,9 +1802,9 @@ fn every_field_of_every_message_is_accounted_for() {
                 Read(reference) | Filled(reference) => {
                     check_reference(reference, &what, &mut problems)
                 }
-                Refused(_) | Ignored(_) | Unset(_) => {}
+                Ignored(_) | Unset(_) => {}
             }
-            let inbound = matches!(rule, Read(_) | Refused(_) | Ignored(_));
+            let inbound = matches!(rule, Read(_) | Ignored(_));
             if inbound && !requests.contains(*message) {
                 problems.push(format!(
                     "{what}: only responses carry it, it cannot be read"
@@ -1855,14 +1853,7 @@ fn render() -> String {
             out.push_str(&format!("| {name} | {why} |\n"));
         }
     }
-    let sections: [(&str, Pick); 3] = [
-        (
-            "Request fields refused (the request fails, naming the field)",
-            |u| match u {
-                Refused(why) => Some(why),
-                _ => None,
-            },
-        ),
+    let sections: [(&str, Pick); 2] = [
         ("Request fields ignored on purpose", |u| match u {
             Ignored(why) if *why != WINDOWS_ONLY => Some(why),
             _ => None,
