@@ -55,6 +55,11 @@ impl Fixture {
     }
 
     pub(super) fn build(&self) -> Result<Spec, SpecError> {
+        self.build_in("/cradle/abc")
+    }
+
+    /// [`Fixture::build`] with the container's cgroup at `cgroups_path`.
+    pub(super) fn build_in(&self, cgroups_path: &str) -> Result<Spec, SpecError> {
         build_spec(&SpecInput {
             resolved: &self.resolved,
             container_id: "abc",
@@ -63,12 +68,21 @@ impl Fixture {
             image: &self.image,
             rootfs: Path::new("/var/lib/cradle/containers/abc/bundle/rootfs"),
             namespaces: &self.namespaces,
-            cgroups_path: "/cradle/abc",
+            cgroups_path,
         })
     }
 
     pub(super) fn security(&mut self) -> &mut cri::LinuxContainerSecurityContext {
         self.config
+            .linux
+            .get_or_insert_with(Default::default)
+            .security_context
+            .get_or_insert_with(Default::default)
+    }
+
+    /// The pod's Linux security context, made empty where there is none.
+    pub(super) fn sandbox_security(&mut self) -> &mut cri::LinuxSandboxSecurityContext {
+        self.sandbox
             .linux
             .get_or_insert_with(Default::default)
             .security_context
@@ -338,12 +352,7 @@ fn a_cgroup_namespace_of_its_own_on_v2_unless_privileged() {
     assert!(!has_cgroup_ns(&f), "v1: the node's cgroup namespace");
     f.resolved.cgroup_v2 = true;
     assert!(has_cgroup_ns(&f), "v2: a private cgroup namespace");
-    f.sandbox
-        .linux
-        .get_or_insert_with(Default::default)
-        .security_context
-        .get_or_insert_with(Default::default)
-        .privileged = true;
+    f.sandbox_security().privileged = true;
     f.security().privileged = true;
     assert!(!has_cgroup_ns(&f), "v2, privileged: the node's view");
 }
@@ -416,36 +425,16 @@ fn cgroups_path_and_resources_are_mapped() {
 
 #[test]
 fn relative_cgroups_path_is_refused() {
-    let f = Fixture::new();
-    let r = build_spec(&SpecInput {
-        resolved: &f.resolved,
-        container_id: "abc",
-        config: &f.config,
-        sandbox: &f.sandbox,
-        image: &f.image,
-        rootfs: Path::new("/r"),
-        namespaces: &f.namespaces,
-        cgroups_path: "../escape",
-    });
+    let r = Fixture::new().build_in("../escape");
     assert!(matches!(r, Err(SpecError::Build(_))));
 }
 
 #[test]
 fn systemd_cgroups_paths_are_taken_and_malformed_ones_refused() {
     let f = Fixture::new();
-    let build = |cgroups_path: &str| {
-        build_spec(&SpecInput {
-            resolved: &f.resolved,
-            container_id: "abc",
-            config: &f.config,
-            sandbox: &f.sandbox,
-            image: &f.image,
-            rootfs: Path::new("/r"),
-            namespaces: &f.namespaces,
-            cgroups_path,
-        })
-    };
-    let spec = build("kubepods-besteffort-podab.slice:cri-cradle:abc").unwrap();
+    let spec = f
+        .build_in("kubepods-besteffort-podab.slice:cri-cradle:abc")
+        .unwrap();
     assert_eq!(
         spec.linux().as_ref().unwrap().cgroups_path().as_deref(),
         Some(Path::new("kubepods-besteffort-podab.slice:cri-cradle:abc"))
@@ -457,7 +446,7 @@ fn systemd_cgroups_paths_are_taken_and_malformed_ones_refused() {
         "pod.slice::abc",
         "pod.slice:a:b:c",
     ] {
-        assert!(matches!(build(bad), Err(SpecError::Build(_))), "{bad}");
+        assert!(matches!(f.build_in(bad), Err(SpecError::Build(_))), "{bad}");
     }
 }
 

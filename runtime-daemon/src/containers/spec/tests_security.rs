@@ -69,22 +69,13 @@ fn strict_policy_ignores_the_image_groups() {
     assert_eq!(ids(&f.build().unwrap()), (1000, 1000, vec![1000, 7]));
 }
 
-fn privileged_sandbox(f: &mut Fixture) {
-    f.sandbox
-        .linux
-        .get_or_insert_with(Default::default)
-        .security_context
-        .get_or_insert_with(Default::default)
-        .privileged = true;
-}
-
 #[test]
 fn privileged_lifts_caps_masks_devices_and_seccomp() {
     let mut f = Fixture::new();
     f.security().privileged = true;
     f.security().seccomp = Some(cri::SecurityProfile::default()); // RuntimeDefault
     assert!(f.build().is_err(), "needs a privileged sandbox");
-    privileged_sandbox(&mut f);
+    f.sandbox_security().privileged = true;
     let spec = f.build().unwrap();
     let caps = spec
         .process()
