@@ -199,13 +199,16 @@ fn drive(bus: &ZbusBus, journal: &Journal) {
     );
 }
 
-#[test]
-fn the_driver_talks_to_systemd_peer_to_peer() {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("private");
+/// `manager` served at systemd's object path to one peer-to-peer
+/// connection on a socket in `dir`, as systemd's private socket: the
+/// address to connect to, and the server's thread (it ends when the
+/// connection closes).
+fn serve_peer_to_peer<M: zbus::object_server::Interface>(
+    dir: &std::path::Path,
+    manager: M,
+) -> (BusAddress, std::thread::JoinHandle<()>) {
+    let socket = dir.join("private");
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-    let journal = Journal::default();
-    let manager = fake(&journal);
     let server = std::thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
         let conn = zbus::blocking::connection::Builder::async_io_unix_stream(stream)
@@ -218,11 +221,19 @@ fn the_driver_talks_to_systemd_peer_to_peer() {
             .unwrap();
         conn.closed();
     });
-    let bus = ZbusBus::connect(&BusAddress {
+    let address = BusAddress {
         address: format!("unix:path={}", socket.display()),
         peer_to_peer: true,
-    })
-    .unwrap();
+    };
+    (address, server)
+}
+
+#[test]
+fn the_driver_talks_to_systemd_peer_to_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::default();
+    let (address, server) = serve_peer_to_peer(dir.path(), fake(&journal));
+    let bus = ZbusBus::connect(&address).unwrap();
     drive(&bus, &journal);
     drop(bus);
     server.join().unwrap();
@@ -293,25 +304,8 @@ fn a_job_signal_that_never_comes_is_a_timeout() {
         }
     }
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("private");
-    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-    let server = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let conn = zbus::blocking::connection::Builder::async_io_unix_stream(stream)
-            .server(zbus::Guid::generate())
-            .unwrap()
-            .p2p()
-            .serve_at(PATH, Silent)
-            .unwrap()
-            .build()
-            .unwrap();
-        conn.closed();
-    });
-    let mut bus = ZbusBus::connect(&BusAddress {
-        address: format!("unix:path={}", socket.display()),
-        peer_to_peer: true,
-    })
-    .unwrap();
+    let (address, server) = serve_peer_to_peer(dir.path(), Silent);
+    let mut bus = ZbusBus::connect(&address).unwrap();
     bus.timeout = std::time::Duration::from_millis(200);
     assert!(matches!(
         bus.stop_unit("x.scope"),
