@@ -177,6 +177,24 @@ pub async fn runnable_handlers(cri: &mut Cri) -> anyhow::Result<Vec<String>> {
     Ok(handlers)
 }
 
+/// CreateContainer alone; the gRPC status on failure, for a test that
+/// expects a refusal.
+pub async fn try_create(
+    cri: &mut Cri,
+    pod_id: &str,
+    pod: &cri::PodSandboxConfig,
+    config: cri::ContainerConfig,
+) -> Result<String, tonic::Status> {
+    cri.runtime
+        .create_container(cri::CreateContainerRequest {
+            pod_sandbox_id: pod_id.into(),
+            config: Some(config),
+            sandbox_config: Some(pod.clone()),
+        })
+        .await
+        .map(|r| r.into_inner().container_id)
+}
+
 /// CreateContainer; returns the container id.
 pub async fn create(
     cri: &mut Cri,
@@ -184,17 +202,40 @@ pub async fn create(
     pod: &cri::PodSandboxConfig,
     config: cri::ContainerConfig,
 ) -> anyhow::Result<String> {
-    Ok(cri
-        .runtime
-        .create_container(cri::CreateContainerRequest {
-            pod_sandbox_id: pod_id.into(),
-            config: Some(config),
-            sandbox_config: Some(pod.clone()),
+    try_create(cri, pod_id, pod, config)
+        .await
+        .context("CreateContainer")
+}
+
+/// RemoveImage of `image`; the gRPC status on failure, for a test that
+/// expects a refusal.
+pub async fn remove_image(cri: &mut Cri, image: &str) -> Result<(), tonic::Status> {
+    cri.image
+        .remove_image(cri::RemoveImageRequest {
+            image: Some(cri::ImageSpec {
+                image: image.into(),
+                ..Default::default()
+            }),
         })
         .await
-        .context("CreateContainer")?
-        .into_inner()
-        .container_id)
+        .map(|_| ())
+}
+
+/// UpdateContainerResources of `id` to `linux`.
+pub async fn update_resources(
+    cri: &mut Cri,
+    id: &str,
+    linux: cri::LinuxContainerResources,
+) -> anyhow::Result<()> {
+    cri.runtime
+        .update_container_resources(cri::UpdateContainerResourcesRequest {
+            container_id: id.into(),
+            linux: Some(linux),
+            ..Default::default()
+        })
+        .await
+        .context("UpdateContainerResources")?;
+    Ok(())
 }
 
 /// CreateContainer then StartContainer; returns the container id.

@@ -29,7 +29,7 @@ use anyhow::{Context, bail, ensure};
 use cradle_daemon::core::fault;
 use cradle_proto::cri;
 use cradle_tests::network::TestNetwork;
-use cradle_tests::steps::{container_config, leak_scope, pod_config, pull, run_pod};
+use cradle_tests::steps::{self, container_config, leak_scope, pod_config, pull, run_pod};
 use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
 
 /// The daemon and its client, restarted once after the injected crash.
@@ -350,17 +350,7 @@ async fn create(
     pod_config: &cri::PodSandboxConfig,
     config: &cri::ContainerConfig,
 ) -> anyhow::Result<String> {
-    Ok(cri
-        .runtime
-        .create_container(cri::CreateContainerRequest {
-            pod_sandbox_id: pod.into(),
-            config: Some(config.clone()),
-            sandbox_config: Some(pod_config.clone()),
-        })
-        .await
-        .context("CreateContainer")?
-        .into_inner()
-        .container_id)
+    steps::create(cri, pod, pod_config, config.clone()).await
 }
 
 async fn start(cri: &mut Cri, id: &str) -> anyhow::Result<()> {

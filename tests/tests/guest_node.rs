@@ -34,7 +34,7 @@ use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
     container_config, create, create_and_start, exec, pod_config, pull, remove_pod_and_check_leaks,
-    run_pod, stop_and_remove_container, stop_and_remove_pod, wait_for_state,
+    run_pod, stop_and_remove_container, stop_and_remove_pod, update_resources, wait_for_state,
 };
 use cradle_tests::{Cri, World, random_suffix};
 
@@ -135,20 +135,16 @@ fn limits(memory_mib: i64, cpu_quota: i64) -> cri::LinuxContainerResources {
     }
 }
 
-async fn update(
-    cri: &mut Cri,
-    id: &str,
-    linux: cri::LinuxContainerResources,
-) -> anyhow::Result<()> {
-    cri.runtime
-        .update_container_resources(cri::UpdateContainerResourcesRequest {
-            container_id: id.into(),
-            linux: Some(linux),
-            ..Default::default()
-        })
-        .await
-        .context("UpdateContainerResources")?;
-    Ok(())
+/// The CPU time (ns) and working set (bytes) a container's or a pod's
+/// stats report, where they report them.
+fn cpu_and_working_set(
+    cpu: Option<cri::CpuUsage>,
+    memory: Option<cri::MemoryUsage>,
+) -> (Option<u64>, Option<u64>) {
+    (
+        cpu.and_then(|c| c.usage_core_nano_seconds).map(|v| v.value),
+        memory.and_then(|m| m.working_set_bytes).map(|v| v.value),
+    )
 }
 
 // ---- the cgroupfs driver on v2 ---------------------------------------------
@@ -208,28 +204,14 @@ async fn cgroupfs_on_v2(w: &mut World) -> anyhow::Result<()> {
     ensure!(read(&dir, "memory.current")?.parse::<u64>()? > 0);
     ensure!(read(&dir, "pids.current")?.parse::<u64>()? > 0);
     let stats = container_stats(cri, &id).await?;
-    let cpu = stats
-        .cpu
-        .and_then(|c| c.usage_core_nano_seconds)
-        .map(|v| v.value);
-    let memory = stats
-        .memory
-        .and_then(|m| m.working_set_bytes)
-        .map(|v| v.value);
+    let (cpu, memory) = cpu_and_working_set(stats.cpu, stats.memory);
     ensure!(
         cpu.is_some_and(|v| v > 0) && memory.is_some_and(|v| v > 0),
         "ContainerStats: cpu {cpu:?} working set {memory:?}"
     );
     let pod_stats = pod_stats(cri, &pod_id).await?;
     let linux = pod_stats.linux.context("PodSandboxStats without linux")?;
-    let pod_cpu = linux
-        .cpu
-        .and_then(|c| c.usage_core_nano_seconds)
-        .map(|v| v.value);
-    let pod_memory = linux
-        .memory
-        .and_then(|m| m.working_set_bytes)
-        .map(|v| v.value);
+    let (pod_cpu, pod_memory) = cpu_and_working_set(linux.cpu, linux.memory);
     ensure!(
         pod_cpu.is_some_and(|v| v > 0) && pod_memory.is_some_and(|v| v > 0),
         "PodSandboxStats: cpu {pod_cpu:?} working set {pod_memory:?}"
@@ -243,7 +225,7 @@ async fn cgroupfs_on_v2(w: &mut World) -> anyhow::Result<()> {
     );
 
     // UpdateContainerResources on v2 (the kubelet's in-place resize).
-    update(cri, &id, limits(96, 20_000)).await?;
+    update_resources(cri, &id, limits(96, 20_000)).await?;
     ensure!(read(&dir, "memory.max")? == (96 * MIB).to_string());
     ensure!(read(&dir, "cpu.max")? == "20000 100000");
 

@@ -18,39 +18,10 @@ use anyhow::{Context, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
     container_config, container_status, create_and_start, exec, leak_scope, pod_config, pull,
-    run_pod, stop_and_remove_container, stop_and_remove_pod,
+    remove_image, run_pod, stop_and_remove_container, stop_and_remove_pod, try_create,
 };
 use cradle_tests::{Cri, World, leaks, skip_unless_ready};
 use std::path::Path;
-
-/// CreateContainer alone; the gRPC status on failure.
-async fn create(
-    cri: &mut Cri,
-    pod_id: &str,
-    pod: &cri::PodSandboxConfig,
-    config: cri::ContainerConfig,
-) -> Result<String, tonic::Status> {
-    cri.runtime
-        .create_container(cri::CreateContainerRequest {
-            pod_sandbox_id: pod_id.into(),
-            config: Some(config),
-            sandbox_config: Some(pod.clone()),
-        })
-        .await
-        .map(|r| r.into_inner().container_id)
-}
-
-async fn remove_image(cri: &mut Cri, image: &str) -> Result<(), tonic::Status> {
-    cri.image
-        .remove_image(cri::RemoveImageRequest {
-            image: Some(cri::ImageSpec {
-                image: image.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .map(|_| ())
-}
 
 async fn container_count(cri: &mut Cri) -> anyhow::Result<usize> {
     Ok(cri
@@ -132,7 +103,7 @@ async fn sub_path(w: &mut World) -> anyhow::Result<()> {
     ] {
         let mut config = container_config(&image, "reader", &["sleep", "3600"]);
         config.mounts = vec![image_mount("/img", &variant_id, sub)];
-        let status = create(cri, &pod_id, &pod, config)
+        let status = try_create(cri, &pod_id, &pod, config)
             .await
             .err()
             .with_context(|| format!("sub path {sub:?} was accepted"))?;

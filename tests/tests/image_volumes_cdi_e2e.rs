@@ -21,38 +21,10 @@ use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
     container_config, container_status, create_and_start, exec, leak_scope, pod_config, pull,
-    remove_pod_and_check_leaks, run_pod, stop_and_remove_container, stop_and_remove_pod,
+    remove_image, remove_pod_and_check_leaks, run_pod, stop_and_remove_container,
+    stop_and_remove_pod, try_create,
 };
-use cradle_tests::{Cri, World, leaks, skip_unless_ready};
-
-/// CreateContainer alone; the gRPC status on failure.
-async fn create(
-    cri: &mut Cri,
-    pod_id: &str,
-    pod: &cri::PodSandboxConfig,
-    config: cri::ContainerConfig,
-) -> Result<String, tonic::Status> {
-    cri.runtime
-        .create_container(cri::CreateContainerRequest {
-            pod_sandbox_id: pod_id.into(),
-            config: Some(config),
-            sandbox_config: Some(pod.clone()),
-        })
-        .await
-        .map(|r| r.into_inner().container_id)
-}
-
-async fn remove_image(cri: &mut Cri, image: &str) -> Result<(), tonic::Status> {
-    cri.image
-        .remove_image(cri::RemoveImageRequest {
-            image: Some(cri::ImageSpec {
-                image: image.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .map(|_| ())
-}
+use cradle_tests::{World, leaks, skip_unless_ready};
 
 fn image_mount(dest: &str, image: &str) -> cri::Mount {
     cri::Mount {
@@ -94,7 +66,7 @@ async fn image_volume(w: &mut World) -> anyhow::Result<()> {
         image_mount("/good", &variant_id),
         image_mount("/vol", "127.0.0.1:1/absent:latest"),
     ];
-    let status = create(cri, &pod_id, &pod, config.clone())
+    let status = try_create(cri, &pod_id, &pod, config.clone())
         .await
         .err()
         .context("a volume of an absent image was accepted")?;
@@ -238,7 +210,7 @@ async fn cdi(w: &mut World, hook_log: &std::path::Path) -> anyhow::Result<()> {
     unknown.cdi_devices = vec![cri::CdiDevice {
         name: "cradle.test/dev=nope".into(),
     }];
-    let status = create(cri, &pod_id, &pod, unknown)
+    let status = try_create(cri, &pod_id, &pod, unknown)
         .await
         .err()
         .context("an unknown CDI device was accepted")?;

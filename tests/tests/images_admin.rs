@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, create_and_start, has_log_line, pod_config, pull, run_pod,
+    self, container_config, create_and_start, has_log_line, pod_config, pull, run_pod,
     stop_and_remove_container, stop_and_remove_pod, wait_for_state,
 };
 use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, skip_unless_ready, target_bin_dir};
@@ -54,16 +54,9 @@ async fn list_images(cri: &mut Cri) -> anyhow::Result<Vec<cri::Image>> {
 }
 
 async fn remove_image(cri: &mut Cri, image: &str) -> anyhow::Result<()> {
-    cri.image
-        .remove_image(cri::RemoveImageRequest {
-            image: Some(cri::ImageSpec {
-                image: image.into(),
-                ..Default::default()
-            }),
-        })
+    steps::remove_image(cri, image)
         .await
-        .with_context(|| format!("RemoveImage {image}"))?;
-    Ok(())
+        .with_context(|| format!("RemoveImage {image}"))
 }
 
 async fn export_import_run(

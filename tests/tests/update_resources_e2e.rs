@@ -14,7 +14,7 @@ use anyhow::{Context, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
     container_config, container_status, create_and_start, exec, leak_scope, pod_config, pull,
-    run_pod_on, stop_and_remove_container, stop_and_remove_pod,
+    run_pod_on, stop_and_remove_container, stop_and_remove_pod, update_resources,
 };
 use cradle_tests::{CgroupParent, Cri, Daemon, World, leaks, skip_unless_ready};
 
@@ -54,13 +54,13 @@ async fn update_under(
     ensure!(read_limits(cri, &id, v2).await? == expected(128, 256, 50_000, v2));
 
     // Up: the new memory limit is above the old memory+swap total.
-    update(cri, &id, limits(384, 512, 20_000)).await?;
+    update_resources(cri, &id, limits(384, 512, 20_000)).await?;
     ensure!(
         read_limits(cri, &id, v2).await? == expected(384, 512, 20_000, v2),
         "raised limits not applied"
     );
     // Down again.
-    update(cri, &id, limits(64, 96, 10_000)).await?;
+    update_resources(cri, &id, limits(64, 96, 10_000)).await?;
     let now = read_limits(cri, &id, v2).await?;
     ensure!(
         now == expected(64, 96, 10_000, v2),
@@ -133,22 +133,6 @@ fn limits(
         memory_swap_limit_in_bytes: memory_and_swap_mib * MIB,
         ..Default::default()
     }
-}
-
-async fn update(
-    cri: &mut Cri,
-    id: &str,
-    linux: cri::LinuxContainerResources,
-) -> anyhow::Result<()> {
-    cri.runtime
-        .update_container_resources(cri::UpdateContainerResourcesRequest {
-            container_id: id.into(),
-            linux: Some(linux),
-            ..Default::default()
-        })
-        .await
-        .context("UpdateContainerResources")?;
-    Ok(())
 }
 
 /// The cgroup files as the kernel shows them: memory, swap, CPU quota.
