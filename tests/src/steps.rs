@@ -69,6 +69,20 @@ pub fn container_security(
         .get_or_insert_with(Default::default)
 }
 
+/// A container named `hog` that holds 256 MiB in a shell variable and
+/// prints its length: past a smaller memory limit the kernel kills it.
+pub fn memory_hog_config(image: &str) -> cri::ContainerConfig {
+    container_config(
+        image,
+        "hog",
+        &[
+            "sh",
+            "-c",
+            "x=$(head -c 268435456 /dev/zero | tr '\\000' a); echo ${#x}",
+        ],
+    )
+}
+
 /// A container running `command`, logging to `<name>.log` in the pod's log dir.
 pub fn container_config(image: &str, name: &str, command: &[&str]) -> cri::ContainerConfig {
     cri::ContainerConfig {
@@ -219,6 +233,28 @@ pub async fn remove_image(cri: &mut Cri, image: &str) -> Result<(), tonic::Statu
         })
         .await
         .map(|_| ())
+}
+
+/// ListImages, unfiltered.
+pub async fn list_images(cri: &mut Cri) -> anyhow::Result<Vec<cri::Image>> {
+    Ok(cri
+        .image
+        .list_images(cri::ListImagesRequest::default())
+        .await
+        .context("ListImages")?
+        .into_inner()
+        .images)
+}
+
+/// ListContainers, unfiltered.
+pub async fn list_containers(cri: &mut Cri) -> anyhow::Result<Vec<cri::Container>> {
+    Ok(cri
+        .runtime
+        .list_containers(cri::ListContainersRequest::default())
+        .await
+        .context("ListContainers")?
+        .into_inner()
+        .containers)
 }
 
 /// UpdateContainerResources of `id` to `linux`.

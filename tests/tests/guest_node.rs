@@ -33,8 +33,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, create, create_and_start, exec, pod_config, pull, remove_pod_and_check_leaks,
-    run_pod, stop_and_remove_container, stop_and_remove_pod, update_resources, wait_for_state,
+    container_config, create, create_and_start, exec, list_containers, memory_hog_config,
+    pod_config, pull, remove_pod_and_check_leaks, run_pod, stop_and_remove_container,
+    stop_and_remove_pod, update_resources, wait_for_state,
 };
 use cradle_tests::{Cri, World, random_suffix};
 
@@ -230,15 +231,7 @@ async fn cgroupfs_on_v2(w: &mut World) -> anyhow::Result<()> {
     ensure!(read(&dir, "cpu.max")? == "20000 100000");
 
     // Past memory.max: the kernel kills it, memory.events says so.
-    let mut hog = container_config(
-        &image,
-        "hog",
-        &[
-            "sh",
-            "-c",
-            "x=$(head -c 268435456 /dev/zero | tr '\\000' a); echo ${#x}",
-        ],
-    );
+    let mut hog = memory_hog_config(&image);
     hog.linux.get_or_insert_with(Default::default).resources = Some(limits(16, 0));
     let hog = create_and_start(cri, &pod_id, &pod, hog).await?;
     let exited = wait_for_state(cri, &hog, cri::ContainerState::ContainerExited, SLOW).await?;
@@ -515,12 +508,7 @@ async fn apparmor(w: &mut World, loaded: &str) -> anyhow::Result<()> {
             && status.message().contains(&missing),
         "refusal: {status:?}"
     );
-    let listed = cri
-        .runtime
-        .list_containers(cri::ListContainersRequest::default())
-        .await?
-        .into_inner()
-        .containers;
+    let listed = list_containers(cri).await?;
     ensure!(
         listed.len() == ids.len(),
         "the refused container exists: {listed:?}"

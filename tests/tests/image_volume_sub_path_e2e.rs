@@ -17,21 +17,15 @@
 use anyhow::{Context, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, container_status, create_and_start, exec, leak_scope, pod_config, pull,
-    remove_image, run_pod, stop_and_remove_container, stop_and_remove_pod, try_create,
+    container_config, container_status, create_and_start, exec, leak_scope, list_containers,
+    pod_config, pull, remove_image, run_pod, stop_and_remove_container, stop_and_remove_pod,
+    try_create,
 };
 use cradle_tests::{Cri, World, leaks, skip_unless_ready};
 use std::path::Path;
 
 async fn container_count(cri: &mut Cri) -> anyhow::Result<usize> {
-    Ok(cri
-        .runtime
-        .list_containers(cri::ListContainersRequest::default())
-        .await
-        .context("ListContainers")?
-        .into_inner()
-        .containers
-        .len())
+    Ok(list_containers(cri).await?.len())
 }
 
 /// The kubelet's image volume mount: `host_path` empty, read-only.

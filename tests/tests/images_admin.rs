@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    self, container_config, create_and_start, has_log_line, pod_config, pull, run_pod,
+    self, container_config, create_and_start, has_log_line, list_images, pod_config, pull, run_pod,
     stop_and_remove_container, stop_and_remove_pod, wait_for_state,
 };
 use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, skip_unless_ready, target_bin_dir};
@@ -42,15 +42,6 @@ async fn cradlectl(daemon: &Daemon, args: &[&str]) -> anyhow::Result<Output> {
         .await
         .with_context(|| format!("cradlectl {args:?} timed out"))?
         .with_context(|| format!("running {}", bin.display()))
-}
-
-async fn list_images(cri: &mut Cri) -> anyhow::Result<Vec<cri::Image>> {
-    Ok(cri
-        .image
-        .list_images(cri::ListImagesRequest::default())
-        .await?
-        .into_inner()
-        .images)
 }
 
 async fn remove_image(cri: &mut Cri, image: &str) -> anyhow::Result<()> {

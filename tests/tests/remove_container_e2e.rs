@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, create_and_start, pod_config, pull, remove_pod_and_check_leaks, run_pod,
-    wait_for_state,
+    container_config, create_and_start, list_containers, pod_config, pull,
+    remove_pod_and_check_leaks, run_pod, wait_for_state,
 };
 use cradle_tests::{World, skip_unless_ready};
 
@@ -223,13 +223,7 @@ async fn exited_then_removed(w: &mut World) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Still an exited container with its exit, as the kubelet expects.
-    let listed = w
-        .cri
-        .runtime
-        .list_containers(cri::ListContainersRequest::default())
-        .await?
-        .into_inner()
-        .containers;
+    let listed = list_containers(&mut w.cri).await?;
     ensure!(
         listed
             .iter()

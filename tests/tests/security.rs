@@ -17,8 +17,8 @@ use anyhow::{Context, ensure};
 use cradle_proto::cri;
 use cradle_tests::mounts::SharedMount;
 use cradle_tests::steps::{
-    container_config, create_and_start, exec, pod_config, pull, remove_pod_and_check_leaks,
-    run_pod, wait_for_state,
+    container_config, create_and_start, exec, memory_hog_config, pod_config, pull,
+    remove_pod_and_check_leaks, run_pod, wait_for_state,
 };
 use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, skip_unless_ready};
 
@@ -150,15 +150,7 @@ async fn scenario(
     );
 
     // An allocation past the memory limit: OOMKilled, exit code 137.
-    let mut hog = container_config(
-        &image,
-        "hog",
-        &[
-            "sh",
-            "-c",
-            "x=$(head -c 268435456 /dev/zero | tr '\\000' a); echo ${#x}",
-        ],
-    );
+    let mut hog = memory_hog_config(&image);
     hog.linux.get_or_insert_with(Default::default).resources = Some(cri::LinuxContainerResources {
         memory_limit_in_bytes: 16 << 20,
         ..Default::default()

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, create_and_start, has_log_line, leak_scope, pod_config, pull,
-    remove_everything, run_pod, run_pod_on, runnable_handlers, stop_and_remove_container,
-    stop_and_remove_pod, wait_for_state,
+    container_config, create_and_start, has_log_line, leak_scope, list_containers, list_images,
+    pod_config, pull, remove_everything, run_pod, run_pod_on, runnable_handlers,
+    stop_and_remove_container, stop_and_remove_pod, wait_for_state,
 };
 use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, leaks, skip_unless_ready};
 use tonic::Code;
@@ -90,12 +90,7 @@ async fn walking_skeleton(
         image_ref.starts_with("sha256:") && image_ref.len() == 71,
         "image_ref {image_ref:?}"
     );
-    let images = cri
-        .image
-        .list_images(cri::ListImagesRequest::default())
-        .await?
-        .into_inner()
-        .images;
+    let images = list_images(cri).await?;
     let listed = images
         .iter()
         .find(|i| i.id == image_ref)
@@ -141,12 +136,7 @@ async fn walking_skeleton(
         })
         .await
         .context("RemoveImage")?;
-    let images = cri
-        .image
-        .list_images(cri::ListImagesRequest::default())
-        .await?
-        .into_inner()
-        .images;
+    let images = list_images(cri).await?;
     ensure!(
         images.iter().all(|i| i.id != image_ref),
         "image still listed after RemoveImage"
@@ -297,12 +287,7 @@ async fn survives_restart(
         listed.state == cri::PodSandboxState::SandboxReady as i32,
         "pod state after restart: {listed:?}"
     );
-    let containers = cri
-        .runtime
-        .list_containers(cri::ListContainersRequest::default())
-        .await?
-        .into_inner()
-        .containers;
+    let containers = list_containers(&mut cri).await?;
     let listed = containers
         .iter()
         .find(|c| c.id == id)
