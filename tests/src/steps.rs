@@ -257,6 +257,19 @@ pub async fn list_containers(cri: &mut Cri) -> anyhow::Result<Vec<cri::Container
         .containers)
 }
 
+/// The cgroup driver RuntimeConfig reports (a `cri::CgroupDriver`), if it
+/// reports one.
+pub async fn cgroup_driver(cri: &mut Cri) -> anyhow::Result<Option<i32>> {
+    Ok(cri
+        .runtime
+        .runtime_config(cri::RuntimeConfigRequest::default())
+        .await
+        .context("RuntimeConfig")?
+        .into_inner()
+        .linux
+        .map(|l| l.cgroup_driver))
+}
+
 /// UpdateContainerResources of `id` to `linux`.
 pub async fn update_resources(
     cri: &mut Cri,

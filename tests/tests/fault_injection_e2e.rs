@@ -364,17 +364,7 @@ async fn start(cri: &mut Cri, id: &str) -> anyhow::Result<()> {
 }
 
 async fn container_state(cri: &mut Cri, id: &str) -> anyhow::Result<cri::ContainerState> {
-    let state = cri
-        .runtime
-        .container_status(cri::ContainerStatusRequest {
-            container_id: id.into(),
-            verbose: false,
-        })
-        .await?
-        .into_inner()
-        .status
-        .context("no status")?
-        .state;
+    let state = steps::container_status(cri, id).await?.state;
     Ok(cri::ContainerState::try_from(state).unwrap_or(cri::ContainerState::ContainerUnknown))
 }
 

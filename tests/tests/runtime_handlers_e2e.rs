@@ -15,9 +15,9 @@ use std::time::Duration;
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, container_status, create, create_and_start, exec, has_log_line, leak_scope,
-    pod_config, pull, remove_pod_and_check_leaks, run_pod_on, runs_here, runtime_handlers,
-    wait_for_state,
+    cgroup_driver, container_config, container_status, create, create_and_start, exec,
+    has_log_line, leak_scope, pod_config, pull, remove_pod_and_check_leaks, run_pod_on, runs_here,
+    runtime_handlers, wait_for_state,
 };
 use cradle_tests::{Daemon, World, leaks, skip_unless_ready};
 use tonic::Code;
@@ -122,15 +122,8 @@ async fn listed_and_refused(w: &mut World) -> anyhow::Result<()> {
     ensure!(cgroup["driver"] == "cgroupfs", "info cgroup {cgroup}");
     let systemd = Path::new("/run/systemd/system").is_dir();
     ensure!(cgroup["systemd"] == systemd, "info cgroup {cgroup}");
-    let config = cri
-        .runtime
-        .runtime_config(cri::RuntimeConfigRequest::default())
-        .await?
-        .into_inner();
     ensure!(
-        config
-            .linux
-            .is_some_and(|l| l.cgroup_driver == cri::CgroupDriver::Cgroupfs as i32),
+        cgroup_driver(cri).await? == Some(cri::CgroupDriver::Cgroupfs as i32),
         "RuntimeConfig is not CGROUPFS"
     );
 
@@ -331,14 +324,8 @@ async fn the_systemd_driver_needs_systemd_on_the_host() {
     if Path::new("/run/systemd/system").is_dir() {
         let daemon = started.expect("cradled with the systemd driver on a systemd host");
         let mut cri = daemon.connect().await.expect("connect");
-        let config = cri
-            .runtime
-            .runtime_config(cri::RuntimeConfigRequest::default())
-            .await
-            .expect("RuntimeConfig")
-            .into_inner();
         assert_eq!(
-            config.linux.map(|l| l.cgroup_driver),
+            cgroup_driver(&mut cri).await.expect("RuntimeConfig"),
             Some(cri::CgroupDriver::Systemd as i32)
         );
         return;

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, create_and_start, has_log_line, leak_scope, list_containers, list_images,
-    pod_config, pull, remove_everything, run_pod, run_pod_on, runnable_handlers,
+    cgroup_driver, container_config, create_and_start, has_log_line, leak_scope, list_containers,
+    list_images, pod_config, pull, remove_everything, run_pod, run_pod_on, runnable_handlers,
     stop_and_remove_container, stop_and_remove_pod, wait_for_state,
 };
 use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, leaks, skip_unless_ready};
@@ -71,15 +71,8 @@ async fn walking_skeleton(
         !network.status && network.reason == "NetworkPluginNotReady",
         "NetworkReady with an empty CNI dir: {network:?}"
     );
-    let runtime_config = cri
-        .runtime
-        .runtime_config(cri::RuntimeConfigRequest::default())
-        .await?
-        .into_inner();
     ensure!(
-        runtime_config
-            .linux
-            .is_some_and(|l| l.cgroup_driver == cri::CgroupDriver::Cgroupfs as i32),
+        cgroup_driver(cri).await? == Some(cri::CgroupDriver::Cgroupfs as i32),
         "RuntimeConfig cgroup driver is not CGROUPFS"
     );
 
