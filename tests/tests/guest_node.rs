@@ -33,9 +33,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, create, create_and_start, exec, list_containers, memory_hog_config,
-    pod_config, pull, remove_pod_and_check_leaks, run_pod, stop_and_remove_container,
-    stop_and_remove_pod, update_resources, wait_for_state,
+    cgroup_driver, container_config, create, create_and_start, exec, list_containers,
+    memory_hog_config, pod_config, pull, remove_pod_and_check_leaks, run_pod,
+    stop_and_remove_container, stop_and_remove_pod, update_resources, wait_for_state,
 };
 use cradle_tests::{Cri, World, random_suffix};
 
@@ -296,14 +296,7 @@ async fn guest_pod_with_the_systemd_cgroup_driver() {
 
 async fn systemd_driver(w: &mut World, slice: &str) -> anyhow::Result<()> {
     let cri = &mut w.cri;
-    let driver = cri
-        .runtime
-        .runtime_config(cri::RuntimeConfigRequest::default())
-        .await
-        .context("RuntimeConfig")?
-        .into_inner()
-        .linux
-        .map(|l| l.cgroup_driver);
+    let driver = cgroup_driver(cri).await?;
     ensure!(
         driver == Some(cri::CgroupDriver::Systemd as i32),
         "RuntimeConfig cgroup_driver {driver:?}"
