@@ -9,8 +9,10 @@
 //! 2. `open_tree(OPEN_TREE_CLONE)` makes a detached copy of the source;
 //! 3. `mount_setattr(MOUNT_ATTR_IDMAP, userns)` maps that copy's ids.
 //!
-//! The init inherits the detached trees and attaches each with move_mount
-//! in place of its bind mount ([`crate::oci::rootfs::mounts`]). A mount without its own
+//! In a container with its own user namespace every other bind source is
+//! cloned here too (without a mapping), since the container's root may
+//! not reach it by path. The init inherits the detached trees and attaches
+//! each with move_mount in place of its bind mount ([`crate::oci::rootfs::mounts`]). A mount without its own
 //! mappings uses the container's user namespace mappings, as the spec says.
 
 use std::os::fd::{AsFd, OwnedFd};
@@ -43,11 +45,17 @@ pub(crate) fn prepare(
     let mut namespaces: Vec<((String, String), OwnedFd)> = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
         let opts = parse_options(m.options.as_deref().unwrap_or(&[]));
+        let is_bind = opts.bind || m.typ.as_deref() == Some("bind");
         if opts.idmap.is_none() && !has_mappings(m) {
+            if is_bind
+                && container_userns
+                && let Some(tree) = plain_tree(m, opts.recursive)?
+            {
+                trees.insert(i, tree);
+            }
             continue;
         }
         let dest = m.destination.display().to_string();
-        let is_bind = opts.bind || m.typ.as_deref() == Some("bind");
         if !is_bind {
             // mounts::mount_one refuses it with the reason.
             continue;
@@ -70,6 +78,31 @@ pub(crate) fn prepare(
         trees.insert(i, tree);
     }
     Ok(trees)
+}
+
+/// A detached copy of an absolute bind source, made here for a container
+/// with its own user namespace: its root may not be able to reach the
+/// source by path (the kubelet's pod directories are 0750 root), as runc
+/// also opens bind sources before the container's namespaces. A relative
+/// source (to the bundle) is left to the init.
+fn plain_tree(m: &Mount, rbind: bool) -> Result<Option<OwnedFd>> {
+    let Some(source) = m.source.as_deref().filter(|s| s.is_absolute()) else {
+        return Ok(None);
+    };
+    mountapi::clone_tree(source, rbind)
+        .map(Some)
+        .or_else(|e| match e {
+            // Without the mount API the init binds by path, as before.
+            nix::Error::ENOSYS => Ok(None),
+            e => Err(OciError::sys(
+                format!(
+                    "open_tree {} (bind source of {})",
+                    source.display(),
+                    m.destination.display()
+                ),
+                e,
+            )),
+        })
 }
 
 /// The `(uid_map, gid_map)` text for a mount: its own, or the container's.

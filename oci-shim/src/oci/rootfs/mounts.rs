@@ -57,7 +57,9 @@ pub(crate) enum Idmap {
     Recursive,
 }
 
-/// Detached, already id-mapped trees, by index of the spec mount.
+/// Detached trees of bind sources made by `create` in the host's
+/// namespaces (id-mapped ones, and in a user namespace every absolute
+/// bind source), by index of the spec mount.
 pub(crate) type IdmapTrees = HashMap<usize, OwnedFd>;
 
 /// runc's table of recursive attributes: `(clear, MOUNT_ATTR_*)`.
@@ -245,8 +247,13 @@ pub(crate) fn mount_all(
 /// The flags of the mount `path` is on that a user namespace may not
 /// clear in a bind remount (nosuid, nodev, noexec, atime, read-only).
 pub(crate) fn locked_flags(path: &Path) -> MsFlags {
-    use nix::sys::statvfs::{FsFlags, statvfs};
-    let Ok(st) = statvfs(path) else {
+    locked_flags_of(nix::sys::statvfs::statvfs(path))
+}
+
+/// [`locked_flags`] from a `statvfs` answer (none when it failed).
+fn locked_flags_of(st: nix::Result<nix::sys::statvfs::Statvfs>) -> MsFlags {
+    use nix::sys::statvfs::FsFlags;
+    let Ok(st) = st else {
         return MsFlags::empty();
     };
     let f = st.flags();
@@ -393,19 +400,25 @@ fn mount_bind(
             m.destination.display()
         ))
     })?;
-    let src_is_dir = std::fs::metadata(source)
-        .map_err(|e| OciError::io("bind source", source, e))?
-        .is_dir();
+    // A prepared tree is asked, not the path: in a user namespace the
+    // path may be out of the container root's reach.
+    let src_is_dir = match idmapped {
+        Some(tree) => nix::sys::stat::fstat(tree)
+            .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            .map_err(|e| err("fstat the prepared tree of", dest, e))?,
+        None => std::fs::metadata(source)
+            .map_err(|e| OciError::io("bind source", source, e))?
+            .is_dir(),
+    };
     let target = create_target(root, dest, src_is_dir)?;
-    if wants_idmap(m, opts) {
-        let tree = idmapped.ok_or_else(|| {
-            OciError::Init(format!(
-                "id-mapped mount {} was not prepared",
-                dest.display()
-            ))
-        })?;
+    if let Some(tree) = idmapped {
         sys.move_mount(tree, &target)
-            .map_err(|e| err("attach id-mapped mount onto", dest, e))?;
+            .map_err(|e| err("attach the prepared tree onto", dest, e))?;
+    } else if wants_idmap(m, opts) {
+        return Err(OciError::Init(format!(
+            "id-mapped mount {} was not prepared",
+            dest.display()
+        )));
     } else {
         let mut flags = MsFlags::MS_BIND;
         if opts.recursive {
@@ -418,7 +431,11 @@ fn mount_bind(
     if !remount.is_empty() {
         let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount;
         if userns {
-            flags |= locked_flags(source) & !MsFlags::MS_RDONLY;
+            let locked = match idmapped {
+                Some(tree) => locked_flags_of(nix::sys::statvfs::fstatvfs(tree)),
+                None => locked_flags(source),
+            };
+            flags |= locked & !MsFlags::MS_RDONLY;
         }
         sys.mount(None, &fd_path(&reopen(root, dest)?), None, flags, None)
             .map_err(|e| err("remount bind", dest, e))?;

@@ -135,6 +135,50 @@ fn recursive_attributes_and_idmapped_trees_reach_the_kernel_calls() {
     );
 }
 
+/// In a user namespace `create` hands the init a detached tree of every
+/// bind source (the pod's root may not reach the path): the init attaches
+/// it, never binds the path, and still applies the mount's flags.
+#[test]
+fn a_prepared_tree_of_a_plain_bind_is_attached_not_bound_by_path() {
+    use crate::oci::syscall::Recorder;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("rootfs");
+    std::fs::create_dir_all(&root).unwrap();
+    let cgroup = CgroupTarget {
+        hierarchy: Hierarchy::V2 { root: "/x".into() },
+        path: "/c".into(),
+    };
+    // The path no longer exists: only the prepared tree can serve it.
+    let mounts: Vec<Mount> = serde_json::from_value(serde_json::json!([
+        {"destination": "/vol", "type": "bind", "source": "/nonexistent/pods/vol", "options": ["rbind", "ro"]}
+    ]))
+    .unwrap();
+    let mut trees = IdmapTrees::new();
+    trees.insert(0, std::fs::File::open(dir.path()).unwrap().into());
+    let rec = Recorder::new(&root);
+    mount_all(
+        &rec,
+        &RootDir::open(&root).unwrap(),
+        &mounts,
+        &cgroup,
+        true,
+        &trees,
+    )
+    .unwrap();
+    assert_eq!(*rec.moves.borrow(), vec!["/vol".to_string()]);
+    let calls = rec.calls.borrow();
+    assert_eq!(calls.len(), 1, "only the read-only remount: {calls:?}");
+    assert!(
+        calls[0]
+            .flags
+            .contains(MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY)
+    );
+    assert!(
+        root.join("vol").is_dir(),
+        "a directory target, as the tree is one"
+    );
+}
+
 #[test]
 fn later_options_override_earlier_ones() {
     assert_eq!(opts(&["ro", "rw"]).flags, MsFlags::empty());
