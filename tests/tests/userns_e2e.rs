@@ -16,6 +16,7 @@
 #![cfg(test)]
 
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::PermissionsExt;
 
 use anyhow::ensure;
 use cradle_proto::cri;
@@ -76,7 +77,12 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
     userns(&mut pod_security(&mut pod).namespace_options);
     let pod_id = run_pod(cri, &pod).await?;
 
-    let volume = w.daemon.dir().join("userns-volume");
+    // Below a directory the pod's root cannot search, as the kubelet's
+    // `pods/<uid>/` (0750 root): the runtime reaches the source, not it.
+    let kubelet_pods = w.daemon.dir().join("kubelet-pods");
+    std::fs::create_dir_all(&kubelet_pods)?;
+    std::fs::set_permissions(&kubelet_pods, std::fs::Permissions::from_mode(0o750))?;
+    let volume = kubelet_pods.join("userns-volume");
     std::fs::create_dir_all(&volume)?;
     std::os::unix::fs::chown(&volume, Some(HOST_ID), Some(HOST_ID))?;
     let host_owned = volume.join("host-owned");
