@@ -9,6 +9,17 @@ use anyhow::Context;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// The test image with `edit` applied to its config (see [`variant_layout`]),
+/// pushed to `registry` as `name_tag`; its reference.
+pub fn push_variant(
+    registry: &crate::registry::Registry,
+    name_tag: &str,
+    edit: impl FnOnce(&mut serde_json::Map<String, Value>),
+) -> anyhow::Result<String> {
+    let layout = variant_layout(edit)?;
+    registry.push_layout(layout.path(), name_tag)
+}
+
 /// An OCI layout in a temp dir (removed on drop) whose image is the test
 /// image with `edit` applied to its config's `config` object (the part
 /// holding `Cmd`, `Env`, `StopSignal`, `User`…).

@@ -16,6 +16,7 @@
 
 use anyhow::{Context, ensure};
 use cradle_proto::cri;
+use cradle_tests::image_variant::push_variant;
 use cradle_tests::steps::{
     container_config, container_status, create_and_start, exec, leak_scope, list_containers,
     pod_config, pull, remove_image, run_pod, stop_and_remove_container, stop_and_remove_pod,
@@ -77,10 +78,9 @@ async fn image_volume_sub_path_mounts_a_directory_of_the_image_and_refuses_the_r
 }
 
 async fn sub_path(w: &mut World) -> anyhow::Result<()> {
-    let layout = cradle_tests::image_variant::variant_layout(|config| {
+    let variant = push_variant(&w.registry, "subpath:latest", |config| {
         config.insert("Env".into(), serde_json::json!(["VARIANT=subpath"]));
     })?;
-    let variant = w.registry.push_layout(layout.path(), "subpath:latest")?;
     let image = w.registry.image_ref();
     let root = w.daemon.root();
     let cri = &mut w.cri;

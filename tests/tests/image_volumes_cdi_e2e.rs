@@ -19,6 +19,7 @@
 
 use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
+use cradle_tests::image_variant::push_variant;
 use cradle_tests::steps::{
     container_config, container_status, create_and_start, exec, leak_scope, pod_config, pull,
     remove_image, remove_pod_and_check_leaks, run_pod, stop_and_remove_container,
@@ -47,10 +48,9 @@ async fn image_volume_is_read_only_keeps_its_image_and_goes_with_the_container()
 }
 
 async fn image_volume(w: &mut World) -> anyhow::Result<()> {
-    let layout = cradle_tests::image_variant::variant_layout(|config| {
+    let variant = push_variant(&w.registry, "volume:latest", |config| {
         config.insert("Env".into(), serde_json::json!(["VARIANT=volume"]));
     })?;
-    let variant = w.registry.push_layout(layout.path(), "volume:latest")?;
     let image = w.registry.image_ref();
     let cri = &mut w.cri;
     pull(cri, &image).await?;
