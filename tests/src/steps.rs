@@ -246,6 +246,17 @@ pub async fn list_images(cri: &mut Cri) -> anyhow::Result<Vec<cri::Image>> {
         .images)
 }
 
+/// ListPodSandbox, unfiltered.
+pub async fn list_pods(cri: &mut Cri) -> anyhow::Result<Vec<cri::PodSandbox>> {
+    Ok(cri
+        .runtime
+        .list_pod_sandbox(cri::ListPodSandboxRequest::default())
+        .await
+        .context("ListPodSandbox")?
+        .into_inner()
+        .items)
+}
+
 /// ListContainers, unfiltered.
 pub async fn list_containers(cri: &mut Cri) -> anyhow::Result<Vec<cri::Container>> {
     Ok(cri

@@ -29,7 +29,9 @@ use anyhow::{Context, bail, ensure};
 use cradle_daemon::core::fault;
 use cradle_proto::cri;
 use cradle_tests::network::TestNetwork;
-use cradle_tests::steps::{self, container_config, leak_scope, pod_config, pull, run_pod};
+use cradle_tests::steps::{
+    self, container_config, leak_scope, list_containers, list_pods, pod_config, pull, run_pod,
+};
 use cradle_tests::{CgroupParent, Cri, Daemon, Registry, leaks, skip_unless_ready};
 
 /// The daemon and its client, restarted once after the injected crash.
@@ -221,20 +223,8 @@ async fn life(
         }
     }
     // What a kubelet would collect: anything still listed is left over.
-    let pods = node
-        .cri
-        .runtime
-        .list_pod_sandbox(cri::ListPodSandboxRequest::default())
-        .await?
-        .into_inner()
-        .items;
-    let containers = node
-        .cri
-        .runtime
-        .list_containers(cri::ListContainersRequest::default())
-        .await?
-        .into_inner()
-        .containers;
+    let pods = list_pods(&mut node.cri).await?;
+    let containers = list_containers(&mut node.cri).await?;
     ensure!(
         pods.is_empty() && containers.is_empty(),
         "still listed: pods {:?}, containers {:?}",
@@ -299,12 +289,7 @@ impl Call<'_> {
 /// again.
 async fn adopt_or_run_pod(cri: &mut Cri, config: &cri::PodSandboxConfig) -> anyhow::Result<String> {
     let uid = config.metadata.as_ref().map(|m| m.uid.clone());
-    let pods = cri
-        .runtime
-        .list_pod_sandbox(cri::ListPodSandboxRequest::default())
-        .await?
-        .into_inner()
-        .items;
+    let pods = list_pods(cri).await?;
     for pod in pods
         .into_iter()
         .filter(|p| p.metadata.as_ref().map(|m| m.uid.clone()) == uid)

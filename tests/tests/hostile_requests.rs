@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
-    container_config, leak_scope, pod_config, pull, remove_pod_and_check_leaks, run_pod,
+    container_config, leak_scope, list_containers, list_pods, pod_config, pull,
+    remove_pod_and_check_leaks, run_pod,
 };
 use cradle_tests::{Cri, Daemon, World, leaks, skip_unless_ready};
 use tonic::Code;
@@ -56,19 +57,9 @@ fn refused<T: std::fmt::Debug>(
 }
 
 async fn nothing_listed(cri: &mut Cri) -> anyhow::Result<()> {
-    let pods = cri
-        .runtime
-        .list_pod_sandbox(cri::ListPodSandboxRequest::default())
-        .await?
-        .into_inner()
-        .items;
+    let pods = list_pods(cri).await?;
     ensure!(pods.is_empty(), "pods left: {pods:?}");
-    let containers = cri
-        .runtime
-        .list_containers(cri::ListContainersRequest::default())
-        .await?
-        .into_inner()
-        .containers;
+    let containers = list_containers(cri).await?;
     ensure!(containers.is_empty(), "containers left: {containers:?}");
     Ok(())
 }
@@ -216,13 +207,7 @@ async fn hostile_containers(w: &mut World) -> anyhow::Result<()> {
             .await;
         refused(result, field).with_context(|| format!("log_path cases: {escape}"))?;
     }
-    let containers = w
-        .cri
-        .runtime
-        .list_containers(cri::ListContainersRequest::default())
-        .await?
-        .into_inner()
-        .containers;
+    let containers = list_containers(&mut w.cri).await?;
     ensure!(containers.is_empty(), "containers made: {containers:?}");
     let escaped: Vec<_> = std::fs::read_dir(&outside)?
         .flatten()

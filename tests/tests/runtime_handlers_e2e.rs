@@ -16,8 +16,8 @@ use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
     cgroup_driver, container_config, container_status, create, create_and_start, exec,
-    has_log_line, leak_scope, pod_config, pull, remove_pod_and_check_leaks, run_pod_on, runs_here,
-    runtime_handlers, wait_for_state,
+    has_log_line, leak_scope, list_pods, pod_config, pull, remove_pod_and_check_leaks, run_pod_on,
+    runs_here, runtime_handlers, wait_for_state,
 };
 use cradle_tests::{Daemon, World, leaks, skip_unless_ready};
 use tonic::Code;
@@ -139,12 +139,7 @@ async fn listed_and_refused(w: &mut World) -> anyhow::Result<()> {
         "{}",
         err.message()
     );
-    let pods = cri
-        .runtime
-        .list_pod_sandbox(cri::ListPodSandboxRequest::default())
-        .await?
-        .into_inner()
-        .items;
+    let pods = list_pods(cri).await?;
     ensure!(pods.is_empty(), "pods after a refused run: {pods:?}");
     leaks::assert_none(&leak_scope(&w.daemon, &[]));
     Ok(())

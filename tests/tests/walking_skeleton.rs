@@ -12,8 +12,8 @@ use anyhow::{Context, bail, ensure};
 use cradle_proto::cri;
 use cradle_tests::steps::{
     cgroup_driver, container_config, create_and_start, has_log_line, leak_scope, list_containers,
-    list_images, pod_config, pull, remove_everything, run_pod, run_pod_on, runnable_handlers,
-    stop_and_remove_container, stop_and_remove_pod, wait_for_state,
+    list_images, list_pods, pod_config, pull, remove_everything, run_pod, run_pod_on,
+    runnable_handlers, stop_and_remove_container, stop_and_remove_pod, wait_for_state,
 };
 use cradle_tests::{CgroupParent, Cri, Daemon, Registry, World, leaks, skip_unless_ready};
 use tonic::Code;
@@ -266,12 +266,7 @@ async fn survives_restart(
 
     daemon.restart()?;
     let mut cri = daemon.connect().await?;
-    let pods = cri
-        .runtime
-        .list_pod_sandbox(cri::ListPodSandboxRequest::default())
-        .await?
-        .into_inner()
-        .items;
+    let pods = list_pods(&mut cri).await?;
     let listed = pods
         .iter()
         .find(|p| p.id == pod_id)
