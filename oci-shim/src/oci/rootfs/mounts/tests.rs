@@ -39,9 +39,8 @@ fn recursive_options_become_mount_setattr_attributes() {
     assert_eq!(opts(&["idmap"]).idmap, Some(Idmap::Top));
 }
 
-#[test]
-fn unknown_bind_options_tmpcopyup_and_idmapped_non_binds_are_refused() {
-    use crate::oci::syscall::Recorder;
+/// A temp dir with an empty `rootfs` in it, and a v2 cgroup target.
+fn fake_rootfs() -> (tempfile::TempDir, PathBuf, CgroupTarget) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("rootfs");
     std::fs::create_dir_all(&root).unwrap();
@@ -49,6 +48,13 @@ fn unknown_bind_options_tmpcopyup_and_idmapped_non_binds_are_refused() {
         hierarchy: Hierarchy::V2 { root: "/x".into() },
         path: "/c".into(),
     };
+    (dir, root, cgroup)
+}
+
+#[test]
+fn unknown_bind_options_tmpcopyup_and_idmapped_non_binds_are_refused() {
+    use crate::oci::syscall::Recorder;
+    let (_dir, root, cgroup) = fake_rootfs();
     let cases = [
         (
             serde_json::json!({"destination": "/a", "type": "bind", "source": "/tmp", "options": ["rbind", "rrro"]}),
@@ -88,13 +94,7 @@ fn unknown_bind_options_tmpcopyup_and_idmapped_non_binds_are_refused() {
 fn recursive_attributes_and_idmapped_trees_reach_the_kernel_calls() {
     use crate::oci::rootfs::mountapi::*;
     use crate::oci::syscall::Recorder;
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("rootfs");
-    std::fs::create_dir_all(&root).unwrap();
-    let cgroup = CgroupTarget {
-        hierarchy: Hierarchy::V2 { root: "/x".into() },
-        path: "/c".into(),
-    };
+    let (dir, root, cgroup) = fake_rootfs();
     let mounts: Vec<Mount> = serde_json::from_value(serde_json::json!([
         {"destination": "/ro", "type": "bind", "source": dir.path(), "options": ["rbind", "rro", "rprivate"]},
         {"destination": "/mapped", "type": "bind", "source": dir.path(), "options": ["bind", "idmap", "ro"]}
@@ -141,13 +141,7 @@ fn recursive_attributes_and_idmapped_trees_reach_the_kernel_calls() {
 #[test]
 fn a_prepared_tree_of_a_plain_bind_is_attached_not_bound_by_path() {
     use crate::oci::syscall::Recorder;
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("rootfs");
-    std::fs::create_dir_all(&root).unwrap();
-    let cgroup = CgroupTarget {
-        hierarchy: Hierarchy::V2 { root: "/x".into() },
-        path: "/c".into(),
-    };
+    let (dir, root, cgroup) = fake_rootfs();
     // The path no longer exists: only the prepared tree can serve it.
     let mounts: Vec<Mount> = serde_json::from_value(serde_json::json!([
         {"destination": "/vol", "type": "bind", "source": "/nonexistent/pods/vol", "options": ["rbind", "ro"]}
