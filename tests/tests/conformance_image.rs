@@ -15,7 +15,7 @@ use anyhow::{Context, ensure};
 use conformance::World;
 use cradle_proto::cri;
 use cradle_tests::image_variant::variant_layout;
-use cradle_tests::skip_unless_ready;
+use cradle_tests::{skip_unless_ready, steps};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,7 +217,7 @@ async fn critest_image_manager() {
             unique.sort();
             unique.dedup();
             ensure!(unique.len() == 3, "image ids {ids:?}");
-            let images = list_images(w).await?;
+            let images = steps::list_images(&mut w.cri).await?;
             for (id, name) in ids.iter().zip(&names) {
                 let image = images.iter().find(|i| &i.id == id).context("not listed")?;
                 ensure!(
@@ -251,7 +251,7 @@ async fn critest_image_manager() {
             }
             ids.dedup();
             ensure!(ids.len() == 1, "image ids {ids:?}");
-            let images = list_images(w).await?;
+            let images = steps::list_images(&mut w.cri).await?;
             let image = images
                 .iter()
                 .find(|i| i.id == ids[0])
@@ -406,18 +406,8 @@ async fn pulled_consistency_image(w: &mut World) -> anyhow::Result<(tempfile::Te
 
 /// Whether ListImages names `image` among its tags.
 async fn listed(w: &mut World, image: &str) -> anyhow::Result<bool> {
-    Ok(list_images(w)
+    Ok(steps::list_images(&mut w.cri)
         .await?
         .iter()
         .any(|i| i.repo_tags.iter().any(|t| t == image)))
-}
-
-async fn list_images(w: &mut World) -> anyhow::Result<Vec<cri::Image>> {
-    Ok(w.cri
-        .image
-        .list_images(cri::ListImagesRequest::default())
-        .await
-        .context("ListImages")?
-        .into_inner()
-        .images)
 }
