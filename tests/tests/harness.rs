@@ -39,12 +39,16 @@ fn leak_check_reports_mounts_paths_cgroups_and_processes() {
     .expect("mount tmpfs");
     // argv[0] names the dir: a `sh -c` wrapper may exec its last command
     // (dash does) and lose the dir from the command line before the scan.
+    // It ends in `sleep` so a multi-call `sleep` (busybox) still finds its
+    // applet.
     let mut child = Command::new("sleep")
-        .arg0(dir.path())
+        .arg0(dir.path().join("sleep"))
         .arg("30")
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn");
+    let sleeper_seen = wait_for_cmdline(&mut child, dir.path());
     let cgroup = CgroupParent::new();
     let cgroup_dirs: Vec<_> = make_cgroup(&cgroup, &id);
 
@@ -58,7 +62,10 @@ fn leak_check_reports_mounts_paths_cgroups_and_processes() {
     let has = |what: &str| found.iter().any(|l| l.starts_with(what));
     assert!(has("path left behind"), "{found:?}");
     assert!(has("mount left behind"), "{found:?}");
-    assert!(has("process left behind"), "{found:?}");
+    assert!(
+        has("process left behind"),
+        "the sleeper ({sleeper_seen}) was not reported: {found:?}"
+    );
     if !cgroup_dirs.is_empty() {
         assert!(has("cgroup left behind"), "{found:?}");
     }
@@ -88,4 +95,33 @@ fn make_cgroup(parent: &CgroupParent, id: &str) -> Vec<std::path::PathBuf> {
         }
     }
     Vec::new()
+}
+
+/// Waits (at most 2 s) until `/proc/<child>/cmdline` names `dir`, and says
+/// what it last saw, so a miss tells whether the scan or the child failed.
+///
+/// `spawn` returns once the child's old memory is released in execve, which
+/// is before the ELF loader records where the new argv lies: until then its
+/// cmdline reads empty, and a scan on a busy machine can land in between.
+fn wait_for_cmdline(child: &mut std::process::Child, dir: &std::path::Path) -> String {
+    let path = format!("/proc/{}/cmdline", child.id());
+    let dir = dir.to_string_lossy().into_owned();
+    let mut last = String::new();
+    for _ in 0..200 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return format!("exited before the scan: {status}");
+        }
+        last = match std::fs::read(&path) {
+            Ok(raw) => String::from_utf8_lossy(&raw).replace('\0', " "),
+            Err(e) => format!("{path}: {e}"),
+        };
+        if last.contains(&dir) {
+            return format!("pid {} running as {:?}", child.id(), last.trim_end());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    format!(
+        "pid {} never named the dir; last cmdline {last:?}",
+        child.id()
+    )
 }
