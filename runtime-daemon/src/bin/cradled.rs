@@ -4,7 +4,7 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use cradle_daemon::core::config::{Config, DEFAULT_CONFIG_FILE, Overrides};
+use cradle_daemon::core::config::{Config, DEFAULT_CONFIG_FILE, LogFormat, Overrides};
 use cradle_daemon::cri::CriService;
 use cradle_daemon::runtime::Runtime;
 use std::path::PathBuf;
@@ -37,6 +37,9 @@ struct Args {
     /// Log filter, e.g. `info`, `debug`, `cradle_daemon=trace` [default: info].
     #[arg(long, value_name = "FILTER")]
     log_level: Option<String>,
+    /// Log line format: `text` or `json` [default: text].
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
 }
 
 fn load_config(args: Args) -> anyhow::Result<Config> {
@@ -53,6 +56,7 @@ fn load_config(args: Args) -> anyhow::Result<Config> {
         cni_bin_dir: args.cni_bin_dir,
         insecure_registries: args.insecure_registry,
         log_level: args.log_level,
+        log_format: args.log_format,
     });
     Ok(config)
 }
@@ -79,10 +83,14 @@ fn main() -> anyhow::Result<()> {
     let config = load_config(Args::parse())?;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
         .with_context(|| format!("invalid log level {:?}", config.log_level))?;
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        // Span fields (rpc, pod and container ids) ride along on each line.
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+        LogFormat::Text => logs.init(),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -30,6 +30,29 @@ pub enum ConfigError {
     },
 }
 
+/// The format of the daemon's log lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines (`tracing`'s default format).
+    #[default]
+    Text,
+    /// One JSON object a line, with the span fields (pod and container ids).
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("unknown log format {other:?}: text or json")),
+        }
+    }
+}
+
 /// The effective configuration of `cradled`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -51,6 +74,12 @@ pub struct Config {
     pub registry: cradle_snapshotter::RegistrySettings,
     /// `tracing` filter, e.g. `info` or `cradle_daemon=debug`.
     pub log_level: String,
+    /// How log lines are written to stderr: `text` or `json` (one object a line).
+    pub log_format: LogFormat,
+    /// Where the Prometheus metrics endpoint listens (`/metrics`), e.g.
+    /// `127.0.0.1:9795`; `None`, the default: no endpoint. The metrics name
+    /// pods and images, so a non-loopback address is logged as a warning.
+    pub metrics_address: Option<std::net::SocketAddr>,
     /// The `cradle-shim` binary; `None`: next to the daemon's executable.
     pub shim_path: Option<PathBuf>,
     /// The `cradle-oci` binary; `None`: next to the daemon's executable.
@@ -87,6 +116,8 @@ impl Default for Config {
             insecure_registries: Vec::new(),
             registry: cradle_snapshotter::RegistrySettings::default(),
             log_level: "info".to_string(),
+            log_format: LogFormat::Text,
+            metrics_address: None,
             shim_path: None,
             oci_runtime_path: None,
             default_cgroup_parent: DEFAULT_CGROUP_PARENT.to_string(),
@@ -116,6 +147,8 @@ pub struct Overrides {
     pub insecure_registries: Vec<String>,
     /// `--log-level`: the `tracing` filter.
     pub log_level: Option<String>,
+    /// `--log-format`: text or json.
+    pub log_format: Option<LogFormat>,
 }
 
 impl Config {
@@ -178,6 +211,9 @@ impl Config {
         }
         if let Some(v) = flags.log_level {
             self.log_level = v;
+        }
+        if let Some(v) = flags.log_format {
+            self.log_format = v;
         }
     }
 }
