@@ -25,8 +25,12 @@
 //! `PortForward` with `get_exec_url`/`get_attach_url`/`get_portforward_url`
 //! (after checking the container is running / the sandbox exists), mapping a
 //! refused URL ([`StreamError`]) to a gRPC status.
+//!
+//! [`client`] is the other end, a WebSocket remotecommand client
+//! (`cradlectl exec -i/-t` uses it).
 
 mod backend;
+pub mod client;
 mod error;
 /// Streaming parsers' checks for the fuzz targets and the corpus replay tests.
 #[doc(hidden)]
