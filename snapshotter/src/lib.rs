@@ -41,6 +41,8 @@ mod fsmount;
 /// The parsers' entry points for the fuzz targets and the corpus replay tests.
 #[doc(hidden)]
 pub mod fuzzing;
+mod gc;
+mod gc_report;
 mod hosts;
 mod idmapped;
 mod image;
@@ -64,6 +66,7 @@ mod volumes;
 pub use auth::{AuthConfig, Credentials, CredentialsFile};
 pub use digest::Digest;
 pub use error::Error;
+pub use gc_report::{Collected, GcReport};
 pub use hosts::{Endpoint, HostConfig, RegistryConfig, RegistrySettings};
 pub use idmapped::{IdMapping, idmapped_tree};
 pub use image::{Image, ImageConfig, ImageUser};
@@ -284,19 +287,20 @@ impl ImageStore {
     /// Refused with [`Error::ImageInUse`] while a container rootfs is built on
     /// it or an image volume shows it.
     pub async fn remove(&self, reference_or_id: &str) -> Result<(), Error> {
+        self.remove_collecting(reference_or_id).await.map(|_| ())
+    }
+
+    /// [`ImageStore::remove`], reporting the blobs and snapshots it deleted
+    /// (empty when the image was absent).
+    pub async fn remove_collecting(&self, reference_or_id: &str) -> Result<GcReport, Error> {
         let _gc = self.gc.write().await;
         let Some(record) = self.records.find(reference_or_id) else {
-            return Ok(());
+            return Ok(GcReport::default());
         };
         let id = record.image.id;
         let freed = {
             let _mounts = self.mounts.lock().unwrap_or_else(|p| p.into_inner());
-            let mut users = self.rootfs.list()?.into_iter();
-            let mut volumes = self.volumes.list()?.into_iter();
-            if let Some((container, _)) = users
-                .find(|(_, img)| *img == id)
-                .or_else(|| volumes.find(|(_, img)| *img == id))
-            {
+            if let Some(container) = self.mounted_user(&id)? {
                 return Err(Error::ImageInUse {
                     image: id,
                     container,
@@ -304,24 +308,27 @@ impl ImageStore {
             }
             self.records.commit_remove(&id)?
         };
-        self.delete(&freed);
+        let deleted = self.delete(&freed);
         tracing::info!(id, "image removed");
-        Ok(())
+        Ok(deleted)
     }
 
-    /// Deletes freed files. Failures are logged, not returned: the records are
-    /// already gone, and the next open sweeps what is left.
-    fn delete(&self, freed: &store::Freed) {
-        for d in &freed.snapshots {
-            if let Err(e) = self.layers.remove(d) {
-                tracing::warn!(error = %e, "cannot delete snapshot");
-            }
-        }
-        for d in &freed.blobs {
-            if let Err(e) = self.content.remove(d) {
-                tracing::warn!(error = %e, "cannot delete blob");
-            }
-        }
+    /// The container whose rootfs is built on image `image_id` or whose
+    /// image volume shows it, if any: [`ImageStore::remove`] refuses such
+    /// an image.
+    pub fn image_user(&self, image_id: &str) -> Result<Option<String>, Error> {
+        let _mounts = self.mounts.lock().unwrap_or_else(|p| p.into_inner());
+        self.mounted_user(image_id)
+    }
+
+    /// [`ImageStore::image_user`]; the caller holds the mounts lock.
+    fn mounted_user(&self, image_id: &str) -> Result<Option<String>, Error> {
+        let mut users = self.rootfs.list()?.into_iter();
+        let mut volumes = self.volumes.list()?.into_iter();
+        Ok(users
+            .find(|(_, img)| img == image_id)
+            .or_else(|| volumes.find(|(_, img)| img == image_id))
+            .map(|(container, _)| container))
     }
 
     /// Mounts image `image_id`'s layers read-only as image volume `volume`
@@ -503,17 +510,6 @@ impl ImageStore {
             inodes_used: layer_inodes,
         }
     }
-
-    /// Deletes blobs and layer snapshots no image references (left by failed
-    /// or interrupted pulls). Waits for running pulls to finish first.
-    pub async fn gc(&self) -> Result<(), Error> {
-        let _gc = self.gc.write().await;
-        let orphans = self
-            .records
-            .unreferenced(self.content.list()?, self.layers.list()?);
-        self.delete(&orphans);
-        Ok(())
-    }
 }
 
 /// Disk usage of the image store.
@@ -578,5 +574,7 @@ mod tests {
         assert_send(&store.pull_with_auth("x", None));
         assert_send(&store.remove("x"));
         assert_send(&store.gc());
+        assert_send(&store.gc_dry_run(&[]));
+        assert_send(&store.remove_collecting("x"));
     }
 }

@@ -299,8 +299,19 @@ impl Records {
     /// (left by a crash between a commit and the file deletions, or by an
     /// interrupted pull).
     pub fn unreferenced(&self, blobs: Vec<Digest>, snapshots: Vec<Digest>) -> Freed {
+        self.unreferenced_without(&BTreeSet::new(), blobs, snapshots)
+    }
+
+    /// As [`Records::unreferenced`], as if the images `removing` (ids) were
+    /// gone: what a collection after their removal would delete.
+    pub fn unreferenced_without(
+        &self,
+        removing: &BTreeSet<String>,
+        blobs: Vec<Digest>,
+        snapshots: Vec<Digest>,
+    ) -> Freed {
         let index = self.read();
-        let (used_blobs, used_snaps) = referenced(&index);
+        let (used_blobs, used_snaps) = referenced_without(&index, removing);
         Freed {
             blobs: blobs
                 .into_iter()
@@ -315,12 +326,24 @@ impl Records {
 }
 
 fn referenced(index: &Index) -> (BTreeSet<Digest>, BTreeSet<Digest>) {
-    let blobs = index
-        .images
-        .values()
-        .flat_map(|r| r.blobs().cloned())
-        .collect();
-    let snaps = index.images.values().flat_map(|r| r.diff_ids()).collect();
+    referenced_without(index, &BTreeSet::new())
+}
+
+/// The blobs and snapshots the images of `index` reference, but for the
+/// images `removing`.
+fn referenced_without(
+    index: &Index,
+    removing: &BTreeSet<String>,
+) -> (BTreeSet<Digest>, BTreeSet<Digest>) {
+    let kept = || {
+        index
+            .images
+            .iter()
+            .filter(|(id, _)| !removing.contains(*id))
+            .map(|(_, r)| r)
+    };
+    let blobs = kept().flat_map(|r| r.blobs().cloned()).collect();
+    let snaps = kept().flat_map(|r| r.diff_ids()).collect();
     (blobs, snaps)
 }
 

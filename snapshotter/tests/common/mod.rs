@@ -444,6 +444,22 @@ pub async fn push_index(
     sha256(&index)
 }
 
+/// Writes `img` as an OCI layout directory named `name` (full reference).
+pub fn write_layout(dir: &Path, img: &TestImage, name: &str) {
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    let mut all = vec![img.config.clone(), img.manifest.clone()];
+    all.extend(img.layers.iter().map(|l| l.blob.clone()));
+    for b in all {
+        fs::write(blobs.join(&sha256(&b)[7..]), b).unwrap();
+    }
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": img.manifest_type, "digest": img.manifest_digest, "size": img.manifest.len(),
+        "annotations": {"io.containerd.image.name": name, "org.opencontainers.image.ref.name": "v1"}}]});
+    fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
 /// A store in `<dir>/root` with its own database.
 pub fn open_store(dir: &Path, settings: RegistrySettings) -> ImageStore {
     let db = Arc::new(redb::Database::create(dir.join("meta.redb")).unwrap());
