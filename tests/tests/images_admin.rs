@@ -178,8 +178,8 @@ async fn export_import_run(
         "pull on a terminal: {out:?}"
     );
 
-    // `cradlectl images` with no action still lists.
-    let out = cradlectl(daemon, &["images"]).await?;
+    // `cradlectl images` with no action still lists (`-o json`: the full id).
+    let out = cradlectl(daemon, &["images", "-o", "json"]).await?;
     ensure!(
         out.status.success() && String::from_utf8_lossy(&out.stdout).contains(&image_id),
         "images listing: {out:?}"
