@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Quick start: installs the dependencies, builds Cradle in release mode,
-# installs cradled, cradle-shim and cradle-oci into /usr/local/bin and the
-# cradle-bridge CNI plugin into /opt/cni/bin, gives the node Cradle's default
-# pod network (loopback + cradle-bridge + portmap, 10.88.0.0/16) when
-# /etc/cni/net.d holds no network configuration yet, and runs the daemon in
-# the foreground with its built-in defaults (CRI socket
-# /run/cradle/cradle.sock). Extra arguments go to cradled.
+# Quick start: installs the dependencies, then hack/install.sh builds Cradle
+# in release mode and installs cradled, cradlectl, cradle-shim and cradle-oci
+# into /usr/local/bin, the cradle-bridge CNI plugin into /opt/cni/bin, a
+# default /etc/cradle/config.toml and /etc/crictl.yaml when absent, and
+# Cradle's default pod network (loopback + cradle-bridge + portmap,
+# 10.88.0.0/16) when /etc/cni/net.d holds no network configuration yet; then
+# it runs the daemon in the foreground (CRI socket /run/cradle/cradle.sock).
+# No systemd unit: for a node that runs Cradle as a service, use
+# `sudo hack/install.sh`. Extra arguments go to cradled;
+# `sudo hack/install.sh --uninstall` removes what was installed.
 #
 #   sudo hack/quickstart.sh [--log-level debug] …
 set -euo pipefail
@@ -16,21 +19,10 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 hack/install-deps.sh
-cargo build --release -p cradle-daemon -p cradle-cni
-hack/build-static.sh # cradle-oci and cradle-shim, static and size-optimised
-for bin in cradled cradlectl; do
-  install -m 0755 "target/release/$bin" "/usr/local/bin/$bin"
-done
-for bin in cradle-shim cradle-oci; do
-  install -m 0755 "target/lean/$bin" "/usr/local/bin/$bin"
-done
-install -D -m 0755 target/release/cradle-bridge /opt/cni/bin/cradle-bridge
-
-# An operator's own network configuration always wins; ours is only the default.
-mkdir -p /etc/cni/net.d
-if ! compgen -G '/etc/cni/net.d/*.conf*' >/dev/null && ! compgen -G '/etc/cni/net.d/*.json' >/dev/null; then
-  install -m 0644 cni/conf/10-cradle.conflist /etc/cni/net.d/10-cradle.conflist
-  echo "quickstart.sh: installed the default pod network /etc/cni/net.d/10-cradle.conflist" >&2
+if [[ -d /run/systemd/system ]] && systemctl is-active --quiet cradle.service; then
+  echo "quickstart.sh: cradle.service runs already (systemctl status cradle); not starting another cradled" >&2
+  exit 1
 fi
+hack/install.sh --no-systemd
 echo "quickstart.sh: starting cradled; try: crictl --runtime-endpoint unix:///run/cradle/cradle.sock version" >&2
 exec /usr/local/bin/cradled "$@"
