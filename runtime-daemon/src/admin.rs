@@ -1,6 +1,7 @@
 //! The admin socket: what `cradlectl` needs from the image store that the CRI
 //! does not offer (importing and exporting image archives for air-gapped
-//! nodes, and the progress of running downloads). cradlectl cannot open the
+//! nodes, the progress of running downloads, and the garbage collection of
+//! unused images, [`gc`]). cradlectl cannot open the
 //! store itself, because cradled holds its database lock.
 //!
 //! The socket is `<state-dir>/admin.sock`, mode 0600 (root only), and peers
@@ -10,6 +11,8 @@
 //! requests must be absolute: the daemon's working directory is not the
 //! client's.
 
+pub mod gc;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,6 +21,8 @@ use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::UnixStream;
 
 use crate::core::context::Context;
+use crate::runtime::Runtime;
+use gc::GcOutcome;
 
 /// File name of the admin socket inside the daemon's state directory.
 pub const SOCKET_FILE: &str = "admin.sock";
@@ -42,6 +47,13 @@ pub enum Request {
     },
     /// The blob downloads running now.
     Downloads,
+    /// Remove the images no container uses, then the blobs and layer
+    /// snapshots no image references ([`gc::collect`]).
+    Gc {
+        /// Only say what would be removed.
+        #[serde(default)]
+        dry_run: bool,
+    },
 }
 
 /// The daemon's answer to one [`Request`].
@@ -62,6 +74,11 @@ pub enum Response {
     Downloads {
         /// The downloads running when the request arrived.
         downloads: Vec<Download>,
+    },
+    /// The answer to [`Request::Gc`].
+    Gc {
+        /// What was (or would be) removed and kept.
+        outcome: GcOutcome,
     },
     /// The request failed; cradlectl prints the message.
     Error {
@@ -127,8 +144,9 @@ pub struct AdminServer {
 
 impl AdminServer {
     /// Binds `path` (replacing a stale socket), restricts it to root and serves
-    /// requests against the image store of `ctx` until stopped.
-    pub fn start(path: &Path, ctx: Arc<Context>) -> Result<Self, AdminError> {
+    /// requests against the image store and containers of `runtime` until
+    /// stopped.
+    pub fn start(path: &Path, runtime: Arc<Runtime>) -> Result<Self, AdminError> {
         let err = |source| AdminError::Socket {
             path: path.to_path_buf(),
             source,
@@ -152,7 +170,7 @@ impl AdminServer {
                     _ = stopped.changed() => break,
                     accepted = listener.accept() => match accepted {
                         Ok((stream, _)) if same_user(&stream) => {
-                            tokio::spawn(serve_connection(stream, Arc::clone(&ctx)));
+                            tokio::spawn(serve_connection(stream, Arc::clone(&runtime)));
                         }
                         Ok(_) => tracing::warn!("admin socket: refused a peer of another user"),
                         Err(e) => tracing::warn!("admin socket accept: {e}"),
@@ -188,7 +206,7 @@ fn same_user(stream: &UnixStream) -> bool {
         .is_ok_and(|cred| cred.uid() == nix::unistd::geteuid().as_raw())
 }
 
-async fn serve_connection(stream: UnixStream, ctx: Arc<Context>) {
+async fn serve_connection(stream: UnixStream, runtime: Arc<Runtime>) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     loop {
@@ -201,7 +219,7 @@ async fn serve_connection(stream: UnixStream, ctx: Arc<Context>) {
             }
         };
         let response = match decode::<Request>(&line) {
-            Ok(request) => handle(&ctx, request).await,
+            Ok(request) => handle(&runtime, request).await,
             Err(e) => Response::Error {
                 message: format!("malformed request: {e}"),
             },
@@ -220,11 +238,15 @@ async fn serve_connection(stream: UnixStream, ctx: Arc<Context>) {
 }
 
 /// Answers one request; every failure becomes [`Response::Error`].
-pub async fn handle(ctx: &Context, request: Request) -> Response {
+pub async fn handle(runtime: &Runtime, request: Request) -> Response {
+    let ctx = &runtime.ctx;
     let result = match request {
         Request::Import { path } => import(ctx, &path).await,
         Request::Export { image, path } => export(ctx, &image, &path).await,
         Request::Downloads => downloads(ctx),
+        Request::Gc { dry_run } => gc::collect(runtime, dry_run)
+            .await
+            .map(|outcome| Response::Gc { outcome }),
     };
     result.unwrap_or_else(|message| Response::Error { message })
 }
@@ -323,13 +345,21 @@ mod tests {
     use super::*;
     use crate::core::config::Config;
 
-    fn context(dir: &Path) -> Arc<Context> {
+    /// A runtime over a context in `dir`, with no pods or containers.
+    fn context(dir: &Path) -> Arc<Runtime> {
         let config = Config {
             root: dir.join("root"),
             state_dir: dir.join("state"),
             ..Config::default()
         };
-        Arc::new(Context::open(config).expect("context"))
+        let ctx = Arc::new(Context::open(config).expect("context"));
+        Arc::new(Runtime {
+            pods: crate::pods::SandboxManager::new(Arc::clone(&ctx)),
+            containers: crate::containers::ContainerManager::new(Arc::clone(&ctx)),
+            images: crate::images::ImageManager::new(Arc::clone(&ctx)),
+            cpu: crate::stats::CpuTracker::default(),
+            ctx,
+        })
     }
 
     async fn ask(socket: &Path, request: &Request) -> Response {
@@ -428,7 +458,7 @@ mod tests {
             matches!(&response, Response::Error { message } if message.contains("junk.tar")),
             "{response:?}"
         );
-        assert!(ctx.images().expect("store").list().is_empty());
+        assert!(ctx.ctx.images().expect("store").list().is_empty());
     }
 
     #[tokio::test]
@@ -484,5 +514,62 @@ mod tests {
             .expect("read_dir")
             .collect();
         assert!(left.is_empty(), "left behind: {left:?}");
+    }
+    #[test]
+    fn gc_requests_default_to_a_real_run_and_answers_round_trip() {
+        assert_eq!(
+            decode::<Request>(r#"{"op":"gc"}"#).expect("decode"),
+            Request::Gc { dry_run: false }
+        );
+        let text = String::from_utf8(encode(&Request::Gc { dry_run: true }).expect("encode"))
+            .expect("utf8");
+        assert!(text.contains(r#""op":"gc""#), "{text}");
+        assert_eq!(
+            decode::<Request>(&text).expect("decode"),
+            Request::Gc { dry_run: true }
+        );
+        let response = Response::Gc {
+            outcome: GcOutcome {
+                dry_run: true,
+                removed: vec![gc::GcImage {
+                    id: "sha256:1".into(),
+                    repo_tags: vec!["a:1".into()],
+                    size: 3,
+                }],
+                kept: vec![gc::KeptImage {
+                    id: "sha256:2".into(),
+                    repo_tags: vec![],
+                    reason: "container c (rootfs)".into(),
+                }],
+                blobs: vec![cradle_snapshotter::Collected {
+                    digest: "sha256:3".into(),
+                    bytes: 4096,
+                }],
+                snapshots: vec![],
+                bytes: 4096,
+            },
+        };
+        let text = String::from_utf8(encode(&response).expect("encode")).expect("utf8");
+        assert_eq!(decode::<Response>(&text).expect("decode"), response);
+    }
+
+    #[tokio::test]
+    async fn gc_of_an_empty_store_answers_over_the_socket_and_removes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join(SOCKET_FILE);
+        let runtime = context(dir.path());
+        let server = AdminServer::start(&socket, Arc::clone(&runtime)).expect("start");
+        for dry_run in [true, false] {
+            assert_eq!(
+                ask(&socket, &Request::Gc { dry_run }).await,
+                Response::Gc {
+                    outcome: GcOutcome {
+                        dry_run,
+                        ..GcOutcome::default()
+                    }
+                }
+            );
+        }
+        server.stop().await;
     }
 }

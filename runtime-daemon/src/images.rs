@@ -5,7 +5,7 @@
 use crate::core::context::Context;
 use crate::core::error::{Error, Result};
 use crate::core::fault;
-use cradle_snapshotter::{AuthConfig, FsUsage, Image};
+use cradle_snapshotter::{AuthConfig, FsUsage, GcReport, Image};
 use std::sync::Arc;
 
 /// Image operations over the context's image store.
@@ -26,7 +26,13 @@ impl ImageManager {
             return Err(Error::InvalidArgument("image.image is required".into()));
         }
         let images = self.ctx.images()?;
-        let image = images.pull_with_auth(reference, auth).await?;
+        let started = std::time::Instant::now();
+        let pulled = images.pull_with_auth(reference, auth).await;
+        if let Some(metrics) = crate::metrics::registry::get() {
+            let outcome = pulled.as_ref().map(|image| image.size).map_err(|_| ());
+            metrics.image_pull(outcome, started.elapsed());
+        }
+        let image = pulled?;
         fault::point("pull.recorded");
         tracing::info!(reference, id = %image.id, "image pulled");
         Ok(image)
@@ -57,12 +63,22 @@ impl ImageManager {
         reference: &str,
         user: impl FnOnce(&str) -> Option<String>,
     ) -> Result<()> {
+        self.remove_collecting(reference, user).await.map(|_| ())
+    }
+
+    /// [`ImageManager::remove`], reporting the blobs and layer snapshots
+    /// the removal deleted (for the admin socket's gc).
+    pub async fn remove_collecting(
+        &self,
+        reference: &str,
+        user: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<GcReport> {
         if reference.is_empty() {
             return Err(Error::InvalidArgument("image.image is required".into()));
         }
         let images = self.ctx.images()?;
         let Some(image) = images.resolve(reference) else {
-            return Ok(());
+            return Ok(GcReport::default());
         };
         if let Some(user) = user(&image.id) {
             return Err(Error::FailedPrecondition(format!(
@@ -70,9 +86,9 @@ impl ImageManager {
                 image.id
             )));
         }
-        images.remove(&image.id).await?;
+        let freed = images.remove_collecting(&image.id).await?;
         tracing::info!(reference, id = %image.id, "image removed");
-        Ok(())
+        Ok(freed)
     }
 
     /// ImageFsInfo: what the image store occupies, from its records.

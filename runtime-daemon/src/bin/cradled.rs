@@ -123,7 +123,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .join(cradle_daemon::admin::SOCKET_FILE);
     let admin = cradle_daemon::admin::AdminServer::start(
         &admin_socket,
-        std::sync::Arc::clone(&runtime.ctx),
+        std::sync::Arc::clone(&runtime),
     )?;
     tracing::info!("admin socket on {}", admin_socket.display());
     let listener = match cradle_daemon::server::bind(&socket) {
