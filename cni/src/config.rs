@@ -76,6 +76,24 @@ const EXTENSIONS: [&str; 3] = ["conflist", "conf", "json"];
 /// The lexically first valid network configuration in `dir`; `None` when the
 /// directory is missing or holds no valid configuration.
 pub fn find_network_config(dir: &Path) -> Result<Option<NetworkConfig>, ConfigError> {
+    let Some(files) = config_files(dir)? else {
+        return Ok(None);
+    };
+    for path in files {
+        match load_file(&path) {
+            Ok(config) => return Ok(Some(config)),
+            Err(reason) => {
+                tracing::warn!("skipping CNI config {}: {reason}", path.display());
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The files of `dir` that name network configurations (`*.conflist`,
+/// `*.conf`, `*.json`), sorted as [`find_network_config`] tries them;
+/// `None` when the directory is missing.
+pub fn config_files(dir: &Path) -> Result<Option<Vec<PathBuf>>, ConfigError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -96,15 +114,7 @@ pub fn find_network_config(dir: &Path) -> Result<Option<NetworkConfig>, ConfigEr
         .filter(|p| p.is_file())
         .collect();
     files.sort();
-    for path in files {
-        match load_file(&path) {
-            Ok(config) => return Ok(Some(config)),
-            Err(reason) => {
-                tracing::warn!("skipping CNI config {}: {reason}", path.display());
-            }
-        }
-    }
-    Ok(None)
+    Ok(Some(files))
 }
 
 /// Parses and validates one file (list form for `.conflist`, single plugin otherwise).
