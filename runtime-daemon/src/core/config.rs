@@ -1,5 +1,13 @@
 //! Daemon configuration: built-in defaults, then `/etc/cradle/config.toml`,
-//! then command-line flags, each overriding the one before.
+//! then command-line flags, each overriding the one before. Every key is
+//! documented once, in [`reference`]; [`render`] turns that into the
+//! commented default file and `docs/config.md`, and [`validate`] is
+//! `cradled --validate-config`.
+
+mod locate;
+pub mod reference;
+pub mod render;
+pub mod validate;
 
 use crate::core::handlers::{CgroupDriver, DEFAULT_CGROUP_PARENT, DEFAULT_HANDLER, HandlerConfig};
 use serde::Deserialize;
@@ -20,14 +28,43 @@ pub enum ConfigError {
         /// The read error.
         source: std::io::Error,
     },
-    /// The file is not valid TOML or names unknown keys.
-    #[error("parsing config file {path}: {source}")]
+    /// The file is not valid TOML, names an unknown key or gives a key a
+    /// value of the wrong type.
+    #[error("config file {}: {message}", at(path, *line, key.as_deref()))]
     Parse {
         /// The configuration file.
         path: PathBuf,
-        /// The parser's error, with its line and column.
-        source: toml::de::Error,
+        /// The line the parser stopped at, when it says.
+        line: Option<usize>,
+        /// The dotted key the error is in, when the text parses as TOML.
+        key: Option<String>,
+        /// The parser's words.
+        message: String,
     },
+    /// A key's value parses but cannot be used (on this host).
+    #[error("config file {}: {message}", at(path, *line, Some(key)))]
+    Invalid {
+        /// The configuration file.
+        path: PathBuf,
+        /// The line of the key, or of its nearest table, when the file has it.
+        line: Option<usize>,
+        /// The dotted key.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// `FILE, line N, key `K`` for a message, leaving out what is not known.
+fn at(path: &Path, line: Option<usize>, key: Option<&str>) -> String {
+    let mut out = path.display().to_string();
+    if let Some(line) = line {
+        out.push_str(&format!(", line {line}"));
+    }
+    if let Some(key) = key {
+        out.push_str(&format!(", key `{key}`"));
+    }
+    out
 }
 
 /// The format of the daemon's log lines.
@@ -152,11 +189,19 @@ pub struct Overrides {
 }
 
 impl Config {
-    /// Parses a TOML document; absent keys keep their defaults.
+    /// Parses a TOML document; absent keys keep their defaults. An error
+    /// names the line and the key it is in.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|source| ConfigError::Parse {
-            path: path.to_path_buf(),
-            source,
+        toml::from_str(text).map_err(|error| {
+            let offset = error.span().map(|span| span.start);
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line: offset.map(|offset| locate::line_of(text, offset)),
+                key: offset
+                    .and_then(|offset| locate::key_at(text, offset))
+                    .map(|key| locate::dotted(&key)),
+                message: error.message().trim_end().to_string(),
+            }
         })
     }
 
@@ -335,9 +380,11 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        // The parser names the unknown key and the line of its table.
+        // The parser names the unknown key and its line.
         assert!(
-            err.contains("unknown field `binary`") && err.contains("line 2"),
+            err.contains("unknown field `binary`")
+                && err.contains("line 2")
+                && err.contains("key `runtime_handlers.runc.binary`"),
             "{err}"
         );
         let err = Config::from_toml(
@@ -352,5 +399,24 @@ mod tests {
     #[test]
     fn unknown_keys_are_rejected() {
         assert!(Config::from_toml("sockett = \"/x\"", Path::new("c.toml")).is_err());
+    }
+
+    #[test]
+    fn type_errors_name_the_file_the_line_and_the_key() {
+        let text = "socket = \"/s\"\n\n[registry.hosts.\"docker.io\"]\nplain_http = \"yes\"\n";
+        let err = Config::from_toml(text, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "config file c.toml, line 4, key `registry.hosts.\"docker.io\".plain_http`: "
+            ),
+            "{err}"
+        );
+        assert!(err.contains("expected a boolean"), "{err}");
+        let err = Config::from_toml("socket = \"/s\"\nroot = \n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("config file c.toml, line 2: "), "{err}");
     }
 }
