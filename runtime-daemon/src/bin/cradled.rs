@@ -40,6 +40,30 @@ struct Args {
     /// Log line format: `text` or `json` [default: text].
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<LogFormat>,
+    /// Print a commented config.toml with every key at its default, and exit.
+    #[arg(long, conflicts_with = "validate_config")]
+    print_default_config: bool,
+    /// Check FILE as the daemon would at start (keys, types, handlers on this
+    /// host), print `FILE: ok` or each error with its key and line, and exit
+    /// (1 on errors).
+    #[arg(long, value_name = "FILE")]
+    validate_config: Option<PathBuf>,
+}
+
+/// `--validate-config FILE`: the exit status.
+fn validate_config(path: &std::path::Path) -> i32 {
+    match cradle_daemon::core::config::validate::validate_file(path) {
+        Ok(_) => {
+            println!("{}: ok", path.display());
+            0
+        }
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("{problem}");
+            }
+            1
+        }
+    }
 }
 
 fn load_config(args: Args) -> anyhow::Result<Config> {
@@ -80,7 +104,16 @@ async fn shutdown_signal() {
 }
 
 fn main() -> anyhow::Result<()> {
-    let config = load_config(Args::parse())?;
+    let args = Args::parse();
+    if args.print_default_config {
+        use cradle_daemon::core::config::render;
+        print!("{}", render::default_config(render::Examples::Commented));
+        return Ok(());
+    }
+    if let Some(path) = &args.validate_config {
+        std::process::exit(validate_config(path));
+    }
+    let config = load_config(args)?;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
         .with_context(|| format!("invalid log level {:?}", config.log_level))?;
     let logs = tracing_subscriber::fmt()
