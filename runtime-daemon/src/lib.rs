@@ -10,8 +10,9 @@
 //!
 //! - services: the CRI v1 gRPC services the kubelet calls ([`cri`]:
 //!   protocol mapping and validation only), their gRPC wiring ([`server`]),
-//!   the streaming adapter for exec, attach and port-forward ([`streaming`])
-//!   and the root-only admin socket of `cradlectl` ([`admin`]);
+//!   the streaming adapter for exec, attach and port-forward ([`streaming`]),
+//!   the root-only admin socket of `cradlectl` ([`admin`]) and the optional
+//!   Prometheus endpoint ([`metrics`]);
 //! - managers: the pod sandbox and container managers, each owning its
 //!   records and lifecycle state machine ([`pods`], [`containers`]), the
 //!   image operations ([`images`]), and on top of them [`runtime`], which
@@ -32,6 +33,7 @@ pub mod containers;
 pub mod core;
 pub mod cri;
 pub mod images;
+pub mod metrics;
 pub mod platform;
 pub mod pods;
 pub mod runtime;
