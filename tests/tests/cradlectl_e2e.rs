@@ -160,7 +160,10 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
     let version_json = json(daemon, &["version", "-o", "json"]).await?;
     ensure!(version_json == version, "{version_json} != {version}");
     let info = yaml(daemon, &["info"]).await?;
-    ensure!(info["status"]["conditions"].is_array(), "info: {info}");
+    ensure!(
+        info["status"]["conditions"].is_array() && info["info"]["config"].is_object(),
+        "info: {info}"
+    );
 
     // images: a table, the CRI answer as JSON and YAML, inspecti's info.
     let text = stdout(daemon, &["images"]).await?;

@@ -14,6 +14,7 @@ mod kv;
 mod logs;
 mod output;
 mod pods;
+mod runtime;
 mod stats;
 mod table;
 
@@ -118,20 +119,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let (mut rt, mut img) = connect::clients(args.socket).await?;
     match args.command {
-        Command::Version => output::document(
-            &rt.version(cradle_proto::cri::VersionRequest::default())
-                .await?
-                .into_inner(),
-            format,
-            Format::Yaml,
-        ),
-        Command::Info => output::document(
-            &rt.status(cradle_proto::cri::StatusRequest { verbose: true })
-                .await?
-                .into_inner(),
-            format,
-            Format::Yaml,
-        ),
+        Command::Version => runtime::version(&mut rt, format).await,
+        Command::Info => runtime::info(&mut rt, format).await,
         Command::Pull { image } => images::pull_image(&mut img, image, &args.admin_socket).await,
         Command::Images { .. } => images::list(&mut img, format).await,
         Command::Inspecti { image } => images::status(&mut img, image, format).await,
