@@ -1,6 +1,7 @@
 //! The CRI socket: a Unix listener serving both CRI services until shutdown.
 
 mod authority;
+pub mod observe;
 
 use crate::cri::CriService;
 use cradle_proto::cri::image_service_server::ImageServiceServer;
@@ -73,6 +74,8 @@ pub async fn serve(
     let server = tonic::transport::Server::builder()
         // Every log line of a request carries its RPC.
         .trace_fn(|request| tracing::info_span!("cri", rpc = %request.uri().path()))
+        // Latency and status of each call; each error status logged once.
+        .layer(observe::ObserveLayer)
         .add_service(RuntimeServiceServer::new(service.clone()))
         .add_service(ImageServiceServer::new(service))
         .serve_with_incoming_shutdown(incoming, signal);

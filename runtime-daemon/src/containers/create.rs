@@ -86,7 +86,8 @@ impl ContainerManager {
             Ok(self.ctx.store.put(Kind::Container, id.as_str(), &record)?)
         });
         if let Err(e) = persisted {
-            tracing::warn!(container = %id, name, "CreateContainer failed: {}", e.chain());
+            // The error itself is logged once, where it goes back to the client.
+            tracing::info!(container = %id, name, "CreateContainer failed: undoing its steps");
             undo.run(&id, &images).await;
             return Err(e);
         }

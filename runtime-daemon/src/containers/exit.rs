@@ -67,7 +67,8 @@ pub(crate) fn record_cannot_run(
         ctx.events
             .emit(record.event(cri::ContainerEventType::ContainerStoppedEvent));
     }
-    tracing::warn!(container = %record.id, "container cannot run: {message}");
+    // The message goes back to the client, which is where it is logged.
+    tracing::info!(container = %record.id, "recorded as ContainerCannotRun");
     Ok(())
 }
 

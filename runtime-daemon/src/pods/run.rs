@@ -61,7 +61,8 @@ impl SandboxManager {
                 Ok(id)
             }
             Err(e) => {
-                tracing::warn!(sandbox = %id, name, "RunPodSandbox failed: {}", e.chain());
+                // The error itself is logged once, where it goes back to the client.
+                tracing::info!(sandbox = %id, name, "RunPodSandbox failed: undoing its steps");
                 undo.run(&id, &self.ctx).await;
                 Err(e)
             }
