@@ -131,6 +131,23 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(run(config))
 }
 
+/// Turns metrics on and serves them at `addr` (issue 16); a bind failure
+/// stops cradled naming `metrics_address`.
+fn start_metrics(
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<cradle_daemon::metrics::endpoint::MetricsEndpoint> {
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            "metrics_address {addr} is not a loopback address: whoever reaches it reads the node's metrics"
+        );
+    }
+    let metrics = cradle_daemon::metrics::registry::install();
+    metrics.add_collector(cradle_daemon::metrics::process::ProcessCollector);
+    let endpoint = cradle_daemon::metrics::endpoint::MetricsEndpoint::start(addr, metrics)?;
+    tracing::info!("metrics on http://{}/metrics", endpoint.addr());
+    Ok(endpoint)
+}
+
 async fn run(config: Config) -> anyhow::Result<()> {
     let socket = config.socket.clone();
     tracing::info!(
@@ -145,7 +162,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // by us, not by the host's init, which may never reap them.
     cradle_daemon::platform::reaper::become_subreaper().context("becoming a child subreaper")?;
     let _reaper = cradle_daemon::platform::reaper::spawn().context("listening for SIGCHLD")?;
+    // Before the recovery, so its CNI calls and exits are counted too.
+    let metrics = config.metrics_address.map(start_metrics).transpose()?;
     let runtime = Runtime::start(config).await.context("recovering state")?;
+    if metrics.is_some() {
+        cradle_daemon::metrics::registry::install().add_collector(
+            cradle_daemon::metrics::state::StateCollector::new(runtime.clone()),
+        );
+    }
     let backend = cradle_daemon::streaming::backend::RuntimeBackend::new(runtime.clone());
     let streaming = cradle_streaming::StreamingServer::start(streaming_config, backend).await?;
     tracing::info!("streaming server on {}", streaming.addr());
@@ -175,6 +199,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await;
     admin.stop().await;
+    if let Some(metrics) = metrics {
+        metrics.stop().await;
+    }
     served?;
     tracing::info!("stopped; containers keep running");
     Ok(())

@@ -41,6 +41,12 @@ pub(crate) fn record_exit(
             r.message = message.unwrap_or_default();
         }
     });
+    if changed
+        && exit.is_some_and(|e| e.oom_killed)
+        && let Some(metrics) = crate::metrics::registry::get()
+    {
+        metrics.oom_kill();
+    }
     persist(ctx, entry)?;
     if changed && !entry.is_removed() {
         ctx.events

@@ -91,7 +91,7 @@ pub fn attach(paths: &CniPaths, pod: &PodNetwork) -> Result<Option<Vec<String>>,
         tracing::warn!(sandbox = %pod.sandbox_id, "no CNI configuration: the pod has only loopback");
         return Ok(None);
     };
-    let result = network.setup(pod)?;
+    let result = observed("add", || network.setup(pod))?;
     Ok(Some(result.ips.iter().map(|ip| ip.to_string()).collect()))
 }
 
@@ -99,17 +99,31 @@ pub fn attach(paths: &CniPaths, pod: &PodNetwork) -> Result<Option<Vec<String>>,
 /// Detaching a pod that is not attached succeeds.
 pub fn detach(paths: &CniPaths, pod: &PodNetwork) -> Result<(), NetworkError> {
     match CniNetwork::load(&paths.conf_dir, &paths.bin_dirs, &paths.cache_dir) {
-        Ok(Some(network)) => Ok(network.teardown(pod)?),
+        Ok(Some(network)) => Ok(observed("del", || network.teardown(pod))?),
         _ => {
-            cradle_cni::teardown_cached(
-                &paths.bin_dirs,
-                &paths.cache_dir,
-                pod,
-                DEFAULT_PLUGIN_TIMEOUT,
-            )?;
+            observed("del", || {
+                cradle_cni::teardown_cached(
+                    &paths.bin_dirs,
+                    &paths.cache_dir,
+                    pod,
+                    DEFAULT_PLUGIN_TIMEOUT,
+                )
+            })?;
             Ok(())
         }
     }
+}
+
+/// Runs CNI operation `op` (`add`, `del`), recording its duration and
+/// outcome when metrics are on.
+fn observed<T, E>(op: &'static str, run: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    let Some(metrics) = crate::metrics::registry::get() else {
+        return run();
+    };
+    let started = std::time::Instant::now();
+    let result = run();
+    metrics.cni(op, result.is_ok(), started.elapsed());
+    result
 }
 
 /// The pod's `net.*` sysctls (`linux.sysctls`), sorted by key so the order
