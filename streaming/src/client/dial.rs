@@ -3,7 +3,7 @@
 //! system trust store here), and the upgrade offering the remotecommand
 //! subprotocols.
 
-use super::ClientError;
+use super::error::ClientError;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The remote command's exit code from the status a v4+ server sends on
 //! channel 3 (see [`crate::status`] for the server's side).
 
-use super::ClientError;
+use super::error::ClientError;
 use serde_json::Value;
 
 /// The exit code a `metav1.Status` reports: 0 for `Success`, the
