@@ -118,10 +118,18 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("invalid log level {:?}", config.log_level))?;
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours only on a terminal: a log file or journal gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match config.log_format {
-        // Span fields (rpc, pod and container ids) ride along on each line.
-        LogFormat::Json => logs.json().with_current_span(true).init(),
+        // Span fields ride along on each line: the innermost span's (the
+        // pod's or container's ids and names) as `span`, every open one's
+        // (the rpc's too) as `spans`.
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
         LogFormat::Text => logs.init(),
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

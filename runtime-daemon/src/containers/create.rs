@@ -46,6 +46,7 @@ impl ContainerManager {
         let handler = self.ctx.runtime_handler(&sandbox.runtime_handler)?;
         let log_path = super::log_path::confined(&sandbox.config.log_directory, &config.log_path)?;
         let id = ContainerId::new(crate::core::ids::generate());
+        crate::core::log_span::record(crate::core::log_span::CONTAINER_ID, id.as_str());
         let name = ContainerRecord::name_key(&sandbox.typed_id(), &config).unwrap_or_default();
         let reservation = self.names.reserve(&name, id.as_str())?;
         let images = self.ctx.images()?;
@@ -161,7 +162,7 @@ impl ContainerManager {
                 record.typed_id(),
                 std::mem::take(&mut config.mounts),
             );
-            config.mounts = tokio::task::spawn_blocking(move || {
+            config.mounts = crate::core::log_span::spawn_blocking(move || {
                 super::image_volumes::mount_all(&images, &cid, &mut mounts).map(|()| mounts)
             })
             .await
@@ -187,9 +188,11 @@ impl ContainerManager {
         let mut resolved = {
             let (config, rootfs) = (config.clone(), rootfs.to_path_buf());
             let cdi_dirs = self.ctx.config.cdi_spec_dirs.clone();
-            tokio::task::spawn_blocking(move || resolve_inputs(&config, &rootfs, &cdi_dirs))
-                .await
-                .map_err(|e| Error::task("resolve", e))??
+            crate::core::log_span::spawn_blocking(move || {
+                resolve_inputs(&config, &rootfs, &cdi_dirs)
+            })
+            .await
+            .map_err(|e| Error::task("resolve", e))??
         };
         resolved.pid_ns = self.pid_namespace(&config, sandbox).await?;
         resolved.apparmor_profile = apparmor;
@@ -311,7 +314,7 @@ async fn mount_rootfs(
     let root =
         |maps: &[cri::IdMapping]| maps.iter().find(|m| m.container_id == 0).map(|m| m.host_id);
     let mapped = user_ns.and_then(|u| Some((u.path.clone(), root(&u.uids)?, root(&u.gids)?)));
-    tokio::task::spawn_blocking(move || {
+    crate::core::log_span::spawn_blocking(move || {
         let mapping = mapped.as_ref().map(|(userns, uid, gid)| IdMapping {
             userns,
             root_uid: *uid,
@@ -492,7 +495,7 @@ async fn apparmor_profile(
         .linux
         .as_ref()
         .and_then(|l| l.security_context.clone());
-    tokio::task::spawn_blocking(move || {
+    crate::core::log_span::spawn_blocking(move || {
         let security = security.as_ref();
         let privileged = security.is_some_and(|s| s.privileged);
         let choice = security::apparmor_choice(security)?;
@@ -561,7 +564,8 @@ impl Undo {
         if let Some(rootfs) = self.rootfs {
             let (images, cid) = (Arc::clone(images), id.to_string());
             let result =
-                tokio::task::spawn_blocking(move || images.remove_rootfs(&cid, &rootfs)).await;
+                crate::core::log_span::spawn_blocking(move || images.remove_rootfs(&cid, &rootfs))
+                    .await;
             if !matches!(result, Ok(Ok(()))) {
                 // Never delete the bundle through a still-mounted overlay.
                 tracing::error!(container = %id, "undo: removing rootfs failed, keeping the bundle: {result:?}");

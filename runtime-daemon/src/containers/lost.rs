@@ -59,7 +59,7 @@ async fn kill_container(ctx: &Context, record: &ContainerRecord) -> Result<()> {
         Err(e) => tracing::warn!(container = %id, "lost shim: {}", e.chain()),
     }
     let cgroup = crate::platform::cgroup_host::cgroup_dir(&record.cgroup_path);
-    let left = tokio::task::spawn_blocking(move || kill_cgroup(&cgroup, KILL_WAIT))
+    let left = crate::core::log_span::spawn_blocking(move || kill_cgroup(&cgroup, KILL_WAIT))
         .await
         .map_err(|e| Error::task("cgroup kill", e))?;
     if !left.is_empty() {

@@ -13,11 +13,20 @@ use crate::core::context::Context;
 use crate::core::error::Error;
 use crate::core::index::Entry;
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 /// Waits for the container's exit and records it. If the connection breaks
 /// (the shim died or was deleted), kills what the container still runs and
-/// falls back to the shim's exit record (see `super::lost`).
+/// falls back to the shim's exit record (see `super::lost`). Its lines are
+/// under the container's span, a root one: the task outlives the call that
+/// started it.
 pub async fn watch(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
+    let span = entry.snapshot().log_span(None);
+    wait_for_exit(ctx, entry).instrument(span).await
+}
+
+/// [`watch`], in the container's span.
+async fn wait_for_exit(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
     let record = entry.snapshot();
     let shim = ctx
         .shims
@@ -58,7 +67,8 @@ async fn unmount_rootfs(ctx: &Context, record: &ContainerRecord) {
         }
     };
     let rootfs = record.rootfs();
-    let result = tokio::task::spawn_blocking(move || images.unmount_rootfs(&rootfs)).await;
+    let result =
+        crate::core::log_span::spawn_blocking(move || images.unmount_rootfs(&rootfs)).await;
     match result {
         Ok(Ok(())) => tracing::debug!(container = %record.id, "rootfs unmounted at exit"),
         Ok(Err(e)) => {

@@ -3,6 +3,7 @@
 use super::stop_signal::cri_signal;
 use crate::core::events::ContainerEvent;
 use crate::core::ids::{ContainerId, SandboxId};
+use crate::core::log_span;
 use cradle_proto::cri;
 use cradle_proto::shim::ExitRecord;
 use serde::{Deserialize, Serialize};
@@ -109,6 +110,18 @@ impl ContainerRecord {
     pub fn name_key(sandbox_id: &SandboxId, config: &cri::ContainerConfig) -> Option<String> {
         let m = config.metadata.as_ref()?;
         Some(format!("{sandbox_id}_{}_{}", m.name, m.attempt))
+    }
+
+    /// The span of work on this container: its id and name, its pod's id,
+    /// and its pod's `namespace/name` when the caller knows it (see
+    /// [`crate::core::log_span`]).
+    pub fn log_span(&self, pod_name: Option<&str>) -> tracing::Span {
+        log_span::container(
+            Some(&self.id),
+            log_span::container_name(self.config.metadata.as_ref()),
+            Some(&self.sandbox_id),
+            pod_name,
+        )
     }
 
     /// The container's id, typed (the record keeps it as stored text).

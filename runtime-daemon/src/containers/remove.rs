@@ -57,7 +57,7 @@ impl ContainerManager {
             let images = self.ctx.images()?;
             let trash = trash::open(&self.ctx)?;
             let (cid, rootfs, dir) = (id.to_string(), record.rootfs(), record.dir.clone());
-            tokio::task::spawn_blocking(move || -> Result<Vec<std::path::PathBuf>> {
+            crate::core::log_span::spawn_blocking(move || -> Result<Vec<std::path::PathBuf>> {
                 let layer = images.discard_rootfs(&cid, &rootfs)?;
                 fault::point("remove.rootfs_removed");
                 let bundle = trash.discard(&dir)?;

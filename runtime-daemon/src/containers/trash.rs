@@ -23,7 +23,7 @@ pub(crate) fn delete_later(id: &ContainerId, entries: Vec<PathBuf>) {
         return;
     }
     let id = id.clone();
-    tokio::task::spawn_blocking(move || {
+    crate::core::log_span::spawn_blocking(move || {
         for entry in entries {
             if let Err(e) = Trash::delete(&entry) {
                 tracing::warn!(container = %id, "deleting trashed files: {e}");

@@ -4,9 +4,11 @@
 use super::filter::{id_matches, labels_match};
 use super::{CriService, detached, required};
 use crate::core::ids::{ContainerId, SandboxId};
+use crate::core::log_span;
 use cradle_proto::cri;
 use std::sync::Arc;
 use tonic::Status;
+use tracing::Instrument as _;
 
 impl CriService {
     pub(crate) async fn create_container_impl(
@@ -27,8 +29,20 @@ impl CriService {
         super::validate::container_config(&config)?;
         known_stop_signal(&config)?;
         let (runtime, sandbox_id) = (Arc::clone(&self.runtime), SandboxId::new(sandbox_id));
-        let id =
-            detached(async move { runtime.create_container(&sandbox_id, config).await }).await?;
+        // The id is minted inside: `containers.create` records it in this span.
+        let pod = runtime.pods.get(&sandbox_id).ok();
+        let pod_name = pod
+            .as_ref()
+            .and_then(|p| log_span::pod_name(p.config.metadata.as_ref()));
+        let span = log_span::container(
+            None,
+            log_span::container_name(config.metadata.as_ref()),
+            Some(pod.as_ref().map_or(sandbox_id.as_str(), |p| p.id.as_str())),
+            pod_name.as_deref(),
+        );
+        let id = detached(async move { runtime.create_container(&sandbox_id, config).await })
+            .instrument(span)
+            .await?;
         Ok(cri::CreateContainerResponse {
             container_id: id.to_string(),
         })
@@ -40,7 +54,10 @@ impl CriService {
     ) -> Result<(), Status> {
         let id = required(&req.container_id, "container_id")?;
         let (runtime, id) = (Arc::clone(&self.runtime), ContainerId::new(id));
-        detached(async move { runtime.containers.start(&id).await }).await
+        let span = runtime.container_span(&id);
+        detached(async move { runtime.containers.start(&id).await })
+            .instrument(span)
+            .await
     }
 
     pub(crate) async fn stop_container_impl(
@@ -49,7 +66,10 @@ impl CriService {
     ) -> Result<(), Status> {
         let id = required(&req.container_id, "container_id")?;
         let (runtime, id, timeout) = (Arc::clone(&self.runtime), ContainerId::new(id), req.timeout);
-        detached(async move { runtime.containers.stop(&id, timeout).await }).await
+        let span = runtime.container_span(&id);
+        detached(async move { runtime.containers.stop(&id, timeout).await })
+            .instrument(span)
+            .await
     }
 
     pub(crate) async fn remove_container_impl(
@@ -58,7 +78,10 @@ impl CriService {
     ) -> Result<(), Status> {
         let id = required(&req.container_id, "container_id")?;
         let (runtime, id) = (Arc::clone(&self.runtime), ContainerId::new(id));
-        detached(async move { runtime.containers.remove(&id).await }).await
+        let span = runtime.container_span(&id);
+        detached(async move { runtime.containers.remove(&id).await })
+            .instrument(span)
+            .await
     }
 
     pub(crate) fn container_status_impl(
@@ -101,11 +124,13 @@ impl CriService {
         &self,
         req: cri::ReopenContainerLogRequest,
     ) -> Result<(), Status> {
-        let id = required(&req.container_id, "container_id")?;
+        let id = ContainerId::new(required(&req.container_id, "container_id")?);
+        let span = self.runtime.container_span(&id);
         Ok(self
             .runtime
             .containers
-            .reopen_log(&ContainerId::new(id))
+            .reopen_log(&id)
+            .instrument(span)
             .await?)
     }
 }
@@ -115,12 +140,14 @@ impl CriService {
         &self,
         req: cri::ExecSyncRequest,
     ) -> Result<cri::ExecSyncResponse, Status> {
-        let id = required(&req.container_id, "container_id")?;
+        let id = ContainerId::new(required(&req.container_id, "container_id")?);
         let timeout = std::time::Duration::from_secs(req.timeout.max(0).unsigned_abs());
+        let span = self.runtime.container_span(&id);
         let output = self
             .runtime
             .containers
-            .exec_sync(&ContainerId::new(id), &req.cmd, timeout)
+            .exec_sync(&id, &req.cmd, timeout)
+            .instrument(span)
             .await?;
         Ok(cri::ExecSyncResponse {
             stdout: output.stdout,
@@ -140,7 +167,10 @@ impl CriService {
             .linux
             .ok_or_else(|| Status::invalid_argument("linux resources are required"))?;
         let (runtime, id) = (Arc::clone(&self.runtime), ContainerId::new(id));
-        detached(async move { runtime.containers.update_resources(&id, resources).await }).await
+        let span = runtime.container_span(&id);
+        detached(async move { runtime.containers.update_resources(&id, resources).await })
+            .instrument(span)
+            .await
     }
 }
 

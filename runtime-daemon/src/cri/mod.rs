@@ -73,13 +73,15 @@ pub(crate) fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, tonic
 /// Runs a lifecycle operation to completion on its own task. When the client
 /// gives up (deadline, disconnect), tonic drops the handler's future; the
 /// operation must still finish or unwind, or it would leave mounts, shims and
-/// name reservations behind.
+/// name reservations behind. The task runs in the caller's span (the RPC's,
+/// the pod's or container's), so its log lines carry their fields.
 pub(crate) async fn detached<T, F>(operation: F) -> Result<T, tonic::Status>
 where
     T: Send + 'static,
     F: std::future::Future<Output = crate::core::error::Result<T>> + Send + 'static,
 {
-    tokio::spawn(operation)
+    use tracing::Instrument as _;
+    tokio::spawn(operation.in_current_span())
         .await
         .map_err(|e| tonic::Status::internal(format!("operation task failed: {e}")))?
         .map_err(tonic::Status::from)

@@ -3,9 +3,11 @@
 use super::filter::{id_matches, labels_match};
 use super::{CriService, detached, required};
 use crate::core::ids::SandboxId;
+use crate::core::log_span;
 use cradle_proto::cri;
 use std::sync::Arc;
 use tonic::Status;
+use tracing::Instrument as _;
 
 impl CriService {
     pub(crate) async fn run_pod_sandbox_impl(
@@ -35,8 +37,13 @@ impl CriService {
                  runtime_handlers[].features.user_namespaces)"
             )));
         }
+        // The id is minted inside: `pods.run` records it in this span.
+        let name = log_span::pod_name(config.metadata.as_ref());
+        let span = log_span::pod(None, name.as_deref());
         let runtime = Arc::clone(&self.runtime);
-        let id = detached(async move { runtime.pods.run(config, &handler).await }).await?;
+        let id = detached(async move { runtime.pods.run(config, &handler).await })
+            .instrument(span)
+            .await?;
         Ok(cri::RunPodSandboxResponse {
             pod_sandbox_id: id.to_string(),
         })
@@ -48,7 +55,10 @@ impl CriService {
     ) -> Result<(), Status> {
         let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
         let (runtime, id) = (Arc::clone(&self.runtime), SandboxId::new(id));
-        detached(async move { runtime.stop_pod_sandbox(&id).await }).await
+        let span = runtime.pod_span(&id);
+        detached(async move { runtime.stop_pod_sandbox(&id).await })
+            .instrument(span)
+            .await
     }
 
     pub(crate) async fn remove_pod_sandbox_impl(
@@ -57,7 +67,10 @@ impl CriService {
     ) -> Result<(), Status> {
         let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
         let (runtime, id) = (Arc::clone(&self.runtime), SandboxId::new(id));
-        detached(async move { runtime.remove_pod_sandbox(&id).await }).await
+        let span = runtime.pod_span(&id);
+        detached(async move { runtime.remove_pod_sandbox(&id).await })
+            .instrument(span)
+            .await
     }
 
     pub(crate) fn pod_sandbox_status_impl(

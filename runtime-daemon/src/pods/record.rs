@@ -1,6 +1,7 @@
 //! The persisted record of one pod sandbox.
 
 use crate::core::ids::SandboxId;
+use crate::core::log_span;
 use crate::platform::namespaces::Pins;
 use cradle_proto::cri;
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,13 @@ impl SandboxRecord {
     /// The sandbox's id, typed (the record keeps it as stored text).
     pub fn typed_id(&self) -> SandboxId {
         SandboxId::new(&self.id)
+    }
+
+    /// The span of work on this pod: its id and `namespace/name` (see
+    /// [`crate::core::log_span`]).
+    pub fn log_span(&self) -> tracing::Span {
+        let name = log_span::pod_name(self.config.metadata.as_ref());
+        log_span::pod(Some(&self.id), name.as_deref())
     }
 
     /// The reserved name: one sandbox per (name, namespace, uid, attempt).

@@ -47,7 +47,7 @@ impl SandboxManager {
 /// Unpins the namespaces of sandbox `id` on a blocking thread.
 pub(super) async fn remove_pins(ctx: &Context, id: &SandboxId, pins: &Pins) -> Result<()> {
     let (pinner, pins) = (Arc::clone(&ctx.namespaces), pins.clone());
-    tokio::task::spawn_blocking(move || pinner.unpin(&pins))
+    crate::core::log_span::spawn_blocking(move || pinner.unpin(&pins))
         .await
         .map_err(|e| Error::task("namespace", e))?
         .map_err(|source| Error::Namespaces {

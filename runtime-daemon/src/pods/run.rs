@@ -30,6 +30,7 @@ impl SandboxManager {
         let handler = self.ctx.runtime_handler(handler)?;
         let name = SandboxRecord::name_key(&config).unwrap_or_default();
         let id = SandboxId::new(crate::core::ids::generate());
+        crate::core::log_span::record(crate::core::log_span::POD_ID, id.as_str());
         // `<parent>/<id>`, or `<slice>:cri-cradle:<id>` under systemd, whose
         // parent must be a slice: checked here, before anything is created.
         let cgroup_path = self.ctx.cgroups_path(&config, id.as_str())?;
@@ -121,7 +122,7 @@ impl SandboxManager {
     ) -> Result<Pins> {
         let ns_dir = self.ctx.ns_dir(id);
         let pinner = Arc::clone(&self.ctx.namespaces);
-        let pins = tokio::task::spawn_blocking(move || pinner.pin(&ns_dir, &request))
+        let pins = crate::core::log_span::spawn_blocking(move || pinner.pin(&ns_dir, &request))
             .await
             .map_err(|e| Error::task("namespace", e))?
             .map_err(|source| Error::Namespaces {
@@ -164,7 +165,7 @@ impl SandboxManager {
         };
         let pod = cni::pod_network(id, netns, config).map_err(net_err)?;
         let (network, q) = (Arc::clone(&self.ctx.network), pod.clone());
-        let ips = tokio::task::spawn_blocking(move || network.attach(&q))
+        let ips = crate::core::log_span::spawn_blocking(move || network.attach(&q))
             .await
             .map_err(|e| Error::task("network", e))?
             .map_err(net_err)?;
@@ -184,7 +185,7 @@ impl SandboxManager {
         sysctls: Vec<(String, String)>,
     ) -> Result<()> {
         let (network, netns) = (Arc::clone(&self.ctx.network), netns.to_path_buf());
-        tokio::task::spawn_blocking(move || network.apply_sysctls(&netns, &sysctls))
+        crate::core::log_span::spawn_blocking(move || network.apply_sysctls(&netns, &sysctls))
             .await
             .map_err(|e| Error::task("sysctl", e))?
             .map_err(|source| Error::Network {
@@ -280,7 +281,7 @@ impl Undo {
         }
         if let Some(pod) = self.network {
             let network = Arc::clone(&ctx.network);
-            let result = tokio::task::spawn_blocking(move || network.detach(&pod)).await;
+            let result = crate::core::log_span::spawn_blocking(move || network.detach(&pod)).await;
             if !matches!(result, Ok(Ok(()))) {
                 tracing::warn!(sandbox = %id, "undo: CNI DEL failed: {result:?}");
             }

@@ -58,7 +58,7 @@ impl SandboxManager {
         };
         let pod = cni::pod_network(&record.typed_id(), netns, &record.config).map_err(net_err)?;
         let network = Arc::clone(&self.ctx.network);
-        tokio::task::spawn_blocking(move || network.detach(&pod))
+        crate::core::log_span::spawn_blocking(move || network.detach(&pod))
             .await
             .map_err(|e| Error::task("network", e))?
             .map_err(net_err)?;

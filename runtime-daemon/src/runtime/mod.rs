@@ -10,6 +10,7 @@
 pub mod recovery;
 #[cfg(test)]
 mod recovery_tests;
+mod spans;
 pub mod sweep;
 
 use crate::containers::ContainerManager;
@@ -22,6 +23,7 @@ use crate::images::ImageManager;
 use crate::pods::{SandboxManager, SandboxRecord};
 use cradle_proto::cri;
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 /// The pod and container managers and the operations spanning both.
 pub struct Runtime {
@@ -87,7 +89,8 @@ impl Runtime {
         // Stop the whole pod first (containers, network, pause), as StopPodSandbox.
         self.stop_pod_and_its_containers(&id).await?;
         for container in self.containers.ids_in_sandbox(&id) {
-            self.containers.remove(&container).await?;
+            let span = self.container_span(&container);
+            self.containers.remove(&container).instrument(span).await?;
         }
         self.pods.remove(&id).await
     }
@@ -106,7 +109,8 @@ impl Runtime {
     /// pause); the caller holds the sandbox's membership lock.
     async fn stop_pod_and_its_containers(&self, id: &SandboxId) -> Result<()> {
         for container in self.containers.ids_in_sandbox(id) {
-            self.containers.stop(&container, 0).await?;
+            let span = self.container_span(&container);
+            self.containers.stop(&container, 0).instrument(span).await?;
         }
         self.pods.stop(id).await
     }

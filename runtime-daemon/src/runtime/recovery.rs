@@ -12,9 +12,11 @@ use crate::containers::{ContainerManager, ContainerRecord, ContainerState};
 use crate::core::context::Context;
 use crate::core::error::{Error, Result};
 use crate::core::ids::{ContainerId, SandboxId};
+use crate::core::log_span;
 use crate::core::store::Kind;
 use crate::pods::{SandboxManager, SandboxRecord, SandboxState};
 use cradle_proto::shim::ProcessStatus;
+use tracing::Instrument as _;
 
 /// Loads and reconciles every sandbox and container.
 pub async fn recover(
@@ -24,12 +26,23 @@ pub async fn recover(
 ) -> Result<()> {
     let sandboxes: Vec<(String, SandboxRecord)> = ctx.store.load_all(Kind::Sandbox)?;
     for (id, record) in sandboxes {
-        pods.restore(recover_sandbox(ctx, &SandboxId::new(id), record).await?);
+        let span = record.log_span();
+        let record = recover_sandbox(ctx, &SandboxId::new(id), record)
+            .instrument(span)
+            .await?;
+        pods.restore(record);
     }
     let records: Vec<(String, ContainerRecord)> = ctx.store.load_all(Kind::Container)?;
     let count = records.len();
     for (id, record) in records {
-        recover_container(ctx, containers, &ContainerId::new(id), record).await?;
+        let pod_name = pods
+            .get(&record.typed_sandbox_id())
+            .ok()
+            .and_then(|pod| log_span::pod_name(pod.config.metadata.as_ref()));
+        let span = record.log_span(pod_name.as_deref());
+        recover_container(ctx, containers, &ContainerId::new(id), record)
+            .instrument(span)
+            .await?;
     }
     tracing::info!(
         sandboxes = pods.list().len(),

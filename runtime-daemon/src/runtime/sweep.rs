@@ -52,7 +52,7 @@ async fn release_network(ctx: &Context, id: &SandboxId, netns: &Path) -> Result<
             id: id.to_string(),
             source,
         })?;
-    tracing::info!(sandbox = %id, "sweep: released the network of an orphan sandbox");
+    tracing::info!(pod_id = %id, "sweep: released the network of an orphan sandbox");
     Ok(())
 }
 
@@ -123,7 +123,7 @@ async fn collect_attachments(ctx: &Context, pods: &SandboxManager) {
 /// first (kept for the next start if that fails), then unpinned.
 async fn orphan_pins(ctx: &Context, sandboxes: &HashSet<String>) {
     for (id, dir) in orphans(&ctx.config.state_dir.join("ns"), sandboxes) {
-        tracing::warn!(id, "sweeping orphan namespace pins {}", dir.display());
+        tracing::warn!(pod_id = %id, "sweeping orphan namespace pins {}", dir.display());
         let pins = ctx.namespaces.found(&dir);
         if let Some(netns) = &pins.net
             && let Err(e) = release_network(ctx, &SandboxId::new(id.clone()), netns).await
@@ -131,7 +131,7 @@ async fn orphan_pins(ctx: &Context, sandboxes: &HashSet<String>) {
             // Unpinned, the attachment could never be found again: keep the
             // pins so the next start retries.
             tracing::error!(
-                sandbox = %id,
+                pod_id = %id,
                 "sweep: CNI DEL failed, keeping the namespace pins: {}",
                 e.chain()
             );
@@ -140,7 +140,7 @@ async fn orphan_pins(ctx: &Context, sandboxes: &HashSet<String>) {
         let pinner = Arc::clone(&ctx.namespaces);
         let result = tokio::task::spawn_blocking(move || pinner.unpin(&pins)).await;
         if !matches!(result, Ok(Ok(()))) {
-            tracing::error!(id, "sweep: unpinning failed: {result:?}");
+            tracing::error!(pod_id = %id, "sweep: unpinning failed: {result:?}");
         }
     }
 }
@@ -148,9 +148,9 @@ async fn orphan_pins(ctx: &Context, sandboxes: &HashSet<String>) {
 /// The files (hostname, hosts, resolv.conf) of sandboxes no record names.
 fn orphan_sandbox_files(ctx: &Context, sandboxes: &HashSet<String>) {
     for (id, dir) in orphans(&ctx.config.root.join("sandboxes"), sandboxes) {
-        tracing::warn!(id, "sweeping orphan sandbox files {}", dir.display());
+        tracing::warn!(pod_id = %id, "sweeping orphan sandbox files {}", dir.display());
         if let Err(e) = remove_dir(&dir) {
-            tracing::error!(id, "sweep: {}", e.chain());
+            tracing::error!(pod_id = %id, "sweep: {}", e.chain());
         }
     }
 }
@@ -177,11 +177,11 @@ async fn orphan_writable_layers(
         if rootfs.exists() {
             continue; // handled with its directory below
         }
-        tracing::warn!(id, "sweeping orphan writable layer");
+        tracing::warn!(container_id = %id, "sweeping orphan writable layer");
         let (store, cid) = (Arc::clone(images), id.clone());
         let result = tokio::task::spawn_blocking(move || store.remove_rootfs(&cid, &rootfs)).await;
         if !matches!(result, Ok(Ok(()))) {
-            tracing::error!(id, "sweep: removing writable layer failed: {result:?}");
+            tracing::error!(container_id = %id, "sweep: removing writable layer failed: {result:?}");
         }
     }
 }
@@ -194,21 +194,21 @@ async fn orphan_container_dirs(
     containers: &HashSet<String>,
 ) {
     for (id, dir) in orphans(&ctx.config.root.join("containers"), containers) {
-        tracing::warn!(id, "sweeping orphan container dir {}", dir.display());
+        tracing::warn!(container_id = %id, "sweeping orphan container dir {}", dir.display());
         let rootfs = dir.join("bundle").join("rootfs");
         let (store, cid) = (Arc::clone(images), id.clone());
         let result = tokio::task::spawn_blocking(move || store.remove_rootfs(&cid, &rootfs)).await;
         if !matches!(result, Ok(Ok(()))) {
             // Never delete through a mounted overlay.
             tracing::error!(
-                id,
+                container_id = %id,
                 "sweep: removing rootfs failed, keeping {}: {result:?}",
                 dir.display()
             );
             continue;
         }
         if let Err(e) = remove_dir(&dir) {
-            tracing::error!(id, "sweep: {}", e.chain());
+            tracing::error!(container_id = %id, "sweep: {}", e.chain());
         }
     }
 }

@@ -67,7 +67,7 @@ pub async fn attach(
             result = &mut input, if !input_done => {
                 input_done = true;
                 if let Err(e) = result {
-                    tracing::debug!("attach input to {}: {e}", record.id);
+                    tracing::debug!(container_id = %record.id, "attach input: {e}");
                 }
             }
         }

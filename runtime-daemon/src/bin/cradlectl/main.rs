@@ -9,7 +9,6 @@ mod clock;
 mod connect;
 mod containers;
 mod events;
-mod exec_tty;
 mod images;
 mod kv;
 mod logs;
@@ -98,14 +97,11 @@ enum Command {
     Update(containers::Update),
     /// Follow container lifecycle events until interrupted.
     Events,
-    /// Run a command in a container and print its output; with `-i`/`-t`
-    /// interactively through the streaming server, exiting with its code.
+    /// Run a command in a container and print its output.
     Exec {
         id: String,
         #[arg(long, default_value_t = 0)]
         timeout: i64,
-        #[command(flatten)]
-        interactive: exec_tty::Interactive,
         #[arg(last = true)]
         cmd: Vec<String>,
     },
@@ -144,14 +140,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Stats(stats) => stats::run(&mut rt, stats, format).await,
         Command::Update(update) => containers::update(&mut rt, update).await,
         Command::Events => events::follow(&mut rt, format).await,
-        Command::Exec {
-            id,
-            cmd,
-            interactive,
-            ..
-        } if interactive.wanted() => exec_tty::run(&mut rt, id, cmd, interactive).await,
-        Command::Exec {
-            id, timeout, cmd, ..
-        } => containers::exec_sync(&mut rt, id, timeout, cmd).await,
+        Command::Exec { id, timeout, cmd } => {
+            containers::exec_sync(&mut rt, id, timeout, cmd).await
+        }
     }
 }
