@@ -5,10 +5,12 @@
 //! only), since the image store is not reachable over the CRI.
 
 mod admin_socket;
+mod check;
 mod clock;
 mod connect;
 mod containers;
 mod events;
+mod gc;
 mod images;
 mod kv;
 mod logs;
@@ -97,6 +99,17 @@ enum Command {
     Update(containers::Update),
     /// Follow container lifecycle events until interrupted.
     Events,
+    /// Check this node for Cradle: kernel, overlayfs, namespaces, seccomp,
+    /// cgroups, LSMs, CNI, the CRI socket, disk space; each problem with
+    /// what to fix. Exits 1 when a check fails.
+    Check(check::CheckArgs),
+    /// Remove images no container uses, then orphan blobs and layer
+    /// snapshots (admin socket, root only).
+    Gc {
+        /// Only list what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Run a command in a container and print its output.
     Exec {
         id: String,
@@ -111,6 +124,15 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let format = args.output;
+    if let Command::Check(check) = args.command {
+        if check::run(check, format)? {
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
+    if let Command::Gc { dry_run } = args.command {
+        return gc::run(&args.admin_socket, dry_run, format).await;
+    }
     if let Command::Images {
         action: Some(action),
     } = args.command
@@ -140,6 +162,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Stats(stats) => stats::run(&mut rt, stats, format).await,
         Command::Update(update) => containers::update(&mut rt, update).await,
         Command::Events => events::follow(&mut rt, format).await,
+        Command::Check(_) | Command::Gc { .. } => anyhow::bail!("answered before connecting"),
         Command::Exec { id, timeout, cmd } => {
             containers::exec_sync(&mut rt, id, timeout, cmd).await
         }
