@@ -8,13 +8,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::Value;
 
-fn f(v: &Value, path: &[&str]) -> Option<f64> {
-    path.iter().try_fold(v, |v, k| v.get(*k))?.as_f64()
-}
-
-fn mib(kib: Option<f64>) -> String {
-    kib.map_or("-".into(), |k| format!("{:.1}", k / 1024.0))
-}
+use crate::cells::{f, mib, row};
+use crate::{compare_fleet, goals};
 
 /// Median / p95 of the phase called `name` in a `phases` list of [name, summary].
 fn phase(report: &Value, name: &str) -> String {
@@ -27,14 +22,6 @@ fn phase(report: &Value, name: &str) -> String {
         Some((Some(m), Some(p))) => format!("{m:.1} / {p:.1}"),
         _ => "-".into(),
     }
-}
-
-fn row(out: &mut String, label: &str, cells: &[String]) {
-    let _ = write!(out, "{label:<34}");
-    for c in cells {
-        let _ = write!(out, " {c:>22}");
-    }
-    out.push('\n');
 }
 
 /// The CRI section: one column per run.
@@ -123,6 +110,7 @@ pub fn pull_table(runs: &[Value]) -> String {
             "p95 ms".into(),
             "MiB/s (median)".into(),
             "MiB".into(),
+            "cold".into(),
         ],
     );
     for r in runs {
@@ -131,6 +119,11 @@ pub fn pull_table(runs: &[Value]) -> String {
             format!("{:.0}", f(r, &["pull", "p95_ms"]).unwrap_or(0.0)),
             format!("{:.1}", f(r, &["median_mib_s"]).unwrap_or(0.0)),
             format!("{:.1}", f(r, &["bytes"]).unwrap_or(0.0) / 1048576.0),
+            match r["cold_check"]["cold"].as_bool() {
+                Some(true) => "yes".into(),
+                Some(false) => "NO".into(),
+                None => "not checked".into(),
+            },
         ];
         row(&mut out, r["runtime"].as_str().unwrap_or("?"), &cells);
     }
@@ -201,12 +194,15 @@ fn oci_peak(r: &Value) -> Option<f64> {
 /// Reads the files and prints one section per kind.
 pub fn run(files: &[PathBuf]) -> anyhow::Result<String> {
     let (mut cri, mut pull, mut oci) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut density, mut conc) = (Vec::new(), Vec::new());
     for file in files {
         let text = std::fs::read_to_string(file).with_context(|| format!("{}", file.display()))?;
         let v: Value =
             serde_json::from_str(&text).with_context(|| format!("{}", file.display()))?;
         match &v {
             Value::Array(items) => oci.extend(items.iter().cloned()),
+            _ if v["kind"] == "density" => density.push(v),
+            _ if v["kind"] == "concurrency" => conc.push(v),
             _ if v.get("bytes_source").is_some() => pull.push(v),
             _ => cri.push(v),
         }
@@ -218,6 +214,18 @@ pub fn run(files: &[PathBuf]) -> anyhow::Result<String> {
     }
     if !pull.is_empty() {
         out += &pull_table(&pull);
+        out.push('\n');
+    }
+    if !density.is_empty() {
+        out += &compare_fleet::density_table(&density);
+        out.push('\n');
+    }
+    if !conc.is_empty() {
+        out += &compare_fleet::concurrency_table(&conc);
+        out.push('\n');
+    }
+    if !density.is_empty() || !conc.is_empty() {
+        out += &goals::table(&density, &conc);
         out.push('\n');
     }
     if !oci.is_empty() {

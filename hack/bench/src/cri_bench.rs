@@ -63,7 +63,8 @@ pub struct Report {
     pub memory: Option<MemoryReport>,
 }
 
-async fn version(cri: &mut Cri) -> String {
+/// "name version" of the runtime, or why it is unknown.
+pub async fn version(cri: &mut Cri) -> String {
     match cri.runtime.version(cri::VersionRequest::default()).await {
         Ok(v) => {
             let v = v.into_inner();
@@ -74,7 +75,7 @@ async fn version(cri: &mut Cri) -> String {
 }
 
 /// Pulls the image if asked, or if the runtime does not have it.
-async fn ensure_image(cri: &mut Cri, image: &str, force: bool) -> anyhow::Result<()> {
+pub async fn ensure_image(cri: &mut Cri, image: &str, force: bool) -> anyhow::Result<()> {
     let spec = cri::ImageSpec {
         image: image.into(),
         ..Default::default()
@@ -228,6 +229,7 @@ pub async fn run(o: &Options) -> anyhow::Result<Report> {
         daemon_pid,
         shim_names: o.shim_names.clone(),
         shim_match: o.shim_match.clone(),
+        workload_match: None,
     };
     let idle_at_start = procmem::snapshot(&sel);
     ensure_image(&mut cri, &o.template.image, o.pull).await?;

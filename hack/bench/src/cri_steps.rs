@@ -2,6 +2,7 @@
 //! RunPodSandbox → CreateContainer → StartContainer → poll until EXITED →
 //! Stop/RemoveContainer → Stop/RemovePodSandbox, each phase timed.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -25,6 +26,8 @@ pub struct PodTemplate {
     /// ContainerStatus polling interval while waiting for EXITED.
     pub poll: Duration,
     pub exit_timeout: Duration,
+    /// Labels of every pod and container (what a cleanup sweep selects).
+    pub labels: HashMap<String, String>,
 }
 
 /// The timed phases of one iteration.
@@ -87,6 +90,7 @@ pub fn pod_config(t: &PodTemplate) -> anyhow::Result<cri::PodSandboxConfig> {
             attempt: 0,
         }),
         hostname: "bench".into(),
+        labels: t.labels.clone(),
         log_directory: log_directory.display().to_string(),
         linux: Some(cri::LinuxPodSandboxConfig {
             cgroup_parent: t.cgroup_parent.clone(),
@@ -112,6 +116,7 @@ fn container_config(t: &PodTemplate, command: &[String]) -> cri::ContainerConfig
         }),
         command: command.to_vec(),
         log_path: "c.log".into(),
+        labels: t.labels.clone(),
         linux: Some(cri::LinuxContainerConfig {
             security_context: Some(cri::LinuxContainerSecurityContext {
                 namespace_options: Some(namespaces(t)),

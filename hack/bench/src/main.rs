@@ -7,19 +7,36 @@
 //! - `oci`: create+start+wait+delete of a busybox `true` bundle per launcher,
 //!   with the peak RSS of each short-lived launcher process (measured through
 //!   the small `cradle-bench-rss` trampoline, src/bin/rss.rs);
-//! - `pull`: PullImage time and throughput of one image.
+//! - `pull`: PullImage time and throughput of one image, cold;
+//! - `density`: list/stats call latency, memory and CPU at 10, 100, 500…
+//!   running pods, with a pod churn beside the calls;
+//! - `concurrency`: pod start latency with 1, 8, 32… clients at once;
+//! - `compare`: the reports side by side, with the goals of issue 17.
 //!
-//! `hack/bench.sh` runs all three against cradled and containerd.
+//! `hack/bench.sh` runs them all against cradled and containerd.
 
+mod cells;
+mod cgroup_parent;
+mod churn;
 mod client;
 mod compare;
+mod compare_fleet;
+mod conc_bench;
 mod cri_bench;
 mod cri_steps;
+mod density_bench;
+mod disk_usage;
+mod fleet;
+mod fleet_cli;
+mod goals;
 mod legacy_cgroups;
+mod list_calls;
 mod oci_bench;
 mod oci_bundle;
+mod output;
 mod page_cache;
 mod procmem;
+mod procstat;
 mod pull_bench;
 mod reap;
 mod rss_trampoline;
@@ -30,6 +47,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::output::{Output, print};
 
 #[derive(Parser)]
 #[command(version, about = "Benchmarks of CRI runtimes and OCI launchers")]
@@ -54,6 +73,10 @@ enum Cmd {
     Compare { files: Vec<PathBuf> },
     /// PullImage time and throughput (RemoveImage between pulls).
     Pull(PullArgs),
+    /// List/stats latency, memory and CPU at 10, 100, 500… running pods.
+    Density(fleet_cli::DensityArgs),
+    /// Pod start latency with 1, 8, 32… clients starting pods at once.
+    Concurrency(fleet_cli::ConcurrencyArgs),
 }
 
 /// `cradle-bench cri`'s arguments.
@@ -150,28 +173,10 @@ struct PullArgs {
     /// Pause after each RemoveImage, ms.
     #[arg(long, default_value_t = 500)]
     settle_ms: u64,
-}
-
-/// Where reports go: a table or JSON on stdout, and optionally a JSON file.
-struct Output {
-    json: bool,
-    json_out: Option<PathBuf>,
-}
-
-fn print<T: serde::Serialize>(
-    out: &Output,
-    value: &T,
-    table: impl FnOnce(&T) -> String,
-) -> anyhow::Result<()> {
-    if let Some(path) = &out.json_out {
-        std::fs::write(path, serde_json::to_string_pretty(value)?)?;
-    }
-    if out.json {
-        println!("{}", serde_json::to_string_pretty(value)?);
-    } else {
-        print!("{}", table(value));
-    }
-    Ok(())
+    /// The runtime's root directory: its disk usage around each pull shows
+    /// whether the pulls were cold.
+    #[arg(long)]
+    root_dir: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -189,6 +194,8 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Oci(args) => oci(args, &out),
         Cmd::Pull(args) => pull(args, &out, timeout),
+        Cmd::Density(args) => fleet_cli::density(args, &out, timeout),
+        Cmd::Concurrency(args) => fleet_cli::concurrency(args, &out, timeout),
     }
 }
 
@@ -217,8 +224,7 @@ fn cri(args: CriArgs, out: &Output, timeout: Duration) -> anyhow::Result<()> {
     let logs = tempfile::Builder::new()
         .prefix("cradle-bench-logs-")
         .tempdir_in("/tmp")?;
-    let cgroup_parent =
-        cgroup_parent.unwrap_or_else(|| format!("/cradle-bench-{}", std::process::id()));
+    let cgroup_parent = cgroup_parent::choose(cgroup_parent);
     let options = cri_bench::Options {
         endpoint,
         template: cri_steps::PodTemplate {
@@ -230,6 +236,7 @@ fn cri(args: CriArgs, out: &Output, timeout: Duration) -> anyhow::Result<()> {
             cgroup_parent: cgroup_parent.clone(),
             poll: Duration::from_millis(poll_ms),
             exit_timeout: Duration::from_secs(60),
+            labels: fleet::run_labels(),
         },
         iterations,
         concurrency,
@@ -243,7 +250,7 @@ fn cri(args: CriArgs, out: &Output, timeout: Duration) -> anyhow::Result<()> {
     };
     let rt = tokio::runtime::Runtime::new()?;
     let report = rt.block_on(cri_bench::run(&options));
-    remove_cgroup_parent(&cgroup_parent);
+    cgroup_parent::remove(&cgroup_parent);
     print(out, &report?, table::cri)
 }
 
@@ -300,6 +307,7 @@ fn pull(args: PullArgs, out: &Output, timeout: Duration) -> anyhow::Result<()> {
         iterations,
         bytes,
         settle_ms,
+        root_dir,
     } = args;
     let options = pull_bench::Options {
         endpoint,
@@ -308,20 +316,9 @@ fn pull(args: PullArgs, out: &Output, timeout: Duration) -> anyhow::Result<()> {
         bytes,
         call_timeout: timeout,
         settle: Duration::from_millis(settle_ms),
+        root_dir,
     };
     let rt = tokio::runtime::Runtime::new()?;
     let report = rt.block_on(pull_bench::run(&options))?;
     print(out, &report, table::pull)
-}
-
-/// Removes the pods' (now empty) cgroup parent in every hierarchy; best effort.
-fn remove_cgroup_parent(parent: &str) {
-    let rel = parent.trim_start_matches('/');
-    let Ok(mounts) = std::fs::read_dir("/sys/fs/cgroup") else {
-        return;
-    };
-    for m in mounts.flatten() {
-        let _ = std::fs::remove_dir(m.path().join(rel));
-    }
-    let _ = std::fs::remove_dir(PathBuf::from("/sys/fs/cgroup").join(rel));
 }

@@ -49,6 +49,9 @@ pub struct Snapshot {
     pub shims: Group,
     /// Descendants of the shims: pause processes and container processes.
     pub shim_children: Group,
+    /// Those of `shim_children` whose command line holds the selector's
+    /// `workload_match` (the containers' own processes); empty without one.
+    pub workload: Group,
 }
 
 /// Which processes are the runtime's.
@@ -59,6 +62,9 @@ pub struct Selector {
     pub shim_names: Vec<String>,
     /// A shim's command line must contain this (e.g. the runtime's temp dir).
     pub shim_match: Option<String>,
+    /// A descendant whose command line contains this is the workload (the
+    /// container's process), not the runtime's.
+    pub workload_match: Option<String>,
 }
 
 /// Parses `/proc/net/unix` and returns the inode of the listening socket
@@ -208,14 +214,29 @@ fn group(pids: &[i32]) -> Group {
     g
 }
 
+/// The descendants whose command line contains `marker`.
+pub fn workload(table: &[Proc], descendants: &[i32], marker: Option<&str>) -> Vec<i32> {
+    let Some(marker) = marker else {
+        return Vec::new();
+    };
+    let wanted: HashSet<i32> = descendants.iter().copied().collect();
+    table
+        .iter()
+        .filter(|p| wanted.contains(&p.pid) && p.cmdline.contains(marker))
+        .map(|p| p.pid)
+        .collect()
+}
+
 /// Measures the runtime's processes now.
 pub fn snapshot(sel: &Selector) -> Snapshot {
     let table = process_table();
     let (shims, descendants) = classify(&table, sel);
+    let workload = workload(&table, &descendants, sel.workload_match.as_deref());
     Snapshot {
         daemon: group(&sel.daemon_pid.into_iter().collect::<Vec<_>>()),
         shims: group(&shims),
         shim_children: group(&descendants),
+        workload: group(&workload),
     }
 }
 
@@ -286,10 +307,23 @@ mod tests {
             daemon_pid: Some(10),
             shim_names: vec!["cradle-shim".into()],
             shim_match: Some("/tmp/a/".into()),
+            workload_match: None,
         };
         let (shims, mut desc) = classify(&table, &sel);
         desc.sort();
         assert_eq!(shims, vec![20]);
         assert_eq!(desc, vec![21, 22]);
+    }
+
+    #[test]
+    fn workload_is_the_descendants_with_the_marker_in_their_command_line() {
+        let table = vec![
+            p(20, 1, "cradle-shim", "cradle-shim"),
+            p(21, 20, "sleep", "/bin/sleep 2147483647 "),
+            p(22, 20, "sleep", "sleep 86400 "),
+            p(99, 1, "sleep", "sleep 86400 "),
+        ];
+        assert_eq!(workload(&table, &[21, 22], Some("sleep 86400")), vec![22]);
+        assert!(workload(&table, &[21, 22], None).is_empty());
     }
 }

@@ -1,7 +1,11 @@
 //! `cradle-bench pull`: PullImage time (download + unpack, as the runtime
 //! does it) of one image, with RemoveImage between iterations so every pull
 //! starts from nothing; throughput from the image's compressed size.
+//! Given the runtime's root directory, the disk usage under it is read after
+//! each RemoveImage and after each pull: a pull is cold when the root grew
+//! by at least the image's size (the content and layers really were gone).
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -9,6 +13,7 @@ use cradle_proto::cri;
 use serde::Serialize;
 
 use crate::client::Cri;
+use crate::disk_usage::du;
 use crate::stats::Summary;
 
 /// Options of a `pull` run.
@@ -22,6 +27,25 @@ pub struct Options {
     pub call_timeout: Duration,
     /// Seconds to sleep after each RemoveImage (lets a runtime's async GC run).
     pub settle: Duration,
+    /// The runtime's root (its content and snapshots), for the cold check.
+    pub root_dir: Option<PathBuf>,
+}
+
+/// Disk usage of the runtime's root around each pull.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColdCheck {
+    pub root_dir: PathBuf,
+    /// After each RemoveImage (and settle), before the pull.
+    pub before_pull_bytes: Vec<u64>,
+    /// Growth of the root by each pull.
+    pub growth_bytes: Vec<u64>,
+    /// Every pull grew the root by at least 90% of the image's bytes.
+    pub cold: bool,
+}
+
+/// Cold when every pull grew the root by at least 90% of `bytes`.
+pub fn all_cold(growth: &[u64], bytes: u64) -> bool {
+    !growth.is_empty() && growth.iter().all(|&g| g as f64 >= 0.9 * bytes as f64)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -36,6 +60,8 @@ pub struct Report {
     pub median_mib_s: f64,
     pub best_mib_s: f64,
     pub failures: Vec<String>,
+    /// With `root_dir`: whether the pulls were cold.
+    pub cold_check: Option<ColdCheck>,
 }
 
 fn spec(image: &str) -> cri::ImageSpec {
@@ -91,9 +117,13 @@ pub async fn run(o: &Options) -> anyhow::Result<Report> {
     let mut times = Vec::new();
     let mut failures = Vec::new();
     let mut status_size = 0;
+    let root_du = || o.root_dir.as_deref().and_then(du);
+    let (mut before, mut growth) = (Vec::new(), Vec::new());
     for _ in 0..o.iterations {
         remove(&mut cri, &o.image).await?;
         tokio::time::sleep(o.settle).await;
+        let root_before = root_du();
+        before.extend(root_before);
         let t0 = Instant::now();
         let r = cri
             .image
@@ -106,6 +136,7 @@ pub async fn run(o: &Options) -> anyhow::Result<Report> {
         match r {
             Ok(_) => {
                 times.push(d);
+                growth.extend(root_before.zip(root_du()).map(|(b, a)| a.saturating_sub(b)));
                 status_size = size(&mut cri, &o.image).await?;
             }
             Err(e) => failures.push(format!("PullImage: {}", e.message())),
@@ -117,6 +148,12 @@ pub async fn run(o: &Options) -> anyhow::Result<Report> {
         None => (status_size, "ImageStatus.size".to_string()),
     };
     let pull = Summary::of(&times);
+    let cold_check = o.root_dir.clone().map(|root_dir| ColdCheck {
+        root_dir,
+        cold: all_cold(&growth, bytes),
+        before_pull_bytes: before,
+        growth_bytes: growth,
+    });
     Ok(Report {
         endpoint: o.endpoint.clone(),
         runtime,
@@ -127,6 +164,7 @@ pub async fn run(o: &Options) -> anyhow::Result<Report> {
         best_mib_s: pull.map(|s| mib_per_s(bytes, s.min_ms)).unwrap_or(0.0),
         pull,
         failures,
+        cold_check,
     })
 }
 
@@ -138,5 +176,12 @@ mod tests {
     fn throughput_is_mib_per_second() {
         assert_eq!(mib_per_s(200 * 1024 * 1024, 2000.0), 100.0);
         assert_eq!(mib_per_s(1, 0.0), 0.0);
+    }
+
+    #[test]
+    fn a_pull_is_cold_only_if_the_root_grew_by_the_image() {
+        assert!(all_cold(&[100, 95], 100));
+        assert!(!all_cold(&[100, 10], 100));
+        assert!(!all_cold(&[], 100));
     }
 }

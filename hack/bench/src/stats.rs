@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-/// min, median, p95 and max of a series, in milliseconds.
+/// min, median, p95, p99 and max of a series, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Summary {
     pub n: usize,
     pub min_ms: f64,
     pub median_ms: f64,
     pub p95_ms: f64,
+    /// With 100 samples or fewer this is the maximum (nearest rank).
+    pub p99_ms: f64,
     pub max_ms: f64,
     pub mean_ms: f64,
 }
@@ -33,6 +35,7 @@ impl Summary {
             min_ms: ms[0],
             median_ms: percentile_sorted(&ms, 50.0),
             p95_ms: percentile_sorted(&ms, 95.0),
+            p99_ms: percentile_sorted(&ms, 99.0),
             max_ms: ms[ms.len() - 1],
             mean_ms,
         })
@@ -84,6 +87,14 @@ mod tests {
         let s = Summary::of(&ms(&v)).unwrap();
         assert_eq!(s.p95_ms, 19.0);
         assert_eq!(s.median_ms, 10.0);
+    }
+
+    #[test]
+    fn p99_of_two_hundred_samples_is_the_hundred_and_ninety_eighth() {
+        let v: Vec<u64> = (1..=200).collect();
+        let s = Summary::of(&ms(&v)).unwrap();
+        assert_eq!(s.p99_ms, 198.0);
+        assert_eq!(s.p95_ms, 190.0);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::procmem::{Group, Mem};
 use crate::stats::Summary;
-use crate::{cri_bench, oci_bench, pull_bench};
+use crate::{conc_bench, cri_bench, density_bench, oci_bench, pull_bench};
 
 fn mib(kib: u64) -> String {
     format!("{:.1}", kib as f64 / 1024.0)
@@ -167,6 +167,165 @@ pub fn pull(r: &pull_bench::Report) -> String {
             "  throughput: {:.1} MiB/s at the median, {:.1} MiB/s best",
             r.median_mib_s, r.best_mib_s
         );
+    }
+    if let Some(c) = &r.cold_check {
+        let growth: Vec<String> = c.growth_bytes.iter().map(|&b| mib(b / 1024)).collect();
+        let before: Vec<String> = c.before_pull_bytes.iter().map(|&b| mib(b / 1024)).collect();
+        let _ = writeln!(
+            out,
+            "  cold: {} ({} before each pull: [{}] MiB; grown by each: [{}] MiB)",
+            if c.cold { "yes" } else { "NO" },
+            c.root_dir.display(),
+            before.join(", "),
+            growth.join(", ")
+        );
+    }
+    out
+}
+
+/// `median / p99` of a summary in ms, or `-`.
+fn med_p99(s: &Option<Summary>) -> String {
+    s.map_or("-".into(), |s| {
+        format!("{:.2} / {:.2}", s.median_ms, s.p99_ms)
+    })
+}
+
+fn opt_mib(kib: Option<u64>) -> String {
+    kib.map_or("-".into(), mib)
+}
+
+pub fn density(r: &density_bench::Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "DENSITY {} ({}) image {}",
+        r.runtime, r.endpoint, r.image
+    );
+    let _ = writeln!(
+        out,
+        "  {} calls per rpc and level, churn {}/s beside them; daemon pid {:?}; node {} MiB, {} MiB used idle",
+        r.calls,
+        r.churn_per_s,
+        r.daemon_pid,
+        opt_mib(r.node_total_kib),
+        opt_mib(r.idle_node_used_kib)
+    );
+    for l in &r.levels {
+        let _ = writeln!(
+            out,
+            "  {} pods running (target {}): filled in {:.1} s, {} failed; start ms median / p99 {}",
+            l.pods,
+            l.target,
+            l.fill_s,
+            l.fill_failures,
+            med_p99(&l.fill_start)
+        );
+        if let Some(e) = &l.fill_first_error {
+            let _ = writeln!(out, "    error: {e}");
+        }
+        let _ = writeln!(
+            out,
+            "    {:<22} {:>9} {:>9} {:>9} {:>5} {:>6} {:>6}",
+            "rpc [ms]", "median", "p99", "max", "n", "items", "errors"
+        );
+        for c in &l.rpcs {
+            let (m, p, x, n) = c.latency.map_or((0.0, 0.0, 0.0, 0), |s| {
+                (s.median_ms, s.p99_ms, s.max_ms, s.n)
+            });
+            let _ = writeln!(
+                out,
+                "    {:<22} {m:>9.2} {p:>9.2} {x:>9.2} {n:>5} {:>6} {:>6}",
+                c.rpc, c.items, c.errors
+            );
+            if let Some(e) = &c.first_error {
+                let _ = writeln!(out, "      error: {e}");
+            }
+        }
+        let cpu = |s: Option<f64>| s.map_or("-".into(), |s| format!("{s:.2}"));
+        let _ = writeln!(
+            out,
+            "    daemon RSS {} MiB, PSS {} MiB; CPU {} s so far, {} s during the calls",
+            mib(l.daemon.mem.rss_kib),
+            mib(l.daemon.mem.pss_kib),
+            cpu(l.daemon_cpu_s),
+            cpu(l.calls_daemon_cpu_s)
+        );
+        let _ = writeln!(
+            out,
+            "    shims {} procs PSS {} MiB; under them {} procs PSS {} MiB (the sleeps: {} procs PSS {} MiB)",
+            l.shims.count,
+            mib(l.shims.mem.pss_kib),
+            l.shim_children.count,
+            mib(l.shim_children.mem.pss_kib),
+            l.workload.count,
+            mib(l.workload.mem.pss_kib),
+        );
+        let _ = writeln!(
+            out,
+            "    per pod PSS {} MiB (RSS {}); without the sleep (shim+pause): PSS {} MiB (RSS {})",
+            mib(l.per_pod.pss_kib),
+            mib(l.per_pod.rss_kib),
+            mib(l.per_pod_overhead.pss_kib),
+            mib(l.per_pod_overhead.rss_kib)
+        );
+        let _ = writeln!(
+            out,
+            "    node used {} MiB (+{} MiB over idle)",
+            opt_mib(l.node_used_kib),
+            opt_mib(l.node_growth_kib)
+        );
+        let ch = &l.churn;
+        let _ = writeln!(
+            out,
+            "    churn: {} started, {} removed, {} failed in {:.1} s; start ms median / p99 {}",
+            ch.started,
+            ch.removed,
+            ch.failures,
+            ch.seconds,
+            med_p99(&ch.start)
+        );
+        if let Some(e) = &ch.first_error {
+            let _ = writeln!(out, "      churn error: {e}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  teardown of all pods: {:.1} s, {} failed",
+        r.teardown_s, r.teardown_failures
+    );
+    out
+}
+
+pub fn concurrency(r: &conc_bench::Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "CONCURRENCY {} ({}) image {}, {} pods per client",
+        r.runtime, r.endpoint, r.image, r.pods_per_client
+    );
+    let _ = writeln!(
+        out,
+        "  {:>7} {:>5} {:>6} {:>7}   RunPodSandbox -> RUNNING [ms] median / p99 / max",
+        "clients", "pods", "failed", "pods/s"
+    );
+    for l in &r.levels {
+        let s = l.start.map_or("-".into(), |s| {
+            format!("{:.1} / {:.1} / {:.1}", s.median_ms, s.p99_ms, s.max_ms)
+        });
+        let _ = writeln!(
+            out,
+            "  {:>7} {:>5} {:>6} {:>7.2}   {s}",
+            l.clients, l.pods, l.failures, l.pods_per_s
+        );
+        let steps: Vec<String> = l
+            .phases
+            .iter()
+            .map(|(name, s)| format!("{name} {:.1}/{:.1}", s.median_ms, s.p99_ms))
+            .collect();
+        let _ = writeln!(out, "          steps median/p99: {}", steps.join(", "));
+        for e in &l.first_errors {
+            let _ = writeln!(out, "          error: {e}");
+        }
     }
     out
 }
