@@ -10,6 +10,7 @@ mod clock;
 mod connect;
 mod containers;
 mod events;
+mod exec_tty;
 mod gc;
 mod images;
 mod kv;
@@ -110,11 +111,14 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Run a command in a container and print its output.
+    /// Run a command in a container and print its output; with `-i`/`-t`
+    /// interactively through the streaming server, exiting with its code.
     Exec {
         id: String,
         #[arg(long, default_value_t = 0)]
         timeout: i64,
+        #[command(flatten)]
+        interactive: exec_tty::Interactive,
         #[arg(last = true)]
         cmd: Vec<String>,
     },
@@ -163,8 +167,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Update(update) => containers::update(&mut rt, update).await,
         Command::Events => events::follow(&mut rt, format).await,
         Command::Check(_) | Command::Gc { .. } => anyhow::bail!("answered before connecting"),
-        Command::Exec { id, timeout, cmd } => {
-            containers::exec_sync(&mut rt, id, timeout, cmd).await
-        }
+        Command::Exec {
+            id,
+            cmd,
+            interactive,
+            ..
+        } if interactive.wanted() => exec_tty::run(&mut rt, id, cmd, interactive).await,
+        Command::Exec {
+            id, timeout, cmd, ..
+        } => containers::exec_sync(&mut rt, id, timeout, cmd).await,
     }
 }
