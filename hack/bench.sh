@@ -7,16 +7,23 @@
 # pause image and a >= 200 MiB multi-layer image (hack/bench-image.sh);
 # starts cradled and Debian's containerd (apt-get installs containerd and
 # crun when missing), each on its own temp root/state/socket, both with the
-# same loopback-only CNI conflist; runs `cradle-bench cri`, `cradle-bench
-# pull` against both sockets and `cradle-bench oci` for cradle-oci, runc and
+# same CNI conflist; runs `cradle-bench cri`, `pull` (cold: RemoveImage
+# first, checked on the runtime's root), `density` and `concurrency`
+# against both sockets and `cradle-bench oci` for cradle-oci, runc and
 # crun, without and with cradled's RuntimeDefault seccomp profile (launcher
 # RSS through the cradle-bench-rss trampoline built beside cradle-bench:
-# hack/bench/README.md); prints the reports; stops and removes
-# everything on exit. Nothing leaves loopback. Root only. Env: ITER (pod
-# iterations, 30), CONC (parallel pods for the concurrent run, 4), PULLS (3),
-# OCI_ITER (50), LAYERS (8), LAYER_MIB (26), PORT (registry, 5099), BIN_DIR
-# (use the cradled, cradle-shim, cradle-oci, cradle-bench and cradle-bench-rss
-# found there instead of building release ones).
+# hack/bench/README.md); prints the reports and one side-by-side table with
+# the goals of issue 17; stops and removes everything on exit. Nothing
+# leaves loopback. Root only. Env: ITER (pod iterations, 30), CONC
+# (parallel pods for the concurrent run, 4), PULLS (3), OCI_ITER (50),
+# LAYERS (8), LAYER_MIB (26), DENSITY_LEVELS (running pods, 10,100,500),
+# DENSITY_CALLS (calls per list/stats rpc and level, 200), CHURN (pods/s
+# started and removed beside them, 1), CONC_LEVELS (parallel clients,
+# 1,8,32), CONC_PODS (pods per client, 10), PARTS (any of
+# cri,pull,oci,density,concurrency; all), RUNTIMES ("cradled containerd"),
+# PORT (registry, 5099), BIN_DIR (use the cradled, cradle-shim, cradle-oci,
+# cradle-bench and cradle-bench-rss found there instead of building release
+# ones).
 set -euo pipefail
 
 quick=0
@@ -40,9 +47,22 @@ OCI_ITER=${OCI_ITER:-50}
 LAYERS=${LAYERS:-8}
 LAYER_MIB=${LAYER_MIB:-26}
 PORT=${PORT:-5099}
+PARTS=${PARTS:-cri,pull,oci,density,concurrency}
+RUNTIMES=${RUNTIMES:-cradled containerd}
 if [[ $quick == 1 ]]; then
   ITER=5 CONC=2 PULLS=1 OCI_ITER=5 LAYERS=2 LAYER_MIB=4
+  DENSITY_LEVELS=${DENSITY_LEVELS:-10,20} DENSITY_CALLS=${DENSITY_CALLS:-20}
+  CONC_LEVELS=${CONC_LEVELS:-1,4} CONC_PODS=${CONC_PODS:-3}
 fi
+DENSITY_LEVELS=${DENSITY_LEVELS:-10,100,500}
+DENSITY_CALLS=${DENSITY_CALLS:-200}
+CHURN=${CHURN:-1}
+CONC_LEVELS=${CONC_LEVELS:-1,8,32}
+CONC_PODS=${CONC_PODS:-10}
+part() { [[ ,$PARTS, == *,$1,* ]]; }
+runs() { [[ " $RUNTIMES " == *" $1 "* ]]; }
+# Hundreds of pods: shims, logs and sockets for both daemons.
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -112,13 +132,16 @@ log "registry on $reg, images"
 "$here/push-test-image.sh" "$base/img-busybox" "$reg" busybox:latest
 "$here/bench-image.sh" pause "$base/img-pause" >/dev/null
 "$here/push-test-image.sh" "$base/img-pause" "$reg" pause:latest
-big_bytes=$("$here/bench-image.sh" big "$base/img-big" "$LAYERS" "$LAYER_MIB" | tail -1)
-"$here/push-test-image.sh" "$base/img-big" "$reg" bench-big:latest
+if part pull; then
+  big_bytes=$("$here/bench-image.sh" big "$base/img-big" "$LAYERS" "$LAYER_MIB" | tail -1)
+  "$here/push-test-image.sh" "$base/img-big" "$reg" bench-big:latest
+fi
 rm -rf "$base"/img-*
 
 # --- the same CNI network for both runtimes -----------------------------------
-# NET=bridge (default): Debian's bridge + host-local on a private /24, no
-# gateway, no masquerade: pods get an eth0 that reaches only the bridge (a
+# NET=bridge (default): Debian's bridge + host-local on a private /16 (the
+# density run holds 500+ pods), no gateway, no masquerade: pods get an eth0
+# that reaches only the bridge (a
 # loopback-only conflist is not enough: containerd refuses a sandbox whose
 # CNI result has no eth0 address). NET=host: pods share the host network
 # namespace and no CNI runs at all.
@@ -134,7 +157,7 @@ else
   cat >"$base/cni/10-bench.conflist" <<JSON
 {"cniVersion": "0.4.0", "name": "bench", "plugins": [
   {"type": "bridge", "bridge": "$bridge", "isGateway": false, "ipMasq": false,
-   "ipam": {"type": "host-local", "subnet": "10.251.$(($$ % 250)).0/24", "dataDir": "$base/ipam"}}]}
+   "ipam": {"type": "host-local", "subnet": "10.$((200 + $$ % 50)).0.0/16", "dataDir": "$base/ipam"}}]}
 JSON
 fi
 # One plugin dir for both (containerd 1.6 takes a single bin_dir): the first
@@ -155,6 +178,7 @@ wait_socket() { # SOCKET PID NAME LOG
 }
 
 # --- cradled ----------------------------------------------------------------
+if runs cradled; then
 log "starting cradled"
 mkdir -p "$base/cr/r" "$base/cr/s"
 printf 'shim_path = "%s"\noci_runtime_path = "%s"\n' "$lean/cradle-shim" "$lean/cradle-oci" >"$base/cr/config.toml"
@@ -163,8 +187,10 @@ setsid "$rel/cradled" --config "$base/cr/config.toml" --socket "$base/cr/cri.soc
   --insecure-registry "$reg" --log-level warn >"$base/cradled.log" 2>&1 </dev/null &
 cradled_pid=$!
 wait_socket "$base/cr/cri.sock" "$cradled_pid" cradled "$base/cradled.log"
+fi
 
 # --- containerd -------------------------------------------------------------
+if runs containerd; then
 log "starting containerd"
 mkdir -p "$base/ctd/root" "$base/ctd/state" "$base/ctd/certs.d/$reg"
 cat >"$base/ctd/certs.d/$reg/hosts.toml" <<TOML
@@ -208,6 +234,7 @@ TOML
 setsid containerd --config "$base/ctd/config.toml" --log-level warn >"$base/containerd.log" 2>&1 </dev/null &
 containerd_pid=$!
 wait_socket "$base/ctd/c.sock" "$containerd_pid" containerd "$base/containerd.log"
+fi
 
 # --- the runs ---------------------------------------------------------------
 reports=()
@@ -223,7 +250,9 @@ report() { # NAME CMD…: runs cradle-bench CMD, prints its table, keeps its JSO
 
 declare -A sock=([cradled]="unix://$base/cr/cri.sock" [containerd]="unix://$base/ctd/c.sock")
 declare -A pid=([cradled]=$cradled_pid [containerd]=$containerd_pid)
-for rt in cradled containerd; do
+declare -A root=([cradled]="$base/cr/r" [containerd]="$base/ctd/root")
+for rt in $RUNTIMES; do
+  part cri || break
   log "cri $rt: $ITER pods one at a time"
   report "cri-$rt" cri --endpoint "${sock[$rt]}" --image "$reg/busybox:latest" --pull "${host_net[@]}" \
     --iterations "$ITER" --daemon-pid "${pid[$rt]}" --memory-pods 10
@@ -231,23 +260,38 @@ for rt in cradled containerd; do
   report "cri-$rt-c$CONC" cri --endpoint "${sock[$rt]}" --image "$reg/busybox:latest" "${host_net[@]}" \
     --iterations "$ITER" --concurrency "$CONC" --daemon-pid "${pid[$rt]}" --memory-pods 0
 done
-for rt in cradled containerd; do
-  log "pull $rt: $reg/bench-big:latest x $PULLS"
+for rt in $RUNTIMES; do
+  part pull || break
+  log "pull $rt: $reg/bench-big:latest x $PULLS, cold"
   report "pull-$rt" pull --endpoint "${sock[$rt]}" --image "$reg/bench-big:latest" \
-    --iterations "$PULLS" --bytes "$big_bytes"
+    --iterations "$PULLS" --bytes "$big_bytes" --root-dir "${root[$rt]}"
 done
-log "oci: cradle-oci, runc, crun x $OCI_ITER"
-launchers=(--runtime "$lean/cradle-oci")
-command -v runc >/dev/null && launchers+=(--runtime "$(command -v runc)")
-command -v crun >/dev/null && launchers+=(--runtime "$(command -v crun)")
-report oci oci "${launchers[@]}" --iterations "$OCI_ITER"
-# As RuntimeDefault pods run: cradled's default seccomp profile (x86_64, x86
-# and x32 here), compiled at create and installed in the init.
-log "oci, RuntimeDefault seccomp: cradle-oci, runc, crun x $OCI_ITER"
-report oci-seccomp oci --seccomp "${launchers[@]}" --iterations "$OCI_ITER"
-# crun refuses this hybrid host; hidden cgroup2 (private mount ns), all three again.
-log "oci, cgroup v1 only: cradle-oci, runc, crun x $OCI_ITER"
-report oci-v1 oci --legacy-cgroups "${launchers[@]}" --iterations "$OCI_ITER"
+for rt in $RUNTIMES; do
+  part density || break
+  log "density $rt: $DENSITY_LEVELS running pods, $DENSITY_CALLS calls per rpc, churn $CHURN/s"
+  report "density-$rt" density --endpoint "${sock[$rt]}" --image "$reg/busybox:latest" "${host_net[@]}" \
+    --levels "$DENSITY_LEVELS" --calls "$DENSITY_CALLS" --churn-per-sec "$CHURN" --daemon-pid "${pid[$rt]}"
+done
+for rt in $RUNTIMES; do
+  part concurrency || break
+  log "concurrency $rt: $CONC_LEVELS clients x $CONC_PODS pods"
+  report "conc-$rt" concurrency --endpoint "${sock[$rt]}" --image "$reg/busybox:latest" "${host_net[@]}" \
+    --levels "$CONC_LEVELS" --pods-per-client "$CONC_PODS"
+done
+if part oci; then
+  log "oci: cradle-oci, runc, crun x $OCI_ITER"
+  launchers=(--runtime "$lean/cradle-oci")
+  command -v runc >/dev/null && launchers+=(--runtime "$(command -v runc)")
+  command -v crun >/dev/null && launchers+=(--runtime "$(command -v crun)")
+  report oci oci "${launchers[@]}" --iterations "$OCI_ITER"
+  # As RuntimeDefault pods run: cradled's default seccomp profile (x86_64, x86
+  # and x32 here), compiled at create and installed in the init.
+  log "oci, RuntimeDefault seccomp: cradle-oci, runc, crun x $OCI_ITER"
+  report oci-seccomp oci --seccomp "${launchers[@]}" --iterations "$OCI_ITER"
+  # crun refuses this hybrid host; hidden cgroup2 (private mount ns), all three again.
+  log "oci, cgroup v1 only: cradle-oci, runc, crun x $OCI_ITER"
+  report oci-v1 oci --legacy-cgroups "${launchers[@]}" --iterations "$OCI_ITER"
+fi
 
 log "side by side"
 [[ ${#reports[@]} -gt 0 ]] && "$bench" compare "${reports[@]}"
