@@ -1,8 +1,9 @@
 //! The operator commands of the `cradlectl` binary against a running
 //! cradled: tables by default and `-o json|yaml` that parse back to the CRI
 //! answers, `inspect*` with the verbose info as JSON, `logs --tail` and
-//! `logs -f` (following a container until it exits), the `stats` table and
-//! the `events` lines. Root only; skipped with a message elsewhere.
+//! `logs -f` (following a container until it exits, across a log
+//! rotation), the `stats` table (once and `--watch`) and the `events`
+//! lines. Root only; skipped with a message elsewhere.
 
 // Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
 #![cfg(test)]
@@ -259,6 +260,22 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
     )
     .await?;
 
+    let rotator = create_and_start(
+        &mut w.cri,
+        &pod_id,
+        &pod,
+        container_config(
+            &image,
+            "rotator",
+            &[
+                "sh",
+                "-c",
+                "echo before; while [ ! -e /tmp/go ]; do sleep 1; done; echo after",
+            ],
+        ),
+    )
+    .await?;
+
     let line = events
         .until(|line| line.contains("CONTAINER_CREATED_EVENT") && line.contains(&short(&idle)))
         .await?;
@@ -330,6 +347,35 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
     )
     .await?;
 
+    // logs -f across a rotation: the file renamed away and reopened by the
+    // runtime; the line written after it comes from the new file.
+    let mut follower = Follower::spawn(daemon, &["logs", "-f", &rotator])?;
+    follower.until(|line| line == "before").await?;
+    let status = json(daemon, &["inspect", &rotator]).await?;
+    let rotator_log = status["status"]["log_path"]
+        .as_str()
+        .context("no log path")?
+        .to_string();
+    std::fs::rename(&rotator_log, format!("{rotator_log}.1"))?;
+    w.cri
+        .runtime
+        .reopen_container_log(cri::ReopenContainerLogRequest {
+            container_id: rotator.clone(),
+        })
+        .await
+        .context("ReopenContainerLog")?;
+    let (code, output) = exec(&mut w.cri, &rotator, &["touch", "/tmp/go"]).await?;
+    ensure!(code == 0, "touch /tmp/go: {output}");
+    follower.until(|line| line == "after").await?;
+    ensure!(
+        follower.next().await?.is_none(),
+        "logs -f printed more after the rotation"
+    );
+    let status = tokio::time::timeout(GUARD, follower.child.wait())
+        .await
+        .context("logs -f did not end with its container")??;
+    ensure!(status.success(), "logs -f: {status}");
+
     // logs: everything (stderr lines to stderr), --tail, --timestamps.
     let out = run(daemon, &["logs", &talker]).await?;
     ensure!(
@@ -384,10 +430,19 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
         "stats -o json: {stats}"
     );
 
+    // stats --watch into a pipe: a fresh table each interval, until killed.
+    let mut watch = Follower::spawn(daemon, &["stats", "--watch", "--interval", "0.2"])?;
+    for _ in 0..2 {
+        watch.until(|line| line.starts_with("CONTAINER ")).await?;
+        watch.until(|line| line.starts_with(&short(&idle))).await?;
+    }
+    watch.child.kill().await?;
+
     events.child.kill().await?;
     json_events.child.kill().await?;
     stop_and_remove_container(&mut w.cri, &talker).await?;
     stop_and_remove_container(&mut w.cri, &idle).await?;
+    stop_and_remove_container(&mut w.cri, &rotator).await?;
     stop_and_remove_pod(&mut w.cri, &pod_id).await?;
     Ok(())
 }

@@ -238,6 +238,16 @@ async fn exited(rt: &mut Runtime, id: &str) -> bool {
     }
 }
 
+/// Prints the full lines written since the last look.
+fn print_new(reader: &mut Reader, parser: &mut Parser, printer: &Printer) -> anyhow::Result<()> {
+    for line in reader.lines()? {
+        if let Some(entry) = parser.feed(&line) {
+            printer.print(&entry)?;
+        }
+    }
+    Ok(())
+}
+
 /// `logs`.
 pub async fn run(rt: &mut Runtime, options: Logs) -> anyhow::Result<()> {
     let status = rt
@@ -269,15 +279,13 @@ pub async fn run(rt: &mut Runtime, options: Logs) -> anyhow::Result<()> {
             // Read the state before draining, so nothing written before the
             // exit is missed.
             let done = exited(rt, &id).await;
-            for line in reader.lines()? {
-                if let Some(entry) = parser.feed(&line) {
-                    printer.print(&entry)?;
-                }
-            }
+            print_new(&mut reader, &mut parser, &printer)?;
             if done {
                 break;
             }
             if reader.replaced() {
+                // What the runtime wrote to the old file before it let go.
+                print_new(&mut reader, &mut parser, &printer)?;
                 reader.reopen()?;
                 continue;
             }
