@@ -5,7 +5,8 @@ use std::path::Path;
 
 use cradle_cgroupfs::Hierarchy;
 
-use super::{Check, NodePaths, Status};
+use super::paths::NodePaths;
+use super::report::{Check, Status};
 use crate::platform::cgroup_host::{CgroupHost, CgroupVersion};
 
 /// Controllers without which the CRI's resource limits cannot be applied.

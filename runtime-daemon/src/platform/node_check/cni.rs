@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use cradle_cni::config::{NetworkConfig, config_files, find_network_config, load_file};
 
-use super::{Check, Status};
+use super::report::{Check, Status};
 
 /// What to do when no network is configured.
 fn install_fix(dir: &Path) -> String {

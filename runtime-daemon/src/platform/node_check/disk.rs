@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Check, Status};
+use super::report::{Check, Status};
 
 /// Below this share free: a warning (the kubelet's image GC and eviction
 /// thresholds sit around here).

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{Check, Status};
+use super::report::{Check, Status};
 
 /// Below this Cradle does not run: the daemon signals exec'd processes by
 /// pidfd (`pidfd_open`, 5.3) and the image store mounts with the new mount

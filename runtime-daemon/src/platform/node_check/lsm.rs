@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::{Check, Status};
+use super::report::{Check, Status};
 use crate::platform::apparmor::{AppArmorHost as _, NodeAppArmor, find_parser};
 
 /// AppArmor under `<sys>/module/apparmor` and `<sys>/kernel/security`,

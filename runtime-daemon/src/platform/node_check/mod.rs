@@ -17,111 +17,13 @@ pub mod cni;
 pub mod disk;
 pub mod kernel;
 pub mod lsm;
+pub mod paths;
+pub mod report;
 pub mod socket;
 pub mod userns;
 
-use std::path::PathBuf;
-
-use serde::{Deserialize, Serialize};
-
-/// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Nothing to do.
-    Ok,
-    /// Cradle runs, but something is missing or degraded.
-    Warn,
-    /// Cradle (or pods on it) will fail: fix it.
-    Fail,
-}
-
-impl Status {
-    /// `ok`, `warn` or `fail`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Warn => "warn",
-            Status::Fail => "fail",
-        }
-    }
-}
-
-/// The result of one check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Check {
-    /// What was checked, e.g. `overlayfs`.
-    pub name: String,
-    /// How it came out.
-    pub status: Status,
-    /// What was found.
-    pub detail: String,
-    /// What to do about it; empty when nothing.
-    pub fix: String,
-}
-
-impl Check {
-    /// A passed check.
-    pub fn ok(name: &str, detail: impl Into<String>) -> Check {
-        Check::new(name, Status::Ok, detail, "")
-    }
-
-    /// A check with `status`, what was found and what to do.
-    pub fn new(
-        name: &str,
-        status: Status,
-        detail: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Check {
-        Check {
-            name: name.to_string(),
-            status,
-            detail: detail.into(),
-            fix: fix.into(),
-        }
-    }
-}
-
-/// Where the checks look: the host's pseudo-filesystems and the daemon's
-/// configured paths.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodePaths {
-    /// procfs (`/proc`).
-    pub proc_root: PathBuf,
-    /// sysfs (`/sys`); the cgroups are under `fs/cgroup`.
-    pub sys_root: PathBuf,
-    /// systemd's marker directory (`/run/systemd/system`).
-    pub systemd_marker: PathBuf,
-    /// The daemon's root (images, snapshots, the store).
-    pub root: PathBuf,
-    /// The CRI socket.
-    pub socket: PathBuf,
-    /// The CNI configuration directory.
-    pub cni_conf_dir: PathBuf,
-    /// The CNI plugin directories.
-    pub cni_bin_dirs: Vec<PathBuf>,
-    /// The daemon runs the systemd cgroup driver.
-    pub systemd_driver: bool,
-    /// Run the id-mapped overlay probe (mounts under the root; needs root).
-    pub probe_idmap: bool,
-}
-
-impl Default for NodePaths {
-    /// The host's paths and cradled's defaults.
-    fn default() -> Self {
-        NodePaths {
-            proc_root: PathBuf::from("/proc"),
-            sys_root: PathBuf::from("/sys"),
-            systemd_marker: PathBuf::from("/run/systemd/system"),
-            root: PathBuf::from("/var/lib/cradle"),
-            socket: PathBuf::from("/run/cradle/cradle.sock"),
-            cni_conf_dir: PathBuf::from("/etc/cni/net.d"),
-            cni_bin_dirs: vec![PathBuf::from("/opt/cni/bin"), PathBuf::from("/usr/lib/cni")],
-            systemd_driver: false,
-            probe_idmap: true,
-        }
-    }
-}
+pub use paths::NodePaths;
+pub use report::{Check, Status};
 
 /// Every check, in a fixed order. Blocking (reads files, may run the
 /// id-mapped mount probe).

@@ -5,7 +5,7 @@
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::Path;
 
-use super::{Check, Status};
+use super::report::{Check, Status};
 
 /// Mode bits the socket may have (0660, as cradled sets it).
 const ALLOWED_MODE: u32 = 0o660;

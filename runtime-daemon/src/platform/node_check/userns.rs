@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Check, Status};
+use super::report::{Check, Status};
 
 /// `<proc>/sys/user/max_user_namespaces` is above 0.
 pub fn user_namespaces(proc_root: &Path) -> Check {
