@@ -19,6 +19,7 @@
 mod cgroup;
 mod client;
 pub mod containerd;
+pub mod cradlectl;
 mod daemon;
 pub mod image_variant;
 pub mod leaks;
