@@ -72,8 +72,9 @@ pub async fn serve(
         let _ = stopping.send(true);
     };
     let server = tonic::transport::Server::builder()
-        // Every log line of a request carries its RPC.
-        .trace_fn(|request| tracing::info_span!("cri", rpc = %request.uri().path()))
+        // Every log line of a request carries its RPC, and the ids and
+        // names of its pod and container once the entry point knows them.
+        .trace_fn(|request| crate::core::log_span::rpc(request.uri().path()))
         // Latency and status of each call; each error status logged once.
         .layer(observe::ObserveLayer)
         .add_service(RuntimeServiceServer::new(service.clone()))

@@ -3,7 +3,9 @@
 //! a pod or a container carry its id and name (the span fields `pod_id`,
 //! `pod_name` as `namespace/name`, `container_id`, `container_name`), from
 //! the CRI calls and from the exit monitor alike; the text format shows the
-//! same fields.
+//! same fields. An error returned to the kubelet is logged once, at warn,
+//! with its cause, its rpc and the same ids and names (a CRI call's span
+//! carries both).
 
 // Test code only: lets clippy.toml's allow-unwrap/expect-in-tests cover the helpers too.
 #![cfg(test)]
@@ -32,6 +34,14 @@ async fn text_lines_about_a_pod_and_its_container_carry_their_ids_and_names() {
     skip_unless_ready!(true);
     let mut w = World::start_with_config("log_format = \"text\"\n").await;
     let result = text_lines(&mut w).await;
+    w.finish_with_log(result).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_returned_to_the_kubelet_is_logged_once_with_its_pod_and_container() {
+    skip_unless_ready!(true);
+    let mut w = World::start_with_config("log_format = \"json\"\n").await;
+    let result = error_lines(&mut w).await;
     w.finish_with_log(result).await;
 }
 
@@ -186,4 +196,138 @@ async fn text_lines(w: &mut World) -> anyhow::Result<()> {
         "JSON lines in the text format"
     );
     Ok(())
+}
+
+/// A CreateContainer refused inside the daemon after its pod exists and
+/// its id is minted (a device that is not there), and a RunPodSandbox
+/// refused at validation: each error is logged once, at warn, in its
+/// call's span, with the ids and names known by then.
+async fn error_lines(w: &mut World) -> anyhow::Result<()> {
+    let image = w.registry.image_ref();
+    pull(&mut w.cri, &image).await?;
+    let pod_config = pod_config(&w.daemon, &w.cgroup)?;
+    let metadata = pod_config.metadata.clone().context("pod metadata")?;
+    let pod_name = format!("{}/{}", metadata.namespace, metadata.name);
+    let pod_id = run_pod(&mut w.cri, &pod_config).await?;
+    let missing = format!("/dev/cradle-e2e-missing-{}", metadata.uid);
+    let mut config = container_config(&image, "broken", &["true"]);
+    config.devices.push(cri::Device {
+        container_path: "/dev/broken".into(),
+        host_path: missing.clone(),
+        permissions: "rwm".into(),
+    });
+    let created = w
+        .cri
+        .runtime
+        .create_container(cri::CreateContainerRequest {
+            pod_sandbox_id: pod_id.clone(),
+            config: Some(config),
+            sandbox_config: Some(pod_config.clone()),
+        })
+        .await;
+    let refused = created
+        .err()
+        .context("CreateContainer with a missing device succeeded")?;
+    ensure!(
+        refused.code() == tonic::Code::InvalidArgument && refused.message().contains(&missing),
+        "CreateContainer with a missing device: {refused:?}"
+    );
+
+    let mut bad_pod = cradle_tests::steps::pod_config(&w.daemon, &w.cgroup)?;
+    bad_pod.log_directory = "relative/logs".into();
+    let bad_metadata = bad_pod.metadata.clone().context("pod metadata")?;
+    let bad_name = format!("{}/{}", bad_metadata.namespace, bad_metadata.name);
+    let ran = w
+        .cri
+        .runtime
+        .run_pod_sandbox(cri::RunPodSandboxRequest {
+            config: Some(bad_pod),
+            runtime_handler: String::new(),
+        })
+        .await;
+    let bad = ran
+        .err()
+        .context("RunPodSandbox with a relative log_directory succeeded")?;
+    ensure!(
+        bad.code() == tonic::Code::InvalidArgument,
+        "RunPodSandbox with a relative log_directory: {bad:?}"
+    );
+    remove_pod_and_check_leaks(&mut w.cri, &w.daemon, &pod_id, &[]).await?;
+
+    let log = w.daemon.log();
+    let mut lines = Vec::new();
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let value: Value =
+            serde_json::from_str(line).with_context(|| format!("not a JSON line: {line:?}"))?;
+        lines.push(value);
+    }
+
+    let line = logged_once(&lines, &missing)?;
+    let message = line
+        .pointer("/fields/message")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    // The status with its cause: the device's path and why it is refused.
+    ensure!(
+        message.starts_with("returned InvalidArgument: ")
+            && message.contains("No such file or directory"),
+        "the error line lacks the status or its cause: {line}"
+    );
+    let span = line.get("span").context("the error line has no span")?;
+    for (field, want) in [
+        ("rpc", "/runtime.v1.RuntimeService/CreateContainer"),
+        ("pod_id", pod_id.as_str()),
+        ("pod_name", pod_name.as_str()),
+        ("container_name", "broken"),
+    ] {
+        let got = span.get(field).and_then(Value::as_str);
+        ensure!(
+            got == Some(want),
+            "{field} is {got:?}, not {want:?}: {line}"
+        );
+    }
+    // Minted before the device was looked at.
+    let container_id = span.get("container_id").and_then(Value::as_str);
+    ensure!(
+        container_id.is_some_and(|id| !id.is_empty()),
+        "the error line has no container_id: {line}"
+    );
+
+    let line = logged_once(&lines, "relative/logs")?;
+    let span = line.get("span").context("the refusal has no span")?;
+    for (field, want) in [
+        ("rpc", "/runtime.v1.RuntimeService/RunPodSandbox"),
+        ("pod_name", bad_name.as_str()),
+    ] {
+        let got = span.get(field).and_then(Value::as_str);
+        ensure!(
+            got == Some(want),
+            "{field} is {got:?}, not {want:?}: {line}"
+        );
+    }
+    Ok(())
+}
+
+/// The one line that mentions `needle`, asserting it is a warning with the
+/// gRPC code of the status it logs.
+fn logged_once<'a>(lines: &'a [Value], needle: &str) -> anyhow::Result<&'a Value> {
+    let found: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.to_string().contains(needle))
+        .collect();
+    let [line] = found.as_slice() else {
+        anyhow::bail!(
+            "{} lines mention {needle:?}, not one: {found:?}",
+            found.len()
+        );
+    };
+    ensure!(
+        line.get("level").and_then(Value::as_str) == Some("WARN"),
+        "not a warning: {line}"
+    );
+    ensure!(
+        line.pointer("/fields/code").and_then(Value::as_str) == Some("InvalidArgument"),
+        "no code=InvalidArgument: {line}"
+    );
+    Ok(line)
 }

@@ -22,24 +22,26 @@ impl CriService {
         if config.metadata.is_none() {
             return Err(Status::invalid_argument("config.metadata is required"));
         }
+        // Named from here on, a refusal too; the id is minted inside:
+        // `containers.create` records it in this span.
+        let (runtime, sandbox_id) = (Arc::clone(&self.runtime), SandboxId::new(sandbox_id));
+        let pod = runtime.pods.get(&sandbox_id).ok();
+        let pod_name = pod
+            .as_ref()
+            .and_then(|p| log_span::pod_name(p.config.metadata.as_ref()));
+        let span = log_span::Subject {
+            pod_id: Some(pod.as_ref().map_or(sandbox_id.as_str(), |p| p.id.as_str())),
+            pod_name: pod_name.as_deref(),
+            container_id: None,
+            container_name: log_span::container_name(config.metadata.as_ref()),
+        }
+        .call_span();
         explicit_namespaces(&mut config);
         if config.image.as_ref().is_none_or(|i| i.image.is_empty()) {
             return Err(Status::invalid_argument("config.image.image is required"));
         }
         super::validate::container_config(&config)?;
         known_stop_signal(&config)?;
-        let (runtime, sandbox_id) = (Arc::clone(&self.runtime), SandboxId::new(sandbox_id));
-        // The id is minted inside: `containers.create` records it in this span.
-        let pod = runtime.pods.get(&sandbox_id).ok();
-        let pod_name = pod
-            .as_ref()
-            .and_then(|p| log_span::pod_name(p.config.metadata.as_ref()));
-        let span = log_span::container(
-            None,
-            log_span::container_name(config.metadata.as_ref()),
-            Some(pod.as_ref().map_or(sandbox_id.as_str(), |p| p.id.as_str())),
-            pod_name.as_deref(),
-        );
         let id = detached(async move { runtime.create_container(&sandbox_id, config).await })
             .instrument(span)
             .await?;
@@ -54,7 +56,7 @@ impl CriService {
     ) -> Result<(), Status> {
         let id = required(&req.container_id, "container_id")?;
         let (runtime, id) = (Arc::clone(&self.runtime), ContainerId::new(id));
-        let span = runtime.container_span(&id);
+        let span = runtime.container_call_span(&id);
         detached(async move { runtime.containers.start(&id).await })
             .instrument(span)
             .await
@@ -66,7 +68,7 @@ impl CriService {
     ) -> Result<(), Status> {
         let id = required(&req.container_id, "container_id")?;
         let (runtime, id, timeout) = (Arc::clone(&self.runtime), ContainerId::new(id), req.timeout);
-        let span = runtime.container_span(&id);
+        let span = runtime.container_call_span(&id);
         detached(async move { runtime.containers.stop(&id, timeout).await })
             .instrument(span)
             .await
@@ -78,7 +80,7 @@ impl CriService {
     ) -> Result<(), Status> {
         let id = required(&req.container_id, "container_id")?;
         let (runtime, id) = (Arc::clone(&self.runtime), ContainerId::new(id));
-        let span = runtime.container_span(&id);
+        let span = runtime.container_call_span(&id);
         detached(async move { runtime.containers.remove(&id).await })
             .instrument(span)
             .await
@@ -125,7 +127,7 @@ impl CriService {
         req: cri::ReopenContainerLogRequest,
     ) -> Result<(), Status> {
         let id = ContainerId::new(required(&req.container_id, "container_id")?);
-        let span = self.runtime.container_span(&id);
+        let span = self.runtime.container_call_span(&id);
         Ok(self
             .runtime
             .containers
@@ -142,7 +144,7 @@ impl CriService {
     ) -> Result<cri::ExecSyncResponse, Status> {
         let id = ContainerId::new(required(&req.container_id, "container_id")?);
         let timeout = std::time::Duration::from_secs(req.timeout.max(0).unsigned_abs());
-        let span = self.runtime.container_span(&id);
+        let span = self.runtime.container_call_span(&id);
         let output = self
             .runtime
             .containers
@@ -167,7 +169,7 @@ impl CriService {
             .linux
             .ok_or_else(|| Status::invalid_argument("linux resources are required"))?;
         let (runtime, id) = (Arc::clone(&self.runtime), ContainerId::new(id));
-        let span = runtime.container_span(&id);
+        let span = runtime.container_call_span(&id);
         detached(async move { runtime.containers.update_resources(&id, resources).await })
             .instrument(span)
             .await

@@ -20,6 +20,14 @@ impl CriService {
         if config.metadata.is_none() {
             return Err(Status::invalid_argument("config.metadata is required"));
         }
+        // Named from here on, a refusal too; the id is minted inside:
+        // `pods.run` records it in this span.
+        let name = log_span::pod_name(config.metadata.as_ref());
+        let span = log_span::Subject {
+            pod_name: name.as_deref(),
+            ..Default::default()
+        }
+        .call_span();
         super::validate::pod_config(&config)?;
         let handler = req.runtime_handler;
         // A pod user namespace the handler (its features) or the kernel
@@ -37,9 +45,6 @@ impl CriService {
                  runtime_handlers[].features.user_namespaces)"
             )));
         }
-        // The id is minted inside: `pods.run` records it in this span.
-        let name = log_span::pod_name(config.metadata.as_ref());
-        let span = log_span::pod(None, name.as_deref());
         let runtime = Arc::clone(&self.runtime);
         let id = detached(async move { runtime.pods.run(config, &handler).await })
             .instrument(span)
@@ -55,7 +60,7 @@ impl CriService {
     ) -> Result<(), Status> {
         let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
         let (runtime, id) = (Arc::clone(&self.runtime), SandboxId::new(id));
-        let span = runtime.pod_span(&id);
+        let span = runtime.pod_call_span(&id);
         detached(async move { runtime.stop_pod_sandbox(&id).await })
             .instrument(span)
             .await
@@ -67,7 +72,7 @@ impl CriService {
     ) -> Result<(), Status> {
         let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
         let (runtime, id) = (Arc::clone(&self.runtime), SandboxId::new(id));
-        let span = runtime.pod_span(&id);
+        let span = runtime.pod_call_span(&id);
         detached(async move { runtime.remove_pod_sandbox(&id).await })
             .instrument(span)
             .await
