@@ -88,7 +88,7 @@ impl ContainerManager {
         });
         if let Err(e) = persisted {
             // The error itself is logged once, where it goes back to the client.
-            tracing::info!(container = %id, name, "CreateContainer failed: undoing its steps");
+            tracing::info!(name, "CreateContainer failed: undoing its steps");
             undo.run(&id, &images).await;
             return Err(e);
         }
@@ -98,7 +98,7 @@ impl ContainerManager {
             .emit(record.event(cri::ContainerEventType::ContainerCreatedEvent));
         self.index.insert(&id, Entry::new(record));
         reservation.commit();
-        tracing::info!(container = %id, name, "container created");
+        tracing::info!(name, "container created");
         Ok(id)
     }
 
@@ -282,7 +282,7 @@ impl ContainerManager {
             // exists and fails at StartContainer, as with containerd.
             Err(refused @ Error::CreateRefused { .. }) => {
                 let why = refused.chain().to_string();
-                tracing::warn!(container = %id, "the OCI runtime cannot create the process: {why}");
+                tracing::warn!("the OCI runtime cannot create the process: {why}");
                 Ok(Some(why))
             }
             Err(e) => Err(e),
@@ -417,7 +417,6 @@ impl ContainerManager {
                 return Ok(Some(pause));
             }
             tracing::warn!(
-                sandbox = %sandbox.id,
                 "the pause process shares the node's pid namespace: pid mode POD gets a private one"
             );
         }
@@ -554,12 +553,12 @@ impl Undo {
         if let Some(shim) = self.shim
             && let Err(e) = shim.delete(true).await.map_err(Error::of_shim(shim.id()))
         {
-            tracing::warn!(container = %id, "undo: deleting shim: {}", e.chain());
+            tracing::warn!("undo: deleting shim: {}", e.chain());
         }
         if let Some(dir) = self.shim_dir
             && let Err(e) = remove_dir(&dir)
         {
-            tracing::warn!(container = %id, "undo: {}", e.chain());
+            tracing::warn!("undo: {}", e.chain());
         }
         if let Some(rootfs) = self.rootfs {
             let (images, cid) = (Arc::clone(images), id.to_string());
@@ -568,14 +567,14 @@ impl Undo {
                     .await;
             if !matches!(result, Ok(Ok(()))) {
                 // Never delete the bundle through a still-mounted overlay.
-                tracing::error!(container = %id, "undo: removing rootfs failed, keeping the bundle: {result:?}");
+                tracing::error!("undo: removing rootfs failed, keeping the bundle: {result:?}");
                 return;
             }
         }
         if let Some(dir) = self.dir
             && let Err(e) = remove_dir(&dir)
         {
-            tracing::warn!(container = %id, "undo: {}", e.chain());
+            tracing::warn!("undo: {}", e.chain());
         }
     }
 }

@@ -74,7 +74,7 @@ pub(crate) fn record_cannot_run(
             .emit(record.event(cri::ContainerEventType::ContainerStoppedEvent));
     }
     // The message goes back to the client, which is where it is logged.
-    tracing::info!(container = %record.id, "recorded as ContainerCannotRun");
+    tracing::info!("recorded as ContainerCannotRun");
     Ok(())
 }
 

@@ -50,13 +50,12 @@ async fn kill_container(ctx: &Context, record: &ContainerRecord) -> Result<()> {
         Ok(handler) => {
             if let Err(e) = runtime_cmd::force_delete(&handler, &id).await {
                 tracing::warn!(
-                    container = %id,
                     "lost shim: runtime delete failed, killing through the cgroup: {}",
                     Chain(&e)
                 );
             }
         }
-        Err(e) => tracing::warn!(container = %id, "lost shim: {}", e.chain()),
+        Err(e) => tracing::warn!("lost shim: {}", e.chain()),
     }
     let cgroup = crate::platform::cgroup_host::cgroup_dir(&record.cgroup_path);
     let left = crate::core::log_span::spawn_blocking(move || kill_cgroup(&cgroup, KILL_WAIT))
@@ -70,7 +69,7 @@ async fn kill_container(ctx: &Context, record: &ContainerRecord) -> Result<()> {
             waited: KILL_WAIT,
         });
     }
-    tracing::info!(container = %id, "lost shim: no process of the container is left");
+    tracing::info!("lost shim: no process of the container is left");
     Ok(())
 }
 

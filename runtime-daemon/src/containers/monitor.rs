@@ -33,9 +33,9 @@ async fn wait_for_exit(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
         .connect(&record.typed_id().shim(), &record.shim_dir);
     match shim.wait(None).await.map_err(Error::of_shim(shim.id())) {
         Ok(exit) => {
-            tracing::info!(container = %record.id, code = exit.exit_code, "container exited");
+            tracing::info!(code = exit.exit_code, "container exited");
             if let Err(e) = record_exit(&ctx, &entry, Some(&exit), "") {
-                tracing::error!(container = %record.id, "persisting exit: {}", e.chain());
+                tracing::error!("persisting exit: {}", e.chain());
             }
             unmount_rootfs(&ctx, &record).await;
         }
@@ -43,14 +43,10 @@ async fn wait_for_exit(ctx: Arc<Context>, entry: Arc<Entry<ContainerRecord>>) {
             if entry.is_removed() {
                 return;
             }
-            tracing::warn!(container = %record.id, "lost the shim while waiting: {}", e.chain());
+            tracing::warn!("lost the shim while waiting: {}", e.chain());
             let why = format!("lost the shim: {}", e.chain());
             if let Err(e) = lost(&ctx, &entry, shim.as_ref(), &why).await {
-                tracing::error!(
-                    container = %record.id,
-                    "ending the container of a lost shim: {}",
-                    e.chain()
-                );
+                tracing::error!("ending the container of a lost shim: {}", e.chain());
             }
         }
     }
@@ -62,7 +58,7 @@ async fn unmount_rootfs(ctx: &Context, record: &ContainerRecord) {
     let images = match ctx.images() {
         Ok(images) => images,
         Err(e) => {
-            tracing::warn!(container = %record.id, "rootfs left mounted until removal: {}", e.chain());
+            tracing::warn!("rootfs left mounted until removal: {}", e.chain());
             return;
         }
     };
@@ -70,10 +66,10 @@ async fn unmount_rootfs(ctx: &Context, record: &ContainerRecord) {
     let result =
         crate::core::log_span::spawn_blocking(move || images.unmount_rootfs(&rootfs)).await;
     match result {
-        Ok(Ok(())) => tracing::debug!(container = %record.id, "rootfs unmounted at exit"),
+        Ok(Ok(())) => tracing::debug!("rootfs unmounted at exit"),
         Ok(Err(e)) => {
-            tracing::warn!(container = %record.id, "rootfs left mounted until removal: {e}")
+            tracing::warn!("rootfs left mounted until removal: {e}")
         }
-        Err(e) => tracing::warn!(container = %record.id, "rootfs unmount task: {e}"),
+        Err(e) => tracing::warn!("rootfs unmount task: {e}"),
     }
 }

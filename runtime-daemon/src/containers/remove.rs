@@ -68,7 +68,7 @@ impl ContainerManager {
         let discarded = files.map_err(|e| Error::task("rootfs", e))?;
         // Trashed files are deleted whatever the runtime said.
         if let Ok(entries) = &discarded {
-            trash::delete_later(&id, entries.clone());
+            trash::delete_later(entries.clone());
         }
         runtime?;
         discarded?;
@@ -85,7 +85,7 @@ impl ContainerManager {
         self.ctx
             .events
             .emit(record.event(cri::ContainerEventType::ContainerDeletedEvent));
-        tracing::info!(container = %id, "container removed");
+        tracing::info!("container removed");
         Ok(())
     }
 }

@@ -42,7 +42,7 @@ impl ContainerManager {
                 .await
                 .map_err(Error::of_shim(shim.id()))
             {
-                tracing::warn!(container = %id, "killing after a failed start: {}", kill.chain());
+                tracing::warn!("killing after a failed start: {}", kill.chain());
             }
             record_cannot_run(&self.ctx, &entry, &e.chain().to_string())?;
             return Err(e);
@@ -60,7 +60,7 @@ impl ContainerManager {
                 .event(cri::ContainerEventType::ContainerStartedEvent),
         );
         self.watch(Arc::clone(&entry));
-        tracing::info!(container = %id, "container started");
+        tracing::info!("container started");
         Ok(())
     }
 }

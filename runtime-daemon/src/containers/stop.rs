@@ -57,7 +57,7 @@ impl ContainerManager {
             if let Ok(exit) = shim.wait(Some(grace)).await {
                 return record_exit(&self.ctx, entry, Some(&exit), "");
             }
-            tracing::info!(container = %id, "stop signal ignored for {grace:?}, killing");
+            tracing::info!("stop signal ignored for {grace:?}, killing");
         }
         shim.kill(libc::SIGKILL, false)
             .await
@@ -72,7 +72,6 @@ impl ContainerManager {
             // A never-started init may not be reported by every runtime: record the kill.
             Err(e) if record.state == ContainerState::Created => {
                 tracing::warn!(
-                    container = %id,
                     "no exit reported after killing a created container: {}",
                     e.chain()
                 );

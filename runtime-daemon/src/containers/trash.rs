@@ -6,7 +6,6 @@
 
 use crate::core::context::Context;
 use crate::core::error::Result;
-use crate::core::ids::ContainerId;
 use cradle_snapshotter::Trash;
 use std::path::PathBuf;
 
@@ -16,17 +15,17 @@ pub(crate) fn open(ctx: &Context) -> Result<Trash> {
     Ok(Trash::open(&ctx.config.root.join("trash"))?)
 }
 
-/// Deletes the trashed `entries` of container `id` in a blocking task;
-/// failures are logged (the next start's sweep retries).
-pub(crate) fn delete_later(id: &ContainerId, entries: Vec<PathBuf>) {
+/// Deletes the trashed `entries` of a container in a blocking task, in the
+/// caller's span (the container's); failures are logged (the next start's
+/// sweep retries).
+pub(crate) fn delete_later(entries: Vec<PathBuf>) {
     if entries.is_empty() {
         return;
     }
-    let id = id.clone();
     crate::core::log_span::spawn_blocking(move || {
         for entry in entries {
             if let Err(e) = Trash::delete(&entry) {
-                tracing::warn!(container = %id, "deleting trashed files: {e}");
+                tracing::warn!("deleting trashed files: {e}");
             }
         }
     });

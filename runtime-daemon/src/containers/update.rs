@@ -52,7 +52,7 @@ impl ContainerManager {
                 .resources = Some(resources);
         });
         self.persist(&entry)?;
-        tracing::info!(container = %id, "resources updated");
+        tracing::info!("resources updated");
         Ok(())
     }
 }

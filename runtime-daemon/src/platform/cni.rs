@@ -88,7 +88,7 @@ pub fn pod_network(
 pub fn attach(paths: &CniPaths, pod: &PodNetwork) -> Result<Option<Vec<String>>, NetworkError> {
     let Some(network) = CniNetwork::load(&paths.conf_dir, &paths.bin_dirs, &paths.cache_dir)?
     else {
-        tracing::warn!(sandbox = %pod.sandbox_id, "no CNI configuration: the pod has only loopback");
+        tracing::warn!("no CNI configuration: the pod has only loopback");
         return Ok(None);
     };
     let result = observed("add", || network.setup(pod))?;

@@ -39,7 +39,7 @@ impl SandboxManager {
         if let Some(name) = SandboxRecord::name_key(&record.config) {
             self.names.release(&name, id.as_str());
         }
-        tracing::info!(sandbox = %id, "pod sandbox removed");
+        tracing::info!("pod sandbox removed");
         Ok(())
     }
 }

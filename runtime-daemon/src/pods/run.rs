@@ -58,12 +58,12 @@ impl SandboxManager {
                 fault::point("run_pod.recorded");
                 self.index.insert(&id, Entry::new(record));
                 reservation.commit();
-                tracing::info!(sandbox = %id, name, handler = %handler.name, "pod sandbox ready");
+                tracing::info!(name, handler = %handler.name, "pod sandbox ready");
                 Ok(id)
             }
             Err(e) => {
                 // The error itself is logged once, where it goes back to the client.
-                tracing::info!(sandbox = %id, name, "RunPodSandbox failed: undoing its steps");
+                tracing::info!(name, "RunPodSandbox failed: undoing its steps");
                 undo.run(&id, &self.ctx).await;
                 Err(e)
             }
@@ -272,29 +272,29 @@ impl Undo {
         if let Some(shim) = self.shim
             && let Err(e) = shim.delete(true).await.map_err(Error::of_shim(shim.id()))
         {
-            tracing::warn!(sandbox = %id, "undo: deleting pause shim: {}", e.chain());
+            tracing::warn!("undo: deleting pause shim: {}", e.chain());
         }
         if let Some(dir) = self.shim_dir
             && let Err(e) = remove_dir(&dir)
         {
-            tracing::warn!(sandbox = %id, "undo: {}", e.chain());
+            tracing::warn!("undo: {}", e.chain());
         }
         if let Some(pod) = self.network {
             let network = Arc::clone(&ctx.network);
             let result = crate::core::log_span::spawn_blocking(move || network.detach(&pod)).await;
             if !matches!(result, Ok(Ok(()))) {
-                tracing::warn!(sandbox = %id, "undo: CNI DEL failed: {result:?}");
+                tracing::warn!("undo: CNI DEL failed: {result:?}");
             }
         }
         if let Some(dir) = self.files_dir
             && let Err(e) = remove_dir(&dir)
         {
-            tracing::warn!(sandbox = %id, "undo: {}", e.chain());
+            tracing::warn!("undo: {}", e.chain());
         }
         if let Some(pins) = self.pins
             && let Err(e) = remove_pins(ctx, id, &pins).await
         {
-            tracing::warn!(sandbox = %id, "undo: {}", e.chain());
+            tracing::warn!("undo: {}", e.chain());
         }
     }
 }

@@ -43,7 +43,7 @@ impl SandboxManager {
         let record = entry.update(|r| r.state = SandboxState::NotReady);
         self.ctx.store.put(Kind::Sandbox, id.as_str(), &record)?;
         fault::point("stop_pod.recorded");
-        tracing::info!(sandbox = %id, "pod sandbox stopped");
+        tracing::info!("pod sandbox stopped");
         Ok(())
     }
 
@@ -62,7 +62,7 @@ impl SandboxManager {
             .await
             .map_err(|e| Error::task("network", e))?
             .map_err(net_err)?;
-        tracing::info!(sandbox = %record.id, "pod network detached");
+        tracing::info!("pod network detached");
         Ok(())
     }
 }

@@ -63,7 +63,7 @@ async fn recover_sandbox(
     if record.state == SandboxState::Ready {
         let shim = ctx.shims.connect(&id.shim(), &record.shim_dir);
         if !shim.is_alive().await {
-            tracing::warn!(sandbox = %id, "pause shim is gone: sandbox not ready");
+            tracing::warn!("pause shim is gone: sandbox not ready");
             record.state = SandboxState::NotReady;
             ctx.store.put(Kind::Sandbox, id.as_str(), &record)?;
         }
@@ -77,7 +77,7 @@ async fn recover_sandbox(
                 ctx.store.put(Kind::Sandbox, id.as_str(), &record)?;
             }
             Ok(Ok(None)) => {}
-            other => tracing::warn!(sandbox = %id, "reading cached pod IPs: {other:?}"),
+            other => tracing::warn!("reading cached pod IPs: {other:?}"),
         }
     }
     Ok(record)
@@ -124,7 +124,7 @@ async fn recover_container(
             }
         },
         Err(e) => {
-            tracing::warn!(container = %id, "shim is gone: {}", e.chain());
+            tracing::warn!("shim is gone: {}", e.chain());
             // Its processes may run on unwatched: they are killed first.
             if let Err(e) = crate::containers::lost(
                 ctx,
@@ -134,11 +134,7 @@ async fn recover_container(
             )
             .await
             {
-                tracing::error!(
-                    container = %id,
-                    "ending the container of a lost shim: {}",
-                    e.chain()
-                );
+                tracing::error!("ending the container of a lost shim: {}", e.chain());
             }
         }
     }
