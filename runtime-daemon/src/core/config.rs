@@ -114,8 +114,8 @@ pub struct Config {
     /// How log lines are written to stderr: `text` or `json` (one object a line).
     pub log_format: LogFormat,
     /// Where the Prometheus metrics endpoint listens (`/metrics`), e.g.
-    /// `127.0.0.1:9795`; `None`, the default: no endpoint. The metrics name
-    /// pods and images, so a non-loopback address is logged as a warning.
+    /// `127.0.0.1:9795`; `None`, the default: no endpoint. The endpoint has no
+    /// authentication, so a non-loopback address is logged as a warning.
     pub metrics_address: Option<std::net::SocketAddr>,
     /// The `cradle-shim` binary; `None`: next to the daemon's executable.
     pub shim_path: Option<PathBuf>,

@@ -199,7 +199,7 @@ pub const REFERENCE: &[Entry] = &[
             "metrics_address",
             Type::Address,
             "Where the Prometheus endpoint (`/metrics`) listens. Absent, the \
-             default: no endpoint. The metrics name pods and images, so a \
+             default: no endpoint. The endpoint has no authentication, so a \
              non-loopback address is logged as a warning.",
         ),
         "\"127.0.0.1:9795\"",
