@@ -25,6 +25,7 @@ PACKAGES=(
   dbus-daemon                # oci-shim cgroups::systemd: a private bus for the fake systemd the driver is tested against
   apparmor                   # apparmor_parser: cradled's default profile passes its syntax check (platform/apparmor.rs)
   debootstrap                # hack/vm/image.sh: the guest test host's image (issue 14)
+  shellcheck                 # tests/tests/install_script.rs lints hack/install.sh and quickstart.sh
   gzip tar coreutils
 )
 
