@@ -126,7 +126,24 @@ enum Command {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    match run(Args::parse()).await {
+        // A reader that went away (`cradlectl logs -f | head`) ends us
+        // quietly, as it does cat.
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        result => result,
+    }
+}
+
+/// Whether `err` is a write to a closed pipe, anywhere in its chain.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let format = args.output;
     if let Command::Check(check) = args.command {
         if check::run(check, format)? {
