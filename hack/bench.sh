@@ -261,12 +261,6 @@ for rt in $RUNTIMES; do
     --iterations "$ITER" --concurrency "$CONC" --daemon-pid "${pid[$rt]}" --memory-pods 0
 done
 for rt in $RUNTIMES; do
-  part pull || break
-  log "pull $rt: $reg/bench-big:latest x $PULLS, cold"
-  report "pull-$rt" pull --endpoint "${sock[$rt]}" --image "$reg/bench-big:latest" \
-    --iterations "$PULLS" --bytes "$big_bytes" --root-dir "${root[$rt]}"
-done
-for rt in $RUNTIMES; do
   part density || break
   log "density $rt: $DENSITY_LEVELS running pods, $DENSITY_CALLS calls per rpc, churn $CHURN/s"
   report "density-$rt" density --endpoint "${sock[$rt]}" --image "$reg/busybox:latest" "${host_net[@]}" \
@@ -277,6 +271,14 @@ for rt in $RUNTIMES; do
   log "concurrency $rt: $CONC_LEVELS clients x $CONC_PODS pods"
   report "conc-$rt" concurrency --endpoint "${sock[$rt]}" --image "$reg/busybox:latest" "${host_net[@]}" \
     --levels "$CONC_LEVELS" --pods-per-client "$CONC_PODS"
+done
+# The pulls last: a 200 MiB pull may leave a daemon's heap larger, which
+# would show in the density run's memory figures.
+for rt in $RUNTIMES; do
+  part pull || break
+  log "pull $rt: $reg/bench-big:latest x $PULLS, cold"
+  report "pull-$rt" pull --endpoint "${sock[$rt]}" --image "$reg/bench-big:latest" \
+    --iterations "$PULLS" --bytes "$big_bytes" --root-dir "${root[$rt]}"
 done
 if part oci; then
   log "oci: cradle-oci, runc, crun x $OCI_ITER"

@@ -24,13 +24,30 @@ fn level_keys(runs: &[Value], key: &str) -> BTreeSet<u64> {
         .collect()
 }
 
-/// The latency summary of `rpc` at a level.
-pub fn rpc<'a>(level: &'a Value, rpc: &str) -> Option<&'a Value> {
+/// The figures of `rpc` at a level.
+fn rpc_entry<'a>(level: &'a Value, rpc: &str) -> Option<&'a Value> {
     level["rpcs"]
         .as_array()?
         .iter()
         .find(|c| c["rpc"].as_str() == Some(rpc))
-        .map(|c| &c["latency"])
+}
+
+/// The latency summary of `rpc`'s successful calls at a level.
+pub fn rpc<'a>(level: &'a Value, rpc: &str) -> Option<&'a Value> {
+    rpc_entry(level, rpc).map(|c| &c["latency"])
+}
+
+/// `median / p99` of `rpc` at a level; with failed calls, over every call
+/// (what the caller waited) and followed by their count.
+pub fn rpc_cell(level: &Value, rpc: &str) -> String {
+    let Some(c) = rpc_entry(level, rpc) else {
+        return "-".into();
+    };
+    match c["errors"].as_u64().unwrap_or(0) {
+        0 => med_p99(&c["latency"]),
+        n if c["latency_all"].is_object() => format!("{} ({n} err)", med_p99(&c["latency_all"])),
+        n => format!("{} ({n} err)", med_p99(&c["latency"])),
+    }
 }
 
 /// The density section.
@@ -38,6 +55,11 @@ pub fn density_table(runs: &[Value]) -> String {
     let mut out = String::new();
     let heads: Vec<String> = runs.iter().map(runtime_name).collect();
     row(&mut out, "DENSITY", &heads);
+    let idle: Vec<String> = runs
+        .iter()
+        .map(|r| mib(f(r, &["idle", "daemon", "mem", "rss_kib"])))
+        .collect();
+    row(&mut out, "daemon RSS MiB before the pods", &idle);
     for target in level_keys(runs, "target") {
         let at: Vec<Option<&Value>> = runs.iter().map(|r| level(r, "target", target)).collect();
         let cells = |cell: &dyn Fn(&Value) -> String| -> Vec<String> {
@@ -58,7 +80,7 @@ pub fn density_table(runs: &[Value]) -> String {
             row(
                 &mut out,
                 &format!("  {name} ms med/p99"),
-                &cells(&|l| rpc(l, name).map_or("-".into(), med_p99)),
+                &cells(&|l| rpc_cell(l, name)),
             );
         }
         let figures: [(&str, &[&str], bool); 5] = [
@@ -134,7 +156,9 @@ mod tests {
         serde_json::json!({
             "kind": "density", "runtime": runtime,
             "levels": [{"target": 10, "pods": 10,
-                "rpcs": [{"rpc": "ListContainers", "latency": {"median_ms": 0.5, "p99_ms": p99}}],
+                "rpcs": [{"rpc": "ListContainers", "latency": {"median_ms": 0.5, "p99_ms": p99}},
+                         {"rpc": "ImageFsInfo", "errors": 3, "latency": null,
+                          "latency_all": {"median_ms": 4000.0, "p99_ms": 5000.0}}],
                 "daemon": {"mem": {"rss_kib": 10240}}, "calls_daemon_cpu_s": 0.25}]
         })
     }
@@ -170,6 +194,6 @@ mod tests {
                         "start": {"median_ms": 40.0, "p99_ms": 90.0}}]});
         let t = concurrency_table(&[run]);
         assert!(t.contains("8 clients: start ms med/p99"), "{t}");
-        assert!(t.contains("40.00 / 90.00") && t.contains("12.50"), "{t}");
+        assert!(t.contains("40.0 / 90.0") && t.contains("12.50"), "{t}");
     }
 }

@@ -79,7 +79,11 @@ pub struct RpcLatency {
     pub items: usize,
     pub errors: usize,
     pub first_error: Option<String>,
+    /// The successful calls.
     pub latency: Option<Summary>,
+    /// Every call, failed ones included (until their error came back): what
+    /// the caller waited, also when no call succeeded.
+    pub latency_all: Option<Summary>,
 }
 
 /// Calls `rpc` `n` times back to back, or until `budget` has passed (a
@@ -87,12 +91,14 @@ pub struct RpcLatency {
 /// call stops at its first answer.
 pub async fn measure(cri: &mut Cri, rpc: Rpc, n: usize, budget: Duration) -> RpcLatency {
     let mut times = Vec::with_capacity(n);
+    let mut all = Vec::with_capacity(n);
     let mut out = RpcLatency {
         rpc: rpc.name().to_string(),
         items: 0,
         errors: 0,
         first_error: None,
         latency: None,
+        latency_all: None,
     };
     let t0 = Instant::now();
     for _ in 0..n {
@@ -100,9 +106,12 @@ pub async fn measure(cri: &mut Cri, rpc: Rpc, n: usize, budget: Duration) -> Rpc
             break;
         }
         let t = Instant::now();
-        match rpc.call(cri).await {
+        let answer = rpc.call(cri).await;
+        let took = t.elapsed();
+        all.push(took);
+        match answer {
             Ok(items) => {
-                times.push(t.elapsed());
+                times.push(took);
                 out.items = items;
             }
             Err(status) => {
@@ -116,5 +125,6 @@ pub async fn measure(cri: &mut Cri, rpc: Rpc, n: usize, budget: Duration) -> Rpc
         }
     }
     out.latency = Summary::of(&times);
+    out.latency_all = Summary::of(&all);
     out
 }

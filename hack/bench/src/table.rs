@@ -203,12 +203,18 @@ pub fn density(r: &density_bench::Report) -> String {
     );
     let _ = writeln!(
         out,
-        "  {} calls per rpc and level, churn {}/s beside them; daemon pid {:?}; node {} MiB, {} MiB used idle",
+        "  {} calls per rpc and level, churn {}/s beside them; node {} MiB, {} MiB used idle",
         r.calls,
         r.churn_per_s,
-        r.daemon_pid,
         opt_mib(r.node_total_kib),
         opt_mib(r.idle_node_used_kib)
+    );
+    let _ = writeln!(
+        out,
+        "  daemon pid {:?}: RSS {} MiB, PSS {} MiB before the pods",
+        r.daemon_pid,
+        mib(r.idle.daemon.mem.rss_kib),
+        mib(r.idle.daemon.mem.pss_kib)
     );
     for l in &r.levels {
         let _ = writeln!(
@@ -225,11 +231,17 @@ pub fn density(r: &density_bench::Report) -> String {
         }
         let _ = writeln!(
             out,
-            "    {:<22} {:>9} {:>9} {:>9} {:>5} {:>6} {:>6}",
+            "    {:<22} {:>9} {:>9} {:>9} {:>5} {:>6} {:>6}   (with errors: every call)",
             "rpc [ms]", "median", "p99", "max", "n", "items", "errors"
         );
         for c in &l.rpcs {
-            let (m, p, x, n) = c.latency.map_or((0.0, 0.0, 0.0, 0), |s| {
+            // With failures: every call, as long as the caller waited.
+            let shown = if c.errors > 0 {
+                c.latency_all
+            } else {
+                c.latency
+            };
+            let (m, p, x, n) = shown.map_or((0.0, 0.0, 0.0, 0), |s| {
                 (s.median_ms, s.p99_ms, s.max_ms, s.n)
             });
             let _ = writeln!(
