@@ -59,17 +59,28 @@ impl ContainerManager {
         self.index.get(id_or_prefix).map(|(_, e)| e.snapshot())
     }
 
+    /// One container's record, shared (no copy).
+    pub fn get_shared(&self, id_or_prefix: &ContainerId) -> Result<Arc<ContainerRecord>> {
+        self.index.get(id_or_prefix).map(|(_, e)| e.shared())
+    }
+
     /// Snapshots of every container (from memory).
     pub fn list(&self) -> Vec<ContainerRecord> {
         self.index.all().iter().map(|e| e.snapshot()).collect()
     }
 
+    /// Every container's record, shared (no copy): what the list and
+    /// stats RPCs read.
+    pub fn list_shared(&self) -> Vec<Arc<ContainerRecord>> {
+        self.index.all().iter().map(|e| e.shared()).collect()
+    }
+
     /// Ids of the containers of one sandbox.
     pub fn ids_in_sandbox(&self, sandbox_id: &SandboxId) -> Vec<ContainerId> {
-        self.list()
-            .into_iter()
+        self.list_shared()
+            .iter()
             .filter(|c| c.sandbox_id == sandbox_id.as_str())
-            .map(|c| ContainerId::new(c.id))
+            .map(|c| ContainerId::new(&c.id))
             .collect()
     }
 

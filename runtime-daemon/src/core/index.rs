@@ -19,7 +19,9 @@ use std::sync::{Arc, RwLock};
 /// One object: its record and its operation lock.
 #[derive(Debug)]
 pub struct Entry<R> {
-    record: RwLock<R>,
+    /// Shared, so list and stats paths take a reference, not a deep copy
+    /// of configs with their labels, annotations, mounts and envs.
+    record: RwLock<Arc<R>>,
     /// Held across one lifecycle operation of this object.
     pub op: tokio::sync::Mutex<()>,
     /// For sandboxes: held shared while a container is created in it, exclusive
@@ -32,7 +34,7 @@ impl<R: Clone> Entry<R> {
     /// A new, unlocked entry holding `record`.
     pub fn new(record: R) -> Arc<Self> {
         Arc::new(Entry {
-            record: RwLock::new(record),
+            record: RwLock::new(Arc::new(record)),
             op: tokio::sync::Mutex::new(()),
             members: tokio::sync::RwLock::new(()),
             removed: AtomicBool::new(false),
@@ -41,17 +43,22 @@ impl<R: Clone> Entry<R> {
 
     /// A copy of the current record.
     pub fn snapshot(&self) -> R {
-        self.record
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        R::clone(&self.shared())
     }
 
-    /// Changes the record in place (never across an await) and returns the new copy.
+    /// The current record, shared: a reference count, no copy (what list
+    /// and stats paths read). Later updates do not show in it.
+    pub fn shared(&self) -> Arc<R> {
+        Arc::clone(&self.record.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Changes the record (never across an await) and returns the new copy.
+    /// A record some reader still shares is copied first, so the reader's
+    /// view stays as it was.
     pub fn update(&self, change: impl FnOnce(&mut R)) -> R {
         let mut record = self.record.write().unwrap_or_else(|e| e.into_inner());
-        change(&mut record);
-        record.clone()
+        change(Arc::make_mut(&mut record));
+        R::clone(&record)
     }
 
     /// Marks the object as removed, so late writers (exit monitors) leave the store alone.
@@ -184,6 +191,16 @@ mod tests {
         let entry = Entry::new(1u32);
         assert_eq!(entry.update(|r| *r += 1), 2);
         assert_eq!(entry.snapshot(), 2);
+    }
+
+    #[test]
+    fn a_shared_record_keeps_its_view_across_updates() {
+        let entry = Entry::new(vec![1u32]);
+        let before = entry.shared();
+        entry.update(|r| r.push(2));
+        assert_eq!(*before, vec![1]);
+        assert_eq!(*entry.shared(), vec![1, 2]);
+        assert_eq!(entry.snapshot(), vec![1, 2]);
     }
 
     #[test]

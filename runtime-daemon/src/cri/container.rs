@@ -107,16 +107,21 @@ impl CriService {
         req: cri::ListContainersRequest,
     ) -> cri::ListContainersResponse {
         let filter = req.filter.unwrap_or_default();
+        // Shared records (no deep copy); the filters read the record, so
+        // only the matching ones are turned into list items.
         let mut containers: Vec<cri::Container> = self
             .runtime
             .containers
-            .list()
+            .list_shared()
             .iter()
+            .filter(|r| id_matches(&r.id, &filter.id))
+            .filter(|r| id_matches(&r.sandbox_id, &filter.pod_sandbox_id))
+            .filter(|r| {
+                let state = r.state.to_cri() as i32;
+                filter.state.as_ref().is_none_or(|s| s.state == state)
+            })
+            .filter(|r| labels_match(&r.config.labels, &filter.label_selector))
             .map(|r| r.to_list_item())
-            .filter(|c| id_matches(&c.id, &filter.id))
-            .filter(|c| id_matches(&c.pod_sandbox_id, &filter.pod_sandbox_id))
-            .filter(|c| filter.state.as_ref().is_none_or(|s| s.state == c.state))
-            .filter(|c| labels_match(&c.labels, &filter.label_selector))
             .collect();
         containers.sort_by_key(|c| c.created_at);
         cri::ListContainersResponse { containers }

@@ -87,8 +87,8 @@ impl CriService {
         let containers_statuses = self
             .runtime
             .containers
-            .list()
-            .into_iter()
+            .list_shared()
+            .iter()
             .filter(|c| c.sandbox_id == record.id)
             .map(|c| c.to_status())
             .collect();
@@ -126,15 +126,19 @@ impl CriService {
         req: cri::ListPodSandboxRequest,
     ) -> cri::ListPodSandboxResponse {
         let filter = req.filter.unwrap_or_default();
+        // Shared records (no deep copy); only the matching ones become items.
         let mut items: Vec<cri::PodSandbox> = self
             .runtime
             .pods
-            .list()
+            .list_shared()
             .iter()
+            .filter(|r| id_matches(&r.id, &filter.id))
+            .filter(|r| {
+                let state = r.state.to_cri() as i32;
+                filter.state.as_ref().is_none_or(|s| s.state == state)
+            })
+            .filter(|r| labels_match(&r.config.labels, &filter.label_selector))
             .map(|r| r.to_list_item())
-            .filter(|p| id_matches(&p.id, &filter.id))
-            .filter(|p| filter.state.as_ref().is_none_or(|s| s.state == p.state))
-            .filter(|p| labels_match(&p.labels, &filter.label_selector))
             .collect();
         items.sort_by_key(|p| p.created_at);
         cri::ListPodSandboxResponse { items }

@@ -47,6 +47,12 @@ impl SandboxManager {
         self.index.all().iter().map(|e| e.snapshot()).collect()
     }
 
+    /// Every sandbox's record, shared (no copy): what the list and stats
+    /// RPCs read.
+    pub fn list_shared(&self) -> Vec<Arc<SandboxRecord>> {
+        self.index.all().iter().map(|e| e.shared()).collect()
+    }
+
     /// Re-registers a loaded record (recovery).
     pub fn restore(&self, record: SandboxRecord) {
         if let Some(name) = SandboxRecord::name_key(&record.config) {
