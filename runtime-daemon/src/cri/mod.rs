@@ -41,6 +41,8 @@ pub struct CriService {
     pub runtime: Arc<Runtime>,
     /// Mints the URLs of Exec/PortForward ([`CriService::with_streaming`]).
     pub streaming: Option<Arc<cradle_streaming::StreamingServer>>,
+    /// The stats pass ListContainerStats and ListPodSandboxStats share.
+    pub stats: Arc<crate::stats::StatsCache>,
 }
 
 impl CriService {
@@ -50,6 +52,7 @@ impl CriService {
         CriService {
             runtime,
             streaming: None,
+            stats: Arc::new(crate::stats::StatsCache::new(crate::stats::cache::MAX_AGE)),
         }
     }
 }

@@ -2,17 +2,21 @@
 //! process's plus each container's, summed, since a pod may share its
 //! cgroup parent with others), its processes, the interfaces of its network
 //! namespace (seen through the pause process) and the stats of its running
-//! containers; [`crate::stats`] reads them all, this maps them.
+//! containers; [`crate::stats`] reads them all, this maps them. The list
+//! answers from the shared stats pass ([`CriService::stats_pass`]), one
+//! pod's stats are read directly.
 
 use super::filter::{id_matches, labels_match};
-use super::stats::{cpu_usage, memory_usage, value};
+use super::stats::{container_target, cpu_usage, memory_usage, pod_target, running_by_pod, value};
 use super::{CriService, required};
-use crate::containers::ContainerState;
+use crate::containers::{ContainerRecord, ContainerState};
 use crate::core::ids::SandboxId;
 use crate::pods::{SandboxRecord, SandboxState};
 use crate::stats::network::InterfaceSample;
-use crate::stats::sample::{init_interfaces, pod_sample};
+use crate::stats::sample::init_interfaces;
+use crate::stats::snapshot::{self, PodUsage, Snapshot, Targets};
 use cradle_proto::cri;
+use std::sync::Arc;
 use tonic::Status;
 
 /// The interface the kubelet reports as the pod's (CNI's default name).
@@ -39,51 +43,34 @@ pub(crate) fn pod_interfaces(record: &SandboxRecord) -> Vec<InterfaceSample> {
 }
 
 impl CriService {
-    fn pod_stats_of(&self, record: &SandboxRecord) -> cri::PodSandboxStats {
-        let now = crate::core::time::now_ns();
-        let containers: Vec<_> = self
-            .runtime
-            .containers
-            .list()
-            .into_iter()
-            .filter(|c| c.sandbox_id == record.id && c.state == ContainerState::Running)
-            .collect();
-        let mut cgroups = vec![record.cgroup_path.clone()];
-        cgroups.extend(containers.iter().map(|c| c.cgroup_path.clone()));
-        let pod = pod_sample(&cgroups);
-        let (sample, processes) = (pod.usage, pod.processes);
-        let nano_cores = sample
-            .cpu_usage_ns
-            .and_then(|usage| self.runtime.cpu.rate(&record.id, now, usage));
-        let interfaces = pod_interfaces(record);
-        cri::PodSandboxStats {
-            attributes: Some(cri::PodSandboxAttributes {
-                id: record.id.clone(),
-                metadata: record.config.metadata.clone(),
-                labels: record.config.labels.clone(),
-                annotations: record.config.annotations.clone(),
-            }),
-            linux: Some(cri::LinuxPodSandboxStats {
-                cpu: Some(cpu_usage(now, &sample, nano_cores)),
-                memory: Some(memory_usage(now, &sample)),
-                network: (!interfaces.is_empty()).then(|| cri::NetworkUsage {
-                    timestamp: now,
-                    default_interface: interfaces
-                        .iter()
-                        .find(|i| i.name == DEFAULT_INTERFACE)
-                        .map(interface),
-                    interfaces: interfaces.iter().map(interface).collect(),
-                }),
-                process: Some(cri::ProcessUsage {
-                    timestamp: now,
-                    process_count: value(processes),
-                }),
-                // I/O usage (with its pressure) is not reported yet.
-                io: None,
-                containers: containers.iter().map(|c| self.stats_of(c)).collect(),
-            }),
-            windows: None,
-        }
+    /// One pod's stats read now, with its running `containers`.
+    fn pod_stats_now(
+        &self,
+        record: &SandboxRecord,
+        containers: &[&Arc<ContainerRecord>],
+    ) -> cri::PodSandboxStats {
+        let ids = containers.iter().map(|c| c.id.clone()).collect();
+        let targets = Targets {
+            containers: containers.iter().map(|c| container_target(c)).collect(),
+            pods: vec![pod_target(record, ids)],
+        };
+        let pass = snapshot::sample(&targets, &self.runtime.cpu);
+        self.pod_stats_in(&pass, record, containers)
+    }
+
+    /// A pod's stats from `pass` (read now if the pod is not in it), its
+    /// containers' too.
+    fn pod_stats_in(
+        &self,
+        pass: &Snapshot,
+        record: &SandboxRecord,
+        containers: &[&Arc<ContainerRecord>],
+    ) -> cri::PodSandboxStats {
+        let Some(pod) = pass.pods.get(&record.id) else {
+            return self.pod_stats_now(record, containers);
+        };
+        let containers = containers.iter().map(|c| self.stats_in(pass, c)).collect();
+        pod_stats(record, pod, containers)
     }
 
     pub(crate) fn pod_sandbox_stats_impl(
@@ -92,8 +79,13 @@ impl CriService {
     ) -> Result<cri::PodSandboxStatsResponse, Status> {
         let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
         let record = self.runtime.pods.get(&SandboxId::new(id))?;
+        let all = self.runtime.containers.list_shared();
+        let containers: Vec<&Arc<ContainerRecord>> = all
+            .iter()
+            .filter(|c| c.sandbox_id == record.id && c.state == ContainerState::Running)
+            .collect();
         Ok(cri::PodSandboxStatsResponse {
-            stats: Some(self.pod_stats_of(&record)),
+            stats: Some(self.pod_stats_now(&record, &containers)),
         })
     }
 
@@ -102,16 +94,64 @@ impl CriService {
         req: cri::ListPodSandboxStatsRequest,
     ) -> cri::ListPodSandboxStatsResponse {
         let filter = req.filter.unwrap_or_default();
-        let stats = self
-            .runtime
-            .pods
-            .list()
+        let pods = self.runtime.pods.list_shared();
+        let matching: Vec<&Arc<SandboxRecord>> = pods
             .iter()
             .filter(|r| r.state == SandboxState::Ready)
             .filter(|r| id_matches(&r.id, &filter.id))
             .filter(|r| labels_match(&r.config.labels, &filter.label_selector))
-            .map(|r| self.pod_stats_of(r))
+            .collect();
+        if matching.is_empty() {
+            return cri::ListPodSandboxStatsResponse { stats: Vec::new() };
+        }
+        let all = self.runtime.containers.list_shared();
+        let by_pod = running_by_pod(&all);
+        let pass = self.stats_pass();
+        let stats = matching
+            .iter()
+            .map(|p| {
+                let containers = by_pod.get(p.id.as_str()).map_or(&[][..], Vec::as_slice);
+                self.pod_stats_in(&pass, p, containers)
+            })
             .collect();
         cri::ListPodSandboxStatsResponse { stats }
+    }
+}
+
+/// The CRI stats of a pod from its sample, with its containers' stats.
+fn pod_stats(
+    record: &SandboxRecord,
+    pod: &PodUsage,
+    containers: Vec<cri::ContainerStats>,
+) -> cri::PodSandboxStats {
+    let now = pod.timestamp;
+    let interfaces = &pod.interfaces;
+    cri::PodSandboxStats {
+        attributes: Some(cri::PodSandboxAttributes {
+            id: record.id.clone(),
+            metadata: record.config.metadata.clone(),
+            labels: record.config.labels.clone(),
+            annotations: record.config.annotations.clone(),
+        }),
+        linux: Some(cri::LinuxPodSandboxStats {
+            cpu: Some(cpu_usage(now, &pod.usage, pod.nano_cores)),
+            memory: Some(memory_usage(now, &pod.usage)),
+            network: (!interfaces.is_empty()).then(|| cri::NetworkUsage {
+                timestamp: now,
+                default_interface: interfaces
+                    .iter()
+                    .find(|i| i.name == DEFAULT_INTERFACE)
+                    .map(interface),
+                interfaces: interfaces.iter().map(interface).collect(),
+            }),
+            process: Some(cri::ProcessUsage {
+                timestamp: now,
+                process_count: value(pod.processes),
+            }),
+            // I/O usage (with its pressure) is not reported yet.
+            io: None,
+            containers,
+        }),
+        windows: None,
     }
 }

@@ -1,14 +1,20 @@
 //! ContainerStats and ListContainerStats: CPU and memory from the
 //! container's cgroup sample ([`crate::stats`] reads it), the writable
-//! layer's usage from the image store.
+//! layer's usage from the image store. The list answers from the stats
+//! pass the list stats RPCs share ([`CriService::stats_pass`]: every
+//! running container and ready pod read once, kept for a moment); one
+//! container's stats are read directly.
 
 use super::filter::{id_matches, labels_match};
 use super::{CriService, required};
-use crate::containers::ContainerRecord;
+use crate::containers::{ContainerRecord, ContainerState};
 use crate::core::ids::ContainerId;
+use crate::pods::{SandboxRecord, SandboxState};
 use crate::stats::cgroup::CgroupSample;
-use crate::stats::sample::container_usage;
+use crate::stats::snapshot::{self, ContainerTarget, ContainerUsage, PodTarget, Snapshot, Targets};
 use cradle_proto::cri;
+use std::collections::HashMap;
+use std::sync::Arc;
 use tonic::Status;
 
 pub(crate) fn value(v: Option<u64>) -> Option<cri::UInt64Value> {
@@ -40,15 +46,110 @@ pub(crate) fn memory_usage(now: i64, sample: &CgroupSample) -> cri::MemoryUsage 
     }
 }
 
+/// What a stats pass reads of a container.
+pub(crate) fn container_target(record: &ContainerRecord) -> ContainerTarget {
+    ContainerTarget {
+        id: record.id.clone(),
+        cgroup_path: record.cgroup_path.clone(),
+    }
+}
+
+/// What a stats pass reads of a pod, with the ids of its running containers.
+pub(crate) fn pod_target(record: &SandboxRecord, containers: Vec<String>) -> PodTarget {
+    PodTarget {
+        id: record.id.clone(),
+        cgroup_path: record.cgroup_path.clone(),
+        net_shim_dir: (record.pins.net.is_some() && record.state == SandboxState::Ready)
+            .then(|| record.shim_dir.clone()),
+        containers,
+    }
+}
+
+/// The running containers, grouped by pod id (one pass over the list).
+pub(crate) fn running_by_pod(
+    containers: &[Arc<ContainerRecord>],
+) -> HashMap<&str, Vec<&Arc<ContainerRecord>>> {
+    let mut by_pod: HashMap<&str, Vec<&Arc<ContainerRecord>>> = HashMap::new();
+    for c in containers
+        .iter()
+        .filter(|c| c.state == ContainerState::Running)
+    {
+        by_pod.entry(c.sandbox_id.as_str()).or_default().push(c);
+    }
+    by_pod
+}
+
 impl CriService {
+    /// The stats of every running container and ready pod, from one pass
+    /// over their cgroups: the kept one when at most
+    /// [`crate::stats::cache::MAX_AGE`] old, else a new one (which
+    /// concurrent callers wait for and share). Runs on a blocking thread.
+    pub(crate) fn stats_pass(&self) -> Arc<Snapshot> {
+        self.stats.get(|| {
+            let started = std::time::Instant::now();
+            let pods = self.runtime.pods.list_shared();
+            let containers = self.runtime.containers.list_shared();
+            let by_pod = running_by_pod(&containers);
+            let targets = Targets {
+                containers: by_pod
+                    .values()
+                    .flatten()
+                    .map(|c| container_target(c))
+                    .collect(),
+                pods: pods
+                    .iter()
+                    .filter(|p| p.state == SandboxState::Ready)
+                    .map(|p| {
+                        let ids = by_pod
+                            .get(p.id.as_str())
+                            .map_or_else(Vec::new, |cs| cs.iter().map(|c| c.id.clone()).collect());
+                        pod_target(p, ids)
+                    })
+                    .collect(),
+            };
+            let pass = snapshot::take(&targets, &self.runtime.cpu);
+            tracing::debug!(
+                containers = pass.containers.len(),
+                pods = pass.pods.len(),
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "stats pass"
+            );
+            pass
+        })
+    }
+
+    /// One container's stats read now (ContainerStats, or a container
+    /// that started after the kept pass).
     pub(crate) fn stats_of(&self, record: &ContainerRecord) -> cri::ContainerStats {
-        let now = crate::core::time::now_ns();
-        // Records from before cgroup paths were kept have none: the sample
-        // is empty rather than the root cgroup's usage.
-        let sample = container_usage(&record.cgroup_path);
-        let nano_cores = sample
-            .cpu_usage_ns
-            .and_then(|usage| self.runtime.cpu.rate(&record.id, now, usage));
+        let targets = Targets {
+            containers: vec![container_target(record)],
+            pods: Vec::new(),
+        };
+        let usage = snapshot::sample(&targets, &self.runtime.cpu)
+            .containers
+            .remove(&record.id)
+            .unwrap_or_default();
+        self.container_stats(record, &usage)
+    }
+
+    /// A container's stats from `pass`, or read now if it is not in it.
+    pub(crate) fn stats_in(
+        &self,
+        pass: &Snapshot,
+        record: &ContainerRecord,
+    ) -> cri::ContainerStats {
+        match pass.containers.get(&record.id) {
+            Some(usage) => self.container_stats(record, usage),
+            None => self.stats_of(record),
+        }
+    }
+
+    fn container_stats(
+        &self,
+        record: &ContainerRecord,
+        usage: &ContainerUsage,
+    ) -> cri::ContainerStats {
+        let now = usage.timestamp;
         cri::ContainerStats {
             attributes: Some(cri::ContainerAttributes {
                 id: record.id.clone(),
@@ -56,15 +157,14 @@ impl CriService {
                 labels: record.config.labels.clone(),
                 annotations: record.config.annotations.clone(),
             }),
-            cpu: Some(cpu_usage(now, &sample, nano_cores)),
-            memory: Some(memory_usage(now, &sample)),
+            cpu: Some(cpu_usage(now, &usage.usage, usage.nano_cores)),
+            memory: Some(memory_usage(now, &usage.usage)),
             writable_layer: self.writable_layer(now, &record.typed_id()),
             swap: None,
             // I/O usage (with its pressure) is not reported yet.
             io: None,
         }
     }
-
     /// Bytes and inodes of the container's overlay upper dir, from the
     /// image store (a bounded walk, cached for a moment per container).
     /// `None` when the container has no writable layer (yet, or any more).
@@ -95,7 +195,7 @@ impl CriService {
         req: cri::ContainerStatsRequest,
     ) -> Result<cri::ContainerStatsResponse, Status> {
         let id = required(&req.container_id, "container_id")?;
-        let record = self.runtime.containers.get(&ContainerId::new(id))?;
+        let record = self.runtime.containers.get_shared(&ContainerId::new(id))?;
         Ok(cri::ContainerStatsResponse {
             stats: Some(self.stats_of(&record)),
         })
@@ -106,17 +206,19 @@ impl CriService {
         req: cri::ListContainerStatsRequest,
     ) -> cri::ListContainerStatsResponse {
         let filter = req.filter.unwrap_or_default();
-        let records = self.runtime.containers.list();
-        let live: std::collections::HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
-        self.runtime.cpu.retain(&|id| live.contains(id));
-        let stats = records
+        let records = self.runtime.containers.list_shared();
+        let matching: Vec<&Arc<ContainerRecord>> = records
             .iter()
-            .filter(|r| r.state == crate::containers::ContainerState::Running)
+            .filter(|r| r.state == ContainerState::Running)
             .filter(|r| id_matches(&r.id, &filter.id))
             .filter(|r| id_matches(&r.sandbox_id, &filter.pod_sandbox_id))
             .filter(|r| labels_match(&r.config.labels, &filter.label_selector))
-            .map(|r| self.stats_of(r))
             .collect();
+        if matching.is_empty() {
+            return cri::ListContainerStatsResponse { stats: Vec::new() };
+        }
+        let pass = self.stats_pass();
+        let stats = matching.iter().map(|r| self.stats_in(&pass, r)).collect();
         cri::ListContainerStatsResponse { stats }
     }
 }

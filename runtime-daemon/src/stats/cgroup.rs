@@ -6,6 +6,8 @@
 
 use std::path::Path;
 
+use cradle_cgroupfs::Hierarchy;
+
 use super::cgroup_files::CgroupFiles;
 
 /// One reading of a cgroup; `None` where a file was missing or unreadable.
@@ -27,7 +29,15 @@ pub struct CgroupSample {
 
 /// Reads the cgroup at `cgroup_path` (e.g. `/kubepods/pod1/<id>`) under `root`.
 pub fn read_cgroup(root: &Path, cgroup_path: &str) -> CgroupSample {
-    let files = CgroupFiles::at(root, cgroup_path);
+    read_files(&CgroupFiles::at(root, cgroup_path))
+}
+
+/// [`read_cgroup`] in a hierarchy already looked up.
+pub fn read_cgroup_in(hierarchy: &Hierarchy, cgroup_path: &str) -> CgroupSample {
+    read_files(&CgroupFiles::in_hierarchy(hierarchy, cgroup_path))
+}
+
+fn read_files(files: &CgroupFiles<'_>) -> CgroupSample {
     if files.is_v2() {
         let cpu = files.keyed("cpu", "cpu.stat");
         let mem = files.keyed("memory", "memory.stat");
@@ -77,6 +87,11 @@ impl CgroupSample {
 /// Processes in the cgroup (`pids.current`, v1 `pids` controller or v2).
 pub fn process_count(root: &Path, cgroup_path: &str) -> Option<u64> {
     CgroupFiles::at(root, cgroup_path).number("pids", "pids.current")
+}
+
+/// [`process_count`] in a hierarchy already looked up.
+pub fn process_count_in(hierarchy: &Hierarchy, cgroup_path: &str) -> Option<u64> {
+    CgroupFiles::in_hierarchy(hierarchy, cgroup_path).number("pids", "pids.current")
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! controller) and v2 (one hierarchy): the lookup both [`super::cgroup`]
 //! (usage) and [`super::detail`] (the counters beyond usage) read through.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -10,7 +11,7 @@ use cradle_cgroupfs::read::{keyed_file, u64_file};
 
 /// The files of the cgroup at one path, under one cgroup root.
 pub struct CgroupFiles<'a> {
-    hierarchy: Hierarchy,
+    hierarchy: Cow<'a, Hierarchy>,
     cgroup_path: &'a str,
 }
 
@@ -19,7 +20,17 @@ impl<'a> CgroupFiles<'a> {
     /// `root` (v2 when `root` holds `cgroup.controllers`).
     pub fn at(root: &Path, cgroup_path: &'a str) -> Self {
         CgroupFiles {
-            hierarchy: Hierarchy::by_files(root),
+            hierarchy: Cow::Owned(Hierarchy::by_files(root)),
+            cgroup_path,
+        }
+    }
+
+    /// The cgroup at `cgroup_path` in a hierarchy already looked up (on
+    /// cgroup v1 the lookup lists the root's controller mounts: a pass
+    /// over many cgroups does it once, not once per file).
+    pub fn in_hierarchy(hierarchy: &'a Hierarchy, cgroup_path: &'a str) -> Self {
+        CgroupFiles {
+            hierarchy: Cow::Borrowed(hierarchy),
             cgroup_path,
         }
     }
