@@ -40,20 +40,30 @@ impl ImageRef {
             Some(Err(reason)) => return Err(invalid(reason)),
             None => (None, reference.to_string()),
         };
-        let parsed: oci_client::Reference = rest
-            .parse()
-            .map_err(|e: oci_client::ParseError| invalid(e.to_string()))?;
-        if parsed.repository().bytes().any(|b| b.is_ascii_uppercase()) {
+        let parsed = grammar::parse(&rest).map_err(|reason| invalid(reason.into()))?;
+        let (registry, repository) = grammar::split_domain(parsed.name);
+        if repository.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(invalid("repository name must be lowercase".into()));
         }
+        if repository.len() > grammar::NAME_TOTAL_LENGTH_MAX {
+            return Err(invalid(format!(
+                "repository name must not be more than {} characters",
+                grammar::NAME_TOTAL_LENGTH_MAX
+            )));
+        }
         let digest = parsed
-            .digest()
+            .digest
             .map(|d| Digest::parse(d).map_err(|e| invalid(e.to_string())))
             .transpose()?;
+        let tag = match (parsed.tag, &digest) {
+            (Some(t), _) => Some(t.to_string()),
+            (None, None) => Some("latest".to_string()),
+            (None, Some(_)) => None,
+        };
         Ok(ImageRef {
-            registry: ipv6_host.unwrap_or_else(|| parsed.registry().to_string()),
-            repository: parsed.repository().to_string(),
-            tag: parsed.tag().map(str::to_string),
+            registry: ipv6_host.unwrap_or(registry),
+            repository,
+            tag,
             digest,
         })
     }
@@ -100,6 +110,272 @@ impl std::fmt::Display for ImageRef {
             write!(f, "@{d}")?;
         }
         Ok(())
+    }
+}
+
+/// The distribution reference grammar (`name[:tag][@digest]`, as
+/// distribution/reference's regular expression says), checked by hand: the
+/// regular expression oci-client compiles for it kept over 7 MiB of the
+/// daemon's heap for good after the first pull (issue 17).
+mod grammar {
+    /// Longest repository name (`library/busybox`) allowed.
+    pub const NAME_TOTAL_LENGTH_MAX: usize = 255;
+    /// Longest tag allowed.
+    const TAG_MAX: usize = 128;
+
+    /// A reference's parts, as written.
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Parts<'a> {
+        /// `[domain/]path`, not yet normalized.
+        pub name: &'a str,
+        /// The tag, if given.
+        pub tag: Option<&'a str>,
+        /// `algorithm:hex`, if given.
+        pub digest: Option<&'a str>,
+    }
+
+    /// Splits and checks `reference`; the error says which part is wrong.
+    pub fn parse(reference: &str) -> Result<Parts<'_>, &'static str> {
+        let (rest, digest) = match reference.split_once('@') {
+            Some((rest, digest)) => (rest, Some(digest)),
+            None => (reference, None),
+        };
+        if digest.is_some_and(|d| !is_digest(d)) {
+            return Err("invalid checksum digest format");
+        }
+        // A ':' after the last '/' can only start the tag: the name has one
+        // only in its domain's port, and a domain is followed by a '/'.
+        let last_slash = rest.rfind('/');
+        let (name, tag) = match rest.rfind(':') {
+            Some(colon) if last_slash.is_none_or(|slash| colon > slash) => {
+                (&rest[..colon], Some(&rest[colon + 1..]))
+            }
+            _ => (rest, None),
+        };
+        if tag.is_some_and(|t| !is_tag(t)) {
+            return Err("invalid tag format");
+        }
+        if !is_name(name) {
+            return Err("invalid reference format");
+        }
+        Ok(Parts { name, tag, digest })
+    }
+
+    /// `[domain/]component(/component)*`.
+    fn is_name(name: &str) -> bool {
+        let mut components = name.split('/');
+        let Some(first) = components.next() else {
+            return false;
+        };
+        let rest: Vec<&str> = components.collect();
+        if rest.is_empty() {
+            return is_path_component(first);
+        }
+        (is_domain(first) || is_path_component(first)) && rest.iter().all(|c| is_path_component(c))
+    }
+
+    /// `[a-z0-9]+` runs joined by `.`, `_`, `__` or any number of `-`.
+    fn is_path_component(c: &str) -> bool {
+        let b = c.as_bytes();
+        let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+        if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+            return false;
+        }
+        let mut i = 0;
+        while i < b.len() {
+            if alnum(b[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && !alnum(b[i]) {
+                i += 1;
+            }
+            let sep = &c[start..i];
+            let ok = matches!(sep, "." | "_" | "__") || sep.bytes().all(|x| x == b'-');
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// `host[:port]`, the host dot-separated labels of letters, digits and
+    /// inner hyphens.
+    fn is_domain(d: &str) -> bool {
+        let (host, port) = match d.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (d, None),
+        };
+        let label = |l: &str| {
+            let b = l.as_bytes();
+            !b.is_empty()
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter().all(|x| x.is_ascii_alphanumeric() || *x == b'-')
+        };
+        host.split('.').all(label)
+            && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|x| x.is_ascii_digit()))
+    }
+
+    /// `[\w][\w.-]{0,127}`.
+    fn is_tag(t: &str) -> bool {
+        let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_';
+        let b = t.as_bytes();
+        !b.is_empty()
+            && b.len() <= TAG_MAX
+            && word(b[0])
+            && b.iter().all(|x| word(*x) || *x == b'.' || *x == b'-')
+    }
+
+    /// `algorithm:hex`, the algorithm letter-led components joined by
+    /// `-_+.`, the hex at least 32 digits.
+    fn is_digest(d: &str) -> bool {
+        let Some((algorithm, hex)) = d.split_once(':') else {
+            return false;
+        };
+        let component = |c: &str| {
+            let b = c.as_bytes();
+            !b.is_empty() && b[0].is_ascii_alphabetic() && b.iter().all(u8::is_ascii_alphanumeric)
+        };
+        algorithm.split(['-', '_', '+', '.']).all(component)
+            && hex.len() >= 32
+            && hex.bytes().all(|x| x.is_ascii_hexdigit())
+    }
+
+    /// Registry and repository of a checked name, normalized as Docker
+    /// does: no domain means Docker Hub, whose single-component names are
+    /// under `library/`.
+    pub fn split_domain(name: &str) -> (String, String) {
+        let (domain, remainder) = match name.split_once('/') {
+            Some((left, right))
+                if left.contains('.') || left.contains(':') || left == "localhost" =>
+            {
+                (left, right)
+            }
+            _ => ("docker.io", name),
+        };
+        let domain = if domain == "index.docker.io" {
+            "docker.io"
+        } else {
+            domain
+        };
+        let remainder = if domain == "docker.io" && !remainder.contains('/') {
+            format!("library/{remainder}")
+        } else {
+            remainder.to_string()
+        };
+        (domain.to_string(), remainder)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn names_tags_and_digests_split_as_the_grammar_says() {
+            let hex = "a".repeat(64);
+            let with_digest = format!("h.io:5000/a/b:t@sha256:{hex}");
+            let p = parse(&with_digest).unwrap();
+            assert_eq!(p.name, "h.io:5000/a/b");
+            assert_eq!(p.tag, Some("t"));
+            assert_eq!(p.digest, Some(format!("sha256:{hex}").as_str()));
+            // No '/': the colon starts a tag, never a port.
+            assert_eq!(parse("test.com:5000").unwrap().tag, Some("5000"));
+            assert_eq!(parse("h:5000/x").unwrap().tag, None);
+            for good in [
+                "a",
+                "a-b",
+                "a--b",
+                "a__b",
+                "a.b_c",
+                "Host.Example/x",
+                "localhost:1/x_y",
+                "a/b/c:v1.0-rc_1",
+            ] {
+                assert!(parse(good).is_ok(), "{good:?} refused");
+            }
+            for bad in [
+                "",
+                "a b",
+                "-a",
+                "a-",
+                "a___b",
+                "a..b",
+                "a/",
+                "/a",
+                "a//b",
+                "A",
+                "-h/x",
+                "h:/x",
+                "h:p/x",
+                "a:",
+                "a:-t",
+                "a:t/x",
+                "a@sha256:abc",
+                "a@:0123456789abcdef0123456789abcdef",
+                "a@1sha:0123456789abcdef0123456789abcdef",
+            ] {
+                assert!(parse(bad).is_err(), "{bad:?} accepted");
+            }
+            assert!(parse(&format!("a:{}", "t".repeat(128))).is_ok());
+            assert!(parse(&format!("a:{}", "t".repeat(129))).is_err());
+        }
+
+        #[test]
+        fn the_same_references_as_oci_clients_regular_expression() {
+            let hex = "0123456789abcdef".repeat(4);
+            let inputs = [
+                "busybox".to_string(),
+                "busybox:1.36".into(),
+                "team/app:v1".into(),
+                "quay.io/org/app".into(),
+                "registry.k8s.io/pause:3.10".into(),
+                "127.0.0.1:5000/x/y_z:t".into(),
+                "localhost:5000/a".into(),
+                "index.docker.io/x".into(),
+                format!("busybox@sha256:{hex}"),
+                format!("h.io/a:t@sha256:{hex}"),
+                "a--b/c__d.e".into(),
+                "UPPER/case".into(),
+                "test.com:tag".into(),
+                "a b".into(),
+                "a:".into(),
+                "a@sha256:abc".into(),
+                "-a/b".into(),
+                "h:/x".into(),
+                "a/".into(),
+                "a___b".into(),
+            ];
+            for input in &inputs {
+                let theirs = input.parse::<oci_client::Reference>();
+                let ours = parse(input).map(|p| (split_domain(p.name), p.tag, p.digest));
+                match (&theirs, &ours) {
+                    (Ok(r), Ok(((registry, repository), tag, digest))) => {
+                        assert_eq!(r.registry(), registry, "{input}");
+                        assert_eq!(r.repository(), repository, "{input}");
+                        let tag = tag.or(digest.is_none().then_some("latest"));
+                        assert_eq!(r.tag(), tag, "{input}");
+                        assert_eq!(r.digest(), *digest, "{input}");
+                    }
+                    (Err(_), Err(_)) => {}
+                    _ => panic!("{input:?}: oci-client {theirs:?}, ours {ours:?}"),
+                }
+            }
+        }
+
+        #[test]
+        fn domains_are_normalized_as_docker_does() {
+            let s = |n| split_domain(n);
+            assert_eq!(s("busybox"), ("docker.io".into(), "library/busybox".into()));
+            assert_eq!(s("team/app"), ("docker.io".into(), "team/app".into()));
+            assert_eq!(
+                s("index.docker.io/x"),
+                ("docker.io".into(), "library/x".into())
+            );
+            assert_eq!(s("localhost/x"), ("localhost".into(), "x".into()));
+            assert_eq!(s("h:5/x/y"), ("h:5".into(), "x/y".into()));
+        }
     }
 }
 
