@@ -104,6 +104,7 @@ async fn shutdown_signal() {
 }
 
 fn main() -> anyhow::Result<()> {
+    limit_malloc_arenas();
     let args = Args::parse();
     if args.print_default_config {
         use cradle_daemon::core::config::render;
@@ -134,10 +135,42 @@ fn main() -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Blocking work (mounts, CNI, stats passes) is short and bounded by
+        // the RPCs in flight; 512 threads (tokio's default cap) would each
+        // keep a stack and, before the arena cap, a malloc arena.
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(run(config))
 }
+
+/// Cap of tokio's blocking pool (see `main`).
+const MAX_BLOCKING_THREADS: usize = 64;
+
+/// glibc gives every thread that allocates its own malloc arena (up to 8
+/// per core) and keeps what an arena once held: after a pull or a burst of
+/// blocking work the daemon kept megabytes nobody used (issue 17). Two
+/// arenas, and fixed mmap and trim thresholds (glibc otherwise raises them
+/// after the first large free, so large buffers stay in the heap), give it
+/// back. Must run before any thread starts.
+#[cfg(target_env = "gnu")]
+fn limit_malloc_arenas() {
+    for (option, value) in [
+        (libc::M_ARENA_MAX, 2),
+        (libc::M_MMAP_THRESHOLD, 128 * 1024),
+        (libc::M_TRIM_THRESHOLD, 128 * 1024),
+    ] {
+        // SAFETY: mallopt only sets allocator parameters; it is called
+        // before any other thread exists, so no allocation races it.
+        unsafe {
+            libc::mallopt(option, value);
+        }
+    }
+}
+
+/// Other C libraries have no glibc arenas to limit.
+#[cfg(not(target_env = "gnu"))]
+fn limit_malloc_arenas() {}
 
 /// Turns metrics on and serves them at `addr` (issue 16); a bind failure
 /// stops cradled naming `metrics_address`.
