@@ -161,11 +161,16 @@ pub(crate) fn unmount_if_mounted(target: &Path) -> Result<(), Error> {
         Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => Ok(()),
         Err(Errno::EBUSY) => {
             tracing::warn!(target = %target.display(), "mount busy, detaching lazily");
-            umount2(target, MntFlags::MNT_DETACH).map_err(|source| Error::Mount {
-                action: "unmount",
-                target: target.to_path_buf(),
-                source,
-            })
+            match umount2(target, MntFlags::MNT_DETACH) {
+                // Unmounted meanwhile by a concurrent caller (the exit
+                // monitor and RemoveContainer both unmount): nothing mounted.
+                Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => Ok(()),
+                Err(source) => Err(Error::Mount {
+                    action: "unmount",
+                    target: target.to_path_buf(),
+                    source,
+                }),
+            }
         }
         Err(source) => Err(Error::Mount {
             action: "unmount",
