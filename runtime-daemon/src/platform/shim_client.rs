@@ -14,6 +14,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
+/// Read buffer of one call. Responses are one short JSON line, and every
+/// running container has a Wait call open for as long as it runs: tokio's
+/// 8 KiB default made that 8 KiB of daemon memory per container (issue 17);
+/// a longer line still reads whole, in more reads.
+const RESPONSE_BUFFER: usize = 1024;
+
 /// Bound on ordinary requests (State, Kill, ReopenLog).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bound on requests that run the OCI runtime (Start, Delete).
@@ -138,7 +144,7 @@ impl ShimClient {
                     source,
                 })?;
             let mut line = Vec::new();
-            let n = BufReader::new(read)
+            let n = BufReader::with_capacity(RESPONSE_BUFFER, read)
                 .read_until(b'\n', &mut line)
                 .await
                 .map_err(|source| ShimError::Read {
