@@ -106,13 +106,20 @@ impl CriService {
         }
         let all = self.runtime.containers.list_shared();
         let by_pod = running_by_pod(&all);
+        let containers_of =
+            |p: &SandboxRecord| by_pod.get(p.id.as_str()).map_or(&[][..], Vec::as_slice);
+        // A filter by id names one pod: read it now (as PodSandboxStats does).
+        if !filter.id.is_empty() {
+            let stats = matching
+                .iter()
+                .map(|p| self.pod_stats_now(p, containers_of(p)))
+                .collect();
+            return cri::ListPodSandboxStatsResponse { stats };
+        }
         let pass = self.stats_pass();
         let stats = matching
             .iter()
-            .map(|p| {
-                let containers = by_pod.get(p.id.as_str()).map_or(&[][..], Vec::as_slice);
-                self.pod_stats_in(&pass, p, containers)
-            })
+            .map(|p| self.pod_stats_in(&pass, p, containers_of(p)))
             .collect();
         cri::ListPodSandboxStatsResponse { stats }
     }

@@ -214,6 +214,12 @@ impl CriService {
             .filter(|r| id_matches(&r.sandbox_id, &filter.pod_sandbox_id))
             .filter(|r| labels_match(&r.config.labels, &filter.label_selector))
             .collect();
+        // A filter by id names one container: read it now (as
+        // ContainerStats does) rather than serve or refresh the shared pass.
+        if !filter.id.is_empty() {
+            let stats = matching.iter().map(|r| self.stats_of(r)).collect();
+            return cri::ListContainerStatsResponse { stats };
+        }
         if matching.is_empty() {
             return cri::ListContainerStatsResponse { stats: Vec::new() };
         }
