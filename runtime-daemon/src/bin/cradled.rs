@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 /// Cradle's CRI runtime daemon.
 #[derive(Debug, Parser)]
-#[command(name = "cradled", version, about)]
+#[command(name = "cradled", version)]
 struct Args {
     /// Configuration file (TOML); a missing default file means built-in defaults.
     #[arg(long, value_name = "FILE")]

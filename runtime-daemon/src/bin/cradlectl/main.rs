@@ -25,9 +25,10 @@ use clap::{Parser, Subcommand};
 use output::Format;
 use std::path::PathBuf;
 
-/// A CRI client for cradled.
+/// A CRI client for operators of cradled (or any CRI runtime): tables,
+/// logs, exec, stats, events, and the node's check and image gc.
 #[derive(Debug, Parser)]
-#[command(name = "cradlectl", version, about)]
+#[command(name = "cradlectl", version)]
 struct Args {
     /// CRI socket path.
     #[arg(long, default_value = "/run/cradle/cradle.sock")]
