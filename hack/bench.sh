@@ -68,6 +68,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 rel=${BIN_DIR:-$repo/target/release}
 lean=${BIN_DIR:-$repo/target/lean} # cradle-oci and cradle-shim as they ship
+daemon=${BIN_DIR:-$repo/target/daemon} # cradled as it ships (the daemon profile)
 log() { echo "== $*" >&2; }
 
 # --- extra packages, only for the benchmark ---------------------------------
@@ -82,7 +83,9 @@ fi
 
 if [[ -z ${BIN_DIR:-} ]]; then
   log "building release binaries"
-  (cd "$repo" && cargo build --release -q -p cradle-daemon -p cradle-bench)
+  (cd "$repo" && cargo build --release -q -p cradle-bench)
+  # cradled as hack/install.sh installs it: built for size, with unwinding.
+  (cd "$repo" && cargo build --profile daemon -q -p cradle-daemon --bin cradled)
   # The RSS trampoline of `cradle-bench oci`, relinked static and non-PIE:
   # its forked child's pre-exec peak is the floor under every launcher RSS
   # figure (about 0.3 MiB this way, 0.45 MiB as the dynamic PIE that
@@ -93,7 +96,7 @@ if [[ -z ${BIN_DIR:-} ]]; then
   # start installs them.
   "$repo/hack/build-static.sh"
 fi
-for b in $rel/cradled $rel/cradle-bench $lean/cradle-shim $lean/cradle-oci; do
+for b in $daemon/cradled $rel/cradle-bench $lean/cradle-shim $lean/cradle-oci; do
   [[ -x $b ]] || { echo "bench.sh: $b missing" >&2; exit 1; }
 done
 bench=$rel/cradle-bench
@@ -182,7 +185,7 @@ if runs cradled; then
 log "starting cradled"
 mkdir -p "$base/cr/r" "$base/cr/s"
 printf 'shim_path = "%s"\noci_runtime_path = "%s"\n' "$lean/cradle-shim" "$lean/cradle-oci" >"$base/cr/config.toml"
-setsid "$rel/cradled" --config "$base/cr/config.toml" --socket "$base/cr/cri.sock" \
+setsid "$daemon/cradled" --config "$base/cr/config.toml" --socket "$base/cr/cri.sock" \
   --root "$base/cr/r" --state-dir "$base/cr/s" --cni-conf-dir "$base/cni" --cni-bin-dir "$cni_bin" \
   --insecure-registry "$reg" --log-level warn >"$base/cradled.log" 2>&1 </dev/null &
 cradled_pid=$!

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Cradle on a node, or (--uninstall) removes what it installed:
 #
-#   <bin-dir>/cradled, cradlectl      from target/release
+#   <bin-dir>/cradled, cradlectl      from target/daemon (the daemon profile)
 #   <bin-dir>/cradle-shim, cradle-oci from target/lean (hack/build-static.sh)
 #   /opt/cni/bin/cradle-bridge        Cradle's CNI bridge plugin
 #   /etc/cradle/config.toml           only when absent: `cradled --print-default-config`
@@ -24,7 +24,7 @@
 #                   is never run, and the unit is installed (a package ships it)
 #                   unless --no-systemd
 #   --bin-dir DIR   where the binaries go [/usr/local/bin]; the unit's ExecStart follows
-#   --no-build      install what is built; without it: cargo build --release
+#   --no-build      install what is built; without it: cargo build --profile daemon
 #                   -p cradle-daemon -p cradle-cni and hack/build-static.sh
 #   --from DIR      take all five binaries from DIR (e.g. target/debug); implies --no-build
 #   --systemd       install the unit even where systemd does not run
@@ -247,9 +247,9 @@ find_sources() {
     for bin in "${BINARIES[@]}" cradle-bridge; do source[$bin]=$from/$bin; done
   else
     if [[ $build -eq 1 ]]; then
-      (cd "$repo" && cargo build --release -p cradle-daemon -p cradle-cni && hack/build-static.sh)
+      (cd "$repo" && cargo build --profile daemon -p cradle-daemon -p cradle-cni && hack/build-static.sh)
     fi
-    for bin in cradled cradlectl cradle-bridge; do source[$bin]=$target/release/$bin; done
+    for bin in cradled cradlectl cradle-bridge; do source[$bin]=$target/daemon/$bin; done
     for bin in cradle-shim cradle-oci; do source[$bin]=$target/lean/$bin; done
   fi
   for bin in "${!source[@]}"; do

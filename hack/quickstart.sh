@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quick start: installs the dependencies, then hack/install.sh builds Cradle
-# in release mode and installs cradled, cradlectl, cradle-shim and cradle-oci
+# for size (the daemon and lean profiles) and installs cradled, cradlectl, cradle-shim and cradle-oci
 # into /usr/local/bin, the cradle-bridge CNI plugin into /opt/cni/bin, a
 # default /etc/cradle/config.toml and /etc/crictl.yaml when absent, and
 # Cradle's default pod network (loopback + cradle-bridge + portmap,
