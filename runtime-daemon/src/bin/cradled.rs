@@ -219,10 +219,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .config
         .state_dir
         .join(cradle_daemon::admin::SOCKET_FILE);
-    let admin = cradle_daemon::admin::AdminServer::start(
-        &admin_socket,
-        std::sync::Arc::clone(&runtime),
-    )?;
+    let admin =
+        cradle_daemon::admin::AdminServer::start(&admin_socket, std::sync::Arc::clone(&runtime))?;
     tracing::info!("admin socket on {}", admin_socket.display());
     let listener = match cradle_daemon::server::bind(&socket) {
         Ok(listener) => listener,
