@@ -9,9 +9,9 @@ use anyhow::Context;
 use crate::daemon::Daemon;
 use crate::paths::target_bin_dir;
 
-/// Runs `cradlectl --socket .. --admin-socket .. <args>` to its end (at
-/// most 120 s); its output whatever its exit status.
-pub async fn run(daemon: &Daemon, args: &[&str]) -> anyhow::Result<Output> {
+/// `cradlectl --socket .. --admin-socket .. <args>` against `daemon`, not
+/// yet run (stdin empty, killed when dropped).
+pub fn command(daemon: &Daemon, args: &[&str]) -> anyhow::Result<tokio::process::Command> {
     let bin = target_bin_dir()?.join("cradlectl");
     let mut command = tokio::process::Command::new(&bin);
     command
@@ -22,10 +22,16 @@ pub async fn run(daemon: &Daemon, args: &[&str]) -> anyhow::Result<Output> {
         .args(args)
         .stdin(Stdio::null())
         .kill_on_drop(true);
-    tokio::time::timeout(Duration::from_secs(120), command.output())
+    Ok(command)
+}
+
+/// Runs [`command`] to its end (at most 120 s); its output whatever its
+/// exit status.
+pub async fn run(daemon: &Daemon, args: &[&str]) -> anyhow::Result<Output> {
+    tokio::time::timeout(Duration::from_secs(120), command(daemon, args)?.output())
         .await
         .with_context(|| format!("cradlectl {args:?} timed out"))?
-        .with_context(|| format!("running {}", bin.display()))
+        .with_context(|| format!("running cradlectl {args:?}"))
 }
 
 /// Stdout and stderr of `out`, for messages.

@@ -17,7 +17,7 @@ use cradle_tests::steps::{
     container_config, create_and_start, exec, pod_config, pull, run_pod, stop_and_remove_container,
     stop_and_remove_pod, wait_for_state,
 };
-use cradle_tests::{Daemon, World, skip_unless_ready, target_bin_dir};
+use cradle_tests::{Daemon, World, skip_unless_ready};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
@@ -34,27 +34,15 @@ async fn cradlectl_prints_tables_documents_logs_stats_and_events() {
     w.finish_with_log(result).await;
 }
 
-/// `cradlectl --socket .. --admin-socket .. <args>`, not yet run.
-fn command(daemon: &Daemon, args: &[&str]) -> anyhow::Result<tokio::process::Command> {
-    let bin = target_bin_dir()?.join("cradlectl");
-    let mut command = tokio::process::Command::new(&bin);
-    command
-        .arg("--socket")
-        .arg(daemon.socket())
-        .arg("--admin-socket")
-        .arg(daemon.state_dir().join("admin.sock"))
-        .args(args)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    Ok(command)
-}
-
 /// Runs cradlectl to its end; a failure is an error carrying its output.
 async fn run(daemon: &Daemon, args: &[&str]) -> anyhow::Result<Output> {
-    let out = tokio::time::timeout(GUARD, command(daemon, args)?.output())
-        .await
-        .with_context(|| format!("cradlectl {args:?} hung"))?
-        .with_context(|| format!("running cradlectl {args:?}"))?;
+    let out = tokio::time::timeout(
+        GUARD,
+        cradle_tests::cradlectl::command(daemon, args)?.output(),
+    )
+    .await
+    .with_context(|| format!("cradlectl {args:?} hung"))?
+    .with_context(|| format!("running cradlectl {args:?}"))?;
     ensure!(out.status.success(), "cradlectl {args:?}: {out:?}");
     Ok(out)
 }
@@ -117,7 +105,7 @@ struct Follower {
 
 impl Follower {
     fn spawn(daemon: &Daemon, args: &[&str]) -> anyhow::Result<Self> {
-        let mut child = command(daemon, args)?
+        let mut child = cradle_tests::cradlectl::command(daemon, args)?
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -8,7 +8,6 @@
 #![cfg(test)]
 
 use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -25,23 +24,6 @@ async fn exported_image_imports_back_with_its_id_and_tag_and_runs() {
     let mut w = World::start().await;
     let result = export_import_run(&mut w.cri, &w.daemon, &w.registry, &w.cgroup).await;
     w.finish_with_log(result).await;
-}
-
-/// Runs `cradlectl --socket .. --admin-socket .. <args>` against `daemon`.
-async fn cradlectl(daemon: &Daemon, args: &[&str]) -> anyhow::Result<Output> {
-    let bin = target_bin_dir()?.join("cradlectl");
-    let mut command = tokio::process::Command::new(&bin);
-    command
-        .arg("--socket")
-        .arg(daemon.socket())
-        .arg("--admin-socket")
-        .arg(daemon.state_dir().join("admin.sock"))
-        .args(args)
-        .kill_on_drop(true);
-    tokio::time::timeout(Duration::from_secs(60), command.output())
-        .await
-        .with_context(|| format!("cradlectl {args:?} timed out"))?
-        .with_context(|| format!("running {}", bin.display()))
 }
 
 async fn remove_image(cri: &mut Cri, image: &str) -> anyhow::Result<()> {
@@ -62,7 +44,8 @@ async fn export_import_run(
     // Export to a file under the test's temp dir.
     let archive = daemon.dir().join("exported.tar");
     let archive_arg = archive.display().to_string();
-    let out = cradlectl(daemon, &["images", "export", &image, &archive_arg]).await?;
+    let out =
+        cradle_tests::cradlectl::run(daemon, &["images", "export", &image, &archive_arg]).await?;
     ensure!(out.status.success(), "export failed: {out:?}");
     ensure!(
         std::fs::metadata(&archive)?.len() > 0,
@@ -78,7 +61,7 @@ async fn export_import_run(
     );
 
     // Import it back: same id, same tag.
-    let out = cradlectl(daemon, &["images", "import", &archive_arg]).await?;
+    let out = cradle_tests::cradlectl::run(daemon, &["images", "import", &archive_arg]).await?;
     ensure!(out.status.success(), "import failed: {out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     ensure!(stdout.contains(&image_id), "import printed {stdout}");
@@ -124,7 +107,7 @@ async fn export_import_run(
     let junk = daemon.dir().join("junk.tar");
     std::fs::write(&junk, b"this is not an image archive")?;
     let junk_arg = junk.display().to_string();
-    let out = cradlectl(daemon, &["images", "import", &junk_arg]).await?;
+    let out = cradle_tests::cradlectl::run(daemon, &["images", "import", &junk_arg]).await?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     ensure!(!out.status.success(), "junk import succeeded: {out:?}");
     ensure!(
@@ -140,7 +123,8 @@ async fn export_import_run(
     // Exporting into a directory that does not exist fails the same way.
     let missing = daemon.dir().join("no-such-dir").join("x.tar");
     let missing_arg = missing.display().to_string();
-    let out = cradlectl(daemon, &["images", "export", &image, &missing_arg]).await?;
+    let out =
+        cradle_tests::cradlectl::run(daemon, &["images", "export", &image, &missing_arg]).await?;
     ensure!(!out.status.success(), "export to a missing dir succeeded");
     ensure!(
         String::from_utf8_lossy(&out.stderr).contains("parent directory"),
@@ -151,7 +135,7 @@ async fn export_import_run(
     // terminal (a pty from script(1)) it polls the admin socket meanwhile
     // and still ends with the id.
     remove_image(cri, &image).await?;
-    let out = cradlectl(daemon, &["pull", &image]).await?;
+    let out = cradle_tests::cradlectl::run(daemon, &["pull", &image]).await?;
     ensure!(
         out.status.success()
             && String::from_utf8_lossy(&out.stdout).trim() == image_id
@@ -179,7 +163,7 @@ async fn export_import_run(
     );
 
     // `cradlectl images` with no action still lists (`-o json`: the full id).
-    let out = cradlectl(daemon, &["images", "-o", "json"]).await?;
+    let out = cradle_tests::cradlectl::run(daemon, &["images", "-o", "json"]).await?;
     ensure!(
         out.status.success() && String::from_utf8_lossy(&out.stdout).contains(&image_id),
         "images listing: {out:?}"
