@@ -252,6 +252,23 @@ async fn error_lines(w: &mut World) -> anyhow::Result<()> {
         bad.code() == tonic::Code::InvalidArgument,
         "RunPodSandbox with a relative log_directory: {bad:?}"
     );
+    // A status call on a container that is not there: its NotFound names it.
+    let unknown = format!("0{}", "e".repeat(63));
+    let status = w
+        .cri
+        .runtime
+        .container_status(cri::ContainerStatusRequest {
+            container_id: unknown.clone(),
+            verbose: false,
+        })
+        .await;
+    ensure!(
+        status
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.code() == tonic::Code::NotFound),
+        "ContainerStatus of an unknown container: {status:?}"
+    );
     remove_pod_and_check_leaks(&mut w.cri, &w.daemon, &pod_id, &[]).await?;
 
     let log = w.daemon.log();
@@ -262,7 +279,7 @@ async fn error_lines(w: &mut World) -> anyhow::Result<()> {
         lines.push(value);
     }
 
-    let line = logged_once(&lines, &missing)?;
+    let line = logged_once(&lines, &missing, "InvalidArgument")?;
     let message = line
         .pointer("/fields/message")
         .and_then(Value::as_str)
@@ -293,7 +310,7 @@ async fn error_lines(w: &mut World) -> anyhow::Result<()> {
         "the error line has no container_id: {line}"
     );
 
-    let line = logged_once(&lines, "relative/logs")?;
+    let line = logged_once(&lines, "relative/logs", "InvalidArgument")?;
     let span = line.get("span").context("the refusal has no span")?;
     for (field, want) in [
         ("rpc", "/runtime.v1.RuntimeService/RunPodSandbox"),
@@ -305,12 +322,25 @@ async fn error_lines(w: &mut World) -> anyhow::Result<()> {
             "{field} is {got:?}, not {want:?}: {line}"
         );
     }
+
+    let line = logged_once(&lines, &unknown, "NotFound")?;
+    let span = line.get("span").context("the NotFound has no span")?;
+    for (field, want) in [
+        ("rpc", "/runtime.v1.RuntimeService/ContainerStatus"),
+        ("container_id", unknown.as_str()),
+    ] {
+        let got = span.get(field).and_then(Value::as_str);
+        ensure!(
+            got == Some(want),
+            "{field} is {got:?}, not {want:?}: {line}"
+        );
+    }
     Ok(())
 }
 
 /// The one line that mentions `needle`, asserting it is a warning with the
-/// gRPC code of the status it logs.
-fn logged_once<'a>(lines: &'a [Value], needle: &str) -> anyhow::Result<&'a Value> {
+/// gRPC `code` of the status it logs.
+fn logged_once<'a>(lines: &'a [Value], needle: &str, code: &str) -> anyhow::Result<&'a Value> {
     let found: Vec<&Value> = lines
         .iter()
         .filter(|l| l.to_string().contains(needle))
@@ -326,8 +356,8 @@ fn logged_once<'a>(lines: &'a [Value], needle: &str) -> anyhow::Result<&'a Value
         "not a warning: {line}"
     );
     ensure!(
-        line.pointer("/fields/code").and_then(Value::as_str) == Some("InvalidArgument"),
-        "no code=InvalidArgument: {line}"
+        line.pointer("/fields/code").and_then(Value::as_str) == Some(code),
+        "no code={code}: {line}"
     );
     Ok(line)
 }

@@ -90,8 +90,10 @@ impl CriService {
         &self,
         req: cri::ContainerStatusRequest,
     ) -> Result<cri::ContainerStatusResponse, Status> {
-        let id = required(&req.container_id, "container_id")?;
-        let record = self.runtime.containers.get(&ContainerId::new(id))?;
+        let id = ContainerId::new(required(&req.container_id, "container_id")?);
+        // The call's lines, and its error (NotFound), name the container.
+        self.runtime.container_call_span(&id);
+        let record = self.runtime.containers.get(&id)?;
         let mut info = std::collections::HashMap::new();
         if req.verbose {
             info.insert("info".to_string(), verbose_info(&record).to_string());

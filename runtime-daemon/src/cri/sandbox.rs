@@ -82,8 +82,10 @@ impl CriService {
         &self,
         req: cri::PodSandboxStatusRequest,
     ) -> Result<cri::PodSandboxStatusResponse, Status> {
-        let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
-        let record = self.runtime.pods.get(&SandboxId::new(id))?;
+        let id = SandboxId::new(required(&req.pod_sandbox_id, "pod_sandbox_id")?);
+        // The call's lines, and its error (NotFound), name the pod.
+        self.runtime.pod_call_span(&id);
+        let record = self.runtime.pods.get(&id)?;
         let containers_statuses = self
             .runtime
             .containers

@@ -77,8 +77,9 @@ impl CriService {
         &self,
         req: cri::PodSandboxStatsRequest,
     ) -> Result<cri::PodSandboxStatsResponse, Status> {
-        let id = required(&req.pod_sandbox_id, "pod_sandbox_id")?;
-        let record = self.runtime.pods.get(&SandboxId::new(id))?;
+        let id = SandboxId::new(required(&req.pod_sandbox_id, "pod_sandbox_id")?);
+        self.runtime.pod_call_span(&id);
+        let record = self.runtime.pods.get(&id)?;
         let all = self.runtime.containers.list_shared();
         let containers: Vec<&Arc<ContainerRecord>> = all
             .iter()

@@ -194,8 +194,9 @@ impl CriService {
         &self,
         req: cri::ContainerStatsRequest,
     ) -> Result<cri::ContainerStatsResponse, Status> {
-        let id = required(&req.container_id, "container_id")?;
-        let record = self.runtime.containers.get_shared(&ContainerId::new(id))?;
+        let id = ContainerId::new(required(&req.container_id, "container_id")?);
+        self.runtime.container_call_span(&id);
+        let record = self.runtime.containers.get_shared(&id)?;
         Ok(cri::ContainerStatsResponse {
             stats: Some(self.stats_of(&record)),
         })

@@ -28,6 +28,8 @@ impl CriService {
 
     /// Exec: the container must exist (prefixes resolve) and be running.
     pub async fn exec_impl(&self, mut req: cri::ExecRequest) -> Result<cri::ExecResponse, Status> {
+        self.runtime
+            .container_call_span(&ContainerId::new(&req.container_id));
         req.container_id = self.running_container(&req.container_id)?.to_string();
         let url = self
             .streaming_server()?
@@ -45,6 +47,8 @@ impl CriService {
         &self,
         mut req: cri::AttachRequest,
     ) -> Result<cri::AttachResponse, Status> {
+        self.runtime
+            .container_call_span(&ContainerId::new(&req.container_id));
         let id = self.running_container(&req.container_id)?;
         req.container_id = id.to_string();
         let record = self.runtime.containers.get(&id)?;
@@ -75,6 +79,8 @@ impl CriService {
         mut req: cri::PortForwardRequest,
     ) -> Result<cri::PortForwardResponse, Status> {
         super::required(&req.pod_sandbox_id, "pod_sandbox_id")?;
+        self.runtime
+            .pod_call_span(&SandboxId::new(&req.pod_sandbox_id));
         req.pod_sandbox_id = self
             .runtime
             .pods

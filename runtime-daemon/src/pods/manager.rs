@@ -42,6 +42,11 @@ impl SandboxManager {
         self.index.get(id_or_prefix).map(|(_, e)| e.snapshot())
     }
 
+    /// One sandbox's record, shared (no copy).
+    pub fn get_shared(&self, id_or_prefix: &SandboxId) -> Result<Arc<SandboxRecord>> {
+        self.index.get(id_or_prefix).map(|(_, e)| e.shared())
+    }
+
     /// Snapshots of every sandbox (from memory).
     pub fn list(&self) -> Vec<SandboxRecord> {
         self.index.all().iter().map(|e| e.snapshot()).collect()

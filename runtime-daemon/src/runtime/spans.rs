@@ -1,7 +1,9 @@
 //! The log spans of the operations on one pod or container, filled from
 //! their records (see [`crate::core::log_span`]): what the CRI entry points
 //! (the `*_call_span`s, filling the call's own span) and the pod-wide
-//! operations (a span of their own) enter.
+//! operations (a span of their own) enter. They read the shared records:
+//! status calls, which the kubelet makes for every container, fill their
+//! span too.
 
 use super::Runtime;
 use crate::core::ids::{ContainerId, SandboxId};
@@ -37,13 +39,13 @@ impl Runtime {
 
     /// The `namespace/name` of pod `id`, when it is known.
     pub fn pod_name(&self, id: &SandboxId) -> Option<String> {
-        let record = self.pods.get(id).ok()?;
+        let record = self.pods.get_shared(id).ok()?;
         log_span::pod_name(record.config.metadata.as_ref())
     }
 
     /// `f` of what the log lines about pod `id` carry.
     fn with_pod<R>(&self, id: &SandboxId, f: impl FnOnce(Subject<'_>) -> R) -> R {
-        let Ok(record) = self.pods.get(id) else {
+        let Ok(record) = self.pods.get_shared(id) else {
             return f(Subject {
                 pod_id: Some(id.as_str()),
                 ..Subject::default()
@@ -59,7 +61,7 @@ impl Runtime {
 
     /// `f` of what the log lines about container `id` carry.
     fn with_container<R>(&self, id: &ContainerId, f: impl FnOnce(Subject<'_>) -> R) -> R {
-        let Ok(record) = self.containers.get(id) else {
+        let Ok(record) = self.containers.get_shared(id) else {
             return f(Subject {
                 container_id: Some(id.as_str()),
                 ..Subject::default()
