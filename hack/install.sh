@@ -205,6 +205,22 @@ has_network_config() {
     compgen -G "$1/*.json" >/dev/null
 }
 
+# Checks a config.toml already on the node with the cradled about to be
+# installed, before anything is installed: a restart must not meet a file
+# the new daemon refuses. A cradled without --validate-config (clap's exit
+# code 2 for an unknown flag) cannot check it.
+validate_existing_config() {
+  local cradled=$1 config=$2 out rc=0
+  [[ -e $config ]] || return 0
+  out=$("$cradled" --validate-config "$config" 2>&1) || rc=$?
+  case $rc in
+    0) log "checked the existing $CONFIG: ok" ;;
+    2) log "$cradled has no --validate-config: the existing $CONFIG is not checked" ;;
+    *) die "the existing $CONFIG is refused by the cradled being installed (nothing installed):
+$out" ;;
+  esac
+}
+
 default_config() {
   local cradled=$1 out=$2
   if "$cradled" --print-default-config >"$out" 2>/dev/null && [[ -s $out ]]; then
@@ -266,6 +282,7 @@ do_install() {
     unit_wanted=1
   fi
   find_sources
+  validate_existing_config "${source[cradled]}" "$(host "$CONFIG")"
   load_manifest
   make_dir "$ROOT_DIR"
   for bin in "${BINARIES[@]}"; do

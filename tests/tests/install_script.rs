@@ -55,8 +55,13 @@ fn tree(root: &Path) -> Tree {
 fn fake_binaries(dir: &Path, prints_config: bool) {
     for bin in BINARIES.iter().chain(&["cradle-bridge"]) {
         let body = if *bin == "cradled" && prints_config {
+            // --validate-config refuses a file naming `bogus`, as cradled
+            // refuses an unknown key.
             format!(
-                "#!/bin/sh\nif [ \"$1\" = --print-default-config ]; then\ncat <<'EOF'\n{DEFAULT_CONFIG}EOF\nexit 0\nfi\nexit 2\n"
+                "#!/bin/sh\nif [ \"$1\" = --print-default-config ]; then\ncat <<'EOF'\n{DEFAULT_CONFIG}EOF\nexit 0\nfi\n\
+                 if [ \"$1\" = --validate-config ]; then\n\
+                 if grep -q bogus \"$2\"; then echo \"$2, line 1, key \\`bogus\\`: unknown field\" >&2; exit 1; fi\n\
+                 echo \"$2: ok\"; exit 0\nfi\nexit 2\n"
             )
         } else {
             format!("#!/bin/sh\necho \"error: unexpected argument '$1' ({bin})\" >&2\nexit 2\n")
@@ -179,6 +184,28 @@ fn installs_everything_and_uninstall_restores_the_tree() {
 
     ok(&["--uninstall"], &s.root);
     assert_eq!(tree(&s.root), before);
+}
+
+#[test]
+fn an_existing_config_the_new_cradled_refuses_stops_the_install() {
+    let s = setup(true);
+    fs::create_dir_all(s.root.join("etc/cradle")).unwrap();
+    fs::write(s.root.join("etc/cradle/config.toml"), "bogus = 1\n").unwrap();
+    let before = tree(&s.root);
+    let out = install_sh(&["--from", &s.from], &s.root);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("refused") && stderr.contains("`bogus`"),
+        "{stderr}"
+    );
+    assert_eq!(tree(&s.root), before, "nothing installed");
+
+    // A valid one is checked and kept.
+    fs::write(s.root.join("etc/cradle/config.toml"), "root = \"/srv\"\n").unwrap();
+    let log = ok(&["--from", &s.from], &s.root);
+    assert!(log.contains("config.toml: ok"), "{log}");
+    assert_eq!(read(&s.root, "etc/cradle/config.toml"), "root = \"/srv\"\n");
 }
 
 #[test]
