@@ -1222,7 +1222,7 @@ const TABLE: &[(&str, Rule)] = &[
     ),
     (
         "PodSandboxStatsResponse",
-        Fields(&[("stats", Filled("cri/sandbox_stats.rs::pod_stats_of"))]),
+        Fields(&[("stats", Filled("cri/sandbox_stats.rs::pod_stats"))]),
     ),
     (
         "ListPodSandboxStatsRequest",
@@ -1268,28 +1268,28 @@ const TABLE: &[(&str, Rule)] = &[
     (
         "PodSandboxStats",
         Fields(&[
-            ("attributes", Filled("cri/sandbox_stats.rs::pod_stats_of")),
-            ("linux", Filled("cri/sandbox_stats.rs::pod_stats_of")),
+            ("attributes", Filled("cri/sandbox_stats.rs::pod_stats")),
+            ("linux", Filled("cri/sandbox_stats.rs::pod_stats")),
             ("windows", WINDOWS_OUT),
         ]),
     ),
     (
         "PodSandboxAttributes",
         Fields(&[
-            ("id", Filled("cri/sandbox_stats.rs::pod_stats_of")),
-            ("metadata", Filled("cri/sandbox_stats.rs::pod_stats_of")),
-            ("labels", Filled("cri/sandbox_stats.rs::pod_stats_of")),
-            ("annotations", Filled("cri/sandbox_stats.rs::pod_stats_of")),
+            ("id", Filled("cri/sandbox_stats.rs::pod_stats")),
+            ("metadata", Filled("cri/sandbox_stats.rs::pod_stats")),
+            ("labels", Filled("cri/sandbox_stats.rs::pod_stats")),
+            ("annotations", Filled("cri/sandbox_stats.rs::pod_stats")),
         ]),
     ),
     (
         "LinuxPodSandboxStats",
         Fields(&[
-            ("cpu", Filled("cri/sandbox_stats.rs::pod_stats_of")),
-            ("memory", Filled("cri/sandbox_stats.rs::pod_stats_of")),
-            ("network", Filled("cri/sandbox_stats.rs::pod_stats_of")),
-            ("process", Filled("cri/sandbox_stats.rs::pod_stats_of")),
-            ("containers", Filled("cri/sandbox_stats.rs::pod_stats_of")),
+            ("cpu", Filled("cri/sandbox_stats.rs::pod_stats")),
+            ("memory", Filled("cri/sandbox_stats.rs::pod_stats")),
+            ("network", Filled("cri/sandbox_stats.rs::pod_stats")),
+            ("process", Filled("cri/sandbox_stats.rs::pod_stats")),
+            ("containers", Filled("cri/sandbox_stats.rs::pod_stats")),
             (
                 "io",
                 Unset("not sampled yet (it carries only pressure, cgroup v2's)"),
@@ -1299,12 +1299,12 @@ const TABLE: &[(&str, Rule)] = &[
     (
         "NetworkUsage",
         Fields(&[
-            ("timestamp", Filled("cri/sandbox_stats.rs::pod_stats_of")),
+            ("timestamp", Filled("cri/sandbox_stats.rs::pod_stats")),
             (
                 "default_interface",
-                Filled("cri/sandbox_stats.rs::pod_stats_of"),
+                Filled("cri/sandbox_stats.rs::pod_stats"),
             ),
-            ("interfaces", Filled("cri/sandbox_stats.rs::pod_stats_of")),
+            ("interfaces", Filled("cri/sandbox_stats.rs::pod_stats")),
         ]),
     ),
     (
@@ -1320,10 +1320,10 @@ const TABLE: &[(&str, Rule)] = &[
     (
         "ProcessUsage",
         Fields(&[
-            ("timestamp", Filled("cri/sandbox_stats.rs::pod_stats_of")),
+            ("timestamp", Filled("cri/sandbox_stats.rs::pod_stats")),
             (
                 "process_count",
-                Filled("cri/sandbox_stats.rs::pod_stats_of"),
+                Filled("cri/sandbox_stats.rs::pod_stats"),
             ),
         ]),
     ),
