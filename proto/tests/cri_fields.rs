@@ -1321,10 +1321,7 @@ const TABLE: &[(&str, Rule)] = &[
         "ProcessUsage",
         Fields(&[
             ("timestamp", Filled("cri/sandbox_stats.rs::pod_stats")),
-            (
-                "process_count",
-                Filled("cri/sandbox_stats.rs::pod_stats"),
-            ),
+            ("process_count", Filled("cri/sandbox_stats.rs::pod_stats")),
         ]),
     ),
     // ---- Metrics ----
