@@ -13,7 +13,9 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use cradle_proto::cri;
 use cradle_tests::cradlectl::{describe, run};
-use cradle_tests::steps::{list_images, remove_pod_and_check_leaks, wait_for_state};
+use cradle_tests::steps::{
+    container_status, list_images, remove_pod_and_check_leaks, wait_for_state,
+};
 use cradle_tests::{Daemon, World, random_suffix, skip_unless_ready};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,19 +35,6 @@ async fn ok(daemon: &Daemon, args: &[&str]) -> anyhow::Result<String> {
         describe(&out)
     );
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-async fn container_status(w: &mut World, id: &str) -> anyhow::Result<cri::ContainerStatus> {
-    w.cri
-        .runtime
-        .container_status(cri::ContainerStatusRequest {
-            container_id: id.to_string(),
-            verbose: false,
-        })
-        .await?
-        .into_inner()
-        .status
-        .context("no status")
 }
 
 async fn scenario(w: &mut World) -> anyhow::Result<()> {
@@ -107,7 +96,8 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
     )
     .await?;
     ensure!(
-        container_status(w, &ctr).await?.state == cri::ContainerState::ContainerCreated as i32,
+        container_status(&mut w.cri, &ctr).await?.state
+            == cri::ContainerState::ContainerCreated as i32,
         "create did not leave {ctr} created"
     );
     ok(&w.daemon, &["start", &ctr]).await?;
@@ -127,7 +117,7 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
 
     let limit = 64 * 1024 * 1024;
     ok(&w.daemon, &["update", &ctr, "--memory", &limit.to_string()]).await?;
-    let status = container_status(w, &ctr).await?;
+    let status = container_status(&mut w.cri, &ctr).await?;
     let memory = status
         .resources
         .as_ref()
@@ -137,7 +127,8 @@ async fn scenario(w: &mut World) -> anyhow::Result<()> {
 
     ok(&w.daemon, &["stop", &ctr, "--timeout", "1"]).await?;
     ensure!(
-        container_status(w, &ctr).await?.state == cri::ContainerState::ContainerExited as i32,
+        container_status(&mut w.cri, &ctr).await?.state
+            == cri::ContainerState::ContainerExited as i32,
         "stop did not leave {ctr} exited"
     );
     ok(&w.daemon, &["rm", &ctr]).await?;
