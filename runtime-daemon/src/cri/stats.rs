@@ -26,7 +26,11 @@ pub(crate) fn cpu_usage(now: i64, sample: &CgroupSample, nano_cores: Option<u64>
     cri::CpuUsage {
         timestamp: now,
         usage_core_nano_seconds: value(sample.cpu_usage_ns),
-        usage_nano_cores: value(nano_cores),
+        // No rate before a second sample: 0, as containerd reports. Left
+        // empty, the kubelet derives one itself, and two calls answered
+        // from the same stats pass give it a zero interval, which it logs
+        // as an error (seen with a kubelet v1.36 at its first stats calls).
+        usage_nano_cores: value(sample.cpu_usage_ns.map(|_| nano_cores.unwrap_or(0))),
         // Pressure stall information is not reported yet.
         psi: None,
     }
@@ -227,5 +231,26 @@ impl CriService {
         let pass = self.stats_pass();
         let stats = matching.iter().map(|r| self.stats_in(&pass, r)).collect();
         cri::ListContainerStatsResponse { stats }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cpu_sample_always_carries_a_rate_and_no_sample_none() {
+        let sample = CgroupSample {
+            cpu_usage_ns: Some(5_000),
+            ..CgroupSample::default()
+        };
+        let first = cpu_usage(7, &sample, None);
+        assert_eq!(first.usage_nano_cores.map(|v| v.value), Some(0));
+        assert_eq!(first.usage_core_nano_seconds.map(|v| v.value), Some(5_000));
+        let later = cpu_usage(8, &sample, Some(250));
+        assert_eq!(later.usage_nano_cores.map(|v| v.value), Some(250));
+        let unread = cpu_usage(9, &CgroupSample::default(), Some(250));
+        assert_eq!(unread.usage_nano_cores, None);
+        assert_eq!(unread.usage_core_nano_seconds, None);
     }
 }
